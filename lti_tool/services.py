@@ -1,0 +1,44 @@
+"""The service container: everything a request, a CLI command or a worker needs, built once."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from lti_tool.keys import KeyStore
+from lti_tool.settings import Settings
+from lti_tool.storage import Database
+
+
+@dataclass(frozen=True, kw_only=True)
+class Services:
+    """Long-lived collaborators, created by :func:`build_services`."""
+
+    settings: Settings
+    db: Database
+    keys: KeyStore
+
+
+def build_services(settings: Settings) -> Services:
+    """Create the database handle and the key store for ``settings``."""
+    db = Database(settings.database_url, echo=settings.database.echo, pool_size=settings.database.pool_size)
+    keys = KeyStore(
+        db,
+        settings.keys_path,
+        overlap_seconds=settings.keys.rotation_overlap_seconds,
+        bits=settings.keys.bits,
+    )
+    return Services(settings=settings, db=db, keys=keys)
+
+
+def demo_secret(instance: Path) -> str:
+    """A per-instance secret for demo mode, created once with mode 0600."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "demo-secret-key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()

@@ -1,0 +1,141 @@
+"""Engine, sessions and migration control."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class StorageError(Exception):
+    """The database could not be used."""
+
+    code = "storage_error"
+
+
+class SchemaNotReadyError(StorageError):
+    """The database schema is missing or older than this release."""
+
+    code = "schema_not_ready"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=15000")
+    cur.close()
+
+
+class Database:
+    """One engine and its session factory.
+
+    Args:
+        url: SQLAlchemy URL (``sqlite:///...`` or ``postgresql+psycopg://...``).
+        echo: log SQL statements (never enable in production: values may be personal data).
+        pool_size: connection pool size for server databases.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+        parsed = make_url(url)
+        self.url = url
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if self.is_sqlite:
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        self.engine: Engine = create_engine(url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: commits when the block ends normally, rolls back otherwise."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    # -- migrations ----------------------------------------------------------------------
+
+    def _alembic_config(self) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["engine"] = self.engine
+        return cfg
+
+    def head_revisions(self) -> set[str]:
+        """Revisions this release expects."""
+        return set(ScriptDirectory.from_config(self._alembic_config()).get_heads())
+
+    def current_revisions(self) -> set[str]:
+        """Revisions recorded in the database (empty when never migrated)."""
+        try:
+            with self.engine.connect() as conn:
+                return set(MigrationContext.configure(conn).get_current_heads())
+        except SQLAlchemyError as exc:
+            raise StorageError(f"cannot connect to the database: {exc.__class__.__name__}") from exc
+
+    def upgrade(self) -> None:
+        """Create or migrate the schema to this release's heads."""
+        command.upgrade(self._alembic_config(), "heads")
+
+    def check_migrated(self) -> None:
+        """Refuse to run on a database that is not at this release's schema.
+
+        Raises:
+            SchemaNotReadyError: with the command that fixes it.
+        """
+        current, heads = self.current_revisions(), self.head_revisions()
+        if current != heads:
+            state = "empty" if not current else f"at {', '.join(sorted(current))}"
+            raise SchemaNotReadyError(
+                f"the database schema is {state}, this release needs {', '.join(sorted(heads))}: "
+                "run 'cbsi-connect db upgrade' first"
+            )
+
+    def ping(self) -> None:
+        """Run a trivial query.
+
+        Raises:
+            StorageError: the database does not answer.
+        """
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database unavailable: {exc.__class__.__name__}") from exc
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()

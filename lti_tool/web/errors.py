@@ -1,0 +1,92 @@
+"""Error responses: JSON with a stable code for API routes, a friendly page for browsers.
+
+No stack trace ever reaches a client; unexpected errors are logged with an incident id the
+page shows, so an admin can find the log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from lti_tool.errors import AppError
+from lti_tool.storage import StorageError
+
+logger = logging.getLogger(__name__)
+
+API_PREFIXES = ("/api/", "/runtime/", "/xapi/", "/health", "/metrics", "/.well-known/", "/content/")
+
+
+def wants_json() -> bool:
+    """API routes and clients that prefer JSON get JSON errors."""
+    if request.path.startswith(API_PREFIXES) or request.path.endswith(".json"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def error_response(status: int, code: str, message: str, *, incident: str | None = None) -> Response:
+    """Render one error in the form the client expects."""
+    if wants_json():
+        body: dict[str, str] = {"error": code, "message": message}
+        if incident:
+            body["incident"] = incident
+        response = jsonify(body)
+    else:
+        response = Response(
+            render_template("error.html", status=status, code=code, message=message, incident=incident),
+            mimetype="text/html",
+        )
+    response.status_code = status
+    return response
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+}
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers."""
+
+    @app.errorhandler(AppError)
+    def _app_error(exc: AppError) -> Response:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        code = _HTTP_CODES.get(status, "http_error")
+        message = exc.description or exc.name
+        if status == 413:
+            message = "the request body is larger than this service accepts"
+        return error_response(status, code, message)
+
+    @app.errorhandler(StorageError)
+    def _storage_error(exc: StorageError) -> Response:
+        incident = uuid.uuid4().hex[:12]
+        logger.error("storage error (incident %s): %s", incident, exc, extra={"action": "storage_error"})
+        return error_response(
+            503, exc.code, "the service's database is unavailable; try again shortly", incident=incident
+        )
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        incident = uuid.uuid4().hex[:12]
+        logger.exception("unexpected error (incident %s)", incident, extra={"action": "unexpected_error"})
+        return error_response(
+            500,
+            "internal_error",
+            "something went wrong on our side; the operator can find it in the logs by its incident id",
+            incident=incident,
+        )

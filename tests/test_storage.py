@@ -1,0 +1,115 @@
+"""Storage: migrations, the un-migrated guard, UTC timestamps, constraints."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from lti_tool import create_app
+from lti_tool.services import Services
+from lti_tool.settings import load_settings
+from lti_tool.storage import Database, SchemaNotReadyError
+from lti_tool.storage.models import Deployment, LaunchState, Platform
+
+
+def test_unmigrated_database_is_refused_with_the_fix(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    with pytest.raises(SchemaNotReadyError) as err:
+        db.check_migrated()
+    assert "cbsi-connect db upgrade" in str(err.value)
+    assert err.value.code == "schema_not_ready"
+
+
+def test_app_refuses_to_start_on_unmigrated_database(tmp_path: Path) -> None:
+    settings = load_settings(
+        environ={},
+        overrides={
+            "server": {"demo": True, "instance_folder": str(tmp_path / "i")},
+            "database": {"url": f"sqlite:///{tmp_path / 'fresh.sqlite3'}"},
+        },
+    )
+    with pytest.raises(SchemaNotReadyError):
+        create_app(settings)
+
+
+def test_upgrade_is_idempotent(services: Services) -> None:
+    services.db.upgrade()
+    services.db.check_migrated()
+    assert services.db.current_revisions() == services.db.head_revisions()
+
+
+def test_sqlite_uses_wal(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'wal.sqlite3'}")
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def _platform(**kw: object) -> Platform:
+    values: dict[str, object] = {
+        "issuer": "https://lms.example",
+        "client_id": "c1",
+        "name": "Academy",
+        "auth_login_url": "https://lms.example/auth",
+        "auth_token_url": "https://lms.example/token",
+        "key_set_url": "https://lms.example/jwks",
+        "details": {},
+    }
+    values.update(kw)
+    return Platform(**values)
+
+
+def test_timestamps_round_trip_as_aware_utc(services: Services) -> None:
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-4)))
+    with services.db.session() as s:
+        s.add(LaunchState(state="s1", nonce="n1", issuer="i", target_link_uri="u", expires_at=when))
+    with services.db.session() as s:
+        row = s.get(LaunchState, "s1")
+        assert row is not None
+        assert row.expires_at == when
+        assert row.expires_at.tzinfo is not None
+        assert row.expires_at.utcoffset() == timedelta(0)
+        assert row.created_at.tzinfo == UTC
+
+
+def test_naive_datetimes_are_refused(services: Services) -> None:
+    with pytest.raises(Exception, match="naive datetime"), services.db.session() as s:
+        s.add(LaunchState(state="s2", nonce="n2", issuer="i", target_link_uri="u", expires_at=datetime(2026, 1, 1)))
+        s.flush()
+
+
+def test_platform_issuer_client_is_unique(services: Services) -> None:
+    with services.db.session() as s:
+        s.add(_platform())
+    with pytest.raises(IntegrityError), services.db.session() as s:
+        s.add(_platform(name="again"))
+
+
+def test_same_issuer_may_hold_several_client_ids(services: Services) -> None:
+    with services.db.session() as s:
+        s.add(_platform())
+        s.add(_platform(client_id="c2"))
+    with services.db.session() as s:
+        assert s.query(Platform).count() == 2
+
+
+def test_deployments_cascade_and_are_unique(services: Services) -> None:
+    with services.db.session() as s:
+        p = _platform()
+        p.deployments.append(Deployment(deployment_id="d1"))
+        s.add(p)
+    with pytest.raises(IntegrityError), services.db.session() as s:
+        pid = s.query(Platform).one().id
+        s.add(Deployment(platform_id=pid, deployment_id="d1"))
+    with services.db.session() as s:
+        s.delete(s.query(Platform).one())
+    with services.db.session() as s:
+        assert s.query(Deployment).count() == 0
+
+
+def test_platform_status_is_checked_by_the_database(services: Services) -> None:
+    with pytest.raises(IntegrityError), services.db.session() as s:
+        s.add(_platform(status="maybe"))
