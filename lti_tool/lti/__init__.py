@@ -1,0 +1,1 @@
+"""LTI 1.3 Advantage: login, hardened launch validation, deep linking, registration, services."""
