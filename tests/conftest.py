@@ -51,7 +51,9 @@ def postgres_url() -> Iterator[str | None]:
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    Database(url).upgrade()
+    migrated = Database(url)
+    migrated.upgrade()
+    migrated.dispose()
     yield url
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
