@@ -53,10 +53,11 @@ def create_app(
     )
     app.extensions["cbsi"] = services
 
-    from lti_tool.web import core, errors
+    from lti_tool.web import content, core, errors
 
     errors.init_app(app)
     core.init_app(app)
+    content.init_app(app)
     return app
 
 

@@ -1,0 +1,66 @@
+"""Package files under the content origin: signed prefix, safe paths, MIME types, ranges."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, Flask, Response, send_file
+
+from lti_tool.content import ContentAccessDenied, ContentGrant, ContentSigner, content_type, resolve_package_file
+from lti_tool.storage.models import CourseVersion
+from lti_tool.web import services
+
+bp = Blueprint("content", __name__)
+
+
+def signer() -> ContentSigner:
+    """The content signer of the running app (built once per app)."""
+    from flask import current_app
+
+    found: ContentSigner | None = current_app.extensions.get("cbsi_content_signer")
+    if found is None:
+        found = ContentSigner(current_app.config["SECRET_KEY"], services().settings.content.url_ttl_seconds)
+        current_app.extensions["cbsi_content_signer"] = found
+    return found
+
+
+def set_access_check(app: Flask, check: Callable[[ContentGrant], bool]) -> None:
+    """Install the check that a token's subject (attempt) still owns its package version."""
+    app.extensions["cbsi_content_access"] = check
+
+
+def content_base_url(version_id: int, subject: str) -> str:
+    """The URL prefix (ending in ``/``) under which a player loads one package version."""
+    return f"{services().settings.content_origin}/{signer().sign(version_id, subject)}/"
+
+
+@bp.get("/content/<token>/<path:subpath>")
+def package_file(token: str, subpath: str) -> Response:
+    """Serve one file of the package the token grants.
+
+    :raise 403: tampered, expired or foreign token.
+    :raise 404: path outside the package, symlink, or missing file.
+    """
+    grant = signer().verify(token)
+    from flask import current_app
+
+    still_allowed = current_app.extensions.get("cbsi_content_access")
+    if still_allowed is not None and not still_allowed(grant):
+        raise ContentAccessDenied()
+    with services().db.session() as s:
+        version = s.get(CourseVersion, grant.version_id)
+        if version is None:
+            raise ContentAccessDenied()
+        content_dir = version.content_dir
+    root = services().settings.content_path / content_dir
+    path = resolve_package_file(root, subpath)
+    response = send_file(path, mimetype=content_type(path.name), conditional=True, max_age=3600)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint."""
+    app.register_blueprint(bp)
