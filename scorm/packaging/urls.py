@@ -1,0 +1,137 @@
+"""Launch URL construction and package-relative path rules (pure functions)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+from scorm.packaging.errors import ZipSlip
+
+_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+_DRIVE_RE = re.compile(r"^[A-Za-z]:")
+
+
+def is_absolute_url(value: str) -> bool:
+    """Return ``True`` for a URL with a scheme (``https:``, ``mailto:``...), e.g. a remote AU.
+
+    A Windows drive path such as ``C:/x`` is *not* a URL (single-letter scheme).
+    """
+    return bool(_SCHEME_RE.match(value)) and not _DRIVE_RE.match(value)
+
+
+def split_url(value: str) -> tuple[str, str, str]:
+    """Split a relative URL into ``(path, query, fragment)`` without decoding anything."""
+    path, _, fragment = value.partition("#")
+    path, _, query = path.partition("?")
+    return path, query, fragment
+
+
+def normalize_package_path(path: str, *, file: str, element: str) -> str:
+    """Resolve ``.`` and ``..`` in a package-relative path; refuse escapes from the package root.
+
+    Args:
+        path: a ``/``-separated relative path (already combined with any xml:base).
+        file: manifest file name, for error reports.
+        element: locator of the attribute, for error reports.
+
+    Returns:
+        The normalised path (no leading ``/``, no ``.``/``..`` segments).
+
+    Raises:
+        ZipSlip: the path is absolute or climbs above the package root.
+    """
+    if path.startswith(("/", "\\")) or _DRIVE_RE.match(path) or "\\" in path:
+        raise ZipSlip(
+            f'the manifest points to "{path}", an absolute or Windows-style path. Paths in a '
+            "package must be relative, with forward slashes.",
+            file=file,
+            element=element,
+            rule="CAM: href is a URL relative to the package root",
+        )
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if not segments:
+                raise ZipSlip(
+                    f'the manifest points to "{path}", which is outside the package.',
+                    file=file,
+                    element=element,
+                    rule="CAM: href stays inside the package",
+                )
+            segments.pop()
+            continue
+        segments.append(segment)
+    trailing = "/" if path.endswith("/") and segments else ""
+    return "/".join(segments) + trailing
+
+
+def join_base(bases: tuple[str, ...], href: str) -> str:
+    """Apply xml:base values (outermost first) to an href, as the CAM describes.
+
+    Each base is a directory prefix; an absolute URL anywhere resets the chain.
+
+    Args:
+        bases: xml:base values from the manifest, resources and resource elements.
+        href: the href attribute.
+
+    Returns:
+        The combined, not yet normalised reference.
+    """
+    result = ""
+    for part in (*bases, href):
+        if not part:
+            continue
+        if is_absolute_url(part) or part.startswith("/"):
+            result = part
+            continue
+        if result and not result.endswith("/"):
+            result = result.rsplit("/", 1)[0] + "/" if "/" in result else ""
+        result = result + part
+    return result
+
+
+def apply_parameters(launch: str, parameters: str | None) -> str:
+    """Join an item's ``parameters`` onto its resource's launch URL (SCORM CAM rules).
+
+    The CAM's algorithm (SCORM 1.2 CAM 2.3.2.x ``adlcp`` item parameters; SCORM 2004 CAM
+    "item" element, ``parameters`` attribute):
+
+    1. a leading ``?`` or ``&`` on the parameters is dropped;
+    2. parameters starting with ``#`` are a fragment: appended only when the URL has none;
+    3. otherwise they are query parameters: joined with ``&`` when the URL already has a query,
+       else with ``?`` — and always placed before any ``#fragment`` of the URL.
+
+    Args:
+        launch: the resource's launch URL (may already contain ``?`` and/or ``#``).
+        parameters: the item's ``parameters`` attribute, or ``None``.
+
+    Returns:
+        The URL to launch.
+    """
+    if not parameters:
+        return launch
+    params = parameters.strip()
+    if params.startswith("#"):
+        return launch if "#" in launch else launch + params
+    while params[:1] in ("?", "&"):
+        params = params[1:]
+    if not params:
+        return launch
+    base, hash_sign, fragment = launch.partition("#")
+    joiner = "&" if "?" in base else "?"
+    if base.endswith(("?", "&")):
+        joiner = ""
+    return f"{base}{joiner}{params}{hash_sign}{fragment}"
+
+
+def file_in_package(url: str) -> str | None:
+    """Return the package file a relative URL refers to (decoded, no query/fragment).
+
+    Returns ``None`` for absolute URLs (remote content) and empty paths.
+    """
+    if is_absolute_url(url):
+        return None
+    path = unquote(split_url(url)[0])
+    return path or None

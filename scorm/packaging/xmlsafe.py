@@ -1,0 +1,130 @@
+"""Hardened XML parsing for package manifests.
+
+Manifests come from outside (course vendors, academies), so parsing follows the OWASP XXE advice:
+no external entities, no network, no DTD loading or validation, no huge-tree mode, and any
+document that declares a DOCTYPE is refused outright (SCORM, cmi5 and TinCan manifests are all
+defined by XML Schema; none needs a DTD). The byte size is capped *before* parsing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from lxml import etree
+
+from scorm.packaging.errors import ManifestTooLarge, XmlForbiddenDtd, XmlMalformed
+
+logger = logging.getLogger(__name__)
+
+_BOMS: tuple[bytes, ...] = (b"\xef\xbb\xbf",)
+_DOCTYPE_RE = re.compile(rb"<!\s*DOCTYPE", re.IGNORECASE)
+_ENTITY_RE = re.compile(rb"<!\s*ENTITY", re.IGNORECASE)
+
+
+def _parser() -> etree.XMLParser:
+    # A new parser per call: lxml parsers keep per-instance state and are not thread-safe.
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def _utf16_view(data: bytes) -> bytes:
+    """Return an ASCII-compatible view of UTF-16/32 text for the DOCTYPE scan."""
+    for bom, codec in (
+        (b"\xff\xfe\x00\x00", "utf-32-le"),
+        (b"\x00\x00\xfe\xff", "utf-32-be"),
+        (b"\xff\xfe", "utf-16-le"),
+        (b"\xfe\xff", "utf-16-be"),
+    ):
+        if data.startswith(bom):
+            return data.decode(codec, errors="replace").encode("utf-8", errors="replace")
+    return data
+
+
+def parse_xml(data: bytes, *, file: str, max_bytes: int) -> etree._Element:
+    """Parse untrusted manifest bytes into an element tree, refusing anything risky.
+
+    Args:
+        data: the raw bytes of the file (a UTF-8 byte order mark is accepted).
+        file: the file name within the package, for error reports.
+        max_bytes: the largest accepted document.
+
+    Returns:
+        The root element.
+
+    Raises:
+        ManifestTooLarge: the document is larger than ``max_bytes``.
+        XmlForbiddenDtd: the document has a DOCTYPE or entity declaration (XXE, billion laughs).
+        XmlMalformed: the document is not well-formed XML.
+    """
+    if len(data) > max_bytes:
+        raise ManifestTooLarge(
+            f"{file} is {len(data):,} bytes; the limit is {max_bytes:,} bytes. "
+            "A manifest this large is almost certainly broken or hostile.",
+            file=file,
+            rule="limits.max_manifest_bytes",
+        )
+    scan = _utf16_view(data)
+    if _DOCTYPE_RE.search(scan) or _ENTITY_RE.search(scan):
+        raise XmlForbiddenDtd(
+            f"{file} contains a DOCTYPE or ENTITY declaration. Course manifests must not declare "
+            "DTDs or entities (they can be used to read server files or exhaust memory). "
+            "Remove the <!DOCTYPE ...> block and export again.",
+            file=file,
+            element="/",
+            rule="OWASP XXE prevention: DTDs refused",
+        )
+    body = data
+    for bom in _BOMS:
+        if body.startswith(bom):
+            body = body[len(bom) :]
+    try:
+        root = etree.fromstring(body, parser=_parser())
+    except etree.XMLSyntaxError as exc:
+        raise XmlMalformed(
+            f"{file} is not well-formed XML: {exc.msg} (line {exc.lineno}). "
+            "Open it in an XML editor, fix the error, and export the package again.",
+            file=file,
+            element=f"line {exc.lineno}",
+            rule="XML 1.0 well-formedness",
+        ) from exc
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise XmlForbiddenDtd(
+            f"{file} declares a DOCTYPE; course manifests must not use DTDs.",
+            file=file,
+            element="/",
+            rule="OWASP XXE prevention: DTDs refused",
+        )
+    return root
+
+
+def local_name(element: etree._Element) -> str:
+    """Return the element's tag without its namespace."""
+    tag = element.tag
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1]
+
+
+def namespace(element: etree._Element) -> str:
+    """Return the element's namespace URI ('' when none)."""
+    tag = element.tag
+    if isinstance(tag, str) and tag.startswith("{"):
+        return tag[1:].split("}", 1)[0]
+    return ""
+
+
+def text_of(element: etree._Element | None) -> str | None:
+    """Return the stripped text content of an element, or ``None`` when absent or blank."""
+    if element is None:
+        return None
+    value = "".join(element.itertext()).strip()
+    return value or None
