@@ -57,6 +57,11 @@ class ErrorReportingGroup(click.Group):
             fail(str(exc))
         except StorageError as exc:
             fail(str(exc))
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception:
+            logger.exception("unexpected error in %s", ctx.invoked_subcommand)
+            fail("unexpected error (details above); please report it with the command you ran", code=3)
         return None  # pragma: no cover
 
 
@@ -71,7 +76,8 @@ class ErrorReportingGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config: str | None) -> None:
     """CBSI-Connect courseware bridge."""
-    ctx.obj = CliContext(config)
+    if not isinstance(ctx.obj, CliContext):  # tests may hand in a prepared context
+        ctx.obj = CliContext(config)
 
 
 # -- db -------------------------------------------------------------------------------------

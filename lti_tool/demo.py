@@ -6,10 +6,43 @@ course); every step is idempotent so the demo can be restarted on the same insta
 
 from __future__ import annotations
 
+import zipfile
+from pathlib import Path
+
+from lti_tool import catalogue
 from lti_tool.services import Services
+
+DEMO_COURSE = Path(__file__).resolve().parent / "demo_course"
+SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "packages"
+
+
+def build_demo_package(target: Path) -> Path:
+    """Zip the bundled demo course (a SCORM 1.2 SCO written for this project) into ``target``.
+
+    The zip's entries carry a fixed timestamp so its bytes (and checksum) are stable: restarting
+    the demo imports nothing new.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(DEMO_COURSE.iterdir()):
+            if path.is_file() and not path.name.startswith("."):
+                info = zipfile.ZipInfo(path.name, date_time=(2026, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, path.read_bytes())
+    return target
 
 
 def seed(services: Services) -> list[str]:
     """Seed the demo instance; returns human-readable lines about what is there."""
     kid = services.keys.signing_key().kid
-    return [f"tool key: {kid}"]
+    lines = [f"tool key: {kid}"]
+    package = build_demo_package(services.settings.instance_path / "demo-course.zip")
+    outcome = catalogue.import_package(services, package, imported_by="demo")
+    lines.append(f"sample course: {outcome.title} (course {outcome.course_id}, {outcome.status})")
+    if SHARED_FIXTURES.is_dir():
+        imported = 0
+        for zip_path in sorted(SHARED_FIXTURES.glob("*/*.zip")):
+            catalogue.import_package(services, zip_path, imported_by="demo")
+            imported += 1
+        lines.append(f"also in the catalogue: {imported} real packages from {SHARED_FIXTURES}")
+    return lines

@@ -1,0 +1,137 @@
+"""``cbsi-connect packages``: import, list and show catalogue courses."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from lti_tool import catalogue
+from lti_tool.cli import CliContext, pass_ctx
+from scorm.packaging import PackageError
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+@click.group()
+def packages() -> None:
+    """Course packages in the catalogue (SCORM 1.2, SCORM 2004, xAPI/TinCan, cmi5)."""
+
+
+@packages.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--course", "course", default=None, help="Add as a new version of this course (id or key).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
+@click.option("--by", "imported_by", default="cli", show_default=True, help="Who imports (shown in the catalogue).")
+@pass_ctx
+def import_cmd(obj: CliContext, paths: tuple[Path, ...], course: str | None, as_json: bool, imported_by: str) -> None:
+    """Import package files; exits 1 with per-file reasons when any is refused."""
+    services = obj.services
+    services.db.check_migrated()
+    results: list[dict[str, object]] = []
+    failed = 0
+    show_bar = not as_json and sys.stderr.isatty()
+    with click.progressbar(
+        paths, label="importing", file=sys.stderr, item_show_func=lambda p: p.name if p else "", hidden=not show_bar
+    ) as bar:
+        for path in bar:
+            try:
+                outcome = catalogue.import_package(services, path, course_key=course, imported_by=imported_by)
+            except PackageError as exc:
+                failed += 1
+                results.append({"file": str(path), "status": "refused", "error": exc.as_dict()})
+            except catalogue.CatalogueError as exc:
+                failed += 1
+                error = {"code": exc.code, "message": str(exc)}
+                results.append({"file": str(path), "status": "refused", "error": error})
+            else:
+                results.append({"file": str(path), **outcome.__dict__})
+    if as_json:
+        click.echo(json.dumps({"results": results, "failed": failed}, indent=2, default=str))
+    else:
+        click.echo(f"{'file':40}  {'result':9}  {'course':32}  {'ver':>3}  {'standard':10}  {'items':>5}  size")
+        for r in results:
+            name = Path(str(r["file"])).name[:40]
+            if r["status"] == "refused":
+                err = r["error"]
+                assert isinstance(err, dict)
+                click.echo(f"{name:40}  {'REFUSED':9}  {err['code']}: {err['message']}")
+                where = ", ".join(f"{k} {err[k]}" for k in ("file", "element", "rule") if err.get(k))
+                if where:
+                    click.echo(f"{'':40}  {'':9}  ({where})")
+            else:
+                std = f"{r['standard']}{' ' + str(r['edition']) if r['edition'] else ''}"
+                click.echo(
+                    f"{name:40}  {r['status']:9}  {str(r['course_key'])[:32]:32}  {r['version']:>3}  "
+                    f"{std:10}  {r['launchable_count']:>5}  {_size(int(str(r['size_bytes'])))}"
+                )
+        click.echo(f"{len(results) - failed} imported or unchanged, {failed} refused")
+    if failed:
+        sys.exit(1)
+
+
+@packages.command("list")
+@click.option("--search", "query", default="", help="Search titles, descriptions and keys.")
+@click.option("--standard", type=click.Choice(["scorm12", "scorm2004", "xapi", "cmi5"]), default=None)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def list_cmd(obj: CliContext, query: str, standard: str | None, as_json: bool) -> None:
+    """List catalogue courses with their newest version."""
+    obj.services.db.check_migrated()
+    rows = catalogue.search(obj.services, query, standard=standard)
+    if as_json:
+        click.echo(json.dumps([r.__dict__ for r in rows], indent=2, default=str))
+        return
+    if not rows:
+        click.echo("the catalogue is empty: import packages with 'cbsi-connect packages import FILE...'")
+        return
+    click.echo(f"{'id':>4}  {'title':44}  {'standard':14}  {'lang':5}  {'ver':>3}  {'items':>5}  size")
+    for r in rows:
+        std = f"{r.standard}{' ' + r.edition if r.edition else ''}"
+        click.echo(
+            f"{r.course_id:>4}  {r.title[:44]:44}  {std:14}  {r.language[:5]:5}  {r.latest_version:>3}  "
+            f"{r.launchable_count:>5}  {_size(r.size_bytes)}"
+        )
+
+
+@packages.command("show")
+@click.argument("course")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def show_cmd(obj: CliContext, course: str, as_json: bool) -> None:
+    """Show one course (id or key) with all its versions and launchable items."""
+    obj.services.db.check_migrated()
+    try:
+        summary, versions = catalogue.get_course(obj.services, course)
+    except catalogue.CourseNotFound as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps({"course": summary.__dict__, "versions": versions}, indent=2, default=str))
+        return
+    click.echo(f"{summary.title}  (id {summary.course_id}, key {summary.key})")
+    click.echo(f"standard {summary.standard}  language {summary.language or '-'}  versions {summary.versions}")
+    if summary.description:
+        click.echo(summary.description)
+    for v in versions:
+        click.echo(
+            f"\nversion {v['version']}: {v['source_name']}  {_size(int(v['size_bytes']))}  "
+            f"sha256 {str(v['sha256'])[:12]}…  imported {v['imported_at'][:19]} by {v['imported_by']}"
+        )
+        for item in v["launchables"]:
+            hidden = "" if item.get("visible", True) else "  (hidden)"
+            click.echo(f"  - [{item['kind']}] {item['title']} → {item['launch_url']}{hidden}")
+
+
+def register(cli: click.Group) -> None:
+    """Add the ``packages`` group to the CLI."""
+    cli.add_command(packages)
