@@ -53,11 +53,12 @@ def create_app(
     )
     app.extensions["cbsi"] = services
 
-    from lti_tool.web import content, core, errors
+    from lti_tool.web import admin, content, core, errors
 
     errors.init_app(app)
     core.init_app(app)
     content.init_app(app)
+    admin.init_app(app)
     return app
 
 

@@ -6,10 +6,12 @@ course); every step is idempotent so the demo can be restarted on the same insta
 
 from __future__ import annotations
 
+import os
+import secrets
 import zipfile
 from pathlib import Path
 
-from lti_tool import catalogue
+from lti_tool import catalogue, operators
 from lti_tool.services import Services
 
 DEMO_COURSE = Path(__file__).resolve().parent / "demo_course"
@@ -39,6 +41,9 @@ def seed(services: Services) -> list[str]:
     package = build_demo_package(services.settings.instance_path / "demo-course.zip")
     outcome = catalogue.import_package(services, package, imported_by="demo")
     lines.append(f"sample course: {outcome.title} (course {outcome.course_id}, {outcome.status})")
+    lines.append(
+        f"operator login: {services.settings.server.base_url}/admin  user admin  password {_demo_password(services)}"
+    )
     if SHARED_FIXTURES.is_dir():
         imported = 0
         for zip_path in sorted(SHARED_FIXTURES.glob("*/*.zip")):
@@ -46,3 +51,15 @@ def seed(services: Services) -> list[str]:
             imported += 1
         lines.append(f"also in the catalogue: {imported} real packages from {SHARED_FIXTURES}")
     return lines
+
+
+def _demo_password(services: Services) -> str:
+    """The demo operator's password: made once per instance, kept in a 0600 file beside it."""
+    path = services.settings.instance_path / "demo-admin-password"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(12))
+    password = path.read_text().strip()
+    operators.set_operator(services, "admin", password)
+    return password

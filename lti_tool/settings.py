@@ -47,7 +47,6 @@ class ServerSettings:
     log_level: str = "INFO"
     instance_folder: str = "instance"
     max_request_bytes: int = 16 * 1024 * 1024
-    operator_password_hash: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

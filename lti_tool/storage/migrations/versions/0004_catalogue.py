@@ -1,4 +1,4 @@
-"""Catalogue: courses and their imported versions.
+"""Catalogue: courses and their imported versions; operators of the admin pages.
 
 Revision ID: 0004_catalogue
 Revises: 0001_foundation
@@ -47,9 +47,18 @@ def upgrade() -> None:
         sa.UniqueConstraint("course_id", "version", name="uq_course_versions_version"),
     )
     op.create_index("ix_course_versions_course_id", "course_versions", ["course_id"])
+    op.create_table(
+        "operators",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("username", sa.String(120), nullable=False, unique=True),
+        sa.Column("password_hash", sa.String(255), nullable=False),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("last_login_at", UtcDateTime(), nullable=True),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("operators")
     op.drop_index("ix_course_versions_course_id", table_name="course_versions")
     op.drop_table("course_versions")
     op.drop_table("courses")
