@@ -59,6 +59,7 @@ _NAV_VALID_PREFIXES: Final = (
 )
 _DECIMAL_RE: Final = re.compile(DECIMAL_PATTERN)
 TRUNCATE_AT: Final = 64
+_UNDEFINED_MARK: Final = "\x00"  # prefix making a path match no table entry
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,8 +159,11 @@ def normalise_element(element: str) -> tuple[str, tuple[int, ...]]:
             target = element[len(prefix) :]
             if len(target) > 1 and target.endswith("}") and "}" not in target[:-1]:
                 return path, ()
-            return element, ()
+            return _UNDEFINED_MARK + element, ()
     indices = tuple(int(m[1:]) for m in _INDEX_RE.findall(element))
+    if ".n." in element or element.endswith(".n"):
+        # A literal "n" segment is the table's placeholder, never a valid concrete name.
+        return _UNDEFINED_MARK + element, ()
     if not indices:
         return element, ()
     return _INDEX_RE.sub(".n", element), indices
