@@ -1,0 +1,83 @@
+"""Server-side SCORM 1.2 / 2004 data model: the authority on every CMI value.
+
+Pure, stdlib-only. Public API:
+
+* tables: :func:`export_tables`, :func:`table_for`, ``ElementSpec``, ``ArraySpec``, ``Access``
+* model: :func:`get_value`, :func:`set_value`, :func:`apply_commit` → :class:`CommitResult`,
+  :func:`empty_state`
+* lifecycle: :func:`initial_state`, :func:`finish_session`, :func:`attempt_continues`
+* outcome: :class:`Outcome`, :func:`outcome_from_state`, :func:`rollup_outcomes`
+* errors: :class:`ErrorKind`, :func:`error_code`, :class:`CmiError` and subclasses
+* time: ``scorm.cmi.durations``
+"""
+
+from __future__ import annotations
+
+from scorm.cmi.durations import DurationError, add_spans, format_span, parse_span
+from scorm.cmi.errors import (
+    CmiError,
+    ErrorKind,
+    InvalidArgumentError,
+    InvalidStateError,
+    UnknownVersionError,
+    Version,
+    error_code,
+    error_message,
+    normalise_version,
+)
+from scorm.cmi.lifecycle import (
+    LmsComment,
+    attempt_continues,
+    finish_session,
+    initial_state,
+    session_exit,
+)
+from scorm.cmi.model import (
+    CommitResult,
+    Rejection,
+    apply_commit,
+    empty_state,
+    get_value,
+    get_value_kind,
+    set_value,
+)
+from scorm.cmi.outcome import Completion, Outcome, Success, outcome_from_state, rollup_outcomes
+from scorm.cmi.tables import Access, ArraySpec, ElementSpec, export_tables, table_for
+
+__all__ = [
+    "Access",
+    "ArraySpec",
+    "CmiError",
+    "CommitResult",
+    "Completion",
+    "DurationError",
+    "ElementSpec",
+    "ErrorKind",
+    "InvalidArgumentError",
+    "InvalidStateError",
+    "LmsComment",
+    "Outcome",
+    "Rejection",
+    "Success",
+    "UnknownVersionError",
+    "Version",
+    "add_spans",
+    "apply_commit",
+    "attempt_continues",
+    "empty_state",
+    "error_code",
+    "error_message",
+    "export_tables",
+    "finish_session",
+    "format_span",
+    "get_value",
+    "get_value_kind",
+    "initial_state",
+    "normalise_version",
+    "outcome_from_state",
+    "parse_span",
+    "rollup_outcomes",
+    "session_exit",
+    "set_value",
+    "table_for",
+]

@@ -1,0 +1,346 @@
+"""Session lifecycle of one SCO, as pure functions on state documents.
+
+* :func:`initial_state` builds the document a new session starts with (LMS-initialised
+  elements, resume data from the previous session when there is one).
+* :func:`finish_session` applies what the LMS does when a session ends: accumulate
+  ``session_time`` into ``total_time`` and evaluate status rules.
+
+Whether a relaunch continues the attempt (pass ``previous_state``) or starts a new one
+(``previous_state=None``) is the caller's decision; :func:`attempt_continues` gives the spec's
+answer from the previous session's ``exit``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from scorm.cmi.durations import format_span, parse_span
+from scorm.cmi.errors import InvalidArgumentError, Version, normalise_version
+from scorm.cmi.model import (
+    _PLANS,
+    _unpack,
+    evaluated_completion_status,
+    evaluated_success_status,
+    normalise_element,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LmsComment:
+    """One ``cmi.comments_from_lms.n`` entry (SCORM 2004, RTE 4th §4.2.3)."""
+
+    comment: str
+    location: str | None = None
+    timestamp: str | None = None
+
+
+# Elements the LMS (re)initialises at every launch and that must not be carried over from the
+# previous session; everything else the SCO wrote persists on resume.
+_LAUNCH_ONLY_12: Final = frozenset(
+    {
+        "cmi.core.student_id",
+        "cmi.core.student_name",
+        "cmi.core.credit",
+        "cmi.core.entry",
+        "cmi.core.lesson_mode",
+        "cmi.core.exit",
+        "cmi.core.session_time",
+        "cmi.launch_data",
+        "cmi.comments_from_lms",
+        "cmi.student_data.mastery_score",
+        "cmi.student_data.max_time_allowed",
+        "cmi.student_data.time_limit_action",
+    }
+)
+_LAUNCH_ONLY_2004: Final = frozenset(
+    {
+        "cmi.learner_id",
+        "cmi.learner_name",
+        "cmi.credit",
+        "cmi.entry",
+        "cmi.mode",
+        "cmi.exit",
+        "cmi.session_time",
+        "cmi.launch_data",
+        "cmi.completion_threshold",
+        "cmi.scaled_passing_score",
+        "cmi.max_time_allowed",
+        "cmi.time_limit_action",
+        "adl.nav.request",
+    }
+)
+_LAUNCH_ONLY_PREFIXES_2004: Final = ("cmi.comments_from_lms.", "adl.nav.", "adl.data.")
+_LAUNCH_ONLY_ARRAYS_2004: Final = frozenset({"cmi.comments_from_lms", "adl.data"})
+
+
+def _exit_key(version: Version) -> str:
+    return "cmi.core.exit" if version == "1.2" else "cmi.exit"
+
+
+def session_exit(state: Mapping[str, Any], version: str) -> str | None:
+    """The ``exit`` value the SCO wrote in a session, or None if it never wrote one."""
+    v, values, _ = _unpack(state, version)
+    return values.get(_exit_key(v))
+
+
+def attempt_continues(
+    previous_state: Mapping[str, Any], version: str, *, resume_if_exit_unset: bool = True
+) -> bool:
+    """Whether the next launch continues the previous session's attempt with its data.
+
+    * SCORM 1.2 (RTE 1.2 §3.4.4 cmi.core.entry/exit): data persists across sessions; always
+      True (``entry`` is ``resume`` only after ``exit=suspend``, see :func:`initial_state`).
+    * SCORM 2004 (RTE 4th §4.2.7, §4.2.8): only ``exit=suspend`` continues the attempt;
+      ``normal``, ``logout``, ``time-out`` and ``""`` end it.
+
+    SPEC COMPLIANCE NOTE: a 2004 session that never wrote ``cmi.exit`` at all (closed tab,
+    dropped connection, no Terminate) is treated as suspended when ``resume_if_exit_unset``
+    (default), so a learner never loses progress to a crash; strict reading: "" → new attempt.
+    """
+    v, values, _ = _unpack(previous_state, version)
+    if v == "1.2":
+        return True
+    exit_value = values.get("cmi.exit")
+    if exit_value is None:
+        return resume_if_exit_unset
+    return exit_value == "suspend"
+
+
+def _check(version: Version, element: str, value: str) -> str:
+    path, _ = normalise_element(element)
+    kind = _PLANS[version][path].validate(value)
+    if kind is not None:
+        raise InvalidArgumentError(
+            f"{element} = {value[:60]!r} is not valid for SCORM {version} "
+            f"({kind.value}); check the package manifest or launch settings."
+        )
+    return value
+
+
+def _number(value: float | str) -> str:
+    if isinstance(value, str):
+        return value
+    text = f"{value:.7f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
+def _span(version: Version, value: str | float) -> str:
+    if isinstance(value, str):
+        return value
+    return format_span(round(value * 100), version)
+
+
+def initial_state(
+    version: str,
+    *,
+    learner_id: str,
+    learner_name: str,
+    launch_data: str | None = None,
+    mastery_score: float | str | None = None,
+    scaled_passing_score: float | str | None = None,
+    max_time_allowed: str | float | None = None,
+    time_limit_action: str | None = None,
+    completion_threshold: float | str | None = None,
+    credit: bool | str = True,
+    mode: str = "normal",
+    comments_from_lms: Sequence[LmsComment] = (),
+    shared_data: Sequence[tuple[str, str | None]] = (),
+    previous_state: Mapping[str, Any] | None = None,
+    resume_if_exit_unset: bool = True,
+) -> dict[str, Any]:
+    """The state document a new session of a SCO starts with.
+
+    Args:
+        version: "1.2" or "2004".
+        learner_id: ``cmi.core.student_id`` / ``cmi.learner_id``.
+        learner_name: ``cmi.core.student_name`` / ``cmi.learner_name``.
+        launch_data: manifest ``adlcp:dataFromLMS``.
+        mastery_score: 1.2 only, manifest ``adlcp:masteryscore`` (0-100).
+        scaled_passing_score: 2004 only, ``imsss:minNormalizedMeasure`` when the primary
+            objective has ``satisfiedByMeasure="true"`` (-1..1).
+        max_time_allowed: manifest ``adlcp:maxtimeallowed`` (1.2) or
+            ``imsss:attemptAbsoluteDurationLimit`` (2004), in the version's time format or as
+            seconds.
+        time_limit_action: manifest ``adlcp:timelimitaction``.
+        completion_threshold: 2004 only, ``adlcp:completionThreshold`` (pass it only when
+            ``completedByMeasure`` is true; 0..1).
+        credit: True/"credit" or False/"no-credit".
+        mode: "normal", "browse" or "review".
+        comments_from_lms: 2004 only, ``cmi.comments_from_lms`` entries.
+        shared_data: 2004 4th only, ``adl.data`` entries as (id, stored value or None).
+        previous_state: the previous session's document when this launch continues the
+            attempt (see :func:`attempt_continues`), else None for a new attempt.
+        resume_if_exit_unset: see :func:`attempt_continues`.
+
+    Returns:
+        The new state document.
+
+    Raises:
+        InvalidArgumentError: a launch parameter is invalid for the version, or a parameter of
+            the other version was given.
+    """
+    v = normalise_version(version)
+    if v == "1.2":
+        for name, given in (
+            ("scaled_passing_score", scaled_passing_score),
+            ("completion_threshold", completion_threshold),
+        ):
+            if given is not None:
+                raise InvalidArgumentError(f"{name} is a SCORM 2004 setting, not SCORM 1.2.")
+        if comments_from_lms or shared_data:
+            raise InvalidArgumentError("comments_from_lms/shared_data are SCORM 2004 settings.")
+    elif mastery_score is not None:
+        raise InvalidArgumentError(
+            "mastery_score is a SCORM 1.2 setting; use scaled_passing_score."
+        )
+    credit_value = credit if isinstance(credit, str) else ("credit" if credit else "no-credit")
+
+    values: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    entry = "ab-initio"
+    if previous_state is not None:
+        _, prev_values, prev_counts = _unpack(previous_state, v)
+        prev_exit = prev_values.get(_exit_key(v))
+        if v == "1.2":
+            # RTE 1.2 §3.4.4 cmi.core.entry: "resume" after exit=suspend, "" otherwise; all
+            # data persists within the attempt.
+            entry = "resume" if prev_exit == "suspend" else ""
+            values = {k: s for k, s in prev_values.items() if k not in _LAUNCH_ONLY_12}
+            counts = dict(prev_counts)
+        elif attempt_continues(previous_state, v, resume_if_exit_unset=resume_if_exit_unset):
+            # RTE 4th §4.2.7: exit=suspend → entry=resume, the attempt's data is kept.
+            entry = "resume"
+            values = {
+                k: s
+                for k, s in prev_values.items()
+                if k not in _LAUNCH_ONLY_2004 and not k.startswith(_LAUNCH_ONLY_PREFIXES_2004)
+            }
+            counts = {k: c for k, c in prev_counts.items() if k not in _LAUNCH_ONLY_ARRAYS_2004}
+        else:
+            # New attempt: only learner-level preferences survive (RTE 4th §4.2.13).
+            values = {
+                k: s for k, s in prev_values.items() if k.startswith("cmi.learner_preference.")
+            }
+
+    if v == "1.2":
+        values["cmi.core.student_id"] = _check(v, "cmi.core.student_id", learner_id)
+        values["cmi.core.student_name"] = _check(v, "cmi.core.student_name", learner_name)
+        values["cmi.core.credit"] = _check(v, "cmi.core.credit", credit_value)
+        values["cmi.core.lesson_mode"] = _check(v, "cmi.core.lesson_mode", mode)
+        values["cmi.core.entry"] = entry
+        values.setdefault("cmi.core.lesson_status", "not attempted")
+        values.setdefault("cmi.core.total_time", "0000:00:00.00")
+        optional = {
+            "cmi.launch_data": launch_data,
+            "cmi.student_data.mastery_score": (
+                _number(mastery_score) if mastery_score is not None else None
+            ),
+            "cmi.student_data.max_time_allowed": (
+                _span(v, max_time_allowed) if max_time_allowed is not None else None
+            ),
+            "cmi.student_data.time_limit_action": time_limit_action,
+        }
+    else:
+        values["cmi.learner_id"] = _check(v, "cmi.learner_id", learner_id)
+        values["cmi.learner_name"] = _check(v, "cmi.learner_name", learner_name)
+        values["cmi.credit"] = _check(v, "cmi.credit", credit_value)
+        values["cmi.mode"] = _check(v, "cmi.mode", mode)
+        values["cmi.entry"] = entry
+        values.setdefault("cmi.total_time", "PT0H0M0S")
+        optional = {
+            "cmi.launch_data": launch_data,
+            "cmi.scaled_passing_score": (
+                _number(scaled_passing_score) if scaled_passing_score is not None else None
+            ),
+            "cmi.completion_threshold": (
+                _number(completion_threshold) if completion_threshold is not None else None
+            ),
+            "cmi.max_time_allowed": (
+                _span(v, max_time_allowed) if max_time_allowed is not None else None
+            ),
+            "cmi.time_limit_action": time_limit_action,
+        }
+        for i, comment in enumerate(comments_from_lms):
+            prefix = f"cmi.comments_from_lms.{i}"
+            values[f"{prefix}.comment"] = _check(v, f"{prefix}.comment", comment.comment)
+            if comment.location is not None:
+                values[f"{prefix}.location"] = _check(v, f"{prefix}.location", comment.location)
+            if comment.timestamp is not None:
+                values[f"{prefix}.timestamp"] = _check(v, f"{prefix}.timestamp", comment.timestamp)
+        if comments_from_lms:
+            counts["cmi.comments_from_lms"] = len(comments_from_lms)
+        for i, (data_id, store) in enumerate(shared_data):
+            values[f"adl.data.{i}.id"] = _check(v, f"adl.data.{i}.id", data_id)
+            if store is not None:
+                values[f"adl.data.{i}.store"] = _check(v, f"adl.data.{i}.store", store)
+        if shared_data:
+            counts["adl.data"] = len(shared_data)
+    for element, given in optional.items():
+        if given is not None:
+            values[element] = _check(v, element, given)
+    logger.debug(
+        "initial CMI state",
+        extra={"action": "cmi_initial_state", "version": v, "entry": entry},
+    )
+    return {"version": v, "values": values, "counts": counts}
+
+
+def finish_session(state: Mapping[str, Any], version: str) -> dict[str, Any]:
+    """What the LMS does at the end of a session (Terminate/LMSFinish or abandonment).
+
+    1. ``session_time`` is added to ``total_time`` and removed (so finishing twice does not
+       count it twice). 1.2 CMITimespan / 2004 ISO 8601 duration, see ``durations``.
+    2. SCORM 1.2 (RTE 1.2 §3.4.4 cmi.core.lesson_status, "additional behavior
+       requirements", and the 1.2 Conformance Requirements):
+
+       * a status still ``not attempted`` becomes ``browsed`` in browse mode, else
+         ``completed``;
+       * then, with ``credit`` and ``lesson_mode=normal``, a mastery score and a
+         ``score.raw``, and a status other than ``incomplete`` set by the SCO: ``passed``
+         when raw >= mastery, else ``failed``.
+    3. SCORM 2004 (RTE 4th §4.2.4.1, §4.2.22.1): ``completion_status`` and
+       ``success_status`` are stored as evaluated from ``completion_threshold`` /
+       ``progress_measure`` and ``scaled_passing_score`` / ``score.scaled``.
+
+    The ``exit`` value is kept: the next :func:`initial_state` reads it.
+
+    Returns:
+        The new state document (the input is not modified).
+    """
+    v, values, counts = _unpack(state, version)
+    new_values = dict(values)
+    session_key = "cmi.core.session_time" if v == "1.2" else "cmi.session_time"
+    total_key = "cmi.core.total_time" if v == "1.2" else "cmi.total_time"
+    session = new_values.pop(session_key, None)
+    if session is not None:
+        total = new_values.get(total_key, format_span(0, v))
+        new_values[total_key] = format_span(parse_span(total, v) + parse_span(session, v), v)
+    if v == "1.2":
+        _finish_status_12(new_values)
+    else:
+        new_values["cmi.completion_status"] = evaluated_completion_status(new_values)
+        new_values["cmi.success_status"] = evaluated_success_status(new_values)
+    return {"version": v, "values": new_values, "counts": dict(counts)}
+
+
+def _finish_status_12(values: dict[str, str]) -> None:
+    status = values.get("cmi.core.lesson_status", "not attempted")
+    mode = values.get("cmi.core.lesson_mode", "normal")
+    if status == "not attempted":
+        status = "browsed" if mode == "browse" else "completed"
+    mastery = values.get("cmi.student_data.mastery_score")
+    raw = values.get("cmi.core.score.raw")
+    if (
+        values.get("cmi.core.credit", "credit") == "credit"
+        and mode == "normal"
+        and mastery not in (None, "")
+        and raw not in (None, "")
+        and status != "incomplete"
+    ):
+        status = "passed" if float(raw) >= float(mastery) else "failed"
+    values["cmi.core.lesson_status"] = status
