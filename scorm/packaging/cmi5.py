@@ -343,13 +343,16 @@ def _all_ids(course: Cmi5Course) -> Iterator[tuple[str, str, str]]:
         yield kind, node.id, f"{kind}[@id='{node.id}']/@id"
 
 
+_LABELS = {"course": "the course", "objective": "an objective", "block": "a block", "au": "an AU"}
+
+
 def check_ids_are_iris(course: Cmi5Course, file: str, in_package: bool) -> None:
     """cmi5 3.0 / 13.1: every id is a fully qualified IRI (has a scheme)."""
     for kind, value, where in _all_ids(course):
         if not _IRI_RE.match(value):
             raise Cmi5InvalidId(
-                f'the {kind} id "{value}" is not a fully qualified IRI. cmi5 ids must be '
-                'absolute, with a scheme, e.g. "https://example.org/courses/geology/au/1".',
+                f'the {_LABELS[kind].split()[-1]} id "{value}" is not a fully qualified IRI. '
+                'cmi5 ids must be absolute, with a scheme, e.g. "https://example.org/courses/geology/au/1".',
                 file=file,
                 element=where,
                 rule="cmi5 3.0: IRIs MUST be fully qualified",
@@ -362,8 +365,8 @@ def check_ids_unique(course: Cmi5Course, file: str, in_package: bool) -> None:
     for kind, value, where in _all_ids(course):
         if value in seen:
             raise Cmi5DuplicateId(
-                f'the id "{value}" is used by a {seen[value]} and again by a {kind}. Every '
-                "course, block, AU and objective needs its own id.",
+                f'the id "{value}" is used by {_LABELS[seen[value]]} and again by '
+                f"{_LABELS[kind]}. Every course, block, AU and objective needs its own id.",
                 file=file,
                 element=where,
                 rule="cmi5 13.1: ids MUST be unique within the course structure",
