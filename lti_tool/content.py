@@ -8,9 +8,6 @@ leave the package folder gets 404. DESIGN.md §5.4.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import mimetypes
 import time
 from collections.abc import Callable
@@ -18,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from lti_tool.errors import AppError
+from lti_tool.tokens import ScopedSigner, TokenExpired, TokenInvalid
 
 # Types browsers must get right for course content (mimetypes varies by machine).
 _EXTRA_TYPES = {
@@ -83,10 +81,6 @@ def content_type(path: str) -> str:
     return guessed or "application/octet-stream"
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 @dataclass(frozen=True, kw_only=True)
 class ContentGrant:
     """What a valid token allows."""
@@ -97,7 +91,7 @@ class ContentGrant:
 
 
 class ContentSigner:
-    """Create and check content tokens with an HMAC key derived from the service secret.
+    """Create and check content tokens (``<version>.<subject>.<expiry>.<mac>``).
 
     Args:
         secret: the service secret (``server.secret_key``).
@@ -106,19 +100,11 @@ class ContentSigner:
     """
 
     def __init__(self, secret: str, ttl_seconds: int, clock: Callable[[], float] = time.time) -> None:
-        self._key = hashlib.sha256(b"cbsi-content-v1:" + secret.encode()).digest()
-        self.ttl = ttl_seconds
-        self.clock = clock
-
-    def _mac(self, payload: str) -> str:
-        return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest()[:18])
+        self._signer = ScopedSigner(secret, "content", ttl_seconds, clock)
 
     def sign(self, version_id: int, subject: str) -> str:
         """A token for ``version_id`` owned by ``subject`` (an attempt or launch id)."""
-        if not subject.replace("-", "").replace("_", "").isalnum():
-            raise ValueError("subject must be an opaque id of letters, digits, '-' or '_'")
-        payload = f"{version_id}.{subject}.{int(self.clock()) + self.ttl}"
-        return f"{payload}.{self._mac(payload)}"
+        return self._signer.sign([str(version_id), subject])
 
     def verify(self, token: str) -> ContentGrant:
         """Check a token.
@@ -127,19 +113,14 @@ class ContentSigner:
             ContentAccessDenied: malformed or tampered.
             ContentLinkExpired: past its expiry.
         """
-        parts = token.split(".")
-        if len(parts) != 4:
-            raise ContentAccessDenied()
-        payload, mac = ".".join(parts[:3]), parts[3]
-        if not hmac.compare_digest(self._mac(payload), mac):
-            raise ContentAccessDenied()
         try:
-            version_id, expires = int(parts[0]), int(parts[2])
-        except ValueError as exc:
+            (version, subject), expires = self._signer.verify(token, 2)
+            version_id = int(version)
+        except TokenExpired as exc:
+            raise ContentLinkExpired() from exc
+        except (TokenInvalid, ValueError) as exc:
             raise ContentAccessDenied() from exc
-        if expires < self.clock():
-            raise ContentLinkExpired()
-        return ContentGrant(version_id=version_id, subject=parts[1], expires_at=expires)
+        return ContentGrant(version_id=version_id, subject=subject, expires_at=expires)
 
 
 def resolve_package_file(root: Path, subpath: str) -> Path:

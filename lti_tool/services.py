@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lti_tool.keys import KeyStore
 from lti_tool.settings import Settings
@@ -19,6 +21,11 @@ class Services:
     settings: Settings
     db: Database
     keys: KeyStore
+    hooks: dict[str, list[Callable[..., Any]]] = field(default_factory=dict)
+
+    def add_hook(self, name: str, hook: Callable[..., Any]) -> None:
+        """Register ``hook`` under ``name`` (e.g. ``outcome_changed``: the grade outbox)."""
+        self.hooks.setdefault(name, []).append(hook)
 
 
 def build_services(settings: Settings) -> Services:

@@ -100,6 +100,16 @@ class PackageSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PlayerSettings:
+    """Attempts and the runtime API."""
+
+    attempt_policy: str = "resume"
+    max_attempts: int = 0
+    token_ttl_seconds: int = 12 * 3600
+    commit_max_bytes: int = 512 * 1024
+
+
+@dataclass(frozen=True, kw_only=True)
 class SyncSettings:
     """Grade delivery worker."""
 
@@ -123,6 +133,7 @@ class Settings:
     keys: KeySettings = field(default_factory=KeySettings)
     lti: LtiSettings = field(default_factory=LtiSettings)
     packages: PackageSettings = field(default_factory=PackageSettings)
+    player: PlayerSettings = field(default_factory=PlayerSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
 
     @property
@@ -162,6 +173,7 @@ _SECTION_TYPES: dict[str, type] = {
     "keys": KeySettings,
     "lti": LtiSettings,
     "packages": PackageSettings,
+    "player": PlayerSettings,
     "sync": SyncSettings,
 }
 
@@ -268,6 +280,10 @@ def _check(settings: Settings) -> None:
             raise SettingsError(key, "must be at least 1")
     if settings.keys.bits < 2048:
         raise SettingsError("keys.bits", "RSA keys must be at least 2048 bits")
+    if settings.player.attempt_policy not in ("resume", "new"):
+        raise SettingsError("player.attempt_policy", 'must be "resume" or "new"')
+    if settings.player.max_attempts < 0:
+        raise SettingsError("player.max_attempts", "must be 0 (no limit) or more")
     if settings.lti.clock_leeway_seconds < 0 or settings.lti.clock_leeway_seconds > 600:
         raise SettingsError("lti.clock_leeway_seconds", "must be between 0 and 600")
 

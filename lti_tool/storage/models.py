@@ -152,6 +152,7 @@ class Course(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str] = mapped_column(String(35), default="")
     standard: Mapped[str] = mapped_column(String(16))
+    attempt_policy: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     versions: Mapped[list[CourseVersion]] = relationship(
@@ -193,3 +194,74 @@ class Operator(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class LearnerRegistration(Base):
+    """One learner on one resource link of one tenant: the unit that owns attempts and a grade.
+
+    Tenant = (platform, deployment). ``course_version_id`` is the version the current attempt
+    is pinned to.
+    """
+
+    __tablename__ = "learner_registrations"
+    __table_args__ = (
+        UniqueConstraint(
+            "platform_id", "deployment_id", "resource_link_id", "learner_sub", name="uq_registrations_learner_link"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"), index=True)
+    deployment_id: Mapped[str] = mapped_column(String(255))
+    context_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    context_title: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    resource_link_id: Mapped[str] = mapped_column(String(255))
+    resource_link_title: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    learner_sub: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    is_learner: Mapped[bool] = mapped_column(default=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    ags: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Attempt(Base):
+    """One attempt at a course by a registration, pinned to one course version."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (
+        UniqueConstraint("registration_id", "number", name="uq_attempts_number"),
+        CheckConstraint("status IN ('active','completed','abandoned')", name="ck_attempts_status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("learner_registrations.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    course_version_id: Mapped[int] = mapped_column(ForeignKey("course_versions.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    current_item: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    sequencing: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    outcome: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    outcome_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ScoState(Base):
+    """The runtime data of one SCO (or asset) in one attempt: one JSON document, not rows per element."""
+
+    __tablename__ = "sco_states"
+
+    attempt_id: Mapped[str] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    cmi_version: Mapped[str] = mapped_column(String(8))
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    sessions: Mapped[int] = mapped_column(Integer, default=0)
+    session_open: Mapped[bool] = mapped_column(default=False)
+    outcome: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_commit_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,1 @@
+"""Learner attempts and the SCORM runtime API, server side (the authority on every value)."""

@@ -1,0 +1,599 @@
+"""Attempts and commits: the server side of the SCORM runtime (DESIGN.md §3, §5.5, §5.6).
+
+Pure of Flask: the web layer authenticates the request and calls these functions. Each commit
+is one transaction: re-validate the values (``scorm.cmi.apply_commit``), store the SCO's state
+document, roll the attempt's outcome up, and — when the outcome changed — call the
+``outcome_changed`` hooks (the grade outbox) inside that same transaction.
+
+Concurrency: a commit is applied with a conditional ``UPDATE ... WHERE seq = <seq read>``, so
+two commits racing for one SCO can never both win; the loser gets ``stale_seq`` (409) and the
+browser resends with the next number. That works the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from lti_tool.lti.context import Launch
+from lti_tool.runtime.errors import (
+    AttemptClosed,
+    AttemptLimitReached,
+    AttemptNotFound,
+    CourseNotLinked,
+    CourseUnavailable,
+    InvalidCommit,
+    ItemNotFound,
+    StaleCommit,
+    StandardNotPlayable,
+)
+from lti_tool.services import Services
+from lti_tool.storage.models import (
+    Attempt,
+    Course,
+    CourseVersion,
+    LearnerRegistration,
+    ScoState,
+    utcnow,
+)
+from scorm.cmi import (
+    Completion,
+    Outcome,
+    Success,
+    apply_commit,
+    attempt_continues,
+    finish_session,
+    initial_state,
+    outcome_from_state,
+    rollup_outcomes,
+)
+from scorm.packaging import DEFAULT_LIMITS, parse_manifest_bytes
+from scorm.packaging.scorm_manifest import Item, ScormManifest
+
+logger = logging.getLogger(__name__)
+
+CMI_VERSION = {"scorm12": "1.2", "scorm2004": "2004"}
+ASSET = "asset"
+MAX_CHANGES = 5000
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlayerItem:
+    """One launchable item of the attempt's course version, in course order."""
+
+    id: str
+    title: str
+    url: str
+    kind: str
+    visible: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenedAttempt:
+    """What a launch opened: the attempt and what the player shows."""
+
+    attempt_id: str
+    number: int
+    registration_id: int
+    version_id: int
+    course_title: str
+    standard: str
+    cmi_version: str
+    items: tuple[PlayerItem, ...]
+    current_item: str | None
+    resumed: bool
+    is_learner: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemSession:
+    """The runtime data a SCO session starts with."""
+
+    item_id: str
+    cmi_version: str
+    state: dict[str, Any]
+    seq: int
+    kind: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommitReply:
+    """What the commit endpoint answers."""
+
+    seq: int
+    stored: int
+    rejected: tuple[dict[str, Any], ...]
+    outcome: dict[str, Any]
+    attempt_outcome: dict[str, Any]
+    replayed: bool = False
+
+
+# -- course and manifest ---------------------------------------------------------------------
+
+
+def course_reference(launch: Launch) -> str:
+    """The catalogue course a resource link points to (custom ``course`` from deep linking).
+
+    Raises:
+        CourseNotLinked: the link carries no course.
+    """
+    ident = launch.custom.get("course") if launch.custom else None
+    if ident is None or str(ident).strip() == "":
+        raise CourseNotLinked()
+    return str(ident).strip()
+
+
+@functools.lru_cache(maxsize=256)
+def _manifest(path: str) -> ScormManifest | None:
+    data = Path(path).read_bytes()
+    structure = parse_manifest_bytes(data, file="imsmanifest.xml", limits=DEFAULT_LIMITS)
+    return structure if isinstance(structure, ScormManifest) else None
+
+
+def manifest_items(services: Services, version: CourseVersion) -> dict[str, Item]:
+    """The manifest's items by identifier (parsed once per process and version)."""
+    manifest_file = str(version.structure.get("manifest_file", "imsmanifest.xml"))
+    manifest = _manifest(str(services.settings.content_path / version.content_dir / manifest_file))
+    if manifest is None:
+        return {}
+    return {item.identifier: item for org in manifest.organizations for item in org.walk()}
+
+
+def player_items(version: CourseVersion) -> tuple[PlayerItem, ...]:
+    """Launchable items of a version, in course order."""
+    return tuple(
+        PlayerItem(
+            id=str(entry["identifier"]),
+            title=str(entry["title"]),
+            url=str(entry["launch_url"]),
+            kind=ASSET if entry["kind"] == ASSET else "sco",
+            visible=bool(entry.get("visible", True)),
+        )
+        for entry in version.structure.get("launchables", [])
+    )
+
+
+def _find_course(s: Session, ident: str) -> Course | None:
+    course = s.get(Course, int(ident)) if ident.isdigit() else None
+    return course or s.scalars(select(Course).where(Course.key == ident)).first()
+
+
+# -- attempts --------------------------------------------------------------------------------
+
+
+def _registration(s: Session, launch: Launch, course: Course) -> LearnerRegistration:
+    if not launch.sub or not launch.resource_link_id:
+        raise CourseNotLinked("this launch has no user or resource link; relaunch from the course page")
+    reg = s.scalars(
+        select(LearnerRegistration).where(
+            LearnerRegistration.platform_id == launch.platform_id,
+            LearnerRegistration.deployment_id == launch.deployment_id,
+            LearnerRegistration.resource_link_id == launch.resource_link_id,
+            LearnerRegistration.learner_sub == launch.sub,
+        )
+    ).first()
+    ags = dict(launch.ags)
+    if reg is None:
+        reg = LearnerRegistration(
+            platform_id=launch.platform_id,
+            deployment_id=launch.deployment_id,
+            resource_link_id=launch.resource_link_id,
+            learner_sub=launch.sub,
+            course_id=course.id,
+            ags=ags,
+        )
+        s.add(reg)
+    reg.context_id = launch.context_id
+    reg.context_title = launch.context_title
+    reg.resource_link_title = launch.resource_link_title
+    reg.name = launch.name or reg.name
+    reg.email = launch.email or reg.email
+    reg.is_learner = launch.is_learner
+    reg.course_id = course.id
+    if ags:
+        reg.ags = ags
+    s.flush()
+    return reg
+
+
+def open_attempt(services: Services, launch: Launch) -> OpenedAttempt:
+    """Resume the learner's open attempt or start a new one, per the attempt policy.
+
+    Policy ``resume`` (default): the newest attempt is resumed until its outcome is completed;
+    then a new attempt starts. Policy ``new``: every launch starts a new attempt. A new attempt
+    always plays the newest version of the course; running attempts stay on their version.
+
+    Raises:
+        CourseNotLinked, CourseUnavailable, StandardNotPlayable, AttemptLimitReached.
+    """
+    ident = course_reference(launch)
+    settings = services.settings.player
+    with services.db.session() as s:
+        course = _find_course(s, ident)
+        if course is None or not course.versions:
+            raise CourseUnavailable()
+        newest = course.versions[-1]
+        if newest.standard not in CMI_VERSION:
+            raise StandardNotPlayable(
+                f"this course is {newest.standard}; the player plays SCORM 1.2 and SCORM 2004 packages"
+            )
+        reg = _registration(s, launch, course)
+        last = s.scalars(
+            select(Attempt).where(Attempt.registration_id == reg.id).order_by(Attempt.number.desc())
+        ).first()
+        policy = course.attempt_policy or settings.attempt_policy
+        finished = last is not None and last.outcome.get("completion") == Completion.COMPLETED.value
+        resume = last is not None and last.status == "active" and policy == "resume" and not finished
+        if resume and last is not None:
+            attempt = last
+        else:
+            number = (last.number + 1) if last else 1
+            if settings.max_attempts and number > settings.max_attempts:
+                raise AttemptLimitReached(f"you have used all {settings.max_attempts} attempts this activity allows")
+            if last is not None and last.status == "active":
+                last.status = "completed" if finished else "abandoned"
+                last.completed_at = utcnow()
+            attempt = Attempt(
+                id=uuid.uuid4().hex,
+                registration_id=reg.id,
+                number=number,
+                course_version_id=newest.id,
+                status="active",
+                sequencing={},
+                outcome={},
+            )
+            s.add(attempt)
+            s.flush()
+        version = s.get(CourseVersion, attempt.course_version_id)
+        if version is None:  # pragma: no cover - FK
+            raise CourseUnavailable()
+        items = player_items(version)
+        current = attempt.current_item or next((i.id for i in items if i.visible), None)
+        return OpenedAttempt(
+            attempt_id=attempt.id,
+            number=attempt.number,
+            registration_id=reg.id,
+            version_id=version.id,
+            course_title=course.title,
+            standard=version.standard,
+            cmi_version=CMI_VERSION[version.standard],
+            items=items,
+            current_item=current,
+            resumed=resume,
+            is_learner=reg.is_learner,
+        )
+
+
+def _initial_kwargs(item: Item | None, cmi_version: str) -> dict[str, Any]:
+    if item is None:
+        return {}
+    kwargs: dict[str, Any] = {"launch_data": item.data_from_lms, "time_limit_action": item.time_limit_action}
+    if cmi_version == "1.2":
+        kwargs["mastery_score"] = item.mastery_score
+        kwargs["max_time_allowed"] = item.max_time_allowed
+        return kwargs
+    seq = item.sequencing
+    if seq is not None:
+        primary = seq.objectives.primary
+        if primary is not None and primary.satisfied_by_measure:
+            kwargs["scaled_passing_score"] = primary.min_normalized_measure
+        kwargs["max_time_allowed"] = seq.limit_conditions.attempt_absolute_duration_limit
+    threshold = item.completion_threshold
+    if threshold is not None and threshold.completed_by_measure:
+        kwargs["completion_threshold"] = threshold.min_progress_measure
+    return kwargs
+
+
+def start_item_session(
+    services: Services, attempt_id: str, item_id: str, *, learner_id: str, learner_name: str
+) -> ItemSession:
+    """Begin a session of one item: the state document the SCO starts with.
+
+    An earlier session that never terminated (closed tab, dropped connection) is finished
+    first, so its session time counts and nothing the learner did is lost; a suspended (or
+    1.2) session resumes with ``entry=resume``.
+
+    Raises:
+        AttemptNotFound, AttemptClosed, ItemNotFound.
+    """
+    with services.db.session() as s:
+        attempt = s.get(Attempt, attempt_id)
+        if attempt is None:
+            raise AttemptNotFound()
+        if attempt.status != "active":
+            raise AttemptClosed()
+        version = s.get(CourseVersion, attempt.course_version_id)
+        found_version = version
+        if found_version is None:  # pragma: no cover - FK
+            raise AttemptNotFound()
+        items = {i.id: i for i in player_items(found_version)}
+        if item_id not in items:
+            raise ItemNotFound()
+        attempt.current_item = item_id
+        cmi_version = CMI_VERSION[found_version.standard]
+        row = s.get(ScoState, (attempt_id, item_id))
+        if items[item_id].kind == ASSET:
+            if row is None:
+                row = ScoState(
+                    attempt_id=attempt_id, item_id=item_id, cmi_version=ASSET, state={}, seq=0, sessions=0, outcome={}
+                )
+                s.add(row)
+            row.sessions += 1
+            return ItemSession(item_id=item_id, cmi_version=ASSET, state={}, seq=row.seq, kind=ASSET)
+        manifest_item = manifest_items(services, found_version).get(item_id)
+        previous: Mapping[str, Any] | None = None
+        if row is not None and row.state:
+            previous = finish_session(row.state, cmi_version) if row.session_open else row.state
+            if not attempt_continues(previous, cmi_version):
+                previous = None
+        state = initial_state(
+            cmi_version,
+            learner_id=learner_id,
+            learner_name=learner_name,
+            previous_state=previous,
+            **_initial_kwargs(manifest_item, cmi_version),
+        )
+        if row is None:
+            row = ScoState(
+                attempt_id=attempt_id,
+                item_id=item_id,
+                cmi_version=cmi_version,
+                state=state,
+                seq=0,
+                sessions=0,
+                outcome={},
+            )
+            s.add(row)
+        row.state = state
+        row.sessions += 1
+        row.session_open = True
+        return ItemSession(item_id=item_id, cmi_version=cmi_version, state=state, seq=row.seq, kind="sco")
+
+
+# -- commits ---------------------------------------------------------------------------------
+
+
+def outcome_dict(outcome: Outcome) -> dict[str, Any]:
+    """An outcome as stored JSON."""
+    return {k: (v.value if hasattr(v, "value") else v) for k, v in dataclasses.asdict(outcome).items()}
+
+
+def _outcome_from_dict(data: Mapping[str, Any]) -> Outcome:
+    if not data:
+        return Outcome(completion=Completion.NOT_ATTEMPTED)
+    return Outcome(
+        score_scaled=data.get("score_scaled"),
+        score_raw=data.get("score_raw"),
+        score_min=data.get("score_min"),
+        score_max=data.get("score_max"),
+        completion=Completion(data.get("completion", "unknown")),
+        success=Success(data.get("success", "unknown")),
+        progress=data.get("progress"),
+        total_time_seconds=float(data.get("total_time_seconds", 0.0)),
+    )
+
+
+def _parse_body(body: Mapping[str, Any]) -> tuple[int, str | None, dict[str, Any], bool, bool]:
+    seq = body.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise InvalidCommit("'seq' must be a positive whole number")
+    commit_id = body.get("id")
+    if commit_id is not None and (not isinstance(commit_id, str) or len(commit_id) > 64):
+        raise InvalidCommit("'id' must be a string of at most 64 characters")
+    changes = body.get("changes", {})
+    if not isinstance(changes, dict):
+        raise InvalidCommit("'changes' must be an object of element → value")
+    if len(changes) > MAX_CHANGES:
+        raise InvalidCommit(f"a commit may carry at most {MAX_CHANGES} values")
+    for key, value in changes.items():
+        if not isinstance(key, str) or not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise InvalidCommit("every change must be an element name with a string or number value")
+    terminate = body.get("terminate", False)
+    asset_completed = body.get("asset_completed", False)
+    if not isinstance(terminate, bool) or not isinstance(asset_completed, bool):
+        raise InvalidCommit("'terminate' and 'asset_completed' must be true or false")
+    return seq, commit_id, changes, terminate, asset_completed
+
+
+def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str, Any]) -> CommitReply:
+    """Apply one commit from the player (already authenticated for ``attempt_id``).
+
+    Raises:
+        InvalidCommit: malformed body (nothing stored).
+        StaleCommit: ``seq`` not newer than the stored one (nothing stored).
+        AttemptNotFound, AttemptClosed, ItemNotFound.
+    """
+    seq, commit_id, changes, terminate, asset_completed = _parse_body(body)
+    now = utcnow()
+    with services.db.session() as s:
+        attempt = s.get(Attempt, attempt_id)
+        if attempt is None:
+            raise AttemptNotFound()
+        if attempt.status != "active":
+            raise AttemptClosed()
+        row = s.get(ScoState, (attempt_id, item_id))
+        if row is None:
+            raise ItemNotFound("this part of the course was not started in this attempt; reload the player")
+        if seq <= row.seq:
+            if commit_id is not None and commit_id == row.last_commit_id:
+                return CommitReply(
+                    seq=row.seq,
+                    stored=0,
+                    rejected=(),
+                    outcome=row.outcome,
+                    attempt_outcome=attempt.outcome,
+                    replayed=True,
+                )
+            raise StaleCommit(row.seq + 1)
+        rejected: tuple[dict[str, Any], ...] = ()
+        stored = 0
+        if row.cmi_version == ASSET:
+            state: dict[str, Any] = row.state
+            outcome = (
+                {**outcome_dict(Outcome(completion=Completion.COMPLETED))} if asset_completed or row.outcome else {}
+            )
+            session_open = False
+        else:
+            result = apply_commit(row.state, changes, row.cmi_version)
+            state = result.state
+            stored = len(result.stored)
+            rejected = tuple(
+                {"element": r.element, "value": r.value, "code": r.code, "message": r.message} for r in result.rejected
+            )
+            if rejected:
+                logger.warning(
+                    "content defect in attempt %s item %s: %d value(s) refused (%s)",
+                    attempt_id,
+                    item_id,
+                    len(rejected),
+                    ", ".join(f"{r['element']}→{r['code']}" for r in rejected[:5]),
+                    extra={"action": "runtime_values_refused"},
+                )
+            session_open = row.session_open and not terminate
+            if terminate and row.session_open:
+                state = finish_session(state, row.cmi_version)
+            outcome = outcome_dict(outcome_from_state(state, row.cmi_version))
+        done = s.execute(
+            update(ScoState)
+            .where(ScoState.attempt_id == attempt_id, ScoState.item_id == item_id, ScoState.seq == row.seq)
+            .values(
+                state=state,
+                seq=seq,
+                outcome=outcome,
+                session_open=session_open,
+                last_commit_id=commit_id,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleCommit(seq + 1)
+        s.expire(row)
+        attempt_outcome = _roll_up(s, services, attempt, now)
+        return CommitReply(seq=seq, stored=stored, rejected=rejected, outcome=outcome, attempt_outcome=attempt_outcome)
+
+
+def _roll_up(s: Session, services: Services, attempt: Attempt, now: datetime) -> dict[str, Any]:
+    """Recompute the attempt's outcome; on change store it and call the outcome hooks."""
+    version = s.get(CourseVersion, attempt.course_version_id)
+    items = player_items(version) if version is not None else ()
+    stored = {row.item_id: row.outcome for row in s.scalars(select(ScoState).where(ScoState.attempt_id == attempt.id))}
+    outcomes: Sequence[Outcome] = [_outcome_from_dict(stored.get(item.id, {})) for item in items]
+    rolled = outcome_dict(rollup_outcomes(list(outcomes)))
+    previous = {k: v for k, v in attempt.outcome.items() if k != "total_time_seconds"}
+    current = {k: v for k, v in rolled.items() if k != "total_time_seconds"}
+    if previous == current:
+        if attempt.outcome.get("total_time_seconds") != rolled.get("total_time_seconds"):
+            attempt.outcome = rolled
+        return rolled
+    attempt.outcome = rolled
+    attempt.outcome_at = now
+    reg = s.get(LearnerRegistration, attempt.registration_id)
+    for hook in services.hooks.get("outcome_changed", []):
+        hook(session=s, registration=reg, attempt=attempt, outcome=rolled, changed_at=now)
+    return rolled
+
+
+# -- reopening, completion, navigation -------------------------------------------------------
+
+
+def reopen_attempt(services: Services, attempt_id: str) -> OpenedAttempt:
+    """The player view of an existing active attempt (new window, navigation).
+
+    Raises:
+        AttemptNotFound, AttemptClosed.
+    """
+    with services.db.session() as s:
+        attempt = s.get(Attempt, attempt_id)
+        if attempt is None:
+            raise AttemptNotFound()
+        if attempt.status != "active":
+            raise AttemptClosed()
+        version = s.get(CourseVersion, attempt.course_version_id)
+        reg = s.get(LearnerRegistration, attempt.registration_id)
+        if version is None or reg is None:  # pragma: no cover - FKs
+            raise AttemptNotFound()
+        items = player_items(version)
+        return OpenedAttempt(
+            attempt_id=attempt.id,
+            number=attempt.number,
+            registration_id=reg.id,
+            version_id=version.id,
+            course_title=version.course.title,
+            standard=version.standard,
+            cmi_version=CMI_VERSION.get(version.standard, "1.2"),
+            items=items,
+            current_item=attempt.current_item or next((i.id for i in items if i.visible), None),
+            resumed=True,
+            is_learner=reg.is_learner,
+        )
+
+
+def completed_items(services: Services, attempt_id: str) -> set[str]:
+    """Items whose stored outcome is completed."""
+    with services.db.session() as s:
+        rows = s.execute(select(ScoState.item_id, ScoState.outcome).where(ScoState.attempt_id == attempt_id)).all()
+    return {item for item, outcome in rows if (outcome or {}).get("completion") == Completion.COMPLETED.value}
+
+
+@dataclass(frozen=True, kw_only=True)
+class NavDecision:
+    """What a navigation request leads to."""
+
+    item: PlayerItem | None = None
+    end: bool = False
+    message: str | None = None
+    error: str | None = None
+
+
+END_REQUESTS = frozenset({"exit", "exitAll", "suspendAll", "abandon", "abandonAll"})
+
+
+def nav_state(opened: OpenedAttempt, current: str | None) -> dict[str, bool]:
+    """Whether previous/continue lead anywhere from ``current``."""
+    visible = [i.id for i in opened.items if i.visible]
+    if current not in visible:
+        return {"previous": False, "continue": bool(visible)}
+    index = visible.index(current)
+    return {"previous": index > 0, "continue": index < len(visible) - 1}
+
+
+def navigate(services: Services, opened: OpenedAttempt, request: str, target: Any, origin: Any) -> NavDecision:
+    """Flow and choice navigation between the visible items, in course order.
+
+    SCORM 2004 sequencing rules are not evaluated here yet: see ``scorm.sequencing`` once
+    wired (issue notes list the SN processes that remain).
+    """
+    visible = [i for i in opened.items if i.visible]
+    ids = [i.id for i in visible]
+    current = origin if isinstance(origin, str) and origin in ids else opened.current_item
+    if request in END_REQUESTS:
+        return NavDecision(
+            end=True, message="Your progress is saved. You can close this window or return to your course."
+        )
+    if request in ("choice", "jump"):
+        if not isinstance(target, str) or target not in ids:
+            return NavDecision(error="nav_invalid_target", message="That part of the course cannot be opened.")
+        return NavDecision(item=visible[ids.index(target)])
+    index = ids.index(current) if current in ids else -1
+    if request == "continue":
+        if index + 1 >= len(visible):
+            return NavDecision(end=True, message="You have reached the end of the course.")
+        return NavDecision(item=visible[index + 1])
+    if request == "previous":
+        if index <= 0:
+            return NavDecision(error="nav_no_previous", message="This is the first part of the course.")
+        return NavDecision(item=visible[index - 1])
+    if request == "start":
+        return NavDecision(item=visible[0] if visible else None, end=not visible)
+    return NavDecision(error="nav_unknown_request", message=f"unknown navigation request '{request[:40]}'")

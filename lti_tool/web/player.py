@@ -1,0 +1,239 @@
+"""Player pages and the runtime API (commit, navigation) over ``lti_tool.runtime.service``.
+
+Tokens never travel in URLs (they would land in access logs): the launch renders the player
+directly; the GET-able new-window URL carries the token in the fragment, which a tiny page
+posts back to itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, url_for
+
+from lti_tool.lti.context import Launch, handler_for, register_handler
+from lti_tool.runtime import service
+from lti_tool.runtime.errors import (
+    InvalidCommit,
+    RuntimeTokenRefused,
+    StaleCommit,
+    WrongAttempt,
+)
+from lti_tool.tokens import ScopedSigner, TokenInvalid
+from lti_tool.web import services
+from lti_tool.web.content import content_base_url
+from scorm.cmi import export_tables
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("player", __name__)
+
+RESOURCE_LINK = "LtiResourceLinkRequest"
+
+
+def runtime_signer() -> ScopedSigner:
+    """The signer of attempt-scoped runtime tokens (built once per app)."""
+    found: ScopedSigner | None = current_app.extensions.get("cbsi_runtime_signer")
+    if found is None:
+        found = ScopedSigner(current_app.config["SECRET_KEY"], "runtime", services().settings.player.token_ttl_seconds)
+        current_app.extensions["cbsi_runtime_signer"] = found
+    return found
+
+
+def attempt_token(attempt_id: str, learner: str) -> str:
+    """A bearer token that lets its holder play and commit ``attempt_id`` only."""
+    return runtime_signer().sign([attempt_id, learner])
+
+
+def check_token(token: str | None, attempt_id: str) -> str:
+    """The learner id of a valid token for ``attempt_id``.
+
+    Raises:
+        RuntimeTokenRefused: missing, tampered or expired.
+        WrongAttempt: valid, but for another attempt.
+    """
+    if not token:
+        raise RuntimeTokenRefused()
+    try:
+        (token_attempt, learner), _ = runtime_signer().verify(token, 2)
+    except TokenInvalid as exc:
+        raise RuntimeTokenRefused() from exc
+    if token_attempt != attempt_id:
+        raise WrongAttempt()
+    return learner
+
+
+@functools.lru_cache(maxsize=4)
+def _tables(version: str) -> dict[str, Any]:
+    return export_tables(version)
+
+
+def _learner_id(launch_sub: str) -> str:
+    return launch_sub.replace(".", "_")[:200]
+
+
+def _runtime_config(attempt_id: str, item: service.PlayerItem, token: str, learner: str, name: str) -> dict[str, Any]:
+    session = service.start_item_session(services(), attempt_id, item.id, learner_id=learner, learner_name=name)
+    return {
+        "version": session.cmi_version if session.kind != service.ASSET else None,
+        "attemptId": attempt_id,
+        "scoId": item.id,
+        "commitUrl": url_for("player.commit", attempt_id=attempt_id, item_id=item.id),
+        "token": token,
+        "seq": session.seq,
+        "state": session.state,
+    }
+
+
+def _item_json(opened: service.OpenedAttempt, item: service.PlayerItem, completed: set[str]) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "title": item.title,
+        "url": content_base_url(opened.version_id, opened.attempt_id) + item.url,
+        "kind": item.kind,
+        "depth": 0,
+        "visible": item.visible,
+        "disabled": False,
+        "completed": item.id in completed,
+    }
+
+
+def render_player(opened: service.OpenedAttempt, learner: str, name: str, return_url: str | None) -> str:
+    """The player page for an opened attempt, starting at its current item."""
+    token = attempt_token(opened.attempt_id, learner)
+    completed = service.completed_items(services(), opened.attempt_id)
+    items = [_item_json(opened, i, completed) for i in opened.items]
+    current = next((i for i in opened.items if i.id == opened.current_item), None)
+    runtime = _runtime_config(opened.attempt_id, current, token, learner, name) if current else None
+    multi = len([i for i in opened.items if i.visible]) > 1
+    config = {
+        "title": opened.course_title,
+        "version": opened.cmi_version,
+        "attemptId": opened.attempt_id,
+        "token": token,
+        "navUrl": url_for("player.navigate", attempt_id=opened.attempt_id) if multi else None,
+        "returnUrl": return_url,
+        "newWindowUrl": url_for("player.play", attempt_id=opened.attempt_id) + f"#t={token}",
+        "autoContinue": opened.cmi_version == "1.2",
+        "tables": _tables(opened.cmi_version),
+        "items": items,
+        "current": opened.current_item,
+        "runtime": runtime,
+        "nav": service.nav_state(opened, opened.current_item),
+    }
+    return render_template("player/player.html", player_config=config)
+
+
+def learner_launch(launch: Launch) -> Any:
+    """Resource link launch of a learner: open (or resume) the attempt and show the player."""
+    opened = service.open_attempt(services(), launch)
+    return_url = (launch.claims.get("https://purl.imsglobal.org/spec/lti/claim/launch_presentation") or {}).get(
+        "return_url"
+    )
+    name = launch.name or "Learner"
+    return render_player(opened, _learner_id(launch.sub or ""), name, return_url)
+
+
+@bp.get("/play/<attempt_id>")
+def play(attempt_id: str) -> str:
+    """A GET-able player URL (new window): the token rides in the fragment and is posted back."""
+    return render_template("player/reopen.html", action=url_for("player.play_post", attempt_id=attempt_id))
+
+
+@bp.post("/play/<attempt_id>")
+def play_post(attempt_id: str) -> str:
+    """Render the player for a token posted by :func:`play`."""
+    learner = check_token(request.form.get("token"), attempt_id)
+    opened = service.reopen_attempt(services(), attempt_id)
+    return render_player(opened, learner, request.form.get("name") or "Learner", None)
+
+
+def _json_body() -> dict[str, Any]:
+    limit = services().settings.player.commit_max_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise InvalidCommit(f"the commit is larger than {limit} bytes", code="commit_too_large", status=413)
+    request.max_content_length = limit
+    raw = request.get_data(cache=True)
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidCommit("the commit body is not JSON") from exc
+    if not isinstance(body, dict):
+        raise InvalidCommit("the commit body must be a JSON object")
+    return body
+
+
+def _bearer(body: dict[str, Any]) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[7:].strip()
+    token = body.get("token")  # navigator.sendBeacon cannot set headers
+    return token if isinstance(token, str) else None
+
+
+@bp.post("/runtime/<attempt_id>/<item_id>/commit")
+def commit(attempt_id: str, item_id: str) -> tuple[Response, int]:
+    """Store one commit of a SCO's values (see runtime.js COMMIT CONTRACT).
+
+    :raise 401: token refused. :raise 403: another attempt's token.
+    :raise 409: stale ``seq`` (answer carries ``expected_seq``). :raise 413: body too large.
+    :raise 400: malformed body.
+    """
+    body = _json_body()
+    check_token(_bearer(body), attempt_id)
+    try:
+        reply = service.commit(services(), attempt_id, item_id, body)
+    except StaleCommit as exc:
+        return jsonify({"error": exc.code, "message": exc.message, "expected_seq": exc.expected_seq}), 409
+    return jsonify(
+        {
+            "seq": reply.seq,
+            "stored": reply.stored,
+            "rejected": list(reply.rejected),
+            "outcome": reply.outcome,
+            "attempt_outcome": reply.attempt_outcome,
+            "replayed": reply.replayed,
+        }
+    ), 200
+
+
+@bp.post("/runtime/<attempt_id>/nav")
+def navigate(attempt_id: str) -> tuple[Response, int]:
+    """Navigation between items (see player.js NAV CONTRACT)."""
+    body = _json_body()
+    learner = check_token(_bearer(body), attempt_id)
+    opened = service.reopen_attempt(services(), attempt_id)
+    decision = service.navigate(services(), opened, str(body.get("request", "")), body.get("target"), body.get("from"))
+    if decision.error:
+        return jsonify({"error": decision.error, "message": decision.message}), 400
+    completed = service.completed_items(services(), attempt_id)
+    payload: dict[str, Any] = {
+        "items": [_item_json(opened, i, completed) for i in opened.items],
+        "nav": service.nav_state(opened, decision.item.id if decision.item else None),
+        "end": decision.end,
+        "message": decision.message,
+        "item": None,
+        "runtime": None,
+    }
+    if decision.item is not None:
+        token = _bearer(body) or ""
+        payload["item"] = _item_json(opened, decision.item, completed)
+        payload["runtime"] = _runtime_config(attempt_id, decision.item, token, learner, "Learner")
+    return jsonify(payload), 200
+
+
+def _dispatch(previous: Any) -> Any:
+    def handle(launch: Launch) -> Any:
+        if launch.is_learner or previous is None:
+            return learner_launch(launch)
+        return previous(launch)
+
+    return handle
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint and route learners' resource-link launches to the player."""
+    app.register_blueprint(bp)
+    register_handler(RESOURCE_LINK, _dispatch(handler_for(RESOURCE_LINK)))
