@@ -1,0 +1,477 @@
+/*
+ * CBSI-Connect player shell: header (title, save status, new-window link, Exit), table of
+ * contents, previous/next, and the content iframe. Needs runtime.js loaded first.
+ *
+ * ============================================================================================
+ * PLAYER CONFIG (JSON in <script type="application/json" id="cbsi-player-config">)
+ * ============================================================================================
+ *   {
+ *     "title":        string,                 // course title (header)
+ *     "version":      "1.2" | "2004",
+ *     "attemptId":    string,
+ *     "token":        string,                 // attempt token for navUrl (Bearer)
+ *     "navUrl":       string | null,          // see NAV CONTRACT; null = single item, no navigation
+ *     "returnUrl":    string | null,          // where Exit goes (top window), e.g. the LMS course
+ *     "newWindowUrl": string | null,          // GET-able URL that renders this player afresh
+ *                                             //   (null: the "open in new window" link is hidden)
+ *     "autoContinue": bool,                   // 1.2: after LMSFinish, load the next item
+ *     "tables":       TABLES,                 // shared by every SCO runtime (runtime.js §2)
+ *     "items": [{"id", "title", "url" | null, "kind": "sco" | "asset" | "cluster",
+ *                "depth": int, "visible": bool, "disabled": bool, "completed": bool}],
+ *     "current":      item id | null,          // item to launch first
+ *     "runtime":      RUNTIME CONFIG | null    // for "current" (runtime.js §1; "tables" optional)
+ *     "nav":          {"previous": bool, "continue": bool} | null   // optional button state
+ *   }
+ *   Items of kind "cluster" (aggregations without content) are TOC headings. Only visible items
+ *   are listed; disabled ones are shown but cannot be chosen.
+ *
+ * ============================================================================================
+ * NAV CONTRACT (server side to be written)
+ * ============================================================================================
+ *   POST <navUrl>   Authorization: Bearer <token>   Content-Type: application/json
+ *     {"request": "continue" | "previous" | "choice" | "jump" | "exit" | "exitAll" |
+ *                 "suspendAll" | "abandon" | "abandonAll",
+ *      "target": item id | null,               // for choice / jump
+ *      "from": item id | null}                 // the item that was showing
+ *   200 {"item": ITEM | null,                   // what to show next; null = nothing to launch
+ *        "runtime": RUNTIME CONFIG | null,      // for a "sco" item: its fresh runtime config;
+ *                                               //   for an "asset": {commitUrl, token, seq, scoId}
+ *        "items": [ITEM, ...] | absent,         // refreshed TOC (completion, disabled, visible)
+ *        "nav": {"previous": bool, "continue": bool} | absent,
+ *        "message": string | absent,            // shown when item is null (e.g. "Course complete")
+ *        "end": bool | absent}                  // true: the session is over (show the exit page)
+ *   4xx {"error", "message"}: the message is shown, the current item stays.
+ *   The player always commits (and waits for the commit queue) BEFORE asking for navigation,
+ *   so the server's sequencing sees the terminated SCO's final data.
+ *
+ * ASSETS: when an asset item is shown the player posts, through the same retrying queue,
+ *   {"seq", "id", "changes": {}, "terminate": true, "asset_completed": true} to the asset's
+ *   runtime.commitUrl; the server marks the item completed.
+ *
+ * EXIT button: the content is unloaded (the SCO's unload handler calls LMSFinish/Terminate),
+ *   the runtime is terminated if the SCO did not do it, everything is committed, then
+ *   {"request": "suspendAll"} goes to navUrl (if any), and the top window goes to returnUrl, or
+ *   an exit page says the learner may close the window / return to the course.
+ */
+(function (global) {
+  "use strict";
+
+  const doc = global.document;
+  const rt = global.cbsiRuntime;
+
+  function $(id) {
+    return doc.getElementById(id);
+  }
+
+  function readConfig() {
+    const node = $("cbsi-player-config");
+    if (!node) throw new Error("cbsi player: missing #cbsi-player-config");
+    return JSON.parse(node.textContent);
+  }
+
+  function inFrame() {
+    try {
+      return global.self !== global.top;
+    } catch (e) {
+      return true;
+    }
+  }
+
+  class Player {
+    constructor(config) {
+      this.config = config;
+      this.items = (config.items || []).slice();
+      this.currentId = config.current || null;
+      this.navState = config.nav || null;
+      this.driving = false; // the player itself is unloading the content (ignore Terminate nav)
+      this.busy = false;
+      this.assetQueue = null;
+      this.frame = $("cbsi-content");
+      this.panel = $("cbsi-panel");
+      this.status = $("cbsi-status");
+      this.toc = $("cbsi-toc");
+      this.tocList = $("cbsi-toc-list");
+      this.tocToggle = $("cbsi-toc-toggle");
+      this.prevBtn = $("cbsi-prev");
+      this.nextBtn = $("cbsi-next");
+      this.exitBtn = $("cbsi-exit");
+      this.newWindow = $("cbsi-new-window");
+      this.multi = !!config.navUrl && this.items.filter((i) => i.visible !== false && i.kind !== "cluster").length > 1;
+    }
+
+    start() {
+      doc.body.classList.toggle("cbsi-multi", this.multi);
+      doc.body.classList.toggle("cbsi-single", !this.multi);
+      $("cbsi-title").textContent = this.config.title || "";
+      doc.title = this.config.title || doc.title;
+      this.renderToc();
+      this.bind();
+      this.setupNewWindow();
+      if (global.matchMedia && global.matchMedia("(max-width: 720px)").matches) this.setTocOpen(false);
+      const item = this.item(this.currentId);
+      if (item && this.config.runtime) {
+        this.load(item, this.config.runtime);
+      } else if (this.multi) {
+        this.navigate("continue", null);
+      } else {
+        this.showPanel("<h2>Nothing to show</h2><p>This course has no launchable content.</p>");
+      }
+    }
+
+    item(id) {
+      return this.items.find((i) => i.id === id) || null;
+    }
+
+    launchable() {
+      return this.items.filter((i) => i.visible !== false && i.kind !== "cluster" && i.url);
+    }
+
+    // ---------------------------------------------------------------- table of contents
+    renderToc() {
+      const list = this.tocList;
+      list.textContent = "";
+      for (const it of this.items) {
+        if (it.visible === false) continue;
+        const li = doc.createElement("li");
+        li.className = "cbsi-toc-item";
+        li.style.setProperty("--depth", String(it.depth || 0));
+        let node;
+        if (it.kind === "cluster" || !it.url) {
+          node = doc.createElement("span");
+          node.className = "cbsi-toc-cluster";
+          node.textContent = it.title;
+        } else if (it.disabled) {
+          node = doc.createElement("span");
+          node.className = "cbsi-toc-link is-disabled";
+          node.setAttribute("aria-disabled", "true");
+          node.textContent = it.title;
+        } else {
+          node = doc.createElement("a");
+          node.className = "cbsi-toc-link";
+          node.href = "#" + encodeURIComponent(it.id);
+          node.dataset.itemId = it.id;
+          node.textContent = it.title;
+          if (it.id === this.currentId) node.setAttribute("aria-current", "page");
+        }
+        if (it.completed && it.kind !== "cluster") {
+          const mark = doc.createElement("span");
+          mark.className = "cbsi-done";
+          mark.innerHTML = '<span aria-hidden="true">✓</span><span class="cbsi-sr"> (completed)</span>';
+          node.appendChild(mark);
+        }
+        li.appendChild(node);
+        list.appendChild(li);
+      }
+      this.updateButtons();
+    }
+
+    updateButtons() {
+      const items = this.launchable().filter((i) => !i.disabled);
+      const at = items.findIndex((i) => i.id === this.currentId);
+      let prev = at > 0;
+      let next = at >= 0 ? at < items.length - 1 : items.length > 0;
+      if (this.navState) {
+        if (typeof this.navState.previous === "boolean") prev = this.navState.previous;
+        if (typeof this.navState.continue === "boolean") next = this.navState.continue;
+      }
+      this.prevBtn.disabled = this.busy || !prev;
+      this.nextBtn.disabled = this.busy || !next;
+    }
+
+    setTocOpen(open) {
+      doc.body.classList.toggle("cbsi-toc-closed", !open);
+      this.tocToggle.setAttribute("aria-expanded", open ? "true" : "false");
+    }
+
+    bind() {
+      this.tocList.addEventListener("click", (e) => {
+        const a = e.target.closest("a[data-item-id]");
+        if (!a) return;
+        e.preventDefault();
+        if (global.matchMedia && global.matchMedia("(max-width: 720px)").matches) this.setTocOpen(false);
+        this.navigate("choice", a.dataset.itemId);
+      });
+      // Arrow keys move between TOC entries (Tab still walks them in order).
+      this.tocList.addEventListener("keydown", (e) => {
+        const links = Array.from(this.tocList.querySelectorAll("a[data-item-id]"));
+        const at = links.indexOf(doc.activeElement);
+        if (at < 0) return;
+        let to = -1;
+        if (e.key === "ArrowDown") to = Math.min(links.length - 1, at + 1);
+        else if (e.key === "ArrowUp") to = Math.max(0, at - 1);
+        else if (e.key === "Home") to = 0;
+        else if (e.key === "End") to = links.length - 1;
+        if (to < 0) return;
+        e.preventDefault();
+        links[to].focus();
+      });
+      this.tocToggle.addEventListener("click", () => {
+        this.setTocOpen(doc.body.classList.contains("cbsi-toc-closed"));
+      });
+      doc.addEventListener("keydown", (e) => {
+        if (e.key === "Escape" && !doc.body.classList.contains("cbsi-toc-closed") &&
+            global.matchMedia && global.matchMedia("(max-width: 720px)").matches) {
+          this.setTocOpen(false);
+          this.tocToggle.focus();
+        }
+      });
+      this.prevBtn.addEventListener("click", () => this.navigate("previous", null));
+      this.nextBtn.addEventListener("click", () => this.navigate("continue", null));
+      this.exitBtn.addEventListener("click", () => this.exit());
+      global.addEventListener("cbsi:commit-retry", () => this.setStatus("offline"));
+      global.addEventListener("cbsi:commit-auth-failed", () => this.setStatus("auth"));
+      global.addEventListener("cbsi:commit-committed", () => this.setStatus("saved"));
+      global.addEventListener("cbsi:commit-rejected", () => this.setStatus("rejected"));
+      global.addEventListener("online", () => this.setStatus("saving"));
+    }
+
+    setStatus(kind) {
+      const text = {
+        saving: "Saving…",
+        saved: "All progress saved",
+        offline: "Connection lost: your progress is kept here and will be sent when it returns",
+        auth: "Your session has expired: progress is kept in this browser; relaunch from your course to send it",
+        rejected: "Some data was refused by the server",
+      }[kind] || "";
+      this.status.textContent = text;
+      this.status.dataset.state = kind;
+    }
+
+    setupNewWindow() {
+      const url = this.config.newWindowUrl;
+      if (!url || !inFrame()) {
+        this.newWindow.hidden = true;
+        return;
+      }
+      this.newWindow.href = url;
+      this.newWindow.hidden = false;
+      this.newWindow.addEventListener("click", () => {
+        // The learner continues in the new window: stop this copy so they do not both write.
+        setTimeout(() => {
+          this.unloadContent().then(() => {
+            this.showPanel(
+              "<h2>The course is open in a new window</h2>" +
+              "<p>Your progress here was saved. Continue in the new window, or " +
+              '<a href="" id="cbsi-reload">continue here instead</a>.</p>',
+            );
+          });
+        }, 0);
+      });
+    }
+
+    // ---------------------------------------------------------------- content lifecycle
+    /** Unload the content (its unload handler terminates), close the runtime, commit all. */
+    unloadContent() {
+      this.driving = true;
+      return new Promise((resolve) => {
+        const frame = this.frame;
+        let done = false;
+        const finish = () => {
+          if (done) return;
+          done = true;
+          frame.removeEventListener("load", finish);
+          const current = rt.runtime;
+          if (current) current.forceTerminate();
+          rt.stop();
+          rt.flush().then((res) => {
+            this.driving = false;
+            resolve(res);
+          });
+        };
+        if (frame.getAttribute("src") && frame.getAttribute("src") !== "about:blank") {
+          frame.addEventListener("load", finish);
+          frame.setAttribute("src", "about:blank");
+          setTimeout(finish, 3000);
+        } else {
+          finish();
+        }
+      });
+    }
+
+    load(item, runtimeConfig) {
+      this.currentId = item.id;
+      this.hidePanel();
+      if (item.kind === "sco") {
+        const cfg = Object.assign({ version: this.config.version, attemptId: this.config.attemptId, scoId: item.id },
+          runtimeConfig || {});
+        if (!cfg.tables) cfg.tables = this.config.tables;
+        rt.start(cfg, { onTerminate: (info) => this.onTerminate(info) });
+      } else if (item.kind === "asset" && runtimeConfig && runtimeConfig.commitUrl) {
+        // An asset has no API: opening it completes it (commit with asset_completed).
+        const q = rt.queueFor(Object.assign({ attemptId: this.config.attemptId, scoId: item.id }, runtimeConfig));
+        q.enqueue({}, { terminate: true, asset_completed: true });
+        item.completed = true;
+      }
+      this.frame.setAttribute("title", item.title || "Course content");
+      this.frame.setAttribute("src", item.url);
+      $("cbsi-item-title").textContent = this.multi ? item.title || "" : "";
+      this.renderToc();
+    }
+
+    /** The SCO called Terminate/LMSFinish (asynchronously after it returned). */
+    onTerminate(info) {
+      if (this.driving) return;
+      const req = info.navRequest || "_none_";
+      const m = /^\{target=([^}]+)\}(choice|jump)$/.exec(req);
+      if (m) return this.navigate(m[2], m[1], { fromContent: true });
+      if (req === "continue" || req === "previous" || req === "exit" || req === "abandon") {
+        return this.navigate(req, null, { fromContent: true });
+      }
+      if (req === "exitAll" || req === "suspendAll" || req === "abandonAll") {
+        return this.navigate(req, null, { fromContent: true, end: true });
+      }
+      if (this.config.version === "1.2" && this.config.autoContinue && this.multi) {
+        return this.navigate("continue", null, { fromContent: true });
+      }
+      // _none_: the learner chooses what next.
+      rt.flush();
+      if (!this.multi) {
+        this.showExitPage(false);
+      } else {
+        this.setStatus("saved");
+      }
+      return null;
+    }
+
+    async navigate(request, target, opts) {
+      opts = opts || {};
+      if (this.busy || !this.config.navUrl) {
+        if (opts.end) this.showExitPage(false);
+        return;
+      }
+      this.busy = true;
+      this.updateButtons();
+      this.setStatus("saving");
+      try {
+        await this.unloadContent();
+        const res = await this.postNav({ request, target: target || null, from: this.currentId });
+        if (Array.isArray(res.items)) this.items = res.items;
+        if (res.nav) this.navState = res.nav;
+        else this.navState = null;
+        if (res.item && !res.end) {
+          const known = this.item(res.item.id);
+          if (known) Object.assign(known, res.item);
+          else this.items.push(res.item);
+          this.load(known || res.item, res.runtime || null);
+        } else if (res.end || opts.end) {
+          this.renderToc();
+          this.showExitPage(false, res.message);
+        } else {
+          this.renderToc();
+          this.showPanel("<h2>" + escapeHtml(res.message || "Nothing more to show here") + "</h2>" +
+            "<p>Choose an item from the table of contents, or use Exit.</p>");
+        }
+        this.setStatus("saved");
+      } catch (err) {
+        this.showPanel("<h2>Could not open the next part</h2><p>" + escapeHtml(String(err.message || err)) +
+          "</p><p>Your progress is saved. Try again, or use Exit.</p>");
+      } finally {
+        this.busy = false;
+        this.updateButtons();
+      }
+    }
+
+    async postNav(body) {
+      const resp = await fetch(this.config.navUrl, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: "Bearer " + this.config.token },
+        body: JSON.stringify(body),
+        credentials: "omit",
+        cache: "no-store",
+      });
+      let data = null;
+      try {
+        data = await resp.json();
+      } catch (e) {
+        data = null;
+      }
+      if (!resp.ok) throw new Error((data && data.message) || "The server answered " + resp.status + ".");
+      return data || {};
+    }
+
+    async exit() {
+      if (this.exiting) return;
+      this.exiting = true;
+      this.exitBtn.disabled = true;
+      this.setStatus("saving");
+      const res = await this.unloadContent();
+      if (this.config.navUrl) {
+        try {
+          await this.postNav({ request: "suspendAll", target: null, from: this.currentId });
+        } catch (e) {
+          /* the commits are what matters; navigation state is rebuilt at the next launch */
+        }
+      }
+      this.showExitPage(!res.ok);
+      if (res.ok && this.config.returnUrl) {
+        try {
+          global.top.location.href = this.config.returnUrl;
+        } catch (e) {
+          /* cross-origin top without user activation: the exit page has the link */
+        }
+      }
+    }
+
+    showExitPage(pending, message) {
+      const parts = ["<h2>" + escapeHtml(message || "Your progress has been saved") + "</h2>"];
+      if (pending) {
+        parts.push('<p class="cbsi-warn">Some progress could not be sent yet (no connection). ' +
+          "Keep this page open: it is sent as soon as the connection returns. It is also kept in this browser.</p>");
+        const again = () => rt.flush().then((r) => {
+          if (r.ok) {
+            const warn = this.panel.querySelector(".cbsi-warn");
+            if (warn) warn.textContent = "Everything is saved now.";
+            this.setStatus("saved");
+          }
+        });
+        global.addEventListener("cbsi:commit-committed", again);
+      }
+      if (this.config.returnUrl) {
+        parts.push('<p><a class="cbsi-button" target="_top" href="' + escapeAttr(this.config.returnUrl) +
+          '">Return to the course</a></p>');
+      }
+      if (global.opener && !inFrame()) {
+        parts.push('<p><button type="button" class="cbsi-button" id="cbsi-close">Close this window</button></p>');
+      } else {
+        parts.push("<p>You can close this window, or return to your course.</p>");
+      }
+      this.showPanel(parts.join(""));
+      const close = $("cbsi-close");
+      if (close) close.addEventListener("click", () => global.close());
+      this.prevBtn.disabled = true;
+      this.nextBtn.disabled = true;
+    }
+
+    showPanel(html) {
+      this.panel.innerHTML = html;
+      this.panel.hidden = false;
+      this.frame.hidden = true;
+      const h = this.panel.querySelector("h2");
+      if (h) {
+        h.setAttribute("tabindex", "-1");
+        h.focus();
+      }
+    }
+
+    hidePanel() {
+      this.panel.hidden = true;
+      this.panel.textContent = "";
+      this.frame.hidden = false;
+    }
+  }
+
+  function escapeHtml(s) {
+    return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  }
+
+  const escapeAttr = escapeHtml;
+
+  function boot() {
+    const player = new Player(readConfig());
+    global.cbsiPlayer = player;
+    player.start();
+  }
+
+  if (doc.readyState === "loading") doc.addEventListener("DOMContentLoaded", boot);
+  else boot();
+})(window);
