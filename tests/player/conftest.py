@@ -300,9 +300,7 @@ def create_harness_app(harness: Harness) -> Flask:
                 for it in att.items:
                     if it["id"] == sco_id:
                         it["completed"] = True
-            rec.commits.append(
-                {**body, "via_beacon": "token" in body, "content_type": request.content_type or ""}
-            )
+            rec.commits.append({**body, "via_beacon": "token" in body, "content_type": request.content_type or ""})
             return jsonify(seq=rec.seq)
 
     @app.post("/nav/<attempt_id>")

@@ -12,9 +12,7 @@ import pytest
 def _fixtures_dir() -> Path:
     override = os.environ.get("CBSI_FIXTURES_DIR")
     base = (
-        Path(override)
-        if override
-        else Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "packages"
+        Path(override) if override else Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "packages"
     )
     base = base.resolve()
     if not (base / "SOURCES.md").is_file():

@@ -90,9 +90,7 @@ def _concrete_to_path(element):
     return re.sub(r"\.\d+(?=\.|$)", ".n", element)
 
 
-@pytest.mark.parametrize(
-    ("version", "ro", "wo"), [("1.2", RO_12, WO_12), ("2004", RO_2004, WO_2004)]
-)
+@pytest.mark.parametrize(("version", "ro", "wo"), [("1.2", RO_12, WO_12), ("2004", RO_2004, WO_2004)])
 def test_table_access_matches_spec_lists(version, ro, wo):
     table = table_for(version)
     got_ro = {p for p, s in table.elements.items() if s.access.value == "RO" and not s.keyword}
@@ -192,9 +190,7 @@ def test_other_versions_elements_are_undefined(version, element):
     assert get_value(empty_state(version), element, version)[1] == code
 
 
-@pytest.mark.parametrize(
-    ("version", "get_code", "set_code"), [("1.2", 201, 201), ("2004", 301, 351)]
-)
+@pytest.mark.parametrize(("version", "get_code", "set_code"), [("1.2", 201, 201), ("2004", 301, 351)])
 def test_empty_element_name(version, get_code, set_code):
     state = empty_state(version)
     assert get_value(state, "", version) == ("", get_code)
@@ -224,8 +220,7 @@ CHILDREN = [
     (
         "2004",
         "cmi.interactions._children",
-        "id,type,objectives,timestamp,correct_responses,weighting,learner_response,result,"
-        "latency,description",
+        "id,type,objectives,timestamp,correct_responses,weighting,learner_response,result,latency,description",
     ),
     (
         "2004",

@@ -134,9 +134,7 @@ def test_second_pattern(itype, first, second, code):
     state = _with_interaction(itype)
     state, c = set_value(state, "cmi.interactions.0.correct_responses.0.pattern", first, "2004")
     assert c == 0
-    new_state, got = set_value(
-        state, "cmi.interactions.0.correct_responses.1.pattern", second, "2004"
-    )
+    new_state, got = set_value(state, "cmi.interactions.0.correct_responses.1.pattern", second, "2004")
     assert got == code
     expected_count = "2" if code == 0 else "1"
     assert get_value(new_state, "cmi.interactions.0.correct_responses._count", "2004") == (

@@ -129,10 +129,7 @@ CASES_12 = [
     ("cmi.interactions.0.id", "q-2", 0),
     ("cmi.interactions.0.id", "", 405),
     *[("cmi.interactions.0.time", v, 0) for v in ("23:59:59", "00:00:00.5", "12:00:00.25")],
-    *[
-        ("cmi.interactions.0.time", v, 405)
-        for v in ("24:00:00", "12:00", "12:60:00", "2024-01-01T10:00:00", "")
-    ],
+    *[("cmi.interactions.0.time", v, 405) for v in ("24:00:00", "12:00", "12:60:00", "2024-01-01T10:00:00", "")],
     *[
         ("cmi.interactions.0.type", t, 0)
         for t in (
@@ -154,10 +151,7 @@ CASES_12 = [
     ("cmi.interactions.0.student_response", X * 256, 405),
     ("cmi.interactions.0.correct_responses.0.pattern", "a", 0),
     ("cmi.interactions.0.correct_responses.0.pattern", X * 256, 405),
-    *[
-        ("cmi.interactions.0.result", v, 0)
-        for v in ("correct", "wrong", "unanticipated", "neutral", "0.5", "-3")
-    ],
+    *[("cmi.interactions.0.result", v, 0) for v in ("correct", "wrong", "unanticipated", "neutral", "0.5", "-3")],
     *[("cmi.interactions.0.result", v, 405) for v in ("incorrect", "right", "")],
     ("cmi.interactions.0.latency", "00:00:12.5", 0),
     ("cmi.interactions.0.latency", "PT12S", 405),
@@ -284,10 +278,7 @@ CASES_2004 = [
     # a new comment entry may be created by any of its fields
     ("cmi.comments_from_learner.1.location", "p2", 0),
     # interactions
-    *[
-        ("cmi.interactions.0.id", v, 0)
-        for v in ("q1", "urn:ADL:interaction-1", "http://x.example/y?z=1", X * 4000)
-    ],
+    *[("cmi.interactions.0.id", v, 0) for v in ("q1", "urn:ADL:interaction-1", "http://x.example/y?z=1", X * 4000)],
     *[("cmi.interactions.0.id", v, 406) for v in ("", "a b", "urn::x", "urn:x", X * 4001)],
     *[
         ("cmi.interactions.0.type", t, 0)
@@ -309,10 +300,7 @@ CASES_2004 = [
     *[("cmi.interactions.0.timestamp", v, 406) for v in TIME_BAD],
     *[("cmi.interactions.0.weighting", v, 0) for v in REAL_OK],
     *[("cmi.interactions.0.weighting", v, 406) for v in REAL_BAD],
-    *[
-        ("cmi.interactions.0.result", v, 0)
-        for v in ("correct", "incorrect", "unanticipated", "neutral", "0.5", "-2")
-    ],
+    *[("cmi.interactions.0.result", v, 0) for v in ("correct", "incorrect", "unanticipated", "neutral", "0.5", "-2")],
     *[("cmi.interactions.0.result", v, 406) for v in ("wrong", "pass", "")],
     ("cmi.interactions.0.description", "{lang=nl}Vraag 1", 0),
     ("cmi.interactions.0.description", X * 250, 0),
@@ -326,10 +314,7 @@ CASES_2004 = [
     ("cmi.objectives.0.score.min", "x", 406),
     *[("cmi.objectives.0.success_status", v, 0) for v in ("passed", "failed", "unknown")],
     ("cmi.objectives.0.success_status", "completed", 406),
-    *[
-        ("cmi.objectives.0.completion_status", v, 0)
-        for v in ("completed", "incomplete", "not attempted", "unknown")
-    ],
+    *[("cmi.objectives.0.completion_status", v, 0) for v in ("completed", "incomplete", "not attempted", "unknown")],
     ("cmi.objectives.0.completion_status", "passed", 406),
     ("cmi.objectives.0.progress_measure", "0.3", 0),
     ("cmi.objectives.0.progress_measure", "1.3", 407),

@@ -59,9 +59,7 @@ def _import(fixtures: Path, rel: str, dest: Path) -> ImportedPackage:
         (CMI5_MULTI, Standard.CMI5, None, "Introduction to Geology - Multi AU at Root", 8, 8),
     ],
 )
-def test_fixture_imports_and_extracts(
-    pkg_fixtures, tmp_path, rel, standard, edition, title, sco_count, launchables
-):
+def test_fixture_imports_and_extracts(pkg_fixtures, tmp_path, rel, standard, edition, title, sco_count, launchables):
     source = pkg_fixtures / rel
     result = extract_package(source, tmp_path)
     assert result.standard is standard
@@ -297,9 +295,7 @@ def test_cmi5_single_au(pkg_fixtures):
     result = inspect_package(pkg_fixtures / CMI5_SINGLE)
     course = result.structure
     assert isinstance(course, Cmi5Course)
-    assert (
-        course.id == "https://w3id.org/xapi/cmi5/catapult/lts/course/geology-intro-single-au-basic"
-    )
+    assert course.id == "https://w3id.org/xapi/cmi5/catapult/lts/course/geology-intro-single-au-basic"
     (au,) = course.aus()
     assert au.id == course.id + "/1"
     assert au.move_on is MoveOn.COMPLETED_OR_PASSED
@@ -314,13 +310,9 @@ def test_cmi5_single_au(pkg_fixtures):
 def test_cmi5_multi_au(pkg_fixtures):
     course = inspect_package(pkg_fixtures / CMI5_MULTI).structure
     aus = course.aus()
-    assert [au.url for au in aus[:7]] == [
-        f"index.html?pages={n}&complete=launch" for n in range(1, 8)
-    ]
+    assert [au.url for au in aus[:7]] == [f"index.html?pages={n}&complete=launch" for n in range(1, 8)]
     assert aus[-1].url == "index.html?pages=quiz&complete=quiz"
-    assert [au.move_on for au in aus] == [MoveOn.COMPLETED_OR_PASSED] * 7 + [
-        MoveOn.COMPLETED_AND_PASSED
-    ]
+    assert [au.move_on for au in aus] == [MoveOn.COMPLETED_OR_PASSED] * 7 + [MoveOn.COMPLETED_AND_PASSED]
     assert aus[-1].display_title == "Quiz"
 
 

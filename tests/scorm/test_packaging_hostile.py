@@ -138,10 +138,7 @@ ZEROS = b"\0" * (5 * 1024 * 1024)
 XXE = '<!DOCTYPE manifest [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
 LAUGHS = (
     '<!DOCTYPE lolz [<!ENTITY lol "lol">'
-    + "".join(
-        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'
-        for i in range(1, 10)
-    )
+    + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
     + "]>"
 )
 SMALL = ImportLimits(max_total_bytes=100_000, max_entries=10, max_manifest_bytes=2048)
@@ -180,17 +177,13 @@ CASES: dict[str, tuple[Builder, str, ImportLimits | None, str]] = {
         "zip_slip",
     ),
     "zip_slip_manifest_href": (
-        lambda: zip_bytes(
-            [("imsmanifest.xml", manifest(href="../outside.html")), ("index.html", PAGE)]
-        ),
+        lambda: zip_bytes([("imsmanifest.xml", manifest(href="../outside.html")), ("index.html", PAGE)]),
         "p.zip",
         None,
         "zip_slip",
     ),
     "symlink_entry": (
-        lambda: zip_bytes(
-            [*good_entries(), (with_mode("link.html", stat.S_IFLNK | 0o777), b"/etc/passwd")]
-        ),
+        lambda: zip_bytes([*good_entries(), (with_mode("link.html", stat.S_IFLNK | 0o777), b"/etc/passwd")]),
         "p.zip",
         None,
         "symlink_entry",
@@ -232,9 +225,7 @@ CASES: dict[str, tuple[Builder, str, ImportLimits | None, str]] = {
         "zip_bomb",
     ),
     "zip_bomb_lying_size_header": (
-        lambda: patch(
-            zip_bytes([*good_entries(), ("video/big.bin", ZEROS)]), "video/big.bin", usize=1000
-        ),
+        lambda: patch(zip_bytes([*good_entries(), ("video/big.bin", ZEROS)]), "video/big.bin", usize=1000),
         "p.zip",
         None,
         "zip_bomb",
@@ -281,9 +272,7 @@ CASES: dict[str, tuple[Builder, str, ImportLimits | None, str]] = {
         "xml_forbidden_dtd",
     ),
     "manifest_over_cap": (
-        lambda: zip_bytes(
-            [("imsmanifest.xml", manifest(head="<!--" + "x" * 4000 + "-->")), ("index.html", PAGE)]
-        ),
+        lambda: zip_bytes([("imsmanifest.xml", manifest(head="<!--" + "x" * 4000 + "-->")), ("index.html", PAGE)]),
         "p.zip",
         SMALL,
         "manifest_too_large",
@@ -368,9 +357,7 @@ CASES: dict[str, tuple[Builder, str, ImportLimits | None, str]] = {
         "duplicate_entry",
     ),
     "xml_malformed": (
-        lambda: zip_bytes(
-            [("imsmanifest.xml", b"<manifest><organizations>"), ("index.html", PAGE)]
-        ),
+        lambda: zip_bytes([("imsmanifest.xml", b"<manifest><organizations>"), ("index.html", PAGE)]),
         "p.zip",
         None,
         "xml_malformed",
@@ -434,9 +421,7 @@ CASES: dict[str, tuple[Builder, str, ImportLimits | None, str]] = {
             [
                 (
                     "cmi5.xml",
-                    cmi5(
-                        objectives='<objectives><objective idref="https://example.org/o/9"/></objectives>'
-                    ),
+                    cmi5(objectives='<objectives><objective idref="https://example.org/o/9"/></objectives>'),
                 ),
                 ("index.html", PAGE),
             ]
@@ -505,9 +490,7 @@ def test_good_baseline_of_the_corpus_imports(tmp_path):
 
 
 def test_lying_header_is_caught_while_streaming_not_from_headers(tmp_path):
-    data = patch(
-        zip_bytes([*good_entries(), ("video/big.bin", ZEROS)]), "video/big.bin", usize=1000
-    )
+    data = patch(zip_bytes([*good_entries(), ("video/big.bin", ZEROS)]), "video/big.bin", usize=1000)
     source = tmp_path / "p.zip"
     source.write_bytes(data)
     with zipfile.ZipFile(source) as zf:
@@ -522,9 +505,7 @@ def test_lying_header_is_caught_while_streaming_not_from_headers(tmp_path):
 
 
 def test_actual_total_over_cap_while_streaming(tmp_path):
-    data = zip_bytes(
-        [*good_entries(), ("a.bin", os.urandom(60_000)), ("b.bin", os.urandom(60_000))]
-    )
+    data = zip_bytes([*good_entries(), ("a.bin", os.urandom(60_000)), ("b.bin", os.urandom(60_000))])
     data = patch(patch(data, "a.bin", usize=60_000), "b.bin", usize=60_000)
     source = tmp_path / "p.zip"
     source.write_bytes(data)

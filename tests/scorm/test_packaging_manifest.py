@@ -88,10 +88,7 @@ def test_normalize_package_path_refuses_escapes(path):
 
 # --- SCORM manifests --------------------------------------------------------------------------
 
-NS12 = (
-    'xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2" '
-    'xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_rootv1p2"'
-)
+NS12 = 'xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2" xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_rootv1p2"'
 NS2004 = (
     'xmlns="http://www.imsglobal.org/xsd/imscp_v1p1" '
     'xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_v1p3" '
@@ -108,9 +105,7 @@ def scorm(
     items: str = '<item identifier="i1" identifierref="r1"><title>One</title></item>',
     org_extra: str = "",
     default: str = "o1",
-    resources: str = (
-        '<resource identifier="r1" type="webcontent" adlcp:scormType="sco" href="a.html"/>'
-    ),
+    resources: str = ('<resource identifier="r1" type="webcontent" adlcp:scormType="sco" href="a.html"/>'),
     tail: str = "",
     root_attrs: str = "",
     metadata: str = "",
@@ -187,18 +182,13 @@ def test_xml_base_and_parameters_build_launch_url():
             '<resource identifier="r1" type="webcontent" adlcp:scormType="sco" '
             'xml:base="sco1/" href="start.html?lang=en"><file href="start.html"/></resource>'
         ),
-        items=(
-            '<item identifier="i1" identifierref="r1" parameters="?chapter=2">'
-            "<title>One</title></item>"
-        ),
+        items=('<item identifier="i1" identifierref="r1" parameters="?chapter=2"><title>One</title></item>'),
     )
     res = manifest.resource("r1")
     assert res.launch_path == "course/sco1/start.html?lang=en"
     assert res.files == ("course/sco1/start.html",)
     assert manifest.item("i1").launch_url == "course/sco1/start.html?lang=en&chapter=2"
-    assert ("course/sco1/start.html", "resource[@identifier='r1']/@href") in (
-        manifest.required_files()
-    )
+    assert ("course/sco1/start.html", "resource[@identifier='r1']/@href") in (manifest.required_files())
 
 
 def test_isvisible_and_asset_launchables():
@@ -244,9 +234,7 @@ def test_scorm12_adlcp_item_elements_and_lom_metadata():
         version="1.2",
         items=items,
         metadata=lom,
-        resources=(
-            '<resource identifier="r1" type="webcontent" adlcp:scormtype="sco" href="exam.html"/>'
-        ),
+        resources=('<resource identifier="r1" type="webcontent" adlcp:scormtype="sco" href="exam.html"/>'),
     )
     item = manifest.item("i1")
     assert item.mastery_score == 75.0
@@ -256,9 +244,7 @@ def test_scorm12_adlcp_item_elements_and_lom_metadata():
     assert item.data_from_lms == "level=3"
     assert item.launch_url == "exam.html?mode=exam"
     assert item.metadata.location == "meta/item1.xml"
-    assert ("meta/item1.xml", "item[@identifier='i1']/metadata/adlcp:location") in (
-        manifest.required_files()
-    )
+    assert ("meta/item1.xml", "item[@identifier='i1']/metadata/adlcp:location") in (manifest.required_files())
     assert manifest.metadata.title == "Golf pour tous"
     assert manifest.metadata.description == "Un cours de golf."
     assert manifest.metadata.language == "fr"
@@ -555,8 +541,7 @@ def test_collection_idref_resolution_item_elements_override_whole_elements():
             "@attemptLimit",
         ),
         (
-            "<imsss:sequencing><imsss:objectives><imsss:objective/></imsss:objectives>"
-            "</imsss:sequencing>",
+            "<imsss:sequencing><imsss:objectives><imsss:objective/></imsss:objectives></imsss:sequencing>",
             "@objectiveID",
         ),
         (
@@ -750,14 +735,10 @@ def test_cmi5_validation_steps(old, new, code):
 
 def test_cmi5_standalone_needs_absolute_urls():
     with pytest.raises(PackageError) as info:
-        parse_manifest_bytes(
-            CMI5_NESTED.encode(), file="c.xml", limits=ImportLimits(), in_package=False
-        )
+        parse_manifest_bytes(CMI5_NESTED.encode(), file="c.xml", limits=ImportLimits(), in_package=False)
     assert info.value.code == "cmi5_relative_url"
     absolute = CMI5_NESTED.replace("quiz/index.html?x=1", "https://cdn.example.org/quiz/")
-    course = parse_manifest_bytes(
-        absolute.encode(), file="c.xml", limits=ImportLimits(), in_package=False
-    )
+    course = parse_manifest_bytes(absolute.encode(), file="c.xml", limits=ImportLimits(), in_package=False)
     assert len(course.aus()) == 2
 
 
@@ -769,9 +750,7 @@ def test_tincan_activity_requires_iri_and_launch():
     with pytest.raises(PackageError) as info:
         parse_manifest_bytes(bad, file="tincan.xml", limits=DEFAULT_LIMITS)
     assert info.value.code == "invalid_manifest"
-    no_launch = bad.replace(b'id="golf"', b'id="https://x.org/a"').replace(
-        b"<launch>i.html</launch>", b""
-    )
+    no_launch = bad.replace(b'id="golf"', b'id="https://x.org/a"').replace(b"<launch>i.html</launch>", b"")
     with pytest.raises(PackageError) as info:
         parse_manifest_bytes(no_launch, file="tincan.xml", limits=DEFAULT_LIMITS)
     assert info.value.code == "invalid_manifest"
