@@ -74,6 +74,10 @@ class _Plan:
     # (concrete-key template with "{}" per index, number of indices it takes, array spec)
     arrays: tuple[tuple[str, int, ArraySpec], ...]
     requires: tuple[tuple[str, int], ...]
+    cross: bool  # 2004 cross-element rules apply (ids uniqueness, response formats)
+
+
+_CROSS_2004: Final = frozenset({"cmi.objectives.n.id", "cmi.interactions.n.objectives.n.id"})
 
 
 def _template(path: str) -> tuple[str, int]:
@@ -138,6 +142,7 @@ def _compile(table: ModelTable) -> dict[str, _Plan]:
             validate=_make_validator(spec, table.types[spec.dtype]),
             arrays=tuple(arrays),
             requires=requires,
+            cross=table.version == "2004" and (path in _CROSS_2004 or spec.response is not None),
         )
     return plans
 
@@ -398,7 +403,7 @@ def _write(
     if kind is not None:
         return kind
 
-    if version == "2004":
+    if plan.cross:
         kind = _check_2004_rules(spec, values, counts, element, value, indices)
         if kind is not None:
             return kind
