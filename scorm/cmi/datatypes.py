@@ -159,6 +159,10 @@ TYPES_12: Final[dict[str, DataType]] = {
 # ---------------------------------------------------------------------------------------------
 
 
+# SPEC COMPLIANCE NOTE (2004 SPM): an SPM is the smallest maximum an LMS must support; the
+# spec lets an LMS keep longer values (or truncate them to the SPM). We use the SPM as the
+# maximum and refuse longer values with 406, as browser runtimes do, so that what the browser
+# accepted the server accepts too and documents stay bounded (strict: store >= SPM).
 def _characterstring(spm: int) -> DataType:
     return _dt(
         name=f"characterstring(SPM {spm})",

@@ -151,7 +151,10 @@ _PLANS: Final = {"1.2": _compile(TABLE_12), "2004": _compile(TABLE_2004)}
 _TABLES: Final = {"1.2": TABLE_12, "2004": TABLE_2004}
 
 
-@lru_cache(maxsize=32768)
+# Only short names are memoised, so a client cannot fill the caches with huge element names.
+CACHEABLE_NAME_LENGTH: Final = 200
+
+
 def normalise_element(element: str) -> tuple[str, tuple[int, ...]]:
     """Split a concrete element into its table path and its indices.
 
@@ -159,6 +162,12 @@ def normalise_element(element: str) -> tuple[str, tuple[int, ...]]:
     ``adl.nav.request_valid.choice.{target=X}`` maps to ``...choice.{target=}``. Indices must be
     canonical decimals (``"01"`` is not an index, so such a path is undefined).
     """
+    if len(element) <= CACHEABLE_NAME_LENGTH:
+        return _normalise_cached(element)
+    return _normalise(element)
+
+
+def _normalise(element: str) -> tuple[str, tuple[int, ...]]:
     for prefix, path in _NAV_VALID_PREFIXES:
         if element.startswith(prefix):
             target = element[len(prefix) :]
@@ -172,6 +181,9 @@ def normalise_element(element: str) -> tuple[str, tuple[int, ...]]:
     if not indices:
         return element, ()
     return _INDEX_RE.sub(".n", element), indices
+
+
+_normalise_cached = lru_cache(maxsize=32768)(_normalise)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -501,7 +513,6 @@ def set_value(
 _FIELD_PRIORITY: Final = {"id": 0, "type": 1}
 
 
-@lru_cache(maxsize=32768)
 def commit_order_key(element: str) -> tuple[tuple[int, int, str], ...]:
     """Sort key applying a commit in dependency order.
 
@@ -510,6 +521,12 @@ def commit_order_key(element: str) -> tuple[tuple[int, int, str], ...]:
     rest by name (so ``correct_responses``/``learner_response`` follow the ``type``); keywords
     such as ``_count`` sort after all entries of their array.
     """
+    if len(element) <= CACHEABLE_NAME_LENGTH:
+        return _order_key_cached(element)
+    return _order_key(element)
+
+
+def _order_key(element: str) -> tuple[tuple[int, int, str], ...]:
     key: list[tuple[int, int, str]] = []
     for segment in element.split("."):
         if segment.isascii() and segment.isdigit():
@@ -517,6 +534,9 @@ def commit_order_key(element: str) -> tuple[tuple[int, int, str], ...]:
         else:
             key.append((1, _FIELD_PRIORITY.get(segment, 5), segment))
     return tuple(key)
+
+
+_order_key_cached = lru_cache(maxsize=32768)(_order_key)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -140,7 +140,9 @@ SCORE_RANGE_12: Final = (0.0, 100.0)
 
 
 def _score_12(prefix: str, section: str) -> list[ElementSpec]:
-    # RTE 1.2 §3.4.4 cmi.core.score.*: CMIDecimal or CMIBlank, "normalized between 0 and 100".
+    # RTE 1.2 §3.4.4 cmi.core.score.*: CMIDecimal or CMIBlank, normalised to 0..100 (the 1.2
+    # conformance requirements and the common browser runtimes enforce 0..100; a value outside
+    # is refused with 405).
     return [
         _children(prefix, "raw,min,max", section),
         *(
