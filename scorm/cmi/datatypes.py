@@ -94,9 +94,11 @@ TIME_2004_PATTERN: Final = (
 )
 
 # timeinterval (second,10,2): see durations.py for the lenient fractional-second note.
+# The second alternative is the lenient "P<n>S" form (see durations.py).
 DURATION_2004_PATTERN: Final = (
-    r"^P(?!$)(?:[0-9]+Y)?(?:[0-9]+M)?(?:[0-9]+D)?"
-    r"(?:T(?=[0-9])(?:[0-9]+H)?(?:[0-9]+M)?(?:[0-9]+(?:\.[0-9]+)?S)?)?$"
+    r"^(?:P(?!$)(?:[0-9]+Y)?(?:[0-9]+M)?(?:[0-9]+D)?"
+    r"(?:T(?=[0-9])(?:[0-9]+H)?(?:[0-9]+M)?(?:[0-9]+(?:\.[0-9]+)?S)?)?"
+    r"|P[0-9]+(?:\.[0-9]+)?S)$"
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -139,7 +141,8 @@ TYPES_12: Final[dict[str, DataType]] = {
     "CMITimespan": _dt(
         name="CMITimespan",
         spec="RTE 1.2 §3.4.2 CMITimespan",
-        pattern=r"^[0-9]{2,4}:[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,2})?$",
+        pattern=r"^[0-9]{2,4}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,2})?$",
+        note="lenient: minutes/seconds 00-99 accepted (see durations.py)",
     ),
     # SPEC COMPLIANCE NOTE: CMIFeedback is formatted per interaction type (RTE 1.2 §3.4.4
     # cmi.interactions.n.student_response), loosely specified and widely violated by 1.2
@@ -220,7 +223,7 @@ TYPES_2004: Final[dict[str, DataType]] = {
         name="timeinterval(second,10,2)",
         spec="RTE 4th §4.1.1.6 timeinterval(second,10,2)",
         pattern=DURATION_2004_PATTERN,
-        note="lenient: more than 2 fractional second digits accepted and rounded",
+        note="lenient: >2 fractional second digits rounded; 'P<n>S' read as seconds",
     ),
     "state": _dt(name="state", spec="RTE 4th §4.1.1.6 state (restricted vocabulary)"),
     "response": _dt(

@@ -28,6 +28,10 @@ PARSE_12 = [
     ("99:59:59.99", 99 * H + 59 * 6000 + 5999),
     ("100:00:00", 100 * H),
     ("9999:59:59.99", 9999 * H + 59 * 6000 + 5999),
+    # lenient: minutes/seconds above 59 (Rustici's 1.2 formatter writes 9999:99:99.99)
+    ("00:60:00", H),
+    ("00:00:75", 7500),
+    ("9999:99:99.99", 9999 * H + 99 * 6000 + 9999),
 ]
 
 
@@ -38,7 +42,7 @@ def test_parse_timespan_12(text, cs):
 
 @pytest.mark.parametrize(
     "text",
-    ["", "1:00:00", "00:60:00", "00:00:60", "00:00:00.123", "PT1H", "10000:00:00", "00:00", "a"],
+    ["", "1:00:00", "00:0:00", "00:00:0", "00:00:00.123", "PT1H", "10000:00:00", "00:00", "a"],
 )
 def test_parse_timespan_12_invalid(text):
     with pytest.raises(DurationError) as info:
@@ -83,6 +87,9 @@ PARSE_2004 = [
     ("P1Y", 365 * 24 * H),  # convention: a year is 365 days
     ("P1Y2M3DT4H5M6.78S", (365 + 60 + 3) * 24 * H + 4 * H + 5 * 6000 + 678),
     ("PT1H30M5.5S", H + 30 * 6000 + 550),
+    # lenient: "P<n>S" without T, as Rustici's 2004 formatter writes a zero session ("P0S")
+    ("P0S", 0),
+    ("P12.5S", 1250),
 ]
 
 
@@ -92,7 +99,22 @@ def test_parse_duration_2004(text, cs):
 
 
 @pytest.mark.parametrize(
-    "text", ["", "P", "PT", "1H", "PT1H30", "P1DT", "-PT1H", "PT1.5M", "P1H", "pt1h", "PT1,5S"]
+    "text",
+    [
+        "",
+        "P",
+        "PT",
+        "1H",
+        "PT1H30",
+        "P1DT",
+        "-PT1H",
+        "PT1.5M",
+        "P1H",
+        "pt1h",
+        "PT1,5S",
+        "PS",
+        "P1D5S",
+    ],
 )
 def test_parse_duration_2004_invalid(text):
     with pytest.raises(DurationError):

@@ -73,14 +73,22 @@ CASES_12 = [
     # cmi.core.session_time: CMITimespan HHHH:MM:SS.SS
     *[
         ("cmi.core.session_time", v, 0)
-        for v in ("00:00:00", "0000:00:05.5", "9999:59:59.99", "12:34:56.78", "100:00:00")
+        for v in (
+            "00:00:00",
+            "0000:00:05.5",
+            "9999:59:59.99",
+            "12:34:56.78",
+            "100:00:00",
+            "00:60:00",  # lenient: minutes/seconds 00-99
+            "9999:99:99.99",
+        )
     ],
     *[
         ("cmi.core.session_time", v, 405)
         for v in (
             "1:00:00",
-            "00:60:00",
-            "00:00:60",
+            "00:0:00",
+            "00:00:100",
             "00:00:00.123",
             "PT1H",
             "",
@@ -220,8 +228,24 @@ DURATION_OK = (
     "PT1.234S",  # lenient: rounded to centiseconds
     "P0D",
     "PT100H",
+    "P0S",  # lenient: Rustici's formatter
+    "P12.5S",
 )
-DURATION_BAD = ("PT", "P", "1H", "PT1H30", "P1DT", "-PT1H", "PT1.5M", "P1H", "PT1H1D", "pt1h", "")
+DURATION_BAD = (
+    "PT",
+    "P",
+    "1H",
+    "PT1H30",
+    "P1DT",
+    "-PT1H",
+    "PT1.5M",
+    "P1H",
+    "PT1H1D",
+    "pt1h",
+    "",
+    "PS",
+    "P1D5S",
+)
 REAL_OK = ("0", "1", "-1", "0.5", "-0.123456789", "1000000", ".5")
 REAL_BAD = ("abc", "1,5", "1e3", "", " 1", "--1", "0x10", "NaN", "Infinity")
 
