@@ -496,3 +496,37 @@ def test_rollup(outcomes, weights, expected):
 def test_rollup_bad_weights(weights):
     with pytest.raises(InvalidArgumentError):
         rollup_outcomes([_o(0.5), _o(0.7)], weights)
+
+
+def test_objective_ids_initialised_and_appended_on_resume():
+    state = initial_state(
+        "2004", learner_id="s1", learner_name="Ann", objective_ids=["PRIMARY", "obj_a", "obj_a"]
+    )
+    assert state["counts"]["cmi.objectives"] == 2
+    assert get_value(state, "cmi.objectives.1.id", "2004") == ("obj_a", 0)
+    body = {
+        "cmi.objectives.1.score.scaled": "0.5",
+        "cmi.objectives.2.id": "sco_own",
+        "cmi.exit": "suspend",
+    }
+    first = finish_session(apply_commit(state, body, "2004").state, "2004")
+    second = initial_state(
+        "2004",
+        learner_id="s1",
+        learner_name="Ann",
+        objective_ids=["PRIMARY", "obj_a", "obj_b"],
+        previous_state=first,
+    )
+    assert get_value(second, "cmi.objectives._count", "2004") == ("4", 0)
+    assert [second["values"][f"cmi.objectives.{i}.id"] for i in range(4)] == [
+        "PRIMARY",
+        "obj_a",
+        "sco_own",
+        "obj_b",
+    ]
+    assert get_value(second, "cmi.objectives.1.score.scaled", "2004") == ("0.5", 0)
+
+
+def test_objective_ids_are_2004_only():
+    with pytest.raises(InvalidArgumentError):
+        initial_state("1.2", learner_id="s1", learner_name="Ann", objective_ids=["o"])
