@@ -44,6 +44,9 @@ def test_exported_patterns_are_anchored_and_js_compatible(version):
         assert pattern.startswith("^") and pattern.endswith("$"), where
         for token in NOT_JS:
             assert token not in pattern, (where, token)
+        # "\s" means different sets in Python and JS; only "[\s\S]" (any character) is safe.
+        bare = pattern.replace("[\\s\\S]", "")
+        assert "\\s" not in bare and "\\S" not in bare, where
         re.compile(pattern)
 
 

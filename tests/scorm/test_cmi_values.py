@@ -49,6 +49,8 @@ CASES_12 = [
     ("cmi.core.lesson_location", "page 3", 0),
     ("cmi.core.lesson_location", X * 255, 0),
     ("cmi.core.lesson_location", X * 256, 405),
+    ("cmi.core.lesson_location", "\U0001f600" * 255, 0),  # lengths count code points
+    ("cmi.core.lesson_location", "\U0001f600" * 256, 405),
     # cmi.core.lesson_status: vocabulary; SCO may not write "not attempted"
     *[("cmi.core.lesson_status", s, 0) for s in ("passed", "completed", "failed", "incomplete")],
     ("cmi.core.lesson_status", "browsed", 0),
