@@ -642,6 +642,12 @@ def apply_commit(
             if kind is None:
                 stored.append(element)
                 continue
+            if kind is K.READ_ONLY and _read(v, new_values, new_counts, element) == (
+                text,
+                K.NO_ERROR,
+            ):
+                unchanged += 1  # an RO default (not stored) echoed back unchanged
+                continue
         if kind is not None:
             code = error_code(kind, v)
             rejected.append(

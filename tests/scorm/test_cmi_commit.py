@@ -141,6 +141,10 @@ def test_echoed_read_only_values_and_keywords_are_unchanged(version):
             "cmi.scaled_passing_score": "0.8",
             "cmi.interactions._count": "0",
             "cmi._version": "1.0",
+            # RO defaults that are served but not stored
+            "cmi.time_limit_action": "continue,no message",
+            "adl.nav.request_valid.continue": "unknown",
+            "cmi.total_time": "PT0H0M0S",
         }
     result = apply_commit(state, body, version)
     assert result.rejected == ()
