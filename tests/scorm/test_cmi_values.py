@@ -126,6 +126,9 @@ CASES_12 = [
     ("cmi.objectives.0.score.raw", "", 0),
     ("cmi.objectives.0.score.raw", "175", 405),
     ("cmi.objectives.0.score.max", "x", 405),
+    ("cmi.objectives.0.score.min", "0", 0),
+    ("cmi.objectives.0.score.min", "-5", 405),
+    ("cmi.objectives.0.score.max", "100", 0),
     # cmi.student_preference.*: CMISInteger with ranges
     *[("cmi.student_preference.audio", v, 0) for v in ("-1", "0", "100", "+5", "050")],
     *[("cmi.student_preference.audio", v, 405) for v in ("101", "-2", "1.5", "abc", "")],
@@ -349,7 +352,14 @@ CASES_2004 = [
     ("cmi.objectives.0.score.scaled", "0.9", 0),
     ("cmi.objectives.0.score.scaled", "-2", 407),
     ("cmi.objectives.0.score.raw", "12", 0),
+    ("cmi.objectives.0.score.raw", "12%", 406),
     ("cmi.objectives.0.score.min", "x", 406),
+    ("cmi.objectives.0.score.max", "1000000", 0),
+    ("cmi.objectives.0.score.max", "1e6", 406),
+    ("cmi.objectives.0.score.min", "-10", 0),
+    ("cmi.objectives.0.id", "obj1", 0),  # re-setting the same id is allowed
+    ("cmi.objectives.1.id", "urn:ADL:objective:2", 0),
+    *[("cmi.objectives.1.id", v, 406) for v in ("", "two words", "urn::x", X * 4001)],
     *[("cmi.objectives.0.success_status", v, 0) for v in ("passed", "failed", "unknown")],
     ("cmi.objectives.0.success_status", "completed", 406),
     *[
@@ -428,3 +438,24 @@ def test_non_string_values_2004(value, stored, code):
     new_state, got = set_value(state, "cmi.score.raw", value, "2004")
     assert got == code
     assert new_state["values"].get("cmi.score.raw") == stored
+
+
+def test_every_writable_element_has_value_cases():
+    from scorm.cmi import table_for
+    from scorm.cmi.model import normalise_element
+
+    # response formats are covered per interaction type in test_cmi_responses.py
+    elsewhere = {
+        "cmi.interactions.n.correct_responses.n.pattern",
+        "cmi.interactions.n.learner_response",
+    }
+    for version, cases in (("1.2", CASES_12), ("2004", CASES_2004)):
+        covered = {normalise_element(e)[0] for e, _, _ in cases} | elsewhere
+        table = table_for(version)
+        for path, spec in table.elements.items():
+            if spec.access.value != "RO" and spec.keyword is None:
+                assert path in covered, f"{version}: no value cases for {path}"
+                valid = [c for e, _, c in cases if normalise_element(e)[0] == path and c == 0]
+                invalid = [c for e, _, c in cases if normalise_element(e)[0] == path and c != 0]
+                if path not in elsewhere:
+                    assert valid and invalid, f"{version}: {path} needs valid and invalid cases"
