@@ -395,7 +395,7 @@ def _write(
     creating: list[tuple[str, int]] = []
     last_level = len(plan.arrays) - 1
     for level, (template, used, array) in enumerate(plan.arrays):
-        key = template.format(*indices[:used])
+        key = template.format(*indices[:used]) if used else template
         count = counts.get(key, 0)
         index = indices[used]
         if index > count:
@@ -408,7 +408,7 @@ def _write(
                 return K.DEPENDENCY_NOT_ESTABLISHED
             creating.append((key, index + 1))
     for template, used in plan.requires:
-        if template.format(*indices[:used]) not in values:
+        if (template.format(*indices[:used]) if used else template) not in values:
             return K.DEPENDENCY_NOT_ESTABLISHED
 
     kind = plan.validate(value)
