@@ -9,6 +9,7 @@ Pure, stdlib-only. Public API:
 * outcome: :class:`Outcome`, :func:`outcome_from_state`, :func:`rollup_outcomes`
 * errors: :class:`ErrorKind`, :func:`error_code`, :class:`CmiError` and subclasses
 * time: ``scorm.cmi.durations``
+* runtime API reference (Initialize ... GetDiagnostic as pure transitions): ``scorm.cmi.api``
 
 State document (JSON; one per SCO attempt)::
 
