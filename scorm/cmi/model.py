@@ -513,27 +513,30 @@ def set_value(
 _FIELD_PRIORITY: Final = {"id": 0, "type": 1}
 
 
-def commit_order_key(element: str) -> tuple[tuple[int, int, str], ...]:
+def commit_order_key(element: str) -> str:
     """Sort key applying a commit in dependency order.
 
     Numeric segments sort numerically (so ``_count`` arrays fill by ascending index, and
     ``10`` after ``9``); within one array entry ``id`` comes first, then ``type``, then the
     rest by name (so ``correct_responses``/``learner_response`` follow the ``type``); keywords
     such as ``_count`` sort after all entries of their array.
+
+    The key is one string (segments encoded as ``0<12-digit index>`` or
+    ``1<priority><name>``, joined by NUL) so that sorting a commit compares flat strings.
     """
     if len(element) <= CACHEABLE_NAME_LENGTH:
         return _order_key_cached(element)
     return _order_key(element)
 
 
-def _order_key(element: str) -> tuple[tuple[int, int, str], ...]:
-    key: list[tuple[int, int, str]] = []
+def _order_key(element: str) -> str:
+    parts: list[str] = []
     for segment in element.split("."):
         if segment.isascii() and segment.isdigit():
-            key.append((0, int(segment), ""))
+            parts.append(f"0{int(segment):012d}")
         else:
-            key.append((1, _FIELD_PRIORITY.get(segment, 5), segment))
-    return tuple(key)
+            parts.append(f"1{_FIELD_PRIORITY.get(segment, 5)}{segment}")
+    return "\x00".join(parts)
 
 
 _order_key_cached = lru_cache(maxsize=32768)(_order_key)
@@ -612,7 +615,9 @@ def apply_commit(
     """
     v, values, counts = _unpack(state, version)
     items = changes.items() if isinstance(changes, Mapping) else changes
-    ordered = sorted(items, key=lambda kv: commit_order_key(kv[0]))
+    decorated = [(commit_order_key(e), i, e, raw) for i, (e, raw) in enumerate(items)]
+    decorated.sort()
+    ordered = [(e, raw) for _, _, e, raw in decorated]
     new_values: dict[str, str] | None = None
     new_counts: dict[str, int] = counts
     stored: list[str] = []

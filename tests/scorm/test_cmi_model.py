@@ -619,7 +619,7 @@ def test_long_element_names_are_undefined_and_not_memoised():
     long_name = "cmi." + "x" * 5000
     assert get_value(empty_state("2004"), long_name, "2004") == ("", 401)
     assert set_value(empty_state("1.2"), long_name, "v", "1.2")[1] == 201
-    assert model.commit_order_key(long_name)[0] == (1, 5, "cmi")
+    assert model.commit_order_key(long_name).startswith("15cmi\x00")
     assert model._normalise_cached.cache_info().currsize == before
 
 
