@@ -9,6 +9,16 @@ Pure, stdlib-only. Public API:
 * outcome: :class:`Outcome`, :func:`outcome_from_state`, :func:`rollup_outcomes`
 * errors: :class:`ErrorKind`, :func:`error_code`, :class:`CmiError` and subclasses
 * time: ``scorm.cmi.durations``
+* runtime API reference (Initialize ... GetDiagnostic as pure transitions): ``scorm.cmi.api``
+
+State document (JSON; one per SCO attempt)::
+
+    {"version": "1.2" | "2004",
+     "values": {"<concrete element>": "<string>", ...},   # only what was set
+     "counts": {"<concrete array path>": <int>, ...}}     # _count of each array
+
+e.g. ``{"version": "2004", "values": {"cmi.learner_id": "u1", "cmi.interactions.0.id": "q1"},
+"counts": {"cmi.interactions": 1}}``. Defaults come from the tables; keywords are derived.
 """
 
 from __future__ import annotations

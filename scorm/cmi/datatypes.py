@@ -76,7 +76,12 @@ LOCALIZED_PATTERN: Final = rf"^(?:\{{lang={LANGUAGE_CORE}\}})?(?!\{{lang=)[\s\S]
 # SPEC COMPLIANCE NOTE: full RFC 3986 parsing is not attempted. We require a non-empty value
 # without whitespace or control characters and, for the "urn:" scheme, the RFC 8141 shape
 # urn:<NID>:<NSS> (strict rule: the whole value must be a valid URI).
-_NO_WS: Final = r"[^\s\u0000-\u001f\u007f]"
+# Whitespace and control characters spelled out: "\s" differs between Python and JavaScript
+# (JS counts U+FEFF, Python counts U+001C-U+001F and U+0085), so the patterns never use it.
+WHITESPACE_AND_CONTROLS: Final = (
+    r"\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+_NO_WS: Final = rf"[^{WHITESPACE_AND_CONTROLS}]"
 IDENTIFIER_2004_PATTERN: Final = (
     rf"^(?:(?![uU][rR][nN]:){_NO_WS}+|[uU][rR][nN]:[A-Za-z0-9][A-Za-z0-9-]{{0,31}}:{_NO_WS}+)$"
 )
@@ -94,9 +99,11 @@ TIME_2004_PATTERN: Final = (
 )
 
 # timeinterval (second,10,2): see durations.py for the lenient fractional-second note.
+# The second alternative is the lenient "P<n>S" form (see durations.py).
 DURATION_2004_PATTERN: Final = (
-    r"^P(?!$)(?:[0-9]+Y)?(?:[0-9]+M)?(?:[0-9]+D)?"
-    r"(?:T(?=[0-9])(?:[0-9]+H)?(?:[0-9]+M)?(?:[0-9]+(?:\.[0-9]+)?S)?)?$"
+    r"^(?:P(?!$)(?:[0-9]+Y)?(?:[0-9]+M)?(?:[0-9]+D)?"
+    r"(?:T(?=[0-9])(?:[0-9]+H)?(?:[0-9]+M)?(?:[0-9]+(?:\.[0-9]+)?S)?)?"
+    r"|P[0-9]+(?:\.[0-9]+)?S)$"
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -115,7 +122,7 @@ TYPES_12: Final[dict[str, DataType]] = {
     "CMIIdentifier": _dt(
         name="CMIIdentifier",
         spec="RTE 1.2 §3.4.2 CMIIdentifier",
-        pattern=r"^(?=[\s\S]*[^\s])[^\u0000-\u001f\u007f]+$",
+        pattern=rf"^(?=[\s\S]*{_NO_WS})[^\u0000-\u001f\u007f]+$",
         max_length=255,
         note="lenient: printable characters incl. spaces; strict is alphanumeric",
     ),
@@ -139,7 +146,8 @@ TYPES_12: Final[dict[str, DataType]] = {
     "CMITimespan": _dt(
         name="CMITimespan",
         spec="RTE 1.2 §3.4.2 CMITimespan",
-        pattern=r"^[0-9]{2,4}:[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,2})?$",
+        pattern=r"^[0-9]{2,4}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,2})?$",
+        note="lenient: minutes/seconds 00-99 accepted (see durations.py)",
     ),
     # SPEC COMPLIANCE NOTE: CMIFeedback is formatted per interaction type (RTE 1.2 §3.4.4
     # cmi.interactions.n.student_response), loosely specified and widely violated by 1.2
@@ -159,6 +167,10 @@ TYPES_12: Final[dict[str, DataType]] = {
 # ---------------------------------------------------------------------------------------------
 
 
+# SPEC COMPLIANCE NOTE (2004 SPM): an SPM is the smallest maximum an LMS must support; the
+# spec lets an LMS keep longer values (or truncate them to the SPM). We use the SPM as the
+# maximum and refuse longer values with 406, as browser runtimes do, so that what the browser
+# accepted the server accepts too and documents stay bounded (strict: store >= SPM).
 def _characterstring(spm: int) -> DataType:
     return _dt(
         name=f"characterstring(SPM {spm})",
@@ -216,7 +228,7 @@ TYPES_2004: Final[dict[str, DataType]] = {
         name="timeinterval(second,10,2)",
         spec="RTE 4th §4.1.1.6 timeinterval(second,10,2)",
         pattern=DURATION_2004_PATTERN,
-        note="lenient: more than 2 fractional second digits accepted and rounded",
+        note="lenient: >2 fractional second digits rounded; 'P<n>S' read as seconds",
     ),
     "state": _dt(name="state", spec="RTE 4th §4.1.1.6 state (restricted vocabulary)"),
     "response": _dt(
@@ -227,7 +239,7 @@ TYPES_2004: Final[dict[str, DataType]] = {
         name="adl_nav_request",
         spec="RTE 4th §4.4.1 adl.nav.request",
         pattern=r"^(?:continue|previous|exit|exitAll|abandon|abandonAll|suspendAll|_none_"
-        r"|\{target=[^\s{}]+\}(?:choice|jump))$",
+        rf"|\{{target=[^{WHITESPACE_AND_CONTROLS}{{}}]+\}}(?:choice|jump))$",
     ),
     "keyword": _dt(name="keyword", spec="RTE 4th §4.1.1.2 keywords (_version, _children, _count)"),
 }

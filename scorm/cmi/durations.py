@@ -34,7 +34,10 @@ CS_PER_YEAR: Final = 365 * CS_PER_DAY  # convention, see module docstring
 # Largest 1.2 CMITimespan: hours have at most 4 digits (RTE 1.2 §3.4.2 CMITimespan).
 MAX_TIMESPAN_12_CS: Final = 9999 * CS_PER_HOUR + 59 * CS_PER_MINUTE + 5999
 
-_TIMESPAN_12 = re.compile(r"([0-9]{2,4}):([0-5][0-9]):([0-5][0-9])(?:\.([0-9]{1,2}))?")
+# SPEC COMPLIANCE NOTE: minutes and seconds of a CMITimespan are read as 00-99, not 00-59:
+# Rustici's widely copied 1.2 time formatter writes e.g. "9999:99:99.99" for huge values and calls
+# it permissible; the value is still well defined (strict: 00-59).
+_TIMESPAN_12 = re.compile(r"([0-9]{2,4}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,2}))?")
 
 # SPEC COMPLIANCE NOTE: timeinterval(second,10,2) allows at most 2 fractional digits of a second
 # (strict: ``(?:\.[0-9]{1,2})?``). Authoring tools routinely send milliseconds
@@ -44,6 +47,10 @@ _DURATION_2004 = re.compile(
     r"P(?!$)(?:([0-9]+)Y)?(?:([0-9]+)M)?(?:([0-9]+)D)?"
     r"(?:T(?=[0-9])(?:([0-9]+)H)?(?:([0-9]+)M)?(?:([0-9]+(?:\.[0-9]+)?)S)?)?"
 )
+# SPEC COMPLIANCE NOTE: ISO 8601 needs a "T" before seconds, so a zero session is "PT0S"; Rustici's
+# widely copied SCORM 2004 time formatter (in real packages, e.g. the ADL/Rustici golf examples)
+# writes "P0S". We read "P<n>S" as n seconds (strict: refuse it).
+_SECONDS_ONLY_2004 = re.compile(r"P([0-9]+(?:\.[0-9]+)?)S")
 
 
 class DurationError(CmiError):
@@ -120,6 +127,9 @@ def parse_duration_2004(text: str) -> int:
     """
     match = _DURATION_2004.fullmatch(text)
     if match is None:
+        seconds_only = _SECONDS_ONLY_2004.fullmatch(text)
+        if seconds_only is not None:
+            return _seconds_cs(seconds_only.group(1))
         raise DurationError(f"Not a SCORM 2004 timeinterval (ISO 8601 duration): {text[:40]!r}")
     years, months, days, hours, minutes, seconds = match.groups()
     cs = 0
@@ -134,11 +144,14 @@ def parse_duration_2004(text: str) -> int:
     if minutes:
         cs += int(minutes) * CS_PER_MINUTE
     if seconds:
-        if "." in seconds:
-            cs += int((Decimal(seconds) * CS_PER_SECOND).quantize(Decimal(1), ROUND_HALF_UP))
-        else:
-            cs += int(seconds) * CS_PER_SECOND
+        cs += _seconds_cs(seconds)
     return cs
+
+
+def _seconds_cs(seconds: str) -> int:
+    if "." in seconds:
+        return int((Decimal(seconds) * CS_PER_SECOND).quantize(Decimal(1), ROUND_HALF_UP))
+    return int(seconds) * CS_PER_SECOND
 
 
 def format_duration_2004(centiseconds: int) -> str:

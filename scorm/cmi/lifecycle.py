@@ -150,6 +150,7 @@ def initial_state(
     mode: str = "normal",
     comments_from_lms: Sequence[LmsComment] = (),
     shared_data: Sequence[tuple[str, str | None]] = (),
+    objective_ids: Sequence[str] = (),
     previous_state: Mapping[str, Any] | None = None,
     resume_if_exit_unset: bool = True,
 ) -> dict[str, Any]:
@@ -173,6 +174,10 @@ def initial_state(
         mode: "normal", "browse" or "review".
         comments_from_lms: 2004 only, ``cmi.comments_from_lms`` entries.
         shared_data: 2004 4th only, ``adl.data`` entries as (id, stored value or None).
+        objective_ids: 2004 only, the SCO's objective ids from the manifest
+            (``imsss:primaryObjective``/``imsss:objective`` ``objectiveID``), which the LMS
+            initialises into ``cmi.objectives.n.id`` (RTE 4th §4.2.17). On resume, ids not yet
+            present are appended after the existing objectives.
         previous_state: the previous session's document when this launch continues the
             attempt (see :func:`attempt_continues`), else None for a new attempt.
         resume_if_exit_unset: see :func:`attempt_continues`.
@@ -192,8 +197,10 @@ def initial_state(
         ):
             if given is not None:
                 raise InvalidArgumentError(f"{name} is a SCORM 2004 setting, not SCORM 1.2.")
-        if comments_from_lms or shared_data:
-            raise InvalidArgumentError("comments_from_lms/shared_data are SCORM 2004 settings.")
+        if comments_from_lms or shared_data or objective_ids:
+            raise InvalidArgumentError(
+                "comments_from_lms/shared_data/objective_ids are SCORM 2004 settings."
+            )
     elif mastery_score is not None:
         raise InvalidArgumentError(
             "mastery_score is a SCORM 1.2 setting; use scaled_passing_score."
@@ -280,6 +287,17 @@ def initial_state(
                 values[f"adl.data.{i}.store"] = _check(v, f"adl.data.{i}.store", store)
         if shared_data:
             counts["adl.data"] = len(shared_data)
+        count = counts.get("cmi.objectives", 0)
+        present = {values.get(f"cmi.objectives.{i}.id") for i in range(count)}
+        for objective_id in objective_ids:
+            if objective_id in present:
+                continue
+            element = f"cmi.objectives.{count}.id"
+            values[element] = _check(v, element, objective_id)
+            present.add(objective_id)
+            count += 1
+        if count:
+            counts["cmi.objectives"] = count
     for element, given in optional.items():
         if given is not None:
             values[element] = _check(v, element, given)

@@ -74,6 +74,10 @@ class _Plan:
     # (concrete-key template with "{}" per index, number of indices it takes, array spec)
     arrays: tuple[tuple[str, int, ArraySpec], ...]
     requires: tuple[tuple[str, int], ...]
+    cross: bool  # 2004 cross-element rules apply (ids uniqueness, response formats)
+
+
+_CROSS_2004: Final = frozenset({"cmi.objectives.n.id", "cmi.interactions.n.objectives.n.id"})
 
 
 def _template(path: str) -> tuple[str, int]:
@@ -138,6 +142,7 @@ def _compile(table: ModelTable) -> dict[str, _Plan]:
             validate=_make_validator(spec, table.types[spec.dtype]),
             arrays=tuple(arrays),
             requires=requires,
+            cross=table.version == "2004" and (path in _CROSS_2004 or spec.response is not None),
         )
     return plans
 
@@ -146,7 +151,10 @@ _PLANS: Final = {"1.2": _compile(TABLE_12), "2004": _compile(TABLE_2004)}
 _TABLES: Final = {"1.2": TABLE_12, "2004": TABLE_2004}
 
 
-@lru_cache(maxsize=32768)
+# Only short names are memoised, so a client cannot fill the caches with huge element names.
+CACHEABLE_NAME_LENGTH: Final = 200
+
+
 def normalise_element(element: str) -> tuple[str, tuple[int, ...]]:
     """Split a concrete element into its table path and its indices.
 
@@ -154,6 +162,12 @@ def normalise_element(element: str) -> tuple[str, tuple[int, ...]]:
     ``adl.nav.request_valid.choice.{target=X}`` maps to ``...choice.{target=}``. Indices must be
     canonical decimals (``"01"`` is not an index, so such a path is undefined).
     """
+    if len(element) <= CACHEABLE_NAME_LENGTH:
+        return _normalise_cached(element)
+    return _normalise(element)
+
+
+def _normalise(element: str) -> tuple[str, tuple[int, ...]]:
     for prefix, path in _NAV_VALID_PREFIXES:
         if element.startswith(prefix):
             target = element[len(prefix) :]
@@ -167,6 +181,9 @@ def normalise_element(element: str) -> tuple[str, tuple[int, ...]]:
     if not indices:
         return element, ()
     return _INDEX_RE.sub(".n", element), indices
+
+
+_normalise_cached = lru_cache(maxsize=32768)(_normalise)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -378,7 +395,7 @@ def _write(
     creating: list[tuple[str, int]] = []
     last_level = len(plan.arrays) - 1
     for level, (template, used, array) in enumerate(plan.arrays):
-        key = template.format(*indices[:used])
+        key = template.format(*indices[:used]) if used else template
         count = counts.get(key, 0)
         index = indices[used]
         if index > count:
@@ -391,14 +408,14 @@ def _write(
                 return K.DEPENDENCY_NOT_ESTABLISHED
             creating.append((key, index + 1))
     for template, used in plan.requires:
-        if template.format(*indices[:used]) not in values:
+        if (template.format(*indices[:used]) if used else template) not in values:
             return K.DEPENDENCY_NOT_ESTABLISHED
 
     kind = plan.validate(value)
     if kind is not None:
         return kind
 
-    if version == "2004":
+    if plan.cross:
         kind = _check_2004_rules(spec, values, counts, element, value, indices)
         if kind is not None:
             return kind
@@ -496,22 +513,33 @@ def set_value(
 _FIELD_PRIORITY: Final = {"id": 0, "type": 1}
 
 
-@lru_cache(maxsize=32768)
-def commit_order_key(element: str) -> tuple[tuple[int, int, str], ...]:
+def commit_order_key(element: str) -> str:
     """Sort key applying a commit in dependency order.
 
     Numeric segments sort numerically (so ``_count`` arrays fill by ascending index, and
     ``10`` after ``9``); within one array entry ``id`` comes first, then ``type``, then the
     rest by name (so ``correct_responses``/``learner_response`` follow the ``type``); keywords
     such as ``_count`` sort after all entries of their array.
+
+    The key is one string (segments encoded as ``0<12-digit index>`` or
+    ``1<priority><name>``, joined by NUL) so that sorting a commit compares flat strings.
     """
-    key: list[tuple[int, int, str]] = []
+    if len(element) <= CACHEABLE_NAME_LENGTH:
+        return _order_key_cached(element)
+    return _order_key(element)
+
+
+def _order_key(element: str) -> str:
+    parts: list[str] = []
     for segment in element.split("."):
         if segment.isascii() and segment.isdigit():
-            key.append((0, int(segment), ""))
+            parts.append(f"0{int(segment):012d}")
         else:
-            key.append((1, _FIELD_PRIORITY.get(segment, 5), segment))
-    return tuple(key)
+            parts.append(f"1{_FIELD_PRIORITY.get(segment, 5)}{segment}")
+    return "\x00".join(parts)
+
+
+_order_key_cached = lru_cache(maxsize=32768)(_order_key)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -587,7 +615,9 @@ def apply_commit(
     """
     v, values, counts = _unpack(state, version)
     items = changes.items() if isinstance(changes, Mapping) else changes
-    ordered = sorted(items, key=lambda kv: commit_order_key(kv[0]))
+    decorated = [(commit_order_key(e), i, e, raw) for i, (e, raw) in enumerate(items)]
+    decorated.sort()
+    ordered = [(e, raw) for _, _, e, raw in decorated]
     new_values: dict[str, str] | None = None
     new_counts: dict[str, int] = counts
     stored: list[str] = []
@@ -616,6 +646,12 @@ def apply_commit(
             kind = _write(v, new_values, new_counts, element, text)
             if kind is None:
                 stored.append(element)
+                continue
+            if kind is K.READ_ONLY and _read(v, new_values, new_counts, element) == (
+                text,
+                K.NO_ERROR,
+            ):
+                unchanged += 1  # an RO default (not stored) echoed back unchanged
                 continue
         if kind is not None:
             code = error_code(kind, v)

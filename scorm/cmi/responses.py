@@ -247,7 +247,14 @@ def _check_item(kind: str, item: str) -> bool:
 
 
 def _check_range(item: str) -> bool:
-    """``min[:]max`` with either bound optional, both real(10,7), min <= max."""
+    """``min[:]max`` with either bound optional, both real(10,7), min <= max.
+
+    SPEC COMPLIANCE NOTE: a single number (no ``[:]``) is accepted as the exact answer; real
+    content (the ADL/Rustici golf examples) records numeric correct patterns that way
+    (strict: ``min[:]max`` only).
+    """
+    if RANGE_DELIMITER not in item:
+        return _DECIMAL.fullmatch(item) is not None
     parts = item.split(RANGE_DELIMITER)
     if len(parts) != 2:
         return False

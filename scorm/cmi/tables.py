@@ -140,7 +140,9 @@ SCORE_RANGE_12: Final = (0.0, 100.0)
 
 
 def _score_12(prefix: str, section: str) -> list[ElementSpec]:
-    # RTE 1.2 §3.4.4 cmi.core.score.*: CMIDecimal or CMIBlank, "normalized between 0 and 100".
+    # RTE 1.2 §3.4.4 cmi.core.score.*: CMIDecimal or CMIBlank, normalised to 0..100 (the 1.2
+    # conformance requirements and the common browser runtimes enforce 0..100; a value outside
+    # is refused with 405).
     return [
         _children(prefix, "raw,min,max", section),
         *(
@@ -1013,6 +1015,7 @@ def export_tables(version: str) -> dict[str, Any]:
 
         {"version": "1.2"|"2004",
          "index_pattern": "<JS regex replacing numeric path segments with .n>",
+         "length_unit": "code_points",
          "elements": {path: {access, type, spec, vocabulary, write_vocabulary, or_decimal,
                              allow_blank, range: [min|null, max|null]|null, max_length, spm,
                              default, keyword, keyword_value, array, requires, creates,
@@ -1023,7 +1026,10 @@ def export_tables(version: str) -> dict[str, Any]:
          "responses": {...}  # 2004 only, see responses.export_response_formats
         }
 
-    Every ``pattern`` is an anchored regex valid in both Python and JavaScript.
+    Every ``pattern`` is an anchored regex valid in both Python and JavaScript (with or
+    without the ``u`` flag) and matching the same strings in both. ``max_length`` counts
+    Unicode code points (``length_unit``): a JavaScript adapter must count ``[...s].length``,
+    not ``s.length`` (UTF-16 units), to agree on strings with astral characters.
     """
     table = table_for(version)
     elements: dict[str, Any] = {}
@@ -1054,6 +1060,7 @@ def export_tables(version: str) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "version": table.version,
         "index_pattern": INDEX_PATTERN_JS,
+        "length_unit": "code_points",
         "elements": elements,
         "arrays": {
             path: {

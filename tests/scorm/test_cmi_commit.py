@@ -141,12 +141,37 @@ def test_echoed_read_only_values_and_keywords_are_unchanged(version):
             "cmi.scaled_passing_score": "0.8",
             "cmi.interactions._count": "0",
             "cmi._version": "1.0",
+            # RO defaults that are served but not stored
+            "cmi.time_limit_action": "continue,no message",
+            "adl.nav.request_valid.continue": "unknown",
+            "cmi.total_time": "PT0H0M0S",
         }
     result = apply_commit(state, body, version)
     assert result.rejected == ()
     assert result.stored == ()
     assert result.unchanged == len(body)
     assert result.state is state  # nothing changed: no copy
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("cmi.score", "cmi.scores"),  # a name before its extension
+        ("cmi.objectives.2.id", "cmi.objectives.10.id"),
+        ("cmi.objectives.999999.id", "cmi.objectives._count"),
+        ("cmi.interactions.0.type", "cmi.interactions.0.description"),
+        ("adl.data.0.store", "cmi.comments_from_learner.0.comment"),
+    ],
+)
+def test_order_key_pairs(first, second):
+    assert commit_order_key(first) < commit_order_key(second)
+
+
+def test_duplicate_elements_with_incomparable_values_do_not_break_sorting():
+    pairs = [("cmi.location", None), ("cmi.location", "p1"), ("cmi.location", 5)]
+    result = apply_commit(_fresh("2004"), pairs, "2004")
+    assert [r.code for r in result.rejected] == [406]
+    assert result.state["values"]["cmi.location"] == "5"  # last one wins, in input order
 
 
 def test_count_keyword_checked_after_entries():

@@ -602,3 +602,39 @@ def test_invalid_state_documents(state):
     with pytest.raises(InvalidStateError) as info:
         get_value(state, "cmi.core.entry", "1.2")
     assert info.value.code == "invalid_state"
+
+
+# --- Hostile element names -------------------------------------------------------------------
+
+
+def test_long_element_names_are_undefined_and_not_memoised():
+    from scorm.cmi import model
+
+    before = model._normalise_cached.cache_info().currsize
+    long_name = "cmi." + "x" * 5000
+    assert get_value(empty_state("2004"), long_name, "2004") == ("", 401)
+    assert set_value(empty_state("1.2"), long_name, "v", "1.2")[1] == 201
+    assert model.commit_order_key(long_name).startswith("15cmi\x00")
+    assert model._normalise_cached.cache_info().currsize == before
+
+
+def test_nav_request_valid_with_long_target():
+    target = "urn:sco:" + "t" * 3000
+    element = f"adl.nav.request_valid.choice.{{target={target}}}"
+    state = empty_state("2004")
+    assert get_value(state, element, "2004") == ("unknown", 0)
+    assert set_value(state, element, "true", "2004")[1] == 404
+
+
+@pytest.mark.parametrize(
+    ("element", "set_code", "get_code"),
+    [
+        ("cmi.interactions.99999999999999999999.id", 351, 301),
+        ("cmi.objectives.1e3.id", 401, 401),
+        ("cmi.objectives. 0.id", 401, 401),
+    ],
+)
+def test_absurd_indices(element, set_code, get_code):
+    state = empty_state("2004")
+    assert set_value(state, element, "x", "2004")[1] == set_code
+    assert get_value(state, element, "2004") == ("", get_code)

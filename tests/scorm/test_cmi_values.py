@@ -49,6 +49,8 @@ CASES_12 = [
     ("cmi.core.lesson_location", "page 3", 0),
     ("cmi.core.lesson_location", X * 255, 0),
     ("cmi.core.lesson_location", X * 256, 405),
+    ("cmi.core.lesson_location", "\U0001f600" * 255, 0),  # lengths count code points
+    ("cmi.core.lesson_location", "\U0001f600" * 256, 405),
     # cmi.core.lesson_status: vocabulary; SCO may not write "not attempted"
     *[("cmi.core.lesson_status", s, 0) for s in ("passed", "completed", "failed", "incomplete")],
     ("cmi.core.lesson_status", "browsed", 0),
@@ -73,14 +75,22 @@ CASES_12 = [
     # cmi.core.session_time: CMITimespan HHHH:MM:SS.SS
     *[
         ("cmi.core.session_time", v, 0)
-        for v in ("00:00:00", "0000:00:05.5", "9999:59:59.99", "12:34:56.78", "100:00:00")
+        for v in (
+            "00:00:00",
+            "0000:00:05.5",
+            "9999:59:59.99",
+            "12:34:56.78",
+            "100:00:00",
+            "00:60:00",  # lenient: minutes/seconds 00-99
+            "9999:99:99.99",
+        )
     ],
     *[
         ("cmi.core.session_time", v, 405)
         for v in (
             "1:00:00",
-            "00:60:00",
-            "00:00:60",
+            "00:0:00",
+            "00:00:100",
             "00:00:00.123",
             "PT1H",
             "",
@@ -116,6 +126,9 @@ CASES_12 = [
     ("cmi.objectives.0.score.raw", "", 0),
     ("cmi.objectives.0.score.raw", "175", 405),
     ("cmi.objectives.0.score.max", "x", 405),
+    ("cmi.objectives.0.score.min", "0", 0),
+    ("cmi.objectives.0.score.min", "-5", 405),
+    ("cmi.objectives.0.score.max", "100", 0),
     # cmi.student_preference.*: CMISInteger with ranges
     *[("cmi.student_preference.audio", v, 0) for v in ("-1", "0", "100", "+5", "050")],
     *[("cmi.student_preference.audio", v, 405) for v in ("101", "-2", "1.5", "abc", "")],
@@ -214,8 +227,24 @@ DURATION_OK = (
     "PT1.234S",  # lenient: rounded to centiseconds
     "P0D",
     "PT100H",
+    "P0S",  # lenient: Rustici's formatter
+    "P12.5S",
 )
-DURATION_BAD = ("PT", "P", "1H", "PT1H30", "P1DT", "-PT1H", "PT1.5M", "P1H", "PT1H1D", "pt1h", "")
+DURATION_BAD = (
+    "PT",
+    "P",
+    "1H",
+    "PT1H30",
+    "P1DT",
+    "-PT1H",
+    "PT1.5M",
+    "P1H",
+    "PT1H1D",
+    "pt1h",
+    "",
+    "PS",
+    "P1D5S",
+)
 REAL_OK = ("0", "1", "-1", "0.5", "-0.123456789", "1000000", ".5")
 REAL_BAD = ("abc", "1,5", "1e3", "", " 1", "--1", "0x10", "NaN", "Infinity")
 
@@ -311,7 +340,14 @@ CASES_2004 = [
     ("cmi.objectives.0.score.scaled", "0.9", 0),
     ("cmi.objectives.0.score.scaled", "-2", 407),
     ("cmi.objectives.0.score.raw", "12", 0),
+    ("cmi.objectives.0.score.raw", "12%", 406),
     ("cmi.objectives.0.score.min", "x", 406),
+    ("cmi.objectives.0.score.max", "1000000", 0),
+    ("cmi.objectives.0.score.max", "1e6", 406),
+    ("cmi.objectives.0.score.min", "-10", 0),
+    ("cmi.objectives.0.id", "obj1", 0),  # re-setting the same id is allowed
+    ("cmi.objectives.1.id", "urn:ADL:objective:2", 0),
+    *[("cmi.objectives.1.id", v, 406) for v in ("", "two words", "urn::x", X * 4001)],
     *[("cmi.objectives.0.success_status", v, 0) for v in ("passed", "failed", "unknown")],
     ("cmi.objectives.0.success_status", "completed", 406),
     *[("cmi.objectives.0.completion_status", v, 0) for v in ("completed", "incomplete", "not attempted", "unknown")],
@@ -387,3 +423,24 @@ def test_non_string_values_2004(value, stored, code):
     new_state, got = set_value(state, "cmi.score.raw", value, "2004")
     assert got == code
     assert new_state["values"].get("cmi.score.raw") == stored
+
+
+def test_every_writable_element_has_value_cases():
+    from scorm.cmi import table_for
+    from scorm.cmi.model import normalise_element
+
+    # response formats are covered per interaction type in test_cmi_responses.py
+    elsewhere = {
+        "cmi.interactions.n.correct_responses.n.pattern",
+        "cmi.interactions.n.learner_response",
+    }
+    for version, cases in (("1.2", CASES_12), ("2004", CASES_2004)):
+        covered = {normalise_element(e)[0] for e, _, _ in cases} | elsewhere
+        table = table_for(version)
+        for path, spec in table.elements.items():
+            if spec.access.value != "RO" and spec.keyword is None:
+                assert path in covered, f"{version}: no value cases for {path}"
+                valid = [c for e, _, c in cases if normalise_element(e)[0] == path and c == 0]
+                invalid = [c for e, _, c in cases if normalise_element(e)[0] == path and c != 0]
+                if path not in elsewhere:
+                    assert valid and invalid, f"{version}: {path} needs valid and invalid cases"
