@@ -12,4 +12,4 @@ lint:
 	.venv/bin/ruff check .
 
 bench:
-	.venv/bin/python -m bench
+	bash scripts/bench.sh

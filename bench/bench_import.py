@@ -59,9 +59,7 @@ def generate(path: Path, size_mb: int, video_mb: int, method: int) -> None:
     last = size_mb - video_mb * (videos - 1)
     items, resources = [], []
     for i in range(videos):
-        items.append(
-            f'      <item identifier="i{i}" identifierref="r{i}"><title>Part {i}</title></item>'
-        )
+        items.append(f'      <item identifier="i{i}" identifierref="r{i}"><title>Part {i}</title></item>')
         resources.append(
             f'    <resource identifier="r{i}" type="webcontent" adlcp:scormType="sco" '
             f'href="part{i}/index.html"><file href="part{i}/index.html"/>'
@@ -90,9 +88,7 @@ def _child_rss_run(argv: list[str]) -> dict[str, float]:
         "print(json.dumps({'rc':r.returncode,'wall':w,"
         "'rss_kb':resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", wrapper, *argv], capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run([sys.executable, "-c", wrapper, *argv], capture_output=True, text=True, check=False)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         raise SystemExit(f"benchmark step failed: {argv}\n{proc.stderr}")
@@ -121,9 +117,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=1024, help="package size (default 1024)")
     parser.add_argument("--video-mb", type=int, default=128, help="size of each video file")
-    parser.add_argument(
-        "--method", choices=["deflate", "store"], default="deflate", help="zip method"
-    )
+    parser.add_argument("--method", choices=["deflate", "store"], default="deflate", help="zip method")
     parser.add_argument("--workdir", type=Path, default=None, help="where to build (temp)")
     parser.add_argument("--child-import", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--child-pyzip", nargs=2, help=argparse.SUPPRESS)
@@ -157,9 +151,7 @@ def main() -> None:
 
         ours_dest = work / "ours"
         ours_dest.mkdir()
-        ours = _child_rss_run(
-            [sys.executable, __file__, "--child-import", str(package), str(ours_dest)]
-        )
+        ours = _child_rss_run([sys.executable, __file__, "--child-import", str(package), str(ours_dest)])
 
         base_dest = work / "base"
         base_dest.mkdir()
@@ -169,18 +161,13 @@ def main() -> None:
             base = _child_rss_run([unzip, "-q", str(package), "-d", str(base_dest)])
         else:
             base_name = "python zipfile.extractall (unzip not installed)"
-            base = _child_rss_run(
-                [sys.executable, __file__, "--child-pyzip", str(package), str(base_dest)]
-            )
+            base = _child_rss_run([sys.executable, __file__, "--child-pyzip", str(package), str(base_dest)])
 
         rows = [(base_name, base), ("cbsi extract_package", ours)]
         print()
         print(f"{'extractor':<48} {'wall s':>8} {'MB/s':>8} {'peak RSS MB':>12}")
         for name, r in rows:
-            print(
-                f"{name:<48} {r['wall']:>8.2f} {unpacked_mb / r['wall']:>8.0f} "
-                f"{r['rss_kb'] / 1024:>12.1f}"
-            )
+            print(f"{name:<48} {r['wall']:>8.2f} {unpacked_mb / r['wall']:>8.0f} {r['rss_kb'] / 1024:>12.1f}")
         ratio = ours["wall"] / base["wall"]
         rss_mb = ours["rss_kb"] / 1024
         print()

@@ -38,16 +38,8 @@ fi
 echo "== test suite on SQLite"
 .venv/bin/python -m pytest "$@"
 
-# 6. The suite again on a throwaway PostgreSQL cluster.
-pgbin=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")
-pgdir=$(mktemp -d /tmp/cbsi-pg.XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-run_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" = 0 ] && chown postgres "$pgdir"
-cleanup() { run_pg "$pgbin/pg_ctl" -D "$pgdir/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$pgdir"; }
-trap cleanup EXIT
-run_pg "$pgbin/initdb" -D "$pgdir/data" -U cbsi -A trust --no-sync >/dev/null
-run_pg "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w \
-  -o "-p $port -k $pgdir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
-echo "== test suite on PostgreSQL (127.0.0.1:$port)"
-CBSI_TEST_POSTGRES_URL="postgresql+psycopg://cbsi@127.0.0.1:$port/postgres" .venv/bin/python -m pytest -m "not browser" "$@"
+# 6. The suite again on a throwaway PostgreSQL cluster (browser tests ran above; storage is what differs).
+source scripts/lib-pg.sh
+pg_start
+echo "== test suite on PostgreSQL ($PG_URL)"
+CBSI_TEST_POSTGRES_URL="$PG_URL" .venv/bin/python -m pytest -m "not browser" "$@"

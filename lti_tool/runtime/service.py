@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from lti_tool.lti.context import Launch
@@ -287,6 +287,7 @@ def _initial_kwargs(item: Item | None, cmi_version: str) -> dict[str, Any]:
         primary = seq.objectives.primary
         if primary is not None and primary.satisfied_by_measure:
             kwargs["scaled_passing_score"] = primary.min_normalized_measure
+        kwargs["objective_ids"] = tuple(o.objective_id for o in seq.objectives.all() if o.objective_id)
         kwargs["max_time_allowed"] = seq.limit_conditions.attempt_absolute_duration_limit
     threshold = item.completion_threshold
     if threshold is not None and threshold.completed_by_measure:
@@ -405,8 +406,28 @@ def _parse_body(body: Mapping[str, Any]) -> tuple[int, str | None, dict[str, Any
     return seq, commit_id, changes, terminate, asset_completed
 
 
+_COMMIT_READ = (
+    select(
+        ScoState.state,
+        ScoState.seq,
+        ScoState.cmi_version,
+        ScoState.session_open,
+        ScoState.last_commit_id,
+        ScoState.outcome,
+        Attempt.status,
+        Attempt.outcome.label("attempt_outcome"),
+    )
+    .join(Attempt, Attempt.id == ScoState.attempt_id)
+    .where(ScoState.attempt_id == bindparam("attempt_id"), ScoState.item_id == bindparam("item_id"))
+)
+
+
 def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str, Any]) -> CommitReply:
     """Apply one commit from the player (already authenticated for ``attempt_id``).
+
+    The hot path is two statements: one read of the SCO's state joined with its attempt, one
+    conditional UPDATE. Only when the SCO's outcome changed is the attempt rolled up (one more
+    read, one more write, and the outcome hooks).
 
     Raises:
         InvalidCommit: malformed body (nothing stored).
@@ -416,14 +437,13 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
     seq, commit_id, changes, terminate, asset_completed = _parse_body(body)
     now = utcnow()
     with services.db.session() as s:
-        attempt = s.get(Attempt, attempt_id)
-        if attempt is None:
-            raise AttemptNotFound()
-        if attempt.status != "active":
-            raise AttemptClosed()
-        row = s.get(ScoState, (attempt_id, item_id))
+        row = s.execute(_COMMIT_READ, {"attempt_id": attempt_id, "item_id": item_id}).first()
         if row is None:
+            if s.get(Attempt, attempt_id) is None:
+                raise AttemptNotFound()
             raise ItemNotFound("this part of the course was not started in this attempt; reload the player")
+        if row.status != "active":
+            raise AttemptClosed()
         if seq <= row.seq:
             if commit_id is not None and commit_id == row.last_commit_id:
                 return CommitReply(
@@ -431,7 +451,7 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
                     stored=0,
                     rejected=(),
                     outcome=row.outcome,
-                    attempt_outcome=attempt.outcome,
+                    attempt_outcome=row.attempt_outcome,
                     replayed=True,
                 )
             raise StaleCommit(row.seq + 1)
@@ -439,9 +459,8 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
         stored = 0
         if row.cmi_version == ASSET:
             state: dict[str, Any] = row.state
-            outcome = (
-                {**outcome_dict(Outcome(completion=Completion.COMPLETED))} if asset_completed or row.outcome else {}
-            )
+            completed = asset_completed or bool(row.outcome)
+            outcome = outcome_dict(Outcome(completion=Completion.COMPLETED)) if completed else {}
             session_open = False
         else:
             result = apply_commit(row.state, changes, row.cmi_version)
@@ -478,17 +497,33 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
         )
         if done.rowcount != 1:  # type: ignore[attr-defined]
             raise StaleCommit(seq + 1)
-        s.expire(row)
-        attempt_outcome = _roll_up(s, services, attempt, now)
+        attempt_outcome = row.attempt_outcome
+        if outcome != row.outcome:
+            attempt_outcome = _roll_up(s, services, attempt_id, now)
         return CommitReply(seq=seq, stored=stored, rejected=rejected, outcome=outcome, attempt_outcome=attempt_outcome)
 
 
-def _roll_up(s: Session, services: Services, attempt: Attempt, now: datetime) -> dict[str, Any]:
+_ITEM_IDS: dict[int, tuple[str, ...]] = {}
+
+
+def _item_ids(s: Session, version_id: int) -> tuple[str, ...]:
+    """Launchable item ids of a version (immutable once imported; cached per process)."""
+    cached = _ITEM_IDS.get(version_id)
+    if cached is None:
+        version = s.get(CourseVersion, version_id)
+        cached = tuple(i.id for i in player_items(version)) if version is not None else ()
+        _ITEM_IDS[version_id] = cached
+    return cached
+
+
+def _roll_up(s: Session, services: Services, attempt_id: str, now: datetime) -> dict[str, Any]:
     """Recompute the attempt's outcome; on change store it and call the outcome hooks."""
-    version = s.get(CourseVersion, attempt.course_version_id)
-    items = player_items(version) if version is not None else ()
-    stored = {row.item_id: row.outcome for row in s.scalars(select(ScoState).where(ScoState.attempt_id == attempt.id))}
-    outcomes: Sequence[Outcome] = [_outcome_from_dict(stored.get(item.id, {})) for item in items]
+    attempt = s.get(Attempt, attempt_id)
+    if attempt is None:  # pragma: no cover - checked by the caller in this transaction
+        raise AttemptNotFound()
+    items = _item_ids(s, attempt.course_version_id)
+    stored = dict(s.execute(select(ScoState.item_id, ScoState.outcome).where(ScoState.attempt_id == attempt_id)).all())
+    outcomes: Sequence[Outcome] = [_outcome_from_dict(stored.get(item, {})) for item in items]
     rolled = outcome_dict(rollup_outcomes(list(outcomes)))
     previous = {k: v for k, v in attempt.outcome.items() if k != "total_time_seconds"}
     current = {k: v for k, v in rolled.items() if k != "total_time_seconds"}

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# All benchmarks, each printing its figures beside a baseline run in the same process.
+# Usage: make bench   (or: bash scripts/bench.sh [--quick])
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || { python3 -m venv .venv; .venv/bin/python -m pip install -q -e '.[test]'; }
+source scripts/lib-pg.sh
+pg_start
+export CBSI_BENCH_POSTGRES_URL="$PG_URL"
+.venv/bin/python -m bench "$@"
