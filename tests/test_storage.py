@@ -113,3 +113,15 @@ def test_deployments_cascade_and_are_unique(services: Services) -> None:
 def test_platform_status_is_checked_by_the_database(services: Services) -> None:
     with pytest.raises(IntegrityError), services.db.session() as s:
         s.add(_platform(status="maybe"))
+
+
+def test_migrations_match_the_models(services: Services) -> None:
+    """The schema the migrations build is exactly what the ORM models declare."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from lti_tool.storage.models import Base
+
+    with services.db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), Base.metadata)
+    assert diff == []
