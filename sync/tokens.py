@@ -82,7 +82,6 @@ class ClientCredentialsTokenProvider:
         timeout: float | tuple[float, float] = (3.05, 10.0),
         margin_seconds: float = 60.0,
         default_expires_in: int = 3600,
-        refresh_dedupe_seconds: float = 2.0,
     ) -> None:
         self._signing = signing
         self._cache = cache
@@ -91,8 +90,6 @@ class ClientCredentialsTokenProvider:
         self._timeout = timeout
         self._margin = timedelta(seconds=margin_seconds)
         self._default_expires_in = default_expires_in
-        self._refresh_dedupe = timedelta(seconds=refresh_dedupe_seconds)
-        self._obtained: dict[tuple[str, str, str], datetime] = {}
         self._locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._locks_guard = threading.Lock()
         #: Number of token requests made (observability and tests).
@@ -107,6 +104,7 @@ class ClientCredentialsTokenProvider:
     ) -> str:
         """See ``sync.ports.TokenProvider.get_token``."""
         key = cache_key(platform, scopes)
+        seen_before_lock = self._cache.get(key)
         if not force_refresh:
             cached = self._usable(self._cache.get(key))
             if cached is not None:
@@ -115,12 +113,10 @@ class ClientCredentialsTokenProvider:
             cached_token = self._cache.get(key)
             if force_refresh:
                 # Several threads may hit 401 with the same stale token at once: the first one
-                # refreshes, the others reuse a token this provider fetched moments ago.
-                obtained = self._obtained.get(key)
+                # refreshes; the others find the cache changed while they waited for the lock.
                 if (
                     cached_token is not None
-                    and obtained is not None
-                    and self._clock() - obtained < self._refresh_dedupe
+                    and cached_token != seen_before_lock
                     and self._usable(cached_token) is not None
                 ):
                     return cached_token.access_token
@@ -131,7 +127,6 @@ class ClientCredentialsTokenProvider:
                     return usable
             token = self._request(platform, scopes)
             self._cache.put(key, token)
-            self._obtained[key] = self._clock()
             return token.access_token
 
     def _usable(self, token: CachedToken | None) -> str | None:
