@@ -11,21 +11,21 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fakeplatform import FakePlatform  # noqa: E402
+from fakeplatform import FakePlatform
 
-from sync.ags import AgsClient  # noqa: E402
-from sync.breaker import BreakerConfig  # noqa: E402
-from sync.memory import (  # noqa: E402
+from sync.ags import AgsClient
+from sync.breaker import BreakerConfig
+from sync.memory import (
     InMemoryOutboxStore,
     InMemoryPlatformDirectory,
     InMemoryTokenCache,
 )
-from sync.model import LineItemRef, OutboxStatus  # noqa: E402
-from sync.ports import PlatformEndpoints, SigningKey  # noqa: E402
-from sync.retry import RetryPolicy  # noqa: E402
-from sync.scores import Completion, Outcome, Success, build_score_update  # noqa: E402
-from sync.tokens import ClientCredentialsTokenProvider  # noqa: E402
-from sync.worker import Worker, WorkerConfig  # noqa: E402
+from sync.model import LineItemRef, OutboxStatus
+from sync.ports import PlatformEndpoints, SigningKey
+from sync.retry import RetryPolicy
+from sync.scores import Completion, Outcome, Success, build_score_update
+from sync.tokens import ClientCredentialsTokenProvider
+from sync.worker import Worker, WorkerConfig
 
 
 @pytest.fixture(scope="session")

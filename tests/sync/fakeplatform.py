@@ -94,7 +94,9 @@ class FakePlatform:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -142,7 +144,7 @@ class _Handler(BaseHTTPRequestHandler):
     fake: FakePlatform
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     # -- helpers ------------------------------------------------------------------------------
@@ -218,7 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
         return None, rest
 
     # -- routes -------------------------------------------------------------------------------
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         url = urlsplit(self.path)
         if url.path == "/mod/lti/token.php":
             self._token()
@@ -236,7 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, {"error": "not found"})
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         url = urlsplit(self.path)
         if self._fault() or not self._authorised():
             return
