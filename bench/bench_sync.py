@@ -31,17 +31,17 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sync.ags import AgsClient  # noqa: E402
-from sync.memory import (  # noqa: E402
+from sync.ags import AgsClient
+from sync.memory import (
     InMemoryOutboxStore,
     InMemoryPlatformDirectory,
     InMemoryTokenCache,
 )
-from sync.model import LineItemRef, OutboxStatus  # noqa: E402
-from sync.ports import PlatformEndpoints, SigningKey  # noqa: E402
-from sync.scores import SCORE_MEDIA_TYPE, Completion, Outcome, build_score_update  # noqa: E402
-from sync.tokens import ClientCredentialsTokenProvider  # noqa: E402
-from sync.worker import Worker, WorkerConfig  # noqa: E402
+from sync.model import LineItemRef, OutboxStatus
+from sync.ports import PlatformEndpoints, SigningKey
+from sync.scores import SCORE_MEDIA_TYPE, Completion, Outcome, build_score_update
+from sync.tokens import ClientCredentialsTokenProvider
+from sync.worker import Worker, WorkerConfig
 
 TOKEN_BODY = json.dumps({"access_token": "bench-token", "token_type": "Bearer", "expires_in": 3600})
 
@@ -138,7 +138,9 @@ def run_worker(ports: list[int], n: int, args: argparse.Namespace) -> dict:
         pk = keys[j % len(keys)]
         port = ports[j % len(keys)]
         item_no = (j // len(keys)) % 10
-        url = f"http://127.0.0.1:{port}/mod/lti/services.php/7/lineitems/{item_no}/lineitem?type_id=1"
+        url = (
+            f"http://127.0.0.1:{port}/mod/lti/services.php/7/lineitems/{item_no}/lineitem?type_id=1"
+        )
         update = build_score_update(
             Outcome(
                 score_scaled=(j % 101) / 100,
@@ -195,7 +197,9 @@ def run_sequential(ports: list[int], sample: int) -> dict:
     started = time.perf_counter()
     for j in range(sample):
         port = ports[j % len(ports)]
-        url = f"http://127.0.0.1:{port}/mod/lti/services.php/7/lineitems/0/lineitem/scores?type_id=1"
+        url = (
+            f"http://127.0.0.1:{port}/mod/lti/services.php/7/lineitems/0/lineitem/scores?type_id=1"
+        )
         resp = session.post(
             url,
             json={
