@@ -237,5 +237,9 @@ def next_score_timestamp(outcome_at: datetime, last_sent: datetime | None) -> da
 
 
 def format_timestamp(value: datetime) -> str:
-    """ISO-8601 with an explicit UTC offset, e.g. ``2026-11-28T14:49:16+00:00``."""
-    return ensure_aware(value).isoformat()
+    """ISO-8601 with milliseconds and an explicit offset: ``2026-11-28T14:49:16.000+00:00``.
+
+    AGS 2.0 §3.4 asks for sub-second precision (its example: ``…T18:54:36.736+00:00``); Moodle
+    parses the fraction and stores whole seconds, so the fraction we send is always ``.000``.
+    """
+    return ensure_aware(value).isoformat(timespec="milliseconds")

@@ -82,6 +82,7 @@ class ClientCredentialsTokenProvider:
         timeout: float | tuple[float, float] = (3.05, 10.0),
         margin_seconds: float = 60.0,
         default_expires_in: int = 3600,
+        failure_cache_seconds: float = 30.0,
     ) -> None:
         self._signing = signing
         self._cache = cache
@@ -90,6 +91,10 @@ class ClientCredentialsTokenProvider:
         self._timeout = timeout
         self._margin = timedelta(seconds=margin_seconds)
         self._default_expires_in = default_expires_in
+        self._failure_ttl = timedelta(seconds=failure_cache_seconds)
+        #: key -> (until, error): a refused token request is not repeated for every outbox
+        #: item of a misconfigured platform (thousands of requests); it is replayed until then.
+        self._failures: dict[tuple[str, str, str], tuple[datetime, TokenRequestError]] = {}
         self._locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._locks_guard = threading.Lock()
         #: Number of token requests made (observability and tests).
@@ -110,6 +115,15 @@ class ClientCredentialsTokenProvider:
             if cached is not None:
                 return cached
         with self._lock_for(key):
+            failure = self._failures.get(key)
+            if failure is not None and not force_refresh and self._clock() < failure[0]:
+                err = failure[1]
+                raise TokenRequestError(
+                    err.message,
+                    status_code=err.status_code,
+                    retry_after=err.retry_after,
+                    phase="token",
+                )
             cached_token = self._cache.get(key)
             if force_refresh:
                 # Several threads may hit 401 with the same stale token at once: the first one
@@ -125,9 +139,20 @@ class ClientCredentialsTokenProvider:
                 usable = self._usable(cached_token)
                 if usable is not None:
                     return usable
-            token = self._request(platform, scopes)
+            try:
+                token = self._request(platform, scopes)
+            except TokenRequestError as exc:
+                if 400 <= exc.status_code < 500 and exc.status_code != 429:
+                    self._failures[key] = (self._clock() + self._failure_ttl, exc)
+                raise
+            self._failures.pop(key, None)
             self._cache.put(key, token)
             return token.access_token
+
+    def clear_failures(self) -> None:
+        """Forget remembered token refusals (e.g. after the admin fixed a registration)."""
+        for key in list(self._failures):
+            self._failures.pop(key, None)
 
     def _usable(self, token: CachedToken | None) -> str | None:
         if token is None or token.expires_at - self._margin <= self._clock():

@@ -139,7 +139,7 @@ def test_outcome_mapping(scaled, completion, success, final, given, activity, gr
     payload = score_payload(upd, timestamp=T)
     assert ("scoreGiven" in payload) is ("scoreMaximum" in payload) is (given is not None)
     assert payload["userId"] == "42"
-    assert payload["timestamp"] == "2026-11-28T10:00:00+00:00"
+    assert payload["timestamp"] == "2026-11-28T10:00:00.000+00:00"
     assert payload["activityProgress"] == activity and payload["gradingProgress"] == grading
 
 

@@ -245,3 +245,25 @@ def test_error_codes_and_default_messages(cls, code):
     err = cls()
     assert err.code == code
     assert err.message  # docstring is the default message
+
+
+def test_refused_token_request_not_repeated_per_item(make_platform, signing):
+    from conftest import Harness
+
+    from sync.model import OutboxStatus
+
+    fake = make_platform(kid="another-kid")
+    url = fake.add_line_item(label="Quiz")
+    h = Harness(signing, {"p1": fake})
+    for n in range(10):
+        h.enqueue("p1", f"u{n}", score=0.5, at=datetime.now(UTC), line_item=LineItemRef(url=url))
+    h.drain()
+    assert h.store.status_counts()["p1"] == {OutboxStatus.DEAD: 10}
+    assert fake.token_requests == 1
+    assert all("unknown kid" in it.last_error for it in h.store.list_items())
+    # after the admin fixes the key, retry_dead with a forced refresh works
+    fake.kid = "tool-key-1"
+    h.tokens.clear_failures()  # or wait failure_cache_seconds
+    h.store.retry_dead(now=datetime.now(UTC))
+    h.drain()
+    assert h.store.status_counts()["p1"] == {OutboxStatus.DELIVERED: 10}

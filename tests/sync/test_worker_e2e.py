@@ -32,7 +32,7 @@ def test_right_values_arrive(make_platform, signing):
         assert p["scoreMaximum"] == 100
         assert p["gradingProgress"] == "FullyGraded"
         assert p["activityProgress"] == "Completed"
-        assert p["timestamp"] == "2026-11-28T10:00:00+00:00"
+        assert p["timestamp"] == "2026-11-28T10:00:00.000+00:00"
         assert p["comment"] == "ok"
         assert fake.grades[(1, f"u{n}")].value == n / 4 * 100
     assert fake.token_requests == 1
@@ -182,7 +182,7 @@ def test_coalescing_platform_sees_last_never_older(make_platform, signing):
     accepted = fake.accepted()
     assert len(accepted) == 1
     assert accepted[0][1]["scoreGiven"] == 90
-    assert accepted[0][1]["timestamp"] == "2026-11-28T10:00:02+00:00"
+    assert accepted[0][1]["timestamp"] == "2026-11-28T10:00:02.000+00:00"
 
 
 def test_newer_outcome_while_in_flight_is_sent_after(make_platform, signing):
@@ -362,7 +362,7 @@ def test_resend_sends_again_with_newer_timestamp(make_platform, signing):
     assert h.store.resend(ResendFilter(platform_key="p1"), now=datetime.now(UTC)) == 1
     h.drain()
     ts = [p["timestamp"] for _i, p in fake.accepted()]
-    assert ts == ["2026-11-28T10:00:00+00:00", "2026-11-28T10:00:01+00:00"]
+    assert ts == ["2026-11-28T10:00:00.000+00:00", "2026-11-28T10:00:01.000+00:00"]
     assert fake.grades[(1, "u1")].value == 50
 
 
@@ -377,3 +377,25 @@ def test_permanent_statuses_dead(make_platform, signing, status):
     h.drain()
     (item,) = h.store.list_items()
     assert item.status is OutboxStatus.DEAD and item.last_status_code == status
+
+
+def test_verify_reports_gradebook_drift(make_platform, signing):
+    from fakeplatform import Grade
+
+    from sync.reconcile import MismatchKind, verify_delivered
+
+    fake = make_platform()
+    url = fake.add_line_item(label="Quiz")
+    h = Harness(signing, {"p1": fake})
+    for n in range(4):
+        h.enqueue("p1", f"u{n}", score=0.5, at=T0, line_item=LineItemRef(url=url))
+    h.drain()
+    assert verify_delivered(h.store, h.directory, h.ags) == []
+    del fake.grades[(1, "u1")]  # grade deleted in the gradebook
+    fake.grades[(1, "u2")] = Grade(value=70, maximum=100, timemodified=None, comment=None)
+    found = {(m.user_id, m.kind) for m in verify_delivered(h.store, h.directory, h.ags)}
+    assert found == {("u1", MismatchKind.MISSING), ("u2", MismatchKind.DIFFERENT)}
+    fake.faults.status_requests = 1
+    fake.faults.status = 403
+    (unreadable,) = verify_delivered(h.store, h.directory, h.ags)
+    assert unreadable.kind is MismatchKind.UNREADABLE and "403" in unreadable.message
