@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from sync.errors import (
     AgsHttpError,
@@ -43,6 +44,25 @@ logger = logging.getLogger(__name__)
 MAX_PAGES = 200
 
 
+USER_AGENT = "CBSI-Connect-sync/0.1 (+LTI Advantage AGS)"
+
+
+def make_session(pool_maxsize: int = 16, pool_connections: int = 32) -> requests.Session:
+    """A ``requests.Session`` whose connection pool fits the worker's concurrency.
+
+    Args:
+        pool_maxsize: kept-alive connections per host (≥ ``per_platform_concurrency``; a smaller
+            pool makes urllib3 drop and re-open connections).
+        pool_connections: number of hosts whose pools are cached (≥ number of platforms).
+    """
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=pool_connections, pool_maxsize=pool_maxsize)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
 @dataclass(frozen=True, kw_only=True)
 class HttpAnswer:
     """What a platform answered (status, ``Retry-After``, sanitised message excerpt)."""
@@ -65,7 +85,7 @@ class AgsClient:
         page_limit: int = 100,
     ) -> None:
         self._tokens = tokens
-        self._session = session or requests.Session()
+        self._session = session or make_session()
         self._timeout = timeout
         self._scopes = tuple(scopes)
         self._page_limit = page_limit
@@ -241,7 +261,8 @@ class AgsClient:
 
         Idempotent: searches by (resourceLinkId, tag) first; concurrent callers in this process
         are serialised per (platform, lineitems URL, link, tag). Across processes two workers
-        could still both create one; the lowest id among matches wins on the next lookup.
+        could still both create one; every later lookup then picks the same one (the lexically
+        smallest id URL), so scores never split between the duplicates.
 
         Raises:
             LineItemUnresolvableError: ``ref`` has no URL and no ``lineitems_url``.

@@ -18,6 +18,7 @@ from typing import Any
 import jwt
 import requests
 
+from sync.ags import make_session
 from sync.errors import AgsTransportError, InvalidAgsResponseError, TokenRequestError
 from sync.ports import (
     CachedToken,
@@ -86,7 +87,7 @@ class ClientCredentialsTokenProvider:
     ) -> None:
         self._signing = signing
         self._cache = cache
-        self._session = session or requests.Session()
+        self._session = session or make_session()
         self._clock = clock
         self._timeout = timeout
         self._margin = timedelta(seconds=margin_seconds)

@@ -312,7 +312,7 @@ def test_breaker_isolates_a_down_platform(make_platform, signing):
     slow.faults.latency = 3.0  # black hole: every request times out
     config = WorkerConfig(
         retry_policy=FAST_POLICY,
-        breaker=BreakerConfig(failure_threshold=2, cooldown_seconds=30),
+        breaker=BreakerConfig(failure_threshold=2, cooldown_seconds=1.0),
         per_platform_concurrency=2,
         global_concurrency=4,
     )
@@ -330,6 +330,11 @@ def test_breaker_isolates_a_down_platform(make_platform, signing):
     # the breaker opened after two timeouts: the rest were released without a request
     assert slow.requests_seen <= 4
     assert h.worker.breakers.state("slow").mode == "open"
+    # the academy comes back: after the cool-down one probe closes the circuit, all go out
+    slow.faults.latency = 0.0
+    h.drain(timeout=10)
+    assert h.store.status_counts()["slow"] == {OutboxStatus.DELIVERED: 30}
+    assert h.worker.breakers.state("slow").mode == "closed"
 
 
 def test_graceful_stop_settles_in_flight(make_platform, signing):
@@ -399,3 +404,27 @@ def test_verify_reports_gradebook_drift(make_platform, signing):
     fake.faults.status = 403
     (unreadable,) = verify_delivered(h.store, h.directory, h.ags)
     assert unreadable.kind is MismatchKind.UNREADABLE and "403" in unreadable.message
+
+
+def test_429_pauses_the_whole_platform(make_platform, signing):
+    fake = make_platform()
+    url = fake.add_line_item(label="Quiz")
+    fake.faults.status_requests = 1
+    fake.faults.status = 429
+    fake.faults.retry_after = "1"
+    config = WorkerConfig(
+        retry_policy=FAST_POLICY,
+        breaker=BreakerConfig(failure_threshold=1000, cooldown_seconds=0.2),
+        per_platform_concurrency=1,
+        global_concurrency=4,
+    )
+    h = Harness(signing, {"p1": fake}, config=config)
+    for n in range(10):
+        h.enqueue("p1", f"u{n}", score=0.5, at=T0, line_item=LineItemRef(url=url))
+    h.worker.run_once()
+    assert fake.requests_seen == 1  # the others waited for Retry-After instead of hammering
+    assert h.store.status_counts()["p1"] == {OutboxStatus.PENDING: 10}
+    started = time.monotonic()
+    h.drain()
+    assert time.monotonic() - started > 0.5
+    assert h.store.status_counts()["p1"] == {OutboxStatus.DELIVERED: 10}
