@@ -26,12 +26,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sync.ags import AgsClient
+from sync.ags import AgsClient, make_session
 from sync.memory import (
     InMemoryOutboxStore,
     InMemoryPlatformDirectory,
@@ -156,11 +155,7 @@ def run_worker(ports: list[int], n: int, args: argparse.Namespace) -> dict:
         store.enqueue(update, now=datetime.now(UTC))
     enqueue_seconds = time.perf_counter() - enqueue_started
 
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(
-        pool_connections=len(ports) + 1, pool_maxsize=args.per_platform
-    )
-    session.mount("http://", adapter)
+    session = make_session(pool_maxsize=args.per_platform, pool_connections=len(ports) + 1)
     tokens = ClientCredentialsTokenProvider(_Signing(), InMemoryTokenCache(), session=session)
     ags = AgsClient(tokens, session=session, timeout=(3.05, 10.0))
     worker = Worker(
@@ -192,7 +187,7 @@ def run_worker(ports: list[int], n: int, args: argparse.Namespace) -> dict:
 
 def run_sequential(ports: list[int], sample: int) -> dict:
     """One request at a time, one token per platform, like Moodle's sync task."""
-    session = requests.Session()
+    session = make_session()
     t0 = datetime.now(UTC)
     started = time.perf_counter()
     for j in range(sample):
