@@ -169,14 +169,17 @@ def run_worker(ports: list[int], n: int, args: argparse.Namespace) -> dict:
         ),
     )
     started = time.perf_counter()
+    cpu_started = time.process_time()
     stats = worker.run_once()
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     counts: dict[str, int] = {}
     for per in store.status_counts().values():
         for status, c in per.items():
             counts[str(status)] = counts.get(str(status), 0) + c
     return {
         "wall_seconds": wall,
+        "worker_cpu_seconds": cpu,
         "enqueue_seconds": enqueue_seconds,
         "delivered": counts.get(str(OutboxStatus.DELIVERED), 0),
         "status_counts": counts,
@@ -261,7 +264,8 @@ def main() -> int:
         print(
             f"  worker (end to end, in-memory store): {result['wall_seconds']:.1f} s, "
             f"{report['throughput_per_s']:.0f} scores/s, delivered {result['delivered']}, "
-            f"token requests {result['token_requests']}"
+            f"token requests {result['token_requests']}, "
+            f"worker CPU {result['worker_cpu_seconds']:.1f} s"
         )
         print(
             f"  sequential sender: {baseline['per_request'] * 1000:.1f} ms/request measured on "
