@@ -50,6 +50,7 @@ class Faults:
     expire_tokens_once: bool = False
     latency: float = 0.0
     token_latency: float = 0.0
+    token_failures: int = 0  # token endpoint answers 503 this many times
     rejected_users: set[str] = field(default_factory=set)
 
 
@@ -258,6 +259,12 @@ class _Handler(BaseHTTPRequestHandler):
         form = {k: v[0] for k, v in parse_qs(self._body().decode()).items()}
         with fake.lock:
             fake.token_requests += 1
+            failing = fake.faults.token_failures > 0
+            if failing:
+                fake.faults.token_failures -= 1
+        if failing:
+            self._send(503, {"error": "temporarily_unavailable"})
+            return None
 
         def fail(reason: str, status: int = 400) -> None:
             with fake.lock:

@@ -428,3 +428,51 @@ def test_429_pauses_the_whole_platform(make_platform, signing):
     h.drain()
     assert time.monotonic() - started > 0.5
     assert h.store.status_counts()["p1"] == {OutboxStatus.DELIVERED: 10}
+
+
+def test_token_endpoint_outage_is_transient(make_platform, signing):
+    fake = make_platform()
+    url = fake.add_line_item(label="Quiz")
+    fake.faults.token_failures = 2
+    h = Harness(signing, {"p1": fake})
+    h.enqueue("p1", "u1", score=0.5, at=T0, line_item=LineItemRef(url=url))
+    h.worker.run_once()
+    (item,) = h.store.list_items()
+    assert item.status is OutboxStatus.PENDING and item.last_status_code == 503
+    assert "token endpoint" in item.last_error
+    h.drain()
+    assert h.store.get(item.id).status is OutboxStatus.DELIVERED
+    assert fake.token_requests == 3
+
+
+class _ExplodingDirectory:
+    def get_platform(self, platform_key):
+        raise RuntimeError("database went away")
+
+
+def test_unexpected_error_is_settled_as_retry(make_platform, signing):
+    fake = make_platform()
+    h = Harness(signing, {"p1": fake})
+    h.worker._platforms = _ExplodingDirectory()  # an unexpected bug / outage inside the worker
+    h.enqueue("p1", "u1", score=0.5, at=T0, line_item=LineItemRef(url="http://x/li"))
+    stats = h.worker.run_once()
+    (item,) = h.store.list_items()
+    assert item.status is OutboxStatus.PENDING  # settled, not stuck in flight
+    assert item.attempts == 1 and "internal" in item.last_error
+    assert stats.retry == 1
+
+
+def test_crashed_worker_lease_expires_and_another_delivers(make_platform, signing):
+    fake = make_platform()
+    url = fake.add_line_item(label="Quiz")
+    h = Harness(signing, {"p1": fake})
+    h.enqueue("p1", "u1", score=0.5, at=T0, line_item=LineItemRef(url=url))
+    (claimed,) = h.store.claim_due(
+        limit=10, lease_seconds=0.3, now=datetime.now(UTC), worker_id="crashed"
+    )
+    h.worker.run_once()
+    assert h.store.get(claimed.id).status is OutboxStatus.IN_FLIGHT  # still leased
+    time.sleep(0.35)
+    h.drain()
+    assert h.store.get(claimed.id).status is OutboxStatus.DELIVERED
+    assert len(fake.accepted()) == 1
