@@ -12,7 +12,7 @@ import heapq
 import itertools
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sync.errors import PlatformNotFoundError
@@ -102,18 +102,30 @@ class InMemoryOutboxStore:
             return EnqueueResult.COALESCED
 
     def claim_due(
-        self, *, limit: int, lease_seconds: float, now: datetime, worker_id: str
+        self,
+        *,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+        worker_id: str,
+        exclude_platforms: Collection[str] = (),
     ) -> list[OutboxItem]:
         """See ``OutboxStore.claim_due``."""
         now = ensure_aware(now, "now")
         lease = now + timedelta(seconds=lease_seconds)
+        excluded = frozenset(exclude_platforms)
         claimed: list[OutboxItem] = []
+        skipped: list[tuple[datetime, int, int, int]] = []
         with self._lock:
             while self._heap and len(claimed) < limit and self._heap[0][0] <= now:
-                _due, _seq, item_id, gen = heapq.heappop(self._heap)
+                entry = heapq.heappop(self._heap)
+                _due, _seq, item_id, gen = entry
                 if self._gen.get(item_id) != gen:
                     continue
                 item = self._items[item_id]
+                if item.update.platform_key in excluded:
+                    skipped.append(entry)
+                    continue
                 due = (item.status is OutboxStatus.PENDING and item.next_attempt_at <= now) or (
                     item.status is OutboxStatus.IN_FLIGHT
                     and item.lease_expires_at is not None
@@ -126,6 +138,8 @@ class InMemoryOutboxStore:
                 )
                 self._put(item)
                 claimed.append(item)
+            for entry in skipped:
+                heapq.heappush(self._heap, entry)
         return claimed
 
     def _settle(

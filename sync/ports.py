@@ -34,7 +34,7 @@ records only the delivery facts and makes the row claimable again (see each meth
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -106,16 +106,26 @@ class OutboxStore(Protocol):
         ...
 
     def claim_due(
-        self, *, limit: int, lease_seconds: float, now: datetime, worker_id: str
+        self,
+        *,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+        worker_id: str,
+        exclude_platforms: Collection[str] = (),
     ) -> list[OutboxItem]:
         """Lease up to ``limit`` due rows, oldest ``next_attempt_at`` first.
 
         Due = ``status='pending' AND next_attempt_at <= :now`` or an expired lease
-        (``status='in_flight' AND lease_expires_at <= :now``). PostgreSQL::
+        (``status='in_flight' AND lease_expires_at <= :now``). Rows of ``exclude_platforms``
+        are skipped: the worker excludes platforms whose local queue is full, so a slow academy
+        with a large backlog cannot fill the claim batches and starve the others. PostgreSQL::
 
             UPDATE grade_outbox SET status='in_flight', lease_expires_at = :now + :lease,
                    leased_by = :worker_id
-            WHERE id IN (SELECT id FROM grade_outbox WHERE <due> ORDER BY next_attempt_at
+            WHERE id IN (SELECT id FROM grade_outbox
+                         WHERE <due> AND platform_key <> ALL(:exclude)
+                         ORDER BY next_attempt_at
                          LIMIT :limit FOR UPDATE SKIP LOCKED)
             RETURNING *
 

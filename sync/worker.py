@@ -56,6 +56,8 @@ class WorkerConfig:
         per_platform_concurrency: simultaneous requests to one platform.
         global_concurrency: simultaneous requests overall (thread pool size).
         max_backlog: claimed-but-not-started rows kept locally (default 2 × global).
+        max_platform_backlog: queued rows per platform before the worker stops claiming that
+            platform's rows (default 2 × per-platform concurrency).
         retry_policy: backoff parameters.
         breaker: circuit-breaker thresholds.
         max_future_skew_seconds: a Score timestamp may lie this far in the future; beyond, the
@@ -70,6 +72,7 @@ class WorkerConfig:
     per_platform_concurrency: int = 8
     global_concurrency: int = 160  # 19 platforms x 8 ≈ 152 (bench: 40k scores in ~33 s)
     max_backlog: int | None = None
+    max_platform_backlog: int | None = None
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     breaker: BreakerConfig = field(default_factory=BreakerConfig)
     max_future_skew_seconds: float = 0.0
@@ -187,6 +190,7 @@ class Worker:
     def _drain(self, stats: RunStats) -> None:
         cfg = self.config
         max_backlog = cfg.max_backlog or 2 * cfg.global_concurrency
+        max_platform_backlog = cfg.max_platform_backlog or 2 * cfg.per_platform_concurrency
         queues: dict[str, deque[OutboxItem]] = defaultdict(deque)
         inflight: dict[str, int] = defaultdict(int)
         cond = threading.Condition()
@@ -220,11 +224,13 @@ class Worker:
                         exhausted = False
                 backlog = sum(len(q) for q in queues.values())
                 if not exhausted and backlog < max_backlog:
+                    full = [k for k, q in queues.items() if len(q) >= max_platform_backlog]
                     claimed = self._store.claim_due(
                         limit=min(cfg.batch_size, max_backlog - backlog),
                         lease_seconds=cfg.lease_seconds,
                         now=self._clock(),
                         worker_id=self.worker_id,
+                        exclude_platforms=full,
                     )
                     if not claimed:
                         exhausted = True

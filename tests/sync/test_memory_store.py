@@ -209,3 +209,18 @@ def test_set_line_item_url_and_kept_on_coalesce(store):
     store.enqueue(upd("u1", url=None, at=T + timedelta(seconds=1)), now=T)
     urls = {i.update.user_id: i.update.line_item.url for i in store.list_items()}
     assert urls == {"u1": "http://r/1", "u2": "http://r/1", "u3": None}
+
+
+def test_claim_skips_excluded_platforms_without_losing_them(store):
+    for n in range(5):
+        store.enqueue(upd(f"a{n}", platform="a"), now=T)
+    store.enqueue(upd("b0", platform="b"), now=T + timedelta(seconds=1))
+    got = store.claim_due(
+        limit=3,
+        lease_seconds=60,
+        now=T + timedelta(seconds=2),
+        worker_id="w",
+        exclude_platforms=["a"],
+    )
+    assert [i.update.user_id for i in got] == ["b0"]
+    assert len(claim(store, now=T + timedelta(seconds=2))) == 5  # a's rows still claimable

@@ -476,3 +476,33 @@ def test_crashed_worker_lease_expires_and_another_delivers(make_platform, signin
     h.drain()
     assert h.store.get(claimed.id).status is OutboxStatus.DELIVERED
     assert len(fake.accepted()) == 1
+
+
+def test_slow_platform_backlog_does_not_starve_others(make_platform, signing):
+    slow = make_platform()
+    fast = make_platform()
+    slow_url = slow.add_line_item(label="Quiz")
+    fast_url = fast.add_line_item(label="Quiz")
+    slow.faults.latency = 0.25  # healthy but slow: the breaker never opens
+    config = WorkerConfig(
+        retry_policy=FAST_POLICY, per_platform_concurrency=2, global_concurrency=8
+    )
+    h = Harness(signing, {"slow": slow, "fast": fast}, config=config)
+    for n in range(200):  # the slow academy's rows come first in claim order
+        h.enqueue("slow", f"u{n}", score=0.5, at=T0, line_item=LineItemRef(url=slow_url))
+    for n in range(20):
+        h.enqueue("fast", f"u{n}", score=0.5, at=T0, line_item=LineItemRef(url=fast_url))
+    runner = threading.Thread(target=h.worker.run_once)
+    started = time.monotonic()
+    runner.start()
+    try:
+        while time.monotonic() - started < 5:
+            if h.store.status_counts()["fast"] == {OutboxStatus.DELIVERED: 20}:
+                break
+            time.sleep(0.05)
+        fast_done = time.monotonic() - started
+    finally:
+        h.worker.stop()
+        runner.join(timeout=5)
+    assert fast_done < 2.0, fast_done  # without fairness: 200 × 0.25 s / 2 = 25 s
+    assert not any(it.status is OutboxStatus.IN_FLIGHT for it in h.store.list_items())
