@@ -17,12 +17,20 @@ from typing import Any
 
 import jwt
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sync.ags import make_session
-from sync.errors import AgsTransportError, InvalidAgsResponseError, TokenRequestError
+from sync.errors import (
+    AgsTransportError,
+    InvalidAgsResponseError,
+    SigningKeyError,
+    TokenRequestError,
+)
 from sync.ports import (
     CachedToken,
     PlatformEndpoints,
+    SigningKey,
     SigningKeyProvider,
     TokenCache,
 )
@@ -38,6 +46,33 @@ ASSERTION_LIFETIME = timedelta(minutes=5)
 def utc_now() -> datetime:
     """The default clock."""
     return datetime.now(UTC)
+
+
+class PemSigningKeyProvider:
+    """``SigningKeyProvider`` over a PEM private key (e.g. read from ``keys/`` by the app)."""
+
+    def __init__(self, pem: bytes, kid: str, password: bytes | None = None) -> None:
+        """Load and check the key once.
+
+        Raises:
+            SigningKeyError: not a PEM RSA private key (≥ 2048 bits), or an empty ``kid``.
+        """
+        if not kid:
+            raise SigningKeyError("the signing key needs a kid (its id in the tool's JWKS)")
+        try:
+            key = serialization.load_pem_private_key(pem, password=password)
+        except (ValueError, TypeError) as exc:
+            raise SigningKeyError(
+                "the tool's signing key is not a readable PEM private key; "
+                "run `cbsi-connect keys generate`"
+            ) from exc
+        if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < 2048:
+            raise SigningKeyError("the tool's signing key must be an RSA key of at least 2048 bits")
+        self._key = SigningKey(kid=kid, private_key=key)
+
+    def current_signing_key(self) -> SigningKey:
+        """See ``SigningKeyProvider.current_signing_key``."""
+        return self._key
 
 
 def cache_key(platform: PlatformEndpoints, scopes: Sequence[str]) -> tuple[str, str, str]:

@@ -267,3 +267,50 @@ def test_refused_token_request_not_repeated_per_item(make_platform, signing):
     h.store.retry_dead(now=datetime.now(UTC))
     h.drain()
     assert h.store.status_counts()["p1"] == {OutboxStatus.DELIVERED: 10}
+
+
+def _pem(key, password=None):
+    from cryptography.hazmat.primitives import serialization
+
+    enc = (
+        serialization.BestAvailableEncryption(password)
+        if password
+        else serialization.NoEncryption()
+    )
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
+
+
+def test_pem_signing_key_provider(private_key):
+    from sync.tokens import PemSigningKeyProvider
+
+    provider = PemSigningKeyProvider(_pem(private_key), "k1")
+    key = provider.current_signing_key()
+    assert key.kid == "k1"
+    assert key.private_key.private_numbers() == private_key.private_numbers()
+    locked = PemSigningKeyProvider(_pem(private_key, b"pw"), "k1", password=b"pw")
+    assert locked.current_signing_key().private_key.key_size == 2048
+
+
+def _ec_pem():
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return _pem(ec.generate_private_key(ec.SECP256R1()))
+
+
+@pytest.mark.parametrize(
+    ("pem", "kid", "fragment"),
+    [
+        (b"not a key", "k1", "readable PEM"),
+        (None, "k1", "RSA key"),  # an EC key
+        (None, "", "needs a kid"),
+    ],
+)
+def test_pem_signing_key_errors(private_key, pem, kid, fragment):
+    from sync.tokens import PemSigningKeyProvider
+
+    if pem is None:
+        pem = _ec_pem() if kid else _pem(private_key)
+    with pytest.raises(SigningKeyError) as err:
+        PemSigningKeyProvider(pem, kid)
+    assert err.value.code == "signing_key_unavailable"
+    assert fragment in err.value.message
