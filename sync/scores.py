@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -88,6 +89,43 @@ class Outcome:
     is_final: bool = False
     changed_at: datetime
     comment: str | None = None
+
+
+def outcome_from_mapping(
+    data: Mapping[str, Any], *, changed_at: datetime, is_final: bool | None = None
+) -> Outcome:
+    """Build an ``Outcome`` from the plain mapping the runtime stores (``scorm`` outcome dict).
+
+    ``sync`` does not import ``scorm`` (DESIGN.md §4); the runtime's ``outcome_changed`` hook
+    passes its outcome as a mapping with ``score_scaled``, ``completion``, ``success``.
+
+    Args:
+        data: the outcome mapping (missing keys mean unknown / no score).
+        changed_at: when it changed.
+        is_final: the attempt is over; None derives it: completed, or passed/failed known.
+
+    Raises:
+        InvalidOutcomeError: unknown completion/success value or a non-numeric score.
+    """
+    try:
+        completion = Completion(data.get("completion") or Completion.UNKNOWN)
+        success = Success(data.get("success") or Success.UNKNOWN)
+    except ValueError as exc:
+        raise InvalidOutcomeError(f"unknown completion/success in outcome: {exc}") from exc
+    scaled = data.get("score_scaled")
+    if scaled is not None and (isinstance(scaled, bool) or not isinstance(scaled, int | float)):
+        raise InvalidOutcomeError(f"score_scaled must be a number, got {scaled!r}")
+    if is_final is None:
+        is_final = completion is Completion.COMPLETED or success is not Success.UNKNOWN
+    comment = data.get("comment")
+    return Outcome(
+        score_scaled=None if scaled is None else float(scaled),
+        completion=completion,
+        success=success,
+        is_final=is_final,
+        changed_at=changed_at,
+        comment=comment if isinstance(comment, str) else None,
+    )
 
 
 # activityProgress table (AGS 2.0 §3.4.5), first matching row wins.

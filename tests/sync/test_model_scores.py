@@ -238,3 +238,47 @@ def test_suppression(scaled, final, grade_delivered, suppressed):
     )
     reason = suppression_reason(upd, grade_delivered=grade_delivered)
     assert (reason is not None) is suppressed
+
+
+@pytest.mark.parametrize(
+    ("data", "final", "grading"),
+    [
+        (
+            {"score_scaled": 0.7, "completion": "completed", "success": "passed"},
+            True,
+            "FullyGraded",
+        ),
+        ({"score_scaled": 0.7, "completion": "incomplete", "success": "unknown"}, False, "Pending"),
+        (
+            {"score_scaled": 0.2, "completion": "incomplete", "success": "failed"},
+            True,
+            "FullyGraded",
+        ),
+        ({"completion": "not_attempted"}, False, "NotReady"),
+        ({}, False, "NotReady"),
+    ],
+)
+def test_outcome_from_runtime_mapping(data, final, grading):
+    from sync.scores import outcome_from_mapping
+
+    outcome = outcome_from_mapping(data, changed_at=T)
+    assert outcome.is_final is final
+    upd = build_score_update(
+        outcome,
+        platform_key="p",
+        line_item_key="k",
+        line_item=LineItemRef(url="http://x/li"),
+        user_id="u",
+    )
+    assert upd.grading_progress == GradingProgress(grading)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"completion": "done"}, {"success": "maybe"}, {"score_scaled": "0.5"}, {"score_scaled": True}],
+)
+def test_outcome_from_mapping_rejects_garbage(data):
+    from sync.scores import outcome_from_mapping
+
+    with pytest.raises(InvalidOutcomeError):
+        outcome_from_mapping(data, changed_at=T)
