@@ -23,7 +23,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
-from conftest import Harness
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lti1p3platform.ltiplatform import LTI1P3PlatformConfAbstract
@@ -31,6 +30,7 @@ from lti1p3platform.registration import Registration
 from lti1p3platform.request import Request, TRequest
 from lti1p3platform.score import UpdateScoreStatus
 from lti1p3platform.service_connector import AssignmentsGradesService
+from sync_harness import Harness
 
 from sync.model import LineItemRef, OutboxStatus
 from sync.ports import PlatformEndpoints
@@ -225,7 +225,7 @@ def test_worker_delivers_scores_to_lti1p3platform(peer, signing):
 
 
 def test_lti1p3platform_rejects_assertion_signed_by_another_key(peer):
-    from conftest import StaticSigning
+    from sync_harness import StaticSigning
 
     other = StaticSigning(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     h = _harness(other, peer)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 import requests
-from conftest import StaticSigning, endpoints
+from sync_harness import StaticSigning, endpoints
 
 from sync.ags import AgsClient
 from sync.errors import (
@@ -248,7 +248,7 @@ def test_error_codes_and_default_messages(cls, code):
 
 
 def test_refused_token_request_not_repeated_per_item(make_platform, signing):
-    from conftest import Harness
+    from sync_harness import Harness
 
     from sync.model import OutboxStatus
 

@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import FAST_POLICY, Harness
+from sync_harness import FAST_POLICY, Harness
 
 from sync.breaker import BreakerConfig
 from sync.model import LineItemRef, OutboxStatus
