@@ -18,6 +18,7 @@ from __future__ import annotations
 import enum
 import logging
 import random
+import signal
 import threading
 import uuid
 from collections import defaultdict, deque
@@ -501,8 +502,6 @@ def install_stop_signals(worker: Worker, signals: tuple[int, ...] | None = None)
 
     In-flight requests finish and are settled; queued items are released; no new claims.
     """
-    import signal
-
     chosen = signals or (signal.SIGTERM, signal.SIGINT)
 
     def handler(signum: int, _frame: object) -> None:

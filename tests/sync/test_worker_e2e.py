@@ -45,7 +45,6 @@ def test_outage_loses_nothing(make_platform, signing):
     h = Harness(signing, {"p1": fake})
     for n in range(20):
         h.enqueue("p1", f"u{n}", score=0.5, at=T0, line_item=LineItemRef(url=url))
-    fake.add_line_item  # noqa: B018
     fake.faults.drop_until = time.monotonic() + 0.6  # connections dropped for 0.6 s
     h.worker.run_once()
     counts = h.store.status_counts()["p1"]
