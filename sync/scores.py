@@ -1,0 +1,284 @@
+"""From a learning outcome to an AGS Score (LTI AGS 2.0 §3.4), with Moodle's rules applied.
+
+Moodle facts that shape this module (mod/lti/service/gradebookservices, read for understanding):
+
+* ``userId``, ``timestamp``, ``activityProgress`` and ``gradingProgress`` are all required, else
+  400 "Incorrect score received".
+* A ``scoreGiven`` sent with ``gradingProgress`` other than ``FullyGraded`` is discarded, and a
+  Score without ``scoreGiven`` writes an EMPTY grade: any non-final post clears the gradebook
+  grade (and its feedback). Hence ``suppression_reason``: once a grade has been delivered for a
+  (line item, learner), progress-only or non-final updates are not sent at all.
+* A missing ``scoreMaximum`` means 1, so it is always sent with ``scoreGiven``.
+* The timestamp must be strictly later, at 1-second resolution, than the stored one (else 409).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from sync.errors import InvalidOutcomeError
+from sync.model import (
+    ActivityProgress,
+    GradingProgress,
+    LineItemRef,
+    ScoreUpdate,
+    ensure_aware,
+    format_timestamp,
+)
+
+SCORE_MEDIA_TYPE = "application/vnd.ims.lis.v1.score+json"
+LINEITEM_MEDIA_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
+LINEITEM_CONTAINER_MEDIA_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
+RESULT_CONTAINER_MEDIA_TYPE = "application/vnd.ims.lis.v2.resultcontainer+json"
+
+SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
+SCOPE_LINEITEM_READONLY = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
+SCOPE_RESULT_READONLY = "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly"
+SCOPE_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+#: One token for every AGS call: platforms drop scopes they do not grant (Moodle silently).
+AGS_SCOPES: tuple[str, ...] = (
+    SCOPE_LINEITEM,
+    SCOPE_LINEITEM_READONLY,
+    SCOPE_RESULT_READONLY,
+    SCOPE_SCORE,
+)
+
+#: Comments longer than this are cut (Moodle stores feedback as text; keep payloads small).
+COMMENT_LIMIT = 4000
+
+
+class Completion(enum.StrEnum):
+    """Completion as the content reported it (SCORM completion_status / lesson_status, xAPI)."""
+
+    COMPLETED = "completed"
+    INCOMPLETE = "incomplete"
+    NOT_ATTEMPTED = "not_attempted"
+    UNKNOWN = "unknown"
+
+
+class Success(enum.StrEnum):
+    """Success as the content reported it (SCORM success_status / lesson_status, xAPI)."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """A learner's outcome on one activity at one instant (produced by ``scorm/``).
+
+    Attributes:
+        score_scaled: -1..1 (SCORM 2004 scaled score; 1.2 raw/max normalised), None if no score.
+        completion: completion state.
+        success: success state.
+        is_final: the attempt is over (terminated/submitted): the score is the one to grade.
+        changed_at: when the outcome changed (tz-aware); becomes the Score timestamp.
+        comment: optional feedback text for the gradebook.
+    """
+
+    score_scaled: float | None
+    completion: Completion = Completion.UNKNOWN
+    success: Success = Success.UNKNOWN
+    is_final: bool = False
+    changed_at: datetime
+    comment: str | None = None
+
+
+def outcome_from_mapping(
+    data: Mapping[str, Any], *, changed_at: datetime, is_final: bool | None = None
+) -> Outcome:
+    """Build an ``Outcome`` from the plain mapping the runtime stores (``scorm`` outcome dict).
+
+    ``sync`` does not import ``scorm`` (DESIGN.md §4); the runtime's ``outcome_changed`` hook
+    passes its outcome as a mapping with ``score_scaled``, ``completion``, ``success``.
+
+    Args:
+        data: the outcome mapping (missing keys mean unknown / no score).
+        changed_at: when it changed.
+        is_final: the attempt is over; None derives it: completed, or passed/failed known.
+
+    Raises:
+        InvalidOutcomeError: unknown completion/success value or a non-numeric score.
+    """
+    try:
+        completion = Completion(data.get("completion") or Completion.UNKNOWN)
+        success = Success(data.get("success") or Success.UNKNOWN)
+    except ValueError as exc:
+        raise InvalidOutcomeError(f"unknown completion/success in outcome: {exc}") from exc
+    scaled = data.get("score_scaled")
+    if scaled is not None and (isinstance(scaled, bool) or not isinstance(scaled, int | float)):
+        raise InvalidOutcomeError(f"score_scaled must be a number, got {scaled!r}")
+    if is_final is None:
+        is_final = completion is Completion.COMPLETED or success is not Success.UNKNOWN
+    comment = data.get("comment")
+    return Outcome(
+        score_scaled=None if scaled is None else float(scaled),
+        completion=completion,
+        success=success,
+        is_final=is_final,
+        changed_at=changed_at,
+        comment=comment if isinstance(comment, str) else None,
+    )
+
+
+# activityProgress table (AGS 2.0 §3.4.5), first matching row wins.
+# Columns: (completion or None=any, success or None=any) -> progress.
+_ACTIVITY_TABLE: tuple[tuple[Completion | None, Success | None, ActivityProgress], ...] = (
+    (Completion.COMPLETED, None, ActivityProgress.COMPLETED),
+    (None, Success.PASSED, ActivityProgress.COMPLETED),  # a pass/fail verdict ends the activity
+    (None, Success.FAILED, ActivityProgress.COMPLETED),
+    (Completion.INCOMPLETE, None, ActivityProgress.IN_PROGRESS),
+    (Completion.NOT_ATTEMPTED, None, ActivityProgress.INITIALIZED),
+    (Completion.UNKNOWN, None, ActivityProgress.STARTED),
+)
+
+
+def activity_progress(outcome: Outcome) -> ActivityProgress:
+    """Map completion/success/finality to AGS ``activityProgress``.
+
+    A final attempt that is not completed is ``Submitted`` (the learner handed it in); an
+    unknown completion with a score is ``InProgress``.
+    """
+    progress = ActivityProgress.STARTED
+    for completion, success, value in _ACTIVITY_TABLE:
+        if (completion is None or completion is outcome.completion) and (
+            success is None or success is outcome.success
+        ):
+            progress = value
+            break
+    if progress is ActivityProgress.STARTED and outcome.score_scaled is not None:
+        progress = ActivityProgress.IN_PROGRESS
+    if outcome.is_final and progress is not ActivityProgress.COMPLETED:
+        progress = ActivityProgress.SUBMITTED
+    return progress
+
+
+def _scaled(outcome: Outcome, *, score_from_success: bool) -> float | None:
+    value = outcome.score_scaled
+    if value is None:
+        if score_from_success and outcome.is_final and outcome.success is not Success.UNKNOWN:
+            return 1.0 if outcome.success is Success.PASSED else 0.0
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidOutcomeError(f"score_scaled must be a finite number, got {value!r}")
+    if not -1.0 <= value <= 1.0:
+        raise InvalidOutcomeError(f"score_scaled must lie in -1..1, got {value!r}")
+    # SPEC COMPLIANCE NOTE: SCORM 2004 scaled_score ranges -1..1 (RTE 4.2.20.5) but AGS scoreGiven
+    # must be >= 0 (AGS 2.0 §3.4.2). Strict form would reject negatives; we clamp them to 0 so a
+    # negative-scoring package still produces a (zero) grade.
+    return max(0.0, float(value))
+
+
+def build_score_update(
+    outcome: Outcome,
+    *,
+    platform_key: str,
+    line_item_key: str,
+    line_item: LineItemRef,
+    user_id: str,
+    score_from_success: bool = False,
+) -> ScoreUpdate:
+    """Turn an outcome into the ``ScoreUpdate`` to enqueue.
+
+    ``scoreGiven`` = scaled score × the line item's ``score_maximum`` (rounded to 4 decimals),
+    always together with ``scoreMaximum``. ``gradingProgress`` is ``FullyGraded`` only for a final
+    score, ``Pending`` for a provisional score, ``NotReady`` without a score.
+
+    Args:
+        outcome: the learner's outcome.
+        platform_key: the tenant/platform key (PlatformDirectory key).
+        line_item_key: stable key of the line item for coalescing (e.g. resource link pk + tag).
+        line_item: URL or find-or-create data.
+        user_id: the learner's LTI ``sub`` on that platform.
+        score_from_success: without a score, send passed=100 % / failed=0 % on a final outcome.
+
+    Raises:
+        InvalidOutcomeError: score out of range, empty user id, bad score maximum.
+    """
+    if not user_id:
+        raise InvalidOutcomeError("user_id (the LTI sub) must not be empty")
+    maximum = line_item.score_maximum
+    if isinstance(maximum, bool) or not math.isfinite(maximum) or maximum <= 0:
+        raise InvalidOutcomeError(f"score_maximum must be a positive number, got {maximum!r}")
+    scaled = _scaled(outcome, score_from_success=score_from_success)
+    given = None if scaled is None else round(scaled * maximum, 4)
+    if given is None:
+        grading = GradingProgress.NOT_READY
+    elif outcome.is_final:
+        grading = GradingProgress.FULLY_GRADED
+    else:
+        grading = GradingProgress.PENDING
+    comment = outcome.comment[:COMMENT_LIMIT] if outcome.comment else None
+    return ScoreUpdate(
+        platform_key=platform_key,
+        line_item_key=line_item_key,
+        line_item=line_item,
+        user_id=user_id,
+        score_given=given,
+        score_maximum=float(maximum) if given is not None else None,
+        activity_progress=activity_progress(outcome),
+        grading_progress=grading,
+        outcome_at=ensure_aware(outcome.changed_at, "changed_at"),
+        comment=comment,
+    )
+
+
+def score_payload(update: ScoreUpdate, *, timestamp: datetime) -> dict[str, Any]:
+    """The Score JSON (AGS 2.0 §3.4) for ``update`` sent with ``timestamp``.
+
+    ``scoreGiven`` and ``scoreMaximum`` travel together or not at all.
+    """
+    payload: dict[str, Any] = {
+        "userId": update.user_id,
+        "activityProgress": str(update.activity_progress),
+        "gradingProgress": str(update.grading_progress),
+        "timestamp": format_timestamp(timestamp),
+    }
+    if update.score_given is not None and update.score_maximum is not None:
+        payload["scoreGiven"] = update.score_given
+        payload["scoreMaximum"] = update.score_maximum
+    if update.comment:
+        payload["comment"] = update.comment
+    return payload
+
+
+def suppression_reason(update: ScoreUpdate, *, grade_delivered: bool) -> str | None:
+    """Why ``update`` must NOT be sent, or None to send it.
+
+    Moodle clears the gradebook grade on any Score that is not ``FullyGraded`` with a value
+    (see module docstring). Once a grade has been delivered for the key, a progress-only or
+    provisional update would wipe it; such updates are suppressed (settled as superseded with
+    this reason). Before any grade exists they are sent: they only show progress.
+    """
+    if grade_delivered and not update.is_grade:
+        return (
+            "not sent: a grade was already delivered and a "
+            f"{update.grading_progress} update would clear it in the gradebook"
+        )
+    return None
+
+
+def _service_url(lineitem_url: str, suffix: str) -> str:
+    parts = urlsplit(lineitem_url)
+    path = parts.path.rstrip("/") + suffix
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+def scores_url(lineitem_url: str) -> str:
+    """Line item URL with ``/scores`` appended to the PATH (before any ``?query``), AGS 2.0 §3.4.
+
+    Moodle's line item URLs carry ``?type_id=…``; appending to the string would break them.
+    """
+    return _service_url(lineitem_url, "/scores")
+
+
+def results_url(lineitem_url: str) -> str:
+    """Line item URL with ``/results`` appended to the path (AGS 2.0 §3.3)."""
+    return _service_url(lineitem_url, "/results")

@@ -1,0 +1,512 @@
+"""The grade-sync worker: claim due outbox rows, deliver them concurrently, settle each once.
+
+Shape of one drain (``run_once``):
+
+1. claim a batch (lease) while the local backlog is small (the lease must not run out while an
+   item waits locally, so the backlog stays ≤ ``max_backlog``);
+2. dispatch from per-platform queues to a thread pool: at most ``per_platform_concurrency``
+   requests per platform, at most ``global_concurrency`` overall, and only while the platform's
+   circuit breaker allows — a down academy holds its own slots, never the others';
+3. each item is settled exactly once, in a ``finally`` (delivered / superseded / retry / dead /
+   released); an unexpected error becomes a retry;
+4. stop when nothing is due, nothing queued, nothing in flight (or when ``stop()`` is called:
+   no new claims, queued items released, in-flight requests finish).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import signal
+import threading
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sync.ags import AgsClient, HttpAnswer
+from sync.breaker import BreakerConfig, BreakerMode, Breakers
+from sync.errors import (
+    AgsHttpError,
+    AgsTransportError,
+    SyncError,
+)
+from sync.model import OutboxItem, next_score_timestamp
+from sync.ports import OutboxStore, PlatformDirectory, PlatformEndpoints
+from sync.retry import AttemptResult, DecisionKind, RetryDecision, RetryPolicy, decide
+from sync.scores import score_payload, suppression_reason
+
+logger = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    """The default clock."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerConfig:
+    """Worker tuning (``[sync]`` section of the config file).
+
+    Attributes:
+        batch_size: rows per claim.
+        lease_seconds: lease on claimed rows; must exceed queueing + request time.
+        per_platform_concurrency: simultaneous requests to one platform.
+        global_concurrency: simultaneous requests overall (thread pool size).
+        max_backlog: claimed-but-not-started rows kept locally (default 2 × global).
+        max_platform_backlog: queued rows per platform before the worker stops claiming that
+            platform's rows (default 2 × per-platform concurrency).
+        retry_policy: backoff parameters.
+        breaker: circuit-breaker thresholds.
+        max_future_skew_seconds: a Score timestamp may lie this far in the future; beyond, the
+            item waits (happens when outcomes change faster than once a second).
+        send_progress_after_grade: send non-final updates even after a grade was delivered
+            (False: suppress them, Moodle would clear the grade — see ``sync.scores``).
+        idle_wait_seconds: dispatcher wait for completions.
+    """
+
+    batch_size: int = 200
+    lease_seconds: float = 120.0
+    per_platform_concurrency: int = 8
+    global_concurrency: int = 160  # 19 platforms x 8 ≈ 152 (bench: 40k scores in ~33 s)
+    max_backlog: int | None = None
+    max_platform_backlog: int | None = None
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    breaker: BreakerConfig = field(default_factory=BreakerConfig)
+    max_future_skew_seconds: float = 0.0
+    send_progress_after_grade: bool = False
+    idle_wait_seconds: float = 0.05
+
+
+class Settlement(enum.StrEnum):
+    """How an item was settled."""
+
+    DELIVERED = "delivered"
+    SUPERSEDED = "superseded"
+    RETRY = "retry"
+    DEAD = "dead"
+    RELEASED = "released"
+
+
+@dataclass
+class RunStats:
+    """Counters of one ``run_once``/``run_forever`` (thread-safe via ``add``)."""
+
+    claimed: int = 0
+    delivered: int = 0
+    superseded: int = 0
+    retry: int = 0
+    dead: int = 0
+    released: int = 0
+    token_refreshes: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, name: str, n: int = 1) -> None:
+        """Increment a counter."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    def merge(self, other: RunStats) -> None:
+        """Add another run's counters."""
+        for name in (
+            "claimed",
+            "delivered",
+            "superseded",
+            "retry",
+            "dead",
+            "released",
+            "token_refreshes",
+        ):
+            self.add(name, getattr(other, name))
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Action:
+    kind: Settlement
+    status_code: int | None = None
+    message: str = ""
+    at: datetime | None = None  # retry_at / not_before
+    sent_timestamp: datetime | None = None
+    graded: bool = False
+
+
+class Worker:
+    """Delivers the grade outbox. One instance per process; any number of processes on PG."""
+
+    def __init__(
+        self,
+        store: OutboxStore,
+        platforms: PlatformDirectory,
+        ags: AgsClient,
+        *,
+        config: WorkerConfig | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        rng: random.Random | None = None,
+        stop_event: threading.Event | None = None,
+        worker_id: str | None = None,
+        breakers: Breakers | None = None,
+    ) -> None:
+        self.config = config or WorkerConfig()
+        self._store = store
+        self._platforms = platforms
+        self._ags = ags
+        self._clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 (jitter, not crypto)
+        self._rng_lock = threading.Lock()
+        self.stop_event = stop_event or threading.Event()
+        self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
+        self.breakers = breakers or Breakers(self.config.breaker, clock)
+        self._resolved: dict[tuple[str, str], str] = {}
+        self._resolved_lock = threading.Lock()
+
+    # -- public -----------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask the loop to stop: no new claims; in-flight requests finish; queue released."""
+        self.stop_event.set()
+
+    def run_once(self) -> RunStats:
+        """Deliver everything due now; return when nothing is due, queued or in flight."""
+        stats = RunStats()
+        self._drain(stats)
+        return stats
+
+    def run_forever(self, poll_interval: float = 5.0) -> RunStats:
+        """Drain, sleep ``poll_interval`` (or until stopped), repeat until ``stop()``."""
+        total = RunStats()
+        logger.info(
+            "sync worker started", extra={"action": "worker_start", "worker": self.worker_id}
+        )
+        while not self.stop_event.is_set():
+            total.merge(self.run_once())
+            self.stop_event.wait(poll_interval)
+        logger.info(
+            "sync worker stopped", extra={"action": "worker_stop", "worker": self.worker_id}
+        )
+        return total
+
+    # -- dispatcher -------------------------------------------------------------------------
+    def _drain(self, stats: RunStats) -> None:
+        cfg = self.config
+        max_backlog = cfg.max_backlog or 2 * cfg.global_concurrency
+        max_platform_backlog = cfg.max_platform_backlog or 2 * cfg.per_platform_concurrency
+        queues: dict[str, deque[OutboxItem]] = defaultdict(deque)
+        inflight: dict[str, int] = defaultdict(int)
+        cond = threading.Condition()
+        state = {"total": 0, "completions": 0}
+        exhausted = False
+        seen_completions = 0
+
+        def on_done(platform_key: str) -> None:
+            with cond:
+                inflight[platform_key] -= 1
+                state["total"] -= 1
+                state["completions"] += 1
+                cond.notify_all()
+
+        def run(item: OutboxItem) -> None:
+            try:
+                self._process(item, stats)
+            finally:
+                on_done(item.update.platform_key)
+
+        with ThreadPoolExecutor(
+            max_workers=cfg.global_concurrency, thread_name_prefix="cbsi-sync"
+        ) as pool:
+            while True:
+                if self.stop_event.is_set():
+                    self._release_all(queues, stats)
+                    break
+                with cond:
+                    if state["completions"] != seen_completions:
+                        seen_completions = state["completions"]
+                        exhausted = False
+                backlog = sum(len(q) for q in queues.values())
+                if not exhausted and backlog < max_backlog:
+                    full = [k for k, q in queues.items() if len(q) >= max_platform_backlog]
+                    claimed = self._store.claim_due(
+                        limit=min(cfg.batch_size, max_backlog - backlog),
+                        lease_seconds=cfg.lease_seconds,
+                        now=self._clock(),
+                        worker_id=self.worker_id,
+                        exclude_platforms=full,
+                    )
+                    if not claimed:
+                        exhausted = True
+                    stats.add("claimed", len(claimed))
+                    for item in claimed:
+                        queues[item.update.platform_key].append(item)
+                for platform_key, queue in queues.items():
+                    while (
+                        queue
+                        and inflight[platform_key] < cfg.per_platform_concurrency
+                        and state["total"] < cfg.global_concurrency
+                    ):
+                        if not self.breakers.allow(platform_key):
+                            mode = self.breakers.state(platform_key).mode
+                            if mode is BreakerMode.OPEN:
+                                self._release_queue(platform_key, queue, stats)
+                            break  # half-open: wait for the probe's verdict
+                        item = queue.popleft()
+                        with cond:
+                            inflight[platform_key] += 1
+                            state["total"] += 1
+                        pool.submit(run, item)
+                backlog = sum(len(q) for q in queues.values())
+                with cond:
+                    if exhausted and state["total"] == 0 and backlog == 0:
+                        if state["completions"] == seen_completions:
+                            break
+                        continue
+                    if state["completions"] == seen_completions:
+                        cond.wait(cfg.idle_wait_seconds)
+            # leaving the with-block waits for in-flight requests (graceful stop)
+
+    def _release_queue(self, platform_key: str, queue: deque[OutboxItem], stats: RunStats) -> None:
+        not_before = self.breakers.not_before(platform_key)
+        now = self._clock()
+        while queue:
+            item = queue.popleft()
+            self._settle(item, _Action(kind=Settlement.RELEASED, at=not_before), now, stats)
+
+    def _release_all(self, queues: dict[str, deque[OutboxItem]], stats: RunStats) -> None:
+        now = self._clock()
+        for queue in queues.values():
+            while queue:
+                item = queue.popleft()
+                self._settle(item, _Action(kind=Settlement.RELEASED, at=now), now, stats)
+
+    # -- one item ---------------------------------------------------------------------------
+    def _process(self, item: OutboxItem, stats: RunStats) -> None:
+        action = _Action(kind=Settlement.RETRY, message="internal error before delivery")
+        platform_key = item.update.platform_key
+        called = False
+        try:
+            action, called = self._deliver(item, stats)
+        except Exception as exc:  # settle no matter what; the policy decides about the rest
+            logger.exception(
+                "unexpected error delivering a score",
+                extra={"action": "deliver_error", **item.log_context()},
+            )
+            with self._rng_lock:
+                decision = decide(
+                    AttemptResult(transport_error="internal", message=type(exc).__name__),
+                    attempts=item.attempts,
+                    now=self._clock(),
+                    rng=self._rng,
+                    policy=self.config.retry_policy,
+                )
+            action = _from_decision(decision, None, False)
+        finally:
+            if not called:
+                self.breakers.cancel(platform_key)
+            self._settle(item, action, self._clock(), stats)
+
+    def _deliver(self, item: OutboxItem, stats: RunStats) -> tuple[_Action, bool]:
+        """Attempt delivery; return (action, whether a platform call was made)."""
+        upd = item.update
+        now = self._clock()
+        try:
+            platform = self._platforms.get_platform(upd.platform_key)
+        except SyncError as exc:
+            return _Action(kind=Settlement.DEAD, message=f"{exc.code}: {exc.message}"), False
+
+        if not self.config.send_progress_after_grade:
+            reason = suppression_reason(upd, grade_delivered=item.grade_delivered)
+            if reason is not None:
+                return _Action(kind=Settlement.SUPERSEDED, message=reason), False
+
+        send_ts = next_score_timestamp(upd.outcome_at, item.last_sent_timestamp)
+        if send_ts > now + timedelta(seconds=self.config.max_future_skew_seconds):
+            return _Action(kind=Settlement.RELEASED, at=send_ts), False
+
+        result = self._attempt(item, platform, send_ts, stats, refreshed=False)
+        decision = self._decide(item, result)
+        if decision.kind is DecisionKind.REFRESH_TOKEN_AND_RETRY:
+            stats.add("token_refreshes")
+            try:
+                self._ags.refresh_token(platform)
+                result = self._attempt(item, platform, send_ts, stats, refreshed=True)
+            except (AgsHttpError, AgsTransportError) as exc:
+                result = _result_from_error(exc, refreshed=True)
+            decision = self._decide(item, result)
+
+        transient = decision.kind is DecisionKind.RETRY
+        if transient:
+            self.breakers.failure(upd.platform_key)
+            if result.status_code in (429, 503) and result.retry_after and decision.retry_at:
+                self.breakers.trip(upd.platform_key, decision.retry_at)
+        else:
+            self.breakers.success(upd.platform_key)
+        return _from_decision(decision, send_ts, upd.is_grade), True
+
+    def _decide(self, item: OutboxItem, result: AttemptResult) -> RetryDecision:
+        with self._rng_lock:
+            return decide(
+                result,
+                attempts=item.attempts,
+                now=self._clock(),
+                rng=self._rng,
+                policy=self.config.retry_policy,
+            )
+
+    def _attempt(
+        self,
+        item: OutboxItem,
+        platform: PlatformEndpoints,
+        send_ts: datetime,
+        stats: RunStats,
+        *,
+        refreshed: bool,
+    ) -> AttemptResult:
+        try:
+            url = self._line_item_url(item, platform)
+            answer: HttpAnswer = self._ags.post_score(
+                platform, url, score_payload(item.update, timestamp=send_ts)
+            )
+        except (AgsHttpError, AgsTransportError) as exc:
+            return _result_from_error(exc, refreshed=refreshed)
+        except SyncError as exc:  # unresolvable line item, invalid answers: permanent
+            return AttemptResult(status_code=400, message=f"{exc.code}: {exc.message}")
+        return AttemptResult(
+            status_code=answer.status_code,
+            retry_after=answer.retry_after,
+            message=answer.message,
+            token_refreshed=refreshed,
+        )
+
+    def _line_item_url(self, item: OutboxItem, platform: PlatformEndpoints) -> str:
+        ref = item.update.line_item
+        if ref.url:
+            return ref.url
+        key = (item.update.platform_key, item.update.line_item_key)
+        with self._resolved_lock:
+            cached = self._resolved.get(key)
+        if cached:
+            return cached
+        url = self._ags.find_or_create_line_item(platform, ref)
+        with self._resolved_lock:
+            self._resolved[key] = url
+        self._store.set_line_item_url(
+            platform_key=item.update.platform_key,
+            line_item_key=item.update.line_item_key,
+            url=url,
+        )
+        return url
+
+    def _settle(self, item: OutboxItem, action: _Action, now: datetime, stats: RunStats) -> None:
+        ctx = item.log_context()
+        try:
+            if action.kind is Settlement.DELIVERED:
+                self._store.mark_delivered(
+                    item.id,
+                    version=item.version,
+                    sent_timestamp=action.sent_timestamp or now,
+                    status_code=action.status_code or 200,
+                    graded=action.graded,
+                    now=now,
+                )
+                logger.debug("score delivered", extra={"action": "delivered", **ctx})
+            elif action.kind is Settlement.SUPERSEDED:
+                self._store.mark_superseded(
+                    item.id,
+                    version=item.version,
+                    status_code=action.status_code,
+                    reason=action.message,
+                    now=now,
+                )
+                logger.info(
+                    "score superseded",
+                    extra={"action": "superseded", "reason": action.message, **ctx},
+                )
+            elif action.kind is Settlement.RETRY:
+                self._store.schedule_retry(
+                    item.id,
+                    version=item.version,
+                    next_attempt_at=action.at or now,
+                    status_code=action.status_code,
+                    error=action.message,
+                    now=now,
+                )
+                logger.info(
+                    "score delivery will be retried",
+                    extra={
+                        "action": "retry_scheduled",
+                        "retry_at": (action.at or now).isoformat(),
+                        "status_code": action.status_code,
+                        "error": action.message,
+                        **ctx,
+                    },
+                )
+            elif action.kind is Settlement.DEAD:
+                self._store.mark_dead(
+                    item.id,
+                    version=item.version,
+                    status_code=action.status_code,
+                    error=action.message,
+                    now=now,
+                )
+                logger.warning(
+                    "score delivery failed permanently",
+                    extra={
+                        "action": "dead",
+                        "status_code": action.status_code,
+                        "error": action.message,
+                        **ctx,
+                    },
+                )
+            else:
+                self._store.release(
+                    item.id, version=item.version, not_before=action.at or now, now=now
+                )
+                logger.debug("item released", extra={"action": "released", **ctx})
+            stats.add(str(action.kind))
+        except Exception:  # the lease will expire and another claim retries the item
+            logger.exception("could not settle an outbox item", extra={"action": "settle_error"})
+
+
+def _result_from_error(exc: AgsHttpError | AgsTransportError, *, refreshed: bool) -> AttemptResult:
+    if isinstance(exc, AgsHttpError):
+        return AttemptResult(
+            status_code=exc.status_code,
+            retry_after=exc.retry_after,
+            message=exc.message,
+            phase=exc.phase,
+            token_refreshed=refreshed,
+        )
+    return AttemptResult(transport_error=exc.kind, message=exc.message, token_refreshed=refreshed)
+
+
+def _from_decision(decision: RetryDecision, send_ts: datetime | None, graded: bool) -> _Action:
+    kind = {
+        DecisionKind.DELIVERED: Settlement.DELIVERED,
+        DecisionKind.SUPERSEDED: Settlement.SUPERSEDED,
+        DecisionKind.RETRY: Settlement.RETRY,
+        DecisionKind.DEAD: Settlement.DEAD,
+        DecisionKind.REFRESH_TOKEN_AND_RETRY: Settlement.DEAD,  # refresh already used
+    }[decision.kind]
+    return _Action(
+        kind=kind,
+        status_code=decision.status_code,
+        message=decision.message,
+        at=decision.retry_at,
+        sent_timestamp=send_ts,
+        graded=graded,
+    )
+
+
+def install_stop_signals(worker: Worker, signals: tuple[int, ...] | None = None) -> None:
+    """Make SIGTERM/SIGINT stop ``worker`` gracefully (call from the CLI's main thread).
+
+    In-flight requests finish and are settled; queued items are released; no new claims.
+    """
+    chosen = signals or (signal.SIGTERM, signal.SIGINT)
+
+    def handler(signum: int, _frame: object) -> None:
+        logger.info("stop requested", extra={"action": "stop_signal", "signal": signum})
+        worker.stop()
+
+    for sig in chosen:
+        signal.signal(sig, handler)
