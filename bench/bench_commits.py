@@ -34,6 +34,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 MANIFEST = """<?xml version="1.0" encoding="UTF-8"?>
 <manifest identifier="bench.commits" version="1"
   xmlns="http://www.imsglobal.org/xsd/imscp_v1p1" xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_v1p3">
