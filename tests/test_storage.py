@@ -125,3 +125,51 @@ def test_migrations_match_the_models(services: Services) -> None:
     with services.db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), Base.metadata)
     assert diff == []
+
+
+def test_sqlite_units_of_work_take_turns_without_deadlock(tmp_path: Path) -> None:
+    """Threads take turns; a unit of work waiting on another thread's unit does not hang."""
+    import threading
+    import time
+
+    from lti_tool.storage import db as dbmod
+
+    db = Database(f"sqlite:///{tmp_path / 'turns.sqlite3'}")
+    db.upgrade()
+    inside = threading.Event()
+    order: list[str] = []
+
+    def first() -> None:
+        with db.session():
+            inside.set()
+            order.append("first-in")
+            time.sleep(0.2)
+            order.append("first-out")
+
+    t = threading.Thread(target=first)
+    t.start()
+    inside.wait()
+    with db.session():
+        order.append("second")
+    t.join()
+    assert order == ["first-in", "first-out", "second"]
+
+    # nested waiting: the holder waits for another thread's unit of work; bounded, no deadlock
+    original = dbmod.TURN_WAIT_SECONDS
+    dbmod.TURN_WAIT_SECONDS = 0.2
+    try:
+        done = threading.Event()
+
+        def other() -> None:
+            with db.session() as s:
+                s.execute(__import__("sqlalchemy").text("SELECT 1"))
+            done.set()
+
+        with db.session():
+            worker = threading.Thread(target=other)
+            worker.start()
+            assert done.wait(5), "a waiting unit of work must fall back instead of deadlocking"
+            worker.join()
+    finally:
+        dbmod.TURN_WAIT_SECONDS = original
+    db.dispose()

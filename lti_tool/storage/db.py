@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+TURN_WAIT_SECONDS = 2.0
 
 
 class StorageError(Exception):
@@ -67,24 +69,39 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time; its busy handler sleeps and retries, which collapses
+        # throughput when threads collide. Units of work in one process take turns instead. The
+        # wait is bounded: a unit of work that waits on another thread (an HTTP call answered by
+        # this same process, in the demo) cannot deadlock, it falls back to the busy handler.
+        self._turns = threading.RLock() if self.is_sqlite else None
 
     @property
     def dialect(self) -> str:
         """``sqlite`` or ``postgresql``."""
         return self.engine.dialect.name
 
-    @contextmanager
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[None]:
+        held = self._turns is not None and self._turns.acquire(timeout=TURN_WAIT_SECONDS)
+        try:
+            yield
+        finally:
+            if held and self._turns is not None:
+                self._turns.release()
+
+    @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: commits when the block ends normally, rolls back otherwise."""
-        session = self._sessions()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        with self._turn():
+            session = self._sessions()
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
 
     # -- migrations ----------------------------------------------------------------------
 
