@@ -29,6 +29,7 @@ import shutil
 import stat
 import struct
 import tempfile
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -202,6 +203,8 @@ def check_entry_name(info: zipfile.ZipInfo, limits: ImportLimits) -> None:
         problem = "uses backslashes (Windows paths are not allowed; use forward slashes)"
     elif any(part == ".." for part in name.split("/")):
         problem = 'contains a ".." component that climbs out of the course folder'
+    elif any(part in ("", ".") for part in name.rstrip("/").split("/")):
+        problem = 'has an empty or "." path component (an unusual path that can hide duplicates)'
     elif len(name) > limits.max_path_length:
         problem = f"is longer than {limits.max_path_length} characters"
     elif name in ("", "/") or name.strip("/") in (".", ""):
@@ -281,13 +284,16 @@ ENTRY_CHECKS: tuple[Callable[[zipfile.ZipInfo, ImportLimits], None], ...] = (
 def check_duplicates(infos: list[zipfile.ZipInfo]) -> None:
     """Refuse two entries with the same path, also when they differ only in case.
 
+    Names are compared after Unicode NFC normalisation and case folding (macOS and Windows
+    file systems would merge them).
+
     A file whose path is also used as a folder (``a`` and ``a/b``) is refused too.
     """
     seen: dict[str, str] = {}
     folders: dict[str, str] = {}
     for info in infos:
         name = info.filename
-        key = name.rstrip("/").casefold()
+        key = unicodedata.normalize("NFC", name.rstrip("/")).casefold()
         parts = key.split("/")
         for depth in range(1, len(parts)):
             folders.setdefault("/".join(parts[:depth]), name)
@@ -866,6 +872,19 @@ def extract_package(
 
     with _open_zip(path) as zf, path.open("rb") as raw:
         validated = _validate_zip(zf, raw, limits, _Budget(limits))
+        if name is None and final.is_dir():
+            # Content-addressed: these exact bytes were fully verified and extracted before.
+            logger.info(
+                "package already imported; reusing its folder",
+                extra={"action": "package_import", "sha256": sha256},
+            )
+            return _result(
+                validated,
+                sha256=sha256,
+                package_size=package_size,
+                total_size=sum(info.file_size for info in validated.infos),
+                content_dir=final,
+            )
 
         def writer(tmp: Path, budget: _Budget) -> None:
             for info in validated.infos:

@@ -167,6 +167,26 @@ class Item:
         """``True`` when the item has no children (a launchable activity)."""
         return not self.children
 
+    @property
+    def scaled_passing_score(self) -> float | None:
+        """Initial ``cmi.scaled_passing_score`` for this SCO (SCORM 2004 RTE 4.2.21).
+
+        The primary objective's ``minNormalizedMeasure`` when it is ``satisfiedByMeasure``;
+        ``None`` (unknown to the SCO) otherwise, and always for SCORM 1.2.
+        """
+        if self.sequencing is None or self.sequencing.objectives.primary is None:
+            return None
+        primary = self.sequencing.objectives.primary
+        return primary.min_normalized_measure if primary.satisfied_by_measure else None
+
+    @property
+    def completion_threshold_value(self) -> float | None:
+        """Initial ``cmi.completion_threshold`` (SCORM 2004 RTE 4.2.3), or ``None``."""
+        ct = self.completion_threshold
+        if ct is None or not ct.completed_by_measure:
+            return None
+        return ct.min_progress_measure
+
     def walk(self) -> Iterator[Item]:
         """Yield this item and all its descendants in document (pre-)order."""
         yield self

@@ -84,9 +84,26 @@ def test_fixture_imports_and_extracts(
 
 def test_reimport_is_idempotent(pkg_fixtures, tmp_path):
     first = extract_package(pkg_fixtures / SCORM12_RT, tmp_path)
+    marker = first.content_dir / "marker.txt"
+    marker.write_text("kept")
     second = extract_package(pkg_fixtures / SCORM12_RT, tmp_path)
     assert first.content_dir == second.content_dir
+    assert second.structure == first.structure
+    assert marker.read_text() == "kept"  # the existing folder was reused, not rewritten
     assert [p.name for p in tmp_path.iterdir()] == [first.sha256]
+
+
+@pytest.mark.parametrize(
+    ("rel", "expected"),
+    [(S2004_ADV, 0.8), (S2004_RT, None), (S2004_2ND, None), (SCORM12_RT, None)],
+)
+def test_scaled_passing_score_from_manifest(pkg_fixtures, rel, expected):
+    manifest = inspect_package(pkg_fixtures / rel).structure
+    (item,) = manifest.default_organization.items
+    if expected is None:
+        assert item.scaled_passing_score is None
+    else:
+        assert item.scaled_passing_score == pytest.approx(expected)
 
 
 def test_named_destination(pkg_fixtures, tmp_path):

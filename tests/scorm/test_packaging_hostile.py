@@ -179,6 +179,18 @@ CASES: dict[str, tuple[Builder, str, ImportLimits | None, str]] = {
         None,
         "zip_slip",
     ),
+    "dot_segment_name": (
+        lambda: zip_bytes([*good_entries(), ("./index.html", PAGE)]),
+        "p.zip",
+        None,
+        "zip_slip",
+    ),
+    "empty_segment_name": (
+        lambda: zip_bytes([*good_entries(), ("a//b.html", PAGE)]),
+        "p.zip",
+        None,
+        "zip_slip",
+    ),
     "zip_slip_manifest_href": (
         lambda: zip_bytes(
             [("imsmanifest.xml", manifest(href="../outside.html")), ("index.html", PAGE)]
@@ -357,6 +369,12 @@ CASES: dict[str, tuple[Builder, str, ImportLimits | None, str]] = {
     "duplicate_names": (duplicate_zip, "p.zip", None, "duplicate_entry"),
     "duplicate_names_case": (
         lambda: zip_bytes([*good_entries(), ("INDEX.HTML", PAGE)]),
+        "p.zip",
+        None,
+        "duplicate_entry",
+    ),
+    "duplicate_names_unicode_forms": (
+        lambda: zip_bytes([*good_entries(), ("caf\u00e9.html", PAGE), ("cafe\u0301.html", PAGE)]),
         "p.zip",
         None,
         "duplicate_entry",
@@ -607,3 +625,26 @@ def test_error_codes_are_unique_and_all_exercised():
         "cmi5_duplicate_id",  # fixture import case 205 + test_packaging_manifest
     }
     assert exercised == set(codes)
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_extraction_streams_in_bounded_memory(tmp_path, method):
+    """A 24 MB entry is copied in chunks: Python allocations stay near one chunk."""
+    import tracemalloc
+
+    source = tmp_path / "big.zip"
+    with zipfile.ZipFile(source, "w", compression=method, compresslevel=1) as zf:
+        for name, data in good_entries():
+            zf.writestr(name, data)
+        with zf.open("video/movie.mp4", "w") as out:
+            for _ in range(24):
+                out.write(os.urandom(1024 * 1024))
+    limits = ImportLimits(chunk_bytes=256 * 1024)
+    tracemalloc.start()
+    try:
+        result = extract_package(source, tmp_path, limits)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (result.content_dir / "video/movie.mp4").stat().st_size == 24 * 1024 * 1024
+    assert peak < 4 * 1024 * 1024, f"peak Python allocation {peak:,} bytes"

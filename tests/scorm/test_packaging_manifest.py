@@ -314,6 +314,7 @@ def test_scorm2004_item_extensions():
         0.6,
         0.5,
     )
+    assert item.completion_threshold_value == 0.6
     assert item.time_limit_action == "continue,no message"
     assert item.data_from_lms == "start=5"
     assert [(m.target_id, m.read_shared_data, m.write_shared_data) for m in item.shared_data] == [
@@ -330,6 +331,7 @@ def test_third_edition_completion_threshold_value():
     )
     ct = scorm(version="2004 3rd Edition", items=items).item("i1").completion_threshold
     assert (ct.completed_by_measure, ct.min_progress_measure, ct.raw_value) == (True, 0.75, "0.75")
+    assert scorm().item("i1").completion_threshold_value is None
 
 
 FULL_SEQUENCING = """
