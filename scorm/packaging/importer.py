@@ -328,6 +328,25 @@ def check_declared_total(infos: list[zipfile.ZipInfo], limits: ImportLimits) -> 
         )
 
 
+def check_overlaps(infos: list[zipfile.ZipInfo], directory_offset: int) -> None:
+    """Refuse entries whose data overlap another entry (the "overlapping files" zip bomb).
+
+    Each entry's local header plus compressed data must end before the next entry starts,
+    and the last one before the central directory.
+    """
+    ordered = sorted(infos, key=lambda info: info.header_offset)
+    for current, following in zip(ordered, [*ordered[1:], None], strict=True):
+        end = current.header_offset + _LOCAL_HEADER.size + current.compress_size
+        limit = directory_offset if following is None else following.header_offset
+        if end > limit:
+            raise ZipBomb(
+                f'the package entry "{current.filename}" overlaps another entry\'s data. '
+                "Overlapping entries are a zip-bomb technique; the package was refused.",
+                file=current.filename,
+                rule="entries must not overlap",
+            )
+
+
 def check_central_directory(zf: zipfile.ZipFile, limits: ImportLimits) -> list[zipfile.ZipInfo]:
     """Run every central-directory check; return the entries in archive order.
 
@@ -341,6 +360,7 @@ def check_central_directory(zf: zipfile.ZipFile, limits: ImportLimits) -> list[z
             check(info, limits)
     check_duplicates(infos)
     check_declared_total(infos, limits)
+    check_overlaps(infos, zf.start_dir)
     return infos
 
 
@@ -376,6 +396,15 @@ def _data_offset(raw: BinaryIO, info: zipfile.ZipInfo) -> int:
         )
     fields = _LOCAL_HEADER.unpack(header)
     name_len, extra_len = fields[-2], fields[-1]
+    local_name = raw.read(name_len)
+    encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
+    if local_name != info.orig_filename.encode(encoding, errors="replace"):
+        raise CorruptEntry(
+            f'the local header of "{info.filename}" names a different file; the zip is '
+            "damaged or crafted. Export the course again.",
+            file=info.filename,
+            rule="PKWARE APPNOTE: local and central names match",
+        )
     return info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
 
 

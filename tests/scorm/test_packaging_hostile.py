@@ -98,6 +98,30 @@ _CD = {"flags": (8, "<H"), "method": (10, "<H"), "crc": (16, "<I"), "usize": (24
 _LOCAL = {"flags": (6, "<H"), "method": (8, "<H"), "crc": (14, "<I"), "usize": (22, "<I")}
 
 
+def patch_offset(data: bytes, name: str, header_offset: int) -> bytes:
+    """Point entry ``name``'s central directory record at another local header."""
+    out = bytearray(data)
+    eocd = out.rfind(b"PK\x05\x06")
+    count = struct.unpack_from("<H", out, eocd + 10)[0]
+    pos = struct.unpack_from("<I", out, eocd + 16)[0]
+    for _ in range(count):
+        n, e, c = struct.unpack_from("<HHH", out, pos + 28)
+        if out[pos + 46 : pos + 46 + n].decode() == name:
+            struct.pack_into("<I", out, pos + 42, header_offset)
+            return bytes(out)
+        pos += 46 + n + e + c
+    raise KeyError(name)
+
+
+def rename_local(data: bytes, name: str, new_name: bytes) -> bytes:
+    """Change the file name in entry ``name``'s local header only (same length)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        offset = zf.getinfo(name).header_offset
+    start = offset + 30
+    assert data[start : start + len(new_name)] == name.encode()
+    return data[:start] + new_name + data[start + len(new_name) :]
+
+
 def patch(data: bytes, name: str, **fields: int) -> bytes:
     """Overwrite header fields of entry ``name`` in both its central and local headers."""
     out = bytearray(data)
@@ -230,6 +254,20 @@ CASES: dict[str, tuple[Builder, str, ImportLimits | None, str]] = {
         "p.zip",
         None,
         "unsupported_compression",
+    ),
+    "overlapping_entries": (
+        lambda: patch_offset(
+            zip_bytes([*good_entries(), ("copy.html", PAGE)], zipfile.ZIP_STORED), "copy.html", 0
+        ),
+        "p.zip",
+        None,
+        "zip_bomb",
+    ),
+    "local_header_name_mismatch": (
+        lambda: rename_local(zip_bytes(good_entries()), "index.html", b"indeX.html"),
+        "p.zip",
+        None,
+        "corrupt_entry",
     ),
     "corrupt_entry_crc": (
         lambda: corrupt_stored(zip_bytes(good_entries(), zipfile.ZIP_STORED), b"lesson"),
