@@ -135,6 +135,34 @@ class ImportedPackage:
     launchables: tuple[Launchable, ...]
     source_kind: str = "zip"
 
+    def summary(self) -> dict[str, object]:
+        """JSON-ready catalogue fields (everything except the parsed ``structure``)."""
+        return {
+            "standard": self.standard.value,
+            "edition": self.edition,
+            "title": self.title,
+            "description": self.description,
+            "language": self.language,
+            "manifest_file": self.manifest_file,
+            "sco_count": self.sco_count,
+            "file_count": self.file_count,
+            "total_size": self.total_size,
+            "package_size": self.package_size,
+            "sha256": self.sha256,
+            "content_dir": str(self.content_dir) if self.content_dir else None,
+            "source_kind": self.source_kind,
+            "launchables": [
+                {
+                    "identifier": item.identifier,
+                    "title": item.title,
+                    "launch_url": item.launch_url,
+                    "kind": item.kind.value,
+                    "visible": item.visible,
+                }
+                for item in self.launchables
+            ],
+        }
+
 
 # --- step 1: open -------------------------------------------------------------------------------
 
@@ -846,6 +874,7 @@ def extract_package(
     limits: ImportLimits = DEFAULT_LIMITS,
     *,
     name: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportedPackage:
     """Validate, parse and extract a course package into ``dest_root/<name>``.
 
@@ -859,6 +888,8 @@ def extract_package(
         dest_root: the content root (must exist; same file system as the final folder).
         limits: import limits.
         name: folder name to use instead of the SHA-256 (must not exist yet).
+        progress: called as ``progress(bytes_written, bytes_expected)`` after every chunk
+            (for CLI progress bars); ``bytes_expected`` is the declared uncompressed total.
 
     Returns:
         The :class:`ImportedPackage`, ``content_dir`` set.
@@ -915,6 +946,8 @@ def extract_package(
                 content_dir=final,
             )
 
+        declared_total = sum(info.file_size for info in validated.infos)
+
         def writer(tmp: Path, budget: _Budget) -> None:
             for info in validated.infos:
                 target = _target(tmp, info.filename)
@@ -925,6 +958,8 @@ def extract_package(
                 with target.open("xb") as out:
                     for piece in iter_entry(raw, zf, info, limits, budget):
                         out.write(piece)
+                        if progress is not None:
+                            progress(budget.total, declared_total)
 
         total = _extract_atomically(root, final, writer, limits)
     result = _result(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -199,7 +201,7 @@ def test_scorm2004_runtime_basic_delivery_controls(pkg_fixtures):
         True,
         True,
     )
-    assert item.sequencing.declared == frozenset({"delivery_controls"})
+    assert item.sequencing.declared == ("delivery_controls",)
 
 
 def test_scorm2004_advanced_scaled_passing_score_inputs(pkg_fixtures):
@@ -370,3 +372,28 @@ def test_cmi5_import_cases_refused(pkg_fixtures, tmp_path, pkg_listing, case, co
         extract_package(pkg_fixtures / "cmi5/import-cases" / case, tmp_path)
     assert info.value.code == code
     assert pkg_listing(tmp_path) == before
+
+
+def test_progress_callback_and_summary(pkg_fixtures, tmp_path):
+    calls: list[tuple[int, int]] = []
+    result = extract_package(
+        pkg_fixtures / CMI5_SINGLE,
+        tmp_path,
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    assert calls, "progress was never reported"
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+    assert calls[-1] == (result.total_size, result.total_size)
+    summary = result.summary()
+    assert json.loads(json.dumps(summary)) == summary
+    assert summary["standard"] == "cmi5"
+    assert summary["launchables"][0]["kind"] == "au"
+    assert summary["content_dir"] == str(result.content_dir)
+
+
+@pytest.mark.parametrize("rel", [S2004_SEQ, SCORM12_CP, TINCAN, CMI5_MULTI])
+def test_structures_serialise_to_json(pkg_fixtures, rel):
+    """The runtime/catalogue can store the parsed structure as JSON (dataclasses.asdict)."""
+    structure = inspect_package(pkg_fixtures / rel).structure
+    text = json.dumps(dataclasses.asdict(structure))
+    assert json.loads(text)["standard"] == structure.standard.value
