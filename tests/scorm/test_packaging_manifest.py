@@ -750,6 +750,25 @@ def test_cmi5_validation_steps(old, new, code):
     assert info.value.code == code
 
 
+def test_cmi5_vendor_extensions_ignored_and_namespace_checked():
+    ext = CMI5_NESTED.replace(
+        "<objectives>\n    <objective id",
+        '<v:au xmlns:v="urn:vendor" id="not-an-iri"/>\n  <objectives>\n    <objective id',
+        1,
+    )
+    assert ext != CMI5_NESTED
+    course = parse_manifest_bytes(ext.encode(), file="cmi5.xml", limits=DEFAULT_LIMITS)
+    assert len(course.aus()) == 2
+    wrong = CMI5_NESTED.replace("https://w3id.org/xapi/profiles/cmi5/v1/", "urn:other/")
+    with pytest.raises(PackageError) as info:
+        parse_manifest_bytes(wrong.encode(), file="cmi5.xml", limits=DEFAULT_LIMITS)
+    assert info.value.code == "invalid_manifest"
+    legacy = CMI5_NESTED.replace(
+        "https://w3id.org/xapi/profiles/cmi5/v1/", "http://www.adlnet.gov/cmi5/"
+    )
+    assert len(parse_manifest_bytes(legacy.encode(), file="c", limits=DEFAULT_LIMITS).aus()) == 2
+
+
 def test_cmi5_standalone_needs_absolute_urls():
     with pytest.raises(PackageError) as info:
         parse_manifest_bytes(
