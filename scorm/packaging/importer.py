@@ -48,6 +48,7 @@ from scorm.packaging.errors import (
     DuplicateEntry,
     EmptyZip,
     EncryptedEntry,
+    InvalidManifest,
     ManifestMissing,
     ManifestTooLarge,
     MissingFile,
@@ -68,6 +69,7 @@ from scorm.packaging.model import (
     Launchable,
     LaunchKind,
     Standard,
+    pick_lang,
 )
 from scorm.packaging.scorm_manifest import ScormManifest, parse_scorm_manifest
 from scorm.packaging.tincan import TinCanManifest, parse_tincan
@@ -620,8 +622,6 @@ def _parse_root(root: etree._Element, *, file: str, in_package: bool) -> Package
         return parse_cmi5(root, file=file, in_package=in_package)
     if name == "tincan":
         return parse_tincan(root, file=file)
-    from scorm.packaging.errors import InvalidManifest
-
     raise InvalidManifest(
         f"{file} has the root element <{name}>, which is not a SCORM manifest, a cmi5 course "
         "structure or a tincan.xml.",
@@ -684,8 +684,6 @@ def _summary(
         lang = structure.title_strings[0].lang if structure.title_strings else None
         return structure.title, structure.description, lang, len(launchables), launchables
     launch = structure.launch_activity
-    from scorm.packaging.model import pick_lang
-
     return (
         structure.title,
         pick_lang(launch.description),

@@ -14,7 +14,7 @@ from lxml import etree
 
 from scorm.packaging.errors import InvalidManifest
 from scorm.packaging.model import LangString, Launchable, LaunchKind, Standard, pick_lang
-from scorm.packaging.urls import is_absolute_url, normalize_package_path
+from scorm.packaging.urls import file_in_package, is_absolute_url, normalize_package_path
 from scorm.packaging.xmlsafe import local_name, text_of
 
 logger = logging.getLogger(__name__)
@@ -76,8 +76,6 @@ class TinCanManifest:
 
     def required_files(self) -> tuple[tuple[str, str], ...]:
         """Package files the launch URLs need, as ``(path, element locator)`` pairs."""
-        from scorm.packaging.urls import file_in_package
-
         needed = []
         for activity in self.activities:
             if activity.launch:

@@ -686,3 +686,13 @@ def test_extraction_streams_in_bounded_memory(tmp_path, method):
         tracemalloc.stop()
     assert (result.content_dir / "video/movie.mp4").stat().st_size == 24 * 1024 * 1024
     assert peak < 4 * 1024 * 1024, f"peak Python allocation {peak:,} bytes"
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["max_total_bytes", "max_entry_ratio", "max_entries", "max_manifest_bytes", "chunk_bytes"],
+)
+def test_limits_must_be_positive(field):
+    with pytest.raises(ValueError, match=field):
+        ImportLimits(**{field: 0})
+    assert getattr(ImportLimits(), field) > 0
