@@ -267,6 +267,24 @@ class ScormManifest:
         org_title = self.default_organization.title if self.organizations else ""
         return org_title or (self.metadata.title if self.metadata else None) or self.identifier
 
+    def global_objective_ids(self) -> tuple[str, ...]:
+        """Every global (shared) objective id that the default organization maps to, sorted.
+
+        These are the ``targetObjectiveID`` values of ``imsss:mapInfo`` and ``adlseq:mapInfo``
+        (SN 5.1.6.3); their scope is the learner (``objectivesGlobalToSystem`` true) or this
+        course attempt (false).
+        """
+        org = self.default_organization
+        ids: set[str] = set()
+        for seq in [org.sequencing, *(item.sequencing for item in org.walk())]:
+            if seq is None:
+                continue
+            for objective in seq.objectives.all():
+                ids.update(m.target_objective_id for m in objective.map_info)
+            for adl in seq.adl_objectives:
+                ids.update(m.target_objective_id for m in adl.map_info)
+        return tuple(sorted(ids))
+
     def launchables(self) -> tuple[Launchable, ...]:
         """Launchable items of the default organization, in course order."""
         result: list[Launchable] = []
