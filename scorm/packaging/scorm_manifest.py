@@ -579,10 +579,9 @@ class _Parser:
         combined = join_base(bases, href)
         if is_absolute_url(combined):
             return combined
-        path, sep, rest = combined.partition("?")
-        if not sep:
-            path, sep, rest = combined.partition("#")
-        return normalize_package_path(path, file=self.file, element=where) + sep + rest
+        path = split_url(combined)[0]
+        rest = combined[len(path) :]
+        return normalize_package_path(path, file=self.file, element=where) + rest
 
     # --- sequencing collection ---------------------------------------------------------------
 

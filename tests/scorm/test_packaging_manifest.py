@@ -201,6 +201,23 @@ def test_xml_base_and_parameters_build_launch_url():
     )
 
 
+@pytest.mark.parametrize(
+    ("href", "launch"),
+    [
+        ("./a/../start.html#top?x", "start.html#top?x"),
+        ("sub/./page.html?a=1#f", "sub/page.html?a=1#f"),
+        ("page%20one.html", "page%20one.html"),
+    ],
+)
+def test_resource_href_normalised_keeping_query_and_fragment(href, launch):
+    manifest = scorm(
+        resources=f'<resource identifier="r1" adlcp:scormType="sco" href="{href}"/>',
+    )
+    assert manifest.item("i1").launch_url == launch
+    needed = {path for path, _ in manifest.required_files()}
+    assert needed == {launch.split("#")[0].split("?")[0].replace("%20", " ")}
+
+
 def test_isvisible_and_asset_launchables():
     manifest = scorm(
         items=(
