@@ -896,6 +896,24 @@ def extract_package(
         PackageError: the package is refused (see ``code``); ``DestinationError`` when the
             destination cannot be written.
     """
+    try:
+        return _extract_package(source, dest_root, limits, name=name, progress=progress)
+    except PackageError as exc:
+        logger.warning(
+            "package refused",
+            extra={"action": "package_import", "code": exc.code, "file": exc.file},
+        )
+        raise
+
+
+def _extract_package(
+    source: str | os.PathLike[str],
+    dest_root: str | os.PathLike[str],
+    limits: ImportLimits,
+    *,
+    name: str | None,
+    progress: Callable[[int, int], None] | None,
+) -> ImportedPackage:
     path = _source_path(source)
     root = Path(dest_root)
     if not root.is_dir():

@@ -522,6 +522,17 @@ def _populate(dest: Path) -> None:
     (dest / "earlier-course" / "index.html").write_bytes(PAGE)
 
 
+def test_refusal_is_logged_with_its_code(tmp_path, caplog):
+    source = tmp_path / "p.zip"
+    source.write_bytes(zip_bytes([*good_entries(), ("../evil.html", PAGE)]))
+    with caplog.at_level("WARNING", logger="scorm.packaging.importer"):
+        with pytest.raises(PackageError):
+            extract_package(source, tmp_path)
+    (record,) = [r for r in caplog.records if r.getMessage() == "package refused"]
+    assert record.code == "zip_slip"
+    assert record.file == "../evil.html"
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_hostile_package_refused_and_leaves_nothing(case, tmp_path, pkg_listing):
     build, filename, limits, code = CASES[case]

@@ -630,6 +630,23 @@ def test_invalid_content_packaging_refused(items, resources):
     assert info.value.code == "invalid_manifest"
 
 
+@pytest.mark.parametrize(
+    "organizations",
+    ["", "<organizations/>", '<organizations default="o1"></organizations>'],
+    ids=["no-organizations-element", "empty-organizations", "no-organization"],
+)
+def test_manifest_without_organization_refused(organizations):
+    xml = f"""<manifest identifier="m" {NS2004}>
+      <metadata><schemaversion>2004 4th Edition</schemaversion></metadata>
+      {organizations}
+      <resources><resource identifier="r1" adlcp:scormType="sco" href="a.html"/></resources>
+    </manifest>"""
+    with pytest.raises(PackageError) as info:
+        parse_manifest_bytes(xml.encode(), file="imsmanifest.xml", limits=DEFAULT_LIMITS)
+    assert info.value.code == "invalid_manifest"
+    assert "nothing to launch" in info.value.message
+
+
 # --- XML safety ------------------------------------------------------------------------------
 
 
