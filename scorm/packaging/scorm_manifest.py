@@ -576,6 +576,11 @@ class _Parser:
         return result
 
     def _resolve(self, bases: tuple[str, ...], href: str, where: str) -> str:
+        # SPEC COMPLIANCE NOTE: hrefs are URLs and must use "/" (CAM: href is xs:anyURI); old
+        # Windows authoring tools write "\\". Browsers treat "\\" as "/" in http(s) URLs
+        # (WHATWG URL), so we do the same instead of refusing. Zip *entry names* with
+        # backslashes are still refused (importer.check_entry_name).
+        href = href.replace("\\", "/")
         combined = join_base(bases, href)
         if is_absolute_url(combined):
             return combined
@@ -755,6 +760,8 @@ class _Parser:
     def time_limit_action(self, raw: str | None, where: str) -> str | None:
         if raw is None:
             return None
+        # SPEC COMPLIANCE NOTE: the vocabulary is exact ("exit,message"); we accept other
+        # letter case and spaces around the comma, and store the canonical token.
         value = ",".join(part.strip() for part in raw.lower().split(","))
         if value not in TIME_LIMIT_ACTIONS:
             raise self.fail(

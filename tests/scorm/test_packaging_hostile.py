@@ -223,6 +223,14 @@ CASES: dict[str, tuple[Builder, str, ImportLimits | None, str]] = {
         None,
         "zip_slip",
     ),
+    "zip_slip_manifest_backslash_href": (
+        lambda: zip_bytes(
+            [("imsmanifest.xml", manifest(href="..\\..\\outside.html")), ("index.html", PAGE)]
+        ),
+        "p.zip",
+        None,
+        "zip_slip",
+    ),
     "symlink_entry": (
         lambda: zip_bytes(
             [*good_entries(), (with_mode("link.html", stat.S_IFLNK | 0o777), b"/etc/passwd")]

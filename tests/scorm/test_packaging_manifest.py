@@ -207,6 +207,7 @@ def test_xml_base_and_parameters_build_launch_url():
         ("./a/../start.html#top?x", "start.html#top?x"),
         ("sub/./page.html?a=1#f", "sub/page.html?a=1#f"),
         ("page%20one.html", "page%20one.html"),
+        ("shared\\launch.html", "shared/launch.html"),
     ],
 )
 def test_resource_href_normalised_keeping_query_and_fragment(href, launch):
