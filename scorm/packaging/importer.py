@@ -32,7 +32,7 @@ import tempfile
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -205,7 +205,7 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
 # --- step 2: central directory checks -------------------------------------------------------
 
 
-def check_entry_count(infos: list[zipfile.ZipInfo], limits: ImportLimits) -> None:
+def check_entry_count(infos: Sequence[zipfile.ZipInfo], limits: ImportLimits) -> None:
     """Refuse empty archives and archives with more entries than ``limits.max_entries``."""
     if len(infos) > limits.max_entries:
         raise TooManyEntries(
@@ -311,7 +311,7 @@ ENTRY_CHECKS: tuple[Callable[[zipfile.ZipInfo, ImportLimits], None], ...] = (
 """Per-entry checks run on the central directory, in this order."""
 
 
-def check_duplicates(infos: list[zipfile.ZipInfo]) -> None:
+def check_duplicates(infos: Sequence[zipfile.ZipInfo]) -> None:
     """Refuse two entries with the same path, also when they differ only in case.
 
     Names are compared after Unicode NFC normalisation and case folding (macOS and Windows
@@ -347,7 +347,7 @@ def check_duplicates(infos: list[zipfile.ZipInfo]) -> None:
             )
 
 
-def check_declared_total(infos: list[zipfile.ZipInfo], limits: ImportLimits) -> None:
+def check_declared_total(infos: Sequence[zipfile.ZipInfo], limits: ImportLimits) -> None:
     """Refuse when the declared uncompressed total is over ``limits.max_total_bytes``."""
     total = sum(info.file_size for info in infos)
     if total > limits.max_total_bytes:
@@ -358,7 +358,7 @@ def check_declared_total(infos: list[zipfile.ZipInfo], limits: ImportLimits) -> 
         )
 
 
-def check_overlaps(infos: list[zipfile.ZipInfo], directory_offset: int) -> None:
+def check_overlaps(infos: Sequence[zipfile.ZipInfo], directory_offset: int) -> None:
     """Refuse entries whose data overlap another entry (the "overlapping files" zip bomb).
 
     Each entry's local header plus compressed data must end before the next entry starts,
@@ -377,13 +377,15 @@ def check_overlaps(infos: list[zipfile.ZipInfo], directory_offset: int) -> None:
             )
 
 
-def check_central_directory(zf: zipfile.ZipFile, limits: ImportLimits) -> list[zipfile.ZipInfo]:
+def check_central_directory(
+    zf: zipfile.ZipFile, limits: ImportLimits
+) -> tuple[zipfile.ZipInfo, ...]:
     """Run every central-directory check; return the entries in archive order.
 
     Raises:
         PackageError: the first failing check's error.
     """
-    infos = zf.infolist()
+    infos = tuple(zf.infolist())
     check_entry_count(infos, limits)
     for info in infos:
         for check in ENTRY_CHECKS:
@@ -568,7 +570,7 @@ def iter_entry(
 # --- step 3: manifest ------------------------------------------------------------------------
 
 
-def _find_manifest(infos: list[zipfile.ZipInfo]) -> tuple[zipfile.ZipInfo, Standard]:
+def _find_manifest(infos: Sequence[zipfile.ZipInfo]) -> tuple[zipfile.ZipInfo, Standard]:
     at_root = {info.filename.casefold(): info for info in infos if "/" not in info.filename}
     for name, standard in MANIFEST_PRECEDENCE:
         if name in at_root:
@@ -635,7 +637,7 @@ def _parse_root(root: etree._Element, *, file: str, in_package: bool) -> Package
 
 
 def check_required_files(
-    structure: PackageStructure, infos: list[zipfile.ZipInfo], limits: ImportLimits, file: str
+    structure: PackageStructure, infos: Sequence[zipfile.ZipInfo], limits: ImportLimits, file: str
 ) -> None:
     """Refuse when the manifest points at a file that is not in the zip."""
     if isinstance(structure, ScormManifest):
@@ -700,7 +702,7 @@ def _summary(
 class _Validated:
     structure: PackageStructure
     manifest_file: str
-    infos: list[zipfile.ZipInfo]
+    infos: tuple[zipfile.ZipInfo, ...]
 
 
 def _validate_zip(
@@ -791,7 +793,7 @@ def _standalone_cmi5(path: Path, limits: ImportLimits) -> _Validated:
     structure = parse_cmi5(root, file=path.name, in_package=False)
     info = zipfile.ZipInfo(cmi5_mod.MANIFEST_FILE)
     info.file_size = len(data)
-    return _Validated(structure=structure, manifest_file=cmi5_mod.MANIFEST_FILE, infos=[info])
+    return _Validated(structure=structure, manifest_file=cmi5_mod.MANIFEST_FILE, infos=(info,))
 
 
 def inspect_package(
