@@ -875,6 +875,7 @@ def extract_package(
     *,
     name: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    durable: bool = False,
 ) -> ImportedPackage:
     """Validate, parse and extract a course package into ``dest_root/<name>``.
 
@@ -890,6 +891,9 @@ def extract_package(
         name: folder name to use instead of the SHA-256 (must not exist yet).
         progress: called as ``progress(bytes_written, bytes_expected)`` after every chunk
             (for CLI progress bars); ``bytes_expected`` is the declared uncompressed total.
+        durable: ``fsync`` every file and folder before the final rename, and the content
+            root after it, so a power loss cannot leave a catalogue row pointing at
+            half-written files (slower: the import then runs at true disk speed).
 
     Returns:
         The :class:`ImportedPackage`, ``content_dir`` set.
@@ -899,7 +903,9 @@ def extract_package(
             destination cannot be written.
     """
     try:
-        return _extract_package(source, dest_root, limits, name=name, progress=progress)
+        return _extract_package(
+            source, dest_root, limits, name=name, progress=progress, durable=durable
+        )
     except PackageError as exc:
         logger.warning(
             "package refused",
@@ -915,6 +921,7 @@ def _extract_package(
     *,
     name: str | None,
     progress: Callable[[int, int], None] | None,
+    durable: bool,
 ) -> ImportedPackage:
     path = _source_path(source)
     root = Path(dest_root)
@@ -938,7 +945,7 @@ def _extract_package(
             shutil.copyfile(path, tmp / cmi5_mod.MANIFEST_FILE)
             budget.add(package_size, cmi5_mod.MANIFEST_FILE)
 
-        total = _extract_atomically(root, final, writer, limits)
+        total = _extract_atomically(root, final, writer, limits, durable=durable)
         return _result(
             validated,
             sha256=sha256,
@@ -979,7 +986,7 @@ def _extract_package(
                         if progress is not None:
                             progress(budget.total, declared_total)
 
-        total = _extract_atomically(root, final, writer, limits)
+        total = _extract_atomically(root, final, writer, limits, durable=durable)
     result = _result(
         validated,
         sha256=sha256,
@@ -1000,11 +1007,32 @@ def _extract_package(
     return result
 
 
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(top: Path) -> None:
+    """fsync every file, then every folder (deepest first), under ``top``."""
+    folders: list[Path] = []
+    for dirpath, _dirnames, filenames in os.walk(top):
+        folders.append(Path(dirpath))
+        for filename in filenames:
+            _fsync_path(Path(dirpath) / filename)
+    for folder in reversed(folders):
+        _fsync_path(folder)
+
+
 def _extract_atomically(
     root: Path,
     final: Path,
     writer: Callable[[Path, _Budget], None],
     limits: ImportLimits,
+    *,
+    durable: bool = False,
 ) -> int:
     try:
         tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=root))
@@ -1017,8 +1045,12 @@ def _extract_atomically(
     try:
         writer(tmp, budget)
         tmp.chmod(0o755)
+        if durable:
+            _fsync_tree(tmp)
         try:
             os.rename(tmp, final)
+            if durable:
+                _fsync_path(root)
         except OSError:
             if not final.is_dir():
                 raise

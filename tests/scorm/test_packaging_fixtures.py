@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -403,3 +404,17 @@ def test_structures_serialise_to_json(pkg_fixtures, rel):
     structure = inspect_package(pkg_fixtures / rel).structure
     text = json.dumps(dataclasses.asdict(structure))
     assert json.loads(text)["standard"] == structure.standard.value
+
+
+def test_durable_import_fsyncs_files_folders_and_root(pkg_fixtures, tmp_path, monkeypatch):
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    (tmp_path / "durable").mkdir()
+    (tmp_path / "plain").mkdir()
+    result = extract_package(pkg_fixtures / CMI5_SINGLE, tmp_path / "durable", durable=True)
+    folders = sum(1 for p in result.content_dir.rglob("*") if p.is_dir()) + 1
+    assert len(synced) == result.file_count + folders + 1  # files, folders, content root
+    synced.clear()
+    extract_package(pkg_fixtures / CMI5_SINGLE, tmp_path / "plain")
+    assert synced == []  # not durable: no fsync
