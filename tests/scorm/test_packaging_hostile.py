@@ -671,6 +671,8 @@ def test_error_describes_itself():
     }
     assert str(error) == "[zip_bomb] too big (file a.bin, at x)"
     assert ZipBomb().message.startswith("The package expands")
+    assert ZipBomb("the entry is huge").message == "The entry is huge"
+    assert ZipBomb("imsmanifest.xml is huge").message == "imsmanifest.xml is huge"
 
 
 def test_error_codes_are_unique_and_all_exercised():
