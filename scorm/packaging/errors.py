@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-
 # Messages are written as sentences; these first words get a capital letter (a leading file
 # or element name, such as "imsmanifest.xml", keeps its exact spelling).
 _SENTENCE_STARTS = frozenset({"the", "a", "an", "every", "two", "writing", "cannot"})
