@@ -837,3 +837,19 @@ def test_unknown_root_element_refused():
     with pytest.raises(PackageError) as info:
         parse_manifest_bytes(b"<html/>", file="imsmanifest.xml", limits=DEFAULT_LIMITS)
     assert info.value.code == "invalid_manifest"
+
+
+@pytest.mark.parametrize(("depth", "ok"), [(240, True), (400, False)])
+def test_deeply_nested_items(depth, ok):
+    """libxml2's depth limit (no huge_tree) bounds our recursion; deep trees still parse."""
+    items = "".join(f'<item identifier="d{n}"><title>L{n}</title>' for n in range(depth))
+    items += '<item identifier="leaf" identifierref="r1"><title>Leaf</title></item>'
+    items += "</item>" * depth
+    if ok:
+        manifest = scorm(items=items)
+        assert manifest.launchables()[0].identifier == "leaf"
+        assert len(list(manifest.default_organization.walk())) == depth + 1
+    else:
+        with pytest.raises(PackageError) as info:
+            scorm(items=items)
+        assert info.value.code == "xml_malformed"
