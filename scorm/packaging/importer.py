@@ -96,6 +96,7 @@ _SUPPORTED_METHODS = {
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")
 _LOCAL_MAGIC = b"PK\x03\x04"
+_MAX_NAME_BYTES = 255  # NAME_MAX on Linux file systems
 _SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -237,6 +238,8 @@ def check_entry_name(info: zipfile.ZipInfo, limits: ImportLimits) -> None:
         problem = 'has an empty or "." path component (an unusual path that can hide duplicates)'
     elif len(name) > limits.max_path_length:
         problem = f"is longer than {limits.max_path_length} characters"
+    elif any(len(part.encode("utf-8")) > _MAX_NAME_BYTES for part in name.split("/")):
+        problem = f"has a file or folder name longer than {_MAX_NAME_BYTES} bytes"
     elif name in ("", "/") or name.strip("/") in (".", ""):
         problem = "is empty"
     if problem:

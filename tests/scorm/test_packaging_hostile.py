@@ -215,6 +215,18 @@ CASES: dict[str, tuple[Builder, str, ImportLimits | None, str]] = {
         None,
         "zip_slip",
     ),
+    "name_component_too_long": (
+        lambda: zip_bytes([*good_entries(), ("a/" + "x" * 300 + ".html", PAGE)]),
+        "p.zip",
+        None,
+        "zip_slip",
+    ),
+    "path_too_long": (
+        lambda: zip_bytes([*good_entries(), ("/".join(["abcdefgh"] * 130), PAGE)]),
+        "p.zip",
+        None,
+        "zip_slip",
+    ),
     "zip_slip_manifest_href": (
         lambda: zip_bytes(
             [("imsmanifest.xml", manifest(href="../outside.html")), ("index.html", PAGE)]
