@@ -28,7 +28,7 @@ from scorm.packaging.errors import (
 )
 from scorm.packaging.model import LangString, Launchable, LaunchKind, Standard, pick_lang
 from scorm.packaging.urls import file_in_package, is_absolute_url, normalize_package_path
-from scorm.packaging.xmlsafe import local_name, text_of
+from scorm.packaging.xmlsafe import local_name, namespace, text_of
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,8 @@ class Cmi5Course:
 
 
 def _is(el: etree._Element, name: str) -> bool:
-    return isinstance(el.tag, str) and local_name(el) == name
+    # Vendor extensions live in other namespaces (cmi5 13.1.5) and are ignored.
+    return isinstance(el.tag, str) and local_name(el) == name and namespace(el) in NAMESPACES | {""}
 
 
 def _child(el: etree._Element, name: str) -> etree._Element | None:
@@ -294,6 +295,14 @@ class _Parser:
                 file=self.file,
                 element="/",
                 rule="cmi5 13.2 courseStructure root",
+            )
+        if namespace(root) not in NAMESPACES | {""}:
+            raise InvalidManifest(
+                f"{self.file} uses the namespace {namespace(root)!r}, which is not a cmi5 course "
+                "structure namespace.",
+                file=self.file,
+                element="/",
+                rule="cmi5 13.2 CourseStructure.xsd namespace",
             )
         course_el = _child(root, "course")
         if course_el is None:

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+# Messages are written as sentences; these first words get a capital letter (a leading file
+# or element name, such as "imsmanifest.xml", keeps its exact spelling).
+_SENTENCE_STARTS = frozenset({"the", "a", "an", "every", "two", "writing", "cannot"})
+
 
 class PackageError(Exception):
     """A course package was refused."""
@@ -24,7 +28,11 @@ class PackageError(Exception):
         element: str | None = None,
         rule: str | None = None,
     ) -> None:
-        self.message = message or (self.__doc__ or self.code).strip()
+        text = message or (self.__doc__ or self.code).strip()
+        first, _, rest = text.partition(" ")
+        if first in _SENTENCE_STARTS:
+            text = f"{first.capitalize()} {rest}"
+        self.message = text
         self.file = file
         self.element = element
         self.rule = rule

@@ -29,9 +29,10 @@ import shutil
 import stat
 import struct
 import tempfile
+import unicodedata
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -47,6 +48,7 @@ from scorm.packaging.errors import (
     DuplicateEntry,
     EmptyZip,
     EncryptedEntry,
+    InvalidManifest,
     ManifestMissing,
     ManifestTooLarge,
     MissingFile,
@@ -67,6 +69,7 @@ from scorm.packaging.model import (
     Launchable,
     LaunchKind,
     Standard,
+    pick_lang,
 )
 from scorm.packaging.scorm_manifest import ScormManifest, parse_scorm_manifest
 from scorm.packaging.tincan import TinCanManifest, parse_tincan
@@ -93,6 +96,7 @@ _SUPPORTED_METHODS = {
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")
 _LOCAL_MAGIC = b"PK\x03\x04"
+_MAX_NAME_BYTES = 255  # NAME_MAX on Linux file systems
 _SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -134,6 +138,34 @@ class ImportedPackage:
     launchables: tuple[Launchable, ...]
     source_kind: str = "zip"
 
+    def summary(self) -> dict[str, object]:
+        """JSON-ready catalogue fields (everything except the parsed ``structure``)."""
+        return {
+            "standard": self.standard.value,
+            "edition": self.edition,
+            "title": self.title,
+            "description": self.description,
+            "language": self.language,
+            "manifest_file": self.manifest_file,
+            "sco_count": self.sco_count,
+            "file_count": self.file_count,
+            "total_size": self.total_size,
+            "package_size": self.package_size,
+            "sha256": self.sha256,
+            "content_dir": str(self.content_dir) if self.content_dir else None,
+            "source_kind": self.source_kind,
+            "launchables": [
+                {
+                    "identifier": item.identifier,
+                    "title": item.title,
+                    "launch_url": item.launch_url,
+                    "kind": item.kind.value,
+                    "visible": item.visible,
+                }
+                for item in self.launchables
+            ],
+        }
+
 
 # --- step 1: open -------------------------------------------------------------------------------
 
@@ -174,7 +206,7 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
 # --- step 2: central directory checks -------------------------------------------------------
 
 
-def check_entry_count(infos: list[zipfile.ZipInfo], limits: ImportLimits) -> None:
+def check_entry_count(infos: Sequence[zipfile.ZipInfo], limits: ImportLimits) -> None:
     """Refuse empty archives and archives with more entries than ``limits.max_entries``."""
     if len(infos) > limits.max_entries:
         raise TooManyEntries(
@@ -202,8 +234,12 @@ def check_entry_name(info: zipfile.ZipInfo, limits: ImportLimits) -> None:
         problem = "uses backslashes (Windows paths are not allowed; use forward slashes)"
     elif any(part == ".." for part in name.split("/")):
         problem = 'contains a ".." component that climbs out of the course folder'
+    elif any(part in ("", ".") for part in name.rstrip("/").split("/")):
+        problem = 'has an empty or "." path component (an unusual path that can hide duplicates)'
     elif len(name) > limits.max_path_length:
         problem = f"is longer than {limits.max_path_length} characters"
+    elif any(len(part.encode("utf-8")) > _MAX_NAME_BYTES for part in name.split("/")):
+        problem = f"has a file or folder name longer than {_MAX_NAME_BYTES} bytes"
     elif name in ("", "/") or name.strip("/") in (".", ""):
         problem = "is empty"
     if problem:
@@ -278,8 +314,11 @@ ENTRY_CHECKS: tuple[Callable[[zipfile.ZipInfo, ImportLimits], None], ...] = (
 """Per-entry checks run on the central directory, in this order."""
 
 
-def check_duplicates(infos: list[zipfile.ZipInfo]) -> None:
+def check_duplicates(infos: Sequence[zipfile.ZipInfo]) -> None:
     """Refuse two entries with the same path, also when they differ only in case.
+
+    Names are compared after Unicode NFC normalisation and case folding (macOS and Windows
+    file systems would merge them).
 
     A file whose path is also used as a folder (``a`` and ``a/b``) is refused too.
     """
@@ -287,7 +326,7 @@ def check_duplicates(infos: list[zipfile.ZipInfo]) -> None:
     folders: dict[str, str] = {}
     for info in infos:
         name = info.filename
-        key = name.rstrip("/").casefold()
+        key = unicodedata.normalize("NFC", name.rstrip("/")).casefold()
         parts = key.split("/")
         for depth in range(1, len(parts)):
             folders.setdefault("/".join(parts[:depth]), name)
@@ -311,7 +350,7 @@ def check_duplicates(infos: list[zipfile.ZipInfo]) -> None:
             )
 
 
-def check_declared_total(infos: list[zipfile.ZipInfo], limits: ImportLimits) -> None:
+def check_declared_total(infos: Sequence[zipfile.ZipInfo], limits: ImportLimits) -> None:
     """Refuse when the declared uncompressed total is over ``limits.max_total_bytes``."""
     total = sum(info.file_size for info in infos)
     if total > limits.max_total_bytes:
@@ -322,19 +361,41 @@ def check_declared_total(infos: list[zipfile.ZipInfo], limits: ImportLimits) -> 
         )
 
 
-def check_central_directory(zf: zipfile.ZipFile, limits: ImportLimits) -> list[zipfile.ZipInfo]:
+def check_overlaps(infos: Sequence[zipfile.ZipInfo], directory_offset: int) -> None:
+    """Refuse entries whose data overlap another entry (the "overlapping files" zip bomb).
+
+    Each entry's local header plus compressed data must end before the next entry starts,
+    and the last one before the central directory.
+    """
+    ordered = sorted(infos, key=lambda info: info.header_offset)
+    for current, following in zip(ordered, [*ordered[1:], None], strict=True):
+        end = current.header_offset + _LOCAL_HEADER.size + current.compress_size
+        limit = directory_offset if following is None else following.header_offset
+        if end > limit:
+            raise ZipBomb(
+                f'the package entry "{current.filename}" overlaps another entry\'s data. '
+                "Overlapping entries are a zip-bomb technique; the package was refused.",
+                file=current.filename,
+                rule="entries must not overlap",
+            )
+
+
+def check_central_directory(
+    zf: zipfile.ZipFile, limits: ImportLimits
+) -> tuple[zipfile.ZipInfo, ...]:
     """Run every central-directory check; return the entries in archive order.
 
     Raises:
         PackageError: the first failing check's error.
     """
-    infos = zf.infolist()
+    infos = tuple(zf.infolist())
     check_entry_count(infos, limits)
     for info in infos:
         for check in ENTRY_CHECKS:
             check(info, limits)
     check_duplicates(infos)
     check_declared_total(infos, limits)
+    check_overlaps(infos, zf.start_dir)
     return infos
 
 
@@ -370,6 +431,15 @@ def _data_offset(raw: BinaryIO, info: zipfile.ZipInfo) -> int:
         )
     fields = _LOCAL_HEADER.unpack(header)
     name_len, extra_len = fields[-2], fields[-1]
+    local_name = raw.read(name_len)
+    encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
+    if local_name != info.orig_filename.encode(encoding, errors="replace"):
+        raise CorruptEntry(
+            f'the local header of "{info.filename}" names a different file; the zip is '
+            "damaged or crafted. Export the course again.",
+            file=info.filename,
+            rule="PKWARE APPNOTE: local and central names match",
+        )
     return info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
 
 
@@ -503,7 +573,7 @@ def iter_entry(
 # --- step 3: manifest ------------------------------------------------------------------------
 
 
-def _find_manifest(infos: list[zipfile.ZipInfo]) -> tuple[zipfile.ZipInfo, Standard]:
+def _find_manifest(infos: Sequence[zipfile.ZipInfo]) -> tuple[zipfile.ZipInfo, Standard]:
     at_root = {info.filename.casefold(): info for info in infos if "/" not in info.filename}
     for name, standard in MANIFEST_PRECEDENCE:
         if name in at_root:
@@ -557,8 +627,6 @@ def _parse_root(root: etree._Element, *, file: str, in_package: bool) -> Package
         return parse_cmi5(root, file=file, in_package=in_package)
     if name == "tincan":
         return parse_tincan(root, file=file)
-    from scorm.packaging.errors import InvalidManifest
-
     raise InvalidManifest(
         f"{file} has the root element <{name}>, which is not a SCORM manifest, a cmi5 course "
         "structure or a tincan.xml.",
@@ -572,7 +640,7 @@ def _parse_root(root: etree._Element, *, file: str, in_package: bool) -> Package
 
 
 def check_required_files(
-    structure: PackageStructure, infos: list[zipfile.ZipInfo], limits: ImportLimits, file: str
+    structure: PackageStructure, infos: Sequence[zipfile.ZipInfo], limits: ImportLimits, file: str
 ) -> None:
     """Refuse when the manifest points at a file that is not in the zip."""
     if isinstance(structure, ScormManifest):
@@ -621,8 +689,6 @@ def _summary(
         lang = structure.title_strings[0].lang if structure.title_strings else None
         return structure.title, structure.description, lang, len(launchables), launchables
     launch = structure.launch_activity
-    from scorm.packaging.model import pick_lang
-
     return (
         structure.title,
         pick_lang(launch.description),
@@ -639,7 +705,7 @@ def _summary(
 class _Validated:
     structure: PackageStructure
     manifest_file: str
-    infos: list[zipfile.ZipInfo]
+    infos: tuple[zipfile.ZipInfo, ...]
 
 
 def _validate_zip(
@@ -730,7 +796,7 @@ def _standalone_cmi5(path: Path, limits: ImportLimits) -> _Validated:
     structure = parse_cmi5(root, file=path.name, in_package=False)
     info = zipfile.ZipInfo(cmi5_mod.MANIFEST_FILE)
     info.file_size = len(data)
-    return _Validated(structure=structure, manifest_file=cmi5_mod.MANIFEST_FILE, infos=[info])
+    return _Validated(structure=structure, manifest_file=cmi5_mod.MANIFEST_FILE, infos=(info,))
 
 
 def inspect_package(
@@ -811,6 +877,8 @@ def extract_package(
     limits: ImportLimits = DEFAULT_LIMITS,
     *,
     name: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    durable: bool = False,
 ) -> ImportedPackage:
     """Validate, parse and extract a course package into ``dest_root/<name>``.
 
@@ -824,6 +892,11 @@ def extract_package(
         dest_root: the content root (must exist; same file system as the final folder).
         limits: import limits.
         name: folder name to use instead of the SHA-256 (must not exist yet).
+        progress: called as ``progress(bytes_written, bytes_expected)`` after every chunk
+            (for CLI progress bars); ``bytes_expected`` is the declared uncompressed total.
+        durable: ``fsync`` every file and folder before the final rename, and the content
+            root after it, so a power loss cannot leave a catalogue row pointing at
+            half-written files (slower: the import then runs at true disk speed).
 
     Returns:
         The :class:`ImportedPackage`, ``content_dir`` set.
@@ -832,6 +905,27 @@ def extract_package(
         PackageError: the package is refused (see ``code``); ``DestinationError`` when the
             destination cannot be written.
     """
+    try:
+        return _extract_package(
+            source, dest_root, limits, name=name, progress=progress, durable=durable
+        )
+    except PackageError as exc:
+        logger.warning(
+            "package refused",
+            extra={"action": "package_import", "code": exc.code, "file": exc.file},
+        )
+        raise
+
+
+def _extract_package(
+    source: str | os.PathLike[str],
+    dest_root: str | os.PathLike[str],
+    limits: ImportLimits,
+    *,
+    name: str | None,
+    progress: Callable[[int, int], None] | None,
+    durable: bool,
+) -> ImportedPackage:
     path = _source_path(source)
     root = Path(dest_root)
     if not root.is_dir():
@@ -854,7 +948,7 @@ def extract_package(
             shutil.copyfile(path, tmp / cmi5_mod.MANIFEST_FILE)
             budget.add(package_size, cmi5_mod.MANIFEST_FILE)
 
-        total = _extract_atomically(root, final, writer, limits)
+        total = _extract_atomically(root, final, writer, limits, durable=durable)
         return _result(
             validated,
             sha256=sha256,
@@ -866,6 +960,21 @@ def extract_package(
 
     with _open_zip(path) as zf, path.open("rb") as raw:
         validated = _validate_zip(zf, raw, limits, _Budget(limits))
+        if name is None and final.is_dir():
+            # Content-addressed: these exact bytes were fully verified and extracted before.
+            logger.info(
+                "package already imported; reusing its folder",
+                extra={"action": "package_import", "sha256": sha256},
+            )
+            return _result(
+                validated,
+                sha256=sha256,
+                package_size=package_size,
+                total_size=sum(info.file_size for info in validated.infos),
+                content_dir=final,
+            )
+
+        declared_total = sum(info.file_size for info in validated.infos)
 
         def writer(tmp: Path, budget: _Budget) -> None:
             for info in validated.infos:
@@ -877,8 +986,10 @@ def extract_package(
                 with target.open("xb") as out:
                     for piece in iter_entry(raw, zf, info, limits, budget):
                         out.write(piece)
+                        if progress is not None:
+                            progress(budget.total, declared_total)
 
-        total = _extract_atomically(root, final, writer, limits)
+        total = _extract_atomically(root, final, writer, limits, durable=durable)
     result = _result(
         validated,
         sha256=sha256,
@@ -899,11 +1010,32 @@ def extract_package(
     return result
 
 
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(top: Path) -> None:
+    """fsync every file, then every folder (deepest first), under ``top``."""
+    folders: list[Path] = []
+    for dirpath, _dirnames, filenames in os.walk(top):
+        folders.append(Path(dirpath))
+        for filename in filenames:
+            _fsync_path(Path(dirpath) / filename)
+    for folder in reversed(folders):
+        _fsync_path(folder)
+
+
 def _extract_atomically(
     root: Path,
     final: Path,
     writer: Callable[[Path, _Budget], None],
     limits: ImportLimits,
+    *,
+    durable: bool = False,
 ) -> int:
     try:
         tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=root))
@@ -916,8 +1048,12 @@ def _extract_atomically(
     try:
         writer(tmp, budget)
         tmp.chmod(0o755)
+        if durable:
+            _fsync_tree(tmp)
         try:
             os.rename(tmp, final)
+            if durable:
+                _fsync_path(root)
         except OSError:
             if not final.is_dir():
                 raise

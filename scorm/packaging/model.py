@@ -55,6 +55,20 @@ class ImportLimits:
     chunk_bytes: int = 1 * MiB
     require_listed_files: bool = True
 
+    def __post_init__(self) -> None:
+        for name in (
+            "max_total_bytes",
+            "max_entry_ratio",
+            "max_entries",
+            "max_manifest_bytes",
+            "max_path_length",
+            "chunk_bytes",
+        ):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"ImportLimits.{name} must be positive")
+        if self.ratio_min_bytes < 0:
+            raise ValueError("ImportLimits.ratio_min_bytes must not be negative")
+
 
 DEFAULT_LIMITS = ImportLimits()
 

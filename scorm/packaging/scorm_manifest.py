@@ -167,6 +167,26 @@ class Item:
         """``True`` when the item has no children (a launchable activity)."""
         return not self.children
 
+    @property
+    def scaled_passing_score(self) -> float | None:
+        """Initial ``cmi.scaled_passing_score`` for this SCO (SCORM 2004 RTE 4.2.21).
+
+        The primary objective's ``minNormalizedMeasure`` when it is ``satisfiedByMeasure``;
+        ``None`` (unknown to the SCO) otherwise, and always for SCORM 1.2.
+        """
+        if self.sequencing is None or self.sequencing.objectives.primary is None:
+            return None
+        primary = self.sequencing.objectives.primary
+        return primary.min_normalized_measure if primary.satisfied_by_measure else None
+
+    @property
+    def completion_threshold_value(self) -> float | None:
+        """Initial ``cmi.completion_threshold`` (SCORM 2004 RTE 4.2.3), or ``None``."""
+        ct = self.completion_threshold
+        if ct is None or not ct.completed_by_measure:
+            return None
+        return ct.min_progress_measure
+
     def walk(self) -> Iterator[Item]:
         """Yield this item and all its descendants in document (pre-)order."""
         yield self
@@ -246,6 +266,24 @@ class ScormManifest:
         """Course title: the default organization's title, else the LOM title, else the id."""
         org_title = self.default_organization.title if self.organizations else ""
         return org_title or (self.metadata.title if self.metadata else None) or self.identifier
+
+    def global_objective_ids(self) -> tuple[str, ...]:
+        """Every global (shared) objective id that the default organization maps to, sorted.
+
+        These are the ``targetObjectiveID`` values of ``imsss:mapInfo`` and ``adlseq:mapInfo``
+        (SN 5.1.6.3); their scope is the learner (``objectivesGlobalToSystem`` true) or this
+        course attempt (false).
+        """
+        org = self.default_organization
+        ids: set[str] = set()
+        for seq in [org.sequencing, *(item.sequencing for item in org.walk())]:
+            if seq is None:
+                continue
+            for objective in seq.objectives.all():
+                ids.update(m.target_objective_id for m in objective.map_info)
+            for adl in seq.adl_objectives:
+                ids.update(m.target_objective_id for m in adl.map_info)
+        return tuple(sorted(ids))
 
     def launchables(self) -> tuple[Launchable, ...]:
         """Launchable items of the default organization, in course order."""
@@ -538,13 +576,17 @@ class _Parser:
         return result
 
     def _resolve(self, bases: tuple[str, ...], href: str, where: str) -> str:
+        # SPEC COMPLIANCE NOTE: hrefs are URLs and must use "/" (CAM: href is xs:anyURI); old
+        # Windows authoring tools write "\\". Browsers treat "\\" as "/" in http(s) URLs
+        # (WHATWG URL), so we do the same instead of refusing. Zip *entry names* with
+        # backslashes are still refused (importer.check_entry_name).
+        href = href.replace("\\", "/")
         combined = join_base(bases, href)
         if is_absolute_url(combined):
             return combined
-        path, sep, rest = combined.partition("?")
-        if not sep:
-            path, sep, rest = combined.partition("#")
-        return normalize_package_path(path, file=self.file, element=where) + sep + rest
+        path = split_url(combined)[0]
+        rest = combined[len(path) :]
+        return normalize_package_path(path, file=self.file, element=where) + rest
 
     # --- sequencing collection ---------------------------------------------------------------
 
@@ -718,6 +760,8 @@ class _Parser:
     def time_limit_action(self, raw: str | None, where: str) -> str | None:
         if raw is None:
             return None
+        # SPEC COMPLIANCE NOTE: the vocabulary is exact ("exit,message"); we accept other
+        # letter case and spaces around the comma, and store the canonical token.
         value = ",".join(part.strip() for part in raw.lower().split(","))
         if value not in TIME_LIMIT_ACTIONS:
             raise self.fail(

@@ -366,12 +366,13 @@ class Sequencing:
     """The effective sequencing definition of one activity, defaults filled in.
 
     ``collection_ref`` is the ``IDRef`` that was resolved (if any); ``declared`` lists the child
-    elements that were present in the manifest (item's own or inherited from the collection), so
+    elements (sorted field names) present in the manifest (the item's own or inherited from the
+    collection), so
     callers can tell an explicit default from an absent element.
     """
 
     collection_ref: str | None = None
-    declared: frozenset[str] = field(default_factory=frozenset)
+    declared: tuple[str, ...] = ()
     control_mode: ControlMode = field(default_factory=ControlMode)
     sequencing_rules: SequencingRules = field(default_factory=SequencingRules)
     limit_conditions: LimitConditions = field(default_factory=LimitConditions)
@@ -889,4 +890,4 @@ def build_sequencing(
     """
     merged: dict[str, Any] = dict(collection or {})
     merged.update(own)
-    return Sequencing(collection_ref=collection_ref, declared=frozenset(merged), **merged)
+    return Sequencing(collection_ref=collection_ref, declared=tuple(sorted(merged)), **merged)

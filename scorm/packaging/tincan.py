@@ -14,7 +14,12 @@ from lxml import etree
 
 from scorm.packaging.errors import InvalidManifest
 from scorm.packaging.model import LangString, Launchable, LaunchKind, Standard, pick_lang
-from scorm.packaging.urls import is_absolute_url, normalize_package_path
+from scorm.packaging.urls import (
+    file_in_package,
+    is_absolute_url,
+    normalize_package_path,
+    split_url,
+)
 from scorm.packaging.xmlsafe import local_name, text_of
 
 logger = logging.getLogger(__name__)
@@ -76,8 +81,6 @@ class TinCanManifest:
 
     def required_files(self) -> tuple[tuple[str, str], ...]:
         """Package files the launch URLs need, as ``(path, element locator)`` pairs."""
-        from scorm.packaging.urls import file_in_package
-
         needed = []
         for activity in self.activities:
             if activity.launch:
@@ -143,8 +146,9 @@ def parse_tincan(root: etree._Element, *, file: str = MANIFEST_FILE) -> TinCanMa
         )
         launch = text_of(launch_el)
         if launch and not is_absolute_url(launch):
-            path, sep, rest = launch.partition("?")
-            launch = normalize_package_path(path, file=file, element=f"{where}/launch") + sep + rest
+            path = split_url(launch)[0]
+            normalized = normalize_package_path(path, file=file, element=f"{where}/launch")
+            launch = normalized + launch[len(path) :]
         activities.append(
             TinCanActivity(
                 id=activity_id,

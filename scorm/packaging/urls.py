@@ -95,8 +95,8 @@ def join_base(bases: tuple[str, ...], href: str) -> str:
 def apply_parameters(launch: str, parameters: str | None) -> str:
     """Join an item's ``parameters`` onto its resource's launch URL (SCORM CAM rules).
 
-    The CAM's algorithm (SCORM 1.2 CAM 2.3.2.x ``adlcp`` item parameters; SCORM 2004 CAM
-    "item" element, ``parameters`` attribute):
+    The CAM's launch-URL algorithm for the ``<item parameters>`` attribute (SCORM 2004 CAM,
+    content packaging, ``<item>`` element; SCORM 1.2 CAM uses the same rule):
 
     1. a leading ``?`` or ``&`` on the parameters is dropped;
     2. parameters starting with ``#`` are a fragment: appended only when the URL has none;

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
+import os
 import time
 from pathlib import Path
 
@@ -82,9 +85,26 @@ def test_fixture_imports_and_extracts(pkg_fixtures, tmp_path, rel, standard, edi
 
 def test_reimport_is_idempotent(pkg_fixtures, tmp_path):
     first = extract_package(pkg_fixtures / SCORM12_RT, tmp_path)
+    marker = first.content_dir / "marker.txt"
+    marker.write_text("kept")
     second = extract_package(pkg_fixtures / SCORM12_RT, tmp_path)
     assert first.content_dir == second.content_dir
+    assert second.structure == first.structure
+    assert marker.read_text() == "kept"  # the existing folder was reused, not rewritten
     assert [p.name for p in tmp_path.iterdir()] == [first.sha256]
+
+
+@pytest.mark.parametrize(
+    ("rel", "expected"),
+    [(S2004_ADV, 0.8), (S2004_RT, None), (S2004_2ND, None), (SCORM12_RT, None)],
+)
+def test_scaled_passing_score_from_manifest(pkg_fixtures, rel, expected):
+    manifest = inspect_package(pkg_fixtures / rel).structure
+    (item,) = manifest.default_organization.items
+    if expected is None:
+        assert item.scaled_passing_score is None
+    else:
+        assert item.scaled_passing_score == pytest.approx(expected)
 
 
 def test_named_destination(pkg_fixtures, tmp_path):
@@ -180,7 +200,7 @@ def test_scorm2004_runtime_basic_delivery_controls(pkg_fixtures):
         True,
         True,
     )
-    assert item.sequencing.declared == frozenset({"delivery_controls"})
+    assert item.sequencing.declared == ("delivery_controls",)
 
 
 def test_scorm2004_advanced_scaled_passing_score_inputs(pkg_fixtures):
@@ -264,6 +284,12 @@ def test_forced_sequential_rules_collection_and_global_objectives(pkg_fixtures):
         assert (gate_map.read_satisfied_status, gate_map.write_satisfied_status) == (True, False)
     assert items[-1].sequencing.objectives.primary.map_info == ()
     assert items[-1].sequencing.objectives.primary.objective_id == "assessment_satisfied"
+    assert manifest.global_objective_ids() == tuple(
+        sorted(
+            prefix + f"{name}_satisfied"
+            for name in ("playing", "etiquette", "handicapping", "havingfun")
+        )
+    )
     org_seq = manifest.default_organization.sequencing
     assert (org_seq.control_mode.choice, org_seq.control_mode.flow) == (True, True)
     assert org_seq.collection_ref is None
@@ -345,3 +371,42 @@ def test_cmi5_import_cases_refused(pkg_fixtures, tmp_path, pkg_listing, case, co
         extract_package(pkg_fixtures / "cmi5/import-cases" / case, tmp_path)
     assert info.value.code == code
     assert pkg_listing(tmp_path) == before
+
+
+def test_progress_callback_and_summary(pkg_fixtures, tmp_path):
+    calls: list[tuple[int, int]] = []
+    result = extract_package(
+        pkg_fixtures / CMI5_SINGLE,
+        tmp_path,
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    assert calls, "progress was never reported"
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+    assert calls[-1] == (result.total_size, result.total_size)
+    summary = result.summary()
+    assert json.loads(json.dumps(summary)) == summary
+    assert summary["standard"] == "cmi5"
+    assert summary["launchables"][0]["kind"] == "au"
+    assert summary["content_dir"] == str(result.content_dir)
+
+
+@pytest.mark.parametrize("rel", [S2004_SEQ, SCORM12_CP, TINCAN, CMI5_MULTI])
+def test_structures_serialise_to_json(pkg_fixtures, rel):
+    """The runtime/catalogue can store the parsed structure as JSON (dataclasses.asdict)."""
+    structure = inspect_package(pkg_fixtures / rel).structure
+    text = json.dumps(dataclasses.asdict(structure))
+    assert json.loads(text)["standard"] == structure.standard.value
+
+
+def test_durable_import_fsyncs_files_folders_and_root(pkg_fixtures, tmp_path, monkeypatch):
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    (tmp_path / "durable").mkdir()
+    (tmp_path / "plain").mkdir()
+    result = extract_package(pkg_fixtures / CMI5_SINGLE, tmp_path / "durable", durable=True)
+    folders = sum(1 for p in result.content_dir.rglob("*") if p.is_dir()) + 1
+    assert len(synced) == result.file_count + folders + 1  # files, folders, content root
+    synced.clear()
+    extract_package(pkg_fixtures / CMI5_SINGLE, tmp_path / "plain")
+    assert synced == []  # not durable: no fsync

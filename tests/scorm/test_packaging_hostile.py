@@ -98,6 +98,30 @@ _CD = {"flags": (8, "<H"), "method": (10, "<H"), "crc": (16, "<I"), "usize": (24
 _LOCAL = {"flags": (6, "<H"), "method": (8, "<H"), "crc": (14, "<I"), "usize": (22, "<I")}
 
 
+def patch_offset(data: bytes, name: str, header_offset: int) -> bytes:
+    """Point entry ``name``'s central directory record at another local header."""
+    out = bytearray(data)
+    eocd = out.rfind(b"PK\x05\x06")
+    count = struct.unpack_from("<H", out, eocd + 10)[0]
+    pos = struct.unpack_from("<I", out, eocd + 16)[0]
+    for _ in range(count):
+        n, e, c = struct.unpack_from("<HHH", out, pos + 28)
+        if out[pos + 46 : pos + 46 + n].decode() == name:
+            struct.pack_into("<I", out, pos + 42, header_offset)
+            return bytes(out)
+        pos += 46 + n + e + c
+    raise KeyError(name)
+
+
+def rename_local(data: bytes, name: str, new_name: bytes) -> bytes:
+    """Change the file name in entry ``name``'s local header only (same length)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        offset = zf.getinfo(name).header_offset
+    start = offset + 30
+    assert data[start : start + len(new_name)] == name.encode()
+    return data[:start] + new_name + data[start + len(new_name) :]
+
+
 def patch(data: bytes, name: str, **fields: int) -> bytes:
     """Overwrite header fields of entry ``name`` in both its central and local headers."""
     out = bytearray(data)
@@ -176,8 +200,40 @@ CASES: dict[str, tuple[Builder, str, ImportLimits | None, str]] = {
         None,
         "zip_slip",
     ),
+    "dot_segment_name": (
+        lambda: zip_bytes([*good_entries(), ("./index.html", PAGE)]),
+        "p.zip",
+        None,
+        "zip_slip",
+    ),
+    "empty_segment_name": (
+        lambda: zip_bytes([*good_entries(), ("a//b.html", PAGE)]),
+        "p.zip",
+        None,
+        "zip_slip",
+    ),
+    "name_component_too_long": (
+        lambda: zip_bytes([*good_entries(), ("a/" + "x" * 300 + ".html", PAGE)]),
+        "p.zip",
+        None,
+        "zip_slip",
+    ),
+    "path_too_long": (
+        lambda: zip_bytes([*good_entries(), ("/".join(["abcdefgh"] * 130), PAGE)]),
+        "p.zip",
+        None,
+        "zip_slip",
+    ),
     "zip_slip_manifest_href": (
         lambda: zip_bytes([("imsmanifest.xml", manifest(href="../outside.html")), ("index.html", PAGE)]),
+        "p.zip",
+        None,
+        "zip_slip",
+    ),
+    "zip_slip_manifest_backslash_href": (
+        lambda: zip_bytes(
+            [("imsmanifest.xml", manifest(href="..\\..\\outside.html")), ("index.html", PAGE)]
+        ),
         "p.zip",
         None,
         "zip_slip",
@@ -211,6 +267,20 @@ CASES: dict[str, tuple[Builder, str, ImportLimits | None, str]] = {
         "p.zip",
         None,
         "unsupported_compression",
+    ),
+    "overlapping_entries": (
+        lambda: patch_offset(
+            zip_bytes([*good_entries(), ("copy.html", PAGE)], zipfile.ZIP_STORED), "copy.html", 0
+        ),
+        "p.zip",
+        None,
+        "zip_bomb",
+    ),
+    "local_header_name_mismatch": (
+        lambda: rename_local(zip_bytes(good_entries()), "index.html", b"indeX.html"),
+        "p.zip",
+        None,
+        "corrupt_entry",
     ),
     "corrupt_entry_crc": (
         lambda: corrupt_stored(zip_bytes(good_entries(), zipfile.ZIP_STORED), b"lesson"),
@@ -350,6 +420,12 @@ CASES: dict[str, tuple[Builder, str, ImportLimits | None, str]] = {
         None,
         "duplicate_entry",
     ),
+    "duplicate_names_unicode_forms": (
+        lambda: zip_bytes([*good_entries(), ("caf\u00e9.html", PAGE), ("cafe\u0301.html", PAGE)]),
+        "p.zip",
+        None,
+        "duplicate_entry",
+    ),
     "file_and_folder_same_name": (
         lambda: zip_bytes([*good_entries(), ("a", PAGE), ("a/b.html", PAGE)]),
         "p.zip",
@@ -449,6 +525,17 @@ def _populate(dest: Path) -> None:
     (dest / "keep.txt").write_text("an earlier file")
     (dest / "earlier-course").mkdir()
     (dest / "earlier-course" / "index.html").write_bytes(PAGE)
+
+
+def test_refusal_is_logged_with_its_code(tmp_path, caplog):
+    source = tmp_path / "p.zip"
+    source.write_bytes(zip_bytes([*good_entries(), ("../evil.html", PAGE)]))
+    with caplog.at_level("WARNING", logger="scorm.packaging.importer"):
+        with pytest.raises(PackageError):
+            extract_package(source, tmp_path)
+    (record,) = [r for r in caplog.records if r.getMessage() == "package refused"]
+    assert record.code == "zip_slip"
+    assert record.file == "../evil.html"
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -577,6 +664,8 @@ def test_error_describes_itself():
     }
     assert str(error) == "[zip_bomb] too big (file a.bin, at x)"
     assert ZipBomb().message.startswith("The package expands")
+    assert ZipBomb("the entry is huge").message == "The entry is huge"
+    assert ZipBomb("imsmanifest.xml is huge").message == "imsmanifest.xml is huge"
 
 
 def test_error_codes_are_unique_and_all_exercised():
@@ -588,3 +677,36 @@ def test_error_codes_are_unique_and_all_exercised():
         "cmi5_duplicate_id",  # fixture import case 205 + test_packaging_manifest
     }
     assert exercised == set(codes)
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_extraction_streams_in_bounded_memory(tmp_path, method):
+    """A 24 MB entry is copied in chunks: Python allocations stay near one chunk."""
+    import tracemalloc
+
+    source = tmp_path / "big.zip"
+    with zipfile.ZipFile(source, "w", compression=method, compresslevel=1) as zf:
+        for name, data in good_entries():
+            zf.writestr(name, data)
+        with zf.open("video/movie.mp4", "w") as out:
+            for _ in range(24):
+                out.write(os.urandom(1024 * 1024))
+    limits = ImportLimits(chunk_bytes=256 * 1024)
+    tracemalloc.start()
+    try:
+        result = extract_package(source, tmp_path, limits)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (result.content_dir / "video/movie.mp4").stat().st_size == 24 * 1024 * 1024
+    assert peak < 4 * 1024 * 1024, f"peak Python allocation {peak:,} bytes"
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["max_total_bytes", "max_entry_ratio", "max_entries", "max_manifest_bytes", "chunk_bytes"],
+)
+def test_limits_must_be_positive(field):
+    with pytest.raises(ValueError, match=field):
+        ImportLimits(**{field: 0})
+    assert getattr(ImportLimits(), field) > 0

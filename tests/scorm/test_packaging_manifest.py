@@ -191,6 +191,24 @@ def test_xml_base_and_parameters_build_launch_url():
     assert ("course/sco1/start.html", "resource[@identifier='r1']/@href") in (manifest.required_files())
 
 
+@pytest.mark.parametrize(
+    ("href", "launch"),
+    [
+        ("./a/../start.html#top?x", "start.html#top?x"),
+        ("sub/./page.html?a=1#f", "sub/page.html?a=1#f"),
+        ("page%20one.html", "page%20one.html"),
+        ("shared\\launch.html", "shared/launch.html"),
+    ],
+)
+def test_resource_href_normalised_keeping_query_and_fragment(href, launch):
+    manifest = scorm(
+        resources=f'<resource identifier="r1" adlcp:scormType="sco" href="{href}"/>',
+    )
+    assert manifest.item("i1").launch_url == launch
+    needed = {path for path, _ in manifest.required_files()}
+    assert needed == {launch.split("#")[0].split("?")[0].replace("%20", " ")}
+
+
 def test_isvisible_and_asset_launchables():
     manifest = scorm(
         items=(
@@ -300,6 +318,7 @@ def test_scorm2004_item_extensions():
         0.6,
         0.5,
     )
+    assert item.completion_threshold_value == 0.6
     assert item.time_limit_action == "continue,no message"
     assert item.data_from_lms == "start=5"
     assert [(m.target_id, m.read_shared_data, m.write_shared_data) for m in item.shared_data] == [
@@ -316,6 +335,7 @@ def test_third_edition_completion_threshold_value():
     )
     ct = scorm(version="2004 3rd Edition", items=items).item("i1").completion_threshold
     assert (ct.completed_by_measure, ct.min_progress_measure, ct.raw_value) == (True, 0.75, "0.75")
+    assert scorm().item("i1").completion_threshold_value is None
 
 
 FULL_SEQUENCING = """
@@ -596,6 +616,23 @@ def test_invalid_content_packaging_refused(items, resources):
     assert info.value.code == "invalid_manifest"
 
 
+@pytest.mark.parametrize(
+    "organizations",
+    ["", "<organizations/>", '<organizations default="o1"></organizations>'],
+    ids=["no-organizations-element", "empty-organizations", "no-organization"],
+)
+def test_manifest_without_organization_refused(organizations):
+    xml = f"""<manifest identifier="m" {NS2004}>
+      <metadata><schemaversion>2004 4th Edition</schemaversion></metadata>
+      {organizations}
+      <resources><resource identifier="r1" adlcp:scormType="sco" href="a.html"/></resources>
+    </manifest>"""
+    with pytest.raises(PackageError) as info:
+        parse_manifest_bytes(xml.encode(), file="imsmanifest.xml", limits=DEFAULT_LIMITS)
+    assert info.value.code == "invalid_manifest"
+    assert "nothing to launch" in info.value.message
+
+
 # --- XML safety ------------------------------------------------------------------------------
 
 
@@ -733,6 +770,25 @@ def test_cmi5_validation_steps(old, new, code):
     assert info.value.code == code
 
 
+def test_cmi5_vendor_extensions_ignored_and_namespace_checked():
+    ext = CMI5_NESTED.replace(
+        "<objectives>\n    <objective id",
+        '<v:au xmlns:v="urn:vendor" id="not-an-iri"/>\n  <objectives>\n    <objective id',
+        1,
+    )
+    assert ext != CMI5_NESTED
+    course = parse_manifest_bytes(ext.encode(), file="cmi5.xml", limits=DEFAULT_LIMITS)
+    assert len(course.aus()) == 2
+    wrong = CMI5_NESTED.replace("https://w3id.org/xapi/profiles/cmi5/v1/", "urn:other/")
+    with pytest.raises(PackageError) as info:
+        parse_manifest_bytes(wrong.encode(), file="cmi5.xml", limits=DEFAULT_LIMITS)
+    assert info.value.code == "invalid_manifest"
+    legacy = CMI5_NESTED.replace(
+        "https://w3id.org/xapi/profiles/cmi5/v1/", "http://www.adlnet.gov/cmi5/"
+    )
+    assert len(parse_manifest_bytes(legacy.encode(), file="c", limits=DEFAULT_LIMITS).aus()) == 2
+
+
 def test_cmi5_standalone_needs_absolute_urls():
     with pytest.raises(PackageError) as info:
         parse_manifest_bytes(CMI5_NESTED.encode(), file="c.xml", limits=ImportLimits(), in_package=False)
@@ -760,3 +816,19 @@ def test_unknown_root_element_refused():
     with pytest.raises(PackageError) as info:
         parse_manifest_bytes(b"<html/>", file="imsmanifest.xml", limits=DEFAULT_LIMITS)
     assert info.value.code == "invalid_manifest"
+
+
+@pytest.mark.parametrize(("depth", "ok"), [(240, True), (400, False)])
+def test_deeply_nested_items(depth, ok):
+    """libxml2's depth limit (no huge_tree) bounds our recursion; deep trees still parse."""
+    items = "".join(f'<item identifier="d{n}"><title>L{n}</title>' for n in range(depth))
+    items += '<item identifier="leaf" identifierref="r1"><title>Leaf</title></item>'
+    items += "</item>" * depth
+    if ok:
+        manifest = scorm(items=items)
+        assert manifest.launchables()[0].identifier == "leaf"
+        assert len(list(manifest.default_organization.walk())) == depth + 1
+    else:
+        with pytest.raises(PackageError) as info:
+            scorm(items=items)
+        assert info.value.code == "xml_malformed"
