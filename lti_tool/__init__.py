@@ -53,10 +53,11 @@ def create_app(
     )
     app.extensions["cbsi"] = services
 
-    from lti_tool.web import core, errors
+    from lti_tool.web import core, errors, lti_adv
 
     errors.init_app(app)
     core.init_app(app)
+    lti_adv.init_app(app)
     return app
 
 
