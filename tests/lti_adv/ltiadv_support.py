@@ -88,12 +88,22 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that time out on purpose hang up early: that is not an error worth printing."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @contextmanager
 def running_fake_server() -> Iterator[FakeServer]:
     """A fake HTTP server on 127.0.0.1 for the duration of the block."""
     fake = FakeServer()
     handler = type("Handler", (_Handler,), {"fake": fake})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd = _QuietServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
     fake.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
