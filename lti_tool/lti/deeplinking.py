@@ -302,10 +302,10 @@ def read_picker_token(
             _picker_key(secret),
             algorithms=["HS256"],
             audience=PICKER_AUDIENCE,
-            options={"require": ["exp", "iat", "sub", "aud"], "verify_iat": False},
-            leeway=0,
+            # Expiry is checked below against the injected clock, not the process clock.
+            options={"require": ["exp", "iat", "sub", "aud"], "verify_iat": False, "verify_exp": False},
         )
-        if claims["exp"] <= int(now.timestamp()):
+        if not isinstance(claims["exp"], int) or claims["exp"] <= int(now.timestamp()):
             raise jwt.ExpiredSignatureError("expired")
     except jwt.PyJWTError as exc:
         raise PickerTokenInvalid() from exc
