@@ -18,6 +18,7 @@ The registration token is a credential: it is never logged and never part of an 
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -82,6 +83,12 @@ class IssuerNotSecure(RegistrationError):
     """The LMS's issuer must be an https URL."""
 
     code = "issuer_not_https"
+
+
+class HostRefused(RegistrationError):
+    """The LMS's address is an internal network address."""
+
+    code = "host_refused"
 
 
 class IssuerMismatch(RegistrationError):
@@ -198,11 +205,26 @@ def check_secure_url(url: str, *, what: str, allow_insecure_localhost: bool) -> 
         IssuerNotSecure: not https (and not an allowed local http URL).
     """
     parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return
     if parts.scheme == "http" and allow_insecure_localhost and is_local_host(parts.hostname):
         return
-    raise IssuerNotSecure(f"the LMS's {what} must be an https URL, got {url!r}")
+    if parts.scheme != "https" or not parts.hostname:
+        raise IssuerNotSecure(f"the LMS's {what} must be an https URL, got {url!r}")
+    if not allow_insecure_localhost and is_internal_address(parts.hostname):
+        raise HostRefused(f"the LMS's {what} points at an internal address ({parts.hostname}); use its public name")
+
+
+def is_internal_address(host: str) -> bool:
+    """IP literals a public LMS never uses: loopback, private, link-local, reserved.
+
+    ``/lti/register`` is reachable by anyone and makes this service fetch a URL it is given;
+    refusing internal IP literals keeps it from being used to probe the operator's network.
+    (Host names are not resolved here: DNS can change between check and use.)
+    """
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host.lower() in LOCAL_HOSTS
+    return address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
 
 
 def parse_platform_configuration(
@@ -397,8 +419,14 @@ class DynamicRegistration:
         )
         try:
             response = self.http.get(
-                configuration_url, headers={"Accept": "application/json"}, timeout=self.timeout, allow_redirects=False
+                configuration_url,
+                headers={"Accept": "application/json"},
+                timeout=self.timeout,
+                allow_redirects=False,
+                stream=True,
             )
+            with response:
+                body = _read_capped(response, MAX_DOCUMENT_BYTES) if response.status_code == 200 else b""
         except requests.Timeout as exc:
             raise ConfigurationUnreachable(
                 f"the LMS's OpenID configuration at {configuration_url} did not answer within {self.timeout:g} s"
@@ -412,10 +440,10 @@ class DynamicRegistration:
             raise ConfigurationUnreachable(
                 f"the LMS's OpenID configuration at {configuration_url} answered HTTP {response.status_code}"
             )
-        if len(response.content) > MAX_DOCUMENT_BYTES:
+        if body is None:
             raise ConfigurationInvalid("the LMS's OpenID configuration is too large")
         try:
-            document = response.json()
+            document = json.loads(body)
         except ValueError as exc:
             raise ConfigurationInvalid(f"the LMS's OpenID configuration at {configuration_url} is not JSON") from exc
         return parse_platform_configuration(
@@ -548,6 +576,18 @@ class DynamicRegistration:
         body = build_tool_registration(platform, urls=self.urls, tool_name=self.tool_name)
         answer = self.post_registration(platform, body, registration_token)
         return self.store(platform, answer, now=now or utcnow())
+
+
+def _read_capped(response: requests.Response, limit: int) -> bytes | None:
+    """The body, or ``None`` when it is longer than ``limit`` bytes (read no further)."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=16384):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _error_detail(response: requests.Response) -> str:

@@ -445,7 +445,8 @@ def courses_table(services: Services) -> Iterator[None]:
         )
         conn.execute(
             text(
-                "INSERT INTO courses (id, course_id, version, title, description, standard, language, sco_count) VALUES "
+                "INSERT INTO courses (id, course_id, version, title, description, standard, language, sco_count) "
+                "VALUES "
                 "(1, 'chem-101', 3, 'Chemistry basics', 'Atoms', 'scorm12', 'en', 4), "
                 "(2, 'bio-fr', 2, 'Biologie 100%_cellulaire', NULL, 'xapi', 'fr', 1), "
                 "(3, 'phys', 1, 'Physics', '', 'scorm2004', 'en', 2)"

@@ -19,12 +19,14 @@ from lti_tool import create_app
 from lti_tool.lti.registration import (
     TOOL_CONFIGURATION,
     ConfigurationInvalid,
+    HostRefused,
     IssuerMismatch,
     IssuerNotSecure,
     PlatformConfiguration,
     RegistrationResponseInvalid,
     ToolUrls,
     build_tool_registration,
+    check_secure_url,
     parse_platform_configuration,
     parse_registration_answer,
     requested_scopes,
@@ -488,3 +490,48 @@ def test_simulated_moodle_enforces_its_rules(
     page = response.get_data(as_text=True)
     assert response.status_code == 502 and "registration_refused" in page and detail in page
     assert platforms(services) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "local_ok", "error"),
+    [
+        ("https://moodle.academy.example/c", False, None),
+        ("https://10.0.0.5/c", False, HostRefused),
+        ("https://192.168.1.10/c", False, HostRefused),
+        ("https://127.0.0.1/c", False, HostRefused),
+        ("https://[::1]/c", False, HostRefused),
+        ("https://169.254.169.254/latest/meta-data", False, HostRefused),  # cloud metadata service
+        ("https://localhost/c", False, HostRefused),
+        ("http://127.0.0.1:8080/c", True, None),  # demo/test mode only
+        ("http://10.0.0.5/c", True, IssuerNotSecure),  # plain http only for loopback, even in demo mode
+        ("ftp://moodle.academy.example/c", False, IssuerNotSecure),
+    ],
+)
+def test_check_secure_url(url: str, local_ok: bool, error: type[Exception] | None):
+    if error is None:
+        check_secure_url(url, what="configuration URL", allow_insecure_localhost=local_ok)
+        return
+    with pytest.raises(error) as err:
+        check_secure_url(url, what="configuration URL", allow_insecure_localhost=local_ok)
+    assert err.value.code in {"host_refused", "issuer_not_https"}  # type: ignore[attr-defined]
+
+
+def test_oversized_configuration_is_refused(
+    client: FlaskClient, services: Services, moodle: SimulatedMoodle, fake_server: FakeServer
+):
+    doc = moodle.document()
+    doc["padding"] = "x" * (300 * 1024)
+    fake_server.route("GET", "/mod/lti/openid-configuration.php", lambda rec: json_reply(200, doc))
+    response = client.get(register_url(moodle.configuration_url))
+    assert response.status_code == 502 and "too large" in response.get_data(as_text=True)
+    assert platforms(services) == []
+
+
+def test_redirects_are_not_followed(
+    client: FlaskClient, services: Services, moodle: SimulatedMoodle, fake_server: FakeServer
+):
+    fake_server.route(
+        "GET", "/mod/lti/openid-configuration.php", lambda rec: (302, {"Location": "http://169.254.169.254/"}, b"")
+    )
+    response = client.get(register_url(moodle.configuration_url))
+    assert response.status_code == 502 and "HTTP 302" in response.get_data(as_text=True)
