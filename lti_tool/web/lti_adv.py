@@ -47,7 +47,8 @@ EXT_CATALOGUE = "cbsi_catalogue"
 EXT_TOKENS = "cbsi_service_tokens"
 EXT_ROSTER = "cbsi_roster"
 EXT_HTTP = "cbsi_http_session"
-LAUNCH_STORE = "lti_tool.lti.store"
+LAUNCH_STORE = "lti_tool.lti.store"  # expected ``load_launch(launch_id) -> Launch | None``
+LAUNCH_ROWS = "lti_tool.lti.launches"  # the lti branch: ``load_launch(db, launch_id, *, now) -> Launch | None``
 
 LOGO_SVG = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64" role="img" '
@@ -90,22 +91,33 @@ def tool_urls() -> ToolUrls:
 
 
 def load_launch(launch_id: str) -> Launch | None:
-    """The stored launch, through ``lti_tool.lti.store.load_launch`` when that module exists.
+    """The stored, unexpired launch ``launch_id`` from the launch store, if one is installed.
 
     Returns ``None`` both when the launch is unknown and when no launch store is installed;
-    :func:`_launch_store_available` tells the two apart.
+    :func:`_launch_loader` tells the two apart.
     """
     loader = _launch_loader()
     return loader(launch_id) if loader is not None else None
 
 
 def _launch_loader() -> Callable[[str], Launch | None] | None:
+    """A one-argument launch loader over whichever launch store module exists."""
     try:
-        module = importlib.import_module(LAUNCH_STORE)
+        store = importlib.import_module(LAUNCH_STORE)
+    except ImportError:
+        store = None
+    loader = getattr(store, "load_launch", None)
+    if callable(loader):
+        return loader
+    try:
+        rows = importlib.import_module(LAUNCH_ROWS)
     except ImportError:
         return None
-    loader = getattr(module, "load_launch", None)
-    return loader if callable(loader) else None
+    row_loader = getattr(rows, "load_launch", None)
+    if not callable(row_loader):
+        return None
+    db = services().db
+    return lambda launch_id: row_loader(db, launch_id, now=utcnow())
 
 
 # -- dynamic registration ------------------------------------------------------------------

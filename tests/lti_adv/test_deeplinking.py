@@ -491,3 +491,30 @@ def test_db_catalogue_maps_columns(services: Services, courses_table: None):
 def test_picker_uses_the_database_catalogue_by_default(app: Flask, launches: dict[str, Launch], courses_table: None):
     page, _ = open_picker(app, make_launch(), launches)
     assert "Chemistry basics" in page and "Physics" in page
+
+
+@pytest.mark.parametrize("module_name", ["lti_tool.lti.store", "lti_tool.lti.launches"])
+def test_launch_store_adapters(app: Flask, monkeypatch: pytest.MonkeyPatch, module_name: str):
+    """Both launch-store shapes are found: ``store.load_launch(id)`` and ``launches.load_launch(db, id, now=)``."""
+    import sys
+    import types
+
+    launch = make_launch()
+    fake = types.ModuleType(module_name)
+    seen: dict[str, Any] = {}
+    if module_name.endswith("store"):
+        fake.load_launch = lambda launch_id: launch if launch_id == launch.id else None  # type: ignore[attr-defined]
+    else:
+
+        def load(db: Any, launch_id: str, *, now: datetime) -> Launch | None:
+            seen.update(db=db, now=now)
+            return launch if launch_id == launch.id else None
+
+        fake.load_launch = load  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, "lti_tool.lti.store", None)  # only the launches module exists
+    monkeypatch.setitem(sys.modules, module_name, fake)
+    with app.test_request_context("/"):
+        assert lti_adv.load_launch(launch.id) == launch
+        assert lti_adv.load_launch("unknown") is None
+    if seen:
+        assert seen["now"].tzinfo is not None
