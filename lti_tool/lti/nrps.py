@@ -21,13 +21,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from lti_tool.errors import AppError
 from lti_tool.lti.context import Launch
 from lti_tool.lti.tokens import SCOPE_NRPS, ServiceTokens, TokenError
 from lti_tool.storage import Database
-from lti_tool.storage.models import Platform, RosterCache, utcnow
+from lti_tool.storage.models import Platform, PlatformStatus, RosterCache, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +135,11 @@ def with_query(url: str, **params: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
 def _member_to_json(member: Member) -> dict[str, Any]:
     return {
         "user_id": member.user_id,
@@ -193,8 +198,8 @@ class RosterClient:
                 return cached
         with self.db.session() as s:
             platform = s.get(Platform, launch.platform_id)
-            if platform is None:
-                raise NrpsNotAvailable("the platform of this launch is no longer registered")
+            if platform is None or platform.status == PlatformStatus.DISABLED:
+                raise NrpsNotAvailable("the platform of this launch is no longer registered or was disabled")
         level = "context"
         container: dict[str, Any] | None = None
         if launch.resource_link_id:
@@ -225,6 +230,12 @@ class RosterClient:
             extra={"action": "nrps_roster_pulled"},
         )
         return roster
+
+    def purge_expired(self) -> int:
+        """Delete expired rosters (names and e-mails are not kept past their TTL); returns how many."""
+        with self.db.session() as s:
+            result = s.execute(delete(RosterCache).where(RosterCache.expires_at <= self.clock()))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     # -- HTTP ------------------------------------------------------------------------------
 
@@ -276,6 +287,9 @@ class RosterClient:
             if context is None:
                 context = body.get("context")
             url = response.links.get("next", {}).get("url")
+            if url and _origin(url) != _origin(first_url):
+                # The bearer token must never be sent to another host than the one the launch named.
+                raise NrpsResponseInvalid(f"the roster from {platform.issuer} pages to another host ({_origin(url)})")
         return {"context": context, "members": members}
 
     # -- cache -----------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import jwt
 import requests
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from lti_tool.errors import AppError
@@ -202,6 +203,12 @@ class ServiceTokens:
                 # Another process stored a token for the same key first: overwrite it next round.
                 continue
 
+    def purge_expired(self) -> int:
+        """Delete expired cached tokens; returns how many (run it from a periodic job)."""
+        with self.db.session() as s:
+            result = s.execute(delete(ServiceToken).where(ServiceToken.expires_at <= self.clock()))
+        return int(getattr(result, "rowcount", 0) or 0)
+
     def invalidate(self, platform: PlatformEndpoint, scopes: Iterable[str]) -> None:
         """Forget the cached token for (platform, scopes)."""
         key = cache_key(platform.issuer, platform.client_id, scopes)
@@ -326,11 +333,12 @@ class ServiceTokens:
             requests.RequestException: the service itself could not be reached.
         """
         wanted = normalise_scopes(scopes)
+        timeout = kwargs.pop("timeout", self.timeout)
         response: requests.Response | None = None
         for force in (False, True):
             token = self.get_token(platform, wanted, force_refresh=force)
             merged = {**(headers or {}), "Authorization": f"Bearer {token}"}
-            response = self.http.request(method, url, headers=merged, timeout=self.timeout, **kwargs)
+            response = self.http.request(method, url, headers=merged, timeout=timeout, **kwargs)
             if response.status_code != 401:
                 return response
             logger.info(

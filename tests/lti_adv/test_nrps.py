@@ -287,3 +287,30 @@ def test_parse_member(raw: dict[str, Any], user_id: str | None):
     assert (parsed.user_id if parsed else None) == user_id
     if parsed:
         assert parsed.status == "Active" and parsed.roles == ()
+
+
+def test_next_link_to_another_host_is_refused(setup: Any, fake_server: FakeServer):
+    service, client, platform_id = setup
+    link = '<http://evil.example/steal?course_id=7>; rel="next"'
+    fake_server.route("GET", "/nrps", lambda rec: json_reply(200, {"members": [member(1)]}, {"Link": link}))
+    with pytest.raises(NrpsResponseInvalid) as err:
+        client.get_roster(make_launch(platform_id, service.url, rlid=None))
+    assert "another host" in err.value.message
+
+
+def test_disabled_platform_gets_no_roster(setup: Any, services: Services):
+    service, client, platform_id = setup
+    with services.db.session() as s:
+        s.get(Platform, platform_id).status = "disabled"  # type: ignore[union-attr]
+    with pytest.raises(NrpsNotAvailable):
+        client.get_roster(make_launch(platform_id, service.url))
+
+
+def test_expired_rosters_are_purged(setup: Any, clock: Clock):
+    service, client, platform_id = setup
+    client.get_roster(make_launch(platform_id, service.url))
+    client.get_roster(make_launch(platform_id, service.url, context_id="ctx-8"))
+    assert client.purge_expired() == 0
+    clock.advance(601)
+    assert client.purge_expired() == 2
+    assert not client.get_roster(make_launch(platform_id, service.url)).from_cache

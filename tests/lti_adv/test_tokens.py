@@ -374,3 +374,24 @@ def test_requests_carry_a_timeout(services: Services, clock: Clock, monkeypatch:
         ServiceTokens(services.db, services.keys, timeout=3.5, session=Spy(), clock=clock).get_token(platform, ["x"])
     assert seen["timeout"] == 3.5
     assert seen["data"]["scope"] == "x" and seen["data"]["grant_type"] == "client_credentials"
+
+
+def test_expired_tokens_are_purged(services: Services, fake_server: FakeServer, clock: Clock):
+    TokenEndpoint(services, fake_server, audience=fake_server.url("/token"), clock=clock)
+    platform = add_platform(services, issuer=ISSUER, client_id="c1", token_url=fake_server.url("/token"))
+    tokens = make_client(services, clock)
+    tokens.get_token(platform, [SCOPE_SCORE])
+    tokens.get_token(platform, [SCOPE_NRPS])
+    assert tokens.purge_expired() == 0
+    clock.advance(3600)
+    assert tokens.purge_expired() == 2
+
+
+def test_authorized_request_accepts_a_per_call_timeout(services: Services, fake_server: FakeServer, clock: Clock):
+    endpoint = TokenEndpoint(services, fake_server, audience=fake_server.url("/token"))
+    platform = add_platform(services, issuer=ISSUER, client_id="c1", token_url=fake_server.url("/token"))
+    fake_server.route("GET", "/service", _resource(endpoint))
+    response = make_client(services, clock).authorized_request(
+        "GET", fake_server.url("/service"), platform=platform, scopes=[SCOPE_SCORE], timeout=1.0
+    )
+    assert response.status_code == 200
