@@ -7,12 +7,12 @@ import socket
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from ltiadv_support import FakeServer, Recorded, json_reply, running_fake_server
+from ltiadv_support import REG_TOKEN, FakeServer, Recorded, SimulatedMoodle, json_reply, running_fake_server
 from sqlalchemy import select
 
 from lti_tool import create_app
@@ -35,79 +35,6 @@ from lti_tool.lti.tokens import SCOPE_LINEITEM, SCOPE_NRPS, SCOPE_SCORE, TOOL_SC
 from lti_tool.services import Services
 from lti_tool.settings import load_settings
 from lti_tool.storage.models import Platform
-
-REG_TOKEN = "moodle-reg-token-3f9a1c"
-
-
-class SimulatedMoodle:
-    """Moodle's dynamic registration rules (mod/lti openid-configuration.php + registration endpoint).
-
-    * ``/mod/lti/openid-configuration.php`` serves the platform configuration;
-    * ``/mod/lti/openid-registration.php`` accepts one POST per registration token (single use:
-      a second use answers 401), requires ``token_endpoint_auth_method == private_key_jwt`` and
-      ``lti-tool-configuration.domain`` == the host of ``target_link_uri`` (else 400), and
-      answers with a new client_id and its deployment_id.
-    """
-
-    def __init__(self, fake: FakeServer) -> None:
-        self.fake = fake
-        self.issuer = fake.base_url
-        self.valid_tokens = {REG_TOKEN}
-        self.registrations: list[dict[str, Any]] = []
-        self.scopes_supported: list[str] | None = [*TOOL_SCOPES, "openid"]
-        fake.route("GET", "/mod/lti/openid-configuration.php", self.configuration)
-        fake.route("POST", "/mod/lti/openid-registration.php", self.register)
-
-    @property
-    def configuration_url(self) -> str:
-        return self.fake.url("/mod/lti/openid-configuration.php")
-
-    def document(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {
-            "issuer": self.issuer,
-            "token_endpoint": self.fake.url("/mod/lti/token.php"),
-            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
-            "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
-            "jwks_uri": self.fake.url("/mod/lti/certs.php"),
-            "authorization_endpoint": self.fake.url("/mod/lti/auth.php"),
-            "registration_endpoint": self.fake.url("/mod/lti/openid-registration.php"),
-            "response_types_supported": ["id_token"],
-            "subject_types_supported": ["public", "pairwise"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "claims_supported": ["sub", "iss", "name", "given_name", "family_name", "email"],
-            "https://purl.imsglobal.org/spec/lti-platform-configuration": {
-                "product_family_code": "moodle",
-                "version": "4.5.1",
-                "messages_supported": [{"type": "LtiResourceLinkRequest"}, {"type": "LtiDeepLinkingRequest"}],
-            },
-        }
-        if self.scopes_supported is not None:
-            doc["scopes_supported"] = self.scopes_supported
-        return doc
-
-    def configuration(self, rec: Recorded) -> tuple[int, dict[str, str], bytes]:
-        return json_reply(200, self.document())
-
-    def register(self, rec: Recorded) -> tuple[int, dict[str, str], bytes]:
-        auth = rec.headers.get("Authorization", "")
-        token = auth.removeprefix("Bearer ")
-        if token not in self.valid_tokens:
-            return json_reply(401, {"error": "unauthorized", "error_description": "Bad token"})
-        self.valid_tokens.discard(token)  # single use
-        body = rec.json()
-        if body.get("token_endpoint_auth_method") != "private_key_jwt":
-            return json_reply(
-                400, {"error": "invalid_client_metadata", "error_description": "Must use private_key_jwt"}
-            )
-        conf = body.get(TOOL_CONFIGURATION) or {}
-        if conf.get("domain") != urlsplit(conf.get("target_link_uri", "")).hostname:
-            return json_reply(400, {"error": "invalid_client_metadata", "error_description": "domain mismatch"})
-        client_id = f"moodle-client-{len(self.registrations) + 1}"
-        self.registrations.append(body)
-        answer = dict(body)
-        answer["client_id"] = client_id
-        answer[TOOL_CONFIGURATION] = {**conf, "deployment_id": str(len(self.registrations))}
-        return json_reply(200, answer)
 
 
 @pytest.fixture
