@@ -403,7 +403,13 @@ class DynamicRegistration:
         self.timeout = timeout
         self.auto_approve = frozenset(i.rstrip("/") for i in auto_approve_issuers)
         self.allow_insecure_localhost = allow_insecure_localhost
+        self._owns_session = session is None
         self.http = session or requests.Session()
+
+    def close(self) -> None:
+        """Release the HTTP connections this flow opened (not an injected session's)."""
+        if self._owns_session:
+            self.http.close()
 
     def fetch_configuration(self, configuration_url: str) -> PlatformConfiguration:
         """GET the platform's OpenID configuration and check it.

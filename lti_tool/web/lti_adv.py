@@ -150,6 +150,8 @@ def register() -> Response:
         )
         page = render_template("lti_adv/registration_error.html", code=exc.code, message=exc.message)
         return _no_store(Response(page, status=exc.status, mimetype="text/html"))
+    finally:
+        flow.close()
     page = render_template("lti_adv/registered.html", result=result, tool_name=settings.lti.tool_name)
     return _no_store(Response(page, status=200, mimetype="text/html"))
 
