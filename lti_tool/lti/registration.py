@@ -417,6 +417,9 @@ class DynamicRegistration:
         Raises:
             ConfigurationUnreachable, ConfigurationInvalid, IssuerNotSecure, IssuerMismatch.
         """
+        if len(configuration_url) > 2048 or any(ord(c) < 33 or ord(c) == 127 for c in configuration_url):
+            # Refused before it reaches a log line or an error page (no log injection).
+            raise RegistrationParameterMissing("openid_configuration is not a URL: start from your LMS")
         parts = urlsplit(configuration_url)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise RegistrationParameterMissing("openid_configuration must be an http(s) URL: start from your LMS")

@@ -181,6 +181,7 @@ def _free_port() -> int:
     [
         ("missing_configuration_parameter", 400, "registration_parameter_missing"),
         ("configuration_not_a_url", 400, "registration_parameter_missing"),
+        ("configuration_with_control_characters", 400, "registration_parameter_missing"),
         ("unreachable", 502, "configuration_unreachable"),
         ("configuration_404", 502, "configuration_unreachable"),
         ("non_json", 502, "configuration_invalid"),
@@ -218,6 +219,8 @@ def test_registration_failures_get_a_clear_page_and_store_nothing(
         url = register_url(None)
     elif scenario == "configuration_not_a_url":
         url = register_url("javascript:alert(1)")
+    elif scenario == "configuration_with_control_characters":
+        url = register_url(moodle.configuration_url + "\n2026-01-01 INFO forged log line")
     elif scenario == "unreachable":
         url = register_url(f"http://127.0.0.1:{_free_port()}/openid-configuration")
     elif scenario == "configuration_404":
