@@ -268,6 +268,7 @@ def test_registration_failures_get_a_clear_page_and_store_nothing(
     assert response.status_code == status, page
     assert f"<code>{code}</code>" in page
     assert "start the registration again from your LMS" in page
+    assert 'postMessage({subject: "org.imsglobal.lti.close"}, "*")' in page  # DR §4: successfully or not
     assert REG_TOKEN not in page
     assert platforms(services) == []
 

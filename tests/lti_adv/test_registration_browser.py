@@ -50,7 +50,8 @@ def live_tool(settings_overrides: dict[str, dict[str, Any]]) -> Iterator[str]:
         services.db.dispose()
 
 
-def test_registration_page_posts_the_close_message_to_its_parent(live_tool: str):
+@pytest.mark.parametrize(("token", "marker"), [(REG_TOKEN, "#pending"), ("forged", ".error")])
+def test_registration_page_posts_the_close_message_to_its_parent(live_tool: str, token: str, marker: str):
     from playwright.sync_api import sync_playwright
 
     with running_fake_server() as fake:
@@ -58,7 +59,7 @@ def test_registration_page_posts_the_close_message_to_its_parent(live_tool: str)
         register = (
             live_tool
             + "/lti/register?"
-            + urlencode({"openid_configuration": moodle.configuration_url, "registration_token": REG_TOKEN})
+            + urlencode({"openid_configuration": moodle.configuration_url, "registration_token": token})
         )
         admin_page = f"""<!doctype html><title>waiting</title>
 <iframe id="tool" src="{register}" width="800" height="600"></iframe>
@@ -73,10 +74,13 @@ window.addEventListener("message", function (event) {{
             try:
                 page = browser.new_page()
                 page.goto(fake.url("/admin/tool.php"))
+                frame = page.frame_locator("#tool")
+                expected = "cbsi-connect platforms approve" if token == REG_TOKEN else "registration_refused"
+                assert expected in frame.locator(marker).inner_text()
+                assert page.title() == "waiting"  # the admin reads the next steps first
+                frame.locator("#finish").click()
                 page.wait_for_function("document.title.startsWith('got:')", timeout=10000)
                 assert page.title() == "got:org.imsglobal.lti.close"
-                frame = page.frame_locator("#tool")
-                assert "cbsi-connect platforms approve" in frame.locator("#pending").inner_text()
             finally:
                 browser.close()
-        assert len(moodle.registrations) == 1
+        assert len(moodle.registrations) == (1 if token == REG_TOKEN else 0)
