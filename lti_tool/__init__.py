@@ -53,12 +53,13 @@ def create_app(
     )
     app.extensions["cbsi"] = services
 
-    from lti_tool.web import admin, content, core, errors, player
+    from lti_tool.web import admin, content, core, errors, lti_adv, player
 
     errors.init_app(app)
     core.init_app(app)
     content.init_app(app)
     admin.init_app(app)
+    lti_adv.init_app(app)
     player.init_app(app)
     return app
 

@@ -23,6 +23,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from lti_tool.services import Services
+from lti_tool.storage import Database
 from lti_tool.storage.models import Course, CourseVersion
 from scorm.packaging import ImportedPackage, ImportLimits, PackageError, extract_package
 from scorm.packaging.cmi5 import Cmi5Course
@@ -173,7 +174,7 @@ def import_package(
             return _outcome("unchanged", existing)
 
     folder_existed = (content_root / sha).exists()
-    package = extract_package(source, content_root, limits_from(services))
+    package = extract_package(source, content_root, limits_from(services), durable=True)
     content_dir = package.content_dir
     if content_dir is None:  # pragma: no cover - extract_package always sets it
         raise CatalogueError("the importer returned no content folder")
@@ -265,21 +266,39 @@ def search(
     limit: int = 200,
 ) -> list[CourseSummary]:
     """Courses matching a title/description/key search, standard and language (prefix)."""
-    with services.db.session() as s:
+    return search_db(services.db, query, standard=standard, language=language, limit=limit)
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching ``text`` literally anywhere (``%`` and ``_`` in it are not wildcards)."""
+    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_db(
+    db: Database,
+    query: str = "",
+    *,
+    standard: str | None = None,
+    language: str | None = None,
+    limit: int = 200,
+) -> list[CourseSummary]:
+    """:func:`search` over a bare database handle (the deep-linking picker's catalogue source)."""
+    with db.session() as s:
         stmt = select(Course).order_by(Course.title)
-        if query:
-            like = f"%{query.strip().lower()}%"
+        if query.strip():
+            like = _like(query)
             stmt = stmt.where(
                 or_(
-                    func.lower(Course.title).like(like),
-                    func.lower(Course.description).like(like),
-                    func.lower(Course.key).like(like),
+                    func.lower(Course.title).like(like, escape="\\"),
+                    func.lower(Course.description).like(like, escape="\\"),
+                    func.lower(Course.key).like(like, escape="\\"),
                 )
             )
         if standard:
             stmt = stmt.where(Course.standard == standard)
         if language:
-            stmt = stmt.where(func.lower(Course.language).like(f"{language.lower()}%"))
+            stmt = stmt.where(func.lower(Course.language).like(f"{language.strip().lower()}%"))
         courses = s.scalars(stmt.limit(limit)).all()
         return [_summary(c) for c in courses if c.versions]
 

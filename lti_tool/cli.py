@@ -168,6 +168,8 @@ def run_gunicorn(app_factory: Callable[[], Any], bind: str, workers: int, thread
             self.cfg.set("threads", threads)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("accesslog", "-")
+            # path without the query string: registration tokens and the like never reach the log
+            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms')
             self.cfg.set("timeout", 60)
             self.cfg.set("graceful_timeout", 30)
 

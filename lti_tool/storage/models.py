@@ -265,3 +265,49 @@ class ScoState(Base):
     outcome: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     last_commit_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ServiceToken(Base):
+    """A cached OAuth2 access token for LTI Advantage services (AGS, NRPS).
+
+    Keyed by (issuer, client_id, sorted scopes): two registrations of one issuer never share a
+    token (the released pylti1p3 2.0.2 keys its cache without client_id, DESIGN.md §5.1).
+    ``cache_key`` is the SHA-256 of that triple so the primary key stays short on every engine.
+    Shared by every process through the database; ``expires_at`` already includes the margin.
+    """
+
+    __tablename__ = "service_tokens"
+
+    cache_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(512))
+    client_id: Mapped[str] = mapped_column(String(255))
+    scopes: Mapped[str] = mapped_column(Text)
+    access_token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RosterCache(Base):
+    """A Names and Role Provisioning roster pulled for one context (and resource link), with a TTL.
+
+    Tenant columns (platform, deployment) are part of the key (DESIGN.md §7). ``link_key`` is the
+    resource link id the roster was asked for ("" for a context-level request); ``level`` says
+    which level the platform actually answered (``resource_link`` or ``context``).
+    """
+
+    __tablename__ = "roster_cache"
+    __table_args__ = (
+        UniqueConstraint("platform_id", "deployment_id", "context_id", "link_key", name="uq_roster_cache_key"),
+        CheckConstraint("level IN ('resource_link','context')", name="ck_roster_cache_level"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"), index=True)
+    deployment_id: Mapped[str] = mapped_column(String(255))
+    context_id: Mapped[str] = mapped_column(String(255))
+    link_key: Mapped[str] = mapped_column(String(255), default="")
+    level: Mapped[str] = mapped_column(String(16))
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    members: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

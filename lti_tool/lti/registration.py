@@ -1,0 +1,611 @@
+"""LTI Dynamic Registration 1.0 (1EdTech), the tool side, as Moodle drives it.
+
+Flow (DR §3): the LMS admin pastes our registration URL; the LMS opens
+``/lti/register?openid_configuration=URL&registration_token=T``. We
+
+1. fetch the platform's OpenID configuration (§3.4) and check it (§3.5.1: ``issuer`` is https
+   and its host is the host of the configuration URL; required endpoints present);
+2. build our tool registration (§3.6, OIDC Dynamic Client Registration + the
+   ``lti-tool-configuration`` extension) restricted to the scopes the platform supports;
+3. POST it to ``registration_endpoint`` with ``Authorization: Bearer T`` (§3.5.2);
+4. read the client_id and deployment_id of the answer (§3.6.2) and store a ``Platform``
+   (pending unless its issuer is auto-approved) and its ``Deployment``;
+5. the web layer then answers with the page posting ``org.imsglobal.lti.close`` (§4).
+
+The registration token is a credential: it is never logged and never part of an error message.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from sqlalchemy import select
+
+from lti_tool.errors import AppError
+from lti_tool.lti.tokens import TOOL_SCOPES
+from lti_tool.storage import Database
+from lti_tool.storage.models import Deployment, Platform, PlatformStatus, utcnow
+
+logger = logging.getLogger(__name__)
+
+TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
+PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
+#: DR §3.4.1 / OIDC Discovery §3: what the tool cannot work without.
+REQUIRED_PLATFORM_FIELDS: tuple[str, ...] = (
+    "issuer",
+    "authorization_endpoint",
+    "token_endpoint",
+    "jwks_uri",
+    "registration_endpoint",
+)
+#: Claims we ask the platform to include (Moodle shares name/email only when asked, DESIGN.md §6).
+TOOL_CLAIMS: tuple[str, ...] = ("iss", "sub", "name", "given_name", "family_name", "email")
+MAX_DOCUMENT_BYTES = 256 * 1024
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+class RegistrationError(AppError):
+    """Dynamic registration failed."""
+
+    code = "registration_error"
+    status = 400
+
+
+class RegistrationParameterMissing(RegistrationError):
+    """Start the registration from your LMS: the openid_configuration parameter is missing."""
+
+    code = "registration_parameter_missing"
+
+
+class ConfigurationUnreachable(RegistrationError):
+    """The LMS's OpenID configuration could not be fetched."""
+
+    code = "configuration_unreachable"
+    status = 502
+
+
+class ConfigurationInvalid(RegistrationError):
+    """The LMS's OpenID configuration is not usable."""
+
+    code = "configuration_invalid"
+    status = 502
+
+
+class IssuerNotSecure(RegistrationError):
+    """The LMS's issuer must be an https URL."""
+
+    code = "issuer_not_https"
+
+
+class HostRefused(RegistrationError):
+    """The LMS's address is an internal network address."""
+
+    code = "host_refused"
+
+
+class IssuerMismatch(RegistrationError):
+    """The LMS's issuer does not belong to the host that served its configuration."""
+
+    code = "issuer_mismatch"
+
+
+class RegistrationRefused(RegistrationError):
+    """The LMS refused the tool registration."""
+
+    code = "registration_refused"
+    status = 502
+
+
+class RegistrationResponseInvalid(RegistrationError):
+    """The LMS accepted the registration but its answer lacks the client id."""
+
+    code = "registration_response_invalid"
+    status = 502
+
+
+class AlreadyRegistered(RegistrationError):
+    """This LMS registration (issuer and client id) already exists here."""
+
+    code = "already_registered"
+    status = 409
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolUrls:
+    """The tool's public URLs, derived from ``server.base_url``."""
+
+    base_url: str
+
+    @property
+    def login(self) -> str:
+        """OIDC login initiation (``/lti/login``)."""
+        return f"{self.base}/lti/login"
+
+    @property
+    def launch(self) -> str:
+        """Launch and deep linking target (``/lti/launch``)."""
+        return f"{self.base}/lti/launch"
+
+    @property
+    def jwks(self) -> str:
+        """Public key set."""
+        return f"{self.base}/.well-known/jwks.json"
+
+    @property
+    def logo(self) -> str:
+        """Tool logo."""
+        return f"{self.base}/lti/logo.svg"
+
+    @property
+    def base(self) -> str:
+        """Base URL without trailing slash."""
+        return self.base_url.rstrip("/")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlatformConfiguration:
+    """The parts of an LMS's OpenID configuration we use (DR §3.4)."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    registration_endpoint: str
+    authorization_server: str | None = None
+    scopes_supported: tuple[str, ...] | None = None
+    product_family_code: str | None = None
+    version: str | None = None
+    messages_supported: tuple[str, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegistrationResult:
+    """What the registration produced, for the completion page."""
+
+    platform_id: int
+    issuer: str
+    client_id: str
+    deployment_id: str | None
+    status: str
+    product: str | None
+    scopes: tuple[str, ...]
+
+
+# -- pure checks ---------------------------------------------------------------------------
+
+
+def is_local_host(host: str | None) -> bool:
+    """Loopback host names and addresses (demo and tests only may use plain http there)."""
+    if not host:
+        return False
+    if host.lower() in LOCAL_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_secure_url(url: str, *, what: str, allow_insecure_localhost: bool) -> None:
+    """An endpoint must be https (DR §3.5.1; Security Framework §3: TLS everywhere).
+
+    SPEC COMPLIANCE NOTE: strictly every URL must be https. In demo/test mode plain http is
+    accepted for loopback hosts only, so the development LMS and test doubles can run locally.
+
+    Raises:
+        IssuerNotSecure: not https (and not an allowed local http URL).
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "http" and allow_insecure_localhost and is_local_host(parts.hostname):
+        return
+    if parts.scheme != "https" or not parts.hostname:
+        raise IssuerNotSecure(f"the LMS's {what} must be an https URL, got {url!r}")
+    if not allow_insecure_localhost and is_internal_address(parts.hostname):
+        raise HostRefused(f"the LMS's {what} points at an internal address ({parts.hostname}); use its public name")
+
+
+def is_internal_address(host: str) -> bool:
+    """IP literals a public LMS never uses: loopback, private, link-local, reserved.
+
+    ``/lti/register`` is reachable by anyone and makes this service fetch a URL it is given;
+    refusing internal IP literals keeps it from being used to probe the operator's network.
+    (Host names are not resolved here: DNS can change between check and use.)
+    """
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host.lower() in LOCAL_HOSTS
+    return address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
+
+
+def parse_platform_configuration(
+    document: Any, *, configuration_url: str, allow_insecure_localhost: bool
+) -> PlatformConfiguration:
+    """Check an OpenID configuration document and keep what we need.
+
+    DR §3.5.1: the issuer MUST use https and its host MUST match the host of the
+    ``openid_configuration`` URL the platform gave us (so a third party cannot make us
+    register with an issuer it does not own).
+
+    Raises:
+        ConfigurationInvalid: not an object, or a required field is missing or not a string.
+        IssuerNotSecure: the issuer or an endpoint is not https.
+        IssuerMismatch: the issuer's host is not the configuration URL's host.
+    """
+    if not isinstance(document, Mapping):
+        raise ConfigurationInvalid("the LMS's OpenID configuration is not a JSON object")
+    missing = [
+        name for name in REQUIRED_PLATFORM_FIELDS if not isinstance(document.get(name), str) or not document[name]
+    ]
+    if missing:
+        raise ConfigurationInvalid(f"the LMS's OpenID configuration lacks {', '.join(missing)}")
+    issuer = document["issuer"]
+    check_secure_url(issuer, what="issuer", allow_insecure_localhost=allow_insecure_localhost)
+    issuer_host = (urlsplit(issuer).hostname or "").lower()
+    config_host = (urlsplit(configuration_url).hostname or "").lower()
+    if issuer_host != config_host:
+        raise IssuerMismatch(
+            f"the LMS's issuer {issuer!r} is not on the host that served its configuration ({config_host!r}); "
+            "start the registration from the LMS itself"
+        )
+    for name in REQUIRED_PLATFORM_FIELDS[1:]:
+        check_secure_url(document[name], what=name, allow_insecure_localhost=allow_insecure_localhost)
+    scopes = document.get("scopes_supported")
+    platform_conf = document.get(PLATFORM_CONFIGURATION)
+    platform_conf = platform_conf if isinstance(platform_conf, Mapping) else {}
+    messages = platform_conf.get("messages_supported")
+    message_types: list[str] = []
+    if isinstance(messages, list):
+        for message in messages:
+            if isinstance(message, Mapping) and isinstance(message.get("type"), str):
+                message_types.append(message["type"])
+            elif isinstance(message, str):
+                message_types.append(message)
+    auth_server = document.get("authorization_server")
+    return PlatformConfiguration(
+        issuer=issuer,
+        authorization_endpoint=document["authorization_endpoint"],
+        token_endpoint=document["token_endpoint"],
+        jwks_uri=document["jwks_uri"],
+        registration_endpoint=document["registration_endpoint"],
+        authorization_server=auth_server if isinstance(auth_server, str) and auth_server else None,
+        scopes_supported=tuple(s for s in scopes if isinstance(s, str)) if isinstance(scopes, list) else None,
+        product_family_code=platform_conf.get("product_family_code")
+        if isinstance(platform_conf.get("product_family_code"), str)
+        else None,
+        version=platform_conf.get("version") if isinstance(platform_conf.get("version"), str) else None,
+        messages_supported=tuple(message_types),
+        raw=dict(document),
+    )
+
+
+def requested_scopes(platform: PlatformConfiguration) -> tuple[str, ...]:
+    """Our service scopes the platform says it supports (all of them when it does not say)."""
+    if platform.scopes_supported is None:
+        return TOOL_SCOPES
+    supported = set(platform.scopes_supported)
+    return tuple(s for s in TOOL_SCOPES if s in supported)
+
+
+def build_tool_registration(
+    platform: PlatformConfiguration, *, urls: ToolUrls, tool_name: str, description: str = ""
+) -> dict[str, Any]:
+    """The client registration request body (DR §3.6.1 and OIDC DCR §2).
+
+    Moodle's rules (DESIGN.md §6): ``token_endpoint_auth_method`` must be ``private_key_jwt``;
+    ``lti-tool-configuration.domain`` must equal the host of ``target_link_uri``.
+    """
+    domain = urlsplit(urls.launch).hostname or ""
+    messages: list[dict[str, Any]] = [
+        {"type": "LtiResourceLinkRequest", "target_link_uri": urls.launch, "label": tool_name},
+        {
+            "type": "LtiDeepLinkingRequest",
+            "target_link_uri": urls.launch,
+            "label": f"{tool_name}: add a course",
+            "placements": ["ContentArea"],
+            "supported_types": ["ltiResourceLink"],
+        },
+    ]
+    return {
+        "application_type": "web",
+        "response_types": ["id_token"],
+        "grant_types": ["implicit", "client_credentials"],
+        "initiate_login_uri": urls.login,
+        "redirect_uris": [urls.launch],
+        "client_name": tool_name,
+        "jwks_uri": urls.jwks,
+        "logo_uri": urls.logo,
+        "token_endpoint_auth_method": "private_key_jwt",
+        "scope": " ".join(requested_scopes(platform)),
+        TOOL_CONFIGURATION: {
+            "domain": domain,
+            "description": description or f"{tool_name}: SCORM, xAPI and cmi5 courses from the regional catalogue",
+            "target_link_uri": urls.launch,
+            "claims": list(TOOL_CLAIMS),
+            "messages": messages,
+        },
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegistrationAnswer:
+    """The parts of the platform's registration answer we keep (DR §3.6.2)."""
+
+    client_id: str
+    deployment_id: str | None
+    scope: tuple[str, ...]
+
+
+def parse_registration_answer(document: Any) -> RegistrationAnswer:
+    """Read the client_id and deployment_id the platform assigned.
+
+    Raises:
+        RegistrationResponseInvalid: no object or no client_id.
+    """
+    if not isinstance(document, Mapping):
+        raise RegistrationResponseInvalid("the LMS's registration answer is not a JSON object")
+    client_id = document.get("client_id")
+    if isinstance(client_id, int) and not isinstance(client_id, bool):
+        client_id = str(client_id)
+    if not isinstance(client_id, str) or not client_id:
+        raise RegistrationResponseInvalid()
+    tool_conf = document.get(TOOL_CONFIGURATION)
+    deployment_id = tool_conf.get("deployment_id") if isinstance(tool_conf, Mapping) else None
+    if isinstance(deployment_id, int) and not isinstance(deployment_id, bool):
+        deployment_id = str(deployment_id)
+    scope = document.get("scope")
+    return RegistrationAnswer(
+        client_id=client_id,
+        deployment_id=deployment_id if isinstance(deployment_id, str) and deployment_id else None,
+        scope=tuple(scope.split()) if isinstance(scope, str) else (),
+    )
+
+
+# -- the flow ------------------------------------------------------------------------------
+
+
+class DynamicRegistration:
+    """Run one dynamic registration.
+
+    Args:
+        db: storage for the new platform.
+        urls: the tool's public URLs.
+        tool_name: shown in the LMS.
+        timeout: seconds for each HTTP call.
+        auto_approve_issuers: issuers whose registrations become active at once.
+        allow_insecure_localhost: accept plain http for loopback hosts (demo and tests only).
+        session: HTTP session (injectable).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        urls: ToolUrls,
+        tool_name: str,
+        timeout: float,
+        auto_approve_issuers: Sequence[str] = (),
+        allow_insecure_localhost: bool = False,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.db = db
+        self.urls = urls
+        self.tool_name = tool_name
+        self.timeout = timeout
+        self.auto_approve = frozenset(i.rstrip("/") for i in auto_approve_issuers)
+        self.allow_insecure_localhost = allow_insecure_localhost
+        self._owns_session = session is None
+        self.http = session or requests.Session()
+
+    def close(self) -> None:
+        """Release the HTTP connections this flow opened (not an injected session's)."""
+        if self._owns_session:
+            self.http.close()
+
+    def fetch_configuration(self, configuration_url: str) -> PlatformConfiguration:
+        """GET the platform's OpenID configuration and check it.
+
+        Raises:
+            ConfigurationUnreachable, ConfigurationInvalid, IssuerNotSecure, IssuerMismatch.
+        """
+        if len(configuration_url) > 2048 or any(ord(c) < 33 or ord(c) == 127 for c in configuration_url):
+            # Refused before it reaches a log line or an error page (no log injection).
+            raise RegistrationParameterMissing("openid_configuration is not a URL: start from your LMS")
+        parts = urlsplit(configuration_url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise RegistrationParameterMissing("openid_configuration must be an http(s) URL: start from your LMS")
+        check_secure_url(
+            configuration_url, what="configuration URL", allow_insecure_localhost=self.allow_insecure_localhost
+        )
+        try:
+            response = self.http.get(
+                configuration_url,
+                headers={"Accept": "application/json"},
+                timeout=self.timeout,
+                allow_redirects=False,
+                stream=True,
+            )
+            with response:
+                body = _read_capped(response, MAX_DOCUMENT_BYTES) if response.status_code == 200 else b""
+        except requests.Timeout as exc:
+            raise ConfigurationUnreachable(
+                f"the LMS's OpenID configuration at {configuration_url} did not answer within {self.timeout:g} s"
+            ) from exc
+        except requests.RequestException as exc:
+            raise ConfigurationUnreachable(
+                f"the LMS's OpenID configuration at {configuration_url} could not be reached "
+                f"({exc.__class__.__name__}); check that this service can reach your LMS"
+            ) from exc
+        if response.status_code != 200:
+            raise ConfigurationUnreachable(
+                f"the LMS's OpenID configuration at {configuration_url} answered HTTP {response.status_code}"
+            )
+        if body is None:
+            raise ConfigurationInvalid("the LMS's OpenID configuration is too large")
+        try:
+            document = json.loads(body)
+        except ValueError as exc:
+            raise ConfigurationInvalid(f"the LMS's OpenID configuration at {configuration_url} is not JSON") from exc
+        return parse_platform_configuration(
+            document, configuration_url=configuration_url, allow_insecure_localhost=self.allow_insecure_localhost
+        )
+
+    def post_registration(
+        self, platform: PlatformConfiguration, body: Mapping[str, Any], registration_token: str | None
+    ) -> RegistrationAnswer:
+        """POST our registration to the platform (the token as bearer credential, DR §3.5.2).
+
+        Raises:
+            ConfigurationUnreachable: the registration endpoint did not answer.
+            RegistrationRefused: non-2xx answer (e.g. a used or expired registration token).
+            RegistrationResponseInvalid: no client_id in the answer.
+        """
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if registration_token:
+            headers["Authorization"] = f"Bearer {registration_token}"
+        try:
+            response = self.http.post(
+                platform.registration_endpoint, json=dict(body), headers=headers, timeout=self.timeout
+            )
+        except requests.Timeout as exc:
+            raise ConfigurationUnreachable(
+                f"the LMS's registration endpoint did not answer within {self.timeout:g} s"
+            ) from exc
+        except requests.RequestException as exc:
+            raise ConfigurationUnreachable(
+                f"the LMS's registration endpoint could not be reached ({exc.__class__.__name__})"
+            ) from exc
+        if not 200 <= response.status_code < 300:
+            detail = _error_detail(response)
+            hint = (
+                "; the registration link is single-use and expires: start the registration again from the LMS"
+                if response.status_code in {400, 401, 403}
+                else ""
+            )
+            raise RegistrationRefused(
+                f"the LMS refused the registration (HTTP {response.status_code}{': ' + detail if detail else ''}){hint}"
+            )
+        try:
+            document = response.json()
+        except ValueError as exc:
+            raise RegistrationResponseInvalid("the LMS's registration answer is not JSON") from exc
+        return parse_registration_answer(document)
+
+    def store(
+        self, platform: PlatformConfiguration, answer: RegistrationAnswer, *, now: datetime
+    ) -> RegistrationResult:
+        """Record the platform (pending or auto-approved) and its deployment.
+
+        Raises:
+            AlreadyRegistered: the (issuer, client_id) pair exists already.
+        """
+        active = platform.issuer.rstrip("/") in self.auto_approve
+        status = PlatformStatus.ACTIVE if active else PlatformStatus.PENDING
+        product = platform.product_family_code
+        with self.db.session() as s:
+            existing = s.scalars(
+                select(Platform).where(Platform.issuer == platform.issuer, Platform.client_id == answer.client_id)
+            ).first()
+            if existing is not None:
+                raise AlreadyRegistered(
+                    f"the LMS {platform.issuer} is already registered with client id {answer.client_id} "
+                    f"(platform {existing.id})"
+                )
+            row = Platform(
+                issuer=platform.issuer,
+                client_id=answer.client_id,
+                name=f"{product or 'LMS'} at {urlsplit(platform.issuer).hostname}",
+                auth_login_url=platform.authorization_endpoint,
+                auth_token_url=platform.token_endpoint,
+                key_set_url=platform.jwks_uri,
+                auth_audience=platform.authorization_server,
+                status=status.value,
+                source="dynamic",
+                details={
+                    "registration": {
+                        "registered_at": now.isoformat(),
+                        "product_family_code": product,
+                        "version": platform.version,
+                        "scopes_granted": list(answer.scope),
+                        "messages_supported": list(platform.messages_supported),
+                    }
+                },
+                created_at=now,
+                updated_at=now,
+            )
+            if answer.deployment_id:
+                row.deployments.append(Deployment(deployment_id=answer.deployment_id, created_at=now))
+            s.add(row)
+            s.flush()
+            platform_id = row.id
+        logger.info(
+            "dynamic registration stored: platform %d (%s, client %s, deployment %s, %s)",
+            platform_id,
+            platform.issuer,
+            answer.client_id,
+            answer.deployment_id or "none",
+            status.value,
+            extra={"action": "dynamic_registration_stored"},
+        )
+        return RegistrationResult(
+            platform_id=platform_id,
+            issuer=platform.issuer,
+            client_id=answer.client_id,
+            deployment_id=answer.deployment_id,
+            status=status.value,
+            product=product,
+            scopes=answer.scope,
+        )
+
+    def register(
+        self, configuration_url: str | None, registration_token: str | None, *, now: datetime | None = None
+    ) -> RegistrationResult:
+        """Run the whole registration.
+
+        Args:
+            configuration_url: the ``openid_configuration`` query parameter.
+            registration_token: the ``registration_token`` query parameter (may be absent).
+            now: the registration time.
+
+        Raises:
+            RegistrationError: one subclass per failure kind, each with an actionable message.
+        """
+        if not configuration_url:
+            raise RegistrationParameterMissing()
+        platform = self.fetch_configuration(configuration_url)
+        body = build_tool_registration(platform, urls=self.urls, tool_name=self.tool_name)
+        answer = self.post_registration(platform, body, registration_token)
+        return self.store(platform, answer, now=now or utcnow())
+
+
+def _read_capped(response: requests.Response, limit: int) -> bytes | None:
+    """The body, or ``None`` when it is longer than ``limit`` bytes (read no further)."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=16384):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error_detail(response: requests.Response) -> str:
+    """A short, safe description from an error answer (OAuth ``error``/``error_description``)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, Mapping):
+        return ""
+    parts = [str(body[k])[:200] for k in ("error", "error_description") if isinstance(body.get(k), str)]
+    return ": ".join(parts)
