@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from scorm.sequencing.engine import NavResult, navigate
+from scorm.sequencing.engine import NavResult, begin, navigate
 from scorm.sequencing.errors import (
     ALL_ERROR_TYPES,
     InvalidNavigationRequest,
@@ -49,6 +49,7 @@ __all__ = [
     "NotALeaf",
     "SequencingError",
     "UnknownActivity",
+    "begin",
     "build_tree",
     "evaluate_prerequisites",
     "learner_message",

@@ -740,3 +740,35 @@ def navigate(tree: ActivityTree, state: Mapping[str, Any], request: str, target:
         extra={"action": "seq_navigate"},
     )
     return result
+
+
+def begin(tree: ActivityTree, state: Mapping[str, Any]) -> NavResult:
+    """What the player does when the learner opens the course.
+
+    ``resumeAll`` when a suspended activity exists, else ``start``. SPEC COMPLIANCE NOTE: when
+    the root does not allow flow (the default ``flow="false"``, e.g. every 2004 package without
+    sequencing) ``start`` delivers nothing (SB.2.2-1) and SN leaves it to the LMS to offer a
+    choice; we then issue a ``choice`` for the first leaf in course order that a choice can
+    deliver, so single-SCO and choice-only courses open straight away. Strict SN would show the
+    menu and wait.
+
+    Args:
+        tree: the activity tree.
+        state: the attempt's state.
+
+    Returns:
+        The :class:`NavResult` of the request that was made.
+    """
+    check_state(tree, state)
+    if state["current"] is not None:
+        return run_request(tree, state, "resumeAll", None)  # NB.2.1-1: already open
+    if state["suspended"] is not None:
+        return navigate(tree, state, "resumeAll")
+    result = navigate(tree, state, "start")
+    if result.exception != "SB.2.2-1":
+        return result
+    for leaf in tree.leaves():
+        attempt = run_request(tree, state, "choice", leaf.id)
+        if attempt.exception is None and attempt.deliver is not None:
+            return attempt
+    return result

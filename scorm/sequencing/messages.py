@@ -27,6 +27,7 @@ SN_MEANING: Final[Mapping[str, str]] = {
     "TB.2.3-2": "Current activity already terminated",
     "TB.2.3-3": "Cannot suspend an inactive root",
     "TB.2.3-4": "Activity tree root has no parent",
+    "TB.2.3-7": "Undefined termination request",
     # SB.2.x Sequencing Request Process and subprocesses
     "SB.2.1-2": "Cluster has no available children",
     "SB.2.1-3": "No activity is previous to the root",
@@ -47,7 +48,6 @@ SN_MEANING: Final[Mapping[str, str]] = {
     "SB.2.9-2": "Target activity does not exist or is unavailable",
     "SB.2.9-3": "Target activity hidden from choice",
     "SB.2.9-4": "Choice sequencing control mode violation",
-    "SB.2.9-5": "No activities to consider",
     "SB.2.9-6": "Unable to activate target; target is not a child of the current activity",
     "SB.2.9-7": "Choice exit sequencing control mode violation",
     "SB.2.9-8": "Unable to choose target activity - constrained choice",
@@ -81,6 +81,7 @@ LEARNER_MESSAGES: Final[Mapping[str, str]] = {
     "TB.2.3-2": "This section has already been closed.",
     "TB.2.3-3": "There is nothing to save for later yet.",
     "TB.2.3-4": "You are already at the top of the course.",
+    "TB.2.3-7": "That navigation request is not understood.",
     "SB.2.1-2": "This section has nothing in it to show.",
     "SB.2.1-3": "You are at the beginning of the course.",
     "SB.2.1-4": "This course does not let you go back here.",
@@ -100,7 +101,6 @@ LEARNER_MESSAGES: Final[Mapping[str, str]] = {
     "SB.2.9-2": "That section is not part of this attempt.",
     "SB.2.9-3": "That section cannot be opened from the menu.",
     "SB.2.9-4": "That section cannot be opened from the menu; use Continue.",
-    "SB.2.9-5": "That section cannot be opened from here.",
     "SB.2.9-6": "That section only opens from within its own part of the course.",
     "SB.2.9-7": "Please finish this part of the course before leaving it.",
     "SB.2.9-8": "You can only go to the next or previous section from here.",
@@ -116,6 +116,36 @@ LEARNER_MESSAGES: Final[Mapping[str, str]] = {
     "DB.1.1-3": "This section is locked until you complete the previous one.",
     "DB.2-1": "This section is already open.",
 }
+
+# Codes the engine keeps for completeness but cannot reach through :func:`navigate`, because an
+# earlier step of the same request already refuses it (e.g. SB.2.5-1 after NB.2.1-1) or the
+# request parser rejects the input first (NB.2.1-13).
+DEFENSIVE_CODES: Final = frozenset(
+    {
+        "NB.2.1-6",
+        "NB.2.1-13",
+        "TB.2.3-1",
+        "TB.2.3-2",
+        "TB.2.3-3",
+        "TB.2.3-7",
+        "SB.2.4-3",
+        "SB.2.5-1",
+        "SB.2.6-1",
+        "SB.2.6-2",
+        "SB.2.7-1",
+        "SB.2.8-1",
+        "SB.2.9-1",
+        "SB.2.9-4",
+        "SB.2.10-1",
+        "SB.2.10-2",
+        "SB.2.11-1",
+        "SB.2.11-2",
+        "SB.2.12-1",
+        "SB.2.13-1",
+        "DB.1.1-1",
+        "DB.2-1",
+    }
+)
 
 END_MESSAGE: Final = "You have reached the end of the course."
 NOTHING_TO_DELIVER: Final = "Choose where to go next from the course menu."
