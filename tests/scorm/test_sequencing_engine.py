@@ -338,3 +338,741 @@ def test_every_reachable_code_has_a_scenario_and_words() -> None:
     assert reachable == set(EXCEPTION_SCENARIOS)
     assert set(LEARNER_MESSAGES) == set(SN_MEANING)
     assert DEFENSIVE_CODES <= set(LEARNER_MESSAGES)
+
+
+# --- flow, control modes, rules -----------------------------------------------------------------
+
+
+def _delivers(tree: ActivityTree, state: State, requests: list[tuple[str, str | None]]) -> list[Any]:
+    out: list[Any] = []
+    for request, target in requests:
+        result = navigate(tree, state, request, target)
+        out.append(result.exception or ("END" if result.end else result.deliver))
+        state = dict(result.state)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("items", "root_seq", "requests", "expected"),
+    [
+        # plain flow through three SCOs, then the end of the course
+        (
+            FLAT3,
+            'controlMode flow="true"',
+            [("start", None), ("continue", None), ("continue", None), ("continue", None)],
+            ["a", "b", "c", "END"],
+        ),
+        # previous and continue go both ways when forwardOnly is off
+        (
+            FLAT3,
+            'controlMode flow="true"',
+            [("start", None), ("continue", None), ("previous", None), ("previous", None)],
+            ["a", "b", "a", "SB.2.1-3"],
+        ),
+        # forwardOnly blocks previous
+        (
+            FLAT3,
+            'controlMode flow="true" forwardOnly="true"',
+            [("start", None), ("continue", None), ("previous", None), ("continue", None)],
+            ["a", "b", "NB.2.1-5", "c"],
+        ),
+        # a skip rule makes flow pass over b in both directions
+        (
+            [leaf("a"), leaf("b", pre("skip", "always")), leaf("c")],
+            'controlMode flow="true"',
+            [("start", None), ("continue", None), ("previous", None)],
+            ["a", "c", "a"],
+        ),
+        # skip rule on a condition: b skipped only once it is attempted
+        (
+            [leaf("a"), leaf("b", pre("skip", "attempted")), leaf("c")],
+            'controlMode flow="true"',
+            [("start", None), ("continue", None), ("continue", None), ("previous", None)],
+            ["a", "b", "c", "a"],
+        ),
+        # nested clusters: flow enters and leaves clusters
+        (
+            [cluster("m", [leaf("a"), leaf("b")], FLOW), cluster("n", [leaf("c")], FLOW)],
+            'controlMode flow="true"',
+            [("start", None), ("continue", None), ("continue", None), ("previous", None)],
+            ["a", "b", "c", "b"],
+        ),
+        # choiceExit=false on a cluster: free choice inside, refused outside
+        (
+            [
+                cluster("m", [leaf("a"), leaf("b")], '<imsss:controlMode flow="true" choiceExit="false"/>'),
+                leaf("z"),
+            ],
+            'controlMode flow="true"',
+            [("start", None), ("choice", "b"), ("choice", "z"), ("choice", "a")],
+            ["a", "b", "SB.2.9-7", "a"],
+        ),
+        # choiceExit=false on the current SCO itself
+        (
+            [leaf("a", '<imsss:controlMode choiceExit="false"/>'), leaf("b")],
+            'controlMode flow="true"',
+            [("start", None), ("choice", "b"), ("continue", None)],
+            ["a", "NB.2.1-8", "b"],
+        ),
+        # exit action rule on the cluster: leaving a leaves m too, continue goes on after m
+        (
+            [cluster("m", [leaf("a"), leaf("b")], FLOW + exit_rule()), leaf("z")],
+            'controlMode flow="true"',
+            [("start", None), ("continue", None)],
+            ["a", "z"],
+        ),
+        # exitParent post-condition: same effect from the leaf's side
+        (
+            [cluster("m", [leaf("a", post("exitParent")), leaf("b")], FLOW), leaf("z")],
+            'controlMode flow="true"',
+            [("start", None), ("continue", None)],
+            ["a", "z"],
+        ),
+        # exitAll post-condition ends the session on any navigation away from a
+        (
+            [leaf("a", post("exitAll")), leaf("b")],
+            'controlMode flow="true"',
+            [("start", None), ("continue", None), ("start", None)],
+            ["a", "END", "a"],
+        ),
+        # jump (4th ed.) ignores flow/choice control modes but not disabled activities
+        (
+            [leaf("a"), leaf("b"), leaf("c", pre("disabled", "always"))],
+            'controlMode flow="true" choice="false" forwardOnly="true"',
+            [("start", None), ("jump", "b"), ("jump", "a"), ("jump", "c")],
+            ["a", "b", "a", "DB.1.1-3"],
+        ),
+        # exit leaves nothing delivered; exit again is refused; a choice then works
+        (
+            FLAT3,
+            'controlMode flow="true"',
+            [("start", None), ("exit", None), ("exit", None), ("choice", "c")],
+            ["a", None, "NB.2.1-12", "c"],
+        ),
+        # abandon, then abandonAll ends the session
+        (
+            FLAT3,
+            'controlMode flow="true"',
+            [("start", None), ("abandon", None), ("continue", None), ("abandonAll", None)],
+            ["a", None, "b", "END"],
+        ),
+        # adl.nav.request values as content sends them
+        (
+            FLAT3,
+            'controlMode flow="true"',
+            [("start", None), ("{target=c}choice", None), ("{target=a}jump", None), ("_none_", None)],
+            ["a", "c", "a", None],
+        ),
+    ],
+    ids=[
+        "flow",
+        "previous",
+        "forward-only",
+        "skip-always",
+        "skip-attempted",
+        "nested",
+        "choice-exit-cluster",
+        "choice-exit-leaf",
+        "exit-action-rule",
+        "exit-parent",
+        "exit-all-post",
+        "jump",
+        "exit",
+        "abandon",
+        "adl-nav-request",
+    ],
+)
+def test_navigation_sequences(
+    items: list[str], root_seq: str, requests: list[tuple[str, str | None]], expected: list[Any]
+) -> None:
+    tree = tree_of(items, root_seq)
+    assert _delivers(tree, new_state(tree), requests) == expected
+
+
+def test_retry_post_condition_repeats_until_satisfied() -> None:
+    tree = tree_of([leaf("a", post("retry", "satisfied", "not")), leaf("b")])
+    s = started(tree)
+    s = done(tree, s, "a", success="failed")
+    r = navigate(tree, s, "continue")
+    assert r.deliver == "a" and r.state["activities"]["a"]["attempts"] == 2
+    # the new attempt starts with no completion recorded
+    assert r.state["activities"]["a"]["completed"] is None
+    s = done(tree, dict(r.state), "a", success="passed")
+    assert navigate(tree, s, "continue").deliver == "b"
+
+
+def test_retry_all_restarts_the_course() -> None:
+    tree = tree_of([leaf("a"), leaf("b", post("retryAll", "satisfied", "not"))])
+    s = go(tree, started(tree), "continue")
+    s = done(tree, s, "a")
+    s = done(tree, s, "b", success="failed")
+    r = navigate(tree, s, "continue")
+    assert r.deliver == "a"
+    assert r.state["activities"]["org"]["attempts"] == 2
+    assert r.state["activities"]["a"]["attempts"] == 2
+    # useCurrentAttemptObjectiveInfo: the old results of b no longer count
+    assert r.state["activities"]["b"]["objectives"] == {}
+
+
+def test_retry_of_a_cluster_flows_into_it_again() -> None:
+    tree = tree_of([cluster("m", [leaf("a", post("exitParent")), leaf("b")], FLOW + post("retry")), leaf("z")])
+    s = started(tree)
+    r = navigate(tree, s, "continue")
+    assert r.deliver == "a"
+    assert r.state["activities"]["m"]["attempts"] == 2
+
+
+def test_exit_all_ends_and_a_new_session_can_start() -> None:
+    tree = tree_of(FLAT3)
+    s = go(tree, started(tree), "continue")
+    r = navigate(tree, s, "exitAll")
+    assert r.end and r.deliver is None and r.exception is None
+    assert r.state["current"] is None and r.state["ended"] is True
+    assert not any(a["active"] for a in r.state["activities"].values())
+    again = navigate(tree, r.state, "start")
+    assert again.deliver == "a" and again.state["ended"] is False
+
+
+@pytest.mark.parametrize(
+    ("limit", "expected_previous"),
+    [("1", "SB.2.2-2"), ("2", "a"), ("0", "a")],
+)
+def test_attempt_limit(limit: str, expected_previous: str) -> None:
+    tree = tree_of([leaf("a", f'<imsss:limitConditions attemptLimit="{limit}"/>'), leaf("b")])
+    s = go(tree, started(tree), "continue")
+    r = navigate(tree, s, "previous")
+    assert (r.exception or r.deliver) == expected_previous
+    row = {x["id"]: x for x in toc(tree, s)}["a"]
+    assert row["disabled"] is (expected_previous != "a")
+
+
+def test_attempt_limit_exceeded_condition_skips() -> None:
+    tree = tree_of(
+        [
+            leaf("a"),
+            leaf(
+                "b",
+                "<imsss:sequencingRules><imsss:preConditionRule><imsss:ruleConditions>"
+                '<imsss:ruleCondition condition="attemptLimitExceeded"/></imsss:ruleConditions>'
+                '<imsss:ruleAction action="skip"/></imsss:preConditionRule></imsss:sequencingRules>'
+                '<imsss:limitConditions attemptLimit="1"/>',
+            ),
+            leaf("c"),
+        ]
+    )
+    deliveries = _delivers(
+        tree,
+        new_state(tree),
+        [("start", None), ("continue", None), ("choice", "a"), ("continue", None)],
+    )
+    assert deliveries == ["a", "b", "a", "c"]
+
+
+def test_suspend_all_and_resume_all() -> None:
+    tree = tree_of(FLAT3)
+    s = go(tree, started(tree), "continue")
+    s = report_sco_outcome(tree, s, "b", completion="incomplete", attempt_ended=True, suspended=True)
+    r = navigate(tree, s, "suspendAll")
+    assert r.end and r.state["suspended"] == "b" and r.state["current"] is None
+    assert r.state["activities"]["b"]["suspended"] is True
+    resumed = begin(tree, r.state)
+    assert resumed.deliver == "b"
+    assert resumed.state["activities"]["b"]["attempts"] == 1  # resumed, not a new attempt
+    assert resumed.state["suspended"] is None
+    assert resumed.state["activities"]["b"]["suspended"] is False
+    # the suspended SCO's incomplete status survived (no automatic completion on suspend)
+    assert resumed.state["activities"]["b"]["completed"] is False
+
+
+def test_choosing_elsewhere_clears_a_suspended_activity() -> None:
+    tree = tree_of(FLAT3)
+    s = go(tree, started(tree), "continue")
+    r = navigate(tree, s, "suspendAll")
+    s = go(tree, dict(r.state), "start")
+    assert s["suspended"] is None and not s["activities"]["b"]["suspended"]
+
+
+# --- rollup ---------------------------------------------------------------------------------
+
+
+def _weight(w: str) -> str:
+    return f'<imsss:rollupRules objectiveMeasureWeight="{w}"/>'
+
+
+@pytest.mark.parametrize(
+    ("weights", "measures", "expected"),
+    [
+        (("1", "1", "1"), (0.5, 1.0, None), 0.5),  # c counts with weight 1 and no measure
+        (("0.25", "0.75", "0"), (0.5, 1.0, None), 0.875),
+        (("0", "0", "0"), (0.5, 1.0, 0.2), None),  # nothing weighs: measure unknown
+        (("1", "1", "1"), (None, None, None), None),
+        (("0.5", "0.5", "1"), (-1.0, 1.0, 0.5), 0.25),
+    ],
+)
+def test_measure_rollup_with_weights(
+    weights: tuple[str, str, str], measures: tuple[Any, Any, Any], expected: float | None
+) -> None:
+    tree = tree_of([leaf(n, _weight(w)) for n, w in zip("abc", weights, strict=True)])
+    s = new_state(tree)
+    for name, measure in zip("abc", measures, strict=True):
+        s = report_sco_outcome(tree, s, name, measure=measure)
+    assert s["activities"]["org"]["objectives"]["_primary"]["measure"] == expected
+
+
+def test_root_satisfied_by_measure() -> None:
+    root = (
+        FLOW + '<imsss:objectives><imsss:primaryObjective objectiveID="course" '
+        'satisfiedByMeasure="true"><imsss:minNormalizedMeasure>0.8</imsss:minNormalizedMeasure>'
+        "</imsss:primaryObjective></imsss:objectives>"
+    )
+    tree = tree_of([leaf("a"), leaf("b")], root_seq=root)
+    s = report_sco_outcome(tree, new_state(tree), "a", measure=0.7)
+    # b has no measure yet but still weighs in: (0.7 + 0) / 2 (RB.1.1)
+    assert s["activities"]["org"]["objectives"]["course"] == {"satisfied": False, "measure": 0.35}
+    s = report_sco_outcome(tree, s, "b", measure=0.95)
+    assert s["activities"]["org"]["objectives"]["course"] == {"satisfied": True, "measure": 0.825}
+    s = report_sco_outcome(tree, s, "b", measure=0.8)
+    assert s["activities"]["org"]["objectives"]["course"]["satisfied"] is False
+
+
+@pytest.mark.parametrize(
+    ("b_seq", "expected_satisfied"),
+    [
+        ("", False),
+        ('<imsss:rollupRules rollupObjectiveSatisfied="false"/>', True),
+        ('<imsss:deliveryControls tracked="false"/>', True),
+    ],
+    ids=["b-counts", "rollupObjectiveSatisfied-false", "tracked-false"],
+)
+def test_children_excluded_from_objective_rollup(b_seq: str, expected_satisfied: bool) -> None:
+    tree = tree_of([leaf("a"), leaf("b", b_seq)])
+    s = done(tree, new_state(tree), "a")
+    s = done(tree, s, "b", success="failed")
+    assert s["activities"]["org"]["objectives"]["_primary"]["satisfied"] is expected_satisfied
+
+
+def test_rollup_progress_completion_false() -> None:
+    tree = tree_of([leaf("a"), leaf("b", '<imsss:rollupRules rollupProgressCompletion="false"/>')])
+    s = done(tree, new_state(tree), "a")
+    assert s["activities"]["org"]["completed"] is True
+    s = done(tree, s, "b", completion="incomplete")
+    assert s["activities"]["org"]["completed"] is True
+
+
+def test_tracked_false_activity_is_not_recorded_or_counted() -> None:
+    tree = tree_of([leaf("a"), leaf("b", '<imsss:deliveryControls tracked="false"/>'), leaf("c")])
+    s = go(tree, started(tree), "continue")
+    assert s["current"] == "b" and s["activities"]["b"]["attempts"] == 0
+    s = report_sco_outcome(tree, s, "b", completion="completed", success="failed")
+    assert s["activities"]["b"]["completed"] is None
+    s = done(tree, s, "a")
+    s = done(tree, s, "c")
+    assert s["activities"]["org"]["completed"] is True
+    assert s["activities"]["org"]["objectives"]["_primary"]["satisfied"] is True
+
+
+def _rollup(rule: str) -> str:
+    return f"<imsss:rollupRules>{rule}</imsss:rollupRules>"
+
+
+def _rule(child_set: str, condition: str, action: str, extra: str = "", op: str = "noOp") -> str:
+    return (
+        f'<imsss:rollupRule childActivitySet="{child_set}" {extra}><imsss:rollupConditions>'
+        f'<imsss:rollupCondition condition="{condition}" operator="{op}"/></imsss:rollupConditions>'
+        f'<imsss:rollupAction action="{action}"/></imsss:rollupRule>'
+    )
+
+
+@pytest.mark.parametrize(
+    ("rules", "results", "satisfied", "completed"),
+    [
+        # default rules: all satisfied -> satisfied; all known, one failed -> not satisfied
+        ("", ("passed", "passed", "passed"), True, True),
+        ("", ("passed", "failed", "passed"), False, True),
+        ("", ("passed", None, "passed"), None, False),
+        # any
+        (_rule("any", "satisfied", "satisfied"), ("failed", "passed", "failed"), True, True),
+        # none + not: none failed
+        (
+            _rule("none", "satisfied", "satisfied", op="not"),
+            ("passed", "passed", "passed"),
+            True,
+            True,
+        ),
+        # at least 2 completed
+        (
+            _rule("atLeastCount", "completed", "completed", 'minimumCount="2"'),
+            ("passed", "passed", None),
+            None,
+            True,
+        ),
+        # at least 50 % satisfied
+        (
+            _rule("atLeastPercent", "satisfied", "satisfied", 'minimumPercent="0.5"'),
+            ("passed", "failed", "passed"),
+            True,
+            True,
+        ),
+        (
+            _rule("atLeastPercent", "satisfied", "satisfied", 'minimumPercent="0.9"'),
+            ("passed", "failed", "passed"),
+            False,
+            True,
+        ),
+    ],
+)
+def test_rollup_rules(
+    rules: str, results: tuple[Any, Any, Any], satisfied: bool | None, completed: bool | None
+) -> None:
+    root = FLOW + (_rollup(rules) if rules else "")
+    tree = tree_of(FLAT3, root_seq=root)
+    s = new_state(tree)
+    for name, result in zip("abc", results, strict=True):
+        if result is None:
+            s = report_sco_outcome(tree, s, name, completion="incomplete")
+        else:
+            s = done(tree, s, name, success=result)
+    assert s["activities"]["org"]["objectives"]["_primary"]["satisfied"] is satisfied
+    assert s["activities"]["org"]["completed"] is completed
+
+
+@pytest.mark.parametrize(
+    ("requirement", "expected"),
+    [("always", None), ("ifAttempted", True), ("ifNotSuspended", True), ("ifNotSkipped", None)],
+)
+def test_rollup_considerations(requirement: str, expected: bool | None) -> None:
+    consider = (
+        f'<adlseq:rollupConsiderations requiredForSatisfied="{requirement}" requiredForNotSatisfied="{requirement}"/>'
+    )
+    tree = tree_of([leaf("a"), leaf("b", consider)])
+    s = go(tree, new_state(tree), "start")
+    s = done(tree, s, "a")
+    # b never attempted: only ifAttempted / ifNotSuspended leave it out of the rollup
+    assert s["activities"]["org"]["objectives"]["_primary"]["satisfied"] is expected
+
+
+def test_if_not_skipped_leaves_out_a_skipped_child() -> None:
+    consider = '<adlseq:rollupConsiderations requiredForSatisfied="ifNotSkipped"/>'
+    tree = tree_of([leaf("a"), leaf("b", pre("skip", "always") + consider)])
+    s = done(tree, new_state(tree), "a")
+    assert s["activities"]["org"]["objectives"]["_primary"]["satisfied"] is True
+
+
+def test_end_attempt_completes_and_satisfies_when_content_does_not() -> None:
+    tree = tree_of(
+        [leaf("a"), leaf("b", '<imsss:deliveryControls completionSetByContent="true" objectiveSetByContent="true"/>')]
+    )
+    s = go(tree, started(tree), "continue")  # a ends without reporting anything
+    assert s["activities"]["a"]["completed"] is True
+    assert s["activities"]["a"]["objectives"]["_primary"]["satisfied"] is True
+    s = go(tree, s, "previous")
+    assert s["activities"]["b"]["completed"] is None  # set by content only
+
+
+def test_satisfied_by_measure_and_completion_threshold_on_a_sco() -> None:
+    a = (
+        '<imsss:objectives><imsss:primaryObjective objectiveID="p" satisfiedByMeasure="true">'
+        "<imsss:minNormalizedMeasure>0.6</imsss:minNormalizedMeasure></imsss:primaryObjective>"
+        "</imsss:objectives>"
+    )
+    items = [
+        leaf("a", a).replace(
+            "<title>A</title>",
+            '<title>A</title><adlcp:completionThreshold completedByMeasure="true" minProgressMeasure="0.5"/>',
+        )
+    ]
+    tree = tree_of(items)
+    s = report_sco_outcome(tree, new_state(tree), "a", measure=0.7, progress=0.6, success="failed")
+    assert s["activities"]["a"]["objectives"]["p"]["satisfied"] is True
+    assert s["activities"]["a"]["completed"] is True
+    s = report_sco_outcome(tree, s, "a", measure=0.5, progress=0.4, completion="completed")
+    assert s["activities"]["a"]["objectives"]["p"]["satisfied"] is False
+    assert s["activities"]["a"]["completed"] is False
+
+
+def test_cmi_objectives_write_a_global_read_by_another_activity() -> None:
+    a = (
+        '<imsss:objectives><imsss:primaryObjective objectiveID="pa"/>'
+        '<imsss:objective objectiveID="skill"><imsss:mapInfo targetObjectiveID="G" '
+        'writeSatisfiedStatus="true" writeNormalizedMeasure="true"/></imsss:objective>'
+        "</imsss:objectives>"
+    )
+    b = pre("disabled", "satisfied", "not", 'referencedObjective="need"') + (
+        '<imsss:objectives><imsss:primaryObjective objectiveID="pb"/>'
+        '<imsss:objective objectiveID="need"><imsss:mapInfo targetObjectiveID="G"/>'
+        "</imsss:objective></imsss:objectives>"
+    )
+    tree = tree_of([leaf("a", a), leaf("b", b)], root_seq='controlMode flow="true" choice="true"')
+    s = started(tree)
+    s = report_sco_outcome(tree, s, "a", objectives={"skill": {"success": "failed", "measure": 0.2}})
+    assert s["globals"]["G"]["satisfied"] is False and s["globals"]["G"]["measure"] == 0.2
+    assert navigate(tree, s, "choice", "b").exception == "DB.1.1-3"
+    s = report_sco_outcome(tree, s, "a", objectives={"skill": {"success": "passed"}})
+    assert navigate(tree, s, "choice", "b").deliver == "b"
+    # unknown ids (the SCO's own objectives) are ignored
+    s2 = report_sco_outcome(tree, s, "a", objectives={"other": {"success": "failed"}})
+    assert s2["globals"] == s["globals"]
+
+
+def test_globals_can_be_carried_into_a_new_attempt() -> None:
+    tree = tree_of(FLAT3)
+    carried = {"G": {"satisfied": True, "measure": None, "completion": None, "progress": None}}
+    s = new_state(tree, globals_=carried)
+    assert s["globals"] == carried and s["globals"] is not carried
+    assert new_state(tree)["globals"] == {}
+
+
+# --- randomization --------------------------------------------------------------------------
+
+
+def _random_tree(controls: str) -> ActivityTree:
+    return tree_of([cluster("m", [leaf(n) for n in "abcde"], FLOW + controls)])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7, 42])
+def test_reorder_once_is_deterministic_in_the_seed(seed: int) -> None:
+    tree = _random_tree('<imsss:randomizationControls reorderChildren="true" randomizationTiming="once"/>')
+    first = new_state(tree, seed=seed)["activities"]["m"]["available"]
+    assert first == new_state(tree, seed=seed)["activities"]["m"]["available"]
+    assert sorted(first) == list("abcde")
+    # flow follows the shuffled order
+    s = go(tree, new_state(tree, seed=seed), "start")
+    assert s["current"] == first[0]
+    s = go(tree, s, "continue")
+    assert s["current"] == first[1]
+
+
+def test_reorder_changes_the_order_for_some_seed() -> None:
+    tree = _random_tree('<imsss:randomizationControls reorderChildren="true" randomizationTiming="once"/>')
+    orders = {tuple(new_state(tree, seed=seed)["activities"]["m"]["available"]) for seed in range(10)}
+    assert len(orders) > 1
+
+
+def test_select_count_keeps_document_order_and_hides_the_rest() -> None:
+    tree = _random_tree('<imsss:randomizationControls selectCount="2" selectionTiming="once"/>')
+    s = new_state(tree, seed=3)
+    chosen = s["activities"]["m"]["available"]
+    assert len(chosen) == 2 and chosen == sorted(chosen)
+    rows = {r["id"]: r for r in toc(tree, s)}
+    for name in "abcde":
+        assert rows[name]["visible"] is (name in chosen)
+        assert rows[name]["disabled"] is (name not in chosen)
+    deliveries = _delivers(tree, s, [("start", None), ("continue", None), ("continue", None)])
+    assert deliveries == [chosen[0], chosen[1], "END"]
+
+
+def test_randomize_on_each_new_attempt() -> None:
+    tree = tree_of(
+        [
+            cluster(
+                "m",
+                [leaf(n) for n in "abcde"],
+                FLOW + post("retry") + '<imsss:randomizationControls reorderChildren="true" '
+                'randomizationTiming="onEachNewAttempt"/>',
+            )
+        ]
+    )
+    s = new_state(tree, seed=5)
+    assert s["activities"]["m"]["available"] is None  # nothing happens before the first attempt
+    s = go(tree, s, "start")
+    first = list(s["activities"]["m"]["available"])
+    assert s["current"] == first[0] and s["activities"]["m"]["randomized_for"] == 1
+    # same seed, same attempt -> same order
+    assert go(tree, new_state(tree, seed=5), "start")["activities"]["m"]["available"] == first
+
+
+# --- TOC, buttons, request validity -------------------------------------------------------------
+
+
+def test_toc_rows() -> None:
+    tree = tree_of(
+        [
+            cluster("m", [leaf("a"), leaf("h", visible=False)], FLOW),
+            leaf("b", pre("hiddenFromChoice", "always")),
+            leaf("c", pre("disabled", "always")),
+        ]
+    )
+    s = started(tree)
+    rows = toc(tree, s)
+    assert [r["id"] for r in rows] == ["m", "a", "h", "b", "c"]
+    by_id = {r["id"]: r for r in rows}
+    assert by_id["m"]["kind"] == "cluster" and by_id["m"]["depth"] == 0 and by_id["m"]["url"] is None
+    assert by_id["a"] == {
+        "id": "a",
+        "title": "A",
+        "kind": "sco",
+        "depth": 1,
+        "visible": True,
+        "disabled": False,
+        "completed": False,
+        "satisfied": None,
+        "current": True,
+        "url": "a.html",
+    }
+    assert by_id["h"]["visible"] is False and by_id["h"]["disabled"] is False
+    assert by_id["b"]["visible"] is False and by_id["b"]["disabled"] is True
+    assert by_id["c"]["visible"] is True and by_id["c"]["disabled"] is True
+    s = done(tree, s, "a")
+    assert {r["id"]: r for r in toc(tree, s)}["a"]["completed"] is True
+
+
+@pytest.mark.parametrize(
+    ("root_seq", "moves", "expected"),
+    [
+        ('controlMode flow="true"', 0, {"previous": False, "continue": True}),
+        ('controlMode flow="true"', 1, {"previous": True, "continue": True}),
+        ('controlMode flow="true" forwardOnly="true"', 1, {"previous": False, "continue": True}),
+        ('controlMode flow="false"', 0, {"previous": False, "continue": False}),
+    ],
+)
+def test_nav_state(root_seq: str, moves: int, expected: dict[str, bool]) -> None:
+    tree = tree_of(FLAT3, root_seq=root_seq)
+    s = begin(tree, new_state(tree)).state
+    for _ in range(moves):
+        s = go(tree, dict(s), "continue")
+    assert nav_state(tree, s, s["current"]) == expected
+    assert nav_state(tree, s, "c" if s["current"] != "c" else "a") == {
+        "previous": False,
+        "continue": False,
+    }
+
+
+def test_valid_requests_and_request_valid_elements() -> None:
+    tree = tree_of([leaf("a"), leaf("b", pre("disabled", "always")), leaf("c")])
+    s = started(tree)
+    valid = valid_requests(tree, s)
+    assert valid == {
+        "continue": False,
+        "previous": False,
+        "choice": {"a": True, "b": False, "c": True},
+        "jump": {"a": True, "b": False, "c": True},
+    }
+    cases = {
+        "adl.nav.request_valid.continue": "false",
+        "adl.nav.request_valid.previous": "false",
+        "adl.nav.request_valid.choice.{target=c}": "true",
+        "adl.nav.request_valid.choice.{target=b}": "false",
+        "adl.nav.request_valid.jump.{target=a}": "true",
+        "adl.nav.request_valid.choice.{target=zzz}": "unknown",
+        "adl.nav.request_valid.exitAll": "unknown",
+    }
+    for element, value in cases.items():
+        assert request_valid_value(tree, s, element) == value, element
+
+
+def test_begin_without_flow_chooses_the_first_deliverable_leaf() -> None:
+    tree = tree_of([leaf("a", pre("disabled", "always")), leaf("b")], root_seq="")
+    r = begin(tree, new_state(tree))
+    assert r.deliver == "b" and r.exception is None
+    again = begin(tree, r.state)
+    assert again.exception == "NB.2.1-1"
+
+
+def test_begin_reports_when_nothing_can_open() -> None:
+    tree = tree_of([leaf("a", pre("disabled", "always"))], root_seq="")
+    r = begin(tree, new_state(tree))
+    assert r.exception == "SB.2.2-1" and r.deliver is None
+
+
+# --- the request parser and programming errors ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "target", "kind", "parsed_target"),
+    [
+        ("continue", None, "continue", None),
+        ("previous", None, "previous", None),
+        ("{target=sco-1}choice", None, "choice", "sco-1"),
+        ("{target=x}jump", None, "jump", "x"),
+        ("choice", "b", "choice", "b"),
+        ("{target=b}choice", "b", "choice", "b"),
+        (" exitAll ", None, "exitAll", None),
+        ("_none_", None, "_none_", None),
+        ("suspendAll", None, "suspendAll", None),
+    ],
+)
+def test_parse_nav_request(value: str, target: str | None, kind: str, parsed_target: str | None) -> None:
+    parsed = parse_nav_request(value, target)
+    assert (parsed.request, parsed.target) == (kind, parsed_target)
+
+
+@pytest.mark.parametrize(
+    ("value", "target"),
+    [
+        ("forward", None),
+        ("Continue", None),
+        ("{target=}choice", None),
+        ("{target=a}continue", None),
+        ("{target=a}choice", "b"),
+        ("continue", "b"),
+        ("", None),
+    ],
+)
+def test_parse_nav_request_refuses(value: str, target: str | None) -> None:
+    with pytest.raises(InvalidNavigationRequest) as info:
+        parse_nav_request(value, target)
+    assert info.value.code == "invalid_navigation_request"
+
+
+def test_navigate_refuses_a_bad_request_and_a_foreign_state() -> None:
+    tree = tree_of(FLAT3)
+    with pytest.raises(InvalidNavigationRequest):
+        navigate(tree, new_state(tree), "jump-around")
+    other = tree_of([leaf("x")])
+    with pytest.raises(InvalidState) as info:
+        navigate(tree, new_state(other), "start")
+    assert info.value.code == "invalid_state"
+    with pytest.raises(InvalidState):
+        toc(tree, {"version": 99})
+    bad = new_state(tree)
+    bad["current"] = "ghost"
+    with pytest.raises(InvalidState):
+        nav_state(tree, bad)
+
+
+@pytest.mark.parametrize(
+    ("activity", "values", "error", "code"),
+    [
+        ("ghost", {}, UnknownActivity, "unknown_activity"),
+        ("m", {}, NotALeaf, "not_a_leaf"),
+        ("a", {"completion": "done"}, InvalidTrackingValue, "invalid_tracking_value"),
+        ("a", {"success": "PASSED!"}, InvalidTrackingValue, "invalid_tracking_value"),
+        ("a", {"measure": 1.5}, InvalidTrackingValue, "invalid_tracking_value"),
+        ("a", {"measure": "abc"}, InvalidTrackingValue, "invalid_tracking_value"),
+        ("a", {"progress": -0.1}, InvalidTrackingValue, "invalid_tracking_value"),
+        ("a", {"lesson_status": "finished"}, InvalidTrackingValue, "invalid_tracking_value"),
+        (
+            "a",
+            {"objectives": {"o": {"measure": 2}}},
+            InvalidTrackingValue,
+            "invalid_tracking_value",
+        ),
+    ],
+)
+def test_report_refuses(activity: str, values: dict[str, Any], error: type[Exception], code: str) -> None:
+    obj = '<imsss:objectives><imsss:primaryObjective/><imsss:objective objectiveID="o"/></imsss:objectives>'
+    tree = tree_of([cluster("m", [leaf("a", obj)], FLOW)])
+    with pytest.raises(error) as info:
+        report_sco_outcome(tree, new_state(tree), activity, **values)
+    assert getattr(info.value, "code", None) == code
+
+
+@pytest.mark.parametrize(
+    ("completion", "success", "completed", "satisfied"),
+    [
+        ("completed", "passed", True, True),
+        ("incomplete", "failed", False, False),
+        ("not attempted", "unknown", False, None),
+        ("not_attempted", None, False, None),
+        ("unknown", None, None, None),
+        (None, None, None, None),
+    ],
+)
+def test_report_mapping(
+    completion: str | None, success: str | None, completed: bool | None, satisfied: bool | None
+) -> None:
+    tree = tree_of(FLAT3)
+    s = report_sco_outcome(tree, new_state(tree), "a", completion=completion, success=success)
+    assert s["activities"]["a"]["completed"] is completed
+    assert s["activities"]["a"]["objectives"]["_primary"]["satisfied"] is satisfied
+    json.dumps(s)  # always JSON-able
