@@ -305,7 +305,13 @@ class _Engine:
         """UP.4 End Attempt Process."""
         activity = self.act(activity_id)
         a_st = self.ast(activity_id)
-        if activity.is_leaf:
+        if activity.is_leaf and self.tree.standard == "scorm12":
+            # SCORM 1.2 RTE 3.4.4 (cmi.core.lesson_status): a SCO that never set a status is
+            # "completed" when it finishes; there is no objective to satisfy automatically.
+            if not a_st["suspended"] and a_st["status12"] is None and a_st["completed"] is None:
+                a_st["status12"] = "completed"
+                a_st["completed"] = True
+        elif activity.is_leaf:
             if activity.tracked and not a_st["suspended"]:
                 if not activity.completion_set_by_content and a_st["completed"] is None:
                     a_st["completed"] = True
