@@ -29,6 +29,7 @@ from scorm.sequencing.tracking import (
     check_rules,
     check_state,
     overall_rollup,
+    stamp,
 )
 from scorm.sequencing.tree import Activity, ActivityTree
 
@@ -311,6 +312,7 @@ class _Engine:
             if not a_st["suspended"] and a_st["status12"] is None and a_st["completed"] is None:
                 a_st["status12"] = "completed"
                 a_st["completed"] = True
+                stamp(self.tree, self.st, activity_id)
         elif activity.is_leaf:
             if activity.tracked and not a_st["suspended"]:
                 if not activity.completion_set_by_content and a_st["completed"] is None:
@@ -319,6 +321,7 @@ class _Engine:
                     record = a_st["objectives"].setdefault(activity.primary.key, {"satisfied": None, "measure": None})
                     if record.get("satisfied") is None:
                         record["satisfied"] = True
+                stamp(self.tree, self.st, activity_id)
         else:
             a_st["suspended"] = any(self.ast(c)["suspended"] for c in self.avail(activity_id))
         a_st["active"] = False
@@ -661,32 +664,19 @@ class _Engine:
         self.st["ended"] = False
 
     def begin_new_attempt(self, activity: Activity) -> None:
-        """Reset attempt tracking for a new attempt (SN 4.2.1.3, DB.2 step 5).
+        """Reset the Attempt Progress Information for a new attempt (SN 4.2.1.3, DB.2).
 
-        SPEC COMPLIANCE NOTE: with useCurrentAttemptObjectiveInfo / ...ProgressInfo true (the
-        default), rollup must ignore what descendants recorded before this attempt of the
-        cluster; we implement that by clearing the descendants' objective / progress data
-        when a cluster starts a new attempt. SCORM 1.2 trees keep all data (1.2 has no attempts).
+        Objective information is kept across attempts (SN 4.2.1.2); whether a parent's rollup
+        may still use it is decided by the useCurrentAttempt*Info flags at rollup time (see
+        :func:`scorm.sequencing.tracking.child_objective`). SCORM 1.2 has no attempts: nothing
+        is reset.
         """
         if self.tree.standard == "scorm12":
             return
         a_st = self.ast(activity.id)
         a_st["completed"] = None
         a_st["progress"] = None
-        if activity.is_leaf:
-            return
-        for node in self.tree.order:
-            if node == activity.id or not self.is_descendant(node, activity.id):
-                continue
-            d_st = self.ast(node)
-            if activity.use_current_attempt_progress_info:
-                d_st["completed"] = None
-                d_st["progress"] = None
-            if activity.use_current_attempt_objective_info:
-                d_st["objectives"] = {}
-        for key in ("satisfied", "measure"):
-            for record in a_st["objectives"].values():
-                record[key] = None
+        a_st["status12"] = None
 
 
 # --- public entry points -----------------------------------------------------------------------

@@ -18,6 +18,8 @@ The state is a plain JSON-able ``dict`` (the server stores it per attempt)::
           "available": [child ids] | None,            # SR.1/SR.2 result (None: all, in order)
           "randomized_for": int | None,               # attempt number the order was made for
           "status12": str | None,                     # SCORM 1.2 lesson_status as reported
+          "stamp": int | None,                        # parent's attempt count when the data
+                                                      # above was last recorded (SN 4.6.1 flags)
         }
       },
       "globals": {"<targetObjectiveID>": {"satisfied": .., "measure": .., "completion": ..,
@@ -85,6 +87,7 @@ def _blank_activity() -> dict[str, Any]:
         "available": None,
         "randomized_for": None,
         "status12": None,
+        "stamp": None,
     }
 
 
@@ -394,6 +397,39 @@ def _tracked_children(tree: ActivityTree, state: Mapping[str, Any], activity: Ac
     return [tree.activities[c] for c in available_children(tree, state, activity.id) if tree.activities[c].tracked]
 
 
+def stamp(tree: ActivityTree, state: State, activity_id: str) -> None:
+    """Record that ``activity_id``'s tracking data belongs to its parent's current attempt."""
+    parent = tree.activities[activity_id].parent
+    attempts = state["activities"][parent]["attempts"] if parent is not None else 0
+    state["activities"][activity_id]["stamp"] = attempts
+
+
+def _current_for(state: Mapping[str, Any], parent: Activity, child: Activity) -> bool:
+    return bool(state["activities"][child.id]["stamp"] == state["activities"][parent.id]["attempts"])
+
+
+def child_objective(
+    tree: ActivityTree, state: Mapping[str, Any], parent: Activity, child: Activity
+) -> tuple[bool | None, float | None]:
+    """A child's objective status as its parent's rollup may use it.
+
+    useCurrentAttemptObjectiveInfo (SN 5.1.1): with ``true`` only data recorded during the
+    parent's current attempt counts; older data reads as unknown.
+    """
+    if parent.use_current_attempt_objective_info and not _current_for(state, parent, child):
+        return None, None
+    return objective_status(tree, state, child)
+
+
+def child_completion(
+    tree: ActivityTree, state: Mapping[str, Any], parent: Activity, child: Activity
+) -> tuple[bool | None, float | None]:
+    """A child's completion as its parent's rollup may use it (useCurrentAttemptProgressInfo)."""
+    if parent.use_current_attempt_progress_info and not _current_for(state, parent, child):
+        return None, None
+    return completion_status(tree, state, child)
+
+
 def measure_rollup(tree: ActivityTree, state: State, activity: Activity) -> None:
     """RB.1.1 Measure Rollup Process (weighted by objectiveMeasureWeight)."""
     total = 0.0
@@ -401,7 +437,7 @@ def measure_rollup(tree: ActivityTree, state: State, activity: Activity) -> None
     valid = False
     for child in _tracked_children(tree, state, activity):
         counted += child.measure_weight
-        _, measure = objective_status(tree, state, child)
+        _, measure = child_objective(tree, state, activity, child)
         if measure is not None:
             valid = True
             total += measure * child.measure_weight
@@ -419,7 +455,7 @@ def completion_measure_rollup(tree: ActivityTree, state: State, activity: Activi
     valid = False
     for child in _tracked_children(tree, state, activity):
         counted += child.progress_weight
-        _, progress = completion_status(tree, state, child)
+        _, progress = child_completion(tree, state, activity, child)
         if progress is not None:
             valid = True
             total += progress * child.progress_weight
@@ -447,19 +483,21 @@ def _include_child(tree: ActivityTree, state: Mapping[str, Any], child: Activity
     return True
 
 
-def _rollup_condition(tree: ActivityTree, state: Mapping[str, Any], child: Activity, kind: str) -> Tri:
+def _rollup_condition(
+    tree: ActivityTree, state: Mapping[str, Any], parent: Activity, child: Activity, kind: str
+) -> Tri:
     """RB.1.4.1 Evaluate Rollup Conditions Subprocess, one condition."""
     c_st = state["activities"][child.id]
     if kind == "satisfied":
-        return objective_status(tree, state, child)[0]
+        return child_objective(tree, state, parent, child)[0]
     if kind == "objectiveStatusKnown":
-        return objective_status(tree, state, child)[0] is not None
+        return child_objective(tree, state, parent, child)[0] is not None
     if kind == "objectiveMeasureKnown":
-        return objective_status(tree, state, child)[1] is not None
+        return child_objective(tree, state, parent, child)[1] is not None
     if kind == "completed":
-        return completion_status(tree, state, child)[0]
+        return child_completion(tree, state, parent, child)[0]
     if kind == "activityProgressKnown":
-        return completion_status(tree, state, child)[0] is not None
+        return child_completion(tree, state, parent, child)[0] is not None
     if kind == "attempted":
         return c_st["attempts"] > 0
     if kind == "attemptLimitExceeded":
@@ -476,7 +514,7 @@ def _rule_applies(tree: ActivityTree, state: Mapping[str, Any], activity: Activi
             continue
         values: list[Tri] = []
         for cond in rule.conditions:
-            value = _rollup_condition(tree, state, child, cond.condition)
+            value = _rollup_condition(tree, state, activity, child, cond.condition)
             if cond.negate and value is not None:
                 value = not value
             values.append(value)
@@ -576,6 +614,7 @@ def overall_rollup(tree: ActivityTree, state: State, activity_id: str) -> None:
             completion_measure_rollup(tree, state, activity)
             objective_rollup(tree, state, activity)
             progress_rollup(tree, state, activity)
+            stamp(tree, state, node_id)
         write_globals(tree, state, activity)
 
 
@@ -678,6 +717,7 @@ def report_sco_outcome(
     a_st["completed"] = completed
     a_st["progress"] = progress
     _set_objective(new, activity, primary.key, satisfied=satisfied, measure=measure)
+    stamp(tree, new, activity_id)
     for objective_id, values in (objectives or {}).items():
         objective = activity.objective(objective_id)
         if objective is None or objective.primary:

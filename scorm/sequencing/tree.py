@@ -357,7 +357,12 @@ def _threshold_fields(threshold: Any) -> dict[str, Any]:
 
 # SCORM 1.2 has no sequencing: every cluster allows flow and choice (the de-facto LMS behaviour
 # the brief asks for); there are no rules, no rollup rules and no objectives maps.
-_SCORM12_FIELDS: Mapping[str, Any] = {"choice": True, "flow": True}
+_SCORM12_FIELDS: Mapping[str, Any] = {
+    "choice": True,
+    "flow": True,
+    "use_current_attempt_objective_info": False,
+    "use_current_attempt_progress_info": False,
+}
 
 
 def build_tree(manifest: ScormManifest) -> ActivityTree:

@@ -510,8 +510,13 @@ def test_retry_all_restarts_the_course() -> None:
     assert r.deliver == "a"
     assert r.state["activities"]["org"]["attempts"] == 2
     assert r.state["activities"]["a"]["attempts"] == 2
-    # useCurrentAttemptObjectiveInfo: the old results of b no longer count
-    assert r.state["activities"]["b"]["objectives"] == {}
+    # b keeps its own results, but with useCurrentAttemptObjectiveInfo (default true) they do
+    # not count for the new attempt of the course
+    s = dict(r.state)
+    assert s["activities"]["b"]["objectives"]["_primary"]["satisfied"] is False
+    s = done(tree, s, "a")
+    assert s["activities"]["org"]["objectives"]["_primary"]["satisfied"] is None
+    assert s["activities"]["org"]["completed"] is None  # b unknown in this attempt
 
 
 def test_retry_of_a_cluster_flows_into_it_again() -> None:
@@ -1076,3 +1081,34 @@ def test_report_mapping(
     assert s["activities"]["a"]["completed"] is completed
     assert s["activities"]["a"]["objectives"]["_primary"]["satisfied"] is satisfied
     json.dumps(s)  # always JSON-able
+
+
+@pytest.mark.parametrize(
+    ("flags", "m_completed", "m_satisfied"),
+    [
+        ("", None, None),
+        (
+            ' useCurrentAttemptObjectiveInfo="false" useCurrentAttemptProgressInfo="false"',
+            True,
+            True,
+        ),
+        (' useCurrentAttemptProgressInfo="false"', True, None),
+    ],
+    ids=["current-attempt-only", "all-attempts", "progress-all-attempts"],
+)
+def test_use_current_attempt_info_on_reentry(flags: str, m_completed: bool | None, m_satisfied: bool | None) -> None:
+    tree = tree_of([cluster("m", [leaf("a"), leaf("b")], f'<imsss:controlMode flow="true"{flags}/>'), leaf("z")])
+    s = started(tree)
+    s = done(tree, s, "a")
+    s = go(tree, s, "continue")
+    s = done(tree, s, "b")
+    s = go(tree, s, "continue")
+    assert s["current"] == "z" and s["activities"]["m"]["completed"] is True
+    s = go(tree, s, "choice", "a")  # a new attempt on m
+    assert s["activities"]["m"]["attempts"] == 2
+    s = done(tree, s, "a")
+    assert s["activities"]["m"]["completed"] is m_completed
+    assert s["activities"]["m"]["objectives"]["_primary"]["satisfied"] is m_satisfied
+    # b's own record is untouched either way
+    rows = {r["id"]: r for r in toc(tree, s)}
+    assert rows["b"]["completed"] is True and rows["b"]["satisfied"] is True
