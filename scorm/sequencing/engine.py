@@ -13,7 +13,6 @@ Strict OP.1 would keep the side effects of the termination request.
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from scorm.sequencing.tracking import (
     check_activity,
     check_rules,
     check_state,
+    clone_state,
     overall_rollup,
     stamp,
 )
@@ -684,7 +684,7 @@ class _Engine:
 
 def run_request(tree: ActivityTree, state: Mapping[str, Any], request: str, target: str | None) -> NavResult:
     """Run OP.1 on a copy of ``state`` (``request`` already parsed)."""
-    work: State = copy.deepcopy(dict(state))
+    work: State = clone_state(state)
     engine = _Engine(tree, work)
     try:
         deliver, end = engine.overall(request, target)
@@ -702,6 +702,59 @@ def run_request(tree: ActivityTree, state: Mapping[str, Any], request: str, targ
     elif deliver is None:
         message = NOTHING_TO_DELIVER
     return NavResult(deliver=deliver, state=work, end=end, exception=None, message=message)
+
+
+def choice_validity(
+    tree: ActivityTree, state: Mapping[str, Any], targets: list[str], request: str = "choice"
+) -> dict[str, str | None]:
+    """For each target, the SN exception a ``choice`` (or ``jump``) to it would raise.
+
+    ``None`` means valid. Same answer as :func:`run_request` per target, but the termination of the current activity
+    (identical for every target) runs once, and leaf targets are checked without copying the
+    state (SB.2.9 and DB.1.1 do not change the state for a leaf). This keeps a table of
+    contents of a few hundred items within a few milliseconds.
+    """
+    reader = _Engine(tree, state)  # type: ignore[arg-type]  # NB.2.1 only reads
+    work: State = clone_state(state)
+    terminated = _Engine(tree, work)
+    termination_done = False
+    termination_error: str | None = None
+    replacement: str | None = None
+    out: dict[str, str | None] = {}
+    for target in targets:
+        try:
+            termination, _, _ = reader.navigation_request(request, target)
+        except _SnException as exc:
+            out[target] = exc.code
+            continue
+        if termination is not None and not termination_done:
+            termination_done = True
+            try:
+                replacement = terminated.termination_request(termination)
+            except _SnException as exc:
+                termination_error = exc.code
+        if termination is not None and termination_error is not None:
+            out[target] = termination_error
+            continue
+        if termination is not None and replacement is not None:
+            # a post-condition rule replaced the choice: evaluate the real thing
+            out[target] = run_request(tree, state, request, target).exception
+            continue
+        leaf = tree.activities[target].is_leaf
+        probe = terminated if leaf and termination is not None else None
+        if probe is None:
+            base = work if termination is not None else state
+            probe = _Engine(tree, clone_state(base))
+        try:
+            delivery = probe.sequencing_request(request, target)
+            if delivery is not None:
+                probe.delivery_request(delivery)
+            out[target] = None
+        except _SnException as exc:
+            out[target] = exc.code
+        except _EndSession:
+            out[target] = None
+    return out
 
 
 def navigate(tree: ActivityTree, state: Mapping[str, Any], request: str, target: str | None = None) -> NavResult:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from scorm.sequencing.engine import run_request
+from scorm.sequencing.engine import choice_validity, run_request
 from scorm.sequencing.tracking import (
     available_children,
     check_rules,
@@ -59,6 +59,8 @@ def toc(tree: ActivityTree, state: Mapping[str, Any]) -> list[dict[str, Any]]:
         InvalidState: ``state`` does not belong to ``tree``.
     """
     check_state(tree, state)
+    ids = [a for a in tree.order if tree.activities[a].parent is not None]
+    refused = choice_validity(tree, state, ids)
     rows: list[dict[str, Any]] = []
     for activity_id in tree.order:
         activity = tree.activities[activity_id]
@@ -73,7 +75,7 @@ def toc(tree: ActivityTree, state: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "kind": activity.kind,
                 "depth": activity.depth - 1,
                 "visible": _visible(tree, state, activity_id),
-                "disabled": run_request(tree, state, "choice", activity_id).exception is not None,
+                "disabled": refused[activity_id] is not None,
                 "completed": completed is True,
                 "satisfied": satisfied,
                 "current": state["current"] == activity_id,
@@ -114,11 +116,15 @@ def valid_requests(tree: ActivityTree, state: Mapping[str, Any]) -> dict[str, An
     check_state(tree, state)
     buttons = nav_state(tree, state)
     ids = [a for a in tree.order if tree.activities[a].parent is not None]
+    refused = choice_validity(tree, state, ids)
     return {
         "continue": buttons["continue"],
         "previous": buttons["previous"],
-        "choice": {a: run_request(tree, state, "choice", a).exception is None for a in ids},
-        "jump": {a: run_request(tree, state, "jump", a).exception is None for a in ids if tree.activities[a].is_leaf},
+        "choice": {a: refused[a] is None for a in ids},
+        "jump": {
+            a: code is None
+            for a, code in choice_validity(tree, state, [a for a in ids if tree.activities[a].is_leaf], "jump").items()
+        },
     }
 
 

@@ -1112,3 +1112,48 @@ def test_use_current_attempt_info_on_reentry(flags: str, m_completed: bool | Non
     # b's own record is untouched either way
     rows = {r["id"]: r for r in toc(tree, s)}
     assert rows["b"]["completed"] is True and rows["b"]["satisfied"] is True
+
+
+_EQUIV_TREES: dict[str, list[str]] = {
+    "constrained": [
+        cluster("m", [leaf("a"), leaf("b")], FLOW + '<adlseq:constrainedChoiceConsiderations constrainChoice="true"/>'),
+        cluster("n", [leaf("c"), leaf("d", pre("disabled", "satisfied", "not"))], FLOW),
+        cluster("o", [leaf("e")], FLOW + '<adlseq:constrainedChoiceConsiderations preventActivation="true"/>'),
+    ],
+    "exits-and-posts": [
+        cluster("m", [leaf("a", post("exitParent")), leaf("b")], FLOW + post("continue", "completed")),
+        leaf("c", '<imsss:controlMode choiceExit="false"/>' + pre("stopForwardTraversal", "completed", "not")),
+        leaf("d", pre("hiddenFromChoice", "attempted")),
+        leaf("e", '<imsss:limitConditions attemptLimit="1"/>'),
+    ],
+    "forward-only": [
+        cluster("m", [leaf("a"), leaf("b")], '<imsss:controlMode flow="true" forwardOnly="true"/>'),
+        cluster("n", [leaf("c")], '<imsss:controlMode choice="false" flow="true"/>'),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(_EQUIV_TREES))
+@pytest.mark.parametrize("request_kind", ["choice", "jump"])
+def test_batch_validity_agrees_with_the_full_process(name: str, request_kind: str) -> None:
+    from scorm.sequencing.engine import choice_validity, run_request
+
+    tree = tree_of(_EQUIV_TREES[name])
+    targets = [a for a in tree.order if a != tree.root]
+    state: State = new_state(tree) if request_kind == "choice" else started(tree)
+    checked = 0
+    for step in range(12):
+        before = json.dumps(state, sort_keys=True)
+        batch = choice_validity(tree, state, targets, request_kind)
+        assert json.dumps(state, sort_keys=True) == before  # never mutates its input
+        single = {t: run_request(tree, state, request_kind, t).exception for t in targets}
+        assert batch == single, (name, step)
+        checked += 1
+        # wander: report the current SCO done and take the first valid choice after it
+        if state["current"] is not None and tree.activities[state["current"]].is_leaf:
+            state = done(tree, state, state["current"])
+        options = [t for t in targets if single[t] is None and t != state["current"]]
+        if not options:
+            break
+        state = dict(navigate(tree, state, request_kind, options[step % len(options)]).state)
+    assert checked >= 3, checked
