@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from scorm.sequencing.engine import NavResult, begin, navigate
+from scorm.sequencing.cmi_adapter import report_cmi_state
+from scorm.sequencing.engine import NavResult, begin, choice_validity, navigate
 from scorm.sequencing.errors import (
     ALL_ERROR_TYPES,
     InvalidNavigationRequest,
@@ -51,6 +52,7 @@ __all__ = [
     "UnknownActivity",
     "begin",
     "build_tree",
+    "choice_validity",
     "evaluate_prerequisites",
     "learner_message",
     "nav_state",
@@ -59,6 +61,7 @@ __all__ = [
     "parse_nav_request",
     "parse_prerequisites",
     "referenced_items",
+    "report_cmi_state",
     "report_sco_outcome",
     "request_is_valid",
     "request_valid_value",

@@ -740,11 +740,10 @@ def choice_validity(
             # a post-condition rule replaced the choice: evaluate the real thing
             out[target] = run_request(tree, state, request, target).exception
             continue
-        leaf = tree.activities[target].is_leaf
-        probe = terminated if leaf and termination is not None else None
-        if probe is None:
-            base = work if termination is not None else state
-            probe = _Engine(tree, clone_state(base))
+        if tree.activities[target].is_leaf:
+            probe = terminated if termination is not None else reader  # read-only for a leaf
+        else:
+            probe = _Engine(tree, clone_state(work if termination is not None else state))
         try:
             delivery = probe.sequencing_request(request, target)
             if delivery is not None:

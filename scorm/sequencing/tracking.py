@@ -203,7 +203,12 @@ def available_children(tree: ActivityTree, state: Mapping[str, Any], activity_id
 
 
 def objective_status(
-    tree: ActivityTree, state: Mapping[str, Any], activity: Activity, key: str | None = None
+    tree: ActivityTree,
+    state: Mapping[str, Any],
+    activity: Activity,
+    key: str | None = None,
+    *,
+    local: bool = True,
 ) -> tuple[bool | None, float | None]:
     """(satisfied, measure) of an activity objective; ``None`` means unknown.
 
@@ -213,9 +218,9 @@ def objective_status(
     objective = activity.objective(key)
     if objective is None:
         return None, None
-    local = state["activities"][activity.id]["objectives"].get(objective.key, {})
-    satisfied = local.get("satisfied")
-    measure = local.get("measure")
+    record = state["activities"][activity.id]["objectives"].get(objective.key, {}) if local else {}
+    satisfied = record.get("satisfied")
+    measure = record.get("measure")
     for m in objective.maps:
         shared = state["globals"].get(m.target)
         if not shared:
@@ -228,11 +233,11 @@ def objective_status(
 
 
 def completion_status(
-    tree: ActivityTree, state: Mapping[str, Any], activity: Activity
+    tree: ActivityTree, state: Mapping[str, Any], activity: Activity, *, local: bool = True
 ) -> tuple[bool | None, float | None]:
     """(completed, progress measure) of an activity; reads 4th-edition adlseq maps."""
     a_st = state["activities"][activity.id]
-    completed, progress = a_st["completed"], a_st["progress"]
+    completed, progress = (a_st["completed"], a_st["progress"]) if local else (None, None)
     for m in activity.primary.maps:
         shared = state["globals"].get(m.target)
         if not shared:
@@ -244,25 +249,38 @@ def completion_status(
     return completed, progress
 
 
-def write_globals(tree: ActivityTree, state: State, activity: Activity) -> None:
-    """Copy an activity's objective values to the global objectives it writes (SN 4.2.1.2)."""
+def write_globals(tree: ActivityTree, state: State, activity: Activity) -> set[str]:
+    """Copy an activity's objective values to the global objectives it writes (SN 4.2.1.2).
+
+    Returns:
+        The ids of the global objectives whose value changed.
+    """
     a_st = state["activities"][activity.id]
+    changed: set[str] = set()
     for objective in activity.objectives:
         local = a_st["objectives"].get(objective.key, {})
         for m in objective.maps:
             if not (m.write_satisfied or m.write_measure or m.write_completion or m.write_progress):
                 continue
-            shared = state["globals"].setdefault(
-                m.target, {"satisfied": None, "measure": None, "completion": None, "progress": None}
-            )
+            before = state["globals"].get(m.target) or {
+                "satisfied": None,
+                "measure": None,
+                "completion": None,
+                "progress": None,
+            }
+            after = dict(before)
             if m.write_satisfied:
-                shared["satisfied"] = local.get("satisfied")
+                after["satisfied"] = local.get("satisfied")
             if m.write_measure:
-                shared["measure"] = local.get("measure")
+                after["measure"] = local.get("measure")
             if m.write_completion and objective.primary:
-                shared["completion"] = a_st["completed"]
+                after["completion"] = a_st["completed"]
             if m.write_progress and objective.primary:
-                shared["progress"] = a_st["progress"]
+                after["progress"] = a_st["progress"]
+            if after != before:
+                state["globals"][m.target] = after
+                changed.add(m.target)
+    return changed
 
 
 def _set_objective(state: State, activity: Activity, key: str, **values: Any) -> None:
@@ -424,20 +442,19 @@ def child_objective(
     """A child's objective status as its parent's rollup may use it.
 
     useCurrentAttemptObjectiveInfo (SN 5.1.1): with ``true`` only data recorded during the
-    parent's current attempt counts; older data reads as unknown.
+    parent's current attempt counts; older local data reads as unknown (global objective data
+    read through mapInfo is shared, not attempt data, and always counts).
     """
-    if parent.use_current_attempt_objective_info and not _current_for(state, parent, child):
-        return None, None
-    return objective_status(tree, state, child)
+    current = _current_for(state, parent, child) or not parent.use_current_attempt_objective_info
+    return objective_status(tree, state, child, local=current)
 
 
 def child_completion(
     tree: ActivityTree, state: Mapping[str, Any], parent: Activity, child: Activity
 ) -> tuple[bool | None, float | None]:
     """A child's completion as its parent's rollup may use it (useCurrentAttemptProgressInfo)."""
-    if parent.use_current_attempt_progress_info and not _current_for(state, parent, child):
-        return None, None
-    return completion_status(tree, state, child)
+    current = _current_for(state, parent, child) or not parent.use_current_attempt_progress_info
+    return completion_status(tree, state, child, local=current)
 
 
 def measure_rollup(tree: ActivityTree, state: State, activity: Activity) -> None:
@@ -615,8 +632,8 @@ def progress_rollup(tree: ActivityTree, state: State, activity: Activity) -> Non
     a_st["completed"] = completed
 
 
-def overall_rollup(tree: ActivityTree, state: State, activity_id: str) -> None:
-    """RB.1.5 Overall Rollup Process: roll up every cluster from ``activity_id`` to the root."""
+def _rollup_path(tree: ActivityTree, state: State, activity_id: str) -> set[str]:
+    changed: set[str] = set()
     for node_id in tree.path_to_root(activity_id):
         activity = tree.activities[node_id]
         if activity.children:
@@ -625,7 +642,42 @@ def overall_rollup(tree: ActivityTree, state: State, activity_id: str) -> None:
             objective_rollup(tree, state, activity)
             progress_rollup(tree, state, activity)
             stamp(tree, state, node_id)
-        write_globals(tree, state, activity)
+        changed |= write_globals(tree, state, activity)
+    return changed
+
+
+def _readers(tree: ActivityTree, targets: set[str]) -> list[str]:
+    return [
+        activity_id
+        for activity_id in tree.order
+        if any(
+            m.target in targets and (m.read_satisfied or m.read_measure or m.read_completion or m.read_progress)
+            for o in tree.activities[activity_id].objectives
+            for m in o.maps
+        )
+    ]
+
+
+MAX_GLOBAL_PROPAGATION: Final = 3
+
+
+def overall_rollup(tree: ActivityTree, state: State, activity_id: str) -> None:
+    """RB.1.5 Overall Rollup Process: roll up every cluster from ``activity_id`` to the root.
+
+    When that changes a global objective, the clusters above every activity that *reads* it
+    are rolled up too (their rollup inputs changed). SPEC COMPLIANCE NOTE: SN 3rd ed. rolls
+    up only the path of the activity that changed; 4th ed. expects rollup wherever shared
+    objective data changed. Propagation stops after ``MAX_GLOBAL_PROPAGATION`` rounds so that
+    write/read cycles between activities cannot loop.
+    """
+    changed = _rollup_path(tree, state, activity_id)
+    rounds = 0
+    while changed and rounds < MAX_GLOBAL_PROPAGATION:
+        rounds += 1
+        follow: set[str] = set()
+        for reader in _readers(tree, changed):
+            follow |= _rollup_path(tree, state, reader)
+        changed = follow
 
 
 # --- reporting SCO results (RTE 4.2 -> SN 4.2.1 tracking) --------------------------------------

@@ -1157,3 +1157,77 @@ def test_batch_validity_agrees_with_the_full_process(name: str, request_kind: st
             break
         state = dict(navigate(tree, state, request_kind, options[step % len(options)]).state)
     assert checked >= 3, checked
+
+
+def test_a_changed_global_rolls_up_the_clusters_of_its_readers() -> None:
+    writes = (
+        '<imsss:objectives><imsss:primaryObjective objectiveID="pa">'
+        '<imsss:mapInfo targetObjectiveID="G" writeSatisfiedStatus="true"/>'
+        "</imsss:primaryObjective></imsss:objectives>"
+    )
+    reads = (
+        '<imsss:objectives><imsss:primaryObjective objectiveID="pc">'
+        '<imsss:mapInfo targetObjectiveID="G" readSatisfiedStatus="true"/>'
+        "</imsss:primaryObjective></imsss:objectives>"
+    )
+    tree = tree_of([cluster("m", [leaf("a", writes)], FLOW), cluster("n", [leaf("c", reads)], FLOW)])
+    s = report_sco_outcome(tree, new_state(tree), "a", success="passed")
+    # c has no data of its own but reads G, so n (not on a's path) is satisfied too
+    assert s["activities"]["n"]["objectives"]["_primary"]["satisfied"] is True
+    assert s["activities"]["org"]["objectives"]["_primary"]["satisfied"] is True
+    s = report_sco_outcome(tree, s, "a", success="failed")
+    assert s["activities"]["n"]["objectives"]["_primary"]["satisfied"] is False
+
+
+def test_report_cmi_state_2004() -> None:
+    from scorm.cmi.lifecycle import initial_state
+    from scorm.cmi.model import set_value
+    from scorm.sequencing import report_cmi_state
+
+    obj = '<imsss:objectives><imsss:primaryObjective/><imsss:objective objectiveID="skill"/></imsss:objectives>'
+    tree = tree_of([leaf("a", obj), leaf("b")])
+    cmi = initial_state("2004", learner_id="u1", learner_name="L", scaled_passing_score=0.6)
+    for element, value in [
+        ("cmi.score.scaled", "0.75"),
+        ("cmi.completion_status", "completed"),
+        ("cmi.progress_measure", "1"),
+        ("cmi.objectives.0.id", "skill"),
+        ("cmi.objectives.0.success_status", "failed"),
+        ("cmi.objectives.0.score.scaled", "-0.5"),
+        ("cmi.exit", "suspend"),
+    ]:
+        cmi, error = set_value(cmi, element, value, "2004")
+        assert error == 0, element
+    s = report_cmi_state(tree, started(tree), "a", cmi, terminated=True)
+    a = s["activities"]["a"]
+    assert a["completed"] is True and a["progress"] == 1.0 and a["suspended"] is True
+    assert a["objectives"]["_primary"] == {"satisfied": True, "measure": 0.75}  # 0.75 >= 0.6
+    assert a["objectives"]["skill"] == {"satisfied": False, "measure": -0.5}
+
+
+@pytest.mark.parametrize(("status", "completed", "satisfied"), [("passed", True, True), ("incomplete", False, None)])
+def test_report_cmi_state_12(status: str, completed: bool, satisfied: bool | None) -> None:
+    from scorm.cmi.lifecycle import initial_state
+    from scorm.cmi.model import set_value
+    from scorm.sequencing import report_cmi_state
+
+    tree = tree_of([leaf("a")])
+    cmi = initial_state("1.2", learner_id="u1", learner_name="L")
+    cmi, error = set_value(cmi, "cmi.core.lesson_status", status, "1.2")
+    assert error == 0
+    s = report_cmi_state(tree, new_state(tree), "a", cmi)
+    assert s["activities"]["a"]["status12"] == status
+    assert s["activities"]["a"]["completed"] is completed
+    assert s["activities"]["a"]["objectives"]["_primary"]["satisfied"] is satisfied
+
+
+@pytest.mark.parametrize(
+    "cmi",
+    [{}, {"version": "2004"}, {"version": "2004", "values": {"cmi.score.scaled": "x"}, "counts": {}}],
+)
+def test_report_cmi_state_refuses_garbage(cmi: dict[str, Any]) -> None:
+    from scorm.sequencing import report_cmi_state
+
+    tree = tree_of([leaf("a")])
+    with pytest.raises(InvalidTrackingValue):
+        report_cmi_state(tree, new_state(tree), "a", cmi)
