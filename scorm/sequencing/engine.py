@@ -203,24 +203,20 @@ class _Engine:
         if request == "exit":
             self.end_attempt(current)
             self.exit_action_rules()
-            while True:
-                processed_exit = False
+            while True:  # repeat while an exitParent post-condition moved us up
                 seq_request, term_request = self.post_condition_rules()
                 if term_request == "exitAll":
                     return self.exit_all(seq_request)
                 if term_request == "exitParent":
-                    cur = self.current
-                    parent = self.act(cur).parent  # type: ignore[arg-type]
+                    parent = self.act(self.current).parent  # type: ignore[arg-type]
                     if parent is None:
                         raise _SnException("TB.2.3-4")
                     self.st["current"] = parent
                     self.end_attempt(parent)
-                    processed_exit = True
                     continue
                 if self.current == root and seq_request != "retry":
-                    return "exit"
-                if not processed_exit:
-                    return seq_request
+                    return "exit"  # the root was exited: end the sequencing session
+                return seq_request
         if request == "exitAll":
             return self.exit_all(None)
         if request == "suspendAll":
@@ -584,14 +580,16 @@ class _Engine:
             path = self.tree.path_to_root(current)
             path = path[: path.index(target) + 1]
             for node in path[:-1]:
-                if not self.act(node).choice_exit:
+                if self.ast(node)["active"] and not self.act(node).choice_exit:
                     raise _SnException("SB.2.9-7")
         else:
             up = self.tree.path_to_root(current)
             up = up[: up.index(common)]
             constrained: str | None = None
             for node in up:
-                if not self.act(node).choice_exit:
+                # choiceExit binds only while the activity is active (the current SCO's own
+                # flag was checked by NB.2.1-8 before it was terminated)
+                if self.ast(node)["active"] and not self.act(node).choice_exit:
                     raise _SnException("SB.2.9-7")
                 if constrained is None and self.act(node).constrain_choice:
                     constrained = node
@@ -793,7 +791,10 @@ def navigate(tree: ActivityTree, state: Mapping[str, Any], request: str, target:
 def begin(tree: ActivityTree, state: Mapping[str, Any]) -> NavResult:
     """What the player does when the learner opens the course.
 
-    ``resumeAll`` when a suspended activity exists, else ``start``. SPEC COMPLIANCE NOTE: when
+    ``resumeAll`` when a suspended activity exists, else ``start``. When a sequencing session
+    is still open (the tab was closed without suspendAll/exit), the current activity is
+    delivered again unchanged if it is still active; if it had already ended, ``continue`` (else
+    a new attempt on it by ``choice``) is tried. SPEC COMPLIANCE NOTE: when
     the root does not allow flow (the default ``flow="false"``, e.g. every 2004 package without
     sequencing) ``start`` delivers nothing (SB.2.2-1) and SN leaves it to the LMS to offer a
     choice; we then issue a ``choice`` for the first leaf in course order that a choice can
@@ -808,8 +809,16 @@ def begin(tree: ActivityTree, state: Mapping[str, Any]) -> NavResult:
         The :class:`NavResult` of the request that was made.
     """
     check_state(tree, state)
-    if state["current"] is not None:
-        return run_request(tree, state, "resumeAll", None)  # NB.2.1-1: already open
+    current = state["current"]
+    if current is not None:
+        if state["activities"][current]["active"]:
+            # relaunch after a closed tab or dropped connection: the attempt is still open
+            return NavResult(deliver=current, state=state, end=False, exception=None, message="")
+        for request, target in (("continue", None), ("choice", current)):
+            attempt = run_request(tree, state, request, target)
+            if attempt.exception is None and attempt.deliver is not None:
+                return attempt
+        return NavResult(deliver=None, state=state, end=False, exception=None, message=NOTHING_TO_DELIVER)
     if state["suspended"] is not None:
         return navigate(tree, state, "resumeAll")
     result = navigate(tree, state, "start")

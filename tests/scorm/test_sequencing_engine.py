@@ -414,6 +414,27 @@ def _delivers(tree: ActivityTree, state: State, requests: list[tuple[str, str | 
             [("start", None), ("choice", "b"), ("continue", None)],
             ["a", "NB.2.1-8", "b"],
         ),
+        # choiceExit binds while the cluster is active, even after its SCO exited ...
+        (
+            [cluster("m", [leaf("a"), leaf("b")], '<imsss:controlMode flow="true" choiceExit="false"/>'), leaf("z")],
+            'controlMode flow="true"',
+            [("start", None), ("exit", None), ("choice", "z"), ("choice", "b")],
+            ["a", None, "SB.2.9-7", "b"],
+        ),
+        # ... but not once the cluster's attempt has ended (exit action rule on m)
+        (
+            [
+                cluster(
+                    "m",
+                    [leaf("a"), leaf("b")],
+                    '<imsss:controlMode flow="true" choiceExit="false"/>' + exit_rule(),
+                ),
+                leaf("z"),
+            ],
+            'controlMode flow="true"',
+            [("start", None), ("exit", None), ("choice", "z")],
+            ["a", None, "z"],
+        ),
         # exit action rule on the cluster: leaving a leaves m too, continue goes on after m
         (
             [cluster("m", [leaf("a"), leaf("b")], FLOW + exit_rule()), leaf("z")],
@@ -473,6 +494,8 @@ def _delivers(tree: ActivityTree, state: State, requests: list[tuple[str, str | 
         "nested",
         "choice-exit-cluster",
         "choice-exit-leaf",
+        "choice-exit-after-sco-exit",
+        "choice-exit-after-cluster-exit",
         "exit-action-rule",
         "exit-parent",
         "exit-all-post",
@@ -969,8 +992,32 @@ def test_begin_without_flow_chooses_the_first_deliverable_leaf() -> None:
     tree = tree_of([leaf("a", pre("disabled", "always")), leaf("b")], root_seq="")
     r = begin(tree, new_state(tree))
     assert r.deliver == "b" and r.exception is None
-    again = begin(tree, r.state)
-    assert again.exception == "NB.2.1-1"
+    again = begin(tree, r.state)  # relaunch while b is still open: same SCO, nothing changes
+    assert again.deliver == "b" and again.exception is None and again.state is r.state
+
+
+@pytest.mark.parametrize(
+    ("root_seq", "expected"),
+    [('controlMode flow="true"', "c"), ('controlMode flow="false"', "b")],
+)
+def test_begin_after_the_current_sco_exited(root_seq: str, expected: str) -> None:
+    tree = tree_of(FLAT3, root_seq=root_seq)
+    s = begin(tree, new_state(tree)).state
+    s = go(tree, dict(s), "choice", "b")
+    s = go(tree, s, "exit")
+    assert s["current"] == "b" and not s["activities"]["b"]["active"]
+    r = begin(tree, s)
+    assert r.deliver == expected
+    if expected == "b":
+        assert r.state["activities"]["b"]["attempts"] == 2
+
+
+def test_begin_with_nothing_left_to_open() -> None:
+    tree = tree_of([leaf("a", '<imsss:limitConditions attemptLimit="1"/>')], root_seq='controlMode flow="false"')
+    s = go(tree, begin(tree, new_state(tree)).state, "exit")  # type: ignore[arg-type]
+    r = begin(tree, s)
+    assert r.deliver is None and r.exception is None and r.state is s
+    assert r.message == "Choose where to go next from the course menu."
 
 
 def test_begin_reports_when_nothing_can_open() -> None:
