@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from scorm.sequencing.cmi_adapter import report_cmi_state
+from scorm.sequencing.cmi_adapter import launch_data, report_cmi_state
 from scorm.sequencing.engine import NavResult, begin, choice_validity, navigate
 from scorm.sequencing.errors import (
     ALL_ERROR_TYPES,
@@ -54,6 +54,7 @@ __all__ = [
     "build_tree",
     "choice_validity",
     "evaluate_prerequisites",
+    "launch_data",
     "learner_message",
     "nav_state",
     "navigate",

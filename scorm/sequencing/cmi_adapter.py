@@ -23,8 +23,8 @@ from typing import Any
 
 from scorm.cmi.model import evaluated_completion_status, evaluated_success_status
 from scorm.sequencing.errors import InvalidTrackingValue
-from scorm.sequencing.tracking import State, report_sco_outcome
-from scorm.sequencing.tree import ActivityTree
+from scorm.sequencing.tracking import State, objective_status, report_sco_outcome
+from scorm.sequencing.tree import PRIMARY_KEY, ActivityTree
 
 logger = logging.getLogger(__name__)
 
@@ -101,3 +101,38 @@ def report_cmi_state(
         suspended=values.get("cmi.exit") == "suspend",
         objectives=objectives,
     )
+
+
+def launch_data(tree: ActivityTree, state: Mapping[str, Any], activity_id: str) -> dict[str, Any]:
+    """What the player passes to ``scorm.cmi.lifecycle.initial_state`` for a 2004 SCO launch.
+
+    * ``scaled_passing_score``: the primary objective's ``minNormalizedMeasure`` when it is
+      ``satisfiedByMeasure`` (RTE 4.2.21);
+    * ``completion_threshold``: ``minProgressMeasure`` when ``completedByMeasure`` (RTE 4.2.5);
+    * ``objectives``: ``[{"id", "success_status", "score.scaled"}]`` for every objective with
+      an id, with its current status read through global maps, to initialise
+      ``cmi.objectives.n`` (RTE 4.2.17: the LMS initialises objectives from the activity's
+      objective tracking data).
+
+    Raises:
+        UnknownActivity: no such activity.
+    """
+    activity = tree.get(activity_id)
+    primary = activity.primary
+    objectives: list[dict[str, Any]] = []
+    for objective in activity.objectives:
+        if objective.key == PRIMARY_KEY:
+            continue
+        satisfied, measure = objective_status(tree, state, activity, objective.key)
+        objectives.append(
+            {
+                "id": objective.key,
+                "success_status": {True: "passed", False: "failed", None: "unknown"}[satisfied],
+                "score.scaled": measure,
+            }
+        )
+    return {
+        "scaled_passing_score": primary.min_measure if primary.satisfied_by_measure else None,
+        "completion_threshold": activity.min_progress_measure if activity.completed_by_measure else None,
+        "objectives": objectives,
+    }

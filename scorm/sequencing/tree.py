@@ -147,6 +147,8 @@ class Activity:
     progress_weight: float = 1.0
     # SCORM 1.2 prerequisites (CAM 2.3.2.5.2), parsed
     prerequisites: Expr | None = None
+    # adlnav:presentation/navigationInterface/hideLMSUI (CAM 4th ed.): player buttons to hide
+    hide_lms_ui: tuple[str, ...] = ()
 
     @property
     def is_leaf(self) -> bool:
@@ -413,6 +415,7 @@ def build_tree(manifest: ScormManifest) -> ActivityTree:
             visible=item.is_visible,
             kind=kind,
             url=item.launch_url if item.is_leaf else None,
+            hide_lms_ui=tuple(item.hide_lms_ui),
             **fields,
         )
 

@@ -62,6 +62,7 @@ def manifest(items: list[str], root_seq: str = 'controlMode flow="true"') -> Sco
 <manifest identifier="m" xmlns="http://www.imsglobal.org/xsd/imscp_v1p1"
   xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_v1p3"
   xmlns:adlseq="http://www.adlnet.org/xsd/adlseq_v1p3"
+  xmlns:adlnav="http://www.adlnet.org/xsd/adlnav_v1p3"
   xmlns:imsss="http://www.imsglobal.org/xsd/imsss">
  <metadata><schema>ADL SCORM</schema><schemaversion>2004 4th Edition</schemaversion></metadata>
  <organizations default="org"><organization identifier="org"><title>Course</title>
@@ -1278,3 +1279,50 @@ def test_report_cmi_state_refuses_garbage(cmi: dict[str, Any]) -> None:
     tree = tree_of([leaf("a")])
     with pytest.raises(InvalidTrackingValue):
         report_cmi_state(tree, new_state(tree), "a", cmi)
+
+
+def test_launch_data_for_a_sco() -> None:
+    from scorm.sequencing import launch_data
+
+    a = (
+        '<imsss:objectives><imsss:primaryObjective objectiveID="p" satisfiedByMeasure="true">'
+        "<imsss:minNormalizedMeasure>0.6</imsss:minNormalizedMeasure></imsss:primaryObjective>"
+        '<imsss:objective objectiveID="skill"><imsss:mapInfo targetObjectiveID="G"/></imsss:objective>'
+        "</imsss:objectives>"
+    )
+    items = [
+        leaf("a", a).replace(
+            "<title>A</title>",
+            '<title>A</title><adlcp:completionThreshold completedByMeasure="true" minProgressMeasure="0.5"/>',
+        ),
+        leaf("b"),
+    ]
+    tree = tree_of(items)
+    carried = {"G": {"satisfied": True, "measure": 0.9, "completion": None, "progress": None}}
+    data = launch_data(tree, new_state(tree, globals_=carried), "a")
+    assert data == {
+        "scaled_passing_score": 0.6,
+        "completion_threshold": 0.5,
+        "objectives": [
+            {"id": "p", "success_status": "unknown", "score.scaled": None},
+            {"id": "skill", "success_status": "passed", "score.scaled": 0.9},
+        ],
+    }
+    assert launch_data(tree, new_state(tree), "b") == {
+        "scaled_passing_score": None,
+        "completion_threshold": None,
+        "objectives": [],
+    }
+    with pytest.raises(UnknownActivity):
+        launch_data(tree, new_state(tree), "zz")
+
+
+def test_hide_lms_ui_is_carried_to_the_activity() -> None:
+    ui = (
+        "<adlnav:presentation><adlnav:navigationInterface>"
+        "<adlnav:hideLMSUI>continue</adlnav:hideLMSUI><adlnav:hideLMSUI>previous</adlnav:hideLMSUI>"
+        "</adlnav:navigationInterface></adlnav:presentation>"
+    )
+    tree = tree_of([leaf("a").replace("<title>A</title>", "<title>A</title>" + ui), leaf("b")])
+    assert tree.activities["a"].hide_lms_ui == ("continue", "previous")
+    assert tree.activities["b"].hide_lms_ui == ()
