@@ -1326,3 +1326,50 @@ def test_hide_lms_ui_is_carried_to_the_activity() -> None:
     tree = tree_of([leaf("a").replace("<title>A</title>", "<title>A</title>" + ui), leaf("b")])
     assert tree.activities["a"].hide_lms_ui == ("continue", "previous")
     assert tree.activities["b"].hide_lms_ui == ()
+
+
+def test_package_needs_no_lxml_or_packaging_at_runtime() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, scorm.sequencing\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in {'lxml', 'flask', 'sqlalchemy'}"
+        " or m.startswith('scorm.packaging')]\n"
+        "print(bad)\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done_ = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert done_.returncode == 0, done_.stdout + done_.stderr
+
+
+@pytest.mark.parametrize(("if_active", "while_active"), [("true", True), ("false", None)])
+def test_measure_satisfaction_if_active(if_active: str, while_active: bool | None) -> None:
+    root = (
+        FLOW + f'<adlseq:rollupConsiderations measureSatisfactionIfActive="{if_active}"/>'
+        '<imsss:objectives><imsss:primaryObjective objectiveID="course" satisfiedByMeasure="true">'
+        "<imsss:minNormalizedMeasure>0.5</imsss:minNormalizedMeasure></imsss:primaryObjective>"
+        "</imsss:objectives>"
+    )
+    tree = tree_of([leaf("a"), leaf("b")], root_seq=root)
+    s = started(tree)
+    s = report_sco_outcome(tree, s, "a", measure=1.0)
+    assert s["activities"]["org"]["objectives"]["course"]["satisfied"] is while_active
+    s = go(tree, s, "exitAll")  # the root's attempt ends: now the measure decides
+    assert s["activities"]["org"]["objectives"]["course"]["satisfied"] is True
+
+
+def test_cluster_completed_by_rolled_up_progress() -> None:
+    threshold = '<adlcp:completionThreshold completedByMeasure="true" minProgressMeasure="0.5"/>'
+    m = cluster("m", [leaf("a"), leaf("b")], FLOW).replace("<title>M</title>", "<title>M</title>" + threshold)
+    b_weighted = '<adlcp:completionThreshold progressWeight="0.5"/>'
+    m = m.replace("<title>B</title>", "<title>B</title>" + b_weighted)
+    tree = tree_of([m])
+    s = report_sco_outcome(tree, new_state(tree), "a", progress=0.3)
+    assert s["activities"]["m"]["progress"] == 0.2  # (0.3 * 1 + 0 * 0.5) / 1.5
+    assert s["activities"]["m"]["completed"] is False
+    s = report_sco_outcome(tree, s, "b", progress=0.9)
+    assert s["activities"]["m"]["progress"] == 0.5  # (0.3 + 0.45) / 1.5
+    assert s["activities"]["m"]["completed"] is True
