@@ -11,7 +11,7 @@ Public API::
     new_state(tree, *, seed: int = 0, globals_: Mapping | None = None) -> dict
     report_sco_outcome(tree, state, activity_id, *, completion=None, success=None,
                        measure=None, progress=None, attempt_ended=False, suspended=False,
-                       objectives=None, lesson_status=None) -> dict
+                       objectives=None, lesson_status=None, attempt_duration=None) -> dict
     report_cmi_state(tree, state, activity_id, cmi_state, *, terminated=False) -> dict
     launch_data(tree, state, activity_id) -> dict          # passing score, threshold, objectives
     navigate(tree, state, request: str, target: str | None = None) -> NavResult
@@ -45,8 +45,10 @@ SN pseudo-code implemented (SCORM 2004 4th edition SN book, Appendix C numbering
 * DB.1.1 Delivery Request Process; DB.2 Content Delivery Environment Process (attempt
   counting, resume of suspended activities, new-attempt reset of attempt progress data);
   DB.2.1 Clear Suspended Activity Subprocess.
-* UP.1 Limit Conditions Check Process (attemptLimit); UP.2 Sequencing Rules Check Process;
-  UP.2.1 Sequencing Rule Check Subprocess (all rule conditions, three-valued logic);
+* UP.1 Limit Conditions Check Process (attemptLimit and attemptAbsoluteDurationLimit, the
+  attempt's duration being reported by the player); UP.2 Sequencing Rules Check Process;
+  UP.2.1 Sequencing Rule Check Subprocess (all rule conditions, three-valued logic;
+  timeLimitExceeded = attempt duration limit exceeded);
   UP.3 Terminate Descendent Attempts Process; UP.4 End Attempt Process (completion/objective
   set by content); UP.5 Check Activity Process (disabled rules, limits, SCORM 1.2
   prerequisites).
@@ -68,9 +70,9 @@ SN pseudo-code implemented (SCORM 2004 4th edition SN book, Appendix C numbering
 
 Not implemented (remaining):
 
-* Time-based limit conditions in UP.1 (attemptAbsoluteDurationLimit,
-  attemptExperiencedDurationLimit, activity duration limits, begin/end time limits) and the
-  rule conditions timeLimitExceeded / outsideAvailableTimeRange, which always evaluate false.
+* The other time-based limit conditions of IMS SS (attemptExperiencedDurationLimit, activity
+  duration limits, begin/end time limits; SCORM does not require them and scorm.packaging
+  does not parse them) and the rule condition outsideAvailableTimeRange (always false).
 * NB.2.1 ``forward`` / ``backward`` (IMS SS requests SCORM does not use; the parser refuses
   them).
 * Exceptions only reachable from paths an earlier step already refuses (listed in

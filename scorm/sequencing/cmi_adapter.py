@@ -21,7 +21,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from scorm.cmi.errors import CmiError
 from scorm.cmi.model import evaluated_completion_status, evaluated_success_status
+from scorm.cmi.outcome import outcome_from_state
 from scorm.sequencing.errors import InvalidTrackingValue
 from scorm.sequencing.tracking import State, objective_status, report_sco_outcome
 from scorm.sequencing.tree import PRIMARY_KEY, ActivityTree
@@ -70,6 +72,11 @@ def report_cmi_state(
         counts: Mapping[str, int] = cmi_state.get("counts", {})
     except (KeyError, TypeError) as exc:
         raise InvalidTrackingValue("the CMI state must have 'version' and 'values'.") from exc
+    try:
+        seconds: float | None = outcome_from_state(cmi_state, version).total_time_seconds
+    except (CmiError, ValueError) as exc:  # a document the CMI layer cannot read: no duration
+        logger.info("no attempt duration from the CMI state: %s", exc)
+        seconds = None
     if version == "1.2":
         status = values.get("cmi.core.lesson_status")
         return report_sco_outcome(
@@ -79,6 +86,7 @@ def report_cmi_state(
             lesson_status=status if status else None,
             attempt_ended=terminated,
             suspended=values.get("cmi.core.exit") == "suspend",
+            attempt_duration=seconds,
         )
     objectives: dict[str, dict[str, Any]] = {}
     for n in range(int(counts.get("cmi.objectives", 0))):
@@ -100,6 +108,7 @@ def report_cmi_state(
         attempt_ended=terminated,
         suspended=values.get("cmi.exit") == "suspend",
         objectives=objectives,
+        attempt_duration=seconds,
     )
 
 

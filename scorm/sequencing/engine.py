@@ -675,6 +675,7 @@ class _Engine:
         a_st["completed"] = None
         a_st["progress"] = None
         a_st["status12"] = None
+        a_st["duration"] = None
 
 
 # --- public entry points -----------------------------------------------------------------------

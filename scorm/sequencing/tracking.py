@@ -18,6 +18,7 @@ The state is a plain JSON-able ``dict`` (the server stores it per attempt)::
           "available": [child ids] | None,            # SR.1/SR.2 result (None: all, in order)
           "randomized_for": int | None,               # attempt number the order was made for
           "status12": str | None,                     # SCORM 1.2 lesson_status as reported
+          "duration": float | None,                   # Attempt Absolute Duration, seconds
           "stamp": int | None,                        # parent's attempt count when the data
                                                       # above was last recorded (SN 4.6.1 flags)
         }
@@ -98,6 +99,7 @@ def _blank_activity() -> dict[str, Any]:
         "randomized_for": None,
         "status12": None,
         "stamp": None,
+        "duration": None,
     }
 
 
@@ -346,10 +348,19 @@ def _condition_value(tree: ActivityTree, state: Mapping[str, Any], activity: Act
     if kind == "attemptLimitExceeded":
         limit = activity.attempt_limit
         return bool(limit) and a_st["attempts"] >= limit  # type: ignore[operator]
-    # SPEC COMPLIANCE NOTE: timeLimitExceeded / outsideAvailableTimeRange are optional in SCORM
-    # (SN 5.1.4 only requires attemptLimit and attemptAbsoluteDurationLimit); we do not track
-    # time limits, so they are never exceeded (False), the strict engine would evaluate them.
+    if kind == "timeLimitExceeded":
+        return duration_exceeded(activity, a_st)
+    # SPEC COMPLIANCE NOTE: outsideAvailableTimeRange (begin/end time limits) is optional in
+    # SCORM (SN 5.1.4 requires only attemptLimit and attemptAbsoluteDurationLimit) and not
+    # parsed by scorm.packaging: it always evaluates False here.
     return False
+
+
+def duration_exceeded(activity: Activity, a_st: Mapping[str, Any]) -> bool:
+    """Attempt Absolute Duration >= attemptAbsoluteDurationLimit (SN 5.1.4, UP.1 step 4)."""
+    limit = activity.attempt_duration_limit
+    duration = a_st.get("duration")
+    return limit is not None and duration is not None and a_st["attempts"] > 0 and duration >= limit
 
 
 def _combine(values: list[Tri], combination: str) -> Tri:
@@ -402,14 +413,16 @@ def is_disabled(tree: ActivityTree, state: Mapping[str, Any], activity: Activity
 
 
 def limit_exceeded(tree: ActivityTree, state: Mapping[str, Any], activity: Activity) -> bool:
-    """UP.1 Limit Conditions Check Process (attemptLimit only; SN 5.1.4)."""
+    """UP.1 Limit Conditions Check Process (attemptLimit, attemptAbsoluteDurationLimit)."""
     if not activity.tracked:
         return False
     a_st = state["activities"][activity.id]
     if a_st["active"] or a_st["suspended"]:
         return False
     limit = activity.attempt_limit
-    return bool(limit) and a_st["attempts"] > 0 and a_st["attempts"] >= limit  # type: ignore[operator]
+    if bool(limit) and a_st["attempts"] > 0 and a_st["attempts"] >= limit:  # type: ignore[operator]
+        return True
+    return duration_exceeded(activity, a_st)
 
 
 def check_activity(tree: ActivityTree, state: Mapping[str, Any], activity: Activity) -> bool:
@@ -530,7 +543,9 @@ def _rollup_condition(
     if kind == "attemptLimitExceeded":
         limit = child.attempt_limit
         return bool(limit) and c_st["attempts"] >= limit  # type: ignore[operator]
-    return False  # time limits are not tracked (see the note in _condition_value)
+    if kind == "timeLimitExceeded":
+        return duration_exceeded(child, c_st)
+    return False  # outsideAvailableTimeRange: see the note in _condition_value
 
 
 def _rule_applies(tree: ActivityTree, state: Mapping[str, Any], activity: Activity, rule: RollupRule) -> bool:
@@ -716,6 +731,7 @@ def report_sco_outcome(
     suspended: bool = False,
     objectives: Mapping[str, Mapping[str, Any]] | None = None,
     lesson_status: str | None = None,
+    attempt_duration: float | None = None,
 ) -> State:
     """Record what a SCO reported (at Commit/Terminate) and roll it up.
 
@@ -739,6 +755,8 @@ def report_sco_outcome(
         suspended: ``cmi.exit == "suspend"`` (the attempt will be resumed, not restarted).
         objectives: ``{cmi.objectives.n.id: {"success": .., "measure": ..}}``.
         lesson_status: SCORM 1.2 ``cmi.core.lesson_status``; fills completion/success.
+        attempt_duration: seconds spent in this attempt so far (``cmi.total_time`` plus the
+            pending session), checked against attemptAbsoluteDurationLimit.
 
     Returns:
         The new state.
@@ -768,6 +786,14 @@ def report_sco_outcome(
     progress = _check_unit("progress", progress, 0.0)
     if attempt_ended or suspended:
         a_st["suspended"] = bool(suspended)
+    if attempt_duration is not None:
+        try:
+            seconds = float(attempt_duration)
+        except (TypeError, ValueError) as exc:
+            raise InvalidTrackingValue(f"attempt_duration={attempt_duration!r} is not a number.") from exc
+        if not seconds >= 0:
+            raise InvalidTrackingValue(f"attempt_duration={attempt_duration!r} must not be negative.")
+        a_st["duration"] = seconds
     if not activity.tracked:
         # Delivery controls tracked=false (SN 5.1.9): no tracking status is kept or rolled up.
         return new

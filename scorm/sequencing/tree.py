@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from scorm.cmi.durations import CS_PER_SECOND, DurationError, parse_duration_2004
 from scorm.sequencing.errors import InvalidPrerequisites, UnknownActivity
 from scorm.sequencing.prereq12 import Expr, parse_prerequisites, referenced_items
 
@@ -115,8 +116,9 @@ class Activity:
     pre_rules: tuple[Rule, ...] = ()
     exit_rules: tuple[Rule, ...] = ()
     post_rules: tuple[Rule, ...] = ()
-    # limit conditions (SN 5.1.4)
+    # limit conditions (SN 5.1.4); the duration limit in seconds
     attempt_limit: int | None = None
+    attempt_duration_limit: float | None = None
     # rollup (SN 5.1.5)
     rollup_objective_satisfied: bool = True
     rollup_progress_completion: bool = True
@@ -313,6 +315,7 @@ def _sequencing_fields(seq: Any) -> dict[str, Any]:
         "post_rules": _rules(seq.sequencing_rules.post_condition),
         # SN 5.1.4: attemptLimit 0 means "no limit".
         "attempt_limit": limit if limit else None,
+        "attempt_duration_limit": _duration_seconds(seq.limit_conditions.attempt_absolute_duration_limit),
         "rollup_objective_satisfied": rr.rollup_objective_satisfied,
         "rollup_progress_completion": rr.rollup_progress_completion,
         "measure_weight": float(rr.objective_measure_weight),
@@ -345,6 +348,22 @@ def _sequencing_fields(seq: Any) -> dict[str, Any]:
         "prevent_activation": cc.prevent_activation,
         "constrain_choice": cc.constrain_choice,
     }
+
+
+def _duration_seconds(text: str | None) -> float | None:
+    """attemptAbsoluteDurationLimit (xs:duration, SN 5.1.4) in seconds; ``None`` if absent/bad.
+
+    SPEC COMPLIANCE NOTE: an unreadable duration is ignored (no limit) rather than refusing
+    the package, which scorm.packaging already accepted.
+    """
+    if not text:
+        return None
+    try:
+        seconds = parse_duration_2004(text.strip()) / CS_PER_SECOND
+    except DurationError:
+        logger.warning("ignoring unreadable attemptAbsoluteDurationLimit %r", text)
+        return None
+    return seconds if seconds > 0 else None
 
 
 def _threshold_fields(threshold: Any) -> dict[str, Any]:

@@ -1373,3 +1373,60 @@ def test_cluster_completed_by_rolled_up_progress() -> None:
     s = report_sco_outcome(tree, s, "b", progress=0.9)
     assert s["activities"]["m"]["progress"] == 0.5  # (0.3 + 0.45) / 1.5
     assert s["activities"]["m"]["completed"] is True
+
+
+@pytest.mark.parametrize(
+    ("limit", "duration", "blocked"),
+    [
+        ("PT1M", 59.0, False),
+        ("PT1M", 60.0, True),
+        ("PT1H30M", 5400.5, True),
+        ("", 9999.0, False),
+        ("soon", 9999.0, False),  # unreadable: ignored (no limit)
+    ],
+)
+def test_attempt_absolute_duration_limit(limit: str, duration: float, blocked: bool) -> None:
+    limits = f'<imsss:limitConditions attemptAbsoluteDurationLimit="{limit}"/>' if limit else ""
+    tree = tree_of([leaf("a", limits), leaf("b")])
+    s = started(tree)
+    s = report_sco_outcome(tree, s, "a", completion="completed", attempt_duration=duration)
+    assert s["activities"]["a"]["duration"] == duration
+    s = go(tree, s, "continue")
+    r = navigate(tree, s, "previous")
+    assert (r.exception == "SB.2.2-2") is blocked
+    assert (r.deliver == "a") is not blocked
+    if not blocked:  # a new attempt starts with no duration
+        assert r.state["activities"]["a"]["duration"] is None
+
+
+def test_time_limit_exceeded_condition() -> None:
+    limits = '<imsss:limitConditions attemptAbsoluteDurationLimit="PT10S"/>'
+    tree = tree_of([leaf("a"), leaf("b", limits + pre("skip", "timeLimitExceeded")), leaf("c")])
+    s = go(tree, started(tree), "continue")
+    assert s["current"] == "b"
+    s = report_sco_outcome(tree, s, "b", attempt_duration=11)
+    s = go(tree, s, "continue")
+    assert s["current"] == "c"
+    assert navigate(tree, s, "previous").deliver == "a"  # b is skipped now
+
+
+@pytest.mark.parametrize("bad", [-1, "x", float("nan")])
+def test_attempt_duration_refuses(bad: Any) -> None:
+    tree = tree_of([leaf("a")])
+    with pytest.raises(InvalidTrackingValue):
+        report_sco_outcome(tree, new_state(tree), "a", attempt_duration=bad)
+
+
+def test_report_cmi_state_carries_the_attempt_time() -> None:
+    from scorm.cmi.lifecycle import initial_state
+    from scorm.cmi.model import set_value
+    from scorm.sequencing import report_cmi_state
+
+    tree = tree_of([leaf("a", '<imsss:limitConditions attemptAbsoluteDurationLimit="PT2M"/>'), leaf("b")])
+    cmi = initial_state("2004", learner_id="u1", learner_name="L")
+    cmi, error = set_value(cmi, "cmi.session_time", "PT2M5S", "2004")
+    assert error == 0
+    s = report_cmi_state(tree, started(tree), "a", cmi, terminated=True)
+    assert s["activities"]["a"]["duration"] == 125.0
+    s = go(tree, s, "continue")
+    assert navigate(tree, s, "previous").exception == "SB.2.2-2"
