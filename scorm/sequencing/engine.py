@@ -598,9 +598,9 @@ class _Engine:
                 considered = self.choice_flow_tree_traversal(constrained, direction) or constrained
                 if not self.is_descendant(target, considered) and target != constrained and target != considered:
                     raise _SnException("SB.2.9-8")
-            path = self.path_down(common, target)[1:]
+            path = self.path_down(common, target)  # [common, ..., target]
             if tree.index(target) > tree.index(current):
-                for node in path[:-1]:
+                for node in path[:-1]:  # from the common ancestor, the target excluded
                     self.choice_activity_traversal(node, FORWARD)
             self.check_prevent_activation(path, common)
         if self.act(target).is_leaf:

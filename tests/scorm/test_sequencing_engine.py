@@ -1430,3 +1430,22 @@ def test_report_cmi_state_carries_the_attempt_time() -> None:
     assert s["activities"]["a"]["duration"] == 125.0
     s = go(tree, s, "continue")
     assert navigate(tree, s, "previous").exception == "SB.2.2-2"
+
+
+@pytest.mark.parametrize(
+    ("m_seq", "n_seq", "root_extra", "expected"),
+    [
+        ("", "", "", "c"),
+        ("", pre("stopForwardTraversal", "always"), "", "SB.2.4-1"),  # on the target's cluster
+        ("", "", pre("stopForwardTraversal", "always"), "SB.2.4-1"),  # on the common ancestor
+        (pre("stopForwardTraversal", "always"), "", "", "c"),  # only the path to the target counts
+    ],
+)
+def test_stop_forward_traversal_on_the_choice_path(m_seq: str, n_seq: str, root_extra: str, expected: str) -> None:
+    tree = tree_of(
+        [cluster("m", [leaf("a")], FLOW + m_seq), cluster("n", [leaf("c")], FLOW + n_seq)],
+        root_seq=FLOW + root_extra,
+    )
+    s = started(tree)
+    r = navigate(tree, s, "choice", "c")
+    assert (r.exception or r.deliver) == expected
