@@ -26,6 +26,21 @@ Public API::
     parse_prerequisites(text) / evaluate_prerequisites(expr, status_of) / referenced_items(expr)
     NavResult(deliver, state, end, exception, message); LEARNER_MESSAGES; SN_MEANING
 
+Typical use by the player server (store ``state`` with the attempt, in the same transaction
+as the CMI state)::
+
+    tree = build_tree(manifest)                      # cache per package version
+    state = new_state(tree, seed=secrets.randbits(32))
+    result = begin(tree, state)                      # launch: resumeAll / start / re-deliver
+    # ... SCO commits:    state = report_cmi_state(tree, state, sco_id, cmi_state)
+    # ... SCO terminates: state = report_cmi_state(tree, state, sco_id, cmi_state,
+    #                                              terminated=True)
+    #     then its adl.nav.request (if not "_none_"): result = navigate(tree, state, request)
+    # ... learner clicks: result = navigate(tree, state, "continue" | "previous" | "choice", id)
+    # result.state is what to store; result.deliver the leaf to launch (tree.activities[id].url);
+    # result.end: show the end page; result.exception/message: refused, show message.
+    # Menu and buttons: toc(tree, state), nav_state(tree, state), valid_requests(tree, state)
+
 SN pseudo-code implemented (SCORM 2004 4th edition SN book, Appendix C numbering):
 
 * OP.1 Overall Sequencing Process (a refused request leaves the state unchanged; see

@@ -103,6 +103,9 @@ def _blank_activity() -> dict[str, Any]:
     }
 
 
+_RECORD_KEYS: Final = frozenset(_blank_activity())
+
+
 def new_state(
     tree: ActivityTree,
     *,
@@ -153,6 +156,11 @@ def check_state(tree: ActivityTree, state: Mapping[str, Any]) -> None:
         value = state.get(key)
         if value is not None and value not in tree.activities:
             raise InvalidState(f'state "{key}" names an activity that is not in the course.')
+    for activity_id, record in acts.items():
+        if not isinstance(record, Mapping) or not _RECORD_KEYS <= record.keys():
+            raise InvalidState(f'the state record of activity "{activity_id}" is incomplete.')
+    if not isinstance(state.get("globals"), Mapping) or "seed" not in state:
+        raise InvalidState("the sequencing state has no global objectives or seed.")
 
 
 # --- randomization (SR.1 Select Children Process, SR.2 Randomize Children Process) -------------

@@ -1081,6 +1081,14 @@ def test_navigate_refuses_a_bad_request_and_a_foreign_state() -> None:
     bad["current"] = "ghost"
     with pytest.raises(InvalidState):
         nav_state(tree, bad)
+    broken = new_state(tree)
+    del broken["activities"]["a"]["stamp"]
+    with pytest.raises(InvalidState):
+        report_sco_outcome(tree, broken, "a")
+    no_globals = new_state(tree)
+    del no_globals["globals"]
+    with pytest.raises(InvalidState):
+        valid_requests(tree, no_globals)
 
 
 @pytest.mark.parametrize(

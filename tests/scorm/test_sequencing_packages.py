@@ -203,4 +203,10 @@ def test_other_packages_open_and_flow_to_the_end(pkg_fixtures: Path, name: str, 
     else:
         # 2004 without sequencing: flow is off by default (SN 5.1.1), the menu is the way
         assert result.exception == "NB.2.1-4"
-    assert len(toc(tree, state)) == len(tree.order) - 1
+    rows = toc(tree, state)
+    assert len(rows) == len(tree.order) - 1
+    for row in rows:
+        activity = tree.activities[row["id"]]
+        assert row["kind"] == ("cluster" if activity.children else activity.kind)
+        assert (row["url"] is None) is bool(activity.children)
+        assert row["depth"] == activity.depth - 1 and row["visible"] is True
