@@ -1457,3 +1457,22 @@ def test_stop_forward_traversal_on_the_choice_path(m_seq: str, n_seq: str, root_
     s = started(tree)
     r = navigate(tree, s, "choice", "c")
     assert (r.exception or r.deliver) == expected
+
+
+def test_error_types_have_distinct_codes_and_default_messages() -> None:
+    from scorm.sequencing import ALL_ERROR_TYPES, SequencingError
+
+    codes = [cls.code for cls in ALL_ERROR_TYPES]
+    assert len(set(codes)) == len(codes) and SequencingError.code not in codes
+    assert set(codes) == {
+        "unknown_activity",
+        "not_a_leaf",
+        "invalid_tracking_value",
+        "invalid_state",
+        "invalid_navigation_request",
+        "invalid_prerequisites",
+    }
+    for cls in ALL_ERROR_TYPES:
+        error = cls()
+        assert issubclass(cls, SequencingError)
+        assert error.message == (cls.__doc__ or "").strip() and str(error) == error.message
