@@ -615,7 +615,7 @@ class _Engine:
     def delivery_request(self, activity_id: str) -> None:
         """DB.1.1 Delivery Request Process."""
         if not self.act(activity_id).is_leaf:
-            raise _SnException("DB.1.1-1")  # pragma: no cover - flows always end on a leaf
+            raise _SnException("DB.1.1-1")  # a jump to a cluster
         for node in self.path_down(self.tree.root, activity_id):
             if check_activity(self.tree, self.st, self.act(node)):
                 raise _SnException("DB.1.1-3")

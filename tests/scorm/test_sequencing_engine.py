@@ -286,6 +286,19 @@ def _s_sb_10_3() -> tuple[ActivityTree, State, str, str | None]:
     return t, go(t, new_state(t), "choice", "a"), "exit", None
 
 
+def _s_sb_10_2() -> tuple[ActivityTree, State, str, str | None]:
+    # retryAll ends the root's attempt; a child left suspended (cmi.exit=suspend) makes the
+    # root suspended (UP.4), and SB.2.10 refuses to retry a suspended activity
+    t = tree_of([leaf("b"), leaf("a", post("retryAll"))])
+    s = report_sco_outcome(t, started(t), "b", completion="incomplete", attempt_ended=True, suspended=True)
+    return t, go(t, s, "continue"), "continue", None
+
+
+def _s_db_1_1_1() -> tuple[ActivityTree, State, str, str | None]:
+    t = tree_of([cluster("m", [leaf("a")], FLOW), leaf("z")])
+    return t, started(t), "jump", "m"
+
+
 def _s_db_1_1_3() -> tuple[ActivityTree, State, str, str | None]:
     t = tree_of([leaf("a"), leaf("b", pre("disabled", "always"))])
     return t, started(t), "choice", "b"
@@ -317,7 +330,9 @@ EXCEPTION_SCENARIOS: dict[str, Scenario] = {
     "SB.2.9-7": _s_sb_9_7,
     "SB.2.9-8": _s_sb_9_8,
     "SB.2.9-9": _s_sb_9_9,
+    "SB.2.10-2": _s_sb_10_2,
     "SB.2.10-3": _s_sb_10_3,
+    "DB.1.1-1": _s_db_1_1_1,
     "DB.1.1-3": _s_db_1_1_3,
 }
 
