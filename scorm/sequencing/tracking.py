@@ -751,6 +751,10 @@ def report_sco_outcome(
     completion is ``progress >= minProgressMeasure`` (RTE 4.2.4.1). ``cmi.objectives.n`` entries
     whose id matches an activity objective update that objective.
 
+    Pass the SCO's complete current values on every call (not only what changed): ``None``
+    means "unknown" and replaces an earlier value. The attempt itself ends only when the next
+    navigation request runs the Termination Request Process (TB.2.3), as SN requires.
+
     Args:
         tree: the activity tree.
         state: the attempt's state (not modified; a new one is returned).
