@@ -821,7 +821,18 @@ def begin(tree: ActivityTree, state: Mapping[str, Any]) -> NavResult:
                 return attempt
         return NavResult(deliver=None, state=state, end=False, exception=None, message=NOTHING_TO_DELIVER)
     if state["suspended"] is not None:
-        return navigate(tree, state, "resumeAll")
+        resumed = navigate(tree, state, "resumeAll")
+        if resumed.exception is None:
+            return resumed
+        # SPEC COMPLIANCE NOTE: a suspendAll issued after the SCO had already exited suspends
+        # its *parent* (TB.2.3), and SB.2.6 then hands a cluster to DB.1.1, which refuses it
+        # (DB.1.1-1). Rather than leave the learner stuck, start again; DB.2.1 clears the
+        # suspension. Strict SN would just report DB.1.1-1.
+        logger.info(
+            "resumeAll refused (%s); starting instead",
+            resumed.exception,
+            extra={"action": "seq_resume_fallback"},
+        )
     result = navigate(tree, state, "start")
     if result.exception != "SB.2.2-1":
         return result

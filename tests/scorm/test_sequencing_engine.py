@@ -1491,3 +1491,190 @@ def test_error_types_have_distinct_codes_and_default_messages() -> None:
         error = cls()
         assert issubclass(cls, SequencingError)
         assert error.message == (cls.__doc__ or "").strip() and str(error) == error.message
+
+
+@pytest.mark.parametrize(
+    "request_kind",
+    ["resumeAll", "continue", "previous", "exit", "exitAll", "abandon", "abandonAll", "suspendAll", "jump"],
+)
+def test_requests_before_the_session_starts(request_kind: str) -> None:
+    tree = tree_of(FLAT3)
+    target = "b" if request_kind == "jump" else None
+    expected = "NB.2.1-3" if request_kind == "resumeAll" else "NB.2.1-2"
+    assert navigate(tree, new_state(tree), request_kind, target).exception == expected
+    if request_kind == "resumeAll":
+        assert navigate(tree, started(tree), "resumeAll").exception == "NB.2.1-1"
+
+
+@pytest.mark.parametrize(
+    ("items", "requests", "expected"),
+    [
+        # exitParent from a child of the root exits the root: the session ends
+        ([leaf("a", post("exitParent")), leaf("b")], [("start", None), ("continue", None)], ["a", "END"]),
+        # previous into a forwardOnly cluster enters it at its first child
+        (
+            [
+                leaf("x"),
+                cluster("m", [leaf("a"), leaf("b")], '<imsss:controlMode flow="true" forwardOnly="true"/>'),
+                leaf("z"),
+            ],
+            [("start", None), ("jump", "z"), ("previous", None)],
+            ["x", "z", "a"],
+        ),
+        # ... and a skipped first child there is passed over forwards
+        (
+            [
+                leaf("x"),
+                cluster(
+                    "m",
+                    [leaf("a", pre("skip", "always")), leaf("b")],
+                    '<imsss:controlMode flow="true" forwardOnly="true"/>',
+                ),
+                leaf("z"),
+            ],
+            [("start", None), ("jump", "z"), ("previous", None)],
+            ["x", "z", "b"],
+        ),
+        # previous from the first child of a cluster leaves it backwards
+        (
+            [leaf("x"), cluster("m", [leaf("a"), leaf("b")], FLOW)],
+            [("start", None), ("continue", None), ("previous", None)],
+            ["x", "a", "x"],
+        ),
+        # constrainChoice: the cluster next to the constrained one is reachable backwards too
+        (
+            [
+                cluster("k", [leaf("p")], FLOW),
+                cluster("m", [leaf("a")], FLOW),
+                cluster("n", [leaf("b")], FLOW + '<adlseq:constrainedChoiceConsiderations constrainChoice="true"/>'),
+                cluster("o", [leaf("c")], FLOW),
+            ],
+            [("start", None), ("jump", "b"), ("choice", "a"), ("jump", "b"), ("choice", "p"), ("choice", "c")],
+            ["p", "b", "a", "b", "SB.2.9-8", "c"],
+        ),
+        # choosing an enclosing cluster checks choiceExit of the clusters left on the way up
+        (
+            [
+                cluster(
+                    "m",
+                    [cluster("k", [leaf("a"), leaf("b")], '<imsss:controlMode flow="true" choiceExit="false"/>')],
+                    FLOW,
+                )
+            ],
+            [("start", None), ("choice", "m"), ("choice", "k")],
+            ["a", "SB.2.9-7", "a"],
+        ),
+    ],
+    ids=[
+        "exit-parent-to-root",
+        "previous-into-forward-only",
+        "previous-into-forward-only-skip",
+        "previous-out-of-cluster",
+        "constrained-both-ways",
+        "choice-of-ancestor",
+    ],
+)
+def test_more_navigation_sequences(
+    items: list[str], requests: list[tuple[str, str | None]], expected: list[Any]
+) -> None:
+    tree = tree_of(items)
+    assert _delivers(tree, new_state(tree), requests) == expected
+
+
+def test_begin_after_suspend_all_of_an_exited_sco_starts_again() -> None:
+    tree = tree_of(FLAT3)
+    s = go(tree, go(tree, started(tree), "continue"), "exit")
+    r = navigate(tree, s, "suspendAll")
+    assert r.end and r.state["suspended"] == "org"  # the parent of the exited SCO
+    assert navigate(tree, r.state, "resumeAll").exception == "DB.1.1-1"
+    again = begin(tree, r.state)
+    assert again.deliver == "a" and again.state["suspended"] is None
+
+
+@pytest.mark.parametrize(
+    ("condition", "operator", "threshold", "report", "disabled"),
+    [
+        ("objectiveMeasureKnown", "noOp", 0, {"measure": 0.1}, True),
+        ("objectiveMeasureKnown", "noOp", 0, {}, False),
+        ("objectiveMeasureGreaterThan", "noOp", 0.5, {"measure": 0.6}, True),
+        ("objectiveMeasureGreaterThan", "noOp", 0.5, {"measure": 0.5}, False),
+        ("objectiveMeasureGreaterThan", "not", 0.5, {}, False),  # unknown stays unknown
+        ("objectiveMeasureLessThan", "noOp", 0.5, {"measure": -0.2}, True),
+        ("objectiveMeasureLessThan", "not", 0.5, {"measure": 0.7}, True),
+        ("activityProgressKnown", "noOp", 0, {"completion": "incomplete"}, True),
+        ("activityProgressKnown", "not", 0, {"completion": "unknown"}, True),
+        ("completed", "noOp", 0, {"completion": "completed"}, True),
+        ("completed", "not", 0, {}, False),
+        ("satisfied", "noOp", 0, {"success": "passed"}, True),
+        ("objectiveStatusKnown", "noOp", 0, {"success": "failed"}, True),
+        ("attempted", "noOp", 0, {}, False),
+        ("outsideAvailableTimeRange", "not", 0, {}, True),
+    ],
+)
+def test_rule_conditions(
+    condition: str, operator: str, threshold: float, report: dict[str, Any], disabled: bool
+) -> None:
+    extra = f'measureThreshold="{threshold}"'
+    tree = tree_of([leaf("a"), leaf("b", pre("disabled", condition, operator, extra))])
+    s = report_sco_outcome(tree, started(tree), "b", **report)
+    assert {r["id"]: r for r in toc(tree, s)}["b"]["disabled"] is disabled
+
+
+@pytest.mark.parametrize(
+    ("condition", "reports", "expected"),
+    [
+        ("objectiveMeasureKnown", {"a": 0.5, "b": 0.1, "c": -1.0}, True),
+        ("objectiveMeasureKnown", {"a": 0.5}, None),
+    ],
+)
+def test_more_rollup_conditions(condition: str, reports: dict[str, float], expected: bool | None) -> None:
+    tree = tree_of(FLAT3, root_seq=FLOW + _rollup(_rule("all", condition, "satisfied")))
+    s = new_state(tree)
+    for name, measure in reports.items():
+        s = report_sco_outcome(tree, s, name, measure=measure)
+    assert s["activities"]["org"]["objectives"]["_primary"]["satisfied"] is expected
+
+
+def test_attempted_rollup_condition_counts_deliveries() -> None:
+    tree = tree_of(FLAT3, root_seq=FLOW + _rollup(_rule("all", "attempted", "completed")))
+    s = started(tree)
+    s = go(tree, go(tree, s, "continue"), "continue")
+    s = report_sco_outcome(tree, s, "c", completion="incomplete")
+    assert s["activities"]["org"]["completed"] is True
+
+
+def test_empty_contributing_bag_changes_nothing() -> None:
+    none_count = '<imsss:rollupRules rollupObjectiveSatisfied="false" rollupProgressCompletion="false"/>'
+    tree = tree_of([leaf("a", none_count), leaf("b", none_count)])
+    s = done(tree, done(tree, new_state(tree), "a"), "b")
+    assert s["activities"]["org"]["objectives"]["_primary"]["satisfied"] is None
+    assert s["activities"]["org"]["completed"] is None
+
+
+def test_non_primary_objective_satisfied_by_measure() -> None:
+    obj = (
+        '<imsss:objectives><imsss:primaryObjective/><imsss:objective objectiveID="q" satisfiedByMeasure="true">'
+        "<imsss:minNormalizedMeasure>0.3</imsss:minNormalizedMeasure></imsss:objective></imsss:objectives>"
+    )
+    tree = tree_of([leaf("a", obj)])
+    s = report_sco_outcome(tree, new_state(tree), "a", objectives={"q": {"success": "failed", "measure": 0.4}})
+    assert s["activities"]["a"]["objectives"]["q"] == {"satisfied": True, "measure": 0.4}
+
+
+def test_adlseq_maps_share_completion_and_progress() -> None:
+    writer = (
+        '<imsss:objectives><imsss:primaryObjective objectiveID="pa"/></imsss:objectives>'
+        '<adlseq:objectives><adlseq:objective objectiveID="pa"><adlseq:mapInfo targetObjectiveID="G" '
+        'writeCompletionStatus="true" writeProgressMeasure="true"/></adlseq:objective></adlseq:objectives>'
+    )
+    reader = (
+        '<imsss:objectives><imsss:primaryObjective objectiveID="pb"/></imsss:objectives>'
+        '<adlseq:objectives><adlseq:objective objectiveID="pb"><adlseq:mapInfo targetObjectiveID="G"/>'
+        "</adlseq:objective></adlseq:objectives>"
+    )
+    tree = tree_of([leaf("a", writer), cluster("m", [leaf("b", reader)], FLOW)])
+    s = report_sco_outcome(tree, new_state(tree), "a", completion="completed", progress=0.75)
+    assert s["globals"]["G"]["completion"] is True and s["globals"]["G"]["progress"] == 0.75
+    assert {r["id"]: r for r in toc(tree, s)}["b"]["completed"] is True
+    assert s["activities"]["m"]["completed"] is True  # rolled up through the reader
+    assert s["activities"]["org"]["completed"] is True
