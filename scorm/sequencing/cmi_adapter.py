@@ -1,0 +1,147 @@
+"""Feed a SCO's run-time data (the :mod:`scorm.cmi` state document) into the sequencing state.
+
+RTE -> SN mapping (SCORM 2004 RTE 4th ed. 4.2.4, 4.2.17, 4.2.18, 4.2.20, 4.2.22, and SN 4.2.1):
+
+================================  =================================================
+run-time element                  tracking data
+================================  =================================================
+cmi.completion_status (evaluated) Attempt Completion Status (via completion threshold)
+cmi.progress_measure              Attempt Completion Amount
+cmi.success_status (evaluated)    primary objective Satisfied Status
+cmi.score.scaled                  primary objective Normalized Measure
+cmi.objectives.n (id match)       that activity objective's satisfied status / measure
+cmi.exit == "suspend"             the activity is suspended when its attempt ends
+cmi.core.lesson_status (1.2)      lesson status (and completion / success from it)
+================================  =================================================
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from scorm.cmi.errors import CmiError
+from scorm.cmi.model import evaluated_completion_status, evaluated_success_status
+from scorm.cmi.outcome import outcome_from_state
+from scorm.sequencing.errors import InvalidTrackingValue
+from scorm.sequencing.tracking import State, objective_status, report_sco_outcome
+from scorm.sequencing.tree import PRIMARY_KEY, ActivityTree
+
+logger = logging.getLogger(__name__)
+
+
+def _number(values: Mapping[str, str], key: str) -> float | None:
+    raw = values.get(key)
+    if raw is None or raw == "":
+        return None
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise InvalidTrackingValue(f"{key}={raw!r} is not a number.") from exc
+
+
+def report_cmi_state(
+    tree: ActivityTree,
+    state: Mapping[str, Any],
+    activity_id: str,
+    cmi_state: Mapping[str, Any],
+    *,
+    terminated: bool = False,
+) -> State:
+    """Call :func:`report_sco_outcome` with the values of a SCO's CMI state document.
+
+    Args:
+        tree: the activity tree.
+        state: the attempt's sequencing state.
+        activity_id: the SCO's activity.
+        cmi_state: the :mod:`scorm.cmi` state document (``{"version", "values", "counts"}``)
+            after the commit was applied.
+        terminated: the SCO called Terminate/LMSFinish.
+
+    Returns:
+        The new sequencing state.
+
+    Raises:
+        InvalidTrackingValue: the document is not a CMI state document or holds a value the
+            mapping cannot use.
+    """
+    try:
+        version = str(cmi_state["version"])
+        values: Mapping[str, str] = cmi_state["values"]
+        counts: Mapping[str, int] = cmi_state.get("counts", {})
+    except (KeyError, TypeError) as exc:
+        raise InvalidTrackingValue("the CMI state must have 'version' and 'values'.") from exc
+    try:
+        seconds: float | None = outcome_from_state(cmi_state, version).total_time_seconds
+    except (CmiError, ValueError) as exc:  # a document the CMI layer cannot read: no duration
+        logger.info("no attempt duration from the CMI state: %s", exc)
+        seconds = None
+    if version == "1.2":
+        status = values.get("cmi.core.lesson_status")
+        return report_sco_outcome(
+            tree,
+            state,
+            activity_id,
+            lesson_status=status if status else None,
+            attempt_ended=terminated,
+            suspended=values.get("cmi.core.exit") == "suspend",
+            attempt_duration=seconds,
+        )
+    objectives: dict[str, dict[str, Any]] = {}
+    for n in range(int(counts.get("cmi.objectives", 0))):
+        objective_id = values.get(f"cmi.objectives.{n}.id")
+        if not objective_id:
+            continue
+        objectives[objective_id] = {
+            "success": values.get(f"cmi.objectives.{n}.success_status", "unknown"),
+            "measure": _number(values, f"cmi.objectives.{n}.score.scaled"),
+        }
+    return report_sco_outcome(
+        tree,
+        state,
+        activity_id,
+        completion=evaluated_completion_status(values),
+        success=evaluated_success_status(values),
+        measure=_number(values, "cmi.score.scaled"),
+        progress=_number(values, "cmi.progress_measure"),
+        attempt_ended=terminated,
+        suspended=values.get("cmi.exit") == "suspend",
+        objectives=objectives,
+        attempt_duration=seconds,
+    )
+
+
+def launch_data(tree: ActivityTree, state: Mapping[str, Any], activity_id: str) -> dict[str, Any]:
+    """What the player passes to ``scorm.cmi.lifecycle.initial_state`` for a 2004 SCO launch.
+
+    * ``scaled_passing_score``: the primary objective's ``minNormalizedMeasure`` when it is
+      ``satisfiedByMeasure`` (RTE 4.2.21);
+    * ``completion_threshold``: ``minProgressMeasure`` when ``completedByMeasure`` (RTE 4.2.5);
+    * ``objectives``: ``[{"id", "success_status", "score.scaled"}]`` for every objective with
+      an id, with its current status read through global maps, to initialise
+      ``cmi.objectives.n`` (RTE 4.2.17: the LMS initialises objectives from the activity's
+      objective tracking data).
+
+    Raises:
+        UnknownActivity: no such activity.
+    """
+    activity = tree.get(activity_id)
+    primary = activity.primary
+    objectives: list[dict[str, Any]] = []
+    for objective in activity.objectives:
+        if objective.key == PRIMARY_KEY:
+            continue
+        satisfied, measure = objective_status(tree, state, activity, objective.key)
+        objectives.append(
+            {
+                "id": objective.key,
+                "success_status": {True: "passed", False: "failed", None: "unknown"}[satisfied],
+                "score.scaled": measure,
+            }
+        )
+    return {
+        "scaled_passing_score": primary.min_measure if primary.satisfied_by_measure else None,
+        "completion_threshold": activity.min_progress_measure if activity.completed_by_measure else None,
+        "objectives": objectives,
+    }

@@ -1,0 +1,843 @@
+"""The SN Overall Sequencing Process (OP.1) and the processes it calls.
+
+Each method of :class:`_Engine` is one pseudo-code process of the SN book Appendix C and is
+named after it. The engine works on a private deep copy of the state; :func:`navigate` returns
+the new state only when the request succeeded.
+
+SPEC COMPLIANCE NOTE: OP.1 runs the termination request before it discovers that the sequencing
+or delivery request fails, which leaves the learner with nothing delivered and the previous
+activity ended. We run the whole process on a copy and, on any exception, return the *unchanged*
+state (the request is refused up front, as ``adl.nav.request_valid`` evaluation does in SN 4.4.3).
+Strict OP.1 would keep the side effects of the termination request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scorm.sequencing.messages import END_MESSAGE, NOTHING_TO_DELIVER, learner_message
+from scorm.sequencing.requests import parse_nav_request
+from scorm.sequencing.tracking import (
+    State,
+    apply_randomization,
+    available_children,
+    check_activity,
+    check_rules,
+    check_state,
+    clone_state,
+    overall_rollup,
+    stamp,
+)
+from scorm.sequencing.tree import Activity, ActivityTree
+
+logger = logging.getLogger(__name__)
+
+FORWARD = "forward"
+BACKWARD = "backward"
+
+_POST_ACTIONS = frozenset({"exitParent", "exitAll", "retry", "retryAll", "continue", "previous"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class NavResult:
+    """The outcome of one navigation request.
+
+    Attributes:
+        deliver: the leaf activity to launch now, or ``None``.
+        state: the state to store (the input state, unchanged, when ``exception`` is set).
+        end: the sequencing session ended (end of course, exitAll, suspendAll, ...).
+        exception: SN exception code (``"DB.1.1-3"`` ...) when the request was refused.
+        message: plain words for the learner.
+    """
+
+    deliver: str | None
+    state: Mapping[str, Any]
+    end: bool
+    exception: str | None
+    message: str
+
+
+class _SnException(Exception):
+    """Unwinds the process stack with an SN exception code (never leaves this module)."""
+
+    def __init__(self, code: str, *, end: bool = False) -> None:
+        super().__init__(code)
+        self.code = code
+        self.end = end
+
+
+class _EndSession(Exception):
+    """SB.2.1-1 / SB.2.11: the sequencing session ends (not a failure)."""
+
+
+class _Engine:
+    def __init__(self, tree: ActivityTree, state: State) -> None:
+        self.tree = tree
+        self.st = state
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def act(self, activity_id: str) -> Activity:
+        return self.tree.activities[activity_id]
+
+    def ast(self, activity_id: str) -> dict[str, Any]:
+        return self.st["activities"][activity_id]  # type: ignore[no-any-return]
+
+    @property
+    def current(self) -> str | None:
+        return self.st["current"]  # type: ignore[no-any-return]
+
+    def avail(self, activity_id: str) -> list[str]:
+        return available_children(self.tree, self.st, activity_id)
+
+    def avail_for_entry(self, activity_id: str) -> list[str]:
+        """Available children of a cluster about to be entered (SR.1/SR.2 onEachNewAttempt)."""
+        activity = self.act(activity_id)
+        if not self.ast(activity_id)["active"]:
+            apply_randomization(self.tree, self.st, activity)
+        return self.avail(activity_id)
+
+    def common_ancestor(self, a: str, b: str) -> str:
+        b_path = set(self.tree.path_to_root(b))
+        for node in self.tree.path_to_root(a):
+            if node in b_path:
+                return node
+        return self.tree.root
+
+    def is_descendant(self, node: str, ancestor: str) -> bool:
+        return ancestor in self.tree.path_to_root(node)
+
+    def path_down(self, top: str, bottom: str) -> list[str]:
+        """``[top, ..., bottom]`` (``top`` must be an ancestor-or-self of ``bottom``)."""
+        path = self.tree.path_to_root(bottom)
+        return list(reversed(path[: path.index(top) + 1]))
+
+    # --- OP.1 Overall Sequencing Process -------------------------------------------------------
+
+    def overall(self, request: str, target: str | None) -> tuple[str | None, bool]:
+        termination, sequencing, target = self.navigation_request(request, target)
+        if termination is not None:
+            replacement = self.termination_request(termination)
+            if replacement is not None:
+                sequencing = replacement
+        if sequencing is None:
+            return None, False
+        try:
+            delivery = self.sequencing_request(sequencing, target)
+        except _EndSession:
+            self.st["current"] = None
+            self.st["ended"] = True
+            return None, True
+        if delivery is None:
+            return None, False
+        self.delivery_request(delivery)
+        self.content_delivery_environment(delivery)
+        return delivery, False
+
+    # --- NB.2.1 Navigation Request Process -----------------------------------------------------
+
+    def navigation_request(self, request: str, target: str | None) -> tuple[str | None, str | None, str | None]:
+        current = self.current
+        active = current is not None and self.ast(current)["active"]
+        root = self.tree.root
+        if request == "start":
+            if current is not None:
+                raise _SnException("NB.2.1-1")
+            return None, "start", None
+        if request == "resumeAll":
+            if current is not None:
+                raise _SnException("NB.2.1-1")
+            if self.st["suspended"] is None:
+                raise _SnException("NB.2.1-3")
+            return None, "resumeAll", None
+        if request in ("continue", "previous"):
+            if current is None:
+                raise _SnException("NB.2.1-2")
+            if current == root:
+                raise _SnException("NB.2.1-4" if request == "continue" else "NB.2.1-6")
+            parent = self.act(self.act(current).parent)  # type: ignore[arg-type]
+            if request == "continue" and not parent.flow:
+                raise _SnException("NB.2.1-4")
+            if request == "previous" and (not parent.flow or parent.forward_only):
+                raise _SnException("NB.2.1-5")
+            return ("exit" if active else None), request, None
+        if request in ("choice", "jump"):
+            if target is None or target not in self.tree:
+                raise _SnException("NB.2.1-11")
+            if request == "jump":
+                if current is None:
+                    raise _SnException("NB.2.1-2")
+                return ("exit" if active else None), "jump", target
+            t_parent = self.act(target).parent
+            if t_parent is not None and not self.act(t_parent).choice:
+                raise _SnException("NB.2.1-10")
+            if current is not None and active:
+                if not self.act(current).choice_exit and not self.is_descendant(target, current):
+                    raise _SnException("NB.2.1-8")
+                return "exit", "choice", target
+            return None, "choice", target
+        if request in ("exit", "abandon"):
+            if current is None:
+                raise _SnException("NB.2.1-2")
+            if not active:
+                raise _SnException("NB.2.1-12")
+            return request, "exit", None
+        if request in ("exitAll", "abandonAll", "suspendAll"):
+            if current is None:
+                raise _SnException("NB.2.1-2")
+            return request, "exit", None
+        raise _SnException("NB.2.1-13")
+
+    # --- TB.2.3 Termination Request Process (with TB.2.1, TB.2.2, UP.3, UP.4) ------------------
+
+    def termination_request(self, request: str) -> str | None:
+        current = self.current
+        if current is None:
+            raise _SnException("TB.2.3-1")
+        if request in ("exit", "abandon") and not self.ast(current)["active"]:
+            raise _SnException("TB.2.3-2")
+        root = self.tree.root
+        if request == "exit":
+            self.end_attempt(current)
+            self.exit_action_rules()
+            while True:  # repeat while an exitParent post-condition moved us up
+                seq_request, term_request = self.post_condition_rules()
+                if term_request == "exitAll":
+                    return self.exit_all(seq_request)
+                if term_request == "exitParent":
+                    parent = self.act(self.current).parent  # type: ignore[arg-type]
+                    if parent is None:
+                        raise _SnException("TB.2.3-4")
+                    self.st["current"] = parent
+                    self.end_attempt(parent)
+                    continue
+                if self.current == root and seq_request != "retry":
+                    return "exit"  # the root was exited: end the sequencing session
+                return seq_request
+        if request == "exitAll":
+            return self.exit_all(None)
+        if request == "suspendAll":
+            return self.suspend_all()
+        if request == "abandon":
+            self.ast(current)["active"] = False
+            return None
+        if request == "abandonAll":
+            for node in self.tree.path_to_root(current):
+                self.ast(node)["active"] = False
+            self.st["current"] = root
+            return "exit"
+        raise _SnException("TB.2.3-7")  # pragma: no cover - NB.2.1 only produces the above
+
+    def exit_all(self, seq_request: str | None) -> str:
+        current = self.current
+        root = self.tree.root
+        if current is not None and self.ast(current)["active"]:
+            self.end_attempt(current)
+        self.terminate_descendent_attempts(root)
+        self.end_attempt(root)
+        self.st["current"] = root
+        # retryAll: exit everything, then retry the root (TB.2.3 step 3.3.2).
+        return "retry" if seq_request == "retry" else "exit"
+
+    def suspend_all(self) -> str:
+        current = self.current
+        root = self.tree.root
+        a_st = self.ast(current)  # type: ignore[arg-type]
+        if a_st["active"] or a_st["suspended"]:
+            overall_rollup(self.tree, self.st, current)  # type: ignore[arg-type]
+            suspended = current
+        else:
+            if current == root:
+                raise _SnException("TB.2.3-3")
+            suspended = self.act(current).parent  # type: ignore[arg-type]
+        self.st["suspended"] = suspended
+        for node in self.tree.path_to_root(suspended):  # type: ignore[arg-type]
+            self.ast(node)["active"] = False
+            self.ast(node)["suspended"] = True
+        self.st["current"] = root
+        return "exit"
+
+    def exit_action_rules(self) -> None:
+        """TB.2.1 Sequencing Exit Action Rules Subprocess."""
+        current = self.current
+        ancestors = list(reversed(self.tree.path_to_root(current)[1:]))  # type: ignore[arg-type]
+        for node in ancestors:  # from the root down to the parent of the current activity
+            if check_rules(self.tree, self.st, self.act(node), self.act(node).exit_rules, frozenset({"exit"})):
+                self.terminate_descendent_attempts(node)
+                self.end_attempt(node)
+                self.st["current"] = node
+                return
+
+    def post_condition_rules(self) -> tuple[str | None, str | None]:
+        """TB.2.2 Sequencing Post Condition Rules Subprocess -> (sequencing, termination)."""
+        current = self.current
+        if self.ast(current)["suspended"]:  # type: ignore[arg-type]
+            return None, None
+        activity = self.act(current)  # type: ignore[arg-type]
+        action = check_rules(self.tree, self.st, activity, activity.post_rules, _POST_ACTIONS)
+        if action in ("retry", "continue", "previous"):
+            return action, None
+        if action in ("exitParent", "exitAll"):
+            return None, action
+        if action == "retryAll":
+            return "retry", "exitAll"
+        return None, None
+
+    def terminate_descendent_attempts(self, activity_id: str) -> None:
+        """UP.3 Terminate Descendent Attempts Process."""
+        current = self.current
+        if current is None:
+            return
+        common = self.common_ancestor(current, activity_id)
+        for node in self.tree.path_to_root(current):
+            if node == common:
+                break
+            if self.ast(node)["active"]:
+                self.end_attempt(node)
+
+    def end_attempt(self, activity_id: str) -> None:
+        """UP.4 End Attempt Process."""
+        activity = self.act(activity_id)
+        a_st = self.ast(activity_id)
+        if activity.is_leaf and self.tree.standard == "scorm12":
+            # SCORM 1.2 RTE 3.4.4 (cmi.core.lesson_status): a SCO that never set a status is
+            # "completed" when it finishes; there is no objective to satisfy automatically.
+            if not a_st["suspended"] and a_st["status12"] is None and a_st["completed"] is None:
+                a_st["status12"] = "completed"
+                a_st["completed"] = True
+                stamp(self.tree, self.st, activity_id)
+        elif activity.is_leaf:
+            if activity.tracked and not a_st["suspended"]:
+                if not activity.completion_set_by_content and a_st["completed"] is None:
+                    a_st["completed"] = True
+                if not activity.objective_set_by_content:
+                    record = a_st["objectives"].setdefault(activity.primary.key, {"satisfied": None, "measure": None})
+                    if record.get("satisfied") is None:
+                        record["satisfied"] = True
+                stamp(self.tree, self.st, activity_id)
+        else:
+            a_st["suspended"] = any(self.ast(c)["suspended"] for c in self.avail(activity_id))
+        a_st["active"] = False
+        overall_rollup(self.tree, self.st, activity_id)
+
+    # --- SB.2.12 Sequencing Request Process ----------------------------------------------------
+
+    def sequencing_request(self, request: str, target: str | None) -> str | None:
+        handler = {
+            "start": self.start,
+            "resumeAll": self.resume_all,
+            "exit": self.exit_request,
+            "retry": self.retry,
+            "continue": self.continue_request,
+            "previous": self.previous_request,
+        }.get(request)
+        if handler is not None:
+            return handler()
+        if request == "choice":
+            return self.choice(target)  # type: ignore[arg-type]
+        if request == "jump":
+            return self.jump(target)  # type: ignore[arg-type]
+        raise _SnException("SB.2.12-1")  # pragma: no cover - only the above are produced
+
+    def start(self) -> str | None:
+        """SB.2.5 Start Sequencing Request Process."""
+        if self.current is not None:
+            raise _SnException("SB.2.5-1")  # pragma: no cover - NB.2.1-1 catches it first
+        root = self.tree.root
+        if self.act(root).is_leaf:
+            return root
+        self.st["ended"] = False
+        return self.flow(root, FORWARD, consider_children=True)
+
+    def resume_all(self) -> str | None:
+        """SB.2.6 Resume All Sequencing Request Process."""
+        if self.current is not None:
+            raise _SnException("SB.2.6-1")  # pragma: no cover - NB.2.1-1 catches it first
+        if self.st["suspended"] is None:
+            raise _SnException("SB.2.6-2")  # pragma: no cover - NB.2.1-3 catches it first
+        self.st["ended"] = False
+        return self.st["suspended"]  # type: ignore[no-any-return]
+
+    def exit_request(self) -> str | None:
+        """SB.2.11 Exit Sequencing Request Process."""
+        current = self.current
+        if current is None:
+            raise _SnException("SB.2.11-1")  # pragma: no cover - NB.2.1 checks first
+        if self.ast(current)["active"]:
+            raise _SnException("SB.2.11-2")  # pragma: no cover - termination ran before
+        if current == self.tree.root:
+            raise _EndSession
+        return None
+
+    def retry(self) -> str | None:
+        """SB.2.10 Retry Sequencing Request Process."""
+        current = self.current
+        if current is None:
+            raise _SnException("SB.2.10-1")  # pragma: no cover - only after a termination
+        a_st = self.ast(current)
+        if a_st["active"] or a_st["suspended"]:
+            raise _SnException("SB.2.10-2")
+        if self.act(current).is_leaf:
+            return current
+        try:
+            return self.flow(current, FORWARD, consider_children=True)
+        except _SnException as exc:
+            raise _SnException("SB.2.10-3") from exc
+
+    def continue_request(self) -> str | None:
+        """SB.2.7 Continue Sequencing Request Process."""
+        current = self.current
+        if current is None:
+            raise _SnException("SB.2.7-1")  # pragma: no cover - NB.2.1-2 catches it first
+        if current != self.tree.root:
+            parent = self.act(current).parent
+            if not self.act(parent).flow:  # type: ignore[arg-type]
+                raise _SnException("SB.2.7-2")
+        return self.flow(current, FORWARD, consider_children=False)
+
+    def previous_request(self) -> str | None:
+        """SB.2.8 Previous Sequencing Request Process."""
+        current = self.current
+        if current is None:
+            raise _SnException("SB.2.8-1")  # pragma: no cover - NB.2.1-2 catches it first
+        if current != self.tree.root:
+            parent = self.act(current).parent
+            if not self.act(parent).flow:  # type: ignore[arg-type]
+                raise _SnException("SB.2.8-2")
+        return self.flow(current, BACKWARD, consider_children=False)
+
+    def jump(self, target: str) -> str | None:
+        """SB.2.13 Jump Sequencing Request Process (4th edition)."""
+        if self.current is None:
+            raise _SnException("SB.2.13-1")  # pragma: no cover - NB.2.1-2 catches it first
+        return target
+
+    # --- SB.2.1 .. SB.2.3 flow -----------------------------------------------------------------
+
+    def is_last_forward(self, activity_id: str, consider_children: bool) -> bool:
+        if consider_children and self.act(activity_id).children and self.avail(activity_id):
+            return False
+        node = activity_id
+        while (parent := self.act(node).parent) is not None:
+            siblings = self.avail(parent)
+            if siblings and siblings[-1] != node:
+                return False
+            node = parent
+        return True
+
+    def flow_tree_traversal(
+        self,
+        activity_id: str,
+        direction: str,
+        consider_children: bool,
+        previous_direction: str | None = None,
+    ) -> tuple[str, str]:
+        """SB.2.1 Flow Tree Traversal Subprocess -> (next activity, traversal direction)."""
+        root = self.tree.root
+        reversed_direction = False
+        parent = self.act(activity_id).parent
+        if previous_direction == BACKWARD and parent is not None:
+            siblings = self.avail(parent)
+            if siblings and siblings[-1] == activity_id:
+                direction = BACKWARD
+                activity_id = siblings[0]
+                reversed_direction = True
+        activity = self.act(activity_id)
+        if direction == FORWARD:
+            if self.is_last_forward(activity_id, consider_children) or (activity_id == root and not consider_children):
+                self.terminate_descendent_attempts(root)
+                self.end_attempt(root)
+                raise _EndSession  # SB.2.1-1: end of the sequencing session
+            if activity.is_leaf or not consider_children:
+                siblings = self.avail(activity.parent)  # type: ignore[arg-type]
+                index = siblings.index(activity_id)
+                if index == len(siblings) - 1:
+                    return self.flow_tree_traversal(activity.parent, FORWARD, False)  # type: ignore[arg-type]
+                return siblings[index + 1], FORWARD
+            children = self.avail_for_entry(activity_id)
+            if children:
+                return children[0], FORWARD
+            raise _SnException("SB.2.1-2")
+        if activity_id == root:
+            raise _SnException("SB.2.1-3")
+        if activity.is_leaf or not consider_children:
+            parent_act = self.act(activity.parent)  # type: ignore[arg-type]
+            if not reversed_direction and parent_act.forward_only:
+                raise _SnException("SB.2.1-4")
+            siblings = self.avail(parent_act.id)
+            index = siblings.index(activity_id)
+            if index == 0:
+                return self.flow_tree_traversal(parent_act.id, BACKWARD, False)
+            return siblings[index - 1], BACKWARD
+        children = self.avail_for_entry(activity_id)
+        if not children:
+            raise _SnException("SB.2.1-2")
+        if activity.forward_only:
+            return children[0], FORWARD
+        return children[-1], BACKWARD
+
+    def flow_activity_traversal(self, activity_id: str, direction: str, previous_direction: str | None = None) -> str:
+        """SB.2.2 Flow Activity Traversal Subprocess -> the deliverable leaf."""
+        activity = self.act(activity_id)
+        parent = self.act(activity.parent)  # type: ignore[arg-type]
+        if not parent.flow:
+            raise _SnException("SB.2.2-1")
+        if check_rules(self.tree, self.st, activity, activity.pre_rules, frozenset({"skip"})):
+            nxt, traversal = self.flow_tree_traversal(activity_id, direction, False, previous_direction)
+            if previous_direction == BACKWARD and traversal == BACKWARD:
+                return self.flow_activity_traversal(nxt, BACKWARD, None)
+            return self.flow_activity_traversal(nxt, direction, previous_direction)
+        if check_activity(self.tree, self.st, activity):
+            raise _SnException("SB.2.2-2")
+        if not activity.is_leaf:
+            nxt, traversal = self.flow_tree_traversal(activity_id, direction, True)
+            if direction == BACKWARD and traversal == FORWARD:
+                return self.flow_activity_traversal(nxt, FORWARD, BACKWARD)
+            return self.flow_activity_traversal(nxt, direction, None)
+        return activity_id
+
+    def flow(self, activity_id: str, direction: str, *, consider_children: bool) -> str:
+        """SB.2.3 Flow Subprocess."""
+        nxt, _ = self.flow_tree_traversal(activity_id, direction, consider_children)
+        return self.flow_activity_traversal(nxt, direction)
+
+    # --- SB.2.4, SB.2.9 choice -----------------------------------------------------------------
+
+    def choice_activity_traversal(self, activity_id: str, direction: str) -> None:
+        """SB.2.4 Choice Activity Traversal Subprocess."""
+        activity = self.act(activity_id)
+        if direction == FORWARD:
+            if check_rules(self.tree, self.st, activity, activity.pre_rules, frozenset({"stopForwardTraversal"})):
+                raise _SnException("SB.2.4-1")
+            return
+        if activity.parent is None:
+            raise _SnException("SB.2.4-3")  # pragma: no cover - the root is never traversed back
+        if self.act(activity.parent).forward_only:
+            raise _SnException("SB.2.4-2")
+
+    def choice_flow_tree_traversal(self, activity_id: str, direction: str) -> str | None:
+        """SB.2.9.2 Choice Flow Tree Traversal Subprocess (siblings only, no children)."""
+        parent = self.act(activity_id).parent
+        if parent is None:
+            return None
+        siblings = self.avail(parent)
+        index = siblings.index(activity_id)
+        if direction == FORWARD:
+            if index == len(siblings) - 1:
+                return self.choice_flow_tree_traversal(parent, FORWARD)
+            return siblings[index + 1]
+        if index == 0:
+            return self.choice_flow_tree_traversal(parent, BACKWARD)
+        return siblings[index - 1]
+
+    def check_prevent_activation(self, path: list[str], common: str) -> None:
+        for node in path:
+            activity = self.act(node)
+            if (
+                node != common
+                and activity.children
+                and activity.prevent_activation
+                and not self.ast(node)["active"]
+                and node != path[-1]
+            ):
+                raise _SnException("SB.2.9-6")
+
+    def choice(self, target: str) -> str | None:
+        """SB.2.9 Choice Sequencing Request Process."""
+        tree = self.tree
+        if target not in tree:
+            raise _SnException("SB.2.9-1")  # pragma: no cover - NB.2.1-11 catches it first
+        root = tree.root
+        for node in self.path_down(root, target):
+            activity = self.act(node)
+            if activity.parent is not None and node not in self.avail(activity.parent):
+                raise _SnException("SB.2.9-2")
+            if check_rules(tree, self.st, activity, activity.pre_rules, frozenset({"hiddenFromChoice"})):
+                raise _SnException("SB.2.9-3")
+        t_parent = self.act(target).parent
+        if t_parent is not None and not self.act(t_parent).choice:
+            raise _SnException("SB.2.9-4")  # pragma: no cover - NB.2.1-10 catches it first
+        current = self.current
+        common = self.common_ancestor(current, target) if current is not None else root
+        if current is not None and target == current:
+            pass
+        elif current is not None and self.act(current).parent == t_parent:
+            siblings = self.avail(t_parent)  # type: ignore[arg-type]
+            i, j = siblings.index(current), siblings.index(target)
+            direction = FORWARD if j > i else BACKWARD
+            between = siblings[i : j + 1] if j > i else list(reversed(siblings[j : i + 1]))
+            for node in between[:-1]:  # the target itself is not traversed
+                self.choice_activity_traversal(node, direction)
+        elif current is None or common == current:
+            path = self.path_down(common, target)
+            for node in path[:-1]:
+                self.choice_activity_traversal(node, FORWARD)
+            self.check_prevent_activation(path, common)
+        elif common == target:
+            path = self.tree.path_to_root(current)
+            path = path[: path.index(target) + 1]
+            for node in path[:-1]:
+                if self.ast(node)["active"] and not self.act(node).choice_exit:
+                    raise _SnException("SB.2.9-7")
+        else:
+            up = self.tree.path_to_root(current)
+            up = up[: up.index(common)]
+            constrained: str | None = None
+            for node in up:
+                # choiceExit binds only while the activity is active (the current SCO's own
+                # flag was checked by NB.2.1-8 before it was terminated)
+                if self.ast(node)["active"] and not self.act(node).choice_exit:
+                    raise _SnException("SB.2.9-7")
+                if constrained is None and self.act(node).constrain_choice:
+                    constrained = node
+            if constrained is not None:
+                direction = FORWARD if tree.index(target) > tree.index(constrained) else BACKWARD
+                considered = self.choice_flow_tree_traversal(constrained, direction) or constrained
+                if not self.is_descendant(target, considered) and target != constrained and target != considered:
+                    raise _SnException("SB.2.9-8")
+            path = self.path_down(common, target)  # [common, ..., target]
+            if tree.index(target) > tree.index(current):
+                for node in path[:-1]:  # from the common ancestor, the target excluded
+                    self.choice_activity_traversal(node, FORWARD)
+            self.check_prevent_activation(path, common)
+        if self.act(target).is_leaf:
+            return target
+        try:
+            return self.flow(target, FORWARD, consider_children=True)
+        except (_SnException, _EndSession) as exc:
+            raise _SnException("SB.2.9-9") from exc
+
+    # --- DB.1.1 Delivery Request Process, DB.2 Content Delivery Environment Process ------------
+
+    def delivery_request(self, activity_id: str) -> None:
+        """DB.1.1 Delivery Request Process."""
+        if not self.act(activity_id).is_leaf:
+            raise _SnException("DB.1.1-1")  # a jump to a cluster
+        for node in self.path_down(self.tree.root, activity_id):
+            if check_activity(self.tree, self.st, self.act(node)):
+                raise _SnException("DB.1.1-3")
+
+    def clear_suspended_activity(self, activity_id: str) -> None:
+        """DB.2.1 Clear Suspended Activity Subprocess."""
+        suspended = self.st["suspended"]
+        if suspended is None:
+            return
+        common = self.common_ancestor(activity_id, suspended)
+        for node in self.tree.path_to_root(suspended):
+            if self.act(node).is_leaf:
+                self.ast(node)["suspended"] = False
+            elif not any(self.ast(c)["suspended"] for c in self.avail(node)):
+                self.ast(node)["suspended"] = False
+            if node == common:
+                break
+        self.st["suspended"] = None
+
+    def content_delivery_environment(self, activity_id: str) -> None:
+        """DB.2 Content Delivery Environment Process."""
+        current = self.current
+        if current is not None and self.ast(current)["active"] and current != activity_id:
+            raise _SnException("DB.2-1")  # pragma: no cover - termination always ran before
+        if activity_id != self.st["suspended"]:
+            self.clear_suspended_activity(activity_id)
+        self.terminate_descendent_attempts(activity_id)
+        for node in self.path_down(self.tree.root, activity_id):
+            a_st = self.ast(node)
+            activity = self.act(node)
+            if a_st["active"]:
+                continue
+            if activity.tracked:
+                if a_st["suspended"]:
+                    a_st["suspended"] = False
+                else:
+                    if activity.children:
+                        apply_randomization(self.tree, self.st, activity)
+                    a_st["attempts"] += 1
+                    self.begin_new_attempt(activity)
+            a_st["active"] = True
+        self.st["current"] = activity_id
+        self.st["suspended"] = None
+        self.st["ended"] = False
+
+    def begin_new_attempt(self, activity: Activity) -> None:
+        """Reset the Attempt Progress Information for a new attempt (SN 4.2.1.3, DB.2).
+
+        Objective information is kept across attempts (SN 4.2.1.2); whether a parent's rollup
+        may still use it is decided by the useCurrentAttempt*Info flags at rollup time (see
+        :func:`scorm.sequencing.tracking.child_objective`). SCORM 1.2 has no attempts: nothing
+        is reset.
+        """
+        if self.tree.standard == "scorm12":
+            return
+        a_st = self.ast(activity.id)
+        a_st["completed"] = None
+        a_st["progress"] = None
+        a_st["status12"] = None
+        a_st["duration"] = None
+
+
+# --- public entry points -----------------------------------------------------------------------
+
+
+def run_request(tree: ActivityTree, state: Mapping[str, Any], request: str, target: str | None) -> NavResult:
+    """Run OP.1 on a copy of ``state`` (``request`` already parsed)."""
+    work: State = clone_state(state)
+    engine = _Engine(tree, work)
+    try:
+        deliver, end = engine.overall(request, target)
+    except _SnException as exc:
+        return NavResult(
+            deliver=None,
+            state=state,
+            end=False,
+            exception=exc.code,
+            message=learner_message(exc.code),
+        )
+    message = ""
+    if end:
+        message = END_MESSAGE
+    elif deliver is None:
+        message = NOTHING_TO_DELIVER
+    return NavResult(deliver=deliver, state=work, end=end, exception=None, message=message)
+
+
+def choice_validity(
+    tree: ActivityTree, state: Mapping[str, Any], targets: list[str], request: str = "choice"
+) -> dict[str, str | None]:
+    """For each target, the SN exception a ``choice`` (or ``jump``) to it would raise.
+
+    ``None`` means valid. Same answer as :func:`run_request` per target, but the termination of the current activity
+    (identical for every target) runs once, and leaf targets are checked without copying the
+    state (SB.2.9 and DB.1.1 do not change the state for a leaf). This keeps a table of
+    contents of a few hundred items within a few milliseconds.
+    """
+    reader = _Engine(tree, state)  # type: ignore[arg-type]  # NB.2.1 only reads
+    work: State = clone_state(state)
+    terminated = _Engine(tree, work)
+    termination_done = False
+    termination_error: str | None = None
+    replacement: str | None = None
+    out: dict[str, str | None] = {}
+    for target in targets:
+        try:
+            termination, _, _ = reader.navigation_request(request, target)
+        except _SnException as exc:
+            out[target] = exc.code
+            continue
+        if termination is not None and not termination_done:
+            termination_done = True
+            try:
+                replacement = terminated.termination_request(termination)
+            except _SnException as exc:
+                termination_error = exc.code
+        if termination is not None and termination_error is not None:
+            out[target] = termination_error
+            continue
+        if termination is not None and replacement is not None:
+            # a post-condition rule replaced the choice: evaluate the real thing
+            out[target] = run_request(tree, state, request, target).exception
+            continue
+        if tree.activities[target].is_leaf:
+            probe = terminated if termination is not None else reader  # read-only for a leaf
+        else:
+            probe = _Engine(tree, clone_state(work if termination is not None else state))
+        try:
+            delivery = probe.sequencing_request(request, target)
+            if delivery is not None:
+                probe.delivery_request(delivery)
+            out[target] = None
+        except _SnException as exc:
+            out[target] = exc.code
+        except _EndSession:
+            out[target] = None
+    return out
+
+
+def navigate(tree: ActivityTree, state: Mapping[str, Any], request: str, target: str | None = None) -> NavResult:
+    """Process a navigation request with the SN Overall Sequencing Process (OP.1).
+
+    Args:
+        tree: the course's activity tree.
+        state: the attempt's stored state (not modified).
+        request: ``start``, ``resumeAll``, ``continue``, ``previous``, ``choice``, ``jump``,
+            ``exit``, ``exitAll``, ``abandon``, ``abandonAll``, ``suspendAll``, ``_none_`` or an
+            ``adl.nav.request`` value such as ``{target=sco2}choice``.
+        target: the target activity id of ``choice``/``jump`` when not embedded.
+
+    Returns:
+        A :class:`NavResult`; on a refused request ``state`` is the input state.
+
+    Raises:
+        InvalidNavigationRequest: ``request`` is not a navigation request at all.
+        InvalidState: ``state`` does not belong to ``tree``.
+    """
+    check_state(tree, state)
+    parsed = parse_nav_request(request, target)
+    if parsed.request == "_none_":
+        return NavResult(deliver=None, state=state, end=False, exception=None, message="")
+    result = run_request(tree, state, parsed.request, parsed.target)
+    logger.debug(
+        "sequencing %s -> deliver=%s end=%s exception=%s",
+        parsed.request,
+        result.deliver,
+        result.end,
+        result.exception,
+        extra={"action": "seq_navigate"},
+    )
+    return result
+
+
+def begin(tree: ActivityTree, state: Mapping[str, Any]) -> NavResult:
+    """What the player does when the learner opens the course.
+
+    ``resumeAll`` when a suspended activity exists, else ``start``. When a sequencing session
+    is still open (the tab was closed without suspendAll/exit), the current activity is
+    delivered again unchanged if it is still active; if it had already ended, ``continue`` (else
+    a new attempt on it by ``choice``) is tried. SPEC COMPLIANCE NOTE: when
+    the root does not allow flow (the default ``flow="false"``, e.g. every 2004 package without
+    sequencing) ``start`` delivers nothing (SB.2.2-1) and SN leaves it to the LMS to offer a
+    choice; we then issue a ``choice`` for the first leaf in course order that a choice can
+    deliver, so single-SCO and choice-only courses open straight away. Strict SN would show the
+    menu and wait.
+
+    Args:
+        tree: the activity tree.
+        state: the attempt's state.
+
+    Returns:
+        The :class:`NavResult` of the request that was made.
+    """
+    check_state(tree, state)
+    current = state["current"]
+    if current is not None:
+        if state["activities"][current]["active"]:
+            # relaunch after a closed tab or dropped connection: the attempt is still open
+            return NavResult(deliver=current, state=state, end=False, exception=None, message="")
+        for request, target in (("continue", None), ("choice", current)):
+            attempt = run_request(tree, state, request, target)
+            if attempt.exception is None and attempt.deliver is not None:
+                return attempt
+        return NavResult(deliver=None, state=state, end=False, exception=None, message=NOTHING_TO_DELIVER)
+    if state["suspended"] is not None:
+        resumed = navigate(tree, state, "resumeAll")
+        if resumed.exception is None:
+            return resumed
+        # SPEC COMPLIANCE NOTE: a suspendAll issued after the SCO had already exited suspends
+        # its *parent* (TB.2.3), and SB.2.6 then hands a cluster to DB.1.1, which refuses it
+        # (DB.1.1-1). Rather than leave the learner stuck, start again; DB.2.1 clears the
+        # suspension. Strict SN would just report DB.1.1-1.
+        logger.info(
+            "resumeAll refused (%s); starting instead",
+            resumed.exception,
+            extra={"action": "seq_resume_fallback"},
+        )
+    result = navigate(tree, state, "start")
+    if result.exception != "SB.2.2-1":
+        return result
+    for leaf in tree.leaves():
+        attempt = run_request(tree, state, "choice", leaf.id)
+        if attempt.exception is None and attempt.deliver is not None:
+            return attempt
+    return result
