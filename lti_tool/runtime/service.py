@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from lti_tool.storage.models import (
     ScoState,
     utcnow,
 )
+from scorm import sequencing
 from scorm.cmi import (
     Completion,
     Outcome,
@@ -93,6 +95,9 @@ class OpenedAttempt:
     current_item: str | None
     resumed: bool
     is_learner: bool
+    toc: tuple[dict[str, Any], ...] = ()
+    nav: dict[str, bool] = dataclasses.field(default_factory=dict)
+    message: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,6 +152,19 @@ def manifest_items(services: Services, version: CourseVersion) -> dict[str, Item
     if manifest is None:
         return {}
     return {item.identifier: item for org in manifest.organizations for item in org.walk()}
+
+
+# Process caches keyed by the package's SHA-256: a version's content never changes once imported.
+_TREES: dict[str, sequencing.ActivityTree | None] = {}
+
+
+def activity_tree(services: Services, version: CourseVersion) -> sequencing.ActivityTree | None:
+    """The sequencing activity tree of a SCORM version (built once per process and version)."""
+    if version.sha256 not in _TREES:
+        manifest_file = str(version.structure.get("manifest_file", "imsmanifest.xml"))
+        manifest = _manifest(str(services.settings.content_path / version.content_dir / manifest_file))
+        _TREES[version.sha256] = sequencing.build_tree(manifest) if manifest is not None else None
+    return _TREES[version.sha256]
 
 
 def player_items(version: CourseVersion) -> tuple[PlayerItem, ...]:
@@ -257,21 +275,56 @@ def open_attempt(services: Services, launch: Launch) -> OpenedAttempt:
         version = s.get(CourseVersion, attempt.course_version_id)
         if version is None:  # pragma: no cover - FK
             raise CourseUnavailable()
-        items = player_items(version)
-        current = attempt.current_item or next((i.id for i in items if i.visible), None)
-        return OpenedAttempt(
-            attempt_id=attempt.id,
-            number=attempt.number,
-            registration_id=reg.id,
-            version_id=version.id,
-            course_title=course.title,
-            standard=version.standard,
-            cmi_version=CMI_VERSION[version.standard],
-            items=items,
-            current_item=current,
-            resumed=resume,
-            is_learner=reg.is_learner,
-        )
+        tree = activity_tree(services, version)
+        message = None
+        if tree is not None:
+            state = attempt.sequencing or sequencing.new_state(tree, seed=secrets.randbits(31))
+            result = sequencing.begin(tree, state)
+            attempt.sequencing = dict(result.state)
+            attempt.current_item = result.deliver
+            message = result.message if result.deliver is None else None
+        return _opened(services, attempt, version, course.title, reg, resumed=resume, message=message)
+
+
+def _opened(
+    services: Services,
+    attempt: Attempt,
+    version: CourseVersion,
+    title: str,
+    reg: LearnerRegistration,
+    *,
+    resumed: bool,
+    message: str | None = None,
+) -> OpenedAttempt:
+    items = player_items(version)
+    tree = activity_tree(services, version)
+    current = attempt.current_item
+    if tree is not None and attempt.sequencing:
+        toc = tuple(sequencing.toc(tree, attempt.sequencing))
+        nav = sequencing.nav_state(tree, attempt.sequencing, current)
+    else:
+        toc = tuple(
+            {"id": i.id, "title": i.title, "kind": i.kind, "depth": 0, "visible": i.visible, "disabled": False,
+             "completed": False, "url": i.url}
+            for i in items
+        )  # fmt: skip
+        nav = {"previous": False, "continue": False}
+    return OpenedAttempt(
+        attempt_id=attempt.id,
+        number=attempt.number,
+        registration_id=reg.id,
+        version_id=version.id,
+        course_title=title,
+        standard=version.standard,
+        cmi_version=CMI_VERSION.get(version.standard, "1.2"),
+        items=items,
+        current_item=current,
+        resumed=resumed,
+        is_learner=reg.is_learner,
+        toc=toc,
+        nav=nav,
+        message=message,
+    )
 
 
 def _initial_kwargs(item: Item | None, cmi_version: str) -> dict[str, Any]:
@@ -332,6 +385,14 @@ def start_item_session(
             row.sessions += 1
             return ItemSession(item_id=item_id, cmi_version=ASSET, state={}, seq=row.seq, kind=ASSET)
         manifest_item = manifest_items(services, found_version).get(item_id)
+        extra = _initial_kwargs(manifest_item, cmi_version)
+        tree = activity_tree(services, found_version)
+        if tree is not None and cmi_version == "2004" and attempt.sequencing and item_id in tree.activities:
+            data = sequencing.launch_data(tree, attempt.sequencing, item_id)
+            extra["scaled_passing_score"] = data["scaled_passing_score"]
+            extra["completion_threshold"] = data["completion_threshold"]
+            ids = [o["id"] for o in data["objectives"]]
+            extra["objective_ids"] = tuple(dict.fromkeys([*extra.get("objective_ids", ()), *ids]))
         previous: Mapping[str, Any] | None = None
         if row is not None and row.state:
             previous = finish_session(row.state, cmi_version) if row.session_open else row.state
@@ -342,7 +403,7 @@ def start_item_session(
             learner_id=learner_id,
             learner_name=learner_name,
             previous_state=previous,
-            **_initial_kwargs(manifest_item, cmi_version),
+            **extra,
         )
         if row is None:
             row = ScoState(
@@ -498,21 +559,46 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
         if done.rowcount != 1:  # type: ignore[attr-defined]
             raise StaleCommit(seq + 1)
         attempt_outcome = row.attempt_outcome
+        if terminate or outcome != row.outcome:
+            _track(s, services, attempt_id, item_id, row.cmi_version, state, terminated=terminate)
         if outcome != row.outcome:
             attempt_outcome = _roll_up(s, services, attempt_id, now)
         return CommitReply(seq=seq, stored=stored, rejected=rejected, outcome=outcome, attempt_outcome=attempt_outcome)
 
 
-_ITEM_IDS: dict[int, tuple[str, ...]] = {}
+def _track(
+    s: Session, services: Services, attempt_id: str, item_id: str, cmi_version: str, state: Mapping[str, Any], *,
+    terminated: bool,
+) -> None:
+    """Report a SCO's (or asset's) data to the attempt's sequencing state, same transaction."""
+    attempt = s.get(Attempt, attempt_id)
+    version = s.get(CourseVersion, attempt.course_version_id) if attempt is not None else None
+    if attempt is None or version is None or not attempt.sequencing:
+        return
+    tree = activity_tree(services, version)
+    if tree is None or item_id not in tree.activities:
+        return
+    if cmi_version == ASSET:
+        attempt.sequencing = dict(
+            sequencing.report_sco_outcome(tree, attempt.sequencing, item_id, completion="completed", attempt_ended=True)
+        )
+    else:
+        attempt.sequencing = dict(
+            sequencing.report_cmi_state(tree, attempt.sequencing, item_id, state, terminated=terminated)
+        )
+
+
+_ITEM_IDS: dict[str, tuple[str, ...]] = {}
 
 
 def _item_ids(s: Session, version_id: int) -> tuple[str, ...]:
-    """Launchable item ids of a version (immutable once imported; cached per process)."""
-    cached = _ITEM_IDS.get(version_id)
+    """Launchable item ids of a version (immutable once imported; cached per process by checksum)."""
+    sha = s.scalar(select(CourseVersion.sha256).where(CourseVersion.id == version_id)) or ""
+    cached = _ITEM_IDS.get(sha)
     if cached is None:
         version = s.get(CourseVersion, version_id)
         cached = tuple(i.id for i in player_items(version)) if version is not None else ()
-        _ITEM_IDS[version_id] = cached
+        _ITEM_IDS[sha] = cached
     return cached
 
 
@@ -558,20 +644,7 @@ def reopen_attempt(services: Services, attempt_id: str) -> OpenedAttempt:
         reg = s.get(LearnerRegistration, attempt.registration_id)
         if version is None or reg is None:  # pragma: no cover - FKs
             raise AttemptNotFound()
-        items = player_items(version)
-        return OpenedAttempt(
-            attempt_id=attempt.id,
-            number=attempt.number,
-            registration_id=reg.id,
-            version_id=version.id,
-            course_title=version.course.title,
-            standard=version.standard,
-            cmi_version=CMI_VERSION.get(version.standard, "1.2"),
-            items=items,
-            current_item=attempt.current_item or next((i.id for i in items if i.visible), None),
-            resumed=True,
-            is_learner=reg.is_learner,
-        )
+        return _opened(services, attempt, version, version.course.title, reg, resumed=True)
 
 
 def completed_items(services: Services, attempt_id: str) -> set[str]:
@@ -583,52 +656,54 @@ def completed_items(services: Services, attempt_id: str) -> set[str]:
 
 @dataclass(frozen=True, kw_only=True)
 class NavDecision:
-    """What a navigation request leads to."""
+    """What a navigation request leads to (and the refreshed menu)."""
 
     item: PlayerItem | None = None
     end: bool = False
     message: str | None = None
     error: str | None = None
+    opened: OpenedAttempt | None = None
 
 
-END_REQUESTS = frozenset({"exit", "exitAll", "suspendAll", "abandon", "abandonAll"})
+def navigate(services: Services, attempt_id: str, request: str, target: Any = None) -> NavDecision:
+    """Run a navigation request through the SN engine (``scorm.sequencing``) for the attempt.
 
+    ``request`` is a player request (``continue``, ``previous``, ``choice``, ``jump``, ``exit``,
+    ``exitAll``, ``suspendAll``, ``abandon``, ``abandonAll``) or a raw ``adl.nav.request``
+    value. A refused request changes nothing and answers the SN exception in plain words.
 
-def nav_state(opened: OpenedAttempt, current: str | None) -> dict[str, bool]:
-    """Whether previous/continue lead anywhere from ``current``."""
-    visible = [i.id for i in opened.items if i.visible]
-    if current not in visible:
-        return {"previous": False, "continue": bool(visible)}
-    index = visible.index(current)
-    return {"previous": index > 0, "continue": index < len(visible) - 1}
-
-
-def navigate(services: Services, opened: OpenedAttempt, request: str, target: Any, origin: Any) -> NavDecision:
-    """Flow and choice navigation between the visible items, in course order.
-
-    SCORM 2004 sequencing rules are not evaluated here yet: see ``scorm.sequencing`` once
-    wired (issue notes list the SN processes that remain).
+    Raises:
+        AttemptNotFound, AttemptClosed.
     """
-    visible = [i for i in opened.items if i.visible]
-    ids = [i.id for i in visible]
-    current = origin if isinstance(origin, str) and origin in ids else opened.current_item
-    if request in END_REQUESTS:
-        return NavDecision(
-            end=True, message="Your progress is saved. You can close this window or return to your course."
-        )
-    if request in ("choice", "jump"):
-        if not isinstance(target, str) or target not in ids:
-            return NavDecision(error="nav_invalid_target", message="That part of the course cannot be opened.")
-        return NavDecision(item=visible[ids.index(target)])
-    index = ids.index(current) if current in ids else -1
-    if request == "continue":
-        if index + 1 >= len(visible):
-            return NavDecision(end=True, message="You have reached the end of the course.")
-        return NavDecision(item=visible[index + 1])
-    if request == "previous":
-        if index <= 0:
-            return NavDecision(error="nav_no_previous", message="This is the first part of the course.")
-        return NavDecision(item=visible[index - 1])
-    if request == "start":
-        return NavDecision(item=visible[0] if visible else None, end=not visible)
-    return NavDecision(error="nav_unknown_request", message=f"unknown navigation request '{request[:40]}'")
+    if not isinstance(request, str) or not request or len(request) > 300:
+        return NavDecision(error="nav_invalid_request", message="that navigation request is not valid")
+    if target is not None and (not isinstance(target, str) or len(target) > 255):
+        return NavDecision(error="nav_invalid_target", message="That part of the course cannot be opened.")
+    with services.db.session() as s:
+        attempt = s.get(Attempt, attempt_id)
+        if attempt is None:
+            raise AttemptNotFound()
+        if attempt.status != "active":
+            raise AttemptClosed()
+        version = s.get(CourseVersion, attempt.course_version_id)
+        reg = s.get(LearnerRegistration, attempt.registration_id)
+        if version is None or reg is None:  # pragma: no cover - FKs
+            raise AttemptNotFound()
+        tree = activity_tree(services, version)
+        if tree is None or not attempt.sequencing:
+            return NavDecision(error="nav_unavailable", message="This course has no navigation.")
+        try:
+            result = sequencing.navigate(tree, attempt.sequencing, request, target)
+        except sequencing.SequencingError as exc:
+            return NavDecision(error=f"nav_{exc.code}", message=str(exc))
+        if result.exception:
+            return NavDecision(
+                error="nav_refused",
+                message=result.message or "That is not possible right now.",
+                opened=_opened(services, attempt, version, version.course.title, reg, resumed=True),
+            )
+        attempt.sequencing = dict(result.state)
+        attempt.current_item = result.deliver
+        opened = _opened(services, attempt, version, version.course.title, reg, resumed=True)
+        item = next((i for i in opened.items if i.id == result.deliver), None) if result.deliver else None
+        return NavDecision(item=item, end=result.end or item is None, message=result.message, opened=opened)

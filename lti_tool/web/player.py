@@ -87,27 +87,31 @@ def _runtime_config(attempt_id: str, item: service.PlayerItem, token: str, learn
     }
 
 
-def _item_json(opened: service.OpenedAttempt, item: service.PlayerItem, completed: set[str]) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "title": item.title,
-        "url": content_base_url(opened.version_id, opened.attempt_id) + item.url,
-        "kind": item.kind,
-        "depth": 0,
-        "visible": item.visible,
-        "disabled": False,
-        "completed": item.id in completed,
-    }
+def _toc_json(opened: service.OpenedAttempt) -> list[dict[str, Any]]:
+    """The player's menu rows (sequencing decides visible/disabled/completed)."""
+    base = content_base_url(opened.version_id, opened.attempt_id)
+    return [
+        {
+            "id": row["id"],
+            "title": row["title"],
+            "url": (base + row["url"]) if row.get("url") else None,
+            "kind": row["kind"],
+            "depth": row["depth"],
+            "visible": row["visible"],
+            "disabled": row["disabled"],
+            "completed": row["completed"],
+        }
+        for row in opened.toc
+    ]
 
 
 def render_player(opened: service.OpenedAttempt, learner: str, name: str, return_url: str | None) -> str:
     """The player page for an opened attempt, starting at its current item."""
     token = attempt_token(opened.attempt_id, learner)
-    completed = service.completed_items(services(), opened.attempt_id)
-    items = [_item_json(opened, i, completed) for i in opened.items]
+    items = _toc_json(opened)
     current = next((i for i in opened.items if i.id == opened.current_item), None)
     runtime = _runtime_config(opened.attempt_id, current, token, learner, name) if current else None
-    multi = len([i for i in opened.items if i.visible]) > 1
+    multi = len(opened.items) > 1
     config = {
         "title": opened.course_title,
         "version": opened.cmi_version,
@@ -121,7 +125,8 @@ def render_player(opened: service.OpenedAttempt, learner: str, name: str, return
         "items": items,
         "current": opened.current_item,
         "runtime": runtime,
-        "nav": service.nav_state(opened, opened.current_item),
+        "nav": opened.nav,
+        "message": opened.message,
     }
     return render_template("player/player.html", player_config=config)
 
@@ -201,27 +206,35 @@ def commit(attempt_id: str, item_id: str) -> tuple[Response, int]:
 
 @bp.post("/runtime/<attempt_id>/nav")
 def navigate(attempt_id: str) -> tuple[Response, int]:
-    """Navigation between items (see player.js NAV CONTRACT)."""
+    """Navigation between items through the sequencing engine (see player.js NAV CONTRACT).
+
+    :raise 400: the request is refused (SN exception in plain words); nothing changes.
+    """
     body = _json_body()
-    learner = check_token(_bearer(body), attempt_id)
-    opened = service.reopen_attempt(services(), attempt_id)
-    decision = service.navigate(services(), opened, str(body.get("request", "")), body.get("target"), body.get("from"))
+    token = _bearer(body) or ""
+    learner = check_token(token, attempt_id)
+    decision = service.navigate(services(), attempt_id, body.get("request", ""), body.get("target"))
     if decision.error:
-        return jsonify({"error": decision.error, "message": decision.message}), 400
-    completed = service.completed_items(services(), attempt_id)
-    payload: dict[str, Any] = {
-        "items": [_item_json(opened, i, completed) for i in opened.items],
-        "nav": service.nav_state(opened, decision.item.id if decision.item else None),
+        payload: dict[str, Any] = {"error": decision.error, "message": decision.message}
+        if decision.opened is not None:
+            payload["items"] = _toc_json(decision.opened)
+            payload["nav"] = decision.opened.nav
+        return jsonify(payload), 400
+    opened = decision.opened
+    view = opened if opened is not None else service.reopen_attempt(services(), attempt_id)
+    reply: dict[str, Any] = {
+        "items": _toc_json(view),
+        "nav": view.nav,
         "end": decision.end,
         "message": decision.message,
         "item": None,
         "runtime": None,
     }
     if decision.item is not None:
-        token = _bearer(body) or ""
-        payload["item"] = _item_json(opened, decision.item, completed)
-        payload["runtime"] = _runtime_config(attempt_id, decision.item, token, learner, "Learner")
-    return jsonify(payload), 200
+        row = next(r for r in _toc_json(view) if r["id"] == decision.item.id)
+        reply["item"] = row
+        reply["runtime"] = _runtime_config(attempt_id, decision.item, token, learner, "Learner")
+    return jsonify(reply), 200
 
 
 def _dispatch(previous: Any) -> Any:

@@ -307,12 +307,18 @@ def test_multi_item_scorm12_assets_and_flow_navigation(
     )
     assert reply.outcome["completion"] == "completed"
     assert service.completed_items(services, opened.attempt_id) == {visible[0].id}
-    nxt = service.navigate(services, opened, "continue", None, visible[0].id)
+    assert opened.nav == {"previous": False, "continue": True}
+    assert [row["kind"] for row in opened.toc].count("cluster") >= 1  # aggregations are menu headings
+    nxt = service.navigate(services, opened.attempt_id, "continue")
     assert nxt.item is not None and nxt.item.id == visible[1].id
-    assert service.navigate(services, opened, "previous", None, visible[0].id).error == "nav_no_previous"
-    end = service.navigate(services, opened, "continue", None, visible[-1].id)
+    assert nxt.opened is not None and nxt.opened.nav["previous"] is True
+    back = service.navigate(services, opened.attempt_id, "previous")
+    assert back.item is not None and back.item.id == visible[0].id
+    refused = service.navigate(services, opened.attempt_id, "previous")
+    assert refused.error == "nav_refused" and refused.message
+    jump = service.navigate(services, opened.attempt_id, "choice", visible[-1].id)
+    assert jump.item is not None and jump.item.id == visible[-1].id
+    end = service.navigate(services, opened.attempt_id, "continue")
     assert end.end and end.item is None
-    jump = service.navigate(services, opened, "choice", visible[5].id, visible[0].id)
-    assert jump.item is not None and jump.item.id == visible[5].id
-    assert service.navigate(services, opened, "choice", "nope", None).error == "nav_invalid_target"
-    assert service.nav_state(opened, visible[0].id) == {"previous": False, "continue": True}
+    assert service.navigate(services, opened.attempt_id, "choice", "nope").error
+    assert service.navigate(services, opened.attempt_id, "").error == "nav_invalid_request"
