@@ -57,6 +57,10 @@ def create_app(
 
     errors.init_app(app)
     core.init_app(app)
+    from lti_tool.web import devplatform, lti
+
+    lti.init_app(app)
+    devplatform.init_app(app)
     return app
 
 

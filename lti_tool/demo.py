@@ -12,4 +12,7 @@ from lti_tool.services import Services
 def seed(services: Services) -> list[str]:
     """Seed the demo instance; returns human-readable lines about what is there."""
     kid = services.keys.signing_key().kid
-    return [f"tool key: {kid}"]
+    from lti_tool.lti.devplatform import ensure_registered
+
+    dev = ensure_registered(services.db, services.settings.server.base_url)
+    return [f"tool key: {kid}", f"development LMS: platform {dev.id} ({dev.issuer})"]
