@@ -338,7 +338,7 @@ def check_login_state(c: LaunchCheck) -> LaunchCheck:
 def check_jwt_format(c: LaunchCheck) -> LaunchCheck:
     """A compact JWS: three base64url parts, header and payload JSON objects (RFC 7515 §7.1)."""
     parts = c.id_token.split(".")
-    if len(parts) != 3 or not all(parts):
+    if len(parts) != 3 or not parts[0] or not parts[1]:
         raise NotAJwt("the LMS did not send a valid LTI 1.3 token (expected a JWT with 3 parts)")
     try:
         header, claims = _b64json(parts[0]), _b64json(parts[1])

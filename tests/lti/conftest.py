@@ -45,7 +45,9 @@ def cached_key(name: str) -> rsa.RSAPrivateKey:
 
 
 def pem(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def public_pem(key: rsa.RSAPrivateKey) -> bytes:
@@ -117,7 +119,7 @@ def login(client: FlaskClient, **overrides: str | None) -> tuple[str, str, Any]:
     return q["state"][0], q["nonce"][0], response
 
 
-def claims_for(nonce: str, **changes: Any) -> dict[str, Any]:
+def claims_for(nonce: str, /, **changes: Any) -> dict[str, Any]:
     """A valid resource link launch for the peer; ``changes`` replace or (value ...) remove claims."""
     now = int(time.time())
     claims: dict[str, Any] = {
