@@ -8,9 +8,9 @@ import hashlib
 import hmac
 import json
 import time
-from urllib.parse import parse_qs, urlsplit
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
@@ -33,7 +33,6 @@ from flask.testing import FlaskClient
 
 from lti_tool.lti import platforms
 from lti_tool.lti.context import CLAIM
-from lti_tool.services import Services
 
 NOW = lambda: int(time.time())  # noqa: E731
 
