@@ -145,6 +145,6 @@ def test_lti1p3platform_unknown_deployment(client, conf, services):
     response = run_launch(client, conf, user="u2", roles=["Learner"])
     assert response.status_code == 403
     assert "cbsi-connect platforms add-deployment" in response.get_data(as_text=True)
-    info = [p for p in platforms.list_platforms(services.db) if p.issuer == PEER_ISSUER][0]
+    info = next(p for p in platforms.list_platforms(services.db) if p.issuer == PEER_ISSUER)
     platforms.add_deployment(services.db, info.id, "peer-deployment-2")
     assert run_launch(client, conf, user="u2", roles=["Learner"]).status_code == 303
