@@ -64,7 +64,7 @@ class DevPlatformState:
     """Per-app state of the development platform: its key and the tool-key cache."""
 
     kid: str
-    private_pem: bytes
+    private_key: rsa.RSAPrivateKey
     public: dict[str, Any]
     tool_keys: PlatformKeyCache
     hints: URLSafeTimedSerializer
@@ -73,7 +73,7 @@ class DevPlatformState:
     lock: threading.Lock
 
 
-def _load_or_create_key(instance: Path) -> tuple[str, bytes, dict[str, Any]]:
+def _load_or_create_key(instance: Path) -> tuple[str, rsa.RSAPrivateKey, dict[str, Any]]:
     folder = instance / "devplatform"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / "platform-key.pem"
@@ -96,7 +96,7 @@ def _load_or_create_key(instance: Path) -> tuple[str, bytes, dict[str, Any]]:
         raise RuntimeError(f"{path} does not hold an RSA key")
     jwk = public_jwk(loaded.public_key())
     kid = thumbprint(jwk)
-    return kid, pem, {**jwk, "kid": kid, "alg": "RS256", "use": "sig"}
+    return kid, loaded, {**jwk, "kid": kid, "alg": "RS256", "use": "sig"}
 
 
 def state() -> DevPlatformState:
@@ -106,11 +106,11 @@ def state() -> DevPlatformState:
     if existing is not None:
         return existing
     settings = services().settings
-    kid, pem, public = _load_or_create_key(settings.instance_path)
+    kid, private_key, public = _load_or_create_key(settings.instance_path)
     secret = str(app.config["SECRET_KEY"])
     created = DevPlatformState(
         kid=kid,
-        private_pem=pem,
+        private_key=private_key,
         public=public,
         tool_keys=PlatformKeyCache(ttl_seconds=300, refetch_min_interval_seconds=0, timeout_seconds=5.0),
         hints=URLSafeTimedSerializer(secret, salt="devplatform-message-hint"),
@@ -252,7 +252,7 @@ def auth() -> Response:
     if user is None or src.get("login_hint") != user.sub:
         return _auth_error(redirect_uri, state_value, "login_required", "login_hint does not match the user")
     claims = _launch_claims(user, hint, src["nonce"])
-    token = jwt.encode(claims, state().private_pem, algorithm="RS256", headers={"kid": state().kid})
+    token = jwt.encode(claims, state().private_key, algorithm="RS256", headers={"kid": state().kid})
     return Response(
         render_template(
             "devplatform/form_post.html", action=redirect_uri, fields={"id_token": token, "state": state_value}

@@ -31,7 +31,7 @@ bp = Blueprint("lti", __name__)
 placeholder_bp = Blueprint("lti_placeholder", __name__)
 
 STATE_COOKIE_PREFIX = "lti_state_"
-LAUNCH_COOKIE_PREFIX = "lti_launch_"
+LAUNCH_COOKIE = "lti_launch"
 TOKEN_PARAM = "lt"  # noqa: S105 - a parameter name, not a secret
 EXTENSION = "cbsi_lti"
 
@@ -130,13 +130,15 @@ def launch() -> Any:
     g.lti_launch_token = svc.launch_token(launch_obj.id)
     response = current_app.make_response(handler(launch_obj))
     response.delete_cookie(STATE_COOKIE_PREFIX + state, path="/lti/", **_cookie_args())
-    response.set_cookie(
-        LAUNCH_COOKIE_PREFIX + launch_obj.id,
-        g.lti_launch_token,
-        max_age=LAUNCH_SESSION_SECONDS,
-        path="/",
-        **_cookie_args(),
-    )
+    for area in ("play", "class"):
+        # Scoped to this launch's own pages: launches never pile up in every request's Cookie header.
+        response.set_cookie(
+            LAUNCH_COOKIE,
+            g.lti_launch_token,
+            max_age=LAUNCH_SESSION_SECONDS,
+            path=f"/{area}/{launch_obj.id}",
+            **_cookie_args(),
+        )
     return response
 
 
@@ -204,7 +206,7 @@ def require_launch(launch_id: str) -> Launch:
         request.args.get(TOKEN_PARAM)
         or request.form.get(TOKEN_PARAM)
         or request.headers.get("X-Launch-Token")
-        or request.cookies.get(LAUNCH_COOKIE_PREFIX + launch_id)
+        or request.cookies.get(LAUNCH_COOKIE)
     )
     launch_obj = lti_service().launch_from_token(token, launch_id)
     g.lti_launch_token = token

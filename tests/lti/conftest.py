@@ -76,7 +76,7 @@ class Peer:
 
     def sign(self, claims: Mapping[str, Any], *, kid: str = "k1", headers: Mapping[str, Any] | None = None) -> str:
         hdr = {"kid": kid, **(headers or {})}
-        return jwt.encode(dict(claims), pem(self.keys[kid]), algorithm="RS256", headers=hdr)
+        return jwt.encode(dict(claims), self.keys[kid], algorithm="RS256", headers=hdr)
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from conftest import (
     cached_key,
     claims_for,
     login,
-    pem,
     post_launch,
     public_pem,
 )
@@ -58,19 +57,19 @@ def alg_none_with_sig(peer: Peer, nonce: str) -> str:
 
 
 def no_kid(peer: Peer, nonce: str) -> str:
-    return jwt.encode(claims_for(nonce), pem(peer.keys["k1"]), algorithm="RS256")
+    return jwt.encode(claims_for(nonce), peer.keys["k1"], algorithm="RS256")
 
 
 def wrong_kid(peer: Peer, nonce: str) -> str:
-    return jwt.encode(claims_for(nonce), pem(peer.keys["k1"]), algorithm="RS256", headers={"kid": "not-published"})
+    return jwt.encode(claims_for(nonce), peer.keys["k1"], algorithm="RS256", headers={"kid": "not-published"})
 
 
 def other_key_same_kid(peer: Peer, nonce: str) -> str:
-    return jwt.encode(claims_for(nonce), pem(cached_key("attacker")), algorithm="RS256", headers={"kid": "k1"})
+    return jwt.encode(claims_for(nonce), cached_key("attacker"), algorithm="RS256", headers={"kid": "k1"})
 
 
 def rs512(peer: Peer, nonce: str) -> str:
-    return jwt.encode(claims_for(nonce), pem(peer.keys["k1"]), algorithm="RS512", headers={"kid": "k1"})
+    return jwt.encode(claims_for(nonce), peer.keys["k1"], algorithm="RS512", headers={"kid": "k1"})
 
 
 def signed(**changes: Any) -> Callable[[Peer, str], str]:

@@ -51,7 +51,7 @@ def live(settings_overrides: dict[str, dict[str, Any]]) -> Iterator[Live]:
     app.config["CBSI_DEV_PLATFORM"] = True
     ensure_registered(services.db, base)
     server.app = app
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield Live(base, app, services)
@@ -159,7 +159,7 @@ def client_assertion(live: Live, aud: str, jti: str | None = None) -> str:
         "exp": now + 60,
         "jti": jti or uuid.uuid4().hex,
     }
-    return jwt.encode(claims, key.private_pem, algorithm="RS256", headers={"kid": key.kid})
+    return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
 
 
 def get_token(live: Live, scope: str, jti: str | None = None) -> requests.Response:
@@ -265,14 +265,14 @@ def test_deep_link_return_creates_resource_links(live: Live):
             }
         ],
     }
-    token = jwt.encode(response_claims, key.private_pem, algorithm="RS256", headers={"kid": key.kid})
+    token = jwt.encode(response_claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
     result = requests.post(live.platform + "/deep_link_return", data={"JWT": token}, timeout=10)
     assert result.status_code == 200 and "Picked course" in result.text
     assert "Picked course" in requests.get(live.platform, timeout=10).text
     bad = dict(response_claims, **{CLAIM + "message_type": "LtiResourceLinkRequest"})
     refused = requests.post(
         live.platform + "/deep_link_return",
-        data={"JWT": jwt.encode(bad, key.private_pem, algorithm="RS256", headers={"kid": key.kid})},
+        data={"JWT": jwt.encode(bad, key.private_key, algorithm="RS256", headers={"kid": key.kid})},
         timeout=10,
     )
     assert refused.status_code == 400 and "LtiDeepLinkingResponse" in refused.text

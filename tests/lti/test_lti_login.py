@@ -124,7 +124,7 @@ def test_launch_pages_need_the_launch_token(client, peer):
     location = _launch(client, peer, lti_roles=["Instructor"])
     path, _, query = location.partition("?")
     launch_id = path.rsplit("/", 1)[1]
-    client.delete_cookie("lti_launch_" + launch_id)
+    client.delete_cookie("lti_launch", path=f"/class/{launch_id}")
     assert client.get(location).status_code == 200
     assert client.get(path, headers=JSON).get_json()["error"] == "launch_session_invalid"
     forged = client.get(path + "?lt=abc.def.ghi", headers=JSON)
