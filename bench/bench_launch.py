@@ -33,11 +33,11 @@ from flask import Flask, render_template_string
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lti_tool import create_app  # noqa: E402
-from lti_tool.keys import public_jwk  # noqa: E402
-from lti_tool.lti import platforms  # noqa: E402
-from lti_tool.services import build_services  # noqa: E402
-from lti_tool.settings import load_settings  # noqa: E402
+from lti_tool import create_app
+from lti_tool.keys import public_jwk
+from lti_tool.lti import platforms
+from lti_tool.services import build_services
+from lti_tool.settings import load_settings
 
 ISSUER = "https://lms.bench.example"
 CLIENT_ID = "bench-client"
@@ -196,7 +196,7 @@ def run_baseline(n: int, pem: rsa.RSAPrivateKey, jwks: dict[str, Any]) -> list[f
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def report(name: str, times: list[float]) -> dict[str, float]:
