@@ -13,14 +13,51 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, select
 
 from lti_tool.lti.context import CLAIM, Launch
+from lti_tool.lti.platforms import PlatformInfo
 from lti_tool.lti.validation import LaunchReplayed, LoginRecord, ValidatedToken
 from lti_tool.storage import Database
 from lti_tool.storage.models import LaunchState, LoginRequest, LtiLaunch
 
 logger = logging.getLogger(__name__)
+
+# Statements are built once: the launch path only binds parameters (no per-request construction).
+_STATES = LaunchState.__table__
+_REQUESTS = LoginRequest.__table__
+_LAUNCHES = LtiLaunch.__table__
+_INSERT_STATE = _STATES.insert()
+_INSERT_REQUEST = _REQUESTS.insert()
+_INSERT_LAUNCH = _LAUNCHES.insert()
+_SELECT_LOGIN = select(
+    _STATES.c.state,
+    _STATES.c.nonce,
+    _STATES.c.issuer,
+    _STATES.c.client_id,
+    _STATES.c.target_link_uri,
+    _STATES.c.expires_at,
+    _STATES.c.used_at,
+).where(_STATES.c.state == bindparam("b_state"))
+_CONSUME = (
+    _STATES.update()
+    .where(
+        _STATES.c.state == bindparam("b_state"),
+        _STATES.c.nonce == bindparam("b_nonce"),
+        _STATES.c.used_at.is_(None),
+        _STATES.c.expires_at > bindparam("b_now"),
+    )
+    .values(used_at=bindparam("b_used"))
+)
+_SELECT_LAUNCH = select(
+    _LAUNCHES.c.platform_id,
+    _LAUNCHES.c.issuer,
+    _LAUNCHES.c.client_id,
+    _LAUNCHES.c.deployment_id,
+    _LAUNCHES.c.message_type,
+    _LAUNCHES.c.claims,
+    _LAUNCHES.c.expires_at,
+).where(_LAUNCHES.c.id == bindparam("b_id"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,44 +90,36 @@ def store_login(
     expires_at: datetime,
 ) -> None:
     """Persist a login's state, nonce and hints (one transaction)."""
-    with db.session() as s:
-        s.execute(
-            insert(LaunchState).values(
-                state=state,
-                nonce=nonce,
-                issuer=issuer,
-                client_id=client_id,
-                target_link_uri=target_link_uri,
-                created_at=now,
-                expires_at=expires_at,
-                used_at=None,
-            )
+    with db.engine.begin() as conn:
+        conn.execute(
+            _INSERT_STATE,
+            {
+                "state": state,
+                "nonce": nonce,
+                "issuer": issuer,
+                "client_id": client_id,
+                "target_link_uri": target_link_uri,
+                "created_at": now,
+                "expires_at": expires_at,
+                "used_at": None,
+            },
         )
-        s.execute(
-            insert(LoginRequest).values(
-                state=state,
-                login_hint=login_hint,
-                lti_message_hint=lti_message_hint,
-                deployment_id=deployment_id,
-                storage_target=storage_target,
-            )
+        conn.execute(
+            _INSERT_REQUEST,
+            {
+                "state": state,
+                "login_hint": login_hint,
+                "lti_message_hint": lti_message_hint,
+                "deployment_id": deployment_id,
+                "storage_target": storage_target,
+            },
         )
 
 
 def load_login(db: Database, state: str) -> LoginRecord | None:
     """The login stored for ``state``, or None."""
-    with db.session() as s:
-        row = s.execute(
-            select(
-                LaunchState.state,
-                LaunchState.nonce,
-                LaunchState.issuer,
-                LaunchState.client_id,
-                LaunchState.target_link_uri,
-                LaunchState.expires_at,
-                LaunchState.used_at,
-            ).where(LaunchState.state == state)
-        ).first()
+    with db.engine.connect() as conn:
+        row = conn.execute(_SELECT_LOGIN, {"b_state": state}).first()
     if row is None:
         return None
     return LoginRecord(
@@ -167,54 +196,41 @@ def consume_and_record(
         LaunchReplayed: the state was consumed already (a replay, even from the same browser),
             or it expired meanwhile.
     """
-    with db.session() as s:
-        result = s.execute(
-            update(LaunchState)
-            .where(
-                LaunchState.state == login.state,
-                LaunchState.nonce == login.nonce,
-                LaunchState.used_at.is_(None),
-                LaunchState.expires_at > now,
-            )
-            .values(used_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+    with db.engine.begin() as conn:
+        result = conn.execute(_CONSUME, {"b_state": login.state, "b_nonce": login.nonce, "b_now": now, "b_used": now})
+        if result.rowcount != 1:
             raise LaunchReplayed()
-        s.execute(
-            insert(LtiLaunch).values(
-                id=launch.id,
-                platform_id=launch.platform_id,
-                issuer=launch.issuer,
-                client_id=launch.client_id,
-                deployment_id=launch.deployment_id,
-                message_type=launch.message_type,
-                sub=launch.sub,
-                context_id=launch.context_id,
-                resource_link_id=launch.resource_link_id,
-                claims=dict(launch.claims),
-                created_at=now,
-                expires_at=expires_at,
-            )
+        conn.execute(
+            _INSERT_LAUNCH,
+            {
+                "id": launch.id,
+                "platform_id": launch.platform_id,
+                "issuer": launch.issuer,
+                "client_id": launch.client_id,
+                "deployment_id": launch.deployment_id,
+                "message_type": launch.message_type,
+                "sub": launch.sub,
+                "context_id": launch.context_id,
+                "resource_link_id": launch.resource_link_id,
+                "claims": dict(launch.claims),
+                "created_at": now,
+                "expires_at": expires_at,
+            },
         )
 
 
 def load_launch(db: Database, launch_id: str, *, now: datetime) -> Launch | None:
     """A stored launch that has not expired, or None."""
-    with db.session() as s:
-        row = s.get(LtiLaunch, launch_id)
-        if row is None or row.expires_at <= now:
-            return None
-        claims: Mapping[str, Any] = row.claims
-        deployment = row.deployment_id
-        message_type = row.message_type
-        platform_id, issuer, client_id = row.platform_id, row.issuer, row.client_id
-    from lti_tool.lti.platforms import PlatformInfo
-
+    with db.engine.connect() as conn:
+        row = conn.execute(_SELECT_LAUNCH, {"b_id": launch_id}).first()
+    if row is None or row.expires_at <= now:
+        return None
+    claims: Mapping[str, Any] = row.claims
+    deployment, message_type = row.deployment_id, row.message_type
     platform = PlatformInfo(
-        id=platform_id,
-        issuer=issuer,
-        client_id=client_id,
+        id=row.platform_id,
+        issuer=row.issuer,
+        client_id=row.client_id,
         name="",
         auth_login_url="",
         auth_token_url="",

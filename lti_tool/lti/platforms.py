@@ -22,6 +22,17 @@ from lti_tool.storage.models import Deployment, Platform, PlatformStatus
 
 logger = logging.getLogger(__name__)
 
+_generation = [0]
+
+
+def generation() -> int:
+    """A counter bumped by every registration change made in this process (cache invalidation)."""
+    return _generation[0]
+
+
+def _changed() -> None:
+    _generation[0] += 1
+
 
 @dataclass(frozen=True, kw_only=True)
 class PlatformInfo:
@@ -124,6 +135,7 @@ def add_platform(
             "(see 'cbsi-connect platforms list')",
             code="platform_exists",
         ) from exc
+    _changed()
     logger.info("platform %s registered (%s)", info.id, info.status, extra={"action": "platform_added"})
     return info
 
@@ -165,6 +177,7 @@ def set_status(db: Database, platform_id: int, status: PlatformStatus) -> Platfo
         p.status = status.value
         s.flush()
         info = _info(p)
+    _changed()
     logger.info("platform %s is now %s", platform_id, status.value, extra={"action": "platform_status"})
     return info
 
@@ -198,6 +211,7 @@ def add_deployment(db: Database, platform_id: int, deployment_id: str) -> Platfo
             p.deployments.append(Deployment(deployment_id=deployment_id))
             s.flush()
         info = _info(p)
+    _changed()
     return info
 
 

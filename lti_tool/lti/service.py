@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +41,10 @@ logger = logging.getLogger(__name__)
 
 LAUNCH_SESSION_SECONDS = 8 * 3600
 """How long a launch (and its launch-scoped token) stays usable by /play and /class pages."""
+
+REGISTRY_CACHE_SECONDS = 5.0
+"""How long an issuer's registrations are reused from memory. Changes made in this process apply
+at once; changes made elsewhere (CLI, another web node) apply within this time."""
 
 
 class MissingLoginParameter(LoginRejected):
@@ -108,6 +113,8 @@ class LtiService:
         supported_message_types: Callable[[], frozenset[str]],
         clock: Callable[[], datetime] = utcnow,
         token_factory: Callable[[int], str] = secrets.token_urlsafe,
+        registry_cache_seconds: float = REGISTRY_CACHE_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -115,12 +122,29 @@ class LtiService:
         self.supported_message_types = supported_message_types
         self.clock = clock
         self.token_factory = token_factory
+        self.registry_cache_seconds = registry_cache_seconds
+        self.monotonic = monotonic
+        self._registry: dict[str, tuple[int, float, tuple[PlatformInfo, ...]]] = {}
         self._secret = secret_key.encode("utf-8")
         self._serializer = URLSafeTimedSerializer(secret_key, salt="cbsi-lti-launch")
         base = settings.server.base_url.rstrip("/")
         self.base_url = base
         self.launch_url = base + "/lti/launch"
         self.login_url = base + "/lti/login"
+
+    # -- registrations --------------------------------------------------------------------------
+
+    def registrations(self, issuer: str) -> tuple[PlatformInfo, ...]:
+        """The registrations of ``issuer``, from a short-lived in-process cache."""
+        now, gen = self.monotonic(), platforms.generation()
+        cached = self._registry.get(issuer)
+        if cached is not None and cached[0] == gen and now - cached[1] < self.registry_cache_seconds:
+            return cached[2]
+        found = platforms.platforms_for_issuer(self.db, issuer)
+        if len(self._registry) > 10_000:  # unknown issuers must not grow it without bound
+            self._registry.clear()
+        self._registry[issuer] = (gen, now, found)
+        return found
 
     # -- login --------------------------------------------------------------------------------
 
@@ -130,7 +154,7 @@ class LtiService:
         Raises:
             UnknownIssuer, UnknownClientId, AmbiguousClientId, PlatformPending, PlatformDisabled.
         """
-        regs = platforms.platforms_for_issuer(self.db, issuer)
+        regs = self.registrations(issuer)
         if not regs:
             raise UnknownIssuer(
                 f"the LMS {issuer} is not registered with CBSI-Connect; its administrator must register the tool"
@@ -239,7 +263,7 @@ class LtiService:
         check = LaunchCheck(
             id_token=id_token,
             login=login,
-            lookup_platforms=lambda iss: platforms.platforms_for_issuer(self.db, iss),
+            lookup_platforms=self.registrations,
             key_for=self.key_cache.key_for,
             now=self.clock(),
             leeway_seconds=self.settings.lti.clock_leeway_seconds,
