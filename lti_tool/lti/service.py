@@ -10,7 +10,9 @@ import hashlib
 import hmac
 import logging
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,6 +43,9 @@ logger = logging.getLogger(__name__)
 
 LAUNCH_SESSION_SECONDS = 8 * 3600
 """How long a launch (and its launch-scoped token) stays usable by /play and /class pages."""
+
+RECENT_LAUNCHES = 4096
+"""Launches kept in process memory after they complete (the learner's next page is served from it)."""
 
 REGISTRY_CACHE_SECONDS = 5.0
 """How long an issuer's registrations are reused from memory. Changes made in this process apply
@@ -125,6 +130,9 @@ class LtiService:
         self.registry_cache_seconds = registry_cache_seconds
         self.monotonic = monotonic
         self._registry: dict[str, tuple[int, float, tuple[PlatformInfo, ...]]] = {}
+        # Launches completed on this node, so the page right after the launch needs no query.
+        self._recent: OrderedDict[str, tuple[datetime, Launch]] = OrderedDict()
+        self._recent_lock = threading.Lock()
         self._secret = secret_key.encode("utf-8")
         self._serializer = URLSafeTimedSerializer(secret_key, salt="cbsi-lti-launch")
         base = settings.server.base_url.rstrip("/")
@@ -282,13 +290,12 @@ class LtiService:
         """
         now = self.clock()
         launch = launches.build_launch(self.token_factory(18), token)
-        launches.consume_and_record(
-            self.db,
-            login=login,
-            launch=launch,
-            now=now,
-            expires_at=now + timedelta(seconds=LAUNCH_SESSION_SECONDS),
-        )
+        expires_at = now + timedelta(seconds=LAUNCH_SESSION_SECONDS)
+        launches.consume_and_record(self.db, login=login, launch=launch, now=now, expires_at=expires_at)
+        with self._recent_lock:
+            self._recent[launch.id] = (expires_at, launch)
+            while len(self._recent) > RECENT_LAUNCHES:
+                self._recent.popitem(last=False)
         logger.info(
             "launch %s accepted (platform %s, %s)",
             launch.id,
@@ -335,7 +342,12 @@ class LtiService:
             raise LaunchSessionError(code="launch_session_forged") from exc
         if not isinstance(signed_id, str) or not hmac.compare_digest(signed_id, launch_id):
             raise LaunchSessionError(code="launch_session_mismatch")
-        launch = launches.load_launch(self.db, launch_id, now=self.clock())
+        now = self.clock()
+        with self._recent_lock:
+            recent = self._recent.get(launch_id)
+        if recent is not None and recent[0] > now:
+            return recent[1]
+        launch = launches.load_launch(self.db, launch_id, now=now)
         if launch is None:
             raise LaunchSessionError()
         return launch
