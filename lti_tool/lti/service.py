@@ -6,6 +6,7 @@ everything with a rule lives here or in ``validation``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import logging
@@ -16,9 +17,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode, urlsplit
-
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from lti_tool.lti import launches, platforms
 from lti_tool.lti.context import Launch
@@ -132,13 +132,15 @@ class LtiService:
         self._registry: dict[str, tuple[int, float, tuple[PlatformInfo, ...]]] = {}
         # Launches completed on this node, so the page right after the launch needs no query.
         self._recent: OrderedDict[str, tuple[datetime, Launch]] = OrderedDict()
+        self._recent_logins: OrderedDict[str, LoginRecord] = OrderedDict()
         self._recent_lock = threading.Lock()
         self._secret = secret_key.encode("utf-8")
-        self._serializer = URLSafeTimedSerializer(secret_key, salt="cbsi-lti-launch")
+        self._launch_key = hmac.new(self._secret, b"cbsi-lti-launch-token", hashlib.sha256).digest()
         base = settings.server.base_url.rstrip("/")
         self.base_url = base
         self.launch_url = base + "/lti/launch"
         self.login_url = base + "/lti/login"
+        self.cookie_args: dict[str, Any] = {}  # set by the web layer (cookie attributes for base_url)
 
     # -- registrations --------------------------------------------------------------------------
 
@@ -235,6 +237,17 @@ class LtiService:
             now=now,
             expires_at=now + timedelta(seconds=self.settings.lti.launch_state_ttl_seconds),
         )
+        with self._recent_lock:
+            self._recent_logins[state] = LoginRecord(
+                state=state,
+                nonce=nonce,
+                issuer=issuer,
+                client_id=platform.client_id,
+                target_link_uri=target,
+                expires_at=now + timedelta(seconds=self.settings.lti.launch_state_ttl_seconds),
+            )
+            while len(self._recent_logins) > RECENT_LAUNCHES:
+                self._recent_logins.popitem(last=False)
         query = {
             "scope": "openid",
             "response_type": "id_token",
@@ -267,7 +280,12 @@ class LtiService:
         Raises:
             LaunchRejected: with the failing step's code.
         """
-        login = launches.load_login(self.db, state)
+        # A login started on this node is read from memory; the single use is still decided by
+        # the atomic UPDATE in storage, so a stale copy can never let a replay through.
+        with self._recent_lock:
+            login = self._recent_logins.get(state)
+        if login is None:
+            login = launches.load_login(self.db, state)
         check = LaunchCheck(
             id_token=id_token,
             login=login,
@@ -291,7 +309,11 @@ class LtiService:
         now = self.clock()
         launch = launches.build_launch(self.token_factory(18), token)
         expires_at = now + timedelta(seconds=LAUNCH_SESSION_SECONDS)
-        launches.consume_and_record(self.db, login=login, launch=launch, now=now, expires_at=expires_at)
+        try:
+            launches.consume_and_record(self.db, login=login, launch=launch, now=now, expires_at=expires_at)
+        finally:
+            with self._recent_lock:
+                self._recent_logins.pop(login.state, None)
         with self._recent_lock:
             self._recent[launch.id] = (expires_at, launch)
             while len(self._recent) > RECENT_LAUNCHES:
@@ -322,9 +344,19 @@ class LtiService:
 
     # -- launch sessions ------------------------------------------------------------------------
 
+    def _token_mac(self, payload: str) -> str:
+        digest = hmac.new(self._launch_key, payload.encode("ascii"), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
     def launch_token(self, launch_id: str) -> str:
-        """A signed, launch-scoped token for pages opened after the launch."""
-        return self._serializer.dumps(launch_id)
+        """A signed, launch-scoped token for pages opened after the launch.
+
+        Format ``<launch id>.<expiry, unix seconds>.<HMAC-SHA256 of both>`` with a key derived from
+        the application secret (stdlib only: it is checked on every page and API call).
+        """
+        expires = int(self.clock().timestamp()) + LAUNCH_SESSION_SECONDS
+        payload = f"{launch_id}.{expires}"
+        return f"{payload}.{self._token_mac(payload)}"
 
     def launch_from_token(self, token: str | None, launch_id: str) -> Launch:
         """The launch a token authorises, which must be ``launch_id``.
@@ -334,14 +366,14 @@ class LtiService:
         """
         if not token:
             raise LaunchSessionError()
-        try:
-            signed_id = self._serializer.loads(token, max_age=LAUNCH_SESSION_SECONDS)
-        except SignatureExpired as exc:
-            raise LaunchSessionError() from exc
-        except BadSignature as exc:
-            raise LaunchSessionError(code="launch_session_forged") from exc
-        if not isinstance(signed_id, str) or not hmac.compare_digest(signed_id, launch_id):
+        payload, _, mac = token.rpartition(".")
+        signed_id, _, expires = payload.rpartition(".")
+        if not payload or not hmac.compare_digest(mac, self._token_mac(payload)) or not expires.isdigit():
+            raise LaunchSessionError(code="launch_session_forged")
+        if not hmac.compare_digest(signed_id, launch_id):
             raise LaunchSessionError(code="launch_session_mismatch")
+        if int(expires) <= self.clock().timestamp():
+            raise LaunchSessionError()
         now = self.clock()
         with self._recent_lock:
             recent = self._recent.get(launch_id)

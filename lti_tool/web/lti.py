@@ -55,7 +55,12 @@ def lti_service() -> LtiService:
 
 def _cookie_args() -> dict[str, Any]:
     """``SameSite=None; Secure; Partitioned`` where browsers accept Secure (https, localhost)."""
-    parts = urlsplit(services().settings.server.base_url)
+    return lti_service().cookie_args
+
+
+def cookie_args_for(base_url: str) -> dict[str, Any]:
+    """The state and launch cookie attributes for a tool served at ``base_url``."""
+    parts = urlsplit(base_url)
     secure_ok = parts.scheme == "https" or parts.hostname in ("localhost", "127.0.0.1", "::1")
     if secure_ok:
         return {"secure": True, "httponly": True, "samesite": "None", "partitioned": True}
@@ -320,13 +325,15 @@ def init_app(app: Flask) -> None:
         refetch_min_interval_seconds=settings.lti.jwks_refetch_min_interval_seconds,
         timeout_seconds=settings.lti.http_timeout_seconds,
     )
-    app.extensions[EXTENSION] = LtiService(
+    service = LtiService(
         settings=settings,
         db=svc_container.db,
         secret_key=str(app.config["SECRET_KEY"]),
         key_cache=cache,
         supported_message_types=_supported,
     )
+    service.cookie_args = cookie_args_for(settings.server.base_url)
+    app.extensions[EXTENSION] = service
     if handler_for(RESOURCE_LINK) is None:
         register_handler(RESOURCE_LINK, resource_link_handler)
     app.register_blueprint(bp)
