@@ -44,6 +44,9 @@ logger = logging.getLogger(__name__)
 LAUNCH_SESSION_SECONDS = 8 * 3600
 """How long a launch (and its launch-scoped token) stays usable by /play and /class pages."""
 
+PURGE_EVERY_LOGINS = 500
+"""Every this many logins a node deletes expired login states and launches (one DELETE each)."""
+
 RECENT_LAUNCHES = 4096
 """Launches kept in process memory after they complete (the learner's next page is served from it)."""
 
@@ -134,6 +137,7 @@ class LtiService:
         self._recent: OrderedDict[str, tuple[datetime, Launch]] = OrderedDict()
         self._recent_logins: OrderedDict[str, LoginRecord] = OrderedDict()
         self._recent_lock = threading.Lock()
+        self._logins = 0
         self._secret = secret_key.encode("utf-8")
         self._launch_key = hmac.new(self._secret, b"cbsi-lti-launch-token", hashlib.sha256).digest()
         base = settings.server.base_url.rstrip("/")
@@ -237,6 +241,10 @@ class LtiService:
             now=now,
             expires_at=now + timedelta(seconds=self.settings.lti.launch_state_ttl_seconds),
         )
+        self._logins += 1
+        if self._logins % PURGE_EVERY_LOGINS == 0:
+            removed = launches.purge_expired(self.db, now=now)
+            logger.info("purged %d expired login states and launches", removed, extra={"action": "lti_purge"})
         with self._recent_lock:
             self._recent_logins[state] = LoginRecord(
                 state=state,
