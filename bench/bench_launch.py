@@ -266,7 +266,8 @@ def main() -> None:
         f"ratio vs pylti1p3 default: throughput {a['rps'] / default['rps']:.2f}x, p95 {default['p95'] / a['p95']:.2f}x"
     )
     print(
-        f"ratio vs pylti1p3 inline key set: throughput {a['rps'] / inline['rps']:.2f}x, p95 {inline['p95'] / a['p95']:.2f}x"
+        f"ratio vs pylti1p3 inline key set: throughput {a['rps'] / inline['rps']:.2f}x, "
+        f"p95 {inline['p95'] / a['p95']:.2f}x"
     )
     print(
         f"targets: >= 3x the default flow -> {'met' if a['rps'] / default['rps'] >= 3 else 'NOT met'}; "
