@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -213,6 +213,18 @@ def start_launch() -> Response:
     if request.args.get("storage"):
         params["lti_storage_target"] = "_parent"
     return redirect(add_query(_tool("/lti/login"), params), code=302)
+
+
+@bp.get("/frame")
+def frame() -> str:
+    """The launch inside an iframe, with LTI platform storage (``lti.put_data`` / ``lti.get_data``)."""
+    user = dev.USERS_BY_KEY.get(request.args.get("user", ""))
+    link_id = request.args.get("link", type=int)
+    if user is None or link_id is None:
+        abort(400, "user and link are required")
+    src = f"{dev.PATH}/launch?{urlencode({'user': user.key, 'link': link_id, 'storage': 1})}"
+    tool = urlsplit(_base())
+    return render_template("devplatform/frame.html", src=src, user=user, tool_origin=f"{tool.scheme}://{tool.netloc}")
 
 
 def _auth_error(redirect_uri: str, state_value: str, error: str, description: str) -> Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -151,8 +151,3 @@ def claims_for(nonce: str, /, **changes: Any) -> dict[str, Any]:
 
 def post_launch(client: FlaskClient, id_token: str, state: str, **extra: str) -> Any:
     return client.post("/lti/launch", data={"id_token": id_token, "state": state, **extra}, headers=JSON)
-
-
-@pytest.fixture
-def no_trace() -> Iterator[None]:
-    yield

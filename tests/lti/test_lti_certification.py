@@ -16,7 +16,6 @@ import jwt
 import pytest
 from conftest import (
     CLIENT_ID,
-    DEPLOYMENT,
     ISSUER,
     JSON,
     JWKS_URL,
@@ -31,7 +30,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from lti_tool.lti import platforms
-from lti_tool.lti.context import CLAIM
 
 NOW = lambda: int(time.time())  # noqa: E731
 
@@ -425,7 +423,3 @@ def test_deep_linking_claims_checked(client, peer, monkeypatch):
     )
     response = post_launch(client, token, state)
     assert response.status_code == 200 and response.get_data(as_text=True).startswith("deep linking ")
-
-
-def test_claims_table_uses_claim_prefix():
-    assert claims_for("n")[CLAIM + "deployment_id"] == DEPLOYMENT
