@@ -1,18 +1,23 @@
 """Launch-path benchmark: full OIDC login + launch (+ landing page) round trips, in process.
 
-Both apps run in this process behind Flask's test client (no network, no sockets), on the same
-platform key and the same claims; the platform's signing of each id_token happens outside the
-timed section. "Server time" is the sum of the tool's request handling for one round trip:
+Every app runs in this process behind Flask's test client (no sockets between browser and tool),
+on the same platform key and the same claims; the platform's signing of each id_token happens
+outside the timed section. "Server time" is the tool's handling of one whole round trip,
+measured around the test-client calls (so it includes Flask/Werkzeug and test-client overhead
+for every contender alike). Contenders run interleaved in blocks so machine load hits all alike.
 
-* CBSI-Connect: GET /lti/login (302) + POST /lti/launch (303) + GET /play/<id> (placeholder page),
-  SQLite (WAL) in a temp folder, platform JWKS cached in memory (warmed by one launch).
-* Baseline: pylti1p3's documented Flask flow — ``FlaskOIDCLogin(...).redirect()`` and
-  ``FlaskMessageLaunch(...).get_launch_data()`` with ``ToolConfDict`` and its default
-  (Flask session) state/nonce storage, rendering a small page. Its key set is given inline in the
-  ToolConfDict (``key_set``), its no-network mode, so neither side fetches keys while measured.
+* CBSI-Connect: GET /lti/login (302) + POST /lti/launch (303) + GET /play/<id> (landing page),
+  SQLite (WAL) in a temp folder; the platform JWKS is fetched once, then cached in memory.
+* pylti1p3, default: its documented Flask flow (``FlaskOIDCLogin(...).redirect()``,
+  ``FlaskMessageLaunch(...).get_launch_data()``) with ``ToolConfDict``, its default Flask-session
+  state/nonce storage and its default key handling: the registration's ``key_set_url`` is fetched
+  on every launch (here from a loopback HTTP server, so the network costs ~1 ms; a real LMS is
+  tens of milliseconds away). Renders a small page.
+* pylti1p3, key set inline: the same with the JWKS pasted into ``ToolConfDict`` (``key_set``),
+  its no-network best case.
 
-Usage: ``python bench/bench_launch.py [--n 500]``. Prints round trips/s and p50/p95 server time
-for both, and the ratio.
+Usage: ``python bench/bench_launch.py [--n 500] [--block 25]``. Prints round trips/s (1 / mean
+server time) and p50/p95 server time per contender, and the ratios.
 """
 
 from __future__ import annotations

@@ -79,6 +79,7 @@ class _Entry:
     keys: dict[str, Any] = field(default_factory=dict)
     fetched_at: float = float("-inf")
     last_attempt: float = float("-inf")
+    failed: bool = False
 
 
 class PlatformKeyCache:
@@ -109,6 +110,7 @@ class PlatformKeyCache:
         self.clock = clock
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
+        self._url_locks: dict[str, threading.Lock] = {}
         self.fetch_count = 0
 
     def _refresh(self, url: str, entry: _Entry, now: float) -> None:
@@ -117,6 +119,7 @@ class PlatformKeyCache:
         document = self.fetch(url, self.timeout)
         entry.keys = parse_jwks(document)
         entry.fetched_at = now
+        entry.failed = False
         logger.info("platform key set fetched (%d keys)", len(entry.keys), extra={"action": "jwks_fetched"})
 
     def key_for(self, url: str, kid: str) -> Any:
@@ -130,20 +133,33 @@ class PlatformKeyCache:
         entry = self._entries.get(url)
         if entry is not None and now - entry.fetched_at < self.ttl and kid in entry.keys:
             return entry.keys[kid]
-        with self._lock:
+        with self._lock:  # short: only finds or creates the URL's entry and lock
             entry = self._entries.setdefault(url, _Entry())
+            url_lock = self._url_locks.setdefault(url, threading.Lock())
+        # One fetch at a time per key set URL; other platforms' launches are never held up.
+        with url_lock:
             now = self.clock()
             fresh = now - entry.fetched_at < self.ttl
             if not fresh:
+                if entry.failed and now - entry.last_attempt < self.min_interval:
+                    # The last fetch failed moments ago: do not hammer a struggling LMS.
+                    if kid in entry.keys:
+                        return entry.keys[kid]
+                    raise JwksUnavailable("the LMS key set could not be fetched a moment ago; try again in a minute")
                 try:
                     self._refresh(url, entry, now)
                 except JwksUnavailable:
+                    entry.failed = True
                     if kid in entry.keys:  # serve the stale copy rather than fail during an LMS blip
                         logger.warning("using a stale platform key set", extra={"action": "jwks_stale"})
                         return entry.keys[kid]
                     raise
             elif kid not in entry.keys and now - entry.last_attempt >= self.min_interval:
-                self._refresh(url, entry, now)
+                try:
+                    self._refresh(url, entry, now)
+                except JwksUnavailable:
+                    entry.failed = True
+                    raise
             if kid in entry.keys:
                 return entry.keys[kid]
         raise UnknownKid(
