@@ -14,7 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
-from conftest import (
+from flask import Flask
+from flask.testing import FlaskClient
+from lti_helpers import (
     CLIENT_ID,
     ISSUER,
     JSON,
@@ -26,8 +28,6 @@ from conftest import (
     post_launch,
     public_pem,
 )
-from flask import Flask
-from flask.testing import FlaskClient
 
 from lti_tool.lti import platforms
 

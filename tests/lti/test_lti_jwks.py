@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import cached_key
+from lti_helpers import cached_key
 
 from lti_tool.keys import public_jwk
 from lti_tool.lti.jwks import JwksUnavailable, PlatformKeyCache, UnknownKid, parse_jwks

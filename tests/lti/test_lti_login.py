@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import CLIENT_ID, DEPLOYMENT, ISSUER, JSON, JWKS_URL, LAUNCH_URL, claims_for, login, post_launch
+from lti_helpers import CLIENT_ID, DEPLOYMENT, ISSUER, JSON, JWKS_URL, LAUNCH_URL, claims_for, login, post_launch
 
 from lti_tool.lti import platforms
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import ISSUER, JSON, claims_for, login, post_launch
+from lti_helpers import ISSUER, JSON, claims_for, login, post_launch
 
 from lti_tool.lti import launches, platforms
 from lti_tool.lti.errors import LaunchSessionError
