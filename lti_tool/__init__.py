@@ -59,8 +59,12 @@ def create_app(
     core.init_app(app)
     content.init_app(app)
     admin.init_app(app)
+    player.init_app(app)  # before lti: the player owns /play/<launch id>
+    from lti_tool.web import devplatform, lti
+
+    lti.init_app(app)
     lti_adv.init_app(app)
-    player.init_app(app)
+    devplatform.init_app(app)
     return app
 
 

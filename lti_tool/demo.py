@@ -37,7 +37,10 @@ def build_demo_package(target: Path) -> Path:
 def seed(services: Services) -> list[str]:
     """Seed the demo instance; returns human-readable lines about what is there."""
     kid = services.keys.signing_key().kid
-    lines = [f"tool key: {kid}"]
+    from lti_tool.lti.devplatform import ensure_registered
+
+    dev = ensure_registered(services.db, services.settings.server.base_url)
+    lines = [f"tool key: {kid}", f"development LMS: platform {dev.id} ({dev.issuer})"]
     package = build_demo_package(services.settings.instance_path / "demo-course.zip")
     outcome = catalogue.import_package(services, package, imported_by="demo")
     lines.append(f"sample course: {outcome.title} (course {outcome.course_id}, {outcome.status})")

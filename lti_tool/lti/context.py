@@ -117,3 +117,8 @@ def register_handler(message_type: str, handler: LaunchHandler) -> None:
 def handler_for(message_type: str) -> LaunchHandler | None:
     """The handler registered for ``message_type``, if any."""
     return _HANDLERS.get(message_type)
+
+
+def registered_message_types() -> frozenset[str]:
+    """Every message type with a registered handler (the launch validator accepts only these)."""
+    return frozenset(_HANDLERS)

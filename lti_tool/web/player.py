@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, url_for
 
-from lti_tool.lti.context import Launch, handler_for, register_handler
+from lti_tool.lti.context import Launch
 from lti_tool.runtime import service
 from lti_tool.runtime.errors import (
     InvalidCommit,
@@ -29,8 +29,6 @@ from scorm.cmi import export_tables
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("player", __name__)
-
-RESOURCE_LINK = "LtiResourceLinkRequest"
 
 
 def runtime_signer() -> ScopedSigner:
@@ -119,7 +117,7 @@ def render_player(opened: service.OpenedAttempt, learner: str, name: str, return
         "token": token,
         "navUrl": url_for("player.navigate", attempt_id=opened.attempt_id) if multi else None,
         "returnUrl": return_url,
-        "newWindowUrl": url_for("player.play", attempt_id=opened.attempt_id) + f"#t={token}",
+        "newWindowUrl": url_for("player.reopen", attempt_id=opened.attempt_id) + f"#t={token}",
         "autoContinue": opened.cmi_version == "1.2",
         "tables": _tables(opened.cmi_version),
         "items": items,
@@ -131,28 +129,43 @@ def render_player(opened: service.OpenedAttempt, learner: str, name: str, return
     return render_template("player/player.html", player_config=config)
 
 
-def learner_launch(launch: Launch) -> Any:
-    """Resource link launch of a learner: open (or resume) the attempt and show the player."""
+def learner_page(launch: Launch) -> str:
+    """The player for a learner's resource-link launch: open (or resume) the attempt."""
     opened = service.open_attempt(services(), launch)
-    return_url = (launch.claims.get("https://purl.imsglobal.org/spec/lti/claim/launch_presentation") or {}).get(
-        "return_url"
+    presentation = launch.claims.get("https://purl.imsglobal.org/spec/lti/claim/launch_presentation") or {}
+    return render_player(
+        opened, _learner_id(launch.sub or ""), launch.name or "Learner", presentation.get("return_url")
     )
-    name = launch.name or "Learner"
-    return render_player(opened, _learner_id(launch.sub or ""), name, return_url)
 
 
-@bp.get("/play/<attempt_id>")
-def play(attempt_id: str) -> str:
+@bp.get("/play/<launch_id>")
+def play(launch_id: str) -> Response:
+    """Where the launch sends a learner (303 from ``/lti/launch`` with the launch token).
+
+    Reloading the page resumes the same attempt. Authenticated by the launch token
+    (``lti_tool.web.lti.require_launch``), never by an LMS cookie alone.
+    """
+    from lti_tool.web.lti import require_launch
+
+    launch = require_launch(launch_id)
+    response = Response(learner_page(launch), mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.get("/player/<attempt_id>")
+def reopen(attempt_id: str) -> str:
     """A GET-able player URL (new window): the token rides in the fragment and is posted back."""
-    return render_template("player/reopen.html", action=url_for("player.play_post", attempt_id=attempt_id))
+    return render_template("player/reopen.html", action=url_for("player.reopen_post", attempt_id=attempt_id))
 
 
-@bp.post("/play/<attempt_id>")
-def play_post(attempt_id: str) -> str:
-    """Render the player for a token posted by :func:`play`."""
+@bp.post("/player/<attempt_id>")
+def reopen_post(attempt_id: str) -> str:
+    """Render the player for a token posted by :func:`reopen`."""
     learner = check_token(request.form.get("token"), attempt_id)
     opened = service.reopen_attempt(services(), attempt_id)
-    return render_player(opened, learner, request.form.get("name") or "Learner", None)
+    return render_player(opened, learner, "Learner", None)
 
 
 def _json_body() -> dict[str, Any]:
@@ -237,16 +250,6 @@ def navigate(attempt_id: str) -> tuple[Response, int]:
     return jsonify(reply), 200
 
 
-def _dispatch(previous: Any) -> Any:
-    def handle(launch: Launch) -> Any:
-        if launch.is_learner or previous is None:
-            return learner_launch(launch)
-        return previous(launch)
-
-    return handle
-
-
 def init_app(app: Flask) -> None:
-    """Register the blueprint and route learners' resource-link launches to the player."""
+    """Register the blueprint (before ``lti_tool.web.lti``, which sends learners to ``/play/``)."""
     app.register_blueprint(bp)
-    register_handler(RESOURCE_LINK, _dispatch(handler_for(RESOURCE_LINK)))

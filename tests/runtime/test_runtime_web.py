@@ -11,17 +11,15 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from lti_tool.lti.context import Launch, handler_for
-from lti_tool.web.player import attempt_token
+from lti_tool.lti.context import Launch
+from lti_tool.web.player import attempt_token, learner_page
 
 GOLF12 = "scorm12/RuntimeBasicCalls_SCORM12.zip"
 
 
 def player_config(app: Flask, launch: Launch) -> dict[str, Any]:
-    with app.test_request_context("/lti/launch", method="POST"):
-        handler = handler_for("LtiResourceLinkRequest")
-        assert handler is not None
-        html = handler(launch)
+    with app.test_request_context(f"/play/{launch.id}"):
+        html = learner_page(launch)
     match = re.search(r'<script type="application/json" id="cbsi-player-config">(.*?)</script>', html, re.S)
     assert match, html[:300]
     return json.loads(match.group(1))

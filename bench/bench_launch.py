@@ -1,0 +1,284 @@
+"""Launch-path benchmark: full OIDC login + launch (+ landing page) round trips, in process.
+
+Every app runs in this process behind Flask's test client (no sockets between browser and tool),
+on the same platform key and the same claims; the platform's signing of each id_token happens
+outside the timed section. "Server time" is the tool's handling of one whole round trip,
+measured around the test-client calls (so it includes Flask/Werkzeug and test-client overhead
+for every contender alike). Contenders run interleaved in blocks so machine load hits all alike.
+
+* CBSI-Connect: GET /lti/login (302) + POST /lti/launch (303) + GET /play/<id> (landing page),
+  SQLite (WAL) in a temp folder; the platform JWKS is fetched once, then cached in memory.
+* pylti1p3, default: its documented Flask flow (``FlaskOIDCLogin(...).redirect()``,
+  ``FlaskMessageLaunch(...).get_launch_data()``) with ``ToolConfDict``, its default Flask-session
+  state/nonce storage and its default key handling: the registration's ``key_set_url`` is fetched
+  on every launch (here from a loopback HTTP server, so the network costs ~1 ms; a real LMS is
+  tens of milliseconds away). Renders a small page.
+* pylti1p3, key set inline: the same with the JWKS pasted into ``ToolConfDict`` (``key_set``),
+  its no-network best case.
+
+Usage: ``python bench/bench_launch.py [--n 500] [--block 25]``. Prints round trips/s (1 / mean
+server time) and p50/p95 server time per contender, and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask, render_template_string
+from werkzeug.serving import make_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lti_tool import create_app
+from lti_tool.keys import public_jwk
+from lti_tool.lti import platforms
+from lti_tool.services import build_services
+from lti_tool.settings import load_settings
+
+ISSUER = "https://lms.bench.example"
+CLIENT_ID = "bench-client"
+DEPLOYMENT = "bench-deployment"
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+KID = "bench-key"
+
+
+def platform_key() -> tuple[rsa.RSAPrivateKey, dict[str, Any]]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key, {"keys": [{**public_jwk(key.public_key()), "kid": KID, "alg": "RS256", "use": "sig"}]}
+
+
+def claims(nonce: str, target: str, n: int) -> dict[str, Any]:
+    now = int(time.time())
+    return {
+        "iss": ISSUER,
+        "aud": CLIENT_ID,
+        "azp": CLIENT_ID,
+        "sub": f"user-{n % 1000}",
+        "iat": now,
+        "exp": now + 300,
+        "nonce": nonce,
+        "name": "Bench Learner",
+        CLAIM + "version": "1.3.0",
+        CLAIM + "message_type": "LtiResourceLinkRequest",
+        CLAIM + "deployment_id": DEPLOYMENT,
+        CLAIM + "target_link_uri": target,
+        CLAIM + "resource_link": {"id": "rl-1", "title": "Bench activity"},
+        CLAIM + "roles": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"],
+        CLAIM + "context": {"id": "course-1", "title": "Bench course"},
+    }
+
+
+def sign(pem: rsa.RSAPrivateKey, body: dict[str, Any]) -> str:
+    return jwt.encode(body, pem, algorithm="RS256", headers={"kid": KID})
+
+
+class Contender:
+    """One app under test: ``round_trip(i)`` returns the server time of one full launch."""
+
+    def __init__(self, name: str, round_trip: Callable[[int], float]) -> None:
+        self.name = name
+        self.round_trip = round_trip
+        self.times: list[float] = []
+
+
+def ours(key: rsa.RSAPrivateKey, jwks: dict[str, Any], folder: Path) -> tuple[Contender, Callable[[], None]]:
+    settings = load_settings(
+        environ={},
+        overrides={
+            "server": {
+                "base_url": "https://tool.bench.example",
+                "secret_key": "b" * 48,
+                "instance_folder": str(folder),
+                "log_level": "WARNING",
+            },
+            "keys": {"folder": str(folder / "keys")},
+        },
+    )
+    services = build_services(settings)
+    services.db.upgrade()
+    services.keys.generate(if_missing=True)
+    platforms.add_platform(
+        services.db,
+        issuer=ISSUER,
+        client_id=CLIENT_ID,
+        auth_login_url=ISSUER + "/auth",
+        auth_token_url=ISSUER + "/token",
+        key_set_url=ISSUER + "/jwks",
+        deployment_ids=(DEPLOYMENT,),
+        approve=True,
+    )
+    app = create_app(settings, services=services)
+    # The key set is fetched once (the first launch) and then served from the in-memory cache.
+    app.extensions["cbsi_lti"].key_cache.fetch = lambda url, timeout: jwks
+    target = "https://tool.bench.example/lti/launch"
+
+    def round_trip(i: int) -> float:
+        client = app.test_client()  # a fresh browser (cookie jar) per launch, as for distinct learners
+        t0 = time.perf_counter()
+        r1 = client.get(
+            "/lti/login",
+            query_string={"iss": ISSUER, "login_hint": "u", "target_link_uri": target, "client_id": CLIENT_ID},
+        )
+        t1 = time.perf_counter()
+        q = parse_qs(urlsplit(r1.headers["Location"]).query)
+        token = sign(key, claims(q["nonce"][0], target, i))
+        t2 = time.perf_counter()
+        r2 = client.post("/lti/launch", data={"id_token": token, "state": q["state"][0]})
+        r3 = client.get(r2.headers["Location"])
+        t3 = time.perf_counter()
+        if r2.status_code != 303 or r3.status_code != 200:
+            raise SystemExit(f"CBSI-Connect launch failed: {r2.status_code} {r2.get_data(as_text=True)[:300]}")
+        return (t1 - t0) + (t3 - t2)
+
+    return Contender("CBSI-Connect (login+launch+page)", round_trip), services.db.dispose
+
+
+def baseline_app(jwks: dict[str, Any] | None, key_set_url: str) -> Flask:
+    from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest
+    from pylti1p3.tool_config import ToolConfDict
+
+    conf = ToolConfDict(
+        {
+            ISSUER: [
+                {
+                    "default": True,
+                    "client_id": CLIENT_ID,
+                    "auth_login_url": ISSUER + "/auth",
+                    "auth_token_url": ISSUER + "/token",
+                    "key_set_url": key_set_url,
+                    "key_set": jwks,
+                    "deployment_ids": [DEPLOYMENT],
+                }
+            ]
+        }
+    )
+    app = Flask("pylti1p3_baseline")
+    app.config.update(SECRET_KEY="b" * 48, SESSION_COOKIE_SAMESITE="Lax")
+
+    @app.route("/login", methods=["GET", "POST"])
+    def login() -> Any:
+        from flask import request
+
+        oidc = FlaskOIDCLogin(FlaskRequest(), conf)
+        return oidc.redirect(request.args.get("target_link_uri"))
+
+    @app.post("/launch")
+    def launch() -> Any:
+        message = FlaskMessageLaunch(FlaskRequest(), conf)
+        data = message.get_launch_data()
+        return render_template_string(
+            "<h1>{{ d[c + 'resource_link']['title'] }}</h1><p>{{ d[c + 'context']['title'] }}</p>", d=data, c=CLAIM
+        )
+
+    return app
+
+
+def baseline(name: str, key: rsa.RSAPrivateKey, jwks: dict[str, Any] | None, key_set_url: str) -> Contender:
+    app = baseline_app(jwks, key_set_url)
+    target = "http://localhost/launch"
+
+    def round_trip(i: int) -> float:
+        client = app.test_client()  # a fresh browser per launch (its session cookie would grow otherwise)
+        t0 = time.perf_counter()
+        r1 = client.get(
+            "/login",
+            query_string={"iss": ISSUER, "login_hint": "u", "target_link_uri": target, "client_id": CLIENT_ID},
+        )
+        t1 = time.perf_counter()
+        q = parse_qs(urlsplit(r1.headers["Location"]).query)
+        token = sign(key, claims(q["nonce"][0], target, i))
+        t2 = time.perf_counter()
+        r2 = client.post("/launch", data={"id_token": token, "state": q["state"][0]})
+        t3 = time.perf_counter()
+        if r2.status_code != 200:
+            raise SystemExit(f"pylti1p3 baseline launch failed: {r2.status_code} {r2.get_data(as_text=True)[:300]}")
+        return (t1 - t0) + (t3 - t2)
+
+    return Contender(name, round_trip)
+
+
+def serve_jwks(jwks: dict[str, Any]) -> tuple[str, Callable[[], None]]:
+    """The platform's key set on a loopback port (what pylti1p3 fetches by default on each launch)."""
+    body = json.dumps(jwks).encode()
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        thread.join(timeout=5)
+
+    return f"http://127.0.0.1:{server.server_port}/jwks", stop
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def report(name: str, times: list[float]) -> dict[str, float]:
+    mean = statistics.fmean(times)
+    row = {"rps": 1 / mean, "p50": pct(times, 50) * 1000, "p95": pct(times, 95) * 1000}
+    print(f"{name:34} {row['rps']:9.1f} round trips/s   p50 {row['p50']:6.2f} ms   p95 {row['p95']:6.2f} ms")
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=500, help="measured round trips per contender")
+    parser.add_argument("--block", type=int, default=25, help="round trips per contender before switching")
+    args = parser.parse_args()
+    key, jwks = platform_key()
+    url, stop_jwks = serve_jwks(jwks)
+    with tempfile.TemporaryDirectory() as tmp:
+        mine, close = ours(key, jwks, Path(tmp))
+        contenders = [
+            mine,
+            baseline("pylti1p3 Flask, default (JWKS URL)", key, None, url),
+            baseline("pylti1p3 Flask, key set inline", key, jwks, url),
+        ]
+        for c in contenders:  # warm-up: JWKS cache, templates, connection pools
+            for i in range(20):
+                c.round_trip(i)
+        done = 0
+        while done < args.n:  # interleaved blocks, so machine load affects every contender alike
+            for c in contenders:
+                c.times += [c.round_trip(done + j) for j in range(args.block)]
+            done += args.block
+        close()
+    stop_jwks()
+    print(f"launch round trips, in process (Flask test client), n={done} each, server time only, interleaved")
+    rows = [report(c.name, c.times) for c in contenders]
+    a, default, inline = rows
+    print(
+        f"ratio vs pylti1p3 default: throughput {a['rps'] / default['rps']:.2f}x, p95 {default['p95'] / a['p95']:.2f}x"
+    )
+    print(
+        f"ratio vs pylti1p3 inline key set: throughput {a['rps'] / inline['rps']:.2f}x, "
+        f"p95 {inline['p95'] / a['p95']:.2f}x"
+    )
+    print(
+        f"targets: >= 3x the default flow -> {'met' if a['rps'] / default['rps'] >= 3 else 'NOT met'}; "
+        f"p95 <= 25 ms -> {'met' if a['p95'] <= 25 else 'NOT met'}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""``cbsi-connect platforms ...``: register and manage LMS platforms (tenants)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+
+from lti_tool.cli import CliContext, fail, pass_ctx
+from lti_tool.lti import platforms as ops
+from lti_tool.lti.errors import PlatformAdminError
+from lti_tool.lti.platforms import PlatformInfo
+
+
+def _reported(func: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PlatformAdminError as exc:
+            fail(f"{exc} [{exc.code}]")
+        return None  # pragma: no cover
+
+    return wrapper
+
+
+def _show(info: PlatformInfo) -> None:
+    click.echo(f"id:             {info.id}")
+    click.echo(f"name:           {info.name}")
+    click.echo(f"status:         {info.status}")
+    click.echo(f"issuer:         {info.issuer}")
+    click.echo(f"client id:      {info.client_id}")
+    click.echo(f"deployments:    {', '.join(info.deployments) or '(none: launches will be refused)'}")
+    click.echo(f"auth login url: {info.auth_login_url}")
+    click.echo(f"auth token url: {info.auth_token_url}")
+    click.echo(f"key set url:    {info.key_set_url}")
+    click.echo(f"source:         {info.source}")
+    click.echo(f"created:        {info.created_at:%Y-%m-%d %H:%M:%S} UTC")
+
+
+@click.group()
+def platforms() -> None:
+    """LMS platforms (tenants): issuer, client id, deployments, status."""
+
+
+@platforms.command("add")
+@click.option("--issuer", required=True, help="The platform's issuer (iss), exactly as in its tokens.")
+@click.option("--client-id", required=True, help="The client id the platform assigned to this tool.")
+@click.option("--deployment-id", "deployment_ids", multiple=True, help="Deployment id (repeatable).")
+@click.option("--auth-login-url", required=True, help="The platform's OIDC authorization endpoint.")
+@click.option("--auth-token-url", required=True, help="The platform's OAuth2 token endpoint.")
+@click.option("--key-set-url", required=True, help="The platform's public JWKS URL.")
+@click.option("--name", default="", help="A human name (defaults to the issuer host).")
+@click.option("--approve", is_flag=True, help="Make it active now instead of pending.")
+@pass_ctx
+@_reported
+def platforms_add(
+    obj: CliContext,
+    issuer: str,
+    client_id: str,
+    deployment_ids: tuple[str, ...],
+    auth_login_url: str,
+    auth_token_url: str,
+    key_set_url: str,
+    name: str,
+    approve: bool,
+) -> None:
+    """Register a platform."""
+    obj.services.db.check_migrated()
+    info = ops.add_platform(
+        obj.services.db,
+        issuer=issuer,
+        client_id=client_id,
+        deployment_ids=deployment_ids,
+        auth_login_url=auth_login_url,
+        auth_token_url=auth_token_url,
+        key_set_url=key_set_url,
+        name=name,
+        approve=approve,
+    )
+    click.echo(f"platform {info.id} registered ({info.status})")
+    if not info.is_active:
+        click.echo(f"approve it with: cbsi-connect platforms approve {info.id}")
+
+
+@platforms.command("list")
+@pass_ctx
+def platforms_list(obj: CliContext) -> None:
+    """List platforms."""
+    obj.services.db.check_migrated()
+    rows = ops.list_platforms(obj.services.db)
+    if not rows:
+        click.echo("no platforms: register one with 'cbsi-connect platforms add'")
+        return
+    click.echo(f"{'id':>4}  {'status':8}  {'name':24}  {'client id':24}  {'deployments':>11}  issuer")
+    for p in rows:
+        click.echo(
+            f"{p.id:>4}  {p.status:8}  {p.name[:24]:24}  {p.client_id[:24]:24}  {len(p.deployments):>11}  {p.issuer}"
+        )
+
+
+@platforms.command("show")
+@click.argument("platform_id", type=int)
+@pass_ctx
+@_reported
+def platforms_show(obj: CliContext, platform_id: int) -> None:
+    """Show one platform."""
+    obj.services.db.check_migrated()
+    _show(ops.get_platform(obj.services.db, platform_id))
+
+
+@platforms.command("approve")
+@click.argument("platform_id", type=int)
+@pass_ctx
+@_reported
+def platforms_approve(obj: CliContext, platform_id: int) -> None:
+    """Allow launches from a platform."""
+    obj.services.db.check_migrated()
+    info = ops.approve_platform(obj.services.db, platform_id)
+    click.echo(f"platform {info.id} is active")
+
+
+@platforms.command("disable")
+@click.argument("platform_id", type=int)
+@pass_ctx
+@_reported
+def platforms_disable(obj: CliContext, platform_id: int) -> None:
+    """Refuse launches from a platform."""
+    obj.services.db.check_migrated()
+    info = ops.disable_platform(obj.services.db, platform_id)
+    click.echo(f"platform {info.id} is disabled")
+
+
+@platforms.command("add-deployment")
+@click.argument("platform_id", type=int)
+@click.argument("deployment_id")
+@pass_ctx
+@_reported
+def platforms_add_deployment(obj: CliContext, platform_id: int, deployment_id: str) -> None:
+    """Accept launches from one more deployment id."""
+    obj.services.db.check_migrated()
+    info = ops.add_deployment(obj.services.db, platform_id, deployment_id)
+    click.echo(f"platform {info.id} deployments: {', '.join(info.deployments)}")
+
+
+def register(cli: click.Group) -> None:
+    """Attach the ``platforms`` group to the main CLI."""
+    cli.add_command(platforms)

@@ -1,0 +1,97 @@
+"""The development platform's identity and its registration in the tool (demo seed).
+
+The platform itself (a minimal LMS that talks to the tool only over HTTP) is the blueprint
+``lti_tool.web.devplatform``; this module holds the values both sides agree on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lti_tool.lti import platforms
+from lti_tool.lti.platforms import PlatformInfo
+from lti_tool.storage import Database
+
+CLIENT_ID = "cbsi-dev-client"
+DEPLOYMENT_ID = "dev-deployment-1"
+PATH = "/dev/platform"
+MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
+INSTITUTION = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DevUser:
+    """A user of the demo course."""
+
+    key: str
+    sub: str
+    name: str
+    given_name: str
+    family_name: str
+    email: str
+    roles: tuple[str, ...]
+    nrps_roles: tuple[str, ...]
+
+
+USERS: tuple[DevUser, ...] = (
+    DevUser(
+        key="learner",
+        sub="dev-user-ana",
+        name="Ana Learner",
+        given_name="Ana",
+        family_name="Learner",
+        email="ana.learner@example.org",
+        roles=(MEMBERSHIP + "Learner", INSTITUTION + "Student"),
+        nrps_roles=(MEMBERSHIP + "Learner",),
+    ),
+    DevUser(
+        key="instructor",
+        sub="dev-user-ian",
+        name="Ian Instructor",
+        given_name="Ian",
+        family_name="Instructor",
+        email="ian.instructor@example.org",
+        roles=(MEMBERSHIP + "Instructor", INSTITUTION + "Faculty"),
+        nrps_roles=(MEMBERSHIP + "Instructor",),
+    ),
+    DevUser(
+        key="admin",
+        sub="dev-user-ada",
+        name="Ada Admin",
+        given_name="Ada",
+        family_name="Admin",
+        email="ada.admin@example.org",
+        roles=(INSTITUTION + "Administrator", "http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator"),
+        nrps_roles=(),
+    ),
+)
+USERS_BY_KEY = {u.key: u for u in USERS}
+USERS_BY_SUB = {u.sub: u for u in USERS}
+COURSE = {"id": "dev-course-1", "label": "DEMO101", "title": "Demo Course"}
+
+
+def issuer(base_url: str) -> str:
+    """The development platform's issuer for a tool served at ``base_url``."""
+    return base_url.rstrip("/") + PATH
+
+
+def ensure_registered(db: Database, base_url: str) -> PlatformInfo:
+    """Register the development platform as an active tenant (idempotent)."""
+    iss = issuer(base_url)
+    for existing in platforms.platforms_for_issuer(db, iss):
+        if existing.client_id == CLIENT_ID:
+            if not existing.is_active:
+                platforms.approve_platform(db, existing.id)
+            return platforms.add_deployment(db, existing.id, DEPLOYMENT_ID)
+    return platforms.add_platform(
+        db,
+        issuer=iss,
+        client_id=CLIENT_ID,
+        name="Development LMS",
+        auth_login_url=iss + "/auth",
+        auth_token_url=iss + "/token",
+        key_set_url=iss + "/jwks",
+        deployment_ids=(DEPLOYMENT_ID,),
+        approve=True,
+        source="demo",
+    )

@@ -1,0 +1,248 @@
+"""Tenants: platform registrations (issuer + client_id) and their deployment ids.
+
+Plain functions over the database; ``lti_tool.cli_platforms`` wraps them as
+``cbsi-connect platforms ...`` commands. A platform is ``pending`` until an operator approves
+it, ``active`` while it may launch, ``disabled`` when launches are refused (DESIGN.md §7).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from lti_tool.lti.errors import PlatformAdminError
+from lti_tool.storage import Database
+from lti_tool.storage.models import Deployment, Platform, PlatformStatus
+
+logger = logging.getLogger(__name__)
+
+_generation = [0]
+
+
+def generation() -> int:
+    """A counter bumped by every registration change made in this process (cache invalidation)."""
+    return _generation[0]
+
+
+def _changed() -> None:
+    _generation[0] += 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlatformInfo:
+    """One platform registration as the launch path and the CLI see it."""
+
+    id: int
+    issuer: str
+    client_id: str
+    name: str
+    auth_login_url: str
+    auth_token_url: str
+    key_set_url: str
+    auth_audience: str | None
+    status: str
+    source: str
+    deployments: tuple[str, ...]
+    created_at: datetime
+
+    @property
+    def is_active(self) -> bool:
+        """May launch."""
+        return self.status == PlatformStatus.ACTIVE.value
+
+
+def _info(p: Platform) -> PlatformInfo:
+    return PlatformInfo(
+        id=p.id,
+        issuer=p.issuer,
+        client_id=p.client_id,
+        name=p.name,
+        auth_login_url=p.auth_login_url,
+        auth_token_url=p.auth_token_url,
+        key_set_url=p.key_set_url,
+        auth_audience=p.auth_audience,
+        status=p.status,
+        source=p.source,
+        deployments=tuple(d.deployment_id for d in p.deployments),
+        created_at=p.created_at,
+    )
+
+
+def _check_url(option: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise PlatformAdminError(f"{option} must be an absolute http(s) URL, got {value!r}", code="invalid_url")
+    return value
+
+
+def add_platform(
+    db: Database,
+    *,
+    issuer: str,
+    client_id: str,
+    auth_login_url: str,
+    auth_token_url: str,
+    key_set_url: str,
+    name: str = "",
+    deployment_ids: tuple[str, ...] = (),
+    approve: bool = False,
+    auth_audience: str | None = None,
+    source: str = "manual",
+) -> PlatformInfo:
+    """Register a platform (status ``pending`` unless ``approve``).
+
+    Raises:
+        PlatformAdminError: ``platform_exists`` for a duplicate issuer + client_id,
+            ``invalid_url`` / ``invalid_value`` for bad input.
+    """
+    if not issuer.strip() or not client_id.strip():
+        raise PlatformAdminError("--issuer and --client-id must not be empty", code="invalid_value")
+    for option, value in (
+        ("--issuer", issuer),
+        ("--auth-login-url", auth_login_url),
+        ("--auth-token-url", auth_token_url),
+        ("--key-set-url", key_set_url),
+    ):
+        _check_url(option, value)
+    deployments = tuple(dict.fromkeys(d.strip() for d in deployment_ids if d.strip()))
+    platform = Platform(
+        issuer=issuer,
+        client_id=client_id,
+        name=name or urlsplit(issuer).netloc,
+        auth_login_url=auth_login_url,
+        auth_token_url=auth_token_url,
+        key_set_url=key_set_url,
+        auth_audience=auth_audience,
+        status=(PlatformStatus.ACTIVE if approve else PlatformStatus.PENDING).value,
+        source=source,
+        details={},
+        deployments=[Deployment(deployment_id=d) for d in deployments],
+    )
+    try:
+        with db.session() as s:
+            s.add(platform)
+            s.flush()
+            info = _info(platform)
+    except IntegrityError as exc:
+        raise PlatformAdminError(
+            f"a platform with issuer {issuer} and client id {client_id} exists already "
+            "(see 'cbsi-connect platforms list')",
+            code="platform_exists",
+        ) from exc
+    _changed()
+    logger.info("platform %s registered (%s)", info.id, info.status, extra={"action": "platform_added"})
+    return info
+
+
+def list_platforms(db: Database) -> list[PlatformInfo]:
+    """Every platform, oldest first."""
+    with db.session() as s:
+        rows = s.scalars(select(Platform).options(selectinload(Platform.deployments)).order_by(Platform.id)).all()
+        return [_info(p) for p in rows]
+
+
+def get_platform(db: Database, platform_id: int) -> PlatformInfo:
+    """One platform.
+
+    Raises:
+        PlatformAdminError: ``platform_not_found``.
+    """
+    with db.session() as s:
+        p = s.get(Platform, platform_id, options=[selectinload(Platform.deployments)])
+        if p is None:
+            raise PlatformAdminError(
+                f"no platform with id {platform_id} (see 'cbsi-connect platforms list')", code="platform_not_found"
+            )
+        return _info(p)
+
+
+def set_status(db: Database, platform_id: int, status: PlatformStatus) -> PlatformInfo:
+    """Change a platform's status (approve = active, disable = disabled).
+
+    Raises:
+        PlatformAdminError: ``platform_not_found``.
+    """
+    with db.session() as s:
+        p = s.get(Platform, platform_id, options=[selectinload(Platform.deployments)])
+        if p is None:
+            raise PlatformAdminError(
+                f"no platform with id {platform_id} (see 'cbsi-connect platforms list')", code="platform_not_found"
+            )
+        p.status = status.value
+        s.flush()
+        info = _info(p)
+    _changed()
+    logger.info("platform %s is now %s", platform_id, status.value, extra={"action": "platform_status"})
+    return info
+
+
+def approve_platform(db: Database, platform_id: int) -> PlatformInfo:
+    """Make a platform active."""
+    return set_status(db, platform_id, PlatformStatus.ACTIVE)
+
+
+def disable_platform(db: Database, platform_id: int) -> PlatformInfo:
+    """Refuse further launches from a platform."""
+    return set_status(db, platform_id, PlatformStatus.DISABLED)
+
+
+def add_deployment(db: Database, platform_id: int, deployment_id: str) -> PlatformInfo:
+    """Accept launches from one more deployment id of a platform (idempotent).
+
+    Raises:
+        PlatformAdminError: ``platform_not_found`` or ``invalid_value``.
+    """
+    deployment_id = deployment_id.strip()
+    if not deployment_id:
+        raise PlatformAdminError("the deployment id must not be empty", code="invalid_value")
+    with db.session() as s:
+        p = s.get(Platform, platform_id, options=[selectinload(Platform.deployments)])
+        if p is None:
+            raise PlatformAdminError(
+                f"no platform with id {platform_id} (see 'cbsi-connect platforms list')", code="platform_not_found"
+            )
+        if deployment_id not in {d.deployment_id for d in p.deployments}:
+            p.deployments.append(Deployment(deployment_id=deployment_id))
+            s.flush()
+        info = _info(p)
+    _changed()
+    return info
+
+
+def platforms_for_issuer(db: Database, issuer: str) -> tuple[PlatformInfo, ...]:
+    """All registrations of one issuer (any status), with their deployments, in one query."""
+    with db.session() as s:
+        rows = s.execute(
+            select(Platform, Deployment.deployment_id)
+            .outerjoin(Deployment, Deployment.platform_id == Platform.id)
+            .where(Platform.issuer == issuer)
+            .order_by(Platform.id, Deployment.id)
+        ).all()
+        found: dict[int, tuple[Platform, list[str]]] = {}
+        for platform, deployment in rows:
+            entry = found.setdefault(platform.id, (platform, []))
+            if deployment is not None:
+                entry[1].append(deployment)
+        return tuple(
+            PlatformInfo(
+                id=p.id,
+                issuer=p.issuer,
+                client_id=p.client_id,
+                name=p.name,
+                auth_login_url=p.auth_login_url,
+                auth_token_url=p.auth_token_url,
+                key_set_url=p.key_set_url,
+                auth_audience=p.auth_audience,
+                status=p.status,
+                source=p.source,
+                deployments=tuple(deps),
+                created_at=p.created_at,
+            )
+            for p, deps in found.values()
+        )
