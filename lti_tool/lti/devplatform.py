@@ -18,6 +18,10 @@ PATH = "/dev/platform"
 MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
 INSTITUTION = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#"
 
+#: The catalogue course the sample activity opens: the demo course bundled with the tool
+#: (``lti_tool/demo_course``, manifest identifier), imported by ``cbsi-connect demo``.
+SAMPLE_COURSE_KEY = "cbsi.demo.evidence-handling"
+
 
 @dataclass(frozen=True, kw_only=True)
 class DevUser:

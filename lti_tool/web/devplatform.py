@@ -155,7 +155,9 @@ def _ensure_default_link() -> None:
         item = DevLineItem(label="Sample activity", score_maximum=100.0, resource_id="sample", tag="grade")
         s.add(item)
         s.flush()
-        link = DevResourceLink(title="Sample activity", url=None, custom={}, line_item_id=item.id)
+        link = DevResourceLink(
+            title="Sample activity", url=None, custom={"course": dev.SAMPLE_COURSE_KEY}, line_item_id=item.id
+        )
         s.add(link)
         s.flush()
         item.resource_link_id = f"dev-link-{link.id}"

@@ -43,7 +43,7 @@ def test_platform_storage_recovers_a_launch_without_cookie(live: Live):  # noqa:
             frame = page.frame(name="lti_tool_frame")
             assert frame is not None
             frame.wait_for_url("**/play/**", timeout=15000)
-            assert "Sample activity" in frame.content()
+            assert "cbsi-player-config" in frame.content() and "Evidence Handling Basics" in frame.content()
         finally:
             browser.close()
     assert len(launches) == 2  # the cookie-less launch, then the one carrying the storage proof

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html import unescape
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -20,7 +21,9 @@ import requests
 from werkzeug.serving import make_server
 
 from lti_tool import create_app
-from lti_tool.lti.devplatform import CLIENT_ID, DEPLOYMENT_ID, ensure_registered
+from lti_tool.catalogue import import_package
+from lti_tool.demo import build_demo_package
+from lti_tool.lti.devplatform import CLIENT_ID, DEPLOYMENT_ID, SAMPLE_COURSE_KEY, ensure_registered
 from lti_tool.services import build_services
 from lti_tool.settings import load_settings
 
@@ -38,7 +41,7 @@ class Live:
 
 
 @pytest.fixture
-def live(settings_overrides: dict[str, dict[str, Any]]) -> Iterator[Live]:
+def live(settings_overrides: dict[str, dict[str, Any]], tmp_path: Path) -> Iterator[Live]:
     server = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
     overrides = copy.deepcopy(settings_overrides)
@@ -50,6 +53,7 @@ def live(settings_overrides: dict[str, dict[str, Any]]) -> Iterator[Live]:
     app.testing = True
     app.config["CBSI_DEV_PLATFORM"] = True
     ensure_registered(services.db, base)
+    import_package(services, build_demo_package(tmp_path / "demo-course.zip"))
     server.app = app
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -99,8 +103,12 @@ def test_learner_launch_end_to_end(live: Live):
     page = launch_as(live, s, "learner")
     assert page.status_code == 200, page.text[:800]
     assert "/play/" in page.url
-    assert "Sample activity" in page.text and "Demo Course" in page.text
+    assert 'id="cbsi-player-config"' in page.text and "Evidence Handling Basics" in page.text
     assert [r.status_code for r in page.history] == [303]
+    # a reload of the player page resumes the same attempt
+    again = s.get(page.url, timeout=10)
+    attempt = re.search(r'"attemptId": ?"([0-9a-f]+)"', page.text)
+    assert again.status_code == 200 and attempt is not None and attempt.group(1) in again.text
 
 
 def test_instructor_launch_end_to_end(live: Live):
@@ -260,7 +268,7 @@ def test_deep_link_return_creates_resource_links(live: Live):
                 "type": "ltiResourceLink",
                 "title": "Picked course",
                 "url": live.base + "/lti/launch",
-                "custom": {"package": "p-1"},
+                "custom": {"course": SAMPLE_COURSE_KEY},
                 "lineItem": {"scoreMaximum": 50, "label": "Picked course", "tag": "grade"},
             }
         ],
@@ -278,7 +286,7 @@ def test_deep_link_return_creates_resource_links(live: Live):
     assert refused.status_code == 400 and "LtiDeepLinkingResponse" in refused.text
     # the new activity launches with its custom claim and its own line item
     page = launch_as(live, browser(), "learner", link=2)
-    assert page.status_code == 200 and "Picked course" in page.text
+    assert page.status_code == 200 and 'id="cbsi-player-config"' in page.text
 
 
 def test_dev_platform_hidden_unless_enabled(client):

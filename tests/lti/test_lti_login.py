@@ -160,6 +160,8 @@ def test_class_view_shows_course_and_admin_sees_registration(client, peer):
     assert 'id="registration"' in admin and CLIENT_ID in admin and DEPLOYMENT in admin
 
 
-def test_play_placeholder(client, peer):
-    page = client.get(_launch(client, peer)).get_data(as_text=True)
-    assert "Fractions" in page and "player is coming" in page
+def test_learner_launch_of_an_unlinked_activity_gets_a_clear_page(client, peer):
+    response = client.get(_launch(client, peer))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "course_not_linked" in page and "Select content" in page and "Traceback" not in page

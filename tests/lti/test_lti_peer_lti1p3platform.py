@@ -83,7 +83,9 @@ def conf(app, services) -> PeerConf:
     return c
 
 
-def run_launch(client, conf: PeerConf, *, user: str, roles: list[str], name: str | None = None) -> Any:
+def run_launch(
+    client, conf: PeerConf, *, user: str, roles: list[str], name: str | None = None, course: str | None = None
+) -> Any:
     login = PeerLogin(request=None, platform_config=conf)
     login.set_lti_message_hint(hint=f"hint-for-{user}")
     initiation = urlsplit(login.initiate_login(user))
@@ -98,6 +100,8 @@ def run_launch(client, conf: PeerConf, *, user: str, roles: list[str], name: str
     launch = PeerLaunch(PeerRequest(params), conf)
     launch.set_user_data(user, roles, full_name=name)
     launch.set_resource_link_claim("peer-link-1", title="Peer activity")
+    if course is not None:
+        launch.set_custom_parameters_claim({"course": course})
     launch.set_launch_context_claim("peer-course", context_title="Peer course")
     launch.set_nrps("https://peer.example.org/nrps")
     launch.set_ags("https://peer.example.org/lineitems", "https://peer.example.org/lineitems/1?x=1")
@@ -106,12 +110,18 @@ def run_launch(client, conf: PeerConf, *, user: str, roles: list[str], name: str
     return client.post("/lti/launch", data={"id_token": form["id_token"], "state": form["state"]})
 
 
-def test_learner_launch_from_lti1p3platform(client, conf):
-    response = run_launch(client, conf, user="learner-1", roles=[MEMBERSHIP + "Learner"], name="Lea Learner")
+def test_learner_launch_from_lti1p3platform(client, conf, services, tmp_path):
+    from lti_tool.catalogue import import_package
+    from lti_tool.demo import build_demo_package
+
+    course = import_package(services, build_demo_package(tmp_path / "demo.zip"))
+    response = run_launch(
+        client, conf, user="learner-1", roles=[MEMBERSHIP + "Learner"], name="Lea Learner", course=course.course_key
+    )
     assert response.status_code == 303
     assert response.headers["Location"].startswith("/play/")
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Peer activity" in page and "Peer course" in page
+    assert 'id="cbsi-player-config"' in page and "Evidence Handling Basics" in page
     assert conf.fetched == [PEER_ISSUER + "/jwks"]
 
 

@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import Iterator
 from html import unescape
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,24 +22,14 @@ import requests
 from flask import Flask
 from werkzeug.serving import make_server
 
-from lti_tool import create_app
-from lti_tool.lti.deeplinking import CatalogueEntry
+from lti_tool import catalogue, create_app
+from lti_tool.demo import build_demo_package
+from lti_tool.lti import devplatform
 from lti_tool.services import build_services
 from lti_tool.settings import load_settings
 from lti_tool.web import lti_adv
 
-devplatform = pytest.importorskip("lti_tool.lti.devplatform", reason="needs the lti branch (development LMS)")
-
-COURSES = [
-    CatalogueEntry(course_id="chem-101", version=3, title="Chemistry basics", standard="scorm12", language="en"),
-    CatalogueEntry(course_id="bio-fr", version=2, title="Biologie cellulaire", standard="xapi", language="fr"),
-]
-
-
-class Catalogue:
-    def search(self, query: str, standard: str | None, language: str | None) -> list[CatalogueEntry]:
-        return [e for e in COURSES if query.lower() in e.title.lower()]
-
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "packages"
 
 class Browser(requests.Session):
     """Returns Secure cookies to http://127.0.0.1 like browsers do (a secure context)."""
@@ -57,7 +48,7 @@ def form_fields(html: str, form_id: str) -> tuple[str, dict[str, str]]:
 
 
 @pytest.fixture
-def live_app(settings_overrides: dict[str, dict[str, Any]]) -> Iterator[tuple[str, Flask]]:
+def live_app(settings_overrides: dict[str, dict[str, Any]], tmp_path: Path) -> Iterator[tuple[str, Flask]]:
     server = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
     overrides = copy.deepcopy(settings_overrides)
@@ -68,7 +59,10 @@ def live_app(settings_overrides: dict[str, dict[str, Any]]) -> Iterator[tuple[st
     app = create_app(settings, services=services)
     app.testing = True
     app.config["CBSI_DEV_PLATFORM"] = True
-    app.extensions["cbsi_catalogue"] = Catalogue()
+    # the real catalogue: the bundled demo course and a real third-party SCORM 1.2 package
+    demo = catalogue.import_package(services, build_demo_package(tmp_path / "demo.zip"))
+    golf = catalogue.import_package(services, FIXTURES / "scorm12" / "RuntimeBasicCalls_SCORM12.zip")
+    app.config["TEST_COURSES"] = {"demo": demo, "golf": golf}
     devplatform.ensure_registered(services.db, base)
     server.app = app
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -86,7 +80,9 @@ def live(live_app: tuple[str, Flask]) -> str:
     return live_app[0]
 
 
-def test_instructor_picks_courses_and_the_lms_creates_them(live: str):
+def test_instructor_picks_courses_and_the_lms_creates_them(live_app: tuple[str, Flask]):
+    live, app = live_app
+    courses = app.config["TEST_COURSES"]
     platform = live + "/dev/platform"
     s = Browser()
     assert s.get(platform, timeout=10).status_code == 200
@@ -94,26 +90,29 @@ def test_instructor_picks_courses_and_the_lms_creates_them(live: str):
     action, fields = form_fields(auth_page.text, "form_post")
     picker = s.post(action, data=fields, timeout=10)
     assert picker.status_code == 200, picker.text[:800]
-    assert "Chemistry basics" in picker.text and 'type="checkbox"' in picker.text
+    assert "Evidence Handling Basics" in picker.text and "Run-time Basic Calls" in picker.text
+    assert 'type="checkbox"' in picker.text
     token = unescape(re.search(r'name="dl_token" value="([^"]+)"', picker.text).group(1))
 
-    answer = s.post(
-        live + "/lti/deep-linking/respond", data={"dl_token": token, "course": ["chem-101@3", "bio-fr@2"]}, timeout=10
-    )
+    picks = [f"{courses['golf'].course_id}@1", f"{courses['demo'].course_id}@1"]
+    answer = s.post(live + "/lti/deep-linking/respond", data={"dl_token": token, "course": picks}, timeout=10)
     assert answer.status_code == 200, answer.text[:800]
     return_url, jwt_field = form_fields(answer.text, "dl-return")
     assert return_url == platform + "/deep_link_return"
     created = s.post(return_url, data=jwt_field, timeout=10)
     assert created.status_code == 200, created.text[:800]
     home = s.get(platform, timeout=10).text
-    assert "Chemistry basics" in home and "Biologie cellulaire" in home
+    assert "Golf Explained - Run-time Basic Calls" in home and "Evidence Handling Basics" in home
 
+    # a learner launches the first new activity: the player opens the picked real package
     learner = Browser()
     learner.get(platform, timeout=10)
     auth_page = learner.get(f"{platform}/launch?user=learner&link=2", timeout=10)
     action, fields = form_fields(auth_page.text, "form_post")
     played = learner.post(action, data=fields, timeout=10)
-    assert played.status_code == 200 and "Chemistry basics" in played.text, played.text[:800]
+    assert played.status_code == 200, played.text[:800]
+    assert 'id="cbsi-player-config"' in played.text and "Golf Explained - Run-time Basic Calls" in played.text
+    assert "shared/launchpage.html" in played.text
 
 
 def test_roster_and_service_token_against_the_development_lms(live_app: tuple[str, Flask]):
