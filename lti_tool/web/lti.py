@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, render_template, request
 
+from lti_tool import reports
 from lti_tool.lti import platforms
 from lti_tool.lti.context import Launch, handler_for, register_handler, registered_message_types
 from lti_tool.lti.errors import LaunchRejected, LaunchSessionError, PlatformAdminError
@@ -246,6 +247,7 @@ def class_view(launch_id: str) -> Response:
             registration = platforms.get_platform(services().db, launch_obj.platform_id)
         except PlatformAdminError:
             registration = None
+    report = _class_report(launch_obj)
     return _page(
         render_template(
             "lti/class.html",
@@ -253,7 +255,37 @@ def class_view(launch_id: str) -> Response:
             registration=registration,
             token=current_launch_token(),
             nrps_available=bool(launch_obj.nrps),
+            report=report,
+            labels=reports.STATE_LABELS,
         )
+    )
+
+
+def _class_report(launch_obj: Launch) -> reports.ClassReport | None:
+    """Progress of the activity's learners, with the LMS roster when it offers one."""
+    if not launch_obj.resource_link_id:
+        return None
+    roster, note = None, None
+    if launch_obj.nrps:
+        from lti_tool.lti.nrps import NrpsError
+        from lti_tool.web.lti_adv import roster_for
+
+        try:
+            roster = roster_for(launch_obj).members
+        except NrpsError as exc:
+            note = f"The LMS roster could not be read ({exc.code}): {exc.message}"
+            logger.warning("roster unavailable for launch %s: %s", launch_obj.id, exc.code, extra={"action": "roster"})
+    else:
+        note = "Your LMS did not offer its roster for this launch: learners appear here once they open the activity."
+    grade_state = services().hooks.get("grade_state")
+    return reports.class_report(
+        services(),
+        platform_id=launch_obj.platform_id,
+        deployment_id=launch_obj.deployment_id,
+        resource_link_id=launch_obj.resource_link_id,
+        roster=roster,
+        roster_note=note,
+        grade_state=grade_state[0] if grade_state else None,
     )
 
 

@@ -71,7 +71,10 @@ def rs512(peer: Peer, nonce: str) -> str:
 
 
 def signed(**changes: Any) -> Callable[[Peer, str], str]:
-    return lambda peer, nonce: peer.sign(claims_for(nonce, **changes))
+    """Sign at test time; callable values (times) are resolved then, not at collection."""
+    return lambda peer, nonce: peer.sign(
+        claims_for(nonce, **{k: (v() if callable(v) else v) for k, v in changes.items()})
+    )
 
 
 BAD: list[tuple[str, Callable[[Peer, str], str], str, int]] = [
@@ -98,9 +101,9 @@ BAD: list[tuple[str, Callable[[Peer, str], str], str, int]] = [
     ("azp mismatch", signed(azp="evil-client"), "azp_mismatch", 401),
     ("missing exp", signed(exp=...), "missing_exp", 400),
     ("missing iat", signed(iat=...), "missing_iat", 400),
-    ("expired beyond leeway", signed(exp=NOW() - 61, iat=NOW() - 400), "token_expired", 401),
-    ("iat in the future", signed(iat=NOW() + 120, exp=NOW() + 400), "iat_in_future", 401),
-    ("nbf in the future", signed(nbf=NOW() + 120), "not_yet_valid", 401),
+    ("expired beyond leeway", signed(exp=lambda: NOW() - 61, iat=lambda: NOW() - 400), "token_expired", 401),
+    ("iat in the future", signed(iat=lambda: NOW() + 120, exp=lambda: NOW() + 400), "iat_in_future", 401),
+    ("nbf in the future", signed(nbf=lambda: NOW() + 120), "not_yet_valid", 401),
     ("missing nonce", signed(nonce=...), "missing_nonce", 401),
     ("wrong nonce", signed(nonce="another-nonce"), "nonce_mismatch", 401),
     ("missing version", signed(lti_version=...), "missing_version", 400),
@@ -179,14 +182,16 @@ VALID: list[tuple[str, dict[str, Any], str]] = [
     ("aud as array of one", {"aud": [CLIENT_ID]}, "/play/"),
     ("no azp with single aud", {"azp": ...}, "/play/"),
     ("no context claim", {"lti_context": ...}, "/play/"),
-    ("expired within leeway", {"exp": NOW() - 30, "iat": NOW() - 330}, "/play/"),
-    ("iat slightly ahead within leeway", {"iat": NOW() + 30}, "/play/"),
+    # times are computed when the test runs (lambdas), not when the module is collected
+    ("expired within leeway", {"exp": lambda: NOW() - 30, "iat": lambda: NOW() - 330}, "/play/"),
+    ("iat slightly ahead within leeway", {"iat": lambda: NOW() + 30}, "/play/"),
     ("custom claims", {"lti_custom": {"package": "fractions-1"}}, "/play/"),
 ]
 
 
 @pytest.mark.parametrize(("name", "changes", "target"), VALID, ids=[v[0] for v in VALID])
 def test_valid_variants_are_accepted(client, peer, name, changes, target):
+    changes = {k: (v() if callable(v) else v) for k, v in changes.items()}
     state, nonce, _ = login(client)
     response = post_launch(client, peer.sign(claims_for(nonce, **changes)), state)
     assert response.status_code == 303, response.get_data(as_text=True)
