@@ -568,6 +568,10 @@
   const BACKOFF_MAX_MS = 60000;
   const REQUEST_TIMEOUT_MS = 15000;
 
+  function byteLength(text) {
+    return typeof TextEncoder === "function" ? new TextEncoder().encode(text).length : text.length * 3;
+  }
+
   function randomId() {
     const bytes = new Uint8Array(12);
     (global.crypto || window.crypto).getRandomValues(bytes);
@@ -663,7 +667,7 @@
           method: "POST",
           headers: this.headers(),
           body: body,
-          keepalive: body.length < KEEPALIVE_LIMIT,
+          keepalive: byteLength(body) < KEEPALIVE_LIMIT,
           credentials: "omit",
           cache: "no-store",
           signal: ctrl ? ctrl.signal : undefined,
@@ -795,7 +799,7 @@
       }
       const body = JSON.stringify(batch);
       let started = false;
-      if (body.length < KEEPALIVE_LIMIT && !this.authFailed) {
+      if (byteLength(body) < KEEPALIVE_LIMIT && !this.authFailed) {
         try {
           this.sending = batch;
           const req = this.fetch(this.url, {
@@ -1067,6 +1071,9 @@
 
   /** Create the runtime for one SCO launch and make it the one the API objects talk to. */
   function start(config, hooks) {
+    if (!config.tables || !config.tables.elements) {
+      throw new Error("cbsi runtime: config.tables (scorm.cmi.export_tables) is missing");
+    }
     if (current) current.dispose();
     const rt = new ScormRuntime(config, hooks);
     current = rt;
