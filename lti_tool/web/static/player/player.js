@@ -129,6 +129,9 @@
     // ---------------------------------------------------------------- table of contents
     renderToc() {
       const list = this.tocList;
+      // Keep keyboard focus on the TOC entry across re-renders (after a choice, it stays put).
+      const active = doc.activeElement;
+      const focusedId = active && list.contains(active) && active.dataset ? active.dataset.itemId : null;
       list.textContent = "";
       for (const it of this.items) {
         if (it.visible === false) continue;
@@ -161,6 +164,11 @@
         }
         li.appendChild(node);
         list.appendChild(li);
+      }
+      if (focusedId) {
+        const again = list.querySelector('a[data-item-id="' + cssEscape(focusedId) + '"]') ||
+          list.querySelector("a[aria-current=page]");
+        if (again) again.focus();
       }
       this.updateButtons();
     }
@@ -465,6 +473,10 @@
   }
 
   const escapeAttr = escapeHtml;
+
+  function cssEscape(s) {
+    return global.CSS && CSS.escape ? CSS.escape(s) : String(s).replace(/["\\]/g, "\\$&");
+  }
 
   function boot() {
     const player = new Player(readConfig());
