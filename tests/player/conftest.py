@@ -111,6 +111,7 @@ class Harness:
         self.fail_status = 503
         self.lock = threading.Lock()
         self.base_url = ""
+        self.events: list[tuple[str, str, str]] = []  # (kind, attempt, detail) in arrival order
 
     # -- packages -------------------------------------------------------------------------
     def package(self, relpath: str) -> str:
@@ -300,9 +301,8 @@ def create_harness_app(harness: Harness) -> Flask:
                 for it in att.items:
                     if it["id"] == sco_id:
                         it["completed"] = True
-            rec.commits.append(
-                {**body, "via_beacon": "token" in body, "content_type": request.content_type or ""}
-            )
+            rec.commits.append({**body, "via_beacon": "token" in body, "content_type": request.content_type or ""})
+            harness.events.append(("commit", attempt_id, f"{sco_id} terminate={bool(body.get('terminate'))}"))
             return jsonify(seq=rec.seq)
 
     @app.post("/nav/<attempt_id>")
@@ -314,6 +314,7 @@ def create_harness_app(harness: Harness) -> Flask:
             abort(404)
         body = request.get_json(force=True)
         att.nav_calls.append(body)
+        harness.events.append(("nav", attempt_id, f"{body.get('request')} from={body.get('from')}"))
         launchable = [i for i in att.items if i.get("url") and i.get("visible", True) and not i.get("disabled")]
         ids = [i["id"] for i in launchable]
         req, target, current = body.get("request"), body.get("target"), body.get("from")

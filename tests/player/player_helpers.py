@@ -81,8 +81,10 @@ def golf_goto_page(page: Any, index: int) -> None:
         launch.click("#butNext")
         current += 1
         wait_until(
-            lambda c=current: launch.evaluate("currentPage") == c
-            and GOLF_PAGES[c].split("?")[0] in launch.evaluate("document.getElementById('contentFrame').src"),
+            lambda c=current: (
+                launch.evaluate("currentPage") == c
+                and GOLF_PAGES[c].split("?")[0] in launch.evaluate("document.getElementById('contentFrame').src")
+            ),
             what=f"golf page {current}",
         )
 
@@ -110,4 +112,6 @@ def golf_pass_assessment(page: Any) -> None:
 
 def runtime_value(page: Any, element: str) -> str | None:
     """A value of the player's in-memory CMI state (None when unset)."""
-    return page.evaluate("(e) => { const v = cbsiRuntime.runtime.model.values.get(e); return v === undefined ? null : v; }", element)
+    return page.evaluate(
+        "(e) => { const v = cbsiRuntime.runtime.model.values.get(e); return v === undefined ? null : v; }", element
+    )

@@ -35,12 +35,24 @@ CASES_12: list[tuple[str, dict[str, str], list[Step]]] = [
     ("set RO student_id -> 403", {}, [INIT_12, ("LMSSetValue", ("cmi.core.student_id", "x"), "false", 403)]),
     ("get WO exit -> 404", {}, [INIT_12, ("LMSGetValue", ("cmi.core.exit",), "", 404)]),
     ("get WO session_time -> 404", {}, [INIT_12, ("LMSGetValue", ("cmi.core.session_time",), "", 404)]),
-    ("status 'not attempted' not writable -> 405", {}, [INIT_12, ("LMSSetValue", ("cmi.core.lesson_status", "not attempted"), "false", 405)]),
+    (
+        "status 'not attempted' not writable -> 405",
+        {},
+        [INIT_12, ("LMSSetValue", ("cmi.core.lesson_status", "not attempted"), "false", 405)],
+    ),
     ("status vocabulary -> 405", {}, [INIT_12, ("LMSSetValue", ("cmi.core.lesson_status", "done"), "false", 405)]),
     ("score above 100 -> 405", {}, [INIT_12, ("LMSSetValue", ("cmi.core.score.raw", "101"), "false", 405)]),
     ("score not a number -> 405", {}, [INIT_12, ("LMSSetValue", ("cmi.core.score.raw", "ten"), "false", 405)]),
     ("score blank allowed", {}, [INIT_12, ("LMSSetValue", ("cmi.core.score.raw", ""), "true", 0)]),
-    ("numeric value coerced", {}, [INIT_12, ("LMSSetValue", ("cmi.core.lesson_location", 7), "true", 0), ("LMSGetValue", ("cmi.core.lesson_location",), "7", 0)]),
+    (
+        "numeric value coerced",
+        {},
+        [
+            INIT_12,
+            ("LMSSetValue", ("cmi.core.lesson_location", 7), "true", 0),
+            ("LMSGetValue", ("cmi.core.lesson_location",), "7", 0),
+        ],
+    ),
     ("session_time format -> 405", {}, [INIT_12, ("LMSSetValue", ("cmi.core.session_time", "PT1M"), "false", 405)]),
     ("session_time ok", {}, [INIT_12, ("LMSSetValue", ("cmi.core.session_time", "0000:01:02.5"), "true", 0)]),
     ("audio range -> 405", {}, [INIT_12, ("LMSSetValue", ("cmi.student_preference.audio", "101"), "false", 405)]),
@@ -62,9 +74,25 @@ CASES_12: list[tuple[str, dict[str, str], list[Step]]] = [
             ("LMSGetValue", ("cmi.objectives.0.status",), "passed", 0),
         ],
     ),
-    ("interactions are write-only -> 404", {}, [INIT_12, ("LMSSetValue", ("cmi.interactions.0.id", "q1"), "true", 0), ("LMSGetValue", ("cmi.interactions.0.id",), "", 404)]),
+    (
+        "interactions are write-only -> 404",
+        {},
+        [
+            INIT_12,
+            ("LMSSetValue", ("cmi.interactions.0.id", "q1"), "true", 0),
+            ("LMSGetValue", ("cmi.interactions.0.id",), "", 404),
+        ],
+    ),
     ("interaction result decimal", {}, [INIT_12, ("LMSSetValue", ("cmi.interactions.0.result", "0.5"), "true", 0)]),
-    ("initial state is readable", {"cmi.core.student_name": "Doe, Jane", "cmi.core.entry": "resume"}, [INIT_12, ("LMSGetValue", ("cmi.core.student_name",), "Doe, Jane", 0), ("LMSGetValue", ("cmi.core.entry",), "resume", 0)]),
+    (
+        "initial state is readable",
+        {"cmi.core.student_name": "Doe, Jane", "cmi.core.entry": "resume"},
+        [
+            INIT_12,
+            ("LMSGetValue", ("cmi.core.student_name",), "Doe, Jane", 0),
+            ("LMSGetValue", ("cmi.core.entry",), "resume", 0),
+        ],
+    ),
     ("commit with argument -> 201", {}, [INIT_12, ("LMSCommit", ("x",), "false", 201)]),
     (
         "after finish -> 101",
@@ -79,7 +107,11 @@ CASES_12: list[tuple[str, dict[str, str], list[Step]]] = [
             ("LMSInitialize", ("",), "false", 101),
         ],
     ),
-    ("error strings", {}, [("LMSGetErrorString", ("405",), "Incorrect data type", 0), ("LMSGetErrorString", ("999",), "", 0)]),
+    (
+        "error strings",
+        {},
+        [("LMSGetErrorString", ("405",), "Incorrect data type", 0), ("LMSGetErrorString", ("999",), "", 0)],
+    ),
 ]
 
 CASES_2004: list[tuple[str, dict[str, str], list[Step]]] = [
@@ -89,7 +121,16 @@ CASES_2004: list[tuple[str, dict[str, str], list[Step]]] = [
     ("terminate before init -> 112", {}, [("Terminate", ("",), "false", 112)]),
     ("initialize twice -> 103", {}, [INIT_04, ("Initialize", ("",), "false", 103)]),
     ("initialize with argument -> 201", {}, [("Initialize", ("x",), "false", 201)]),
-    ("defaults", {}, [INIT_04, ("GetValue", ("cmi.completion_status",), "unknown", 0), ("GetValue", ("cmi.entry",), "ab-initio", 0), ("GetValue", ("cmi._version",), "1.0", 0)]),
+    (
+        "defaults",
+        {},
+        [
+            INIT_04,
+            ("GetValue", ("cmi.completion_status",), "unknown", 0),
+            ("GetValue", ("cmi.entry",), "ab-initio", 0),
+            ("GetValue", ("cmi._version",), "1.0", 0),
+        ],
+    ),
     ("unset location -> 403", {}, [INIT_04, ("GetValue", ("cmi.location",), "", 403)]),
     ("set RO learner_id -> 404", {}, [INIT_04, ("SetValue", ("cmi.learner_id", "x"), "false", 404)]),
     ("set _version -> 404", {}, [INIT_04, ("SetValue", ("cmi._version", "2.0"), "false", 404)]),
@@ -97,14 +138,30 @@ CASES_2004: list[tuple[str, dict[str, str], list[Step]]] = [
     ("completion vocabulary -> 406", {}, [INIT_04, ("SetValue", ("cmi.completion_status", "done"), "false", 406)]),
     ("session_time format -> 406", {}, [INIT_04, ("SetValue", ("cmi.session_time", "00:01:00"), "false", 406)]),
     ("session_time ok", {}, [INIT_04, ("SetValue", ("cmi.session_time", "PT1M2.5S"), "true", 0)]),
-    ("timestamp calendar -> 406", {}, [INIT_04, ("SetValue", ("cmi.comments_from_learner.0.timestamp", "2021-02-30T10:00"), "false", 406)]),
+    (
+        "timestamp calendar -> 406",
+        {},
+        [INIT_04, ("SetValue", ("cmi.comments_from_learner.0.timestamp", "2021-02-30T10:00"), "false", 406)],
+    ),
     ("scaled out of range -> 407", {}, [INIT_04, ("SetValue", ("cmi.score.scaled", "1.5"), "false", 407)]),
-    ("progress_measure out of range -> 407", {}, [INIT_04, ("SetValue", ("cmi.progress_measure", "-0.1"), "false", 407)]),
-    ("interaction type before id -> 408", {}, [INIT_04, ("SetValue", ("cmi.interactions.0.type", "choice"), "false", 408)]),
+    (
+        "progress_measure out of range -> 407",
+        {},
+        [INIT_04, ("SetValue", ("cmi.progress_measure", "-0.1"), "false", 407)],
+    ),
+    (
+        "interaction type before id -> 408",
+        {},
+        [INIT_04, ("SetValue", ("cmi.interactions.0.type", "choice"), "false", 408)],
+    ),
     (
         "learner_response before type -> 408",
         {},
-        [INIT_04, ("SetValue", ("cmi.interactions.0.id", "q1"), "true", 0), ("SetValue", ("cmi.interactions.0.learner_response", "a"), "false", 408)],
+        [
+            INIT_04,
+            ("SetValue", ("cmi.interactions.0.id", "q1"), "true", 0),
+            ("SetValue", ("cmi.interactions.0.learner_response", "a"), "false", 408),
+        ],
     ),
     (
         "response format by type -> 406",
@@ -122,7 +179,12 @@ CASES_2004: list[tuple[str, dict[str, str], list[Step]]] = [
     (
         "duplicate objective id -> 351",
         {},
-        [INIT_04, ("SetValue", ("cmi.objectives.0.id", "o1"), "true", 0), ("SetValue", ("cmi.objectives.1.id", "o1"), "false", 351), ("GetValue", ("cmi.objectives._count",), "1", 0)],
+        [
+            INIT_04,
+            ("SetValue", ("cmi.objectives.0.id", "o1"), "true", 0),
+            ("SetValue", ("cmi.objectives.1.id", "o1"), "false", 351),
+            ("GetValue", ("cmi.objectives._count",), "1", 0),
+        ],
     ),
     ("get beyond _count -> 301", {}, [INIT_04, ("GetValue", ("cmi.objectives.0.id",), "", 301)]),
     ("_children of a leaf -> 301", {}, [INIT_04, ("GetValue", ("cmi.location._children",), "", 301)]),
@@ -135,7 +197,11 @@ CASES_2004: list[tuple[str, dict[str, str], list[Step]]] = [
     (
         "evaluated success status from scaled_passing_score",
         {"cmi.scaled_passing_score": "0.8"},
-        [INIT_04, ("SetValue", ("cmi.score.scaled", "0.9"), "true", 0), ("GetValue", ("cmi.success_status",), "passed", 0)],
+        [
+            INIT_04,
+            ("SetValue", ("cmi.score.scaled", "0.9"), "true", 0),
+            ("GetValue", ("cmi.success_status",), "passed", 0),
+        ],
     ),
     ("commit with argument -> 201", {}, [INIT_04, ("Commit", ("x",), "false", 201)]),
     (
@@ -151,7 +217,11 @@ CASES_2004: list[tuple[str, dict[str, str], list[Step]]] = [
             ("Initialize", ("",), "false", 104),
         ],
     ),
-    ("error strings", {}, [("GetErrorString", ("406",), "Data model element type mismatch", 0), ("GetErrorString", ("",), "", 0)]),
+    (
+        "error strings",
+        {},
+        [("GetErrorString", ("406",), "Data model element type mismatch", 0), ("GetErrorString", ("",), "", 0)],
+    ),
 ]
 
 
@@ -185,7 +255,7 @@ RUN_STEPS = """([cfg, steps, apiName]) => {
 
 
 def run_case(api_page: dict, version: str, state: dict[str, str], steps: list[Step]) -> None:
-    page, attempt = api_page[version]
+    page, _ = api_page[version]
     cfg = page.evaluate("({...cbsiPlayer.config.runtime, tables: cbsiPlayer.config.tables})")
     cfg.update(scoId=f"case-{next(_case_ids)}", state=state, seq=0, lastCommitId=None)
     api_name = "API" if version == "1.2" else "API_1484_11"

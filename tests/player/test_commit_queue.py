@@ -5,6 +5,7 @@ The content is a blank page; the test drives the API the way a SCO would (SetVal
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from typing import Any
@@ -27,9 +28,10 @@ def open_player(context: Any, harness: Any, attempt: str | None = None) -> tuple
 
 
 def set_and_commit(page: Any, value: str) -> None:
-    assert page.evaluate(
-        "(v) => API_1484_11.SetValue('cmi.suspend_data', v) + API_1484_11.Commit('')", value
-    ) == "truetrue"
+    assert (
+        page.evaluate("(v) => API_1484_11.SetValue('cmi.suspend_data', v) + API_1484_11.Commit('')", value)
+        == "truetrue"
+    )
 
 
 def stored_queue(page: Any, attempt: str) -> list[dict]:
@@ -38,7 +40,7 @@ def stored_queue(page: Any, attempt: str) -> list[dict]:
 
 def assert_seq_increasing(rec: Any) -> None:
     seqs = [c["seq"] for c in rec.commits]
-    assert all(a < b for a, b in zip(seqs, seqs[1:], strict=False)), seqs
+    assert all(a < b for a, b in itertools.pairwise(seqs)), seqs
 
 
 def test_offline_commits_are_queued_persisted_and_sent_in_order(context, harness):

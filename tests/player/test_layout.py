@@ -16,7 +16,9 @@ DESKTOP = {"width": 1280, "height": 800}
 @pytest.mark.parametrize(("name", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
 def test_multi_item_layout(browser, harness, name, viewport):
     pkg = harness.package("scorm12/ContentPackagingOneFilePerSCO_SCORM12.zip")
-    path, _ = harness.launch(version="1.2", title="Golf Explained - CP One File Per SCO", items=harness.manifest_items(pkg))
+    path, _ = harness.launch(
+        version="1.2", title="Golf Explained - CP One File Per SCO", items=harness.manifest_items(pkg)
+    )
     ctx = browser.new_context(base_url=harness.base_url, viewport=viewport)
     try:
         page = ctx.new_page()

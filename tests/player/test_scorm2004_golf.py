@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from player_helpers import Dialogs, golf_current_page, golf_goto_page, golf_launch_frame, golf_pass_assessment, wait_until
+from player_helpers import (
+    Dialogs,
+    golf_current_page,
+    golf_goto_page,
+    golf_launch_frame,
+    golf_pass_assessment,
+    wait_until,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -110,7 +110,9 @@ def test_toc_is_keyboard_operable(context, harness):
     page.keyboard.press("Enter")
     wait_until(lambda: frame_path(page).endswith("/Playing/Scoring.html"), what="keyboard choice")
     assert current_title(page) == "Keeping Score"
-    wait_until(lambda: page.evaluate("document.activeElement.dataset.itemId") == "playing_scoring_item", what="focus kept")
+    wait_until(
+        lambda: page.evaluate("document.activeElement.dataset.itemId") == "playing_scoring_item", what="focus kept"
+    )
     page.keyboard.press("End")
     assert page.evaluate("document.activeElement.dataset.itemId") == "havingfun_quiz_item"
     # The contents toggle collapses and restores the TOC.
