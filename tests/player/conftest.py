@@ -19,6 +19,7 @@ export taken from the cmi branch (commit 56c8804) so the two helpers' work can b
 from __future__ import annotations
 
 import json
+import mimetypes
 import os
 import shutil
 import threading
@@ -31,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask, abort, jsonify, render_template, request, send_from_directory
+from flask import Flask, Response, abort, jsonify, render_template, request
+from werkzeug.security import safe_join
 from werkzeug.serving import make_server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,8 +83,14 @@ class ScoRecord:
     refused: list[dict[str, Any]] = field(default_factory=list)
     last_commit_id: str | None = None
     last_exit: str = ""
-    terminated: int = 0
+    terminated_sessions: set[str] = field(default_factory=set)
+    applied_ids: set[str] = field(default_factory=set)
     asset_completed: bool = False
+
+    @property
+    def terminated(self) -> int:
+        """Sessions finished (each session id counts once, as the real server must do)."""
+        return len(self.terminated_sessions)
 
 
 @dataclass
@@ -248,7 +256,13 @@ def create_harness_app(harness: Harness) -> Flask:
         root = harness.packages.get(pkg)
         if root is None:
             abort(404)
-        resp = send_from_directory(root, path)
+        file = safe_join(str(root), path)
+        if file is None or not Path(file).is_file():
+            abort(404)
+        # Read whole (small files): a streamed file left open by an aborted request would
+        # surface as a ResourceWarning in an unrelated test.
+        mime = mimetypes.guess_type(file)[0] or "application/octet-stream"
+        resp = Response(Path(file).read_bytes(), mimetype=mime)
         resp.headers["X-Content-Type-Options"] = "nosniff"
         return resp
 
@@ -284,18 +298,21 @@ def create_harness_app(harness: Harness) -> Flask:
             rec = att.sco(sco_id)
             if not isinstance(body, dict) or not isinstance(body.get("seq"), int):
                 return jsonify(error="bad_request"), 400
+            if body.get("id") in rec.applied_ids:
+                return jsonify(seq=rec.seq, duplicate=True)
             if body["seq"] <= rec.seq:
                 rec.refused.append(body)
                 return jsonify(error="stale_seq", expected_seq=rec.seq + 1), 409
             rec.seq = body["seq"]
             rec.last_commit_id = body.get("id")
+            rec.applied_ids.add(body.get("id"))
             changes = body.get("changes") or {}
             rec.values.update(changes)
             exit_key = "cmi.core.exit" if att.version == "1.2" else "cmi.exit"
             if exit_key in changes:
                 rec.last_exit = changes[exit_key]
             if body.get("terminate"):
-                rec.terminated += 1
+                rec.terminated_sessions.add(body.get("session") or "")
             if body.get("asset_completed"):
                 rec.asset_completed = True
                 for it in att.items:

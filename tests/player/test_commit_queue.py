@@ -166,3 +166,29 @@ def test_refused_token_keeps_the_queue_for_the_next_launch(context, harness):
     assert rec.commits == []
     assert [b["changes"]["cmi.suspend_data"] for b in stored_queue(page, attempt)] == ["later"]
     assert page.evaluate("cbsiRuntime.flush()") == {"ok": False, "pending": 1}
+
+
+def test_lost_answer_is_retried_with_the_same_id_and_applied_once(context, harness):
+    page, attempt = open_player(context, harness)
+    page.evaluate("API_1484_11.Initialize('')")
+    rec = harness.attempts[attempt].sco("sco1")
+    lost = []
+
+    def lose_first_answer(route: Any) -> None:
+        if not lost:
+            route.fetch()  # reaches the server, which applies it
+            lost.append(True)
+            route.abort("connectionreset")  # ...but the browser never sees the answer
+        else:
+            route.continue_()
+
+    page.route("**/runtime/**/commit", lose_first_answer)
+    set_and_commit(page, "once")
+    wait_until(lambda: page.evaluate("cbsiRuntime.runtime.queue.pending") == 0, what="the retried commit")
+    set_and_commit(page, "twice")
+    # Poll through the page: the sync Playwright API runs route handlers only inside its calls.
+    wait_until(lambda: page.evaluate("cbsiRuntime.runtime.queue.pending") == 0, what="the next commit")
+    assert [c["changes"]["cmi.suspend_data"] for c in rec.commits] == ["once", "twice"]
+    assert rec.refused == []
+    assert len({c["session"] for c in rec.commits}) == 1
+    assert_seq_increasing(rec)

@@ -69,6 +69,7 @@ def test_close_half_way_then_relaunch_resumes(context, harness):
     assert rec.values["cmi.suspend_data"] == "page=5;seen=0-5"
     assert rec.values["cmi.core.exit"] == "suspend"
     assert rec.values["cmi.core.lesson_status"] == "incomplete"
+    assert rec.terminated == 1 and len({c["session"] for c in rec.commits}) == 1
     assert dialogs.alerts == []
 
     # Relaunch with the committed state: entry = resume, the SCO resumes at page 5.
@@ -83,6 +84,9 @@ def test_close_half_way_then_relaunch_resumes(context, harness):
     assert page2.evaluate("API.LMSGetValue('cmi.suspend_data')") == "page=5;seen=0-5"
     assert any("resume" in m for _, m in dialogs2.messages)  # the SCO's own resume prompt
     assert page2.evaluate("localStorage.length") == 0  # nothing left unsent
+    # The new launch is a new session: its terminate is counted apart from the first one.
+    launch.click("#butExit")  # the SCO asks "save progress?": the dialog handler accepts
+    wait_until(lambda: rec.terminated == 2, what="the second session's terminating commit")
 
 
 def test_close_tab_sends_final_commit(context, harness):

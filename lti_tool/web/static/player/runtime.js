@@ -71,35 +71,43 @@
  *   POST <commitUrl>
  *     Authorization: Bearer <token>
  *     Content-Type: application/json
- *     {"seq": int, "id": "<random hex>", "changes": {element: value, ...}, "terminate": bool}
- *   (assets, from player.js: {"seq", "id", "changes": {}, "terminate": true, "asset_completed": true})
+ *     {"seq": int, "id": "<hex>", "session": "<hex>", "changes": {element: value, ...},
+ *      "terminate": bool}
+ *   (assets, from player.js: the same with "changes": {}, "terminate": true, "asset_completed": true)
  *
- *   `changes` holds the values set since the previous commit, in first-set order (the server applies
- *   them in that order, so e.g. cmi.interactions.0.id precedes cmi.interactions.0.type).
- *   `seq` strictly increases per page, starting at config.seq + 1. Gaps are allowed: the server
- *   accepts a commit iff seq > last accepted seq.
+ *   changes    the values set since the previous commit, in first-set order (the server's
+ *              apply_commit re-orders by dependency anyway). Values are strings.
+ *   seq        strictly increases per page, starting at config.seq + 1. Gaps are allowed: the
+ *              server accepts a commit iff seq > the last seq it accepted for attempt+sco.
+ *   id         unique per commit. THE SERVER MUST answer 200 without re-applying when it sees
+ *              the id of a commit it already applied (a retry whose answer was lost), and should
+ *              put the last applied id in the next page's config as "lastCommitId".
+ *   session    one id per launch of the SCO (per runtime instance). "terminate": true ends that
+ *              session: THE SERVER MUST finish a session (total_time += session_time, exit/entry
+ *              rules) at most once per session id, as page-exit commits may repeat a terminate.
  *   Answers:
  *     2xx {"seq": int, "token"?: string}       accepted; a "token" replaces the bearer token
  *     409 {"expected_seq": int}                 stale seq: the queue is renumbered from expected_seq
- *                                               and resent (values are absolute, so resending a
- *                                               commit that was in fact applied is harmless)
+ *                                               and resent
  *     401 / 403                                 token refused: the queue stays in localStorage (a
  *                                               relaunch with a fresh token sends it); no retry
- *     400 / 413 / 422 {"error", "message"}      refused for good: the commit is dropped (logged,
+ *     400 / 413 / 422 {"error", "message"}      refused for good: the commit is dropped (a
  *                                               "cbsi:commit-rejected" event) so it cannot block
- *                                               the queue
+ *                                               the queue. Prefer 200 with the rejected elements
+ *                                               listed when only some values are invalid.
  *     network error, timeout, 408, 429, 5xx     kept and retried with exponential backoff + jitter
  *                                               (1 s .. 60 s) and at once on the "online" event
  *   The queue is mirrored in localStorage["cbsi-runtime:<attemptId>:<scoId>"] and replayed (and
- *   merged into the initial state) when the page is loaded again.
+ *   merged into the initial state) when the page is loaded again; batches up to and including
+ *   config.lastCommitId are dropped first.
  *
- *   Page exit (pagehide / beforeunload / visibilitychange=hidden): everything pending is merged
- *   into ONE commit with a fresh seq and sent with fetch(..., {keepalive: true}) (body < 64 KB);
- *   if that cannot be started, navigator.sendBeacon(commitUrl, text/plain JSON) is used. A beacon
- *   cannot carry headers: the token then travels in the JSON body as "token", and the body is
- *   sent as text/plain (a CORS-safelisted type). THE SERVER MUST ACCEPT the token from the body
- *   field "token" when no Authorization header is present, and parse the body as JSON whatever
- *   its Content-Type.
+ *   Page exit (pagehide / beforeunload / visibilitychange=hidden): everything pending of this
+ *   session is merged into ONE commit with a fresh seq and sent with fetch(..., {keepalive:
+ *   true}) (body < 60 kB); if that cannot be started, navigator.sendBeacon(commitUrl, JSON as
+ *   text/plain). A beacon cannot carry headers: the token then travels in the JSON body as
+ *   "token", and the body is text/plain (a CORS-safelisted type). THE SERVER MUST accept the
+ *   token from the body field "token" when there is no Authorization header, and parse the body
+ *   as JSON whatever its Content-Type. Larger bodies stay in localStorage for the next launch.
  *
  * window.cbsiRuntime exposes: flush() -> Promise<{ok, pending}>, runtime (current), create(config).
  */
@@ -595,6 +603,9 @@
       this.authFailed = false;
       this.waiters = [];
       this.finalSent = new WeakSet();
+      // One id per SCO session (per launch of the content): the server finishes a session
+      // (session_time into total_time...) once per id, however often terminate arrives.
+      this.session = opts.session || randomId();
       const retry = opts.retry || {};
       this.backoffMin = Number(retry.minMs) || BACKOFF_MIN_MS;
       this.backoffMax = Number(retry.maxMs) || BACKOFF_MAX_MS;
@@ -640,7 +651,8 @@
 
     enqueue(changes, extra) {
       this.seq += 1;
-      const batch = Object.assign({ seq: this.seq, id: randomId(), changes: changes, terminate: false }, extra || {});
+      const batch = Object.assign(
+        { seq: this.seq, id: randomId(), session: this.session, changes: changes, terminate: false }, extra || {});
       this.queue.push(batch);
       this.persist();
       this.pump();
@@ -775,28 +787,46 @@
      * commit with a fresh seq and send it so that it survives the page (keepalive / beacon).
      */
     finalFlush(extraChanges, terminate) {
-      const changes = {};
-      let term = !!terminate;
-      for (const b of this.queue) {
-        Object.assign(changes, b.changes);
-        term = term || !!b.terminate;
-      }
-      Object.assign(changes, extraChanges || {});
-      const nothingNew = !Object.keys(extraChanges || {}).length && !terminate;
+      const extraKeys = Object.keys(extraChanges || {});
+      const nothingNew = !extraKeys.length && !terminate;
       if (!this.queue.length && nothingNew) return null;
-      // Already sent as a page-exit commit and nothing new since: do not send it twice.
-      if (nothingNew && this.queue.length === 1 && this.finalSent.has(this.queue[0])) return null;
-      const extra = {};
-      for (const b of this.queue) if (b.asset_completed) extra.asset_completed = true;
-      this.seq += 1;
-      const batch = Object.assign({ seq: this.seq, id: randomId(), changes, terminate: term }, extra);
-      this.queue = [batch];
-      this.finalSent.add(batch);
+      // Batches of an earlier session (replayed from localStorage) are never merged with this
+      // session's: each session's session_time / terminate must reach the server on its own.
+      let split = this.queue.length;
+      while (split > 0 && this.queue[split - 1].session === this.session) split -= 1;
+      const head = this.queue.slice(0, split);
+      const tail = this.queue.slice(split);
+      let merged = null;
+      if (tail.length === 1 && nothingNew) {
+        merged = tail[0]; // nothing to merge with
+      } else if (tail.length || !nothingNew) {
+        const changes = {};
+        let term = !!terminate;
+        let asset = false;
+        for (const b of tail) {
+          Object.assign(changes, b.changes);
+          term = term || !!b.terminate;
+          asset = asset || !!b.asset_completed;
+        }
+        Object.assign(changes, extraChanges || {});
+        this.seq += 1;
+        merged = { seq: this.seq, id: randomId(), session: this.session, changes, terminate: term };
+        if (asset) merged.asset_completed = true;
+      }
+      this.queue = head.concat(merged ? [merged] : []);
       this.persist();
       if (this.retryTimer) {
         clearTimeout(this.retryTimer);
         this.retryTimer = null;
       }
+      // Requests sent in parallel may arrive in any order and a lower seq arriving late is
+      // refused (409): send only the oldest batch; the rest waits in localStorage for the next
+      // launch (there is one batch in the usual case).
+      const batch = this.queue[0];
+      // In flight already (normal commits are sent with keepalive too) or sent at an earlier
+      // page-exit event: do not send it twice.
+      if (this.finalSent.has(batch) || this.sending === batch) return batch;
+      this.finalSent.add(batch);
       const body = JSON.stringify(batch);
       let started = false;
       if (byteLength(body) < KEEPALIVE_LIMIT && !this.authFailed) {
@@ -819,7 +849,7 @@
           started = false;
         }
       }
-      if (!started && global.navigator && typeof global.navigator.sendBeacon === "function") {
+      if (!started && !this.authFailed && global.navigator && typeof global.navigator.sendBeacon === "function") {
         const withToken = Object.assign({ token: this.token }, batch);
         const blob = new Blob([JSON.stringify(withToken)], { type: "text/plain;charset=UTF-8" });
         started = global.navigator.sendBeacon(this.url, blob);
