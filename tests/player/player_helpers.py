@@ -26,8 +26,12 @@ GOLF_PAGES = [
 """The golf SCO's page list (pageArray in shared/launchpage.html of both RuntimeBasicCalls packages)."""
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` until truthy; fail with ``what`` after ``timeout`` seconds."""
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition", page: Any = None) -> Any:
+    """Poll ``predicate`` until truthy; fail with ``what`` after ``timeout`` seconds.
+
+    Pass ``page`` when the page may need Playwright to act meanwhile (dialog or route handlers
+    run only inside sync-API calls): the wait then goes through ``page.wait_for_timeout``.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -35,7 +39,10 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = 
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+        if page is not None:
+            page.wait_for_timeout(50)
+        else:
+            time.sleep(0.05)
 
 
 class Dialogs:

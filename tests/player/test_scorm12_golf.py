@@ -34,7 +34,7 @@ def test_play_through_commits_status_score_and_time(context, harness):
     golf_launch_frame(page).click("#butExit")
 
     rec = harness.attempts[attempt].sco("item_1")
-    wait_until(lambda: rec.terminated, what="the terminating commit")
+    wait_until(lambda: rec.terminated, what="the terminating commit", page=page)
     assert rec.values["cmi.core.lesson_status"] == "passed"
     assert rec.values["cmi.core.score.raw"] == "100"
     assert rec.values["cmi.core.score.min"] == "0"
@@ -86,7 +86,7 @@ def test_close_half_way_then_relaunch_resumes(context, harness):
     assert page2.evaluate("localStorage.length") == 0  # nothing left unsent
     # The new launch is a new session: its terminate is counted apart from the first one.
     launch.click("#butExit")  # the SCO asks "save progress?": the dialog handler accepts
-    wait_until(lambda: rec.terminated == 2, what="the second session's terminating commit")
+    wait_until(lambda: rec.terminated == 2, what="the second session's terminating commit", page=page2)
 
 
 def test_close_tab_sends_final_commit(context, harness):
