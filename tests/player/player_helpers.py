@@ -70,6 +70,7 @@ def golf_launch_frame(page: Any) -> Any:
     return wait_until(
         lambda: next((f for f in page.frames if f.url.endswith("shared/launchpage.html")), None),
         what="the SCO launch page",
+        page=page,
     )
 
 
@@ -99,7 +100,9 @@ def golf_goto_page(page: Any, index: int) -> None:
 def golf_pass_assessment(page: Any) -> None:
     """Answer the golf knowledge check correctly (the right answers carry class correctAnswer)."""
     quiz = wait_until(
-        lambda: next((f for f in page.frames if "assessmenttemplate.html" in f.url), None), what="the quiz frame"
+        lambda: next((f for f in page.frames if "assessmenttemplate.html" in f.url), None),
+        what="the quiz frame",
+        page=page,
     )
     quiz.wait_for_selector("#frmTest")
     quiz.evaluate(

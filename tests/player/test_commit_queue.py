@@ -128,18 +128,22 @@ def test_commits_the_server_already_applied_are_not_replayed(context, harness):
     rec = harness.attempts[attempt].sco("sco1")
     set_and_commit(page, "applied")
     wait_until(lambda: rec.commits, what="the commit")
-    # As if the page died before it saw the answer: the batch is still in localStorage.
-    page.evaluate(
+    page.close()  # ends the session: a second, terminating commit
+    wait_until(lambda: rec.terminated, what="the session end")
+    sent = len(rec.commits)
+    # As if the page had died before it saw the last answer: that batch is still stored.
+    other = context.new_page()
+    other.goto("/blank.html")
+    other.evaluate(
         "([k, b]) => localStorage.setItem(k, JSON.stringify([b]))",
-        [STORAGE_KEY.format(attempt=attempt), {**rec.commits[0], "changes": {"cmi.suspend_data": "stale"}}],
+        [STORAGE_KEY.format(attempt=attempt), {**rec.commits[-1], "changes": {"cmi.suspend_data": "stale"}}],
     )
-    page.close()
     page2, _ = open_player(context, harness, attempt)  # config.lastCommitId = that batch's id
     page2.evaluate("API_1484_11.Initialize('')")
     assert page2.evaluate("API_1484_11.GetValue('cmi.suspend_data')") == "applied"
     assert stored_queue(page2, attempt) == []
-    time.sleep(0.3)
-    assert len(rec.commits) == 1
+    page2.wait_for_timeout(300)
+    assert len(rec.commits) == sent
 
 
 def test_big_page_exit_commit_goes_by_beacon_with_token_in_body(context, harness):
@@ -192,3 +196,31 @@ def test_lost_answer_is_retried_with_the_same_id_and_applied_once(context, harne
     assert rec.refused == []
     assert len({c["session"] for c in rec.commits}) == 1
     assert_seq_increasing(rec)
+
+
+def test_hidden_page_commits_and_keeps_working(context, harness):
+    page, attempt = open_player(context, harness)
+    page.evaluate("API_1484_11.Initialize(''); API_1484_11.SetValue('cmi.location', 'hidden')")
+    rec = harness.attempts[attempt].sco("sco1")
+    page.evaluate(
+        """() => {
+          Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});
+          document.dispatchEvent(new Event('visibilitychange'));
+        }"""
+    )
+    wait_until(lambda: rec.values.get("cmi.location") == "hidden", what="the commit on visibilitychange")
+    assert rec.terminated == 0  # hidden is not the end: the SCO is still running
+    page.evaluate("delete document.visibilityState")
+    set_and_commit(page, "after")
+    wait_until(lambda: rec.values.get("cmi.suspend_data") == "after", what="a normal commit afterwards")
+    assert_seq_increasing(rec)
+
+
+def test_leaving_the_page_ends_a_session_the_content_never_terminated(context, harness):
+    page, attempt = open_player(context, harness)
+    page.evaluate("API_1484_11.Initialize(''); API_1484_11.SetValue('cmi.location', 'left')")
+    rec = harness.attempts[attempt].sco("sco1")
+    page.goto("/blank.html")
+    wait_until(lambda: rec.terminated == 1, what="the session-ending commit")
+    assert rec.values["cmi.location"] == "left"
+    assert rec.commits[-1]["terminate"] is True

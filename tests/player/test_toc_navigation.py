@@ -156,7 +156,9 @@ def test_player_inside_an_lms_iframe_offers_a_new_window(context, harness):
     path, _ = harness.launch(version="1.2", title="CP", items=cp_items(harness))
     page = context.new_page()
     page.set_content(f'<iframe id="lms" src="{harness.base_url}{path}" style="width:900px;height:600px"></iframe>')
-    player = wait_until(lambda: next((f for f in page.frames if "/player/" in f.url), None), what="player frame")
+    player = wait_until(
+        lambda: next((f for f in page.frames if "/player/" in f.url), None), what="player frame", page=page
+    )
     player.wait_for_selector("#cbsi-toc a[aria-current=page]")
     link = player.locator("#cbsi-new-window")
     assert link.is_visible()

@@ -1009,11 +1009,16 @@
       }
     }
 
-    /** The page is going away (or hidden): send everything pending so it survives the page. */
-    pageExit(final) {
+    /**
+     * The page is going away (or hidden): send everything pending so it survives the page.
+     * On the final pagehide the session ends even if the content never calls Terminate (many
+     * do not on a closed tab); a Terminate the content still makes afterwards repeats it for the
+     * same session id, which the server finishes once.
+     */
+    pageExit(final, endSession) {
       if (final) this.unloading = true;
       const changes = this._takeDirty();
-      this.queue.finalFlush(changes, false);
+      this.queue.finalFlush(changes, !!endSession && this.status === RUNNING);
     }
 
     /** Flush dirty values and wait until the queue is empty (or stuck). */
@@ -1125,7 +1130,9 @@
   function onPageExit(event) {
     if (event.type === "visibilitychange" && global.document.visibilityState !== "hidden") return;
     const final = event.type !== "visibilitychange";
-    if (current) current.pageExit(final);
+    // beforeunload can still be cancelled and a persisted pagehide may come back (bfcache).
+    const endSession = event.type === "pagehide" && !event.persisted;
+    if (current) current.pageExit(final, endSession);
     for (const q of liveQueues) {
       if (current && q === current.queue) continue;
       if (q.pending) q.finalFlush({}, false);
