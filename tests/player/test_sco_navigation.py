@@ -112,3 +112,21 @@ def test_content_in_a_popup_finds_the_api_through_its_opener(context, harness):
     )
     assert found == "truetrue"
     assert page.evaluate("cbsiRuntime.runtime.model.values.get('cmi.core.lesson_location')") == "from-popup"
+
+
+def test_exit_while_the_server_is_down_says_so_then_saves(context, harness):
+    path, attempt = harness.launch(version="2004", title="Exit", items=blank_scos(1), nav=False)
+    page = context.new_page()
+    page.goto(path)
+    wait_running(page, "sco1")
+    page.evaluate("API_1484_11.Initialize(''); API_1484_11.SetValue('cmi.location', 'end')")
+    rec = harness.attempts[attempt].sco("sco1")
+    harness.fail_next = 1000
+    try:
+        page.click("#cbsi-exit")
+        page.wait_for_selector(".cbsi-warn >> text=could not be sent yet")
+        assert rec.commits == []
+    finally:
+        harness.fail_next = 0
+    page.wait_for_selector(".cbsi-warn >> text=Everything is saved now.")
+    assert rec.values["cmi.location"] == "end" and rec.terminated == 1

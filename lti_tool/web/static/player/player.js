@@ -331,14 +331,11 @@
       if (this.config.version === "1.2" && this.config.autoContinue && this.multi) {
         return this.navigate("continue", null, { fromContent: true });
       }
-      // _none_: the learner chooses what next.
-      rt.flush();
-      if (!this.multi) {
-        this.showExitPage(false);
-      } else {
-        this.setStatus("saved");
-      }
-      return null;
+      // _none_: the learner chooses what next (single item: nothing else to choose).
+      return rt.flush().then((res) => {
+        if (!this.multi) this.showExitPage(!res.ok);
+        else this.setStatus(res.ok ? "saved" : "offline");
+      });
     }
 
     async navigate(request, target, opts) {

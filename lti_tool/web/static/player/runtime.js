@@ -975,7 +975,8 @@
       if (param !== "" && param !== undefined && param !== null) {
         return this._fail("general_argument", "Commit takes the empty string.");
       }
-      // Persistence is asynchronous (the values are kept in memory and localStorage meanwhile).
+      // Persistence is asynchronous (SCORM allows it as long as the values are kept): the batch
+      // is in memory and in localStorage until the server has it.
       this._commit(false);
       return this._ok();
     }
