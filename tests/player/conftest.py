@@ -13,7 +13,7 @@ future server side:
 
 Element tables come from ``scorm.cmi.export_tables`` when that package is importable (after the
 lead merges the cmi branch), else from ``cmi_tables_snapshot.json``: a snapshot of the same
-export taken from the cmi branch (commit 56c8804) so the two helpers' work can be tested apart.
+export taken from the cmi branch (commit a38be79) so the two helpers' work can be tested apart.
 """
 
 from __future__ import annotations

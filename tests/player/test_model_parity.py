@@ -113,3 +113,54 @@ def test_browser_model_answers_like_the_server(model_page, version):
             if list(js) != list(py):
                 mismatches.append(f"{op[0]} {op[1]} {op[2][:20]!r}: browser {js!r} server {py!r}")
     assert not mismatches, f"{len(mismatches)} differences:\n" + "\n".join(mismatches[:40])
+
+
+API_SEQUENCES = [
+    [["GetValue", "cmi.location"], ["SetValue", "cmi.location", "1"], ["Commit", ""], ["Terminate", ""]],
+    [["Initialize", "x"], ["Initialize", ""], ["Initialize", ""], ["Initialize", "x"], ["Commit", "x"]],
+    [["Initialize", ""], ["SetValue", "cmi.location", "7"], ["GetValue", "cmi.location"], ["Commit", ""]],
+    [["Initialize", ""], ["Terminate", "x"], ["Terminate", ""], ["Terminate", ""], ["Initialize", ""]],
+    [["Initialize", ""], ["Terminate", ""], ["GetValue", "cmi.location"], ["SetValue", "cmi.location", "1"]],
+    [["Initialize", ""], ["Terminate", ""], ["Commit", ""], ["Commit", "x"]],
+    [["Initialize", ""], ["GetValue", ""], ["SetValue", "", "1"], ["GetValue", "cmi.bogus"]],
+]
+
+PY_API = {
+    "Initialize": "initialize",
+    "Terminate": "terminate",
+    "GetValue": "get_value",
+    "SetValue": "set_value",
+    "Commit": "commit",
+}
+
+RUN_API_JS = """([cfg, seqs]) => seqs.map((calls, i) => {
+  const rt = new cbsiRuntime.ScormRuntime(Object.assign({}, cfg, {scoId: 'api-' + i}), {});
+  const fn = {Initialize: 'initialize', Terminate: 'terminate', GetValue: 'getValue', SetValue: 'setValue',
+              Commit: 'commit'};
+  const out = calls.map(([name, ...args]) => {
+    const r = rt[fn[name]](...args);
+    return [r, Number(rt.getLastError())];
+  });
+  rt.dispose();
+  return out;
+})"""
+
+
+@pytest.mark.parametrize("version", ["1.2", "2004"])
+def test_browser_api_lifecycle_answers_like_the_server_reference(model_page, version):
+    from scorm.cmi import api
+
+    tables = cmi.export_tables(version)
+    seqs = [
+        [[c[0], *[a.replace("cmi.location", "cmi.core.lesson_location") for a in c[1:]]] for c in calls]
+        if version == "1.2"
+        else calls
+        for calls in API_SEQUENCES
+    ]
+    cfg = {"version": version, "attemptId": "parity", "commitUrl": "/nowhere", "token": "t", "seq": 0, "tables": tables}
+    got_js = model_page.evaluate(RUN_API_JS, [cfg, seqs])
+    for calls, js_row in zip(seqs, got_js, strict=True):
+        session = api.open_session(cmi.empty_state(version), version)
+        for call, js in zip(calls, js_row, strict=True):
+            session, ret = getattr(api, PY_API[call[0]])(session, *call[1:])
+            assert list(js) == [ret, session.last_error], f"{call}: browser {js}, server {[ret, session.last_error]}"

@@ -89,8 +89,9 @@
  *     2xx {"seq": int, "token"?: string}       accepted; a "token" replaces the bearer token
  *     409 {"expected_seq": int}                 stale seq: the queue is renumbered from expected_seq
  *                                               and resent
- *     401 / 403                                 token refused: the queue stays in localStorage (a
- *                                               relaunch with a fresh token sends it); no retry
+ *     401 / 403 / 404 / 410                     token refused, attempt unknown or closed: no retry;
+ *                                               the queue stays in localStorage (a relaunch with a
+ *                                               fresh token/config sends it)
  *     400 / 413 / 422 {"error", "message"}      refused for good: the commit is dropped (a
  *                                               "cbsi:commit-rejected" event) so it cannot block
  *                                               the queue. Prefer 200 with the rejected elements
@@ -731,7 +732,7 @@
         this.pump();
         return;
       }
-      if (status === 401 || status === 403) {
+      if (status === 401 || status === 403 || status === 404 || status === 410) {
         this.authFailed = true;
         this.onEvent("auth-failed", { status });
         this._settle();
@@ -918,23 +919,24 @@
       return "true";
     }
 
+    // The argument check comes first (as in scorm/cmi/api.py): Initialize("x") is 201 in any state.
     initialize(param) {
-      if (this.status === RUNNING) return this._fail("already_initialized", "Initialize was already called.");
-      if (this.status === TERMINATED) return this._fail("content_terminated", "The session has been terminated.");
       if (param !== "" && param !== undefined && param !== null) {
         return this._fail("general_argument", "Initialize takes the empty string.");
       }
+      if (this.status === RUNNING) return this._fail("already_initialized", "Initialize was already called.");
+      if (this.status === TERMINATED) return this._fail("content_terminated", "The session has been terminated.");
       this.status = RUNNING;
       this._emit("initialized", {});
       return this._ok();
     }
 
     terminate(param) {
-      if (this.status === NOT_INITIALIZED) return this._fail("termination_before_init", "Not initialized.");
-      if (this.status === TERMINATED) return this._fail("termination_after_termination", "Already terminated.");
       if (param !== "" && param !== undefined && param !== null) {
         return this._fail("general_argument", "Terminate takes the empty string.");
       }
+      if (this.status === NOT_INITIALIZED) return this._fail("termination_before_init", "Not initialized.");
+      if (this.status === TERMINATED) return this._fail("termination_after_termination", "Already terminated.");
       this.status = TERMINATED;
       this._commit(true);
       clearInterval(this.timer);
@@ -970,11 +972,11 @@
     }
 
     commit(param) {
-      if (this.status === NOT_INITIALIZED) return this._fail("commit_before_init", "Not initialized.");
-      if (this.status === TERMINATED) return this._fail("commit_after_termination", "Terminated.");
       if (param !== "" && param !== undefined && param !== null) {
         return this._fail("general_argument", "Commit takes the empty string.");
       }
+      if (this.status === NOT_INITIALIZED) return this._fail("commit_before_init", "Not initialized.");
+      if (this.status === TERMINATED) return this._fail("commit_after_termination", "Terminated.");
       // Persistence is asynchronous (SCORM allows it as long as the values are kept): the batch
       // is in memory and in localStorage until the server has it.
       this._commit(false);
