@@ -23,7 +23,7 @@ CANDIDATES = [
     "completed", "incomplete", "not attempted", "passed", "failed", "unknown", "browsed",
     "suspend", "logout", "normal", "time-out", "choice", "true-false", "correct", "incorrect",
     "wrong", "{lang=en}hello", "{lang=}x", "continue", "{target=item_2}choice", "_none_", "exitAll",
-    "urn:x:y", "a,b", "a[,]b", "1[:]2", "x" * 300,
+    "urn:x:y", "a,b", "a[,]b", "1[:]2", "x" * 300, "\U0001F600" * 250, "\U0001F600" * 251, "\u00a0", " ",
 ]  # fmt: skip
 
 

@@ -217,8 +217,9 @@
   // 2004 interaction response formats (RTE 4th §4.2.9.1 / §4.2.9.2), driven by tables.responses.
   // ------------------------------------------------------------------------------------------
   class ResponseChecker {
-    constructor(doc) {
+    constructor(doc, length) {
       this.doc = doc || null;
+      this.len = length || ((t) => t.length);
       this.items = {};
       if (doc && doc.items) {
         for (const [k, v] of Object.entries(doc.items)) {
@@ -245,7 +246,7 @@
 
     checkItem(kind, item) {
       const sid = this.items.short_identifier;
-      const isId = (x) => x.length <= 250 && (!sid || !sid.re || sid.re.test(x));
+      const isId = (x) => this.len(x) <= 250 && (!sid || !sid.re || sid.re.test(x));
       if (kind === "pair") {
         const p = item.split(this.pair);
         return p.length === 2 && isId(p[0]) && isId(p[1]);
@@ -254,7 +255,7 @@
         const p = item.split(this.pair);
         if (p.length !== 2 || (p[0] === "" && p[1] === "")) return false;
         if (p[0] && !isId(p[0])) return false;
-        if (p[1].length > 250) return false;
+        if (this.len(p[1]) > 250) return false;
         if (kind === "step_pattern" && p[1].indexOf(this.range) >= 0) return this.checkRange(p[1]);
         return true;
       }
@@ -262,7 +263,7 @@
       const spec = this.items[kind];
       if (!spec) return false;
       const text = kind.indexOf("localized") === 0 ? stripLang(item) : item;
-      if (typeof spec.max === "number" && text.length > spec.max) return false;
+      if (typeof spec.max === "number" && this.len(text) > spec.max) return false;
       return !spec.re || spec.re.test(item);
     }
 
@@ -307,7 +308,10 @@
       this.arrays = tables.arrays || {};
       this.types = tables.types || {};
       this.indexRe = new RegExp(tables.index_pattern || DEFAULT_INDEX_PATTERN, "g");
-      this.responses = version === "2004" ? new ResponseChecker(tables.responses) : null;
+      // Lengths as the server counts them: Python's len() counts code points, JS .length counts
+      // UTF-16 units (an emoji is 2); "code_points" makes the caps agree.
+      this.codePoints = tables.length_unit === "code_points";
+      this.responses = version === "2004" ? new ResponseChecker(tables.responses, (t) => this.length(t)) : null;
       this.regex = {};
       for (const name of Object.keys(this.types)) {
         const p = this.types[name].pattern;
@@ -500,6 +504,12 @@
       return { kind: "no_error", value };
     }
 
+    length(text) {
+      if (!this.codePoints || text.length <= 0) return text.length;
+      const pairs = text.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g);
+      return text.length - (pairs ? pairs.length : 0);
+    }
+
     /** Type / vocabulary / range (scorm/cmi/model.py _make_validator). */
     validate(spec, value) {
       const vocab = spec.write_vocabulary || spec.vocabulary;
@@ -513,8 +523,8 @@
       const checks = type.checks || [];
       const maxLen = typeof spec.max_length === "number" ? spec.max_length : type.max_length;
       if (typeof maxLen === "number") {
-        const size = checks.indexOf("localized") >= 0 ? stripLang(value).length : value.length;
-        if (size > maxLen) return "type_mismatch";
+        const text = checks.indexOf("localized") >= 0 ? stripLang(value) : value;
+        if (this.length(text) > maxLen) return "type_mismatch";
       }
       const re = this.regex[spec.type];
       if (re && !re.test(value)) return "type_mismatch";
