@@ -39,6 +39,7 @@ def test_multi_item_layout(browser, harness, name, viewport):
             assert not toc_open  # collapsed behind the Contents button
             page.click("#cbsi-toc-toggle")
             assert page.is_visible("#cbsi-toc")
+            assert page.evaluate("document.activeElement.getAttribute('aria-current')") == "page"
             page.screenshot(path=str(SHOTS / f"cbsi-player-{name}-toc.png"))
             page.keyboard.press("Escape")
             assert not page.is_visible("#cbsi-toc")

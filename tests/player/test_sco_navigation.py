@@ -125,6 +125,7 @@ def test_exit_while_the_server_is_down_says_so_then_saves(context, harness):
     try:
         page.click("#cbsi-exit")
         page.wait_for_selector(".cbsi-warn >> text=could not be sent yet")
+        page.screenshot(path="/tmp/cbsi-player-exit-pending.png")
         assert rec.commits == []
     finally:
         harness.fail_next = 0

@@ -214,7 +214,13 @@
         links[to].focus();
       });
       this.tocToggle.addEventListener("click", () => {
-        this.setTocOpen(doc.body.classList.contains("cbsi-toc-closed"));
+        const open = doc.body.classList.contains("cbsi-toc-closed");
+        this.setTocOpen(open);
+        // On a phone the TOC overlays the content: take the focus into it (Escape closes it).
+        if (open && global.matchMedia && global.matchMedia("(max-width: 720px)").matches) {
+          const target = this.tocList.querySelector("a[aria-current=page]") || this.tocList.querySelector("a");
+          if (target) target.focus();
+        }
       });
       doc.addEventListener("keydown", (e) => {
         if (e.key === "Escape" && !doc.body.classList.contains("cbsi-toc-closed") &&
@@ -299,6 +305,11 @@
     load(item, runtimeConfig) {
       this.currentId = item.id;
       this.hidePanel();
+      if (item.kind === "sco" && !(runtimeConfig && runtimeConfig.commitUrl)) {
+        this.showPanel("<h2>This part cannot be opened</h2><p>The server sent no runtime for it. " +
+          "Your progress so far is saved; try again from your course.</p>");
+        return;
+      }
       if (item.kind === "sco") {
         const cfg = Object.assign({ version: this.config.version, attemptId: this.config.attemptId, scoId: item.id },
           runtimeConfig || {});
