@@ -125,9 +125,11 @@ def test_exit_while_the_server_is_down_says_so_then_saves(context, harness):
     try:
         page.click("#cbsi-exit")
         page.wait_for_selector(".cbsi-warn >> text=could not be sent yet")
+        assert page.inner_text("#cbsi-panel h2") == "Your progress is being saved"
         page.screenshot(path="/tmp/cbsi-player-exit-pending.png")
         assert rec.commits == []
     finally:
         harness.fail_next = 0
     page.wait_for_selector(".cbsi-warn >> text=Everything is saved now.")
+    assert page.inner_text("#cbsi-panel h2") == "Your progress has been saved"
     assert rec.values["cmi.location"] == "end" and rec.terminated == 1

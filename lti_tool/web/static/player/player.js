@@ -248,6 +248,7 @@
         rejected: "Some data was refused by the server",
       }[kind] || "";
       this.status.textContent = text;
+      this.status.title = text;
       this.status.dataset.state = kind;
     }
 
@@ -429,7 +430,8 @@
     }
 
     showExitPage(pending, message) {
-      const parts = ["<h2>" + escapeHtml(message || "Your progress has been saved") + "</h2>"];
+      const heading = message || (pending ? "Your progress is being saved" : "Your progress has been saved");
+      const parts = ["<h2>" + escapeHtml(heading) + "</h2>"];
       if (pending) {
         parts.push('<p class="cbsi-warn">Some progress could not be sent yet (no connection). ' +
           "Keep this page open: it is sent as soon as the connection returns. It is also kept in this browser.</p>");
@@ -437,6 +439,8 @@
           if (r.ok) {
             const warn = this.panel.querySelector(".cbsi-warn");
             if (warn) warn.textContent = "Everything is saved now.";
+            const h = this.panel.querySelector("h2");
+            if (h && !message) h.textContent = "Your progress has been saved";
             this.setStatus("saved");
           }
         });
