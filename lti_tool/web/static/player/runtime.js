@@ -34,6 +34,7 @@
  *   {
  *     "version": "1.2" | "2004",
  *     "index_pattern": "\\.(?:0|[1-9][0-9]*)(?=\\.|$)",   // numeric path segments -> ".n"
+ *     "length_unit": "code_points",          // optional: count max_length in code points, as Python
  *     "elements": {                          // every element incl. keywords; indices as "n"
  *       "cmi.interactions.n.id": {
  *         "access": "RO" | "WO" | "RW",
@@ -109,6 +110,8 @@
  *   "token", and the body is text/plain (a CORS-safelisted type). THE SERVER MUST accept the
  *   token from the body field "token" when there is no Authorization header, and parse the body
  *   as JSON whatever its Content-Type. Larger bodies stay in localStorage for the next launch.
+ *   The final pagehide (not beforeunload, not a bfcache pagehide) also sets "terminate": true
+ *   for a session still running: many SCOs never call Terminate when the tab is closed.
  *
  * window.cbsiRuntime exposes: flush() -> Promise<{ok, pending}>, runtime (current), create(config).
  */
