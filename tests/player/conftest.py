@@ -13,12 +13,13 @@ future server side:
 
 Element tables come from ``scorm.cmi.export_tables`` when that package is importable (after the
 lead merges the cmi branch), else from ``cmi_tables_snapshot.json``: a snapshot of the same
-export taken from the cmi branch (commit 56c8804) so the two helpers' work can be tested apart.
+export taken from the cmi branch (commit a38be79) so the two helpers' work can be tested apart.
 """
 
 from __future__ import annotations
 
 import json
+import mimetypes
 import os
 import shutil
 import threading
@@ -31,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask, abort, jsonify, render_template, request, send_from_directory
+from flask import Flask, Response, abort, jsonify, render_template, request
+from werkzeug.security import safe_join
 from werkzeug.serving import make_server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,8 +83,14 @@ class ScoRecord:
     refused: list[dict[str, Any]] = field(default_factory=list)
     last_commit_id: str | None = None
     last_exit: str = ""
-    terminated: int = 0
+    terminated_sessions: set[str] = field(default_factory=set)
+    applied_ids: set[str] = field(default_factory=set)
     asset_completed: bool = False
+
+    @property
+    def terminated(self) -> int:
+        """Sessions finished (each session id counts once, as the real server must do)."""
+        return len(self.terminated_sessions)
 
 
 @dataclass
@@ -111,6 +119,7 @@ class Harness:
         self.fail_status = 503
         self.lock = threading.Lock()
         self.base_url = ""
+        self.events: list[tuple[str, str, str]] = []  # (kind, attempt, detail) in arrival order
 
     # -- packages -------------------------------------------------------------------------
     def package(self, relpath: str) -> str:
@@ -247,7 +256,13 @@ def create_harness_app(harness: Harness) -> Flask:
         root = harness.packages.get(pkg)
         if root is None:
             abort(404)
-        resp = send_from_directory(root, path)
+        file = safe_join(str(root), path)
+        if file is None or not Path(file).is_file():
+            abort(404)
+        # Read whole (small files): a streamed file left open by an aborted request would
+        # surface as a ResourceWarning in an unrelated test.
+        mime = mimetypes.guess_type(file)[0] or "application/octet-stream"
+        resp = Response(Path(file).read_bytes(), mimetype=mime)
         resp.headers["X-Content-Type-Options"] = "nosniff"
         return resp
 
@@ -283,24 +298,28 @@ def create_harness_app(harness: Harness) -> Flask:
             rec = att.sco(sco_id)
             if not isinstance(body, dict) or not isinstance(body.get("seq"), int):
                 return jsonify(error="bad_request"), 400
+            if body.get("id") in rec.applied_ids:
+                return jsonify(seq=rec.seq, duplicate=True)
             if body["seq"] <= rec.seq:
                 rec.refused.append(body)
                 return jsonify(error="stale_seq", expected_seq=rec.seq + 1), 409
             rec.seq = body["seq"]
             rec.last_commit_id = body.get("id")
+            rec.applied_ids.add(body.get("id"))
             changes = body.get("changes") or {}
             rec.values.update(changes)
             exit_key = "cmi.core.exit" if att.version == "1.2" else "cmi.exit"
             if exit_key in changes:
                 rec.last_exit = changes[exit_key]
             if body.get("terminate"):
-                rec.terminated += 1
+                rec.terminated_sessions.add(body.get("session") or "")
             if body.get("asset_completed"):
                 rec.asset_completed = True
                 for it in att.items:
                     if it["id"] == sco_id:
                         it["completed"] = True
             rec.commits.append({**body, "via_beacon": "token" in body, "content_type": request.content_type or ""})
+            harness.events.append(("commit", attempt_id, f"{sco_id} terminate={bool(body.get('terminate'))}"))
             return jsonify(seq=rec.seq)
 
     @app.post("/nav/<attempt_id>")
@@ -312,6 +331,7 @@ def create_harness_app(harness: Harness) -> Flask:
             abort(404)
         body = request.get_json(force=True)
         att.nav_calls.append(body)
+        harness.events.append(("nav", attempt_id, f"{body.get('request')} from={body.get('from')}"))
         launchable = [i for i in att.items if i.get("url") and i.get("visible", True) and not i.get("disabled")]
         ids = [i["id"] for i in launchable]
         req, target, current = body.get("request"), body.get("target"), body.get("from")

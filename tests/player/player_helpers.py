@@ -26,8 +26,12 @@ GOLF_PAGES = [
 """The golf SCO's page list (pageArray in shared/launchpage.html of both RuntimeBasicCalls packages)."""
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` until truthy; fail with ``what`` after ``timeout`` seconds."""
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition", page: Any = None) -> Any:
+    """Poll ``predicate`` until truthy; fail with ``what`` after ``timeout`` seconds.
+
+    Pass ``page`` when the page may need Playwright to act meanwhile (dialog or route handlers
+    run only inside sync-API calls): the wait then goes through ``page.wait_for_timeout``.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -35,7 +39,10 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = 
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+        if page is not None:
+            page.wait_for_timeout(50)
+        else:
+            time.sleep(0.05)
 
 
 class Dialogs:
@@ -63,6 +70,7 @@ def golf_launch_frame(page: Any) -> Any:
     return wait_until(
         lambda: next((f for f in page.frames if f.url.endswith("shared/launchpage.html")), None),
         what="the SCO launch page",
+        page=page,
     )
 
 
@@ -92,7 +100,9 @@ def golf_goto_page(page: Any, index: int) -> None:
 def golf_pass_assessment(page: Any) -> None:
     """Answer the golf knowledge check correctly (the right answers carry class correctAnswer)."""
     quiz = wait_until(
-        lambda: next((f for f in page.frames if "assessmenttemplate.html" in f.url), None), what="the quiz frame"
+        lambda: next((f for f in page.frames if "assessmenttemplate.html" in f.url), None),
+        what="the quiz frame",
+        page=page,
     )
     quiz.wait_for_selector("#frmTest")
     quiz.evaluate(

@@ -129,6 +129,9 @@
     // ---------------------------------------------------------------- table of contents
     renderToc() {
       const list = this.tocList;
+      // Keep keyboard focus on the TOC entry across re-renders (after a choice, it stays put).
+      const active = doc.activeElement;
+      const focusedId = active && list.contains(active) && active.dataset ? active.dataset.itemId : null;
       list.textContent = "";
       for (const it of this.items) {
         if (it.visible === false) continue;
@@ -161,6 +164,11 @@
         }
         li.appendChild(node);
         list.appendChild(li);
+      }
+      if (focusedId) {
+        const again = list.querySelector('a[data-item-id="' + cssEscape(focusedId) + '"]') ||
+          list.querySelector("a[aria-current=page]");
+        if (again) again.focus();
       }
       this.updateButtons();
     }
@@ -206,7 +214,13 @@
         links[to].focus();
       });
       this.tocToggle.addEventListener("click", () => {
-        this.setTocOpen(doc.body.classList.contains("cbsi-toc-closed"));
+        const open = doc.body.classList.contains("cbsi-toc-closed");
+        this.setTocOpen(open);
+        // On a phone the TOC overlays the content: take the focus into it (Escape closes it).
+        if (open && global.matchMedia && global.matchMedia("(max-width: 720px)").matches) {
+          const target = this.tocList.querySelector("a[aria-current=page]") || this.tocList.querySelector("a");
+          if (target) target.focus();
+        }
       });
       doc.addEventListener("keydown", (e) => {
         if (e.key === "Escape" && !doc.body.classList.contains("cbsi-toc-closed") &&
@@ -234,6 +248,7 @@
         rejected: "Some data was refused by the server",
       }[kind] || "";
       this.status.textContent = text;
+      this.status.title = text;
       this.status.dataset.state = kind;
     }
 
@@ -291,6 +306,11 @@
     load(item, runtimeConfig) {
       this.currentId = item.id;
       this.hidePanel();
+      if (item.kind === "sco" && !(runtimeConfig && runtimeConfig.commitUrl)) {
+        this.showPanel("<h2>This part cannot be opened</h2><p>The server sent no runtime for it. " +
+          "Your progress so far is saved; try again from your course.</p>");
+        return;
+      }
       if (item.kind === "sco") {
         const cfg = Object.assign({ version: this.config.version, attemptId: this.config.attemptId, scoId: item.id },
           runtimeConfig || {});
@@ -323,14 +343,11 @@
       if (this.config.version === "1.2" && this.config.autoContinue && this.multi) {
         return this.navigate("continue", null, { fromContent: true });
       }
-      // _none_: the learner chooses what next.
-      rt.flush();
-      if (!this.multi) {
-        this.showExitPage(false);
-      } else {
-        this.setStatus("saved");
-      }
-      return null;
+      // _none_: the learner chooses what next (single item: nothing else to choose).
+      return rt.flush().then((res) => {
+        if (!this.multi) this.showExitPage(!res.ok);
+        else this.setStatus(res.ok ? "saved" : "offline");
+      });
     }
 
     async navigate(request, target, opts) {
@@ -413,7 +430,8 @@
     }
 
     showExitPage(pending, message) {
-      const parts = ["<h2>" + escapeHtml(message || "Your progress has been saved") + "</h2>"];
+      const heading = message || (pending ? "Your progress is being saved" : "Your progress has been saved");
+      const parts = ["<h2>" + escapeHtml(heading) + "</h2>"];
       if (pending) {
         parts.push('<p class="cbsi-warn">Some progress could not be sent yet (no connection). ' +
           "Keep this page open: it is sent as soon as the connection returns. It is also kept in this browser.</p>");
@@ -421,6 +439,8 @@
           if (r.ok) {
             const warn = this.panel.querySelector(".cbsi-warn");
             if (warn) warn.textContent = "Everything is saved now.";
+            const h = this.panel.querySelector("h2");
+            if (h && !message) h.textContent = "Your progress has been saved";
             this.setStatus("saved");
           }
         });
@@ -465,6 +485,10 @@
   }
 
   const escapeAttr = escapeHtml;
+
+  function cssEscape(s) {
+    return global.CSS && CSS.escape ? CSS.escape(s) : String(s).replace(/["\\]/g, "\\$&");
+  }
 
   function boot() {
     const player = new Player(readConfig());

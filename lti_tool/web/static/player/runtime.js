@@ -34,6 +34,7 @@
  *   {
  *     "version": "1.2" | "2004",
  *     "index_pattern": "\\.(?:0|[1-9][0-9]*)(?=\\.|$)",   // numeric path segments -> ".n"
+ *     "length_unit": "code_points",          // optional: count max_length in code points, as Python
  *     "elements": {                          // every element incl. keywords; indices as "n"
  *       "cmi.interactions.n.id": {
  *         "access": "RO" | "WO" | "RW",
@@ -71,35 +72,46 @@
  *   POST <commitUrl>
  *     Authorization: Bearer <token>
  *     Content-Type: application/json
- *     {"seq": int, "id": "<random hex>", "changes": {element: value, ...}, "terminate": bool}
- *   (assets, from player.js: {"seq", "id", "changes": {}, "terminate": true, "asset_completed": true})
+ *     {"seq": int, "id": "<hex>", "session": "<hex>", "changes": {element: value, ...},
+ *      "terminate": bool}
+ *   (assets, from player.js: the same with "changes": {}, "terminate": true, "asset_completed": true)
  *
- *   `changes` holds the values set since the previous commit, in first-set order (the server applies
- *   them in that order, so e.g. cmi.interactions.0.id precedes cmi.interactions.0.type).
- *   `seq` strictly increases per page, starting at config.seq + 1. Gaps are allowed: the server
- *   accepts a commit iff seq > last accepted seq.
+ *   changes    the values set since the previous commit, in first-set order (the server's
+ *              apply_commit re-orders by dependency anyway). Values are strings.
+ *   seq        strictly increases per page, starting at config.seq + 1. Gaps are allowed: the
+ *              server accepts a commit iff seq > the last seq it accepted for attempt+sco.
+ *   id         unique per commit. THE SERVER MUST answer 200 without re-applying when it sees
+ *              the id of a commit it already applied (a retry whose answer was lost), and should
+ *              put the last applied id in the next page's config as "lastCommitId".
+ *   session    one id per launch of the SCO (per runtime instance). "terminate": true ends that
+ *              session: THE SERVER MUST finish a session (total_time += session_time, exit/entry
+ *              rules) at most once per session id, as page-exit commits may repeat a terminate.
  *   Answers:
  *     2xx {"seq": int, "token"?: string}       accepted; a "token" replaces the bearer token
  *     409 {"expected_seq": int}                 stale seq: the queue is renumbered from expected_seq
- *                                               and resent (values are absolute, so resending a
- *                                               commit that was in fact applied is harmless)
- *     401 / 403                                 token refused: the queue stays in localStorage (a
- *                                               relaunch with a fresh token sends it); no retry
- *     400 / 413 / 422 {"error", "message"}      refused for good: the commit is dropped (logged,
+ *                                               and resent
+ *     401 / 403 / 404 / 410                     token refused, attempt unknown or closed: no retry;
+ *                                               the queue stays in localStorage (a relaunch with a
+ *                                               fresh token/config sends it)
+ *     400 / 413 / 422 {"error", "message"}      refused for good: the commit is dropped (a
  *                                               "cbsi:commit-rejected" event) so it cannot block
- *                                               the queue
+ *                                               the queue. Prefer 200 with the rejected elements
+ *                                               listed when only some values are invalid.
  *     network error, timeout, 408, 429, 5xx     kept and retried with exponential backoff + jitter
  *                                               (1 s .. 60 s) and at once on the "online" event
  *   The queue is mirrored in localStorage["cbsi-runtime:<attemptId>:<scoId>"] and replayed (and
- *   merged into the initial state) when the page is loaded again.
+ *   merged into the initial state) when the page is loaded again; batches up to and including
+ *   config.lastCommitId are dropped first.
  *
- *   Page exit (pagehide / beforeunload / visibilitychange=hidden): everything pending is merged
- *   into ONE commit with a fresh seq and sent with fetch(..., {keepalive: true}) (body < 64 KB);
- *   if that cannot be started, navigator.sendBeacon(commitUrl, text/plain JSON) is used. A beacon
- *   cannot carry headers: the token then travels in the JSON body as "token", and the body is
- *   sent as text/plain (a CORS-safelisted type). THE SERVER MUST ACCEPT the token from the body
- *   field "token" when no Authorization header is present, and parse the body as JSON whatever
- *   its Content-Type.
+ *   Page exit (pagehide / beforeunload / visibilitychange=hidden): everything pending of this
+ *   session is merged into ONE commit with a fresh seq and sent with fetch(..., {keepalive:
+ *   true}) (body < 60 kB); if that cannot be started, navigator.sendBeacon(commitUrl, JSON as
+ *   text/plain). A beacon cannot carry headers: the token then travels in the JSON body as
+ *   "token", and the body is text/plain (a CORS-safelisted type). THE SERVER MUST accept the
+ *   token from the body field "token" when there is no Authorization header, and parse the body
+ *   as JSON whatever its Content-Type. Larger bodies stay in localStorage for the next launch.
+ *   The final pagehide (not beforeunload, not a bfcache pagehide) also sets "terminate": true
+ *   for a session still running: many SCOs never call Terminate when the tab is closed.
  *
  * window.cbsiRuntime exposes: flush() -> Promise<{ok, pending}>, runtime (current), create(config).
  */
@@ -208,8 +220,9 @@
   // 2004 interaction response formats (RTE 4th §4.2.9.1 / §4.2.9.2), driven by tables.responses.
   // ------------------------------------------------------------------------------------------
   class ResponseChecker {
-    constructor(doc) {
+    constructor(doc, length) {
       this.doc = doc || null;
+      this.len = length || ((t) => t.length);
       this.items = {};
       if (doc && doc.items) {
         for (const [k, v] of Object.entries(doc.items)) {
@@ -236,7 +249,7 @@
 
     checkItem(kind, item) {
       const sid = this.items.short_identifier;
-      const isId = (x) => x.length <= 250 && (!sid || !sid.re || sid.re.test(x));
+      const isId = (x) => this.len(x) <= 250 && (!sid || !sid.re || sid.re.test(x));
       if (kind === "pair") {
         const p = item.split(this.pair);
         return p.length === 2 && isId(p[0]) && isId(p[1]);
@@ -245,7 +258,7 @@
         const p = item.split(this.pair);
         if (p.length !== 2 || (p[0] === "" && p[1] === "")) return false;
         if (p[0] && !isId(p[0])) return false;
-        if (p[1].length > 250) return false;
+        if (this.len(p[1]) > 250) return false;
         if (kind === "step_pattern" && p[1].indexOf(this.range) >= 0) return this.checkRange(p[1]);
         return true;
       }
@@ -253,7 +266,7 @@
       const spec = this.items[kind];
       if (!spec) return false;
       const text = kind.indexOf("localized") === 0 ? stripLang(item) : item;
-      if (typeof spec.max === "number" && text.length > spec.max) return false;
+      if (typeof spec.max === "number" && this.len(text) > spec.max) return false;
       return !spec.re || spec.re.test(item);
     }
 
@@ -298,7 +311,10 @@
       this.arrays = tables.arrays || {};
       this.types = tables.types || {};
       this.indexRe = new RegExp(tables.index_pattern || DEFAULT_INDEX_PATTERN, "g");
-      this.responses = version === "2004" ? new ResponseChecker(tables.responses) : null;
+      // Lengths as the server counts them: Python's len() counts code points, JS .length counts
+      // UTF-16 units (an emoji is 2); "code_points" makes the caps agree.
+      this.codePoints = tables.length_unit === "code_points";
+      this.responses = version === "2004" ? new ResponseChecker(tables.responses, (t) => this.length(t)) : null;
       this.regex = {};
       for (const name of Object.keys(this.types)) {
         const p = this.types[name].pattern;
@@ -491,6 +507,12 @@
       return { kind: "no_error", value };
     }
 
+    length(text) {
+      if (!this.codePoints || text.length <= 0) return text.length;
+      const pairs = text.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g);
+      return text.length - (pairs ? pairs.length : 0);
+    }
+
     /** Type / vocabulary / range (scorm/cmi/model.py _make_validator). */
     validate(spec, value) {
       const vocab = spec.write_vocabulary || spec.vocabulary;
@@ -504,8 +526,8 @@
       const checks = type.checks || [];
       const maxLen = typeof spec.max_length === "number" ? spec.max_length : type.max_length;
       if (typeof maxLen === "number") {
-        const size = checks.indexOf("localized") >= 0 ? stripLang(value).length : value.length;
-        if (size > maxLen) return "type_mismatch";
+        const text = checks.indexOf("localized") >= 0 ? stripLang(value) : value;
+        if (this.length(text) > maxLen) return "type_mismatch";
       }
       const re = this.regex[spec.type];
       if (re && !re.test(value)) return "type_mismatch";
@@ -568,6 +590,10 @@
   const BACKOFF_MAX_MS = 60000;
   const REQUEST_TIMEOUT_MS = 15000;
 
+  function byteLength(text) {
+    return typeof TextEncoder === "function" ? new TextEncoder().encode(text).length : text.length * 3;
+  }
+
   function randomId() {
     const bytes = new Uint8Array(12);
     (global.crypto || window.crypto).getRandomValues(bytes);
@@ -591,6 +617,9 @@
       this.authFailed = false;
       this.waiters = [];
       this.finalSent = new WeakSet();
+      // One id per SCO session (per launch of the content): the server finishes a session
+      // (session_time into total_time...) once per id, however often terminate arrives.
+      this.session = opts.session || randomId();
       const retry = opts.retry || {};
       this.backoffMin = Number(retry.minMs) || BACKOFF_MIN_MS;
       this.backoffMax = Number(retry.maxMs) || BACKOFF_MAX_MS;
@@ -636,7 +665,8 @@
 
     enqueue(changes, extra) {
       this.seq += 1;
-      const batch = Object.assign({ seq: this.seq, id: randomId(), changes: changes, terminate: false }, extra || {});
+      const batch = Object.assign(
+        { seq: this.seq, id: randomId(), session: this.session, changes: changes, terminate: false }, extra || {});
       this.queue.push(batch);
       this.persist();
       this.pump();
@@ -663,7 +693,7 @@
           method: "POST",
           headers: this.headers(),
           body: body,
-          keepalive: body.length < KEEPALIVE_LIMIT,
+          keepalive: byteLength(body) < KEEPALIVE_LIMIT,
           credentials: "omit",
           cache: "no-store",
           signal: ctrl ? ctrl.signal : undefined,
@@ -715,7 +745,7 @@
         this.pump();
         return;
       }
-      if (status === 401 || status === 403) {
+      if (status === 401 || status === 403 || status === 404 || status === 410) {
         this.authFailed = true;
         this.onEvent("auth-failed", { status });
         this._settle();
@@ -771,31 +801,49 @@
      * commit with a fresh seq and send it so that it survives the page (keepalive / beacon).
      */
     finalFlush(extraChanges, terminate) {
-      const changes = {};
-      let term = !!terminate;
-      for (const b of this.queue) {
-        Object.assign(changes, b.changes);
-        term = term || !!b.terminate;
-      }
-      Object.assign(changes, extraChanges || {});
-      const nothingNew = !Object.keys(extraChanges || {}).length && !terminate;
+      const extraKeys = Object.keys(extraChanges || {});
+      const nothingNew = !extraKeys.length && !terminate;
       if (!this.queue.length && nothingNew) return null;
-      // Already sent as a page-exit commit and nothing new since: do not send it twice.
-      if (nothingNew && this.queue.length === 1 && this.finalSent.has(this.queue[0])) return null;
-      const extra = {};
-      for (const b of this.queue) if (b.asset_completed) extra.asset_completed = true;
-      this.seq += 1;
-      const batch = Object.assign({ seq: this.seq, id: randomId(), changes, terminate: term }, extra);
-      this.queue = [batch];
-      this.finalSent.add(batch);
+      // Batches of an earlier session (replayed from localStorage) are never merged with this
+      // session's: each session's session_time / terminate must reach the server on its own.
+      let split = this.queue.length;
+      while (split > 0 && this.queue[split - 1].session === this.session) split -= 1;
+      const head = this.queue.slice(0, split);
+      const tail = this.queue.slice(split);
+      let merged = null;
+      if (tail.length === 1 && nothingNew) {
+        merged = tail[0]; // nothing to merge with
+      } else if (tail.length || !nothingNew) {
+        const changes = {};
+        let term = !!terminate;
+        let asset = false;
+        for (const b of tail) {
+          Object.assign(changes, b.changes);
+          term = term || !!b.terminate;
+          asset = asset || !!b.asset_completed;
+        }
+        Object.assign(changes, extraChanges || {});
+        this.seq += 1;
+        merged = { seq: this.seq, id: randomId(), session: this.session, changes, terminate: term };
+        if (asset) merged.asset_completed = true;
+      }
+      this.queue = head.concat(merged ? [merged] : []);
       this.persist();
       if (this.retryTimer) {
         clearTimeout(this.retryTimer);
         this.retryTimer = null;
       }
+      // Requests sent in parallel may arrive in any order and a lower seq arriving late is
+      // refused (409): send only the oldest batch; the rest waits in localStorage for the next
+      // launch (there is one batch in the usual case).
+      const batch = this.queue[0];
+      // In flight already (normal commits are sent with keepalive too) or sent at an earlier
+      // page-exit event: do not send it twice.
+      if (this.finalSent.has(batch) || this.sending === batch) return batch;
+      this.finalSent.add(batch);
       const body = JSON.stringify(batch);
       let started = false;
-      if (body.length < KEEPALIVE_LIMIT && !this.authFailed) {
+      if (byteLength(body) < KEEPALIVE_LIMIT && !this.authFailed) {
         try {
           this.sending = batch;
           const req = this.fetch(this.url, {
@@ -815,7 +863,7 @@
           started = false;
         }
       }
-      if (!started && global.navigator && typeof global.navigator.sendBeacon === "function") {
+      if (!started && !this.authFailed && global.navigator && typeof global.navigator.sendBeacon === "function") {
         const withToken = Object.assign({ token: this.token }, batch);
         const blob = new Blob([JSON.stringify(withToken)], { type: "text/plain;charset=UTF-8" });
         started = global.navigator.sendBeacon(this.url, blob);
@@ -884,23 +932,24 @@
       return "true";
     }
 
+    // The argument check comes first (as in scorm/cmi/api.py): Initialize("x") is 201 in any state.
     initialize(param) {
-      if (this.status === RUNNING) return this._fail("already_initialized", "Initialize was already called.");
-      if (this.status === TERMINATED) return this._fail("content_terminated", "The session has been terminated.");
       if (param !== "" && param !== undefined && param !== null) {
         return this._fail("general_argument", "Initialize takes the empty string.");
       }
+      if (this.status === RUNNING) return this._fail("already_initialized", "Initialize was already called.");
+      if (this.status === TERMINATED) return this._fail("content_terminated", "The session has been terminated.");
       this.status = RUNNING;
       this._emit("initialized", {});
       return this._ok();
     }
 
     terminate(param) {
-      if (this.status === NOT_INITIALIZED) return this._fail("termination_before_init", "Not initialized.");
-      if (this.status === TERMINATED) return this._fail("termination_after_termination", "Already terminated.");
       if (param !== "" && param !== undefined && param !== null) {
         return this._fail("general_argument", "Terminate takes the empty string.");
       }
+      if (this.status === NOT_INITIALIZED) return this._fail("termination_before_init", "Not initialized.");
+      if (this.status === TERMINATED) return this._fail("termination_after_termination", "Already terminated.");
       this.status = TERMINATED;
       this._commit(true);
       clearInterval(this.timer);
@@ -936,12 +985,13 @@
     }
 
     commit(param) {
-      if (this.status === NOT_INITIALIZED) return this._fail("commit_before_init", "Not initialized.");
-      if (this.status === TERMINATED) return this._fail("commit_after_termination", "Terminated.");
       if (param !== "" && param !== undefined && param !== null) {
         return this._fail("general_argument", "Commit takes the empty string.");
       }
-      // Persistence is asynchronous (the values are kept in memory and localStorage meanwhile).
+      if (this.status === NOT_INITIALIZED) return this._fail("commit_before_init", "Not initialized.");
+      if (this.status === TERMINATED) return this._fail("commit_after_termination", "Terminated.");
+      // Persistence is asynchronous (SCORM allows it as long as the values are kept): the batch
+      // is in memory and in localStorage until the server has it.
       this._commit(false);
       return this._ok();
     }
@@ -975,11 +1025,16 @@
       }
     }
 
-    /** The page is going away (or hidden): send everything pending so it survives the page. */
-    pageExit(final) {
+    /**
+     * The page is going away (or hidden): send everything pending so it survives the page.
+     * On the final pagehide the session ends even if the content never calls Terminate (many
+     * do not on a closed tab); a Terminate the content still makes afterwards repeats it for the
+     * same session id, which the server finishes once.
+     */
+    pageExit(final, endSession) {
       if (final) this.unloading = true;
       const changes = this._takeDirty();
-      this.queue.finalFlush(changes, false);
+      this.queue.finalFlush(changes, !!endSession && this.status === RUNNING);
     }
 
     /** Flush dirty values and wait until the queue is empty (or stuck). */
@@ -1067,6 +1122,9 @@
 
   /** Create the runtime for one SCO launch and make it the one the API objects talk to. */
   function start(config, hooks) {
+    if (!config.tables || !config.tables.elements) {
+      throw new Error("cbsi runtime: config.tables (scorm.cmi.export_tables) is missing");
+    }
     if (current) current.dispose();
     const rt = new ScormRuntime(config, hooks);
     current = rt;
@@ -1088,7 +1146,9 @@
   function onPageExit(event) {
     if (event.type === "visibilitychange" && global.document.visibilityState !== "hidden") return;
     const final = event.type !== "visibilitychange";
-    if (current) current.pageExit(final);
+    // beforeunload can still be cancelled and a persisted pagehide may come back (bfcache).
+    const endSession = event.type === "pagehide" && !event.persisted;
+    if (current) current.pageExit(final, endSession);
     for (const q of liveQueues) {
       if (current && q === current.queue) continue;
       if (q.pending) q.finalFlush({}, false);
