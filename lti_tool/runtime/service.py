@@ -109,6 +109,7 @@ class ItemSession:
     state: dict[str, Any]
     seq: int
     kind: str
+    last_commit_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -383,7 +384,9 @@ def start_item_session(
                 )
                 s.add(row)
             row.sessions += 1
-            return ItemSession(item_id=item_id, cmi_version=ASSET, state={}, seq=row.seq, kind=ASSET)
+            return ItemSession(
+                item_id=item_id, cmi_version=ASSET, state={}, seq=row.seq, kind=ASSET, last_commit_id=row.last_commit_id
+            )
         manifest_item = manifest_items(services, found_version).get(item_id)
         extra = _initial_kwargs(manifest_item, cmi_version)
         tree = activity_tree(services, found_version)
@@ -419,7 +422,14 @@ def start_item_session(
         row.state = state
         row.sessions += 1
         row.session_open = True
-        return ItemSession(item_id=item_id, cmi_version=cmi_version, state=state, seq=row.seq, kind="sco")
+        return ItemSession(
+            item_id=item_id,
+            cmi_version=cmi_version,
+            state=state,
+            seq=row.seq,
+            kind="sco",
+            last_commit_id=row.last_commit_id,
+        )
 
 
 # -- commits ---------------------------------------------------------------------------------
@@ -567,7 +577,13 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
 
 
 def _track(
-    s: Session, services: Services, attempt_id: str, item_id: str, cmi_version: str, state: Mapping[str, Any], *,
+    s: Session,
+    services: Services,
+    attempt_id: str,
+    item_id: str,
+    cmi_version: str,
+    state: Mapping[str, Any],
+    *,
     terminated: bool,
 ) -> None:
     """Report a SCO's (or asset's) data to the attempt's sequencing state, same transaction."""

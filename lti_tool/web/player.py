@@ -81,6 +81,7 @@ def _runtime_config(attempt_id: str, item: service.PlayerItem, token: str, learn
         "commitUrl": url_for("player.commit", attempt_id=attempt_id, item_id=item.id),
         "token": token,
         "seq": session.seq,
+        "lastCommitId": session.last_commit_id,
         "state": session.state,
     }
 

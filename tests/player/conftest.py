@@ -11,9 +11,7 @@ future server side:
   otherwise), injectable failures (503 for the next N calls), every accepted commit recorded;
 * ``/nav/<attempt>`` is a fake navigation endpoint over the flat list of launchable items.
 
-Element tables come from ``scorm.cmi.export_tables`` when that package is importable (after the
-lead merges the cmi branch), else from ``cmi_tables_snapshot.json``: a snapshot of the same
-export taken from the cmi branch (commit a38be79) so the two helpers' work can be tested apart.
+Element tables come from ``scorm.cmi.export_tables``, the server's data model.
 """
 
 from __future__ import annotations
@@ -65,11 +63,9 @@ def fixtures_path() -> Path:
 
 
 def load_tables() -> dict[str, Any]:
-    """Tables for both versions, from scorm.cmi when importable, else from the snapshot."""
-    try:
-        from scorm.cmi import export_tables  # present once the cmi branch is merged
-    except ImportError:
-        return json.loads((Path(__file__).with_name("cmi_tables_snapshot.json")).read_text("utf-8"))
+    """Tables for both versions, exported by the server's data model (the authority)."""
+    from scorm.cmi import export_tables
+
     return {"1.2": export_tables("1.2"), "2004": export_tables("2004")}
 
 
