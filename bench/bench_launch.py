@@ -6,7 +6,8 @@ outside the timed section. "Server time" is the tool's handling of one whole rou
 measured around the test-client calls (so it includes Flask/Werkzeug and test-client overhead
 for every contender alike). Contenders run interleaved in blocks so machine load hits all alike.
 
-* CBSI-Connect: GET /lti/login (302) + POST /lti/launch (303) + GET /play/<id> (landing page),
+* CBSI-Connect: GET /lti/login (302) + POST /lti/launch (303) + GET /play/<id> (the player page
+  with its attempt opened and the SCO session started),
   SQLite (WAL) in a temp folder; the platform JWKS is fetched once, then cached in memory.
 * pylti1p3, default: its documented Flask flow (``FlaskOIDCLogin(...).redirect()``,
   ``FlaskMessageLaunch(...).get_launch_data()``) with ``ToolConfDict``, its default Flask-session
@@ -42,6 +43,8 @@ from werkzeug.serving import make_server
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lti_tool import create_app
+from lti_tool.catalogue import import_package
+from lti_tool.demo import build_demo_package
 from lti_tool.keys import public_jwk
 from lti_tool.lti import platforms
 from lti_tool.services import build_services
@@ -77,6 +80,7 @@ def claims(nonce: str, target: str, n: int) -> dict[str, Any]:
         CLAIM + "resource_link": {"id": "rl-1", "title": "Bench activity"},
         CLAIM + "roles": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"],
         CLAIM + "context": {"id": "course-1", "title": "Bench course"},
+        CLAIM + "custom": {"course": "cbsi.demo.evidence-handling"},
     }
 
 
@@ -91,6 +95,7 @@ class Contender:
         self.name = name
         self.round_trip = round_trip
         self.times: list[float] = []
+        self.extra: list[float] = []  # ours: login + launch without the player page
 
 
 def ours(key: rsa.RSAPrivateKey, jwks: dict[str, Any], folder: Path) -> tuple[Contender, Callable[[], None]]:
@@ -119,6 +124,8 @@ def ours(key: rsa.RSAPrivateKey, jwks: dict[str, Any], folder: Path) -> tuple[Co
         deployment_ids=(DEPLOYMENT,),
         approve=True,
     )
+    # the landing page is the real player: the demo course is in the catalogue
+    import_package(services, build_demo_package(folder / "demo-course.zip"))
     app = create_app(settings, services=services)
     # The key set is fetched once (the first launch) and then served from the in-memory cache.
     app.extensions["cbsi_lti"].key_cache.fetch = lambda url, timeout: jwks
@@ -136,13 +143,19 @@ def ours(key: rsa.RSAPrivateKey, jwks: dict[str, Any], folder: Path) -> tuple[Co
         token = sign(key, claims(q["nonce"][0], target, i))
         t2 = time.perf_counter()
         r2 = client.post("/lti/launch", data={"id_token": token, "state": q["state"][0]})
+        t_launch = time.perf_counter()
         r3 = client.get(r2.headers["Location"])
         t3 = time.perf_counter()
+        launch_only.append((t1 - t0) + (t_launch - t2))
         if r2.status_code != 303 or r3.status_code != 200:
-            raise SystemExit(f"CBSI-Connect launch failed: {r2.status_code} {r2.get_data(as_text=True)[:300]}")
+            raise SystemExit(
+                f"CBSI-Connect launch failed: {r2.status_code}/{r3.status_code} {r3.get_data(as_text=True)[:300]}"
+            )
         return (t1 - t0) + (t3 - t2)
 
-    return Contender("CBSI-Connect (login+launch+page)", round_trip), services.db.dispose
+    contender = Contender("CBSI-Connect (login+launch+player)", round_trip)
+    launch_only: list[float] = contender.extra
+    return contender, services.db.dispose
 
 
 def baseline_app(jwks: dict[str, Any] | None, key_set_url: str) -> Flask:
@@ -209,11 +222,16 @@ def baseline(name: str, key: rsa.RSAPrivateKey, jwks: dict[str, Any] | None, key
     return Contender(name, round_trip)
 
 
-def serve_jwks(jwks: dict[str, Any]) -> tuple[str, Callable[[], None]]:
-    """The platform's key set on a loopback port (what pylti1p3 fetches by default on each launch)."""
+def serve_jwks(jwks: dict[str, Any], latency_ms: float = 0.0) -> tuple[str, Callable[[], None]]:
+    """The platform's key set on a loopback port (what pylti1p3 fetches by default on each launch).
+
+    ``latency_ms`` makes it answer like an LMS across a network instead of on loopback.
+    """
     body = json.dumps(jwks).encode()
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if latency_ms:
+            time.sleep(latency_ms / 1000)
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
 
@@ -244,9 +262,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=500, help="measured round trips per contender")
     parser.add_argument("--block", type=int, default=25, help="round trips per contender before switching")
+    parser.add_argument(
+        "--jwks-latency-ms", type=float, default=0.0, help="answer time of the platform's key set URL (0 = loopback)"
+    )
     args = parser.parse_args()
     key, jwks = platform_key()
-    url, stop_jwks = serve_jwks(jwks)
+    url, stop_jwks = serve_jwks(jwks, args.jwks_latency_ms)
     with tempfile.TemporaryDirectory() as tmp:
         mine, close = ours(key, jwks, Path(tmp))
         contenders = [
@@ -264,9 +285,17 @@ def main() -> None:
             done += args.block
         close()
     stop_jwks()
-    print(f"launch round trips, in process (Flask test client), n={done} each, server time only, interleaved")
+    print(
+        f"launch round trips, in process (Flask test client), n={done} each, server time only, interleaved; "
+        f"platform key set answers in {args.jwks_latency_ms:.0f} ms"
+    )
     rows = [report(c.name, c.times) for c in contenders]
+    launch = report("CBSI-Connect (login+launch only)", mine.extra)
     a, default, inline = rows
+    print(
+        f"like for like (login+launch) vs pylti1p3 default: throughput {launch['rps'] / default['rps']:.2f}x, "
+        f"p95 {default['p95'] / launch['p95']:.2f}x"
+    )
     print(
         f"ratio vs pylti1p3 default: throughput {a['rps'] / default['rps']:.2f}x, p95 {default['p95'] / a['p95']:.2f}x"
     )
@@ -275,8 +304,9 @@ def main() -> None:
         f"p95 {inline['p95'] / a['p95']:.2f}x"
     )
     print(
-        f"targets: >= 3x the default flow -> {'met' if a['rps'] / default['rps'] >= 3 else 'NOT met'}; "
-        f"p95 <= 25 ms -> {'met' if a['p95'] <= 25 else 'NOT met'}"
+        f"targets: same launch >= 3x pylti1p3's default flow -> "
+        f"{'met' if launch['rps'] / default['rps'] >= 3 else 'NOT met'}; "
+        f"p95 of login+launch+player page <= 25 ms -> {'met' if a['p95'] <= 25 else 'NOT met'}"
     )
 
 

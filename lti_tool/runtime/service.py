@@ -146,13 +146,18 @@ def _manifest(path: str) -> ScormManifest | None:
     return structure if isinstance(structure, ScormManifest) else None
 
 
+_ITEMS_BY_ID: dict[str, dict[str, Item]] = {}
+
+
 def manifest_items(services: Services, version: CourseVersion) -> dict[str, Item]:
-    """The manifest's items by identifier (parsed once per process and version)."""
-    manifest_file = str(version.structure.get("manifest_file", "imsmanifest.xml"))
-    manifest = _manifest(str(services.settings.content_path / version.content_dir / manifest_file))
-    if manifest is None:
-        return {}
-    return {item.identifier: item for org in manifest.organizations for item in org.walk()}
+    """The manifest's items by identifier (parsed once per process and package checksum)."""
+    found = _ITEMS_BY_ID.get(version.sha256)
+    if found is None:
+        manifest_file = str(version.structure.get("manifest_file", "imsmanifest.xml"))
+        manifest = _manifest(str(services.settings.content_path / version.content_dir / manifest_file))
+        found = {} if manifest is None else {i.identifier: i for org in manifest.organizations for i in org.walk()}
+        _ITEMS_BY_ID[version.sha256] = found
+    return found
 
 
 # Process caches keyed by the package's SHA-256: a version's content never changes once imported.
@@ -168,8 +173,19 @@ def activity_tree(services: Services, version: CourseVersion) -> sequencing.Acti
     return _TREES[version.sha256]
 
 
+_PLAYER_ITEMS: dict[str, tuple[PlayerItem, ...]] = {}
+
+
 def player_items(version: CourseVersion) -> tuple[PlayerItem, ...]:
-    """Launchable items of a version, in course order."""
+    """Launchable items of a version, in course order (cached per process and package checksum)."""
+    found = _PLAYER_ITEMS.get(version.sha256)
+    if found is None:
+        found = _player_items(version)
+        _PLAYER_ITEMS[version.sha256] = found
+    return found
+
+
+def _player_items(version: CourseVersion) -> tuple[PlayerItem, ...]:
     return tuple(
         PlayerItem(
             id=str(entry["identifier"]),
@@ -239,9 +255,15 @@ def open_attempt(services: Services, launch: Launch) -> OpenedAttempt:
     settings = services.settings.player
     with services.db.session() as s:
         course = _find_course(s, ident)
-        if course is None or not course.versions:
+        newest = (
+            s.scalars(
+                select(CourseVersion).where(CourseVersion.course_id == course.id).order_by(CourseVersion.version.desc())
+            ).first()
+            if course is not None
+            else None
+        )
+        if course is None or newest is None:
             raise CourseUnavailable()
-        newest = course.versions[-1]
         if newest.standard not in CMI_VERSION:
             raise StandardNotPlayable(
                 f"this course is {newest.standard}; the player plays SCORM 1.2 and SCORM 2004 packages"

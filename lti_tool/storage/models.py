@@ -176,7 +176,8 @@ class CourseVersion(Base):
     launchable_count: Mapped[int] = mapped_column(Integer)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     content_dir: Mapped[str] = mapped_column(String(255), unique=True)
-    structure: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # the parsed manifest can be large (1,000-AU cmi5 courses): loaded only when read
+    structure: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
     source_name: Mapped[str] = mapped_column(String(512), default="")
     imported_by: Mapped[str] = mapped_column(String(255), default="")
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
