@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 from collections import defaultdict
@@ -31,11 +32,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Row, and_, case, func, literal, or_, select, update
+from sqlalchemy import Boolean, Integer, Row, Text, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from lti_tool.storage.db import Database, StorageError
 from lti_tool.storage.models import GradeOutbox, UtcDateTime
@@ -107,6 +108,107 @@ def _payload(update: ScoreUpdate) -> dict[str, Any]:
         "comment": update.comment,
         "outcome_at": update.outcome_at,
     }
+
+
+def _dt(name: str) -> BindParameter[datetime]:
+    return bindparam(name, type_=UtcDateTime())
+
+
+@functools.cache
+def _upsert_statement(dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT DO UPDATE ... WHERE newer RETURNING version``, built once per dialect
+    (statement construction costs more than its execution; parameters: ``_payload`` + ``now``)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    columns = ("platform_key", "line_item_key", "user_id", "line_item_url", *_PAYLOAD_COLUMNS)
+    values: dict[str, Any] = {name: bindparam(name, type_=T.c[name].type) for name in columns}
+    values.update(
+        status=S.PENDING.value,
+        version=1,
+        attempts=0,
+        next_attempt_at=_dt("now"),
+        grade_delivered=False,
+        created_at=_dt("now"),
+        updated_at=_dt("now"),
+    )
+    stmt = insert(T).values(values)
+    excluded = stmt.excluded
+    changes: dict[str, Any] = {name: excluded[name] for name in _PAYLOAD_COLUMNS}
+    changes.update(
+        line_item_url=func.coalesce(excluded.line_item_url, T.c.line_item_url),
+        version=T.c.version + 1,
+        attempts=0,
+        next_attempt_at=excluded.next_attempt_at,
+        last_error=None,
+        last_status_code=None,
+        # an in-flight row keeps its lease: one request per key at a time; the worker's settle
+        # sees the version moved and re-queues the newer payload
+        status=case((T.c.status == S.IN_FLIGHT.value, S.IN_FLIGHT.value), else_=S.PENDING.value),
+        updated_at=excluded.updated_at,
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[T.c.platform_key, T.c.line_item_key, T.c.user_id],
+        set_=changes,
+        where=excluded.outcome_at > T.c.outcome_at,
+    ).returning(T.c.version)
+
+
+def _settle_values(kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(values when the version matches, values applied whatever the version) of a settle kind."""
+    code = bindparam("status_code", type_=Integer())
+    error = bindparam("error", type_=Text())
+    if kind == "delivered":
+        sent = _dt("sent")
+        always: dict[str, Any] = {
+            "last_sent_timestamp": case(
+                (or_(T.c.last_sent_timestamp.is_(None), T.c.last_sent_timestamp < sent), sent),
+                else_=T.c.last_sent_timestamp,
+            ),
+            "delivered_at": _dt("now"),
+            "grade_delivered": or_(T.c.grade_delivered, bindparam("graded", type_=Boolean())),
+        }
+        return {"status": S.DELIVERED.value, "last_status_code": code, "last_error": None}, always
+    if kind == "superseded":
+        return {"status": S.SUPERSEDED.value, "last_status_code": code, "last_error": error}, {}
+    if kind == "retry":
+        current = {
+            "status": S.PENDING.value,
+            "attempts": T.c.attempts + 1,
+            "next_attempt_at": _dt("at"),
+            "last_status_code": code,
+            "last_error": error,
+        }
+        return current, {}
+    if kind == "dead":
+        return {"status": S.DEAD.value, "attempts": T.c.attempts + 1, "last_status_code": code, "last_error": error}, {}
+    if kind == "release":
+        return {"status": S.PENDING.value, "next_attempt_at": _dt("at")}, {}
+    raise ValueError(f"unknown settle kind {kind!r}")  # pragma: no cover - internal
+
+
+@functools.cache
+def _settle_statements(kind: str) -> tuple[Any, Any]:
+    """The two UPDATEs of a settle: version matches (applied), or moved on (re-queue)."""
+    current, always = _settle_values(kind)
+    in_flight = T.c.status == S.IN_FLIGHT.value
+    now = _dt("now")
+    applied = (
+        update(T)
+        .where(T.c.id == bindparam("item_id"), T.c.version == bindparam("expected_version"), in_flight)
+        .values(**always, **current, lease_expires_at=None, leased_by=None, updated_at=now)
+    )
+    moved = (
+        update(T)
+        .where(T.c.id == bindparam("item_id"))
+        .values(
+            **always,
+            status=case((in_flight, S.PENDING.value), else_=T.c.status),
+            next_attempt_at=case((in_flight, now), else_=T.c.next_attempt_at),
+            lease_expires_at=case((in_flight, None), else_=T.c.lease_expires_at),
+            leased_by=case((in_flight, None), else_=T.c.leased_by),
+            updated_at=case((in_flight, now), else_=T.c.updated_at),
+        )
+    )
+    return applied, moved
 
 
 def item_from_row(row: Row[Any] | Any) -> OutboxItem:
@@ -205,38 +307,8 @@ class SqlOutboxStore:
             INSERTED, COALESCED (payload replaced, version + 1) or STALE (stored one not older).
         """
         now = ensure_aware(now, "now")
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(T).values(
-            **_payload(update),
-            status=S.PENDING.value,
-            version=1,
-            attempts=0,
-            next_attempt_at=now,
-            grade_delivered=False,
-            created_at=now,
-            updated_at=now,
-        )
-        excluded = stmt.excluded
-        changes: dict[str, Any] = {name: excluded[name] for name in _PAYLOAD_COLUMNS}
-        changes.update(
-            line_item_url=func.coalesce(excluded.line_item_url, T.c.line_item_url),
-            version=T.c.version + 1,
-            attempts=0,
-            next_attempt_at=excluded.next_attempt_at,
-            last_error=None,
-            last_status_code=None,
-            # an in-flight row keeps its lease: one request per key at a time; the worker's settle
-            # sees the version moved and re-queues the newer payload
-            status=case((T.c.status == S.IN_FLIGHT.value, S.IN_FLIGHT.value), else_=S.PENDING.value),
-            updated_at=excluded.updated_at,
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[T.c.platform_key, T.c.line_item_key, T.c.user_id],
-            set_=changes,
-            where=excluded.outcome_at > T.c.outcome_at,
-        ).returning(T.c.version)
-        version = session.execute(stmt).scalar_one_or_none()
+        stmt = _upsert_statement(session.get_bind().dialect.name)
+        version = session.execute(stmt, {**_payload(update), "now": now}).scalar_one_or_none()
         if version is None:
             return EnqueueResult.STALE
         return EnqueueResult.INSERTED if version == 1 else EnqueueResult.COALESCED
@@ -282,39 +354,16 @@ class SqlOutboxStore:
         return items
 
     # -- settling -----------------------------------------------------------------------------
-    def _settle(
-        self,
-        item_id: int,
-        version: int,
-        now: datetime,
-        current: Mapping[str, Any],
-        always: Mapping[str, Any] | None = None,
-    ) -> SettleResult:
-        now = ensure_aware(now, "now")
-        always = dict(always or {})
-        in_flight = T.c.status == S.IN_FLIGHT.value
+    def _settle(self, kind: str, item_id: int, version: int, now: datetime, **params: Any) -> SettleResult:
+        """Run the prebuilt settle statements of ``kind`` (see ``_SETTLE``)."""
+        current, moved = _settle_statements(kind)
+        values = {"item_id": item_id, "expected_version": version, "now": ensure_aware(now, "now"), **params}
         with self._db.session() as s:
-            done = s.execute(
-                update(T)
-                .where(T.c.id == item_id, T.c.version == version, in_flight)
-                .values(**always, **current, lease_expires_at=None, leased_by=None, updated_at=now)
-            )
-            if done.rowcount == 1:  # type: ignore[attr-defined]
+            if s.execute(current, values).rowcount == 1:  # type: ignore[attr-defined]
                 return SettleResult(applied=True)
             # the version moved on (a newer outcome was coalesced while the request was out): keep
             # the delivery facts, give the newer payload back to the queue now
-            s.execute(
-                update(T)
-                .where(T.c.id == item_id)
-                .values(
-                    **always,
-                    status=case((in_flight, S.PENDING.value), else_=T.c.status),
-                    next_attempt_at=case((in_flight, literal(now, UtcDateTime())), else_=T.c.next_attempt_at),
-                    lease_expires_at=case((in_flight, None), else_=T.c.lease_expires_at),
-                    leased_by=case((in_flight, None), else_=T.c.leased_by),
-                    updated_at=case((in_flight, literal(now, UtcDateTime())), else_=T.c.updated_at),
-                )
-            )
+            s.execute(moved, values)
         return SettleResult(applied=False)
 
     def mark_delivered(
@@ -329,28 +378,13 @@ class SqlOutboxStore:
     ) -> SettleResult:
         """See ``sync.ports.OutboxStore.mark_delivered``."""
         sent = ensure_aware(sent_timestamp, "sent_timestamp")
-        now = ensure_aware(now, "now")
-        always: dict[str, Any] = {
-            "last_sent_timestamp": case(
-                (
-                    or_(T.c.last_sent_timestamp.is_(None), T.c.last_sent_timestamp < sent),
-                    literal(sent, UtcDateTime()),
-                ),
-                else_=T.c.last_sent_timestamp,
-            ),
-            "delivered_at": now,
-        }
-        if graded:
-            always["grade_delivered"] = True
-        current = {"status": S.DELIVERED.value, "last_status_code": status_code, "last_error": None}
-        return self._settle(item_id, version, now, current, always)
+        return self._settle("delivered", item_id, version, now, sent=sent, graded=graded, status_code=status_code)
 
     def mark_superseded(
         self, item_id: int, *, version: int, status_code: int | None, reason: str, now: datetime
     ) -> SettleResult:
         """See ``sync.ports.OutboxStore.mark_superseded``."""
-        current = {"status": S.SUPERSEDED.value, "last_status_code": status_code, "last_error": reason}
-        return self._settle(item_id, version, now, current)
+        return self._settle("superseded", item_id, version, now, status_code=status_code, error=reason)
 
     def schedule_retry(
         self,
@@ -363,31 +397,18 @@ class SqlOutboxStore:
         now: datetime,
     ) -> SettleResult:
         """See ``sync.ports.OutboxStore.schedule_retry``."""
-        current = {
-            "status": S.PENDING.value,
-            "attempts": T.c.attempts + 1,
-            "next_attempt_at": ensure_aware(next_attempt_at, "next_attempt_at"),
-            "last_status_code": status_code,
-            "last_error": error,
-        }
-        return self._settle(item_id, version, now, current)
+        at = ensure_aware(next_attempt_at, "next_attempt_at")
+        return self._settle("retry", item_id, version, now, at=at, status_code=status_code, error=error)
 
     def mark_dead(
         self, item_id: int, *, version: int, status_code: int | None, error: str, now: datetime
     ) -> SettleResult:
         """See ``sync.ports.OutboxStore.mark_dead``."""
-        current = {
-            "status": S.DEAD.value,
-            "attempts": T.c.attempts + 1,
-            "last_status_code": status_code,
-            "last_error": error,
-        }
-        return self._settle(item_id, version, now, current)
+        return self._settle("dead", item_id, version, now, status_code=status_code, error=error)
 
     def release(self, item_id: int, *, version: int, not_before: datetime, now: datetime) -> SettleResult:
         """See ``sync.ports.OutboxStore.release``."""
-        current = {"status": S.PENDING.value, "next_attempt_at": ensure_aware(not_before, "not_before")}
-        return self._settle(item_id, version, now, current)
+        return self._settle("release", item_id, version, now, at=ensure_aware(not_before, "not_before"))
 
     # -- admin --------------------------------------------------------------------------------
     def set_line_item_url(self, *, platform_key: str, line_item_key: str, url: str) -> int:
