@@ -34,7 +34,7 @@ from typing import IO, Any
 
 from sqlalchemy import Boolean, Integer, Row, Text, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
@@ -347,7 +347,7 @@ class SqlOutboxStore:
             .values(status=S.IN_FLIGHT.value, lease_expires_at=lease, leased_by=worker_id[:64], updated_at=now)
             .returning(*T.c)
         )
-        with self._db.session() as s:
+        with self._single_statements() as s:
             rows = s.execute(stmt).all()
         items = [item_from_row(r) for r in rows]
         items.sort(key=lambda it: (it.next_attempt_at, it.id))
@@ -358,13 +358,28 @@ class SqlOutboxStore:
         """Run the prebuilt settle statements of ``kind`` (see ``_SETTLE``)."""
         current, moved = _settle_statements(kind)
         values = {"item_id": item_id, "expected_version": version, "now": ensure_aware(now, "now"), **params}
-        with self._db.session() as s:
+        with self._single_statements() as s:
             if s.execute(current, values).rowcount == 1:  # type: ignore[attr-defined]
                 return SettleResult(applied=True)
             # the version moved on (a newer outcome was coalesced while the request was out): keep
             # the delivery facts, give the newer payload back to the queue now
             s.execute(moved, values)
         return SettleResult(applied=False)
+
+    @contextlib.contextmanager
+    def _single_statements(self) -> Iterator[Session | Connection]:
+        """Where statements that are atomic on their own run.
+
+        PostgreSQL: an autocommit connection — one round trip per statement instead of BEGIN,
+        statement, COMMIT (the worker settles every row: that is most of its database time).
+        SQLite: a unit of work of ``Database.session`` (in-process writers take turns).
+        """
+        if not self._pg:
+            with self._db.session() as s:
+                yield s
+            return
+        with self._db.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     def mark_delivered(
         self,
