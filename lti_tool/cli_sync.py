@@ -22,6 +22,8 @@ from sync.worker import RunStats, install_stop_signals
 
 logger = logging.getLogger(__name__)
 S = OutboxStatus
+#: Dead deliveries listed by ``sync status``.
+DEAD_SHOWN = 20
 
 
 def _prepared(obj: CliContext) -> Services:
@@ -132,9 +134,23 @@ def status_cmd(obj: CliContext, as_json: bool) -> None:
     """Per platform: pending, in flight, delivered in the last hour, dead, age of the oldest pending."""
     services = _prepared(obj)
     now = datetime.now(UTC)
-    summaries = SqlOutboxStore(services.db).summary(now=now)
+    store = SqlOutboxStore(services.db)
+    summaries = store.summary(now=now)
     names = _platform_names(services)
     rows = [_status_json(sm, names.get(sm.platform_key, "(unregistered)"), now) for sm in summaries]
+    dead_items = store.list_items(statuses=[S.DEAD]) if any(sm.count(S.DEAD) for sm in summaries) else []
+    for row in rows:
+        row["dead_items"] = [
+            {
+                "id": it.id,
+                "user_id": it.update.user_id,
+                "line_item_key": it.update.line_item_key,
+                "status_code": it.last_status_code,
+                "error": it.last_error,
+            }
+            for it in dead_items
+            if it.update.platform_key == row["platform"]
+        ][:DEAD_SHOWN]
     if as_json:
         click.echo(json.dumps({"at": now.isoformat(), "platforms": rows}, indent=2))
         return
@@ -150,12 +166,16 @@ def status_cmd(obj: CliContext, as_json: bool) -> None:
             f"{sm.platform_key:<8} {name[:28]:<28} {row['pending']:>8} {row['in_flight']:>9} "
             f"{row['delivered_last_hour']:>8} {row['dead']:>6} {_age(sm.oldest_pending_at, now):>8}"
         )
-    dead = sum(int(str(r["dead"])) for r in rows)
-    if dead:
-        click.echo(
-            f"\n{dead} dead deliveries: see the reasons with 'cbsi-connect sync status --json' or the admin "
-            "pages, fix them, then run 'cbsi-connect sync retry --dead'"
-        )
+    if dead_items:
+        click.echo(f"\n{len(dead_items)} dead deliveries (the platform refused them):")
+        for it in dead_items[:DEAD_SHOWN]:
+            click.echo(
+                f"  platform {it.update.platform_key}, user {it.update.user_id}, line item {it.update.line_item_key}: "
+                f"{it.last_status_code or '-'} {it.last_error or ''}"
+            )
+        if len(dead_items) > DEAD_SHOWN:
+            click.echo(f"  ... and {len(dead_items) - DEAD_SHOWN} more (--json lists {DEAD_SHOWN} per platform)")
+        click.echo("fix the cause (enrolment, grade item, registration), then run 'cbsi-connect sync retry --dead'")
 
 
 @sync_group.command("retry")

@@ -249,6 +249,9 @@ def test_rejected_score_goes_dead_then_retry_dead_redelivers(
     line = next(ln for ln in out.splitlines() if ln.startswith(str(pid)))
     assert "Academy North" in line and line.split()[-2:] == ["1", "-"]  # 1 dead, nothing pending
     assert "sync retry --dead" in out
+    (dead_line,) = [ln for ln in out.splitlines() if "user u-new" in ln]
+    assert dead_line.startswith(f"  platform {pid}, user u-new, line item dep-1/rl-1: 400 ")
+    assert "Incorrect score received" in dead_line
     fake.enrolled.add("u-new")  # the admin fixed the enrolment
     code, out = run_cli(wired, "sync", "retry", "--dead", "--platform", str(pid))
     assert code == 0 and "1 dead deliveries re-queued" in out
@@ -257,6 +260,7 @@ def test_rejected_score_goes_dead_then_retry_dead_redelivers(
     assert fake.grades[(1, "u-new")].value == 90.0
     code, out = run_cli(wired, "sync", "status", "--json")
     (row,) = json.loads(out)["platforms"]
+    assert row["dead_items"] == []
     assert (row["dead"], row["delivered"], row["delivered_last_hour"], row["pending"]) == (0, 2, 2, 0)
 
 
