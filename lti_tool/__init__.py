@@ -53,8 +53,11 @@ def create_app(
     )
     app.extensions["cbsi"] = services
 
-    from lti_tool.web import admin, content, core, errors, lti_adv, player
+    from lti_tool import grades
+    from lti_tool.web import admin, content, core, errors, lti_adv, metrics, player
 
+    grades.install(services)  # outcome_changed → grade outbox, in the commit's transaction
+    metrics.init_app(app)
     errors.init_app(app)
     core.init_app(app)
     content.init_app(app)

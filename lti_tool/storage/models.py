@@ -14,7 +14,9 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -391,3 +393,53 @@ class DevScore(Base):
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     timestamp: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GradeOutbox(Base):
+    """The grade outbox (DESIGN.md §5.6): one row per (platform, line item, learner), coalesced.
+
+    ``status`` mirrors ``sync.model.OutboxStatus``; ``version`` increases with every payload
+    replacement and every settle quotes it. ``platform_key`` is ``str(platforms.id)``.
+    """
+
+    __tablename__ = "grade_outbox"
+    __table_args__ = (
+        UniqueConstraint("platform_key", "line_item_key", "user_id", name="uq_grade_outbox_key"),
+        CheckConstraint(
+            "status IN ('pending','in_flight','delivered','superseded','dead')", name="ck_grade_outbox_status"
+        ),
+        CheckConstraint("status <> 'in_flight' OR lease_expires_at IS NOT NULL", name="ck_grade_outbox_lease"),
+        Index("ix_grade_outbox_due", "status", "next_attempt_at"),
+        Index("ix_grade_outbox_lease", "status", "lease_expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    platform_key: Mapped[str] = mapped_column(String(64))
+    line_item_key: Mapped[str] = mapped_column(String(600))
+    user_id: Mapped[str] = mapped_column(String(255))
+    line_item_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lineitems_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    resource_link_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    tag: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    label: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    resource_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    line_item_score_maximum: Mapped[float] = mapped_column(Float)
+    score_given: Mapped[float | None] = mapped_column(Float, nullable=True)
+    score_maximum: Mapped[float | None] = mapped_column(Float, nullable=True)
+    activity_progress: Mapped[str] = mapped_column(String(32))
+    grading_progress: Mapped[str] = mapped_column(String(32))
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    outcome_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    lease_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    leased_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_sent_timestamp: Mapped[datetime | None] = mapped_column(nullable=True)
+    grade_delivered: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()

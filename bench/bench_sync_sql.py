@@ -1,0 +1,254 @@
+"""Grade-sync benchmark through the SQL outbox (DESIGN.md §8): ``bench_sync.py``'s workload —
+N score updates over P simulated platforms answering in ``--latency`` — delivered by the worker
+over ``lti_tool.storage.outbox.SqlOutboxStore`` on SQLite and/or PostgreSQL.
+
+In the SAME run against the SAME servers: the sequential one-request-at-a-time sender (Moodle's
+sync task pattern) on a sample, extrapolated to N — the baseline the ratio is taken against.
+
+* SQLite: a fresh file in a temporary folder (one worker, as in production).
+* PostgreSQL: a fresh database created under ``$CBSI_BENCH_POSTGRES_URL`` (dropped at the end);
+  ``--pg-workers K`` runs K worker PROCESSES claiming with ``FOR UPDATE SKIP LOCKED``.
+
+Usage: ``python bench/bench_sync_sql.py [--db sqlite|postgres|both] [--n 40000] [--pg-workers 1]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bench.bench_sync import _server_main, _Signing, run_sequential
+from lti_tool.grades import SqlPlatformDirectory
+from lti_tool.storage import Database
+from lti_tool.storage.models import Platform
+from lti_tool.storage.outbox import SqlOutboxStore
+from sync.ags import AgsClient, make_session
+from sync.memory import InMemoryTokenCache
+from sync.model import LineItemRef, OutboxStatus
+from sync.scores import Completion, Outcome, build_score_update
+from sync.tokens import ClientCredentialsTokenProvider
+from sync.worker import Worker, WorkerConfig
+
+
+def prepare(url: str, ports: list[int], n: int) -> dict:
+    """Migrate, register the platforms, enqueue n updates (500 per transaction)."""
+    db = Database(url, pool_size=20)
+    db.upgrade()
+    keys: list[str] = []
+    with db.session() as s:
+        for i, port in enumerate(ports):
+            row = Platform(
+                issuer=f"https://academy-{i:02d}.example",
+                client_id="cbsi",
+                name=f"Academy {i:02d}",
+                auth_login_url=f"http://127.0.0.1:{port}/auth",
+                auth_token_url=f"http://127.0.0.1:{port}/token",
+                key_set_url=f"http://127.0.0.1:{port}/jwks",
+                status="active",
+                details={},
+            )
+            s.add(row)
+            s.flush()
+            keys.append(str(row.id))
+    t0 = datetime.now(UTC) - timedelta(hours=1)
+    started = time.perf_counter()
+    chunk = 500
+    for first in range(0, n, chunk):
+        with db.session() as s:
+            for j in range(first, min(n, first + chunk)):
+                port = ports[j % len(ports)]
+                item_no = (j // len(ports)) % 10
+                update = build_score_update(
+                    Outcome(
+                        score_scaled=(j % 101) / 100,
+                        completion=Completion.COMPLETED,
+                        is_final=True,
+                        changed_at=t0 + timedelta(milliseconds=j),
+                    ),
+                    platform_key=keys[j % len(ports)],
+                    line_item_key=f"li-{item_no}",
+                    line_item=LineItemRef(
+                        url=f"http://127.0.0.1:{port}/mod/lti/services.php/7/lineitems/{item_no}/lineitem?type_id=1"
+                    ),
+                    user_id=str(100000 + j),
+                )
+                SqlOutboxStore.enqueue_in_session(s, update, now=datetime.now(UTC))
+    enqueue_seconds = time.perf_counter() - started
+    db.dispose()
+    return {"enqueue_seconds": enqueue_seconds}
+
+
+def _worker(url: str, per_platform: int, platforms: int, batch: int, stats_q: mp.Queue | None = None) -> dict:
+    db = Database(url, pool_size=8)
+    store = SqlOutboxStore(db)
+    session = make_session(pool_maxsize=per_platform, pool_connections=platforms + 1)
+    tokens = ClientCredentialsTokenProvider(_Signing(), InMemoryTokenCache(), session=session)
+    worker = Worker(
+        store,
+        SqlPlatformDirectory(db),
+        AgsClient(tokens, session=session, timeout=(3.05, 10.0)),
+        config=WorkerConfig(
+            per_platform_concurrency=per_platform,
+            global_concurrency=per_platform * platforms,
+            batch_size=batch,
+        ),
+    )
+    started = time.perf_counter()
+    cpu = time.process_time()
+    stats = worker.run_once()
+    out = {
+        "wall_seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - cpu,
+        "claimed": stats.claimed,
+        "delivered": stats.delivered,
+    }
+    db.dispose()
+    if stats_q is not None:
+        stats_q.put(out)
+    return out
+
+
+def run_store(label: str, url: str, ports: list[int], args: argparse.Namespace, workers: int) -> dict:
+    prep = prepare(url, ports, args.n)
+    started = time.perf_counter()
+    if workers == 1:
+        per_worker = [_worker(url, args.per_platform, len(ports), args.batch)]
+    else:
+        ctx = mp.get_context("spawn")
+        q: mp.Queue = ctx.Queue()
+        procs = [
+            ctx.Process(target=_worker, args=(url, args.per_platform, len(ports), args.batch, q))
+            for _ in range(workers)
+        ]
+        for p in procs:
+            p.start()
+        per_worker = [q.get(timeout=3600) for _ in procs]
+        for p in procs:
+            p.join()
+    wall = time.perf_counter() - started
+    db = Database(url)
+    counts: dict[str, int] = {}
+    for per in SqlOutboxStore(db).status_counts().values():
+        for status, c in per.items():
+            counts[str(status)] = counts.get(str(status), 0) + c
+    db.dispose()
+    return {
+        "store": label,
+        "workers": workers,
+        "wall_seconds": wall,
+        "enqueue_seconds_500_per_tx": prep["enqueue_seconds"],
+        "delivered": counts.get(str(OutboxStatus.DELIVERED), 0),
+        "status_counts": counts,
+        "per_worker": per_worker,
+    }
+
+
+def _pg_database(admin_url: str) -> tuple[str, str]:
+    name = f"cbsi_bench_sync_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return name, make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _pg_drop(admin_url: str, name: str) -> None:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--n", type=int, default=40_000)
+    parser.add_argument("--platforms", type=int, default=19)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--per-platform", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--pg-workers", type=int, default=1, help="worker processes on PostgreSQL")
+    parser.add_argument("--baseline-sample", type=int, default=300)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    pg_admin = os.environ.get("CBSI_BENCH_POSTGRES_URL")
+    if args.db in ("postgres", "both") and not pg_admin:
+        if args.db == "postgres":
+            print("CBSI_BENCH_POSTGRES_URL is not set (bash scripts/bench.sh starts a throwaway cluster)")
+            return 2
+        print("note: CBSI_BENCH_POSTGRES_URL not set, PostgreSQL skipped")
+
+    ctx = mp.get_context("spawn")
+    ports_q: mp.Queue = ctx.Queue()
+    stop_ev = ctx.Event()
+    server = ctx.Process(target=_server_main, args=(args.platforms, args.latency, ports_q, stop_ev), daemon=True)
+    server.start()
+    results: list[dict] = []
+    try:
+        ports = ports_q.get(timeout=30)
+        baseline = run_sequential(ports, min(args.baseline_sample, args.n))
+        if args.db in ("sqlite", "both"):
+            with tempfile.TemporaryDirectory(prefix="cbsi-bench-sync-") as tmp:
+                results.append(run_store("sqlite", f"sqlite:///{tmp}/outbox.sqlite3", ports, args, 1))
+        if args.db in ("postgres", "both") and pg_admin:
+            name, url = _pg_database(pg_admin)
+            try:
+                results.append(run_store("postgresql", url, ports, args, args.pg_workers))
+            finally:
+                _pg_drop(pg_admin, name)
+    finally:
+        stop_ev.set()
+        server.join(timeout=5)
+    extrapolated = baseline["per_request"] * args.n
+    target = 60.0 * args.n / 40_000
+    report = {
+        "n": args.n,
+        "platforms": args.platforms,
+        "latency_s": args.latency,
+        "sequential_baseline": {**baseline, "extrapolated_seconds_for_n": extrapolated},
+        "results": [
+            {
+                **r,
+                "speedup_vs_sequential": extrapolated / r["wall_seconds"],
+                "throughput_per_s": r["delivered"] / r["wall_seconds"],
+                "target_met_60s": r["wall_seconds"] <= target,
+            }
+            for r in results
+        ],
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"grade sync through the SQL outbox: {args.n} updates over {args.platforms} platforms @ {args.latency}s")
+        print(
+            f"  sequential sender: {baseline['per_request'] * 1000:.1f} ms/request on {baseline['sample']} requests "
+            f"-> EXTRAPOLATED {extrapolated:.0f} s ({extrapolated / 3600:.2f} h)"
+        )
+        for r in report["results"]:
+            cpu = sum(w["cpu_seconds"] for w in r["per_worker"])
+            print(
+                f"  {r['store']:<10} x{r['workers']} worker(s): {r['wall_seconds']:.1f} s, "
+                f"{r['throughput_per_s']:.0f} scores/s, delivered {r['delivered']}/{args.n}, worker CPU {cpu:.1f} s, "
+                f"speed-up {r['speedup_vs_sequential']:.0f}x, target <= {target:.0f} s "
+                f"{'met' if r['target_met_60s'] else 'MISSED'} (enqueue {r['enqueue_seconds_500_per_tx']:.1f} s)"
+            )
+    return 0 if all(r["delivered"] == args.n for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

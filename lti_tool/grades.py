@@ -1,0 +1,305 @@
+"""Grade delivery wiring: the runtime's outcomes → the SQL grade outbox → the ``sync`` worker.
+
+* ``on_outcome_changed`` is the ``outcome_changed`` hook: it turns a learner's new attempt outcome
+  into a ``ScoreUpdate`` and enqueues it with ``SqlOutboxStore.enqueue_in_session`` in the SAME
+  transaction as the runtime commit (DESIGN.md §5.6): both commit, or neither.
+* ``SqlPlatformDirectory`` and ``KeyStoreSigning`` adapt the platforms table and the tool's
+  ``KeyStore`` to ``sync``'s ports; ``build_worker`` assembles a ``sync.worker.Worker``.
+
+Keys: ``platform_key = str(platforms.id)`` (stable, short, and the row the directory reads; the
+issuer/client_id pair is unique per row anyway). ``line_item_key = "<deployment_id>/<resource
+link id>"`` — when the launch carried no ``lineitem`` claim (Moodle sends it only when exactly one
+grade item is coupled, DESIGN.md §6) the worker finds or creates the line item by
+(resourceLinkId, tag) and the key gets ``"#<tag>"`` appended.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lti_tool.keys import KeyError_, KeyStore
+from lti_tool.services import Services
+from lti_tool.storage import Database
+from lti_tool.storage.models import LearnerRegistration, Platform, PlatformStatus
+from lti_tool.storage.outbox import SqlOutboxStore
+from sync.ags import AgsClient, make_session
+from sync.breaker import BreakerConfig
+from sync.errors import InvalidOutcomeError, PlatformNotFoundError, SigningKeyError
+from sync.memory import InMemoryTokenCache
+from sync.model import LineItemRef, ScoreUpdate
+from sync.ports import EnqueueResult, PlatformEndpoints, SigningKey, TokenCache
+from sync.retry import RetryPolicy
+from sync.scores import SCOPE_LINEITEM, SCOPE_SCORE, build_score_update, outcome_from_mapping
+from sync.tokens import ClientCredentialsTokenProvider
+from sync.worker import Worker, WorkerConfig, utc_now
+
+logger = logging.getLogger(__name__)
+
+HOOK_NAME = "outcome_changed"
+#: Tag of line items the tool creates when the launch had no ``lineitem`` claim (AGS 2.0 §3.2).
+LINE_ITEM_TAG = "cbsi-connect-score"
+#: Every score is sent out of 100; Moodle rescales to the grade item's maximum.
+SCORE_MAXIMUM = 100.0
+
+
+# -- the outcome_changed hook ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineItemTarget:
+    """Where one registration's grade goes: the coalescing key part and the line item ref."""
+
+    key: str
+    ref: LineItemRef
+
+
+def line_item_target(registration: LearnerRegistration) -> LineItemTarget | None:
+    """The line item for a registration, from the AGS claim of its launch; None: no grades.
+
+    None when the launch carried no AGS claim, or the platform granted neither the ``score``
+    scope nor (for find-or-create) the ``lineitem`` scope.
+    """
+    ags: Mapping[str, Any] = registration.ags or {}
+    scopes = set(ags.get("scope") or ())
+    lineitem = ags.get("lineitem") if isinstance(ags.get("lineitem"), str) else None
+    lineitems = ags.get("lineitems") if isinstance(ags.get("lineitems"), str) else None
+    if SCOPE_SCORE not in scopes:
+        return None
+    base_key = f"{registration.deployment_id}/{registration.resource_link_id}"
+    label = registration.resource_link_title or "CBSI-Connect course"
+    if lineitem:
+        ref = LineItemRef(
+            url=lineitem,
+            lineitems_url=lineitems,
+            resource_link_id=registration.resource_link_id,
+            label=label,
+            score_maximum=SCORE_MAXIMUM,
+        )
+        return LineItemTarget(key=base_key, ref=ref)
+    if lineitems and SCOPE_LINEITEM in scopes:
+        ref = LineItemRef(
+            lineitems_url=lineitems,
+            resource_link_id=registration.resource_link_id,
+            tag=LINE_ITEM_TAG,
+            label=label,
+            score_maximum=SCORE_MAXIMUM,
+        )
+        return LineItemTarget(key=f"{base_key}#{LINE_ITEM_TAG}", ref=ref)
+    return None
+
+
+def score_update_for(
+    registration: LearnerRegistration, outcome: Mapping[str, Any], changed_at: datetime
+) -> ScoreUpdate | None:
+    """The ``ScoreUpdate`` for a learner's new outcome, or None when nothing is to be sent.
+
+    Nothing is sent for non-learners (an instructor's launch: Moodle answers 400 for users
+    without a gradebook role) or links without a usable AGS claim.
+
+    Raises:
+        sync.errors.InvalidOutcomeError: the outcome cannot become a score.
+    """
+    if not registration.is_learner:
+        return None
+    target = line_item_target(registration)
+    if target is None:
+        return None
+    return build_score_update(
+        outcome_from_mapping(outcome, changed_at=changed_at),
+        platform_key=str(registration.platform_id),
+        line_item_key=target.key,
+        line_item=target.ref,
+        user_id=registration.learner_sub,
+    )
+
+
+def on_outcome_changed(
+    *,
+    session: Session,
+    registration: LearnerRegistration | None,
+    outcome: Mapping[str, Any],
+    changed_at: datetime,
+    **_: Any,
+) -> EnqueueResult | None:
+    """The ``outcome_changed`` hook: enqueue the score in the caller's transaction.
+
+    A database error propagates and rolls the runtime commit back with it (no outcome without
+    its outbox row). An outcome that cannot become a score is logged and skipped: the learner's
+    progress must not be refused for it.
+    """
+    if registration is None:
+        return None
+    try:
+        update = score_update_for(registration, outcome, changed_at)
+    except InvalidOutcomeError as exc:
+        logger.warning(
+            "outcome not sent to the gradebook: %s",
+            exc.message,
+            extra={"action": "outcome_not_gradable", "registration": registration.id, "code": exc.code},
+        )
+        return None
+    if update is None:
+        return None
+    return SqlOutboxStore.enqueue_in_session(session, update, now=changed_at)
+
+
+def install(services: Services) -> None:
+    """Register ``on_outcome_changed`` on ``services`` (idempotent: web app and CLI both call it)."""
+    if on_outcome_changed not in services.hooks.get(HOOK_NAME, []):
+        services.add_hook(HOOK_NAME, on_outcome_changed)
+
+
+# -- ports over the app's storage ----------------------------------------------------------------
+
+
+class SqlPlatformDirectory:
+    """``sync.ports.PlatformDirectory`` over the ``platforms`` table (cached for ``ttl_seconds``)."""
+
+    def __init__(
+        self, db: Database, *, ttl_seconds: float = 60.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._db = db
+        self._ttl = ttl_seconds
+        self._monotonic = monotonic
+        self._cache: dict[str, tuple[float, PlatformEndpoints]] = {}
+        self._lock = threading.Lock()
+
+    def get_platform(self, platform_key: str) -> PlatformEndpoints:
+        """See ``sync.ports.PlatformDirectory.get_platform``.
+
+        Raises:
+            PlatformNotFoundError: unknown key, or the platform is disabled.
+        """
+        now = self._monotonic()
+        with self._lock:
+            hit = self._cache.get(platform_key)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        if not platform_key.isdigit():
+            raise PlatformNotFoundError(f"no platform registered under {platform_key!r}")
+        with self._db.session() as s:
+            row = s.execute(select(Platform).where(Platform.id == int(platform_key))).scalar_one_or_none()
+            if row is None:
+                raise PlatformNotFoundError(
+                    f"platform {platform_key} is no longer registered; its grades cannot be delivered"
+                )
+            if row.status == PlatformStatus.DISABLED.value:
+                raise PlatformNotFoundError(
+                    f"platform {platform_key} ({row.name or row.issuer}) is disabled; enable it, then run "
+                    f"'cbsi-connect sync retry --dead --platform {platform_key}'"
+                )
+            endpoints = PlatformEndpoints(
+                key=platform_key,
+                issuer=row.issuer,
+                client_id=row.client_id,
+                token_url=row.auth_token_url,
+                token_audience=row.auth_audience or None,
+            )
+        with self._lock:
+            self._cache[platform_key] = (now, endpoints)
+        return endpoints
+
+
+class KeyStoreSigning:
+    """``sync.ports.SigningKeyProvider`` over the tool's ``KeyStore`` (follows rotations)."""
+
+    def __init__(self, keys: KeyStore) -> None:
+        self._keys = keys
+
+    def current_signing_key(self) -> SigningKey:
+        """See ``sync.ports.SigningKeyProvider.current_signing_key``.
+
+        Raises:
+            SigningKeyError: no active key, or its file is missing or unsafe.
+        """
+        try:
+            key = self._keys.signing_key()
+        except KeyError_ as exc:
+            raise SigningKeyError(str(exc)) from exc
+        return SigningKey(kid=key.kid, private_key=key.private_key)
+
+
+# -- the worker ----------------------------------------------------------------------------------
+
+
+def worker_config(services: Services, *, concurrency: int | None = None) -> WorkerConfig:
+    """``WorkerConfig`` from the ``[sync]`` settings; ``concurrency`` overrides the global one."""
+    cfg = services.settings.sync
+    total = concurrency or cfg.global_concurrency
+    return WorkerConfig(
+        batch_size=cfg.batch_size,
+        lease_seconds=float(cfg.lease_seconds),
+        per_platform_concurrency=min(cfg.concurrency_per_platform, total),
+        global_concurrency=total,
+        retry_policy=RetryPolicy(base_seconds=cfg.backoff_base_seconds, cap_seconds=cfg.backoff_cap_seconds),
+        breaker=BreakerConfig(),
+    )
+
+
+def token_cache_for(services: Services) -> TokenCache:
+    """The token cache workers share.
+
+    In-process for now; the DB-backed cache (``service_tokens``, shared by every process) plugs
+    in here.
+    """
+    del services
+    return InMemoryTokenCache()
+
+
+def build_worker(
+    services: Services,
+    *,
+    concurrency: int | None = None,
+    token_cache: TokenCache | None = None,
+    config: WorkerConfig | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    worker_id: str | None = None,
+) -> Worker:
+    """A ``Worker`` over the SQL outbox, the platforms table and the tool's signing key.
+
+    Args:
+        services: the app's services.
+        concurrency: override of ``sync.global_concurrency``.
+        token_cache: shared token cache (default: ``token_cache_for(services)``).
+        config: full worker config (default: from the ``[sync]`` settings).
+        clock: injectable time.
+        worker_id: name in leases and logs.
+    """
+    cfg = config or worker_config(services, concurrency=concurrency)
+    timeout = (3.05, services.settings.sync.http_timeout_seconds)
+    session = make_session(pool_maxsize=max(cfg.per_platform_concurrency, 1), pool_connections=64)
+    tokens = ClientCredentialsTokenProvider(
+        KeyStoreSigning(services.keys),
+        token_cache or token_cache_for(services),
+        session=session,
+        clock=clock,
+        timeout=timeout,
+    )
+    ags = AgsClient(tokens, session=session, timeout=timeout)
+    return Worker(
+        SqlOutboxStore(services.db, clock=clock),
+        SqlPlatformDirectory(services.db),
+        ags,
+        config=cfg,
+        clock=clock,
+        worker_id=worker_id,
+    )
+
+
+def build_ags(services: Services, *, token_cache: TokenCache | None = None) -> AgsClient:
+    """An ``AgsClient`` for one-off calls (``sync verify``)."""
+    timeout = (3.05, services.settings.sync.http_timeout_seconds)
+    session = make_session()
+    tokens = ClientCredentialsTokenProvider(
+        KeyStoreSigning(services.keys), token_cache or token_cache_for(services), session=session, timeout=timeout
+    )
+    return AgsClient(tokens, session=session, timeout=timeout)

@@ -1,0 +1,630 @@
+"""The grade outbox in SQL: ``sync.ports.OutboxStore`` over the ``grade_outbox`` table.
+
+Same semantics as ``sync.memory.InMemoryOutboxStore`` (one contract test suite runs against
+both, on SQLite and PostgreSQL). Every method is one short statement, or two on the rare path:
+
+* enqueue: ``INSERT ... ON CONFLICT (platform_key, line_item_key, user_id) DO UPDATE ... WHERE
+  excluded.outcome_at > grade_outbox.outcome_at RETURNING version`` — version 1 means inserted,
+  a higher one coalesced, no row means stale. ``enqueue_in_session`` runs it in the caller's
+  transaction (the runtime commit), so the outbox row and the runtime state commit together.
+* claim: ``UPDATE ... SET status='in_flight', lease... WHERE id IN (SELECT id ... ORDER BY
+  next_attempt_at LIMIT n FOR UPDATE SKIP LOCKED) RETURNING *`` on PostgreSQL, so any number of
+  workers on any number of machines claim disjoint rows. SQLite runs the same statement without
+  the locking clause: a write statement takes SQLite's write lock before it reads, so the claim is
+  atomic as a ``BEGIN IMMEDIATE`` transaction would be; one worker runs at a time there (the CLI
+  holds ``SqliteWorkerLock``).
+* settle: ``UPDATE ... WHERE id = :id AND version = :version AND status = 'in_flight'``; when no
+  row matched (a newer payload was coalesced meanwhile) a second UPDATE records the delivery
+  facts and makes the row claimable again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import Boolean, Integer, Row, Text, and_, bindparam, case, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+
+from lti_tool.storage.db import Database, StorageError
+from lti_tool.storage.models import GradeOutbox, UtcDateTime
+from sync.model import (
+    ActivityProgress,
+    GradingProgress,
+    LineItemRef,
+    OutboxItem,
+    OutboxStatus,
+    ScoreUpdate,
+    ensure_aware,
+)
+from sync.ports import EnqueueResult, ResendFilter, SettleResult
+
+logger = logging.getLogger(__name__)
+
+T = GradeOutbox.__table__
+S = OutboxStatus
+
+#: Columns replaced by a newer payload (``line_item_url`` is handled apart: kept when the new
+#: payload has none, it may have been resolved by find-or-create).
+_PAYLOAD_COLUMNS = (
+    "lineitems_url",
+    "resource_link_id",
+    "tag",
+    "label",
+    "resource_id",
+    "line_item_score_maximum",
+    "score_given",
+    "score_maximum",
+    "activity_progress",
+    "grading_progress",
+    "comment",
+    "outcome_at",
+)
+
+#: Buckets (seconds) of the delivery latency histogram: outcome change → platform accepted.
+LATENCY_BUCKETS: tuple[float, ...] = (1, 5, 15, 60, 300, 900, 3600, 21600, 86400)
+
+
+def utc_now() -> datetime:
+    """The default clock."""
+    return datetime.now(UTC)
+
+
+class WorkerLockError(StorageError):
+    """Another sync worker already runs on this SQLite database."""
+
+    code = "sync_worker_running"
+
+
+def _payload(update: ScoreUpdate) -> dict[str, Any]:
+    li = update.line_item
+    return {
+        "platform_key": update.platform_key,
+        "line_item_key": update.line_item_key,
+        "user_id": update.user_id,
+        "line_item_url": li.url,
+        "lineitems_url": li.lineitems_url,
+        "resource_link_id": li.resource_link_id,
+        "tag": li.tag,
+        "label": li.label,
+        "resource_id": li.resource_id,
+        "line_item_score_maximum": float(li.score_maximum),
+        "score_given": update.score_given,
+        "score_maximum": update.score_maximum,
+        "activity_progress": str(update.activity_progress),
+        "grading_progress": str(update.grading_progress),
+        "comment": update.comment,
+        "outcome_at": update.outcome_at,
+    }
+
+
+def _dt(name: str) -> BindParameter[datetime]:
+    return bindparam(name, type_=UtcDateTime())
+
+
+@functools.cache
+def _upsert_statement(dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT DO UPDATE ... WHERE newer RETURNING version``, built once per dialect
+    (statement construction costs more than its execution; parameters: ``_payload`` + ``now``)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    columns = ("platform_key", "line_item_key", "user_id", "line_item_url", *_PAYLOAD_COLUMNS)
+    values: dict[str, Any] = {name: bindparam(name, type_=T.c[name].type) for name in columns}
+    values.update(
+        status=S.PENDING.value,
+        version=1,
+        attempts=0,
+        next_attempt_at=_dt("now"),
+        grade_delivered=False,
+        created_at=_dt("now"),
+        updated_at=_dt("now"),
+    )
+    stmt = insert(T).values(values)
+    excluded = stmt.excluded
+    changes: dict[str, Any] = {name: excluded[name] for name in _PAYLOAD_COLUMNS}
+    changes.update(
+        line_item_url=func.coalesce(excluded.line_item_url, T.c.line_item_url),
+        version=T.c.version + 1,
+        attempts=0,
+        next_attempt_at=excluded.next_attempt_at,
+        last_error=None,
+        last_status_code=None,
+        # an in-flight row keeps its lease: one request per key at a time; the worker's settle
+        # sees the version moved and re-queues the newer payload
+        status=case((T.c.status == S.IN_FLIGHT.value, S.IN_FLIGHT.value), else_=S.PENDING.value),
+        updated_at=excluded.updated_at,
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[T.c.platform_key, T.c.line_item_key, T.c.user_id],
+        set_=changes,
+        where=excluded.outcome_at > T.c.outcome_at,
+    ).returning(T.c.version)
+
+
+def _settle_values(kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(values when the version matches, values applied whatever the version) of a settle kind."""
+    code = bindparam("status_code", type_=Integer())
+    error = bindparam("error", type_=Text())
+    if kind == "delivered":
+        sent = _dt("sent")
+        always: dict[str, Any] = {
+            "last_sent_timestamp": case(
+                (or_(T.c.last_sent_timestamp.is_(None), T.c.last_sent_timestamp < sent), sent),
+                else_=T.c.last_sent_timestamp,
+            ),
+            "delivered_at": _dt("now"),
+            "grade_delivered": or_(T.c.grade_delivered, bindparam("graded", type_=Boolean())),
+        }
+        return {"status": S.DELIVERED.value, "last_status_code": code, "last_error": None}, always
+    if kind == "superseded":
+        return {"status": S.SUPERSEDED.value, "last_status_code": code, "last_error": error}, {}
+    if kind == "retry":
+        current = {
+            "status": S.PENDING.value,
+            "attempts": T.c.attempts + 1,
+            "next_attempt_at": _dt("at"),
+            "last_status_code": code,
+            "last_error": error,
+        }
+        return current, {}
+    if kind == "dead":
+        return {"status": S.DEAD.value, "attempts": T.c.attempts + 1, "last_status_code": code, "last_error": error}, {}
+    if kind == "release":
+        return {"status": S.PENDING.value, "next_attempt_at": _dt("at")}, {}
+    raise ValueError(f"unknown settle kind {kind!r}")  # pragma: no cover - internal
+
+
+@functools.cache
+def _settle_statements(kind: str) -> tuple[Any, Any]:
+    """The two UPDATEs of a settle: version matches (applied), or moved on (re-queue)."""
+    current, always = _settle_values(kind)
+    in_flight = T.c.status == S.IN_FLIGHT.value
+    now = _dt("now")
+    applied = (
+        update(T)
+        .where(T.c.id == bindparam("item_id"), T.c.version == bindparam("expected_version"), in_flight)
+        .values(**always, **current, lease_expires_at=None, leased_by=None, updated_at=now)
+    )
+    moved = (
+        update(T)
+        .where(T.c.id == bindparam("item_id"))
+        .values(
+            **always,
+            status=case((in_flight, S.PENDING.value), else_=T.c.status),
+            next_attempt_at=case((in_flight, now), else_=T.c.next_attempt_at),
+            lease_expires_at=case((in_flight, None), else_=T.c.lease_expires_at),
+            leased_by=case((in_flight, None), else_=T.c.leased_by),
+            updated_at=case((in_flight, now), else_=T.c.updated_at),
+        )
+    )
+    return applied, moved
+
+
+def item_from_row(row: Row[Any] | Any) -> OutboxItem:
+    """Build the domain ``OutboxItem`` from a ``grade_outbox`` row."""
+    update = ScoreUpdate(
+        platform_key=row.platform_key,
+        line_item_key=row.line_item_key,
+        line_item=LineItemRef(
+            url=row.line_item_url,
+            lineitems_url=row.lineitems_url,
+            resource_link_id=row.resource_link_id,
+            tag=row.tag,
+            label=row.label,
+            score_maximum=row.line_item_score_maximum,
+            resource_id=row.resource_id,
+        ),
+        user_id=row.user_id,
+        score_given=row.score_given,
+        score_maximum=row.score_maximum,
+        activity_progress=ActivityProgress(row.activity_progress),
+        grading_progress=GradingProgress(row.grading_progress),
+        outcome_at=row.outcome_at,
+        comment=row.comment,
+    )
+    return OutboxItem(
+        id=row.id,
+        update=update,
+        status=OutboxStatus(row.status),
+        version=row.version,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        lease_expires_at=row.lease_expires_at,
+        last_status_code=row.last_status_code,
+        last_error=row.last_error,
+        delivered_at=row.delivered_at,
+        last_sent_timestamp=row.last_sent_timestamp,
+        grade_delivered=bool(row.grade_delivered),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlatformSummary:
+    """Outbox health of one platform (``sync status``, ``/metrics``).
+
+    Attributes:
+        platform_key: the platform key (``str(platforms.id)``).
+        counts: rows per status.
+        delivered_last_hour: rows whose platform accepted a score in the last hour.
+        oldest_pending_at: ``outcome_at`` of the oldest undelivered (pending / in flight) row.
+        latency_buckets: cumulative counts per ``LATENCY_BUCKETS`` bound (last hour's deliveries,
+            latency = delivered_at - outcome_at), then ``+Inf``.
+        latency_sum_seconds: sum of those latencies.
+    """
+
+    platform_key: str
+    counts: Mapping[OutboxStatus, int]
+    delivered_last_hour: int
+    oldest_pending_at: datetime | None
+    latency_buckets: tuple[int, ...]
+    latency_sum_seconds: float
+
+    def count(self, status: OutboxStatus) -> int:
+        """Rows in ``status``."""
+        return self.counts.get(status, 0)
+
+
+class SqlOutboxStore:
+    """``sync.ports.OutboxStore`` on SQLite or PostgreSQL (see the module docstring).
+
+    Args:
+        db: the database (schema at ``0006_grade_outbox`` or later).
+        clock: current time for the summary queries (the port methods take ``now``).
+    """
+
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self._db = db
+        self._clock = clock
+        self._pg = db.dialect == "postgresql"
+
+    # -- enqueue ------------------------------------------------------------------------------
+    def enqueue(self, update: ScoreUpdate, *, now: datetime) -> EnqueueResult:
+        """See ``sync.ports.OutboxStore.enqueue`` (in a transaction of its own)."""
+        with self._db.session() as s:
+            return self.enqueue_in_session(s, update, now=now)
+
+    @staticmethod
+    def enqueue_in_session(session: Session, update: ScoreUpdate, *, now: datetime) -> EnqueueResult:
+        """Insert or coalesce ``update`` in the caller's transaction (the runtime commit).
+
+        A failure raises and the caller's transaction rolls back with it: the outcome change and
+        its outbox row commit together or not at all (DESIGN.md §5.6).
+
+        Returns:
+            INSERTED, COALESCED (payload replaced, version + 1) or STALE (stored one not older).
+        """
+        now = ensure_aware(now, "now")
+        stmt = _upsert_statement(session.get_bind().dialect.name)
+        version = session.execute(stmt, {**_payload(update), "now": now}).scalar_one_or_none()
+        if version is None:
+            return EnqueueResult.STALE
+        return EnqueueResult.INSERTED if version == 1 else EnqueueResult.COALESCED
+
+    # -- claims -------------------------------------------------------------------------------
+    def claim_due(
+        self,
+        *,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+        worker_id: str,
+        exclude_platforms: Collection[str] = (),
+    ) -> list[OutboxItem]:
+        """See ``sync.ports.OutboxStore.claim_due``.
+
+        Rows come back oldest ``next_attempt_at`` first. An expired lease is ordered by its
+        ``next_attempt_at`` too (the in-memory fake orders it by its lease expiry): rows of a
+        crashed worker go out early, which is what an admin would want.
+        """
+        now = ensure_aware(now, "now")
+        lease = now + timedelta(seconds=lease_seconds)
+        due = or_(
+            and_(T.c.status == S.PENDING.value, T.c.next_attempt_at <= now),
+            and_(T.c.status == S.IN_FLIGHT.value, T.c.lease_expires_at <= now),
+        )
+        pick = select(T.c.id).where(due)
+        if exclude_platforms:
+            pick = pick.where(T.c.platform_key.not_in(list(exclude_platforms)))
+        pick = pick.order_by(T.c.next_attempt_at, T.c.id).limit(limit)
+        if self._pg:
+            pick = pick.with_for_update(skip_locked=True)
+        stmt = (
+            update(T)
+            .where(T.c.id.in_(pick.scalar_subquery()))
+            .values(status=S.IN_FLIGHT.value, lease_expires_at=lease, leased_by=worker_id[:64], updated_at=now)
+            .returning(*T.c)
+        )
+        with self._single_statements() as s:
+            rows = s.execute(stmt).all()
+        items = [item_from_row(r) for r in rows]
+        items.sort(key=lambda it: (it.next_attempt_at, it.id))
+        return items
+
+    # -- settling -----------------------------------------------------------------------------
+    def _settle(self, kind: str, item_id: int, version: int, now: datetime, **params: Any) -> SettleResult:
+        """Run the prebuilt settle statements of ``kind`` (see ``_SETTLE``)."""
+        current, moved = _settle_statements(kind)
+        values = {"item_id": item_id, "expected_version": version, "now": ensure_aware(now, "now"), **params}
+        with self._single_statements() as s:
+            if s.execute(current, values).rowcount == 1:  # type: ignore[attr-defined]
+                return SettleResult(applied=True)
+            # the version moved on (a newer outcome was coalesced while the request was out): keep
+            # the delivery facts, give the newer payload back to the queue now
+            s.execute(moved, values)
+        return SettleResult(applied=False)
+
+    @contextlib.contextmanager
+    def _single_statements(self) -> Iterator[Session | Connection]:
+        """Where statements that are atomic on their own run.
+
+        PostgreSQL: an autocommit connection — one round trip per statement instead of BEGIN,
+        statement, COMMIT (the worker settles every row: that is most of its database time).
+        SQLite: a unit of work of ``Database.session`` (in-process writers take turns).
+        """
+        if not self._pg:
+            with self._db.session() as s:
+                yield s
+            return
+        with self._db.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    def mark_delivered(
+        self,
+        item_id: int,
+        *,
+        version: int,
+        sent_timestamp: datetime,
+        status_code: int,
+        graded: bool,
+        now: datetime,
+    ) -> SettleResult:
+        """See ``sync.ports.OutboxStore.mark_delivered``."""
+        sent = ensure_aware(sent_timestamp, "sent_timestamp")
+        return self._settle("delivered", item_id, version, now, sent=sent, graded=graded, status_code=status_code)
+
+    def mark_superseded(
+        self, item_id: int, *, version: int, status_code: int | None, reason: str, now: datetime
+    ) -> SettleResult:
+        """See ``sync.ports.OutboxStore.mark_superseded``."""
+        return self._settle("superseded", item_id, version, now, status_code=status_code, error=reason)
+
+    def schedule_retry(
+        self,
+        item_id: int,
+        *,
+        version: int,
+        next_attempt_at: datetime,
+        status_code: int | None,
+        error: str,
+        now: datetime,
+    ) -> SettleResult:
+        """See ``sync.ports.OutboxStore.schedule_retry``."""
+        at = ensure_aware(next_attempt_at, "next_attempt_at")
+        return self._settle("retry", item_id, version, now, at=at, status_code=status_code, error=error)
+
+    def mark_dead(
+        self, item_id: int, *, version: int, status_code: int | None, error: str, now: datetime
+    ) -> SettleResult:
+        """See ``sync.ports.OutboxStore.mark_dead``."""
+        return self._settle("dead", item_id, version, now, status_code=status_code, error=error)
+
+    def release(self, item_id: int, *, version: int, not_before: datetime, now: datetime) -> SettleResult:
+        """See ``sync.ports.OutboxStore.release``."""
+        return self._settle("release", item_id, version, now, at=ensure_aware(not_before, "not_before"))
+
+    # -- admin --------------------------------------------------------------------------------
+    def set_line_item_url(self, *, platform_key: str, line_item_key: str, url: str) -> int:
+        """See ``sync.ports.OutboxStore.set_line_item_url``."""
+        with self._db.session() as s:
+            done = s.execute(
+                update(T)
+                .where(T.c.platform_key == platform_key, T.c.line_item_key == line_item_key)
+                .where(T.c.line_item_url.is_(None))
+                .values(line_item_url=url)
+            )
+            return int(done.rowcount)  # type: ignore[attr-defined]
+
+    def status_counts(self) -> Mapping[str, Mapping[OutboxStatus, int]]:
+        """See ``sync.ports.OutboxStore.status_counts``."""
+        counts: dict[str, dict[OutboxStatus, int]] = defaultdict(dict)
+        with self._db.session() as s:
+            rows = s.execute(
+                select(T.c.platform_key, T.c.status, func.count()).group_by(T.c.platform_key, T.c.status)
+            ).all()
+        for platform_key, status, n in rows:
+            counts[platform_key][OutboxStatus(status)] = int(n)
+        return dict(counts)
+
+    def _requeue(self, where: Sequence[ColumnElement[bool]], now: datetime) -> int:
+        now = ensure_aware(now, "now")
+        with self._db.session() as s:
+            done = s.execute(
+                update(T)
+                .where(*where)
+                .values(
+                    status=S.PENDING.value,
+                    next_attempt_at=now,
+                    lease_expires_at=None,
+                    leased_by=None,
+                    attempts=0,
+                    last_error=None,
+                    last_status_code=None,
+                    updated_at=now,
+                )
+            )
+            return int(done.rowcount)  # type: ignore[attr-defined]
+
+    def retry_dead(self, *, now: datetime, platform_key: str | None = None) -> int:
+        """See ``sync.ports.OutboxStore.retry_dead``."""
+        where = [T.c.status == S.DEAD.value]
+        if platform_key is not None:
+            where.append(T.c.platform_key == platform_key)
+        return self._requeue(where, now)
+
+    def resend(self, flt: ResendFilter, *, now: datetime) -> int:
+        """See ``sync.ports.OutboxStore.resend``."""
+        statuses = [s.value for s in flt.statuses if s not in (S.PENDING, S.IN_FLIGHT)]
+        if not statuses:
+            return 0
+        where = [T.c.status.in_(statuses)]
+        if flt.platform_key is not None:
+            where.append(T.c.platform_key == flt.platform_key)
+        if flt.line_item_key is not None:
+            where.append(T.c.line_item_key == flt.line_item_key)
+        if flt.user_id is not None:
+            where.append(T.c.user_id == flt.user_id)
+        return self._requeue(where, now)
+
+    def get(self, item_id: int) -> OutboxItem | None:
+        """See ``sync.ports.OutboxStore.get``."""
+        with self._db.session() as s:
+            row = s.execute(select(T).where(T.c.id == item_id)).first()
+        return None if row is None else item_from_row(row)
+
+    def list_items(
+        self, *, platform_key: str | None = None, statuses: Sequence[OutboxStatus] | None = None
+    ) -> list[OutboxItem]:
+        """See ``sync.ports.OutboxStore.list_items`` (ordered by id)."""
+        stmt = select(T).order_by(T.c.id)
+        if platform_key is not None:
+            stmt = stmt.where(T.c.platform_key == platform_key)
+        if statuses is not None:
+            stmt = stmt.where(T.c.status.in_([OutboxStatus(x).value for x in statuses]))
+        with self._db.session() as s:
+            rows = s.execute(stmt).all()
+        return [item_from_row(r) for r in rows]
+
+    def next_due_at(self) -> datetime | None:
+        """Earliest instant something may become claimable (None: nothing queued)."""
+        due_at = case((T.c.status == S.IN_FLIGHT.value, T.c.lease_expires_at), else_=T.c.next_attempt_at)
+        with self._db.session() as s:
+            value = s.execute(
+                select(func.min(due_at)).where(T.c.status.in_([S.PENDING.value, S.IN_FLIGHT.value]))
+            ).scalar_one_or_none()
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite returns min() of a CASE untyped
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    # -- health -------------------------------------------------------------------------------
+    def _latency_seconds(self) -> ColumnElement[Any]:
+        if self._pg:
+            return func.extract("epoch", T.c.delivered_at - T.c.outcome_at)
+        return (func.julianday(T.c.delivered_at) - func.julianday(T.c.outcome_at)) * 86400.0
+
+    def summary(self, *, now: datetime | None = None) -> list[PlatformSummary]:
+        """Per-platform health in ONE grouped query (``sync status``, ``/metrics``).
+
+        Returns:
+            One ``PlatformSummary`` per platform key that has rows, ordered by key.
+        """
+        now = ensure_aware(now or self._clock(), "now")
+        hour_ago = now - timedelta(hours=1)
+        recent_delivered = and_(T.c.status == S.DELIVERED.value, T.c.delivered_at >= hour_ago)
+        latency = self._latency_seconds()
+        columns: list[Any] = [T.c.platform_key]
+        columns += [func.sum(case((T.c.status == st.value, 1), else_=0)) for st in OutboxStatus]
+        columns.append(func.sum(case((T.c.delivered_at >= hour_ago, 1), else_=0)))
+        columns.append(func.min(case((T.c.status.in_([S.PENDING.value, S.IN_FLIGHT.value]), T.c.outcome_at))))
+        columns += [func.sum(case((and_(recent_delivered, latency <= b), 1), else_=0)) for b in LATENCY_BUCKETS]
+        columns.append(func.sum(case((recent_delivered, 1), else_=0)))
+        columns.append(func.sum(case((recent_delivered, latency), else_=0.0)))
+        with self._db.session() as s:
+            rows = s.execute(select(*columns).group_by(T.c.platform_key).order_by(T.c.platform_key)).all()
+        out: list[PlatformSummary] = []
+        n_status = len(OutboxStatus)
+        for row in rows:
+            values = list(row)
+            counts = {st: int(values[1 + i] or 0) for i, st in enumerate(OutboxStatus) if values[1 + i]}
+            oldest = values[2 + n_status]
+            if isinstance(oldest, str):
+                oldest = datetime.fromisoformat(oldest)
+            if oldest is not None:
+                oldest = oldest.replace(tzinfo=UTC) if oldest.tzinfo is None else oldest.astimezone(UTC)
+            buckets = tuple(int(v or 0) for v in values[3 + n_status : 3 + n_status + len(LATENCY_BUCKETS) + 1])
+            out.append(
+                PlatformSummary(
+                    platform_key=values[0],
+                    counts=counts,
+                    delivered_last_hour=int(values[1 + n_status] or 0),
+                    oldest_pending_at=oldest,
+                    latency_buckets=buckets,
+                    latency_sum_seconds=float(values[-1] or 0.0),
+                )
+            )
+        return out
+
+
+class SqliteWorkerLock:
+    """One sync worker per SQLite database (DESIGN.md §5.6): an exclusive ``flock`` on a file.
+
+    The operating system drops the lock when the process dies (even on ``kill -9``), so a crashed
+    worker never blocks its successor. On PostgreSQL no lock is needed (SKIP LOCKED claims).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: IO[str] | None = None
+
+    @classmethod
+    def for_database(cls, db: Database) -> SqliteWorkerLock | None:
+        """The lock beside the SQLite file (None for PostgreSQL or an in-memory database)."""
+        if not db.is_sqlite:
+            return None
+        database = make_url(db.url).database
+        if not database or database == ":memory:":
+            return None
+        return cls(Path(database).with_name(Path(database).name + ".sync-worker.lock"))
+
+    def acquire(self) -> None:
+        """Take the lock or refuse.
+
+        Raises:
+            WorkerLockError: another process holds it.
+        """
+        fh = self.path.open("a+")
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise WorkerLockError(
+                f"a sync worker ({holder}) already runs on this SQLite database; SQLite runs one worker — "
+                "stop it first, or move to PostgreSQL (database.url) to run several"
+            ) from exc
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}\n")
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        """Drop the lock."""
+        if self._fh is not None:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """``with lock.held():`` acquire, then release at the end."""
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
