@@ -31,6 +31,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "commit-model": (["bench_commits_model.py"], ["bench_commits_model.py", "--seconds", "0.5"]),
     "sync": (["bench_sync.py"], ["bench_sync.py", "--n", "2000"]),
+    "sync-sql-postgres": (["bench_sync_sql.py"], ["bench_sync_sql.py", "--n", "2000"]),
     "import": (["bench_import.py"], ["bench_import.py", "--size-mb", "64", "--video-mb", "16"]),
 }
 
@@ -48,7 +49,7 @@ def main() -> int:
         if not (HERE / script).exists():
             print(f"\n== {name}: {script} not present in this checkout")
             continue
-        if name.endswith("postgres") and not os.environ.get("CBSI_BENCH_POSTGRES_URL"):
+        if "postgres" in name and not os.environ.get("CBSI_BENCH_POSTGRES_URL"):
             print(f"\n== {name}: skipped (no CBSI_BENCH_POSTGRES_URL; run 'bash scripts/bench.sh')")
             continue
         print(f"\n== {name}", flush=True)

@@ -24,19 +24,20 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lti_tool.keys import KeyError_, KeyStore
+from lti_tool.lti import tokens as service_tokens
 from lti_tool.services import Services
 from lti_tool.storage import Database
-from lti_tool.storage.models import LearnerRegistration, Platform, PlatformStatus
+from lti_tool.storage.models import GradeOutbox, LearnerRegistration, Platform, PlatformStatus, ServiceToken
 from lti_tool.storage.outbox import SqlOutboxStore
 from sync.ags import AgsClient, make_session
 from sync.breaker import BreakerConfig
 from sync.errors import InvalidOutcomeError, PlatformNotFoundError, SigningKeyError
-from sync.memory import InMemoryTokenCache
 from sync.model import LineItemRef, ScoreUpdate
-from sync.ports import EnqueueResult, PlatformEndpoints, SigningKey, TokenCache
+from sync.ports import CachedToken, EnqueueResult, PlatformEndpoints, SigningKey, TokenCache
 from sync.retry import RetryPolicy
 from sync.scores import SCOPE_LINEITEM, SCOPE_SCORE, build_score_update, outcome_from_mapping
 from sync.tokens import ClientCredentialsTokenProvider
@@ -245,14 +246,91 @@ def worker_config(services: Services, *, concurrency: int | None = None) -> Work
     )
 
 
-def token_cache_for(services: Services) -> TokenCache:
-    """The token cache workers share.
+class DbTokenCache:
+    """``sync.ports.TokenCache`` over the ``service_tokens`` table, shared with NRPS and every process.
 
-    In-process for now; the DB-backed cache (``service_tokens``, shared by every process) plugs
-    in here.
+    Rows are keyed as in ``lti_tool.lti.tokens`` (SHA-256 of issuer, client_id and sorted scopes),
+    so a worker and a web node asking for the same scopes reuse one token.
     """
-    del services
-    return InMemoryTokenCache()
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @staticmethod
+    def _key(key: tuple[str, str, str]) -> str:
+        issuer, client_id, scopes = key
+        return service_tokens.cache_key(issuer, client_id, scopes.split())
+
+    def get(self, key: tuple[str, str, str]) -> CachedToken | None:
+        """The cached token or None (expired rows are left for the purge)."""
+        with self.db.session() as s:
+            row = s.get(ServiceToken, self._key(key))
+            if row is None:
+                return None
+            return CachedToken(access_token=row.access_token, expires_at=row.expires_at)
+
+    def put(self, key: tuple[str, str, str], token: CachedToken) -> None:
+        """Store (replace) a token."""
+        issuer, client_id, scopes = key
+        cache_key = self._key(key)
+        for _attempt in range(2):  # two workers may insert the same key at once
+            try:
+                with self.db.session() as s:
+                    row = s.get(ServiceToken, cache_key)
+                    if row is None:
+                        row = ServiceToken(cache_key=cache_key, issuer=issuer, client_id=client_id)
+                        s.add(row)
+                    row.scopes = " ".join(service_tokens.normalise_scopes(scopes.split()))
+                    row.access_token = token.access_token
+                    row.expires_at = token.expires_at
+                    row.created_at = utc_now()
+                return
+            except IntegrityError:
+                continue
+
+    def invalidate(self, key: tuple[str, str, str]) -> None:
+        """Forget a token (after a 401)."""
+        with self.db.session() as s:
+            row = s.get(ServiceToken, self._key(key))
+            if row is not None:
+                s.delete(row)
+
+
+def token_cache_for(services: Services) -> TokenCache:
+    """The token cache workers share: the database's ``service_tokens`` (every process, every node)."""
+    return DbTokenCache(services.db)
+
+
+def delivery_state(
+    services: Services, *, platform_id: int, deployment_id: str, resource_link_id: str, user_ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    """What reached the gradebook for each learner of one activity, in plain words (class view)."""
+    prefix = f"{deployment_id}/{resource_link_id}"
+    with services.db.session() as s:
+        rows = s.execute(
+            select(GradeOutbox).where(
+                GradeOutbox.platform_key == str(platform_id),
+                GradeOutbox.user_id.in_(user_ids),
+                GradeOutbox.line_item_key.in_([prefix, f"{prefix}#{LINE_ITEM_TAG}"]),
+            )
+        ).scalars()
+        out: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            score = (
+                f"{row.score_given:g}/{row.score_maximum:g}"
+                if row.score_given is not None and row.score_maximum
+                else "progress only"
+            )
+            if row.status == "delivered":
+                text = f"Sent {score}" + (f" on {row.delivered_at:%Y-%m-%d %H:%M}" if row.delivered_at else "")
+            elif row.status in ("pending", "in_flight"):
+                text = f"Waiting to send {score}" + (" (retrying)" if row.attempts else "")
+            elif row.status == "superseded":
+                text = "Up to date in the gradebook"
+            else:
+                text = f"Not accepted by the LMS: {(row.last_error or '')[:160]}"
+            out[row.user_id] = {"status": row.status, "text": text}
+        return out
 
 
 def build_worker(

@@ -79,7 +79,7 @@ def class_report(
     resource_link_id: str,
     roster: Sequence[Any] | None = None,
     roster_note: str | None = None,
-    grade_state: Callable[[Sequence[str]], dict[str, dict[str, Any]]] | None = None,
+    grade_state: Callable[[list[str]], dict[str, dict[str, Any]]] | None = None,
 ) -> ClassReport:
     """Progress of every learner of one activity.
 

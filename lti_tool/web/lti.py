@@ -277,15 +277,27 @@ def _class_report(launch_obj: Launch) -> reports.ClassReport | None:
             logger.warning("roster unavailable for launch %s: %s", launch_obj.id, exc.code, extra={"action": "roster"})
     else:
         note = "Your LMS did not offer its roster for this launch: learners appear here once they open the activity."
-    grade_state = services().hooks.get("grade_state")
+    from lti_tool import grades
+
+    link = launch_obj.resource_link_id
+
+    def grade_state(user_ids: list[str]) -> dict[str, dict[str, Any]]:
+        return grades.delivery_state(
+            services(),
+            platform_id=launch_obj.platform_id,
+            deployment_id=launch_obj.deployment_id,
+            resource_link_id=link,
+            user_ids=user_ids,
+        )
+
     return reports.class_report(
         services(),
         platform_id=launch_obj.platform_id,
         deployment_id=launch_obj.deployment_id,
-        resource_link_id=launch_obj.resource_link_id,
+        resource_link_id=link,
         roster=roster,
         roster_note=note,
-        grade_state=grade_state[0] if grade_state else None,
+        grade_state=grade_state,
     )
 
 

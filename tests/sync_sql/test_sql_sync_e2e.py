@@ -32,7 +32,7 @@ from lti_tool.storage.models import Attempt, ScoState
 from lti_tool.storage.outbox import SqlOutboxStore
 from sync.breaker import BreakerConfig
 from sync.model import OutboxStatus, floor_to_second, format_timestamp
-from sync.worker import WorkerConfig
+from sync.worker import WorkerConfig, utc_now
 
 GOLF2004 = "scorm2004/RuntimeBasicCalls_SCORM20043rdEdition.zip"
 S = OutboxStatus
@@ -329,3 +329,61 @@ def test_summary_latency_and_oldest_pending(services: Services, store: SqlOutbox
     assert summary.latency_buckets[:5] == (0, 0, 0, 0, 1) and summary.latency_buckets[-1] == 1
     assert summary.latency_sum_seconds == pytest.approx(100.0, abs=0.01)
     assert store.summary(now=now + timedelta(hours=2))[0].delivered_last_hour == 0
+
+
+def test_class_view_words_for_each_delivery_state(
+    wired: Services, fake: TrackingPlatform, course_key: str, store: SqlOutboxStore
+) -> None:
+    pid = register_platform(wired, fake)
+    fake.enrolled = {"sent"}
+    url = fake.add_line_item(label="Evidence")
+    start_learner(wired, pid, course_key, fake, "sent", lineitem=url).commit(0.8)
+    start_learner(wired, pid, course_key, fake, "refused", lineitem=url).commit(0.6)
+    before = grades.delivery_state(
+        wired, platform_id=pid, deployment_id="dep-1", resource_link_id="rl-1", user_ids=["sent", "refused", "none"]
+    )
+    assert before["sent"]["text"].startswith("Waiting to send 80/100")
+    run_cli(wired, "sync", "once")
+    after = grades.delivery_state(
+        wired, platform_id=pid, deployment_id="dep-1", resource_link_id="rl-1", user_ids=["sent", "refused", "none"]
+    )
+    assert after["sent"]["status"] == "delivered" and after["sent"]["text"].startswith("Sent 80/100 on ")
+    assert after["refused"]["status"] == "dead"
+    assert (
+        after["refused"]["text"].startswith("Not accepted by the LMS:")
+        and "Incorrect score" in after["refused"]["text"]
+    )
+    assert "none" not in after
+    other = grades.delivery_state(
+        wired, platform_id=pid, deployment_id="dep-1", resource_link_id="rl-other", user_ids=["sent"]
+    )
+    assert other == {}
+
+
+def test_workers_share_service_tokens_through_the_database(
+    wired: Services, fake: TrackingPlatform, course_key: str, store: SqlOutboxStore
+) -> None:
+    from datetime import timedelta
+
+    from lti_tool.storage.models import ServiceToken
+    from sync.ports import CachedToken
+
+    cache = grades.token_cache_for(wired)
+    key = ("https://lms.example", "client-1", "scope-a scope-b")
+    assert cache.get(key) is None
+    expires = utc_now() + timedelta(minutes=10)
+    cache.put(key, CachedToken(access_token="tok-1", expires_at=expires))
+    other_process = grades.DbTokenCache(wired.db)  # another worker or web node: same table
+    found = other_process.get(key)
+    assert found is not None and found.access_token == "tok-1" and found.expires_at == expires
+    cache.put(key, CachedToken(access_token="tok-2", expires_at=expires))
+    assert other_process.get(key).access_token == "tok-2"  # type: ignore[union-attr]
+    assert other_process.get(("https://lms.example", "client-2", "scope-a scope-b")) is None
+    other_process.invalidate(key)
+    assert cache.get(key) is None
+    # the worker really uses it: after a delivery the platform's token is in the table
+    pid = register_platform(wired, fake)
+    start_learner(wired, pid, course_key, fake, "u1").commit(0.7)
+    drain(wired, store)
+    with wired.db.session() as s:
+        assert s.query(ServiceToken).count() >= 1
