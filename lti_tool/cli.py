@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -229,7 +231,30 @@ def demo(ctx: click.Context, port: int, host: str, prepare_only: bool) -> None:
     from lti_tool import create_app
 
     settings = obj.settings
-    run_gunicorn(lambda: create_app(settings), settings.server.bind, 1, settings.server.threads)
+    worker = start_demo_sync_worker(parent.config, base, f"{host}:{port}")
+    try:
+        run_gunicorn(lambda: create_app(settings), settings.server.bind, 1, settings.server.threads)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+def start_demo_sync_worker(config: str | None, base_url: str, bind: str) -> subprocess.Popen[bytes]:
+    """The demo's grade sync worker (``cbsi-connect sync run``) beside the web server.
+
+    Scores reach the development LMS's gradebook a moment after the learner's commit, as they
+    would reach Moodle from a production worker.
+    """
+    env = dict(os.environ)
+    env.update(
+        CBSI_CONNECT_SERVER__DEMO="true",
+        CBSI_CONNECT_SERVER__BASE_URL=f'"{base_url}"',
+        CBSI_CONNECT_SERVER__BIND=f'"{bind}"',
+    )
+    if config:
+        env["CBSI_CONNECT_CONFIG"] = config
+    command = [sys.executable, "-m", "lti_tool", "sync", "run", "--poll", "2"]
+    return subprocess.Popen(command, env=env)  # noqa: S603 - our own CLI, fixed arguments
 
 
 def main() -> None:
