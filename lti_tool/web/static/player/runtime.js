@@ -227,6 +227,9 @@
     }
 
     checkRange(item) {
+      // As scorm/cmi/responses.py _check_range: a single number is the exact answer (lenient,
+      // see its SPEC COMPLIANCE NOTE; the golf examples record numeric patterns that way).
+      if (item.indexOf(this.range) < 0) return DECIMAL_RE.test(item);
       const parts = item.split(this.range);
       if (parts.length !== 2) return false;
       const [lo, hi] = parts;
