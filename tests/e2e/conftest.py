@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from lti_tool import create_app
 from lti_tool.catalogue import ImportOutcome, import_package
+from lti_tool.demo import build_demo_package
 from lti_tool.lti.devplatform import ensure_registered
 from lti_tool.services import Services, build_services
 from lti_tool.settings import load_settings
@@ -168,11 +170,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     app.testing = True
     app.config["CBSI_DEV_PLATFORM"] = True
     ensure_registered(services.db, base)
+    demo = import_package(services, build_demo_package(tmp / "demo-course.zip"), imported_by="e2e")
     server.app = app
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield Stack(base=base, services=services, tmp=tmp)
+        # The LMS home creates its default "Sample activity" link (the demo course) on first view.
+        home = requests.get(base + "/dev/platform/", timeout=10)
+        if home.status_code != 200 or "Sample activity" not in home.text:
+            pytest.fail(f"the development LMS did not come up: {home.status_code}", pytrace=False)
+        yield Stack(base=base, services=services, tmp=tmp, imported={"demo": demo})
     finally:
         server.shutdown()
         thread.join(timeout=5)

@@ -48,7 +48,7 @@ def launch_learner(page: Any, stack: Stack, link_id: int) -> str:
 def golf_frame(page: Any) -> Any:
     """The golf SCO's launch page frame (inside the player's content iframe)."""
     return wait_until(
-        lambda: next((f for f in page.frames if f.url.endswith("shared/launchpage.html")), None),
+        lambda: next((f for f in page.frames if "shared/launchpage.html" in f.url), None),
         what="the golf SCO launch page",
     )
 
@@ -70,7 +70,13 @@ def golf_goto_page(page: Any, index: int) -> None:
     while current < index:
         frame.click("#butNext")
         current += 1
-        wait_until(lambda c=current: frame.evaluate("currentPage") == c, what=f"golf page {current}")
+        target = str(frame.evaluate("(c) => pageArray[c]", current)).split("?")[0]
+        wait_until(
+            lambda c=current, t=target: (
+                frame.evaluate("currentPage") == c and any(t in f.url for f in frame.child_frames)
+            ),
+            what=f"golf page {current} ({target})",
+        )
 
 
 def golf_pass_quiz(page: Any) -> None:

@@ -163,3 +163,175 @@ def test_scorm2004_golf_closed_half_way_resumes(stack: Stack, browser):
         assert stack.cmi(attempt, item, "cmi.completion_status") == "incomplete"
     finally:
         page.context.close()
+
+
+def test_scorm2004_advanced_interactions_and_objectives(stack: Stack, context):
+    course = stack.course(ADVANCED2004)
+    link = stack.add_link(course.course_key, "E2E golf 2004 advanced")
+    page = context.new_page()
+    dialogs = Dialogs(page)
+    attempt = launch_learner(page, stack, link)
+    golf_goto_page(page, GOLF_PAGE_COUNT - 1)
+    golf_pass_quiz(page)
+    golf_frame(page).click("#butExit")
+    page.wait_for_selector("#cbsi-panel:not([hidden])")
+
+    item = only_item(stack, attempt)
+    wait_until(lambda: stack.cmi(attempt, item, "cmi.success_status") == "passed", what="passed stored")
+    # The manifest's passing score (satisfiedByMeasure + minNormalizedMeasure 0.8) reached the SCO.
+    assert float(stack.cmi(attempt, item, "cmi.scaled_passing_score") or "nan") == pytest.approx(0.8)
+    assert float(stack.cmi(attempt, item, "cmi.progress_measure") or "nan") == pytest.approx(1.0)
+    count = int(stack.cmi(attempt, item, "cmi.interactions._count") or "0")
+    assert count > 0
+    interactions = [
+        {
+            key: stack.cmi(attempt, item, f"cmi.interactions.{n}.{key}")
+            for key in ("id", "type", "result", "learner_response", "objectives.0.id", "correct_responses.0.pattern")
+        }
+        for n in range(count)
+    ]
+    ids = [i["id"] for i in interactions]
+    assert all(ids) and len(set(ids)) == count, ids
+    assert {i["type"] for i in interactions} <= {"choice", "true-false", "numeric", "fill-in"}, interactions
+    assert {i["result"] for i in interactions} == {"correct"}, interactions  # every answer was right
+    assert all(i["learner_response"] and i["correct_responses.0.pattern"] for i in interactions), [
+        i for i in interactions if not (i["learner_response"] and i["correct_responses.0.pattern"])
+    ]
+    objective_ids = {
+        stack.cmi(attempt, item, f"cmi.objectives.{n}.id")
+        for n in range(int(stack.cmi(attempt, item, "cmi.objectives._count") or "0"))
+    }
+    expected = {"obj_etiquette", "obj_handicapping", "obj_havingfun", "obj_playing"}
+    assert expected <= objective_ids, objective_ids
+    assert {i["objectives.0.id"] for i in interactions} <= objective_ids
+    for n, oid in enumerate(sorted(objective_ids)):
+        del oid, n
+    by_id = {
+        stack.cmi(attempt, item, f"cmi.objectives.{n}.id"): n
+        for n in range(int(stack.cmi(attempt, item, "cmi.objectives._count") or "0"))
+    }
+    for oid in sorted(expected):
+        n = by_id[oid]
+        assert float(stack.cmi(attempt, item, f"cmi.objectives.{n}.score.scaled") or "nan") == pytest.approx(1.0)
+        assert stack.cmi(attempt, item, f"cmi.objectives.{n}.completion_status") == "completed", oid
+    assert dialogs.alerts == []
+
+
+def click_player(page: Any, button: str) -> None:
+    """Click the player's own Previous/Next and wait for the navigation to finish."""
+    page.click(button)
+    player_idle(page)
+
+
+def test_scorm12_assets_next_previous_and_toc(stack: Stack, context):
+    course = stack.course(ASSETS12)
+    link = stack.add_link(course.course_key, "E2E golf 1.2 assets")
+    page = context.new_page()
+    attempt = launch_learner(page, stack, link)
+    player_idle(page)
+    assert player_current(page) == "playing_playing_item"
+    rows = toc_rows(page)
+    assert [r["title"] for r in rows if not r["link"]][:2] == ["Playing the Game", "Etiquette"]  # clusters
+    assert sum(r["link"] for r in rows) >= 17
+
+    click_player(page, "#cbsi-next")
+    assert player_current(page) == "playing_par_item"
+    click_player(page, "#cbsi-next")
+    assert player_current(page) == "playing_scoring_item"
+    click_player(page, "#cbsi-prev")
+    assert player_current(page) == "playing_par_item"
+    page.click('#cbsi-toc-list a[data-item-id="etiquette_course_item"]')
+    player_idle(page)
+    assert player_current(page) == "etiquette_course_item"
+    page.wait_for_function(
+        "() => document.getElementById('cbsi-content').src.endsWith('Etiquette/Course.html')"
+    )
+
+    visited = {"playing_playing_item", "playing_par_item", "playing_scoring_item", "etiquette_course_item"}
+    wait_until(
+        lambda: visited <= set(stack.sco_states(attempt)), what="state rows of the visited assets"
+    )
+    states = stack.sco_states(attempt)
+    assert set(states) == visited  # nothing else was opened
+    for item_id in visited:
+        wait_until(
+            lambda i=item_id: (stack.sco_state(attempt, i) or states[i]).outcome.get("completion") == "completed",
+            what=f"{item_id} completed",
+        )
+    shown = {r["id"]: r for r in toc_rows(page) if r["link"]}
+    assert {i for i, r in shown.items() if r["completed"]} == visited
+    assert shown["etiquette_course_item"]["current"]
+    # A relaunch shows the same completion marks from the server.
+    page.reload()
+    player_idle(page)
+    shown = {r["id"]: r for r in toc_rows(page) if r["link"]}
+    assert {i for i, r in shown.items() if r["completed"]} >= visited - {"etiquette_course_item"}
+
+
+def test_scorm2004_forced_sequential(stack: Stack, context):
+    course = stack.course(FORCED2004)
+    link = stack.add_link(course.course_key, "E2E forced sequential")
+    page = context.new_page()
+    dialogs = Dialogs(page)
+    attempt = launch_learner(page, stack, link)
+    player_idle(page)
+    assert player_current(page) == "playing_item"
+    rows = {r["title"]: r for r in toc_rows(page)}
+    assert rows["Handicapping"]["disabled"] and not rows["Handicapping"]["link"], rows
+    assert rows["Etiquette"]["disabled"], rows
+
+    # A forward jump by choice (as a crafted TOC click would send it) is refused by sequencing.
+    refused = page.evaluate(
+        """async () => {
+          const r = await fetch(cbsiPlayer.config.navUrl, {method: 'POST',
+            headers: {'Content-Type': 'application/json', Authorization: 'Bearer ' + cbsiPlayer.config.token},
+            body: JSON.stringify({request: 'choice', target: 'handicapping_item', from: 'playing_item'})});
+          return {status: r.status, body: await r.json()};
+        }"""
+    )
+    assert refused["status"] == 400, refused
+    assert stack.sco_state(attempt, "handicapping_item") is None
+    assert stack.attempt(attempt).current_item == "playing_item"
+
+    # Flow: finish the first SCO (its last page completes and passes it), then Continue.
+    golf_goto_page(page, 4)
+    wait_until(
+        lambda: stack.cmi(attempt, "playing_item", "cmi.success_status") == "passed", what="playing_item passed"
+    )
+    page.wait_for_selector("#cbsi-next:not([disabled])")
+    click_player(page, "#cbsi-next")
+    assert player_current(page) == "etuqiette_item"
+    golf_started(page)
+    assert stack.cmi(attempt, "playing_item", "cmi.completion_status") == "completed"
+    assert stack.sco_state(attempt, "etuqiette_item") is not None
+    assert stack.sco_state(attempt, "handicapping_item") is None
+    rows = {r["title"]: r for r in toc_rows(page)}
+    assert rows["Playing the Game"]["completed"] and not rows["Etiquette"]["disabled"], rows
+    assert rows["Handicapping"]["disabled"], rows
+    assert dialogs.alerts == []
+
+
+def test_demo_course_sample_activity(stack: Stack, context):
+    page = context.new_page()
+    page.goto(stack.platform + "/")
+    page.locator("tr", has_text="Sample activity").get_by_role("link", name="Launch as learner").click()
+    page.wait_for_url("**/play/**")
+    page.wait_for_function("() => window.cbsiPlayer !== undefined")
+    attempt = str(page.evaluate("cbsiPlayer.config.attemptId"))
+    course = wait_until(
+        lambda: next((f for f in page.frames if f.url.endswith("/index.html")), None), what="the demo course"
+    )
+    course.wait_for_selector("text=Chain of custody")
+    course.click("#next")
+    course.click("#next")
+    course.check('input[name="q1"][value="b"]')
+    course.check('input[name="q2"][value="b"]')
+    course.click("#submit-quiz")
+    course.wait_for_selector("#result >> text=Your score: 100%")
+
+    item = only_item(stack, attempt)
+    wait_until(lambda: stack.cmi(attempt, item, "cmi.core.lesson_status") == "passed", what="passed stored")
+    assert stack.cmi(attempt, item, "cmi.core.score.raw") == "100"
+    assert stack.cmi(attempt, item, "cmi.core.lesson_location") == "3"
+    outcome = wait_until(lambda: stack.attempt(attempt).outcome or None, what="attempt outcome")
+    assert outcome["success"] == "passed" and outcome["score_scaled"] == pytest.approx(1.0), outcome
