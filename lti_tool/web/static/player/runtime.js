@@ -79,7 +79,9 @@
  *   `seq` strictly increases per page, starting at config.seq + 1. Gaps are allowed: the server
  *   accepts a commit iff seq > last accepted seq.
  *   Answers:
- *     2xx {"seq": int, "token"?: string}       accepted; a "token" replaces the bearer token
+ *     2xx {"seq": int, "token"?: string}       accepted; a "token" replaces the bearer token;
+ *         "nav"?, "items"?                      (multi-item courses, when the commit changed
+ *                                               sequencing) passed on in "cbsi:commit-committed"
  *     409 {"expected_seq": int}                 stale seq: the queue is renumbered from expected_seq
  *                                               and resent (values are absolute, so resending a
  *                                               commit that was in fact applied is harmless)
@@ -701,7 +703,8 @@
         this.conflicts = 0;
         if (res.data && typeof res.data.token === "string" && res.data.token) this.token = res.data.token;
         this.persist();
-        this.onEvent("committed", { seq: batch.seq, id: batch.id });
+        const reply = res.data || {};
+        this.onEvent("committed", { seq: batch.seq, id: batch.id, nav: reply.nav, items: reply.items });
         this.pump();
         return;
       }
