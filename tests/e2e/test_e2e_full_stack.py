@@ -51,10 +51,16 @@ def test_scorm12_golf_played_to_the_end(stack: Stack, context):
     page = context.new_page()
     dialogs = Dialogs(page)
     attempt = launch_learner(page, stack, link)
-    golf_started(page)
+    golf_goto_page(page, 2)
     page.screenshot(path=str(SCREENSHOTS / "cbsi-e2e-player-desktop.png"))
+    page.wait_for_function("() => typeof frames[0].onresize === 'function'")  # the SCO's own resizer
     page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(200)
     page.screenshot(path=str(SCREENSHOTS / "cbsi-e2e-player-phone.png"))
+    header = page.evaluate(
+        "() => ['cbsi-exit', 'cbsi-title'].map(id => document.getElementById(id).getBoundingClientRect().right)"
+    )
+    assert max(header) <= 390, f"the header overflows a 390 px phone: {header}"  # Exit stays on screen
     page.set_viewport_size({"width": 1280, "height": 800})
 
     golf_goto_page(page, GOLF_PAGE_COUNT - 1)
@@ -236,6 +242,13 @@ def test_scorm12_assets_next_previous_and_toc(stack: Stack, context):
 
     click_player(page, "#cbsi-next")
     assert player_current(page) == "playing_par_item"
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(SCREENSHOTS / "cbsi-e2e-assets-phone-toc-open.png"))
+    page.click("#cbsi-toc-toggle")
+    page.screenshot(path=str(SCREENSHOTS / "cbsi-e2e-assets-phone-toc-closed.png"))
+    page.click("#cbsi-toc-toggle")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.screenshot(path=str(SCREENSHOTS / "cbsi-e2e-assets-desktop.png"))
     click_player(page, "#cbsi-next")
     assert player_current(page) == "playing_scoring_item"
     click_player(page, "#cbsi-prev")
@@ -243,14 +256,10 @@ def test_scorm12_assets_next_previous_and_toc(stack: Stack, context):
     page.click('#cbsi-toc-list a[data-item-id="etiquette_course_item"]')
     player_idle(page)
     assert player_current(page) == "etiquette_course_item"
-    page.wait_for_function(
-        "() => document.getElementById('cbsi-content').src.endsWith('Etiquette/Course.html')"
-    )
+    page.wait_for_function("() => document.getElementById('cbsi-content').src.endsWith('Etiquette/Course.html')")
 
     visited = {"playing_playing_item", "playing_par_item", "playing_scoring_item", "etiquette_course_item"}
-    wait_until(
-        lambda: visited <= set(stack.sco_states(attempt)), what="state rows of the visited assets"
-    )
+    wait_until(lambda: visited <= set(stack.sco_states(attempt)), what="state rows of the visited assets")
     states = stack.sco_states(attempt)
     assert set(states) == visited  # nothing else was opened
     for item_id in visited:
@@ -295,9 +304,7 @@ def test_scorm2004_forced_sequential(stack: Stack, context):
 
     # Flow: finish the first SCO (its last page completes and passes it), then Continue.
     golf_goto_page(page, 4)
-    wait_until(
-        lambda: stack.cmi(attempt, "playing_item", "cmi.success_status") == "passed", what="playing_item passed"
-    )
+    wait_until(lambda: stack.cmi(attempt, "playing_item", "cmi.success_status") == "passed", what="playing_item passed")
     page.wait_for_selector("#cbsi-next:not([disabled])")
     click_player(page, "#cbsi-next")
     assert player_current(page) == "etuqiette_item"
