@@ -127,6 +127,18 @@ class Stack:
     def sco_state(self, attempt_id: str, item_id: str) -> ScoState | None:
         return self.sco_states(attempt_id).get(item_id)
 
+    def cmi_reader(self, attempt_id: str, item_id: str) -> Callable[[str], str | None]:
+        """Reads of one stored state document (one query; for many elements)."""
+        row = self.sco_state(attempt_id, item_id)
+        if row is None:
+            raise AssertionError(f"no state row for {item_id} in attempt {attempt_id}")
+
+        def read(element: str) -> str | None:
+            value, error = get_value(row.state, element, row.cmi_version)
+            return value if error == 0 else None
+
+        return read
+
     def cmi(self, attempt_id: str, item_id: str, element: str) -> str | None:
         """A stored CMI value (``scorm.cmi`` reads the state document); None when unset/no row."""
         row = self.sco_state(attempt_id, item_id)

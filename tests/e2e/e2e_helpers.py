@@ -3,6 +3,7 @@ through the real Rustici "golf" packages (their own page navigation and knowledg
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from conftest import Stack, wait_until
@@ -45,12 +46,27 @@ def launch_learner(page: Any, stack: Stack, link_id: int) -> str:
     return str(page.evaluate("cbsiPlayer.config.attemptId"))
 
 
+def wait_for_frame(page: Any, needle: str, what: str, timeout: float = 10.0) -> Any:
+    """The first frame whose URL contains ``needle``.
+
+    Polls with ``page.wait_for_timeout``, not ``time.sleep``: the sync API updates ``page.frames``
+    only while it is inside a Playwright call, so a sleeping loop would see a stale list forever.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        found = next((f for f in page.frames if needle in f.url), None)
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {what}; frames {[f.url for f in page.frames]}"
+            )
+        page.wait_for_timeout(50)
+
+
 def golf_frame(page: Any) -> Any:
     """The golf SCO's launch page frame (inside the player's content iframe)."""
-    return wait_until(
-        lambda: next((f for f in page.frames if "shared/launchpage.html" in f.url), None),
-        what="the golf SCO launch page",
-    )
+    return wait_for_frame(page, "shared/launchpage.html", "the golf SCO launch page")
 
 
 def golf_started(page: Any) -> Any:
@@ -81,9 +97,7 @@ def golf_goto_page(page: Any, index: int) -> None:
 
 def golf_pass_quiz(page: Any) -> None:
     """Answer the golf knowledge check correctly (right answers carry class correctAnswer)."""
-    quiz = wait_until(
-        lambda: next((f for f in page.frames if "assessmenttemplate.html" in f.url), None), what="the quiz frame"
-    )
+    quiz = wait_for_frame(page, "assessmenttemplate.html", "the quiz frame")
     quiz.wait_for_selector("#frmTest")
     quiz.evaluate(
         """() => {
