@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from conftest import Stack, wait_until
+from e2e_stack import Stack, wait_until
 
 GOLF_PAGE_COUNT = 15
 """Pages of the golf SCOs (pageArray in shared/launchpage.html); the last one is the quiz."""

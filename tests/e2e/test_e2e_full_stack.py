@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Stack, wait_until
 from e2e_helpers import (
     GOLF_PAGE_COUNT,
     Dialogs,
@@ -28,6 +27,7 @@ from e2e_helpers import (
     toc_rows,
     wait_for_frame,
 )
+from e2e_stack import Stack, wait_until
 
 pytestmark = pytest.mark.browser
 
