@@ -334,6 +334,15 @@ def test_scorm2004_forced_sequential(stack: Stack, context):
     assert rows["Handicapping"]["disabled"], rows
     assert dialogs.alerts == []
 
+    # Exit (suspendAll) returns to the LMS; the relaunch resumes the same attempt at Etiquette.
+    page.click("#cbsi-exit")
+    page.wait_for_url(stack.platform + "/")
+    assert launch_learner(page, stack, link) == attempt
+    player_idle(page)
+    assert player_current(page) == "etuqiette_item"
+    rows = {r["title"]: r for r in toc_rows(page)}
+    assert rows["Playing the Game"]["completed"] and rows["Handicapping"]["disabled"], rows
+
 
 def test_demo_course_sample_activity(stack: Stack, context):
     page = context.new_page()
