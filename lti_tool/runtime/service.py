@@ -122,6 +122,7 @@ class CommitReply:
     outcome: dict[str, Any]
     attempt_outcome: dict[str, Any]
     replayed: bool = False
+    sequencing_changed: bool = False  # the SCO's data reached sequencing: the menu may change
 
 
 # -- course and manifest ---------------------------------------------------------------------
@@ -591,11 +592,19 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
         if done.rowcount != 1:  # type: ignore[attr-defined]
             raise StaleCommit(seq + 1)
         attempt_outcome = row.attempt_outcome
-        if terminate or outcome != row.outcome:
+        tracked = terminate or outcome != row.outcome
+        if tracked:
             _track(s, services, attempt_id, item_id, row.cmi_version, state, terminated=terminate)
         if outcome != row.outcome:
             attempt_outcome = _roll_up(s, services, attempt_id, now)
-        return CommitReply(seq=seq, stored=stored, rejected=rejected, outcome=outcome, attempt_outcome=attempt_outcome)
+        return CommitReply(
+            seq=seq,
+            stored=stored,
+            rejected=rejected,
+            outcome=outcome,
+            attempt_outcome=attempt_outcome,
+            sequencing_changed=tracked,
+        )
 
 
 def _track(

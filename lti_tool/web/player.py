@@ -206,16 +206,22 @@ def commit(attempt_id: str, item_id: str) -> tuple[Response, int]:
         reply = service.commit(services(), attempt_id, item_id, body)
     except StaleCommit as exc:
         return jsonify({"error": exc.code, "message": exc.message, "expected_seq": exc.expected_seq}), 409
-    return jsonify(
-        {
-            "seq": reply.seq,
-            "stored": reply.stored,
-            "rejected": list(reply.rejected),
-            "outcome": reply.outcome,
-            "attempt_outcome": reply.attempt_outcome,
-            "replayed": reply.replayed,
-        }
-    ), 200
+    payload: dict[str, Any] = {
+        "seq": reply.seq,
+        "stored": reply.stored,
+        "rejected": list(reply.rejected),
+        "outcome": reply.outcome,
+        "attempt_outcome": reply.attempt_outcome,
+        "replayed": reply.replayed,
+    }
+    if reply.sequencing_changed:
+        # A SCO's result can enable items and Continue (e.g. a forced-sequential course once the
+        # first SCO is passed): the player refreshes its menu and buttons from this.
+        view = service.reopen_attempt(services(), attempt_id)
+        if len(view.items) > 1:
+            payload["items"] = _toc_json(view)
+            payload["nav"] = view.nav
+    return jsonify(payload), 200
 
 
 @bp.post("/runtime/<attempt_id>/nav")

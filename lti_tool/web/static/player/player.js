@@ -234,7 +234,16 @@
       this.exitBtn.addEventListener("click", () => this.exit());
       global.addEventListener("cbsi:commit-retry", () => this.setStatus("offline"));
       global.addEventListener("cbsi:commit-auth-failed", () => this.setStatus("auth"));
-      global.addEventListener("cbsi:commit-committed", () => this.setStatus("saved"));
+      global.addEventListener("cbsi:commit-committed", (e) => {
+        this.setStatus("saved");
+        // A commit that changed sequencing carries the refreshed menu and buttons (a passed SCO
+        // can enable Continue); a navigation in flight brings its own.
+        const d = (e && e.detail) || {};
+        if (this.busy || !this.multi || !d.nav) return;
+        this.navState = d.nav;
+        if (Array.isArray(d.items)) this.items = d.items;
+        this.renderToc();
+      });
       global.addEventListener("cbsi:commit-rejected", () => this.setStatus("rejected"));
       global.addEventListener("online", () => this.setStatus("saving"));
     }

@@ -87,7 +87,9 @@
  *              session: THE SERVER MUST finish a session (total_time += session_time, exit/entry
  *              rules) at most once per session id, as page-exit commits may repeat a terminate.
  *   Answers:
- *     2xx {"seq": int, "token"?: string}       accepted; a "token" replaces the bearer token
+ *     2xx {"seq": int, "token"?: string}       accepted; a "token" replaces the bearer token;
+ *         "nav"?, "items"?                      (multi-item courses, when the commit changed
+ *                                               sequencing) passed on in "cbsi:commit-committed"
  *     409 {"expected_seq": int}                 stale seq: the queue is renumbered from expected_seq
  *                                               and resent
  *     401 / 403 / 404 / 410                     token refused, attempt unknown or closed: no retry;
@@ -240,6 +242,9 @@
     }
 
     checkRange(item) {
+      // As scorm/cmi/responses.py _check_range: a single number is the exact answer (lenient,
+      // see its SPEC COMPLIANCE NOTE; the golf examples record numeric patterns that way).
+      if (item.indexOf(this.range) < 0) return DECIMAL_RE.test(item);
       const parts = item.split(this.range);
       if (parts.length !== 2) return false;
       const [lo, hi] = parts;
@@ -728,7 +733,8 @@
         this.conflicts = 0;
         if (res.data && typeof res.data.token === "string" && res.data.token) this.token = res.data.token;
         this.persist();
-        this.onEvent("committed", { seq: batch.seq, id: batch.id });
+        const reply = res.data || {};
+        this.onEvent("committed", { seq: batch.seq, id: batch.id, nav: reply.nav, items: reply.items });
         this.pump();
         return;
       }

@@ -1,0 +1,114 @@
+"""End-to-end fixtures: the REAL app (threaded werkzeug server on 127.0.0.1) with its development
+LMS, real packages imported through the catalogue, and Debian's chromium driven by Playwright.
+
+One app/server per test module (imports and migrations are the slow part); every test adds its
+own resource link in the development LMS, so each test has its own learner registration and
+attempt. Assertions read the database (``sco_states``, ``attempts``), not only the page.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from e2e_stack import CHROMIUM, CHROMIUM_ARGS, SECRET, Stack, packages_dir
+
+from lti_tool import create_app
+from lti_tool.catalogue import import_package
+from lti_tool.demo import build_demo_package
+from lti_tool.lti.devplatform import ensure_registered
+from lti_tool.services import build_services
+from lti_tool.settings import load_settings
+from lti_tool.storage import Database
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The whole tool on a loopback port, development LMS enabled, fresh SQLite database."""
+    from werkzeug.serving import make_server
+
+    packages_dir()
+    tmp = tmp_path_factory.mktemp("e2e")
+    db_path = tmp / "instance" / "cbsi-connect.sqlite3"
+    db_path.parent.mkdir(parents=True)
+    url = f"sqlite:///{db_path}"
+    migrated = Database(url)
+    migrated.upgrade()
+    migrated.dispose()
+    server = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    settings = load_settings(
+        environ={},
+        overrides={
+            "server": {
+                "base_url": base,
+                "secret_key": SECRET,
+                "instance_folder": str(tmp / "instance"),
+                "log_level": "WARNING",
+            },
+            "database": {"url": url},
+            "keys": {"folder": str(tmp / "keys")},
+        },
+    )
+    services = build_services(settings)
+    services.keys.generate(if_missing=True)
+    app = create_app(settings, services=services)
+    app.testing = True
+    app.config["CBSI_DEV_PLATFORM"] = True
+    ensure_registered(services.db, base)
+    demo = import_package(services, build_demo_package(tmp / "demo-course.zip"), imported_by="e2e")
+    server.app = app
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        # The LMS home creates its default "Sample activity" link (the demo course) on first view.
+        home = requests.get(base + "/dev/platform/", timeout=10)
+        if home.status_code != 200 or "Sample activity" not in home.text:
+            pytest.fail(f"the development LMS did not come up: {home.status_code}", pytrace=False)
+        yield Stack(base=base, services=services, tmp=tmp, imported={"demo": demo})
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        services.db.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium, headless (never a downloaded browser)."""
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (never `playwright install`)", pytrace=False)
+    import asyncio
+
+    from playwright.sync_api import sync_playwright
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:  # another sync Playwright (e.g. tests/player's session-scoped browser) is still open
+        pytest.fail(
+            "a Playwright sync session is already running in this pytest session (tests/player keeps one "
+            "for the whole session): run tests/e2e before tests/player, or in its own pytest run",
+            pytrace=False,
+        )
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def context(browser: Any, stack: Stack) -> Iterator[Any]:
+    """A fresh browser profile (own cookies and localStorage) per test."""
+    ctx = browser.new_context(base_url=stack.base, viewport={"width": 1280, "height": 800})
+    ctx.set_default_timeout(15000)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
