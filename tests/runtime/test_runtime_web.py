@@ -162,3 +162,25 @@ def test_multi_item_navigation_over_http(
     assert refused.get_json()["message"]
     other = post(client, config["navUrl"], {"request": "continue"}, "forged-token")
     assert other.status_code == 401
+
+
+def test_forced_sequential_refuses_jump_and_unlocks_after_the_first_sco(
+    app: Flask, client: FlaskClient, import_course: Callable, make_launch: Callable[..., Launch]
+) -> None:
+    course = import_course("scorm2004/SequencingForcedSequential_SCORM20043rdEdition.zip")
+    config = player_config(app, make_launch(course.course_key))
+    leaves = [i for i in config["items"] if i["kind"] == "sco"]
+    assert [i["disabled"] for i in leaves] == [False, True, True, True, True]
+    assert config["current"] == leaves[0]["id"] and config["nav"]["continue"] is False
+    jump = post(client, config["navUrl"], {"request": "choice", "target": leaves[2]["id"]}, config["token"])
+    assert jump.status_code == 400 and jump.get_json()["error"] == "nav_refused"
+    # passing the first SCO: the commit answer carries the refreshed menu and buttons
+    rt = config["runtime"]
+    changes = {"cmi.completion_status": "completed", "cmi.success_status": "passed", "cmi.exit": "normal"}
+    reply = post(client, rt["commitUrl"], {"seq": 1, "changes": changes, "terminate": True}, rt["token"]).get_json()
+    assert reply["nav"]["continue"] is True
+    assert [i["disabled"] for i in reply["items"] if i["kind"] == "sco"][:2] == [False, False]
+    flow = post(client, config["navUrl"], {"request": "continue"}, config["token"]).get_json()
+    assert flow["item"]["id"] == leaves[1]["id"] and flow["runtime"]["scoId"] == leaves[1]["id"]
+    still_locked = post(client, config["navUrl"], {"request": "choice", "target": leaves[3]["id"]}, config["token"])
+    assert still_locked.status_code == 400
