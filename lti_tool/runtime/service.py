@@ -592,10 +592,13 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
         if done.rowcount != 1:  # type: ignore[attr-defined]
             raise StaleCommit(seq + 1)
         attempt_outcome = row.attempt_outcome
-        tracked = terminate or outcome != row.outcome
+        # Session time moves on every commit; only a change in what is graded (or the end of a
+        # session) is worth the sequencing report and the attempt rollup.
+        graded_change = _graded(outcome) != _graded(row.outcome)
+        tracked = terminate or graded_change
         if tracked:
             _track(s, services, attempt_id, item_id, row.cmi_version, state, terminated=terminate)
-        if outcome != row.outcome:
+        if tracked:
             attempt_outcome = _roll_up(s, services, attempt_id, now)
         return CommitReply(
             seq=seq,
@@ -649,6 +652,11 @@ def _item_ids(s: Session, version_id: int) -> tuple[str, ...]:
     return cached
 
 
+def _graded(outcome: Mapping[str, Any]) -> dict[str, Any]:
+    """An outcome without its time, which changes on every commit."""
+    return {k: v for k, v in outcome.items() if k != "total_time_seconds"}
+
+
 def _roll_up(s: Session, services: Services, attempt_id: str, now: datetime) -> dict[str, Any]:
     """Recompute the attempt's outcome; on change store it and call the outcome hooks."""
     attempt = s.get(Attempt, attempt_id)
@@ -658,9 +666,7 @@ def _roll_up(s: Session, services: Services, attempt_id: str, now: datetime) -> 
     stored = dict(s.execute(select(ScoState.item_id, ScoState.outcome).where(ScoState.attempt_id == attempt_id)).all())
     outcomes: Sequence[Outcome] = [_outcome_from_dict(stored.get(item, {})) for item in items]
     rolled = outcome_dict(rollup_outcomes(list(outcomes)))
-    previous = {k: v for k, v in attempt.outcome.items() if k != "total_time_seconds"}
-    current = {k: v for k, v in rolled.items() if k != "total_time_seconds"}
-    if previous == current:
+    if _graded(attempt.outcome) == _graded(rolled):
         if attempt.outcome.get("total_time_seconds") != rolled.get("total_time_seconds"):
             attempt.outcome = rolled
         return rolled
