@@ -181,7 +181,7 @@ def import_package(
     try:
         with services.db.session() as s:
             if course_key is not None:
-                course = _find_course(s, course_key)
+                course = find_course(s, course_key)
                 if course is None:
                     raise CourseNotFound(
                         f"no course '{course_key}' to add a version to: see 'cbsi-connect packages list'"
@@ -236,7 +236,8 @@ def import_package(
     return outcome
 
 
-def _find_course(s: Session, ident: str) -> Course | None:
+def find_course(s: Session, ident: str) -> Course | None:
+    """A course by numeric id or by key, in the caller's session."""
     course = s.get(Course, int(ident)) if ident.isdigit() else None
     return course or s.scalars(select(Course).where(Course.key == ident)).first()
 
@@ -330,7 +331,7 @@ def get_course(services: Services, ident: str) -> tuple[CourseSummary, Sequence[
         CourseNotFound: no such course.
     """
     with services.db.session() as s:
-        course = _find_course(s, ident)
+        course = find_course(s, ident)
         if course is None or not course.versions:
             raise CourseNotFound(f"no course '{ident}' in the catalogue: see 'cbsi-connect packages list'")
         versions = [

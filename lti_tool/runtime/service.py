@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from lti_tool.catalogue import find_course
 from lti_tool.lti.context import Launch
 from lti_tool.runtime.errors import (
     AttemptClosed,
@@ -199,11 +200,6 @@ def _player_items(version: CourseVersion) -> tuple[PlayerItem, ...]:
     )
 
 
-def _find_course(s: Session, ident: str) -> Course | None:
-    course = s.get(Course, int(ident)) if ident.isdigit() else None
-    return course or s.scalars(select(Course).where(Course.key == ident)).first()
-
-
 # -- attempts --------------------------------------------------------------------------------
 
 
@@ -255,7 +251,7 @@ def open_attempt(services: Services, launch: Launch) -> OpenedAttempt:
     ident = course_reference(launch)
     settings = services.settings.player
     with services.db.session() as s:
-        course = _find_course(s, ident)
+        course = find_course(s, ident)
         newest = (
             s.scalars(
                 select(CourseVersion).where(CourseVersion.course_id == course.id).order_by(CourseVersion.version.desc())
