@@ -368,6 +368,24 @@ def _initial_kwargs(item: Item | None, cmi_version: str) -> dict[str, Any]:
     return kwargs
 
 
+def _active_attempt(s: Session, attempt_id: str) -> tuple[Attempt, CourseVersion]:
+    """An attempt that may still be played, with its pinned course version.
+
+    Raises:
+        AttemptNotFound: no such attempt.
+        AttemptClosed: completed or abandoned.
+    """
+    attempt = s.get(Attempt, attempt_id)
+    if attempt is None:
+        raise AttemptNotFound()
+    if attempt.status != "active":
+        raise AttemptClosed()
+    version = s.get(CourseVersion, attempt.course_version_id)
+    if version is None:  # pragma: no cover - FK
+        raise AttemptNotFound()
+    return attempt, version
+
+
 def start_item_session(
     services: Services, attempt_id: str, item_id: str, *, learner_id: str, learner_name: str
 ) -> ItemSession:
@@ -381,20 +399,12 @@ def start_item_session(
         AttemptNotFound, AttemptClosed, ItemNotFound.
     """
     with services.db.session() as s:
-        attempt = s.get(Attempt, attempt_id)
-        if attempt is None:
-            raise AttemptNotFound()
-        if attempt.status != "active":
-            raise AttemptClosed()
-        version = s.get(CourseVersion, attempt.course_version_id)
-        found_version = version
-        if found_version is None:  # pragma: no cover - FK
-            raise AttemptNotFound()
-        items = {i.id: i for i in player_items(found_version)}
+        attempt, version = _active_attempt(s, attempt_id)
+        items = {i.id: i for i in player_items(version)}
         if item_id not in items:
             raise ItemNotFound()
         attempt.current_item = item_id
-        cmi_version = CMI_VERSION[found_version.standard]
+        cmi_version = CMI_VERSION[version.standard]
         row = s.get(ScoState, (attempt_id, item_id))
         if items[item_id].kind == ASSET:
             if row is None:
@@ -406,9 +416,9 @@ def start_item_session(
             return ItemSession(
                 item_id=item_id, cmi_version=ASSET, state={}, seq=row.seq, kind=ASSET, last_commit_id=row.last_commit_id
             )
-        manifest_item = manifest_items(services, found_version).get(item_id)
+        manifest_item = manifest_items(services, version).get(item_id)
         extra = _initial_kwargs(manifest_item, cmi_version)
-        tree = activity_tree(services, found_version)
+        tree = activity_tree(services, version)
         if tree is not None and cmi_version == "2004" and attempt.sequencing and item_id in tree.activities:
             data = sequencing.launch_data(tree, attempt.sequencing, item_id)
             extra["scaled_passing_score"] = data["scaled_passing_score"]
@@ -634,18 +644,10 @@ def _track(
         )
 
 
-_ITEM_IDS: dict[str, tuple[str, ...]] = {}
-
-
 def _item_ids(s: Session, version_id: int) -> tuple[str, ...]:
-    """Launchable item ids of a version (immutable once imported; cached per process by checksum)."""
-    sha = s.scalar(select(CourseVersion.sha256).where(CourseVersion.id == version_id)) or ""
-    cached = _ITEM_IDS.get(sha)
-    if cached is None:
-        version = s.get(CourseVersion, version_id)
-        cached = tuple(i.id for i in player_items(version)) if version is not None else ()
-        _ITEM_IDS[sha] = cached
-    return cached
+    """Launchable item ids of a version (from :func:`player_items`, cached by checksum)."""
+    version = s.get(CourseVersion, version_id)
+    return tuple(i.id for i in player_items(version)) if version is not None else ()
 
 
 def _graded(outcome: Mapping[str, Any]) -> dict[str, Any]:
@@ -684,23 +686,11 @@ def reopen_attempt(services: Services, attempt_id: str) -> OpenedAttempt:
         AttemptNotFound, AttemptClosed.
     """
     with services.db.session() as s:
-        attempt = s.get(Attempt, attempt_id)
-        if attempt is None:
-            raise AttemptNotFound()
-        if attempt.status != "active":
-            raise AttemptClosed()
-        version = s.get(CourseVersion, attempt.course_version_id)
+        attempt, version = _active_attempt(s, attempt_id)
         reg = s.get(LearnerRegistration, attempt.registration_id)
-        if version is None or reg is None:  # pragma: no cover - FKs
+        if reg is None:  # pragma: no cover - FK
             raise AttemptNotFound()
         return _opened(services, attempt, version, version.course.title, reg, resumed=True)
-
-
-def completed_items(services: Services, attempt_id: str) -> set[str]:
-    """Items whose stored outcome is completed."""
-    with services.db.session() as s:
-        rows = s.execute(select(ScoState.item_id, ScoState.outcome).where(ScoState.attempt_id == attempt_id)).all()
-    return {item for item, outcome in rows if (outcome or {}).get("completion") == Completion.COMPLETED.value}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -729,14 +719,9 @@ def navigate(services: Services, attempt_id: str, request: str, target: Any = No
     if target is not None and (not isinstance(target, str) or len(target) > 255):
         return NavDecision(error="nav_invalid_target", message="That part of the course cannot be opened.")
     with services.db.session() as s:
-        attempt = s.get(Attempt, attempt_id)
-        if attempt is None:
-            raise AttemptNotFound()
-        if attempt.status != "active":
-            raise AttemptClosed()
-        version = s.get(CourseVersion, attempt.course_version_id)
+        attempt, version = _active_attempt(s, attempt_id)
         reg = s.get(LearnerRegistration, attempt.registration_id)
-        if version is None or reg is None:  # pragma: no cover - FKs
+        if reg is None:  # pragma: no cover - FK
             raise AttemptNotFound()
         tree = activity_tree(services, version)
         if tree is None or not attempt.sequencing:
