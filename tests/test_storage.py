@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from lti_tool import create_app
@@ -173,3 +178,65 @@ def test_sqlite_units_of_work_take_turns_without_deadlock(tmp_path: Path) -> Non
     finally:
         dbmod.TURN_WAIT_SECONDS = original
     db.dispose()
+
+
+@pytest.fixture
+def fresh_database(tmp_path: Path) -> Iterator[Database]:
+    """An empty database (not migrated) on this run's backend: SQLite, or a new PostgreSQL database."""
+    admin_url = os.environ.get("CBSI_TEST_POSTGRES_URL")
+    if not admin_url:
+        db = Database(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+        yield db
+        db.dispose()
+        return
+    name = f"cbsi_mig_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    db = Database(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
+    yield db
+    db.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_login_hints_move_into_the_state_row_and_back(fresh_database: Database) -> None:
+    """0007 folds ``lti_login_requests`` into ``launch_states`` keeping every pending login's hints."""
+    from alembic import command
+
+    db = fresh_database
+    command.upgrade(db._alembic_config(), "0002_lti")
+    now = datetime(2026, 12, 4, 12, 0)
+    with db.engine.begin() as conn:
+        for state in ("s1", "s2"):
+            conn.execute(
+                text(
+                    "INSERT INTO launch_states (state, nonce, issuer, client_id, target_link_uri, created_at, "
+                    "expires_at) VALUES (:s, :n, 'https://lms.example', 'c', 'https://tool/lti/launch', :t, :t)"
+                ),
+                {"s": state, "n": "n-" + state, "t": now},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO lti_login_requests (state, login_hint, lti_message_hint, deployment_id, storage_target) "
+                "VALUES ('s1', 'user-7', :hint, 'dep-1', '_parent')"
+            ),
+            {"hint": '{"cmid":3}'},
+        )
+    db.upgrade()
+    assert db.current_revisions() == db.head_revisions()
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT state, login_hint, lti_message_hint, deployment_id, storage_target FROM launch_states")
+        ).all()
+        assert sorted(tuple(r) for r in rows) == [
+            ("s1", "user-7", '{"cmid":3}', "dep-1", "_parent"),
+            ("s2", None, None, None, None),
+        ]
+    command.downgrade(db._alembic_config(), "0007_login_single_row-1")
+    with db.engine.connect() as conn:
+        moved_back = conn.execute(text("SELECT state, login_hint, storage_target FROM lti_login_requests")).all()
+        assert [tuple(r) for r in moved_back] == [("s1", "user-7", "_parent")]
+        columns = {c["name"] for c in inspect(conn).get_columns("launch_states")}
+        assert "login_hint" not in columns and "nonce" in columns

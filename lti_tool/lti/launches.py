@@ -19,16 +19,14 @@ from lti_tool.lti.context import CLAIM, Launch
 from lti_tool.lti.platforms import PlatformInfo
 from lti_tool.lti.validation import LaunchReplayed, LoginRecord, ValidatedToken
 from lti_tool.storage import Database
-from lti_tool.storage.models import LaunchState, LoginRequest, LtiLaunch
+from lti_tool.storage.models import LaunchState, LtiLaunch
 
 logger = logging.getLogger(__name__)
 
 # Statements are built once: the launch path only binds parameters (no per-request construction).
 _STATES = LaunchState.__table__
-_REQUESTS = LoginRequest.__table__
 _LAUNCHES = LtiLaunch.__table__
 _INSERT_STATE = _STATES.insert()
-_INSERT_REQUEST = _REQUESTS.insert()
 _INSERT_LAUNCH = _LAUNCHES.insert()
 _SELECT_LOGIN = select(
     _STATES.c.state,
@@ -89,7 +87,7 @@ def store_login(
     now: datetime,
     expires_at: datetime,
 ) -> None:
-    """Persist a login's state, nonce and hints (one transaction)."""
+    """Persist a login's state, nonce and hints (one row)."""
     with db.engine.begin() as conn:
         conn.execute(
             _INSERT_STATE,
@@ -102,12 +100,6 @@ def store_login(
                 "created_at": now,
                 "expires_at": expires_at,
                 "used_at": None,
-            },
-        )
-        conn.execute(
-            _INSERT_REQUEST,
-            {
-                "state": state,
                 "login_hint": login_hint,
                 "lti_message_hint": lti_message_hint,
                 "deployment_id": deployment_id,
@@ -136,23 +128,18 @@ def load_login(db: Database, state: str) -> LoginRecord | None:
 def load_login_request(db: Database, state: str) -> LoginRequestInfo | None:
     """The hints of the login ``state``, or None."""
     with db.session() as s:
-        row = s.execute(
-            select(LaunchState, LoginRequest)
-            .join(LoginRequest, LoginRequest.state == LaunchState.state)
-            .where(LaunchState.state == state)
-        ).first()
-        if row is None:
+        ls = s.get(LaunchState, state)
+        if ls is None or ls.login_hint is None:
             return None
-        ls, lr = row
         return LoginRequestInfo(
             state=ls.state,
             issuer=ls.issuer,
             client_id=ls.client_id,
             target_link_uri=ls.target_link_uri,
-            login_hint=lr.login_hint,
-            lti_message_hint=lr.lti_message_hint,
-            deployment_id=lr.deployment_id,
-            storage_target=lr.storage_target,
+            login_hint=ls.login_hint,
+            lti_message_hint=ls.lti_message_hint,
+            deployment_id=ls.deployment_id,
+            storage_target=ls.storage_target,
         )
 
 

@@ -141,6 +141,13 @@ class LaunchState(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # What the platform sent to ``/lti/login`` beside the state: enough to restart the login when
+    # the state cookie does not come back (third-party cookies blocked): the client-side
+    # postMessage storage target, or a relaunch in a new window with the same hints.
+    login_hint: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lti_message_hint: Mapped[str | None] = mapped_column(Text, nullable=True)
+    deployment_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    storage_target: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class Course(Base):
@@ -314,22 +321,6 @@ class RosterCache(Base):
     members: Mapped[list[Any]] = mapped_column(JSON, default=list)
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
-
-
-class LoginRequest(Base):
-    """What the platform sent to ``/lti/login`` beside the state: enough to restart the login.
-
-    Used only when the state cookie does not come back (third-party cookies blocked): the
-    client-side postMessage storage target, or a relaunch in a new window with the same hints.
-    """
-
-    __tablename__ = "lti_login_requests"
-
-    state: Mapped[str] = mapped_column(ForeignKey("launch_states.state", ondelete="CASCADE"), primary_key=True)
-    login_hint: Mapped[str] = mapped_column(Text)
-    lti_message_hint: Mapped[str | None] = mapped_column(Text, nullable=True)
-    deployment_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    storage_target: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class LtiLaunch(Base):
