@@ -136,14 +136,13 @@ def launch() -> Any:
     g.lti_launch_token = svc.launch_token(launch_obj.id)
     response = current_app.make_response(handler(launch_obj))
     response.delete_cookie(STATE_COOKIE_PREFIX + state, path="/lti/", **_cookie_args())
-    for area in ("play", "class"):
-        # Scoped to this launch's own pages: launches never pile up in every request's Cookie header.
+    page = urlsplit(response.headers.get("Location", "")).path
+    if page in (f"/play/{launch_obj.id}", f"/class/{launch_obj.id}"):
+        # Scoped to the one page this launch opens: launches never pile up in every request's
+        # Cookie header. The page URL carries the token as well; the cookie serves its reloads
+        # once a browser has dropped the query (e.g. a bookmark of the bare path).
         response.set_cookie(
-            LAUNCH_COOKIE,
-            g.lti_launch_token,
-            max_age=LAUNCH_SESSION_SECONDS,
-            path=f"/{area}/{launch_obj.id}",
-            **_cookie_args(),
+            LAUNCH_COOKIE, g.lti_launch_token, max_age=LAUNCH_SESSION_SECONDS, path=page, **_cookie_args()
         )
     return response
 

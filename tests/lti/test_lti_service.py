@@ -76,16 +76,23 @@ def test_launch_token_expires(app, client, peer):
     assert info.value.code == "launch_session_forged"
 
 
-def test_launch_cookies_are_scoped_to_the_launch_pages(client, peer):
+@pytest.mark.parametrize(("roles", "area"), [(None, "play"), (["Instructor"], "class")])
+def test_launch_cookie_is_scoped_to_the_page_the_launch_opens(client, peer, roles, area):
     state, nonce, _ = login(client)
-    response = post_launch(client, peer.sign(claims_for(nonce)), state)
-    launch_id = response.headers["Location"].split("/")[2].split("?")[0]
+    changes = {"lti_roles": roles} if roles else {}
+    response = post_launch(client, peer.sign(claims_for(nonce, **changes)), state)
+    page = response.headers["Location"].split("?")[0]
+    assert page.startswith(f"/{area}/")
     cookies = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("lti_launch=")]
-    assert sorted(c.split("Path=")[1].split(";")[0] for c in cookies) == [f"/class/{launch_id}", f"/play/{launch_id}"]
-    for cookie in cookies:
-        assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=None" in cookie and "Partitioned" in cookie
+    assert [c.split("Path=")[1].split(";")[0] for c in cookies] == [page]
+    assert all(a in cookies[0] for a in ("HttpOnly", "Secure", "SameSite=None", "Partitioned"))
     deleted = [c for c in response.headers.getlist("Set-Cookie") if c.startswith(f"lti_state_{state}=;")]
     assert deleted and "Max-Age=0" in deleted[0]
+    # the bare page path (query dropped) is authorised by the cookie alone (the learner's page then
+    # says that no catalogue course is linked in this test; the instructor's class view opens)
+    bare = client.get(page, headers=JSON)
+    assert bare.status_code == (200 if area == "class" else 409)
+    assert bare.status_code == 200 or bare.get_json()["error"] == "course_not_linked"
 
 
 def test_purge_expired(app, client, peer, services):
