@@ -203,18 +203,45 @@ def _player_items(version: CourseVersion) -> tuple[PlayerItem, ...]:
 # -- attempts --------------------------------------------------------------------------------
 
 
-def _registration(s: Session, launch: Launch, course: Course) -> LearnerRegistration:
+_REGISTRATION = select(LearnerRegistration).where(
+    LearnerRegistration.platform_id == bindparam("platform_id"),
+    LearnerRegistration.deployment_id == bindparam("deployment_id"),
+    LearnerRegistration.resource_link_id == bindparam("resource_link_id"),
+    LearnerRegistration.learner_sub == bindparam("learner_sub"),
+)
+_NEWEST_VERSION = (
+    select(CourseVersion)
+    .where(CourseVersion.course_id == bindparam("course_id"))
+    .order_by(CourseVersion.version.desc())
+    .limit(1)
+)
+_LAST_ATTEMPT = (
+    select(Attempt)
+    .where(Attempt.registration_id == bindparam("registration_id"))
+    .order_by(Attempt.number.desc())
+    .limit(1)
+)
+
+
+def _registration(s: Session, launch: Launch, course: Course) -> tuple[LearnerRegistration, bool]:
+    """The learner's registration on the launch's resource link, and whether it is new (flushed: it has its id).
+
+    Only changed values are assigned: an unchanged registration stays clean, so the flushes of
+    the launch's transaction skip it.
+    """
     if not launch.sub or not launch.resource_link_id:
         raise CourseNotLinked("this launch has no user or resource link; relaunch from the course page")
     reg = s.scalars(
-        select(LearnerRegistration).where(
-            LearnerRegistration.platform_id == launch.platform_id,
-            LearnerRegistration.deployment_id == launch.deployment_id,
-            LearnerRegistration.resource_link_id == launch.resource_link_id,
-            LearnerRegistration.learner_sub == launch.sub,
-        )
+        _REGISTRATION,
+        {
+            "platform_id": launch.platform_id,
+            "deployment_id": launch.deployment_id,
+            "resource_link_id": launch.resource_link_id,
+            "learner_sub": launch.sub,
+        },
     ).first()
     ags = dict(launch.ags)
+    created = reg is None
     if reg is None:
         reg = LearnerRegistration(
             platform_id=launch.platform_id,
@@ -225,17 +252,33 @@ def _registration(s: Session, launch: Launch, course: Course) -> LearnerRegistra
             ags=ags,
         )
         s.add(reg)
-    reg.context_id = launch.context_id
-    reg.context_title = launch.context_title
-    reg.resource_link_title = launch.resource_link_title
-    reg.name = launch.name or reg.name
-    reg.email = launch.email or reg.email
-    reg.is_learner = launch.is_learner
-    reg.course_id = course.id
+    values: dict[str, Any] = {
+        "context_id": launch.context_id,
+        "context_title": launch.context_title,
+        "resource_link_title": launch.resource_link_title,
+        "name": launch.name or reg.name,
+        "email": launch.email or reg.email,
+        "is_learner": launch.is_learner,
+        "course_id": course.id,
+    }
     if ags:
-        reg.ags = ags
-    s.flush()
-    return reg
+        values["ags"] = ags
+    for key, value in values.items():
+        if created or getattr(reg, key) != value:
+            setattr(reg, key, value)
+    if created:
+        s.flush()  # its id: the attempt refers to it
+    return reg, created
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Opened:
+    """What :func:`_open_attempt` opened, with the rows a session start in the same transaction needs."""
+
+    view: OpenedAttempt
+    attempt: Attempt
+    version: CourseVersion
+    created: bool  # a new attempt: it has no SCO states yet
 
 
 def open_attempt(services: Services, launch: Launch) -> OpenedAttempt:
@@ -249,61 +292,92 @@ def open_attempt(services: Services, launch: Launch) -> OpenedAttempt:
         CourseNotLinked, CourseUnavailable, StandardNotPlayable, AttemptLimitReached.
     """
     ident = course_reference(launch)
-    settings = services.settings.player
     with services.db.session() as s:
-        course = find_course(s, ident)
-        newest = (
-            s.scalars(
-                select(CourseVersion).where(CourseVersion.course_id == course.id).order_by(CourseVersion.version.desc())
-            ).first()
-            if course is not None
-            else None
+        return _open_attempt(s, services, launch, ident).view
+
+
+def open_and_start(
+    services: Services, launch: Launch, *, learner_id: str, learner_name: str
+) -> tuple[OpenedAttempt, ItemSession | None]:
+    """:func:`open_attempt`, then :func:`start_item_session` of its current item, in one transaction.
+
+    The player page's path: one unit of work instead of two, and nothing read twice. The session
+    is ``None`` when the attempt has no current item (or it is not a launchable item).
+
+    Raises:
+        CourseNotLinked, CourseUnavailable, StandardNotPlayable, AttemptLimitReached.
+    """
+    ident = course_reference(launch)
+    with services.db.session() as s:
+        opened = _open_attempt(s, services, launch, ident)
+        view = opened.view
+        if not any(i.id == view.current_item for i in view.items):
+            return view, None
+        session = _start_session(
+            s,
+            services,
+            opened.attempt,
+            opened.version,
+            str(view.current_item),
+            learner_id=learner_id,
+            learner_name=learner_name,
+            fresh=opened.created,
         )
-        if course is None or newest is None:
-            raise CourseUnavailable()
-        if newest.standard not in CMI_VERSION:
-            raise StandardNotPlayable(
-                f"this course is {newest.standard}; the player plays SCORM 1.2 and SCORM 2004 packages"
-            )
-        reg = _registration(s, launch, course)
-        last = s.scalars(
-            select(Attempt).where(Attempt.registration_id == reg.id).order_by(Attempt.number.desc())
-        ).first()
-        policy = course.attempt_policy or settings.attempt_policy
-        finished = last is not None and last.outcome.get("completion") == Completion.COMPLETED.value
-        resume = last is not None and last.status == "active" and policy == "resume" and not finished
-        if resume and last is not None:
-            attempt = last
-        else:
-            number = (last.number + 1) if last else 1
-            if settings.max_attempts and number > settings.max_attempts:
-                raise AttemptLimitReached(f"you have used all {settings.max_attempts} attempts this activity allows")
-            if last is not None and last.status == "active":
-                last.status = "completed" if finished else "abandoned"
-                last.completed_at = utcnow()
-            attempt = Attempt(
-                id=uuid.uuid4().hex,
-                registration_id=reg.id,
-                number=number,
-                course_version_id=newest.id,
-                status="active",
-                sequencing={},
-                outcome={},
-            )
-            s.add(attempt)
-            s.flush()
-        version = s.get(CourseVersion, attempt.course_version_id)
-        if version is None:  # pragma: no cover - FK
-            raise CourseUnavailable()
-        tree = activity_tree(services, version)
-        message = None
-        if tree is not None:
-            state = attempt.sequencing or sequencing.new_state(tree, seed=secrets.randbits(31))
-            result = sequencing.begin(tree, state)
-            attempt.sequencing = dict(result.state)
-            attempt.current_item = result.deliver
-            message = result.message if result.deliver is None else None
-        return _opened(services, attempt, version, course.title, reg, resumed=resume, message=message)
+        return view, session
+
+
+def _open_attempt(s: Session, services: Services, launch: Launch, ident: str) -> _Opened:
+    settings = services.settings.player
+    course = find_course(s, ident)
+    newest = s.scalars(_NEWEST_VERSION, {"course_id": course.id}).first() if course is not None else None
+    if course is None or newest is None:
+        raise CourseUnavailable()
+    if newest.standard not in CMI_VERSION:
+        raise StandardNotPlayable(
+            f"this course is {newest.standard}; the player plays SCORM 1.2 and SCORM 2004 packages"
+        )
+    reg, new_registration = _registration(s, launch, course)
+    # a registration made just now has no attempts
+    last = None if new_registration else s.scalars(_LAST_ATTEMPT, {"registration_id": reg.id}).first()
+    policy = course.attempt_policy or settings.attempt_policy
+    finished = last is not None and last.outcome.get("completion") == Completion.COMPLETED.value
+    resume = last is not None and last.status == "active" and policy == "resume" and not finished
+    if resume and last is not None:
+        attempt = last
+    else:
+        number = (last.number + 1) if last else 1
+        if settings.max_attempts and number > settings.max_attempts:
+            raise AttemptLimitReached(f"you have used all {settings.max_attempts} attempts this activity allows")
+        if last is not None and last.status == "active":
+            last.status = "completed" if finished else "abandoned"
+            last.completed_at = utcnow()
+        attempt = Attempt(
+            id=uuid.uuid4().hex,
+            registration_id=reg.id,
+            number=number,
+            course_version_id=newest.id,
+            status="active",
+            sequencing={},
+            outcome={},
+        )
+        s.add(attempt)
+    version = newest if attempt.course_version_id == newest.id else s.get(CourseVersion, attempt.course_version_id)
+    if version is None:  # pragma: no cover - FK
+        raise CourseUnavailable()
+    tree = activity_tree(services, version)
+    message = None
+    if tree is not None:
+        state = attempt.sequencing or sequencing.new_state(tree, seed=secrets.randbits(31))
+        result = sequencing.begin(tree, state)
+        attempt.sequencing = dict(result.state)
+        attempt.current_item = result.deliver
+        message = result.message if result.deliver is None else None
+    if not resume:
+        # inserted with its sequencing state in one statement; and before any SCO state row of
+        # it (the unit of work orders unrelated mappers by name, not by foreign key)
+        s.flush()
+    view = _opened(services, attempt, version, course.title, reg, resumed=resume, message=message)
+    return _Opened(view=view, attempt=attempt, version=version, created=not resume)
 
 
 def _opened(
@@ -400,65 +474,87 @@ def start_item_session(
     """
     with services.db.session() as s:
         attempt, version = _active_attempt(s, attempt_id)
-        items = {i.id: i for i in player_items(version)}
-        if item_id not in items:
-            raise ItemNotFound()
-        attempt.current_item = item_id
-        cmi_version = CMI_VERSION[version.standard]
-        row = s.get(ScoState, (attempt_id, item_id))
-        if items[item_id].kind == ASSET:
-            if row is None:
-                row = ScoState(
-                    attempt_id=attempt_id, item_id=item_id, cmi_version=ASSET, state={}, seq=0, sessions=0, outcome={}
-                )
-                s.add(row)
-            row.sessions += 1
-            return ItemSession(
-                item_id=item_id, cmi_version=ASSET, state={}, seq=row.seq, kind=ASSET, last_commit_id=row.last_commit_id
-            )
-        manifest_item = manifest_items(services, version).get(item_id)
-        extra = _initial_kwargs(manifest_item, cmi_version)
-        tree = activity_tree(services, version)
-        if tree is not None and cmi_version == "2004" and attempt.sequencing and item_id in tree.activities:
-            data = sequencing.launch_data(tree, attempt.sequencing, item_id)
-            extra["scaled_passing_score"] = data["scaled_passing_score"]
-            extra["completion_threshold"] = data["completion_threshold"]
-            ids = [o["id"] for o in data["objectives"]]
-            extra["objective_ids"] = tuple(dict.fromkeys([*extra.get("objective_ids", ()), *ids]))
-        previous: Mapping[str, Any] | None = None
-        if row is not None and row.state:
-            previous = finish_session(row.state, cmi_version) if row.session_open else row.state
-            if not attempt_continues(previous, cmi_version):
-                previous = None
-        state = initial_state(
-            cmi_version,
-            learner_id=learner_id,
-            learner_name=learner_name,
-            previous_state=previous,
-            **extra,
-        )
+        return _start_session(s, services, attempt, version, item_id, learner_id=learner_id, learner_name=learner_name)
+
+
+def _start_session(
+    s: Session,
+    services: Services,
+    attempt: Attempt,
+    version: CourseVersion,
+    item_id: str,
+    *,
+    learner_id: str,
+    learner_name: str,
+    fresh: bool = False,
+) -> ItemSession:
+    """:func:`start_item_session` of a playable attempt already loaded in ``s``.
+
+    ``fresh``: the attempt was created in this transaction, so it has no SCO state to look up.
+
+    Raises:
+        ItemNotFound.
+    """
+    items = {i.id: i for i in player_items(version)}
+    if item_id not in items:
+        raise ItemNotFound()
+    attempt_id = attempt.id
+    attempt.current_item = item_id
+    cmi_version = CMI_VERSION[version.standard]
+    row = None if fresh else s.get(ScoState, (attempt_id, item_id))
+    if items[item_id].kind == ASSET:
         if row is None:
             row = ScoState(
-                attempt_id=attempt_id,
-                item_id=item_id,
-                cmi_version=cmi_version,
-                state=state,
-                seq=0,
-                sessions=0,
-                outcome={},
+                attempt_id=attempt_id, item_id=item_id, cmi_version=ASSET, state={}, seq=0, sessions=0, outcome={}
             )
             s.add(row)
-        row.state = state
         row.sessions += 1
-        row.session_open = True
         return ItemSession(
+            item_id=item_id, cmi_version=ASSET, state={}, seq=row.seq, kind=ASSET, last_commit_id=row.last_commit_id
+        )
+    manifest_item = manifest_items(services, version).get(item_id)
+    extra = _initial_kwargs(manifest_item, cmi_version)
+    tree = activity_tree(services, version)
+    if tree is not None and cmi_version == "2004" and attempt.sequencing and item_id in tree.activities:
+        data = sequencing.launch_data(tree, attempt.sequencing, item_id)
+        extra["scaled_passing_score"] = data["scaled_passing_score"]
+        extra["completion_threshold"] = data["completion_threshold"]
+        ids = [o["id"] for o in data["objectives"]]
+        extra["objective_ids"] = tuple(dict.fromkeys([*extra.get("objective_ids", ()), *ids]))
+    previous: Mapping[str, Any] | None = None
+    if row is not None and row.state:
+        previous = finish_session(row.state, cmi_version) if row.session_open else row.state
+        if not attempt_continues(previous, cmi_version):
+            previous = None
+    state = initial_state(
+        cmi_version,
+        learner_id=learner_id,
+        learner_name=learner_name,
+        previous_state=previous,
+        **extra,
+    )
+    if row is None:
+        row = ScoState(
+            attempt_id=attempt_id,
             item_id=item_id,
             cmi_version=cmi_version,
             state=state,
-            seq=row.seq,
-            kind="sco",
-            last_commit_id=row.last_commit_id,
+            seq=0,
+            sessions=0,
+            outcome={},
         )
+        s.add(row)
+    row.state = state
+    row.sessions += 1
+    row.session_open = True
+    return ItemSession(
+        item_id=item_id,
+        cmi_version=cmi_version,
+        state=state,
+        seq=row.seq,
+        kind="sco",
+        last_commit_id=row.last_commit_id,
+    )
 
 
 # -- commits ---------------------------------------------------------------------------------

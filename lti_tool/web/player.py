@@ -72,8 +72,18 @@ def _learner_id(launch_sub: str) -> str:
     return launch_sub.replace(".", "_")[:200]
 
 
-def _runtime_config(attempt_id: str, item: service.PlayerItem, token: str, learner: str, name: str) -> dict[str, Any]:
-    session = service.start_item_session(services(), attempt_id, item.id, learner_id=learner, learner_name=name)
+def _runtime_config(
+    attempt_id: str,
+    item: service.PlayerItem,
+    token: str,
+    learner: str,
+    name: str,
+    started: service.ItemSession | None = None,
+) -> dict[str, Any]:
+    """The runtime part of the player's config: ``started`` when that item's session was started already."""
+    session = started
+    if session is None or session.item_id != item.id:
+        session = service.start_item_session(services(), attempt_id, item.id, learner_id=learner, learner_name=name)
     return {
         "version": session.cmi_version if session.kind != service.ASSET else None,
         "attemptId": attempt_id,
@@ -104,12 +114,23 @@ def _toc_json(opened: service.OpenedAttempt) -> list[dict[str, Any]]:
     ]
 
 
-def render_player(opened: service.OpenedAttempt, learner: str, name: str, return_url: str | None) -> str:
-    """The player page for an opened attempt, starting at its current item."""
+def render_player(
+    opened: service.OpenedAttempt,
+    learner: str,
+    name: str,
+    return_url: str | None,
+    *,
+    started: service.ItemSession | None = None,
+) -> str:
+    """The player page for an opened attempt, starting at its current item.
+
+    ``started``: the current item's session, when the caller started it with the attempt
+    (``service.open_and_start``); otherwise it is started here.
+    """
     token = attempt_token(opened.attempt_id, learner)
     items = _toc_json(opened)
     current = next((i for i in opened.items if i.id == opened.current_item), None)
-    runtime = _runtime_config(opened.attempt_id, current, token, learner, name) if current else None
+    runtime = _runtime_config(opened.attempt_id, current, token, learner, name, started) if current else None
     multi = len(opened.items) > 1
     config = {
         "title": opened.course_title,
@@ -131,12 +152,14 @@ def render_player(opened: service.OpenedAttempt, learner: str, name: str, return
 
 
 def learner_page(launch: Launch) -> str:
-    """The player for a learner's resource-link launch: open (or resume) the attempt."""
-    opened = service.open_attempt(services(), launch)
+    """The player for a learner's resource-link launch: open (or resume) the attempt.
+
+    The attempt is opened and its current item's session started in one transaction.
+    """
+    learner, name = _learner_id(launch.sub or ""), launch.name or "Learner"
+    opened, started = service.open_and_start(services(), launch, learner_id=learner, learner_name=name)
     presentation = launch.claims.get("https://purl.imsglobal.org/spec/lti/claim/launch_presentation") or {}
-    return render_player(
-        opened, _learner_id(launch.sub or ""), launch.name or "Learner", presentation.get("return_url")
-    )
+    return render_player(opened, learner, name, presentation.get("return_url"), started=started)
 
 
 @bp.get("/play/<launch_id>")
