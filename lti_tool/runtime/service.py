@@ -223,12 +223,19 @@ _LAST_ATTEMPT = (
 )
 
 
-def _registration(s: Session, launch: Launch, course: Course) -> tuple[LearnerRegistration, bool]:
-    """The learner's registration on the launch's resource link, and whether it is new (flushed: it has its id).
+def _assign(row: Any, values: Mapping[str, Any]) -> None:
+    """Set the attributes whose value differs: equal values would mark the row dirty for nothing.
 
-    Only changed values are assigned: an unchanged registration stays clean, so the flushes of
-    the launch's transaction skip it.
+    The UPDATE is the same either way (none for equal values); a clean row just costs its
+    transaction's flushes nothing.
     """
+    for key, value in values.items():
+        if getattr(row, key) != value:
+            setattr(row, key, value)
+
+
+def _registration(s: Session, launch: Launch, course: Course) -> tuple[LearnerRegistration, bool]:
+    """The learner's registration on the launch's resource link, and whether it is new (flushed: it has its id)."""
     if not launch.sub or not launch.resource_link_id:
         raise CourseNotLinked("this launch has no user or resource link; relaunch from the course page")
     reg = s.scalars(
@@ -263,9 +270,7 @@ def _registration(s: Session, launch: Launch, course: Course) -> tuple[LearnerRe
     }
     if ags:
         values["ags"] = ags
-    for key, value in values.items():
-        if created or getattr(reg, key) != value:
-            setattr(reg, key, value)
+    _assign(reg, values)
     if created:
         s.flush()  # its id: the attempt refers to it
     return reg, created
@@ -360,7 +365,6 @@ def _open_attempt(s: Session, services: Services, launch: Launch, ident: str) ->
             sequencing={},
             outcome={},
         )
-        s.add(attempt)
     version = newest if attempt.course_version_id == newest.id else s.get(CourseVersion, attempt.course_version_id)
     if version is None:  # pragma: no cover - FK
         raise CourseUnavailable()
@@ -369,12 +373,12 @@ def _open_attempt(s: Session, services: Services, launch: Launch, ident: str) ->
     if tree is not None:
         state = attempt.sequencing or sequencing.new_state(tree, seed=secrets.randbits(31))
         result = sequencing.begin(tree, state)
-        attempt.sequencing = dict(result.state)
-        attempt.current_item = result.deliver
+        _assign(attempt, {"sequencing": dict(result.state), "current_item": result.deliver})
         message = result.message if result.deliver is None else None
     if not resume:
-        # inserted with its sequencing state in one statement; and before any SCO state row of
-        # it (the unit of work orders unrelated mappers by name, not by foreign key)
+        # added once complete, so one INSERT carries its sequencing state; flushed before any SCO
+        # state row of it (the unit of work orders unrelated mappers by name, not by foreign key)
+        s.add(attempt)
         s.flush()
     view = _opened(services, attempt, version, course.title, reg, resumed=resume, message=message)
     return _Opened(view=view, attempt=attempt, version=version, created=not resume)
@@ -499,7 +503,7 @@ def _start_session(
     if item_id not in items:
         raise ItemNotFound()
     attempt_id = attempt.id
-    attempt.current_item = item_id
+    _assign(attempt, {"current_item": item_id})
     cmi_version = CMI_VERSION[version.standard]
     row = None if fresh else s.get(ScoState, (attempt_id, item_id))
     if items[item_id].kind == ASSET:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from lti_tool import catalogue
@@ -230,3 +230,35 @@ def test_player_page_starts_the_session_with_the_attempt(
         rows = s.scalars(select(ScoState)).all()
         assert [r.sessions for r in rows] == [2]
         assert len(s.scalars(select(Attempt)).all()) == 1
+
+
+@pytest.fixture
+def writes(services: Services) -> Iterator[list[str]]:
+    """The INSERT/UPDATE/DELETE statements run on ``services.db`` (verb and table)."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        words = statement.split()
+        if words[0] in ("INSERT", "UPDATE", "DELETE"):
+            seen.append(f"{words[0]} {words[2] if words[0] != 'UPDATE' else words[1]}")
+
+    event.listen(services.db.engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(services.db.engine, "before_cursor_execute", record)
+
+
+def test_a_launch_writes_only_what_changed(
+    services: Services, import_course: Callable, make_launch: Callable[..., Launch], writes: list[str]
+) -> None:
+    course = import_course(GOLF12)
+    writes.clear()
+    open_and_start(services, make_launch(course.course_key))
+    # the attempt is inserted with its sequencing state (no UPDATE after the INSERT)
+    assert writes == ["INSERT learner_registrations", "INSERT attempts", "INSERT sco_states"]
+    writes.clear()
+    open_and_start(services, make_launch(course.course_key))
+    # resumed: registration and attempt are unchanged, the SCO session restarts
+    assert writes == ["UPDATE sco_states"]
+    writes.clear()
+    open_and_start(services, make_launch(course.course_key, name="Ana L."))
+    assert writes == ["UPDATE learner_registrations", "UPDATE sco_states"]
