@@ -8,11 +8,14 @@ posts back to itself.
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import json
 import logging
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, url_for
+from werkzeug.exceptions import NotFound
 
 from lti_tool.lti.context import Launch
 from lti_tool.runtime import service
@@ -63,9 +66,42 @@ def check_token(token: str | None, attempt_id: str) -> str:
     return learner
 
 
+TABLES_GLOBAL = "CBSI_PLAYER_TABLES"
+
+
 @functools.lru_cache(maxsize=4)
-def _tables(version: str) -> dict[str, Any]:
-    return export_tables(version)
+def _tables_script(version: str) -> tuple[bytes, str]:
+    """The data model tables of ``version`` as a script (~25 KB) and its content digest.
+
+    Served at a URL carrying the digest, cached by browsers for a year: the player page does
+    not repeat the tables on every launch (it matters on slow links), and a release that changes
+    them changes the URL.
+    """
+    doc = json.dumps(export_tables(version), sort_keys=True, separators=(",", ":"))
+    body = (
+        f"window.{TABLES_GLOBAL}=window.{TABLES_GLOBAL}||{{}};"
+        f"window.{TABLES_GLOBAL}[{json.dumps(version)}]={doc};\n"
+    ).encode()
+    return body, hashlib.sha256(body).hexdigest()[:16]
+
+
+def tables_url(version: str) -> str:
+    """Where the player loads the data model tables of ``version`` from (immutable)."""
+    return url_for("player.tables", version=version, digest=_tables_script(version)[1])
+
+
+@bp.get("/player/tables/<version>.<digest>.js")
+def tables(version: str, digest: str) -> Response:
+    """The data model tables script (public, immutable; 404 for an unknown version or digest)."""
+    if version not in ("1.2", "2004"):
+        raise NotFound()
+    body, current = _tables_script(version)
+    if not hmac.compare_digest(digest, current):
+        raise NotFound()
+    response = Response(body, mimetype="text/javascript")
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _learner_id(launch_sub: str) -> str:
@@ -141,14 +177,13 @@ def render_player(
         "returnUrl": return_url,
         "newWindowUrl": url_for("player.reopen", attempt_id=opened.attempt_id) + f"#t={token}",
         "autoContinue": opened.cmi_version == "1.2",
-        "tables": _tables(opened.cmi_version),
         "items": items,
         "current": opened.current_item,
         "runtime": runtime,
         "nav": opened.nav,
         "message": opened.message,
     }
-    return render_template("player/player.html", player_config=config)
+    return render_template("player/player.html", player_config=config, tables_url=tables_url(opened.cmi_version))
 
 
 def learner_page(launch: Launch) -> str:

@@ -13,8 +13,10 @@ from flask.testing import FlaskClient
 
 from lti_tool.lti.context import Launch
 from lti_tool.web.player import attempt_token, learner_page
+from scorm.cmi import export_tables
 
 GOLF12 = "scorm12/RuntimeBasicCalls_SCORM12.zip"
+GOLF2004 = "scorm2004/RuntimeBasicCalls_SCORM20043rdEdition.zip"
 
 
 def player_config(app: Flask, launch: Launch) -> dict[str, Any]:
@@ -44,9 +46,49 @@ def test_launch_renders_player_with_runtime_config(launched: dict[str, Any]) -> 
     runtime = launched["runtime"]
     assert runtime["seq"] == 0 and runtime["commitUrl"].endswith("/commit")
     assert runtime["state"]
-    assert launched["tables"]["elements"]["cmi.core.lesson_status"]["access"] == "RW"
+    assert "tables" not in launched  # loaded from the cached tables script (below)
     assert launched["navUrl"] is None  # one SCO: no navigation
     assert "#t=" in launched["newWindowUrl"] and launched["token"] not in launched["newWindowUrl"].split("#")[0]
+
+
+def _tables_src(app: Flask, launch: Launch) -> str:
+    with app.test_request_context(f"/play/{launch.id}"):
+        html = learner_page(launch)
+    match = re.search(r'<script src="(/player/tables/[^"]+)"></script>', html)
+    assert match, "the player page loads no tables script"
+    return match.group(1)
+
+
+@pytest.mark.parametrize(("package", "version"), [(GOLF12, "1.2"), (GOLF2004, "2004")])
+def test_player_tables_come_from_an_immutable_cached_script(
+    app: Flask, client: FlaskClient, import_course: Callable, make_launch: Callable[..., Launch], package, version
+) -> None:
+    src = _tables_src(app, make_launch(import_course(package).course_key))
+    response = client.get(src)
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript"
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    prefix = f'window.CBSI_PLAYER_TABLES=window.CBSI_PLAYER_TABLES||{{}};window.CBSI_PLAYER_TABLES["{version}"]='
+    body = response.get_data(as_text=True)
+    assert body.startswith(prefix)
+    tables = json.loads(body[len(prefix) :].rstrip().rstrip(";"))
+    assert tables == json.loads(json.dumps(export_tables(version)))
+    # the digest pins the content: another digest or version is not served
+    assert client.get(src.replace(".js", "0.js")).status_code == 404
+    assert client.get(src.replace(f"/{version}.", "/1.3.")).status_code == 404
+
+
+def test_player_page_no_longer_carries_the_tables(
+    app: Flask, import_course: Callable, make_launch: Callable[..., Launch]
+) -> None:
+    launch = make_launch(import_course(GOLF2004).course_key)
+    with app.test_request_context(f"/play/{launch.id}"):
+        html = learner_page(launch)
+    assert len(html.encode()) < len(export_tables_json("2004"))  # the page is smaller than the tables alone
+
+
+def export_tables_json(version: str) -> bytes:
+    return json.dumps(export_tables(version)).encode()
 
 
 def test_content_url_serves_the_package(client: FlaskClient, launched: dict[str, Any]) -> None:

@@ -15,7 +15,9 @@
  *     "newWindowUrl": string | null,          // GET-able URL that renders this player afresh
  *                                             //   (null: the "open in new window" link is hidden)
  *     "autoContinue": bool,                   // 1.2: after LMSFinish, load the next item
- *     "tables":       TABLES,                 // shared by every SCO runtime (runtime.js §2)
+ *     "tables":       TABLES | absent,        // shared by every SCO runtime (runtime.js §2);
+ *                                             //   absent: window.CBSI_PLAYER_TABLES[version],
+ *                                             //   set by the page's cached tables script
  *     "items": [{"id", "title", "url" | null, "kind": "sco" | "asset" | "cluster",
  *                "depth": int, "visible": bool, "disabled": bool, "completed": bool}],
  *     "current":      item id | null,          // item to launch first
@@ -323,7 +325,7 @@
       if (item.kind === "sco") {
         const cfg = Object.assign({ version: this.config.version, attemptId: this.config.attemptId, scoId: item.id },
           runtimeConfig || {});
-        if (!cfg.tables) cfg.tables = this.config.tables;
+        if (!cfg.tables) cfg.tables = this.config.tables || (window.CBSI_PLAYER_TABLES || {})[cfg.version];
         rt.start(cfg, { onTerminate: (info) => this.onTerminate(info) });
       } else if (item.kind === "asset" && runtimeConfig && runtimeConfig.commitUrl) {
         // An asset has no API: opening it completes it (commit with asset_completed).
