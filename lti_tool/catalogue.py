@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path, PurePath
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from lti_tool.services import Services
@@ -239,7 +239,11 @@ def import_package(
 def find_course(s: Session, ident: str) -> Course | None:
     """A course by numeric id or by key, in the caller's session."""
     course = s.get(Course, int(ident)) if ident.isdigit() else None
-    return course or s.scalars(select(Course).where(Course.key == ident)).first()
+    return course or s.scalars(_COURSE_BY_KEY, {"key": ident}).first()
+
+
+# Built once: every learner's launch looks its course up by key.
+_COURSE_BY_KEY = select(Course).where(Course.key == bindparam("key")).limit(1)
 
 
 def _outcome(status: str, version: CourseVersion) -> ImportOutcome:
