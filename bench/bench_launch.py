@@ -11,15 +11,16 @@ for every contender alike). Contenders run interleaved in blocks so machine load
   SQLite (WAL) in a temp folder; the platform JWKS is fetched once, then cached in memory.
 * pylti1p3's Flask example flow (the pylti1.3-flask-example app, ``example_app``): its cookie-check
   page, its login redirect, its launch with the game page; the key set fetched from its URL on
-  every launch, as the example does (here from a loopback HTTP server, so the network costs
-  ~1 ms; a real LMS is tens of milliseconds away: ``--jwks-latency-ms``). Shown again without
-  the cookie-check page.
+  every launch, as the example does (here from a loopback HTTP server answering at once, its
+  cheapest case: a real LMS is tens of milliseconds away, see ``--jwks-latency-ms``). Shown again
+  without the cookie-check page.
 * pylti1p3 minimal: ``FlaskOIDCLogin(...).redirect()`` and ``FlaskMessageLaunch(...)
   .get_launch_data()`` with the JWKS pasted into ``ToolConfDict`` (``key_set``) and a small page:
   its no-network best case, the floor of any tool built on it.
 
-Usage: ``python bench/bench_launch.py [--n 500] [--block 25]``. Prints round trips/s (1 / mean
-server time) and p50/p95 server time per contender, and the ratios.
+Usage: ``python bench/bench_launch.py [--n 500] [--block 25] [--jwks-latency-ms 0]``. Prints
+round trips/s (1 / mean server time) and p50/p95 server time per contender, and the ratios: end
+to end (initiation to the activity page on screen) and login + launch alone (the issue's figure).
 """
 
 from __future__ import annotations
