@@ -17,7 +17,8 @@ for every contender alike). Contenders run interleaved in blocks so machine load
   request over TLS).
 * pylti1p3 minimal: ``FlaskOIDCLogin(...).redirect()`` and ``FlaskMessageLaunch(...)
   .get_launch_data()`` with the JWKS pasted into ``ToolConfDict`` (``key_set``) and a small page:
-  no network and no storage, the floor of any tool built on it.
+  no network and no server-side storage (its state and nonce ride in Flask's signed session
+  cookie), the floor of any tool built on it.
 
 Pages of every app are template files, compiled once and cached, as Flask does for any app.
 
@@ -452,13 +453,13 @@ def main() -> None:
     print("ratios (CBSI-Connect / pylti1p3; higher is better for us):")
     lti_far = ratio(f"login+launch, vs the example flow (key set {remote})", launch, far)
     lti_local = ratio("login+launch, vs the example flow (key set stub 0 ms)", launch, local)
-    ratio("login+launch, vs pylti1p3 minimal (no network, no storage)", launch, minimal)
+    ratio("login+launch, vs pylti1p3 minimal (no network, no server store)", launch, minimal)
     end_far = ratio(f"initiation -> activity page, vs the example (key set {remote})", full, far)
     end_local = ratio("initiation -> activity page, vs the example (stub 0 ms)", full, local)
     floor = minimal["rps"] / local["rps"]
     print(
-        f"pylti1p3 itself with no network and no storage: {floor:.2f}x its example flow against the 0 ms stub "
-        "(a tool that stores its logins and launches can reach 3x there only by beating that)"
+        f"pylti1p3 itself with no network and no server-side store: {floor:.2f}x its example flow against the "
+        "0 ms stub (a tool that stores its logins and launches can reach 3x there only by beating that)"
     )
     print(
         f"targets: login + launch >= 3x pylti1p3's stock Flask flow (issue 3, DESIGN.md §8) -> "
