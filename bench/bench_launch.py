@@ -447,7 +447,7 @@ def main() -> None:
 
     def ratio(label: str, ours_row: dict[str, float], theirs: dict[str, float]) -> float:
         times = ours_row["rps"] / theirs["rps"]
-        print(f"{label:62} throughput {times:5.2f}x   p95 {theirs['p95'] / ours_row['p95']:5.2f}x")
+        print(f"{label:64} throughput {times:5.2f}x   p95 {theirs['p95'] / ours_row['p95']:5.2f}x")
         return times
 
     print("ratios (CBSI-Connect / pylti1p3; higher is better for us):")
