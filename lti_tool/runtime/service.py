@@ -68,6 +68,7 @@ logger = logging.getLogger(__name__)
 CMI_VERSION = {"scorm12": "1.2", "scorm2004": "2004"}
 ASSET = "asset"
 MAX_CHANGES = 5000
+DEFAULT_LEARNER_NAME = "Learner"  # cmi learner name when the LMS sent none (a launch without PII)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -465,13 +466,15 @@ def _active_attempt(s: Session, attempt_id: str) -> tuple[Attempt, CourseVersion
 
 
 def start_item_session(
-    services: Services, attempt_id: str, item_id: str, *, learner_id: str, learner_name: str
+    services: Services, attempt_id: str, item_id: str, *, learner_id: str, learner_name: str | None = None
 ) -> ItemSession:
     """Begin a session of one item: the state document the SCO starts with.
 
     An earlier session that never terminated (closed tab, dropped connection) is finished
     first, so its session time counts and nothing the learner did is lost; a suspended (or
-    1.2) session resumes with ``entry=resume``.
+    1.2) session resumes with ``entry=resume``. ``learner_name`` None: the name the LMS sent
+    with the learner's latest launch (their registration), as for pages opened without a launch
+    (navigation to the next item, the new-window player).
 
     Raises:
         AttemptNotFound, AttemptClosed, ItemNotFound.
@@ -489,7 +492,7 @@ def _start_session(
     item_id: str,
     *,
     learner_id: str,
-    learner_name: str,
+    learner_name: str | None,
     fresh: bool = False,
 ) -> ItemSession:
     """:func:`start_item_session` of a playable attempt already loaded in ``s``.
@@ -499,6 +502,9 @@ def _start_session(
     Raises:
         ItemNotFound.
     """
+    if learner_name is None:
+        reg = s.get(LearnerRegistration, attempt.registration_id)
+        learner_name = (reg.name if reg is not None else None) or DEFAULT_LEARNER_NAME
     items = {i.id: i for i in player_items(version)}
     if item_id not in items:
         raise ItemNotFound()

@@ -113,7 +113,7 @@ def _runtime_config(
     item: service.PlayerItem,
     token: str,
     learner: str,
-    name: str,
+    name: str | None,
     started: service.ItemSession | None = None,
 ) -> dict[str, Any]:
     """The runtime part of the player's config: ``started`` when that item's session was started already."""
@@ -153,12 +153,14 @@ def _toc_json(opened: service.OpenedAttempt) -> list[dict[str, Any]]:
 def render_player(
     opened: service.OpenedAttempt,
     learner: str,
-    name: str,
+    name: str | None,
     return_url: str | None,
     *,
     started: service.ItemSession | None = None,
 ) -> str:
     """The player page for an opened attempt, starting at its current item.
+
+    ``name``: the learner's name for the SCO (None: the one of their registration).
 
     ``started``: the current item's session, when the caller started it with the attempt
     (``service.open_and_start``); otherwise it is started here.
@@ -191,7 +193,7 @@ def learner_page(launch: Launch) -> str:
 
     The attempt is opened and its current item's session started in one transaction.
     """
-    learner, name = _learner_id(launch.sub or ""), launch.name or "Learner"
+    learner, name = _learner_id(launch.sub or ""), launch.name or service.DEFAULT_LEARNER_NAME
     opened, started = service.open_and_start(services(), launch, learner_id=learner, learner_name=name)
     presentation = launch.claims.get("https://purl.imsglobal.org/spec/lti/claim/launch_presentation") or {}
     return render_player(opened, learner, name, presentation.get("return_url"), started=started)
@@ -224,7 +226,7 @@ def reopen_post(attempt_id: str) -> str:
     """Render the player for a token posted by :func:`reopen`."""
     learner = check_token(request.form.get("token"), attempt_id)
     opened = service.reopen_attempt(services(), attempt_id)
-    return render_player(opened, learner, "Learner", None)
+    return render_player(opened, learner, None, None)  # the name: from the learner's registration
 
 
 def _json_body() -> dict[str, Any]:
@@ -311,7 +313,7 @@ def navigate(attempt_id: str) -> tuple[Response, int]:
     if decision.item is not None:
         row = next(r for r in _toc_json(view) if r["id"] == decision.item.id)
         reply["item"] = row
-        reply["runtime"] = _runtime_config(attempt_id, decision.item, token, learner, "Learner")
+        reply["runtime"] = _runtime_config(attempt_id, decision.item, token, learner, None)
     return jsonify(reply), 200
 
 

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from lti_tool.lti.context import Launch
 from lti_tool.web.player import attempt_token, learner_page
-from scorm.cmi import export_tables
+from scorm.cmi import export_tables, get_value
 
 GOLF12 = "scorm12/RuntimeBasicCalls_SCORM12.zip"
 GOLF2004 = "scorm2004/RuntimeBasicCalls_SCORM20043rdEdition.zip"
@@ -180,6 +180,11 @@ def test_new_window_page_posts_the_fragment_token(client: FlaskClient, launched:
     rendered = client.post(path, data={"token": launched["token"]})
     assert rendered.status_code == 200 and b"cbsi-player-config" in rendered.data
     assert client.post(path, data={"token": "forged"}).status_code == 401
+    # the SCO in the new window knows the learner by the name their LMS sent (not "Learner")
+    match = re.search(r'id="cbsi-player-config">(.*?)</script>', rendered.get_data(as_text=True), re.S)
+    assert match
+    state = json.loads(match.group(1))["runtime"]["state"]
+    assert get_value(state, "cmi.core.student_name", "1.2")[0] == "Ana Learner"
 
 
 def test_multi_item_navigation_over_http(
@@ -224,5 +229,8 @@ def test_forced_sequential_refuses_jump_and_unlocks_after_the_first_sco(
     assert [i["disabled"] for i in reply["items"] if i["kind"] == "sco"][:2] == [False, False]
     flow = post(client, config["navUrl"], {"request": "continue"}, config["token"]).get_json()
     assert flow["item"]["id"] == leaves[1]["id"] and flow["runtime"]["scoId"] == leaves[1]["id"]
+    # the next SCO knows the learner by the name their LMS sent, as the first did
+    for state in (config["runtime"]["state"], flow["runtime"]["state"]):
+        assert get_value(state, "cmi.learner_name", "2004")[0] == "Ana Learner"
     still_locked = post(client, config["navUrl"], {"request": "choice", "target": leaves[3]["id"]}, config["token"])
     assert still_locked.status_code == 400
