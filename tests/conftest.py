@@ -28,6 +28,34 @@ from lti_tool.storage.models import Base
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_SECRET = "test-secret-key-" + "x" * 40
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Debian's chromium, headless, through one Playwright session shared by every browser test.
+
+    Never a downloaded browser. One session for the whole run: a second sync Playwright cannot
+    start while another is open in the same thread, so browser suites may run in any order.
+    """
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (never `playwright install`)", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @pytest.fixture(scope="session")

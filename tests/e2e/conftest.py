@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from e2e_stack import CHROMIUM, CHROMIUM_ARGS, SECRET, Stack, packages_dir
+from e2e_stack import SECRET, Stack, packages_dir
 
 from lti_tool import create_app
 from lti_tool.catalogue import import_package
@@ -77,30 +76,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Debian's chromium, headless (never a downloaded browser)."""
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (never `playwright install`)", pytrace=False)
-    import asyncio
-
-    from playwright.sync_api import sync_playwright
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:  # another sync Playwright (e.g. tests/player's session-scoped browser) is still open
-        pytest.fail(
-            "a Playwright sync session is already running in this pytest session (tests/player keeps one "
-            "for the whole session): run tests/e2e before tests/player, or in its own pytest run",
-            pytrace=False,
-        )
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
+def browser(chromium: Any) -> Any:
+    """The shared headless chromium (``tests/conftest.py``)."""
+    return chromium
 
 
 @pytest.fixture

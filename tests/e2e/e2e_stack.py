@@ -18,15 +18,6 @@ from lti_tool.services import Services
 from lti_tool.storage.models import Attempt, DevLineItem, DevResourceLink, ScoState
 from scorm.cmi.model import get_value
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SECRET = "e2e-secret-key-" + "e" * 40
 
 

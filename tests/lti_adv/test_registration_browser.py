@@ -18,14 +18,6 @@ from lti_tool.settings import load_settings
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
@@ -51,9 +43,9 @@ def live_tool(settings_overrides: dict[str, dict[str, Any]]) -> Iterator[str]:
 
 
 @pytest.mark.parametrize(("token", "marker"), [(REG_TOKEN, "#pending"), ("forged", ".error")])
-def test_registration_page_posts_the_close_message_to_its_parent(live_tool: str, token: str, marker: str):
-    from playwright.sync_api import sync_playwright
-
+def test_registration_page_posts_the_close_message_to_its_parent(
+    live_tool: str, token: str, marker: str, chromium: Any
+):
     with running_fake_server() as fake:
         moodle = SimulatedMoodle(fake)
         register = (
@@ -69,18 +61,17 @@ window.addEventListener("message", function (event) {{
 }});
 </script>"""
         fake.route("GET", "/admin/tool.php", lambda rec: (200, {"Content-Type": "text/html"}, admin_page.encode()))
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page()
-                page.goto(fake.url("/admin/tool.php"))
-                frame = page.frame_locator("#tool")
-                expected = "cbsi-connect platforms approve" if token == REG_TOKEN else "registration_refused"
-                assert expected in frame.locator(marker).inner_text()
-                assert page.title() == "waiting"  # the admin reads the next steps first
-                frame.locator("#finish").click()
-                page.wait_for_function("document.title.startsWith('got:')", timeout=10000)
-                assert page.title() == "got:org.imsglobal.lti.close"
-            finally:
-                browser.close()
+        context = chromium.new_context()
+        try:
+            page = context.new_page()
+            page.goto(fake.url("/admin/tool.php"))
+            frame = page.frame_locator("#tool")
+            expected = "cbsi-connect platforms approve" if token == REG_TOKEN else "registration_refused"
+            assert expected in frame.locator(marker).inner_text()
+            assert page.title() == "waiting"  # the admin reads the next steps first
+            frame.locator("#finish").click()
+            page.wait_for_function("document.title.startsWith('got:')", timeout=10000)
+            assert page.title() == "got:org.imsglobal.lti.close"
+        finally:
+            context.close()
         assert len(moodle.registrations) == (1 if token == REG_TOKEN else 0)

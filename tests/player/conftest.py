@@ -35,15 +35,6 @@ from werkzeug.security import safe_join
 from werkzeug.serving import make_server
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TOKEN = "test-token-" + "t" * 20
 
 # Elements the LMS never hands back at launch (write-only, or per-session).
@@ -371,16 +362,9 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Debian's chromium, headless, through Playwright (never a downloaded browser)."""
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (never `playwright install`)", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
+def browser(chromium: Any) -> Any:
+    """The shared headless chromium (``tests/conftest.py``)."""
+    return chromium
 
 
 @pytest.fixture
