@@ -793,10 +793,35 @@ def reopen_attempt(services: Services, attempt_id: str) -> OpenedAttempt:
     """
     with services.db.session() as s:
         attempt, version = _active_attempt(s, attempt_id)
-        reg = s.get(LearnerRegistration, attempt.registration_id)
-        if reg is None:  # pragma: no cover - FK
-            raise AttemptNotFound()
-        return _opened(services, attempt, version, version.course.title, reg, resumed=True)
+        return _reopened(s, services, attempt, version)
+
+
+def reopen_and_start(
+    services: Services, attempt_id: str, *, learner_id: str
+) -> tuple[OpenedAttempt, ItemSession | None]:
+    """:func:`reopen_attempt`, then :func:`start_item_session` of its current item, in one transaction.
+
+    The new-window player's path; the SCO gets the learner's name from their registration.
+
+    Raises:
+        AttemptNotFound, AttemptClosed.
+    """
+    with services.db.session() as s:
+        attempt, version = _active_attempt(s, attempt_id)
+        view = _reopened(s, services, attempt, version)
+        if not any(i.id == view.current_item for i in view.items):
+            return view, None
+        session = _start_session(
+            s, services, attempt, version, str(view.current_item), learner_id=learner_id, learner_name=None
+        )
+        return view, session
+
+
+def _reopened(s: Session, services: Services, attempt: Attempt, version: CourseVersion) -> OpenedAttempt:
+    reg = s.get(LearnerRegistration, attempt.registration_id)
+    if reg is None:  # pragma: no cover - FK
+        raise AttemptNotFound()
+    return _opened(services, attempt, version, version.course.title, reg, resumed=True)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -225,8 +225,8 @@ def reopen(attempt_id: str) -> str:
 def reopen_post(attempt_id: str) -> str:
     """Render the player for a token posted by :func:`reopen`."""
     learner = check_token(request.form.get("token"), attempt_id)
-    opened = service.reopen_attempt(services(), attempt_id)
-    return render_player(opened, learner, None, None)  # the name: from the learner's registration
+    opened, started = service.reopen_and_start(services(), attempt_id, learner_id=learner)
+    return render_player(opened, learner, None, None, started=started)  # the name: from the registration
 
 
 def _json_body() -> dict[str, Any]:

@@ -262,3 +262,19 @@ def test_a_launch_writes_only_what_changed(
     writes.clear()
     open_and_start(services, make_launch(course.course_key, name="Ana L."))
     assert writes == ["UPDATE learner_registrations", "UPDATE sco_states"]
+
+
+def test_new_window_reopens_and_starts_in_one_unit_of_work(
+    services: Services, import_course: Callable, make_launch: Callable[..., Launch], counted: list[int]
+) -> None:
+    course = import_course(GOLF2004)
+    first, session = open_and_start(services, make_launch(course.course_key))
+    assert session is not None
+    counted.clear()
+    view, again = service.reopen_and_start(services, first.attempt_id, learner_id="learner-1")
+    assert len(counted) == 1
+    assert view.attempt_id == first.attempt_id and view.resumed and again is not None
+    assert again.item_id == session.item_id
+    assert sco_rows(services, first.attempt_id)[session.item_id]["sessions"] == 2
+    # the SCO gets the learner's name from the registration (the launch said "Ana Learner")
+    assert get_value(again.state, "cmi.learner_name", "2004")[0] == "Ana Learner"
