@@ -316,20 +316,16 @@ def open_and_start(
     ident = course_reference(launch)
     with services.db.session() as s:
         opened = _open_attempt(s, services, launch, ident)
-        view = opened.view
-        if not any(i.id == view.current_item for i in view.items):
-            return view, None
-        session = _start_session(
+        return opened.view, _start_current(
             s,
             services,
+            opened.view,
             opened.attempt,
             opened.version,
-            str(view.current_item),
             learner_id=learner_id,
             learner_name=learner_name,
             fresh=opened.created,
         )
-        return view, session
 
 
 def _open_attempt(s: Session, services: Services, launch: Launch, ident: str) -> _Opened:
@@ -482,6 +478,32 @@ def start_item_session(
     with services.db.session() as s:
         attempt, version = _active_attempt(s, attempt_id)
         return _start_session(s, services, attempt, version, item_id, learner_id=learner_id, learner_name=learner_name)
+
+
+def _start_current(
+    s: Session,
+    services: Services,
+    view: OpenedAttempt,
+    attempt: Attempt,
+    version: CourseVersion,
+    *,
+    learner_id: str,
+    learner_name: str | None,
+    fresh: bool = False,
+) -> ItemSession | None:
+    """The session of the view's current item, started in ``s``; None when it delivers no item."""
+    if not any(i.id == view.current_item for i in view.items):
+        return None
+    return _start_session(
+        s,
+        services,
+        attempt,
+        version,
+        str(view.current_item),
+        learner_id=learner_id,
+        learner_name=learner_name,
+        fresh=fresh,
+    )
 
 
 def _start_session(
@@ -809,12 +831,7 @@ def reopen_and_start(
     with services.db.session() as s:
         attempt, version = _active_attempt(s, attempt_id)
         view = _reopened(s, services, attempt, version)
-        if not any(i.id == view.current_item for i in view.items):
-            return view, None
-        session = _start_session(
-            s, services, attempt, version, str(view.current_item), learner_id=learner_id, learner_name=None
-        )
-        return view, session
+        return view, _start_current(s, services, view, attempt, version, learner_id=learner_id, learner_name=None)
 
 
 def _reopened(s: Session, services: Services, attempt: Attempt, version: CourseVersion) -> OpenedAttempt:

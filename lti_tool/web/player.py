@@ -93,7 +93,7 @@ def tables_url(version: str) -> str:
 @bp.get("/player/tables/<version>.<digest>.js")
 def tables(version: str, digest: str) -> Response:
     """The data model tables script (public, immutable; 404 for an unknown version or digest)."""
-    if version not in ("1.2", "2004"):
+    if version not in service.CMI_VERSION.values():
         raise NotFound()
     body, current = _tables_script(version)
     if not hmac.compare_digest(digest, current):
@@ -108,23 +108,13 @@ def _learner_id(launch_sub: str) -> str:
     return launch_sub.replace(".", "_")[:200]
 
 
-def _runtime_config(
-    attempt_id: str,
-    item: service.PlayerItem,
-    token: str,
-    learner: str,
-    name: str | None,
-    started: service.ItemSession | None = None,
-) -> dict[str, Any]:
-    """The runtime part of the player's config: ``started`` when that item's session was started already."""
-    session = started
-    if session is None or session.item_id != item.id:
-        session = service.start_item_session(services(), attempt_id, item.id, learner_id=learner, learner_name=name)
+def _runtime_config(attempt_id: str, session: service.ItemSession, token: str) -> dict[str, Any]:
+    """The runtime part of the player's config for an item whose session was started."""
     return {
         "version": session.cmi_version if session.kind != service.ASSET else None,
         "attemptId": attempt_id,
-        "scoId": item.id,
-        "commitUrl": url_for("player.commit", attempt_id=attempt_id, item_id=item.id),
+        "scoId": session.item_id,
+        "commitUrl": url_for("player.commit", attempt_id=attempt_id, item_id=session.item_id),
         "token": token,
         "seq": session.seq,
         "lastCommitId": session.last_commit_id,
@@ -151,24 +141,16 @@ def _toc_json(opened: service.OpenedAttempt) -> list[dict[str, Any]]:
 
 
 def render_player(
-    opened: service.OpenedAttempt,
-    learner: str,
-    name: str | None,
-    return_url: str | None,
-    *,
-    started: service.ItemSession | None = None,
+    opened: service.OpenedAttempt, learner: str, return_url: str | None, started: service.ItemSession | None
 ) -> str:
     """The player page for an opened attempt, starting at its current item.
 
-    ``name``: the learner's name for the SCO (None: the one of their registration).
-
-    ``started``: the current item's session, when the caller started it with the attempt
-    (``service.open_and_start``); otherwise it is started here.
+    ``started``: that item's session, started with the attempt (``service.open_and_start``,
+    ``service.reopen_and_start``); None when the attempt has no item to deliver.
     """
     token = attempt_token(opened.attempt_id, learner)
     items = _toc_json(opened)
-    current = next((i for i in opened.items if i.id == opened.current_item), None)
-    runtime = _runtime_config(opened.attempt_id, current, token, learner, name, started) if current else None
+    runtime = _runtime_config(opened.attempt_id, started, token) if started is not None else None
     multi = len(opened.items) > 1
     config = {
         "title": opened.course_title,
@@ -196,7 +178,7 @@ def learner_page(launch: Launch) -> str:
     learner, name = _learner_id(launch.sub or ""), launch.name or service.DEFAULT_LEARNER_NAME
     opened, started = service.open_and_start(services(), launch, learner_id=learner, learner_name=name)
     presentation = launch.claims.get("https://purl.imsglobal.org/spec/lti/claim/launch_presentation") or {}
-    return render_player(opened, learner, name, presentation.get("return_url"), started=started)
+    return render_player(opened, learner, presentation.get("return_url"), started)
 
 
 @bp.get("/play/<launch_id>")
@@ -226,7 +208,7 @@ def reopen_post(attempt_id: str) -> str:
     """Render the player for a token posted by :func:`reopen`."""
     learner = check_token(request.form.get("token"), attempt_id)
     opened, started = service.reopen_and_start(services(), attempt_id, learner_id=learner)
-    return render_player(opened, learner, None, None, started=started)  # the name: from the registration
+    return render_player(opened, learner, None, started)
 
 
 def _json_body() -> dict[str, Any]:
@@ -302,8 +284,9 @@ def navigate(attempt_id: str) -> tuple[Response, int]:
         return jsonify(payload), 400
     opened = decision.opened
     view = opened if opened is not None else service.reopen_attempt(services(), attempt_id)
+    toc = _toc_json(view)
     reply: dict[str, Any] = {
-        "items": _toc_json(view),
+        "items": toc,
         "nav": view.nav,
         "end": decision.end,
         "message": decision.message,
@@ -311,9 +294,10 @@ def navigate(attempt_id: str) -> tuple[Response, int]:
         "runtime": None,
     }
     if decision.item is not None:
-        row = next(r for r in _toc_json(view) if r["id"] == decision.item.id)
-        reply["item"] = row
-        reply["runtime"] = _runtime_config(attempt_id, decision.item, token, learner, None)
+        reply["item"] = next(r for r in toc if r["id"] == decision.item.id)
+        # the learner's name comes from their registration (this request carries no launch)
+        session = service.start_item_session(services(), attempt_id, decision.item.id, learner_id=learner)
+        reply["runtime"] = _runtime_config(attempt_id, session, token)
     return jsonify(reply), 200
 
 
