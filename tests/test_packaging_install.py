@@ -1,0 +1,38 @@
+"""The distribution builds quietly and carries its data files (templates, player, migrations, demo course)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_wheel_builds_without_setuptools_warnings_and_carries_package_data(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-v", "-w", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    assert "would be ignored" not in output
+    assert "_Warning" not in output
+    (wheel,) = tmp_path.glob("cbsi_connect-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for expected in (
+        "lti_tool/web/templates/base.html",
+        "lti_tool/web/static/player/player.js",
+        "lti_tool/storage/migrations/env.py",
+        "lti_tool/storage/migrations/versions/0001_foundation.py",
+        "lti_tool/demo_course/imsmanifest.xml",
+    ):
+        assert expected in names, expected
+    assert not any(name.startswith(("tests/", "bench/")) for name in names)
