@@ -3,7 +3,8 @@
 # Usage: make bench   (or: bash scripts/bench.sh [--quick])
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x .venv/bin/python ] || { python3 -m venv .venv; .venv/bin/python -m pip install -q -e '.[test]'; }
+source scripts/lib-venv.sh
+[ -x .venv/bin/python ] || venv_install '.[test]'
 source scripts/lib-pg.sh
 pg_start
 export CBSI_BENCH_POSTGRES_URL="$PG_URL"

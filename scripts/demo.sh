@@ -2,7 +2,6 @@
 # Install the service into .venv and run the demo (SQLite, generated keys, sample course, development LMS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e .
+source scripts/lib-venv.sh
+venv_install '.'
 exec .venv/bin/cbsi-connect demo "$@"

@@ -20,9 +20,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # 2. Python environment with the project and its test extras.
-python3 -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[test]'
+source scripts/lib-venv.sh
+venv_install '.[test]'
 
 # 3. The real third-party packages the tests import must be there (never skipped).
 fixtures="${CBSI_FIXTURES_DIR:-$root/../shared/fixtures/packages}"
