@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,8 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.slow
 def test_wheel_builds_without_setuptools_warnings_and_carries_package_data(tmp_path: Path) -> None:
+    # Built from a copy: setuptools writes build/ and *.egg-info beside the sources.
+    source = tmp_path / "src"
+    skip = shutil.ignore_patterns(".git", ".venv", "instance", "node_modules", "build", "*.egg-info", "__pycache__")
+    shutil.copytree(ROOT, source, ignore=skip)
+    wheels = tmp_path / "wheels"
     run = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-v", "-w", str(tmp_path)],
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "-v", "-w", str(wheels)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -25,7 +31,7 @@ def test_wheel_builds_without_setuptools_warnings_and_carries_package_data(tmp_p
     assert run.returncode == 0, output[-4000:]
     assert "would be ignored" not in output
     assert "_Warning" not in output
-    (wheel,) = tmp_path.glob("cbsi_connect-*.whl")
+    (wheel,) = wheels.glob("cbsi_connect-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in (
         "lti_tool/web/templates/base.html",
