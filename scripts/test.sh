@@ -8,11 +8,12 @@ root=$(pwd)
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# 1. Debian packages: PostgreSQL server and Chromium (Playwright drives /usr/bin/chromium; never a downloaded browser).
+# 1. Debian packages: PostgreSQL server, Chromium and HAProxy (Playwright drives /usr/bin/chromium; never a downloaded browser).
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 command -v unzip >/dev/null || need+=(unzip)
+[ -x /usr/sbin/haproxy ] || need+=(haproxy)  # the scale-out test runs deploy/haproxy.cfg
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   as_root apt-get update -qq

@@ -71,6 +71,47 @@ USERS: tuple[DevUser, ...] = (
 )
 USERS_BY_KEY = {u.key: u for u in USERS}
 USERS_BY_SUB = {u.sub: u for u in USERS}
+
+#: Simulated learners for load and scale-out tests: ``cohort-1`` … ``cohort-9999`` are learners
+#: of the demo course too (not listed on the platform's home page or in its roster).
+COHORT_PREFIX = "cohort-"
+COHORT_SIZE = 9999
+
+
+def _cohort_member(number: int) -> DevUser:
+    return DevUser(
+        key=f"{COHORT_PREFIX}{number}",
+        sub=f"dev-cohort-{number}",
+        name=f"Learner {number}",
+        given_name="Learner",
+        family_name=str(number),
+        email=f"learner{number}@example.org",
+        roles=(MEMBERSHIP + "Learner", INSTITUTION + "Student"),
+        nrps_roles=(MEMBERSHIP + "Learner",),
+    )
+
+
+def _cohort_number(text: str) -> int | None:
+    if not text.isdecimal() or text.startswith("0") or len(text) > 4:
+        return None
+    return int(text)
+
+
+def user_by_key(key: str) -> DevUser | None:
+    """A user of the platform by its key (``learner``, ``instructor``, ``admin``, ``cohort-N``)."""
+    if key in USERS_BY_KEY:
+        return USERS_BY_KEY[key]
+    number = _cohort_number(key.removeprefix(COHORT_PREFIX)) if key.startswith(COHORT_PREFIX) else None
+    return _cohort_member(number) if number is not None else None
+
+
+def user_by_sub(sub: str) -> DevUser | None:
+    """A user of the platform by the ``sub`` it sends in launches and expects in scores."""
+    if sub in USERS_BY_SUB:
+        return USERS_BY_SUB[sub]
+    prefix = "dev-cohort-"
+    number = _cohort_number(sub.removeprefix(prefix)) if sub.startswith(prefix) else None
+    return _cohort_member(number) if number is not None else None
 COURSE = {"id": "dev-course-1", "label": "DEMO101", "title": "Demo Course"}
 
 

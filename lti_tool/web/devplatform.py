@@ -196,7 +196,7 @@ def jwks() -> Response:
 @bp.get("/launch")
 def start_launch() -> Response:
     """Start a launch as a user: a GET redirect to the tool's OIDC login (third-party initiation)."""
-    user = dev.USERS_BY_KEY.get(request.args.get("user", ""))
+    user = dev.user_by_key(request.args.get("user", ""))
     if user is None:
         abort(400, "unknown user")
     kind = request.args.get("kind", "resource")
@@ -220,7 +220,7 @@ def start_launch() -> Response:
 @bp.get("/frame")
 def frame() -> str:
     """The launch inside an iframe, with LTI platform storage (``lti.put_data`` / ``lti.get_data``)."""
-    user = dev.USERS_BY_KEY.get(request.args.get("user", ""))
+    user = dev.user_by_key(request.args.get("user", ""))
     link_id = request.args.get("link", type=int)
     if user is None or link_id is None:
         abort(400, "user and link are required")
@@ -262,7 +262,7 @@ def auth() -> Response:
         hint = state().hints.loads(src.get("lti_message_hint", ""), max_age=600)
     except BadSignature:
         return _auth_error(redirect_uri, state_value, "invalid_request", "lti_message_hint was altered")
-    user = dev.USERS_BY_KEY.get(hint.get("u", ""))
+    user = dev.user_by_key(hint.get("u", ""))
     if user is None or src.get("login_hint") != user.sub:
         return _auth_error(redirect_uri, state_value, "login_required", "login_hint does not match the user")
     claims = _launch_claims(user, hint, src["nonce"])
@@ -570,7 +570,7 @@ def scores(item_id: int) -> tuple[Response, int]:
         return jsonify({"error": "the body must be a JSON object"}), 400
     user_id = data.get("userId")
     ts = _parse_ts(data.get("timestamp"))
-    if user_id not in dev.USERS_BY_SUB or ts is None:
+    if not isinstance(user_id, str) or dev.user_by_sub(user_id) is None or ts is None:
         return jsonify({"error": "Incorrect score received"}), 400
     if data.get("activityProgress") is None or data.get("gradingProgress") is None:
         return jsonify({"error": "activityProgress and gradingProgress are required"}), 400
