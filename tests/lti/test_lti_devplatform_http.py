@@ -237,6 +237,33 @@ def test_scores_results_and_gradebook(live: Live):
     assert forbidden.status_code == 403
 
 
+def test_cohort_learners_launch_and_receive_scores(live: Live):
+    """Simulated learners (``cohort-N``, for load tests) launch like the named ones and are enrolled."""
+    from lti_tool.lti import devplatform as dev
+
+    assert dev.user_by_key("cohort-17") == dev.user_by_sub("dev-cohort-17")
+    for bad in ("cohort-0", "cohort-017", "cohort-10000", "cohort-x", "cohort-", "cohort-1.5", "nobody"):
+        assert dev.user_by_key(bad) is None, bad
+    page = launch_as(live, browser(), "cohort-17")
+    assert page.status_code == 200 and "/play/" in page.url
+    token = get_token(live, f"{AGS}score {AGS}lineitem").json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    path, _, query = requests.get(live.platform + "/lineitems", headers=auth, timeout=10).json()[0]["id"].partition("?")
+    headers = {**auth, "Content-Type": "application/vnd.ims.lis.v1.score+json"}
+    score = {
+        "userId": "dev-cohort-17",
+        "scoreGiven": 5,
+        "scoreMaximum": 10,
+        "activityProgress": "Completed",
+        "gradingProgress": "FullyGraded",
+        "timestamp": datetime.now(UTC).isoformat(),
+    }
+    assert requests.post(f"{path}/scores?{query}", json=score, headers=headers, timeout=10).status_code == 200
+    for hostile in (["dev-cohort-17"], 17, None, {"a": 1}):  # a list used to crash the enrolment check
+        answer = requests.post(f"{path}/scores?{query}", json={**score, "userId": hostile}, headers=headers, timeout=10)
+        assert answer.status_code == 400, hostile
+
+
 def test_memberships_paged(live: Live):
     token = get_token(live, NRPS_SCOPE).json()["access_token"]
     auth = {"Authorization": f"Bearer {token}"}
