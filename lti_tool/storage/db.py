@@ -127,19 +127,39 @@ class Database:
         """Create or migrate the schema to this release's heads."""
         command.upgrade(self._alembic_config(), "heads")
 
-    def check_migrated(self) -> None:
-        """Refuse to run on a database that is not at this release's schema.
+    def schema_ahead(self) -> set[str]:
+        """Revisions in the database that this release does not know: a newer release migrated it.
 
         Raises:
-            SchemaNotReadyError: with the command that fixes it.
+            SchemaNotReadyError: the database is empty, or older than this release.
         """
-        current, heads = self.current_revisions(), self.head_revisions()
-        if current != heads:
+        current = self.current_revisions()
+        script = ScriptDirectory.from_config(self._alembic_config())
+        heads = set(script.get_heads())
+        known = {rev.revision for rev in script.walk_revisions()}
+        ahead = current - known
+        behind = (current & known) - heads  # one of our older revisions is still a head
+        if not current or behind or (heads - current and not ahead):
             state = "empty" if not current else f"at {', '.join(sorted(current))}"
             raise SchemaNotReadyError(
                 f"the database schema is {state}, this release needs {', '.join(sorted(heads))}: "
                 "run 'cbsi-connect db upgrade' first"
             )
+        return ahead
+
+    def check_migrated(self) -> None:
+        """Refuse to run on a database that is not migrated to this release's schema.
+
+        A database migrated further by a newer release is accepted: migrations are
+        expand-then-contract (docs/ARCHITECTURE.md, "Upgrades"), so during a rolling upgrade the
+        previous release's nodes keep serving against the new schema.
+
+        Raises:
+            SchemaNotReadyError: with the command that fixes it.
+        """
+        ahead = self.schema_ahead()
+        if ahead:
+            logger.info("database schema is ahead of this release (%s): a newer release is rolling out", sorted(ahead))
 
     def ping(self) -> None:
         """Run a trivial query.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, jsonify, render_template
 
+from lti_tool.keys import KeyError_
 from lti_tool.storage import StorageError
 from lti_tool.web import services
 
@@ -12,13 +13,27 @@ bp = Blueprint("core", __name__)
 
 @bp.get("/health")
 def health() -> tuple[Response, int]:
-    """200 when the database answers and the schema is current, else 503."""
+    """Liveness: 200 while this process serves requests (it checks nothing else)."""
+    return jsonify({"status": "ok"}), 200
+
+
+@bp.get("/ready")
+def ready() -> tuple[Response, int]:
+    """Readiness for load balancers: 200 when the database answers, its schema is this release's
+    (or a newer release's, during a rolling upgrade) and a signing key is present; else 503."""
+    checks: dict[str, str] = {}
     try:
         services().db.ping()
-        services().db.check_migrated()
+        checks["database"] = services().db.dialect
+        ahead = services().db.schema_ahead()
+        checks["schema"] = "ahead" if ahead else "current"
     except StorageError as exc:
-        return jsonify({"status": "unavailable", "error": exc.code, "message": str(exc)}), 503
-    return jsonify({"status": "ok", "database": services().db.dialect}), 200
+        return jsonify({"status": "unavailable", "error": exc.code, "message": str(exc), **checks}), 503
+    try:
+        services().keys.signing_key()
+    except KeyError_ as exc:
+        return jsonify({"status": "unavailable", "error": "signing_key_unusable", "message": str(exc), **checks}), 503
+    return jsonify({"status": "ok", **checks, "signing_key": "present"}), 200
 
 
 @bp.get("/.well-known/jwks.json")

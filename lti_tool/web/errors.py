@@ -17,7 +17,7 @@ from lti_tool.storage import StorageError
 
 logger = logging.getLogger(__name__)
 
-API_PREFIXES = ("/api/", "/runtime/", "/xapi/", "/health", "/metrics", "/.well-known/", "/content/")
+API_PREFIXES = ("/api/", "/runtime/", "/xapi/", "/health", "/ready", "/metrics", "/.well-known/", "/content/")
 
 
 def wants_json() -> bool:
