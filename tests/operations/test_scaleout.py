@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 import requests
-from scaleout_stack import (
+from ops_stack import (
     HAPROXY,
     Layout,
     free_port,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import json
 import os
 import re
 import shlex
@@ -20,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -277,3 +279,122 @@ def run_cli(layout: Layout, *args: str) -> str:
     if done.returncode != 0:
         raise AssertionError(f"cbsi-connect {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
+
+
+# -- one release's processes, launches through the development LMS ------------------------------
+
+PLAYER_CONFIG = re.compile(r'<script type="application/json" id="cbsi-player-config"[^>]*>(.*?)</script>', re.S)
+
+
+def instance_env(database: str, folder: Path) -> dict[str, str]:
+    """The environment of a demo-mode instance on ``database`` with its folders under ``folder``."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("CBSI_", "PYTHON"))},
+        "CBSI_CONNECT_DATABASE__URL": database,
+        "CBSI_CONNECT_SERVER__DEMO": "true",
+        "CBSI_CONNECT_SERVER__SECRET_KEY": "operations-test-secret-" + "o" * 40,
+        "CBSI_CONNECT_SERVER__INSTANCE_FOLDER": str(folder / "instance"),
+        "CBSI_CONNECT_SERVER__LOG_LEVEL": "WARNING",
+        "CBSI_CONNECT_CONTENT__FOLDER": str(folder / "content"),
+        "CBSI_CONNECT_KEYS__FOLDER": str(folder / "keys"),
+    }
+
+
+class Release:
+    """One release's code: its CLI run from its own tree with this checkout's environment."""
+
+    def __init__(self, tree: Path, env: dict[str, str]) -> None:
+        self.tree, self.env = tree, env
+
+    def cli(self, *args: str, extra: dict[str, str] | None = None) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "lti_tool", *args],
+            cwd=self.tree,
+            env={**self.env, **(extra or {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"{self.tree.name}: cbsi-connect {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+        return done.stdout
+
+    def serve(self, port: int, log: Path) -> subprocess.Popen[bytes]:
+        with log.open("wb") as fh:
+            return subprocess.Popen(
+                [sys.executable, "-m", "lti_tool", "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+                cwd=self.tree,
+                env={**self.env, "CBSI_CONNECT_SERVER__BASE_URL": f"http://127.0.0.1:{port}"},
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+
+def seed_release(release: Release, base: str) -> None:
+    """The development LMS of ``base`` and the sample course, with this release's own code."""
+    script = (
+        "from pathlib import Path\n"
+        "from lti_tool.catalogue import import_package\n"
+        "from lti_tool.demo import build_demo_package\n"
+        "from lti_tool.lti.devplatform import ensure_registered\n"
+        "from lti_tool.services import build_services\n"
+        "from lti_tool.settings import load_settings\n"
+        "s = build_services(load_settings())\n"
+        f"ensure_registered(s.db, {base!r})\n"
+        "import_package(s, build_demo_package(Path('demo-course.zip')), imported_by='upgrade test')\n"
+        "import lti_tool; print(lti_tool.__file__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=release.tree, env=release.env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().startswith(str(release.tree)), f"ran the wrong tree's code: {done.stdout}"
+
+
+def launch(base: str, learner: str) -> tuple[requests.Session, dict[str, Any]]:
+    """A learner's launch from the development LMS of ``base``, as a browser makes it: the
+    session and the player's configuration."""
+    s = requests.Session()
+    s.trust_env = False
+    assert s.get(f"{base}/dev/platform", timeout=15).status_code == 200  # its home page makes the activity
+    auth = s.get(f"{base}/dev/platform/launch?user={learner}&link=1", timeout=15)
+    form = re.search(r'<form id="form_post" method="post" action="([^"]+)"', auth.text)
+    assert auth.status_code == 200 and form is not None, auth.text[:500]
+    fields = {unescape(n): unescape(v) for n, v in re.findall(r'name="([^"]+)" value="([^"]*)"', auth.text)}
+    for cookie in s.cookies:
+        cookie.secure = False  # http://127.0.0.1 is a secure context for browsers
+    page = s.post(unescape(form.group(1)), data=fields, timeout=15)
+    config = PLAYER_CONFIG.search(page.text)
+    assert page.status_code == 200 and config is not None, page.text[:500]
+    return s, json.loads(config.group(1))
+
+
+def commit(
+    s: requests.Session, base: str, runtime: dict[str, Any], seq: int, changes: dict[str, str], **extra: Any
+) -> None:
+    """One runtime commit of the launched SCO (``extra``: e.g. ``terminate=True``)."""
+    headers = {"Authorization": f"Bearer {runtime['token']}"}
+    body = {"seq": seq, "changes": changes, **extra}
+    answer = s.post(base + runtime["commitUrl"], json=body, headers=headers, timeout=15)
+    assert answer.status_code == 200, answer.text
+
+
+def launch_and_commit(base: str, learner: str) -> str:
+    """A launch and two commits (incomplete, then passed with 80); the attempt id."""
+    s, config = launch(base, learner)
+    runtime = config["runtime"]
+    for n, status in ((1, "incomplete"), (2, "passed")):
+        commit(s, base, runtime, runtime["seq"] + n, {"cmi.core.lesson_status": status, "cmi.core.score.raw": "80"})
+    return str(runtime["attemptId"])
+
+
+def ready(base: str) -> dict[str, str] | None:
+    try:
+        answer = requests.get(base + "/ready", timeout=2)
+    except requests.RequestException:
+        return None
+    return answer.json() if answer.status_code == 200 else None
+
+
