@@ -503,7 +503,7 @@ def test_db_catalogue_maps_columns(services: Services, courses_table: dict[str, 
     [entry] = DbCatalogueSource(services.db).search("biologie", None, None)
     assert entry == CatalogueEntry(
         course_id=courses_table["bio-fr"], version=1, title="Biologie 100%_cellulaire", description="",
-        standard="scorm12", language="fr", sco_count=1,
+        standard="scorm12", language="fr", sco_count=1, package_title="Biologie 100%_cellulaire",
     )  # fmt: skip
 
 
