@@ -71,11 +71,14 @@ def import_cmd(obj: CliContext, paths: tuple[Path, ...], course: str | None, as_
                 err = r["error"]
                 assert isinstance(err, dict)
                 problems = err.get("problems") or [err]
-                count = f" ({len(problems)} problems)" if len(problems) > 1 else ""
+                total = len(problems) + int(str(err.get("problems_omitted") or 0))
+                count = f" ({total} problems)" if total > 1 else ""
                 click.echo(f"{name:40}  {'REFUSED':9}{count}")
                 for problem in problems:
                     click.echo(f"{'':40}  {'':9}  {problem['code']}: {problem['message']}")
                     _where(problem)
+                if err.get("problems_omitted"):
+                    click.echo(f"{'':40}  {'':9}  … and {err['problems_omitted']} more problems not listed")
                 for warning in err.get("warnings") or ():
                     click.echo(f"{'':40}  {'WARNING':9}  {warning['code']}: {warning['message']}")
                     _where(warning)

@@ -43,6 +43,8 @@ class PackageError(Exception):
         """Every refusal found in the package, this one first (see :class:`Findings`)."""
         self.warnings: tuple[PackageWarning, ...] = ()
         """Tolerated defects found before the package was refused."""
+        self.problems_omitted = 0
+        """Further refusals found but not listed (see :data:`MAX_LISTED`)."""
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -73,6 +75,7 @@ class PackageError(Exception):
         return {
             **self.describe(),
             "problems": [problem.describe() for problem in self.problems],
+            "problems_omitted": self.problems_omitted,
             "warnings": [warning.as_dict() for warning in self.warnings],
         }
 
@@ -127,7 +130,12 @@ WARNING_CODES: Mapping[str, str] = {
     "external_file_url": "a resource lists an http(s) file outside the package (never fetched)",
     "schema_location_remote": "xsi:schemaLocation names a schema outside the package "
     "(never fetched: manifests are not validated against remote schemas)",
+    "more_warnings": "more warnings were found than the report lists",
 }
+
+MAX_LISTED = 50
+"""Refusals and warnings listed per package; the rest are counted (a hostile package could
+otherwise make the report, and the work of building it, as large as its entry count)."""
 """Every warning code with its meaning (the import report's vocabulary)."""
 
 
@@ -143,15 +151,48 @@ class Findings:
     def __init__(self) -> None:
         self.problems: list[PackageError] = []
         self.warnings: list[PackageWarning] = []
+        self.problems_omitted = 0
+        self.warnings_omitted = 0
+        self._seen_problems: set[int] = set()
+        self._seen_warnings: set[PackageWarning] = set()
 
     def refuse(self, error: PackageError) -> None:
-        """Record a refusal (and any refusals it already carries)."""
+        """Record a refusal (and any refusals and warnings it already carries)."""
+        # Listed problems stay alive in self.problems, so their id() identifies them; an error
+        # seen again (an aggregate re-raised through fatal()) adds nothing.
+        known = id(error) in self._seen_problems
         for problem in error.problems:
-            if problem not in self.problems:
+            if id(problem) in self._seen_problems:
+                continue
+            if len(self.problems) < MAX_LISTED:
                 self.problems.append(problem)
+                self._seen_problems.add(id(problem))
+            else:
+                self.problems_omitted += 1
+        if not known:
+            self.problems_omitted += error.problems_omitted
         for warning in error.warnings:
-            if warning not in self.warnings:
-                self.warnings.append(warning)
+            self._add_warning(warning)
+
+    def _add_warning(self, warning: PackageWarning) -> None:
+        if warning.code == "more_warnings" or warning in self._seen_warnings:
+            return
+        self._seen_warnings.add(warning)
+        if len(self.warnings) < MAX_LISTED:
+            self.warnings.append(warning)
+        else:
+            self.warnings_omitted += 1
+
+    def report_warnings(self) -> tuple[PackageWarning, ...]:
+        """The warnings to report: the listed ones, then a count of the others, if any."""
+        if not self.warnings_omitted:
+            return tuple(self.warnings)
+        more = PackageWarning(
+            code="more_warnings",
+            message=f"{self.warnings_omitted:,} more warnings were found and not listed; fix the "
+            "ones above and import again to see them.",
+        )
+        return (*self.warnings, more)
 
     def warn(
         self,
@@ -165,9 +206,7 @@ class Findings:
         """Record a tolerated defect (``code`` must be one of :data:`WARNING_CODES`)."""
         if code not in WARNING_CODES:
             raise ValueError(f"unknown package warning code {code!r}")
-        warning = PackageWarning(code=code, message=message, file=file, element=element, rule=rule)
-        if warning not in self.warnings:
-            self.warnings.append(warning)
+        self._add_warning(PackageWarning(code=code, message=message, file=file, element=element, rule=rule))
 
     @contextmanager
     def collecting(self) -> Iterator[None]:
@@ -186,7 +225,8 @@ class Findings:
         """The first refusal, carrying every refusal and warning found."""
         first = self.problems[0]
         first.problems = tuple(self.problems)
-        first.warnings = tuple(self.warnings)
+        first.problems_omitted = self.problems_omitted
+        first.warnings = self.report_warnings()
         return first
 
     def raise_if_refused(self) -> None:

@@ -829,12 +829,12 @@ def _validate_zip(
         raise findings.fatal(exc) from None
     check_required_files(structure, infos, limits, manifest_info.filename, findings)
     findings.raise_if_refused()
-    _log_warnings(findings.warnings)
+    _log_warnings(findings.report_warnings())
     return _Validated(
         structure=structure,
         manifest_file=manifest_info.filename,
         infos=infos,
-        warnings=tuple(findings.warnings),
+        warnings=findings.report_warnings(),
     )
 
 
@@ -911,14 +911,14 @@ def _standalone_cmi5(path: Path, limits: ImportLimits) -> _Validated:
     except PackageError as exc:
         raise findings.fatal(exc) from None
     findings.raise_if_refused()
-    _log_warnings(findings.warnings)
+    _log_warnings(findings.report_warnings())
     info = zipfile.ZipInfo(cmi5_mod.MANIFEST_FILE)
     info.file_size = len(data)
     return _Validated(
         structure=structure,
         manifest_file=cmi5_mod.MANIFEST_FILE,
         infos=(info,),
-        warnings=tuple(findings.warnings),
+        warnings=findings.report_warnings(),
     )
 
 

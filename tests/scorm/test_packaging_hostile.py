@@ -730,7 +730,7 @@ def test_error_describes_itself():
         "rule": "limits.max_entry_ratio",
     }
     assert error.describe() == own
-    assert error.as_dict() == {**own, "problems": [own], "warnings": []}
+    assert error.as_dict() == {**own, "problems": [own], "problems_omitted": 0, "warnings": []}
     assert str(error) == "[zip_bomb] too big (file a.bin, at x)"
     assert ZipBomb().message.startswith("The package expands")
     assert ZipBomb("the entry is huge").message == "The entry is huge"

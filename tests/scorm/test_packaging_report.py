@@ -383,3 +383,39 @@ def test_aicc_package_is_refused_naming_the_supported_standards(tmp_path, conten
 def test_aicc_files_next_to_a_scorm_manifest_do_not_matter(tmp_path, content):
     source = zip_of(tmp_path, {"imsmanifest.xml": manifest(), "a.html": PAGE, "course.crs": b"", "course.au": b""})
     assert extract_package(source, content).standard.value == "scorm2004"
+
+
+# --- the report stays bounded on hostile input ---------------------------------------------------
+
+
+def test_thousands_of_bad_entries_give_a_bounded_report_quickly(tmp_path, content):
+    import time
+
+    from scorm.packaging.errors import MAX_LISTED
+
+    entries = {"imsmanifest.xml": manifest(), "a.html": PAGE}
+    entries.update({f"../evil{n}.html": b"x" for n in range(5000)})
+    source = zip_of(tmp_path, entries)
+    started = time.perf_counter()
+    with pytest.raises(PackageError) as info:
+        extract_package(source, content)
+    assert time.perf_counter() - started < 5
+    assert info.value.code == "zip_slip"
+    assert len(info.value.problems) == MAX_LISTED
+    assert info.value.problems_omitted == 5000 - MAX_LISTED
+    assert info.value.as_dict()["problems_omitted"] == 5000 - MAX_LISTED
+    assert listing(content) == ["earlier", "earlier/index.html"]
+
+
+def test_thousands_of_warnings_are_counted_not_listed(tmp_path, content):
+    from scorm.packaging.errors import MAX_LISTED
+
+    files = "".join(f'<file href="https://cdn.example.org/f{n}.js"/>' for n in range(5000))
+    resources = f'<resource identifier="r1" type="webcontent" adlcp:scormType="sco" href="a.html">{files}</resource>'
+    package = extract_package(
+        zip_of(tmp_path, {"imsmanifest.xml": manifest(resources=resources), "a.html": PAGE}), content
+    )
+    assert len(package.warnings) == MAX_LISTED + 1
+    assert {w.code for w in package.warnings[:-1]} == {"external_file_url"}
+    assert package.warnings[-1].code == "more_warnings"
+    assert "4,950 more warnings" in package.warnings[-1].message
