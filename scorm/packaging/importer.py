@@ -839,12 +839,15 @@ def _validate_zip(
 
 
 def _log_warnings(warnings: Sequence[PackageWarning]) -> None:
-    for warning in warnings:
-        logger.warning(
-            "package imported with a warning: %s",
-            warning.code,
-            extra={"action": "package_import", "code": warning.code, "file": warning.file},
-        )
+    if not warnings:
+        return
+    codes = sorted({warning.code for warning in warnings})
+    logger.warning(
+        "package accepted with %d warning(s): %s",
+        len(warnings),
+        ", ".join(codes),
+        extra={"action": "package_import", "codes": codes},
+    )
 
 
 def _result(
