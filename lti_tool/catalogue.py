@@ -45,6 +45,16 @@ class CourseNotFound(CatalogueError):
     code = "course_not_found"
 
 
+class InvalidTitle(CatalogueError):
+    """The display title is not acceptable."""
+
+    code = "invalid_title"
+
+
+MAX_TITLE = 512
+STANDARD_LABELS = {"scorm12": "SCORM 1.2", "scorm2004": "SCORM 2004", "xapi": "xAPI", "cmi5": "cmi5"}
+
+
 @dataclass(frozen=True, kw_only=True)
 class ImportOutcome:
     """What importing one file did."""
@@ -60,6 +70,8 @@ class ImportOutcome:
     launchable_count: int
     size_bytes: int
     sha256: str
+    warnings: tuple[dict[str, Any], ...] = ()
+    """The import report: defects tolerated in this package (code, message, file, element, rule)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +92,10 @@ class CourseSummary:
     versions: int
     imported_at: datetime
     imported_by: str
+    display_title: str | None = None
+    """Set by the operator (``packages set-title``, the admin catalogue); ``None`` = package title."""
+    link_title: str = ""
+    """What the LMS sees (picker, deep-linked activity, grade column): see :func:`link_titles`."""
 
 
 def limits_from(services: Services) -> ImportLimits:
@@ -214,6 +230,7 @@ def import_package(
                     "manifest_file": package.manifest_file,
                     "launchables": to_jsonable(package.launchables),
                     "manifest": to_jsonable(package.structure),
+                    "import_warnings": [w.as_dict() for w in package.warnings],
                 },
                 source_name=source.name[:512],
                 imported_by=imported_by[:255],
@@ -259,6 +276,7 @@ def _outcome(status: str, version: CourseVersion) -> ImportOutcome:
         launchable_count=version.launchable_count,
         size_bytes=version.size_bytes,
         sha256=version.sha256,
+        warnings=tuple(version.structure.get("import_warnings") or ()),
     )
 
 
@@ -290,12 +308,13 @@ def search_db(
 ) -> list[CourseSummary]:
     """:func:`search` over a bare database handle (the deep-linking picker's catalogue source)."""
     with db.session() as s:
-        stmt = select(Course).order_by(Course.title)
+        stmt = select(Course).order_by(func.coalesce(Course.display_title, Course.title), Course.id)
         if query.strip():
             like = _like(query)
             stmt = stmt.where(
                 or_(
                     func.lower(Course.title).like(like, escape="\\"),
+                    func.lower(Course.display_title).like(like, escape="\\"),
                     func.lower(Course.description).like(like, escape="\\"),
                     func.lower(Course.key).like(like, escape="\\"),
                 )
@@ -304,11 +323,70 @@ def search_db(
             stmt = stmt.where(Course.standard == standard)
         if language:
             stmt = stmt.where(func.lower(Course.language).like(f"{language.strip().lower()}%"))
-        courses = s.scalars(stmt.limit(limit)).all()
-        return [_summary(c) for c in courses if c.versions]
+        courses = [c for c in s.scalars(stmt.limit(limit)).all() if c.versions]
+        titles = link_titles(s, [c.id for c in courses])
+        return [_summary(c, titles) for c in courses]
 
 
-def _summary(course: Course) -> CourseSummary:
+def _norm(title: str) -> str:
+    return " ".join(title.split()).casefold()
+
+
+def link_titles(s: Session, course_ids: Sequence[int]) -> dict[int, str]:
+    """The title the LMS sees for each course: distinguishable across the catalogue.
+
+    The rule (issue 12, Moodle item 8):
+
+    1. an operator-set display title is used exactly as set;
+    2. otherwise the package title, and when another catalogue course shows the same title
+       (ignoring case and spacing) the standard is added: ``"Fire safety (SCORM 1.2)"``,
+       ``"Fire safety (SCORM 2004 4th edition)"``, ``"Fire safety (xAPI)"``, ``"Fire safety (cmi5)"``;
+    3. if that is still not unique (same title, same standard and edition), ``" · course <id>"``
+       is added too.
+
+    Deep-linked activities and their grade columns get the title at the moment they are added;
+    an operator can always set a display title to choose a better one.
+    """
+    rows = s.execute(select(Course.id, Course.title, Course.display_title, Course.standard)).all()
+    shown = {row.id: row.display_title or row.title for row in rows}
+    groups: dict[str, list[int]] = {}
+    for row in rows:
+        groups.setdefault(_norm(shown[row.id]), []).append(row.id)
+    wanted = set(course_ids)
+    clashing = {cid for ids in groups.values() if len(ids) > 1 for cid in ids}
+    editions: dict[int, str | None] = {}
+    if clashing:
+        for cid, edition in s.execute(
+            select(CourseVersion.course_id, CourseVersion.edition)
+            .where(CourseVersion.course_id.in_(clashing))
+            .order_by(CourseVersion.course_id, CourseVersion.version)
+        ):
+            editions[cid] = edition  # the newest version's edition wins
+    standards = {row.id: row.standard for row in rows}
+    overrides = {row.id for row in rows if row.display_title}
+    result: dict[int, str] = {}
+    labelled: dict[int, str] = {}
+    for cid in clashing:
+        if cid in overrides:
+            continue
+        label = STANDARD_LABELS.get(standards[cid], standards[cid])
+        if editions.get(cid):
+            label = f"{label} {editions[cid]} edition"
+        labelled[cid] = f"{shown[cid]} ({label})"
+    seen: dict[str, list[int]] = {}
+    for cid, title in labelled.items():
+        seen.setdefault(_norm(title), []).append(cid)
+    for cid in wanted:
+        if cid not in shown:
+            continue
+        title = labelled.get(cid, shown[cid])
+        if cid in labelled and len(seen[_norm(title)]) > 1:
+            title = f"{title} · course {cid}"
+        result[cid] = title[:MAX_TITLE]
+    return result
+
+
+def _summary(course: Course, titles: dict[int, str] | None = None) -> CourseSummary:
     latest = course.versions[-1]
     return CourseSummary(
         course_id=course.id,
@@ -325,6 +403,8 @@ def _summary(course: Course) -> CourseSummary:
         versions=len(course.versions),
         imported_at=latest.imported_at,
         imported_by=latest.imported_by,
+        display_title=course.display_title,
+        link_title=(titles or {}).get(course.id) or course.display_title or course.title,
     )
 
 
@@ -346,6 +426,7 @@ def get_course(services: Services, ident: str) -> tuple[CourseSummary, Sequence[
                 "standard": v.standard,
                 "edition": v.edition,
                 "launchables": v.structure.get("launchables", []),
+                "warnings": v.structure.get("import_warnings") or [],
                 "size_bytes": v.size_bytes,
                 "sha256": v.sha256,
                 "source_name": v.source_name,
@@ -354,7 +435,52 @@ def get_course(services: Services, ident: str) -> tuple[CourseSummary, Sequence[
             }
             for v in course.versions
         ]
-        return _summary(course), versions
+        return _summary(course, link_titles(s, [course.id])), versions
+
+
+def clean_title(title: str | None) -> str | None:
+    """A display title as stored: spacing collapsed; ``None`` for empty (= use the package title).
+
+    Raises:
+        InvalidTitle: longer than 512 characters or containing control characters.
+    """
+    if title is None:
+        return None
+    if any((ord(ch) < 0x20 and ch not in "\t\n\r") or ord(ch) == 0x7F for ch in title):
+        raise InvalidTitle("the title contains control characters: type it again as plain text")
+    cleaned = " ".join(title.split())
+    if len(cleaned) > MAX_TITLE:
+        raise InvalidTitle(f"the title is {len(cleaned)} characters long; at most {MAX_TITLE} are allowed")
+    return cleaned or None
+
+
+def set_display_title(services: Services, ident: str, title: str | None) -> CourseSummary:
+    """Set (or with an empty/``None`` title, clear) a course's display title.
+
+    The package title (``courses.title``, updated by each import) is never changed. Activities
+    already deep-linked into an LMS keep the title they were created with; new ones use this.
+
+    Raises:
+        CourseNotFound: no such course.
+        InvalidTitle: see :func:`clean_title`.
+    """
+    cleaned = clean_title(title)
+    with services.db.session() as s:
+        course = find_course(s, ident)
+        if course is None or not course.versions:
+            raise CourseNotFound(f"no course '{ident}' in the catalogue: see 'cbsi-connect packages list'")
+        previous = course.display_title
+        course.display_title = cleaned
+        s.flush()
+        summary = _summary(course, link_titles(s, [course.id]))
+    logger.info(
+        "course %s display title %r -> %r",
+        summary.key,
+        previous,
+        cleaned,
+        extra={"action": "course_display_title", "course_id": summary.course_id},
+    )
+    return summary
 
 
 __all__ = [
@@ -362,8 +488,11 @@ __all__ = [
     "CourseNotFound",
     "CourseSummary",
     "ImportOutcome",
+    "InvalidTitle",
     "PackageError",
     "get_course",
     "import_package",
+    "link_titles",
     "search",
+    "set_display_title",
 ]

@@ -22,6 +22,12 @@ def _size(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
+def _where(entry: dict[str, object]) -> None:
+    where = ", ".join(f"{k} {entry[k]}" for k in ("file", "element", "rule") if entry.get(k))
+    if where:
+        click.echo(f"{'':40}  {'':9}    ({where})")
+
+
 @click.group()
 def packages() -> None:
     """Course packages in the catalogue (SCORM 1.2, SCORM 2004, xAPI/TinCan, cmi5)."""
@@ -64,17 +70,30 @@ def import_cmd(obj: CliContext, paths: tuple[Path, ...], course: str | None, as_
             if r["status"] == "refused":
                 err = r["error"]
                 assert isinstance(err, dict)
-                click.echo(f"{name:40}  {'REFUSED':9}  {err['code']}: {err['message']}")
-                where = ", ".join(f"{k} {err[k]}" for k in ("file", "element", "rule") if err.get(k))
-                if where:
-                    click.echo(f"{'':40}  {'':9}  ({where})")
+                problems = err.get("problems") or [err]
+                total = len(problems) + int(str(err.get("problems_omitted") or 0))
+                count = f" ({total} problems)" if total > 1 else ""
+                click.echo(f"{name:40}  {'REFUSED':9}{count}")
+                for problem in problems:
+                    click.echo(f"{'':40}  {'':9}  {problem['code']}: {problem['message']}")
+                    _where(problem)
+                if err.get("problems_omitted"):
+                    click.echo(f"{'':40}  {'':9}  … and {err['problems_omitted']} more problems not listed")
+                for warning in err.get("warnings") or ():
+                    click.echo(f"{'':40}  {'WARNING':9}  {warning['code']}: {warning['message']}")
+                    _where(warning)
             else:
                 std = f"{r['standard']}{' ' + str(r['edition']) if r['edition'] else ''}"
                 click.echo(
                     f"{name:40}  {r['status']:9}  {str(r['course_key'])[:32]:32}  {r['version']:>3}  "
                     f"{std:10}  {r['launchable_count']:>5}  {_size(int(str(r['size_bytes'])))}"
                 )
-        click.echo(f"{len(results) - failed} imported or unchanged, {failed} refused")
+                for warning in r.get("warnings") or ():
+                    assert isinstance(warning, dict)
+                    click.echo(f"{'':40}  {'WARNING':9}  {warning['code']}: {warning['message']}")
+                    _where(warning)
+        warned = sum(1 for r in results if r.get("warnings"))
+        click.echo(f"{len(results) - failed} imported or unchanged ({warned} with warnings), {failed} refused")
     if failed:
         sys.exit(1)
 
@@ -92,13 +111,23 @@ def list_cmd(obj: CliContext, query: str, standard: str | None, as_json: bool) -
         click.echo(json.dumps([r.__dict__ for r in rows], indent=2, default=str))
         return
     if not rows:
+        if query.strip() or standard:
+            what = " and ".join(
+                part
+                for part in (f"'{query.strip()}'" if query.strip() else "", f"standard {standard}" if standard else "")
+                if part
+            )
+            click.echo(f"no course matches {what}: try another search, or 'cbsi-connect packages list' for all")
+            return
         click.echo("the catalogue is empty: import packages with 'cbsi-connect packages import FILE...'")
         return
-    click.echo(f"{'id':>4}  {'title':44}  {'standard':14}  {'lang':5}  {'ver':>3}  {'items':>5}  size")
+    click.echo(
+        f"{'id':>4}  {'title (as the LMS sees it)':44}  {'standard':14}  {'lang':5}  {'ver':>3}  {'items':>5}  size"
+    )
     for r in rows:
         std = f"{r.standard}{' ' + r.edition if r.edition else ''}"
         click.echo(
-            f"{r.course_id:>4}  {r.title[:44]:44}  {std:14}  {r.language[:5]:5}  {r.latest_version:>3}  "
+            f"{r.course_id:>4}  {r.link_title[:44]:44}  {std:14}  {r.language[:5]:5}  {r.latest_version:>3}  "
             f"{r.launchable_count:>5}  {_size(r.size_bytes)}"
         )
 
@@ -118,7 +147,11 @@ def show_cmd(obj: CliContext, course: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"course": summary.__dict__, "versions": versions}, indent=2, default=str))
         return
-    click.echo(f"{summary.title}  (id {summary.course_id}, key {summary.key})")
+    click.echo(f"{summary.link_title}  (id {summary.course_id}, key {summary.key})")
+    if summary.display_title:
+        click.echo(f"display title set by an operator; package title: {summary.title}")
+    elif summary.link_title != summary.title:
+        click.echo(f"package title: {summary.title} (another course has the same title; set one with set-title)")
     click.echo(f"standard {summary.standard}  language {summary.language or '-'}  versions {summary.versions}")
     if summary.description:
         click.echo(summary.description)
@@ -130,6 +163,37 @@ def show_cmd(obj: CliContext, course: str, as_json: bool) -> None:
         for item in v["launchables"]:
             hidden = "" if item.get("visible", True) else "  (hidden)"
             click.echo(f"  - [{item['kind']}] {item['title']} → {item['launch_url']}{hidden}")
+        for warning in v.get("warnings") or ():
+            click.echo(f"  WARNING {warning['code']}: {warning['message']}")
+
+
+@packages.command("set-title")
+@click.argument("course")
+@click.argument("title", required=False)
+@click.option("--clear", is_flag=True, help="Remove the display title: the package title is used again.")
+@pass_ctx
+def set_title_cmd(obj: CliContext, course: str, title: str | None, clear: bool) -> None:
+    """Set the title the LMS sees for COURSE (id or key): picker, new activities, grade columns.
+
+    The package title stays as the package gives it. Activities already added to an LMS keep
+    their name; rename those in the LMS.
+    """
+    obj.services.db.check_migrated()
+    if clear == (title is not None):
+        click.secho("error: give a TITLE, or --clear to use the package title again", fg="red", err=True)
+        sys.exit(2)
+    try:
+        summary = catalogue.set_display_title(obj.services, course, None if clear else title)
+    except catalogue.CourseNotFound as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(2)
+    except catalogue.InvalidTitle as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(2)
+    if summary.display_title:
+        click.echo(f"course {summary.course_id} is now shown as: {summary.link_title}")
+    else:
+        click.echo(f"course {summary.course_id} display title cleared; shown as: {summary.link_title}")
 
 
 def register(cli: click.Group) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from flask import Flask
 from sqlalchemy import func, select
 
 from lti_tool import catalogue
@@ -185,3 +186,194 @@ def test_cli_import_reports_each_file_and_exits_1_on_refusal(services: Services,
     assert code in (0, 2)
     code, out = _run(services, "packages", "show", "424242")
     assert code == 2 and "no course" in out
+
+
+# -- import report, display titles (issues 12 and 13) ---------------------------------------
+
+GOLF_12 = "scorm12/RuntimeBasicCalls_SCORM12.zip"
+GOLF_2004 = "scorm2004/RuntimeBasicCalls_SCORM20043rdEdition.zip"
+GOLF_TITLE = "Golf Explained - Run-time Basic Calls"
+
+
+def _tolerable_zip(tmp_path: Path) -> Path:
+    """A SCORM 1.2 package with a default organization that names nothing and a missing metadata file."""
+    manifest = """<?xml version="1.0"?>
+<manifest identifier="tolerable" xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2"
+  xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_rootv1p2">
+  <metadata><schema>ADL SCORM</schema><schemaversion>1.2</schemaversion></metadata>
+  <organizations default="missing"><organization identifier="o"><title>Tolerable</title>
+    <item identifier="i" identifierref="r"><title>Lesson</title>
+      <metadata><adlcp:location>meta/lesson.xml</adlcp:location></metadata></item></organization></organizations>
+  <resources><resource identifier="r" type="webcontent" adlcp:scormtype="sco" href="index.html">
+    <file href="index.html"/></resource></resources>
+</manifest>"""
+    path = tmp_path / "tolerable.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("imsmanifest.xml", manifest)
+        zf.writestr("index.html", "<html></html>")
+    return path
+
+
+def test_import_warnings_are_reported_and_kept_with_the_version(services: Services, tmp_path: Path) -> None:
+    outcome = catalogue.import_package(services, _tolerable_zip(tmp_path))
+    assert outcome.status == "imported"
+    assert sorted(w["code"] for w in outcome.warnings) == ["default_organization_missing", "metadata_file_missing"]
+    again = catalogue.import_package(services, _tolerable_zip(tmp_path))
+    assert again.status == "unchanged" and again.warnings == outcome.warnings
+    _, versions = catalogue.get_course(services, outcome.course_key)
+    assert [w["code"] for w in versions[0]["warnings"]] == [w["code"] for w in outcome.warnings]
+    code, out = _run(services, "packages", "show", outcome.course_key)
+    assert code == 0 and "WARNING default_organization_missing" in out
+
+
+def test_cli_import_prints_warnings_and_every_problem(services: Services, tmp_path: Path) -> None:
+    code, out = _run(services, "packages", "import", str(_tolerable_zip(tmp_path)))
+    assert code == 0
+    assert "WARNING" in out and "default_organization_missing" in out and "metadata_file_missing" in out
+    assert "1 imported or unchanged (1 with warnings), 0 refused" in out
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(broken, "w") as zf:
+        zf.writestr(
+            "imsmanifest.xml",
+            """<manifest identifier="b" xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2"
+  xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_rootv1p2"><metadata><schemaversion>1.2</schemaversion></metadata>
+  <organizations default="o"><organization identifier="o"><title>B</title>
+    <item identifier="i1" identifierref="ghost"><title>1</title></item>
+    <item identifier="i2" identifierref="r"><title>2</title></item></organization></organizations>
+  <resources><resource identifier="r" type="webcontent" adlcp:scormtype="sco" href="gone.html"/></resources>
+</manifest>""",
+        )
+    code, out = _run(services, "packages", "import", str(broken))
+    assert code == 1
+    assert "REFUSED" in out and "(2 problems)" in out
+    assert "invalid_manifest" in out and "missing_file" in out and "gone.html" in out
+    code, out = _run(services, "packages", "import", str(broken), "--json")
+    problems = json.loads(out)["results"][0]["error"]["problems"]
+    assert [p["code"] for p in problems] == ["invalid_manifest", "missing_file"]
+
+
+def test_same_title_in_two_standards_gets_distinguishable_link_titles(services: Services, fixtures_dir: Path) -> None:
+    one = catalogue.import_package(services, fixtures_dir / GOLF_12)
+    two = catalogue.import_package(services, fixtures_dir / GOLF_2004)
+    other = catalogue.import_package(services, fixtures_dir / "xapi/GolfExample_TCAPI.zip")
+    rows = {r.course_id: r for r in catalogue.search(services)}
+    assert rows[one.course_id].link_title == f"{GOLF_TITLE} (SCORM 1.2)"
+    assert rows[two.course_id].link_title == f"{GOLF_TITLE} (SCORM 2004 3rd edition)"
+    assert rows[other.course_id].link_title == rows[other.course_id].title  # no clash, no suffix
+    # the package titles stay as the packages give them
+    assert rows[one.course_id].title == rows[two.course_id].title == GOLF_TITLE
+    code, out = _run(services, "packages", "list", "--json")
+    assert code == 0
+    shown = {row["course_id"]: row["link_title"] for row in json.loads(out)}
+    assert shown[two.course_id] == f"{GOLF_TITLE} (SCORM 2004 3rd edition)"
+
+
+def _titled_zip(tmp_path: Path, ident: str, title: str) -> Path:
+    path = tmp_path / f"{ident}.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(
+            "imsmanifest.xml",
+            f"""<manifest identifier="{ident}" xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2"
+  xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_rootv1p2"><metadata><schemaversion>1.2</schemaversion></metadata>
+  <organizations default="o"><organization identifier="o"><title>{title}</title>
+    <item identifier="i" identifierref="r"><title>{title}</title></item></organization></organizations>
+  <resources><resource identifier="r" type="webcontent" adlcp:scormtype="sco" href="index.html"/></resources>
+</manifest>""",
+        )
+        zf.writestr("index.html", "<html></html>")
+    return path
+
+
+def test_same_title_and_standard_falls_back_to_the_course_id(services: Services, tmp_path: Path) -> None:
+    a = catalogue.import_package(services, _titled_zip(tmp_path, "a", "Fire safety"))
+    b = catalogue.import_package(services, _titled_zip(tmp_path, "b", "fire  SAFETY"))
+    rows = {r.course_id: r.link_title for r in catalogue.search(services)}
+    assert rows[a.course_id] == f"Fire safety (SCORM 1.2) · course {a.course_id}"
+    assert rows[b.course_id] == f"fire  SAFETY (SCORM 1.2) · course {b.course_id}"
+
+
+def test_display_title_is_set_kept_across_versions_and_cleared(
+    services: Services, fixtures_dir: Path, tmp_path: Path
+) -> None:
+    one = catalogue.import_package(services, fixtures_dir / GOLF_12)
+    two = catalogue.import_package(services, fixtures_dir / GOLF_2004)
+    summary = catalogue.set_display_title(services, str(one.course_id), "  Golf basics \n (classic) ")
+    assert summary.display_title == "Golf basics (classic)" == summary.link_title
+    assert summary.title == GOLF_TITLE
+    rows = {r.course_id: r for r in catalogue.search(services)}
+    assert rows[two.course_id].link_title == GOLF_TITLE  # nothing clashes with it any more
+    assert [r.course_id for r in catalogue.search(services, "classic")] == [one.course_id]
+    # a new package version refreshes the package title, not the operator's title
+    changed = tmp_path / "v2.zip"
+    with zipfile.ZipFile(fixtures_dir / GOLF_12) as src, zipfile.ZipFile(changed, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, src.read(info))
+        dst.writestr("notes.txt", "v2")
+    catalogue.import_package(services, changed)
+    assert catalogue.get_course(services, str(one.course_id))[0].link_title == "Golf basics (classic)"
+    cleared = catalogue.set_display_title(services, one.course_key, "   ")
+    assert cleared.display_title is None and cleared.link_title == f"{GOLF_TITLE} (SCORM 1.2)"
+
+
+@pytest.mark.parametrize("title", ["x" * 513, "bad\x00title", "bell\x07"])
+def test_invalid_display_titles_are_refused(services: Services, fixtures_dir: Path, title: str) -> None:
+    one = catalogue.import_package(services, fixtures_dir / GOLF_12)
+    with pytest.raises(catalogue.InvalidTitle):
+        catalogue.set_display_title(services, str(one.course_id), title)
+    assert catalogue.get_course(services, str(one.course_id))[0].display_title is None
+    with pytest.raises(catalogue.CourseNotFound):
+        catalogue.set_display_title(services, "4242", "Anything")
+
+
+def test_cli_set_title_and_clear(services: Services, fixtures_dir: Path) -> None:
+    one = catalogue.import_package(services, fixtures_dir / GOLF_12)
+    code, out = _run(services, "packages", "set-title", str(one.course_id), "Golf for beginners")
+    assert code == 0 and "now shown as: Golf for beginners" in out
+    code, out = _run(services, "packages", "show", str(one.course_id))
+    assert out.startswith("Golf for beginners") and f"package title: {GOLF_TITLE}" in out
+    code, out = _run(services, "packages", "set-title", one.course_key, "--clear")
+    assert code == 0 and "cleared" in out
+    code, out = _run(services, "packages", "set-title", str(one.course_id))
+    assert code == 2 and "--clear" in out
+    code, out = _run(services, "packages", "set-title", "4242", "X")
+    assert code == 2 and "no course" in out
+
+
+def test_cli_list_search_without_match_says_so(services: Services, fixtures_dir: Path) -> None:
+    code, out = _run(services, "packages", "list")
+    assert code == 0 and "the catalogue is empty" in out
+    catalogue.import_package(services, fixtures_dir / GOLF_12)
+    code, out = _run(services, "packages", "list", "--search", "astrophysics")
+    assert code == 0
+    assert "no course matches 'astrophysics'" in out and "empty" not in out
+    code, out = _run(services, "packages", "list", "--standard", "cmi5")
+    assert "no course matches standard cmi5" in out
+
+
+def test_admin_display_title_form(app: Flask, services: Services, fixtures_dir: Path) -> None:
+    import re
+
+    from lti_tool import operators
+
+    one = catalogue.import_package(services, fixtures_dir / GOLF_12)
+    catalogue.import_package(services, fixtures_dir / GOLF_2004)
+    operators.set_operator(services, "ops", "correct horse battery")
+    client = app.test_client()
+    page = client.get("/admin/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    client.post("/admin/login", data={"username": "ops", "password": "correct horse battery", "csrf_token": token})
+    page = client.get("/admin/packages").get_data(as_text=True)
+    assert f"{GOLF_TITLE} (SCORM 1.2)" in page and f"package title: {GOLF_TITLE}" in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    url = f"/admin/packages/{one.course_id}/title"
+    assert client.post(url, data={"display_title": "Golf <b>1.2</b>"}).status_code == 403  # no CSRF token
+    saved = client.post(url, data={"display_title": "Golf <b>1.2</b>", "csrf_token": token})
+    assert saved.status_code == 302
+    page = client.get(saved.headers["Location"]).get_data(as_text=True)
+    assert "Golf &lt;b&gt;1.2&lt;/b&gt;" in page and "<b>1.2</b>" not in page
+    assert catalogue.get_course(services, str(one.course_id))[0].display_title == "Golf <b>1.2</b>"
+    bad = client.post(url, data={"display_title": "x" * 600, "csrf_token": token})
+    assert bad.status_code == 400 and "at most 512" in bad.get_data(as_text=True)
+    assert (
+        client.post("/admin/packages/4242/title", data={"display_title": "x", "csrf_token": token}).status_code == 404
+    )

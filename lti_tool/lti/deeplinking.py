@@ -83,7 +83,12 @@ class SelectionInvalid(DeepLinkingError):
 
 @dataclass(frozen=True, kw_only=True)
 class CatalogueEntry:
-    """One course version offered in the picker."""
+    """One course version offered in the picker.
+
+    ``title`` is what the LMS gets (activity name and grade column label): the operator's
+    display title, else the package title made distinguishable from other catalogue courses
+    (see :func:`lti_tool.catalogue.link_titles`). ``package_title`` is the package's own title.
+    """
 
     course_id: str
     version: int
@@ -92,6 +97,7 @@ class CatalogueEntry:
     standard: str = ""
     language: str = ""
     sco_count: int = 0
+    package_title: str = ""
 
 
 class CatalogueSource(Protocol):
@@ -130,7 +136,8 @@ class DbCatalogueSource:
             CatalogueEntry(
                 course_id=str(c.course_id),
                 version=c.latest_version,
-                title=c.title,
+                title=c.link_title or c.title,
+                package_title=c.title,
                 description=c.description,
                 standard=c.standard,
                 language=c.language,

@@ -163,6 +163,8 @@ class Course(Base):
     standard: Mapped[str] = mapped_column(String(16))
     attempt_policy: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # set by the operator; deep links and the picker show it instead of the package's title
+    display_title: Mapped[str | None] = mapped_column(String(512), nullable=True)
 
     versions: Mapped[list[CourseVersion]] = relationship(
         back_populates="course", order_by="CourseVersion.version", cascade="all, delete-orphan"

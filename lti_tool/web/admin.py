@@ -117,14 +117,44 @@ def dashboard() -> str:
 @operator_required
 def packages() -> str:
     """The catalogue and the upload form."""
+    return _packages_page()
+
+
+def _packages_page(*, notice: str | None = None, error: str | None = None, status: int = 200) -> Any:
     query = request.args.get("q", "")
-    return render_template(
+    page = render_template(
         "admin/packages.html",
         courses=catalogue.search(services(), query),
         q=query,
         csrf=csrf_token(),
         max_bytes=services().settings.packages.max_total_bytes,
+        notice=notice,
+        error=error,
     )
+    return page if status == 200 else (page, status)
+
+
+@bp.post("/packages/<int:course_id>/title")
+@operator_required
+def set_title(course_id: int) -> Any:
+    """Set or clear a course's display title (what the LMS sees); the package title stays.
+
+    :raise 400: the title is too long or has control characters (page shown again with the reason).
+    :raise 404: no such course.
+    """
+    try:
+        summary = catalogue.set_display_title(services(), str(course_id), request.form.get("display_title", ""))
+    except catalogue.CourseNotFound as exc:
+        raise AppError(str(exc), code=exc.code, status=404) from exc
+    except catalogue.InvalidTitle as exc:
+        return _packages_page(error=f"Course {course_id}: {exc}", status=400)
+    logger.info(
+        "operator %s set the display title of course %s",
+        session.get("operator"),
+        course_id,
+        extra={"action": "course_display_title"},
+    )
+    return redirect(url_for("admin.packages", saved=summary.course_id))
 
 
 @bp.post("/packages/upload")

@@ -27,7 +27,7 @@ from scorm.packaging.errors import (
     InvalidManifest,
 )
 from scorm.packaging.model import LangString, Launchable, LaunchKind, Standard, pick_lang
-from scorm.packaging.urls import file_in_package, is_absolute_url, normalize_package_path
+from scorm.packaging.urls import check_web_url, file_in_package, is_absolute_url, normalize_package_path
 from scorm.packaging.xmlsafe import local_name, namespace, text_of
 
 logger = logging.getLogger(__name__)
@@ -418,7 +418,7 @@ def check_urls(course: Cmi5Course, file: str, in_package: bool) -> None:
     """cmi5 14.1/14.2: relative urls only inside a zip; none may leave the package."""
     for au in course.aus():
         where = f"au[@id='{au.id}']/url"
-        if is_absolute_url(au.url):
+        if check_web_url(au.url, file=file, element=where) or is_absolute_url(au.url):
             continue
         if not in_package:
             raise Cmi5RelativeUrl(

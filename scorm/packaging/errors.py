@@ -8,6 +8,9 @@ message written for an academy content team: what is wrong and what to do about 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import ClassVar
 
 # Messages are written as sentences; these first words get a capital letter (a leading file
@@ -36,6 +39,12 @@ class PackageError(Exception):
         self.file = file
         self.element = element
         self.rule = rule
+        self.problems: tuple[PackageError, ...] = (self,)
+        """Every refusal found in the package, this one first (see :class:`Findings`)."""
+        self.warnings: tuple[PackageWarning, ...] = ()
+        """Tolerated defects found before the package was refused."""
+        self.problems_omitted = 0
+        """Further refusals found but not listed (see :data:`MAX_LISTED`)."""
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -47,8 +56,8 @@ class PackageError(Exception):
         suffix = f" ({', '.join(where)})" if where else ""
         return f"[{self.code}] {self.message}{suffix}"
 
-    def as_dict(self) -> dict[str, str | None]:
-        """Return a JSON-ready description (for the CLI, admin pages and import logs)."""
+    def describe(self) -> dict[str, str | None]:
+        """This one refusal as a JSON-ready dict (code, message, file, element, rule)."""
         return {
             "code": self.code,
             "message": self.message,
@@ -56,6 +65,174 @@ class PackageError(Exception):
             "element": self.element,
             "rule": self.rule,
         }
+
+    def as_dict(self) -> dict[str, object]:
+        """Return a JSON-ready description (for the CLI, admin pages and import logs).
+
+        The first refusal's fields at the top level, then ``problems`` (every refusal found in
+        the package, the first one included) and ``warnings`` (tolerated defects).
+        """
+        return {
+            **self.describe(),
+            "problems": [problem.describe() for problem in self.problems],
+            "problems_omitted": self.problems_omitted,
+            "warnings": [warning.as_dict() for warning in self.warnings],
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class PackageWarning:
+    """A defect the importer tolerated: the package imports, the import report names it.
+
+    Attributes:
+        code: stable snake_case code (see :data:`WARNING_CODES`).
+        message: what was found, what the platform did instead, and what to fix.
+        file: file inside the package it concerns.
+        element: xpath-ish locator.
+        rule: the spec rule that was bent.
+    """
+
+    code: str
+    message: str
+    file: str | None = None
+    element: str | None = None
+    rule: str | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.file:
+            where.append(f"file {self.file}")
+        if self.element:
+            where.append(f"at {self.element}")
+        suffix = f" ({', '.join(where)})" if where else ""
+        return f"[{self.code}] {self.message}{suffix}"
+
+    def as_dict(self) -> dict[str, str | None]:
+        """JSON-ready description (same keys as a refusal)."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "file": self.file,
+            "element": self.element,
+            "rule": self.rule,
+        }
+
+
+WARNING_CODES: Mapping[str, str] = {
+    "parent_item_resource_ignored": "an item with child items also references a resource; "
+    "the reference is ignored (only leaf items launch)",
+    "metadata_file_missing": "an adlcp:location metadata file is not in the package; "
+    "the metadata is ignored",
+    "default_organization_missing": "organizations@default names no organization; "
+    "the first organization is used",
+    "external_launch_url": "a resource launches an http(s) URL outside the package "
+    "(never fetched by the importer; learners' browsers load it)",
+    "external_file_url": "a resource lists an http(s) file outside the package (never fetched)",
+    "schema_location_remote": "xsi:schemaLocation names a schema outside the package "
+    "(never fetched: manifests are not validated against remote schemas)",
+    "more_warnings": "more warnings were found than the report lists",
+}
+
+MAX_LISTED = 50
+"""Refusals and warnings listed per package; the rest are counted (a hostile package could
+otherwise make the report, and the work of building it, as large as its entry count)."""
+"""Every warning code with its meaning (the import report's vocabulary)."""
+
+
+class Findings:
+    """Collects every refusal and warning of one package in a single pass.
+
+    Parsers call :meth:`refuse` (or run a step under :meth:`collecting`) instead of stopping
+    at the first problem, and :meth:`warn` for tolerated defects; the importer calls
+    :meth:`raise_if_refused` once every check has run, so an academy sees every problem of a
+    package at once instead of one per attempt.
+    """
+
+    def __init__(self) -> None:
+        self.problems: list[PackageError] = []
+        self.warnings: list[PackageWarning] = []
+        self.problems_omitted = 0
+        self.warnings_omitted = 0
+        self._seen_problems: set[int] = set()
+        self._seen_warnings: set[PackageWarning] = set()
+
+    def refuse(self, error: PackageError) -> None:
+        """Record a refusal (and any refusals and warnings it already carries)."""
+        # Listed problems stay alive in self.problems, so their id() identifies them; an error
+        # seen again (an aggregate re-raised through fatal()) adds nothing.
+        known = id(error) in self._seen_problems
+        for problem in error.problems:
+            if id(problem) in self._seen_problems:
+                continue
+            if len(self.problems) < MAX_LISTED:
+                self.problems.append(problem)
+                self._seen_problems.add(id(problem))
+            else:
+                self.problems_omitted += 1
+        if not known:
+            self.problems_omitted += error.problems_omitted
+        for warning in error.warnings:
+            self._add_warning(warning)
+
+    def _add_warning(self, warning: PackageWarning) -> None:
+        if warning.code == "more_warnings" or warning in self._seen_warnings:
+            return
+        self._seen_warnings.add(warning)
+        if len(self.warnings) < MAX_LISTED:
+            self.warnings.append(warning)
+        else:
+            self.warnings_omitted += 1
+
+    def report_warnings(self) -> tuple[PackageWarning, ...]:
+        """The warnings to report: the listed ones, then a count of the others, if any."""
+        if not self.warnings_omitted:
+            return tuple(self.warnings)
+        more = PackageWarning(
+            code="more_warnings",
+            message=f"{self.warnings_omitted:,} more warnings were found and not listed; fix the "
+            "ones above and import again to see them.",
+        )
+        return (*self.warnings, more)
+
+    def warn(
+        self,
+        code: str,
+        message: str,
+        *,
+        file: str | None = None,
+        element: str | None = None,
+        rule: str | None = None,
+    ) -> None:
+        """Record a tolerated defect (``code`` must be one of :data:`WARNING_CODES`)."""
+        if code not in WARNING_CODES:
+            raise ValueError(f"unknown package warning code {code!r}")
+        self._add_warning(PackageWarning(code=code, message=message, file=file, element=element, rule=rule))
+
+    @contextmanager
+    def collecting(self) -> Iterator[None]:
+        """Run a step; a :class:`PackageError` it raises is recorded instead of propagated."""
+        try:
+            yield
+        except PackageError as exc:
+            self.refuse(exc)
+
+    def fatal(self, error: PackageError) -> PackageError:
+        """Record ``error`` and return the aggregate to raise (nothing more can be checked)."""
+        self.refuse(error)
+        return self.aggregate()
+
+    def aggregate(self) -> PackageError:
+        """The first refusal, carrying every refusal and warning found."""
+        first = self.problems[0]
+        first.problems = tuple(self.problems)
+        first.problems_omitted = self.problems_omitted
+        first.warnings = self.report_warnings()
+        return first
+
+    def raise_if_refused(self) -> None:
+        """Raise the aggregate refusal when anything was refused."""
+        if self.problems:
+            raise self.aggregate()
 
 
 # --- the archive itself -------------------------------------------------------------------------
@@ -157,6 +334,18 @@ class MissingFile(PackageError):
     code = "missing_file"
 
 
+class UnsafeUrl(PackageError):
+    """The manifest points to a javascript:, data: or other non-web URL; only package files or http(s) URLs launch."""
+
+    code = "unsafe_url"
+
+
+class UnsupportedStandard(PackageError):
+    """The package follows a standard this platform does not play (such as AICC)."""
+
+    code = "unsupported_standard"
+
+
 class DestinationError(PackageError):
     """The content folder could not be written."""
 
@@ -170,6 +359,12 @@ class XmlForbiddenDtd(PackageError):
     """The manifest contains a DOCTYPE declaration (DTDs and entities are refused for safety)."""
 
     code = "xml_forbidden_dtd"
+
+
+class XmlXInclude(PackageError):
+    """The manifest uses XInclude; manifests must be self-contained (nothing is ever included or fetched)."""
+
+    code = "xml_xinclude"
 
 
 class XmlMalformed(PackageError):
@@ -246,8 +441,11 @@ ALL_ERROR_TYPES: tuple[type[PackageError], ...] = (
     ManifestMissing,
     ManifestTooLarge,
     MissingFile,
+    UnsafeUrl,
+    UnsupportedStandard,
     DestinationError,
     XmlForbiddenDtd,
+    XmlXInclude,
     XmlMalformed,
     InvalidManifest,
     UnknownStandard,

@@ -48,6 +48,7 @@ from scorm.packaging.errors import (
     DuplicateEntry,
     EmptyZip,
     EncryptedEntry,
+    Findings,
     InvalidManifest,
     ManifestMissing,
     ManifestTooLarge,
@@ -55,11 +56,13 @@ from scorm.packaging.errors import (
     NotAZip,
     PackageError,
     PackageTooLarge,
+    PackageWarning,
     SourceMissing,
     SpecialFileEntry,
     SymlinkEntry,
     TooManyEntries,
     UnsupportedCompression,
+    UnsupportedStandard,
     ZipBomb,
     ZipSlip,
 )
@@ -73,7 +76,8 @@ from scorm.packaging.model import (
 )
 from scorm.packaging.scorm_manifest import ScormManifest, parse_scorm_manifest
 from scorm.packaging.tincan import TinCanManifest, parse_tincan
-from scorm.packaging.xmlsafe import local_name, parse_xml
+from scorm.packaging.urls import url_scheme
+from scorm.packaging.xmlsafe import local_name, parse_xml, schema_locations
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +102,8 @@ _LOCAL_HEADER = struct.Struct("<4s5H3I2H")
 _LOCAL_MAGIC = b"PK\x03\x04"
 _MAX_NAME_BYTES = 255  # NAME_MAX on Linux file systems
 _SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# AICC CMI001 course structure files: .crs (course), .au, .des, .cst (+ optional .ort, .pre, .cmp)
+_AICC_SUFFIXES = (".crs", ".au", ".des", ".cst", ".ort", ".pre", ".cmp")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,6 +126,7 @@ class ImportedPackage:
         structure: the parsed manifest (``ScormManifest``, ``TinCanManifest`` or ``Cmi5Course``).
         launchables: what a learner can launch, in course order.
         source_kind: ``"zip"`` or ``"xml"`` (a standalone cmi5.xml).
+        warnings: tolerated defects (the import report); the package imported anyway.
     """
 
     standard: Standard
@@ -137,6 +144,7 @@ class ImportedPackage:
     structure: PackageStructure
     launchables: tuple[Launchable, ...]
     source_kind: str = "zip"
+    warnings: tuple[PackageWarning, ...] = ()
 
     def summary(self) -> dict[str, object]:
         """JSON-ready catalogue fields (everything except the parsed ``structure``)."""
@@ -164,6 +172,7 @@ class ImportedPackage:
                 }
                 for item in self.launchables
             ],
+            "warnings": [warning.as_dict() for warning in self.warnings],
         }
 
 
@@ -385,17 +394,26 @@ def check_central_directory(
 ) -> tuple[zipfile.ZipInfo, ...]:
     """Run every central-directory check; return the entries in archive order.
 
+    Every entry goes through every check, so one refusal lists all the bad entries.
+
     Raises:
-        PackageError: the first failing check's error.
+        PackageError: the first failing check's error; its ``problems`` hold every one.
     """
+    findings = Findings()
     infos = tuple(zf.infolist())
-    check_entry_count(infos, limits)
+    check_entry_count(infos, limits)  # before looping over a hostile number of entries
     for info in infos:
         for check in ENTRY_CHECKS:
-            check(info, limits)
-    check_duplicates(infos)
-    check_declared_total(infos, limits)
-    check_overlaps(infos, zf.start_dir)
+            with findings.collecting():
+                check(info, limits)
+    for whole_archive_check in (
+        lambda: check_duplicates(infos),
+        lambda: check_declared_total(infos, limits),
+        lambda: check_overlaps(infos, zf.start_dir),
+    ):
+        with findings.collecting():
+            whole_archive_check()
+    findings.raise_if_refused()
     return infos
 
 
@@ -580,6 +598,16 @@ def _find_manifest(infos: Sequence[zipfile.ZipInfo]) -> tuple[zipfile.ZipInfo, S
             # SPEC COMPLIANCE NOTE: the file names are lower case in every spec; we also accept
             # other casings (e.g. IMSManifest.xml from old Windows tools). Strict: exact name.
             return at_root[name], standard
+    aicc = sorted(name for name in at_root if name.endswith(_AICC_SUFFIXES))
+    if any(name.endswith(".crs") for name in aicc):
+        raise UnsupportedStandard(
+            f"this is an AICC course (it has {', '.join(at_root[n].filename for n in aicc[:4])}). "
+            "AICC is not supported; this platform plays SCORM 1.2, SCORM 2004 (2nd, 3rd and 4th "
+            "edition), xAPI (tincan.xml) and cmi5 packages. Export the course from its authoring "
+            "tool as SCORM 2004, SCORM 1.2, xAPI or cmi5 and import that package instead.",
+            file=at_root[aicc[0]].filename,
+            rule="supported standards: SCORM 1.2, SCORM 2004, xAPI, cmi5",
+        )
     nested = sorted(
         info.filename
         for info in infos
@@ -599,7 +627,12 @@ def _find_manifest(infos: Sequence[zipfile.ZipInfo]) -> tuple[zipfile.ZipInfo, S
 
 
 def parse_manifest_bytes(
-    data: bytes, *, file: str, limits: ImportLimits, in_package: bool = True
+    data: bytes,
+    *,
+    file: str,
+    limits: ImportLimits,
+    in_package: bool = True,
+    findings: Findings | None = None,
 ) -> PackageStructure:
     """Parse manifest bytes (any supported format, told apart by the root element).
 
@@ -608,6 +641,8 @@ def parse_manifest_bytes(
         file: its name, for error reports.
         limits: import limits (``max_manifest_bytes``).
         in_package: ``False`` for a standalone cmi5.xml.
+        findings: collects refusals and warnings (see
+            :func:`scorm.packaging.scorm_manifest.parse_scorm_manifest`); the caller raises.
 
     Returns:
         The typed structure.
@@ -616,13 +651,37 @@ def parse_manifest_bytes(
         PackageError: parsing or validation failed.
     """
     root = parse_xml(data, file=file, max_bytes=limits.max_manifest_bytes)
-    return _parse_root(root, file=file, in_package=in_package)
+    return _parse_root(root, file=file, in_package=in_package, findings=findings)
 
 
-def _parse_root(root: etree._Element, *, file: str, in_package: bool) -> PackageStructure:
+def _warn_schema_locations(root: etree._Element, file: str, findings: Findings) -> None:
+    """Warn about ``xsi:schemaLocation`` entries outside the package (never fetched).
+
+    Local schema file names (``imscp_v1p1.xsd``, the usual case) are normal and not reported;
+    no schema is ever read, local or remote: manifests are checked by this parser's rules.
+    """
+    for el, location in schema_locations(root):
+        if url_scheme(location) is None and not location.startswith(("/", "\\")) and ".." not in location:
+            continue
+        findings.warn(
+            "schema_location_remote",
+            f'{file} names the schema "{location[:200]}" outside the package. It was not fetched '
+            "(manifests are never validated against remote or outside schemas); the course "
+            "imported normally. Nothing to do unless your authoring tool needs it.",
+            file=file,
+            element=f"{local_name(el)}/@xsi:schemaLocation",
+            rule="XML Schema instance schemaLocation (hint only)",
+        )
+
+
+def _parse_root(
+    root: etree._Element, *, file: str, in_package: bool, findings: Findings | None = None
+) -> PackageStructure:
     name = local_name(root)
+    if findings is not None:
+        _warn_schema_locations(root, file, findings)
     if name == "manifest":
-        return parse_scorm_manifest(root, file=file)
+        return parse_scorm_manifest(root, file=file, findings=findings)
     if name == "courseStructure":
         return parse_cmi5(root, file=file, in_package=in_package)
     if name == "tincan":
@@ -640,18 +699,43 @@ def _parse_root(root: etree._Element, *, file: str, in_package: bool) -> Package
 
 
 def check_required_files(
-    structure: PackageStructure, infos: Sequence[zipfile.ZipInfo], limits: ImportLimits, file: str
+    structure: PackageStructure,
+    infos: Sequence[zipfile.ZipInfo],
+    limits: ImportLimits,
+    file: str,
+    findings: Findings | None = None,
 ) -> None:
-    """Refuse when the manifest points at a file that is not in the zip."""
+    """Refuse when the manifest points at a file that is not in the zip (every such file).
+
+    A missing external metadata file (``adlcp:location``) is only a warning when ``findings``
+    is given (see :meth:`ScormManifest.optional_files`).
+    """
+    own = findings is None
+    findings = Findings() if findings is None else findings
     if isinstance(structure, ScormManifest):
         needed = structure.required_files(include_listed=limits.require_listed_files)
     else:
         needed = structure.required_files()
     names = {info.filename for info in infos if not info.is_dir()}
     folded = {name.casefold(): name for name in names}
+    reported: set[str] = set()
+    if isinstance(structure, ScormManifest):
+        for path, where in structure.optional_files():
+            if path in names:
+                continue
+            findings.warn(
+                "metadata_file_missing",
+                f'the metadata file "{path}" named by adlcp:location is not in the package; the '
+                "course imported without that metadata (titles and descriptions come from the "
+                "manifest). Add the file or remove the adlcp:location element.",
+                file=file,
+                element=where,
+                rule="CAM adlcp:location (external metadata)",
+            )
     for path, where in needed:
-        if path in names:
+        if path in names or path in reported:
             continue
+        reported.add(path)
         near = folded.get(path.casefold())
         hint = (
             f' The zip has "{near}", which differs only in upper/lower case; web servers treat '
@@ -659,13 +743,17 @@ def check_required_files(
             if near
             else ""
         )
-        raise MissingFile(
-            f'the manifest refers to "{path}", but the package does not contain that file.'
-            f"{hint} Add the file or fix the reference, then export again.",
-            file=file,
-            element=where,
-            rule="every file the manifest references is in the package",
+        findings.refuse(
+            MissingFile(
+                f'the manifest refers to "{path}", but the package does not contain that file.'
+                f"{hint} Add the file or fix the reference, then export again.",
+                file=file,
+                element=where,
+                rule="every file the manifest references is in the package",
+            )
         )
+    if own:
+        findings.raise_if_refused()
 
 
 # --- summary -----------------------------------------------------------------------------------
@@ -706,6 +794,7 @@ class _Validated:
     structure: PackageStructure
     manifest_file: str
     infos: tuple[zipfile.ZipInfo, ...]
+    warnings: tuple[PackageWarning, ...] = ()
 
 
 def _validate_zip(
@@ -731,9 +820,34 @@ def _validate_zip(
             max_bytes=limits.max_manifest_bytes,
         )
     )
-    structure = parse_manifest_bytes(data, file=manifest_info.filename, limits=limits)
-    check_required_files(structure, infos, limits, manifest_info.filename)
-    return _Validated(structure=structure, manifest_file=manifest_info.filename, infos=infos)
+    findings = Findings()
+    try:
+        structure = parse_manifest_bytes(
+            data, file=manifest_info.filename, limits=limits, findings=findings
+        )
+    except PackageError as exc:
+        raise findings.fatal(exc) from None
+    check_required_files(structure, infos, limits, manifest_info.filename, findings)
+    findings.raise_if_refused()
+    _log_warnings(findings.report_warnings())
+    return _Validated(
+        structure=structure,
+        manifest_file=manifest_info.filename,
+        infos=infos,
+        warnings=findings.report_warnings(),
+    )
+
+
+def _log_warnings(warnings: Sequence[PackageWarning]) -> None:
+    if not warnings:
+        return
+    codes = sorted({warning.code for warning in warnings})
+    logger.warning(
+        "package accepted with %d warning(s): %s",
+        len(warnings),
+        ", ".join(codes),
+        extra={"action": "package_import", "codes": codes},
+    )
 
 
 def _result(
@@ -762,6 +876,7 @@ def _result(
         structure=validated.structure,
         launchables=launchables,
         source_kind=source_kind,
+        warnings=validated.warnings,
     )
 
 
@@ -793,10 +908,21 @@ def _standalone_cmi5(path: Path, limits: ImportLimits) -> _Validated:
             file=path.name,
             rule="cmi5 14.2: course structure XML without a zip",
         )
-    structure = parse_cmi5(root, file=path.name, in_package=False)
+    findings = Findings()
+    try:
+        structure = _parse_root(root, file=path.name, in_package=False, findings=findings)
+    except PackageError as exc:
+        raise findings.fatal(exc) from None
+    findings.raise_if_refused()
+    _log_warnings(findings.report_warnings())
     info = zipfile.ZipInfo(cmi5_mod.MANIFEST_FILE)
     info.file_size = len(data)
-    return _Validated(structure=structure, manifest_file=cmi5_mod.MANIFEST_FILE, infos=(info,))
+    return _Validated(
+        structure=structure,
+        manifest_file=cmi5_mod.MANIFEST_FILE,
+        infos=(info,),
+        warnings=findings.report_warnings(),
+    )
 
 
 def inspect_package(

@@ -11,15 +11,15 @@ namespaces (a 1.2 package declaring the 2004 CP namespace, or none) still import
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from lxml import etree
 
-from scorm.packaging.errors import InvalidManifest, UnknownStandard
+from scorm.packaging.errors import Findings, InvalidManifest, PackageError, UnknownStandard
 from scorm.packaging.model import Launchable, LaunchKind, Standard
 from scorm.packaging.sequencing import (
     NS_ADLSEQ,
@@ -30,6 +30,7 @@ from scorm.packaging.sequencing import (
 )
 from scorm.packaging.urls import (
     apply_parameters,
+    check_web_url,
     is_absolute_url,
     join_base,
     normalize_package_path,
@@ -38,6 +39,8 @@ from scorm.packaging.urls import (
 from scorm.packaging.xmlsafe import local_name, namespace, text_of
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MANIFEST_FILE = "imsmanifest.xml"
 
@@ -305,8 +308,9 @@ class ScormManifest:
     def required_files(self, *, include_listed: bool = True) -> tuple[tuple[str, str], ...]:
         """Package files the manifest needs, as ``(path, element locator)`` pairs.
 
-        Resource launch files and ``adlcp:location`` metadata files always; ``<file href>``
-        entries when ``include_listed``. Remote (absolute URL) references are not included.
+        Resource launch files always; ``<file href>`` entries when ``include_listed``. Remote
+        (absolute URL) references are not included, nor metadata files (see
+        :meth:`optional_files`).
         """
         needed: list[tuple[str, str]] = []
         for res in self.resources:
@@ -315,12 +319,24 @@ class ScormManifest:
                 needed.append((_strip_query(res.launch_path), f"{where}/@href"))
             if include_listed:
                 needed.extend((path, f"{where}/file[@href='{path}']") for path in res.files)
+        return tuple(needed)
+
+    def optional_files(self) -> tuple[tuple[str, str], ...]:
+        """External metadata files (``adlcp:location``) as ``(path, element locator)`` pairs.
+
+        SPEC COMPLIANCE NOTE: CAM requires the file to be in the package, but nothing a learner
+        plays depends on it, so a missing one is a warning (``metadata_file_missing``), not a
+        refusal.
+        """
+        found: list[tuple[str, str]] = []
+        for res in self.resources:
             if res.metadata and res.metadata.location:
-                needed.append((res.metadata.location, f"{where}/metadata/adlcp:location"))
+                where = f"resource[@identifier='{res.identifier}']/metadata/adlcp:location"
+                found.append((res.metadata.location, where))
         for meta, where in self._metadata_blocks():
             if meta.location:
-                needed.append((meta.location, f"{where}/metadata/adlcp:location"))
-        return tuple(needed)
+                found.append((meta.location, f"{where}/metadata/adlcp:location"))
+        return tuple(found)
 
     def _metadata_blocks(self) -> Iterator[tuple[Metadata, str]]:
         if self.metadata:
@@ -376,12 +392,23 @@ def _adl_attr(el: etree._Element, *names: str) -> str | None:
 
 
 class _Parser:
-    def __init__(self, root: etree._Element, file: str) -> None:
+    def __init__(self, root: etree._Element, file: str, findings: Findings) -> None:
         self.root = root
         self.file = file
+        self.findings = findings
+        # resources refused while parsing: items naming them are not reported a second time
+        self.broken_resources: set[str] = set()
 
     def fail(self, element: str, message: str, rule: str) -> InvalidManifest:
         return InvalidManifest(message, file=self.file, element=element, rule=rule)
+
+    def attempt(self, step: Callable[[], T], default: T) -> T:
+        """Run one parsing step; a refusal is recorded (every problem is reported at once)."""
+        try:
+            return step()
+        except PackageError as exc:
+            self.findings.refuse(exc)
+            return default
 
     def boolean(self, raw: str | None, default: bool, where: str) -> bool:
         if raw is None:
@@ -507,73 +534,123 @@ class _Parser:
             identifier = (res.get("identifier") or "").strip()
             where = f"resources/resource[{index}]"
             if not identifier:
-                raise self.fail(
-                    f"{where}/@identifier",
-                    "every resource needs an identifier.",
-                    "CAM resource@identifier",
+                self.findings.refuse(
+                    self.fail(
+                        f"{where}/@identifier",
+                        "every resource needs an identifier.",
+                        "CAM resource@identifier",
+                    )
                 )
-            if identifier in result:
-                raise self.fail(
-                    f"resource[@identifier='{identifier}']",
-                    f'two resources have the identifier "{identifier}".',
-                    "CAM identifiers are unique within a manifest",
+                continue
+            if identifier in result or identifier in self.broken_resources:
+                self.findings.refuse(
+                    self.fail(
+                        f"resource[@identifier='{identifier}']",
+                        f'two resources have the identifier "{identifier}".',
+                        "CAM identifiers are unique within a manifest",
+                    )
                 )
-            where = f"resource[@identifier='{identifier}']"
-            res_bases = (*bases, *(b for b in (res.get(XML_BASE),) if b is not None))
-            raw_type = _adl_attr(res, "scormType", "scormtype")
-            if raw_type is None:
-                # SPEC COMPLIANCE NOTE: adlcp:scormType is required; a resource without it is
-                # treated as an asset (no API expected) instead of refusing the package.
-                scorm_type = ScormType.ASSET
+                continue
+            parsed = self.attempt(lambda res=res, identifier=identifier: self.resource(res, identifier, bases), None)
+            if parsed is None:
+                self.broken_resources.add(identifier)
             else:
-                try:
-                    scorm_type = ScormType(raw_type.strip().lower())
-                except ValueError as exc:
-                    raise self.fail(
+                result[identifier] = parsed
+        for res_obj in result.values():
+            for dep in res_obj.dependencies:
+                if dep not in result and dep not in self.broken_resources:
+                    self.findings.refuse(
+                        self.fail(
+                            f"resource[@identifier='{res_obj.identifier}']/dependency",
+                            f'dependency "{dep}" names no resource in this manifest.',
+                            "CAM dependency@identifierref",
+                        )
+                    )
+        return result
+
+    def resource(self, res: etree._Element, identifier: str, bases: tuple[str, ...]) -> Resource | None:
+        """One ``<resource>``; ``None`` when it was refused (every href problem is recorded)."""
+        before = len(self.findings.problems)
+        where = f"resource[@identifier='{identifier}']"
+        res_bases = (*bases, *(b for b in (res.get(XML_BASE),) if b is not None))
+        raw_type = _adl_attr(res, "scormType", "scormtype")
+        if raw_type is None:
+            # SPEC COMPLIANCE NOTE: adlcp:scormType is required; a resource without it is
+            # treated as an asset (no API expected) instead of refusing the package.
+            scorm_type = ScormType.ASSET
+        else:
+            try:
+                scorm_type = ScormType(raw_type.strip().lower())
+            except ValueError:
+                scorm_type = ScormType.ASSET
+                self.findings.refuse(
+                    self.fail(
                         f"{where}/@adlcp:scormType",
                         f'scormType is "{raw_type}"; it must be "sco" or "asset".',
                         "CAM adlcp:scormType",
-                    ) from exc
-            href = res.get("href")
-            launch_path = None
-            if href is not None and href.strip():
-                launch_path = self._resolve(res_bases, href.strip(), f"{where}/@href")
-            files = []
-            for f_index, file_el in enumerate(_cp_children(res, "file"), start=1):
-                f_href = (file_el.get("href") or "").strip()
-                if not f_href:
-                    raise self.fail(
-                        f"{where}/file[{f_index}]/@href",
-                        "a <file> element needs an href.",
-                        "CAM file@href",
                     )
-                resolved = self._resolve(res_bases, f_href, f"{where}/file[{f_index}]/@href")
-                if not is_absolute_url(resolved):
-                    files.append(_strip_query(resolved))
-            deps = tuple(
-                (dep.get("identifierref") or "").strip()
-                for dep in _cp_children(res, "dependency")
-                if (dep.get("identifierref") or "").strip()
+                )
+        href = res.get("href")
+        launch_path = None
+        if href is not None and href.strip():
+            launch_path = self.attempt(
+                lambda: self._resolve(res_bases, href.strip(), f"{where}/@href"), None
             )
-            result[identifier] = Resource(
-                identifier=identifier,
-                type=(res.get("type") or "webcontent").strip(),
-                scorm_type=scorm_type,
-                href=href,
-                launch_path=launch_path,
-                files=tuple(files),
-                dependencies=deps,
-                metadata=self.metadata(res),
+            if launch_path is not None and is_absolute_url(launch_path):
+                self.findings.warn(
+                    "external_launch_url",
+                    f'resource "{identifier}" launches "{launch_path[:200]}", a page outside the '
+                    "package. It was imported but never fetched or checked: learners' browsers "
+                    "load it from that site, which must stay reachable and allow being framed. "
+                    "Put the page in the package if it belongs to the course.",
+                    file=self.file,
+                    element=f"{where}/@href",
+                    rule="CAM resource@href (external URL)",
+                )
+        files = []
+        for f_index, file_el in enumerate(_cp_children(res, "file"), start=1):
+            fwhere = f"{where}/file[{f_index}]/@href"
+            f_href = (file_el.get("href") or "").strip()
+            if not f_href:
+                self.findings.refuse(
+                    self.fail(fwhere, "a <file> element needs an href.", "CAM file@href")
+                )
+                continue
+            resolved = self.attempt(
+                lambda f_href=f_href, fwhere=fwhere: self._resolve(res_bases, f_href, fwhere),
+                None,
             )
-        for res in result.values():
-            for dep in res.dependencies:
-                if dep not in result:
-                    raise self.fail(
-                        f"resource[@identifier='{res.identifier}']/dependency",
-                        f'dependency "{dep}" names no resource in this manifest.',
-                        "CAM dependency@identifierref",
-                    )
-        return result
+            if resolved is None:
+                continue
+            if is_absolute_url(resolved):
+                self.findings.warn(
+                    "external_file_url",
+                    f'resource "{identifier}" lists "{resolved[:200]}", a file outside the package; '
+                    "it was not fetched and is not part of the imported course.",
+                    file=self.file,
+                    element=fwhere,
+                    rule="CAM file@href (external URL)",
+                )
+            else:
+                files.append(_strip_query(resolved))
+        deps = tuple(
+            (dep.get("identifierref") or "").strip()
+            for dep in _cp_children(res, "dependency")
+            if (dep.get("identifierref") or "").strip()
+        )
+        metadata = self.attempt(lambda: self.metadata(res), None)
+        if len(self.findings.problems) > before:
+            return None
+        return Resource(
+            identifier=identifier,
+            type=(res.get("type") or "webcontent").strip(),
+            scorm_type=scorm_type,
+            href=href,
+            launch_path=launch_path,
+            files=tuple(files),
+            dependencies=deps,
+            metadata=metadata,
+        )
 
     def _resolve(self, bases: tuple[str, ...], href: str, where: str) -> str:
         # SPEC COMPLIANCE NOTE: hrefs are URLs and must use "/" (CAM: href is xs:anyURI); old
@@ -582,7 +659,7 @@ class _Parser:
         # backslashes are still refused (importer.check_entry_name).
         href = href.replace("\\", "/")
         combined = join_base(bases, href)
-        if is_absolute_url(combined):
+        if check_web_url(combined, file=self.file, element=where) or is_absolute_url(combined):
             return combined
         path = split_url(combined)[0]
         rest = combined[len(path) :]
@@ -605,18 +682,28 @@ class _Parser:
                 seq_id = (seq.get("ID") or "").strip()
                 where = f"imsss:sequencingCollection/imsss:sequencing[@ID='{seq_id}']"
                 if not seq_id:
-                    raise self.fail(
-                        "imsss:sequencingCollection/imsss:sequencing",
-                        "every sequencing entry in a sequencingCollection needs an ID.",
-                        "SN 5.1 sequencingCollection",
+                    self.findings.refuse(
+                        self.fail(
+                            "imsss:sequencingCollection/imsss:sequencing",
+                            "every sequencing entry in a sequencingCollection needs an ID.",
+                            "SN 5.1 sequencingCollection",
+                        )
                     )
+                    continue
                 if seq_id in result:
-                    raise self.fail(
-                        where,
-                        f'sequencingCollection has two entries with ID "{seq_id}".',
-                        "SN 5.1 sequencingCollection",
+                    self.findings.refuse(
+                        self.fail(
+                            where,
+                            f'sequencingCollection has two entries with ID "{seq_id}".',
+                            "SN 5.1 sequencingCollection",
+                        )
                     )
-                result[seq_id] = parse_sequencing_elements(seq, file=self.file, where=where)
+                    continue
+                # a broken entry is recorded; items naming it then use the defaults
+                result[seq_id] = self.attempt(
+                    lambda seq=seq, where=where: parse_sequencing_elements(seq, file=self.file, where=where),
+                    {},
+                )
         return result
 
     def sequencing(
@@ -678,72 +765,127 @@ class _Parser:
         collection: Mapping[str, Mapping[str, Any]],
         standard: Standard,
         seen: set[str],
-    ) -> Item:
+    ) -> Item | None:
+        """One ``<item>`` and its children; ``None`` when it cannot be built (problem recorded).
+
+        Every field is parsed even after one fails, so all problems are reported at once.
+        """
         identifier = (el.get("identifier") or "").strip()
         if not identifier:
-            raise self.fail("item", "every item needs an identifier.", "CAM item@identifier")
+            self.findings.refuse(
+                self.fail("item", "every item needs an identifier.", "CAM item@identifier")
+            )
+            return None
         where = f"item[@identifier='{identifier}']"
         if identifier in seen:
-            raise self.fail(
-                where,
-                f'two items have the identifier "{identifier}".',
-                "CAM identifiers are unique within a manifest",
+            self.findings.refuse(
+                self.fail(
+                    where,
+                    f'two items have the identifier "{identifier}".',
+                    "CAM identifiers are unique within a manifest",
+                )
             )
+            return None
         seen.add(identifier)
         title = text_of(_cp_child(el, "title")) or identifier
         children = tuple(
-            self.item(child, resources, collection, standard, seen)
-            for child in _cp_children(el, "item")
+            child
+            for child in (
+                self.item(child_el, resources, collection, standard, seen)
+                for child_el in _cp_children(el, "item")
+            )
+            if child is not None
         )
+        has_child_items = bool(_cp_children(el, "item"))
         ref = (el.get("identifierref") or "").strip() or None
         parameters = el.get("parameters")
         launch_url = None
         scorm_type = None
+        if ref is not None and has_child_items:
+            # SPEC COMPLIANCE NOTE: only leaf items may reference a resource (CAM
+            # item@identifierref; SN: only leaf activities are delivered). Real packages do it
+            # anyway; we keep the item as a cluster and ignore the reference, with a warning,
+            # instead of refusing the package.
+            elsewhere = any(
+                other is not el and (other.get("identifierref") or "").strip() == ref
+                for other in self.root.iter()
+                if isinstance(other.tag, str) and local_name(other) == "item"
+            )
+            reach = (
+                "another item still launches it"
+                if elsewhere
+                else "no other item launches it, so learners cannot open that content"
+            )
+            self.findings.warn(
+                "parent_item_resource_ignored",
+                f'item "{identifier}" has child items and also references resource "{ref}"; only '
+                f"items without children can be launched, so the reference was ignored ({reach}). "
+                "Move the content into a child item of its own.",
+                file=self.file,
+                element=f"{where}/@identifierref",
+                rule="CAM item@identifierref (leaf items only)",
+            )
+            ref = None
         if ref is not None:
-            if children:
-                raise self.fail(
-                    f"{where}/@identifierref",
-                    "an item with child items must not reference a resource.",
-                    "CAM item@identifierref (leaf items only)",
-                )
             resource = resources.get(ref)
             if resource is None:
-                raise self.fail(
-                    f"{where}/@identifierref",
-                    f'identifierref "{ref}" names no resource in this manifest.',
-                    "CAM item@identifierref",
+                if ref not in self.broken_resources:
+                    self.findings.refuse(
+                        self.fail(
+                            f"{where}/@identifierref",
+                            f'identifierref "{ref}" names no resource in this manifest.',
+                            "CAM item@identifierref",
+                        )
+                    )
+            elif resource.launch_path is None:
+                self.findings.refuse(
+                    self.fail(
+                        f"{where}/@identifierref",
+                        f'item "{identifier}" launches resource "{ref}", which has no href.',
+                        "CAM resource@href required for launchable resources",
+                    )
                 )
-            if resource.launch_path is None:
-                raise self.fail(
-                    f"{where}/@identifierref",
-                    f'item "{identifier}" launches resource "{ref}", which has no href.',
-                    "CAM resource@href required for launchable resources",
-                )
-            launch_url = apply_parameters(resource.launch_path, parameters)
-            scorm_type = resource.scorm_type
-        is_visible = self.boolean(el.get("isvisible"), True, f"{where}/@isvisible")
+            else:
+                launch_url = apply_parameters(resource.launch_path, parameters)
+                scorm_type = resource.scorm_type
+        is_visible = self.attempt(
+            lambda: self.boolean(el.get("isvisible"), True, f"{where}/@isvisible"), True
+        )
         fields: dict[str, Any] = {}
         if standard is Standard.SCORM12:
-            fields["mastery_score"] = self.decimal(
-                text_of(_adl_child(el, "masteryscore")), f"{where}/adlcp:masteryscore", 0, 100
+            fields["mastery_score"] = self.attempt(
+                lambda: self.decimal(
+                    text_of(_adl_child(el, "masteryscore")), f"{where}/adlcp:masteryscore", 0, 100
+                ),
+                None,
             )
             prereq = _adl_child(el, "prerequisites")
             fields["prerequisites"] = text_of(prereq)
             fields["prerequisites_type"] = prereq.get("type") if prereq is not None else None
             fields["max_time_allowed"] = text_of(_adl_child(el, "maxtimeallowed"))
-            fields["time_limit_action"] = self.time_limit_action(
-                text_of(_adl_child(el, "timelimitaction")), f"{where}/adlcp:timelimitaction"
+            fields["time_limit_action"] = self.attempt(
+                lambda: self.time_limit_action(
+                    text_of(_adl_child(el, "timelimitaction")), f"{where}/adlcp:timelimitaction"
+                ),
+                None,
             )
             fields["data_from_lms"] = text_of(_adl_child(el, "datafromlms"))
         else:
-            fields["completion_threshold"] = self.completion_threshold(el, where)
-            fields["data_from_lms"] = text_of(_adl_child(el, "dataFromLMS"))
-            fields["time_limit_action"] = self.time_limit_action(
-                text_of(_adl_child(el, "timeLimitAction")), f"{where}/adlcp:timeLimitAction"
+            fields["completion_threshold"] = self.attempt(
+                lambda: self.completion_threshold(el, where), None
             )
-            fields["shared_data"] = self.shared_data(el, where)
-            fields["hide_lms_ui"] = self.hide_lms_ui(el, where)
-            fields["sequencing"] = self.sequencing(el, collection, where)
+            fields["data_from_lms"] = text_of(_adl_child(el, "dataFromLMS"))
+            fields["time_limit_action"] = self.attempt(
+                lambda: self.time_limit_action(
+                    text_of(_adl_child(el, "timeLimitAction")), f"{where}/adlcp:timeLimitAction"
+                ),
+                None,
+            )
+            fields["shared_data"] = self.attempt(lambda: self.shared_data(el, where), ())
+            fields["hide_lms_ui"] = self.attempt(lambda: self.hide_lms_ui(el, where), ())
+            fields["sequencing"] = self.attempt(
+                lambda: self.sequencing(el, collection, where), build_sequencing({})
+            )
         return Item(
             identifier=identifier,
             title=title,
@@ -753,7 +895,7 @@ class _Parser:
             launch_url=launch_url,
             scorm_type=scorm_type,
             children=children,
-            metadata=self.metadata(el),
+            metadata=self.attempt(lambda: self.metadata(el), None),
             **fields,
         )
 
@@ -829,10 +971,12 @@ class _Parser:
     ) -> tuple[str | None, tuple[Organization, ...]]:
         container = _cp_child(self.root, "organizations")
         if container is None:
-            raise self.fail(
-                "manifest/organizations",
-                "the manifest has no <organizations> element, so there is nothing to launch.",
-                "CAM organizations",
+            raise self.findings.fatal(
+                self.fail(
+                    "manifest/organizations",
+                    "the manifest has no <organizations> element, so there is nothing to launch.",
+                    "CAM organizations",
+                )
             )
         default = (container.get("default") or "").strip() or None
         seen: set[str] = set()
@@ -840,53 +984,81 @@ class _Parser:
         for org_el in _cp_children(container, "organization"):
             identifier = (org_el.get("identifier") or "").strip()
             if not identifier:
-                raise self.fail(
-                    "organization",
-                    "every organization needs an identifier.",
-                    "CAM organization@identifier",
+                self.findings.refuse(
+                    self.fail(
+                        "organization",
+                        "every organization needs an identifier.",
+                        "CAM organization@identifier",
+                    )
                 )
+                continue
             where = f"organization[@identifier='{identifier}']"
             items = tuple(
-                self.item(child, resources, collection, standard, seen)
-                for child in _cp_children(org_el, "item")
+                item
+                for item in (
+                    self.item(child, resources, collection, standard, seen)
+                    for child in _cp_children(org_el, "item")
+                )
+                if item is not None
             )
             extra: dict[str, Any] = {}
             if standard is Standard.SCORM2004:
-                extra["objectives_global_to_system"] = self.boolean(
-                    org_el.get(f"{{{NS_ADLSEQ}}}objectivesGlobalToSystem"),
+                extra["objectives_global_to_system"] = self.attempt(
+                    lambda org_el=org_el, where=where: self.boolean(
+                        org_el.get(f"{{{NS_ADLSEQ}}}objectivesGlobalToSystem"),
+                        True,
+                        f"{where}/@adlseq:objectivesGlobalToSystem",
+                    ),
                     True,
-                    f"{where}/@adlseq:objectivesGlobalToSystem",
                 )
-                extra["shared_data_global_to_system"] = self.boolean(
-                    _adl_attr(org_el, "sharedDataGlobalToSystem"),
+                extra["shared_data_global_to_system"] = self.attempt(
+                    lambda org_el=org_el, where=where: self.boolean(
+                        _adl_attr(org_el, "sharedDataGlobalToSystem"),
+                        True,
+                        f"{where}/@adlcp:sharedDataGlobalToSystem",
+                    ),
                     True,
-                    f"{where}/@adlcp:sharedDataGlobalToSystem",
                 )
-                extra["sequencing"] = self.sequencing(org_el, collection, where)
-                extra["completion_threshold"] = self.completion_threshold(org_el, where)
+                extra["sequencing"] = self.attempt(
+                    lambda org_el=org_el, where=where: self.sequencing(org_el, collection, where),
+                    build_sequencing({}),
+                )
+                extra["completion_threshold"] = self.attempt(
+                    lambda org_el=org_el, where=where: self.completion_threshold(org_el, where),
+                    None,
+                )
             orgs.append(
                 Organization(
                     identifier=identifier,
                     title=text_of(_cp_child(org_el, "title")) or identifier,
                     items=items,
                     structure=(org_el.get("structure") or "hierarchical").strip(),
-                    metadata=self.metadata(org_el),
+                    metadata=self.attempt(lambda org_el=org_el: self.metadata(org_el), None),
                     **extra,
                 )
             )
         if not orgs:
-            raise self.fail(
-                "manifest/organizations",
-                "the manifest has no <organization>, so there is nothing to launch. Packages "
-                "for this catalogue must be content aggregations with at least one item.",
-                "CAM organizations",
+            if self.findings.problems:
+                raise self.findings.aggregate()
+            raise self.findings.fatal(
+                self.fail(
+                    "manifest/organizations",
+                    "the manifest has no <organization>, so there is nothing to launch. Packages "
+                    "for this catalogue must be content aggregations with at least one item.",
+                    "CAM organizations",
+                )
             )
         if default is not None and not any(o.identifier == default for o in orgs):
             # SPEC COMPLIANCE NOTE: organizations@default must name an organization (IDREF);
             # we fall back to the first organization, as most LMSs do, instead of refusing.
-            logger.warning(
-                "organizations@default names no organization; using the first",
-                extra={"action": "package_parse", "default": default},
+            self.findings.warn(
+                "default_organization_missing",
+                f'organizations@default is "{default}", but no organization has that identifier; '
+                f'the first organization, "{orgs[0].identifier}", is delivered instead. Set '
+                "default to the organization learners should get.",
+                file=self.file,
+                element="manifest/organizations/@default",
+                rule="CAM organizations@default (IDREF)",
             )
         return default, tuple(orgs)
 
@@ -907,12 +1079,20 @@ def _lom_text(el: etree._Element | None) -> str | None:
     return text_of(el)
 
 
-def parse_scorm_manifest(root: etree._Element, *, file: str = MANIFEST_FILE) -> ScormManifest:
+def parse_scorm_manifest(
+    root: etree._Element, *, file: str = MANIFEST_FILE, findings: Findings | None = None
+) -> ScormManifest:
     """Parse a SCORM 1.2 / 2004 manifest root element into a :class:`ScormManifest`.
+
+    Every problem is collected before refusing (the raised error's ``problems`` lists them all).
 
     Args:
         root: the parsed ``<manifest>`` element (see :func:`scorm.packaging.xmlsafe.parse_xml`).
         file: the manifest's path in the package, for error reports.
+        findings: where refusals and warnings go. When given, recorded refusals are left for
+            the caller to raise (so it can add its own checks to the same report) and the
+            returned manifest may be partial; when ``None``, any refusal is raised here and
+            warnings are only logged.
 
     Returns:
         The typed manifest.
@@ -929,8 +1109,13 @@ def parse_scorm_manifest(root: etree._Element, *, file: str = MANIFEST_FILE) -> 
             element="/",
             rule="CAM manifest root element",
         )
-    parser = _Parser(root, file)
-    standard, edition, schema, schema_version = parser.detect()
+    own = findings is None
+    findings = Findings() if findings is None else findings
+    parser = _Parser(root, file, findings)
+    try:
+        standard, edition, schema, schema_version = parser.detect()
+    except PackageError as exc:
+        raise findings.fatal(exc) from None
     resources = parser.resources()
     collection = parser.collection() if standard is Standard.SCORM2004 else {}
     default, organizations = parser.organizations(resources, collection, standard)
@@ -948,8 +1133,12 @@ def parse_scorm_manifest(root: etree._Element, *, file: str = MANIFEST_FILE) -> 
             SequencingCollectionEntry(id=key, sequencing=build_sequencing(value))
             for key, value in collection.items()
         ),
-        metadata=parser.metadata(root),
+        metadata=parser.attempt(lambda: parser.metadata(root), None),
     )
+    if own:
+        findings.raise_if_refused()
+        for warning in findings.warnings:
+            logger.debug("package warning: %s", warning, extra={"action": "package_parse", "code": warning.code})
     logger.debug(
         "parsed SCORM manifest",
         extra={"action": "package_parse", "standard": standard.value, "edition": edition},

@@ -15,6 +15,7 @@ from lxml import etree
 from scorm.packaging.errors import InvalidManifest
 from scorm.packaging.model import LangString, Launchable, LaunchKind, Standard, pick_lang
 from scorm.packaging.urls import (
+    check_web_url,
     file_in_package,
     is_absolute_url,
     normalize_package_path,
@@ -145,7 +146,9 @@ def parse_tincan(root: etree._Element, *, file: str = MANIFEST_FILE) -> TinCanMa
             (c for c in el if isinstance(c.tag, str) and local_name(c) == "launch"), None
         )
         launch = text_of(launch_el)
-        if launch and not is_absolute_url(launch):
+        if launch and check_web_url(launch, file=file, element=f"{where}/launch"):
+            pass  # an http(s) activity outside the package (xAPI allows it); never fetched
+        elif launch and not is_absolute_url(launch):
             path = split_url(launch)[0]
             normalized = normalize_package_path(path, file=file, element=f"{where}/launch")
             launch = normalized + launch[len(path) :]

@@ -5,10 +5,56 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from scorm.packaging.errors import ZipSlip
+from scorm.packaging.errors import UnsafeUrl, ZipSlip
 
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
+_WEB_SCHEMES = frozenset({"http", "https"})
+
+
+def url_scheme(value: str) -> str | None:
+    """The scheme a browser would see in ``value`` (lower case), or ``None`` for a relative URL.
+
+    Browsers (WHATWG URL) drop leading/trailing C0 controls and spaces and remove tabs and
+    newlines anywhere before parsing, so ``" java\tscript:x"`` is a ``javascript:`` URL; the same
+    clean-up is applied here. A Windows drive path (``C:/x``) is not a URL.
+    """
+    cleaned = "".join(ch for ch in value if ch not in "\t\n\r").strip("".join(map(chr, range(0x21))))
+    if not _SCHEME_RE.match(cleaned) or _DRIVE_RE.match(cleaned):
+        return None
+    return cleaned.split(":", 1)[0].lower()
+
+
+def check_web_url(value: str, *, file: str, element: str) -> bool:
+    """Refuse a reference whose scheme is not http(s) (``javascript:``, ``data:``, ``file:``...).
+
+    Args:
+        value: an href / url from a manifest.
+        file: manifest file name, for error reports.
+        element: locator, for error reports.
+
+    Returns:
+        ``True`` when ``value`` is an absolute http(s) URL (outside the package), ``False`` when it
+        is relative (a file in the package).
+
+    Raises:
+        UnsafeUrl: any other scheme; launching it would run script on the player's origin or
+            reach outside the web.
+    """
+    scheme = url_scheme(value)
+    if scheme is None:
+        return False
+    if scheme in _WEB_SCHEMES:
+        return True
+    raise UnsafeUrl(
+        f'the manifest points to a "{scheme}:" URL ({value[:80]!r}). Only files in the package and '
+        "http(s) URLs can be launched; a javascript:, data: or file: URL could run script in the "
+        "learner's session or read local files, so the package was refused. Replace it with a "
+        "page in the package.",
+        file=file,
+        element=element,
+        rule="launch URLs are package files or http(s) URLs",
+    )
 
 
 def is_absolute_url(value: str) -> bool:

@@ -13,13 +13,15 @@ import re
 
 from lxml import etree
 
-from scorm.packaging.errors import ManifestTooLarge, XmlForbiddenDtd, XmlMalformed
+from scorm.packaging.errors import ManifestTooLarge, XmlForbiddenDtd, XmlMalformed, XmlXInclude
 
 logger = logging.getLogger(__name__)
 
 _BOMS: tuple[bytes, ...] = (b"\xef\xbb\xbf",)
 _DOCTYPE_RE = re.compile(rb"<!\s*DOCTYPE", re.IGNORECASE)
 _ENTITY_RE = re.compile(rb"<!\s*ENTITY", re.IGNORECASE)
+XINCLUDE_NAMESPACES = frozenset({"http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude"})
+NS_XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 
 def _parser() -> etree.XMLParser:
@@ -103,7 +105,45 @@ def parse_xml(data: bytes, *, file: str, max_bytes: int) -> etree._Element:
             element="/",
             rule="OWASP XXE prevention: DTDs refused",
         )
+    _refuse_xinclude(root, file)
     return root
+
+
+def _refuse_xinclude(root: etree._Element, file: str) -> None:
+    """Refuse any XInclude element: it would pull other files or URLs into the manifest.
+
+    lxml only processes XInclude when asked to (we never ask), so this is about telling the
+    author clearly instead of silently ignoring an include the course may depend on.
+    """
+    for el in root.iter():
+        if namespace(el) in XINCLUDE_NAMESPACES:
+            href = el.get("href") or ""
+            raise XmlXInclude(
+                f'{file} uses XInclude (<{local_name(el)} href="{href[:200]}">). Manifests must be '
+                "self-contained: XInclude is never processed and nothing is fetched. Put the "
+                "included content into the manifest itself and export again.",
+                file=file,
+                element=f"line {el.sourceline}" if el.sourceline else local_name(el),
+                rule="no XInclude in manifests (XXE/SSRF prevention)",
+            )
+
+
+def schema_locations(root: etree._Element) -> list[tuple[etree._Element, str]]:
+    """Every schema location named by ``xsi:schemaLocation`` / ``xsi:noNamespaceSchemaLocation``.
+
+    ``schemaLocation`` holds namespace/location pairs; only the locations are returned. Nothing
+    is ever fetched or read: this is for the import report.
+    """
+    found: list[tuple[etree._Element, str]] = []
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        pairs = (el.get(f"{{{NS_XSI}}}schemaLocation") or "").split()
+        found.extend((el, location) for location in pairs[1::2])
+        single = (el.get(f"{{{NS_XSI}}}noNamespaceSchemaLocation") or "").strip()
+        if single:
+            found.append((el, single))
+    return found
 
 
 def local_name(element: etree._Element) -> str:

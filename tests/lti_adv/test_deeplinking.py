@@ -503,7 +503,7 @@ def test_db_catalogue_maps_columns(services: Services, courses_table: dict[str, 
     [entry] = DbCatalogueSource(services.db).search("biologie", None, None)
     assert entry == CatalogueEntry(
         course_id=courses_table["bio-fr"], version=1, title="Biologie 100%_cellulaire", description="",
-        standard="scorm12", language="fr", sco_count=1,
+        standard="scorm12", language="fr", sco_count=1, package_title="Biologie 100%_cellulaire",
     )  # fmt: skip
 
 
@@ -539,3 +539,53 @@ def test_launch_store_adapters(app: Flask, monkeypatch: pytest.MonkeyPatch, modu
         assert lti_adv.load_launch("unknown") is None
     if seen:
         assert seen["now"].tzinfo is not None
+
+
+# -- titles the LMS sees (issue 12, Moodle items 8 and 9) -------------------------------------
+
+
+def test_picker_intro_keeps_the_lms_title_apart_from_the_instructions(dl_app: Flask, launches: dict[str, Launch]):
+    launch = make_launch()
+    launch.claims[DL_SETTINGS]["title"] = "CBSI-Connect"
+    page, _ = open_picker(dl_app, launch, launches)
+    assert "CBSI-Connect You can pick" not in page
+    intro = re.search(r'<p class="muted" id="dl-intro">([^<]*)</p>', page)
+    assert intro and intro.group(1).startswith("You can pick several courses;")
+    assert re.search(r'id="dl-suggested-title">[^<]*<q>CBSI-Connect</q>', page)
+    single, _ = open_picker(dl_app, make_launch(launch_id="launch-dl-2", accept_multiple=False), launches)
+    assert re.search(r'id="dl-intro">Pick one course\.', single)
+
+
+def test_same_titled_courses_become_distinguishable_activities_and_grade_columns(
+    app: Flask, launches: dict[str, Launch], services: Services, fixtures_dir: Path
+):
+    from lti_tool import catalogue
+
+    golf12 = catalogue.import_package(services, fixtures_dir / "scorm12/RuntimeBasicCalls_SCORM12.zip")
+    golf2004 = catalogue.import_package(services, fixtures_dir / "scorm2004/RuntimeBasicCalls_SCORM20043rdEdition.zip")
+    page, token = open_picker(app, make_launch(), launches)
+    assert "Golf Explained - Run-time Basic Calls (SCORM 1.2)" in page
+    assert "package title: Golf Explained - Run-time Basic Calls" in page
+    client = app.test_client()
+    picks = [f"{golf12.course_id}@1", f"{golf2004.course_id}@1"]
+    _, token_jwt = returned_jwt(submit(client, token, picks).get_data(as_text=True))
+    items = verify_with_tool_jwks(client, token_jwt, audience=ISSUER)[DL_CLAIM + "content_items"]
+    titles = [item["title"] for item in items]
+    labels = [item["lineItem"]["label"] for item in items]
+    assert (
+        titles
+        == labels
+        == [
+            "Golf Explained - Run-time Basic Calls (SCORM 1.2)",
+            "Golf Explained - Run-time Basic Calls (SCORM 2004 3rd edition)",
+        ]
+    )
+
+    catalogue.set_display_title(services, str(golf2004.course_id), "Golf: the API tour")
+    _, token = open_picker(app, make_launch(launch_id="launch-dl-3"), launches)
+    _, token_jwt = returned_jwt(submit(client, token, picks).get_data(as_text=True))
+    items = verify_with_tool_jwks(client, token_jwt, audience=ISSUER)[DL_CLAIM + "content_items"]
+    assert [(i["title"], i["lineItem"]["label"]) for i in items] == [
+        ("Golf Explained - Run-time Basic Calls", "Golf Explained - Run-time Basic Calls"),
+        ("Golf: the API tour", "Golf: the API tour"),
+    ]

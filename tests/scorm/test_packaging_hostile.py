@@ -231,9 +231,7 @@ CASES: dict[str, tuple[Builder, str, ImportLimits | None, str]] = {
         "zip_slip",
     ),
     "zip_slip_manifest_backslash_href": (
-        lambda: zip_bytes(
-            [("imsmanifest.xml", manifest(href="..\\..\\outside.html")), ("index.html", PAGE)]
-        ),
+        lambda: zip_bytes([("imsmanifest.xml", manifest(href="..\\..\\outside.html")), ("index.html", PAGE)]),
         "p.zip",
         None,
         "zip_slip",
@@ -269,9 +267,7 @@ CASES: dict[str, tuple[Builder, str, ImportLimits | None, str]] = {
         "unsupported_compression",
     ),
     "overlapping_entries": (
-        lambda: patch_offset(
-            zip_bytes([*good_entries(), ("copy.html", PAGE)], zipfile.ZIP_STORED), "copy.html", 0
-        ),
+        lambda: patch_offset(zip_bytes([*good_entries(), ("copy.html", PAGE)], zipfile.ZIP_STORED), "copy.html", 0),
         "p.zip",
         None,
         "zip_bomb",
@@ -373,6 +369,76 @@ CASES: dict[str, tuple[Builder, str, ImportLimits | None, str]] = {
     "xml_but_not_cmi5": (lambda: manifest(), "imsmanifest.xml", None, "not_a_zip"),
     "empty_zip": (lambda: zip_bytes([]), "p.zip", None, "empty_zip"),
     "only_folders": (lambda: zip_bytes([("a/", b""), ("a/b/", b"")]), "p.zip", None, "empty_zip"),
+    "javascript_launch_href": (
+        lambda: zip_bytes(
+            [("imsmanifest.xml", manifest(href="javascript:alert(document.cookie)")), ("index.html", PAGE)]
+        ),
+        "p.zip",
+        None,
+        "unsafe_url",
+    ),
+    "javascript_href_hidden_by_tab_and_case": (
+        lambda: zip_bytes([("imsmanifest.xml", manifest(href=" Java&#9;Script:alert(1)")), ("index.html", PAGE)]),
+        "p.zip",
+        None,
+        "unsafe_url",
+    ),
+    "data_url_launch_href": (
+        lambda: zip_bytes(
+            [
+                ("imsmanifest.xml", manifest(href="data:text/html,&lt;script&gt;alert(1)&lt;/script&gt;")),
+                ("index.html", PAGE),
+            ]
+        ),
+        "p.zip",
+        None,
+        "unsafe_url",
+    ),
+    "file_url_in_file_href": (
+        lambda: zip_bytes(
+            [("imsmanifest.xml", manifest(extra_files='<file href="file:///etc/passwd"/>')), ("index.html", PAGE)]
+        ),
+        "p.zip",
+        None,
+        "unsafe_url",
+    ),
+    "cmi5_javascript_au_url": (
+        lambda: zip_bytes([("cmi5.xml", cmi5(url="javascript:alert(1)")), ("index.html", PAGE)]),
+        "p.zip",
+        None,
+        "unsafe_url",
+    ),
+    "xinclude_in_manifest": (
+        lambda: zip_bytes(
+            [
+                (
+                    "imsmanifest.xml",
+                    manifest(
+                        extra_files='<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" '
+                        'href="/etc/passwd" parse="text"/>'
+                    ),
+                ),
+                ("index.html", PAGE),
+            ]
+        ),
+        "p.zip",
+        None,
+        "xml_xinclude",
+    ),
+    "aicc_package": (
+        lambda: zip_bytes(
+            [
+                ("course.crs", b"[Course]"),
+                ("course.au", b""),
+                ("course.des", b""),
+                ("course.cst", b""),
+                ("index.html", PAGE),
+            ]
+        ),
+        "p.zip",
+        None,
+        "unsupported_standard",
+    ),
     "manifest_missing": (
         lambda: zip_bytes([("index.html", PAGE)]),
         "p.zip",
@@ -656,13 +722,15 @@ def test_destination_errors(tmp_path, bad_dest, pkg_listing):
 
 def test_error_describes_itself():
     error = ZipBomb("too big", file="a.bin", element="x", rule="limits.max_entry_ratio")
-    assert error.as_dict() == {
+    own = {
         "code": "zip_bomb",
         "message": "too big",
         "file": "a.bin",
         "element": "x",
         "rule": "limits.max_entry_ratio",
     }
+    assert error.describe() == own
+    assert error.as_dict() == {**own, "problems": [own], "problems_omitted": 0, "warnings": []}
     assert str(error) == "[zip_bomb] too big (file a.bin, at x)"
     assert ZipBomb().message.startswith("The package expands")
     assert ZipBomb("the entry is huge").message == "The entry is huge"

@@ -262,7 +262,8 @@ def test_scorm12_adlcp_item_elements_and_lom_metadata():
     assert item.data_from_lms == "level=3"
     assert item.launch_url == "exam.html?mode=exam"
     assert item.metadata.location == "meta/item1.xml"
-    assert ("meta/item1.xml", "item[@identifier='i1']/metadata/adlcp:location") in (manifest.required_files())
+    assert ("meta/item1.xml", "item[@identifier='i1']/metadata/adlcp:location") in manifest.optional_files()
+    assert "meta/item1.xml" not in {path for path, _ in manifest.required_files()}
     assert manifest.metadata.title == "Golf pour tous"
     assert manifest.metadata.description == "Un cours de golf."
     assert manifest.metadata.language == "fr"
