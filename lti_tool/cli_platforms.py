@@ -38,6 +38,14 @@ def _show(info: PlatformInfo) -> None:
     click.echo(f"key set url:    {info.key_set_url}")
     click.echo(f"source:         {info.source}")
     click.echo(f"created:        {info.created_at:%Y-%m-%d %H:%M:%S} UTC")
+    click.echo(f"last launch:    {_last_launch(info)}")
+
+
+def _last_launch(info: PlatformInfo) -> str:
+    """When the registration last launched ("never": its LMS tool may be missing or not activated)."""
+    if info.last_launch_at is None:
+        return "never"
+    return f"{info.last_launch_at:%Y-%m-%d %H:%M} UTC"
 
 
 @click.group()
@@ -94,10 +102,13 @@ def platforms_list(obj: CliContext) -> None:
     if not rows:
         click.echo("no platforms: register one with 'cbsi-connect platforms add'")
         return
-    click.echo(f"{'id':>4}  {'status':8}  {'name':24}  {'client id':24}  {'deployments':>11}  issuer")
+    click.echo(
+        f"{'id':>4}  {'status':8}  {'name':32}  {'client id':24}  {'deployments':>11}  {'last launch':20}  issuer"
+    )
     for p in rows:
         click.echo(
-            f"{p.id:>4}  {p.status:8}  {p.name[:24]:24}  {p.client_id[:24]:24}  {len(p.deployments):>11}  {p.issuer}"
+            f"{p.id:>4}  {p.status:8}  {p.name[:32]:32}  {p.client_id[:24]:24}  {len(p.deployments):>11}  "
+            f"{_last_launch(p):20}  {p.issuer}"
         )
 
 
@@ -131,6 +142,18 @@ def platforms_disable(obj: CliContext, platform_id: int) -> None:
     obj.services.db.check_migrated()
     info = ops.disable_platform(obj.services.db, platform_id)
     click.echo(f"platform {info.id} is disabled")
+
+
+@platforms.command("rename")
+@click.argument("platform_id", type=int)
+@click.argument("name")
+@pass_ctx
+@_reported
+def platforms_rename(obj: CliContext, platform_id: int, name: str) -> None:
+    """Give a platform a name people recognise (e.g. "Academy Moodle (staging)")."""
+    obj.services.db.check_migrated()
+    info = ops.rename_platform(obj.services.db, platform_id, name)
+    click.echo(f"platform {info.id} is now named {info.name!r}")
 
 
 @platforms.command("add-deployment")
