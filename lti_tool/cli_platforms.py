@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -12,6 +13,9 @@ from lti_tool.cli import CliContext, fail, pass_ctx
 from lti_tool.lti import platforms as ops
 from lti_tool.lti.errors import PlatformAdminError
 from lti_tool.lti.platforms import PlatformInfo
+from lti_tool.lti.registration import IssuerNotSecure, check_secure_url, insecure_origins
+
+logger = logging.getLogger(__name__)
 
 
 def _reported(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -77,6 +81,7 @@ def platforms_add(
 ) -> None:
     """Register a platform."""
     obj.services.db.check_migrated()
+    _check_plain_http(obj, issuer, auth_login_url, auth_token_url, key_set_url)
     info = ops.add_platform(
         obj.services.db,
         issuer=issuer,
@@ -91,6 +96,30 @@ def platforms_add(
     click.echo(f"platform {info.id} registered ({info.status})")
     if not info.is_active:
         click.echo(f"approve it with: cbsi-connect platforms approve {info.id}")
+
+
+def _check_plain_http(obj: CliContext, issuer: str, *urls: str) -> None:
+    """The https rule of Dynamic Registration, for platforms added by hand.
+
+    Plain http is accepted only for loopback hosts in demo mode and for the issuers listed in
+    ``lti.insecure_issuers`` (staging LMSs; a loud warning each time), like ``/lti/register``.
+    """
+    settings = obj.settings
+    allowed = insecure_origins(settings.lti.insecure_issuers)
+    for what, url in (("issuer", issuer), *(("endpoint", u) for u in urls)):
+        if not url.lower().startswith("http://"):
+            continue  # https (and malformed URLs, refused by add_platform with their own message)
+        try:
+            check_secure_url(url, what=what, allow_insecure_localhost=settings.server.demo, allowed_insecure=allowed)
+        except IssuerNotSecure as exc:
+            fail(f"{exc.message} [{exc.code}]")
+    if issuer.lower().startswith("http://") and not settings.server.demo:
+        click.echo(f"warning: {issuer} is a plain-http LMS (allowed by lti.insecure_issuers): staging only", err=True)
+        logger.warning(
+            "INSECURE: platform %s added over plain http because lti.insecure_issuers lists it",
+            issuer,
+            extra={"action": "insecure_issuer_platform_added"},
+        )
 
 
 @platforms.command("list")

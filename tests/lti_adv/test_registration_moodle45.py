@@ -470,3 +470,23 @@ def test_last_launch_is_recorded_at_most_once_a_minute(services: Services):
     assert len(statements) == 2
     assert platform_ops.get_platform(services.db, info.id).last_launch_at == start + timedelta(seconds=61)
     assert platform_ops.list_platforms(services.db)[0].last_launch_at == start + timedelta(seconds=61)
+
+
+def test_platforms_add_applies_the_same_https_rule(cli_config: Path):
+    staging = "http://moodle-staging.academy.local"
+    add = ["add", "--issuer", staging, "--client-id", "abc", "--deployment-id", "1"]
+    add += ["--auth-login-url", staging + "/mod/lti/auth.php", "--auth-token-url", staging + "/mod/lti/token.php"]
+    add += ["--key-set-url", staging + "/mod/lti/certs.php"]
+    result = CliRunner().invoke(cli, ["--config", str(cli_config), "platforms", *add])
+    assert result.exit_code != 0
+    assert "issuer_not_https" in result.output and f'lti.insecure_issuers = ["{staging}"]' in result.output
+    assert "no platforms" in platforms_cli(cli_config, "list")[1]
+
+    cli_config.write_text(cli_config.read_text() + f'[lti]\ninsecure_issuers = ["{staging}"]\n')
+    result = CliRunner().invoke(cli, ["--config", str(cli_config), "platforms", *add])
+    assert result.exit_code == 0, result.output
+    assert "platform 1 registered" in result.output and "plain-http LMS" in result.output
+    # another plain-http host is still refused
+    other = [a.replace("moodle-staging", "moodle-other") for a in add]
+    result = CliRunner().invoke(cli, ["--config", str(cli_config), "platforms", *other])
+    assert result.exit_code != 0 and "issuer_not_https" in result.output
