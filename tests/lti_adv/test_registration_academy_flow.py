@@ -33,7 +33,7 @@ from ltiadv_support import FakeServer, Recorded, json_reply, moodle_domain, runn
 from werkzeug.serving import make_server
 
 from lti_tool import catalogue, create_app, grades
-from lti_tool.cli import cli
+from lti_tool.cli import CliContext, cli
 from lti_tool.demo import build_demo_package
 from lti_tool.lti import devplatform, platforms
 from lti_tool.lti.registration import TOOL_CONFIGURATION
@@ -145,7 +145,7 @@ def player_config(html: str) -> dict[str, Any]:
 
 
 def test_register_approve_deep_link_launch_and_grade_with_a_port_in_the_tool_url(
-    academy: tuple[str, Services], tmp_path: Path
+    academy: tuple[str, Services],
 ):
     base, services = academy
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", base)  # the tool's URL has a port
@@ -219,13 +219,9 @@ def test_register_approve_deep_link_launch_and_grade_with_a_port_in_the_tool_url
     # 6. The operator sees which registration launched, and when.
     info = platforms.get_platform(services.db, platform.id)
     assert info.status == "active" and info.last_launch_at is not None
-    config = tmp_path / "cli.toml"
-    config.write_text(
-        "[server]\n"
-        f'base_url = "{base}"\nsecret_key = "{"k" * 40}"\ninstance_folder = "{tmp_path / "instance"}"\n'
-        f'[database]\nurl = "{services.settings.database.url}"\n[keys]\nfolder = "{tmp_path / "keys"}"\n'
-    )
-    listed = CliRunner().invoke(cli, ["--config", str(config), "platforms", "list"], catch_exceptions=False)
+    operator = CliContext(None)  # the operator's CLI over the same services (no second connection pool)
+    operator._settings, operator._services = services.settings, services
+    listed = CliRunner().invoke(cli, ["platforms", "list"], obj=operator, catch_exceptions=False)
     assert listed.exit_code == 0, listed.output
     assert (
         "Moodle 4.5.1+ at 127.0.0.1" in listed.output and f"{info.last_launch_at:%Y-%m-%d %H:%M} UTC" in listed.output
