@@ -145,12 +145,15 @@ class ToolUrls:
 
     @property
     def domain(self) -> str:
-        """``lti-tool-configuration.domain``: the launch URL's host, with its port when not the default.
+        """``lti-tool-configuration.domain``: the launch URL's host, with its port when the URL names one.
 
-        Moodle compares it with host:port of ``target_link_uri`` (``domain_targetlinkuri_mismatch``
-        otherwise), so a tool on ``http://127.0.0.1:8080`` must send ``127.0.0.1:8080``.
+        Moodle 4.5 compares it, as text, with host:port of ``target_link_uri``
+        (``domain_targetlinkuri_mismatch`` otherwise), so a tool on ``http://127.0.0.1:8080``
+        must send ``127.0.0.1:8080``. A base URL without a port (the usual https on 443) gives
+        the bare host. The URLs themselves are sent exactly as ``server.base_url`` spells them:
+        the login's ``redirect_uri`` must match the registered one character for character.
         """
-        return url_domain(self.launch)
+        return urlsplit(self.launch).netloc.rpartition("@")[2]  # host[:port] as written (Moodle compares text)
 
     @property
     def login(self) -> str:
@@ -174,22 +177,8 @@ class ToolUrls:
 
     @property
     def base(self) -> str:
-        """Base URL without trailing slash, and without an explicit default port (``:443`` on https).
-
-        The domain we send and the URLs we send must name the host the same way (Moodle compares
-        them as text), so a redundant default port is dropped from both.
-        """
-        base = self.base_url.rstrip("/")
-        parts = urlsplit(base)
-        try:
-            port = parts.port
-        except ValueError:
-            return base
-        if port is not None and port == DEFAULT_PORTS.get(parts.scheme.lower()):
-            host = parts.hostname or ""
-            netloc = f"[{host}]" if ":" in host else host
-            return parts._replace(netloc=netloc).geturl()
-        return base
+        """Base URL without trailing slash."""
+        return self.base_url.rstrip("/")
 
 
 @dataclass(frozen=True, kw_only=True)

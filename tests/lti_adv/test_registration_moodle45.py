@@ -84,8 +84,9 @@ def reason(page: str) -> str:
         ("http://127.0.0.1:8123", "127.0.0.1:8123", "http://127.0.0.1:8123/lti/launch"),
         ("https://cbsi.example:8443/", "cbsi.example:8443", "https://cbsi.example:8443/lti/launch"),
         ("https://cbsi.example", "cbsi.example", "https://cbsi.example/lti/launch"),
-        ("https://cbsi.example:443", "cbsi.example", "https://cbsi.example/lti/launch"),  # default port dropped
-        ("http://cbsi.example:80/tool", "cbsi.example", "http://cbsi.example/tool/lti/launch"),
+        # a port written in server.base_url stays in every URL (redirect_uri is matched exactly), so in the domain too
+        ("https://cbsi.example:443", "cbsi.example:443", "https://cbsi.example:443/lti/launch"),
+        ("http://CBSI.example:80/tool", "CBSI.example:80", "http://CBSI.example:80/tool/lti/launch"),
         ("http://[::1]:8080", "[::1]:8080", "http://[::1]:8080/lti/launch"),
     ],
 )
