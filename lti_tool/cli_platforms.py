@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -12,6 +13,9 @@ from lti_tool.cli import CliContext, fail, pass_ctx
 from lti_tool.lti import platforms as ops
 from lti_tool.lti.errors import PlatformAdminError
 from lti_tool.lti.platforms import PlatformInfo
+from lti_tool.lti.registration import IssuerNotSecure, check_secure_url, insecure_origins
+
+logger = logging.getLogger(__name__)
 
 
 def _reported(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -38,6 +42,14 @@ def _show(info: PlatformInfo) -> None:
     click.echo(f"key set url:    {info.key_set_url}")
     click.echo(f"source:         {info.source}")
     click.echo(f"created:        {info.created_at:%Y-%m-%d %H:%M:%S} UTC")
+    click.echo(f"last launch:    {_last_launch(info)}")
+
+
+def _last_launch(info: PlatformInfo) -> str:
+    """When the registration last launched ("never": its LMS tool may be missing or not activated)."""
+    if info.last_launch_at is None:
+        return "never"
+    return f"{info.last_launch_at:%Y-%m-%d %H:%M} UTC"
 
 
 @click.group()
@@ -69,6 +81,7 @@ def platforms_add(
 ) -> None:
     """Register a platform."""
     obj.services.db.check_migrated()
+    _check_plain_http(obj, issuer, auth_login_url, auth_token_url, key_set_url)
     info = ops.add_platform(
         obj.services.db,
         issuer=issuer,
@@ -85,6 +98,30 @@ def platforms_add(
         click.echo(f"approve it with: cbsi-connect platforms approve {info.id}")
 
 
+def _check_plain_http(obj: CliContext, issuer: str, *urls: str) -> None:
+    """The https rule of Dynamic Registration, for platforms added by hand.
+
+    Plain http is accepted only for loopback hosts in demo mode and for the issuers listed in
+    ``lti.insecure_issuers`` (staging LMSs; a loud warning each time), like ``/lti/register``.
+    """
+    settings = obj.settings
+    allowed = insecure_origins(settings.lti.insecure_issuers)
+    for what, url in (("issuer", issuer), *(("endpoint", u) for u in urls)):
+        if not url.lower().startswith("http://"):
+            continue  # https (and malformed URLs, refused by add_platform with their own message)
+        try:
+            check_secure_url(url, what=what, allow_insecure_localhost=settings.server.demo, allowed_insecure=allowed)
+        except IssuerNotSecure as exc:
+            fail(f"{exc.message} [{exc.code}]")
+    if issuer.lower().startswith("http://") and not settings.server.demo:
+        click.echo(f"warning: {issuer} is a plain-http LMS (allowed by lti.insecure_issuers): staging only", err=True)
+        logger.warning(
+            "INSECURE: platform %s added over plain http because lti.insecure_issuers lists it",
+            issuer,
+            extra={"action": "insecure_issuer_platform_added"},
+        )
+
+
 @platforms.command("list")
 @pass_ctx
 def platforms_list(obj: CliContext) -> None:
@@ -94,10 +131,13 @@ def platforms_list(obj: CliContext) -> None:
     if not rows:
         click.echo("no platforms: register one with 'cbsi-connect platforms add'")
         return
-    click.echo(f"{'id':>4}  {'status':8}  {'name':24}  {'client id':24}  {'deployments':>11}  issuer")
+    click.echo(
+        f"{'id':>4}  {'status':8}  {'name':32}  {'client id':24}  {'deployments':>11}  {'last launch':20}  issuer"
+    )
     for p in rows:
         click.echo(
-            f"{p.id:>4}  {p.status:8}  {p.name[:24]:24}  {p.client_id[:24]:24}  {len(p.deployments):>11}  {p.issuer}"
+            f"{p.id:>4}  {p.status:8}  {p.name[:32]:32}  {p.client_id[:24]:24}  {len(p.deployments):>11}  "
+            f"{_last_launch(p):20}  {p.issuer}"
         )
 
 
@@ -131,6 +171,18 @@ def platforms_disable(obj: CliContext, platform_id: int) -> None:
     obj.services.db.check_migrated()
     info = ops.disable_platform(obj.services.db, platform_id)
     click.echo(f"platform {info.id} is disabled")
+
+
+@platforms.command("rename")
+@click.argument("platform_id", type=int)
+@click.argument("name")
+@pass_ctx
+@_reported
+def platforms_rename(obj: CliContext, platform_id: int, name: str) -> None:
+    """Give a platform a name people recognise (e.g. "Academy Moodle (staging)")."""
+    obj.services.db.check_migrated()
+    info = ops.rename_platform(obj.services.db, platform_id, name)
+    click.echo(f"platform {info.id} is now named {info.name!r}")
 
 
 @platforms.command("add-deployment")

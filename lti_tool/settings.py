@@ -87,6 +87,8 @@ class LtiSettings:
     http_timeout_seconds: float = 10.0
     auto_approve_issuers: tuple[str, ...] = ()
     tool_name: str = "CBSI-Connect"
+    #: Plain-http platform issuers accepted outside demo mode (staging LMSs only; off by default, logged loudly).
+    insecure_issuers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -286,6 +288,12 @@ def _check(settings: Settings) -> None:
         raise SettingsError("player.max_attempts", "must be 0 (no limit) or more")
     if settings.lti.clock_leeway_seconds < 0 or settings.lti.clock_leeway_seconds > 600:
         raise SettingsError("lti.clock_leeway_seconds", "must be between 0 and 600")
+    for issuer in settings.lti.insecure_issuers:
+        if not issuer.startswith("http://") or len(issuer) <= len("http://"):
+            raise SettingsError(
+                "lti.insecure_issuers",
+                f'lists plain-http issuers only (e.g. "http://moodle-staging.academy.local"), got {issuer!r}',
+            )
 
 
 def load_settings(

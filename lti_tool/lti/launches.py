@@ -8,18 +8,20 @@ NULL``) and inserts the ``lti_launches`` row.
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Engine, bindparam, delete, or_, select
 
 from lti_tool.lti.context import CLAIM, Launch
 from lti_tool.lti.platforms import PlatformInfo
 from lti_tool.lti.validation import LaunchReplayed, LoginRecord, ValidatedToken
 from lti_tool.storage import Database
-from lti_tool.storage.models import LaunchState, LtiLaunch
+from lti_tool.storage.models import LaunchState, LtiLaunch, Platform
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,20 @@ _CONSUME = (
     )
     .values(used_at=bindparam("b_used"))
 )
+_PLATFORMS = Platform.__table__
+#: A platform's ``last_launch_at`` is written at most once per this interval (the launch path stays cheap).
+LAST_LAUNCH_INTERVAL = timedelta(seconds=60)
+_TOUCH_PLATFORM = (
+    _PLATFORMS.update()
+    .where(
+        _PLATFORMS.c.id == bindparam("b_platform"),
+        or_(_PLATFORMS.c.last_launch_at.is_(None), _PLATFORMS.c.last_launch_at < bindparam("b_before")),
+    )
+    .values(last_launch_at=bindparam("b_when"))
+)
+# Per engine: platform id -> when this process last wrote its last_launch_at (skips the UPDATE within a minute).
+_last_touch: weakref.WeakKeyDictionary[Engine, dict[int, datetime]] = weakref.WeakKeyDictionary()
+_touch_lock = threading.Lock()
 _SELECT_LAUNCH = select(
     _LAUNCHES.c.platform_id,
     _LAUNCHES.c.issuer,
@@ -179,10 +195,14 @@ def consume_and_record(
 ) -> None:
     """Consume the login's nonce exactly once and store the launch, in one transaction.
 
+    The platform's ``last_launch_at`` is set in the same transaction, at most once a minute
+    (no statement at all when this process wrote it less than a minute ago).
+
     Raises:
         LaunchReplayed: the state was consumed already (a replay, even from the same browser),
             or it expired meanwhile.
     """
+    touch = _due_for_touch(db.engine, launch.platform_id, now)
     with db.engine.begin() as conn:
         result = conn.execute(_CONSUME, {"b_state": login.state, "b_nonce": login.nonce, "b_now": now, "b_used": now})
         if result.rowcount != 1:
@@ -204,6 +224,24 @@ def consume_and_record(
                 "expires_at": expires_at,
             },
         )
+        if touch:
+            conn.execute(
+                _TOUCH_PLATFORM,
+                {"b_platform": launch.platform_id, "b_before": now - LAST_LAUNCH_INTERVAL, "b_when": now},
+            )
+    if touch:
+        with _touch_lock:
+            seen = _last_touch.setdefault(db.engine, {})
+            if len(seen) > 10_000:
+                seen.clear()
+            seen[launch.platform_id] = now
+
+
+def _due_for_touch(engine: Engine, platform_id: int, now: datetime) -> bool:
+    """True when this process has not written ``platform_id``'s last launch within the interval."""
+    with _touch_lock:
+        last = _last_touch.get(engine, {}).get(platform_id)
+    return last is None or not last <= now < last + LAST_LAUNCH_INTERVAL
 
 
 def load_launch(db: Database, launch_id: str, *, now: datetime) -> Launch | None:

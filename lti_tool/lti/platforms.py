@@ -34,6 +34,11 @@ def _changed() -> None:
     _generation[0] += 1
 
 
+def registrations_changed() -> None:
+    """Tell this process's caches that a registration changed (Dynamic Registration, updates)."""
+    _changed()
+
+
 @dataclass(frozen=True, kw_only=True)
 class PlatformInfo:
     """One platform registration as the launch path and the CLI see it."""
@@ -50,6 +55,8 @@ class PlatformInfo:
     source: str
     deployments: tuple[str, ...]
     created_at: datetime
+    #: When a launch from this registration was last accepted (updated at most once a minute).
+    last_launch_at: datetime | None = None
 
     @property
     def is_active(self) -> bool:
@@ -71,6 +78,7 @@ def _info(p: Platform) -> PlatformInfo:
         source=p.source,
         deployments=tuple(d.deployment_id for d in p.deployments),
         created_at=p.created_at,
+        last_launch_at=p.last_launch_at,
     )
 
 
@@ -243,6 +251,39 @@ def platforms_for_issuer(db: Database, issuer: str) -> tuple[PlatformInfo, ...]:
                 source=p.source,
                 deployments=tuple(deps),
                 created_at=p.created_at,
+                last_launch_at=p.last_launch_at,
             )
             for p, deps in found.values()
         )
+
+
+MAX_NAME_CHARS = 255
+
+
+def rename_platform(db: Database, platform_id: int, name: str) -> PlatformInfo:
+    """Give a registration a name people recognise (``platforms list`` and error pages show it).
+
+    Raises:
+        PlatformAdminError: ``platform_not_found``, or ``invalid_value`` for an empty, too long
+            or unprintable name.
+    """
+    name = name.strip()
+    if not name:
+        raise PlatformAdminError("the name must not be empty", code="invalid_value")
+    if len(name) > MAX_NAME_CHARS:
+        raise PlatformAdminError(f"the name is longer than {MAX_NAME_CHARS} characters", code="invalid_value")
+    if not name.isprintable():
+        raise PlatformAdminError("the name must not contain control characters", code="invalid_value")
+    with db.session() as s:
+        p = s.get(Platform, platform_id, options=[selectinload(Platform.deployments)])
+        if p is None:
+            raise PlatformAdminError(
+                f"no platform with id {platform_id} (see 'cbsi-connect platforms list')", code="platform_not_found"
+            )
+        old = p.name
+        p.name = name
+        s.flush()
+        info = _info(p)
+    _changed()
+    logger.info("platform %s renamed from %r to %r", platform_id, old, name, extra={"action": "platform_renamed"})
+    return info

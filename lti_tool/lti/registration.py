@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,9 +28,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from lti_tool.errors import AppError
+from lti_tool.lti import platforms as platform_ops
 from lti_tool.lti.tokens import TOOL_SCOPES
 from lti_tool.storage import Database
 from lti_tool.storage.models import Deployment, Platform, PlatformStatus, utcnow
@@ -50,6 +52,30 @@ REQUIRED_PLATFORM_FIELDS: tuple[str, ...] = (
 TOOL_CLAIMS: tuple[str, ...] = ("iss", "sub", "name", "given_name", "family_name", "email")
 MAX_DOCUMENT_BYTES = 256 * 1024
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+#: How much of an LMS's error answer is shown to the admin (its own words, escaped by the page).
+MAX_ERROR_DETAIL_CHARS = 300
+DEFAULT_PORTS = {"http": 80, "https": 443}
+#: Products named in ``lti-platform-configuration.product_family_code`` (DR §3.4.2), as people name them.
+PRODUCT_NAMES = {
+    "moodle": "Moodle",
+    "canvas": "Canvas",
+    "sakai": "Sakai",
+    "desire2learn": "D2L Brightspace",
+    "d2l": "D2L Brightspace",
+    "brightspace": "D2L Brightspace",
+    "blackboardlearn": "Blackboard Learn",
+    "blackboard": "Blackboard Learn",
+    "schoology": "Schoology",
+    "openedx": "Open edX",
+}
+#: What a few of Moodle's registration refusals (plain-text bodies) mean for the admin.
+LMS_ERROR_HINTS = {
+    "domain_targetlinkuri_mismatch": (
+        "the tool's domain does not match its launch URL; the CBSI-Connect operator should check server.base_url"
+    ),
+    "token_already_used": "this registration link was used already",
+    "missing_registration_token": "the LMS did not send a registration token",
+}
 
 
 class RegistrationError(AppError):
@@ -80,7 +106,7 @@ class ConfigurationInvalid(RegistrationError):
 
 
 class IssuerNotSecure(RegistrationError):
-    """The LMS's issuer must be an https URL."""
+    """The LMS's issuer must be an https URL (or be listed in ``lti.insecure_issuers``)."""
 
     code = "issuer_not_https"
 
@@ -111,18 +137,23 @@ class RegistrationResponseInvalid(RegistrationError):
     status = 502
 
 
-class AlreadyRegistered(RegistrationError):
-    """This LMS registration (issuer and client id) already exists here."""
-
-    code = "already_registered"
-    status = 409
-
-
 @dataclass(frozen=True, kw_only=True)
 class ToolUrls:
     """The tool's public URLs, derived from ``server.base_url``."""
 
     base_url: str
+
+    @property
+    def domain(self) -> str:
+        """``lti-tool-configuration.domain``: the launch URL's host, with its port when the URL names one.
+
+        Moodle 4.5 compares it, as text, with host:port of ``target_link_uri``
+        (``domain_targetlinkuri_mismatch`` otherwise), so a tool on ``http://127.0.0.1:8080``
+        must send ``127.0.0.1:8080``. A base URL without a port (the usual https on 443) gives
+        the bare host. The URLs themselves are sent exactly as ``server.base_url`` spells them:
+        the login's ``redirect_uri`` must match the registered one character for character.
+        """
+        return urlsplit(self.launch).netloc.rpartition("@")[2]  # host[:port] as written (Moodle compares text)
 
     @property
     def login(self) -> str:
@@ -178,6 +209,10 @@ class RegistrationResult:
     status: str
     product: str | None
     scopes: tuple[str, ...]
+    #: True when an existing registration was updated (the LMS's "Update" of a registered tool).
+    updated: bool = False
+    #: The registration's name as ``platforms list`` shows it.
+    name: str = ""
 
 
 # -- pure checks ---------------------------------------------------------------------------
@@ -195,20 +230,61 @@ def is_local_host(host: str | None) -> bool:
         return False
 
 
-def check_secure_url(url: str, *, what: str, allow_insecure_localhost: bool) -> None:
+def url_domain(url: str) -> str:
+    """Host of ``url`` with ``:port`` when the port is not the scheme's default (IPv6 in brackets)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is not None and port != DEFAULT_PORTS.get(parts.scheme.lower()):
+        return f"{host}:{port}"
+    return host
+
+
+def url_origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of an absolute URL (default port left out), or None."""
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    return f"{parts.scheme.lower()}://{url_domain(url.strip())}"
+
+
+def insecure_origins(insecure_issuers: Sequence[str]) -> frozenset[str]:
+    """The origins of the plain-http issuers the operator allowed (``lti.insecure_issuers``)."""
+    return frozenset(o for o in (url_origin(i) for i in insecure_issuers) if o and o.startswith("http://"))
+
+
+def check_secure_url(
+    url: str, *, what: str, allow_insecure_localhost: bool, allowed_insecure: frozenset[str] = frozenset()
+) -> None:
     """An endpoint must be https (DR §3.5.1; Security Framework §3: TLS everywhere).
 
     SPEC COMPLIANCE NOTE: strictly every URL must be https. In demo/test mode plain http is
     accepted for loopback hosts only, so the development LMS and test doubles can run locally.
+    Outside demo mode, plain http is accepted only on the origins the operator listed in
+    ``lti.insecure_issuers`` (``allowed_insecure``: staging LMSs; every use is logged as a warning).
 
     Raises:
-        IssuerNotSecure: not https (and not an allowed local http URL).
+        IssuerNotSecure: not https (and not an allowed http URL); the message names the setting.
     """
     parts = urlsplit(url)
     if parts.scheme == "http" and allow_insecure_localhost and is_local_host(parts.hostname):
         return
+    if parts.scheme == "http" and parts.hostname and url_origin(url) in allowed_insecure:
+        return
     if parts.scheme != "https" or not parts.hostname:
-        raise IssuerNotSecure(f"the LMS's {what} must be an https URL, got {url!r}")
+        origin = url_origin(url) if parts.scheme == "http" else None
+        hint = (
+            f"; to accept this plain-http LMS anyway (a staging LMS, never production), the CBSI-Connect "
+            f'operator can add its issuer to the setting lti.insecure_issuers (lti.insecure_issuers = ["{origin}"])'
+            if origin
+            else ""
+        )
+        raise IssuerNotSecure(f"the LMS's {what} must be an https URL, got {url!r}{hint}")
     if not allow_insecure_localhost and is_internal_address(parts.hostname):
         raise HostRefused(f"the LMS's {what} points at an internal address ({parts.hostname}); use its public name")
 
@@ -228,7 +304,11 @@ def is_internal_address(host: str) -> bool:
 
 
 def parse_platform_configuration(
-    document: Any, *, configuration_url: str, allow_insecure_localhost: bool
+    document: Any,
+    *,
+    configuration_url: str,
+    allow_insecure_localhost: bool,
+    allowed_insecure: frozenset[str] = frozenset(),
 ) -> PlatformConfiguration:
     """Check an OpenID configuration document and keep what we need.
 
@@ -249,7 +329,9 @@ def parse_platform_configuration(
     if missing:
         raise ConfigurationInvalid(f"the LMS's OpenID configuration lacks {', '.join(missing)}")
     issuer = document["issuer"]
-    check_secure_url(issuer, what="issuer", allow_insecure_localhost=allow_insecure_localhost)
+    check_secure_url(
+        issuer, what="issuer", allow_insecure_localhost=allow_insecure_localhost, allowed_insecure=allowed_insecure
+    )
     issuer_host = (urlsplit(issuer).hostname or "").lower()
     config_host = (urlsplit(configuration_url).hostname or "").lower()
     if issuer_host != config_host:
@@ -258,7 +340,12 @@ def parse_platform_configuration(
             "start the registration from the LMS itself"
         )
     for name in REQUIRED_PLATFORM_FIELDS[1:]:
-        check_secure_url(document[name], what=name, allow_insecure_localhost=allow_insecure_localhost)
+        check_secure_url(
+            document[name],
+            what=name,
+            allow_insecure_localhost=allow_insecure_localhost,
+            allowed_insecure=allowed_insecure,
+        )
     scopes = document.get("scopes_supported")
     platform_conf = document.get(PLATFORM_CONFIGURATION)
     platform_conf = platform_conf if isinstance(platform_conf, Mapping) else {}
@@ -296,15 +383,38 @@ def requested_scopes(platform: PlatformConfiguration) -> tuple[str, ...]:
     return tuple(s for s in TOOL_SCOPES if s in supported)
 
 
+def registration_name(platform: PlatformConfiguration) -> str:
+    """A name telling registrations apart: product, version and where the LMS lives.
+
+    DR's platform configuration carries no site name (Moodle 4.5 sends ``product_family_code``
+    "moodle", ``version`` = its release string such as "4.5.1+ (Build: 20241213)", and its
+    ``wwwroot`` as issuer), so the name is "Moodle 4.5.1+ at moodle.academy.local:8080/moodle".
+    The operator can rename it (``cbsi-connect platforms rename``).
+    """
+    code = (platform.product_family_code or "").strip()
+    product = PRODUCT_NAMES.get(code.lower().replace(" ", "").replace("-", ""), code[:40]) if code else "LMS"
+    version = (platform.version or "").strip().split(" ")[0][:20] if platform.version else ""
+    parts = urlsplit(platform.issuer)
+    where = url_domain(platform.issuer) + parts.path.rstrip("/")
+    label = f"{product} {version}".strip() if version else product
+    return _printable(f"{label} at {where}")[:200]
+
+
+def _printable(text: str) -> str:
+    """``text`` without control characters (names and LMS words end up in logs and pages)."""
+    return "".join(c if c.isprintable() else " " for c in text)
+
+
 def build_tool_registration(
     platform: PlatformConfiguration, *, urls: ToolUrls, tool_name: str, description: str = ""
 ) -> dict[str, Any]:
     """The client registration request body (DR §3.6.1 and OIDC DCR §2).
 
     Moodle's rules (DESIGN.md §6): ``token_endpoint_auth_method`` must be ``private_key_jwt``;
-    ``lti-tool-configuration.domain`` must equal the host of ``target_link_uri``.
+    ``lti-tool-configuration.domain`` must equal host[:port] of ``target_link_uri`` (Moodle 4.5
+    compares the text before the first slash, so a non-default port must be part of the domain).
     """
-    domain = urlsplit(urls.launch).hostname or ""
+    domain = urls.domain
     messages: list[dict[str, Any]] = [
         {"type": "LtiResourceLinkRequest", "target_link_uri": urls.launch, "label": tool_name},
         {
@@ -374,7 +484,16 @@ def parse_registration_answer(document: Any) -> RegistrationAnswer:
 
 
 class DynamicRegistration:
-    """Run one dynamic registration.
+    """Run one dynamic registration, or update an existing one.
+
+    An LMS that registers again with the same issuer and the same client id is updating its
+    registration (Moodle's "Update" of an already registered tool: its update token names the
+    existing tool type, and Moodle answers with that tool's client id and deployment id). The
+    (issuer, client id) pair is the tenant's identity here (DESIGN.md §7); the client id is
+    assigned by the LMS only after it checked its own signed registration token, and the
+    issuer is bound to the host that served the configuration (DR §3.5.1). So the existing
+    platform is kept: endpoints, deployments and granted scopes are refreshed, its approval
+    state and its name stay. "Register as a new tool" gets a new client id, hence a new platform.
 
     Args:
         db: storage for the new platform.
@@ -383,6 +502,7 @@ class DynamicRegistration:
         timeout: seconds for each HTTP call.
         auto_approve_issuers: issuers whose registrations become active at once.
         allow_insecure_localhost: accept plain http for loopback hosts (demo and tests only).
+        insecure_issuers: plain-http issuers the operator allowed (``lti.insecure_issuers``).
         session: HTTP session (injectable).
     """
 
@@ -395,6 +515,7 @@ class DynamicRegistration:
         timeout: float,
         auto_approve_issuers: Sequence[str] = (),
         allow_insecure_localhost: bool = False,
+        insecure_issuers: Sequence[str] = (),
         session: requests.Session | None = None,
     ) -> None:
         self.db = db
@@ -403,6 +524,7 @@ class DynamicRegistration:
         self.timeout = timeout
         self.auto_approve = frozenset(i.rstrip("/") for i in auto_approve_issuers)
         self.allow_insecure_localhost = allow_insecure_localhost
+        self.allowed_insecure = insecure_origins(insecure_issuers)
         self._owns_session = session is None
         self.http = session or requests.Session()
 
@@ -424,7 +546,10 @@ class DynamicRegistration:
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise RegistrationParameterMissing("openid_configuration must be an http(s) URL: start from your LMS")
         check_secure_url(
-            configuration_url, what="configuration URL", allow_insecure_localhost=self.allow_insecure_localhost
+            configuration_url,
+            what="configuration URL",
+            allow_insecure_localhost=self.allow_insecure_localhost,
+            allowed_insecure=self.allowed_insecure,
         )
         try:
             response = self.http.get(
@@ -455,9 +580,20 @@ class DynamicRegistration:
             document = json.loads(body)
         except ValueError as exc:
             raise ConfigurationInvalid(f"the LMS's OpenID configuration at {configuration_url} is not JSON") from exc
-        return parse_platform_configuration(
-            document, configuration_url=configuration_url, allow_insecure_localhost=self.allow_insecure_localhost
+        platform = parse_platform_configuration(
+            document,
+            configuration_url=configuration_url,
+            allow_insecure_localhost=self.allow_insecure_localhost,
+            allowed_insecure=self.allowed_insecure,
         )
+        if urlsplit(platform.issuer).scheme == "http" and url_origin(platform.issuer) in self.allowed_insecure:
+            logger.warning(
+                "INSECURE: registering the plain-http LMS %s because lti.insecure_issuers lists it; its launches "
+                "and service tokens travel unencrypted (staging only)",
+                platform.issuer,
+                extra={"action": "insecure_issuer_registration"},
+            )
+        return platform
 
     def post_registration(
         self, platform: PlatformConfiguration, body: Mapping[str, Any], registration_token: str | None
@@ -485,15 +621,7 @@ class DynamicRegistration:
                 f"the LMS's registration endpoint could not be reached ({exc.__class__.__name__})"
             ) from exc
         if not 200 <= response.status_code < 300:
-            detail = _error_detail(response)
-            hint = (
-                "; the registration link is single-use and expires: start the registration again from the LMS"
-                if response.status_code in {400, 401, 403}
-                else ""
-            )
-            raise RegistrationRefused(
-                f"the LMS refused the registration (HTTP {response.status_code}{': ' + detail if detail else ''}){hint}"
-            )
+            raise RegistrationRefused(refusal_message(response.status_code, _error_detail(response)))
         try:
             document = response.json()
         except ValueError as exc:
@@ -503,10 +631,10 @@ class DynamicRegistration:
     def store(
         self, platform: PlatformConfiguration, answer: RegistrationAnswer, *, now: datetime
     ) -> RegistrationResult:
-        """Record the platform (pending or auto-approved) and its deployment.
+        """Record the platform (pending or auto-approved) and its deployment, or update it.
 
-        Raises:
-            AlreadyRegistered: the (issuer, client_id) pair exists already.
+        An existing (issuer, client_id) pair is the LMS updating its registration (see the class
+        docstring): endpoints, deployments and scopes are refreshed; status and name are kept.
         """
         active = platform.issuer.rstrip("/") in self.auto_approve
         status = PlatformStatus.ACTIVE if active else PlatformStatus.PENDING
@@ -516,14 +644,16 @@ class DynamicRegistration:
                 select(Platform).where(Platform.issuer == platform.issuer, Platform.client_id == answer.client_id)
             ).first()
             if existing is not None:
-                raise AlreadyRegistered(
-                    f"the LMS {platform.issuer} is already registered with client id {answer.client_id} "
-                    f"(platform {existing.id})"
-                )
+                return self._update(s, existing, platform, answer, now=now)
+            name = registration_name(platform)
+            same_issuer = s.scalar(select(func.count()).select_from(Platform).where(Platform.issuer == platform.issuer))
+            if same_issuer:
+                # Several registrations of one LMS: Moodle shows the client id on each tool card.
+                name = f"{name} (client {_printable(answer.client_id)[:24]})"
             row = Platform(
                 issuer=platform.issuer,
                 client_id=answer.client_id,
-                name=f"{product or 'LMS'} at {urlsplit(platform.issuer).hostname}",
+                name=name,
                 auth_login_url=platform.authorization_endpoint,
                 auth_token_url=platform.token_endpoint,
                 key_set_url=platform.jwks_uri,
@@ -547,6 +677,7 @@ class DynamicRegistration:
             s.add(row)
             s.flush()
             platform_id = row.id
+        platform_ops.registrations_changed()
         logger.info(
             "dynamic registration stored: platform %d (%s, client %s, deployment %s, %s)",
             platform_id,
@@ -564,7 +695,67 @@ class DynamicRegistration:
             status=status.value,
             product=product,
             scopes=answer.scope,
+            name=name,
         )
+
+    def _update(
+        self, s: Any, row: Platform, platform: PlatformConfiguration, answer: RegistrationAnswer, *, now: datetime
+    ) -> RegistrationResult:
+        """Refresh an existing registration from the LMS's new answer (same platform, same status)."""
+        before = {
+            "auth_login_url": row.auth_login_url,
+            "auth_token_url": row.auth_token_url,
+            "key_set_url": row.key_set_url,
+            "auth_audience": row.auth_audience,
+        }
+        row.auth_login_url = platform.authorization_endpoint
+        row.auth_token_url = platform.token_endpoint
+        row.key_set_url = platform.jwks_uri
+        row.auth_audience = platform.authorization_server
+        known = {d.deployment_id for d in row.deployments}
+        added_deployment = bool(answer.deployment_id) and answer.deployment_id not in known
+        if answer.deployment_id and added_deployment:
+            row.deployments.append(Deployment(deployment_id=answer.deployment_id, created_at=now))
+        details = dict(row.details or {})
+        previous = details.get("registration") if isinstance(details.get("registration"), Mapping) else {}
+        details["registration"] = {
+            **dict(previous or {}),
+            "registered_at": (previous or {}).get("registered_at") or row.created_at.isoformat(),
+            "updated_at": now.isoformat(),
+            "updates": int((previous or {}).get("updates") or 0) + 1,
+            "product_family_code": platform.product_family_code,
+            "version": platform.version,
+            "scopes_granted": list(answer.scope),
+            "messages_supported": list(platform.messages_supported),
+        }
+        row.details = details
+        row.updated_at = now
+        s.flush()
+        changed = sorted(k for k, v in before.items() if getattr(row, k) != v)
+        result = RegistrationResult(
+            platform_id=row.id,
+            issuer=row.issuer,
+            client_id=row.client_id,
+            deployment_id=answer.deployment_id,
+            status=row.status,
+            product=platform.product_family_code,
+            scopes=answer.scope,
+            updated=True,
+            name=row.name,
+        )
+        platform_ops.registrations_changed()
+        logger.info(
+            "dynamic registration updated: platform %d (%s, client %s, deployment %s%s, still %s; changed: %s)",
+            row.id,
+            row.issuer,
+            row.client_id,
+            answer.deployment_id or "none",
+            " added" if added_deployment else "",
+            row.status,
+            ", ".join(changed) or "no endpoint",
+            extra={"action": "dynamic_registration_updated"},
+        )
+        return result
 
     def register(
         self, configuration_url: str | None, registration_token: str | None, *, now: datetime | None = None
@@ -599,13 +790,45 @@ def _read_capped(response: requests.Response, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def refusal_message(status: int, detail: str) -> str:
+    """The admin's explanation of a refused registration: the HTTP code and the LMS's own words.
+
+    The hint that the single-use link was used or expired is given only when the LMS said
+    something about its token (Moodle: ``token_already_used``, "Expired token"), never for
+    other refusals such as Moodle's ``domain_targetlinkuri_mismatch``.
+    """
+    message = f"the LMS refused the registration (HTTP {status}"
+    message += f', the LMS said: "{detail}")' if detail else ", without saying why)"
+    known = LMS_ERROR_HINTS.get(detail.strip().lower())
+    if known:
+        message += f": {known}"
+    if re.search(r"token|expire", detail, re.IGNORECASE):
+        message += "; the registration link works once and expires: start the registration again from the LMS"
+    return message
+
+
 def _error_detail(response: requests.Response) -> str:
-    """A short, safe description from an error answer (OAuth ``error``/``error_description``)."""
+    """The LMS's reason, short and printable: OAuth ``error``/``error_description`` or the text body.
+
+    Moodle answers registration errors with a plain-text body (``domain_targetlinkuri_mismatch``);
+    other platforms use OAuth's JSON error. HTML pages are reduced to their text. At most
+    :data:`MAX_ERROR_DETAIL_CHARS` characters; the page escapes it.
+    """
+    raw = response.content[: MAX_ERROR_DETAIL_CHARS * 8] if response.content else b""
+    text = raw.decode(response.encoding or "utf-8", errors="replace")
     try:
-        body = response.json()
+        body = json.loads(text)
     except ValueError:
-        return ""
-    if not isinstance(body, Mapping):
-        return ""
-    parts = [str(body[k])[:200] for k in ("error", "error_description") if isinstance(body.get(k), str)]
-    return ": ".join(parts)
+        body = None
+    if isinstance(body, Mapping):
+        parts = [str(body[k]) for k in ("error", "error_description", "message") if isinstance(body.get(k), str)]
+        text = ": ".join(parts)
+    elif isinstance(body, str):
+        text = body
+    elif "<" in text and ">" in text:
+        text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", text)
+        text = re.sub(r"<[^>]*>", " ", text)
+    text = " ".join(_printable(text).split())
+    if len(text) > MAX_ERROR_DETAIL_CHARS:
+        text = text[: MAX_ERROR_DETAIL_CHARS - 1] + "…"
+    return text

@@ -134,6 +134,7 @@ def register() -> Response:
         timeout=settings.lti.http_timeout_seconds,
         auto_approve_issuers=settings.lti.auto_approve_issuers,
         allow_insecure_localhost=settings.server.demo or current_app.testing,
+        insecure_issuers=settings.lti.insecure_issuers,
         session=current_app.extensions.get(EXT_HTTP),
     )
     try:
@@ -255,6 +256,13 @@ def init_app(app: Flask) -> None:
         app.extensions[EXT_ROSTER] = RosterClient(svc.db, app.extensions[EXT_TOKENS])
     register_handler(MESSAGE_TYPE_REQUEST, deep_linking_launch)
     app.register_blueprint(bp)
+    if settings.lti.insecure_issuers:
+        logger.warning(
+            "INSECURE: lti.insecure_issuers accepts plain-http LMSs (%s); their launches and service tokens "
+            "travel unencrypted: use this for staging LMSs only",
+            ", ".join(settings.lti.insecure_issuers),
+            extra={"action": "insecure_issuers_enabled"},
+        )
 
 
 __all__ = ["bp", "deep_linking_launch", "init_app", "load_launch", "roster_for", "service_tokens"]

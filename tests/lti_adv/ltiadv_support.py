@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from lti_tool.lti.registration import TOOL_CONFIGURATION
 from lti_tool.lti.tokens import TOOL_SCOPES
@@ -163,21 +164,38 @@ def add_platform(
 REG_TOKEN = "moodle-reg-token-3f9a1c"
 
 
+def moodle_domain(url: str) -> str:
+    """Moodle 4.5's ``lti_get_domain_from_url``: the text before the first slash, scheme and www. dropped."""
+    match = re.match(r"(?i)(?:https?://)?(?:www\.)?([^/]+)(?:/|$)", url or "")
+    return match.group(1) if match else ""
+
+
+def text_reply(status: int, text: str) -> Reply:
+    """Moodle's registration endpoint answers errors with a bare text body (mod/lti ltiservice response)."""
+    return status, {"Content-Type": "text/html; charset=utf-8"}, text.encode()
+
+
 class SimulatedMoodle:
-    """Moodle's dynamic registration rules (mod/lti openid-configuration.php + registration endpoint).
+    """Moodle 4.5's dynamic registration rules (mod/lti openid-configuration.php + openid-registration.php).
 
     * ``/mod/lti/openid-configuration.php`` serves the platform configuration;
-    * ``/mod/lti/openid-registration.php`` accepts one POST per registration token (single use:
-      a second use answers 401), requires ``token_endpoint_auth_method == private_key_jwt`` and
-      ``lti-tool-configuration.domain`` == the host of ``target_link_uri`` (else 400), and
-      answers with a new client_id and its deployment_id.
+    * ``/mod/lti/openid-registration.php`` accepts one POST per new-registration token (single use:
+      a second use answers 401 ``token_already_used``), requires ``token_endpoint_auth_method ==
+      private_key_jwt`` (else 400 ``invalid_token_endpoint_auth_method``) and
+      ``lti-tool-configuration.domain`` == host[:port] of ``target_link_uri`` compared as text
+      (else 400 ``domain_targetlinkuri_mismatch``), errors as plain-text bodies like Moodle, and
+      answers with a new client_id and its deployment_id (the tool type id);
+    * an update token (:meth:`update_token`, Moodle's "Update" of an existing tool) may be used
+      repeatedly and answers with the existing tool's client_id and deployment_id.
     """
 
     def __init__(self, fake: FakeServer) -> None:
         self.fake = fake
         self.issuer = fake.base_url
         self.valid_tokens = {REG_TOKEN}
+        self.update_tokens: dict[str, int] = {}
         self.registrations: list[dict[str, Any]] = []
+        self.types: dict[int, dict[str, Any]] = {}
         self.scopes_supported: list[str] | None = [*TOOL_SCOPES, "openid"]
         fake.route("GET", "/mod/lti/openid-configuration.php", self.configuration)
         fake.route("POST", "/mod/lti/openid-registration.php", self.register)
@@ -212,23 +230,39 @@ class SimulatedMoodle:
     def configuration(self, rec: Recorded) -> tuple[int, dict[str, str], bytes]:
         return json_reply(200, self.document())
 
-    def register(self, rec: Recorded) -> tuple[int, dict[str, str], bytes]:
+    def update_token(self, type_id: int) -> str:
+        """A registration token for Moodle's "Update" of tool type ``type_id`` (scope reg-update)."""
+        token = f"moodle-update-token-{type_id}"
+        self.update_tokens[token] = type_id
+        return token
+
+    def register(self, rec: Recorded) -> Reply:
         auth = rec.headers.get("Authorization", "")
+        if not auth.startswith("Bearer "):
+            return text_reply(401, "missing_registration_token")
         token = auth.removeprefix("Bearer ")
-        if token not in self.valid_tokens:
-            return json_reply(401, {"error": "unauthorized", "error_description": "Bad token"})
-        self.valid_tokens.discard(token)  # single use
+        update_of = self.update_tokens.get(token)
+        if update_of is None and token not in self.valid_tokens:
+            return text_reply(401, "token_already_used")
         body = rec.json()
-        if body.get("token_endpoint_auth_method") != "private_key_jwt":
-            return json_reply(
-                400, {"error": "invalid_client_metadata", "error_description": "Must use private_key_jwt"}
-            )
         conf = body.get(TOOL_CONFIGURATION) or {}
-        if conf.get("domain") != urlsplit(conf.get("target_link_uri", "")).hostname:
-            return json_reply(400, {"error": "invalid_client_metadata", "error_description": "domain mismatch"})
-        client_id = f"moodle-client-{len(self.registrations) + 1}"
+        if not conf.get("domain"):
+            return text_reply(400, "missing_domain")
+        target = conf.get("target_link_uri") or "https://" + conf["domain"]
+        if moodle_domain(conf["domain"]) != moodle_domain(target):
+            return text_reply(400, "domain_targetlinkuri_mismatch")
+        if body.get("token_endpoint_auth_method") != "private_key_jwt":
+            return text_reply(400, "invalid_token_endpoint_auth_method")
+        if update_of is not None:
+            type_id = update_of
+            client_id = self.types[type_id]["client_id"]
+        else:
+            self.valid_tokens.discard(token)  # single use
+            type_id = len(self.types) + 1
+            client_id = f"moodle-client-{type_id}"
+        self.types[type_id] = {"client_id": client_id, "registration": body}
         self.registrations.append(body)
         answer = dict(body)
         answer["client_id"] = client_id
-        answer[TOOL_CONFIGURATION] = {**conf, "deployment_id": str(len(self.registrations))}
+        answer[TOOL_CONFIGURATION] = {**conf, "deployment_id": str(type_id)}
         return json_reply(200, answer)

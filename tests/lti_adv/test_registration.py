@@ -73,7 +73,7 @@ def test_moodle_registration_ends_with_a_pending_platform(
     assert 'postMessage({subject: "org.imsglobal.lti.close"}, "*")' in page
     assert "(window.opener || window.parent)" in page
     assert "cbsi-connect platforms approve 1" in page
-    assert "Accept grades from the tool" in page and "Share launcher" in page
+    assert "<strong>Activate</strong>" in page and "<strong>Tool configuration usage</strong>" in page
     assert response.headers["Cache-Control"] == "no-store"
 
     [row] = platforms(services)
@@ -125,7 +125,8 @@ def test_registration_token_is_single_use(client: FlaskClient, services: Service
     again = client.get(register_url(moodle.configuration_url))
     assert again.status_code == 502
     page = again.get_data(as_text=True)
-    assert "registration_refused" in page and "HTTP 401" in page and "single-use" in page
+    assert "registration_refused" in page and "HTTP 401" in page and "token_already_used" in page
+    assert "works once and expires" in page
     assert REG_TOKEN not in page
     assert len(platforms(services)) == 1
 
@@ -283,14 +284,6 @@ def test_issuer_mismatch_never_posts_the_registration_token(
     assert fake_server.hits("/mod/lti/openid-registration.php") == []
 
 
-def test_duplicate_client_id_is_refused(client: FlaskClient, services: Services, moodle: SimulatedMoodle):
-    assert client.get(register_url(moodle.configuration_url)).status_code == 200
-    moodle.valid_tokens.add("second")
-    moodle.registrations.clear()  # the platform hands out the same client id again
-    response = client.get(register_url(moodle.configuration_url, token="second"))
-    assert response.status_code == 409 and "already_registered" in response.get_data(as_text=True)
-
-
 def test_plain_http_localhost_is_refused_outside_demo_and_test(settings_overrides: dict[str, Any], services: Services):
     """Outside demo/test mode a plain-http configuration URL is refused, even on localhost."""
     with running_fake_server() as fake:
@@ -363,12 +356,13 @@ def test_requested_scopes(supported: tuple[str, ...] | None, expected: tuple[str
     assert requested_scopes(conf) == expected
 
 
-def test_tool_registration_domain_is_the_target_link_host_without_port():
+def test_tool_registration_domain_is_the_target_link_host_and_port():
+    """Moodle 4.5 compares the domain with host:port of target_link_uri (real Moodle item 1)."""
     conf = PlatformConfiguration(**BASE_DOC)  # type: ignore[arg-type]
     body = build_tool_registration(conf, urls=ToolUrls(base_url="https://cbsi.example:8443/"), tool_name="CBSI")
     tool = body[TOOL_CONFIGURATION]
     assert tool["target_link_uri"] == "https://cbsi.example:8443/lti/launch"
-    assert tool["domain"] == "cbsi.example"
+    assert tool["domain"] == "cbsi.example:8443"
     assert body["token_endpoint_auth_method"] == "private_key_jwt"
 
 
@@ -394,8 +388,11 @@ def test_parse_registration_answer(answer: Any, client_id: Any, deployment_id: s
 @pytest.mark.parametrize(
     ("mutation", "detail"),
     [
-        (lambda body: body.update(token_endpoint_auth_method="client_secret_basic"), "private_key_jwt"),
-        (lambda body: body[TOOL_CONFIGURATION].update(domain="cbsi.example"), "domain mismatch"),
+        (
+            lambda body: body.update(token_endpoint_auth_method="client_secret_basic"),
+            "invalid_token_endpoint_auth_method",
+        ),
+        (lambda body: body[TOOL_CONFIGURATION].update(domain="cbsi.example"), "domain_targetlinkuri_mismatch"),
     ],
 )
 def test_simulated_moodle_enforces_its_rules(
