@@ -257,9 +257,12 @@ def platforms_for_issuer(db: Database, issuer: str) -> tuple[PlatformInfo, ...]:
 
 
 def count_pending(db: Database) -> int:
-    """How many platforms await approval."""
+    """How many Dynamic Registrations await approval."""
     with db.session() as s:
-        return int(s.scalar(select(func.count()).select_from(Platform).where(Platform.status == "pending")) or 0)
+        query = (
+            select(func.count()).select_from(Platform).where(Platform.status == "pending", Platform.source == "dynamic")
+        )
+        return int(s.scalar(query) or 0)
 
 
 def purge_stale_pending(db: Database, *, older_than: datetime) -> int:
