@@ -69,6 +69,7 @@ def test_platform_lifecycle(config):
     assert run(config, "add-deployment", "1", "7")[1].endswith("1, 2, 7\n")  # idempotent
     code, out = run(config, "disable", "1")
     assert code == 0 and out.startswith("platform 1 is disabled: new launches are refused now")
+    assert "content links and class views stop working within 30 s" in out
     assert "disabled" in run(config, "list")[1]
 
 

@@ -10,14 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from lti_helpers import Peer, claims_for, login, post_launch
 from sqlalchemy import update
 
 from lti_tool import catalogue
-from lti_tool.cli import cli as cli_main
 from lti_tool.lti import platforms
 from lti_tool.lti.platforms import PlatformAccessDisabled, PlatformGate
 from lti_tool.services import Services
@@ -121,19 +119,6 @@ def test_disable_by_the_cli_refuses_within_the_cache_time(
     assert _commit(client, session["config"], 3).status_code == 200  # still inside the cache time
     clock[0] += 2
     _assert_refused_everywhere(client, session)
-
-
-def test_cli_disable_says_when_it_takes_effect(services: Services, peer: Peer, settings_overrides, tmp_path) -> None:
-    config = tmp_path / "cbsi.toml"
-    lines = []
-    for section, values in settings_overrides.items():
-        lines.append(f"[{section}]")
-        lines.extend(f"{k} = {json.dumps(v)}" for k, v in values.items())
-    config.write_text("\n".join(lines) + "\n")
-    result = CliRunner().invoke(cli_main, ["--config", str(config), "platforms", "disable", str(peer.platform.id)])
-    assert result.exit_code == 0, result.output
-    assert "within 30 s" in result.output
-    assert platforms.get_platform(services.db, peer.platform.id).status == "disabled"
 
 
 def test_gate_caches_status_for_the_ttl_only(services: Services, peer: Peer) -> None:
