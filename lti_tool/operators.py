@@ -90,6 +90,27 @@ def remove_operator(services: Services, username: str) -> bool:
         return True
 
 
+# -- failed-login lock-out ------------------------------------------------------------------------
+
+
+def account_bucket(username: str) -> str:
+    """The rate-limit bucket counting an account's failed logins (``lti_tool.ratelimit``)."""
+    return "op-user:" + username.lower()[:120]
+
+
+def address_bucket(address: str) -> str:
+    """The rate-limit bucket counting failed operator logins from one client address."""
+    return "op-addr:" + address
+
+
+def unlock(services: Services, username: str) -> None:
+    """Forget an account's failed logins of the current window (``cbsi-connect operators unlock``)."""
+    from lti_tool import ratelimit
+
+    window = services.settings.server.admin_login_window_seconds
+    ratelimit.reset(services.db, account_bucket(username), window_seconds=window)
+
+
 # -- server-side sessions -------------------------------------------------------------------------
 
 SEEN_UPDATE_SECONDS = 60

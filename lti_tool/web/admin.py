@@ -80,22 +80,14 @@ def operator_required(view: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
-def _account_bucket(username: str) -> str:
-    return "op-user:" + username.lower()[:120]
-
-
-def _address_bucket(address: str) -> str:
-    return "op-addr:" + address
-
-
 def _locked_out(username: str, address: str) -> ratelimit.Window | None:
     """The window to wait for when the account or the address has used up its failed logins."""
     server = services().settings.server
     window = server.admin_login_window_seconds
     db = services().db
     for bucket, limit in (
-        (_account_bucket(username), server.admin_login_max_failures),
-        (_address_bucket(address), server.admin_login_max_failures_per_address),
+        (operators.account_bucket(username), server.admin_login_max_failures),
+        (operators.address_bucket(address), server.admin_login_max_failures_per_address),
     ):
         state = ratelimit.peek(db, bucket, window_seconds=window)
         if state.count >= limit:
@@ -133,8 +125,7 @@ def login() -> Any:
         if wait is not None:  # checked before the password: a locked account tells nothing
             return _refuse_locked(username, address, wait)
         if operators.authenticate(services(), username, request.form.get("password", "")):
-            window = services().settings.server.admin_login_window_seconds
-            ratelimit.reset(services().db, _account_bucket(username), window_seconds=window)
+            operators.unlock(services(), username)
             session.clear()
             session["sid"] = operators.start_session(services(), username, client_address=address)
             session["operator"] = username
@@ -150,8 +141,8 @@ def login() -> Any:
 def _count_failure(username: str, address: str) -> None:
     server = services().settings.server
     db, window = services().db, server.admin_login_window_seconds
-    account = ratelimit.hit(db, _account_bucket(username), window_seconds=window)
-    by_address = ratelimit.hit(db, _address_bucket(address), window_seconds=window)
+    account = ratelimit.hit(db, operators.account_bucket(username), window_seconds=window)
+    by_address = ratelimit.hit(db, operators.address_bucket(address), window_seconds=window)
     logger.warning(
         "failed operator login for %r from %s (%d for the account, %d from the address in this window)",
         username[:60],

@@ -247,3 +247,27 @@ def test_pages_an_lms_frames_stay_frameable(client: FlaskClient, path: str) -> N
     response = client.get(path)
     assert "X-Frame-Options" not in response.headers
     assert "frame-ancestors" not in response.headers.get("Content-Security-Policy", "")
+
+
+def test_operator_can_be_unlocked(client: FlaskClient, services: Services, operator: str) -> None:
+    for i in range(5):
+        post_login(client, f"wrong password {i}")
+    assert post_login(client, PASSWORD).status_code == 429
+    operators.unlock(services, "ops")
+    assert post_login(client, PASSWORD).status_code == 302
+
+
+def test_cli_unlock(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from lti_tool.cli import cli
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[server]\nsecret_key = "{"k" * 40}"\ninstance_folder = "{tmp_path / "instance"}"\n'
+        f'[database]\nurl = "sqlite:///{tmp_path / "cli.sqlite3"}"\n[keys]\nfolder = "{tmp_path / "keys"}"\n'
+    )
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(config), "db", "upgrade"]).exit_code == 0
+    result = runner.invoke(cli, ["--config", str(config), "operators", "unlock", "ops"], catch_exceptions=False)
+    assert result.exit_code == 0 and "ops may log in again" in result.output
