@@ -80,24 +80,9 @@ def operator_required(view: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
-def _locked_out(username: str, address: str) -> ratelimit.Window | None:
-    """The window to wait for when the account or the address has used up its failed logins."""
-    server = services().settings.server
-    window = server.admin_login_window_seconds
-    db = services().db
-    for bucket, limit in (
-        (operators.account_bucket(username), server.admin_login_max_failures),
-        (operators.address_bucket(address), server.admin_login_max_failures_per_address),
-    ):
-        state = ratelimit.peek(db, bucket, window_seconds=window)
-        if state.count >= limit:
-            return state
-    return None
-
-
 def _refuse_locked(username: str, address: str, wait: ratelimit.Window) -> Response:
     logger.warning(
-        "operator login refused: locked out (account %r, address %s, %d failures, %d s to wait)",
+        "operator login refused: locked out (account %r, address %s, %d tries, %d s to wait)",
         username[:60],
         address,
         wait.count,
@@ -115,15 +100,25 @@ def _refuse_locked(username: str, address: str, wait: ratelimit.Window) -> Respo
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    """Operator login form (429 with Retry-After while the account or address is locked out)."""
+    """Operator login form (429 with Retry-After while the account or address is locked out).
+
+    The account's try is counted before the password is checked (a good password clears the
+    count), so parallel guesses cannot slip past the limit while their hashes are computed; the
+    address counts failures only (operators behind one NAT log in from one address).
+    """
     error = None
     if request.method == "POST":
         check_csrf()
         username = request.form.get("username", "").strip()
         address = client_ip()
-        wait = _locked_out(username, address)
-        if wait is not None:  # checked before the password: a locked account tells nothing
-            return _refuse_locked(username, address, wait)
+        server, db = services().settings.server, services().db
+        window = server.admin_login_window_seconds
+        by_address = ratelimit.peek(db, operators.address_bucket(address), window_seconds=window)
+        if by_address.count >= server.admin_login_max_failures_per_address:
+            return _refuse_locked(username, address, by_address)
+        account = ratelimit.hit(db, operators.account_bucket(username), window_seconds=window)
+        if account.count > server.admin_login_max_failures:  # refused before the password: it tells nothing
+            return _refuse_locked(username, address, account)
         if operators.authenticate(services(), username, request.form.get("password", "")):
             operators.unlock(services(), username)
             session.clear()
@@ -134,15 +129,14 @@ def login() -> Any:
             target = request.args.get("next", "")
             return redirect(target if target.startswith("/admin") else url_for("admin.dashboard"))
         error = "Wrong username or password."
-        _count_failure(username, address)
+        _count_failure(username, address, account)
     return render_template("admin/login.html", error=error, csrf=csrf_token()), 401 if error else 200
 
 
-def _count_failure(username: str, address: str) -> None:
+def _count_failure(username: str, address: str, account: ratelimit.Window) -> None:
     server = services().settings.server
-    db, window = services().db, server.admin_login_window_seconds
-    account = ratelimit.hit(db, operators.account_bucket(username), window_seconds=window)
-    by_address = ratelimit.hit(db, operators.address_bucket(address), window_seconds=window)
+    window = server.admin_login_window_seconds
+    by_address = ratelimit.hit(services().db, operators.address_bucket(address), window_seconds=window)
     logger.warning(
         "failed operator login for %r from %s (%d for the account, %d from the address in this window)",
         username[:60],

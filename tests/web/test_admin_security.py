@@ -271,3 +271,14 @@ def test_cli_unlock(tmp_path: Any) -> None:
     assert runner.invoke(cli, ["--config", str(config), "db", "upgrade"]).exit_code == 0
     result = runner.invoke(cli, ["--config", str(config), "operators", "unlock", "ops"], catch_exceptions=False)
     assert result.exit_code == 0 and "ops may log in again" in result.output
+
+
+def test_parallel_guesses_cannot_slip_past_the_limit(app: Any, operator: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def guess(i: int) -> int:
+        return post_login(app.test_client(), f"parallel guess {i}").status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(guess, range(24)))
+    assert codes.count(401) == 5 and codes.count(429) == 19
