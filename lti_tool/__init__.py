@@ -54,11 +54,12 @@ def create_app(
     app.extensions["cbsi"] = services
 
     from lti_tool import grades
-    from lti_tool.web import admin, content, core, errors, lti_adv, metrics, player
+    from lti_tool.web import admin, content, core, errors, lti_adv, metrics, player, security
 
     grades.install(services)  # outcome_changed → grade outbox, in the commit's transaction
     metrics.init_app(app)
     errors.init_app(app)
+    security.init_app(app)  # anti-framing headers, 429 answers, disabled platforms
     core.init_app(app)
     content.init_app(app)
     admin.init_app(app)

@@ -51,6 +51,16 @@ def remove(obj: CliContext, username: str) -> None:
     click.echo(f"removed {username}")
 
 
+@operators_group.command("unlock")
+@click.argument("username")
+@pass_ctx
+def unlock(obj: CliContext, username: str) -> None:
+    """Let an account locked out by failed logins log in again now (its address count stays)."""
+    obj.services.db.check_migrated()
+    operators.unlock(obj.services, username)
+    click.echo(f"{username} may log in again")
+
+
 def register(cli: click.Group) -> None:
     """Add the ``operators`` group to the CLI."""
     cli.add_command(operators_group)

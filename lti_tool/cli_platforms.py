@@ -167,10 +167,14 @@ def platforms_approve(obj: CliContext, platform_id: int) -> None:
 @pass_ctx
 @_reported
 def platforms_disable(obj: CliContext, platform_id: int) -> None:
-    """Refuse launches from a platform."""
+    """Refuse launches from a platform, and its learners' open pages, runtime calls and content."""
     obj.services.db.check_migrated()
     info = ops.disable_platform(obj.services.db, platform_id)
-    click.echo(f"platform {info.id} is disabled")
+    delay = obj.settings.lti.platform_status_cache_seconds
+    click.echo(
+        f"platform {info.id} is disabled: new launches are refused now; open player pages, runtime "
+        f"tokens, content links and class views stop working within {delay} s (lti.platform_status_cache_seconds)"
+    )
 
 
 @platforms.command("rename")

@@ -47,6 +47,17 @@ class ServerSettings:
     log_level: str = "INFO"
     instance_folder: str = "instance"
     max_request_bytes: int = 16 * 1024 * 1024
+    # Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For is believed; empty: the
+    # TCP peer is the client (rate limits and lock-outs count per client address).
+    trusted_proxies: tuple[str, ...] = ()
+    # Operator (admin) sessions: server-side rows, absolute and idle lifetime.
+    admin_session_max_seconds: int = 8 * 3600
+    admin_session_idle_seconds: int = 30 * 60
+    # Operator login lock-out: failed logins allowed per account and per client address in one
+    # window; further attempts (even with the right password) wait for the window to end.
+    admin_login_max_failures: int = 5
+    admin_login_max_failures_per_address: int = 20
+    admin_login_window_seconds: int = 15 * 60
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,6 +100,17 @@ class LtiSettings:
     tool_name: str = "CBSI-Connect"
     #: Plain-http platform issuers accepted outside demo mode (staging LMSs only; off by default, logged loudly).
     insecure_issuers: tuple[str, ...] = ()
+    # A disabled platform's tokens, content links, class views and player pages are refused within
+    # this many seconds on every node (each node caches a platform's status this long).
+    platform_status_cache_seconds: int = 30
+    # Anonymous endpoints, per client address: /lti/login starts per minute, /lti/register per hour.
+    login_rate_per_minute: int = 300
+    register_rate_per_hour: int = 20
+    # Open (unexpired) login states kept at most; beyond it /lti/login answers 503 with Retry-After.
+    max_open_logins: int = 20000
+    # Dynamic registrations awaiting approval: at most this many, forgotten after this long.
+    max_pending_registrations: int = 50
+    pending_registration_ttl_seconds: int = 7 * 24 * 3600
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -294,6 +316,33 @@ def _check(settings: Settings) -> None:
                 "lti.insecure_issuers",
                 f'lists plain-http issuers only (e.g. "http://moodle-staging.academy.local"), got {issuer!r}',
             )
+    _check_limits(settings)
+
+
+def _check_limits(settings: Settings) -> None:
+    import ipaddress
+
+    for proxy in settings.server.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError as exc:
+            raise SettingsError("server.trusted_proxies", f"{proxy!r} is not an IP address or CIDR range") from exc
+    for key, value in (
+        ("server.admin_session_max_seconds", settings.server.admin_session_max_seconds),
+        ("server.admin_session_idle_seconds", settings.server.admin_session_idle_seconds),
+        ("server.admin_login_max_failures", settings.server.admin_login_max_failures),
+        ("server.admin_login_max_failures_per_address", settings.server.admin_login_max_failures_per_address),
+        ("server.admin_login_window_seconds", settings.server.admin_login_window_seconds),
+        ("lti.login_rate_per_minute", settings.lti.login_rate_per_minute),
+        ("lti.register_rate_per_hour", settings.lti.register_rate_per_hour),
+        ("lti.max_open_logins", settings.lti.max_open_logins),
+        ("lti.max_pending_registrations", settings.lti.max_pending_registrations),
+        ("lti.pending_registration_ttl_seconds", settings.lti.pending_registration_ttl_seconds),
+    ):
+        if value < 1:
+            raise SettingsError(key, "must be at least 1")
+    if settings.lti.platform_status_cache_seconds < 0 or settings.lti.platform_status_cache_seconds > 300:
+        raise SettingsError("lti.platform_status_cache_seconds", "must be between 0 and 300")
 
 
 def load_settings(

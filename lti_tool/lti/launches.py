@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, or_, select
+from sqlalchemy import Engine, bindparam, delete, func, or_, select
 
 from lti_tool.lti.context import CLAIM, Launch
 from lti_tool.lti.platforms import PlatformInfo
@@ -276,3 +277,54 @@ def purge_expired(db: Database, *, now: datetime) -> int:
         a = s.execute(delete(LaunchState).where(LaunchState.expires_at < now)).rowcount  # type: ignore[attr-defined]
         b = s.execute(delete(LtiLaunch).where(LtiLaunch.expires_at < now)).rowcount  # type: ignore[attr-defined]
     return int(a or 0) + int(b or 0)
+
+
+def count_logins(db: Database) -> int:
+    """Rows in the login table (open, used or expired but not yet purged)."""
+    with db.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(_STATES)).scalar() or 0)
+
+
+class LoginBudget:
+    """Keeps the login table bounded: at most ``cap`` rows, whoever sends the logins.
+
+    The row count is read from the database at most every ``refresh_seconds`` per process and
+    counted up locally in between (so other nodes' logins of the last moment may overshoot the
+    cap a little, never without bound). At the cap, expired rows are purged first; when the
+    table is still full the login is refused (the caller answers 503 with Retry-After).
+
+    Args:
+        db: storage.
+        cap: ``lti.max_open_logins``.
+        refresh_seconds: how long a count read stays trusted.
+    """
+
+    def __init__(
+        self, db: Database, *, cap: int, refresh_seconds: float = 2.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.db = db
+        self.cap = cap
+        self.refresh_seconds = refresh_seconds
+        self.monotonic = monotonic
+        self._count = 0
+        self._read_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def admit(self, *, now: datetime) -> bool:
+        """True when one more login row fits (and counts it); False when the table is full."""
+        with self._lock:
+            fresh = self.monotonic() - self._read_at < self.refresh_seconds
+            if fresh and self._count < self.cap:
+                self._count += 1
+                return True
+        count = count_logins(self.db)
+        if count >= self.cap:
+            removed = purge_expired(self.db, now=now)
+            logger.info("login table at its cap: purged %d expired rows", removed, extra={"action": "lti_purge"})
+            count = count_logins(self.db)
+        with self._lock:
+            self._count, self._read_at = count, self.monotonic()
+            if self._count >= self.cap:
+                return False
+            self._count += 1
+            return True

@@ -8,17 +8,22 @@ it, ``active`` while it may launch, ``disabled`` when launches are refused (DESI
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from lti_tool.errors import AppError
 from lti_tool.lti.errors import PlatformAdminError
 from lti_tool.storage import Database
-from lti_tool.storage.models import Deployment, Platform, PlatformStatus
+from lti_tool.storage.models import Attempt, Deployment, LearnerRegistration, LtiLaunch, Platform, PlatformStatus
 
 logger = logging.getLogger(__name__)
 
@@ -287,3 +292,155 @@ def rename_platform(db: Database, platform_id: int, name: str) -> PlatformInfo:
     _changed()
     logger.info("platform %s renamed from %r to %r", platform_id, old, name, extra={"action": "platform_renamed"})
     return info
+
+
+# -- pending registrations ----------------------------------------------------------------------
+
+
+def count_pending(db: Database) -> int:
+    """How many Dynamic Registrations await approval."""
+    with db.session() as s:
+        query = (
+            select(func.count()).select_from(Platform).where(Platform.status == "pending", Platform.source == "dynamic")
+        )
+        return int(s.scalar(query) or 0)
+
+
+def purge_stale_pending(db: Database, *, older_than: datetime) -> int:
+    """Forget Dynamic Registrations still pending (never approved) since before ``older_than``."""
+    with db.session() as s:
+        ids = list(
+            s.scalars(
+                select(Platform.id).where(
+                    Platform.status == PlatformStatus.PENDING.value,
+                    Platform.source == "dynamic",
+                    Platform.created_at < older_than,
+                )
+            )
+        )
+        if not ids:
+            return 0
+        s.execute(delete(Deployment).where(Deployment.platform_id.in_(ids)))
+        s.execute(delete(Platform).where(Platform.id.in_(ids)))
+    _changed()
+    logger.warning(
+        "forgot %d dynamic registrations never approved (ids %s)",
+        len(ids),
+        ", ".join(map(str, ids[:20])),
+        extra={"action": "pending_registrations_expired"},
+    )
+    return len(ids)
+
+
+# -- platform gate: disabled platforms lose their runtime sessions --------------------------------
+
+
+class PlatformAccessDisabled(AppError):
+    """Your academy's access to these courses is switched off. Contact your academy (your LMS administrator)."""
+
+    code = "platform_disabled"
+    status = 403
+
+
+_STATUS = select(Platform.status).where(Platform.id == bindparam("b_id"))
+_ATTEMPT_PLATFORM = (
+    select(LearnerRegistration.platform_id)
+    .join(Attempt, Attempt.registration_id == LearnerRegistration.id)
+    .where(Attempt.id == bindparam("b_id"))
+)
+_LAUNCH_PLATFORM = select(LtiLaunch.platform_id).where(LtiLaunch.id == bindparam("b_id"))
+_OWNERS_KEPT = 50_000
+
+
+class PlatformGate:
+    """Is a platform still allowed? Checked by every page, runtime call and content file of its learners.
+
+    A platform's status is cached per process for ``ttl_seconds`` (the documented delay after
+    ``platforms disable`` on other nodes; a change made in this process applies at once). Which
+    platform owns an attempt or a launch never changes, so that is cached without expiry (LRU).
+
+    Args:
+        db: storage.
+        ttl_seconds: how long a status read stays valid (0: read on every call).
+        monotonic: clock for the cache.
+    """
+
+    def __init__(self, db: Database, *, ttl_seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.db = db
+        self.ttl = ttl_seconds
+        self.monotonic = monotonic
+        self._status: dict[int, tuple[float, str | None]] = {}
+        self._owners: OrderedDict[str, int | None] = OrderedDict()
+        self._generation = generation()
+        self._lock = threading.Lock()
+
+    def status(self, platform_id: int) -> str | None:
+        """The platform's status (None when it no longer exists), at most ``ttl`` seconds old."""
+        now = self.monotonic()
+        with self._lock:
+            if self._generation != generation():
+                self._status.clear()
+                self._generation = generation()
+            cached = self._status.get(platform_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        with self.db.engine.connect() as conn:
+            found = conn.execute(_STATUS, {"b_id": platform_id}).scalar()
+        with self._lock:
+            self._status[platform_id] = (now + self.ttl, found)
+        return found
+
+    def check(self, platform_id: int | None) -> None:
+        """Raise unless the platform is active.
+
+        Raises:
+            PlatformAccessDisabled: disabled, pending or removed.
+        """
+        if platform_id is None:
+            return
+        if self.status(platform_id) != PlatformStatus.ACTIVE.value:
+            raise PlatformAccessDisabled()
+
+    def _owner(self, kind: str, key: str) -> int | None:
+        cache_key = f"{kind}:{key}"
+        with self._lock:
+            if cache_key in self._owners:
+                self._owners.move_to_end(cache_key)
+                return self._owners[cache_key]
+        statement = _ATTEMPT_PLATFORM if kind == "a" else _LAUNCH_PLATFORM
+        with self.db.engine.connect() as conn:
+            owner = conn.execute(statement, {"b_id": key[:64]}).scalar()
+        if owner is not None:  # an unknown id is not cached: the view answers it (404/401)
+            with self._lock:
+                self._owners[cache_key] = int(owner)
+                while len(self._owners) > _OWNERS_KEPT:
+                    self._owners.popitem(last=False)
+        return None if owner is None else int(owner)
+
+    def attempt_platform(self, attempt_id: str) -> int | None:
+        """The platform of an attempt (None: no such attempt)."""
+        return self._owner("a", attempt_id)
+
+    def launch_platform(self, launch_id: str) -> int | None:
+        """The platform of a stored launch (None: no such launch)."""
+        return self._owner("l", launch_id)
+
+    def check_attempt(self, attempt_id: str) -> None:
+        """Raise :class:`PlatformAccessDisabled` when the attempt's platform is not active."""
+        self.check(self.attempt_platform(attempt_id))
+
+    def check_launch(self, launch_id: str) -> None:
+        """Raise :class:`PlatformAccessDisabled` when the launch's platform is not active."""
+        self.check(self.launch_platform(launch_id))
+
+    def check_subject(self, subject: str) -> None:
+        """A content token's subject is an attempt id or a launch id: check whichever it is."""
+        owner = self.attempt_platform(subject)
+        if owner is None:
+            owner = self.launch_platform(subject)
+        self.check(owner)
+
+
+def pending_cutoff(now: datetime, ttl_seconds: int) -> datetime:
+    """Registrations pending since before this are forgotten."""
+    return now - timedelta(seconds=ttl_seconds)

@@ -209,6 +209,33 @@ class Operator(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
+class OperatorSession(Base):
+    """A logged-in operator's session, server side: the cookie holds a random id, the row its SHA-256.
+
+    Logging out deletes the row, so an old cookie is worthless; ``expires_at`` is the absolute
+    end, ``last_seen_at`` drives the idle timeout.
+    """
+
+    __tablename__ = "operator_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), index=True)
+    client_address: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class RateLimitCounter(Base):
+    """One fixed-window counter of ``lti_tool.ratelimit`` (bucket + window index), shared by all nodes."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    window_ends_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class LearnerRegistration(Base):
     """One learner on one resource link of one tenant: the unit that owns attempts and a grade.
 

@@ -2,6 +2,13 @@
 
 Operators log in with a username and an scrypt-hashed password (``cbsi-connect operators add``);
 every state-changing request carries a CSRF token bound to the session.
+
+Sessions live on the server (``operator_sessions``; the cookie carries a random id whose hash is
+the row's key): every admin request checks the row, logout deletes it, and it ends after
+``server.admin_session_max_seconds`` or ``server.admin_session_idle_seconds`` without a request.
+Failed logins are counted per account and per client address in the database
+(``lti_tool.ratelimit``): past ``server.admin_login_max_failures`` (or ``…_per_address``) in a
+``server.admin_login_window_seconds`` window, logins wait for the window's end, right password or not.
 """
 
 from __future__ import annotations
@@ -15,13 +22,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, Response, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, Response, g, jsonify, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
-from lti_tool import catalogue, operators
+from lti_tool import catalogue, operators, ratelimit
 from lti_tool.errors import AppError, Forbidden
 from lti_tool.storage.models import Course, CourseVersion, Platform
 from lti_tool.web import services
+from lti_tool.web.security import client_ip
 from scorm.packaging import PackageError
 
 logger = logging.getLogger(__name__)
@@ -57,10 +65,14 @@ def operator_required(view: F) -> F:
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not session.get("operator"):
+        live = operators.check_session(services(), session.get("sid")) if session.get("sid") else None
+        if live is None:
+            if session.get("sid"):
+                session.clear()  # logged out elsewhere, expired or idle: the cookie is worthless now
             if request.method != "GET" or request.accept_mimetypes.best == "application/json":
                 raise AppError("log in as an operator first", code="login_required", status=401)
             return redirect(url_for("admin.login", next=request.path))
+        g.operator = live.username
         if request.method == "POST":
             check_csrf()
         return view(*args, **kwargs)
@@ -68,29 +80,88 @@ def operator_required(view: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
+def _refuse_locked(username: str, address: str, wait: ratelimit.Window) -> Response:
+    logger.warning(
+        "operator login refused: locked out (account %r, address %s, %d tries, %d s to wait)",
+        username[:60],
+        address,
+        wait.count,
+        wait.retry_after,
+        extra={"action": "operator_login_locked"},
+    )
+    error = (
+        "Too many failed logins for this account or from your address. "
+        f"Try again in {ratelimit.duration(wait.retry_after)}."
+    )
+    response = Response(render_template("admin/login.html", error=error, csrf=csrf_token()), status=429)
+    response.headers["Retry-After"] = str(wait.retry_after)
+    return response
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    """Operator login form."""
+    """Operator login form (429 with Retry-After while the account or address is locked out).
+
+    The account's try is counted before the password is checked (a good password clears the
+    count), so parallel guesses cannot slip past the limit while their hashes are computed; the
+    address counts failures only (operators behind one NAT log in from one address).
+    """
     error = None
     if request.method == "POST":
         check_csrf()
         username = request.form.get("username", "").strip()
+        address = client_ip()
+        server, db = services().settings.server, services().db
+        window = server.admin_login_window_seconds
+        by_address = ratelimit.peek(db, operators.address_bucket(address), window_seconds=window)
+        if by_address.count >= server.admin_login_max_failures_per_address:
+            return _refuse_locked(username, address, by_address)
+        account = ratelimit.hit(db, operators.account_bucket(username), window_seconds=window)
+        if account.count > server.admin_login_max_failures:  # refused before the password: it tells nothing
+            return _refuse_locked(username, address, account)
         if operators.authenticate(services(), username, request.form.get("password", "")):
+            operators.unlock(services(), username)
             session.clear()
+            session["sid"] = operators.start_session(services(), username, client_address=address)
             session["operator"] = username
             session["csrf"] = secrets.token_urlsafe(32)
-            logger.info("operator %s logged in", username, extra={"action": "operator_login"})
+            logger.info("operator %s logged in from %s", username, address, extra={"action": "operator_login"})
             target = request.args.get("next", "")
             return redirect(target if target.startswith("/admin") else url_for("admin.dashboard"))
         error = "Wrong username or password."
-        logger.warning("failed operator login for %r", username[:60], extra={"action": "operator_login_failed"})
+        _count_failure(username, address, account)
     return render_template("admin/login.html", error=error, csrf=csrf_token()), 401 if error else 200
+
+
+def _count_failure(username: str, address: str, account: ratelimit.Window) -> None:
+    server = services().settings.server
+    window = server.admin_login_window_seconds
+    by_address = ratelimit.hit(services().db, operators.address_bucket(address), window_seconds=window)
+    logger.warning(
+        "failed operator login for %r from %s (%d for the account, %d from the address in this window)",
+        username[:60],
+        address,
+        account.count,
+        by_address.count,
+        extra={"action": "operator_login_failed"},
+    )
+    limits = (server.admin_login_max_failures, server.admin_login_max_failures_per_address)
+    if account.count == limits[0] or by_address.count == limits[1]:
+        logger.warning(
+            "operator logins locked for %d s (account %r, address %s)",
+            account.retry_after,
+            username[:60],
+            address,
+            extra={"action": "operator_lockout"},
+        )
 
 
 @bp.post("/logout")
 @operator_required
 def logout() -> Response:
-    """End the operator session."""
+    """End the operator session, on the server too (the old cookie no longer works)."""
+    operators.end_session(services(), session.get("sid"))
+    logger.info("operator %s logged out", g.operator, extra={"action": "operator_logout"})
     session.clear()
     return redirect(url_for("admin.login"))  # type: ignore[return-value]
 
@@ -174,7 +245,7 @@ def upload() -> tuple[Response, int]:
         upload.save(path)
         try:
             outcome = catalogue.import_package(
-                services(), path, course_key=request.form.get("course") or None, imported_by=session["operator"]
+                services(), path, course_key=request.form.get("course") or None, imported_by=g.operator
             )
         except PackageError as exc:
             return jsonify({"error": exc.code, **exc.as_dict()}), 400

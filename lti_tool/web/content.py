@@ -38,11 +38,16 @@ def content_base_url(version_id: int, subject: str) -> str:
 def package_file(token: str, subpath: str) -> Response:
     """Serve one file of the package the token grants.
 
-    :raise 403: tampered, expired or foreign token.
+    :raise 403: tampered, expired or foreign token; ``platform_disabled`` when the attempt's or
+        launch's platform was disabled (within ``lti.platform_status_cache_seconds``).
     :raise 404: path outside the package, symlink, or missing file.
     """
     grant = signer().verify(token)
     from flask import current_app
+
+    from lti_tool.web.security import platform_gate
+
+    platform_gate().check_subject(grant.subject)
 
     still_allowed = current_app.extensions.get("cbsi_content_access")
     if still_allowed is not None and not still_allowed(grant):

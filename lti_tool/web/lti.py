@@ -76,7 +76,13 @@ def cookie_args_for(base_url: str) -> dict[str, Any]:
 
 @bp.route("/lti/login", methods=["GET", "POST"])
 def login() -> Response:
-    """OIDC third-party initiated login (LTI Core §4.1; Security Framework §5.1.1)."""
+    """OIDC third-party initiated login (LTI Core §4.1; Security Framework §5.1.1).
+
+    :raise 429: too many logins from the client address. :raise 503: the login table is full.
+    """
+    from lti_tool.web.security import guard_login
+
+    guard_login()
     source = request.form if request.method == "POST" else request.args
     params = {
         k: source.get(k, "")

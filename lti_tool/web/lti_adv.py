@@ -126,6 +126,9 @@ def _launch_loader() -> Callable[[str], Launch | None] | None:
 @bp.get("/lti/register")
 def register() -> Response:
     """Dynamic Registration (LTI DR 1.0): register with the LMS and tell the admin what is next."""
+    from lti_tool.web.security import guard_registration
+
+    guard_registration()  # 429 per client address, 503 at the cap of pending registrations
     settings = services().settings
     flow = DynamicRegistration(
         services().db,

@@ -67,7 +67,9 @@ def test_platform_lifecycle(config):
     code, out = run(config, "add-deployment", "1", "7")
     assert code == 0 and "1, 2, 7" in out
     assert run(config, "add-deployment", "1", "7")[1].endswith("1, 2, 7\n")  # idempotent
-    assert run(config, "disable", "1") == (0, "platform 1 is disabled\n")
+    code, out = run(config, "disable", "1")
+    assert code == 0 and out.startswith("platform 1 is disabled: new launches are refused now")
+    assert "content links and class views stop working within 30 s" in out
     assert "disabled" in run(config, "list")[1]
 
 
