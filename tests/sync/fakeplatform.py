@@ -10,6 +10,9 @@ Behaves like Moodle's gradebook services where it matters (DESIGN.md §6):
   (else 400 "Incorrect score received"), 409 unless the timestamp is strictly later at 1-second
   resolution than the stored grade's, non-FullyGraded posts clear the grade;
   STRICTER than Moodle: ``scoreGiven`` without ``scoreMaximum`` is a 400 (Moodle assumes 1);
+* results: like Moodle 4.5, ``GET …/results?limit=N`` crashes (404 HTML "Call to a member
+  function out() on null"); without ``limit`` every result comes in one page, or in pages of
+  ``results_page_size`` linked with ``Link: <…>; rel="next"`` (``offset`` only) when set;
 * faults: drop connections / 503 for N requests or seconds, 429 with Retry-After, expire all
   tokens (→ 401), reject a user (400), latency.
 """
@@ -73,6 +76,8 @@ class FakePlatform:
         self.enrolled = enrolled  # None: everyone is enrolled
         self.page_size = page_size
         self.expires_in = expires_in
+        self.results_page_size: int | None = None
+        self.results_queries: list[dict[str, str]] = []
         self.faults = Faults()
         self.lock = threading.Lock()
         self.tokens: set[str] = set()
@@ -406,6 +411,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _results(self, item_id: int, query: dict[str, str]) -> None:
         fake = self.fake
         with fake.lock:
+            fake.results_queries.append(dict(query))
+        if "limit" in query:
+            # What Moodle 4.5 answers (mod/lti/service/gradebookservices, results with a limit).
+            self._send(
+                404,
+                "<html><body><p>Exception - Call to a member function out() on null</p></body></html>",
+                ctype="text/html; charset=utf-8",
+            )
+            return
+        with fake.lock:
             rows = [
                 {
                     "id": f"{fake.base}{LINEITEM_RE_PREFIX}/{item_id}/lineitem/results"
@@ -418,4 +433,13 @@ class _Handler(BaseHTTPRequestHandler):
                 for (iid, user), g in sorted(fake.grades.items())
                 if iid == item_id and ("user_id" not in query or user == query["user_id"])
             ]
-        self._send(200, rows, ctype="application/vnd.ims.lis.v2.resultcontainer+json")
+        headers: dict[str, str] = {}
+        size = fake.results_page_size
+        if size:
+            offset = int(query.get("offset", "0"))
+            if offset + size < len(rows):
+                nxt = urlencode(dict(query, offset=str(offset + size)))
+                path = f"{LINEITEM_RE_PREFIX}/{item_id}/lineitem/results"
+                headers["Link"] = f'<{fake.base}{path}?{nxt}>; rel="next"'
+            rows = rows[offset : offset + size]
+        self._send(200, rows, ctype="application/vnd.ims.lis.v2.resultcontainer+json", headers=headers)
