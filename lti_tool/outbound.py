@@ -169,6 +169,17 @@ def unwrap(address: IpAddress) -> IpAddress:
     return address
 
 
+def legacy_ipv4(text: str) -> ipaddress.IPv4Address | None:
+    """An IPv4 address written the way ``inet_aton`` reads it (``0x7f000001``, ``2130706433``,
+    ``127.1``, ``0177.0.0.1``) that ``ipaddress`` does not; ``None`` for anything else."""
+    if not text or any(c not in "0123456789abcdefxABCDEFX." for c in text) or not text[0].isdigit():
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(text))
+    except OSError:
+        return None
+
+
 def is_internal(address: IpAddress) -> bool:
     """Loopback, private, link-local, multicast, reserved, shared or unspecified (not globally routable)."""
     plain = unwrap(address)
@@ -593,6 +604,7 @@ __all__ = [
     "build_client",
     "check_service_url",
     "is_internal",
+    "legacy_ipv4",
     "policy_from_settings",
     "resolve_checked",
 ]

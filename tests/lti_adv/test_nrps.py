@@ -114,7 +114,7 @@ def make_launch(
 def setup(services: Services, fake_server: FakeServer, clock: Clock) -> tuple[NrpsService, RosterClient, int]:
     service = NrpsService(fake_server, members=[member(i) for i in range(1, 6)])
     platform = add_platform(services, issuer=ISSUER, client_id="c1", token_url=fake_server.url("/token"))
-    tokens = ServiceTokens(services.db, services.keys, timeout=2.0, clock=clock)
+    tokens = ServiceTokens(services.db, services.keys, timeout=2.0, clock=clock, session=services.http)
     return service, RosterClient(services.db, tokens, ttl_seconds=600, clock=clock), platform.id
 
 
