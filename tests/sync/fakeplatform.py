@@ -13,7 +13,8 @@ Behaves like Moodle's gradebook services where it matters (DESIGN.md §6):
 * results: like Moodle 4.5, ``GET …/results?limit=N`` crashes (404 HTML "Call to a member
   function out() on null"); without ``limit`` every result comes in one page, or in pages of
   ``results_page_size`` linked with ``Link: <…>; rel="next"`` (``offset`` only) when set;
-* faults: drop connections / 503 for N requests or seconds, 429 with Retry-After, expire all
+* faults: trickle an answer one byte at a time, drop connections / 503 for N requests or
+  seconds, 429 with Retry-After, expire all
   tokens (→ 401), reject a user (400), latency.
 """
 
@@ -55,6 +56,8 @@ class Faults:
     token_latency: float = 0.0
     token_failures: int = 0  # token endpoint answers 503 this many times
     rejected_users: set[str] = field(default_factory=set)
+    trickle_requests: int = 0  # answer 200 with a 100-byte body sent one byte every trickle_interval
+    trickle_interval: float = 0.1
 
 
 class FakePlatform:
@@ -187,12 +190,30 @@ class _Handler(BaseHTTPRequestHandler):
             if f.drop_requests > 0:
                 f.drop_requests -= 1
             status = None
-            if not drop and f.status_requests > 0:
+            trickle = not drop and f.trickle_requests > 0
+            if trickle:
+                f.trickle_requests -= 1
+            if not drop and not trickle and f.status_requests > 0:
                 f.status_requests -= 1
                 status = f.status
             latency = f.latency
         if latency:
             time.sleep(latency)
+        if trickle:
+            self._body()
+            self.close_connection = True
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            try:
+                for _ in range(100):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(f.trickle_interval)
+            except OSError:
+                pass  # the client gave up
+            return True
         if drop:
             self._body()
             self.close_connection = True
