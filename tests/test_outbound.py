@@ -525,3 +525,38 @@ def test_registration_refuses_loopback_without_the_allow_list(settings_overrides
         assert texts[0] == texts[1]
     finally:
         services.db.dispose()
+
+
+# -- platform key sets ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "words"),
+    [(trickle_body, "did not answer within 0.5 s"), (endless_body, "larger than 65536 bytes")],
+)
+def test_platform_key_sets_are_bounded(behaviour, words):
+    from lti_tool.lti.jwks import JwksUnavailable, PlatformKeyCache
+
+    with raw_server(behaviour) as lms:
+        cache = PlatformKeyCache(
+            ttl_seconds=60,
+            refetch_min_interval_seconds=0,
+            timeout_seconds=5.0,
+            session=OutboundClient(policy(max_response_bytes=64 * 1024)),
+        )
+        started = time.monotonic()
+        with pytest.raises(JwksUnavailable) as err:
+            cache.key_for(f"http://127.0.0.1:{lms.port}/jwks", "k1")
+        assert time.monotonic() - started < 1.5
+    assert words in err.value.message
+
+
+def test_platform_key_sets_on_loopback_are_refused_by_default():
+    from lti_tool.lti.jwks import JwksUnavailable, PlatformKeyCache
+
+    with raw_server(ok_json) as lms:
+        cache = PlatformKeyCache(ttl_seconds=60, refetch_min_interval_seconds=0, timeout_seconds=5.0)
+        with pytest.raises(JwksUnavailable) as err:
+            cache.key_for(f"http://127.0.0.1:{lms.port}/jwks", "k1")
+        assert lms.accepted == 0
+    assert "internal address" in err.value.message
