@@ -157,7 +157,7 @@ def test_a_trickling_server_is_cut_at_the_total_deadline(behaviour):
         with pytest.raises(OutboundTimeout) as err:
             client.get(f"http://127.0.0.1:{server.port}/slow", timeout=(1.0, 5.0))
         elapsed = time.monotonic() - started
-    assert 0.45 <= elapsed < 1.0, elapsed
+    assert 0.45 <= elapsed < 2.5, elapsed  # 20 s without the deadline
     assert err.value.kind == "timeout" and isinstance(err.value, requests.Timeout)
     assert "did not answer within 0.5 s" in str(err.value)
 
@@ -168,11 +168,12 @@ def test_a_call_may_ask_for_a_shorter_deadline_never_a_longer_one():
         started = time.monotonic()
         with pytest.raises(OutboundTimeout):
             client.get(f"http://127.0.0.1:{server.port}/", deadline=0.2)
-        assert time.monotonic() - started < 0.45
+        short = time.monotonic() - started
         started = time.monotonic()
         with pytest.raises(OutboundTimeout):
             client.get(f"http://127.0.0.1:{server.port}/", deadline=30)
-        assert time.monotonic() - started < 1.0
+        capped = time.monotonic() - started
+    assert short < capped and capped < 2.5
 
 
 def test_keep_alive_connections_are_reused_per_host():
@@ -222,7 +223,7 @@ def test_a_declared_length_over_the_cap_is_refused_without_reading_it():
         started = time.monotonic()
         with pytest.raises(ResponseTooLarge):
             client.get(f"http://127.0.0.1:{server.port}/")
-        assert time.monotonic() - started < 0.4
+        assert time.monotonic() - started < 1.5
 
 
 def test_the_cap_counts_decompressed_bytes():
@@ -453,7 +454,7 @@ def live_tool(settings_overrides: dict[str, dict[str, Any]]) -> Iterator[tuple[s
     overrides = {
         **settings_overrides,
         "lti": {"http_timeout_seconds": 5.0},
-        "outbound": {"deadline_seconds": 0.5, "allow_private": ["127.0.0.0/8"]},
+        "outbound": {"deadline_seconds": 1.0, "allow_private": ["127.0.0.0/8"]},
     }
     settings = load_settings(environ={}, overrides=overrides)
     from lti_tool.services import build_services
@@ -475,7 +476,7 @@ def live_tool(settings_overrides: dict[str, dict[str, Any]]) -> Iterator[tuple[s
 
 def test_trickling_registration_fetches_are_cut_and_health_keeps_answering(live_tool):
     base, _app = live_tool
-    with raw_server(trickle_body) as lms:
+    with raw_server(trickle_body) as lms:  # each answer would take 20 s
         config_url = f"http://127.0.0.1:{lms.port}/mod/lti/openid-configuration.php"
 
         def register() -> tuple[int, str, float]:
@@ -483,24 +484,25 @@ def test_trickling_registration_fetches_are_cut_and_health_keeps_answering(live_
             r = requests.get(
                 f"{base}/lti/register",
                 params={"openid_configuration": config_url, "registration_token": "t"},
-                timeout=10,
+                timeout=30,
             )
             return r.status_code, r.text, time.monotonic() - started
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             started = time.monotonic()
             futures = [pool.submit(register) for _ in range(8)]
-            time.sleep(0.15)
-            health = requests.get(f"{base}/health", timeout=2)
-            health_elapsed = time.monotonic() - started
+            while lms.accepted < 8 and time.monotonic() - started < 1.0:
+                time.sleep(0.01)
+            health = requests.get(f"{base}/health", timeout=5)
+            in_flight = sum(not f.done() for f in futures)
             results = [f.result() for f in futures]
         total = time.monotonic() - started
-    assert health.status_code == 200 and health_elapsed < 0.5
-    assert lms.accepted == 8
+    assert lms.accepted == 8 and health.status_code == 200
+    assert in_flight >= 1  # /health answered while registration fetches were still being trickled
     for status, text, elapsed in results:
         assert status >= 400 and "configuration_unreachable" in text and "did not answer in time" in text
-        assert elapsed < 1.5, elapsed
-    assert total < 2.5, total
+        assert elapsed < 3.0, elapsed  # deadline 1 s; 20 s without it
+    assert total < 5.0, total
 
 
 def test_registration_refuses_loopback_without_the_allow_list(settings_overrides):
@@ -547,7 +549,7 @@ def test_platform_key_sets_are_bounded(behaviour, words):
         started = time.monotonic()
         with pytest.raises(JwksUnavailable) as err:
             cache.key_for(f"http://127.0.0.1:{lms.port}/jwks", "k1")
-        assert time.monotonic() - started < 1.5
+        assert time.monotonic() - started < 2.5
     assert words in err.value.message
 
 

@@ -32,7 +32,7 @@ def test_trickling_gradebook_is_cut_at_the_deadline_and_the_delivery_retried(mak
     started = time.monotonic()
     h.worker.run_once()
     elapsed = time.monotonic() - started
-    assert elapsed < 2.0, elapsed
+    assert elapsed < 3.0, elapsed
     (item,) = h.store.list_items()
     assert item.status is OutboxStatus.PENDING and item.attempts == 1
     assert "timeout" in (item.last_error or "")
@@ -106,4 +106,4 @@ def test_silent_token_endpoint_is_cut_at_the_deadline(make_platform, signing):
     started = time.monotonic()
     with pytest.raises(AgsTransportError) as err:
         tokens.get_token(endpoints("p1", fake), ("x",))
-    assert err.value.kind == "timeout" and time.monotonic() - started < 1.5
+    assert err.value.kind == "timeout" and time.monotonic() - started < 2.5
