@@ -562,3 +562,16 @@ def test_platform_key_sets_on_loopback_are_refused_by_default():
             cache.key_for(f"http://127.0.0.1:{lms.port}/jwks", "k1")
         assert lms.accepted == 0
     assert "internal address" in err.value.message
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["0x7f000001", "2130706433", "127.1", "0177.0.0.1", "[::ffff:127.0.0.1]", "localhost.", "a.localhost", "[fe80::1]"],
+)
+def test_the_registration_check_refuses_every_spelling_of_an_internal_address(host):
+    """Before any request: these all got through the registration check (issue 12, security 3)."""
+    from lti_tool.lti.registration import HostRefused, check_secure_url
+
+    with pytest.raises(HostRefused):
+        check_secure_url(f"https://{host}/mod/lti/openid-configuration.php", what="configuration URL",
+                         allow_insecure_localhost=False)
