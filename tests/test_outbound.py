@@ -575,3 +575,88 @@ def test_the_registration_check_refuses_every_spelling_of_an_internal_address(ho
     with pytest.raises(HostRefused):
         check_secure_url(f"https://{host}/mod/lti/openid-configuration.php", what="configuration URL",
                          allow_insecure_localhost=False)
+
+
+# -- https: the checked address is connected to, the certificate is verified for the name ------
+
+
+def _self_signed(tmp_path: Any, name: str) -> tuple[str, str]:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_path), str(key_path)
+
+
+def test_https_goes_to_the_checked_address_with_sni_and_verification_for_the_name(tmp_path, monkeypatch):
+    import ssl
+
+    cert, key = _self_signed(tmp_path, "lms.academy.test")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    seen_sni: list[str | None] = []
+    context.sni_callback = lambda sock, name, ctx: seen_sni.append(name)
+
+    plain = socket.socket()
+    plain.bind(("127.0.0.1", 0))
+    plain.listen(4)
+    port = plain.getsockname()[1]
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = plain.accept()
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        data += tls.recv(65536)
+                    seen_requests.append(data)
+                    body = b'{"ok": true}'
+                    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+                    tls.sendall(head + body)
+            except (OSError, ssl.SSLError):
+                pass  # the client refused our certificate
+
+    seen_requests: list[bytes] = []
+    threading.Thread(target=serve, daemon=True).start()
+
+    def resolver(name: str, port_: int, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
+        assert name == "lms.academy.test"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port_))]
+
+    monkeypatch.setattr("lti_tool.outbound.socket.getaddrinfo", resolver)
+    try:
+        client = OutboundClient(policy())
+        response = client.get(f"https://lms.academy.test:{port}/jwks", verify=cert)
+        assert response.json() == {"ok": True}
+        assert seen_sni == ["lms.academy.test"]
+        assert f"Host: lms.academy.test:{port}".encode() in seen_requests[0]
+        with pytest.raises(ConnectionFailed):  # a certificate for another name is refused
+            other = tmp_path / "other"
+            other.mkdir()
+            client.get(f"https://lms.academy.test:{port}/jwks", verify=_self_signed(other, "other.test")[0])
+    finally:
+        plain.close()
