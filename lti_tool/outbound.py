@@ -324,7 +324,11 @@ def _getaddrinfo(name: str, port: int, call: _Call | None) -> list[tuple[Any, ..
         except (OSError, UnicodeError) as exc:
             box["error"] = exc
 
-    if call is None:
+    try:
+        literal = ipaddress.ip_address(name)
+    except ValueError:
+        literal = None
+    if call is None or literal is not None:  # an address literal needs no resolver thread
         work()
     else:
         # The resolver cannot be interrupted: wait for it no longer than the deadline allows.
