@@ -29,11 +29,12 @@ from sqlalchemy.orm import Session
 
 from lti_tool.keys import KeyError_, KeyStore
 from lti_tool.lti import tokens as service_tokens
+from lti_tool.outbound import check_service_url
 from lti_tool.services import Services
 from lti_tool.storage import Database
 from lti_tool.storage.models import GradeOutbox, LearnerRegistration, Platform, PlatformStatus, ServiceToken
 from lti_tool.storage.outbox import SqlOutboxStore
-from sync.ags import AgsClient, make_session
+from sync.ags import AgsClient
 from sync.breaker import BreakerConfig
 from sync.errors import InvalidOutcomeError, PlatformNotFoundError, SigningKeyError
 from sync.model import LineItemRef, ScoreUpdate
@@ -353,8 +354,8 @@ def build_worker(
         worker_id: name in leases and logs.
     """
     cfg = config or worker_config(services, concurrency=concurrency)
-    timeout = (3.05, services.settings.sync.http_timeout_seconds)
-    session = make_session(pool_maxsize=max(cfg.per_platform_concurrency, 1), pool_connections=64)
+    timeout = (services.settings.outbound.connect_timeout_seconds, services.settings.sync.http_timeout_seconds)
+    session = services.http  # the one outbound client: deadline, size cap, address check
     tokens = ClientCredentialsTokenProvider(
         KeyStoreSigning(services.keys),
         token_cache or token_cache_for(services),
@@ -362,7 +363,7 @@ def build_worker(
         clock=clock,
         timeout=timeout,
     )
-    ags = AgsClient(tokens, session=session, timeout=timeout)
+    ags = AgsClient(tokens, session=session, timeout=timeout, url_guard=RegisteredHostsGuard(services))
     return Worker(
         SqlOutboxStore(services.db, clock=clock),
         SqlPlatformDirectory(services.db),
@@ -375,9 +376,47 @@ def build_worker(
 
 def build_ags(services: Services, *, token_cache: TokenCache | None = None) -> AgsClient:
     """An ``AgsClient`` for one-off calls (``sync verify``)."""
-    timeout = (3.05, services.settings.sync.http_timeout_seconds)
-    session = make_session()
+    timeout = (services.settings.outbound.connect_timeout_seconds, services.settings.sync.http_timeout_seconds)
+    session = services.http
     tokens = ClientCredentialsTokenProvider(
         KeyStoreSigning(services.keys), token_cache or token_cache_for(services), session=session, timeout=timeout
     )
-    return AgsClient(tokens, session=session, timeout=timeout)
+    return AgsClient(tokens, session=session, timeout=timeout, url_guard=RegisteredHostsGuard(services))
+
+
+class RegisteredHostsGuard:
+    """``sync.ags.UrlGuard``: AGS URLs only on the platform's registered hosts (or ``outbound.service_hosts``).
+
+    The line item URLs come from launches (and from the platform's own answers); the platform's
+    bearer token must not go anywhere else (DESIGN.md §5 decision 9). Registered URLs are read
+    from the ``platforms`` row and cached for ``ttl_seconds``.
+    """
+
+    def __init__(self, services: Services, *, ttl_seconds: float = 60.0) -> None:
+        self._db = services.db
+        self._extra = services.settings.outbound.service_hosts
+        self._ttl = ttl_seconds
+        self._cache: dict[str, tuple[float, tuple[str, ...]]] = {}
+        self._lock = threading.Lock()
+
+    def _registered(self, platform_key: str) -> tuple[str, ...]:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(platform_key)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        urls: tuple[str, ...] = ()
+        if platform_key.isdigit():
+            with self._db.session() as s:
+                row = s.get(Platform, int(platform_key))
+                if row is not None:
+                    candidates = (row.issuer, row.auth_login_url, row.auth_token_url, row.auth_audience)
+                    urls = tuple(u for u in (*candidates, row.key_set_url) if u)
+        with self._lock:
+            self._cache[platform_key] = (now, urls)
+        return urls
+
+    def __call__(self, platform: PlatformEndpoints, url: str) -> None:
+        """Raises ``ServiceUrlRefused`` (a ``ValueError``) for a URL on another host."""
+        registered = self._registered(platform.key) or (platform.issuer, platform.token_url)
+        check_service_url(url, registered_urls=registered, extra_hosts=self._extra)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lti_tool.keys import KeyStore
+from lti_tool.outbound import OutboundClient, build_client
 from lti_tool.settings import Settings
 from lti_tool.storage import Database
 
@@ -21,6 +22,8 @@ class Services:
     settings: Settings
     db: Database
     keys: KeyStore
+    #: The one outbound HTTP client (deadline, size cap, address check; DESIGN.md §5 decision 9).
+    http: OutboundClient = field(default_factory=OutboundClient)
     hooks: dict[str, list[Callable[..., Any]]] = field(default_factory=dict)
 
     def add_hook(self, name: str, hook: Callable[..., Any]) -> None:
@@ -37,7 +40,7 @@ def build_services(settings: Settings) -> Services:
         overlap_seconds=settings.keys.rotation_overlap_seconds,
         bits=settings.keys.bits,
     )
-    return Services(settings=settings, db=db, keys=keys)
+    return Services(settings=settings, db=db, keys=keys, http=build_client(settings))
 
 
 def demo_secret(instance: Path) -> str:

@@ -10,6 +10,7 @@ Every problem stops start-up with a :class:`SettingsError` naming the offending 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 import types
@@ -148,6 +149,19 @@ class SyncSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class OutboundSettings:
+    """Every call to another server: total deadline, size cap, internal-address allow-list."""
+
+    deadline_seconds: float = 15.0
+    connect_timeout_seconds: float = 3.05
+    max_response_bytes: int = 8 * 1024 * 1024
+    pool_connections: int = 32
+    pool_maxsize: int = 16
+    allow_private: tuple[str, ...] = ()
+    service_hosts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """All settings of one service instance."""
 
@@ -159,6 +173,7 @@ class Settings:
     packages: PackageSettings = field(default_factory=PackageSettings)
     player: PlayerSettings = field(default_factory=PlayerSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
 
     @property
     def instance_path(self) -> Path:
@@ -199,6 +214,7 @@ _SECTION_TYPES: dict[str, type] = {
     "packages": PackageSettings,
     "player": PlayerSettings,
     "sync": SyncSettings,
+    "outbound": OutboundSettings,
 }
 
 
@@ -317,6 +333,7 @@ def _check(settings: Settings) -> None:
                 f'lists plain-http issuers only (e.g. "http://moodle-staging.academy.local"), got {issuer!r}',
             )
     _check_limits(settings)
+    _check_outbound(settings.outbound)
 
 
 def _check_limits(settings: Settings) -> None:
@@ -343,6 +360,36 @@ def _check_limits(settings: Settings) -> None:
             raise SettingsError(key, "must be at least 1")
     if settings.lti.platform_status_cache_seconds < 0 or settings.lti.platform_status_cache_seconds > 300:
         raise SettingsError("lti.platform_status_cache_seconds", "must be between 0 and 300")
+
+
+def _check_outbound(out: OutboundSettings) -> None:
+    for key, value in (
+        ("outbound.deadline_seconds", out.deadline_seconds),
+        ("outbound.connect_timeout_seconds", out.connect_timeout_seconds),
+    ):
+        if not 0 < value <= 600:
+            raise SettingsError(key, "must be more than 0 and at most 600 seconds")
+    for key, number in (
+        ("outbound.max_response_bytes", out.max_response_bytes),
+        ("outbound.pool_connections", out.pool_connections),
+        ("outbound.pool_maxsize", out.pool_maxsize),
+    ):
+        if number < 1:
+            raise SettingsError(key, "must be at least 1")
+    for entry in out.allow_private:
+        text = entry.strip()
+        if not text or "://" in text or "@" in text or any(c.isspace() for c in text):
+            raise SettingsError(
+                "outbound.allow_private", f"{entry!r} is neither a network (10.1.2.0/24) nor a host name"
+            )
+        if "/" in text:
+            try:
+                ipaddress.ip_network(text, strict=False)
+            except ValueError as exc:
+                raise SettingsError("outbound.allow_private", f"{entry!r} is not a network: {exc}") from exc
+    for entry in out.service_hosts:
+        if not entry.strip() or "/" in entry or any(c.isspace() for c in entry):
+            raise SettingsError("outbound.service_hosts", f"{entry!r} is not a host or host:port")
 
 
 def load_settings(

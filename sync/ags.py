@@ -6,13 +6,21 @@
   ``resource_link_id``/``tag``/``resource_id``; ``find_or_create_line_item`` is idempotent per
   process (a per-key lock) and across processes as far as the platform's filter allows.
 * ``get_results`` reads the Result service for reconciliation (``cbsi-connect sync verify``).
+  It sends no ``limit``: Moodle 4.5's results endpoint crashes on one (404 HTML "Call to a member
+  function out() on null") and answers every result in one page without it; ``next`` links are
+  still followed where a platform pages anyway.
+* Every URL (line items, scores, results, ``next`` links) passes the optional ``url_guard``
+  before a token is even fetched: the app only lets service URLs go to the platform's registered
+  hosts, so a launch cannot make the worker send the platform's bearer token elsewhere.
+* Transport failures keep the HTTP layer's ``kind`` (``timeout``, ``too_large``,
+  ``refused_address``, ``connection``) when it gives one.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +32,7 @@ from sync.errors import (
     AgsTransportError,
     InvalidAgsResponseError,
     LineItemUnresolvableError,
+    SyncError,
 )
 from sync.model import LineItemRef
 from sync.ports import PlatformEndpoints, TokenProvider
@@ -45,6 +54,20 @@ MAX_PAGES = 200
 
 
 USER_AGENT = "CBSI-Connect-sync/0.1 (+LTI Advantage AGS)"
+
+#: ``(platform, url) -> None``; raises ``ValueError`` to refuse a service URL (nothing is sent).
+UrlGuard = Callable[[PlatformEndpoints, str], None]
+
+
+class ServiceUrlRefusedError(SyncError):
+    """A service URL is not on the platform's registered hosts: nothing was sent (permanent)."""
+
+    code = "service_url_refused"
+
+
+def _transport_kind(exc: requests.RequestException, default: str) -> str:
+    kind = getattr(exc, "kind", None)
+    return kind if isinstance(kind, str) and kind else default
 
 
 def make_session(
@@ -97,7 +120,9 @@ class AgsClient:
         timeout: float | tuple[float, float] = (3.05, 10.0),
         scopes: Sequence[str] = AGS_SCOPES,
         page_limit: int = 100,
+        url_guard: UrlGuard | None = None,
     ) -> None:
+        self._url_guard = url_guard
         self._tokens = tokens
         self._session = session or make_session()
         self._timeout = timeout
@@ -117,6 +142,11 @@ class AgsClient:
         headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> requests.Response:
+        if self._url_guard is not None:
+            try:
+                self._url_guard(platform, url)
+            except ValueError as exc:
+                raise ServiceUrlRefusedError(str(exc)) from exc
         token = self._tokens.get_token(platform, self._scopes, force_refresh=force_refresh)
         all_headers = {"Authorization": f"Bearer {token}"}
         all_headers.update(headers or {})
@@ -127,8 +157,10 @@ class AgsClient:
         except requests.Timeout as exc:
             raise AgsTransportError(f"{method} {url} timed out", kind="timeout") from exc
         except requests.RequestException as exc:
+            kind = _transport_kind(exc, "connection")
+            detail = str(exc) if kind != "connection" or hasattr(exc, "kind") else type(exc).__name__
             raise AgsTransportError(
-                f"{method} {url} failed: {type(exc).__name__}", kind="connection"
+                f"{method} {url} failed: {sanitize_message(detail, 200)}", kind=kind
             ) from exc
 
     @staticmethod
@@ -315,8 +347,12 @@ class AgsClient:
     def get_results(
         self, platform: PlatformEndpoints, lineitem_url: str, *, user_id: str | None = None
     ) -> list[dict[str, Any]]:
-        """Results of a line item (AGS 2.0 §3.3), all pages; optionally one learner's."""
-        params: dict[str, str] = {"limit": str(self._page_limit)}
+        """Results of a line item (AGS 2.0 §3.3), all pages; optionally one learner's.
+
+        No ``limit`` is sent (``limit`` is optional, AGS 2.0 §3.3.2): Moodle 4.5 answers
+        ``?limit=`` on results with a 404 HTML crash page, and everything without it.
+        """
+        params: dict[str, str] = {}
         if user_id is not None:
             params["user_id"] = user_id
         return self._get_paged(

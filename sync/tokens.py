@@ -216,9 +216,11 @@ class ClientCredentialsTokenProvider:
                 f"token endpoint {platform.token_url} timed out", kind="timeout"
             ) from exc
         except requests.RequestException as exc:
+            kind = getattr(exc, "kind", None)  # the outbound client's timeout/too_large/refused_address
+            detail = sanitize_message(str(exc), 200) if isinstance(kind, str) else type(exc).__name__
             raise AgsTransportError(
-                f"token endpoint {platform.token_url} unreachable: {type(exc).__name__}",
-                kind="connection",
+                f"token endpoint {platform.token_url} unreachable: {detail}",
+                kind=kind if isinstance(kind, str) else "connection",
             ) from exc
         if resp.status_code != 200:
             raise TokenRequestError(

@@ -18,6 +18,7 @@ import jwt
 import requests
 
 from lti_tool.lti.errors import AuthenticationFailed, KeySetUnavailable
+from lti_tool.outbound import OutboundClient
 
 logger = logging.getLogger(__name__)
 
@@ -36,18 +37,24 @@ class JwksUnavailable(KeySetUnavailable):
     code = "jwks_unavailable"
 
 
-def http_fetch_jwks(url: str, timeout: float) -> Mapping[str, Any]:
-    """GET a JWKS document.
+def http_fetch_jwks(url: str, timeout: float, *, session: requests.Session | None = None) -> Mapping[str, Any]:
+    """GET a JWKS document through the outbound client (deadline, size cap, address check).
+
+    Args:
+        url: the platform's key set URL.
+        timeout: per-read timeout (the client adds its total deadline).
+        session: the outbound client (``Services.http``); a fresh strict one when omitted.
 
     Raises:
-        JwksUnavailable: network error, non-200 answer or not a key set.
+        JwksUnavailable: network error, timeout, refused address, too large, non-200 or not a key set.
     """
+    http = session or OutboundClient()
     try:
-        response = requests.get(url, timeout=timeout, headers={"Accept": "application/json"})
+        response = http.get(url, timeout=timeout, headers={"Accept": "application/json"})
     except requests.RequestException as exc:
-        raise JwksUnavailable(
-            f"the LMS key set at {url} could not be reached ({exc.__class__.__name__}); try again shortly"
-        ) from exc
+        kind = getattr(exc, "kind", None)
+        detail = str(exc) if isinstance(kind, str) else exc.__class__.__name__
+        raise JwksUnavailable(f"the LMS key set at {url} could not be read ({detail}); try again shortly") from exc
     if response.status_code != 200:
         raise JwksUnavailable(f"the LMS key set at {url} answered HTTP {response.status_code}")
     try:
@@ -89,8 +96,9 @@ class PlatformKeyCache:
         ttl_seconds: how long a fetched key set is used before it is fetched again.
         refetch_min_interval_seconds: minimum time between two fetches of one URL triggered
             by an unknown ``kid``.
-        timeout_seconds: HTTP timeout of a fetch.
+        timeout_seconds: per-read HTTP timeout of a fetch (the client adds its total deadline).
         fetch: ``(url, timeout) -> JWKS document`` (tests inject a fake).
+        session: the outbound client used by the default ``fetch`` (``Services.http``).
         clock: monotonic seconds.
     """
 
@@ -100,13 +108,15 @@ class PlatformKeyCache:
         ttl_seconds: float,
         refetch_min_interval_seconds: float,
         timeout_seconds: float,
-        fetch: FetchJwks = http_fetch_jwks,
+        fetch: FetchJwks | None = None,
         clock: Callable[[], float] = time.monotonic,
+        session: requests.Session | None = None,
     ) -> None:
         self.ttl = ttl_seconds
         self.min_interval = refetch_min_interval_seconds
         self.timeout = timeout_seconds
-        self.fetch = fetch
+        self.http = session or OutboundClient()
+        self.fetch: FetchJwks = fetch or (lambda url, timeout: http_fetch_jwks(url, timeout, session=self.http))
         self.clock = clock
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()

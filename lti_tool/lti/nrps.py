@@ -25,7 +25,7 @@ from sqlalchemy import delete, select
 
 from lti_tool.errors import AppError
 from lti_tool.lti.context import Launch
-from lti_tool.lti.tokens import SCOPE_NRPS, ServiceTokens, TokenError
+from lti_tool.lti.tokens import SCOPE_NRPS, ServiceTokens, ServiceUrlNotRegistered, TokenError
 from lti_tool.storage import Database
 from lti_tool.storage.models import Platform, PlatformStatus, RosterCache, utcnow
 
@@ -60,6 +60,12 @@ class NrpsRequestFailed(NrpsError):
         super().__init__(message)
         self.http_status = http_status
         self.transient = transient
+
+
+class NrpsUrlRefused(NrpsError):
+    """The launch's roster URL is not on the LMS's registered hosts; the roster was not requested."""
+
+    code = "service_url_refused"
 
 
 class NrpsResponseInvalid(NrpsError):
@@ -254,6 +260,8 @@ class RosterClient:
                 response = self.tokens.authorized_request(
                     "GET", url, platform=platform, scopes=[SCOPE_NRPS], headers={"Accept": MEDIA_TYPE}
                 )
+            except ServiceUrlNotRegistered as exc:
+                raise NrpsUrlRefused(exc.message) from exc
             except TokenError as exc:
                 raise NrpsRequestFailed(
                     f"no roster access token: {exc.message}", transient=getattr(exc, "transient", False)
@@ -261,8 +269,11 @@ class RosterClient:
             except requests.Timeout as exc:
                 raise NrpsRequestFailed(f"{platform.issuer} did not send the roster in time", transient=True) from exc
             except requests.RequestException as exc:
+                kind = getattr(exc, "kind", None)
+                detail = str(exc) if isinstance(kind, str) else exc.__class__.__name__
                 raise NrpsRequestFailed(
-                    f"{platform.issuer} could not be reached for the roster ({exc.__class__.__name__})", transient=True
+                    f"{platform.issuer} could not be reached for the roster ({detail})",
+                    transient=kind != "refused_address",
                 ) from exc
             if response.status_code != 200:
                 if fallback_ok and pages == 1 and response.status_code in RLID_FALLBACK_STATUSES:

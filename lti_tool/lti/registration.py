@@ -33,6 +33,7 @@ from sqlalchemy import func, select
 from lti_tool.errors import AppError
 from lti_tool.lti import platforms as platform_ops
 from lti_tool.lti.tokens import TOOL_SCOPES
+from lti_tool.outbound import AddressRefused, ResponseTooLarge, is_internal, legacy_ipv4
 from lti_tool.storage import Database
 from lti_tool.storage.models import Deployment, Platform, PlatformStatus, utcnow
 
@@ -295,12 +296,17 @@ def is_internal_address(host: str) -> bool:
     ``/lti/register`` is reachable by anyone and makes this service fetch a URL it is given;
     refusing internal IP literals keeps it from being used to probe the operator's network.
     (Host names are not resolved here: DNS can change between check and use.)
+    The outbound client checks again after name resolution (every form of 127.0.0.1 included).
     """
+    name = host.strip("[]").rstrip(".").lower()
     try:
-        address = ipaddress.ip_address(host.strip("[]"))
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(name)
     except ValueError:
-        return host.lower() in LOCAL_HOSTS
-    return address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
+        legacy = legacy_ipv4(name)  # 0x7f000001, 2130706433, 127.1, 0177.0.0.1
+        if legacy is None:
+            return name in LOCAL_HOSTS or name.endswith(".localhost")
+        address = legacy
+    return is_internal(address)
 
 
 def parse_platform_configuration(
@@ -561,14 +567,20 @@ class DynamicRegistration:
             )
             with response:
                 body = _read_capped(response, MAX_DOCUMENT_BYTES) if response.status_code == 200 else b""
+        except AddressRefused as exc:
+            raise HostRefused(
+                f"the LMS's configuration URL points at an internal address ({parts.hostname}); use its public name"
+            ) from exc
+        except ResponseTooLarge as exc:
+            raise ConfigurationInvalid("the LMS's OpenID configuration is too large") from exc
         except requests.Timeout as exc:
             raise ConfigurationUnreachable(
-                f"the LMS's OpenID configuration at {configuration_url} did not answer within {self.timeout:g} s"
+                f"the LMS's OpenID configuration at {configuration_url} did not answer in time"
             ) from exc
         except requests.RequestException as exc:
             raise ConfigurationUnreachable(
-                f"the LMS's OpenID configuration at {configuration_url} could not be reached "
-                f"({exc.__class__.__name__}); check that this service can reach your LMS"
+                f"the LMS's OpenID configuration at {configuration_url} could not be reached; "
+                "check that this service can reach your LMS"
             ) from exc
         if response.status_code != 200:
             raise ConfigurationUnreachable(
@@ -612,14 +624,12 @@ class DynamicRegistration:
             response = self.http.post(
                 platform.registration_endpoint, json=dict(body), headers=headers, timeout=self.timeout
             )
+        except AddressRefused as exc:
+            raise HostRefused("the LMS's registration endpoint points at an internal address") from exc
         except requests.Timeout as exc:
-            raise ConfigurationUnreachable(
-                f"the LMS's registration endpoint did not answer within {self.timeout:g} s"
-            ) from exc
+            raise ConfigurationUnreachable("the LMS's registration endpoint did not answer in time") from exc
         except requests.RequestException as exc:
-            raise ConfigurationUnreachable(
-                f"the LMS's registration endpoint could not be reached ({exc.__class__.__name__})"
-            ) from exc
+            raise ConfigurationUnreachable("the LMS's registration endpoint could not be reached") from exc
         if not 200 <= response.status_code < 300:
             raise RegistrationRefused(refusal_message(response.status_code, _error_detail(response)))
         try:

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from lti_tool.errors import AppError
 from lti_tool.keys import KeyStore
+from lti_tool.outbound import OutboundClient, ServiceUrlRefused, check_service_url
 from lti_tool.storage import Database
 from lti_tool.storage.models import ServiceToken, utcnow
 
@@ -85,6 +86,12 @@ class TokenResponseInvalid(TokenError):
     """The platform's token endpoint answered with something that is not a token response."""
 
     code = "token_response_invalid"
+
+
+class ServiceUrlNotRegistered(TokenError):
+    """A service URL from a launch is not on the platform's registered hosts; no token was sent."""
+
+    code = ServiceUrlRefused.code
 
 
 class PlatformEndpoint(Protocol):
@@ -144,8 +151,8 @@ class ServiceTokens:
     Args:
         db: storage holding the shared ``service_tokens`` cache.
         keys: the tool's key store.
-        timeout: seconds for every HTTP call.
-        session: the HTTP session (injectable for tests).
+        timeout: per-read timeout of every HTTP call (the client adds its total deadline).
+        session: the outbound client (``Services.http``); a plain session only in tests.
         clock: current UTC time.
         margin_seconds: a token is renewed this long before the platform's expiry.
         jti_factory: unique assertion ids.
@@ -165,7 +172,7 @@ class ServiceTokens:
         self.db = db
         self.keys = keys
         self.timeout = timeout
-        self.http = session or requests.Session()
+        self.http = session or OutboundClient()
         self.clock = clock
         self.margin = timedelta(seconds=margin_seconds)
         self.jti_factory = jti_factory
@@ -235,12 +242,10 @@ class ServiceTokens:
                 timeout=self.timeout,
             )
         except requests.Timeout as exc:
-            raise TokenEndpointUnreachable(
-                f"the token endpoint of {platform.issuer} did not answer within {self.timeout:g} s"
-            ) from exc
+            raise TokenEndpointUnreachable(f"the token endpoint of {platform.issuer} did not answer in time") from exc
         except requests.RequestException as exc:
             raise TokenEndpointUnreachable(
-                f"the token endpoint of {platform.issuer} could not be reached ({exc.__class__.__name__})"
+                f"the token endpoint of {platform.issuer} could not be reached ({_failure(exc)})"
             ) from exc
         body = _json_or_none(response)
         if response.status_code != 200:
@@ -305,6 +310,29 @@ class ServiceTokens:
         )
         return token
 
+    def check_service_url(self, url: str, platform: PlatformEndpoint) -> None:
+        """Refuse a service URL that is not on the platform's registered hosts (DESIGN.md §5 decision 9).
+
+        The registered hosts are those of the issuer, login, token, audience and key set URLs;
+        ``outbound.service_hosts`` adds hosts for every platform.
+
+        Raises:
+            ServiceUrlNotRegistered: the URL is elsewhere; the caller must not send the token.
+        """
+        registered = [
+            getattr(platform, name, None)
+            for name in ("issuer", "auth_login_url", "auth_token_url", "auth_audience", "key_set_url")
+        ]
+        policy = getattr(self.http, "policy", None)
+        extra = tuple(getattr(policy, "service_hosts", ()) or ())
+        try:
+            check_service_url(url, registered_urls=[u for u in registered if isinstance(u, str)], extra_hosts=extra)
+        except ServiceUrlRefused as exc:
+            logger.warning(
+                "service URL refused for %s: %s", platform.issuer, exc, extra={"action": "service_url_refused"}
+            )
+            raise ServiceUrlNotRegistered(str(exc)) from exc
+
     def authorized_request(
         self,
         method: str,
@@ -329,9 +357,11 @@ class ServiceTokens:
             The platform's response (any status: callers map it).
 
         Raises:
+            ServiceUrlNotRegistered: ``url`` is not on the platform's registered hosts (nothing sent).
             TokenError: no token could be obtained.
             requests.RequestException: the service itself could not be reached.
         """
+        self.check_service_url(url, platform)
         wanted = normalise_scopes(scopes)
         timeout = kwargs.pop("timeout", self.timeout)
         response: requests.Response | None = None
@@ -350,6 +380,11 @@ class ServiceTokens:
         if response is None:  # pragma: no cover - the loop runs at least once
             raise TokenResponseInvalid("no request was made")
         return response
+
+
+def _failure(exc: requests.RequestException) -> str:
+    """The outbound client's own words (never a port-revealing socket error), else the class name."""
+    return str(exc) if isinstance(getattr(exc, "kind", None), str) else exc.__class__.__name__
 
 
 def _json_or_none(response: requests.Response) -> Any:

@@ -112,7 +112,9 @@ def state() -> DevPlatformState:
         kid=kid,
         private_key=private_key,
         public=public,
-        tool_keys=PlatformKeyCache(ttl_seconds=300, refetch_min_interval_seconds=0, timeout_seconds=5.0),
+        tool_keys=PlatformKeyCache(
+            ttl_seconds=300, refetch_min_interval_seconds=0, timeout_seconds=5.0, session=services().http
+        ),
         hints=URLSafeTimedSerializer(secret, salt="devplatform-message-hint"),
         tokens=URLSafeTimedSerializer(secret, salt="devplatform-access-token"),
         seen_jti={},

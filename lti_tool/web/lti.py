@@ -373,6 +373,7 @@ def init_app(app: Flask) -> None:
         ttl_seconds=settings.lti.jwks_cache_ttl_seconds,
         refetch_min_interval_seconds=settings.lti.jwks_refetch_min_interval_seconds,
         timeout_seconds=settings.lti.http_timeout_seconds,
+        session=svc_container.http,
     )
     service = LtiService(
         settings=settings,

@@ -138,7 +138,7 @@ def register() -> Response:
         auto_approve_issuers=settings.lti.auto_approve_issuers,
         allow_insecure_localhost=settings.server.demo or current_app.testing,
         insecure_issuers=settings.lti.insecure_issuers,
-        session=current_app.extensions.get(EXT_HTTP),
+        session=current_app.extensions.get(EXT_HTTP) or services().http,
     )
     try:
         result = flow.register(
@@ -253,7 +253,7 @@ def init_app(app: Flask) -> None:
             svc.db,
             svc.keys,
             timeout=settings.lti.http_timeout_seconds,
-            session=app.extensions.get(EXT_HTTP),
+            session=app.extensions.get(EXT_HTTP) or svc.http,
         )
     if EXT_ROSTER not in app.extensions:
         app.extensions[EXT_ROSTER] = RosterClient(svc.db, app.extensions[EXT_TOKENS])

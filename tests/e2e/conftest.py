@@ -51,6 +51,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             },
             "database": {"url": url},
             "keys": {"folder": str(tmp / "keys")},
+            # tool and development LMS both on loopback: allowed explicitly (production refuses it)
+            "outbound": {"allow_private": ["127.0.0.0/8"]},
         },
     )
     services = build_services(settings)

@@ -46,6 +46,8 @@ def live(settings_overrides: dict[str, dict[str, Any]], tmp_path: Path) -> Itera
     base = f"http://127.0.0.1:{server.server_port}"
     overrides = copy.deepcopy(settings_overrides)
     overrides["server"]["base_url"] = base
+    # tool and development LMS both on loopback: allow it explicitly (production refuses it)
+    overrides["outbound"] = {"allow_private": ["127.0.0.0/8"]}
     settings = load_settings(environ={}, overrides=overrides)
     services = build_services(settings)
     services.keys.generate(if_missing=True)

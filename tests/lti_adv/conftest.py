@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from ltiadv_support import Clock, FakeServer, running_fake_server
@@ -19,3 +20,10 @@ def fake_server() -> Iterator[FakeServer]:
 def clock() -> Clock:
     """A settable UTC clock starting now."""
     return Clock()
+
+
+@pytest.fixture
+def settings_overrides(settings_overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """These suites talk to fake LMS servers on 127.0.0.1, which production refuses to call:
+    allow loopback explicitly (``outbound.allow_private``), as an academy allows its network."""
+    return {**settings_overrides, "outbound": {"allow_private": ["127.0.0.0/8"]}}

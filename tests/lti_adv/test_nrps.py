@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from ltiadv_support import Clock, FakeServer, Recorded, add_platform, json_reply
+from ltiadv_support import Clock, FakeServer, Recorded, add_platform, json_reply, running_fake_server
 
 from lti_tool.lti.context import Launch
 from lti_tool.lti.nrps import (
@@ -14,11 +15,13 @@ from lti_tool.lti.nrps import (
     NrpsNotAvailable,
     NrpsRequestFailed,
     NrpsResponseInvalid,
+    NrpsUrlRefused,
     RosterClient,
     parse_member,
     with_query,
 )
 from lti_tool.lti.tokens import SCOPE_NRPS, ServiceTokens
+from lti_tool.outbound import OutboundClient
 from lti_tool.services import Services
 from lti_tool.storage.models import Platform
 
@@ -114,7 +117,7 @@ def make_launch(
 def setup(services: Services, fake_server: FakeServer, clock: Clock) -> tuple[NrpsService, RosterClient, int]:
     service = NrpsService(fake_server, members=[member(i) for i in range(1, 6)])
     platform = add_platform(services, issuer=ISSUER, client_id="c1", token_url=fake_server.url("/token"))
-    tokens = ServiceTokens(services.db, services.keys, timeout=2.0, clock=clock)
+    tokens = ServiceTokens(services.db, services.keys, timeout=2.0, clock=clock, session=services.http)
     return service, RosterClient(services.db, tokens, ttl_seconds=600, clock=clock), platform.id
 
 
@@ -314,3 +317,30 @@ def test_expired_rosters_are_purged(setup: Any, clock: Clock):
     clock.advance(601)
     assert client.purge_expired() == 2
     assert not client.get_roster(make_launch(platform_id, service.url)).from_cache
+
+
+def test_a_roster_url_on_another_host_is_refused_and_no_token_is_sent(
+    setup: Any, fake_server: FakeServer, services: Services
+):
+    _service, client, platform_id = setup
+    with running_fake_server() as elsewhere:
+        elsewhere.route("GET", "/nrps", lambda rec: json_reply(200, {"members": []}))
+        with pytest.raises(NrpsUrlRefused) as err:
+            client.get_roster(make_launch(platform_id, elsewhere.url("/nrps")))
+        assert elsewhere.requests == []
+    assert err.value.code == "service_url_refused" and "not one of its registered hosts" in err.value.message
+    assert fake_server.hits("/token") == []  # not even a token was asked for
+
+
+def test_a_roster_url_allow_listed_in_service_hosts_is_used(
+    fake_server: FakeServer, services: Services, clock: Clock
+):
+    service = NrpsService(fake_server, members=[member(1)])
+    platform = add_platform(services, issuer=ISSUER, client_id="c1", token_url="https://moodle.academy.example/token")
+    strict = ServiceTokens(services.db, services.keys, timeout=2.0, clock=clock, session=services.http)
+    with pytest.raises(NrpsUrlRefused):
+        RosterClient(services.db, strict, clock=clock).get_roster(make_launch(platform.id, service.url))
+    policy = dataclasses.replace(services.http.policy, service_hosts=(urlsplit(fake_server.base_url).netloc,))
+    allowed = ServiceTokens(services.db, services.keys, timeout=2.0, clock=clock, session=OutboundClient(policy))
+    with pytest.raises(NrpsRequestFailed):  # now it is sent: the token endpoint (elsewhere) is what fails
+        RosterClient(services.db, allowed, clock=clock).get_roster(make_launch(platform.id, service.url))

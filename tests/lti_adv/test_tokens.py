@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
 import jwt
 import pytest
 import requests
-from ltiadv_support import Clock, FakeServer, Recorded, add_platform, json_reply
+from ltiadv_support import Clock, FakeServer, Recorded, add_platform, json_reply, running_fake_server
 
 from lti_tool.lti.tokens import (
     ASSERTION_TYPE,
@@ -16,11 +17,13 @@ from lti_tool.lti.tokens import (
     SCOPE_NRPS,
     SCOPE_SCORE,
     ServiceTokens,
+    ServiceUrlNotRegistered,
     TokenEndpointUnreachable,
     TokenRequestRefused,
     TokenResponseInvalid,
     cache_key,
 )
+from lti_tool.outbound import OutboundClient
 from lti_tool.services import Services
 from lti_tool.storage.models import ServiceToken
 
@@ -97,6 +100,7 @@ class TokenEndpoint:
 
 
 def make_client(services: Services, clock: Clock, **kw: Any) -> ServiceTokens:
+    kw.setdefault("session", services.http)
     return ServiceTokens(services.db, services.keys, timeout=2.0, clock=clock, **kw)
 
 
@@ -307,10 +311,10 @@ def test_token_endpoint_timeout(services: Services, fake_server: FakeServer, clo
 
     fake_server.route("POST", "/token", slow)
     platform = add_platform(services, issuer=ISSUER, client_id="c1", token_url=fake_server.url("/token"))
-    tokens = ServiceTokens(services.db, services.keys, timeout=0.2, clock=clock)
+    tokens = ServiceTokens(services.db, services.keys, timeout=0.2, clock=clock, session=services.http)
     with pytest.raises(TokenEndpointUnreachable) as err:
         tokens.get_token(platform, [SCOPE_SCORE])
-    assert "did not answer within 0.2 s" in err.value.message
+    assert "did not answer in time" in err.value.message
 
 
 def test_tokens_are_never_logged(
@@ -395,3 +399,33 @@ def test_authorized_request_accepts_a_per_call_timeout(services: Services, fake_
         "GET", fake_server.url("/service"), platform=platform, scopes=[SCOPE_SCORE], timeout=1.0
     )
     assert response.status_code == 200
+
+
+def test_the_bearer_token_never_goes_to_a_host_the_platform_did_not_register(
+    services: Services, fake_server: FakeServer, clock: Clock
+):
+    TokenEndpoint(services, fake_server, audience=fake_server.url("/token"))
+    platform = add_platform(services, issuer=ISSUER, client_id="c1", token_url=fake_server.url("/token"))
+    tokens = make_client(services, clock)
+    with running_fake_server() as collector:
+        collector.route("GET", "/collect", lambda rec: json_reply(200, {}))
+        with pytest.raises(ServiceUrlNotRegistered) as err:
+            tokens.authorized_request("GET", collector.url("/collect"), platform=platform, scopes=[SCOPE_SCORE])
+        assert collector.requests == []
+    assert err.value.code == "service_url_refused" and not err.value.transient
+    assert fake_server.hits("/token") == []
+
+
+def test_a_trickling_token_endpoint_is_cut_at_the_deadline(services: Services, fake_server: FakeServer, clock: Clock):
+    def slow(rec: Recorded) -> Any:
+        time.sleep(3)
+        return json_reply(200, {"access_token": "late"})
+
+    fake_server.route("POST", "/token", slow)
+    platform = add_platform(services, issuer=ISSUER, client_id="c1", token_url=fake_server.url("/token"))
+    policy = dataclasses.replace(services.http.policy, deadline_seconds=0.5)
+    tokens = ServiceTokens(services.db, services.keys, timeout=10.0, clock=clock, session=OutboundClient(policy))
+    started = time.monotonic()
+    with pytest.raises(TokenEndpointUnreachable):
+        tokens.get_token(platform, [SCOPE_SCORE])
+    assert time.monotonic() - started < 2.5

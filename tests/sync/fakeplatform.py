@@ -10,7 +10,11 @@ Behaves like Moodle's gradebook services where it matters (DESIGN.md §6):
   (else 400 "Incorrect score received"), 409 unless the timestamp is strictly later at 1-second
   resolution than the stored grade's, non-FullyGraded posts clear the grade;
   STRICTER than Moodle: ``scoreGiven`` without ``scoreMaximum`` is a 400 (Moodle assumes 1);
-* faults: drop connections / 503 for N requests or seconds, 429 with Retry-After, expire all
+* results: like Moodle 4.5, ``GET …/results?limit=N`` crashes (404 HTML "Call to a member
+  function out() on null"); without ``limit`` every result comes in one page, or in pages of
+  ``results_page_size`` linked with ``Link: <…>; rel="next"`` (``offset`` only) when set;
+* faults: trickle an answer one byte at a time, drop connections / 503 for N requests or
+  seconds, 429 with Retry-After, expire all
   tokens (→ 401), reject a user (400), latency.
 """
 
@@ -52,6 +56,8 @@ class Faults:
     token_latency: float = 0.0
     token_failures: int = 0  # token endpoint answers 503 this many times
     rejected_users: set[str] = field(default_factory=set)
+    trickle_requests: int = 0  # answer 200 with a 100-byte body sent one byte every trickle_interval
+    trickle_interval: float = 0.1
 
 
 class FakePlatform:
@@ -73,6 +79,8 @@ class FakePlatform:
         self.enrolled = enrolled  # None: everyone is enrolled
         self.page_size = page_size
         self.expires_in = expires_in
+        self.results_page_size: int | None = None
+        self.results_queries: list[dict[str, str]] = []
         self.faults = Faults()
         self.lock = threading.Lock()
         self.tokens: set[str] = set()
@@ -182,12 +190,30 @@ class _Handler(BaseHTTPRequestHandler):
             if f.drop_requests > 0:
                 f.drop_requests -= 1
             status = None
-            if not drop and f.status_requests > 0:
+            trickle = not drop and f.trickle_requests > 0
+            if trickle:
+                f.trickle_requests -= 1
+            if not drop and not trickle and f.status_requests > 0:
                 f.status_requests -= 1
                 status = f.status
             latency = f.latency
         if latency:
             time.sleep(latency)
+        if trickle:
+            self._body()
+            self.close_connection = True
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            try:
+                for _ in range(100):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(f.trickle_interval)
+            except OSError:
+                pass  # the client gave up
+            return True
         if drop:
             self._body()
             self.close_connection = True
@@ -406,6 +432,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _results(self, item_id: int, query: dict[str, str]) -> None:
         fake = self.fake
         with fake.lock:
+            fake.results_queries.append(dict(query))
+        if "limit" in query:
+            # What Moodle 4.5 answers (mod/lti/service/gradebookservices, results with a limit).
+            self._send(
+                404,
+                "<html><body><p>Exception - Call to a member function out() on null</p></body></html>",
+                ctype="text/html; charset=utf-8",
+            )
+            return
+        with fake.lock:
             rows = [
                 {
                     "id": f"{fake.base}{LINEITEM_RE_PREFIX}/{item_id}/lineitem/results"
@@ -418,4 +454,13 @@ class _Handler(BaseHTTPRequestHandler):
                 for (iid, user), g in sorted(fake.grades.items())
                 if iid == item_id and ("user_id" not in query or user == query["user_id"])
             ]
-        self._send(200, rows, ctype="application/vnd.ims.lis.v2.resultcontainer+json")
+        headers: dict[str, str] = {}
+        size = fake.results_page_size
+        if size:
+            offset = int(query.get("offset", "0"))
+            if offset + size < len(rows):
+                nxt = urlencode(dict(query, offset=str(offset + size)))
+                path = f"{LINEITEM_RE_PREFIX}/{item_id}/lineitem/results"
+                headers["Link"] = f'<{fake.base}{path}?{nxt}>; rel="next"'
+            rows = rows[offset : offset + size]
+        self._send(200, rows, ctype="application/vnd.ims.lis.v2.resultcontainer+json", headers=headers)

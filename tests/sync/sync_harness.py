@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fakeplatform import FakePlatform
 
@@ -47,13 +48,16 @@ class Harness:
         *,
         config: WorkerConfig | None = None,
         timeout: float | tuple[float, float] = (1.0, 2.0),
+        session: requests.Session | None = None,
     ) -> None:
         self.store = InMemoryOutboxStore()
         self.directory = InMemoryPlatformDirectory(
             {k: endpoints(k, fake) for k, fake in platforms.items()}
         )
-        self.tokens = ClientCredentialsTokenProvider(signing, InMemoryTokenCache(), timeout=timeout)
-        self.ags = AgsClient(self.tokens, timeout=timeout)
+        self.tokens = ClientCredentialsTokenProvider(
+            signing, InMemoryTokenCache(), timeout=timeout, session=session
+        )
+        self.ags = AgsClient(self.tokens, timeout=timeout, session=session)
         self.config = config or WorkerConfig(
             retry_policy=FAST_POLICY,
             breaker=BreakerConfig(failure_threshold=1000, cooldown_seconds=0.2),

@@ -314,3 +314,37 @@ def test_pem_signing_key_errors(private_key, pem, kid, fragment):
         PemSigningKeyProvider(pem, kid)
     assert err.value.code == "signing_key_unavailable"
     assert fragment in err.value.message
+
+
+def test_results_read_the_way_moodle_45_serves_them(make_platform, signing):
+    """Moodle 4.5 crashes on ``results?limit=`` (404 HTML); results are read without it, all pages."""
+    fake = make_platform()
+    url = fake.add_line_item(label="Quiz")
+    client, p = _client(signing, fake)
+    for user in ("1", "2", "3", "4", "5"):
+        payload = {
+            "userId": user,
+            "scoreGiven": float(user),
+            "scoreMaximum": 10.0,
+            "activityProgress": "Completed",
+            "gradingProgress": "FullyGraded",
+            "timestamp": T.isoformat(),
+        }
+        assert client.post_score(p, url, payload).status_code == 200
+    # the fake fails like Moodle when a limit is sent
+    token = client._tokens.get_token(p, AGS_SCOPES)
+    crash = requests.get(
+        url.replace("/lineitem?", "/lineitem/results?") + "&limit=100",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    )
+    assert crash.status_code == 404 and "out() on null" in crash.text
+    # one page without a limit
+    assert sorted(r["userId"] for r in client.get_results(p, url)) == ["1", "2", "3", "4", "5"]
+    # pages of 2 with rel="next" links, followed to the end
+    fake.results_page_size = 2
+    results = client.get_results(p, url)
+    assert sorted(r["userId"] for r in results) == ["1", "2", "3", "4", "5"]
+    assert [r["resultScore"] for r in sorted(results, key=lambda r: r["userId"])] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert all("limit" not in q for q in fake.results_queries[1:])
+    assert [q.get("offset") for q in fake.results_queries[-3:]] == [None, "2", "4"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,3 +29,9 @@ def db(database_url: str) -> Iterator[Database]:
 def sql_store(db: Database) -> SqlOutboxStore:
     """The SQL outbox store over the test database."""
     return SqlOutboxStore(db)
+
+
+@pytest.fixture
+def settings_overrides(settings_overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The fake platforms run on 127.0.0.1, which production refuses to call: allow it explicitly."""
+    return {**settings_overrides, "outbound": {"allow_private": ["127.0.0.0/8"]}}

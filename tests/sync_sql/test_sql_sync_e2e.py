@@ -387,3 +387,21 @@ def test_workers_share_service_tokens_through_the_database(
     drain(wired, store)
     with wired.db.session() as s:
         assert s.query(ServiceToken).count() >= 1
+
+
+def test_a_line_item_on_a_host_the_platform_did_not_register_is_never_sent(
+    wired: Services, fake: TrackingPlatform, course_key: str, store: SqlOutboxStore
+) -> None:
+    """A launch naming a gradebook elsewhere must not get the platform's bearer token (issue 12, security 3)."""
+    pid = register_platform(wired, fake)
+    other = start_platform(wired)
+    try:
+        foreign = other.add_line_item(label="Collector")
+        start_learner(wired, pid, course_key, fake, "u-1", lineitem=foreign).commit(0.7)
+        code, out = run_cli(wired, "sync", "once")
+        assert code == 0 and "dead 1" in out, out
+        (dead,) = store.list_items(statuses=[S.DEAD])
+        assert "service_url_refused" in (dead.last_error or "")
+        assert other.requests_seen == 0 and fake.token_requests == 0
+    finally:
+        other.stop()
