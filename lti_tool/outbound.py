@@ -112,6 +112,8 @@ class OutboundPolicy:
             are accepted for every platform, besides each platform's registered hosts.
         pool_connections: hosts whose keep-alive pools are kept.
         pool_maxsize: kept-alive connections per host.
+        ca_bundle: PEM file of the certificate authorities to trust instead of the bundled ones
+            (an academy LMS behind an internal CA); empty for the defaults.
     """
 
     deadline_seconds: float = 10.0
@@ -123,6 +125,7 @@ class OutboundPolicy:
     service_hosts: tuple[str, ...] = ()
     pool_connections: int = 32
     pool_maxsize: int = 16
+    ca_bundle: str = ""
     _networks: tuple[IpNetwork, ...] = field(default=(), init=False, repr=False, compare=False)
     _hosts: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
 
@@ -423,6 +426,8 @@ class OutboundClient(requests.Session):
         super().__init__()
         self.policy = policy or OutboundPolicy()
         self.trust_env = False
+        if self.policy.ca_bundle:
+            self.verify = self.policy.ca_bundle
         self.headers["User-Agent"] = USER_AGENT
         adapter = _GuardedAdapter(
             pool_connections=self.policy.pool_connections, pool_maxsize=self.policy.pool_maxsize
@@ -586,6 +591,7 @@ def policy_from_settings(settings: Any) -> OutboundPolicy:
         service_hosts=tuple(out.service_hosts),
         pool_connections=out.pool_connections,
         pool_maxsize=max(out.pool_maxsize, settings.sync.concurrency_per_platform),
+        ca_bundle=out.ca_bundle,
     )
 
 

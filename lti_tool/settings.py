@@ -159,6 +159,7 @@ class OutboundSettings:
     pool_maxsize: int = 16
     allow_private: tuple[str, ...] = ()
     service_hosts: tuple[str, ...] = ()
+    ca_bundle: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -390,6 +391,8 @@ def _check_outbound(out: OutboundSettings) -> None:
     for entry in out.service_hosts:
         if not entry.strip() or "/" in entry or any(c.isspace() for c in entry):
             raise SettingsError("outbound.service_hosts", f"{entry!r} is not a host or host:port")
+    if out.ca_bundle and not Path(out.ca_bundle).is_file():
+        raise SettingsError("outbound.ca_bundle", f"{out.ca_bundle} is not a readable PEM file")
 
 
 def load_settings(

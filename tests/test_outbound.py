@@ -660,3 +660,48 @@ def test_https_goes_to_the_checked_address_with_sni_and_verification_for_the_nam
             client.get(f"https://lms.academy.test:{port}/jwks", verify=_self_signed(other, "other.test")[0])
     finally:
         plain.close()
+
+
+def test_ca_bundle_setting_trusts_an_internal_certificate_authority(tmp_path, monkeypatch):
+    """outbound.ca_bundle: an academy LMS whose certificate comes from the academy's own CA."""
+    import ssl
+
+    cert, key = _self_signed(tmp_path, "lms.academy.test")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    plain = socket.socket()
+    plain.bind(("127.0.0.1", 0))
+    plain.listen(4)
+    port = plain.getsockname()[1]
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = plain.accept()
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    while b"\r\n\r\n" not in tls.recv(65536):
+                        pass
+                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+            except (OSError, ssl.SSLError):
+                pass  # the client refused our certificate
+
+    threading.Thread(target=serve, daemon=True).start()
+    monkeypatch.setattr(
+        "lti_tool.outbound.socket.getaddrinfo",
+        lambda name, port_, *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port_))],
+    )
+    try:
+        with pytest.raises(ConnectionFailed):  # the bundled public authorities do not know it
+            OutboundClient(policy()).get(f"https://lms.academy.test:{port}/jwks")
+        trusting = OutboundClient(policy(ca_bundle=cert))
+        assert trusting.get(f"https://lms.academy.test:{port}/jwks").json() == {}
+    finally:
+        plain.close()
+
+
+def test_ca_bundle_setting_must_name_a_file(tmp_path):
+    with pytest.raises(SettingsError) as err:
+        load_settings(
+            environ={}, overrides={"server": {"demo": True}, "outbound": {"ca_bundle": str(tmp_path / "missing.pem")}}
+        )
+    assert err.value.key == "outbound.ca_bundle"

@@ -238,7 +238,7 @@ def tls_session(ca: Path) -> requests.Session:
     return s
 
 
-def write_config(folder: Path, database_url: str, base: str, port: int) -> Path:
+def write_config(folder: Path, database_url: str, base: str, port: int, ca: Path) -> Path:
     config = folder / "cbsi-connect.toml"
     config.write_text(
         f"""[server]
@@ -260,6 +260,9 @@ folder = "{folder / "content"}"
 
 [keys]
 folder = "{folder / "keys"}"
+
+[outbound]
+ca_bundle = "{ca}"
 
 [sync]
 poll_interval_seconds = 0.5

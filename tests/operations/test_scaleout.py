@@ -86,13 +86,12 @@ def layout(database_for_layout: str, tmp_path_factory: pytest.TempPathFactory) -
     folder = tmp_path_factory.mktemp("scaleout")
     lb_port, web1, web2 = free_port(), free_port(), free_port()
     base = f"https://127.0.0.1:{lb_port}"
-    config = write_config(folder, database_for_layout, base, web1)
     ca, bundle = make_tls(folder)
+    config = write_config(folder, database_for_layout, base, web1, ca)
     stats = folder / "haproxy.sock"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CBSI_")},
         unit_config_variable("cbsi-connect-web@.service"): str(config),
-        "REQUESTS_CA_BUNDLE": str(ca),  # the nodes reach the development LMS through the balancer
         "CBSI_LB_BIND": f"127.0.0.1:{lb_port}",
         "CBSI_TLS_PEM": str(bundle),
         "CBSI_WEB1": f"127.0.0.1:{web1}",
