@@ -98,7 +98,8 @@ class OpenedAttempt:
     resumed: bool
     is_learner: bool
     toc: tuple[dict[str, Any], ...] = ()
-    nav: dict[str, bool] = dataclasses.field(default_factory=dict)
+    # {"previous": bool, "continue": bool (sequencing: valid now), "hide": [hideLMSUI] (when any)}
+    nav: dict[str, Any] = dataclasses.field(default_factory=dict)
     message: str | None = None
 
 
@@ -394,9 +395,13 @@ def _opened(
     items = player_items(version)
     tree = activity_tree(services, version)
     current = attempt.current_item
+    nav: dict[str, Any]
     if tree is not None and attempt.sequencing:
         toc = tuple(sequencing.toc(tree, attempt.sequencing))
-        nav = sequencing.nav_state(tree, attempt.sequencing, current)
+        nav = dict(sequencing.nav_state(tree, attempt.sequencing, current))
+        hide = tree.activities[current].hide_lms_ui if current in tree.activities else ()
+        if hide:
+            nav["hide"] = list(hide)  # adlnav:hideLMSUI of the delivered SCO (CAM 4th)
     else:
         toc = tuple(
             {"id": i.id, "title": i.title, "kind": i.kind, "depth": 0, "visible": i.visible, "disabled": False,
