@@ -690,6 +690,7 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
             raise StaleCommit(row.seq + 1)
         rejected: tuple[dict[str, Any], ...] = ()
         stored = 0
+        objectives_changed = False
         if row.cmi_version == ASSET:
             state: dict[str, Any] = row.state
             completed = asset_completed or bool(row.outcome)
@@ -699,6 +700,9 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
             result = apply_commit(row.state, changes, row.cmi_version)
             state = result.state
             stored = len(result.stored)
+            # cmi.objectives.n feed sequencing (objective maps, precondition rules) though they
+            # are not part of the graded outcome
+            objectives_changed = any(element.startswith("cmi.objectives.") for element in result.stored)
             rejected = tuple(
                 {"element": r.element, "value": r.value, "code": r.code, "message": r.message} for r in result.rejected
             )
@@ -731,10 +735,12 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
         if done.rowcount != 1:  # type: ignore[attr-defined]
             raise StaleCommit(seq + 1)
         attempt_outcome = row.attempt_outcome
-        # Session time moves on every commit; only a change in what is graded (or the end of a
-        # session) is worth the sequencing report and the attempt rollup.
+        # Session time moves on every commit; only a change in what is graded or in the SCO's
+        # objectives (or the end of a session) is worth the sequencing report and the attempt
+        # rollup. An objective written alone can enable the next activity (a post test whose
+        # precondition reads it): the player's Continue must learn it now, not at Terminate.
         graded_change = _graded(outcome) != _graded(row.outcome)
-        tracked = terminate or graded_change
+        tracked = terminate or graded_change or objectives_changed
         if tracked:
             _track(s, services, attempt_id, item_id, row.cmi_version, state, terminated=terminate)
         if tracked:

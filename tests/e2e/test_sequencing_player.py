@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from e2e_stack import Stack, wait_until
-from manifest_dsl import Cluster, Course, Sco, Seq
+from manifest_dsl import Cluster, Cond, Course, Map, Objective, Rule, Sco, Seq
 from seq_player import buttons, click, delivered, launch_course, menu, run
 
 pytestmark = pytest.mark.browser
@@ -17,6 +17,7 @@ ENABLED = {"visible": True, "enabled": True}
 DISABLED = {"visible": True, "enabled": False}
 HIDDEN = {"visible": False, "enabled": False}
 DONE = [["set", "cmi.completion_status", "completed"], ["terminate"]]
+BOOKMARK = (["set", "cmi.location", "page-1"], ["commit"])
 
 
 # -- item 1: stranded behind an invisible cluster --------------------------------------------
@@ -71,3 +72,61 @@ def test_hide_lms_ui_hides_the_buttons_of_that_sco_only(stack: Stack, context):
     wait_until(lambda: page.evaluate("cbsiPlayer.currentId") == "c", what="c delivered by the SCO's request")
     assert delivered(page) == "c"
     assert buttons(page) == {"previous": HIDDEN, "continue": ENABLED}
+
+
+# -- item 2: Continue at the end of content ---------------------------------------------------
+
+
+def post_test_course(course_id: str) -> Course:
+    """Content (two SCOs) then a post test that is disabled until the content's last SCO has
+    satisfied its objective "content_done" (shared through the global objective g_done)."""
+    done = Objective("content_done", maps=(Map("g_done", write_satisfied=True),))
+    gate = Objective("gate", maps=(Map("g_done", read_satisfied=True),))
+    locked = Rule(
+        "pre",
+        "disabled",
+        (Cond("satisfied", "gate", negate=True), Cond("objectiveStatusKnown", "gate", negate=True)),
+        "any",
+    )
+    return Course(
+        course_id,
+        [
+            Cluster(
+                "content",
+                [Sco("c1", "Lesson 1"), Sco("c2", "Lesson 2", Seq(objectives=(done,)), on_load=BOOKMARK)],
+                "Content",
+                Seq(flow=True),
+            ),
+            Sco("post", "Post test", Seq(rules=(locked,), objectives=(gate,))),
+        ],
+        seq=Seq(flow=True),
+    )
+
+
+def test_continue_is_enabled_once_the_content_satisfies_what_the_post_test_needs(stack: Stack, context):
+    page = context.new_page()
+    attempt, _ = launch_course(stack, page, post_test_course("issue13-post-test-gate"))
+    assert delivered(page) == "c1"
+    run(page, "c1", DONE)
+    assert click(page, "continue") == "c2"
+    assert buttons(page)["continue"] == DISABLED  # the post test is locked: flow cannot deliver it yet
+    wait_until(lambda: stack.cmi(attempt, "c2", "cmi.location") == "page-1", what="the lesson's first commit")
+    # The last lesson satisfies its objective (written alone, no status change) and commits.
+    results = run(
+        page,
+        "c2",
+        [
+            ["set", "cmi.objectives.0.id", "content_done"],
+            ["set", "cmi.objectives.0.success_status", "passed"],
+            ["commit"],
+        ],
+    )
+    assert results == ["true", "true", "true"]
+    wait_until(
+        lambda: page.evaluate("!document.getElementById('cbsi-next').disabled"),
+        timeout=5,
+        what="Continue enabled once the objective reached sequencing",
+    )
+    assert buttons(page) == {"previous": ENABLED, "continue": ENABLED}
+    assert click(page, "continue") == "post"
+    assert stack.attempt(attempt).current_item == "post"
