@@ -863,6 +863,34 @@ class NavDecision:
     opened: OpenedAttempt | None = None
 
 
+def _record_suspension(s: Session, tree: sequencing.ActivityTree, attempt_id: str, suspended: str | None) -> None:
+    """A suspendAll suspended the SCO ``suspended``: its next session resumes its data.
+
+    SCORM 2004 (RTE 4th ed. cmi.entry; ADL CTS DMB: ``cmi.exit=normal`` then ``suspendAll``
+    relaunches with ``entry=resume`` and the suspend data) — suspendAll suspends the SCO's attempt
+    whatever ``cmi.exit`` it wrote (``""``, ``normal``, or none before the player's Exit). The
+    stored (write-only) ``cmi.exit`` becomes ``suspend``: it is what :func:`_start_session` reads to
+    continue the attempt. Without this the relaunch delivered the right SCO through resumeAll but
+    with ``entry=ab-initio`` and no location or suspend data.
+    """
+    if suspended is None or suspended not in tree.activities or not tree.activities[suspended].is_leaf:
+        return  # a cluster was suspended (the SCO had already exited): nothing of a SCO to keep
+    row = s.get(ScoState, (attempt_id, suspended))
+    if row is None or row.cmi_version != "2004" or not row.state:
+        return
+    values = dict(row.state.get("values") or {})
+    if values.get("cmi.exit") == "suspend":
+        return
+    values["cmi.exit"] = "suspend"
+    row.state = {**row.state, "values": values}
+    logger.info(
+        "suspendAll suspended %s of attempt %s: its next session resumes",
+        suspended,
+        attempt_id,
+        extra={"action": "runtime_suspend_all"},
+    )
+
+
 def navigate(services: Services, attempt_id: str, request: str, target: Any = None) -> NavDecision:
     """Run a navigation request through the SN engine (``scorm.sequencing``) for the attempt.
 
@@ -897,6 +925,8 @@ def navigate(services: Services, attempt_id: str, request: str, target: Any = No
             )
         attempt.sequencing = dict(result.state)
         attempt.current_item = result.deliver
+        if sequencing.parse_nav_request(request, target).request == "suspendAll":
+            _record_suspension(s, tree, attempt.id, result.state.get("suspended"))
         opened = _opened(services, attempt, version, version.course.title, reg, resumed=True)
         item = next((i for i in opened.items if i.id == result.deliver), None) if result.deliver else None
         return NavDecision(item=item, end=result.end or item is None, message=result.message, opened=opened)

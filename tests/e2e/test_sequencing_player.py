@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from e2e_stack import Stack, wait_until
 from manifest_dsl import Cluster, Cond, Course, Map, Objective, Rule, Sco, Seq
-from seq_player import buttons, click, delivered, launch_course, menu, run
+from seq_player import buttons, click, delivered, launch_course, menu, run, sco_frame
 
 pytestmark = pytest.mark.browser
 
@@ -130,3 +130,85 @@ def test_continue_is_enabled_once_the_content_satisfies_what_the_post_test_needs
     assert buttons(page) == {"previous": ENABLED, "continue": ENABLED}
     assert click(page, "continue") == "post"
     assert stack.attempt(attempt).current_item == "post"
+
+
+# -- item 7: resume after every exit/suspend path ---------------------------------------------
+
+MARK_2004 = [["set", "cmi.location", "p7"], ["set", "cmi.suspend_data", "sd-7"]]
+MARK_12 = [["set", "cmi.core.lesson_location", "p7"], ["set", "cmi.suspend_data", "sd-7"]]
+EXIT_PATHS_2004 = {
+    # the SCO suspends itself, then the learner leaves with the player's Exit
+    "exit-suspend-then-exit-button": ([*MARK_2004, ["set", "cmi.exit", "suspend"], ["terminate"]], "exit"),
+    # the SCO asks for suspendAll (no cmi.exit)
+    "nav-suspendAll": ([*MARK_2004, ["set", "adl.nav.request", "suspendAll"], ["terminate"]], None),
+    # the SCO suspends itself and asks for suspendAll
+    "exit-suspend-and-suspendAll": (
+        [*MARK_2004, ["set", "cmi.exit", "suspend"], ["set", "adl.nav.request", "suspendAll"], ["terminate"]],
+        None,
+    ),
+    # the SCO exits "normal" but asks for suspendAll: suspendAll wins (ADL CTS DMB, Act1V10/V11)
+    "exit-normal-and-suspendAll": (
+        [*MARK_2004, ["set", "cmi.exit", "normal"], ["set", "adl.nav.request", "suspendAll"], ["terminate"]],
+        None,
+    ),
+    # the player's Exit: the SCO's unload handler suspends and terminates
+    "exit-button-unload-handler": ([*MARK_2004, ["commit"]], "exit"),
+    # the player's Exit (a suspendAll): the SCO's unload handler writes cmi.exit="" and terminates
+    "exit-button-unload-exit-empty": ([*MARK_2004, ["commit"]], "exit"),
+    # the player's Exit: the SCO never calls Terminate
+    "exit-button-no-terminate": ([*MARK_2004, ["commit"]], "exit-bare"),
+    # the tab is closed without Terminate
+    "close-window": (MARK_2004, "close"),
+}
+
+
+def two_scos(course_id: str, version: str = "2004", unload: tuple = ()) -> Course:
+    flow = Seq(flow=True) if version == "2004" else None
+    return Course(course_id, [Sco("a", "Lesson A"), Sco("b", "Lesson B", on_unload=unload)], seq=flow, version=version)
+
+
+def leave(page, how: str | None) -> None:
+    if how in ("exit", "exit-bare"):
+        page.click("#cbsi-exit")
+        page.wait_for_selector("#cbsi-panel:not([hidden]), body:not(.cbsi-player)", state="attached")
+    elif how == "close":
+        page.close(run_before_unload=True)
+        return
+    else:
+        page.wait_for_selector("#cbsi-panel:not([hidden])")
+    page.wait_for_function("() => !window.cbsiPlayer || !cbsiPlayer.busy")
+
+
+@pytest.mark.parametrize("path", sorted(EXIT_PATHS_2004))
+def test_scorm2004_relaunch_resumes_after(stack: Stack, browser, path: str):
+    steps, how = EXIT_PATHS_2004[path]
+    unload = {
+        "exit-button-unload-handler": (["set", "cmi.exit", "suspend"], ["terminate"]),
+        "exit-button-unload-exit-empty": (["set", "cmi.exit", ""], ["terminate"]),
+    }.get(path, ())
+    course = two_scos(f"issue13-resume-{path}", unload=unload)
+    first = browser.new_context(base_url=stack.base)
+    try:
+        page = first.new_page()
+        attempt, link = launch_course(stack, page, course)
+        run(page, "a", DONE)
+        assert click(page, "continue") == "b"
+        assert run(page, "b", steps) == ["true"] * len(steps)
+        leave(page, how)
+        wait_until(lambda: stack.cmi(attempt, "b", "cmi.suspend_data") == "sd-7", what="b's data stored")
+    finally:
+        first.close()
+    second = browser.new_context(base_url=stack.base)
+    try:
+        page = second.new_page()
+        again, _ = launch_course(stack, page, course, link=link)
+        assert again == attempt
+        assert delivered(page) == "b"
+        frame = sco_frame(page, "b")
+        launched = frame.evaluate("launched")
+        assert launched == {"cmi.entry": "resume", "cmi.location": "p7", "cmi.suspend_data": "sd-7"}, (
+            launched,
+            stack.sco_state(attempt, "b").state,
+        )
+    finally:
+        second.close()
