@@ -343,7 +343,13 @@ def _open_attempt(s: Session, services: Services, launch: Launch, ident: str) ->
     # a registration made just now has no attempts
     last = None if new_registration else s.scalars(_LAST_ATTEMPT, {"registration_id": reg.id}).first()
     policy = course.attempt_policy or settings.attempt_policy
-    finished = last is not None and last.outcome.get("completion") == Completion.COMPLETED.value
+    # A completed attempt the learner suspended (Exit, suspendAll, cmi.exit=suspend) is resumed,
+    # not replaced: the relaunch must give back the bookmark (issue 13 item 7).
+    finished = (
+        last is not None
+        and last.outcome.get("completion") == Completion.COMPLETED.value
+        and not _suspended(s, last)
+    )
     resume = last is not None and last.status == "active" and policy == "resume" and not finished
     if resume and last is not None:
         attempt = last
@@ -380,6 +386,24 @@ def _open_attempt(s: Session, services: Services, launch: Launch, ident: str) ->
         s.flush()
     view = _opened(services, attempt, version, course.title, reg, resumed=resume, message=message)
     return _Opened(view=view, attempt=attempt, version=version, created=not resume)
+
+
+def _suspended(s: Session, attempt: Attempt) -> bool:
+    """Whether the learner left ``attempt`` suspended, to come back to it.
+
+    Sequencing holds a suspended activity (suspendAll: the player's Exit, or the SCO's request),
+    or the item on screen last ended its session with ``exit=suspend`` (a single-SCO course has
+    no navigation requests).
+    """
+    if (attempt.sequencing or {}).get("suspended") is not None:
+        return True
+    if not attempt.current_item:
+        return False
+    row = s.get(ScoState, (attempt.id, attempt.current_item))
+    if row is None or not row.state or row.cmi_version == ASSET:
+        return False
+    values = row.state.get("values") or {}
+    return values.get("cmi.exit", values.get("cmi.core.exit")) == "suspend"
 
 
 def _opened(

@@ -212,3 +212,114 @@ def test_scorm2004_relaunch_resumes_after(stack: Stack, browser, path: str):
         )
     finally:
         second.close()
+
+
+def relaunch(stack: Stack, browser, course: Course, link: int) -> tuple[object, object]:
+    """A fresh browser profile launches the link again: (context, page)."""
+    ctx = browser.new_context(base_url=stack.base)
+    page = ctx.new_page()
+    launch_course(stack, page, course, link=link)
+    return ctx, page
+
+
+EXIT_PATHS_12 = {
+    # the SCO suspends itself in its unload handler; the learner leaves with the player's Exit
+    "exit-button-suspend": ((["set", "cmi.core.exit", "suspend"], ["terminate"]), "exit", "resume"),
+    # the SCO finishes without cmi.core.exit in its unload handler: 1.2 keeps the data, entry ""
+    "exit-button-finish": ((["terminate"],), "exit", ""),
+    # the player's Exit, the SCO never calls LMSFinish
+    "exit-button-no-finish": ((), "exit-bare", ""),
+    # the tab is closed without LMSFinish
+    "close-window": ((), "close", ""),
+}
+
+
+@pytest.mark.parametrize("path", sorted(EXIT_PATHS_12))
+def test_scorm12_relaunch_resumes_after(stack: Stack, browser, path: str):
+    unload, how, entry = EXIT_PATHS_12[path]
+    course = two_scos(f"issue13-resume12-{path}", version="1.2", unload=unload)
+    first = browser.new_context(base_url=stack.base)
+    try:
+        page = first.new_page()
+        attempt, link = launch_course(stack, page, course)
+        assert run(page, "a", [["set", "cmi.core.lesson_status", "completed"], ["commit"]]) == ["true", "true"]
+        assert click(page, "continue") == "b"
+        steps = [["set", "cmi.core.lesson_status", "incomplete"], *MARK_12, ["commit"]]
+        assert run(page, "b", steps) == ["true"] * len(steps)
+        leave(page, how)
+        wait_until(lambda: stack.cmi(attempt, "b", "cmi.suspend_data") == "sd-7", what="b's data stored")
+    finally:
+        first.close()
+    ctx, page = relaunch(stack, browser, course, link)
+    try:
+        assert delivered(page) == "b"
+        launched = sco_frame(page, "b").evaluate("launched")
+        assert launched == {"cmi.core.entry": entry, "cmi.core.lesson_location": "p7", "cmi.suspend_data": "sd-7"}
+        assert stack.attempts_for_link(link)[-1].id == attempt
+    finally:
+        ctx.close()
+
+
+def test_scorm2004_exit_all_ends_the_attempts_of_the_scos(stack: Stack, browser):
+    """exitAll is not a suspension: the relaunch starts the course over and a SCO that exited
+    "normal" starts a new attempt of its own (ab-initio, no old data)."""
+    course = two_scos("issue13-exit-all")
+    first = browser.new_context(base_url=stack.base)
+    try:
+        page = first.new_page()
+        attempt, link = launch_course(stack, page, course)
+        run(page, "a", DONE)
+        assert click(page, "continue") == "b"
+        steps = [*MARK_2004, ["set", "cmi.exit", "normal"], ["set", "adl.nav.request", "exitAll"], ["terminate"]]
+        assert run(page, "b", steps) == ["true"] * len(steps)
+        page.wait_for_selector("#cbsi-panel:not([hidden])")
+        wait_until(lambda: stack.cmi(attempt, "b", "cmi.suspend_data") == "sd-7", what="b's data stored")
+        row = stack.sco_state(attempt, "b")
+        assert row is not None and row.state["values"].get("cmi.exit") == "normal"  # not turned into a suspension
+    finally:
+        first.close()
+    ctx, page = relaunch(stack, browser, course, link)
+    try:
+        assert delivered(page) == "a"
+        assert click(page, "continue") == "b"
+        launched = sco_frame(page, "b").evaluate("launched")
+        assert launched == {"cmi.entry": "ab-initio", "cmi.location": "", "cmi.suspend_data": ""}
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("version", ["2004", "1.2"])
+def test_a_completed_course_left_suspended_resumes_instead_of_starting_over(stack: Stack, browser, version: str):
+    """A single-SCO course whose SCO completes early (all pages seen) but is left suspended: the
+    relaunch gives the bookmark back (it used to open a new attempt: ab-initio, no data)."""
+    v12 = version == "1.2"
+    course = Course(f"issue13-completed-suspended-{version}", [Sco("only", "The lesson")], version=version)
+    steps = [
+        ["set", "cmi.core.lesson_status" if v12 else "cmi.completion_status", "completed"],
+        *(MARK_12 if v12 else MARK_2004),
+        ["set", "cmi.core.exit" if v12 else "cmi.exit", "suspend"],
+        ["terminate"],
+    ]
+    first = browser.new_context(base_url=stack.base)
+    try:
+        page = first.new_page()
+        attempt, link = launch_course(stack, page, course)
+        assert run(page, "only", steps) == ["true"] * len(steps)
+        page.wait_for_selector("#cbsi-panel:not([hidden])")
+        wait_until(lambda: stack.attempt(attempt).outcome.get("completion") == "completed", what="course completed")
+    finally:
+        first.close()
+    ctx, page = relaunch(stack, browser, course, link)
+    try:
+        assert [a.id for a in stack.attempts_for_link(link)] == [attempt]
+        launched = sco_frame(page, "only").evaluate("launched")
+        if v12:
+            assert launched == {
+                "cmi.core.entry": "resume",
+                "cmi.core.lesson_location": "p7",
+                "cmi.suspend_data": "sd-7",
+            }
+        else:
+            assert launched == {"cmi.entry": "resume", "cmi.location": "p7", "cmi.suspend_data": "sd-7"}
+    finally:
+        ctx.close()
