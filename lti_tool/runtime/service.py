@@ -62,6 +62,7 @@ from scorm.cmi import (
 )
 from scorm.packaging import DEFAULT_LIMITS, parse_manifest_bytes
 from scorm.packaging.scorm_manifest import Item, ScormManifest
+from scorm.sequencing.tracking import completion_status, objective_status
 
 logger = logging.getLogger(__name__)
 
@@ -346,9 +347,7 @@ def _open_attempt(s: Session, services: Services, launch: Launch, ident: str) ->
     # A completed attempt the learner suspended (Exit, suspendAll, cmi.exit=suspend) is resumed,
     # not replaced: the relaunch must give back the bookmark (issue 13 item 7).
     finished = (
-        last is not None
-        and last.outcome.get("completion") == Completion.COMPLETED.value
-        and not _suspended(s, last)
+        last is not None and last.outcome.get("completion") == Completion.COMPLETED.value and not _suspended(s, last)
     )
     resume = last is not None and last.status == "active" and policy == "resume" and not finished
     if resume and last is not None:
@@ -818,6 +817,33 @@ def _graded(outcome: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in outcome.items() if k != "total_time_seconds"}
 
 
+def _sequenced_outcome(
+    tree: sequencing.ActivityTree, state: Mapping[str, Any], rolled: dict[str, Any]
+) -> dict[str, Any]:
+    """The course's outcome as SCORM 2004 sequencing rolled it up to the root activity.
+
+    The course is what the root's rollup (rollup rules, global objectives it reads, measure
+    weights, selected children only) says, not a mean over every SCO: a pre/post test course is
+    passed by either test, a randomized test counts only the questions selected. What the root
+    does not know is filled from the SCOs' simple rollup (``rolled``): success stays unknown,
+    completion is that of the SCOs but never "completed", and the score is the SCOs' mean.
+    """
+    root = tree.activities[tree.root]
+    completed, progress = completion_status(tree, state, root)
+    satisfied, measure = objective_status(tree, state, root)
+    out = dict(rolled)
+    if completed is not None:
+        out["completion"] = (Completion.COMPLETED if completed else Completion.INCOMPLETE).value
+    elif out.get("completion") == Completion.COMPLETED.value:
+        out["completion"] = Completion.INCOMPLETE.value
+    out["success"] = (Success.UNKNOWN if satisfied is None else Success.PASSED if satisfied else Success.FAILED).value
+    if measure is not None:
+        out["score_scaled"] = measure
+    if progress is not None:
+        out["progress"] = progress
+    return out
+
+
 def _roll_up(s: Session, services: Services, attempt_id: str, now: datetime) -> dict[str, Any]:
     """Recompute the attempt's outcome; on change store it and call the outcome hooks."""
     attempt = s.get(Attempt, attempt_id)
@@ -827,6 +853,10 @@ def _roll_up(s: Session, services: Services, attempt_id: str, now: datetime) -> 
     stored = dict(s.execute(select(ScoState.item_id, ScoState.outcome).where(ScoState.attempt_id == attempt_id)).all())
     outcomes: Sequence[Outcome] = [_outcome_from_dict(stored.get(item, {})) for item in items]
     rolled = outcome_dict(rollup_outcomes(list(outcomes)))
+    version = s.get(CourseVersion, attempt.course_version_id)
+    tree = activity_tree(services, version) if version is not None else None
+    if tree is not None and tree.standard == "scorm2004" and attempt.sequencing:
+        rolled = _sequenced_outcome(tree, attempt.sequencing, rolled)
     if _graded(attempt.outcome) == _graded(rolled):
         if attempt.outcome.get("total_time_seconds") != rolled.get("total_time_seconds"):
             attempt.outcome = rolled
@@ -951,6 +981,9 @@ def navigate(services: Services, attempt_id: str, request: str, target: Any = No
         attempt.current_item = result.deliver
         if sequencing.parse_nav_request(request, target).request == "suspendAll":
             _record_suspension(s, tree, attempt.id, result.state.get("suspended"))
+        if tree.standard == "scorm2004":
+            # ending an attempt (exit, the LMS-set status of SCOs that set none) rolls the course up
+            _roll_up(s, services, attempt.id, utcnow())
         opened = _opened(services, attempt, version, version.course.title, reg, resumed=True)
         item = next((i for i in opened.items if i.id == result.deliver), None) if result.deliver else None
         return NavDecision(item=item, end=result.end or item is None, message=result.message, opened=opened)
