@@ -945,6 +945,39 @@ def _record_suspension(s: Session, tree: sequencing.ActivityTree, attempt_id: st
     )
 
 
+def _record_attempt_end(
+    s: Session,
+    tree: sequencing.ActivityTree,
+    attempt_id: str,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+) -> None:
+    """Sequencing ended (not suspended) the attempt of the SCO that was current: its next session
+    is a new attempt, even if it never wrote ``cmi.exit``.
+
+    ``scorm.cmi.attempt_continues`` resumes a session whose SCO wrote no ``cmi.exit`` (a closed tab
+    must not lose progress); once sequencing has ended that SCO's attempt (continue, choice,
+    exit, exitAll...) the stored write-only ``cmi.exit`` becomes ``""`` (RTE 4th: a new attempt,
+    ``entry=ab-initio``; ADL CTS DMB: Terminate without ``cmi.exit``, then a choice of the same
+    SCO, relaunches it ab-initio). SCORM 1.2 keeps its data within the attempt: untouched.
+    """
+    leaf = before.get("current") if tree.standard == "scorm2004" else None
+    if leaf is None or leaf not in tree.activities or not tree.activities[leaf].is_leaf:
+        return
+    was, now = before["activities"][leaf], after["activities"][leaf]
+    ended = was["active"] and (not now["active"] or now["attempts"] != was["attempts"])
+    if not ended or now["suspended"]:
+        return
+    row = s.get(ScoState, (attempt_id, leaf))
+    if row is None or row.cmi_version != "2004" or not row.state:
+        return
+    values = dict(row.state.get("values") or {})
+    if "cmi.exit" in values:
+        return
+    values["cmi.exit"] = ""
+    row.state = {**row.state, "values": values}
+
+
 def navigate(services: Services, attempt_id: str, request: str, target: Any = None) -> NavDecision:
     """Run a navigation request through the SN engine (``scorm.sequencing``) for the attempt.
 
@@ -977,10 +1010,13 @@ def navigate(services: Services, attempt_id: str, request: str, target: Any = No
                 message=result.message or "That is not possible right now.",
                 opened=_opened(services, attempt, version, version.course.title, reg, resumed=True),
             )
+        before = attempt.sequencing
         attempt.sequencing = dict(result.state)
         attempt.current_item = result.deliver
         if sequencing.parse_nav_request(request, target).request == "suspendAll":
             _record_suspension(s, tree, attempt.id, result.state.get("suspended"))
+        else:
+            _record_attempt_end(s, tree, attempt.id, before, result.state)
         if tree.standard == "scorm2004":
             # ending an attempt (exit, the LMS-set status of SCOs that set none) rolls the course up
             _roll_up(s, services, attempt.id, utcnow())

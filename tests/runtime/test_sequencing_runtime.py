@@ -155,3 +155,24 @@ def test_the_course_outcome_is_the_sequencing_rollup(
     outcome = reply.attempt_outcome
     assert (outcome["completion"], outcome["success"]) == ("completed", "passed"), outcome
     assert outcome["score_scaled"] == pytest.approx(0.9)
+
+
+def test_a_sco_attempt_ended_by_sequencing_starts_afresh_without_cmi_exit(
+    services: Services, dsl_course: Callable, make_launch: Callable[..., Launch]
+) -> None:
+    """ADL CTS DMB (Act1V9 -> Act1V10): Terminate without cmi.exit, then a choice of the same
+    SCO: sequencing starts a new attempt of it, so the SCO gets entry=ab-initio and no data."""
+    key = dsl_course(Course("rt-attempt-end", [Sco("a"), Sco("b")], seq=Seq(flow=True, choice=True)))
+    opened, _ = service.open_and_start(services, make_launch(key), learner_id="learner-1", learner_name="Ana")
+    commit(services, opened.attempt_id, "a", 1, {"cmi.location": "p7"}, terminate=True)
+    moved = service.navigate(services, opened.attempt_id, "choice", "a")
+    assert moved.item is not None and moved.item.id == "a"
+    session = start(services, opened.attempt_id, "a")
+    assert get_value(session.state, "cmi.entry", "2004")[0] == "ab-initio"
+    assert get_value(session.state, "cmi.location", "2004")[0] == ""
+    # ... while a relaunch after a closed tab (no navigation) keeps the open attempt's data
+    commit(services, opened.attempt_id, "a", 2, {"cmi.location": "p8"})
+    _, again = service.open_and_start(services, make_launch(key), learner_id="learner-1", learner_name="Ana")
+    assert again is not None and again.item_id == "a"
+    assert get_value(again.state, "cmi.entry", "2004")[0] == "resume"
+    assert get_value(again.state, "cmi.location", "2004")[0] == "p8"
