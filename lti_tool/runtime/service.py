@@ -62,6 +62,7 @@ from scorm.cmi import (
 )
 from scorm.packaging import DEFAULT_LIMITS, parse_manifest_bytes
 from scorm.packaging.scorm_manifest import Item, ScormManifest
+from scorm.sequencing.tracking import completion_status, objective_status
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,8 @@ class OpenedAttempt:
     resumed: bool
     is_learner: bool
     toc: tuple[dict[str, Any], ...] = ()
-    nav: dict[str, bool] = dataclasses.field(default_factory=dict)
+    # {"previous": bool, "continue": bool (sequencing: valid now), "hide": [hideLMSUI] (when any)}
+    nav: dict[str, Any] = dataclasses.field(default_factory=dict)
     message: str | None = None
 
 
@@ -342,7 +344,11 @@ def _open_attempt(s: Session, services: Services, launch: Launch, ident: str) ->
     # a registration made just now has no attempts
     last = None if new_registration else s.scalars(_LAST_ATTEMPT, {"registration_id": reg.id}).first()
     policy = course.attempt_policy or settings.attempt_policy
-    finished = last is not None and last.outcome.get("completion") == Completion.COMPLETED.value
+    # A completed attempt the learner suspended (Exit, suspendAll, cmi.exit=suspend) is resumed,
+    # not replaced: the relaunch must give back the bookmark (issue 13 item 7).
+    finished = (
+        last is not None and last.outcome.get("completion") == Completion.COMPLETED.value and not _suspended(s, last)
+    )
     resume = last is not None and last.status == "active" and policy == "resume" and not finished
     if resume and last is not None:
         attempt = last
@@ -381,6 +387,24 @@ def _open_attempt(s: Session, services: Services, launch: Launch, ident: str) ->
     return _Opened(view=view, attempt=attempt, version=version, created=not resume)
 
 
+def _suspended(s: Session, attempt: Attempt) -> bool:
+    """Whether the learner left ``attempt`` suspended, to come back to it.
+
+    Sequencing holds a suspended activity (suspendAll: the player's Exit, or the SCO's request),
+    or the item on screen last ended its session with ``exit=suspend`` (a single-SCO course has
+    no navigation requests).
+    """
+    if (attempt.sequencing or {}).get("suspended") is not None:
+        return True
+    if not attempt.current_item:
+        return False
+    row = s.get(ScoState, (attempt.id, attempt.current_item))
+    if row is None or not row.state or row.cmi_version == ASSET:
+        return False
+    values = row.state.get("values") or {}
+    return values.get("cmi.exit", values.get("cmi.core.exit")) == "suspend"
+
+
 def _opened(
     services: Services,
     attempt: Attempt,
@@ -394,9 +418,13 @@ def _opened(
     items = player_items(version)
     tree = activity_tree(services, version)
     current = attempt.current_item
+    nav: dict[str, Any]
     if tree is not None and attempt.sequencing:
         toc = tuple(sequencing.toc(tree, attempt.sequencing))
-        nav = sequencing.nav_state(tree, attempt.sequencing, current)
+        nav = dict(sequencing.nav_state(tree, attempt.sequencing, current))
+        hide = tree.activities[current].hide_lms_ui if current in tree.activities else ()
+        if hide:
+            nav["hide"] = list(hide)  # adlnav:hideLMSUI of the delivered SCO (CAM 4th)
     else:
         toc = tuple(
             {"id": i.id, "title": i.title, "kind": i.kind, "depth": 0, "visible": i.visible, "disabled": False,
@@ -685,6 +713,7 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
             raise StaleCommit(row.seq + 1)
         rejected: tuple[dict[str, Any], ...] = ()
         stored = 0
+        objectives_changed = False
         if row.cmi_version == ASSET:
             state: dict[str, Any] = row.state
             completed = asset_completed or bool(row.outcome)
@@ -694,6 +723,9 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
             result = apply_commit(row.state, changes, row.cmi_version)
             state = result.state
             stored = len(result.stored)
+            # cmi.objectives.n feed sequencing (objective maps, precondition rules) though they
+            # are not part of the graded outcome
+            objectives_changed = any(element.startswith("cmi.objectives.") for element in result.stored)
             rejected = tuple(
                 {"element": r.element, "value": r.value, "code": r.code, "message": r.message} for r in result.rejected
             )
@@ -726,10 +758,12 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
         if done.rowcount != 1:  # type: ignore[attr-defined]
             raise StaleCommit(seq + 1)
         attempt_outcome = row.attempt_outcome
-        # Session time moves on every commit; only a change in what is graded (or the end of a
-        # session) is worth the sequencing report and the attempt rollup.
+        # Session time moves on every commit; only a change in what is graded or in the SCO's
+        # objectives (or the end of a session) is worth the sequencing report and the attempt
+        # rollup. An objective written alone can enable the next activity (a post test whose
+        # precondition reads it): the player's Continue must learn it now, not at Terminate.
         graded_change = _graded(outcome) != _graded(row.outcome)
-        tracked = terminate or graded_change
+        tracked = terminate or graded_change or objectives_changed
         if tracked:
             _track(s, services, attempt_id, item_id, row.cmi_version, state, terminated=terminate)
         if tracked:
@@ -783,6 +817,33 @@ def _graded(outcome: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in outcome.items() if k != "total_time_seconds"}
 
 
+def _sequenced_outcome(
+    tree: sequencing.ActivityTree, state: Mapping[str, Any], rolled: dict[str, Any]
+) -> dict[str, Any]:
+    """The course's outcome as SCORM 2004 sequencing rolled it up to the root activity.
+
+    The course is what the root's rollup (rollup rules, global objectives it reads, measure
+    weights, selected children only) says, not a mean over every SCO: a pre/post test course is
+    passed by either test, a randomized test counts only the questions selected. What the root
+    does not know is filled from the SCOs' simple rollup (``rolled``): success stays unknown,
+    completion is that of the SCOs but never "completed", and the score is the SCOs' mean.
+    """
+    root = tree.activities[tree.root]
+    completed, progress = completion_status(tree, state, root)
+    satisfied, measure = objective_status(tree, state, root)
+    out = dict(rolled)
+    if completed is not None:
+        out["completion"] = (Completion.COMPLETED if completed else Completion.INCOMPLETE).value
+    elif out.get("completion") == Completion.COMPLETED.value:
+        out["completion"] = Completion.INCOMPLETE.value
+    out["success"] = (Success.UNKNOWN if satisfied is None else Success.PASSED if satisfied else Success.FAILED).value
+    if measure is not None:
+        out["score_scaled"] = measure
+    if progress is not None:
+        out["progress"] = progress
+    return out
+
+
 def _roll_up(s: Session, services: Services, attempt_id: str, now: datetime) -> dict[str, Any]:
     """Recompute the attempt's outcome; on change store it and call the outcome hooks."""
     attempt = s.get(Attempt, attempt_id)
@@ -792,6 +853,10 @@ def _roll_up(s: Session, services: Services, attempt_id: str, now: datetime) -> 
     stored = dict(s.execute(select(ScoState.item_id, ScoState.outcome).where(ScoState.attempt_id == attempt_id)).all())
     outcomes: Sequence[Outcome] = [_outcome_from_dict(stored.get(item, {})) for item in items]
     rolled = outcome_dict(rollup_outcomes(list(outcomes)))
+    version = s.get(CourseVersion, attempt.course_version_id)
+    tree = activity_tree(services, version) if version is not None else None
+    if tree is not None and tree.standard == "scorm2004" and attempt.sequencing:
+        rolled = _sequenced_outcome(tree, attempt.sequencing, rolled)
     if _graded(attempt.outcome) == _graded(rolled):
         if attempt.outcome.get("total_time_seconds") != rolled.get("total_time_seconds"):
             attempt.outcome = rolled
@@ -852,6 +917,67 @@ class NavDecision:
     opened: OpenedAttempt | None = None
 
 
+def _record_suspension(s: Session, tree: sequencing.ActivityTree, attempt_id: str, suspended: str | None) -> None:
+    """A suspendAll suspended the SCO ``suspended``: its next session resumes its data.
+
+    SCORM 2004 (RTE 4th ed. cmi.entry; ADL CTS DMB: ``cmi.exit=normal`` then ``suspendAll``
+    relaunches with ``entry=resume`` and the suspend data) — suspendAll suspends the SCO's attempt
+    whatever ``cmi.exit`` it wrote (``""``, ``normal``, or none before the player's Exit). The
+    stored (write-only) ``cmi.exit`` becomes ``suspend``: it is what :func:`_start_session` reads to
+    continue the attempt. Without this the relaunch delivered the right SCO through resumeAll but
+    with ``entry=ab-initio`` and no location or suspend data.
+    """
+    if suspended is None or suspended not in tree.activities or not tree.activities[suspended].is_leaf:
+        return  # a cluster was suspended (the SCO had already exited): nothing of a SCO to keep
+    row = s.get(ScoState, (attempt_id, suspended))
+    if row is None or row.cmi_version != "2004" or not row.state:
+        return
+    values = dict(row.state.get("values") or {})
+    if values.get("cmi.exit") == "suspend":
+        return
+    values["cmi.exit"] = "suspend"
+    row.state = {**row.state, "values": values}
+    logger.info(
+        "suspendAll suspended %s of attempt %s: its next session resumes",
+        suspended,
+        attempt_id,
+        extra={"action": "runtime_suspend_all"},
+    )
+
+
+def _record_attempt_end(
+    s: Session,
+    tree: sequencing.ActivityTree,
+    attempt_id: str,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+) -> None:
+    """Sequencing ended (not suspended) the attempt of the SCO that was current: its next session
+    is a new attempt, even if it never wrote ``cmi.exit``.
+
+    ``scorm.cmi.attempt_continues`` resumes a session whose SCO wrote no ``cmi.exit`` (a closed tab
+    must not lose progress); once sequencing has ended that SCO's attempt (continue, choice,
+    exit, exitAll...) the stored write-only ``cmi.exit`` becomes ``""`` (RTE 4th: a new attempt,
+    ``entry=ab-initio``; ADL CTS DMB: Terminate without ``cmi.exit``, then a choice of the same
+    SCO, relaunches it ab-initio). SCORM 1.2 keeps its data within the attempt: untouched.
+    """
+    leaf = before.get("current") if tree.standard == "scorm2004" else None
+    if leaf is None or leaf not in tree.activities or not tree.activities[leaf].is_leaf:
+        return
+    was, now = before["activities"][leaf], after["activities"][leaf]
+    ended = was["active"] and (not now["active"] or now["attempts"] != was["attempts"])
+    if not ended or now["suspended"]:
+        return
+    row = s.get(ScoState, (attempt_id, leaf))
+    if row is None or row.cmi_version != "2004" or not row.state:
+        return
+    values = dict(row.state.get("values") or {})
+    if "cmi.exit" in values:
+        return
+    values["cmi.exit"] = ""
+    row.state = {**row.state, "values": values}
+
+
 def navigate(services: Services, attempt_id: str, request: str, target: Any = None) -> NavDecision:
     """Run a navigation request through the SN engine (``scorm.sequencing``) for the attempt.
 
@@ -884,8 +1010,16 @@ def navigate(services: Services, attempt_id: str, request: str, target: Any = No
                 message=result.message or "That is not possible right now.",
                 opened=_opened(services, attempt, version, version.course.title, reg, resumed=True),
             )
+        before = attempt.sequencing
         attempt.sequencing = dict(result.state)
         attempt.current_item = result.deliver
+        if sequencing.parse_nav_request(request, target).request == "suspendAll":
+            _record_suspension(s, tree, attempt.id, result.state.get("suspended"))
+        else:
+            _record_attempt_end(s, tree, attempt.id, before, result.state)
+        if tree.standard == "scorm2004":
+            # ending an attempt (exit, the LMS-set status of SCOs that set none) rolls the course up
+            _roll_up(s, services, attempt.id, utcnow())
         opened = _opened(services, attempt, version, version.course.title, reg, resumed=True)
         item = next((i for i in opened.items if i.id == result.deliver), None) if result.deliver else None
         return NavDecision(item=item, end=result.end or item is None, message=result.message, opened=opened)

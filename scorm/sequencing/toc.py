@@ -34,12 +34,19 @@ def request_is_valid(tree: ActivityTree, state: Mapping[str, Any], request: str,
 
 
 def _visible(tree: ActivityTree, state: Mapping[str, Any], activity_id: str) -> bool:
+    """Whether the menu shows the activity.
+
+    ``isvisible="false"`` hides the item itself only (the CAM attribute is about displaying that
+    item): its visible descendants are still listed, as SCORM Cloud does; else a course wrapped
+    in an invisible cluster shows an empty menu. Deselection (SR.1) and ``hiddenFromChoice`` (SN 4.3.2) hide a whole
+    subtree.
+    """
+    if not tree.activities[activity_id].visible:
+        return False
     for node in tree.path_to_root(activity_id):
         activity = tree.activities[node]
         if activity.parent is None:
             break
-        if not activity.visible:
-            return False
         if node not in available_children(tree, state, activity.parent):
             return False  # deselected by SR.1
         if check_rules(tree, state, activity, activity.pre_rules, _HIDDEN):
@@ -52,8 +59,9 @@ def toc(tree: ActivityTree, state: Mapping[str, Any]) -> list[dict[str, Any]]:
 
     Each row: ``{id, title, kind ("sco"|"asset"|"cluster"), depth (0 = top level), visible,
     disabled, completed, satisfied, current, url}``. ``visible`` is false for ``isvisible="false"``
-    items, ``hiddenFromChoice`` rules (on the item or an ancestor) and items not selected by
-    randomization; ``disabled`` is true when a ``choice`` to it would be refused.
+    items (not their descendants), ``hiddenFromChoice`` rules (on the item or an ancestor) and
+    items not selected by randomization (or under one that was not); ``disabled`` is true when a
+    ``choice`` to it would be refused.
 
     Raises:
         InvalidState: ``state`` does not belong to ``tree``.

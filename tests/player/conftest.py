@@ -9,7 +9,8 @@ future server side:
 * ``/runtime/<attempt>/<sco>/commit`` is a fake commit endpoint: bearer token (header, or the
   ``token`` body field for beacons), ``seq`` strictly increasing (409 ``{expected_seq}``
   otherwise), injectable failures (503 for the next N calls), every accepted commit recorded;
-* ``/nav/<attempt>`` is a fake navigation endpoint over the flat list of launchable items.
+* ``/nav/<attempt>`` is a fake navigation endpoint over the flat list of launchable items (it
+  answers the buttons' state like the real one: ``nav`` = which requests are valid).
 
 Element tables come from ``scorm.cmi.export_tables``, the server's data model.
 """
@@ -218,6 +219,7 @@ class Harness:
             "items": items,
             "current": first["id"],
             "runtime": self.item_runtime(att, first, extra_state=extra_state),
+            "nav": flat_nav(items, first["id"]) if nav else None,
         }
         self.launches[launch_id] = config
         return f"/player/{launch_id}", attempt_id
@@ -228,6 +230,13 @@ class Harness:
         if item["kind"] != "sco":
             cfg.pop("state")
         return cfg
+
+
+def flat_nav(items: list[dict[str, Any]], current: str) -> dict[str, bool]:
+    """The fake sequencer's answer for a flat list: previous/continue valid by position."""
+    ids = [i["id"] for i in items if i.get("url") and i.get("visible", True) and not i.get("disabled")]
+    pos = ids.index(current) if current in ids else -1
+    return {"previous": pos > 0, "continue": 0 <= pos < len(ids) - 1}
 
 
 def create_harness_app(harness: Harness) -> Flask:
@@ -334,12 +343,11 @@ def create_harness_app(harness: Harness) -> Flask:
             return jsonify(item=None, end=True, message="Your progress has been saved", items=att.items)
         if item is None:
             return jsonify(item=None, message="End of the course", items=att.items)
-        pos = ids.index(item["id"])
         return jsonify(
             item=item,
             runtime=harness.item_runtime(att, item),
             items=att.items,
-            nav={"previous": pos > 0, "continue": pos < len(ids) - 1},
+            nav=flat_nav(att.items, item["id"]),
         )
 
     return app

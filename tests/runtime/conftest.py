@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from lti_tool import catalogue
 from lti_tool.lti.context import Launch
 from lti_tool.services import Services
 from lti_tool.storage.models import Deployment, Platform
+
+# The manifest DSL (tests/player/manifest_dsl.py) is shared with the player tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "player"))
 
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"

@@ -22,10 +22,13 @@
  *                "depth": int, "visible": bool, "disabled": bool, "completed": bool}],
  *     "current":      item id | null,          // item to launch first
  *     "runtime":      RUNTIME CONFIG | null    // for "current" (runtime.js §1; "tables" optional)
- *     "nav":          {"previous": bool, "continue": bool} | null   // optional button state
+ *     "nav":          NAV | null                // button state (null: both disabled)
  *   }
+ *   NAV: {"previous": bool, "continue": bool,  // the request is valid now (sequencing's answer)
+ *         "hide": ["previous" | "continue" | ...] | absent}   // the SCO's adlnav:hideLMSUI
  *   Items of kind "cluster" (aggregations without content) are TOC headings. Only visible items
- *   are listed; disabled ones are shown but cannot be chosen.
+ *   are listed (the visible children of an invisible item are listed, indented by their listed
+ *   ancestors); disabled ones are shown but cannot be chosen. The buttons follow NAV only.
  *
  * ============================================================================================
  * NAV CONTRACT (server side to be written)
@@ -39,7 +42,7 @@
  *        "runtime": RUNTIME CONFIG | null,      // for a "sco" item: its fresh runtime config;
  *                                               //   for an "asset": {commitUrl, token, seq, scoId}
  *        "items": [ITEM, ...] | absent,         // refreshed TOC (completion, disabled, visible)
- *        "nav": {"previous": bool, "continue": bool} | absent,
+ *        "nav": NAV | absent,                   // absent: both buttons disabled
  *        "message": string | absent,            // shown when item is null (e.g. "Course complete")
  *        "end": bool | absent}                  // true: the session is over (show the exit page)
  *   4xx {"error", "message"}: the message is shown, the current item stays.
@@ -98,7 +101,9 @@
       this.nextBtn = $("cbsi-next");
       this.exitBtn = $("cbsi-exit");
       this.newWindow = $("cbsi-new-window");
-      this.multi = !!config.navUrl && this.items.filter((i) => i.visible !== false && i.kind !== "cluster").length > 1;
+      // The server sends a navUrl when the course has more than one launchable item (visible or
+      // not: a course wrapped in an invisible cluster still navigates).
+      this.multi = !!config.navUrl;
     }
 
     start() {
@@ -124,10 +129,6 @@
       return this.items.find((i) => i.id === id) || null;
     }
 
-    launchable() {
-      return this.items.filter((i) => i.visible !== false && i.kind !== "cluster" && i.url);
-    }
-
     // ---------------------------------------------------------------- table of contents
     renderToc() {
       const list = this.tocList;
@@ -135,11 +136,19 @@
       const active = doc.activeElement;
       const focusedId = active && list.contains(active) && active.dataset ? active.dataset.itemId : null;
       list.textContent = "";
+      // An invisible item is not listed but its visible descendants are: they are indented by
+      // their listed ancestors only. (Items come in course order, a parent before its children.)
+      const hiddenAbove = [];
       for (const it of this.items) {
-        if (it.visible === false) continue;
+        const depth = it.depth || 0;
+        while (hiddenAbove.length && hiddenAbove[hiddenAbove.length - 1] >= depth) hiddenAbove.pop();
+        if (it.visible === false) {
+          hiddenAbove.push(depth);
+          continue;
+        }
         const li = doc.createElement("li");
         li.className = "cbsi-toc-item";
-        li.style.setProperty("--depth", String(it.depth || 0));
+        li.style.setProperty("--depth", String(Math.max(0, depth - hiddenAbove.length)));
         let node;
         if (it.kind === "cluster" || !it.url) {
           node = doc.createElement("span");
@@ -175,17 +184,18 @@
       this.updateButtons();
     }
 
+    /**
+     * Previous/Continue follow the server's nav state only: enabled when sequencing says the
+     * request is valid now, hidden when the delivered SCO's adlnav:hideLMSUI lists it. Without a
+     * nav state (none sent yet) they stay disabled: the player never guesses from the menu.
+     */
     updateButtons() {
-      const items = this.launchable().filter((i) => !i.disabled);
-      const at = items.findIndex((i) => i.id === this.currentId);
-      let prev = at > 0;
-      let next = at >= 0 ? at < items.length - 1 : items.length > 0;
-      if (this.navState) {
-        if (typeof this.navState.previous === "boolean") prev = this.navState.previous;
-        if (typeof this.navState.continue === "boolean") next = this.navState.continue;
-      }
-      this.prevBtn.disabled = this.busy || !prev;
-      this.nextBtn.disabled = this.busy || !next;
+      const nav = this.navState || {};
+      const hide = Array.isArray(nav.hide) ? nav.hide : [];
+      this.prevBtn.hidden = hide.includes("previous");
+      this.nextBtn.hidden = hide.includes("continue");
+      this.prevBtn.disabled = this.busy || nav.previous !== true;
+      this.nextBtn.disabled = this.busy || nav.continue !== true;
     }
 
     setTocOpen(open) {
