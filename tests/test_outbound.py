@@ -611,6 +611,36 @@ def _self_signed(tmp_path: Any, name: str) -> tuple[str, str]:
     return str(cert_path), str(key_path)
 
 
+def _tls_server(context: Any, *, connections: int, seen: list[bytes]) -> tuple[int, Callable[[], None]]:
+    """An HTTPS server on 127.0.0.1 answering ``{"ok": true}`` to ``connections`` connections."""
+    import ssl
+
+    plain = socket.socket()
+    plain.bind(("127.0.0.1", 0))
+    plain.listen(4)
+
+    def serve() -> None:
+        for _ in range(connections):
+            try:
+                conn, _ = plain.accept()
+            except OSError:
+                return
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        data += tls.recv(65536)
+                    seen.append(data)
+                    body = b'{"ok": true}'
+                    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+                    tls.sendall(head + body)
+            except (OSError, ssl.SSLError):
+                pass  # the client refused our certificate
+
+    threading.Thread(target=serve, daemon=True).start()
+    return plain.getsockname()[1], plain.close
+
+
 def test_https_goes_to_the_checked_address_with_sni_and_verification_for_the_name(tmp_path, monkeypatch):
     import ssl
 
@@ -620,28 +650,8 @@ def test_https_goes_to_the_checked_address_with_sni_and_verification_for_the_nam
     seen_sni: list[str | None] = []
     context.sni_callback = lambda sock, name, ctx: seen_sni.append(name)
 
-    plain = socket.socket()
-    plain.bind(("127.0.0.1", 0))
-    plain.listen(4)
-    port = plain.getsockname()[1]
-
-    def serve() -> None:
-        for _ in range(2):
-            conn, _ = plain.accept()
-            try:
-                with context.wrap_socket(conn, server_side=True) as tls:
-                    data = b""
-                    while b"\r\n\r\n" not in data:
-                        data += tls.recv(65536)
-                    seen_requests.append(data)
-                    body = b'{"ok": true}'
-                    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
-                    tls.sendall(head + body)
-            except (OSError, ssl.SSLError):
-                pass  # the client refused our certificate
-
     seen_requests: list[bytes] = []
-    threading.Thread(target=serve, daemon=True).start()
+    port, close = _tls_server(context, connections=2, seen=seen_requests)
 
     def resolver(name: str, port_: int, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
         assert name == "lms.academy.test"
@@ -659,7 +669,7 @@ def test_https_goes_to_the_checked_address_with_sni_and_verification_for_the_nam
             other.mkdir()
             client.get(f"https://lms.academy.test:{port}/jwks", verify=_self_signed(other, "other.test")[0])
     finally:
-        plain.close()
+        close()
 
 
 def test_ca_bundle_setting_trusts_an_internal_certificate_authority(tmp_path, monkeypatch):
@@ -669,23 +679,7 @@ def test_ca_bundle_setting_trusts_an_internal_certificate_authority(tmp_path, mo
     cert, key = _self_signed(tmp_path, "lms.academy.test")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
-    plain = socket.socket()
-    plain.bind(("127.0.0.1", 0))
-    plain.listen(4)
-    port = plain.getsockname()[1]
-
-    def serve() -> None:
-        for _ in range(2):
-            conn, _ = plain.accept()
-            try:
-                with context.wrap_socket(conn, server_side=True) as tls:
-                    while b"\r\n\r\n" not in tls.recv(65536):
-                        pass
-                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
-            except (OSError, ssl.SSLError):
-                pass  # the client refused our certificate
-
-    threading.Thread(target=serve, daemon=True).start()
+    port, close = _tls_server(context, connections=2, seen=[])
     monkeypatch.setattr(
         "lti_tool.outbound.socket.getaddrinfo",
         lambda name, port_, *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port_))],
@@ -694,9 +688,9 @@ def test_ca_bundle_setting_trusts_an_internal_certificate_authority(tmp_path, mo
         with pytest.raises(ConnectionFailed):  # the bundled public authorities do not know it
             OutboundClient(policy()).get(f"https://lms.academy.test:{port}/jwks")
         trusting = OutboundClient(policy(ca_bundle=cert))
-        assert trusting.get(f"https://lms.academy.test:{port}/jwks").json() == {}
+        assert trusting.get(f"https://lms.academy.test:{port}/jwks").json() == {"ok": True}
     finally:
-        plain.close()
+        close()
 
 
 def test_ca_bundle_setting_must_name_a_file(tmp_path):
