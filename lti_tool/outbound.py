@@ -147,6 +147,18 @@ class OutboundPolicy:
         """``host`` is allow-listed by name."""
         return normalise_host(host) in self._hosts
 
+    def allows_internal_host(self, host: str) -> bool:
+        """An internal host written in a URL (a name, or an IP literal in any spelling) that the
+        operator allow-listed: by name, or as an address inside an allow-listed network."""
+        if self.host_allowed(host):
+            return True
+        name = normalise_host(host)
+        try:
+            address: IpAddress | None = ipaddress.ip_address(name)
+        except ValueError:
+            address = legacy_ipv4(name)
+        return address is not None and bool(self._networks) and self.address_allowed(address)
+
     def address_allowed(self, address: IpAddress) -> bool:
         """``address`` may be called: public, or inside an allow-listed network."""
         if not is_internal(address):

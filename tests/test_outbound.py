@@ -577,6 +577,22 @@ def test_the_registration_check_refuses_every_spelling_of_an_internal_address(ho
                          allow_insecure_localhost=False)
 
 
+def test_an_allow_listed_internal_lms_may_register_by_address_or_name():
+    """outbound.allow_private is the one switch for an academy on an internal network: Dynamic
+    Registration accepts its Moodle by IP literal (any spelling) or by name, and nothing else."""
+    from lti_tool.lti.registration import HostRefused, check_secure_url
+
+    allowed = OutboundPolicy(allow_private=("10.1.2.0/24", "moodle.academy.internal")).allows_internal_host
+    for host in ("10.1.2.7", "0x0a010207", "moodle.academy.internal", "MOODLE.academy.internal."):
+        check_secure_url(f"https://{host}/openid", what="configuration URL", allow_insecure_localhost=False,
+                         private_allowed=allowed)
+    for host in ("10.1.3.7", "127.0.0.1", "localhost", "169.254.169.254"):
+        with pytest.raises(HostRefused):
+            check_secure_url(f"https://{host}/openid", what="configuration URL", allow_insecure_localhost=False,
+                             private_allowed=allowed)
+    assert not OutboundPolicy().allows_internal_host("10.1.2.7")
+
+
 # -- https: the checked address is connected to, the certificate is verified for the name ------
 
 

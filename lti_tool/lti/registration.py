@@ -21,7 +21,7 @@ import ipaddress
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,7 +33,7 @@ from sqlalchemy import func, select
 from lti_tool.errors import AppError
 from lti_tool.lti import platforms as platform_ops
 from lti_tool.lti.tokens import TOOL_SCOPES
-from lti_tool.outbound import AddressRefused, ResponseTooLarge, is_internal, legacy_ipv4
+from lti_tool.outbound import AddressRefused, OutboundClient, ResponseTooLarge, is_internal, legacy_ipv4
 from lti_tool.storage import Database
 from lti_tool.storage.models import Deployment, Platform, PlatformStatus, utcnow
 
@@ -260,7 +260,12 @@ def insecure_origins(insecure_issuers: Sequence[str]) -> frozenset[str]:
 
 
 def check_secure_url(
-    url: str, *, what: str, allow_insecure_localhost: bool, allowed_insecure: frozenset[str] = frozenset()
+    url: str,
+    *,
+    what: str,
+    allow_insecure_localhost: bool,
+    allowed_insecure: frozenset[str] = frozenset(),
+    private_allowed: Callable[[str], bool] = lambda _host: False,
 ) -> None:
     """An endpoint must be https (DR §3.5.1; Security Framework §3: TLS everywhere).
 
@@ -286,7 +291,7 @@ def check_secure_url(
             else ""
         )
         raise IssuerNotSecure(f"the LMS's {what} must be an https URL, got {url!r}{hint}")
-    if not allow_insecure_localhost and is_internal_address(parts.hostname):
+    if not allow_insecure_localhost and is_internal_address(parts.hostname) and not private_allowed(parts.hostname):
         raise HostRefused(f"the LMS's {what} points at an internal address ({parts.hostname}); use its public name")
 
 
@@ -315,6 +320,7 @@ def parse_platform_configuration(
     configuration_url: str,
     allow_insecure_localhost: bool,
     allowed_insecure: frozenset[str] = frozenset(),
+    private_allowed: Callable[[str], bool] = lambda _host: False,
 ) -> PlatformConfiguration:
     """Check an OpenID configuration document and keep what we need.
 
@@ -336,7 +342,11 @@ def parse_platform_configuration(
         raise ConfigurationInvalid(f"the LMS's OpenID configuration lacks {', '.join(missing)}")
     issuer = document["issuer"]
     check_secure_url(
-        issuer, what="issuer", allow_insecure_localhost=allow_insecure_localhost, allowed_insecure=allowed_insecure
+        issuer,
+        what="issuer",
+        allow_insecure_localhost=allow_insecure_localhost,
+        allowed_insecure=allowed_insecure,
+        private_allowed=private_allowed,
     )
     issuer_host = (urlsplit(issuer).hostname or "").lower()
     config_host = (urlsplit(configuration_url).hostname or "").lower()
@@ -351,6 +361,7 @@ def parse_platform_configuration(
             what=name,
             allow_insecure_localhost=allow_insecure_localhost,
             allowed_insecure=allowed_insecure,
+            private_allowed=private_allowed,
         )
     scopes = document.get("scopes_supported")
     platform_conf = document.get(PLATFORM_CONFIGURATION)
@@ -533,6 +544,10 @@ class DynamicRegistration:
         self.allowed_insecure = insecure_origins(insecure_issuers)
         self._owns_session = session is None
         self.http = session or requests.Session()
+        #: internal hosts the operator allow-listed (``outbound.allow_private``) may register
+        self.private_allowed: Callable[[str], bool] = (
+            session.policy.allows_internal_host if isinstance(session, OutboundClient) else lambda _host: False
+        )
 
     def close(self) -> None:
         """Release the HTTP connections this flow opened (not an injected session's)."""
@@ -556,6 +571,7 @@ class DynamicRegistration:
             what="configuration URL",
             allow_insecure_localhost=self.allow_insecure_localhost,
             allowed_insecure=self.allowed_insecure,
+            private_allowed=self.private_allowed,
         )
         try:
             response = self.http.get(
@@ -597,6 +613,7 @@ class DynamicRegistration:
             configuration_url=configuration_url,
             allow_insecure_localhost=self.allow_insecure_localhost,
             allowed_insecure=self.allowed_insecure,
+            private_allowed=self.private_allowed,
         )
         if urlsplit(platform.issuer).scheme == "http" and url_origin(platform.issuer) in self.allowed_insecure:
             logger.warning(
