@@ -553,6 +553,7 @@ def _start_session(
         extra["completion_threshold"] = data["completion_threshold"]
         ids = [o["id"] for o in data["objectives"]]
         extra["objective_ids"] = tuple(dict.fromkeys([*extra.get("objective_ids", ()), *ids]))
+        extra["objectives"] = tuple(data["objectives"])  # their status, read through global maps
     previous: Mapping[str, Any] | None = None
     if row is not None and row.state:
         previous = finish_session(row.state, cmi_version) if row.session_open else row.state

@@ -78,6 +78,18 @@ _LAUNCH_ONLY_PREFIXES_2004: Final = ("cmi.comments_from_lms.", "adl.nav.", "adl.
 _LAUNCH_ONLY_ARRAYS_2004: Final = frozenset({"cmi.comments_from_lms", "adl.data"})
 
 
+# cmi.objectives.n fields the LMS initialises from objective tracking data (RTE 4th §4.2.17).
+_OBJECTIVE_FIELDS: Final = (
+    "success_status",
+    "completion_status",
+    "score.scaled",
+    "score.raw",
+    "score.min",
+    "score.max",
+    "progress_measure",
+)
+
+
 def _exit_key(version: Version) -> str:
     return "cmi.core.exit" if version == "1.2" else "cmi.exit"
 
@@ -88,9 +100,7 @@ def session_exit(state: Mapping[str, Any], version: str) -> str | None:
     return values.get(_exit_key(v))
 
 
-def attempt_continues(
-    previous_state: Mapping[str, Any], version: str, *, resume_if_exit_unset: bool = True
-) -> bool:
+def attempt_continues(previous_state: Mapping[str, Any], version: str, *, resume_if_exit_unset: bool = True) -> bool:
     """Whether the next launch continues the previous session's attempt with its data.
 
     * SCORM 1.2 (RTE 1.2 §3.4.4 cmi.core.entry/exit): data persists across sessions; always
@@ -151,6 +161,7 @@ def initial_state(
     comments_from_lms: Sequence[LmsComment] = (),
     shared_data: Sequence[tuple[str, str | None]] = (),
     objective_ids: Sequence[str] = (),
+    objectives: Sequence[Mapping[str, Any]] = (),
     previous_state: Mapping[str, Any] | None = None,
     resume_if_exit_unset: bool = True,
 ) -> dict[str, Any]:
@@ -178,6 +189,13 @@ def initial_state(
             (``imsss:primaryObjective``/``imsss:objective`` ``objectiveID``), which the LMS
             initialises into ``cmi.objectives.n.id`` (RTE 4th §4.2.17). On resume, ids not yet
             present are appended after the existing objectives.
+        objectives: 2004 only, the objectives' tracking data to initialise
+            ``cmi.objectives.n`` with (RTE 4th §4.2.17: the LMS initialises them from the
+            activity's objectives, read through global objective maps), as
+            :func:`scorm.sequencing.launch_data` returns them: ``{"id", "success_status",
+            "completion_status", "score.scaled", "score.raw", "score.min", "score.max",
+            "progress_measure"}`` (``None``/``"unknown"`` = not initialised). A value the
+            resumed session already holds is kept.
         previous_state: the previous session's document when this launch continues the
             attempt (see :func:`attempt_continues`), else None for a new attempt.
         resume_if_exit_unset: see :func:`attempt_continues`.
@@ -197,14 +215,12 @@ def initial_state(
         ):
             if given is not None:
                 raise InvalidArgumentError(f"{name} is a SCORM 2004 setting, not SCORM 1.2.")
-        if comments_from_lms or shared_data or objective_ids:
+        if comments_from_lms or shared_data or objective_ids or objectives:
             raise InvalidArgumentError(
-                "comments_from_lms/shared_data/objective_ids are SCORM 2004 settings."
+                "comments_from_lms/shared_data/objective_ids/objectives are SCORM 2004 settings."
             )
     elif mastery_score is not None:
-        raise InvalidArgumentError(
-            "mastery_score is a SCORM 1.2 setting; use scaled_passing_score."
-        )
+        raise InvalidArgumentError("mastery_score is a SCORM 1.2 setting; use scaled_passing_score.")
     credit_value = credit if isinstance(credit, str) else ("credit" if credit else "no-credit")
 
     values: dict[str, str] = {}
@@ -230,9 +246,7 @@ def initial_state(
             counts = {k: c for k, c in prev_counts.items() if k not in _LAUNCH_ONLY_ARRAYS_2004}
         else:
             # New attempt: only learner-level preferences survive (RTE 4th §4.2.13).
-            values = {
-                k: s for k, s in prev_values.items() if k.startswith("cmi.learner_preference.")
-            }
+            values = {k: s for k, s in prev_values.items() if k.startswith("cmi.learner_preference.")}
 
     if v == "1.2":
         values["cmi.core.student_id"] = _check(v, "cmi.core.student_id", learner_id)
@@ -244,12 +258,8 @@ def initial_state(
         values.setdefault("cmi.core.total_time", "0000:00:00.00")
         optional = {
             "cmi.launch_data": launch_data,
-            "cmi.student_data.mastery_score": (
-                _number(mastery_score) if mastery_score is not None else None
-            ),
-            "cmi.student_data.max_time_allowed": (
-                _span(v, max_time_allowed) if max_time_allowed is not None else None
-            ),
+            "cmi.student_data.mastery_score": (_number(mastery_score) if mastery_score is not None else None),
+            "cmi.student_data.max_time_allowed": (_span(v, max_time_allowed) if max_time_allowed is not None else None),
             "cmi.student_data.time_limit_action": time_limit_action,
         }
     else:
@@ -261,15 +271,9 @@ def initial_state(
         values.setdefault("cmi.total_time", "PT0H0M0S")
         optional = {
             "cmi.launch_data": launch_data,
-            "cmi.scaled_passing_score": (
-                _number(scaled_passing_score) if scaled_passing_score is not None else None
-            ),
-            "cmi.completion_threshold": (
-                _number(completion_threshold) if completion_threshold is not None else None
-            ),
-            "cmi.max_time_allowed": (
-                _span(v, max_time_allowed) if max_time_allowed is not None else None
-            ),
+            "cmi.scaled_passing_score": (_number(scaled_passing_score) if scaled_passing_score is not None else None),
+            "cmi.completion_threshold": (_number(completion_threshold) if completion_threshold is not None else None),
+            "cmi.max_time_allowed": (_span(v, max_time_allowed) if max_time_allowed is not None else None),
             "cmi.time_limit_action": time_limit_action,
         }
         for i, comment in enumerate(comments_from_lms):
@@ -289,15 +293,30 @@ def initial_state(
             counts["adl.data"] = len(shared_data)
         count = counts.get("cmi.objectives", 0)
         present = {values.get(f"cmi.objectives.{i}.id") for i in range(count)}
-        for objective_id in objective_ids:
+        index: dict[str, int] = {
+            str(values[f"cmi.objectives.{i}.id"]): i for i in range(count) if f"cmi.objectives.{i}.id" in values
+        }
+        wanted = [*objective_ids, *(str(o["id"]) for o in objectives if o.get("id"))]
+        for objective_id in wanted:
             if objective_id in present:
                 continue
             element = f"cmi.objectives.{count}.id"
             values[element] = _check(v, element, objective_id)
             present.add(objective_id)
+            index[objective_id] = count
             count += 1
         if count:
             counts["cmi.objectives"] = count
+        for objective in objectives:
+            n = index.get(str(objective.get("id") or ""))
+            if n is None:
+                continue
+            for field in _OBJECTIVE_FIELDS:
+                given = objective.get(field)
+                element = f"cmi.objectives.{n}.{field}"
+                if given is None or given == "unknown" or element in values:
+                    continue
+                values[element] = _check(v, element, _number(given) if not isinstance(given, str) else given)
     for element, given in optional.items():
         if given is not None:
             values[element] = _check(v, element, given)

@@ -25,10 +25,14 @@ from scorm.cmi.errors import CmiError
 from scorm.cmi.model import evaluated_completion_status, evaluated_success_status
 from scorm.cmi.outcome import outcome_from_state
 from scorm.sequencing.errors import InvalidTrackingValue
-from scorm.sequencing.tracking import State, objective_status, report_sco_outcome
+from scorm.sequencing.tracking import State, objective_data, report_sco_outcome
 from scorm.sequencing.tree import PRIMARY_KEY, ActivityTree
 
 logger = logging.getLogger(__name__)
+
+
+_SUCCESS_WORD = {True: "passed", False: "failed", None: "unknown"}
+_COMPLETION_WORD = {True: "completed", False: "incomplete", None: "unknown"}
 
 
 def _number(values: Mapping[str, str], key: str) -> float | None:
@@ -93,9 +97,15 @@ def report_cmi_state(
         objective_id = values.get(f"cmi.objectives.{n}.id")
         if not objective_id:
             continue
+        prefix = f"cmi.objectives.{n}"
         objectives[objective_id] = {
-            "success": values.get(f"cmi.objectives.{n}.success_status", "unknown"),
-            "measure": _number(values, f"cmi.objectives.{n}.score.scaled"),
+            "success": values.get(f"{prefix}.success_status", "unknown"),
+            "measure": _number(values, f"{prefix}.score.scaled"),
+            "raw": _number(values, f"{prefix}.score.raw"),
+            "min": _number(values, f"{prefix}.score.min"),
+            "max": _number(values, f"{prefix}.score.max"),
+            "completion": values.get(f"{prefix}.completion_status", "unknown"),
+            "progress": _number(values, f"{prefix}.progress_measure"),
         }
     return report_sco_outcome(
         tree,
@@ -109,6 +119,11 @@ def report_cmi_state(
         suspended=values.get("cmi.exit") == "suspend",
         objectives=objectives,
         attempt_duration=seconds,
+        scores={
+            "raw": _number(values, "cmi.score.raw"),
+            "min": _number(values, "cmi.score.min"),
+            "max": _number(values, "cmi.score.max"),
+        },
     )
 
 
@@ -118,10 +133,11 @@ def launch_data(tree: ActivityTree, state: Mapping[str, Any], activity_id: str) 
     * ``scaled_passing_score``: the primary objective's ``minNormalizedMeasure`` when it is
       ``satisfiedByMeasure`` (RTE 4.2.21);
     * ``completion_threshold``: ``minProgressMeasure`` when ``completedByMeasure`` (RTE 4.2.5);
-    * ``objectives``: ``[{"id", "success_status", "score.scaled"}]`` for every objective with
-      an id, with its current status read through global maps, to initialise
-      ``cmi.objectives.n`` (RTE 4.2.17: the LMS initialises objectives from the activity's
-      objective tracking data).
+    * ``objectives``: ``[{"id", "success_status", "score.scaled", "score.raw", "score.min",
+      "score.max", "completion_status", "progress_measure"}]`` for every objective with an id,
+      with its current status read through global maps (4th-ed. adlseq maps included), to
+      initialise ``cmi.objectives.n`` (RTE 4.2.17: the LMS initialises objectives from the
+      activity's objective tracking data; pass the list as ``initial_state(objectives=...)``).
 
     Raises:
         UnknownActivity: no such activity.
@@ -132,12 +148,17 @@ def launch_data(tree: ActivityTree, state: Mapping[str, Any], activity_id: str) 
     for objective in activity.objectives:
         if objective.key == PRIMARY_KEY:
             continue
-        satisfied, measure = objective_status(tree, state, activity, objective.key)
+        data = objective_data(tree, state, activity, objective.key)
         objectives.append(
             {
                 "id": objective.key,
-                "success_status": {True: "passed", False: "failed", None: "unknown"}[satisfied],
-                "score.scaled": measure,
+                "success_status": _SUCCESS_WORD[data["satisfied"]],
+                "score.scaled": data["measure"],
+                "score.raw": data["raw"],
+                "score.min": data["min"],
+                "score.max": data["max"],
+                "completion_status": _COMPLETION_WORD[data["completion"]],
+                "progress_measure": data["progress"],
             }
         )
     return {

@@ -40,7 +40,7 @@ from typing import Any, Final
 
 from scorm.sequencing.errors import InvalidState, InvalidTrackingValue, NotALeaf
 from scorm.sequencing.prereq12 import evaluate_prerequisites
-from scorm.sequencing.tree import Activity, ActivityTree, RollupCondition, RollupRule, Rule
+from scorm.sequencing.tree import PRIMARY_KEY, Activity, ActivityTree, RollupCondition, RollupRule, Rule
 
 logger = logging.getLogger(__name__)
 
@@ -256,7 +256,62 @@ def completion_status(
             completed = shared["completion"]
         if m.read_progress and shared.get("progress") is not None:
             progress = shared["progress"]
+    if activity.completed_by_measure and progress is not None:
+        # RTE 4.2.4.1 / SN 4th ed.: with completedByMeasure the completion status follows the
+        # progress measure, also when that was read from a shared objective.
+        completed = progress >= activity.min_progress_measure
     return completed, progress
+
+
+_SCORE_KEYS: Final = ("raw", "min", "max")
+
+
+def objective_data(
+    tree: ActivityTree, state: Mapping[str, Any], activity: Activity, key: str | None = None
+) -> dict[str, Any]:
+    """Everything known about one activity objective, read through its global maps.
+
+    ``{"satisfied", "measure", "raw", "min", "max", "completion", "progress"}`` (``None`` =
+    unknown). The primary objective's completion/progress are the activity's (SN 4th ed.:
+    the primary objective carries the attempt's completion status and progress measure).
+    4th-ed. ``adlseq:mapInfo`` reads raw/min/max score, completion and progress (SN 5.1.6.4).
+    """
+    objective = activity.objective(key)
+    if objective is None:
+        return dict.fromkeys(("satisfied", "measure", *_SCORE_KEYS, "completion", "progress"))
+    satisfied, measure = objective_status(tree, state, activity, objective.key)
+    record = state["activities"][activity.id]["objectives"].get(objective.key, {})
+    data: dict[str, Any] = {"satisfied": satisfied, "measure": measure}
+    for name in _SCORE_KEYS:
+        data[name] = record.get(name)
+    if objective.primary:
+        data["completion"], data["progress"] = completion_status(tree, state, activity)
+    else:
+        data["completion"], data["progress"] = record.get("completion"), record.get("progress")
+    for m in objective.maps:
+        shared = state["globals"].get(m.target)
+        if not shared:
+            continue
+        for name, flag in (("raw", m.read_raw), ("min", m.read_min), ("max", m.read_max)):
+            if flag and shared.get(name) is not None:
+                data[name] = shared[name]
+        if not objective.primary:
+            if m.read_completion and shared.get("completion") is not None:
+                data["completion"] = shared["completion"]
+            if m.read_progress and shared.get("progress") is not None:
+                data["progress"] = shared["progress"]
+    return data
+
+
+_GLOBAL_BLANK: Final = {
+    "satisfied": None,
+    "measure": None,
+    "completion": None,
+    "progress": None,
+    "raw": None,
+    "min": None,
+    "max": None,
+}
 
 
 def write_globals(tree: ActivityTree, state: State, activity: Activity) -> set[str]:
@@ -270,23 +325,21 @@ def write_globals(tree: ActivityTree, state: State, activity: Activity) -> set[s
     for objective in activity.objectives:
         local = a_st["objectives"].get(objective.key, {})
         for m in objective.maps:
-            if not (m.write_satisfied or m.write_measure or m.write_completion or m.write_progress):
+            if not m.writes:
                 continue
-            before = state["globals"].get(m.target) or {
-                "satisfied": None,
-                "measure": None,
-                "completion": None,
-                "progress": None,
-            }
+            before = {**_GLOBAL_BLANK, **(state["globals"].get(m.target) or {})}
             after = dict(before)
             if m.write_satisfied:
                 after["satisfied"] = local.get("satisfied")
             if m.write_measure:
                 after["measure"] = local.get("measure")
-            if m.write_completion and objective.primary:
-                after["completion"] = a_st["completed"]
-            if m.write_progress and objective.primary:
-                after["progress"] = a_st["progress"]
+            if m.write_completion:
+                after["completion"] = a_st["completed"] if objective.primary else local.get("completion")
+            if m.write_progress:
+                after["progress"] = a_st["progress"] if objective.primary else local.get("progress")
+            for name, flag in (("raw", m.write_raw), ("min", m.write_min), ("max", m.write_max)):
+                if flag:
+                    after[name] = local.get(name)
             if after != before:
                 state["globals"][m.target] = after
                 changed.add(m.target)
@@ -655,7 +708,12 @@ def progress_rollup(tree: ActivityTree, state: State, activity: Activity) -> Non
     a_st["completed"] = completed
 
 
-def _rollup_path(tree: ActivityTree, state: State, activity_id: str) -> set[str]:
+def _rollup_path(tree: ActivityTree, state: State, activity_id: str, *, write_leaf: bool = True) -> set[str]:
+    """Roll up the clusters above ``activity_id`` and write their globals.
+
+    ``write_leaf=False`` for a leaf that only *reads* a changed global: its own objective data
+    did not change, so it must not write (its local values would overwrite what was written).
+    """
     changed: set[str] = set()
     for node_id in tree.path_to_root(activity_id):
         activity = tree.activities[node_id]
@@ -665,6 +723,8 @@ def _rollup_path(tree: ActivityTree, state: State, activity_id: str) -> set[str]
             objective_rollup(tree, state, activity)
             progress_rollup(tree, state, activity)
             stamp(tree, state, node_id)
+        elif not write_leaf:
+            continue
         changed |= write_globals(tree, state, activity)
     return changed
 
@@ -673,11 +733,7 @@ def _readers(tree: ActivityTree, targets: set[str]) -> list[str]:
     return [
         activity_id
         for activity_id in tree.order
-        if any(
-            m.target in targets and (m.read_satisfied or m.read_measure or m.read_completion or m.read_progress)
-            for o in tree.activities[activity_id].objectives
-            for m in o.maps
-        )
+        if any(m.target in targets and m.reads for o in tree.activities[activity_id].objectives for m in o.maps)
     ]
 
 
@@ -699,7 +755,7 @@ def overall_rollup(tree: ActivityTree, state: State, activity_id: str) -> None:
         rounds += 1
         follow: set[str] = set()
         for reader in _readers(tree, changed):
-            follow |= _rollup_path(tree, state, reader)
+            follow |= _rollup_path(tree, state, reader, write_leaf=False)
         changed = follow
 
 
@@ -716,6 +772,20 @@ def _check_unit(name: str, value: float | None, low: float) -> float | None:
     if not (low <= number <= 1.0):
         raise InvalidTrackingValue(f"{name}={value!r} must be between {low} and 1.")
     return number
+
+
+def _scores(values: Mapping[str, Any], name: str) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for key in _SCORE_KEYS:
+        raw = values.get(key)
+        if raw is None:
+            out[key] = None
+            continue
+        try:
+            out[key] = float(raw)
+        except (TypeError, ValueError) as exc:
+            raise InvalidTrackingValue(f"{name}.{key}={raw!r} is not a number.") from exc
+    return out
 
 
 def _lookup(table: Mapping[str | None, bool | None], name: str, value: Any) -> bool | None:
@@ -740,6 +810,7 @@ def report_sco_outcome(
     objectives: Mapping[str, Mapping[str, Any]] | None = None,
     lesson_status: str | None = None,
     attempt_duration: float | None = None,
+    scores: Mapping[str, float | None] | None = None,
 ) -> State:
     """Record what a SCO reported (at Commit/Terminate) and roll it up.
 
@@ -765,10 +836,14 @@ def report_sco_outcome(
         progress: ``cmi.progress_measure`` (0..1) or ``None``.
         attempt_ended: the SCO called Terminate (its attempt ends at the next navigation).
         suspended: ``cmi.exit == "suspend"`` (the attempt will be resumed, not restarted).
-        objectives: ``{cmi.objectives.n.id: {"success": .., "measure": ..}}``.
+        objectives: ``{cmi.objectives.n.id: {"success": .., "measure": .., "raw": .., "min": ..,
+            "max": .., "completion": .., "progress": ..}}`` (only ``success``/``measure``
+            required).
         lesson_status: SCORM 1.2 ``cmi.core.lesson_status``; fills completion/success.
         attempt_duration: seconds spent in this attempt so far (``cmi.total_time`` plus the
             pending session), checked against attemptAbsoluteDurationLimit.
+        scores: ``{"raw", "min", "max"}`` of ``cmi.score`` (the primary objective's scores,
+            shared through 4th-ed. ``adlseq:mapInfo``).
 
     Returns:
         The new state.
@@ -796,6 +871,22 @@ def report_sco_outcome(
     satisfied = _lookup(SUCCESS_VALUES, "success", success)
     measure = _check_unit("measure", measure, -1.0)
     progress = _check_unit("progress", progress, 0.0)
+    primary_scores = _scores(scores or {}, "score")
+    # The cmi.objectives entry of the primary objective (its objectiveID) describes the primary
+    # objective too (RTE 4.2.17); cmi.completion_status/success_status/score.* win when known.
+    entry = (objectives or {}).get(activity.primary.key) if activity.primary.key != PRIMARY_KEY else None
+    if entry is not None:
+        if satisfied is None:
+            satisfied = _lookup(SUCCESS_VALUES, "primary objective success", entry.get("success"))
+        if measure is None:
+            measure = _check_unit("primary objective measure", entry.get("measure"), -1.0)
+        if completed is None:
+            completed = _lookup(COMPLETION_VALUES, "primary objective completion", entry.get("completion"))
+        if progress is None:
+            progress = _check_unit("primary objective progress", entry.get("progress"), 0.0)
+        for key, value in _scores(entry, "primary objective").items():
+            if primary_scores[key] is None:
+                primary_scores[key] = value
     if attempt_ended or suspended:
         a_st["suspended"] = bool(suspended)
     if attempt_duration is not None:
@@ -817,6 +908,7 @@ def report_sco_outcome(
     a_st["completed"] = completed
     a_st["progress"] = progress
     _set_objective(new, activity, primary.key, satisfied=satisfied, measure=measure)
+    _set_objective(new, activity, primary.key, **primary_scores)
     stamp(tree, new, activity_id)
     for objective_id, values in (objectives or {}).items():
         objective = activity.objective(objective_id)
@@ -827,5 +919,15 @@ def report_sco_outcome(
         if objective.satisfied_by_measure and o_measure is not None:
             o_sat = o_measure >= objective.min_measure
         _set_objective(new, activity, objective.key, satisfied=o_sat, measure=o_measure)
+        o_completion = _lookup(COMPLETION_VALUES, f"objectives[{objective_id}].completion", values.get("completion"))
+        o_progress = _check_unit(f"objectives[{objective_id}].progress", values.get("progress"), 0.0)
+        _set_objective(
+            new,
+            activity,
+            objective.key,
+            completion=o_completion,
+            progress=o_progress,
+            **_scores(values, f"objectives[{objective_id}]"),
+        )
     overall_rollup(tree, new, activity_id)
     return new

@@ -213,6 +213,7 @@ class CaseRun:
         extra["completion_threshold"] = data["completion_threshold"]
         ids = [o["id"] for o in data["objectives"]]
         extra["objective_ids"] = tuple(dict.fromkeys([*extra.get("objective_ids", ()), *ids]))
+        extra["objectives"] = tuple(data["objectives"])
         shared = []
         for m in item.shared_data if item is not None else ():
             shared.append((m.target_id, self.learner.shared.get(m.target_id)))
