@@ -301,7 +301,9 @@ def initial_state(
             if objective_id in present:
                 continue
             element = f"cmi.objectives.{count}.id"
-            values[element] = _check(v, element, objective_id)
+            # The manifest's objectiveID (an anyURI, already normalised by the packaging layer,
+            # which may hold decoded spaces) is the LMS's own value: stored as given.
+            values[element] = objective_id
             present.add(objective_id)
             index[objective_id] = count
             count += 1

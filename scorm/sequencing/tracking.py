@@ -239,6 +239,13 @@ def objective_status(
             satisfied = shared["satisfied"]
         if m.read_measure and shared.get("measure") is not None:
             measure = shared["measure"]
+    if objective.satisfied_by_measure and measure is not None:
+        # SN 4.2.1.1 / RB.1.2.a: satisfiedByMeasure makes the status follow the measure, also a
+        # measure read from a global objective (not while an active cluster's attempt runs
+        # without measureSatisfactionIfActive).
+        a_st = state["activities"][activity.id]
+        if activity.is_leaf or not a_st["active"] or activity.measure_satisfaction_if_active:
+            satisfied = measure >= objective.min_measure
     return satisfied, measure
 
 
