@@ -189,8 +189,9 @@ class CaseRun:
             if not self.state.get("ended") and self.state.get("current") is not None:
                 self.navigate("exitAll")
             self.open_course(package_id)
-        elif self.state.get("ended"):
-            self.open_course(self.pkg.id if self.pkg else package_id or "")
+        # After the session ended (exitAll, ...) the same activity tree's tracking data is kept:
+        # the relaunch starts a new attempt on its root (SN 4.2.1: objective information
+        # persists across attempts).
         self.begin()
 
     def item_by_title(self, title: str) -> str:
@@ -371,14 +372,14 @@ class CaseRun:
                 hidden |= set(tree.activities[node].hide_lms_ui)
         key, _, arg = question.partition("@")
         if key in ("continue.enabled", "continue.disabled", "previous.enabled", "previous.disabled"):
+            # ADL's answers count a control hidden by hideLMSUI as "disabled" (not usable).
             button, _, mode = key.partition(".")
-            if button in hidden:
-                return "N"
-            valid = sequencing.nav_state(tree, state, current)[button]
-            return "Y" if valid == (mode == "enabled") else "N"
+            enabled = button not in hidden and sequencing.nav_state(tree, state, current)[button]
+            return "Y" if enabled == (mode == "enabled") else "N"
         rows = [r for r in sequencing.toc(tree, state) if r["visible"]]
         if key == "toc.enabled":
-            return "Y" if any(not r["disabled"] for r in rows) else "N"
+            # something the learner can choose (the activity on screen is not a choice)
+            return "Y" if any(not r["disabled"] and r["id"] != current for r in rows) else "N"
         if key in ("toc.enabled.selectable", "toc.visible"):
             target = self.item_by_title(arg)
             if target == tree.root:
