@@ -311,7 +311,13 @@ class _Engine:
                 stamp(self.tree, self.st, activity_id)
         elif activity.is_leaf:
             if activity.tracked and not a_st["suspended"]:
-                if not activity.completion_set_by_content and a_st["completed"] is None:
+                # With completedByMeasure the progress measure alone decides (RTE 4.2.4.1): an
+                # unknown measure leaves the completion unknown (ADL CTS CO-04c).
+                if (
+                    not activity.completion_set_by_content
+                    and not activity.completed_by_measure
+                    and a_st["completed"] is None
+                ):
                     a_st["completed"] = True
                 if not activity.objective_set_by_content:
                     record = a_st["objectives"].setdefault(activity.primary.key, {"satisfied": None, "measure": None})

@@ -387,6 +387,10 @@ def _condition_value(tree: ActivityTree, state: Mapping[str, Any], activity: Act
     kind = cond.condition
     if kind == "always":
         return True
+    if not activity.tracked and kind not in ("attempted", "attemptLimitExceeded", "timeLimitExceeded"):
+        # Delivery controls tracked=false (SN 5.1.9): the activity has no tracking status, not
+        # even one read from a shared objective (ADL CTS CO-05a).
+        return False if kind in ("objectiveStatusKnown", "objectiveMeasureKnown", "activityProgressKnown") else None
     if kind in (
         "satisfied",
         "objectiveStatusKnown",
