@@ -239,13 +239,13 @@ def objective_status(
             satisfied = shared["satisfied"]
         if m.read_measure and shared.get("measure") is not None:
             measure = shared["measure"]
-    if objective.satisfied_by_measure and measure is not None:
-        # SN 4.2.1.1 / RB.1.2.a: satisfiedByMeasure makes the status follow the measure, also a
-        # measure read from a global objective (not while an active cluster's attempt runs
-        # without measureSatisfactionIfActive).
+    if objective.satisfied_by_measure:
+        # SN 4.2.1.1 / RB.1.2.a: satisfiedByMeasure makes the status follow the measure alone,
+        # also a measure read from a global objective: no measure, no status (ADL CTS OB-05b);
+        # unknown while an active cluster's attempt runs without measureSatisfactionIfActive.
         a_st = state["activities"][activity.id]
-        if activity.is_leaf or not a_st["active"] or activity.measure_satisfaction_if_active:
-            satisfied = measure >= objective.min_measure
+        usable = activity.is_leaf or not a_st["active"] or activity.measure_satisfaction_if_active
+        satisfied = measure >= objective.min_measure if measure is not None and usable else None
     return satisfied, measure
 
 
@@ -719,23 +719,24 @@ def progress_rollup(tree: ActivityTree, state: State, activity: Activity) -> Non
     a_st["completed"] = completed
 
 
-def _rollup_path(tree: ActivityTree, state: State, activity_id: str, *, write_leaf: bool = True) -> set[str]:
-    """Roll up the clusters above ``activity_id`` and write their globals.
+def _rollup_path(tree: ActivityTree, state: State, activity_id: str, *, reader: bool = False) -> set[str]:
+    """Roll up ``activity_id`` (a cluster) and the clusters above it; write their globals.
 
-    ``write_leaf=False`` for a leaf that only *reads* a changed global: its own objective data
-    did not change, so it must not write (its local values would overwrite what was written).
+    ``reader=True`` for an activity that only *reads* a changed global: its own data did not
+    change, so it is neither rolled up nor written (its local values would overwrite what was
+    just written, ADL CTS OB-14a, T-01a); only its ancestors are.
     """
     changed: set[str] = set()
     for node_id in tree.path_to_root(activity_id):
         activity = tree.activities[node_id]
+        if reader and node_id == activity_id:
+            continue
         if activity.children:
             measure_rollup(tree, state, activity)
             completion_measure_rollup(tree, state, activity)
             objective_rollup(tree, state, activity)
             progress_rollup(tree, state, activity)
             stamp(tree, state, node_id)
-        elif not write_leaf:
-            continue
         changed |= write_globals(tree, state, activity)
     return changed
 
@@ -766,7 +767,7 @@ def overall_rollup(tree: ActivityTree, state: State, activity_id: str) -> None:
         rounds += 1
         follow: set[str] = set()
         for reader in _readers(tree, changed):
-            follow |= _rollup_path(tree, state, reader, write_leaf=False)
+            follow |= _rollup_path(tree, state, reader, reader=True)
         changed = follow
 
 
