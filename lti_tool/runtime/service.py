@@ -784,6 +784,18 @@ def _graded(outcome: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in outcome.items() if k != "total_time_seconds"}
 
 
+def _sequenced_outcome(s: Session, services: Services, attempt: Attempt) -> dict[str, Any]:
+    """A SCORM 2004 attempt's completion/success/score from its sequencing root (issue 13)."""
+    version = s.get(CourseVersion, attempt.course_version_id)
+    if version is None or version.standard != "scorm2004" or not attempt.sequencing:
+        return {}
+    tree = activity_tree(services, version)
+    if tree is None:
+        return {}
+    seq = sequencing.course_outcome(tree, attempt.sequencing)
+    return {k: v for k, v in seq.items() if v is not None or k in ("completion", "success")}
+
+
 def _roll_up(s: Session, services: Services, attempt_id: str, now: datetime) -> dict[str, Any]:
     """Recompute the attempt's outcome; on change store it and call the outcome hooks."""
     attempt = s.get(Attempt, attempt_id)
@@ -793,6 +805,7 @@ def _roll_up(s: Session, services: Services, attempt_id: str, now: datetime) -> 
     stored = dict(s.execute(select(ScoState.item_id, ScoState.outcome).where(ScoState.attempt_id == attempt_id)).all())
     outcomes: Sequence[Outcome] = [_outcome_from_dict(stored.get(item, {})) for item in items]
     rolled = outcome_dict(rollup_outcomes(list(outcomes)))
+    rolled.update(_sequenced_outcome(s, services, attempt))
     if _graded(attempt.outcome) == _graded(rolled):
         if attempt.outcome.get("total_time_seconds") != rolled.get("total_time_seconds"):
             attempt.outcome = rolled
@@ -887,6 +900,7 @@ def navigate(services: Services, attempt_id: str, request: str, target: Any = No
             )
         attempt.sequencing = dict(result.state)
         attempt.current_item = result.deliver
+        _roll_up(s, services, attempt.id, utcnow())  # ending attempts (UP.4) changes the result
         opened = _opened(services, attempt, version, version.course.title, reg, resumed=True)
         item = next((i for i in opened.items if i.id == result.deliver), None) if result.deliver else None
         return NavDecision(item=item, end=result.end or item is None, message=result.message, opened=opened)

@@ -14,6 +14,7 @@ Public API::
                        objectives=None, lesson_status=None, attempt_duration=None) -> dict
     report_cmi_state(tree, state, activity_id, cmi_state, *, terminated=False) -> dict
     launch_data(tree, state, activity_id) -> dict          # passing score, threshold, objectives
+    course_outcome(tree, state) -> dict                    # the root's result, for grading
     navigate(tree, state, request: str, target: str | None = None) -> NavResult
     begin(tree, state) -> NavResult                         # resumeAll / start / relaunch
     toc(tree, state) -> list[dict]
@@ -98,7 +99,7 @@ Not implemented (remaining):
 
 from __future__ import annotations
 
-from scorm.sequencing.cmi_adapter import launch_data, report_cmi_state
+from scorm.sequencing.cmi_adapter import course_outcome, launch_data, report_cmi_state
 from scorm.sequencing.engine import NavResult, begin, choice_validity, navigate
 from scorm.sequencing.errors import (
     ALL_ERROR_TYPES,
@@ -146,6 +147,7 @@ __all__ = [
     "begin",
     "build_tree",
     "choice_validity",
+    "course_outcome",
     "evaluate_prerequisites",
     "launch_data",
     "learner_message",

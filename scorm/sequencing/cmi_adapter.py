@@ -25,7 +25,13 @@ from scorm.cmi.errors import CmiError
 from scorm.cmi.model import evaluated_completion_status, evaluated_success_status
 from scorm.cmi.outcome import outcome_from_state
 from scorm.sequencing.errors import InvalidTrackingValue
-from scorm.sequencing.tracking import State, objective_data, report_sco_outcome
+from scorm.sequencing.tracking import (
+    State,
+    completion_status,
+    objective_data,
+    objective_status,
+    report_sco_outcome,
+)
 from scorm.sequencing.tree import PRIMARY_KEY, ActivityTree
 
 logger = logging.getLogger(__name__)
@@ -165,4 +171,28 @@ def launch_data(tree: ActivityTree, state: Mapping[str, Any], activity_id: str) 
         "scaled_passing_score": primary.min_measure if primary.satisfied_by_measure else None,
         "completion_threshold": activity.min_progress_measure if activity.completed_by_measure else None,
         "objectives": objectives,
+    }
+
+
+def course_outcome(tree: ActivityTree, state: Mapping[str, Any]) -> dict[str, Any]:
+    """The course's result as the sequencer rolled it up (the root activity), for grading.
+
+    For a SCORM 2004 course the root's tracking status is the result (SN 4.6: rollup, the LMS's
+    end-of-attempt completion/satisfaction of SCOs that set none, shared objectives read by a
+    wrapper, only the selected children of a randomized cluster, ...); averaging the SCOs'
+    own ``cmi`` values gets pre/post tests, untouched SCOs and selectCount wrong (issue 13).
+
+    Returns:
+        ``{"completion": "completed"|"incomplete"|"unknown", "success": "passed"|"failed"|
+        "unknown", "score_scaled": 0..1 | None, "progress": 0..1 | None}`` (the root's normalized
+        measure, negative measures counting as 0).
+    """
+    root = tree.activities[tree.root]
+    completed, progress = completion_status(tree, state, root)
+    satisfied, measure = objective_status(tree, state, root)
+    return {
+        "completion": _COMPLETION_WORD[completed],
+        "success": _SUCCESS_WORD[satisfied],
+        "score_scaled": None if measure is None else max(0.0, float(measure)),
+        "progress": progress,
     }
