@@ -557,7 +557,9 @@ def _start_session(
     previous: Mapping[str, Any] | None = None
     if row is not None and row.state:
         previous = finish_session(row.state, cmi_version) if row.session_open else row.state
-        if not attempt_continues(previous, cmi_version):
+        # cmi.exit unset means "resume" only for a session that never terminated (a crash);
+        # after Terminate it is "" = a new attempt (RTE 4th 4.2.8, ADL CTS DMB).
+        if not attempt_continues(previous, cmi_version, resume_if_exit_unset=row.session_open):
             previous = None
     state = initial_state(
         cmi_version,

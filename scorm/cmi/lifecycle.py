@@ -106,7 +106,8 @@ def attempt_continues(previous_state: Mapping[str, Any], version: str, *, resume
     * SCORM 1.2 (RTE 1.2 §3.4.4 cmi.core.entry/exit): data persists across sessions; always
       True (``entry`` is ``resume`` only after ``exit=suspend``, see :func:`initial_state`).
     * SCORM 2004 (RTE 4th §4.2.7, §4.2.8): only ``exit=suspend`` continues the attempt;
-      ``normal``, ``logout``, ``time-out`` and ``""`` end it.
+      ``normal``, ``logout``, ``time-out`` and ``""`` end it. A session that ended with
+      ``adl.nav.request=suspendAll`` continues too (the SCO suspended the course).
 
     SPEC COMPLIANCE NOTE: a 2004 session that never wrote ``cmi.exit`` at all (closed tab,
     dropped connection, no Terminate) is treated as suspended when ``resume_if_exit_unset``
@@ -114,6 +115,10 @@ def attempt_continues(previous_state: Mapping[str, Any], version: str, *, resume
     """
     v, values, _ = _unpack(previous_state, version)
     if v == "1.2":
+        return True
+    if values.get("adl.nav.request") == "suspendAll":
+        # The SCO suspended the whole course: its attempt is suspended whatever cmi.exit says
+        # (ADL CTS DMB: exit=normal + suspendAll, relaunch -> entry=resume with its data).
         return True
     exit_value = values.get("cmi.exit")
     if exit_value is None:

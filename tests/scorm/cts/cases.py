@@ -145,6 +145,9 @@ def _final(last: str) -> tuple[str, str]:
 def _set_argument(param: str) -> tuple[str, str]:
     parts = param.split("~")
     start = expand(parts[0])
+    if len(parts) == 1:  # e.g. "!test": ADL's SCO splits "<element>!<value>" at the first "!"
+        head, _, tail = start.partition("!")
+        return head, tail
     if len(parts) == 2:
         head, tail = _final(parts[1])
         return f"{start}.{expand(head)}", expand(tail)
