@@ -678,8 +678,22 @@ DEFAULT_ROLLUP_RULES: Final[Mapping[str, RollupRule]] = {
 }
 
 
+_PAIRS: Final = {
+    "satisfied": ("satisfied", "notSatisfied"),
+    "notSatisfied": ("satisfied", "notSatisfied"),
+    "completed": ("completed", "incomplete"),
+    "incomplete": ("completed", "incomplete"),
+}
+
+
 def _check(tree: ActivityTree, state: Mapping[str, Any], activity: Activity, action: str) -> bool:
-    rules = _rules_for(activity, action) or [DEFAULT_ROLLUP_RULES[action]]
+    # SN 4.6.4: the default rules stand in for a status only when the activity defines no rule
+    # for either of its actions (a lone "not satisfied if all not satisfied" rule must not be
+    # joined by the default "satisfied if all satisfied", ADL CTS RU-12a).
+    if any(_rules_for(activity, a) for a in _PAIRS[action]):
+        rules = _rules_for(activity, action)
+    else:
+        rules = [DEFAULT_ROLLUP_RULES[action]]
     return any(_rule_applies(tree, state, activity, r) for r in rules)
 
 

@@ -757,10 +757,11 @@ def _rule(child_set: str, condition: str, action: str, extra: str = "", op: str 
             True,
             True,
         ),
+        # a lone "satisfied" rule gets no default "not satisfied" rule (SN 4.6.4, ADL CTS RU-12a)
         (
             _rule("atLeastPercent", "satisfied", "satisfied", 'minimumPercent="0.9"'),
             ("passed", "failed", "passed"),
-            False,
+            None,
             True,
         ),
     ],
