@@ -709,8 +709,12 @@ def objective_rollup(tree: ActivityTree, state: State, activity: Activity) -> No
         else:
             _set_objective(state, activity, primary.key, satisfied=measure >= primary.min_measure)
         return
-    # RB.1.2.b/c: "not satisfied" first, "satisfied" overrides (SN 4.6.3 step order).
-    satisfied: bool | None = None
+    # RB.1.2.b/c: "not satisfied" first, "satisfied" overrides (SN 4.6.3 step order). With the
+    # activity's own rules, a status stays as it was when none fires (RB.1.2.b sets it only on
+    # a firing rule; ADL CTS RU-12a); the default rules (RB.1.2.c) recompute it.
+    record = state["activities"][activity.id]["objectives"].get(primary.key, {})
+    explicit = bool(_rules_for(activity, "satisfied") or _rules_for(activity, "notSatisfied"))
+    satisfied: bool | None = record.get("satisfied") if explicit else None
     if _check(tree, state, activity, "notSatisfied"):
         satisfied = False
     if _check(tree, state, activity, "satisfied"):
@@ -725,7 +729,8 @@ def progress_rollup(tree: ActivityTree, state: State, activity: Activity) -> Non
         # 4th ed. RB.1.3.a Activity Progress Rollup Using Measure
         a_st["completed"] = None if a_st["progress"] is None else a_st["progress"] >= activity.min_progress_measure
         return
-    completed: bool | None = None
+    explicit = bool(_rules_for(activity, "completed") or _rules_for(activity, "incomplete"))
+    completed: bool | None = a_st["completed"] if explicit else None  # RB.1.3.b: kept, no rule fired
     if _check(tree, state, activity, "incomplete"):
         completed = False
     if _check(tree, state, activity, "completed"):

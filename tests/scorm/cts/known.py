@@ -23,8 +23,6 @@ KNOWN_FAILING: dict[str, str] = {
     "OB-14b": "Act4V1 GET->c~OB~&obj1&~SS->pass->0: GetValue('cmi.objectives.0.success_status') returned 'unknow...",
     "OB-17b": "Act2V2 GET->c~OB~&PRIMARYOBJ&~SS->unk->0: GetValue('cmi.objectives.0.success_status') returned 'p...",
     "RU-11": "Act1V2: expected Act1, the LMS delivered Activity 4 (activity_4)",
-    "RU-12a": "Act4V2: expected Act4, the LMS delivered Activity 1 (activity_1)",
-    "RU-12b": "Act4V2: expected Act4, the LMS delivered Activity 1 (activity_1)",
     "RU-13d": "Act6V1: expected Act6, the LMS delivered Activity 2 (activity_2)",
     "RU-15b": "Act1V2: expected Act1, the LMS delivered Activity 6 (activity_6)",
     "RU-15c": "Act1V2: expected Act1, the LMS delivered Activity 6 (activity_6)",
