@@ -98,6 +98,11 @@ def report_cmi_state(
             suspended=values.get("cmi.core.exit") == "suspend",
             attempt_duration=seconds,
         )
+    if terminated and values.get("adl.nav.request") in ("abandon", "abandonAll"):
+        # SN 4.4.4 / TB.2.3: an abandoned attempt's data is not kept; the SCO asked for its
+        # attempt to be abandoned, so what it reported does not reach the tracking data
+        # (ADL CTS SX-04a: pass + abandonAll, relaunch -> not skipped as satisfied).
+        return dict(state)
     objectives: dict[str, dict[str, Any]] = {}
     for n in range(int(counts.get("cmi.objectives", 0))):
         objective_id = values.get(f"cmi.objectives.{n}.id")
