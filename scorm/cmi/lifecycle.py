@@ -367,8 +367,15 @@ def finish_session(state: Mapping[str, Any], version: str) -> dict[str, Any]:
     if v == "1.2":
         _finish_status_12(new_values)
     else:
-        new_values["cmi.completion_status"] = evaluated_completion_status(new_values)
-        new_values["cmi.success_status"] = evaluated_success_status(new_values)
+        # Stored as evaluated; a status the SCO never wrote that evaluates to the default
+        # "unknown" stays unwritten, so "the SCO set it" remains visible to the sequencer
+        # (UP.4 leaves content-set statuses alone; ADL CTS RU-19a).
+        for key, evaluated in (
+            ("cmi.completion_status", evaluated_completion_status(new_values)),
+            ("cmi.success_status", evaluated_success_status(new_values)),
+        ):
+            if key in new_values or evaluated != "unknown":
+                new_values[key] = evaluated
     return {"version": v, "values": new_values, "counts": dict(counts)}
 
 

@@ -130,6 +130,7 @@ def report_cmi_state(
         suspended=values.get("cmi.exit") == "suspend",
         objectives=objectives,
         attempt_duration=seconds,
+        content_set=("cmi.completion_status" in values, "cmi.success_status" in values),
         scores={
             "raw": _number(values, "cmi.score.raw"),
             "min": _number(values, "cmi.score.min"),

@@ -313,14 +313,16 @@ class _Engine:
             if activity.tracked and not a_st["suspended"]:
                 # With completedByMeasure the progress measure alone decides (RTE 4.2.4.1): an
                 # unknown measure leaves the completion unknown (ADL CTS CO-04c).
+                record = a_st["objectives"].setdefault(activity.primary.key, {"satisfied": None, "measure": None})
+                # A status the SCO wrote itself, even "unknown", is the content's (ADL CTS RU-19a).
                 if (
                     not activity.completion_set_by_content
                     and not activity.completed_by_measure
+                    and not record.get("completion_by_content")
                     and a_st["completed"] is None
                 ):
                     a_st["completed"] = True
-                if not activity.objective_set_by_content:
-                    record = a_st["objectives"].setdefault(activity.primary.key, {"satisfied": None, "measure": None})
+                if not activity.objective_set_by_content and not record.get("success_by_content"):
                     if record.get("satisfied") is None:
                         record["satisfied"] = True
                 stamp(self.tree, self.st, activity_id)

@@ -842,6 +842,7 @@ def report_sco_outcome(
     lesson_status: str | None = None,
     attempt_duration: float | None = None,
     scores: Mapping[str, float | None] | None = None,
+    content_set: tuple[bool, bool] = (False, False),
 ) -> State:
     """Record what a SCO reported (at Commit/Terminate) and roll it up.
 
@@ -875,6 +876,9 @@ def report_sco_outcome(
             pending session), checked against attemptAbsoluteDurationLimit.
         scores: ``{"raw", "min", "max"}`` of ``cmi.score`` (the primary objective's scores,
             shared through 4th-ed. ``adlseq:mapInfo``).
+        content_set: the SCO itself wrote (completion_status, success_status), even as
+            "unknown": the LMS then does not set them at the end of the attempt (UP.4; ADL CTS
+            RU-19a: success_status=unknown stays unknown).
 
     Returns:
         The new state.
@@ -940,6 +944,7 @@ def report_sco_outcome(
     a_st["progress"] = progress
     _set_objective(new, activity, primary.key, satisfied=satisfied, measure=measure)
     _set_objective(new, activity, primary.key, **primary_scores)
+    _set_objective(new, activity, primary.key, completion_by_content=content_set[0], success_by_content=content_set[1])
     stamp(tree, new, activity_id)
     for objective_id, values in (objectives or {}).items():
         objective = activity.objective(objective_id)

@@ -1278,7 +1278,15 @@ def test_report_cmi_state_2004() -> None:
     s = report_cmi_state(tree, started(tree), "a", cmi, terminated=True)
     a = s["activities"]["a"]
     assert a["completed"] is True and a["progress"] == 1.0 and a["suspended"] is True
-    assert a["objectives"]["_primary"] == {"satisfied": True, "measure": 0.75, "raw": None, "min": None, "max": None}
+    assert a["objectives"]["_primary"] == {
+        "satisfied": True,
+        "measure": 0.75,
+        "raw": None,
+        "min": None,
+        "max": None,
+        "completion_by_content": True,  # the SCO wrote cmi.completion_status
+        "success_by_content": False,
+    }
     skill = a["objectives"]["skill"]
     assert {k: skill[k] for k in ("satisfied", "measure", "raw", "completion")} == {
         "satisfied": False,
