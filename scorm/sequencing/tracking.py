@@ -908,14 +908,15 @@ def report_sco_outcome(
     progress = _check_unit("progress", progress, 0.0)
     primary_scores = _scores(scores or {}, "score")
     # The cmi.objectives entry of the primary objective (its objectiveID) describes the primary
-    # objective too (RTE 4.2.17); cmi.completion_status/success_status/score.* win when known.
+    # objective too (RTE 4.2.17); cmi.completion_status/success_status win when the SCO wrote
+    # them (even "unknown"), cmi.score.* when known.
     entry = (objectives or {}).get(activity.primary.key) if activity.primary.key != PRIMARY_KEY else None
     if entry is not None:
-        if satisfied is None:
+        if satisfied is None and not content_set[1]:
             satisfied = _lookup(SUCCESS_VALUES, "primary objective success", entry.get("success"))
         if measure is None:
             measure = _check_unit("primary objective measure", entry.get("measure"), -1.0)
-        if completed is None:
+        if completed is None and not content_set[0]:  # cmi.completion_status="unknown" wins (CO-13a)
             completed = _lookup(COMPLETION_VALUES, "primary objective completion", entry.get("completion"))
         if progress is None:
             progress = _check_unit("primary objective progress", entry.get("progress"), 0.0)
