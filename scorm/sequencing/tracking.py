@@ -263,10 +263,11 @@ def completion_status(
             completed = shared["completion"]
         if m.read_progress and shared.get("progress") is not None:
             progress = shared["progress"]
-    if activity.completed_by_measure and progress is not None:
+    if activity.completed_by_measure:
         # RTE 4.2.4.1 / SN 4th ed.: with completedByMeasure the completion status follows the
-        # progress measure, also when that was read from a shared objective.
-        completed = progress >= activity.min_progress_measure
+        # progress measure alone, also one read from a shared objective; no measure, no status
+        # (ADL CTS CO-02a, CO-04b).
+        completed = progress >= activity.min_progress_measure if progress is not None else None
     return completed, progress
 
 
