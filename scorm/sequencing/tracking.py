@@ -635,7 +635,12 @@ def _rule_applies(tree: ActivityTree, state: Mapping[str, Any], activity: Activi
             values.append(value)
         bag.append(_combine(values, rule.combination))
     if not bag:
-        return False  # an empty contributing-children bag never changes status
+        # No contributing child: an "all"/"none" rule the activity defines holds vacuously (ADL
+        # CTS RU-15b: the only child is excluded by ifNotSkipped); the default rules never
+        # change a status from an empty bag.
+        if any(rule is r for r in DEFAULT_ROLLUP_RULES.values()):
+            return False
+        return rule.child_activity_set in ("all", "none")
     trues = sum(1 for v in bag if v is True)
     if rule.child_activity_set == "all":
         return trues == len(bag)
