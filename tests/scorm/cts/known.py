@@ -8,7 +8,6 @@ from __future__ import annotations
 
 KNOWN_FAILING: dict[str, str] = {
     "CM-07d": "Act3V1 UI question 'continue.enabled': answered N, expected Y",
-    "CM-08": "Act1V1: unknown UI event 'ContinueExitCM8'",
     "CM-13": "Act2V2: expected Act2 to be delivered, nothing was (last request refused: SB.2.9-3)",
     "CO-10": "Act2V1 GET->c~OB~&PRIMARYOBJ&~CS->incomp->0: GetValue('cmi.objectives.0.completion_status') retur...",
     "DDM": "Act1bV1 GET->a~DA~&tarID_1&~STR->->403: GetValue('adl.data.0.store') returned '<?xml version='1.0...",
@@ -19,7 +18,6 @@ KNOWN_FAILING: dict[str, str] = {
     "OB-17b": "Act2V2 GET->c~OB~&PRIMARYOBJ&~SS->unk->0: GetValue('cmi.objectives.0.success_status') returned 'p...",
     "RU-13d": "Act6V1: expected Act6, the LMS delivered Activity 2 (activity_2)",
     "SX-05": "Act5V2: expected Act5 to be delivered, nothing was (the session ended)",
-    "SX-09": "Act2V1: expected Act2, the LMS delivered activity_2",
     "SX-11a": "Act2V2 GET->c~OB~&obj&~S~RW->7->0: GetValue('cmi.objectives.0.score.raw') returned '356', expecte...",
     "SX-11b": "Act2V2 GET->c~OB~&obj&~S~RW->->403: GetValue('cmi.objectives.0.score.raw') returned '68', expecte...",
 }

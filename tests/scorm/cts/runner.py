@@ -65,7 +65,7 @@ class Package:
     tree: sequencing.ActivityTree
     items: Mapping[str, Item]
     pages: Mapping[str, str]  # item id -> launch page file name
-    acts: Mapping[str, str]  # test activity name ("3", "1a") -> item id
+    acts: Mapping[str, str]  # item id -> test activity name ("3", "1a"; SX-09 gives two items "2")
 
 
 def _act(item: Item) -> str | None:
@@ -99,7 +99,7 @@ def load_package(package_id: str) -> Package:
             pages[item_id] = (resources[item.identifierref].launch_path or "").rsplit("/", 1)[-1]
         act = _act(item)
         if act is not None:
-            acts[act] = item_id
+            acts[item_id] = act
     return Package(package_id, sequencing.build_tree(manifest), items, pages, acts)
 
 
@@ -437,6 +437,15 @@ class CaseRun:
         if word in requests:
             self.unload(requests[word])
             self.navigate(requests[word])
+        elif word.startswith("ContinueExit"):  # Continue; the attempt ends; relaunch (CM-08)
+            self.unload("continue")
+            self.navigate("continue")
+            self.relaunch()
+        elif word == "ChoiceExit":  # a choice after which the attempt ends (CM-08)
+            self.unload("choice")
+            self.navigate("choice", self.item_by_title(arg))
+            if not self.state.get("ended"):
+                self.fail(f"{where}: the sequencing session should have ended ({cui})")
         elif word == "Choice" or word in launch_titles:
             title = arg if word == "Choice" else launch_titles[word]
             self.unload("choice")
@@ -496,7 +505,8 @@ class CaseRun:
             if not self._check_delivery(visit):
                 break
             assert self.pkg is not None
-            item_id = self.pkg.acts[visit.activity]
+            item_id = self.delivered
+            assert item_id is not None
             for q, a in zip(visit.ui_questions, visit.ui_answers, strict=False):
                 got = self.ui_answer(q)
                 if got != a:
@@ -534,10 +544,8 @@ class CaseRun:
     def _act_of(self, item_id: str | None) -> str:
         if item_id is None or self.pkg is None:
             return "nothing"
-        for act, found in self.pkg.acts.items():
-            if found == item_id:
-                return f"Activity {act} ({item_id})"
-        return item_id
+        act = self.pkg.acts.get(item_id)
+        return item_id if act is None else f"Activity {act} ({item_id})"
 
     def _check_delivery(self, visit: Visit) -> bool:
         expected = f"Act{visit.activity}"
@@ -550,7 +558,7 @@ class CaseRun:
             self.fail(f"{visit.key}: expected {expected} to be delivered, nothing was{why}")
             return False
         assert self.pkg is not None
-        if self.pkg.acts.get(visit.activity) != self.delivered:
+        if self.pkg.acts.get(self.delivered) != visit.activity:
             self.fail(f"{visit.key}: expected {expected}, the LMS delivered {self._act_of(self.delivered)}")
             return False
         return True
