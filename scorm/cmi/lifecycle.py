@@ -199,8 +199,9 @@ def initial_state(
             activity's objectives, read through global objective maps), as
             :func:`scorm.sequencing.launch_data` returns them: ``{"id", "success_status",
             "completion_status", "score.scaled", "score.raw", "score.min", "score.max",
-            "progress_measure"}`` (``None``/``"unknown"`` = not initialised). A value the
-            resumed session already holds is kept.
+            "progress_measure"}`` (``None``/``"unknown"`` = not initialised). A known value
+            replaces what a resumed session held (a shared objective may have changed since;
+            ADL CTS SX-11a).
         previous_state: the previous session's document when this launch continues the
             attempt (see :func:`attempt_continues`), else None for a new attempt.
         resume_if_exit_unset: see :func:`attempt_continues`.
@@ -321,8 +322,8 @@ def initial_state(
             for field in _OBJECTIVE_FIELDS:
                 given = objective.get(field)
                 element = f"cmi.objectives.{n}.{field}"
-                if given is None or given == "unknown" or element in values:
-                    continue
+                if given is None or given == "unknown":
+                    continue  # a resumed session keeps what it had; the tracking data wins
                 values[element] = _check(v, element, _number(given) if not isinstance(given, str) else given)
     for element, given in optional.items():
         if given is not None:
