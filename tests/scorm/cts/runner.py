@@ -65,6 +65,7 @@ class Package:
     tree: sequencing.ActivityTree
     items: Mapping[str, Item]
     pages: Mapping[str, str]  # item id -> launch page file name
+    shared_global: bool  # organization adlcp:sharedDataGlobalToSystem
     acts: Mapping[str, str]  # item id -> test activity name ("3", "1a"; SX-09 gives two items "2")
 
 
@@ -100,7 +101,8 @@ def load_package(package_id: str) -> Package:
         act = _act(item)
         if act is not None:
             acts[item_id] = act
-    return Package(package_id, sequencing.build_tree(manifest), items, pages, acts)
+    shared_global = bool(getattr(manifest.default_organization, "shared_data_global_to_system", True))
+    return Package(package_id, sequencing.build_tree(manifest), items, pages, shared_global, acts)
 
 
 # --- value comparison (TestCaseEvaluator) --------------------------------------------------
@@ -143,6 +145,7 @@ class CaseRun:
         self.session_item: str | None = None
         self.delivered: str | None = None
         self.last_nav: sequencing.NavResult | None = None
+        self.course_attempts: dict[str, int] = {}  # package -> attempts on its root so far
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -189,6 +192,8 @@ class CaseRun:
             if not self.state.get("ended") and self.state.get("current") is not None:
                 self.navigate("exitAll")
             self.open_course(package_id)
+        if self.state.get("ended") and self.pkg is not None:
+            self.course_attempts[self.pkg.id] = self.course_attempts.get(self.pkg.id, 0) + 1
         # After the session ended (exitAll, ...) the same activity tree's tracking data is kept:
         # the relaunch starts a new attempt on its root (SN 4.2.1: objective information
         # persists across attempts).
@@ -217,7 +222,7 @@ class CaseRun:
         extra["objectives"] = tuple(data["objectives"])
         shared = []
         for m in item.shared_data if item is not None else ():
-            shared.append((m.target_id, self.learner.shared.get(m.target_id)))
+            shared.append((m.target_id, self.learner.shared.get(self._shared_key(m.target_id))))
         if shared:
             extra["shared_data"] = tuple(shared)
         previous = self.docs.get(item_id)  # always a terminated session here (as the service's)
@@ -240,6 +245,13 @@ class CaseRun:
         if terminated:
             self._store_shared(doc)
 
+    def _shared_key(self, target: str) -> str:
+        """adl.data stores are per learner, or per package when sharedDataGlobalToSystem=false."""
+        assert self.pkg is not None
+        if self.pkg.shared_global:
+            return target
+        return f"{self.pkg.id}\x00{self.course_attempts.get(self.pkg.id, 0)}\x00{target}"
+
     def _store_shared(self, doc: Mapping[str, Any]) -> None:
         values = doc.get("values", {})
         item = self.pkg.items.get(self.session_item or "") if self.pkg else None
@@ -248,7 +260,7 @@ class CaseRun:
             data_id = values.get(f"adl.data.{n}.id")
             store = values.get(f"adl.data.{n}.store")
             if data_id in writable and store is not None:
-                self.learner.shared[data_id] = store
+                self.learner.shared[self._shared_key(data_id)] = store
 
     def call(self, c: Call) -> tuple[str, str]:
         """Run one API call as the test SCO does; returns (value, GetLastError)."""
