@@ -232,13 +232,14 @@ def objective_status(
     satisfied = record.get("satisfied")
     measure = record.get("measure")
     for m in objective.maps:
-        shared = state["globals"].get(m.target)
-        if not shared:
-            continue
-        if m.read_satisfied and shared.get("satisfied") is not None:
-            satisfied = shared["satisfied"]
-        if m.read_measure and shared.get("measure") is not None:
-            measure = shared["measure"]
+        # A global objective exists from the start, "unknown" until written: a read map makes
+        # it the objective's status even then (ADL reference LMS; ADL CTS CM-13: an activity
+        # reading a never-written global is not satisfied by its own end-of-attempt status).
+        shared = state["globals"].get(m.target) or {}
+        if m.read_satisfied:
+            satisfied = shared.get("satisfied")
+        if m.read_measure:
+            measure = shared.get("measure")
     if objective.satisfied_by_measure:
         # SN 4.2.1.1 / RB.1.2.a: satisfiedByMeasure makes the status follow the measure alone,
         # also a measure read from a global objective: no measure, no status (ADL CTS OB-05b);
@@ -707,8 +708,8 @@ def objective_rollup(tree: ActivityTree, state: State, activity: Activity) -> No
     """RB.1.2 Objective Rollup Process (measure RB.1.2.a, rules RB.1.2.b, default RB.1.2.c)."""
     primary = activity.primary
     if primary.satisfied_by_measure:
-        # RB.1.2.a Objective Rollup Using Measure
-        _, measure = objective_status(tree, state, activity)
+        # RB.1.2.a Objective Rollup Using Measure (the measure just rolled up, not a global's)
+        measure = state["activities"][activity.id]["objectives"].get(primary.key, {}).get("measure")
         a_st = state["activities"][activity.id]
         if measure is None or (a_st["active"] and not activity.measure_satisfaction_if_active):
             _set_objective(state, activity, primary.key, satisfied=None)

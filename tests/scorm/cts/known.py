@@ -8,7 +8,6 @@ from __future__ import annotations
 
 KNOWN_FAILING: dict[str, str] = {
     "CM-07d": "Act3V1 UI question 'continue.enabled': answered N, expected Y",
-    "CM-13": "Act2V2: expected Act2 to be delivered, nothing was (last request refused: SB.2.9-3)",
     "CO-10": "Act2V1 GET->c~OB~&PRIMARYOBJ&~CS->incomp->0: GetValue('cmi.objectives.0.completion_status') retur...",
     "DDM": "Act2aV3 GET->a~DA~&tarID_3&~STR->->403: GetValue('adl.data.2.store') error 0, expected 403",
     "DMI": "Act1V1 SET->a~DA~&tarID2&~STR!TestValue->f->404: SetValue('adl.data.1.store') returned 'true', ex...",
