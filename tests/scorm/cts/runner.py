@@ -15,13 +15,20 @@ see ``lti_tool/runtime/service.py``):
   :func:`scorm.cmi.finish_session`; then the SCO's ``adl.nav.request`` goes to
   :func:`scorm.sequencing.navigate`;
 * the learner's UI events (``CUI``) are navigation requests the player issues
-  (Continue/Previous/Choice/Exit = exitAll/Suspend = suspendAll) and relaunches
-  (:func:`scorm.sequencing.begin`, a new course attempt once the session ended);
+  (Continue/Previous/Choice/Exit = exitAll/Suspend = suspendAll; a learner event replaces a
+  pending ``adl.nav.request`` of a SCO that has not terminated yet, CM-09*) and relaunches
+  (:func:`scorm.sequencing.begin` on the same sequencing state: after the session ended it
+  starts a new attempt on the root, keeping the tracking data);
+* the learner's global objective store (``objectivesGlobalToSystem``) and ``adl.data`` stores
+  persist across packages and relaunches; a later case of a series (CO-07b after CO-07a) starts
+  from the store the earlier ones left, as ADL's suite runs all cases for one learner;
 * UI questions are answered from ``nav_state``/``toc``/``request_is_valid`` and the
   manifest's ``hideLMSUI``.
 
-A test case passes when every call answers as expected, activities are delivered exactly in the
-listed order, and the UI answers match.
+A test case passes when every call answers as expected (values compared as ADL's evaluator does:
+numbers and durations by value, ``_children`` as sets, GetErrorString ``less255``/``emptyCS``;
+``adl.nav.request_valid.*`` strictly, where ADL accepts any of true/false/unknown), activities
+are delivered exactly in the listed order, and the UI answers match.
 """
 
 from __future__ import annotations
