@@ -679,6 +679,11 @@ class _Engine:
         """
         if self.tree.standard == "scorm12":
             return
+        again = self.ast(activity.id)["attempts"] > 1  # counted before this call (DB.2)
+        if activity.parent is None and not self.tree.objectives_global_to_system and again:
+            # objectivesGlobalToSystem="false": global objectives are scoped to one attempt on
+            # the course; a new attempt on the root starts them afresh (ADL CTS OB-03b).
+            self.st["globals"] = {}
         a_st = self.ast(activity.id)
         a_st["completed"] = None
         a_st["progress"] = None
