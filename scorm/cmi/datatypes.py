@@ -78,7 +78,9 @@ LOCALIZED_PATTERN: Final = rf"^(?:\{{lang={LANGUAGE_CORE}\}})?(?!\{{lang=)[\s\S]
 # urn:<NID>:<NSS> (strict rule: the whole value must be a valid URI).
 # Whitespace and control characters spelled out: "\s" differs between Python and JavaScript
 # (JS counts U+FEFF, Python counts U+001C-U+001F and U+0085), so the patterns never use it.
-WHITESPACE_AND_CONTROLS: Final = r"\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+WHITESPACE_AND_CONTROLS: Final = (
+    r"\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
 _NO_WS: Final = rf"[^{WHITESPACE_AND_CONTROLS}]"
 IDENTIFIER_2004_PATTERN: Final = (
     rf"^(?:(?![uU][rR][nN]:){_NO_WS}+|[uU][rR][nN]:[A-Za-z0-9][A-Za-z0-9-]{{0,31}}:{_NO_WS}+)$"
@@ -110,7 +112,9 @@ DURATION_2004_PATTERN: Final = (
 
 TYPES_12: Final[dict[str, DataType]] = {
     "CMIString255": _dt(name="CMIString255", spec="RTE 1.2 §3.4.2 CMIString255", max_length=255),
-    "CMIString4096": _dt(name="CMIString4096", spec="RTE 1.2 §3.4.2 CMIString4096", max_length=4096),
+    "CMIString4096": _dt(
+        name="CMIString4096", spec="RTE 1.2 §3.4.2 CMIString4096", max_length=4096
+    ),
     # SPEC COMPLIANCE NOTE: CMIIdentifier is "alphanumeric ... no white space or unprintable
     # characters", max 255 (strict: ^[A-Za-z0-9]{1,255}$). Real 1.2 content uses punctuation
     # ("q1_a", "urn:x:y", "Scene1.Slide2") and some tools send question titles with spaces, so
@@ -122,8 +126,12 @@ TYPES_12: Final[dict[str, DataType]] = {
         max_length=255,
         note="lenient: printable characters incl. spaces; strict is alphanumeric",
     ),
-    "CMIDecimal": _dt(name="CMIDecimal", spec="RTE 1.2 §3.4.2 CMIDecimal", pattern=DECIMAL_PATTERN, numeric=True),
-    "CMIInteger": _dt(name="CMIInteger", spec="RTE 1.2 §3.4.2 CMIInteger", pattern=r"^[0-9]{1,5}$", numeric=True),
+    "CMIDecimal": _dt(
+        name="CMIDecimal", spec="RTE 1.2 §3.4.2 CMIDecimal", pattern=DECIMAL_PATTERN, numeric=True
+    ),
+    "CMIInteger": _dt(
+        name="CMIInteger", spec="RTE 1.2 §3.4.2 CMIInteger", pattern=r"^[0-9]{1,5}$", numeric=True
+    ),
     "CMISInteger": _dt(
         name="CMISInteger",
         spec="RTE 1.2 §3.4.2 CMISInteger",
@@ -207,7 +215,9 @@ TYPES_2004: Final[dict[str, DataType]] = {
         pattern=LANGUAGE_PATTERN,
         max_length=250,
     ),
-    "real(10,7)": _dt(name="real(10,7)", spec="RTE 4th §4.1.1.6 real(10,7)", pattern=DECIMAL_PATTERN, numeric=True),
+    "real(10,7)": _dt(
+        name="real(10,7)", spec="RTE 4th §4.1.1.6 real(10,7)", pattern=DECIMAL_PATTERN, numeric=True
+    ),
     "time(second,10,0)": _dt(
         name="time(second,10,0)",
         spec="RTE 4th §4.1.1.6 time(second,10,0)",

@@ -100,7 +100,9 @@ def session_exit(state: Mapping[str, Any], version: str) -> str | None:
     return values.get(_exit_key(v))
 
 
-def attempt_continues(previous_state: Mapping[str, Any], version: str, *, resume_if_exit_unset: bool = True) -> bool:
+def attempt_continues(
+    previous_state: Mapping[str, Any], version: str, *, resume_if_exit_unset: bool = True
+) -> bool:
     """Whether the next launch continues the previous session's attempt with its data.
 
     * SCORM 1.2 (RTE 1.2 §3.4.4 cmi.core.entry/exit): data persists across sessions; always
@@ -226,7 +228,9 @@ def initial_state(
                 "comments_from_lms/shared_data/objective_ids/objectives are SCORM 2004 settings."
             )
     elif mastery_score is not None:
-        raise InvalidArgumentError("mastery_score is a SCORM 1.2 setting; use scaled_passing_score.")
+        raise InvalidArgumentError(
+            "mastery_score is a SCORM 1.2 setting; use scaled_passing_score."
+        )
     credit_value = credit if isinstance(credit, str) else ("credit" if credit else "no-credit")
 
     values: dict[str, str] = {}
@@ -252,7 +256,9 @@ def initial_state(
             counts = {k: c for k, c in prev_counts.items() if k not in _LAUNCH_ONLY_ARRAYS_2004}
         else:
             # New attempt: only learner-level preferences survive (RTE 4th §4.2.13).
-            values = {k: s for k, s in prev_values.items() if k.startswith("cmi.learner_preference.")}
+            values = {
+                k: s for k, s in prev_values.items() if k.startswith("cmi.learner_preference.")
+            }
 
     if v == "1.2":
         values["cmi.core.student_id"] = _check(v, "cmi.core.student_id", learner_id)
@@ -264,8 +270,12 @@ def initial_state(
         values.setdefault("cmi.core.total_time", "0000:00:00.00")
         optional = {
             "cmi.launch_data": launch_data,
-            "cmi.student_data.mastery_score": (_number(mastery_score) if mastery_score is not None else None),
-            "cmi.student_data.max_time_allowed": (_span(v, max_time_allowed) if max_time_allowed is not None else None),
+            "cmi.student_data.mastery_score": (
+                _number(mastery_score) if mastery_score is not None else None
+            ),
+            "cmi.student_data.max_time_allowed": (
+                _span(v, max_time_allowed) if max_time_allowed is not None else None
+            ),
             "cmi.student_data.time_limit_action": time_limit_action,
         }
     else:
@@ -277,9 +287,15 @@ def initial_state(
         values.setdefault("cmi.total_time", "PT0H0M0S")
         optional = {
             "cmi.launch_data": launch_data,
-            "cmi.scaled_passing_score": (_number(scaled_passing_score) if scaled_passing_score is not None else None),
-            "cmi.completion_threshold": (_number(completion_threshold) if completion_threshold is not None else None),
-            "cmi.max_time_allowed": (_span(v, max_time_allowed) if max_time_allowed is not None else None),
+            "cmi.scaled_passing_score": (
+                _number(scaled_passing_score) if scaled_passing_score is not None else None
+            ),
+            "cmi.completion_threshold": (
+                _number(completion_threshold) if completion_threshold is not None else None
+            ),
+            "cmi.max_time_allowed": (
+                _span(v, max_time_allowed) if max_time_allowed is not None else None
+            ),
             "cmi.time_limit_action": time_limit_action,
         }
         for i, comment in enumerate(comments_from_lms):

@@ -87,7 +87,9 @@ def _template(path: str) -> tuple[str, int]:
 
 def _make_validator(spec: ElementSpec, dtype: DataType) -> Validator:
     """Compile an element's type/vocabulary/range rules into one closure (pure)."""
-    vocab = frozenset(spec.write_vocabulary if spec.write_vocabulary is not None else spec.vocabulary)
+    vocab = frozenset(
+        spec.write_vocabulary if spec.write_vocabulary is not None else spec.vocabulary
+    )
     or_decimal = spec.or_decimal
     allow_blank = spec.allow_blank
     max_len = spec.max_length if spec.max_length is not None else dtype.max_length
@@ -201,7 +203,9 @@ def _unpack(state: Mapping[str, Any], version: str) -> tuple[Version, dict[str, 
         counts = state["counts"]
         doc_version = state["version"]
     except (KeyError, TypeError) as exc:
-        raise InvalidStateError("State document must be a mapping with 'version', 'values' and 'counts'.") from exc
+        raise InvalidStateError(
+            "State document must be a mapping with 'version', 'values' and 'counts'."
+        ) from exc
     try:
         same = normalise_version(doc_version) == v
     except UnknownVersionError as exc:
@@ -471,7 +475,9 @@ def _check_2004_rules(
     return None
 
 
-def set_value(state: Mapping[str, Any], element: str, value: Any, version: str) -> tuple[dict[str, Any], int]:
+def set_value(
+    state: Mapping[str, Any], element: str, value: Any, version: str
+) -> tuple[dict[str, Any], int]:
     """SetValue / LMSSetValue on a state document, without mutating it.
 
     Args:
@@ -626,7 +632,9 @@ def apply_commit(
         if text is None:
             kind: ErrorKind | None = K.TYPE_MISMATCH
         elif element.endswith(("._count", "._children", "._version")):
-            derived, read_kind = _read(v, new_values if new_values is not None else values, new_counts, element)
+            derived, read_kind = _read(
+                v, new_values if new_values is not None else values, new_counts, element
+            )
             if read_kind is K.NO_ERROR and derived == text:
                 unchanged += 1
                 continue

@@ -128,14 +128,18 @@ def outcome_from_state(state: Mapping[str, Any], version: str) -> Outcome:
         status = values.get("cmi.core.lesson_status", "not attempted")
         completion, success = STATUS_12_MAP.get(status, (Completion.UNKNOWN, Success.UNKNOWN))
         return Outcome(
-            score_scaled=_scaled_from_raw(raw, 0.0 if low is None else low, 100.0 if high is None else high),
+            score_scaled=_scaled_from_raw(
+                raw, 0.0 if low is None else low, 100.0 if high is None else high
+            ),
             score_raw=raw,
             score_min=low,
             score_max=high,
             completion=completion,
             success=success,
             progress=None,
-            total_time_seconds=_time_seconds(values, v, "cmi.core.total_time", "cmi.core.session_time"),
+            total_time_seconds=_time_seconds(
+                values, v, "cmi.core.total_time", "cmi.core.session_time"
+            ),
         )
     raw = _float(values, "cmi.score.raw")
     low = _float(values, "cmi.score.min")
@@ -175,7 +179,9 @@ def rollup_outcomes(outcomes: Sequence[Outcome], weights: Sequence[float] | None
     if weights is None:
         weights = [1.0] * len(outcomes)
     if len(weights) != len(outcomes):
-        raise InvalidArgumentError(f"rollup_outcomes: {len(weights)} weights for {len(outcomes)} outcomes.")
+        raise InvalidArgumentError(
+            f"rollup_outcomes: {len(weights)} weights for {len(outcomes)} outcomes."
+        )
     if any(w < 0 for w in weights):
         raise InvalidArgumentError("rollup_outcomes: weights must be non-negative.")
     if not outcomes:
@@ -188,9 +194,15 @@ def rollup_outcomes(outcomes: Sequence[Outcome], weights: Sequence[float] | None
         return sum(x * w for x, w in pairs) / total
 
     score = weighted(
-        [(o.score_scaled, w) for o, w in zip(outcomes, weights, strict=True) if o.score_scaled is not None]
+        [
+            (o.score_scaled, w)
+            for o, w in zip(outcomes, weights, strict=True)
+            if o.score_scaled is not None
+        ]
     )
-    progress = weighted([(o.progress, w) for o, w in zip(outcomes, weights, strict=True) if o.progress is not None])
+    progress = weighted(
+        [(o.progress, w) for o, w in zip(outcomes, weights, strict=True) if o.progress is not None]
+    )
     completions = {o.completion for o in outcomes}
     if len(completions) == 1:
         completion = next(iter(completions))

@@ -125,7 +125,9 @@ RESPONSE_FORMATS: Final = MappingProxyType(
                 allow_empty=True,
                 prefixes=("case_matters", "order_matters"),
             ),
-            learner=_f(item="localized_250", max_items=10, delimiter=LIST_DELIMITER, allow_empty=True),
+            learner=_f(
+                item="localized_250", max_items=10, delimiter=LIST_DELIMITER, allow_empty=True
+            ),
             max_patterns=250,
             spm_patterns=5,
         ),

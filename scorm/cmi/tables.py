@@ -120,7 +120,9 @@ def _children(path: str, value: str, spec: str) -> ElementSpec:
 
 
 def _count(path: str, spec: str) -> ElementSpec:
-    return ElementSpec(path=f"{path}._count", access=RO, dtype="keyword", spec=spec, keyword="_count", array=path)
+    return ElementSpec(
+        path=f"{path}._count", access=RO, dtype="keyword", spec=spec, keyword="_count", array=path
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,7 +271,9 @@ _E12: list[ElementSpec] = [
         dtype="CMIString4096",
         spec="RTE 1.2 §3.4.4 cmi.launch_data",
     ),
-    ElementSpec(path="cmi.comments", access=RW, dtype="CMIString4096", spec="RTE 1.2 §3.4.4 cmi.comments"),
+    ElementSpec(
+        path="cmi.comments", access=RW, dtype="CMIString4096", spec="RTE 1.2 §3.4.4 cmi.comments"
+    ),
     ElementSpec(
         path="cmi.comments_from_lms",
         access=RO,
@@ -579,7 +583,8 @@ _E2004: list[ElementSpec] = [
     ),
     _children(
         "cmi.interactions",
-        "id,type,objectives,timestamp,correct_responses,weighting,learner_response,result,latency,description",
+        "id,type,objectives,timestamp,correct_responses,weighting,learner_response,result,"
+        "latency,description",
         "RTE 4th §4.2.9 cmi.interactions._children",
     ),
     _count("cmi.interactions", "RTE 4th §4.2.9 cmi.interactions._count"),
@@ -1035,7 +1040,9 @@ def export_tables(version: str) -> dict[str, Any]:
             "type": spec.dtype,
             "spec": spec.spec,
             "vocabulary": list(spec.vocabulary) or None,
-            "write_vocabulary": (list(spec.write_vocabulary) if spec.write_vocabulary is not None else None),
+            "write_vocabulary": (
+                list(spec.write_vocabulary) if spec.write_vocabulary is not None else None
+            ),
             "or_decimal": spec.or_decimal,
             "allow_blank": spec.allow_blank,
             "range": list(spec.value_range) if spec.value_range else None,

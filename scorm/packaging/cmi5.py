@@ -149,7 +149,9 @@ class Cmi5Course:
     def launchables(self) -> tuple[Launchable, ...]:
         """Every AU as a launchable, in course order."""
         return tuple(
-            Launchable(identifier=au.id, title=au.display_title, launch_url=au.url, kind=LaunchKind.AU)
+            Launchable(
+                identifier=au.id, title=au.display_title, launch_url=au.url, kind=LaunchKind.AU
+            )
             for au in self.aus()
         )
 
@@ -212,7 +214,8 @@ class _Parser:
             move_on = MoveOn(move_on_raw.strip())
         except ValueError as exc:
             raise Cmi5InvalidValue(
-                f'AU "{au_id}" has moveOn="{move_on_raw}"; allowed: {", ".join(m.value for m in MoveOn)}.',
+                f'AU "{au_id}" has moveOn="{move_on_raw}"; allowed: '
+                f"{', '.join(m.value for m in MoveOn)}.",
                 file=self.file,
                 element=f"{where}/@moveOn",
                 rule="cmi5 13.1.4 moveOn",
@@ -295,7 +298,8 @@ class _Parser:
             )
         if namespace(root) not in NAMESPACES | {""}:
             raise InvalidManifest(
-                f"{self.file} uses the namespace {namespace(root)!r}, which is not a cmi5 course structure namespace.",
+                f"{self.file} uses the namespace {namespace(root)!r}, which is not a cmi5 course "
+                "structure namespace.",
                 file=self.file,
                 element="/",
                 rule="cmi5 13.2 CourseStructure.xsd namespace",
@@ -439,7 +443,9 @@ VALIDATION_STEPS: tuple[Callable[[Cmi5Course, str, bool], None], ...] = (
 """Ordered validation steps; each can be tested alone."""
 
 
-def parse_cmi5(root: etree._Element, *, file: str = MANIFEST_FILE, in_package: bool = True) -> Cmi5Course:
+def parse_cmi5(
+    root: etree._Element, *, file: str = MANIFEST_FILE, in_package: bool = True
+) -> Cmi5Course:
     """Parse and validate a cmi5 course structure.
 
     Args:

@@ -275,7 +275,8 @@ def check_entry_encoding(info: zipfile.ZipInfo, limits: ImportLimits) -> None:
     """Refuse encrypted entries and compression methods we do not stream."""
     if info.flag_bits & 0x1:
         raise EncryptedEntry(
-            f'the package entry "{info.filename}" is password-protected. Export the course without a password.',
+            f'the package entry "{info.filename}" is password-protected. Export the course '
+            "without a password.",
             file=info.filename,
             rule="no encrypted entries",
         )
@@ -292,7 +293,9 @@ def check_entry_declared_size(info: zipfile.ZipInfo, limits: ImportLimits) -> No
     """Refuse an entry whose *declared* ratio is over the cap (actual bytes re-checked later)."""
     if info.is_dir():
         return
-    if info.file_size > limits.ratio_min_bytes and info.file_size > limits.max_entry_ratio * max(info.compress_size, 1):
+    if info.file_size > limits.ratio_min_bytes and info.file_size > limits.max_entry_ratio * max(
+        info.compress_size, 1
+    ):
         raise ZipBomb(
             f'the package entry "{info.filename}" would expand from {info.compress_size:,} to '
             f"{info.file_size:,} bytes (more than {limits.max_entry_ratio:g} times). This is "
@@ -377,7 +380,9 @@ def check_overlaps(infos: Sequence[zipfile.ZipInfo], directory_offset: int) -> N
             )
 
 
-def check_central_directory(zf: zipfile.ZipFile, limits: ImportLimits) -> tuple[zipfile.ZipInfo, ...]:
+def check_central_directory(
+    zf: zipfile.ZipFile, limits: ImportLimits
+) -> tuple[zipfile.ZipInfo, ...]:
     """Run every central-directory check; return the entries in archive order.
 
     Raises:
@@ -587,12 +592,15 @@ def _find_manifest(infos: Sequence[zipfile.ZipInfo]) -> tuple[zipfile.ZipInfo, S
             "that the manifest sits at the top level of the zip."
         )
     raise ManifestMissing(
-        f"the package has no imsmanifest.xml (SCORM), cmi5.xml (cmi5) or tincan.xml (xAPI) at its top level.{hint}",
+        "the package has no imsmanifest.xml (SCORM), cmi5.xml (cmi5) or tincan.xml (xAPI) at "
+        f"its top level.{hint}",
         rule="CAM 2.1 / cmi5 14.1: manifest at the package root",
     )
 
 
-def parse_manifest_bytes(data: bytes, *, file: str, limits: ImportLimits, in_package: bool = True) -> PackageStructure:
+def parse_manifest_bytes(
+    data: bytes, *, file: str, limits: ImportLimits, in_package: bool = True
+) -> PackageStructure:
     """Parse manifest bytes (any supported format, told apart by the root element).
 
     Args:
@@ -700,7 +708,9 @@ class _Validated:
     infos: tuple[zipfile.ZipInfo, ...]
 
 
-def _validate_zip(zf: zipfile.ZipFile, raw: BinaryIO, limits: ImportLimits, budget: _Budget) -> _Validated:
+def _validate_zip(
+    zf: zipfile.ZipFile, raw: BinaryIO, limits: ImportLimits, budget: _Budget
+) -> _Validated:
     infos = check_central_directory(zf, limits)
     manifest_info, _ = _find_manifest(infos)
     if manifest_info.file_size > limits.max_manifest_bytes:
@@ -769,7 +779,8 @@ def _source_path(source: str | os.PathLike[str]) -> Path:
 def _standalone_cmi5(path: Path, limits: ImportLimits) -> _Validated:
     if path.stat().st_size > limits.max_manifest_bytes:
         raise ManifestTooLarge(
-            f"{path.name} is {path.stat().st_size:,} bytes; the limit is {limits.max_manifest_bytes:,} bytes.",
+            f"{path.name} is {path.stat().st_size:,} bytes; the limit is "
+            f"{limits.max_manifest_bytes:,} bytes.",
             file=path.name,
             rule="limits.max_manifest_bytes",
         )
@@ -836,7 +847,9 @@ def inspect_package(
                     for _ in iter_entry(raw, zf, info, limits, budget):
                         pass
             total = budget.total
-    return _result(validated, sha256=sha256, package_size=package_size, total_size=total, content_dir=None)
+    return _result(
+        validated, sha256=sha256, package_size=package_size, total_size=total, content_dir=None
+    )
 
 
 def _target(tmp: Path, name: str) -> Path:
@@ -893,7 +906,9 @@ def extract_package(
             destination cannot be written.
     """
     try:
-        return _extract_package(source, dest_root, limits, name=name, progress=progress, durable=durable)
+        return _extract_package(
+            source, dest_root, limits, name=name, progress=progress, durable=durable
+        )
     except PackageError as exc:
         logger.warning(
             "package refused",
@@ -914,11 +929,15 @@ def _extract_package(
     path = _source_path(source)
     root = Path(dest_root)
     if not root.is_dir():
-        raise DestinationError(f'the content folder "{root}" does not exist.', rule="dest_root exists")
+        raise DestinationError(
+            f'the content folder "{root}" does not exist.', rule="dest_root exists"
+        )
     sha256, package_size = _sha256_file(path, limits.chunk_bytes)
     final = root / _final_name(name, sha256)
     if name is not None and final.exists():
-        raise DestinationError(f'the content folder "{final}" already exists.', rule="destination is new")
+        raise DestinationError(
+            f'the content folder "{final}" already exists.', rule="destination is new"
+        )
 
     if not zipfile.is_zipfile(path):
         if not _looks_like_xml(path):

@@ -64,10 +64,14 @@ SCHEMA_VERSIONS: Mapping[str, tuple[Standard, int | None]] = {
 }
 
 # SCORM 1.2 CAM 2.3.x adlcp:timelimitaction; SCORM 2004 CAM adlcp:timeLimitAction.
-TIME_LIMIT_ACTIONS = frozenset({"exit,message", "exit,no message", "continue,message", "continue,no message"})
+TIME_LIMIT_ACTIONS = frozenset(
+    {"exit,message", "exit,no message", "continue,message", "continue,no message"}
+)
 
 # SCORM 2004 4th CAM adlnav:hideLMSUI vocabulary (3rd ed has the first five).
-HIDE_LMS_UI = frozenset({"previous", "continue", "exit", "exitAll", "abandon", "abandonAll", "suspendAll"})
+HIDE_LMS_UI = frozenset(
+    {"previous", "continue", "exit", "exitAll", "abandon", "abandonAll", "suspendAll"}
+)
 
 
 class ScormType(StrEnum):
@@ -350,7 +354,11 @@ def _cp_child(el: etree._Element, name: str) -> etree._Element | None:
 
 
 def _adl_children(el: etree._Element, *names: str) -> list[etree._Element]:
-    return [c for c in el if isinstance(c.tag, str) and namespace(c) in _ADLCP and local_name(c) in names]
+    return [
+        c
+        for c in el
+        if isinstance(c.tag, str) and namespace(c) in _ADLCP and local_name(c) in names
+    ]
 
 
 def _adl_child(el: etree._Element, *names: str) -> etree._Element | None:
@@ -393,7 +401,9 @@ class _Parser:
         except ValueError as exc:
             raise self.fail(where, f'"{raw}" is not a number.', "XML Schema xs:decimal") from exc
         if not (low <= value <= high):
-            raise self.fail(where, f"{raw} is outside the allowed range {low:g} to {high:g}.", "CAM value space")
+            raise self.fail(
+                where, f"{raw} is outside the allowed range {low:g} to {high:g}.", "CAM value space"
+            )
         return value
 
     # --- version detection ------------------------------------------------------------------
@@ -451,7 +461,9 @@ class _Parser:
         location_el = _adl_child(meta, "location")
         location = text_of(location_el)
         if location:
-            location = normalize_package_path(location, file=self.file, element="metadata/adlcp:location")
+            location = normalize_package_path(
+                location, file=self.file, element="metadata/adlcp:location"
+            )
         lom = next(
             (c for c in meta if isinstance(c.tag, str) and local_name(c) == "lom"),
             None,
@@ -488,7 +500,9 @@ class _Parser:
         result: dict[str, Resource] = {}
         if container is None:
             return result
-        bases = tuple(b for b in (self.root.get(XML_BASE), container.get(XML_BASE)) if b is not None)
+        bases = tuple(
+            b for b in (self.root.get(XML_BASE), container.get(XML_BASE)) if b is not None
+        )
         for index, res in enumerate(_cp_children(container, "resource"), start=1):
             identifier = (res.get("identifier") or "").strip()
             where = f"resources/resource[{index}]"
@@ -580,7 +594,9 @@ class _Parser:
         result: dict[str, dict[str, Any]] = {}
         for coll in self.root:
             if not (
-                isinstance(coll.tag, str) and namespace(coll) == NS_IMSSS and local_name(coll) == "sequencingCollection"
+                isinstance(coll.tag, str)
+                and namespace(coll) == NS_IMSSS
+                and local_name(coll) == "sequencingCollection"
             ):
                 continue
             for seq in coll:
@@ -603,7 +619,9 @@ class _Parser:
                 result[seq_id] = parse_sequencing_elements(seq, file=self.file, where=where)
         return result
 
-    def sequencing(self, el: etree._Element, collection: Mapping[str, Mapping[str, Any]], where: str) -> Sequencing:
+    def sequencing(
+        self, el: etree._Element, collection: Mapping[str, Mapping[str, Any]], where: str
+    ) -> Sequencing:
         seq_el = next(
             (c for c in el if isinstance(c.tag, str) and c.tag == f"{{{NS_IMSSS}}}sequencing"),
             None,
@@ -619,7 +637,9 @@ class _Parser:
                 f'IDRef "{ref}" names no entry of the manifest\'s imsss:sequencingCollection.',
                 "SN 5.1 sequencing@IDRef",
             )
-        return build_sequencing(own, collection=collection.get(ref) if ref else None, collection_ref=ref)
+        return build_sequencing(
+            own, collection=collection.get(ref) if ref else None, collection_ref=ref
+        )
 
     # --- organizations and items ---------------------------------------------------------------
 
@@ -629,7 +649,10 @@ class _Parser:
             return None
         cwhere = f"{where}/adlcp:completionThreshold"
         raw_value = text_of(ct)
-        has_attrs = any(ct.get(a) is not None for a in ("completedByMeasure", "minProgressMeasure", "progressWeight"))
+        has_attrs = any(
+            ct.get(a) is not None
+            for a in ("completedByMeasure", "minProgressMeasure", "progressWeight")
+        )
         if raw_value is not None and not has_attrs:
             value = self.decimal(raw_value, cwhere, 0.0, 1.0)
             return CompletionThreshold(
@@ -640,7 +663,9 @@ class _Parser:
         min_pm = self.decimal(ct.get("minProgressMeasure"), f"{cwhere}/@minProgressMeasure", 0, 1)
         weight = self.decimal(ct.get("progressWeight"), f"{cwhere}/@progressWeight", 0, 1)
         return CompletionThreshold(
-            completed_by_measure=self.boolean(ct.get("completedByMeasure"), False, f"{cwhere}/@completedByMeasure"),
+            completed_by_measure=self.boolean(
+                ct.get("completedByMeasure"), False, f"{cwhere}/@completedByMeasure"
+            ),
             min_progress_measure=1.0 if min_pm is None else min_pm,
             progress_weight=1.0 if weight is None else weight,
             raw_value=raw_value,
@@ -666,7 +691,10 @@ class _Parser:
             )
         seen.add(identifier)
         title = text_of(_cp_child(el, "title")) or identifier
-        children = tuple(self.item(child, resources, collection, standard, seen) for child in _cp_children(el, "item"))
+        children = tuple(
+            self.item(child, resources, collection, standard, seen)
+            for child in _cp_children(el, "item")
+        )
         ref = (el.get("identifierref") or "").strip() or None
         parameters = el.get("parameters")
         launch_url = None
@@ -758,7 +786,9 @@ class _Parser:
                 maps.append(
                     SharedDataMap(
                         target_id=target,
-                        read_shared_data=self.boolean(map_el.get("readSharedData"), True, f"{mwhere}/@readSharedData"),
+                        read_shared_data=self.boolean(
+                            map_el.get("readSharedData"), True, f"{mwhere}/@readSharedData"
+                        ),
                         write_shared_data=self.boolean(
                             map_el.get("writeSharedData"), True, f"{mwhere}/@writeSharedData"
                         ),
@@ -772,7 +802,9 @@ class _Parser:
             if not (isinstance(pres.tag, str) and pres.tag == f"{{{NS_ADLNAV}}}presentation"):
                 continue
             for nav in pres:
-                if not (isinstance(nav.tag, str) and nav.tag == f"{{{NS_ADLNAV}}}navigationInterface"):
+                if not (
+                    isinstance(nav.tag, str) and nav.tag == f"{{{NS_ADLNAV}}}navigationInterface"
+                ):
                     continue
                 for hide in nav:
                     if not (isinstance(hide.tag, str) and hide.tag == f"{{{NS_ADLNAV}}}hideLMSUI"):
@@ -781,7 +813,8 @@ class _Parser:
                     if value not in HIDE_LMS_UI:
                         raise self.fail(
                             f"{where}/adlnav:presentation/adlnav:navigationInterface/adlnav:hideLMSUI",
-                            f'hideLMSUI "{value}" must be one of: {", ".join(sorted(HIDE_LMS_UI))}.',
+                            f'hideLMSUI "{value}" must be one of: '
+                            f"{', '.join(sorted(HIDE_LMS_UI))}.",
                             "SCORM 2004 CAM adlnav:hideLMSUI vocabulary",
                         )
                     if value not in values:
@@ -814,7 +847,8 @@ class _Parser:
                 )
             where = f"organization[@identifier='{identifier}']"
             items = tuple(
-                self.item(child, resources, collection, standard, seen) for child in _cp_children(org_el, "item")
+                self.item(child, resources, collection, standard, seen)
+                for child in _cp_children(org_el, "item")
             )
             extra: dict[str, Any] = {}
             if standard is Standard.SCORM2004:
@@ -911,7 +945,8 @@ def parse_scorm_manifest(root: etree._Element, *, file: str = MANIFEST_FILE) -> 
         organizations=organizations,
         resources=tuple(resources.values()),
         sequencing_collection=tuple(
-            SequencingCollectionEntry(id=key, sequencing=build_sequencing(value)) for key, value in collection.items()
+            SequencingCollectionEntry(id=key, sequencing=build_sequencing(value))
+            for key, value in collection.items()
         ),
         metadata=parser.metadata(root),
     )

@@ -446,7 +446,9 @@ class _Ctx:
         try:
             value = float(raw.strip())
         except ValueError as exc:
-            raise self.fail(where, f'"{raw}" is not a decimal number.', "XML Schema xs:decimal") from exc
+            raise self.fail(
+                where, f'"{raw}" is not a decimal number.', "XML Schema xs:decimal"
+            ) from exc
         if not (low <= value <= high):
             raise self.fail(
                 where,
@@ -461,9 +463,13 @@ class _Ctx:
         try:
             value = int(raw.strip())
         except ValueError as exc:
-            raise self.fail(where, f'"{raw}" is not a whole number.', "XML Schema xs:nonNegativeInteger") from exc
+            raise self.fail(
+                where, f'"{raw}" is not a whole number.', "XML Schema xs:nonNegativeInteger"
+            ) from exc
         if value < 0:
-            raise self.fail(where, f"{raw} must not be negative.", "XML Schema xs:nonNegativeInteger")
+            raise self.fail(
+                where, f"{raw} must not be negative.", "XML Schema xs:nonNegativeInteger"
+            )
         return value
 
     def vocab(self, enum: type[_E], raw: str | None, default: _E | None, where: str) -> _E:
@@ -475,7 +481,9 @@ class _Ctx:
             return enum(raw.strip())
         except ValueError as exc:
             allowed = ", ".join(member.value for member in enum)
-            raise self.fail(where, f'"{raw}" is not one of: {allowed}.', "SN 5.1 vocabulary") from exc
+            raise self.fail(
+                where, f'"{raw}" is not one of: {allowed}.', "SN 5.1 vocabulary"
+            ) from exc
 
 
 def _children(el: etree._Element, ns: str, name: str) -> list[etree._Element]:
@@ -493,8 +501,12 @@ def _control_mode(ctx: _Ctx, el: etree._Element, where: str) -> ControlMode:
         choice_exit=ctx.boolean(el, "choiceExit", True, where),
         flow=ctx.boolean(el, "flow", False, where),
         forward_only=ctx.boolean(el, "forwardOnly", False, where),
-        use_current_attempt_objective_info=ctx.boolean(el, "useCurrentAttemptObjectiveInfo", True, where),
-        use_current_attempt_progress_info=ctx.boolean(el, "useCurrentAttemptProgressInfo", True, where),
+        use_current_attempt_objective_info=ctx.boolean(
+            el, "useCurrentAttemptObjectiveInfo", True, where
+        ),
+        use_current_attempt_progress_info=ctx.boolean(
+            el, "useCurrentAttemptProgressInfo", True, where
+        ),
     )
 
 
@@ -520,14 +532,17 @@ def _sequencing_rules(ctx: _Ctx, el: etree._Element, where: str) -> SequencingRu
                 cwhere = f"{rwhere}/imsss:ruleConditions/imsss:ruleCondition[{c_index}]"
                 conditions.append(
                     RuleCondition(
-                        condition=ctx.vocab(RuleConditionType, cond.get("condition"), None, f"{cwhere}/@condition"),
+                        condition=ctx.vocab(
+                            RuleConditionType, cond.get("condition"), None, f"{cwhere}/@condition"
+                        ),
                         operator=ctx.vocab(
                             ConditionOperator,
                             cond.get("operator"),
                             ConditionOperator.NO_OP,
                             f"{cwhere}/@operator",
                         ),
-                        referenced_objective=objective_identifier(cond.get("referencedObjective")) or None,
+                        referenced_objective=objective_identifier(cond.get("referencedObjective"))
+                        or None,
                         measure_threshold=ctx.decimal(
                             cond.get("measureThreshold"),
                             0.0,
@@ -545,8 +560,12 @@ def _sequencing_rules(ctx: _Ctx, el: etree._Element, where: str) -> SequencingRu
             )
         action_el = _child(rule_el, NS_IMSSS, "ruleAction")
         if action_el is None:
-            raise ctx.fail(rwhere, "a sequencing rule needs a ruleAction.", "SN 5.1.2.1.4 ruleAction")
-        action = ctx.vocab(RuleAction, action_el.get("action"), None, f"{rwhere}/imsss:ruleAction/@action")
+            raise ctx.fail(
+                rwhere, "a sequencing rule needs a ruleAction.", "SN 5.1.2.1.4 ruleAction"
+            )
+        action = ctx.vocab(
+            RuleAction, action_el.get("action"), None, f"{rwhere}/imsss:ruleAction/@action"
+        )
         if action not in RULE_ACTIONS_BY_KIND[kind]:
             allowed = ", ".join(sorted(a.value for a in RULE_ACTIONS_BY_KIND[kind]))
             raise ctx.fail(
@@ -591,7 +610,9 @@ def _rollup_rules(ctx: _Ctx, el: etree._Element, where: str) -> RollupRules:
                 ConditionCombination.ANY,
                 f"{rwhere}/imsss:rollupConditions/@conditionCombination",
             )
-            for c_index, cond in enumerate(_children(conds_el, NS_IMSSS, "rollupCondition"), start=1):
+            for c_index, cond in enumerate(
+                _children(conds_el, NS_IMSSS, "rollupCondition"), start=1
+            ):
                 cwhere = f"{rwhere}/imsss:rollupConditions/imsss:rollupCondition[{c_index}]"
                 conditions.append(
                     RollupCondition(
@@ -617,7 +638,9 @@ def _rollup_rules(ctx: _Ctx, el: etree._Element, where: str) -> RollupRules:
             )
         action_el = _child(rule_el, NS_IMSSS, "rollupAction")
         if action_el is None:
-            raise ctx.fail(rwhere, "a rollup rule needs a rollupAction.", "SN 5.1.5.1.3 rollupAction")
+            raise ctx.fail(
+                rwhere, "a rollup rule needs a rollupAction.", "SN 5.1.5.1.3 rollupAction"
+            )
         rules.append(
             RollupRule(
                 child_activity_set=ctx.vocab(
@@ -626,8 +649,11 @@ def _rollup_rules(ctx: _Ctx, el: etree._Element, where: str) -> RollupRules:
                     ChildActivitySet.ALL,
                     f"{rwhere}/@childActivitySet",
                 ),
-                minimum_count=ctx.integer(rule_el.get("minimumCount"), f"{rwhere}/@minimumCount") or 0,
-                minimum_percent=ctx.decimal(rule_el.get("minimumPercent"), 0.0, f"{rwhere}/@minimumPercent", 0.0, 1.0),
+                minimum_count=ctx.integer(rule_el.get("minimumCount"), f"{rwhere}/@minimumCount")
+                or 0,
+                minimum_percent=ctx.decimal(
+                    rule_el.get("minimumPercent"), 0.0, f"{rwhere}/@minimumPercent", 0.0, 1.0
+                ),
                 condition_combination=combination,
                 conditions=tuple(conditions),
                 action=ctx.vocab(
@@ -678,14 +704,18 @@ def _objective(ctx: _Ctx, el: etree._Element, where: str, *, primary: bool) -> O
                 read_satisfied_status=ctx.boolean(map_el, "readSatisfiedStatus", True, mwhere),
                 read_normalized_measure=ctx.boolean(map_el, "readNormalizedMeasure", True, mwhere),
                 write_satisfied_status=ctx.boolean(map_el, "writeSatisfiedStatus", False, mwhere),
-                write_normalized_measure=ctx.boolean(map_el, "writeNormalizedMeasure", False, mwhere),
+                write_normalized_measure=ctx.boolean(
+                    map_el, "writeNormalizedMeasure", False, mwhere
+                ),
             )
         )
     return Objective(
         objective_id=objective_id,
         is_primary=primary,
         satisfied_by_measure=ctx.boolean(el, "satisfiedByMeasure", False, where),
-        min_normalized_measure=ctx.decimal(measure_raw, 1.0, f"{where}/imsss:minNormalizedMeasure", -1.0, 1.0),
+        min_normalized_measure=ctx.decimal(
+            measure_raw, 1.0, f"{where}/imsss:minNormalizedMeasure", -1.0, 1.0
+        ),
         map_info=tuple(map_infos),
     )
 
@@ -693,7 +723,9 @@ def _objective(ctx: _Ctx, el: etree._Element, where: str, *, primary: bool) -> O
 def _objectives(ctx: _Ctx, el: etree._Element, where: str) -> Objectives:
     primary_el = _child(el, NS_IMSSS, "primaryObjective")
     primary = (
-        None if primary_el is None else _objective(ctx, primary_el, f"{where}/imsss:primaryObjective", primary=True)
+        None
+        if primary_el is None
+        else _objective(ctx, primary_el, f"{where}/imsss:primaryObjective", primary=True)
     )
     others = tuple(
         _objective(ctx, obj_el, f"{where}/imsss:objective[{index}]", primary=False)
@@ -790,7 +822,9 @@ def _constrained(ctx: _Ctx, el: etree._Element, where: str) -> ConstrainedChoice
 
 def _rollup_considerations(ctx: _Ctx, el: etree._Element, where: str) -> RollupConsiderations:
     def req(attr: str) -> RollupRequirement:
-        return ctx.vocab(RollupRequirement, el.get(attr), RollupRequirement.ALWAYS, f"{where}/@{attr}")
+        return ctx.vocab(
+            RollupRequirement, el.get(attr), RollupRequirement.ALWAYS, f"{where}/@{attr}"
+        )
 
     return RollupConsiderations(
         required_for_satisfied=req("requiredForSatisfied"),

@@ -122,7 +122,9 @@ def parse_tincan(root: etree._Element, *, file: str = MANIFEST_FILE) -> TinCanMa
             rule="TinCan packaging: tincan root element",
         )
     activities: list[TinCanActivity] = []
-    container = next((c for c in root if isinstance(c.tag, str) and local_name(c) == "activities"), None)
+    container = next(
+        (c for c in root if isinstance(c.tag, str) and local_name(c) == "activities"), None
+    )
     for index, el in enumerate(
         (c for c in (container if container is not None else ()) if isinstance(c.tag, str)),
         start=1,
@@ -133,12 +135,15 @@ def parse_tincan(root: etree._Element, *, file: str = MANIFEST_FILE) -> TinCanMa
         where = f"tincan/activities/activity[{index}]"
         if not activity_id or not is_absolute_url(activity_id):
             raise InvalidManifest(
-                f'activity id "{activity_id}" must be an absolute IRI such as https://example.org/course/1.',
+                f'activity id "{activity_id}" must be an absolute IRI such as '
+                "https://example.org/course/1.",
                 file=file,
                 element=f"{where}/@id",
                 rule="xAPI 1.0.3 activity id is an IRI",
             )
-        launch_el = next((c for c in el if isinstance(c.tag, str) and local_name(c) == "launch"), None)
+        launch_el = next(
+            (c for c in el if isinstance(c.tag, str) and local_name(c) == "launch"), None
+        )
         launch = text_of(launch_el)
         if launch and not is_absolute_url(launch):
             path = split_url(launch)[0]

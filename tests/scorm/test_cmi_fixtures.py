@@ -33,7 +33,11 @@ from scorm.cmi.model import normalise_element
 
 def _fixtures() -> Path:
     env = os.environ.get("CBSI_FIXTURES_DIR")
-    base = Path(env) if env else Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "packages"
+    base = (
+        Path(env)
+        if env
+        else Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "packages"
+    )
     if not base.is_dir():
         pytest.fail(f"fixture packages missing: {base} (set CBSI_FIXTURES_DIR)")
     return base

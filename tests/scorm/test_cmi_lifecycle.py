@@ -292,7 +292,9 @@ STATUS_12 = [
 
 @pytest.mark.parametrize(("status", "raw", "mastery", "credit", "mode", "expected"), STATUS_12)
 def test_finish_status_rules_12(status, raw, mastery, credit, mode, expected):
-    state = initial_state("1.2", learner_id="s1", learner_name="Ann", mastery_score=mastery, credit=credit, mode=mode)
+    state = initial_state(
+        "1.2", learner_id="s1", learner_name="Ann", mastery_score=mastery, credit=credit, mode=mode
+    )
     body = {}
     if status is not None:
         body["cmi.core.lesson_status"] = status
@@ -501,7 +503,9 @@ def test_rollup_bad_weights(weights):
 
 
 def test_objective_ids_initialised_and_appended_on_resume():
-    state = initial_state("2004", learner_id="s1", learner_name="Ann", objective_ids=["PRIMARY", "obj_a", "obj_a"])
+    state = initial_state(
+        "2004", learner_id="s1", learner_name="Ann", objective_ids=["PRIMARY", "obj_a", "obj_a"]
+    )
     assert state["counts"]["cmi.objectives"] == 2
     assert get_value(state, "cmi.objectives.1.id", "2004") == ("obj_a", 0)
     body = {

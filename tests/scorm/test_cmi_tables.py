@@ -111,7 +111,9 @@ def test_exported_entries(version, element, field, expected):
 
 def test_exported_index_pattern_normalises_paths():
     pattern = re.compile(export_tables("2004")["index_pattern"])
-    assert pattern.sub(".n", "cmi.interactions.12.objectives.0.id") == ("cmi.interactions.n.objectives.n.id")
+    assert pattern.sub(".n", "cmi.interactions.12.objectives.0.id") == (
+        "cmi.interactions.n.objectives.n.id"
+    )
     assert pattern.sub(".n", "cmi.interactions.01.id") == "cmi.interactions.01.id"
 
 

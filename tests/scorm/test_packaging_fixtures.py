@@ -285,7 +285,10 @@ def test_forced_sequential_rules_collection_and_global_objectives(pkg_fixtures):
     assert items[-1].sequencing.objectives.primary.map_info == ()
     assert items[-1].sequencing.objectives.primary.objective_id == "assessment_satisfied"
     assert manifest.global_objective_ids() == tuple(
-        sorted(prefix + f"{name}_satisfied" for name in ("playing", "etiquette", "handicapping", "havingfun"))
+        sorted(
+            prefix + f"{name}_satisfied"
+            for name in ("playing", "etiquette", "handicapping", "havingfun")
+        )
     )
     org_seq = manifest.default_organization.sequencing
     assert (org_seq.control_mode.choice, org_seq.control_mode.flow) == (True, True)

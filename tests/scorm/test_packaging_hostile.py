@@ -231,7 +231,9 @@ CASES: dict[str, tuple[Builder, str, ImportLimits | None, str]] = {
         "zip_slip",
     ),
     "zip_slip_manifest_backslash_href": (
-        lambda: zip_bytes([("imsmanifest.xml", manifest(href="..\\..\\outside.html")), ("index.html", PAGE)]),
+        lambda: zip_bytes(
+            [("imsmanifest.xml", manifest(href="..\\..\\outside.html")), ("index.html", PAGE)]
+        ),
         "p.zip",
         None,
         "zip_slip",
@@ -267,7 +269,9 @@ CASES: dict[str, tuple[Builder, str, ImportLimits | None, str]] = {
         "unsupported_compression",
     ),
     "overlapping_entries": (
-        lambda: patch_offset(zip_bytes([*good_entries(), ("copy.html", PAGE)], zipfile.ZIP_STORED), "copy.html", 0),
+        lambda: patch_offset(
+            zip_bytes([*good_entries(), ("copy.html", PAGE)], zipfile.ZIP_STORED), "copy.html", 0
+        ),
         "p.zip",
         None,
         "zip_bomb",

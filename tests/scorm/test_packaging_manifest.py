@@ -783,7 +783,9 @@ def test_cmi5_vendor_extensions_ignored_and_namespace_checked():
     with pytest.raises(PackageError) as info:
         parse_manifest_bytes(wrong.encode(), file="cmi5.xml", limits=DEFAULT_LIMITS)
     assert info.value.code == "invalid_manifest"
-    legacy = CMI5_NESTED.replace("https://w3id.org/xapi/profiles/cmi5/v1/", "http://www.adlnet.gov/cmi5/")
+    legacy = CMI5_NESTED.replace(
+        "https://w3id.org/xapi/profiles/cmi5/v1/", "http://www.adlnet.gov/cmi5/"
+    )
     assert len(parse_manifest_bytes(legacy.encode(), file="c", limits=DEFAULT_LIMITS).aus()) == 2
 
 
