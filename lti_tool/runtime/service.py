@@ -62,7 +62,6 @@ from scorm.cmi import (
 )
 from scorm.packaging import DEFAULT_LIMITS, parse_manifest_bytes
 from scorm.packaging.scorm_manifest import Item, ScormManifest
-from scorm.sequencing.tracking import completion_status, objective_status
 
 logger = logging.getLogger(__name__)
 
@@ -581,10 +580,13 @@ def _start_session(
         extra["completion_threshold"] = data["completion_threshold"]
         ids = [o["id"] for o in data["objectives"]]
         extra["objective_ids"] = tuple(dict.fromkeys([*extra.get("objective_ids", ()), *ids]))
+        extra["objectives"] = tuple(data["objectives"])  # their status, read through global maps
     previous: Mapping[str, Any] | None = None
     if row is not None and row.state:
         previous = finish_session(row.state, cmi_version) if row.session_open else row.state
-        if not attempt_continues(previous, cmi_version):
+        # cmi.exit unset means "resume" only for a session that never terminated (a crash);
+        # after Terminate it is "" = a new attempt (RTE 4th 4.2.8, ADL CTS DMB).
+        if not attempt_continues(previous, cmi_version, resume_if_exit_unset=row.session_open):
             previous = None
     state = initial_state(
         cmi_version,
@@ -817,31 +819,16 @@ def _graded(outcome: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in outcome.items() if k != "total_time_seconds"}
 
 
-def _sequenced_outcome(
-    tree: sequencing.ActivityTree, state: Mapping[str, Any], rolled: dict[str, Any]
-) -> dict[str, Any]:
-    """The course's outcome as SCORM 2004 sequencing rolled it up to the root activity.
-
-    The course is what the root's rollup (rollup rules, global objectives it reads, measure
-    weights, selected children only) says, not a mean over every SCO: a pre/post test course is
-    passed by either test, a randomized test counts only the questions selected. What the root
-    does not know is filled from the SCOs' simple rollup (``rolled``): success stays unknown,
-    completion is that of the SCOs but never "completed", and the score is the SCOs' mean.
-    """
-    root = tree.activities[tree.root]
-    completed, progress = completion_status(tree, state, root)
-    satisfied, measure = objective_status(tree, state, root)
-    out = dict(rolled)
-    if completed is not None:
-        out["completion"] = (Completion.COMPLETED if completed else Completion.INCOMPLETE).value
-    elif out.get("completion") == Completion.COMPLETED.value:
-        out["completion"] = Completion.INCOMPLETE.value
-    out["success"] = (Success.UNKNOWN if satisfied is None else Success.PASSED if satisfied else Success.FAILED).value
-    if measure is not None:
-        out["score_scaled"] = measure
-    if progress is not None:
-        out["progress"] = progress
-    return out
+def _sequenced_outcome(s: Session, services: Services, attempt: Attempt) -> dict[str, Any]:
+    """A SCORM 2004 attempt's completion/success/score from its sequencing root (issue 13)."""
+    version = s.get(CourseVersion, attempt.course_version_id)
+    if version is None or version.standard != "scorm2004" or not attempt.sequencing:
+        return {}
+    tree = activity_tree(services, version)
+    if tree is None:
+        return {}
+    seq = sequencing.course_outcome(tree, attempt.sequencing)
+    return {k: v for k, v in seq.items() if v is not None or k in ("completion", "success")}
 
 
 def _roll_up(s: Session, services: Services, attempt_id: str, now: datetime) -> dict[str, Any]:
@@ -853,10 +840,7 @@ def _roll_up(s: Session, services: Services, attempt_id: str, now: datetime) -> 
     stored = dict(s.execute(select(ScoState.item_id, ScoState.outcome).where(ScoState.attempt_id == attempt_id)).all())
     outcomes: Sequence[Outcome] = [_outcome_from_dict(stored.get(item, {})) for item in items]
     rolled = outcome_dict(rollup_outcomes(list(outcomes)))
-    version = s.get(CourseVersion, attempt.course_version_id)
-    tree = activity_tree(services, version) if version is not None else None
-    if tree is not None and tree.standard == "scorm2004" and attempt.sequencing:
-        rolled = _sequenced_outcome(tree, attempt.sequencing, rolled)
+    rolled.update(_sequenced_outcome(s, services, attempt))
     if _graded(attempt.outcome) == _graded(rolled):
         if attempt.outcome.get("total_time_seconds") != rolled.get("total_time_seconds"):
             attempt.outcome = rolled

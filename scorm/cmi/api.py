@@ -24,7 +24,14 @@ from enum import StrEnum
 from typing import Any
 
 from scorm.cmi import model as _model
-from scorm.cmi.errors import ErrorKind, Version, error_code, error_message, normalise_version
+from scorm.cmi.errors import (
+    MESSAGES_2004,
+    ErrorKind,
+    Version,
+    error_code,
+    error_message,
+    normalise_version,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -138,12 +145,21 @@ def get_last_error(session: ApiSession) -> str:
 
 
 def get_error_string(session: ApiSession, code: str) -> str:
-    """GetErrorString(code) / LMSGetErrorString(code): "" for a code that is not a number."""
-    try:
-        number = int(code)
-    except ValueError:
+    """GetErrorString(code) / LMSGetErrorString(code).
+
+    "" for a code that is not one of the version's error codes (2004 RTE 4th §3.1.7.6: "If the
+    requested error code is unknown by the LMS, an empty characterstring shall be returned";
+    ADL CTS API case: ``GetErrorString("001")`` and ``("1444")`` answer "").
+    """
+    if session.version == "1.2":  # SCORM 1.2 leaves it open: unknown codes read as 101
+        try:
+            return error_message(int(code), session.version)
+        except ValueError:
+            return ""
+    text = code.strip()
+    if not text.isdigit() or (text != "0" and text.startswith("0")) or int(text) not in MESSAGES_2004:
         return ""
-    return error_message(number, session.version)
+    return error_message(int(text), session.version)
 
 
 def get_diagnostic(session: ApiSession, code: str = "") -> str:

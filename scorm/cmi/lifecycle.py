@@ -78,6 +78,18 @@ _LAUNCH_ONLY_PREFIXES_2004: Final = ("cmi.comments_from_lms.", "adl.nav.", "adl.
 _LAUNCH_ONLY_ARRAYS_2004: Final = frozenset({"cmi.comments_from_lms", "adl.data"})
 
 
+# cmi.objectives.n fields the LMS initialises from objective tracking data (RTE 4th §4.2.17).
+_OBJECTIVE_FIELDS: Final = (
+    "success_status",
+    "completion_status",
+    "score.scaled",
+    "score.raw",
+    "score.min",
+    "score.max",
+    "progress_measure",
+)
+
+
 def _exit_key(version: Version) -> str:
     return "cmi.core.exit" if version == "1.2" else "cmi.exit"
 
@@ -96,7 +108,8 @@ def attempt_continues(
     * SCORM 1.2 (RTE 1.2 §3.4.4 cmi.core.entry/exit): data persists across sessions; always
       True (``entry`` is ``resume`` only after ``exit=suspend``, see :func:`initial_state`).
     * SCORM 2004 (RTE 4th §4.2.7, §4.2.8): only ``exit=suspend`` continues the attempt;
-      ``normal``, ``logout``, ``time-out`` and ``""`` end it.
+      ``normal``, ``logout``, ``time-out`` and ``""`` end it. A session that ended with
+      ``adl.nav.request=suspendAll`` continues too (the SCO suspended the course).
 
     SPEC COMPLIANCE NOTE: a 2004 session that never wrote ``cmi.exit`` at all (closed tab,
     dropped connection, no Terminate) is treated as suspended when ``resume_if_exit_unset``
@@ -104,6 +117,10 @@ def attempt_continues(
     """
     v, values, _ = _unpack(previous_state, version)
     if v == "1.2":
+        return True
+    if values.get("adl.nav.request") == "suspendAll":
+        # The SCO suspended the whole course: its attempt is suspended whatever cmi.exit says
+        # (ADL CTS DMB: exit=normal + suspendAll, relaunch -> entry=resume with its data).
         return True
     exit_value = values.get("cmi.exit")
     if exit_value is None:
@@ -151,6 +168,7 @@ def initial_state(
     comments_from_lms: Sequence[LmsComment] = (),
     shared_data: Sequence[tuple[str, str | None]] = (),
     objective_ids: Sequence[str] = (),
+    objectives: Sequence[Mapping[str, Any]] = (),
     previous_state: Mapping[str, Any] | None = None,
     resume_if_exit_unset: bool = True,
 ) -> dict[str, Any]:
@@ -178,6 +196,14 @@ def initial_state(
             (``imsss:primaryObjective``/``imsss:objective`` ``objectiveID``), which the LMS
             initialises into ``cmi.objectives.n.id`` (RTE 4th §4.2.17). On resume, ids not yet
             present are appended after the existing objectives.
+        objectives: 2004 only, the objectives' tracking data to initialise
+            ``cmi.objectives.n`` with (RTE 4th §4.2.17: the LMS initialises them from the
+            activity's objectives, read through global objective maps), as
+            :func:`scorm.sequencing.launch_data` returns them: ``{"id", "success_status",
+            "completion_status", "score.scaled", "score.raw", "score.min", "score.max",
+            "progress_measure"}`` (``None``/``"unknown"`` = not initialised). A known value
+            replaces what a resumed session held (a shared objective may have changed since;
+            ADL CTS SX-11a).
         previous_state: the previous session's document when this launch continues the
             attempt (see :func:`attempt_continues`), else None for a new attempt.
         resume_if_exit_unset: see :func:`attempt_continues`.
@@ -197,9 +223,9 @@ def initial_state(
         ):
             if given is not None:
                 raise InvalidArgumentError(f"{name} is a SCORM 2004 setting, not SCORM 1.2.")
-        if comments_from_lms or shared_data or objective_ids:
+        if comments_from_lms or shared_data or objective_ids or objectives:
             raise InvalidArgumentError(
-                "comments_from_lms/shared_data/objective_ids are SCORM 2004 settings."
+                "comments_from_lms/shared_data/objective_ids/objectives are SCORM 2004 settings."
             )
     elif mastery_score is not None:
         raise InvalidArgumentError(
@@ -289,15 +315,32 @@ def initial_state(
             counts["adl.data"] = len(shared_data)
         count = counts.get("cmi.objectives", 0)
         present = {values.get(f"cmi.objectives.{i}.id") for i in range(count)}
-        for objective_id in objective_ids:
+        index: dict[str, int] = {
+            str(values[f"cmi.objectives.{i}.id"]): i for i in range(count) if f"cmi.objectives.{i}.id" in values
+        }
+        wanted = [*objective_ids, *(str(o["id"]) for o in objectives if o.get("id"))]
+        for objective_id in wanted:
             if objective_id in present:
                 continue
             element = f"cmi.objectives.{count}.id"
-            values[element] = _check(v, element, objective_id)
+            # The manifest's objectiveID (an anyURI, already normalised by the packaging layer,
+            # which may hold decoded spaces) is the LMS's own value: stored as given.
+            values[element] = objective_id
             present.add(objective_id)
+            index[objective_id] = count
             count += 1
         if count:
             counts["cmi.objectives"] = count
+        for objective in objectives:
+            n = index.get(str(objective.get("id") or ""))
+            if n is None:
+                continue
+            for field in _OBJECTIVE_FIELDS:
+                given = objective.get(field)
+                element = f"cmi.objectives.{n}.{field}"
+                if given is None or given == "unknown":
+                    continue  # a resumed session keeps what it had; the tracking data wins
+                values[element] = _check(v, element, _number(given) if not isinstance(given, str) else given)
     for element, given in optional.items():
         if given is not None:
             values[element] = _check(v, element, given)
@@ -341,8 +384,15 @@ def finish_session(state: Mapping[str, Any], version: str) -> dict[str, Any]:
     if v == "1.2":
         _finish_status_12(new_values)
     else:
-        new_values["cmi.completion_status"] = evaluated_completion_status(new_values)
-        new_values["cmi.success_status"] = evaluated_success_status(new_values)
+        # Stored as evaluated; a status the SCO never wrote that evaluates to the default
+        # "unknown" stays unwritten, so "the SCO set it" remains visible to the sequencer
+        # (UP.4 leaves content-set statuses alone; ADL CTS RU-19a).
+        for key, evaluated in (
+            ("cmi.completion_status", evaluated_completion_status(new_values)),
+            ("cmi.success_status", evaluated_success_status(new_values)),
+        ):
+            if key in new_values or evaluated != "unknown":
+                new_values[key] = evaluated
     return {"version": v, "values": new_values, "counts": dict(counts)}
 
 

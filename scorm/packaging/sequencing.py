@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 from lxml import etree
 
@@ -170,6 +171,17 @@ class RollupRequirement(StrEnum):
 
 
 # --- definition model ------------------------------------------------------------------------
+
+
+def objective_identifier(raw: str | None) -> str:
+    """An objective identifier as the LMS compares it (xs:anyURI, SN 5.1.6).
+
+    The attribute is whitespace-collapsed (XML Schema anyURI), percent-escapes are decoded and
+    the result collapsed again, so ``" ob%20j%201 "`` and ``"ob%20%20j%201"`` both name
+    ``"ob j 1"`` (ADL CTS OB-02a/OB-12a; this is also the ``cmi.objectives.n.id`` value).
+    """
+    text = " ".join((raw or "").split())
+    return " ".join(unquote(text).split())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -529,7 +541,7 @@ def _sequencing_rules(ctx: _Ctx, el: etree._Element, where: str) -> SequencingRu
                             ConditionOperator.NO_OP,
                             f"{cwhere}/@operator",
                         ),
-                        referenced_objective=(cond.get("referencedObjective") or "").strip()
+                        referenced_objective=objective_identifier(cond.get("referencedObjective"))
                         or None,
                         measure_threshold=ctx.decimal(
                             cond.get("measureThreshold"),
@@ -667,7 +679,7 @@ def _rollup_rules(ctx: _Ctx, el: etree._Element, where: str) -> RollupRules:
 
 
 def _objective(ctx: _Ctx, el: etree._Element, where: str, *, primary: bool) -> Objective:
-    objective_id = (el.get("objectiveID") or "").strip() or None
+    objective_id = objective_identifier(el.get("objectiveID")) or None
     if objective_id is None and not primary:
         raise ctx.fail(
             f"{where}/@objectiveID",
@@ -679,7 +691,7 @@ def _objective(ctx: _Ctx, el: etree._Element, where: str, *, primary: bool) -> O
     map_infos: list[MapInfo] = []
     for index, map_el in enumerate(_children(el, NS_IMSSS, "mapInfo"), start=1):
         mwhere = f"{where}/imsss:mapInfo[{index}]"
-        target = (map_el.get("targetObjectiveID") or "").strip()
+        target = objective_identifier(map_el.get("targetObjectiveID"))
         if not target:
             raise ctx.fail(
                 f"{mwhere}/@targetObjectiveID",
@@ -737,7 +749,7 @@ def _adl_objectives(ctx: _Ctx, el: etree._Element, where: str) -> tuple[AdlObjec
     result: list[AdlObjective] = []
     for index, obj_el in enumerate(_children(el, NS_ADLSEQ, "objective"), start=1):
         owhere = f"{where}/adlseq:objective[{index}]"
-        objective_id = (obj_el.get("objectiveID") or "").strip()
+        objective_id = objective_identifier(obj_el.get("objectiveID"))
         if not objective_id:
             raise ctx.fail(
                 f"{owhere}/@objectiveID",
@@ -747,7 +759,7 @@ def _adl_objectives(ctx: _Ctx, el: etree._Element, where: str) -> tuple[AdlObjec
         maps: list[AdlMapInfo] = []
         for m_index, map_el in enumerate(_children(obj_el, NS_ADLSEQ, "mapInfo"), start=1):
             mwhere = f"{owhere}/adlseq:mapInfo[{m_index}]"
-            target = (map_el.get("targetObjectiveID") or "").strip()
+            target = objective_identifier(map_el.get("targetObjectiveID"))
             if not target:
                 raise ctx.fail(
                     f"{mwhere}/@targetObjectiveID",

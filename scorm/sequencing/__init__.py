@@ -14,6 +14,7 @@ Public API::
                        objectives=None, lesson_status=None, attempt_duration=None) -> dict
     report_cmi_state(tree, state, activity_id, cmi_state, *, terminated=False) -> dict
     launch_data(tree, state, activity_id) -> dict          # passing score, threshold, objectives
+    course_outcome(tree, state) -> dict                    # the root's result, for grading
     navigate(tree, state, request: str, target: str | None = None) -> NavResult
     begin(tree, state) -> NavResult                         # resumeAll / start / relaunch
     toc(tree, state) -> list[dict]
@@ -79,17 +80,48 @@ SN pseudo-code implemented (SCORM 2004 4th edition SN book, Appendix C numbering
 * SR.1 Select Children Process and SR.2 Randomize Children Process (timing never / once /
   onEachNewAttempt; deterministic in the state's ``seed``).
 * Objective maps (SN 4.2.1.2 / 5.1.6.3): read/write satisfied status and normalized measure;
-  4th-ed. adlseq maps for completion status and progress measure of the primary objective.
-  Global objectives live in ``state["globals"]`` (per attempt; carry them over with
-  ``new_state(..., globals_=...)`` when ``tree.objectives_global_to_system``).
+  4th-ed. ``adlseq:mapInfo`` read/write of raw/min/max score, completion status and progress
+  measure, for the primary and every other objective (``objective_data``). Objective ids are
+  compared whitespace-collapsed and percent-decoded (``objective_identifier``).
+  satisfiedByMeasure / completedByMeasure statuses follow the (possibly shared) measure alone.
+* ``launch_data`` initialises ``cmi.objectives.n`` (status, scores, completion, progress) from
+  the objectives' tracking data (``scorm.cmi.initial_state(objectives=...)``); a resumed SCO
+  gets the known values again. A SCO's ``cmi.objectives`` entry for the primary objective
+  feeds the primary objective where ``cmi.*`` did not say; a status the SCO wrote itself
+  (even "unknown") is never overridden by UP.4; an abandoned attempt's data is not kept.
+* ``course_outcome``: the root's completion/success/measure, what a SCORM 2004 attempt is
+  graded with (the service's attempt rollup uses it).
+
+Global objective store (``objectivesGlobalToSystem``, issue 13). The engine keeps global
+objectives in ``state["globals"]`` (``{targetObjectiveID: {"satisfied", "measure",
+"completion", "progress", "raw", "min", "max"}}``) and takes them as data:
+``new_state(tree, globals_=store)``. What the runtime service must persist for that:
+
+* per learner (not per attempt) when ``tree.objectives_global_to_system`` (the default): the
+  ``state["globals"]`` dict after every stored state change, merged key by key into the
+  learner's store, and passed as ``globals_`` when any new sequencing state is created for
+  that learner (any course: a global id is system-wide); without it, per attempt as today;
+* after the sequencing session ended (exitAll, end of course, ...), a relaunch of the same
+  registration is a new attempt on the root of the *same* state (``begin`` on the stored
+  state), not a fresh ``new_state``: SN keeps objective information across attempts (ADL CTS
+  RU-14*, SX-04a);
+* 4th-ed. shared data (``adl.data``): per learner and ``adlcp:data/map`` target id, the
+  ``store`` values of SCOs whose map has ``writeSharedData`` (``initial_state(shared_data=)``
+  loads them); the access rules (readSharedData/writeSharedData -> errors 405/404) are not
+  enforced by ``scorm.cmi`` yet (ADL CTS DMI).
+
+The ADL SCORM 2004 4th Edition LMS run-time conformance cases replay server-side through this
+package: ``python -m tests.scorm.cts.report`` (not-passing cases and reasons in
+``tests/scorm/cts/known.py``).
 
 Not implemented (remaining):
 
 * The other time-based limit conditions of IMS SS (attemptExperiencedDurationLimit, activity
-  duration limits, begin/end time limits; SCORM does not require them and scorm.packaging
-  does not parse them) and the rule condition outsideAvailableTimeRange (always false).
-* NB.2.1 ``forward`` / ``backward`` (IMS SS requests SCORM does not use; the parser refuses
-  them).
+  duration limits, begin/end time limits; SCORM does not require them, scorm.packaging does
+  not parse them, no ADL CTS case uses them) and the rule condition outsideAvailableTimeRange
+  (always false). attemptAbsoluteDurationLimit / timeLimitExceeded are implemented (CTS T-01*).
+* NB.2.1 ``forward`` / ``backward`` (IMS SS requests SCORM does not use and no ADL CTS case
+  issues; the parser refuses them).
 * Exceptions only reachable from paths an earlier step already refuses (listed in
   ``messages.DEFENSIVE_CODES``, e.g. SB.2.5-1 after NB.2.1-1) are coded but untestable.
 * SCORM 1.2 prerequisite ``*`` sets are supported; other AICC script features beyond
@@ -98,7 +130,7 @@ Not implemented (remaining):
 
 from __future__ import annotations
 
-from scorm.sequencing.cmi_adapter import launch_data, report_cmi_state
+from scorm.sequencing.cmi_adapter import course_outcome, launch_data, report_cmi_state
 from scorm.sequencing.engine import NavResult, begin, choice_validity, navigate
 from scorm.sequencing.errors import (
     ALL_ERROR_TYPES,
@@ -146,6 +178,7 @@ __all__ = [
     "begin",
     "build_tree",
     "choice_validity",
+    "course_outcome",
     "evaluate_prerequisites",
     "launch_data",
     "learner_message",

@@ -25,10 +25,20 @@ from scorm.cmi.errors import CmiError
 from scorm.cmi.model import evaluated_completion_status, evaluated_success_status
 from scorm.cmi.outcome import outcome_from_state
 from scorm.sequencing.errors import InvalidTrackingValue
-from scorm.sequencing.tracking import State, objective_status, report_sco_outcome
+from scorm.sequencing.tracking import (
+    State,
+    completion_status,
+    objective_data,
+    objective_status,
+    report_sco_outcome,
+)
 from scorm.sequencing.tree import PRIMARY_KEY, ActivityTree
 
 logger = logging.getLogger(__name__)
+
+
+_SUCCESS_WORD = {True: "passed", False: "failed", None: "unknown"}
+_COMPLETION_WORD = {True: "completed", False: "incomplete", None: "unknown"}
 
 
 def _number(values: Mapping[str, str], key: str) -> float | None:
@@ -88,14 +98,25 @@ def report_cmi_state(
             suspended=values.get("cmi.core.exit") == "suspend",
             attempt_duration=seconds,
         )
+    if terminated and values.get("adl.nav.request") in ("abandon", "abandonAll"):
+        # SN 4.4.4 / TB.2.3: an abandoned attempt's data is not kept; the SCO asked for its
+        # attempt to be abandoned, so what it reported does not reach the tracking data
+        # (ADL CTS SX-04a: pass + abandonAll, relaunch -> not skipped as satisfied).
+        return dict(state)
     objectives: dict[str, dict[str, Any]] = {}
     for n in range(int(counts.get("cmi.objectives", 0))):
         objective_id = values.get(f"cmi.objectives.{n}.id")
         if not objective_id:
             continue
+        prefix = f"cmi.objectives.{n}"
         objectives[objective_id] = {
-            "success": values.get(f"cmi.objectives.{n}.success_status", "unknown"),
-            "measure": _number(values, f"cmi.objectives.{n}.score.scaled"),
+            "success": values.get(f"{prefix}.success_status", "unknown"),
+            "measure": _number(values, f"{prefix}.score.scaled"),
+            "raw": _number(values, f"{prefix}.score.raw"),
+            "min": _number(values, f"{prefix}.score.min"),
+            "max": _number(values, f"{prefix}.score.max"),
+            "completion": values.get(f"{prefix}.completion_status", "unknown"),
+            "progress": _number(values, f"{prefix}.progress_measure"),
         }
     return report_sco_outcome(
         tree,
@@ -109,6 +130,12 @@ def report_cmi_state(
         suspended=values.get("cmi.exit") == "suspend",
         objectives=objectives,
         attempt_duration=seconds,
+        content_set=("cmi.completion_status" in values, "cmi.success_status" in values),
+        scores={
+            "raw": _number(values, "cmi.score.raw"),
+            "min": _number(values, "cmi.score.min"),
+            "max": _number(values, "cmi.score.max"),
+        },
     )
 
 
@@ -118,10 +145,11 @@ def launch_data(tree: ActivityTree, state: Mapping[str, Any], activity_id: str) 
     * ``scaled_passing_score``: the primary objective's ``minNormalizedMeasure`` when it is
       ``satisfiedByMeasure`` (RTE 4.2.21);
     * ``completion_threshold``: ``minProgressMeasure`` when ``completedByMeasure`` (RTE 4.2.5);
-    * ``objectives``: ``[{"id", "success_status", "score.scaled"}]`` for every objective with
-      an id, with its current status read through global maps, to initialise
-      ``cmi.objectives.n`` (RTE 4.2.17: the LMS initialises objectives from the activity's
-      objective tracking data).
+    * ``objectives``: ``[{"id", "success_status", "score.scaled", "score.raw", "score.min",
+      "score.max", "completion_status", "progress_measure"}]`` for every objective with an id,
+      with its current status read through global maps (4th-ed. adlseq maps included), to
+      initialise ``cmi.objectives.n`` (RTE 4.2.17: the LMS initialises objectives from the
+      activity's objective tracking data; pass the list as ``initial_state(objectives=...)``).
 
     Raises:
         UnknownActivity: no such activity.
@@ -132,16 +160,45 @@ def launch_data(tree: ActivityTree, state: Mapping[str, Any], activity_id: str) 
     for objective in activity.objectives:
         if objective.key == PRIMARY_KEY:
             continue
-        satisfied, measure = objective_status(tree, state, activity, objective.key)
+        data = objective_data(tree, state, activity, objective.key)
         objectives.append(
             {
                 "id": objective.key,
-                "success_status": {True: "passed", False: "failed", None: "unknown"}[satisfied],
-                "score.scaled": measure,
+                "success_status": _SUCCESS_WORD[data["satisfied"]],
+                "score.scaled": data["measure"],
+                "score.raw": data["raw"],
+                "score.min": data["min"],
+                "score.max": data["max"],
+                "completion_status": _COMPLETION_WORD[data["completion"]],
+                "progress_measure": data["progress"],
             }
         )
     return {
         "scaled_passing_score": primary.min_measure if primary.satisfied_by_measure else None,
         "completion_threshold": activity.min_progress_measure if activity.completed_by_measure else None,
         "objectives": objectives,
+    }
+
+
+def course_outcome(tree: ActivityTree, state: Mapping[str, Any]) -> dict[str, Any]:
+    """The course's result as the sequencer rolled it up (the root activity), for grading.
+
+    For a SCORM 2004 course the root's tracking status is the result (SN 4.6: rollup, the LMS's
+    end-of-attempt completion/satisfaction of SCOs that set none, shared objectives read by a
+    wrapper, only the selected children of a randomized cluster, ...); averaging the SCOs'
+    own ``cmi`` values gets pre/post tests, untouched SCOs and selectCount wrong (issue 13).
+
+    Returns:
+        ``{"completion": "completed"|"incomplete"|"unknown", "success": "passed"|"failed"|
+        "unknown", "score_scaled": 0..1 | None, "progress": 0..1 | None}`` (the root's normalized
+        measure, negative measures counting as 0).
+    """
+    root = tree.activities[tree.root]
+    completed, progress = completion_status(tree, state, root)
+    satisfied, measure = objective_status(tree, state, root)
+    return {
+        "completion": _COMPLETION_WORD[completed],
+        "success": _SUCCESS_WORD[satisfied],
+        "score_scaled": None if measure is None else max(0.0, float(measure)),
+        "progress": progress,
     }

@@ -311,10 +311,18 @@ class _Engine:
                 stamp(self.tree, self.st, activity_id)
         elif activity.is_leaf:
             if activity.tracked and not a_st["suspended"]:
-                if not activity.completion_set_by_content and a_st["completed"] is None:
+                # With completedByMeasure the progress measure alone decides (RTE 4.2.4.1): an
+                # unknown measure leaves the completion unknown (ADL CTS CO-04c).
+                record = a_st["objectives"].setdefault(activity.primary.key, {"satisfied": None, "measure": None})
+                # A status the SCO wrote itself, even "unknown", is the content's (ADL CTS RU-19a).
+                if (
+                    not activity.completion_set_by_content
+                    and not activity.completed_by_measure
+                    and not record.get("completion_by_content")
+                    and a_st["completed"] is None
+                ):
                     a_st["completed"] = True
-                if not activity.objective_set_by_content:
-                    record = a_st["objectives"].setdefault(activity.primary.key, {"satisfied": None, "measure": None})
+                if not activity.objective_set_by_content and not record.get("success_by_content"):
                     if record.get("satisfied") is None:
                         record["satisfied"] = True
                 stamp(self.tree, self.st, activity_id)
@@ -671,6 +679,11 @@ class _Engine:
         """
         if self.tree.standard == "scorm12":
             return
+        again = self.ast(activity.id)["attempts"] > 1  # counted before this call (DB.2)
+        if activity.parent is None and not self.tree.objectives_global_to_system and again:
+            # objectivesGlobalToSystem="false": global objectives are scoped to one attempt on
+            # the course; a new attempt on the root starts them afresh (ADL CTS OB-03b).
+            self.st["globals"] = {}
         a_st = self.ast(activity.id)
         a_st["completed"] = None
         a_st["progress"] = None

@@ -40,7 +40,7 @@ from typing import Any, Final
 
 from scorm.sequencing.errors import InvalidState, InvalidTrackingValue, NotALeaf
 from scorm.sequencing.prereq12 import evaluate_prerequisites
-from scorm.sequencing.tree import Activity, ActivityTree, RollupCondition, RollupRule, Rule
+from scorm.sequencing.tree import PRIMARY_KEY, Activity, ActivityTree, RollupCondition, RollupRule, Rule
 
 logger = logging.getLogger(__name__)
 
@@ -232,13 +232,21 @@ def objective_status(
     satisfied = record.get("satisfied")
     measure = record.get("measure")
     for m in objective.maps:
-        shared = state["globals"].get(m.target)
-        if not shared:
-            continue
-        if m.read_satisfied and shared.get("satisfied") is not None:
-            satisfied = shared["satisfied"]
-        if m.read_measure and shared.get("measure") is not None:
-            measure = shared["measure"]
+        # A global objective exists from the start, "unknown" until written: a read map makes
+        # it the objective's status even then (ADL reference LMS; ADL CTS CM-13: an activity
+        # reading a never-written global is not satisfied by its own end-of-attempt status).
+        shared = state["globals"].get(m.target) or {}
+        if m.read_satisfied:
+            satisfied = shared.get("satisfied")
+        if m.read_measure:
+            measure = shared.get("measure")
+    if objective.satisfied_by_measure:
+        # SN 4.2.1.1 / RB.1.2.a: satisfiedByMeasure makes the status follow the measure alone,
+        # also a measure read from a global objective: no measure, no status (ADL CTS OB-05b);
+        # unknown while an active cluster's attempt runs without measureSatisfactionIfActive.
+        a_st = state["activities"][activity.id]
+        usable = activity.is_leaf or not a_st["active"] or activity.measure_satisfaction_if_active
+        satisfied = measure >= objective.min_measure if measure is not None and usable else None
     return satisfied, measure
 
 
@@ -256,7 +264,63 @@ def completion_status(
             completed = shared["completion"]
         if m.read_progress and shared.get("progress") is not None:
             progress = shared["progress"]
+    if activity.completed_by_measure:
+        # RTE 4.2.4.1 / SN 4th ed.: with completedByMeasure the completion status follows the
+        # progress measure alone, also one read from a shared objective; no measure, no status
+        # (ADL CTS CO-02a, CO-04b).
+        completed = progress >= activity.min_progress_measure if progress is not None else None
     return completed, progress
+
+
+_SCORE_KEYS: Final = ("raw", "min", "max")
+
+
+def objective_data(
+    tree: ActivityTree, state: Mapping[str, Any], activity: Activity, key: str | None = None
+) -> dict[str, Any]:
+    """Everything known about one activity objective, read through its global maps.
+
+    ``{"satisfied", "measure", "raw", "min", "max", "completion", "progress"}`` (``None`` =
+    unknown). The primary objective's completion/progress are the activity's (SN 4th ed.:
+    the primary objective carries the attempt's completion status and progress measure).
+    4th-ed. ``adlseq:mapInfo`` reads raw/min/max score, completion and progress (SN 5.1.6.4).
+    """
+    objective = activity.objective(key)
+    if objective is None:
+        return dict.fromkeys(("satisfied", "measure", *_SCORE_KEYS, "completion", "progress"))
+    satisfied, measure = objective_status(tree, state, activity, objective.key)
+    record = state["activities"][activity.id]["objectives"].get(objective.key, {})
+    data: dict[str, Any] = {"satisfied": satisfied, "measure": measure}
+    for name in _SCORE_KEYS:
+        data[name] = record.get(name)
+    if objective.primary:
+        data["completion"], data["progress"] = completion_status(tree, state, activity)
+    else:
+        data["completion"], data["progress"] = record.get("completion"), record.get("progress")
+    for m in objective.maps:
+        shared = state["globals"].get(m.target)
+        if not shared:
+            continue
+        for name, flag in (("raw", m.read_raw), ("min", m.read_min), ("max", m.read_max)):
+            if flag and shared.get(name) is not None:
+                data[name] = shared[name]
+        if not objective.primary:
+            if m.read_completion and shared.get("completion") is not None:
+                data["completion"] = shared["completion"]
+            if m.read_progress and shared.get("progress") is not None:
+                data["progress"] = shared["progress"]
+    return data
+
+
+_GLOBAL_BLANK: Final = {
+    "satisfied": None,
+    "measure": None,
+    "completion": None,
+    "progress": None,
+    "raw": None,
+    "min": None,
+    "max": None,
+}
 
 
 def write_globals(tree: ActivityTree, state: State, activity: Activity) -> set[str]:
@@ -270,23 +334,21 @@ def write_globals(tree: ActivityTree, state: State, activity: Activity) -> set[s
     for objective in activity.objectives:
         local = a_st["objectives"].get(objective.key, {})
         for m in objective.maps:
-            if not (m.write_satisfied or m.write_measure or m.write_completion or m.write_progress):
+            if not m.writes:
                 continue
-            before = state["globals"].get(m.target) or {
-                "satisfied": None,
-                "measure": None,
-                "completion": None,
-                "progress": None,
-            }
+            before = {**_GLOBAL_BLANK, **(state["globals"].get(m.target) or {})}
             after = dict(before)
             if m.write_satisfied:
                 after["satisfied"] = local.get("satisfied")
             if m.write_measure:
                 after["measure"] = local.get("measure")
-            if m.write_completion and objective.primary:
-                after["completion"] = a_st["completed"]
-            if m.write_progress and objective.primary:
-                after["progress"] = a_st["progress"]
+            if m.write_completion:
+                after["completion"] = a_st["completed"] if objective.primary else local.get("completion")
+            if m.write_progress:
+                after["progress"] = a_st["progress"] if objective.primary else local.get("progress")
+            for name, flag in (("raw", m.write_raw), ("min", m.write_min), ("max", m.write_max)):
+                if flag:
+                    after[name] = local.get(name)
             if after != before:
                 state["globals"][m.target] = after
                 changed.add(m.target)
@@ -327,6 +389,10 @@ def _condition_value(tree: ActivityTree, state: Mapping[str, Any], activity: Act
     kind = cond.condition
     if kind == "always":
         return True
+    if not activity.tracked and kind not in ("attempted", "attemptLimitExceeded", "timeLimitExceeded"):
+        # Delivery controls tracked=false (SN 5.1.9): the activity has no tracking status, not
+        # even one read from a shared objective (ADL CTS CO-05a).
+        return False if kind in ("objectiveStatusKnown", "objectiveMeasureKnown", "activityProgressKnown") else None
     if kind in (
         "satisfied",
         "objectiveStatusKnown",
@@ -570,7 +636,12 @@ def _rule_applies(tree: ActivityTree, state: Mapping[str, Any], activity: Activi
             values.append(value)
         bag.append(_combine(values, rule.combination))
     if not bag:
-        return False  # an empty contributing-children bag never changes status
+        # No contributing child: an "all"/"none" rule the activity defines holds vacuously (ADL
+        # CTS RU-15b: the only child is excluded by ifNotSkipped); the default rules never
+        # change a status from an empty bag.
+        if any(rule is r for r in DEFAULT_ROLLUP_RULES.values()):
+            return False
+        return rule.child_activity_set in ("all", "none")
     trues = sum(1 for v in bag if v is True)
     if rule.child_activity_set == "all":
         return trues == len(bag)
@@ -614,8 +685,22 @@ DEFAULT_ROLLUP_RULES: Final[Mapping[str, RollupRule]] = {
 }
 
 
+_PAIRS: Final = {
+    "satisfied": ("satisfied", "notSatisfied"),
+    "notSatisfied": ("satisfied", "notSatisfied"),
+    "completed": ("completed", "incomplete"),
+    "incomplete": ("completed", "incomplete"),
+}
+
+
 def _check(tree: ActivityTree, state: Mapping[str, Any], activity: Activity, action: str) -> bool:
-    rules = _rules_for(activity, action) or [DEFAULT_ROLLUP_RULES[action]]
+    # SN 4.6.4: the default rules stand in for a status only when the activity defines no rule
+    # for either of its actions (a lone "not satisfied if all not satisfied" rule must not be
+    # joined by the default "satisfied if all satisfied", ADL CTS RU-12a).
+    if any(_rules_for(activity, a) for a in _PAIRS[action]):
+        rules = _rules_for(activity, action)
+    else:
+        rules = [DEFAULT_ROLLUP_RULES[action]]
     return any(_rule_applies(tree, state, activity, r) for r in rules)
 
 
@@ -623,16 +708,20 @@ def objective_rollup(tree: ActivityTree, state: State, activity: Activity) -> No
     """RB.1.2 Objective Rollup Process (measure RB.1.2.a, rules RB.1.2.b, default RB.1.2.c)."""
     primary = activity.primary
     if primary.satisfied_by_measure:
-        # RB.1.2.a Objective Rollup Using Measure
-        _, measure = objective_status(tree, state, activity)
+        # RB.1.2.a Objective Rollup Using Measure (the measure just rolled up, not a global's)
+        measure = state["activities"][activity.id]["objectives"].get(primary.key, {}).get("measure")
         a_st = state["activities"][activity.id]
         if measure is None or (a_st["active"] and not activity.measure_satisfaction_if_active):
             _set_objective(state, activity, primary.key, satisfied=None)
         else:
             _set_objective(state, activity, primary.key, satisfied=measure >= primary.min_measure)
         return
-    # RB.1.2.b/c: "not satisfied" first, "satisfied" overrides (SN 4.6.3 step order).
-    satisfied: bool | None = None
+    # RB.1.2.b/c: "not satisfied" first, "satisfied" overrides (SN 4.6.3 step order). With the
+    # activity's own rules, a status stays as it was when none fires (RB.1.2.b sets it only on
+    # a firing rule; ADL CTS RU-12a); the default rules (RB.1.2.c) recompute it.
+    record = state["activities"][activity.id]["objectives"].get(primary.key, {})
+    explicit = bool(_rules_for(activity, "satisfied") or _rules_for(activity, "notSatisfied"))
+    satisfied: bool | None = record.get("satisfied") if explicit else None
     if _check(tree, state, activity, "notSatisfied"):
         satisfied = False
     if _check(tree, state, activity, "satisfied"):
@@ -647,7 +736,8 @@ def progress_rollup(tree: ActivityTree, state: State, activity: Activity) -> Non
         # 4th ed. RB.1.3.a Activity Progress Rollup Using Measure
         a_st["completed"] = None if a_st["progress"] is None else a_st["progress"] >= activity.min_progress_measure
         return
-    completed: bool | None = None
+    explicit = bool(_rules_for(activity, "completed") or _rules_for(activity, "incomplete"))
+    completed: bool | None = a_st["completed"] if explicit else None  # RB.1.3.b: kept, no rule fired
     if _check(tree, state, activity, "incomplete"):
         completed = False
     if _check(tree, state, activity, "completed"):
@@ -655,10 +745,18 @@ def progress_rollup(tree: ActivityTree, state: State, activity: Activity) -> Non
     a_st["completed"] = completed
 
 
-def _rollup_path(tree: ActivityTree, state: State, activity_id: str) -> set[str]:
+def _rollup_path(tree: ActivityTree, state: State, activity_id: str, *, reader: bool = False) -> set[str]:
+    """Roll up ``activity_id`` (a cluster) and the clusters above it; write their globals.
+
+    ``reader=True`` for an activity that only *reads* a changed global: its own data did not
+    change, so it is neither rolled up nor written (its local values would overwrite what was
+    just written, ADL CTS OB-14a, T-01a); only its ancestors are.
+    """
     changed: set[str] = set()
     for node_id in tree.path_to_root(activity_id):
         activity = tree.activities[node_id]
+        if reader and node_id == activity_id:
+            continue
         if activity.children:
             measure_rollup(tree, state, activity)
             completion_measure_rollup(tree, state, activity)
@@ -673,11 +771,7 @@ def _readers(tree: ActivityTree, targets: set[str]) -> list[str]:
     return [
         activity_id
         for activity_id in tree.order
-        if any(
-            m.target in targets and (m.read_satisfied or m.read_measure or m.read_completion or m.read_progress)
-            for o in tree.activities[activity_id].objectives
-            for m in o.maps
-        )
+        if any(m.target in targets and m.reads for o in tree.activities[activity_id].objectives for m in o.maps)
     ]
 
 
@@ -699,7 +793,7 @@ def overall_rollup(tree: ActivityTree, state: State, activity_id: str) -> None:
         rounds += 1
         follow: set[str] = set()
         for reader in _readers(tree, changed):
-            follow |= _rollup_path(tree, state, reader)
+            follow |= _rollup_path(tree, state, reader, reader=True)
         changed = follow
 
 
@@ -716,6 +810,20 @@ def _check_unit(name: str, value: float | None, low: float) -> float | None:
     if not (low <= number <= 1.0):
         raise InvalidTrackingValue(f"{name}={value!r} must be between {low} and 1.")
     return number
+
+
+def _scores(values: Mapping[str, Any], name: str) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for key in _SCORE_KEYS:
+        raw = values.get(key)
+        if raw is None:
+            out[key] = None
+            continue
+        try:
+            out[key] = float(raw)
+        except (TypeError, ValueError) as exc:
+            raise InvalidTrackingValue(f"{name}.{key}={raw!r} is not a number.") from exc
+    return out
 
 
 def _lookup(table: Mapping[str | None, bool | None], name: str, value: Any) -> bool | None:
@@ -740,6 +848,8 @@ def report_sco_outcome(
     objectives: Mapping[str, Mapping[str, Any]] | None = None,
     lesson_status: str | None = None,
     attempt_duration: float | None = None,
+    scores: Mapping[str, float | None] | None = None,
+    content_set: tuple[bool, bool] = (False, False),
 ) -> State:
     """Record what a SCO reported (at Commit/Terminate) and roll it up.
 
@@ -765,10 +875,17 @@ def report_sco_outcome(
         progress: ``cmi.progress_measure`` (0..1) or ``None``.
         attempt_ended: the SCO called Terminate (its attempt ends at the next navigation).
         suspended: ``cmi.exit == "suspend"`` (the attempt will be resumed, not restarted).
-        objectives: ``{cmi.objectives.n.id: {"success": .., "measure": ..}}``.
+        objectives: ``{cmi.objectives.n.id: {"success": .., "measure": .., "raw": .., "min": ..,
+            "max": .., "completion": .., "progress": ..}}`` (only ``success``/``measure``
+            required).
         lesson_status: SCORM 1.2 ``cmi.core.lesson_status``; fills completion/success.
         attempt_duration: seconds spent in this attempt so far (``cmi.total_time`` plus the
             pending session), checked against attemptAbsoluteDurationLimit.
+        scores: ``{"raw", "min", "max"}`` of ``cmi.score`` (the primary objective's scores,
+            shared through 4th-ed. ``adlseq:mapInfo``).
+        content_set: the SCO itself wrote (completion_status, success_status), even as
+            "unknown": the LMS then does not set them at the end of the attempt (UP.4; ADL CTS
+            RU-19a: success_status=unknown stays unknown).
 
     Returns:
         The new state.
@@ -796,6 +913,23 @@ def report_sco_outcome(
     satisfied = _lookup(SUCCESS_VALUES, "success", success)
     measure = _check_unit("measure", measure, -1.0)
     progress = _check_unit("progress", progress, 0.0)
+    primary_scores = _scores(scores or {}, "score")
+    # The cmi.objectives entry of the primary objective (its objectiveID) describes the primary
+    # objective too (RTE 4.2.17); cmi.completion_status/success_status win when the SCO wrote
+    # them (even "unknown"), cmi.score.* when known.
+    entry = (objectives or {}).get(activity.primary.key) if activity.primary.key != PRIMARY_KEY else None
+    if entry is not None:
+        if satisfied is None and not content_set[1]:
+            satisfied = _lookup(SUCCESS_VALUES, "primary objective success", entry.get("success"))
+        if measure is None:
+            measure = _check_unit("primary objective measure", entry.get("measure"), -1.0)
+        if completed is None and not content_set[0]:  # cmi.completion_status="unknown" wins (CO-13a)
+            completed = _lookup(COMPLETION_VALUES, "primary objective completion", entry.get("completion"))
+        if progress is None:
+            progress = _check_unit("primary objective progress", entry.get("progress"), 0.0)
+        for key, value in _scores(entry, "primary objective").items():
+            if primary_scores[key] is None:
+                primary_scores[key] = value
     if attempt_ended or suspended:
         a_st["suspended"] = bool(suspended)
     if attempt_duration is not None:
@@ -817,6 +951,8 @@ def report_sco_outcome(
     a_st["completed"] = completed
     a_st["progress"] = progress
     _set_objective(new, activity, primary.key, satisfied=satisfied, measure=measure)
+    _set_objective(new, activity, primary.key, **primary_scores)
+    _set_objective(new, activity, primary.key, completion_by_content=content_set[0], success_by_content=content_set[1])
     stamp(tree, new, activity_id)
     for objective_id, values in (objectives or {}).items():
         objective = activity.objective(objective_id)
@@ -827,5 +963,15 @@ def report_sco_outcome(
         if objective.satisfied_by_measure and o_measure is not None:
             o_sat = o_measure >= objective.min_measure
         _set_objective(new, activity, objective.key, satisfied=o_sat, measure=o_measure)
+        o_completion = _lookup(COMPLETION_VALUES, f"objectives[{objective_id}].completion", values.get("completion"))
+        o_progress = _check_unit(f"objectives[{objective_id}].progress", values.get("progress"), 0.0)
+        _set_objective(
+            new,
+            activity,
+            objective.key,
+            completion=o_completion,
+            progress=o_progress,
+            **_scores(values, f"objectives[{objective_id}]"),
+        )
     overall_rollup(tree, new, activity_id)
     return new

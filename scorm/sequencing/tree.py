@@ -80,6 +80,37 @@ class ObjectiveMap:
     read_progress: bool = False
     write_completion: bool = False
     write_progress: bool = False
+    # 4th ed. adlseq:mapInfo raw/min/max score reads and writes (SN 5.1.6.4)
+    read_raw: bool = False
+    read_min: bool = False
+    read_max: bool = False
+    write_raw: bool = False
+    write_min: bool = False
+    write_max: bool = False
+
+    @property
+    def reads(self) -> bool:
+        return (
+            self.read_satisfied
+            or self.read_measure
+            or self.read_completion
+            or self.read_progress
+            or self.read_raw
+            or self.read_min
+            or self.read_max
+        )
+
+    @property
+    def writes(self) -> bool:
+        return (
+            self.write_satisfied
+            or self.write_measure
+            or self.write_completion
+            or self.write_progress
+            or self.write_raw
+            or self.write_min
+            or self.write_max
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -278,6 +309,12 @@ def _objectives(seq: Any) -> tuple[ObjectiveDef, ...]:
                     read_progress=m.read_progress_measure,
                     write_completion=m.write_completion_status,
                     write_progress=m.write_progress_measure,
+                    read_raw=m.read_raw_score,
+                    read_min=m.read_min_score,
+                    read_max=m.read_max_score,
+                    write_raw=m.write_raw_score,
+                    write_min=m.write_min_score,
+                    write_max=m.write_max_score,
                 )
             )
         out.append(

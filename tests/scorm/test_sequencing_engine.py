@@ -757,10 +757,11 @@ def _rule(child_set: str, condition: str, action: str, extra: str = "", op: str 
             True,
             True,
         ),
+        # a lone "satisfied" rule gets no default "not satisfied" rule (SN 4.6.4, ADL CTS RU-12a)
         (
             _rule("atLeastPercent", "satisfied", "satisfied", 'minimumPercent="0.9"'),
             ("passed", "failed", "passed"),
-            False,
+            None,
             True,
         ),
     ],
@@ -1277,8 +1278,22 @@ def test_report_cmi_state_2004() -> None:
     s = report_cmi_state(tree, started(tree), "a", cmi, terminated=True)
     a = s["activities"]["a"]
     assert a["completed"] is True and a["progress"] == 1.0 and a["suspended"] is True
-    assert a["objectives"]["_primary"] == {"satisfied": True, "measure": 0.75}  # 0.75 >= 0.6
-    assert a["objectives"]["skill"] == {"satisfied": False, "measure": -0.5}
+    assert a["objectives"]["_primary"] == {
+        "satisfied": True,
+        "measure": 0.75,
+        "raw": None,
+        "min": None,
+        "max": None,
+        "completion_by_content": True,  # the SCO wrote cmi.completion_status
+        "success_by_content": False,
+    }
+    skill = a["objectives"]["skill"]
+    assert {k: skill[k] for k in ("satisfied", "measure", "raw", "completion")} == {
+        "satisfied": False,
+        "measure": -0.5,
+        "raw": None,
+        "completion": None,
+    }
 
 
 @pytest.mark.parametrize(("status", "completed", "satisfied"), [("passed", True, True), ("incomplete", False, None)])
@@ -1309,6 +1324,15 @@ def test_report_cmi_state_refuses_garbage(cmi: dict[str, Any]) -> None:
         report_cmi_state(tree, new_state(tree), "a", cmi)
 
 
+_NO_4TH_ED_DATA = {
+    "score.raw": None,
+    "score.min": None,
+    "score.max": None,
+    "completion_status": "unknown",
+    "progress_measure": None,
+}
+
+
 def test_launch_data_for_a_sco() -> None:
     from scorm.sequencing import launch_data
 
@@ -1332,8 +1356,8 @@ def test_launch_data_for_a_sco() -> None:
         "scaled_passing_score": 0.6,
         "completion_threshold": 0.5,
         "objectives": [
-            {"id": "p", "success_status": "unknown", "score.scaled": None},
-            {"id": "skill", "success_status": "passed", "score.scaled": 0.9},
+            {"id": "p", "success_status": "unknown", "score.scaled": None, **_NO_4TH_ED_DATA},
+            {"id": "skill", "success_status": "passed", "score.scaled": 0.9, **_NO_4TH_ED_DATA},
         ],
     }
     assert launch_data(tree, new_state(tree), "b") == {
@@ -1663,7 +1687,8 @@ def test_non_primary_objective_satisfied_by_measure() -> None:
     )
     tree = tree_of([leaf("a", obj)])
     s = report_sco_outcome(tree, new_state(tree), "a", objectives={"q": {"success": "failed", "measure": 0.4}})
-    assert s["activities"]["a"]["objectives"]["q"] == {"satisfied": True, "measure": 0.4}
+    q = s["activities"]["a"]["objectives"]["q"]
+    assert (q["satisfied"], q["measure"]) == (True, 0.4)
 
 
 def test_adlseq_maps_share_completion_and_progress() -> None:
