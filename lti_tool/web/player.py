@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, url_for
 from werkzeug.exceptions import NotFound
@@ -140,6 +141,35 @@ def _toc_json(opened: service.OpenedAttempt) -> list[dict[str, Any]]:
     ]
 
 
+MAX_RETURN_URL_LENGTH = 2048
+
+
+def safe_return_url(value: object, *, demo: bool) -> str | None:
+    """``value`` when it is a URL the Exit button may send the top window to, else None.
+
+    ``launch_presentation.return_url`` comes from the LMS's launch, and the player puts it in
+    ``top.location`` and in a link: only an absolute ``https`` URL is accepted (``http`` too in
+    demo mode). Anything else (``javascript:``, ``data:``, relative or protocol-relative URLs)
+    is ignored. Whitespace and control characters are refused anywhere in the value, because
+    browsers drop some of them while parsing (``java<TAB>script:`` is ``javascript:`` to them).
+    """
+    if not isinstance(value, str) or not value or len(value) > MAX_RETURN_URL_LENGTH:
+        return None
+    if any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F or ch == "\\" for ch in value):
+        return None
+    allowed = ("https", "http") if demo else ("https",)
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in allowed or not value.lower().startswith(parts.scheme.lower() + "://"):
+        return None
+    if not host:
+        return None
+    return value
+
+
 def render_player(
     opened: service.OpenedAttempt, learner: str, return_url: str | None, started: service.ItemSession | None
 ) -> str:
@@ -158,7 +188,7 @@ def render_player(
         "attemptId": opened.attempt_id,
         "token": token,
         "navUrl": url_for("player.navigate", attempt_id=opened.attempt_id) if multi else None,
-        "returnUrl": return_url,
+        "returnUrl": safe_return_url(return_url, demo=services().settings.server.demo),
         "newWindowUrl": url_for("player.reopen", attempt_id=opened.attempt_id) + f"#t={token}",
         "autoContinue": opened.cmi_version == "1.2",
         "items": items,
