@@ -28,6 +28,7 @@ from lti_tool.runtime.errors import (
 )
 from lti_tool.tokens import ScopedSigner, TokenInvalid
 from lti_tool.web import services
+from lti_tool.web.bodies import BodyRefused, read_json_object
 from lti_tool.web.content import content_base_url
 from scorm.cmi import export_tables
 
@@ -241,27 +242,38 @@ def reopen_post(attempt_id: str) -> str:
     return render_player(opened, learner, None, started)
 
 
+MAX_SEQ = 2**31 - 1  # the commit counter is a 32-bit column (PostgreSQL INTEGER)
+
+
 def _json_body() -> dict[str, Any]:
+    """The runtime request's JSON object (bounded: ``lti_tool.web.bodies``), under the runtime's codes."""
     limit = services().settings.player.commit_max_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise InvalidCommit(f"the commit is larger than {limit} bytes", code="commit_too_large", status=413)
-    request.max_content_length = limit
-    raw = request.get_data(cache=True)
     try:
-        body = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidCommit("the commit body is not JSON") from exc
-    if not isinstance(body, dict):
-        raise InvalidCommit("the commit body must be a JSON object")
-    return body
+        return read_json_object(limit, what="the commit body")
+    except BodyRefused as exc:
+        code = "commit_too_large" if exc.status == 413 else "invalid_commit"
+        raise InvalidCommit(exc.message, code=code, status=exc.status) from exc
 
 
-def _bearer(body: dict[str, Any]) -> str | None:
+def _authorised_body(attempt_id: str) -> tuple[str, str, dict[str, Any]]:
+    """(learner, token, body) of a runtime request; the token is checked before the body is read.
+
+    The player sends ``Authorization: Bearer``; a beacon (``navigator.sendBeacon`` cannot set
+    headers) carries the token in the body, which is then read (bounded) to find it.
+
+    Raises:
+        RuntimeTokenRefused, WrongAttempt: before any byte of a header-authorised body is read.
+        InvalidCommit: the body is refused (400/413).
+    """
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        return header[7:].strip()
-    token = body.get("token")  # navigator.sendBeacon cannot set headers
-    return token if isinstance(token, str) else None
+        token = header[7:].strip()
+        learner = check_token(token, attempt_id)
+        return learner, token, _json_body()
+    body = _json_body()
+    found = body.get("token")
+    token = found if isinstance(found, str) else ""
+    return check_token(token, attempt_id), token, body
 
 
 @bp.post("/runtime/<attempt_id>/<item_id>/commit")
@@ -272,8 +284,10 @@ def commit(attempt_id: str, item_id: str) -> tuple[Response, int]:
     :raise 409: stale ``seq`` (answer carries ``expected_seq``). :raise 413: body too large.
     :raise 400: malformed body.
     """
-    body = _json_body()
-    check_token(_bearer(body), attempt_id)
+    _, _, body = _authorised_body(attempt_id)
+    seq = body.get("seq")
+    if isinstance(seq, int) and seq > MAX_SEQ:
+        raise InvalidCommit(f"'seq' must be a positive whole number up to {MAX_SEQ}")
     try:
         reply = service.commit(services(), attempt_id, item_id, body)
     except StaleCommit as exc:
@@ -302,9 +316,7 @@ def navigate(attempt_id: str) -> tuple[Response, int]:
 
     :raise 400: the request is refused (SN exception in plain words); nothing changes.
     """
-    body = _json_body()
-    token = _bearer(body) or ""
-    learner = check_token(token, attempt_id)
+    learner, token, body = _authorised_body(attempt_id)
     decision = service.navigate(services(), attempt_id, body.get("request", ""), body.get("target"))
     if decision.error:
         payload: dict[str, Any] = {"error": decision.error, "message": decision.message}

@@ -1,0 +1,115 @@
+"""Hostile JSON bodies on the runtime API: 400/413 with a code, never a 500 (issue 12, item 4)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from lti_tool.web.bodies import nesting_depth
+
+SEQUENCED = "scorm2004/SequencingForcedSequential_SCORM20043rdEdition.zip"
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.fixture
+def runtime(app: Flask, make_launch: Callable[..., Any], player_config: Callable[..., dict[str, Any]]) -> dict:
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # answer as in production
+    config = player_config(make_launch(SEQUENCED))
+    assert config["navUrl"] and config["runtime"]
+    return config
+
+
+def _post(client: FlaskClient, url: str, data: bytes, token: str | None = None, **kw: Any) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.post(url, data=data, headers=headers, content_type=kw.pop("content_type", "application/json"), **kw)
+
+
+@pytest.mark.parametrize("which", ["commit", "nav"])
+def test_deep_nesting_without_a_token_is_refused_not_a_500(client: FlaskClient, runtime: dict, which: str) -> None:
+    url = runtime["runtime"]["commitUrl"] if which == "commit" else runtime["navUrl"]
+    # no token at all: the body is read (a beacon would carry its token there), bounded
+    response = _post(client, url, DEEP)
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_commit"
+    assert "deeper than" in response.get_json()["message"]
+    # a refused bearer token is answered before the body is read
+    response = _post(client, url, DEEP, token="not-a-token")
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "runtime_token_refused"
+    # with a valid token: still a clean 400
+    response = _post(client, url, DEEP, token=runtime["token"])
+    assert (response.status_code, response.get_json()["error"]) == (400, "invalid_commit")
+
+
+def test_deep_nesting_inside_a_beacon_with_its_token(client: FlaskClient, runtime: dict) -> None:
+    rt = runtime["runtime"]
+    body = b'{"seq": 1, "token": "' + rt["token"].encode() + b'", "changes": ' + DEEP + b"}"
+    response = _post(client, rt["commitUrl"], body, content_type="text/plain;charset=UTF-8")
+    assert (response.status_code, response.get_json()["error"]) == (400, "invalid_commit")
+
+
+@pytest.mark.parametrize(
+    "seq", ["99999999999999999999999999999999", str(2**63), str(2**53), str(2**31), "1e999", "NaN", "-Infinity"]
+)
+def test_a_huge_or_non_finite_seq_is_refused(client: FlaskClient, runtime: dict, seq: str) -> None:
+    rt = runtime["runtime"]
+    body = b'{"seq": ' + seq.encode() + b', "changes": {"cmi.location": "2"}}'
+    response = _post(client, rt["commitUrl"], body, token=rt["token"])
+    assert response.status_code == 400, response.data
+    assert response.get_json()["error"] == "invalid_commit"
+    # nothing was stored: the next real commit is seq 1
+    ok = _post(client, rt["commitUrl"], json.dumps({"seq": 1}).encode(), token=rt["token"])
+    assert ok.status_code == 200 and ok.get_json()["seq"] == 1
+
+
+def test_the_largest_seq_still_works(client: FlaskClient, runtime: dict) -> None:
+    rt = runtime["runtime"]
+    response = _post(client, rt["commitUrl"], json.dumps({"seq": 2**31 - 1}).encode(), token=rt["token"])
+    assert response.status_code == 200 and response.get_json()["seq"] == 2**31 - 1
+
+
+def test_a_chunked_body_over_the_limit_is_413(app: Flask, client: FlaskClient, runtime: dict) -> None:
+    rt = runtime["runtime"]
+    limit = app.extensions["cbsi"].settings.player.commit_max_bytes
+    for size in (limit + 1, 10 * 1024 * 1024):
+        body = b'{"seq": 1, "changes": {"cmi.suspend_data": "' + b"x" * size + b'"}}'
+        response = client.post(
+            rt["commitUrl"],
+            input_stream=io.BytesIO(body),
+            headers={"Authorization": f"Bearer {rt['token']}", "Transfer-Encoding": "chunked"},
+            content_type="application/json",
+            environ_overrides={"wsgi.input_terminated": True},  # what werkzeug and gunicorn set for chunked
+        )
+        assert response.status_code == 413, response.data[:200]
+        assert response.get_json()["error"] == "commit_too_large"
+    # a chunked body within the limit is read whole
+    small = json.dumps({"seq": 1, "changes": {"cmi.suspend_data": "y" * (limit - 200)}}).encode()
+    response = client.post(
+        rt["commitUrl"],
+        input_stream=io.BytesIO(small),
+        headers={"Authorization": f"Bearer {rt['token']}", "Transfer-Encoding": "chunked"},
+        content_type="application/json",
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == 200, response.data[:300]
+
+
+def test_non_object_and_non_utf8_bodies(client: FlaskClient, runtime: dict) -> None:
+    rt = runtime["runtime"]
+    for body in (b"[1, 2]", b'"seq"', b"\xff\xfe{", b"{not json"):
+        response = _post(client, rt["commitUrl"], body, token=rt["token"])
+        assert (response.status_code, response.get_json()["error"]) == (400, "invalid_commit"), body
+
+
+def test_depth_counts_brackets_outside_strings_only() -> None:
+    assert nesting_depth('{"a": "[[[[[[[[[[{{{{{{{{"}') == 1
+    assert nesting_depth('{"a": "\\"[[[["}') == 1
+    assert nesting_depth("[[[]]]") == 3
+    assert nesting_depth('{"a": [{"b": []}]}') == 4
+    assert nesting_depth("1") == 0
