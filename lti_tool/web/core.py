@@ -6,6 +6,7 @@ from flask import Blueprint, Flask, Response, jsonify, render_template
 
 from lti_tool.storage import StorageError
 from lti_tool.web import services
+from lti_tool.web.errors import RETRY_AFTER_SECONDS
 
 bp = Blueprint("core", __name__)
 
@@ -17,7 +18,9 @@ def health() -> tuple[Response, int]:
         services().db.ping()
         services().db.check_migrated()
     except StorageError as exc:
-        return jsonify({"status": "unavailable", "error": exc.code, "message": str(exc)}), 503
+        response = jsonify({"status": "unavailable", "error": exc.code, "message": str(exc)})
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response, 503
     return jsonify({"status": "ok", "database": services().db.dialect}), 200
 
 
