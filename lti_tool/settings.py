@@ -10,6 +10,7 @@ Every problem stops start-up with a :class:`SettingsError` naming the offending 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 import types
@@ -124,6 +125,15 @@ class SyncSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MetricsSettings:
+    """Who may read ``/metrics`` (see config.example.toml [metrics])."""
+
+    token: str = ""
+    listen: str = ""
+    allow_from: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """All settings of one service instance."""
 
@@ -135,6 +145,7 @@ class Settings:
     packages: PackageSettings = field(default_factory=PackageSettings)
     player: PlayerSettings = field(default_factory=PlayerSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @property
     def instance_path(self) -> Path:
@@ -175,6 +186,7 @@ _SECTION_TYPES: dict[str, type] = {
     "packages": PackageSettings,
     "player": PlayerSettings,
     "sync": SyncSettings,
+    "metrics": MetricsSettings,
 }
 
 
@@ -286,6 +298,26 @@ def _check(settings: Settings) -> None:
         raise SettingsError("player.max_attempts", "must be 0 (no limit) or more")
     if settings.lti.clock_leeway_seconds < 0 or settings.lti.clock_leeway_seconds > 600:
         raise SettingsError("lti.clock_leeway_seconds", "must be between 0 and 600")
+    _check_metrics(settings.metrics)
+
+
+def _check_metrics(metrics: MetricsSettings) -> None:
+    if metrics.token and len(metrics.token) < 24:
+        raise SettingsError("metrics.token", "must be at least 24 characters (or empty: no token)")
+    if metrics.listen:
+        host, _, port = metrics.listen.rpartition(":")
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+            valid = port.isdigit() and 0 < int(port) < 65536
+        except ValueError:
+            valid = False
+        if not valid:
+            raise SettingsError("metrics.listen", 'must be "IP:port" of an internal address, e.g. "127.0.0.1:9464"')
+    for network in metrics.allow_from:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise SettingsError("metrics.allow_from", f"{network!r} is not an IP address or network") from exc
 
 
 def load_settings(
