@@ -10,10 +10,11 @@ authorised code paths are reached too.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from flask import Flask
@@ -52,6 +53,7 @@ class Credentials:
     attempt_id = ""
     item_id = ""
     dev_token = ""
+    login_state = ""
 
 
 CREDS = Credentials()
@@ -103,12 +105,40 @@ def _deep(n: int) -> bytes:
     return b'{"seq":1,"changes":' * 1 + b"[" * n + b"]" * n + b"}"
 
 
+# nesting depths: harmless, at the reader's bound, past the interpreter's recursion limit, and huge
+depths = st.sampled_from([1, 31, 33, 1_500, 100_000]) | st.integers(min_value=1, max_value=100_000)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+jwt_parts = st.one_of(
+    json_values.map(lambda v: json.dumps(v).encode()),
+    depths.map(lambda n: b"[" * n + b"]" * n),
+    st.binary(max_size=60),
+)
+jwts = st.tuples(jwt_parts, jwt_parts, st.binary(max_size=40)).map(lambda p: ".".join(_b64(x) for x in p))
+
+
+@st.composite
+def forms(draw: st.DrawFn) -> dict[str, str]:
+    """Form fields: the JWT-carrying ones of the LTI and dev-platform endpoints, a real login state."""
+    form = {name: draw(jwts | st.text(max_size=30)) for name in ("id_token", "JWT", "client_assertion", "dl_token")}
+    form["state"] = draw(st.sampled_from([CREDS.login_state, "junk"]))
+    form["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    form["grant_type"] = draw(st.sampled_from(["client_credentials", "x"]))
+    form["token"] = _token(draw(tokens))
+    extra = draw(st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), st.text(max_size=60), max_size=6))
+    return {**form, **extra}
+
+
 raw_bodies = st.one_of(
     json_objects().map(lambda d: json.dumps(d).encode()),
     json_values.map(lambda d: json.dumps(d).encode()),
-    st.integers(min_value=1, max_value=100_000).map(lambda n: b"[" * n + b"]" * n),
-    st.integers(min_value=1, max_value=100_000).map(_deep),
-    st.integers(min_value=1, max_value=50_000).map(lambda n: b'{"a":' * n + b"1" + b"}" * n),
+    depths.map(lambda n: b"[" * n + b"]" * n),
+    depths.map(_deep),
+    depths.map(lambda n: b'{"a":' * n + b"1" + b"}" * n),
     st.sampled_from([b'{"seq": 1e999}', b'{"seq": NaN}', b'{"seq": -Infinity}', b'{"seq": ' + b"9" * 5000 + b"}"]),
     st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), st.text(max_size=60), max_size=6).map(
         lambda d: urlencode(d).encode()
@@ -140,11 +170,19 @@ def fuzz_client(
     CREDS.runtime_token = config["token"]
     CREDS.attempt_id = config["attemptId"]
     CREDS.item_id = config["current"]
+    client = app.test_client()  # keeps the login's state cookie
+    login = client.post(
+        "/lti/login",
+        data={"iss": "https://lms.example", "client_id": "client-1", "login_hint": "u1",
+              "target_link_uri": "http://localhost/lti/launch"},
+    )  # fmt: skip
+    assert login.status_code == 302, login.data[:300]
+    CREDS.login_state = parse_qs(urlsplit(login.headers["Location"]).query)["state"][0]
     app.config["CBSI_DEV_PLATFORM"] = True
     app.config["PROPAGATE_EXCEPTIONS"] = False  # answer as in production: the error handlers run
     with app.app_context():
         CREDS.dev_token = devplatform.state().tokens.dumps({"scopes": list(devplatform.ALLOWED_SCOPES), "n": "fuzz"})
-    return app.test_client()
+    return client
 
 
 def test_every_body_endpoint_is_enumerated(app: Flask) -> None:
@@ -155,12 +193,15 @@ def test_every_body_endpoint_is_enumerated(app: Flask) -> None:
     assert len(endpoints) >= 15
 
 
-@settings(
+SETTINGS = settings(
     max_examples=60,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+
+
+@SETTINGS
 @given(
     body=raw_bodies,
     content_type=st.sampled_from(CONTENT_TYPES),
@@ -174,4 +215,18 @@ def test_no_body_gets_a_server_error(
     for endpoint, method, path in _targets(fuzz_client.application):
         response = fuzz_client.open(path, method=method, data=body, headers=headers, content_type=content_type)
         assert response.status_code < 500, (endpoint, method, body[:200], content_type, auth, response.data[:300])
+        assert b"Traceback" not in response.data
+
+
+@SETTINGS
+@given(form=forms(), multipart=st.booleans(), auth=st.sampled_from(["runtime", "dev", "junk", None]))
+def test_no_form_gets_a_server_error(
+    fuzz_client: FlaskClient, form: dict[str, str], multipart: bool, auth: str | None
+) -> None:
+    """Form posts (url-encoded or multipart) to every endpoint, JWT fields hostile, with a live login state."""
+    headers = {"Authorization": f"Bearer {_token(auth)}"} if auth else {}
+    content_type = "multipart/form-data" if multipart else "application/x-www-form-urlencoded"
+    for endpoint, method, path in _targets(fuzz_client.application):
+        response = fuzz_client.open(path, method=method, data=form, headers=headers, content_type=content_type)
+        assert response.status_code < 500, (endpoint, method, str(form)[:300], content_type, auth, response.data[:300])
         assert b"Traceback" not in response.data

@@ -113,3 +113,33 @@ def test_depth_counts_brackets_outside_strings_only() -> None:
     assert nesting_depth("[[[]]]") == 3
     assert nesting_depth('{"a": [{"b": []}]}') == 4
     assert nesting_depth("1") == 0
+
+
+def test_a_deeply_nested_id_token_after_a_real_login_is_refused(
+    app: Flask, client: FlaskClient, platform_id: int
+) -> None:
+    """Anyone can start a login for a registered LMS; the launch's JWT parts are JSON too."""
+    import base64
+    from urllib.parse import parse_qs, urlsplit
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    login = client.post(
+        "/lti/login",
+        data={
+            "iss": "https://lms.example",
+            "client_id": "client-1",
+            "login_hint": "u1",
+            "target_link_uri": "http://localhost/lti/launch",
+        },
+    )
+    assert login.status_code == 302, login.data[:300]
+    state = parse_qs(urlsplit(login.headers["Location"]).query)["state"][0]
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    for header, payload in ((b'{"alg":"RS256"}', DEEP), (DEEP, b"{}")):
+        token = f"{b64(header)}.{b64(payload)}.{b64(b'sig')}"
+        response = client.post("/lti/launch", data={"id_token": token, "state": state})
+        assert response.status_code == 400, response.data[:300]
+        assert b"Traceback" not in response.data
