@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -159,7 +161,7 @@ def test_commits_while_postgres_drops_every_connection(
                     {"db": database},
                 ).all()
                 killed.append(len(rows))
-                time.sleep(0.02)
+                time.sleep(0.1)
 
     seq = iter(range(1, 10_000))
     lock = threading.Lock()
@@ -196,3 +198,59 @@ def test_commits_while_postgres_drops_every_connection(
     response = _commit(client, rt, next(seq))
     assert response.status_code == 200, response.data[:300]
     print(f"killed {sum(killed)} backends; answers {sorted((c, sum(1 for s in statuses if s[0] == c)) for c in codes)}")
+
+
+def _pg_ctl(*args: str) -> None:
+    """Run the throwaway cluster's pg_ctl (``CBSI_TEST_PG_CTL``, as its owner when we are root)."""
+    command = [os.environ["CBSI_TEST_PG_CTL"], "-D", os.environ["CBSI_TEST_PG_DATA"], *args]
+    if os.getuid() == 0:
+        command = ["runuser", "-u", "postgres", "--", *command]
+    subprocess.run(command, check=True, capture_output=True, timeout=60)
+
+
+@pytest.mark.postgres
+def test_commits_across_a_postgres_restart(client: FlaskClient, app: Flask, launched: dict) -> None:
+    """The server really stops for a second and starts again (scripts/lib-pg.sh's cluster).
+
+    Run with ``CBSI_TEST_PG_CTL="$PG_CTL" CBSI_TEST_PG_DATA="$PG_DIR/data"`` after ``pg_start``.
+    """
+    if not (os.environ.get("CBSI_TEST_POSTGRES_URL") and os.environ.get("CBSI_TEST_PG_CTL")):
+        pytest.skip("needs the throwaway cluster: CBSI_TEST_POSTGRES_URL, CBSI_TEST_PG_CTL, CBSI_TEST_PG_DATA")
+    rt = launched["runtime"]
+    opts = shlex.split(Path(os.environ["CBSI_TEST_PG_DATA"], "postmaster.opts").read_text())
+    options = [o for i, o in enumerate(opts[1:], start=1) if o != "-D" and opts[i - 1] != "-D"]
+    seq = iter(range(1, 100_000))
+    lock = threading.Lock()
+    stop = threading.Event()
+    statuses: list[tuple[int, str | None, str | None]] = []
+
+    def learner() -> None:
+        own = app.test_client()
+        while not stop.is_set():
+            with lock:
+                n = next(seq)
+            response = _commit(own, rt, n)
+            body = response.get_json(silent=True) or {}
+            statuses.append((response.status_code, body.get("error"), response.headers.get("Retry-After")))
+            time.sleep(0.01)
+
+    workers = [threading.Thread(target=learner) for _ in range(4)]
+    for w in workers:
+        w.start()
+    try:
+        time.sleep(0.5)
+        _pg_ctl("stop", "-m", "fast", "-w")
+        time.sleep(1.5)
+        _pg_ctl("start", "-w", "-l", os.environ["CBSI_TEST_PG_DATA"] + "/../log", "-o", shlex.join(options))
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        for w in workers:
+            w.join(timeout=60)
+    counts = {code: sum(1 for s in statuses if s[0] == code) for code in {s[0] for s in statuses}}
+    print(f"answers across the restart: {sorted(counts.items())}")
+    assert set(counts) <= {200, 409, 503}, [s for s in statuses if s[0] not in (200, 409, 503)][:5]
+    assert counts.get(503, 0) > 0, "the server was down for 1.5 s: some commit must have met it"
+    assert all((e, r) == ("database_unavailable", "5") for c, e, r in statuses if c == 503)
+    response = _commit(client, rt, next(seq))
+    assert response.status_code == 200, response.data[:300]  # pre-ping replaced the dead connections
