@@ -208,8 +208,9 @@ def learner_page(launch: Launch) -> str:
     """
     learner, name = _learner_id(launch.sub or ""), launch.name or service.DEFAULT_LEARNER_NAME
     opened, started = service.open_and_start(services(), launch, learner_id=learner, learner_name=name)
-    presentation = launch.claims.get("https://purl.imsglobal.org/spec/lti/claim/launch_presentation") or {}
-    return render_player(opened, learner, presentation.get("return_url"), started)
+    presentation = launch.claims.get("https://purl.imsglobal.org/spec/lti/claim/launch_presentation")
+    return_url = presentation.get("return_url") if isinstance(presentation, dict) else None
+    return render_player(opened, learner, return_url, started)
 
 
 @bp.get("/play/<launch_id>")

@@ -47,11 +47,15 @@ def make_launch(services: Services, platform_id: int, fixtures_dir: Path) -> Cal
     """A learner's launch of a real course (imported once per test), with optional return_url."""
     imported: dict[str, str] = {}
 
-    def build(package: str = GOLF12, *, return_url: Any = None, sub: str = "learner-1") -> Launch:
+    def build(
+        package: str = GOLF12, *, return_url: Any = None, presentation: Any = None, sub: str = "learner-1"
+    ) -> Launch:
         if package not in imported:
             imported[package] = catalogue.import_package(services, fixtures_dir / package).course_key
         claims: dict[str, Any] = {}
-        if return_url is not None:
+        if presentation is not None:
+            claims[PRESENTATION] = presentation
+        elif return_url is not None:
             claims[PRESENTATION] = {"document_target": "iframe", "return_url": return_url}
         return Launch(
             id="launch-1",

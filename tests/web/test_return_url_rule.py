@@ -70,3 +70,10 @@ def test_the_launch_page_drops_a_script_return_url(make_launch: Callable, player
     assert player_config(make_launch(return_url="http://moodle.example.org/return"))["returnUrl"] is None
     assert player_config(make_launch(return_url=["not", "a", "url"]))["returnUrl"] is None
     assert player_config(make_launch(return_url=GOOD))["returnUrl"] == GOOD
+
+
+@pytest.mark.parametrize("presentation", ["javascript:alert(1)", ["https://lms.example/"], 7, {"return_url": None}])
+def test_a_malformed_presentation_claim_is_ignored(
+    make_launch: Callable, player_config: Callable, presentation: Any
+) -> None:
+    assert player_config(make_launch(presentation=presentation))["returnUrl"] is None
