@@ -145,20 +145,22 @@ def _toc_json(opened: service.OpenedAttempt) -> list[dict[str, Any]]:
 MAX_RETURN_URL_LENGTH = 2048
 
 
-def safe_return_url(value: object, *, demo: bool) -> str | None:
+def safe_return_url(value: object, *, allow_http: bool) -> str | None:
     """``value`` when it is a URL the Exit button may send the top window to, else None.
 
     ``launch_presentation.return_url`` comes from the LMS's launch, and the player puts it in
-    ``top.location`` and in a link: only an absolute ``https`` URL is accepted (``http`` too in
-    demo mode). Anything else (``javascript:``, ``data:``, relative or protocol-relative URLs)
-    is ignored. Whitespace and control characters are refused anywhere in the value, because
-    browsers drop some of them while parsing (``java<TAB>script:`` is ``javascript:`` to them).
+    ``top.location`` and in a link: only an absolute ``https`` URL is accepted (``http`` too when
+    ``allow_http``: in demo mode, or when the tool itself is served over plain http, where the
+    LMS is a development one and TLS protects nothing anyway). Anything else (``javascript:``,
+    ``data:``, relative or protocol-relative URLs) is ignored. Whitespace and control characters
+    are refused anywhere in the value, because browsers drop some of them while parsing
+    (``java<TAB>script:`` is ``javascript:`` to them).
     """
     if not isinstance(value, str) or not value or len(value) > MAX_RETURN_URL_LENGTH:
         return None
     if any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F or ch == "\\" for ch in value):
         return None
-    allowed = ("https", "http") if demo else ("https",)
+    allowed = ("https", "http") if allow_http else ("https",)
     try:
         parts = urlsplit(value)
         host = parts.hostname
@@ -169,6 +171,11 @@ def safe_return_url(value: object, *, demo: bool) -> str | None:
     if not host:
         return None
     return value
+
+
+def _http_return_allowed() -> bool:
+    server = services().settings.server
+    return server.demo or server.base_url.startswith("http://")
 
 
 def render_player(
@@ -189,7 +196,7 @@ def render_player(
         "attemptId": opened.attempt_id,
         "token": token,
         "navUrl": url_for("player.navigate", attempt_id=opened.attempt_id) if multi else None,
-        "returnUrl": safe_return_url(return_url, demo=services().settings.server.demo),
+        "returnUrl": safe_return_url(return_url, allow_http=_http_return_allowed()),
         "newWindowUrl": url_for("player.reopen", attempt_id=opened.attempt_id) + f"#t={token}",
         "autoContinue": opened.cmi_version == "1.2",
         "items": items,

@@ -1,4 +1,4 @@
-"""The Exit button's target: only absolute https URLs from the launch (http in demo mode) (issue 12, item 1)."""
+"""The Exit button's target: only absolute https URLs (http in demo mode or on a plain-http tool) (issue 12, 1)."""
 
 from __future__ import annotations
 
@@ -48,28 +48,54 @@ REFUSED = [
 
 
 @pytest.mark.parametrize("value", REFUSED)
-@pytest.mark.parametrize("demo", [False, True])
-def test_anything_but_an_absolute_web_url_is_ignored(value: Any, demo: bool) -> None:
-    assert safe_return_url(value, demo=demo) is None
+@pytest.mark.parametrize("allow_http", [False, True])
+def test_anything_but_an_absolute_web_url_is_ignored(value: Any, allow_http: bool) -> None:
+    assert safe_return_url(value, allow_http=allow_http) is None
 
 
 def test_https_is_accepted() -> None:
-    assert safe_return_url(GOOD, demo=False) == GOOD
-    assert safe_return_url("HTTPS://Moodle.Example.org:8443/x", demo=False) == "HTTPS://Moodle.Example.org:8443/x"
+    assert safe_return_url(GOOD, allow_http=False) == GOOD
+    assert safe_return_url("HTTPS://Moodle.Example.org:8443/x", allow_http=False) == "HTTPS://Moodle.Example.org:8443/x"
 
 
-def test_plain_http_only_in_demo_mode() -> None:
+def test_plain_http_only_when_allowed() -> None:
     url = "http://localhost:8080/mod/lti/return.php?course=2"
-    assert safe_return_url(url, demo=False) is None
-    assert safe_return_url(url, demo=True) == url
+    assert safe_return_url(url, allow_http=False) is None
+    assert safe_return_url(url, allow_http=True) == url
 
 
-def test_the_launch_page_drops_a_script_return_url(make_launch: Callable, player_config: Callable) -> None:
+@pytest.fixture
+def https_tool(settings_overrides: dict) -> None:
+    """The tool served over https, outside demo mode: production (before the app is built)."""
+    settings_overrides["server"]["base_url"] = "https://tool.example.org"
+
+
+@pytest.fixture
+def demo_over_https(settings_overrides: dict) -> None:
+    settings_overrides["server"].update(base_url="https://tool.example.org", demo=True)
+
+
+def test_the_launch_page_drops_a_script_return_url(
+    https_tool: None, make_launch: Callable, player_config: Callable
+) -> None:
     assert player_config(make_launch(return_url="javascript:alert(document.cookie)"))["returnUrl"] is None
     assert player_config(make_launch(return_url="java\tscript:alert(1)"))["returnUrl"] is None
     assert player_config(make_launch(return_url="http://moodle.example.org/return"))["returnUrl"] is None
     assert player_config(make_launch(return_url=["not", "a", "url"]))["returnUrl"] is None
     assert player_config(make_launch(return_url=GOOD))["returnUrl"] == GOOD
+
+
+def test_http_return_url_in_demo_mode(demo_over_https: None, make_launch: Callable, player_config: Callable) -> None:
+    url = "http://localhost:8080/mod/lti/return.php?course=2"
+    assert player_config(make_launch(return_url=url))["returnUrl"] == url
+    assert player_config(make_launch(return_url="javascript:alert(1)"))["returnUrl"] is None
+
+
+def test_http_return_url_when_the_tool_itself_is_plain_http(make_launch: Callable, player_config: Callable) -> None:
+    """The test stacks (tool and development LMS on http://127.0.0.1, not demo mode)."""
+    url = "http://127.0.0.1:8080/dev/platform/"
+    assert player_config(make_launch(return_url=url))["returnUrl"] == url
+    assert player_config(make_launch(return_url="java\tscript:alert(1)"))["returnUrl"] is None
 
 
 @pytest.mark.parametrize("presentation", ["javascript:alert(1)", ["https://lms.example/"], 7, {"return_url": None}])
