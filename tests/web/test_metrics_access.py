@@ -165,6 +165,10 @@ def test_serve_also_listens_on_the_metrics_address(
     )
     seen: list[Any] = []
     monkeypatch.setattr(cli_module, "run_gunicorn", lambda _factory, bind, *_a: seen.append(bind))
-    result = CliRunner().invoke(cli_module.cli, ["--config", str(config), "serve", "--bind", "0.0.0.0:8000"])
+    context = cli_module.CliContext(str(config))
+    try:
+        result = CliRunner().invoke(cli_module.cli, ["serve", "--bind", "0.0.0.0:8000"], obj=context)
+    finally:
+        context.services.db.dispose()  # serve would run until stopped; its pool must not outlive the test
     assert result.exit_code == 0, result.output
     assert seen == [["0.0.0.0:8000", "127.0.0.1:9464"]]
