@@ -7,7 +7,10 @@ get a 400 or 413 with a stable code and never reach ``json.loads`` unbounded:
   one (``Transfer-Encoding: chunked``) is read up to one byte past the limit, and that byte
   means 413 (Werkzeug alone would silently cut it at the limit, and the cut body read as "not
   JSON");
-* depth: counted before parsing (``json.loads`` recurses: 100,000 brackets overflow the stack);
+* depth: ``json.loads`` recurses, so a body nested past the interpreter's recursion limit
+  (100,000 brackets) stops the parser at once (``RecursionError``, caught: 400), and what it
+  did parse is measured without recursion against ``max_depth`` (bodies with few brackets skip
+  the walk: their depth cannot exceed their bracket count);
 * numbers: integers beyond what a browser can represent exactly (±2^53 - 1), ``NaN``,
   ``Infinity`` and floats that overflow are refused (they would fail later in the database or
   in the JSON written back).
@@ -19,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
 
 from flask import request
@@ -28,8 +30,7 @@ from lti_tool.errors import AppError
 
 MAX_DEPTH = 32
 MAX_SAFE_INTEGER = 2**53 - 1
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
-_BRACKETS = re.compile(r"[\[\]{}]")
+_CONTAINERS = (dict, list)  # json.loads builds exactly these
 
 
 class BodyRefused(AppError):
@@ -59,18 +60,22 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def nesting_depth(text: str) -> int:
-    """How deeply the arrays and objects of JSON ``text`` nest (brackets inside strings ignored)."""
-    if text.count("[") + text.count("{") == 0:
-        return 0
-    depth = deepest = 0
-    for bracket in _BRACKETS.findall(_STRINGS.sub("", text)):
-        if bracket in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        else:
-            depth -= 1
-    return deepest
+def nesting_depth(value: Any, stop_after: int | None = None) -> int:
+    """How deeply the arrays and objects of a parsed JSON ``value`` nest (level by level, no recursion).
+
+    ``stop_after``: stop counting once the depth exceeds it (the answer is then ``stop_after + 1``).
+    """
+    depth = 0
+    level = [value] if isinstance(value, dict | list) else []
+    while level and (stop_after is None or depth <= stop_after):
+        depth += 1
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if type(child) in _CONTAINERS
+        ]
+    return depth
 
 
 def read_json_object(max_bytes: int, *, max_depth: int = MAX_DEPTH, what: str = "the request body") -> dict[str, Any]:
@@ -91,14 +96,17 @@ def read_json_object(max_bytes: int, *, max_depth: int = MAX_DEPTH, what: str = 
         text = raw.decode("utf-8") if raw else "{}"
     except UnicodeDecodeError as exc:
         raise BodyRefused(f"{what} is not UTF-8 JSON") from exc
-    if nesting_depth(text) > max_depth:
-        raise BodyRefused(f"{what} nests deeper than {max_depth} levels", code="json_too_deep")
+    too_deep = BodyRefused(f"{what} nests deeper than {max_depth} levels", code="json_too_deep")
     try:
         body = json.loads(text, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_refuse_constant)
     except BodyRefused:
         raise
-    except (ValueError, RecursionError) as exc:
+    except RecursionError as exc:
+        raise too_deep from exc
+    except ValueError as exc:
         raise BodyRefused(f"{what} is not JSON") from exc
+    if text.count("[") + text.count("{") > max_depth and nesting_depth(body, max_depth) > max_depth:
+        raise too_deep
     if not isinstance(body, dict):
         raise BodyRefused(f"{what} must be a JSON object", code="json_not_object")
     return body

@@ -107,12 +107,23 @@ def test_non_object_and_non_utf8_bodies(client: FlaskClient, runtime: dict) -> N
         assert (response.status_code, response.get_json()["error"]) == (400, "invalid_commit"), body
 
 
-def test_depth_counts_brackets_outside_strings_only() -> None:
-    assert nesting_depth('{"a": "[[[[[[[[[[{{{{{{{{"}') == 1
-    assert nesting_depth('{"a": "\\"[[[["}') == 1
-    assert nesting_depth("[[[]]]") == 3
-    assert nesting_depth('{"a": [{"b": []}]}') == 4
-    assert nesting_depth("1") == 0
+def test_depth_of_parsed_values() -> None:
+    assert nesting_depth(json.loads('{"a": "[[[[[[[[[[{{{{{{{{"}')) == 1  # brackets in strings do not count
+    assert nesting_depth([[[]]]) == 3
+    assert nesting_depth({"a": [{"b": []}]}) == 4
+    assert nesting_depth(1) == 0
+    assert nesting_depth(json.loads("[" * 900 + "]" * 900)) == 900  # no recursion in the walk
+
+
+@pytest.mark.parametrize("depth", [33, 900, 2_000])
+def test_depth_just_past_the_bound_and_past_the_recursion_limit(client: FlaskClient, runtime: dict, depth: int) -> None:
+    rt = runtime["runtime"]
+    body = b'{"seq": 1, "changes": {}, "x": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+    response = _post(client, rt["commitUrl"], body, token=rt["token"])
+    assert (response.status_code, response.get_json()["error"]) == (400, "invalid_commit")
+    assert "deeper than 32" in response.get_json()["message"]
+    ok = b'{"seq": 1, "changes": {"cmi.suspend_data": "' + b"[{" * 5000 + b'"}, "x": ' + b"[" * 31 + b"]" * 31 + b"}"
+    assert _post(client, rt["commitUrl"], ok, token=rt["token"]).status_code == 200  # depth 32 exactly
 
 
 def test_a_deeply_nested_id_token_after_a_real_login_is_refused(
