@@ -159,8 +159,8 @@ def keys_list(obj: CliContext) -> None:
 # -- serve / demo ---------------------------------------------------------------------------
 
 
-def run_gunicorn(app_factory: Callable[[], Any], bind: str, workers: int, threads: int) -> None:
-    """Serve the WSGI app with gunicorn (threaded workers)."""
+def run_gunicorn(app_factory: Callable[[], Any], bind: str | list[str], workers: int, threads: int) -> None:
+    """Serve the WSGI app with gunicorn (threaded workers) on one address or several."""
     from gunicorn.app.base import BaseApplication
 
     class _App(BaseApplication):  # type: ignore[misc]
@@ -195,7 +195,10 @@ def serve(obj: CliContext, bind: str | None, workers: int | None) -> None:
     if obj.services.db.is_sqlite and n > 1:
         click.echo("note: SQLite serves well with one process and threads; using 1 worker")
         n = 1
-    run_gunicorn(lambda: create_app(settings), bind or settings.server.bind, n, settings.server.threads)
+    binds = [bind or settings.server.bind]
+    if settings.metrics.listen:
+        binds.append(settings.metrics.listen)  # /metrics answers only there (lti_tool.web.metrics)
+    run_gunicorn(lambda: create_app(settings), binds, n, settings.server.threads)
 
 
 def prepare_demo(obj: CliContext) -> list[str]:

@@ -163,6 +163,15 @@ class OutboundSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MetricsSettings:
+    """Who may read ``/metrics`` (see config.example.toml [metrics])."""
+
+    token: str = ""
+    listen: str = ""
+    allow_from: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """All settings of one service instance."""
 
@@ -175,6 +184,7 @@ class Settings:
     player: PlayerSettings = field(default_factory=PlayerSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @property
     def instance_path(self) -> Path:
@@ -216,6 +226,7 @@ _SECTION_TYPES: dict[str, type] = {
     "player": PlayerSettings,
     "sync": SyncSettings,
     "outbound": OutboundSettings,
+    "metrics": MetricsSettings,
 }
 
 
@@ -335,6 +346,7 @@ def _check(settings: Settings) -> None:
             )
     _check_limits(settings)
     _check_outbound(settings.outbound)
+    _check_metrics(settings.metrics)
 
 
 def _check_limits(settings: Settings) -> None:
@@ -393,6 +405,25 @@ def _check_outbound(out: OutboundSettings) -> None:
             raise SettingsError("outbound.service_hosts", f"{entry!r} is not a host or host:port")
     if out.ca_bundle and not Path(out.ca_bundle).is_file():
         raise SettingsError("outbound.ca_bundle", f"{out.ca_bundle} is not a readable PEM file")
+
+
+def _check_metrics(metrics: MetricsSettings) -> None:
+    if metrics.token and len(metrics.token) < 24:
+        raise SettingsError("metrics.token", "must be at least 24 characters (or empty: no token)")
+    if metrics.listen:
+        host, _, port = metrics.listen.rpartition(":")
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+            valid = port.isdigit() and 0 < int(port) < 65536
+        except ValueError:
+            valid = False
+        if not valid:
+            raise SettingsError("metrics.listen", 'must be "IP:port" of an internal address, e.g. "127.0.0.1:9464"')
+    for network in metrics.allow_from:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise SettingsError("metrics.allow_from", f"{network!r} is not an IP address or network") from exc
 
 
 def load_settings(

@@ -343,7 +343,7 @@ def check_jwt_format(c: LaunchCheck) -> LaunchCheck:
         raise NotAJwt("the LMS did not send a valid LTI 1.3 token (expected a JWT with 3 parts)")
     try:
         header, claims = _b64json(parts[0]), _b64json(parts[1])
-    except (ValueError, UnicodeError, binascii.Error) as exc:
+    except (ValueError, UnicodeError, binascii.Error, RecursionError) as exc:  # deep nesting: hostile
         raise NotAJwt("the LMS did not send a valid LTI 1.3 token (its parts are not base64url JSON)") from exc
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise NotAJwt("the LMS did not send a valid LTI 1.3 token (header and payload must be JSON objects)")

@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 TURN_WAIT_SECONDS = 2.0
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 class StorageError(Exception):
@@ -64,7 +65,12 @@ class Database:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
         else:
+            # pool_pre_ping: a connection the server dropped (restart, failover, idle kill) is
+            # replaced when it is checked out instead of failing the request that drew it.
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+                # an unreachable server fails fast (503 database_unavailable), never hangs a thread
+                kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)

@@ -7,6 +7,7 @@ from flask import Blueprint, Flask, Response, jsonify, render_template
 from lti_tool.keys import KeyError_
 from lti_tool.storage import StorageError
 from lti_tool.web import services
+from lti_tool.web.errors import RETRY_AFTER_SECONDS
 
 bp = Blueprint("core", __name__)
 
@@ -28,7 +29,9 @@ def ready() -> tuple[Response, int]:
         ahead = services().db.schema_ahead()
         checks["schema"] = "ahead" if ahead else "current"
     except StorageError as exc:
-        return jsonify({"status": "unavailable", "error": exc.code, "message": str(exc), **checks}), 503
+        response = jsonify({"status": "unavailable", "error": exc.code, "message": str(exc), **checks})
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response, 503
     try:
         services().keys.signing_key()
     except KeyError_ as exc:

@@ -36,6 +36,7 @@ from lti_tool.lti.jwks import JwksUnavailable, PlatformKeyCache, UnknownKid
 from lti_tool.lti.service import add_query
 from lti_tool.storage.models import DevLineItem, DevResourceLink, DevScore
 from lti_tool.web import services
+from lti_tool.web.bodies import read_json_object
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ SCOPE_LINEITEM_RO = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.read
 SCOPE_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 SCOPE_RESULT = "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly"
 SCOPE_NRPS = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+MAX_BODY_BYTES = 64 * 1024  # AGS line items and scores are a few hundred bytes
 ALLOWED_SCOPES = (SCOPE_LINEITEM, SCOPE_LINEITEM_RO, SCOPE_SCORE, SCOPE_RESULT, SCOPE_NRPS)
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
@@ -502,7 +504,7 @@ def lineitems() -> tuple[Response, int]:
         response.mimetype = LINEITEMS_TYPE
         return response, 200
     _require_scope(SCOPE_LINEITEM)
-    data = request.get_json(force=True, silent=True)
+    data = read_json_object(MAX_BODY_BYTES)
     if not isinstance(data, dict) or not data.get("label") or not isinstance(data.get("scoreMaximum"), int | float):
         return jsonify({"error": "label and a numeric scoreMaximum are required"}), 400
     with services().db.session() as s:
@@ -538,7 +540,7 @@ def lineitem(item_id: int) -> tuple[Response, int]:
             s.delete(item)
             return jsonify({}), 204
         if request.method == "PUT":
-            data = request.get_json(force=True, silent=True) or {}
+            data = read_json_object(MAX_BODY_BYTES)
             if data.get("label"):
                 item.label = str(data["label"])
             if isinstance(data.get("scoreMaximum"), int | float):
@@ -567,7 +569,7 @@ def scores(item_id: int) -> tuple[Response, int]:
     _require_scope(SCOPE_SCORE)
     if request.mimetype != SCORE_TYPE:
         return jsonify({"error": f"Content-Type must be {SCORE_TYPE}"}), 415
-    data = request.get_json(force=True, silent=True)
+    data = read_json_object(MAX_BODY_BYTES)
     if not isinstance(data, dict):
         return jsonify({"error": "the body must be a JSON object"}), 400
     user_id = data.get("userId")

@@ -2,6 +2,12 @@
 
 No stack trace ever reaches a client; unexpected errors are logged with an incident id the
 page shows, so an admin can find the log line.
+
+A database that is down, restarting or unreachable answers 503 ``database_unavailable`` with
+``Retry-After`` (the player's commit queue retries 5xx; browsers get the friendly page): the
+connection-level errors of SQLAlchemy (``OperationalError``, ``InterfaceError``,
+``DisconnectionError``, a pool ``TimeoutError``, any error that invalidated its connection).
+Integrity and programming errors are not among them: they stay 500s with an incident id.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ import logging
 import uuid
 
 from flask import Flask, Response, jsonify, render_template, request
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from lti_tool.errors import AppError
@@ -17,6 +25,8 @@ from lti_tool.storage import StorageError
 
 logger = logging.getLogger(__name__)
 
+RETRY_AFTER_SECONDS = 5
+DATABASE_DOWN = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
 API_PREFIXES = ("/api/", "/runtime/", "/xapi/", "/health", "/ready", "/metrics", "/.well-known/", "/content/")
 
 
@@ -56,6 +66,17 @@ _HTTP_CODES = {
 }
 
 
+def database_unavailable(exc: BaseException, code: str = "database_unavailable") -> Response:
+    """503 with ``Retry-After`` for a database that does not answer (logged with an incident id)."""
+    incident = uuid.uuid4().hex[:12]
+    # the driver's own words (never the statement or its parameters: they may be personal data)
+    reason = exc if isinstance(exc, StorageError) else f"{exc.__class__.__name__}: {getattr(exc, 'orig', None) or ''}"
+    logger.error("database unavailable (incident %s): %s", incident, reason, extra={"action": "database_down"})
+    response = error_response(503, code, "the service's database is unavailable; try again shortly", incident=incident)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Register the error handlers."""
 
@@ -74,14 +95,15 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(StorageError)
     def _storage_error(exc: StorageError) -> Response:
-        incident = uuid.uuid4().hex[:12]
-        logger.error("storage error (incident %s): %s", incident, exc, extra={"action": "storage_error"})
-        return error_response(
-            503, exc.code, "the service's database is unavailable; try again shortly", incident=incident
-        )
+        return database_unavailable(exc, exc.code)
+
+    for kind in DATABASE_DOWN:
+        app.register_error_handler(kind, database_unavailable)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+            return database_unavailable(exc)
         incident = uuid.uuid4().hex[:12]
         logger.exception("unexpected error (incident %s)", incident, extra={"action": "unexpected_error"})
         return error_response(

@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, url_for
 from werkzeug.exceptions import NotFound
@@ -27,6 +28,7 @@ from lti_tool.runtime.errors import (
 )
 from lti_tool.tokens import ScopedSigner, TokenInvalid
 from lti_tool.web import services
+from lti_tool.web.bodies import BodyRefused, read_json_object
 from lti_tool.web.content import content_base_url
 from scorm.cmi import export_tables
 
@@ -140,6 +142,42 @@ def _toc_json(opened: service.OpenedAttempt) -> list[dict[str, Any]]:
     ]
 
 
+MAX_RETURN_URL_LENGTH = 2048
+
+
+def safe_return_url(value: object, *, allow_http: bool) -> str | None:
+    """``value`` when it is a URL the Exit button may send the top window to, else None.
+
+    ``launch_presentation.return_url`` comes from the LMS's launch, and the player puts it in
+    ``top.location`` and in a link: only an absolute ``https`` URL is accepted (``http`` too when
+    ``allow_http``: in demo mode, or when the tool itself is served over plain http, where the
+    LMS is a development one and TLS protects nothing anyway). Anything else (``javascript:``,
+    ``data:``, relative or protocol-relative URLs) is ignored. Whitespace and control characters
+    are refused anywhere in the value, because browsers drop some of them while parsing
+    (``java<TAB>script:`` is ``javascript:`` to them).
+    """
+    if not isinstance(value, str) or not value or len(value) > MAX_RETURN_URL_LENGTH:
+        return None
+    if any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F or ch == "\\" for ch in value):
+        return None
+    allowed = ("https", "http") if allow_http else ("https",)
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in allowed or not value.lower().startswith(parts.scheme.lower() + "://"):
+        return None
+    if not host:
+        return None
+    return value
+
+
+def _http_return_allowed() -> bool:
+    server = services().settings.server
+    return server.demo or server.base_url.startswith("http://")
+
+
 def render_player(
     opened: service.OpenedAttempt, learner: str, return_url: str | None, started: service.ItemSession | None
 ) -> str:
@@ -158,7 +196,7 @@ def render_player(
         "attemptId": opened.attempt_id,
         "token": token,
         "navUrl": url_for("player.navigate", attempt_id=opened.attempt_id) if multi else None,
-        "returnUrl": return_url,
+        "returnUrl": safe_return_url(return_url, allow_http=_http_return_allowed()),
         "newWindowUrl": url_for("player.reopen", attempt_id=opened.attempt_id) + f"#t={token}",
         "autoContinue": opened.cmi_version == "1.2",
         "items": items,
@@ -177,8 +215,9 @@ def learner_page(launch: Launch) -> str:
     """
     learner, name = _learner_id(launch.sub or ""), launch.name or service.DEFAULT_LEARNER_NAME
     opened, started = service.open_and_start(services(), launch, learner_id=learner, learner_name=name)
-    presentation = launch.claims.get("https://purl.imsglobal.org/spec/lti/claim/launch_presentation") or {}
-    return render_player(opened, learner, presentation.get("return_url"), started)
+    presentation = launch.claims.get("https://purl.imsglobal.org/spec/lti/claim/launch_presentation")
+    return_url = presentation.get("return_url") if isinstance(presentation, dict) else None
+    return render_player(opened, learner, return_url, started)
 
 
 @bp.get("/play/<launch_id>")
@@ -211,27 +250,38 @@ def reopen_post(attempt_id: str) -> str:
     return render_player(opened, learner, None, started)
 
 
+MAX_SEQ = 2**31 - 1  # the commit counter is a 32-bit column (PostgreSQL INTEGER)
+
+
 def _json_body() -> dict[str, Any]:
+    """The runtime request's JSON object (bounded: ``lti_tool.web.bodies``), under the runtime's codes."""
     limit = services().settings.player.commit_max_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise InvalidCommit(f"the commit is larger than {limit} bytes", code="commit_too_large", status=413)
-    request.max_content_length = limit
-    raw = request.get_data(cache=True)
     try:
-        body = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidCommit("the commit body is not JSON") from exc
-    if not isinstance(body, dict):
-        raise InvalidCommit("the commit body must be a JSON object")
-    return body
+        return read_json_object(limit, what="the commit body")
+    except BodyRefused as exc:
+        code = "commit_too_large" if exc.status == 413 else "invalid_commit"
+        raise InvalidCommit(exc.message, code=code, status=exc.status) from exc
 
 
-def _bearer(body: dict[str, Any]) -> str | None:
+def _authorised_body(attempt_id: str) -> tuple[str, str, dict[str, Any]]:
+    """(learner, token, body) of a runtime request; the token is checked before the body is read.
+
+    The player sends ``Authorization: Bearer``; a beacon (``navigator.sendBeacon`` cannot set
+    headers) carries the token in the body, which is then read (bounded) to find it.
+
+    Raises:
+        RuntimeTokenRefused, WrongAttempt: before any byte of a header-authorised body is read.
+        InvalidCommit: the body is refused (400/413).
+    """
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        return header[7:].strip()
-    token = body.get("token")  # navigator.sendBeacon cannot set headers
-    return token if isinstance(token, str) else None
+        token = header[7:].strip()
+        learner = check_token(token, attempt_id)
+        return learner, token, _json_body()
+    body = _json_body()
+    found = body.get("token")
+    token = found if isinstance(found, str) else ""
+    return check_token(token, attempt_id), token, body
 
 
 @bp.post("/runtime/<attempt_id>/<item_id>/commit")
@@ -242,8 +292,10 @@ def commit(attempt_id: str, item_id: str) -> tuple[Response, int]:
     :raise 409: stale ``seq`` (answer carries ``expected_seq``). :raise 413: body too large.
     :raise 400: malformed body.
     """
-    body = _json_body()
-    check_token(_bearer(body), attempt_id)
+    _, _, body = _authorised_body(attempt_id)
+    seq = body.get("seq")
+    if isinstance(seq, int) and seq > MAX_SEQ:
+        raise InvalidCommit(f"'seq' must be a positive whole number up to {MAX_SEQ}")
     try:
         reply = service.commit(services(), attempt_id, item_id, body)
     except StaleCommit as exc:
@@ -272,9 +324,7 @@ def navigate(attempt_id: str) -> tuple[Response, int]:
 
     :raise 400: the request is refused (SN exception in plain words); nothing changes.
     """
-    body = _json_body()
-    token = _bearer(body) or ""
-    learner = check_token(token, attempt_id)
+    learner, token, body = _authorised_body(attempt_id)
     decision = service.navigate(services(), attempt_id, body.get("request", ""), body.get("target"))
     if decision.error:
         payload: dict[str, Any] = {"error": decision.error, "message": decision.message}

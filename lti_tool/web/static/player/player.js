@@ -11,7 +11,8 @@
  *     "attemptId":    string,
  *     "token":        string,                 // attempt token for navUrl (Bearer)
  *     "navUrl":       string | null,          // see NAV CONTRACT; null = single item, no navigation
- *     "returnUrl":    string | null,          // where Exit goes (top window), e.g. the LMS course
+ *     "returnUrl":    string | null,          // where Exit goes (top window), e.g. the LMS course;
+ *                                             //   only http(s) URLs are followed (safeReturnUrl)
  *     "newWindowUrl": string | null,          // GET-able URL that renders this player afresh
  *                                             //   (null: the "open in new window" link is hidden)
  *     "autoContinue": bool,                   // 1.2: after LMSFinish, load the next item
@@ -441,9 +442,10 @@
         }
       }
       this.showExitPage(!res.ok);
-      if (res.ok && this.config.returnUrl) {
+      const returnUrl = safeReturnUrl(this.config.returnUrl);
+      if (res.ok && returnUrl) {
         try {
-          global.top.location.href = this.config.returnUrl;
+          global.top.location.href = returnUrl;
         } catch (e) {
           /* cross-origin top without user activation: the exit page has the link */
         }
@@ -467,8 +469,9 @@
         });
         global.addEventListener("cbsi:commit-committed", again);
       }
-      if (this.config.returnUrl) {
-        parts.push('<p><a class="cbsi-button" target="_top" href="' + escapeAttr(this.config.returnUrl) +
+      const returnUrl = safeReturnUrl(this.config.returnUrl);
+      if (returnUrl) {
+        parts.push('<p><a class="cbsi-button" target="_top" href="' + escapeAttr(returnUrl) +
           '">Return to the course</a></p>');
       }
       if (global.opener && !inFrame()) {
@@ -498,6 +501,22 @@
       this.panel.hidden = true;
       this.panel.textContent = "";
       this.frame.hidden = false;
+    }
+  }
+
+  /**
+   * The return URL when it resolves to an http(s) URL, else null. The server only hands out
+   * absolute https URLs (http in demo mode); this is the page's own guard, so a javascript:,
+   * data: or vbscript: URL (however disguised: the URL parser sees what the browser would) can
+   * never reach top.location or a link.
+   */
+  function safeReturnUrl(value) {
+    if (typeof value !== "string" || !value) return null;
+    try {
+      const url = new URL(value, global.location.href);
+      return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+    } catch (e) {
+      return null;
     }
   }
 
