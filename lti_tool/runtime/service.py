@@ -680,6 +680,14 @@ _COMMIT_READ = (
 )
 
 
+def _left_without_exit(row: Any, changes: Mapping[str, Any]) -> bool:
+    """A running SCORM 2004 session whose content set no ``cmi.exit`` (stored or in this commit)."""
+    if row.cmi_version != "2004" or not row.session_open or "cmi.exit" in changes:
+        return False
+    values = row.state.get("values") if isinstance(row.state, dict) else None
+    return not (values or {}).get("cmi.exit")
+
+
 def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str, Any]) -> CommitReply:
     """Apply one commit from the player (already authenticated for ``attempt_id``).
 
@@ -722,6 +730,10 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
             outcome = outcome_dict(Outcome(completion=Completion.COMPLETED)) if completed else {}
             session_open = False
         else:
+            if terminate and body.get("unloaded") is True and _left_without_exit(row, changes):
+                # the page closed on a session the content never terminated: a closed tab is not a
+                # normal exit, so the relaunch resumes where the learner was (runtime.js contract)
+                changes = {**changes, "cmi.exit": "suspend"}
             result = apply_commit(row.state, changes, row.cmi_version)
             state = result.state
             stored = len(result.stored)

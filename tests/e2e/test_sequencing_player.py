@@ -422,7 +422,6 @@ def take_test(page, sco: str, score: float) -> None:
     assert run(page, sco, steps) == ["true"] * len(steps)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 5: sequencer fix on branch seq-cts")
 def test_pretest_passed_skips_the_post_test_and_passes_the_course(stack: Stack, context):
     page = context.new_page()
     attempt, _ = launch_course(stack, page, pre_post_course("issue13-prepost-pass-early"))

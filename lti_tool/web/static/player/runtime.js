@@ -113,7 +113,10 @@
  *   token from the body field "token" when there is no Authorization header, and parse the body
  *   as JSON whatever its Content-Type. Larger bodies stay in localStorage for the next launch.
  *   The final pagehide (not beforeunload, not a bfcache pagehide) also sets "terminate": true
- *   for a session still running: many SCOs never call Terminate when the tab is closed.
+ *   for a session still running: many SCOs never call Terminate when the tab is closed. Such a
+ *   commit also carries "unloaded": true: THE SERVER treats a SCORM 2004 session the content
+ *   left without Terminate and without cmi.exit as suspended (cmi.exit = "suspend"), so the
+ *   relaunch resumes with the location and suspend data (a closed tab is not a normal exit).
  *
  * window.cbsiRuntime exposes: flush() -> Promise<{ok, pending}>, runtime (current), create(config).
  */
@@ -806,7 +809,7 @@
      * Page is going away: merge everything pending (including the request in flight) into one
      * commit with a fresh seq and send it so that it survives the page (keepalive / beacon).
      */
-    finalFlush(extraChanges, terminate) {
+    finalFlush(extraChanges, terminate, unloaded) {
       const extraKeys = Object.keys(extraChanges || {});
       const nothingNew = !extraKeys.length && !terminate;
       if (!this.queue.length && nothingNew) return null;
@@ -832,6 +835,8 @@
         this.seq += 1;
         merged = { seq: this.seq, id: randomId(), session: this.session, changes, terminate: term };
         if (asset) merged.asset_completed = true;
+        // the page ended a session the content never terminated: the server suspends the attempt
+        if (unloaded && !tail.some((b) => b.terminate)) merged.unloaded = true;
       }
       this.queue = head.concat(merged ? [merged] : []);
       this.persist();
@@ -1040,7 +1045,8 @@
     pageExit(final, endSession) {
       if (final) this.unloading = true;
       const changes = this._takeDirty();
-      this.queue.finalFlush(changes, !!endSession && this.status === RUNNING);
+      const ending = !!endSession && this.status === RUNNING;
+      this.queue.finalFlush(changes, ending, ending);
     }
 
     /** Flush dirty values and wait until the queue is empty (or stuck). */
