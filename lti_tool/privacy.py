@@ -186,9 +186,13 @@ def _matching(s: Session, entry: LearnerTable, learner: Learner) -> tuple[int, l
         return int(s.execute(select(func.count()).select_from(table).where(condition)).scalar_one()), None
     pk = list(table.primary_key.columns)
     keys: list[tuple[Any, ...]] = []
-    for row in s.execute(select(table).where(condition).execution_options(yield_per=100)).mappings():
-        if entry.refine(row, learner):
-            keys.append(tuple(row[c.name] for c in pk))
+    result = s.execute(select(table).where(condition).execution_options(yield_per=100))
+    try:  # a server-side cursor on PostgreSQL: closed even when ``refine`` raises
+        for row in result.mappings():
+            if entry.refine(row, learner):
+                keys.append(tuple(row[c.name] for c in pk))
+    finally:
+        result.close()
     return len(keys), keys
 
 
@@ -453,8 +457,12 @@ def _page_records(s: Session, head: Mapping[str, Any], page: Sequence[Any]) -> I
             .where(ScoState.attempt_id.in_(list(by_attempt)))
             .order_by(ScoState.attempt_id, ScoState.item_id)
         )
-        for sco in s.scalars(states.execution_options(yield_per=100)):
-            by_attempt[sco.attempt_id]["sco_states"].append(_sco(sco))
+        scos = s.scalars(states.execution_options(yield_per=100))
+        try:
+            for sco in scos:
+                by_attempt[sco.attempt_id]["sco_states"].append(_sco(sco))
+        finally:
+            scos.close()
     grades: dict[tuple[str, str], list[dict[str, Any]]] = {}
     subs = sorted({row[0].learner_sub for row in page})
     outbox = (
