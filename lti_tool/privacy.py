@@ -465,9 +465,15 @@ def _page_records(s: Session, head: Mapping[str, Any], page: Sequence[Any]) -> I
             scos.close()
     grades: dict[tuple[str, str], list[dict[str, Any]]] = {}
     subs = sorted({row[0].learner_sub for row in page})
-    outbox = (
+    links = {f"{row[0].deployment_id}/{row[0].resource_link_id}" for row in page}
+    line_items = sorted(links | {f"{key}#{LINE_ITEM_TAG}" for key in links})
+    outbox = (  # all three columns of uq_grade_outbox_key: an index lookup, not a scan of the academy
         select(GradeOutbox)
-        .where(GradeOutbox.platform_key == str(head["id"]), GradeOutbox.user_id.in_(subs))
+        .where(
+            GradeOutbox.platform_key == str(head["id"]),
+            GradeOutbox.line_item_key.in_(line_items),
+            GradeOutbox.user_id.in_(subs),
+        )
         .order_by(GradeOutbox.id)
     )
     for g in s.scalars(outbox):
