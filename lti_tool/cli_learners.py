@@ -46,6 +46,9 @@ def export(obj: CliContext, platform_id: int, sub: str | None, out: Path | None)
     except (privacy.PrivacyError, FileExistsError) as exc:
         fail(str(exc), code=EXIT_REFUSED)
         return
+    except OSError as exc:  # audited as failed; no half file is left under the asked name
+        fail(f"cannot write {out}: {exc.strerror or exc}")
+        return
     if out is not None:
         click.echo(f"exported {report.registrations} registration(s) of platform {platform_id} to {out} (mode 0600)")
     else:

@@ -467,6 +467,10 @@ def test_cli_export_erase_and_audit(runner_ctx: CliContext, services: Services, 
     assert code == 0 and stdout.count("learners.export") == 2 and "learners.erase" not in stdout
     code, _, stderr = run(runner_ctx, "audit", "list", "--since", "yesterday")
     assert code == 2 and "--since" in stderr
+    missing = tmp_path / "no-such-dir" / "x.jsonl"
+    code, _, stderr = run(runner_ctx, "learners", "export", "--platform", str(world.p1), "--out", str(missing))
+    assert code == 2 and "cannot write" in stderr and "Traceback" not in stderr
+    assert [e.outcome for e in audit_rows(services)][-1] == "failed"
 
 
 def test_migration_0014_downgrades(postgres_url: str | None, tmp_path: Path) -> None:
