@@ -275,6 +275,8 @@ def _register_optional_commands() -> None:
         "lti_tool.cli_sync",
         "lti_tool.cli_operators",
         "lti_tool.cli_backup",
+        "lti_tool.cli_learners",
+        "lti_tool.cli_audit",
     ):
         try:
             mod = importlib.import_module(module)

@@ -464,3 +464,27 @@ class GradeOutbox(Base):
     grade_delivered: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column()
+
+
+class AuditEntry(Base):
+    """One audited operator action (``lti_tool.audit``): who, what, when, from where, with what outcome.
+
+    ``params`` never holds secrets, nor personal data beyond a learner's opaque LMS id (``sub``).
+    ``platform_id`` is a plain column, not a foreign key: the record outlives the platform.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('ok','refused','failed')", name="ck_audit_log_outcome"),
+        Index("ix_audit_log_action_at", "action", "at"),
+        Index("ix_audit_log_platform_at", "platform_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64))
+    platform_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
