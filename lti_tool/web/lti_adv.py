@@ -213,8 +213,11 @@ def deep_linking_launch(launch: Launch) -> Response:
 
 
 def _verified_context() -> tuple[DeepLinkingContext, str]:
+    from lti_tool.web.security import platform_gate
+
     token = request.form.get("dl_token")
     ctx = read_picker_token(token, secret=current_app.secret_key or "", now=utcnow())
+    platform_gate().check(ctx.platform_id)  # an open picker of a disabled platform adds nothing
     if _launch_loader() is not None:
         launch = load_launch(ctx.launch_id)
         if launch is None or (launch.platform_id, launch.deployment_id) != (ctx.platform_id, ctx.deployment_id):

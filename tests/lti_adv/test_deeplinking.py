@@ -31,6 +31,7 @@ from lti_tool.lti.deeplinking import (
     resolve_selection,
 )
 from lti_tool.services import Services
+from lti_tool.storage.models import Platform
 from lti_tool.web import lti_adv
 
 ISSUER = "https://moodle.academy.example"
@@ -102,8 +103,22 @@ def make_launch(
 
 
 @pytest.fixture
-def launches(monkeypatch: pytest.MonkeyPatch) -> dict[str, Launch]:
-    """A stand-in for lti_tool.lti.store.load_launch (the launch store of the other LTI branch)."""
+def launches(monkeypatch: pytest.MonkeyPatch, services: Services) -> dict[str, Launch]:
+    """A stand-in for lti_tool.lti.store.load_launch (the launch store of the other LTI branch),
+    and the active platform its launches name."""
+    with services.db.session() as s:  # the platform make_launch() names (id 1), active
+        s.merge(
+            Platform(
+                id=1,
+                issuer=ISSUER,
+                client_id="moodle-client-1",
+                name="Academy",
+                auth_login_url=ISSUER + "/auth",
+                auth_token_url=ISSUER + "/token",
+                key_set_url=ISSUER + "/jwks",
+                status="active",
+            )
+        )
     store: dict[str, Launch] = {}
     monkeypatch.setattr(lti_adv, "_launch_loader", lambda: store.get)
     return store
@@ -589,3 +604,17 @@ def test_same_titled_courses_become_distinguishable_activities_and_grade_columns
         ("Golf Explained - Run-time Basic Calls", "Golf Explained - Run-time Basic Calls"),
         ("Golf: the API tour", "Golf: the API tour"),
     ]
+
+
+def test_an_open_picker_of_a_disabled_platform_adds_nothing(dl_app: Flask, launches: dict[str, Launch]):
+    """Issue 12, security 7: disabling a platform also closes its instructors' open pickers."""
+    from lti_tool.lti import platforms
+
+    _, token = open_picker(dl_app, make_launch(), launches)
+    client = dl_app.test_client()
+    assert client.post("/lti/deep-linking/picker", data={"dl_token": token}).status_code == 200
+    platforms.disable_platform(dl_app.extensions["cbsi"].db, 1)
+    for path, form in (("/lti/deep-linking/picker", {}), ("/lti/deep-linking/respond", {"course": ["chem-101@3"]})):
+        refused = client.post(path, data={"dl_token": token, **form})
+        assert refused.status_code == 403, path
+        assert "platform_disabled" in refused.get_data(as_text=True)
