@@ -266,7 +266,13 @@ def _register_optional_commands() -> None:
     """Feature command groups live beside their features; each registers itself here."""
     import importlib
 
-    for module in ("lti_tool.cli_platforms", "lti_tool.cli_packages", "lti_tool.cli_sync", "lti_tool.cli_operators"):
+    for module in (
+        "lti_tool.cli_platforms",
+        "lti_tool.cli_packages",
+        "lti_tool.cli_sync",
+        "lti_tool.cli_operators",
+        "lti_tool.cli_lrs",
+    ):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
