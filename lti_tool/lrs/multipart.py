@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from scorm.xapi.formats import truncate_duration
+
 SIGNATURE_USAGE = "http://adlnet.gov/expapi/attachments/signature"
 JWS_ALGORITHMS = ("RS256", "RS384", "RS512")
 
@@ -133,7 +135,11 @@ def check_signature(statement: Mapping[str, Any], jws: bytes, original: Mapping[
         raise MultipartError("the JWS payload must be a statement object")
 
     def strip(st: Mapping[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in st.items() if k not in _IGNORED}
+        out = {k: v for k, v in st.items() if k not in _IGNORED}
+        result = out.get("result")
+        if isinstance(result, dict) and isinstance(result.get("duration"), str):
+            out["result"] = {**result, "duration": truncate_duration(result["duration"])}
+        return out
 
     if strip(payload) != strip(original):
         raise MultipartError("the JWS payload does not match the statement it signs")

@@ -24,7 +24,7 @@ from lti_tool.storage.models import (
     LrsStatementActivity,
     LrsStatementAgent,
 )
-from scorm.xapi.formats import parse_timestamp
+from scorm.xapi.formats import parse_timestamp, truncate_duration
 from scorm.xapi.normalize import activity_ids_of, agent_key, agent_keys_of
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
@@ -53,6 +53,9 @@ def dumps(value: Any) -> str:
 
 def _comparable(statement: Mapping[str, Any]) -> Any:
     body = {k: v for k, v in statement.items() if k not in _IGNORED_IN_COMPARISON}
+    result = body.get("result")
+    if isinstance(result, dict) and isinstance(result.get("duration"), str):
+        body["result"] = {**result, "duration": truncate_duration(result["duration"])}
     return _lower_ids(body)
 
 
@@ -200,23 +203,24 @@ def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
 
 def _remember_activities(session: Session, tenant: str, statements: Sequence[Mapping[str, Any]]) -> None:
     """Keep the newest definition of each activity an object names (Activities API)."""
-    latest: dict[str, dict[str, Any]] = {}
+    definitions: dict[str, list[dict[str, Any]]] = {}
     for st in statements:
         obj = st.get("object") or {}
         if obj.get("objectType", "Activity") == "Activity" and "definition" in obj:
-            latest[obj["id"]] = {"objectType": "Activity", "id": obj["id"], "definition": obj["definition"]}
-    for activity_id, payload in latest.items():
+            definitions.setdefault(obj["id"], []).append(obj["definition"])
+    for activity_id, defs in definitions.items():
         row = session.get(LrsActivity, (tenant, activity_id))
-        if row is None:
-            session.add(LrsActivity(tenant=tenant, activity_id=activity_id, payload=dumps(payload)))
-        else:
-            merged = json.loads(row.payload)
-            merged_def = merged.setdefault("definition", {})
-            for key, value in payload["definition"].items():
+        merged = json.loads(row.payload) if row else {"objectType": "Activity", "id": activity_id}
+        merged_def = merged.setdefault("definition", {})
+        for definition in defs:
+            for key, value in definition.items():
                 if isinstance(value, dict) and isinstance(merged_def.get(key), dict) and key != "extensions":
                     merged_def[key] = {**merged_def[key], **value}
                 else:
                     merged_def[key] = value
+        if row is None:
+            session.add(LrsActivity(tenant=tenant, activity_id=activity_id, payload=dumps(merged)))
+        else:
             row.payload = dumps(merged)
 
 

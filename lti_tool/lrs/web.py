@@ -125,7 +125,7 @@ def _unfold_alternate(x: XRequest) -> None:
         form = parse_qsl(x.body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except UnicodeDecodeError as exc:
         raise bad("the alternate request form body is not UTF-8") from exc
-    headers = {k: v for k, v in x.headers.items() if k not in ALT_HEADERS}
+    headers = {k: v for k, v in x.headers.items() if k not in ("content-type", "content-length")}
     params: dict[str, str] = {}
     body = b""
     for key, value in form:
@@ -153,6 +153,19 @@ def _negotiate_version(x: XRequest) -> None:
     g.xapi_version = x.version
     if x.alternate and x.version.startswith("2."):
         raise bad("xAPI 2.0 removed the alternate request syntax (?method=)")
+
+
+# The version each credential last negotiated: a request that omits the header is refused in the
+# dialect its client speaks (1.0.3 and 2.0.0 clients each expect their own version on that 400).
+_LAST_VERSION: dict[str, str] = {}
+_LAST_VERSION_CAP = 10_000
+
+
+def _remember_version(key: str, version: str) -> None:
+    if _LAST_VERSION.get(key) != version:
+        if len(_LAST_VERSION) >= _LAST_VERSION_CAP:
+            _LAST_VERSION.clear()
+        _LAST_VERSION[key] = version
 
 
 def _languages() -> list[str]:
@@ -185,7 +198,9 @@ def http_date(moment: datetime) -> str:
 
 @bp.after_request
 def _headers(resp: Response) -> Response:
-    resp.headers["X-Experience-API-Version"] = getattr(g, "xapi_version", "2.0.0")
+    resp.headers["X-Experience-API-Version"] = getattr(g, "xapi_version", "1.0.3")
+    if request.path.rstrip("/").endswith("/statements") and "X-Experience-API-Consistent-Through" not in resp.headers:
+        resp.headers["X-Experience-API-Consistent-Through"] = iso(datetime.now(UTC))
     origin = request.headers.get("Origin")
     if origin and _allowed_origin(origin):
         resp.headers["Access-Control-Allow-Origin"] = origin
@@ -236,14 +251,18 @@ def dispatch(path: str) -> Response:
         if handler is None:
             raise XapiError(404, "not_found", f"no xAPI resource /xapi/{name}")
         x = _read_request(name)
-        _negotiate_version(x)
         x.languages = _languages()
         services = current_app.extensions["cbsi"]
         with services.db.session() as session:
             if name != "about":
                 x.credential = authenticate(session, x.header("authorization"))
+                if x.credential is not None and x.credential.key in _LAST_VERSION:
+                    g.xapi_version = _LAST_VERSION[x.credential.key]
+            _negotiate_version(x)
+            if name != "about":
                 if x.credential is None:
                     raise XapiError(401, "unauthorized", "valid LRS credentials (HTTP Basic) are required")
+                _remember_version(x.credential.key, x.version)
             resp = handler(x, session)
         if x.method == "HEAD":
             resp.set_data(b"")
@@ -380,7 +399,7 @@ def _read_statement_body(x: XRequest) -> tuple[Any, dict[str, tuple[str, bytes]]
             sha2 = part.headers.get("x-experience-api-hash")
             if not sha2:
                 raise bad("every attachment part needs an X-Experience-API-Hash header")
-            if x.version == "1.0.3" and part.headers.get("content-transfer-encoding", "").lower() != "binary":
+            if part.headers.get("content-transfer-encoding", "").lower() != "binary":
                 raise bad("every attachment part needs 'Content-Transfer-Encoding: binary'")
             if not sha2_matches(sha2, part.content):
                 raise bad(f"attachment part {sha2}: its X-Experience-API-Hash is not the SHA-2 of its content")
@@ -556,7 +575,7 @@ def _multipart(session: Session, tenant: str, value: Any, hashes: list[str], hea
 # -- documents -------------------------------------------------------------------------------------
 
 
-def _concurrency(x: XRequest, existing: Any, *, put: bool) -> None:
+def _concurrency(x: XRequest, existing: Any, *, put: bool, require_on_create: bool = False) -> None:
     if_match = x.header("if-match")
     if_none = x.header("if-none-match")
     current = existing.etag if existing is not None else None
@@ -568,6 +587,10 @@ def _concurrency(x: XRequest, existing: Any, *, put: bool) -> None:
         tags = [t.strip().strip('"') for t in if_none.split(",")]
         if current is not None and ("*" in tags or current in tags):
             raise XapiError(412, "precondition_failed", "If-None-Match: the document already exists")
+    if put and if_match is None and if_none is None and existing is None and not require_on_create:
+        return
+    if put and if_match is None and if_none is None and existing is None:
+        raise bad("PUT needs If-Match or If-None-Match (use If-None-Match: * to create a document)")
     if put and if_match is None and if_none is None and existing is not None:
         raise XapiError(
             409, "conflict",
@@ -608,7 +631,10 @@ def _document(x: XRequest, session: Session, key: DocKey, id_param: str, *, put_
     if "since" in x.params:
         raise bad(f"'since' is not a parameter of {x.method}")
     existing = store.get_document(session, tenant, key, doc_id)
-    _concurrency(x, existing, put=x.method == "PUT" and put_needs_etag)
+    _concurrency(
+        x, existing, put=x.method == "PUT" and put_needs_etag,
+        require_on_create=key.kind != "state" and x.version == "1.0.3",
+    )  # fmt: skip
     ctype = x.header("content-type") or "application/octet-stream"
     content = x.body
     now = datetime.now(UTC)

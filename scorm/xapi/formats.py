@@ -14,6 +14,7 @@ __all__ = [
     "is_timestamp",
     "is_uuid",
     "parse_timestamp",
+    "truncate_duration",
 ]
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -66,6 +67,17 @@ def is_duration(value: object) -> bool:
     if not isinstance(value, str) or not _DURATION.match(value):
         return False
     return value not in ("P", "PT") and not value.endswith("T")
+
+
+_SECONDS = re.compile(r"(\d+)[.,](\d+)S$")
+
+
+def truncate_duration(value: str) -> str:
+    """A duration with its seconds truncated to 0.01 s (xAPI 2.0 compares durations at that precision)."""
+    m = _SECONDS.search(value)
+    if not m or len(m.group(2)) <= 2:
+        return value
+    return value[: m.start()] + f"{m.group(1)}.{m.group(2)[:2]}S"
 
 
 def parse_timestamp(value: object) -> datetime | None:

@@ -35,9 +35,6 @@ def normalize_statement(statement: dict[str, Any]) -> dict[str, Any]:
 
 
 def _normalize_body(body: dict[str, Any]) -> None:
-    obj = body.get("object")
-    if isinstance(obj, dict) and "objectType" not in obj:
-        obj["objectType"] = "Activity"
     context = body.get("context")
     if isinstance(context, dict) and isinstance(context.get("contextActivities"), dict):
         ca = context["contextActivities"]
@@ -150,7 +147,7 @@ def _format_body(body: dict[str, Any], fmt: str, languages: Sequence[str]) -> No
         if isinstance(obj, dict):
             kind = obj.get("objectType", "Activity")
             if kind == "Activity":
-                body["object"] = {"objectType": "Activity", "id": obj["id"]}
+                body["object"] = {"id": obj["id"]}
             elif kind in ("Agent", "Group"):
                 body["object"] = _ids_actor(obj)
             elif kind == "SubStatement":
@@ -163,7 +160,7 @@ def _format_body(body: dict[str, Any], fmt: str, languages: Sequence[str]) -> No
             ca = context.get("contextActivities")
             if isinstance(ca, dict):
                 for key, acts in ca.items():
-                    ca[key] = [{"objectType": "Activity", "id": a["id"]} for a in acts]
+                    ca[key] = [{"id": a["id"]} for a in acts]
     elif fmt == "canonical":
         _canonical(body, languages)
 

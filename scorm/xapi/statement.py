@@ -137,8 +137,8 @@ class _Rules:
                 raise _fail(path, f"extension key {key!r} is not an absolute IRI")
 
     def timestamp(self, value: object, path: str) -> None:
-        if not is_timestamp(value, allow_negative_zero=not self.v2):
-            hint = " (xAPI 2.0 forbids the -00:00 offset)" if self.v2 and isinstance(value, str) else ""
+        if not is_timestamp(value, allow_negative_zero=False):
+            hint = " (the -00:00 offset is forbidden: use Z or +00:00)" if is_timestamp(value) else ""
             raise _fail(path, f"must be an ISO 8601 timestamp{hint}, got {value!r}")
 
     # -- actors ----------------------------------------------------------------------------
@@ -258,7 +258,7 @@ class _Rules:
         if "extensions" in obj:
             self.extensions(obj["extensions"], f"{path}.extensions")
         itype = obj.get("interactionType")
-        if itype is not None and itype not in INTERACTION_TYPES:
+        if itype is not None and (not isinstance(itype, str) or itype not in INTERACTION_TYPES):
             raise _fail(f"{path}.interactionType", f"unknown interaction type {itype!r}")
         if "correctResponsesPattern" in obj:
             if itype is None:
@@ -397,8 +397,8 @@ class _Rules:
             ipath = f"{path}[{i}]"
             entry = _obj(item, ipath, f"a context{kind}")
             _keys(entry, ipath, ("objectType", key, "relevantTypes"), f"a context{kind}")
-            if entry.get("objectType") != f"Context{kind}":
-                raise _fail(f"{ipath}.objectType", f"must be 'Context{kind}'")
+            if entry.get("objectType") != f"context{kind}":
+                raise _fail(f"{ipath}.objectType", f"must be 'context{kind}'")
             if key not in entry:
                 raise _fail(ipath, f"needs {key}")
             if kind == "Agent":
@@ -488,8 +488,9 @@ class _Rules:
         obj = _obj(value, path, "an authority")
         self.actor(obj, path)
         if obj.get("objectType") == "Group":
-            members = obj.get("member", [])
-            if obj and len(members) != 2:
+            if any(k in obj for k in IFIS):
+                raise _fail(path, "a Group authority must be anonymous (an OAuth consumer and user, no identifier)")
+            if len(obj.get("member", [])) != 2:
                 raise _fail(f"{path}.member", "a Group authority is an OAuth consumer and user: exactly 2 members")
 
     def statement_version(self, value: object, path: str) -> None:
