@@ -413,7 +413,7 @@ def _read_statement_body(x: XRequest) -> tuple[Any, dict[str, tuple[str, bytes]]
 
 
 def _prepare(
-    x: XRequest, raw: Any, parts: Mapping[str, tuple[str, bytes]], now: datetime, used: set[str]
+    x: XRequest, session: Session, raw: Any, parts: Mapping[str, tuple[str, bytes]], now: datetime, used: set[str]
 ) -> store.NewStatement:
     if not isinstance(raw, dict):
         raise bad("each statement must be a JSON object")
@@ -427,6 +427,11 @@ def _prepare(
         registration = (raw.get("context") or {}).get("registration")
         if registration and registration.lower() != cred.registration:
             raise _forbid("this launch credential may only record statements of its own registration")
+        target = raw["object"]
+        if raw["verb"]["id"] == store.VOIDED and target.get("objectType") == "StatementRef":
+            owners = store.statement_owner(session, cred.tenant, target["id"])
+            if owners and cred.agent_key not in owners:
+                raise _forbid("this launch credential may only void its own learner's statements")
     st = normalize_statement(raw)
     st["id"] = (st.get("id") or str(uuid.uuid4())).lower()
     st["stored"] = iso(now)
@@ -460,7 +465,7 @@ def _authority(x: XRequest) -> dict[str, Any]:
 def _store_batch(x: XRequest, session: Session, raws: list[Any], parts: Mapping[str, tuple[str, bytes]]) -> list[str]:
     now = datetime.now(UTC)
     used: set[str] = set()
-    batch = [_prepare(x, raw, parts, now, used) for raw in raws]
+    batch = [_prepare(x, session, raw, parts, now, used) for raw in raws]
     unused = set(parts) - used
     if unused:
         raise bad(f"attachment parts {', '.join(sorted(unused))} match no attachment of the statements")
