@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, false, or_, select, true, update
+from sqlalchemy import and_, delete, false, select, true, update
 from sqlalchemy.orm import Session, aliased
 
 from lti_tool.storage.models import (
@@ -168,14 +168,15 @@ def insert_statements(
     link_agents: list[dict[str, Any]] = []
     link_acts: list[dict[str, Any]] = []
     for (index, st), seq in zip(agents, seqs, strict=True):
+        # one row per name: direct (actor/object) rows serve both filters, the others only related_*
         direct = agent_keys_of(st, related=False)
-        related = agent_keys_of(st, related=True) | direct
         link_agents += [{"seq": seq, "agent_key": k, "direct": True} for k in direct]
-        link_agents += [{"seq": seq, "agent_key": k, "direct": False} for k in related]
+        link_agents += [{"seq": seq, "agent_key": k, "direct": False} for k in agent_keys_of(st, related=True) - direct]
         d_acts = activity_ids_of(st, related=False)
-        r_acts = activity_ids_of(st, related=True) | d_acts
         link_acts += [{"seq": seq, "activity_id": a, "direct": True} for a in d_acts]
-        link_acts += [{"seq": seq, "activity_id": a, "direct": False} for a in r_acts]
+        link_acts += [
+            {"seq": seq, "activity_id": a, "direct": False} for a in activity_ids_of(st, related=True) - d_acts
+        ]
         del index
     if link_agents:
         session.execute(LrsStatementAgent.__table__.insert(), link_agents)
@@ -208,9 +209,20 @@ def _remember_activities(session: Session, tenant: str, statements: Sequence[Map
         obj = st.get("object") or {}
         if obj.get("objectType", "Activity") == "Activity" and "definition" in obj:
             definitions.setdefault(obj["id"], []).append(obj["definition"])
+    if not definitions:
+        return
+    table = LrsActivity.__table__
+    stored = dict(
+        session.execute(
+            select(LrsActivity.activity_id, LrsActivity.payload).where(
+                LrsActivity.tenant == tenant, LrsActivity.activity_id.in_(list(definitions))
+            )
+        ).all()
+    )
+    inserts: list[dict[str, Any]] = []
     for activity_id, defs in definitions.items():
-        row = session.get(LrsActivity, (tenant, activity_id))
-        merged = json.loads(row.payload) if row else {"objectType": "Activity", "id": activity_id}
+        before = stored.get(activity_id)
+        merged = json.loads(before) if before else {"objectType": "Activity", "id": activity_id}
         merged_def = merged.setdefault("definition", {})
         for definition in defs:
             for key, value in definition.items():
@@ -218,10 +230,17 @@ def _remember_activities(session: Session, tenant: str, statements: Sequence[Map
                     merged_def[key] = {**merged_def[key], **value}
                 else:
                     merged_def[key] = value
-        if row is None:
-            session.add(LrsActivity(tenant=tenant, activity_id=activity_id, payload=dumps(merged)))
-        else:
-            row.payload = dumps(merged)
+        payload = dumps(merged)
+        if before is None:
+            inserts.append({"tenant": tenant, "activity_id": activity_id, "payload": payload})
+        elif payload != before:
+            session.execute(
+                update(LrsActivity)
+                .where(LrsActivity.tenant == tenant, LrsActivity.activity_id == activity_id)
+                .values(payload=payload)
+            )
+    if inserts:
+        session.execute(table.insert(), inserts)
 
 
 def get_activity(session: Session, tenant: str, activity_id: str) -> dict[str, Any]:
@@ -303,23 +322,18 @@ class StatementQuery:
 
 
 def _target_conditions(q: StatementQuery, s: Any) -> list[Any]:
+    """Conditions of the non-time filters on statement alias ``s`` (each one an indexed lookup)."""
     conds: list[Any] = []
     if q.agent is not None:
-        conds.append(
-            exists().where(
-                LrsStatementAgent.seq == s.seq,
-                LrsStatementAgent.agent_key == q.agent,
-                LrsStatementAgent.direct == (false() if q.related_agents else true()),
-            )
-        )
+        agent_match = [LrsStatementAgent.agent_key == q.agent]
+        if not q.related_agents:
+            agent_match.append(LrsStatementAgent.direct == true())
+        conds.append(s.seq.in_(select(LrsStatementAgent.seq).where(*agent_match)))
     if q.activity is not None:
-        conds.append(
-            exists().where(
-                LrsStatementActivity.seq == s.seq,
-                LrsStatementActivity.activity_id == q.activity,
-                LrsStatementActivity.direct == (false() if q.related_activities else true()),
-            )
-        )
+        activity_match = [LrsStatementActivity.activity_id == q.activity]
+        if not q.related_activities:
+            activity_match.append(LrsStatementActivity.direct == true())
+        conds.append(s.seq.in_(select(LrsStatementActivity.seq).where(*activity_match)))
     if q.verb is not None:
         conds.append(s.verb_id == q.verb)
     if q.registration is not None:
@@ -332,35 +346,45 @@ def query_statements(
 ) -> tuple[list[tuple[int, str, str | None]], bool, int]:
     """One page of statements: ``[(seq, payload, attachment_hashes)]``, whether more exist, the max seq.
 
-    Voided statements are left out; statements that reference a matching statement (StatementRef)
-    match too, as xAPI requires.
+    Voided statements are left out. Statements whose object is a StatementRef to a statement that
+    meets the non-time filters match too, as xAPI requires; that branch is a separate indexed
+    query (statements with a ``ref_target`` are few), so the main branch keeps its index.
     """
     s = LrsStatement
     max_seq = q.max_seq
     if max_seq is None:
         max_seq = session.scalar(select(s.seq).where(s.tenant == tenant).order_by(s.seq.desc()).limit(1)) or 0
-    conds = [s.tenant == tenant, s.voided == false(), s.seq <= max_seq]
-    target = _target_conditions(q, s)
-    if target:
-        inner = aliased(LrsStatement)
-        ref_match = and_(
-            s.ref_target.is_not(None),
-            s.ref_target.in_(select(inner.statement_id).where(inner.tenant == tenant, *_target_conditions(q, inner))),
-        )
-        conds.append(or_(and_(*target), ref_match))
+    base = [s.tenant == tenant, s.voided == false(), s.seq <= max_seq]
     if q.since is not None:
-        conds.append(s.stored > q.since)
+        base.append(s.stored > q.since)
     if q.until is not None:
-        conds.append(s.stored <= q.until)
+        base.append(s.stored <= q.until)
     if q.after_seq is not None:
-        conds.append(s.seq > q.after_seq if q.ascending else s.seq < q.after_seq)
+        base.append(s.seq > q.after_seq if q.ascending else s.seq < q.after_seq)
     limit = q.limit if 0 < q.limit <= MAX_LIMIT else MAX_LIMIT
     order = s.seq.asc() if q.ascending else s.seq.desc()
-    rows = session.execute(
-        select(s.seq, s.payload, s.attachment_hashes).where(*conds).order_by(order).limit(limit + 1)
-    ).all()
-    more = len(rows) > limit
-    return [tuple(r) for r in rows[:limit]], more, max_seq  # type: ignore[misc]
+    target = _target_conditions(q, s)
+    main = select(s.seq).where(*base, *target).order_by(order).limit(limit + 1)
+    seqs = list(session.scalars(main))
+    if target:
+        t = aliased(LrsStatement)
+        refs = (
+            select(s.seq)
+            .join(t, and_(t.tenant == s.tenant, t.statement_id == s.ref_target))
+            .where(*base, s.ref_target.is_not(None), *_target_conditions(q, t))
+            .order_by(order)
+            .limit(limit + 1)
+        )
+        seqs = sorted(set(seqs) | set(session.scalars(refs)), reverse=not q.ascending)[: limit + 1]
+    more = len(seqs) > limit
+    seqs = seqs[:limit]
+    if not seqs:
+        return [], False, max_seq
+    rows = {
+        r.seq: (r.seq, r.payload, r.attachment_hashes)
+        for r in session.execute(select(s.seq, s.payload, s.attachment_hashes).where(s.seq.in_(seqs)))
+    }
+    return [rows[seq] for seq in seqs], more, max_seq
 
 
 def get_statement(session: Session, tenant: str, statement_id: str, *, voided: bool) -> tuple[str, str | None] | None:

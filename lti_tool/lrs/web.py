@@ -417,7 +417,10 @@ def _prepare(
 ) -> store.NewStatement:
     if not isinstance(raw, dict):
         raise bad("each statement must be a JSON object")
-    original = json.loads(json.dumps(raw))
+    signed = any(
+        isinstance(att, dict) and att.get("usageType") == SIGNATURE_USAGE for att in raw.get("attachments") or ()
+    )
+    original = json.loads(json.dumps(raw)) if signed else raw  # the JWS payload is compared with this
     validate_statement(raw, x.version)
     cred = x.credential
     assert cred is not None
