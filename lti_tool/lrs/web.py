@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, g, request
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lti_tool.lrs import store
@@ -276,6 +277,10 @@ def dispatch(path: str) -> Response:
         return json_response({"error": "bad_request", "message": str(exc)}, 400)
     except LrsConflict as exc:
         return json_response({"error": "conflict", "message": str(exc)}, 409)
+    except IntegrityError:
+        # a concurrent request stored the same statement id or created the same document first
+        message = "a concurrent request stored the same statement or document first; read it and retry"
+        return json_response({"error": "conflict", "message": message}, 409)
 
 
 # -- parameter helpers -----------------------------------------------------------------------------
@@ -563,7 +568,8 @@ def _get_statements(x: XRequest, session: Session) -> Response:
         q.agent, q.related_agents = cred.agent_key, False
     rows, more, max_seq = store.query_statements(session, cred.tenant, q)
     result: dict[str, Any] = {"statements": [format_statement(json.loads(p), fmt, x.languages) for _, p, _h in rows]}
-    result["more"] = f"/xapi/statements?more={q.token(rows[-1][0], max_seq)}" if more and rows else ""
+    more_url = f"{request.script_root}{bp.url_prefix}/statements?more={q.token(rows[-1][0], max_seq)}"
+    result["more"] = more_url if more and rows else ""
     newest = max((parse_timestamp(s.get("stored")) or now for s in result["statements"]), default=now)
     headers = {**consistent, "Last-Modified": http_date(newest)}
     if with_attachments:

@@ -324,3 +324,16 @@ def test_mint_refuses_a_bad_agent(services: Services) -> None:
     with pytest.raises(CredentialError, match="exactly one identifier"), services.db.session() as session:
         mint_launch_credential(session, tenant="", registration=str(uuid.uuid4()), activity_id=ACTIVITY,
                                agent={"name": "nobody"}, ttl=timedelta(hours=1), now=datetime.now(UTC))  # fmt: skip
+
+
+def test_concurrent_duplicate_id_is_a_conflict_not_a_500(
+    client: FlaskClient, operator: IssuedCredential, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lti_tool.lrs import store
+
+    sid = str(uuid.uuid4())
+    assert post(client, operator, statement(id=sid)).status_code == 200
+    # the other request's row lands between our duplicate check and our insert
+    monkeypatch.setattr(store, "existing_statements", lambda *_a, **_k: {})
+    resp = post(client, operator, statement(id=sid, result={"success": False}))
+    assert resp.status_code == 409 and "concurrent request" in resp.get_json()["message"]
