@@ -568,8 +568,9 @@ def _get_statements(x: XRequest, session: Session) -> Response:
         q.agent, q.related_agents = cred.agent_key, False
     rows, more, max_seq = store.query_statements(session, cred.tenant, q)
     result: dict[str, Any] = {"statements": [format_statement(json.loads(p), fmt, x.languages) for _, p, _h in rows]}
-    more_url = f"{request.script_root}{bp.url_prefix}/statements?more={q.token(rows[-1][0], max_seq)}"
-    result["more"] = more_url if more and rows else ""
+    result["more"] = ""
+    if more and rows:
+        result["more"] = f"{request.script_root}{bp.url_prefix}/statements?more={q.token(rows[-1][0], max_seq)}"
     newest = max((parse_timestamp(s.get("stored")) or now for s in result["statements"]), default=now)
     headers = {**consistent, "Last-Modified": http_date(newest)}
     if with_attachments:
