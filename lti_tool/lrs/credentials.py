@@ -143,7 +143,8 @@ def authenticate(session: Session, header: str | None, *, now: datetime | None =
         key, _, secret = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return None
-    row = session.scalars(select(LrsCredential).where(LrsCredential.key == key)).first()
+    c = LrsCredential.__table__.c
+    row = session.connection().execute(select(LrsCredential.__table__).where(c.key == key)).first()
     if row is None or not hmac.compare_digest(row.secret_hash, _digest(secret)):
         return None
     moment = now or datetime.now(UTC)

@@ -88,7 +88,7 @@ def existing_statements(session: Session, tenant: str, ids: Iterable[str]) -> di
     ids = list(ids)
     found: dict[str, dict[str, Any]] = {}
     for chunk in range(0, len(ids), 500):
-        rows = session.execute(
+        rows = session.connection().execute(
             select(LrsStatement.statement_id, LrsStatement.payload).where(
                 LrsStatement.tenant == tenant, LrsStatement.statement_id.in_(ids[chunk : chunk + 500])
             )
@@ -150,11 +150,15 @@ def insert_statements(
         )
         agents.append((len(rows) - 1, st))
     if voiding_targets:
-        targets = session.execute(
-            select(LrsStatement.statement_id, LrsStatement.is_voiding).where(
-                LrsStatement.tenant == tenant, LrsStatement.statement_id.in_(list(voiding_targets))
+        targets = (
+            session.connection()
+            .execute(
+                select(LrsStatement.statement_id, LrsStatement.is_voiding).where(
+                    LrsStatement.tenant == tenant, LrsStatement.statement_id.in_(list(voiding_targets))
+                )
             )
-        ).all()
+            .all()
+        )
         batch_voiding = {r["statement_id"] for r in rows if r["is_voiding"]}
         for target_id, target_is_voiding in targets:
             if target_is_voiding:
@@ -179,11 +183,11 @@ def insert_statements(
         ]
         del index
     if link_agents:
-        session.execute(LrsStatementAgent.__table__.insert(), link_agents)
+        session.connection().execute(LrsStatementAgent.__table__.insert(), link_agents)
     if link_acts:
-        session.execute(LrsStatementActivity.__table__.insert(), link_acts)
+        session.connection().execute(LrsStatementActivity.__table__.insert(), link_acts)
     if voiding_targets:
-        session.execute(
+        session.connection().execute(
             update(LrsStatement)
             .where(
                 LrsStatement.tenant == tenant,
@@ -198,7 +202,7 @@ def insert_statements(
 
 def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     table = LrsStatement.__table__
-    result = session.execute(table.insert().returning(table.c.seq, sort_by_parameter_order=True), rows)
+    result = session.connection().execute(table.insert().returning(table.c.seq, sort_by_parameter_order=True), rows)
     return [r[0] for r in result]
 
 
@@ -213,11 +217,13 @@ def _remember_activities(session: Session, tenant: str, statements: Sequence[Map
         return
     table = LrsActivity.__table__
     stored = dict(
-        session.execute(
+        session.connection()
+        .execute(
             select(LrsActivity.activity_id, LrsActivity.payload).where(
                 LrsActivity.tenant == tenant, LrsActivity.activity_id.in_(list(definitions))
             )
-        ).all()
+        )
+        .all()
     )
     inserts: list[dict[str, Any]] = []
     for activity_id, defs in definitions.items():
@@ -234,13 +240,13 @@ def _remember_activities(session: Session, tenant: str, statements: Sequence[Map
         if before is None:
             inserts.append({"tenant": tenant, "activity_id": activity_id, "payload": payload})
         elif payload != before:
-            session.execute(
+            session.connection().execute(
                 update(LrsActivity)
                 .where(LrsActivity.tenant == tenant, LrsActivity.activity_id == activity_id)
                 .values(payload=payload)
             )
     if inserts:
-        session.execute(table.insert(), inserts)
+        session.connection().execute(table.insert(), inserts)
 
 
 def get_activity(session: Session, tenant: str, activity_id: str) -> dict[str, Any]:
@@ -261,7 +267,7 @@ def load_attachments(session: Session, tenant: str, hashes: Iterable[str]) -> di
     hashes = list(set(hashes))
     if not hashes:
         return {}
-    rows = session.execute(
+    rows = session.connection().execute(
         select(LrsAttachment.sha2, LrsAttachment.content_type, LrsAttachment.content).where(
             LrsAttachment.tenant == tenant, LrsAttachment.sha2.in_(hashes)
         )
@@ -353,7 +359,9 @@ def query_statements(
     s = LrsStatement
     max_seq = q.max_seq
     if max_seq is None:
-        max_seq = session.scalar(select(s.seq).where(s.tenant == tenant).order_by(s.seq.desc()).limit(1)) or 0
+        max_seq = (
+            session.connection().scalar(select(s.seq).where(s.tenant == tenant).order_by(s.seq.desc()).limit(1)) or 0
+        )
     base = [s.tenant == tenant, s.voided == false(), s.seq <= max_seq]
     if q.since is not None:
         base.append(s.stored > q.since)
@@ -365,7 +373,7 @@ def query_statements(
     order = s.seq.asc() if q.ascending else s.seq.desc()
     target = _target_conditions(q, s)
     main = select(s.seq).where(*base, *target).order_by(order).limit(limit + 1)
-    seqs = list(session.scalars(main))
+    seqs = list(session.connection().scalars(main))
     if target:
         t = aliased(LrsStatement)
         refs = (
@@ -375,25 +383,29 @@ def query_statements(
             .order_by(order)
             .limit(limit + 1)
         )
-        seqs = sorted(set(seqs) | set(session.scalars(refs)), reverse=not q.ascending)[: limit + 1]
+        seqs = sorted(set(seqs) | set(session.connection().scalars(refs)), reverse=not q.ascending)[: limit + 1]
     more = len(seqs) > limit
     seqs = seqs[:limit]
     if not seqs:
         return [], False, max_seq
     rows = {
         r.seq: (r.seq, r.payload, r.attachment_hashes)
-        for r in session.execute(select(s.seq, s.payload, s.attachment_hashes).where(s.seq.in_(seqs)))
+        for r in session.connection().execute(select(s.seq, s.payload, s.attachment_hashes).where(s.seq.in_(seqs)))
     }
     return [rows[seq] for seq in seqs], more, max_seq
 
 
 def get_statement(session: Session, tenant: str, statement_id: str, *, voided: bool) -> tuple[str, str | None] | None:
     """A statement by id: a non-voided one, or (``voided``) a voided one; payload and attachment hashes."""
-    row = session.execute(
-        select(LrsStatement.payload, LrsStatement.attachment_hashes, LrsStatement.voided).where(
-            LrsStatement.tenant == tenant, LrsStatement.statement_id == statement_id.lower()
+    row = (
+        session.connection()
+        .execute(
+            select(LrsStatement.payload, LrsStatement.attachment_hashes, LrsStatement.voided).where(
+                LrsStatement.tenant == tenant, LrsStatement.statement_id == statement_id.lower()
+            )
         )
-    ).first()
+        .first()
+    )
     if row is None or bool(row.voided) != voided:
         return None
     return row.payload, row.attachment_hashes
@@ -401,7 +413,7 @@ def get_statement(session: Session, tenant: str, statement_id: str, *, voided: b
 
 def statement_owner(session: Session, tenant: str, statement_id: str) -> set[str]:
     """The direct agent keys of a stored statement (scope checks)."""
-    rows = session.execute(
+    rows = session.connection().execute(
         select(LrsStatementAgent.agent_key)
         .join(LrsStatement, LrsStatement.seq == LrsStatementAgent.seq)
         .where(
