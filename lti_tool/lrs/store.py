@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, false, select, true, update
+from sqlalchemy import and_, delete, false, func, select, true, update
 from sqlalchemy.orm import Session, aliased
 
 from lti_tool.storage.models import (
@@ -359,9 +359,9 @@ def query_statements(
     s = LrsStatement
     max_seq = q.max_seq
     if max_seq is None:
-        max_seq = (
-            session.connection().scalar(select(s.seq).where(s.tenant == tenant).order_by(s.seq.desc()).limit(1)) or 0
-        )
+        # seq is global, so the table's max bounds every tenant's pages (an O(1) primary-key
+        # lookup; "WHERE tenant = ? ORDER BY seq DESC" would walk the tenant's whole index)
+        max_seq = session.connection().scalar(select(func.max(s.seq))) or 0
     base = [s.tenant == tenant, s.voided == false(), s.seq <= max_seq]
     if q.since is not None:
         base.append(s.stored > q.since)
