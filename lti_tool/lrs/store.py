@@ -349,8 +349,8 @@ def _target_conditions(q: StatementQuery, s: Any) -> list[Any]:
 
 def query_statements(
     session: Session, tenant: str, q: StatementQuery
-) -> tuple[list[tuple[int, str, str | None]], bool, int]:
-    """One page of statements: ``[(seq, payload, attachment_hashes)]``, whether more exist, the max seq.
+) -> tuple[list[tuple[int, str, str | None, datetime]], bool, int]:
+    """One page: ``[(seq, payload, attachment_hashes, stored)]``, whether more exist, the max seq.
 
     Voided statements are left out. Statements whose object is a StatementRef to a statement that
     meets the non-time filters match too, as xAPI requires; that branch is a separate indexed
@@ -388,10 +388,8 @@ def query_statements(
     seqs = seqs[:limit]
     if not seqs:
         return [], False, max_seq
-    rows = {
-        r.seq: (r.seq, r.payload, r.attachment_hashes)
-        for r in session.connection().execute(select(s.seq, s.payload, s.attachment_hashes).where(s.seq.in_(seqs)))
-    }
+    page = select(s.seq, s.payload, s.attachment_hashes, s.stored).where(s.seq.in_(seqs))
+    rows = {r.seq: (r.seq, r.payload, r.attachment_hashes, r.stored) for r in session.connection().execute(page)}
     return [rows[seq] for seq in seqs], more, max_seq
 
 

@@ -567,20 +567,31 @@ def _get_statements(x: XRequest, session: Session) -> Response:
             raise _forbid("this launch credential may only read its own learner's statements")
         q.agent, q.related_agents = cred.agent_key, False
     rows, more, max_seq = store.query_statements(session, cred.tenant, q)
-    result: dict[str, Any] = {"statements": [format_statement(json.loads(p), fmt, x.languages) for _, p, _h in rows]}
-    result["more"] = ""
+    more_url = ""
     if more and rows:
-        result["more"] = f"{request.script_root}{bp.url_prefix}/statements?more={q.token(rows[-1][0], max_seq)}"
-    newest = max((parse_timestamp(s.get("stored")) or now for s in result["statements"]), default=now)
+        more_url = f"{request.script_root}{bp.url_prefix}/statements?more={q.token(rows[-1][0], max_seq)}"
+    newest = max((stored for *_rest, stored in rows), default=now)
     headers = {**consistent, "Last-Modified": http_date(newest)}
+    if fmt == "exact":
+        # the stored JSON is the exact format: spliced as is, never parsed and re-serialised
+        body = '{"statements":[' + ",".join(p for _, p, _h, _s in rows) + '],"more":' + json.dumps(more_url) + "}"
+    else:
+        statements = [format_statement(json.loads(p), fmt, x.languages) for _, p, _h, _s in rows]
+        body = dumps({"statements": statements, "more": more_url})
     if with_attachments:
-        hashes = [h for _, _, hs in rows if hs for h in json.loads(hs)]
-        return _multipart(session, cred.tenant, result, hashes, headers)
-    return json_response(result, headers=headers)
+        hashes = [h for _, _, hs, _s in rows if hs for h in json.loads(hs)]
+        return _multipart_raw(session, cred.tenant, body.encode(), hashes, headers)
+    return Response(body, status=200, mimetype="application/json", headers=headers)
 
 
 def _multipart(session: Session, tenant: str, value: Any, hashes: list[str], headers: Mapping[str, str]) -> Response:
-    body, ctype = build_multipart(dumps(value).encode(), store.load_attachments(session, tenant, hashes))
+    return _multipart_raw(session, tenant, dumps(value).encode(), hashes, headers)
+
+
+def _multipart_raw(
+    session: Session, tenant: str, first: bytes, hashes: list[str], headers: Mapping[str, str]
+) -> Response:
+    body, ctype = build_multipart(first, store.load_attachments(session, tenant, hashes))
     resp = Response(body, status=200, content_type=ctype)
     for k, v in headers.items():
         resp.headers[k] = v

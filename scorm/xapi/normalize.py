@@ -184,7 +184,8 @@ def _canonical(node: Any, languages: Sequence[str], key: str | None = None) -> N
 
 def format_statement(statement: Mapping[str, Any], fmt: str, languages: Sequence[str] = ()) -> dict[str, Any]:
     """A copy of a stored statement in the ``exact``, ``ids`` or ``canonical`` format."""
+    if fmt == "exact":
+        return dict(statement)
     out = copy.deepcopy(dict(statement))
-    if fmt != "exact":
-        _format_body(out, fmt, languages)
+    _format_body(out, fmt, languages)
     return out
