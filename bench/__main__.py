@@ -36,6 +36,14 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
         ["bench_sync_sql.py", "--n", "2000"],
     ),
     "import": (["bench_import.py"], ["bench_import.py", "--size-mb", "64", "--video-mb", "16"]),
+    "lrs-sqlite": (
+        ["bench_lrs.py", "--db", "sqlite", "--fill", "1000000"],
+        ["bench_lrs.py", "--db", "sqlite", "--n", "500", "--fill", "5000", "--gets", "50"],
+    ),
+    "lrs-postgres": (
+        ["bench_lrs.py", "--db", "postgres", "--fill", "1000000"],
+        ["bench_lrs.py", "--db", "postgres", "--n", "500", "--fill", "5000", "--gets", "50"],
+    ),
 }
 
 

@@ -69,6 +69,9 @@ def create_app(
     lti.init_app(app)
     lti_adv.init_app(app)
     devplatform.init_app(app)
+    from lti_tool.lrs import web as lrs_web
+
+    lrs_web.init_app(app)  # the built-in LRS under /xapi/
     return app
 
 

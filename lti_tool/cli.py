@@ -277,6 +277,7 @@ def _register_optional_commands() -> None:
         "lti_tool.cli_backup",
         "lti_tool.cli_learners",
         "lti_tool.cli_audit",
+        "lti_tool.cli_lrs",
     ):
         try:
             mod = importlib.import_module(module)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -488,3 +489,130 @@ class AuditEntry(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     source: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))
+
+
+# -- built-in LRS (xAPI 1.0.3 / 2.0.0), migration 0012 -------------------------------------------
+# ``tenant`` is the credential's tenant ("" for the operator's own LRS space); every LRS query
+# filters by it. Optional keys of documents are "" rather than NULL so unique keys hold everywhere.
+
+
+class LrsCredential(Base):
+    """Basic-auth credentials of the LRS: an operator (reporting) or one launch (learner scope)."""
+
+    __tablename__ = "lrs_credentials"
+    __table_args__ = (CheckConstraint("scope IN ('operator','launch')", name="ck_lrs_credentials_scope"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(255))
+    scope: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str] = mapped_column(String(255), default="")
+    registration: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    activity_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    agent_key: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    agent_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LrsStatement(Base):
+    """One stored statement: its JSON exactly as stored, and the columns the GET filters use."""
+
+    __tablename__ = "lrs_statements"
+    __table_args__ = (
+        UniqueConstraint("tenant", "statement_id", name="uq_lrs_statements_id"),
+        Index("ix_lrs_statements_registration", "tenant", "registration", "seq"),
+        Index("ix_lrs_statements_verb", "tenant", "verb_id", "seq"),
+        Index("ix_lrs_statements_stored", "tenant", "stored", "seq"),
+        Index("ix_lrs_statements_ref", "tenant", "ref_target"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(255))
+    statement_id: Mapped[str] = mapped_column(String(36))
+    registration: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    verb_id: Mapped[str] = mapped_column(String(1024))
+    ref_target: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    voided: Mapped[bool] = mapped_column(default=False)
+    is_voiding: Mapped[bool] = mapped_column(default=False)
+    stored: Mapped[datetime] = mapped_column()
+    timestamp: Mapped[datetime] = mapped_column()
+    credential_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    payload: Mapped[str] = mapped_column(Text)
+    attachment_hashes: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class LrsStatementAgent(Base):
+    """Agents a statement names: ``direct`` for actor/object, otherwise anywhere (related_agents)."""
+
+    __tablename__ = "lrs_statement_agents"
+    __table_args__ = (Index("ix_lrs_statement_agents_key", "agent_key", "direct", "seq"),)
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("lrs_statements.seq", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    agent_key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    direct: Mapped[bool] = mapped_column(primary_key=True)
+
+
+class LrsStatementActivity(Base):
+    """Activities a statement names: ``direct`` for its object, otherwise anywhere (related_activities)."""
+
+    __tablename__ = "lrs_statement_activities"
+    __table_args__ = (Index("ix_lrs_statement_activities_id", "activity_id", "direct", "seq"),)
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("lrs_statements.seq", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    activity_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    direct: Mapped[bool] = mapped_column(primary_key=True)
+
+
+class LrsAttachment(Base):
+    """An attachment's bytes, by SHA-2, shared by every statement that names it."""
+
+    __tablename__ = "lrs_attachments"
+
+    tenant: Mapped[str] = mapped_column(String(255), primary_key=True)
+    sha2: Mapped[str] = mapped_column(String(128), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LrsActivity(Base):
+    """The LRS's canonical definition of an activity (Activities API), merged from statements."""
+
+    __tablename__ = "lrs_activities"
+
+    tenant: Mapped[str] = mapped_column(String(255), primary_key=True)
+    activity_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    payload: Mapped[str] = mapped_column(Text)
+
+
+class LrsDocument(Base):
+    """A State, Activity Profile or Agent Profile document, with its ETag."""
+
+    __tablename__ = "lrs_documents"
+    __table_args__ = (
+        CheckConstraint("kind IN ('state','activity_profile','agent_profile')", name="ck_lrs_documents_kind"),
+        UniqueConstraint(
+            "tenant", "kind", "activity_id", "agent_key", "registration", "doc_id", name="uq_lrs_documents_key"
+        ),
+        Index("ix_lrs_documents_updated", "tenant", "kind", "activity_id", "agent_key", "updated"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(20))
+    activity_id: Mapped[str] = mapped_column(String(1024))
+    agent_key: Mapped[str] = mapped_column(String(512))
+    registration: Mapped[str] = mapped_column(String(36))
+    doc_id: Mapped[str] = mapped_column(String(1024))
+    content_type: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    etag: Mapped[str] = mapped_column(String(64))
+    updated: Mapped[datetime] = mapped_column()

@@ -1,0 +1,500 @@
+"""LRS storage: statements (write, void, query with paging), attachments, activities, documents.
+
+Every function takes a SQLAlchemy session and a tenant; every query filters by the tenant.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, false, func, select, true, update
+from sqlalchemy.orm import Session, aliased
+
+from lti_tool.storage.models import (
+    LrsActivity,
+    LrsAttachment,
+    LrsDocument,
+    LrsStatement,
+    LrsStatementActivity,
+    LrsStatementAgent,
+)
+from scorm.xapi.formats import parse_timestamp, truncate_duration
+from scorm.xapi.normalize import activity_ids_of, agent_key, agent_keys_of
+
+VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+MAX_LIMIT = 500
+# Properties two statements may differ in and still be "the same statement" (xAPI 1.0.3 §2.3.1).
+_IGNORED_IN_COMPARISON = ("stored", "authority", "version", "id", "timestamp")
+
+
+class LrsConflict(Exception):
+    """A write conflicts with stored data (HTTP 409)."""
+
+
+class LrsBadRequest(Exception):
+    """A request breaks an LRS rule (HTTP 400)."""
+
+
+def iso(moment: datetime) -> str:
+    """``2026-01-02T03:04:05.678Z``: millisecond precision, UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, the stored form."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _comparable(statement: Mapping[str, Any]) -> Any:
+    body = {k: v for k, v in statement.items() if k not in _IGNORED_IN_COMPARISON}
+    result = body.get("result")
+    if isinstance(result, dict) and isinstance(result.get("duration"), str):
+        body["result"] = {**result, "duration": truncate_duration(result["duration"])}
+    return _lower_ids(body)
+
+
+def _lower_ids(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _lower_ids(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_lower_ids(v) for v in node]
+    return node
+
+
+def same_statement(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two statements are the same apart from what the LRS assigns."""
+    return _comparable(a) == _comparable(b)
+
+
+# -- statements ----------------------------------------------------------------------------------
+
+
+@dataclass
+class NewStatement:
+    """A validated, normalised statement ready to store (``id``, ``stored``, ``authority`` set)."""
+
+    statement: dict[str, Any]
+    attachment_hashes: list[str] = field(default_factory=list)
+
+
+def existing_statements(session: Session, tenant: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Stored statements among ``ids`` (lower-case UUIDs)."""
+    ids = list(ids)
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in range(0, len(ids), 500):
+        rows = session.connection().execute(
+            select(LrsStatement.statement_id, LrsStatement.payload).where(
+                LrsStatement.tenant == tenant, LrsStatement.statement_id.in_(ids[chunk : chunk + 500])
+            )
+        )
+        found.update({sid: json.loads(payload) for sid, payload in rows})
+    return found
+
+
+def insert_statements(
+    session: Session,
+    tenant: str,
+    batch: Sequence[NewStatement],
+    *,
+    credential_id: int | None,
+    stored: datetime,
+) -> list[str]:
+    """Store a batch; same-content duplicates of stored statements are skipped.
+
+    Raises:
+        LrsConflict: an id is stored with different content.
+        LrsBadRequest: a voiding statement targets a voiding statement.
+    """
+    ids = [n.statement["id"].lower() for n in batch]
+    if len(set(ids)) != len(ids):
+        raise LrsBadRequest("the batch holds two statements with the same id")
+    existing = existing_statements(session, tenant, ids)
+    voiding_targets: dict[str, str] = {}
+    rows: list[dict[str, Any]] = []
+    agents: list[tuple[int, dict[str, Any]]] = []
+    for new in batch:
+        st = new.statement
+        sid = st["id"].lower()
+        if sid in existing:
+            if not same_statement(existing[sid], st):
+                raise LrsConflict(f"statement {sid} is already stored with different content")
+            continue
+        obj = st["object"]
+        ref = obj["id"].lower() if obj.get("objectType") == "StatementRef" else None
+        is_voiding = st["verb"]["id"] == VOIDED
+        if is_voiding and ref:
+            voiding_targets[ref] = sid
+        registration = (st.get("context") or {}).get("registration")
+        ts = parse_timestamp(st.get("timestamp")) or stored
+        rows.append(
+            {
+                "tenant": tenant,
+                "statement_id": sid,
+                "registration": registration.lower() if registration else None,
+                "verb_id": st["verb"]["id"],
+                "ref_target": ref,
+                "voided": False,
+                "is_voiding": is_voiding,
+                "stored": stored,
+                "timestamp": ts,
+                "credential_id": credential_id,
+                "payload": dumps(st),
+                "attachment_hashes": dumps(new.attachment_hashes) if new.attachment_hashes else None,
+            }
+        )
+        agents.append((len(rows) - 1, st))
+    if voiding_targets:
+        targets = (
+            session.connection()
+            .execute(
+                select(LrsStatement.statement_id, LrsStatement.is_voiding).where(
+                    LrsStatement.tenant == tenant, LrsStatement.statement_id.in_(list(voiding_targets))
+                )
+            )
+            .all()
+        )
+        batch_voiding = {r["statement_id"] for r in rows if r["is_voiding"]}
+        for target_id, target_is_voiding in targets:
+            if target_is_voiding:
+                raise LrsBadRequest(f"statement {voiding_targets[target_id]} voids {target_id}, a voiding statement")
+        for target in voiding_targets:
+            if target in batch_voiding:
+                raise LrsBadRequest(f"statement {voiding_targets[target]} voids {target}, a voiding statement")
+    if not rows:
+        return ids
+    seqs = _insert_rows(session, rows)
+    link_agents: list[dict[str, Any]] = []
+    link_acts: list[dict[str, Any]] = []
+    for (index, st), seq in zip(agents, seqs, strict=True):
+        # one row per name: direct (actor/object) rows serve both filters, the others only related_*
+        direct = agent_keys_of(st, related=False)
+        link_agents += [{"seq": seq, "agent_key": k, "direct": True} for k in direct]
+        link_agents += [{"seq": seq, "agent_key": k, "direct": False} for k in agent_keys_of(st, related=True) - direct]
+        d_acts = activity_ids_of(st, related=False)
+        link_acts += [{"seq": seq, "activity_id": a, "direct": True} for a in d_acts]
+        link_acts += [
+            {"seq": seq, "activity_id": a, "direct": False} for a in activity_ids_of(st, related=True) - d_acts
+        ]
+        del index
+    if link_agents:
+        session.connection().execute(LrsStatementAgent.__table__.insert(), link_agents)
+    if link_acts:
+        session.connection().execute(LrsStatementActivity.__table__.insert(), link_acts)
+    if voiding_targets:
+        session.connection().execute(
+            update(LrsStatement)
+            .where(
+                LrsStatement.tenant == tenant,
+                LrsStatement.statement_id.in_(list(voiding_targets)),
+                LrsStatement.is_voiding == false(),
+            )
+            .values(voided=True)
+        )
+    _remember_activities(session, tenant, [st for _, st in agents])
+    return ids
+
+
+def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    table = LrsStatement.__table__
+    result = session.connection().execute(table.insert().returning(table.c.seq, sort_by_parameter_order=True), rows)
+    return [r[0] for r in result]
+
+
+def _remember_activities(session: Session, tenant: str, statements: Sequence[Mapping[str, Any]]) -> None:
+    """Keep the newest definition of each activity an object names (Activities API)."""
+    definitions: dict[str, list[dict[str, Any]]] = {}
+    for st in statements:
+        obj = st.get("object") or {}
+        if obj.get("objectType", "Activity") == "Activity" and "definition" in obj:
+            definitions.setdefault(obj["id"], []).append(obj["definition"])
+    if not definitions:
+        return
+    table = LrsActivity.__table__
+    stored = dict(
+        session.connection()
+        .execute(
+            select(LrsActivity.activity_id, LrsActivity.payload).where(
+                LrsActivity.tenant == tenant, LrsActivity.activity_id.in_(list(definitions))
+            )
+        )
+        .all()
+    )
+    inserts: list[dict[str, Any]] = []
+    for activity_id, defs in definitions.items():
+        before = stored.get(activity_id)
+        merged = json.loads(before) if before else {"objectType": "Activity", "id": activity_id}
+        merged_def = merged.setdefault("definition", {})
+        for definition in defs:
+            for key, value in definition.items():
+                if isinstance(value, dict) and isinstance(merged_def.get(key), dict) and key != "extensions":
+                    merged_def[key] = {**merged_def[key], **value}
+                else:
+                    merged_def[key] = value
+        payload = dumps(merged)
+        if before is None:
+            inserts.append({"tenant": tenant, "activity_id": activity_id, "payload": payload})
+        elif payload != before:
+            session.connection().execute(
+                update(LrsActivity)
+                .where(LrsActivity.tenant == tenant, LrsActivity.activity_id == activity_id)
+                .values(payload=payload)
+            )
+    if inserts:
+        session.connection().execute(table.insert(), inserts)
+
+
+def get_activity(session: Session, tenant: str, activity_id: str) -> dict[str, Any]:
+    """The stored definition of an activity, or a bare Activity when none is known."""
+    row = session.get(LrsActivity, (tenant, activity_id))
+    return json.loads(row.payload) if row else {"objectType": "Activity", "id": activity_id}
+
+
+def save_attachments(session: Session, tenant: str, parts: Mapping[str, tuple[str, bytes]]) -> None:
+    """Store attachment bytes by SHA-2 (already checked against their hash)."""
+    for sha2, (ctype, content) in parts.items():
+        if session.get(LrsAttachment, (tenant, sha2)) is None:
+            session.add(LrsAttachment(tenant=tenant, sha2=sha2, content_type=ctype, content=content))
+
+
+def load_attachments(session: Session, tenant: str, hashes: Iterable[str]) -> dict[str, tuple[str, bytes]]:
+    """Attachment bytes by SHA-2."""
+    hashes = list(set(hashes))
+    if not hashes:
+        return {}
+    rows = session.connection().execute(
+        select(LrsAttachment.sha2, LrsAttachment.content_type, LrsAttachment.content).where(
+            LrsAttachment.tenant == tenant, LrsAttachment.sha2.in_(hashes)
+        )
+    )
+    return {sha: (ctype, bytes(content)) for sha, ctype, content in rows}
+
+
+@dataclass
+class StatementQuery:
+    """The filters of GET /statements (already parsed and checked)."""
+
+    agent: str | None = None
+    verb: str | None = None
+    activity: str | None = None
+    registration: str | None = None
+    related_activities: bool = False
+    related_agents: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 0
+    ascending: bool = False
+    format: str = "exact"
+    attachments: bool = False
+    after_seq: int | None = None
+    max_seq: int | None = None
+
+    def token(self, last_seq: int, max_seq: int) -> str:
+        """The opaque ``more`` token of the next page."""
+        data = {
+            "ag": self.agent, "vb": self.verb, "ac": self.activity, "rg": self.registration,
+            "ra": self.related_activities, "rag": self.related_agents,
+            "si": self.since.isoformat() if self.since else None,
+            "un": self.until.isoformat() if self.until else None,
+            "li": self.limit, "as": self.ascending, "af": last_seq, "mx": max_seq,
+            "fm": self.format, "at": self.attachments,
+        }  # fmt: skip
+        return base64.urlsafe_b64encode(dumps(data).encode()).decode().rstrip("=")
+
+    @classmethod
+    def from_token(cls, token: str) -> StatementQuery:
+        """Decode a ``more`` token.
+
+        Raises:
+            LrsBadRequest: not a token this LRS issued.
+        """
+        try:
+            data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+            return cls(
+                agent=data["ag"], verb=data["vb"], activity=data["ac"], registration=data["rg"],
+                related_activities=data["ra"], related_agents=data["rag"],
+                since=datetime.fromisoformat(data["si"]) if data["si"] else None,
+                until=datetime.fromisoformat(data["un"]) if data["un"] else None,
+                limit=int(data["li"]), ascending=bool(data["as"]), after_seq=int(data["af"]), max_seq=int(data["mx"]),
+                format=str(data["fm"]), attachments=bool(data["at"]),
+            )  # fmt: skip
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LrsBadRequest("the 'more' token is not one this LRS issued") from exc
+
+
+def _target_conditions(q: StatementQuery, s: Any) -> list[Any]:
+    """Conditions of the non-time filters on statement alias ``s`` (each one an indexed lookup)."""
+    conds: list[Any] = []
+    if q.agent is not None:
+        agent_match = [LrsStatementAgent.agent_key == q.agent]
+        if not q.related_agents:
+            agent_match.append(LrsStatementAgent.direct == true())
+        conds.append(s.seq.in_(select(LrsStatementAgent.seq).where(*agent_match)))
+    if q.activity is not None:
+        activity_match = [LrsStatementActivity.activity_id == q.activity]
+        if not q.related_activities:
+            activity_match.append(LrsStatementActivity.direct == true())
+        conds.append(s.seq.in_(select(LrsStatementActivity.seq).where(*activity_match)))
+    if q.verb is not None:
+        conds.append(s.verb_id == q.verb)
+    if q.registration is not None:
+        conds.append(s.registration == q.registration)
+    return conds
+
+
+def query_statements(
+    session: Session, tenant: str, q: StatementQuery
+) -> tuple[list[tuple[int, str, str | None, datetime]], bool, int]:
+    """One page: ``[(seq, payload, attachment_hashes, stored)]``, whether more exist, the max seq.
+
+    Voided statements are left out. Statements whose object is a StatementRef to a statement that
+    meets the non-time filters match too, as xAPI requires; that branch is a separate indexed
+    query (statements with a ``ref_target`` are few), so the main branch keeps its index.
+    """
+    s = LrsStatement
+    max_seq = q.max_seq
+    if max_seq is None:
+        # seq is global, so the table's max bounds every tenant's pages (an O(1) primary-key
+        # lookup; "WHERE tenant = ? ORDER BY seq DESC" would walk the tenant's whole index)
+        max_seq = session.connection().scalar(select(func.max(s.seq))) or 0
+    base = [s.tenant == tenant, s.voided == false(), s.seq <= max_seq]
+    if q.since is not None:
+        base.append(s.stored > q.since)
+    if q.until is not None:
+        base.append(s.stored <= q.until)
+    if q.after_seq is not None:
+        base.append(s.seq > q.after_seq if q.ascending else s.seq < q.after_seq)
+    limit = q.limit if 0 < q.limit <= MAX_LIMIT else MAX_LIMIT
+    order = s.seq.asc() if q.ascending else s.seq.desc()
+    target = _target_conditions(q, s)
+    main = select(s.seq).where(*base, *target).order_by(order).limit(limit + 1)
+    seqs = list(session.connection().scalars(main))
+    if target:
+        t = aliased(LrsStatement)
+        refs = (
+            select(s.seq)
+            .join(t, and_(t.tenant == s.tenant, t.statement_id == s.ref_target))
+            .where(*base, s.ref_target.is_not(None), *_target_conditions(q, t))
+            .order_by(order)
+            .limit(limit + 1)
+        )
+        seqs = sorted(set(seqs) | set(session.connection().scalars(refs)), reverse=not q.ascending)[: limit + 1]
+    more = len(seqs) > limit
+    seqs = seqs[:limit]
+    if not seqs:
+        return [], False, max_seq
+    page = select(s.seq, s.payload, s.attachment_hashes, s.stored).where(s.seq.in_(seqs))
+    rows = {r.seq: (r.seq, r.payload, r.attachment_hashes, r.stored) for r in session.connection().execute(page)}
+    return [rows[seq] for seq in seqs], more, max_seq
+
+
+def get_statement(session: Session, tenant: str, statement_id: str, *, voided: bool) -> tuple[str, str | None] | None:
+    """A statement by id: a non-voided one, or (``voided``) a voided one; payload and attachment hashes."""
+    row = (
+        session.connection()
+        .execute(
+            select(LrsStatement.payload, LrsStatement.attachment_hashes, LrsStatement.voided).where(
+                LrsStatement.tenant == tenant, LrsStatement.statement_id == statement_id.lower()
+            )
+        )
+        .first()
+    )
+    if row is None or bool(row.voided) != voided:
+        return None
+    return row.payload, row.attachment_hashes
+
+
+def statement_owner(session: Session, tenant: str, statement_id: str) -> set[str]:
+    """The direct agent keys of a stored statement (scope checks)."""
+    rows = session.connection().execute(
+        select(LrsStatementAgent.agent_key)
+        .join(LrsStatement, LrsStatement.seq == LrsStatementAgent.seq)
+        .where(
+            LrsStatement.tenant == tenant,
+            LrsStatement.statement_id == statement_id.lower(),
+            LrsStatementAgent.direct == true(),
+        )
+    )
+    return {r[0] for r in rows}
+
+
+# -- documents -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DocKey:
+    """Which document set: kind, activity, agent, registration ("" when not part of the key)."""
+
+    kind: str
+    activity_id: str = ""
+    agent_key: str = ""
+    registration: str = ""
+
+
+def etag_of(content: bytes) -> str:
+    """The document's entity tag (SHA-1 of its bytes, as most LRSs use)."""
+    return hashlib.sha1(content).hexdigest()  # noqa: S324 - an ETag, not a security hash
+
+
+def _doc_where(tenant: str, key: DocKey) -> list[Any]:
+    d = LrsDocument
+    return [
+        d.tenant == tenant,
+        d.kind == key.kind,
+        d.activity_id == key.activity_id,
+        d.agent_key == key.agent_key,
+        d.registration == key.registration,
+    ]
+
+
+def get_document(session: Session, tenant: str, key: DocKey, doc_id: str) -> LrsDocument | None:
+    """One document."""
+    return session.scalars(select(LrsDocument).where(*_doc_where(tenant, key), LrsDocument.doc_id == doc_id)).first()
+
+
+def list_documents(
+    session: Session, tenant: str, key: DocKey, since: datetime | None
+) -> tuple[list[str], datetime | None]:
+    """Ids of the documents of ``key`` (updated after ``since``), and the newest update."""
+    conds = _doc_where(tenant, key)
+    if since is not None:
+        conds.append(LrsDocument.updated > since)
+    rows = session.execute(select(LrsDocument.doc_id, LrsDocument.updated).where(*conds).order_by(LrsDocument.id)).all()
+    newest = max((r.updated for r in rows), default=None)
+    return [r.doc_id for r in rows], newest
+
+
+def put_document(
+    session: Session, tenant: str, key: DocKey, doc_id: str, content: bytes, content_type: str, now: datetime
+) -> None:
+    """Create or replace a document."""
+    row = get_document(session, tenant, key, doc_id)
+    if row is None:
+        session.add(
+            LrsDocument(
+                tenant=tenant, kind=key.kind, activity_id=key.activity_id, agent_key=key.agent_key,
+                registration=key.registration, doc_id=doc_id, content_type=content_type, content=content,
+                etag=etag_of(content), updated=now,
+            )
+        )  # fmt: skip
+    else:
+        row.content, row.content_type, row.etag, row.updated = content, content_type, etag_of(content), now
+    session.flush()
+
+
+def delete_documents(session: Session, tenant: str, key: DocKey, doc_id: str | None) -> None:
+    """Delete one document, or every document of ``key``."""
+    conds = _doc_where(tenant, key)
+    if doc_id is not None:
+        conds.append(LrsDocument.doc_id == doc_id)
+    session.execute(delete(LrsDocument).where(*conds))
+
+
+def agent_key_or_none(agent: Mapping[str, Any]) -> str | None:
+    """Re-exported :func:`scorm.xapi.agent_key` (document keys)."""
+    return agent_key(agent)

@@ -1,0 +1,129 @@
+"""Lexical formats used by xAPI: IRIs, UUIDs, ISO 8601 timestamps and durations, language tags."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+
+__all__ = [
+    "is_duration",
+    "is_iri",
+    "is_language_tag",
+    "is_mailto",
+    "is_sha1_hex",
+    "is_timestamp",
+    "is_uuid",
+    "parse_timestamp",
+    "truncate_duration",
+]
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# scheme ":" then at least one character, no whitespace or characters IRIs exclude.
+_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+$")
+_EMAIL = re.compile(r"^mailto:[^@\s:]+@[^@\s]+$")
+_SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
+_LANG = re.compile(
+    r"^(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})(?:-[A-Za-z]{4})?(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"
+    r"(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*"
+    r"(?:-[xX](?:-[A-Za-z0-9]{1,8})+)?$|^[xX](?:-[A-Za-z0-9]{1,8})+$|^i-[A-Za-z]{2,8}$"
+)
+_TIMESTAMP = re.compile(
+    r"^(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})T(?P<h>\d{2}):(?P<mi>\d{2}):(?P<s>\d{2})(?P<f>\.\d+)?"
+    r"(?P<tz>Z|[+-]\d{2}:\d{2}|[+-]\d{4}|[+-]\d{2})?$"
+)
+_NUM = r"(?:\d+(?:[.,]\d+)?)"
+_DURATION = re.compile(
+    rf"^P(?:(?:{_NUM}Y)?(?:{_NUM}M)?(?:{_NUM}D)?(?:T(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?|{_NUM}W)$"
+)
+
+
+def is_uuid(value: object) -> bool:
+    """An RFC 4122 UUID in its 8-4-4-4-12 hexadecimal form."""
+    return isinstance(value, str) and bool(_UUID.match(value))
+
+
+def is_iri(value: object) -> bool:
+    """An absolute IRI: a scheme, a colon and no whitespace."""
+    return isinstance(value, str) and bool(_IRI.match(value))
+
+
+def is_mailto(value: object) -> bool:
+    """A ``mailto:`` IRI holding one email address."""
+    return isinstance(value, str) and bool(_EMAIL.match(value))
+
+
+def is_sha1_hex(value: object) -> bool:
+    """40 hexadecimal digits."""
+    return isinstance(value, str) and bool(_SHA1.match(value))
+
+
+def is_language_tag(value: object) -> bool:
+    """An RFC 5646 language tag (well-formed, not checked against the registry)."""
+    return isinstance(value, str) and bool(_LANG.match(value))
+
+
+def is_duration(value: object) -> bool:
+    """An ISO 8601 duration (``PnYnMnDTnHnMnS`` or ``PnW``) with at least one component."""
+    if not isinstance(value, str) or not _DURATION.match(value):
+        return False
+    return value not in ("P", "PT") and not value.endswith("T")
+
+
+_SECONDS = re.compile(r"(\d+)[.,](\d+)S$")
+
+
+def truncate_duration(value: str) -> str:
+    """A duration with its seconds truncated to 0.01 s (xAPI 2.0 compares durations at that precision)."""
+    m = _SECONDS.search(value)
+    if not m or len(m.group(2)) <= 2:
+        return value
+    return value[: m.start()] + f"{m.group(1)}.{m.group(2)[:2]}S"
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """The instant an ISO 8601 timestamp names (UTC when it has no offset), or None when malformed."""
+    if not isinstance(value, str):
+        return None
+    m = _TIMESTAMP.match(value)
+    if not m:
+        return None
+    tz = m.group("tz")
+    offset = timedelta(0)
+    if tz and tz != "Z":
+        digits = tz[1:].replace(":", "")
+        hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+        if hours > 23 or minutes > 59:
+            return None
+        offset = timedelta(hours=hours, minutes=minutes) * (-1 if tz[0] == "-" else 1)
+    frac = m.group("f") or ""
+    micro = int((frac[1:] + "000000")[:6]) if frac else 0
+    try:
+        local = datetime(
+            int(m.group("y")),
+            int(m.group("mo")),
+            int(m.group("d")),
+            int(m.group("h")),
+            int(m.group("mi")),
+            int(m.group("s")),
+            micro,
+            tzinfo=timezone(offset),
+        )
+    except ValueError:
+        return None
+    return local.astimezone(UTC)
+
+
+def is_timestamp(value: object, *, require_offset: bool = False, allow_negative_zero: bool = True) -> bool:
+    """An ISO 8601 date-time.
+
+    Args:
+        require_offset: refuse a timestamp without ``Z`` or an offset.
+        allow_negative_zero: accept the ``-00:00`` offset (xAPI 2.0 forbids it).
+    """
+    if parse_timestamp(value) is None:
+        return False
+    assert isinstance(value, str)
+    tz = _TIMESTAMP.match(value).group("tz")  # type: ignore[union-attr]
+    if require_offset and not tz:
+        return False
+    return allow_negative_zero or tz not in ("-00:00", "-0000", "-00")
