@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool import audit
 from lti_tool.grades import LINE_ITEM_TAG
+from lti_tool.lrs.identity import learner_agent_key, learner_tenant
 from lti_tool.storage import Database
 from lti_tool.storage.models import (
     Attempt,
@@ -33,6 +34,11 @@ from lti_tool.storage.models import (
     GradeOutbox,
     LaunchState,
     LearnerRegistration,
+    LrsCredential,
+    LrsDocument,
+    LrsStatement,
+    LrsStatementActivity,
+    LrsStatementAgent,
     LtiLaunch,
     Platform,
     RosterCache,
@@ -90,6 +96,20 @@ def _registration_ids(learner: Learner) -> Any:
     )
 
 
+def _lrs_statement_seqs(learner: Learner) -> Any:
+    """The learner's own xAPI statements (actor or object) in their platform's LRS tenant."""
+    return (
+        select(LrsStatementAgent.seq)
+        .join(LrsStatement, LrsStatement.seq == LrsStatementAgent.seq)
+        .where(
+            LrsStatement.tenant == learner_tenant(learner.platform_id),
+            LrsStatementAgent.agent_key == learner_agent_key(learner.issuer, learner.sub),
+            LrsStatementAgent.direct.is_(True),
+        )
+        .scalar_subquery()
+    )
+
+
 def _attempt_ids(learner: Learner) -> Any:
     return select(Attempt.id).where(Attempt.registration_id.in_(_registration_ids(learner)))
 
@@ -137,6 +157,37 @@ LEARNER_TABLES: tuple[LearnerTable, ...] = (
         where=lambda k: RosterCache.platform_id == k.platform_id,
         refine=_names_learner,
         note="cached LMS rosters naming the learner (pulled again from the LMS when needed)",
+    ),
+    LearnerTable(
+        table="lrs_statement_activities",
+        where=lambda k: LrsStatementActivity.seq.in_(_lrs_statement_seqs(k)),
+        note="the activities index of the learner's xAPI statements",
+    ),
+    LearnerTable(
+        table="lrs_statements",
+        where=lambda k: LrsStatement.seq.in_(_lrs_statement_seqs(k)),
+        note="xAPI statements whose actor or object is the learner",
+    ),
+    LearnerTable(
+        table="lrs_statement_agents",
+        where=lambda k: LrsStatementAgent.agent_key == learner_agent_key(k.issuer, k.sub),
+        note="mentions of the learner in others' xAPI statements (index rows)",
+    ),
+    LearnerTable(
+        table="lrs_documents",
+        where=lambda k: and_(
+            LrsDocument.tenant == learner_tenant(k.platform_id),
+            LrsDocument.agent_key == learner_agent_key(k.issuer, k.sub),
+        ),
+        note="xAPI state and agent profile documents (bookmarks, cmi5 preferences)",
+    ),
+    LearnerTable(
+        table="lrs_credentials",
+        where=lambda k: and_(
+            LrsCredential.tenant == learner_tenant(k.platform_id),
+            LrsCredential.agent_key == learner_agent_key(k.issuer, k.sub),
+        ),
+        note="the learner's per-launch LRS credentials",
     ),
     LearnerTable(
         table="lti_launches", where=lambda k: and_(LtiLaunch.platform_id == k.platform_id, LtiLaunch.sub == k.sub)

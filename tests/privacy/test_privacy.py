@@ -276,6 +276,11 @@ def test_erasure_removes_exactly_that_learner_on_that_platform(services: Service
         "grade_outbox": 2,
         "learner_registrations": 2,
         "roster_cache": 1,
+        "lrs_statement_activities": 0,  # this learner used no xAPI course (see test_privacy_lrs.py)
+        "lrs_statements": 0,
+        "lrs_statement_agents": 0,
+        "lrs_documents": 0,
+        "lrs_credentials": 0,
         "lti_launches": 2,
         "launch_states": 2,
     }
