@@ -48,7 +48,7 @@ from sync.ags import AgsClient
 from sync.model import LineItemRef, OutboxStatus
 from sync.ports import PlatformEndpoints
 from sync.scores import Completion, Outcome, build_score_update
-from sync.tokens import ClientCredentialsTokenProvider
+from sync.tokens import ClientCredentialsTokenProvider, LocalTokenMemo
 from sync.worker import Worker, WorkerConfig
 
 
@@ -150,7 +150,7 @@ def _worker(url: str, per_platform: int, platforms: int, batch: int, stats_q: mp
     http = OutboundClient(
         OutboundPolicy(allow_private=("127.0.0.0/8",), pool_connections=platforms + 1, pool_maxsize=per_platform)
     )
-    tokens = ClientCredentialsTokenProvider(_Signing(), DbTokenCache(db), session=http)
+    tokens = ClientCredentialsTokenProvider(_Signing(), LocalTokenMemo(DbTokenCache(db)), session=http)
     extra = {"settle_batch_size": settle_batch} if settle_batch else {}
     worker = Worker(
         store,

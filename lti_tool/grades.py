@@ -41,7 +41,7 @@ from sync.model import LineItemRef, ScoreUpdate
 from sync.ports import CachedToken, EnqueueResult, PlatformEndpoints, SigningKey, TokenCache
 from sync.retry import RetryPolicy
 from sync.scores import SCOPE_LINEITEM, SCOPE_SCORE, build_score_update, outcome_from_mapping
-from sync.tokens import ClientCredentialsTokenProvider
+from sync.tokens import ClientCredentialsTokenProvider, LocalTokenMemo
 from sync.worker import Worker, WorkerConfig, utc_now
 
 logger = logging.getLogger(__name__)
@@ -358,7 +358,8 @@ def build_worker(
     session = services.http  # the one outbound client: deadline, size cap, address check
     tokens = ClientCredentialsTokenProvider(
         KeyStoreSigning(services.keys),
-        token_cache or token_cache_for(services),
+        # the shared table is read at most every 30 s, not before every score
+        LocalTokenMemo(token_cache or token_cache_for(services)),
         session=session,
         clock=clock,
         timeout=timeout,

@@ -253,11 +253,15 @@ class _Watchdog:
     def arm(self, call: _Call) -> int:
         with self._cond:
             handle = next(self._ids)
+            # The thread sleeps until the earliest deadline; it needs waking only when this call's
+            # deadline comes first (calls with one policy arrive in deadline order: almost never).
+            earliest = not self._heap or call.deadline < self._heap[0][0]
             heapq.heappush(self._heap, (call.deadline, handle, call))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="outbound-deadlines", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if earliest:
+                self._cond.notify()
             return handle
 
     def cancel(self, handle: int) -> None:
