@@ -461,8 +461,7 @@ class OutboundClient(requests.Session):
         kwargs.pop("proxies", None)
         connect, read = _split_timeout(kwargs.pop("timeout", None), policy)
         kwargs["timeout"] = (max(min(connect, total), 0.001), max(min(read, total), 0.001))
-        parts = urlsplit(url if isinstance(url, str) else url.decode("utf-8", "replace"))
-        host = parts.hostname or "?"
+        host = _HostName(url)  # parsed only when an error message needs it
         previous = _active_call()
         _current.call = call
         handle = _WATCHDOG.arm(call)
@@ -493,6 +492,25 @@ class OutboundClient(requests.Session):
         finally:
             _WATCHDOG.cancel(handle)
             _current.call = previous
+
+
+class _HostName:
+    """The host of a URL for error messages, parsed on first use (not on every successful call)."""
+
+    __slots__ = ("_url",)
+
+    def __init__(self, url: str | bytes) -> None:
+        self._url = url
+
+    def __str__(self) -> str:
+        url = self._url if isinstance(self._url, str) else self._url.decode("utf-8", "replace")
+        try:
+            return urlsplit(url).hostname or "?"
+        except ValueError:
+            return "?"
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
 
 
 def _split_timeout(value: Any, policy: OutboundPolicy) -> tuple[float, float]:
