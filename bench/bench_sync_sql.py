@@ -9,7 +9,13 @@ sync task pattern) on a sample, extrapolated to N — the baseline the ratio is 
 * PostgreSQL: a fresh database created under ``$CBSI_BENCH_POSTGRES_URL`` (dropped at the end);
   ``--pg-workers K`` runs K worker PROCESSES claiming with ``FOR UPDATE SKIP LOCKED``.
 
-Usage: ``python bench/bench_sync_sql.py [--db sqlite|postgres|both] [--n 40000] [--pg-workers 1]``
+Each worker is wired as in production and the benchmark prints its CPU per delivered score
+(process CPU of the worker processes). ``--compare`` first runs the pre-issue-16 wiring (one
+settle statement per row, the token table read before every score) against the same servers;
+``--profile PREFIX`` profiles every worker thread with its own CPU clock.
+
+Usage: ``python bench/bench_sync_sql.py [--db sqlite|postgres|both] [--n 40000] [--pg-workers 1]
+[--compare] [--profile PREFIX]``
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -39,14 +46,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bench.bench_sync import _server_main, _Signing, run_sequential
-from lti_tool.grades import DbTokenCache, SqlPlatformDirectory
-from lti_tool.outbound import OutboundClient, OutboundPolicy, check_service_url
+from lti_tool.grades import DbTokenCache, RegisteredHostsGuard, SqlPlatformDirectory
+from lti_tool.outbound import OutboundClient, OutboundPolicy
 from lti_tool.storage import Database
 from lti_tool.storage.models import Platform
 from lti_tool.storage.outbox import SqlOutboxStore
 from sync.ags import AgsClient
 from sync.model import LineItemRef, OutboxStatus
-from sync.ports import PlatformEndpoints
 from sync.scores import Completion, Outcome, build_score_update
 from sync.tokens import ClientCredentialsTokenProvider, LocalTokenMemo
 from sync.worker import Worker, WorkerConfig
@@ -100,9 +106,10 @@ def prepare(url: str, ports: list[int], n: int) -> dict:
     return {"enqueue_seconds": enqueue_seconds}
 
 
-def _guard(platform: PlatformEndpoints, url: str) -> None:
-    """The production URL guard's check (service URLs only on the platform's registered hosts)."""
-    check_service_url(url, registered_urls=(platform.issuer, platform.token_url))
+def _guard(db: Database) -> RegisteredHostsGuard:
+    """The production URL guard (service URLs only on the platform's registered hosts)."""
+    services = SimpleNamespace(db=db, settings=SimpleNamespace(outbound=SimpleNamespace(service_hosts=())))
+    return RegisteredHostsGuard(services)  # type: ignore[arg-type]
 
 
 class _ThreadProfiles:
@@ -141,7 +148,7 @@ class _ThreadProfiles:
 
 
 def _worker(url: str, per_platform: int, platforms: int, batch: int, stats_q: mp.Queue | None = None,
-            profile: str = "", settle_batch: int = 0) -> dict:
+            profile: str = "", settle_batch: int = 0, legacy: bool = False) -> dict:
     """One worker process wired as in production (``lti_tool.grades.build_worker``): the outbound
     client (deadline watchdog, size cap, address check after resolution — 127.0.0.0/8 allow-listed
     as an operator would for an internal LMS), the DB token cache, the registered-hosts guard."""
@@ -150,12 +157,14 @@ def _worker(url: str, per_platform: int, platforms: int, batch: int, stats_q: mp
     http = OutboundClient(
         OutboundPolicy(allow_private=("127.0.0.0/8",), pool_connections=platforms + 1, pool_maxsize=per_platform)
     )
-    tokens = ClientCredentialsTokenProvider(_Signing(), LocalTokenMemo(DbTokenCache(db)), session=http)
-    extra = {"settle_batch_size": settle_batch} if settle_batch else {}
+    # legacy: as before issue 16 — the token table read before every score, one settle per row
+    cache = DbTokenCache(db) if legacy else LocalTokenMemo(DbTokenCache(db))
+    tokens = ClientCredentialsTokenProvider(_Signing(), cache, session=http)
+    extra = {"settle_batch_size": 1 if legacy else settle_batch} if (legacy or settle_batch) else {}
     worker = Worker(
         store,
         SqlPlatformDirectory(db),
-        AgsClient(tokens, session=http, timeout=(3.05, 10.0), url_guard=_guard),
+        AgsClient(tokens, session=http, timeout=(3.05, 10.0), url_guard=_guard(db)),
         config=WorkerConfig(
             per_platform_concurrency=per_platform,
             global_concurrency=per_platform * platforms,
@@ -191,18 +200,22 @@ def _worker(url: str, per_platform: int, platforms: int, batch: int, stats_q: mp
     return out
 
 
-def run_store(label: str, url: str, ports: list[int], args: argparse.Namespace, workers: int) -> dict:
+def run_store(
+    label: str, url: str, ports: list[int], args: argparse.Namespace, workers: int, *, legacy: bool = False
+) -> dict:
     prep = prepare(url, ports, args.n)
     started = time.perf_counter()
     if workers == 1:
-        per_worker = [_worker(url, args.per_platform, len(ports), args.batch, None, args.profile, args.settle_batch)]
+        per_worker = [
+            _worker(url, args.per_platform, len(ports), args.batch, None, args.profile, args.settle_batch, legacy)
+        ]
     else:
         ctx = mp.get_context("spawn")
         q: mp.Queue = ctx.Queue()
         procs = [
             ctx.Process(
                 target=_worker,
-                args=(url, args.per_platform, len(ports), args.batch, q, args.profile, args.settle_batch),
+                args=(url, args.per_platform, len(ports), args.batch, q, args.profile, args.settle_batch, legacy),
             )
             for _ in range(workers)
         ]
@@ -220,7 +233,7 @@ def run_store(label: str, url: str, ports: list[int], args: argparse.Namespace, 
     db.dispose()
     delivered = counts.get(str(OutboxStatus.DELIVERED), 0)
     return {
-        "store": label,
+        "store": label + (" (legacy: per-row settles, token table read per score)" if legacy else ""),
         "workers": workers,
         "wall_seconds": wall,
         "enqueue_seconds_500_per_tx": prep["enqueue_seconds"],
@@ -259,6 +272,11 @@ def main() -> int:
     parser.add_argument("--baseline-sample", type=int, default=300)
     parser.add_argument("--profile", default="", help="cProfile each worker; stats to PREFIX.<pid>.prof")
     parser.add_argument("--settle-batch", type=int, default=0, help="WorkerConfig.settle_batch_size (0: default)")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also run the pre-issue-16 worker wiring (per-row settles, token table read per score) first",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -278,15 +296,18 @@ def main() -> int:
     try:
         ports = ports_q.get(timeout=30)
         baseline = run_sequential(ports, min(args.baseline_sample, args.n))
-        if args.db in ("sqlite", "both"):
-            with tempfile.TemporaryDirectory(prefix="cbsi-bench-sync-") as tmp:
-                results.append(run_store("sqlite", f"sqlite:///{tmp}/outbox.sqlite3", ports, args, 1))
-        if args.db in ("postgres", "both") and pg_admin:
-            name, url = _pg_database(pg_admin)
-            try:
-                results.append(run_store("postgresql", url, ports, args, args.pg_workers))
-            finally:
-                _pg_drop(pg_admin, name)
+        modes = [True, False] if args.compare else [False]
+        for legacy in modes:
+            if args.db in ("sqlite", "both"):
+                with tempfile.TemporaryDirectory(prefix="cbsi-bench-sync-") as tmp:
+                    url = f"sqlite:///{tmp}/outbox.sqlite3"
+                    results.append(run_store("sqlite", url, ports, args, 1, legacy=legacy))
+            if args.db in ("postgres", "both") and pg_admin:
+                name, url = _pg_database(pg_admin)
+                try:
+                    results.append(run_store("postgresql", url, ports, args, args.pg_workers, legacy=legacy))
+                finally:
+                    _pg_drop(pg_admin, name)
     finally:
         stop_ev.set()
         server.join(timeout=5)
