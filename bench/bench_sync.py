@@ -180,6 +180,7 @@ def run_worker(ports: list[int], n: int, args: argparse.Namespace) -> dict:
     return {
         "wall_seconds": wall,
         "worker_cpu_seconds": cpu,
+        "cpu_ms_per_score": 1000 * cpu / max(counts.get(str(OutboxStatus.DELIVERED), 0), 1),
         "enqueue_seconds": enqueue_seconds,
         "delivered": counts.get(str(OutboxStatus.DELIVERED), 0),
         "status_counts": counts,
@@ -265,7 +266,8 @@ def main() -> int:
             f"  worker (end to end, in-memory store): {result['wall_seconds']:.1f} s, "
             f"{report['throughput_per_s']:.0f} scores/s, delivered {result['delivered']}, "
             f"token requests {result['token_requests']}, "
-            f"worker CPU {result['worker_cpu_seconds']:.1f} s"
+            f"worker CPU {result['worker_cpu_seconds']:.1f} s "
+            f"= {1000 * result['worker_cpu_seconds'] / max(result['delivered'], 1):.3f} ms/score"
         )
         print(
             f"  sequential sender: {baseline['per_request'] * 1000:.1f} ms/request measured on "

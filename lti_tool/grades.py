@@ -41,7 +41,7 @@ from sync.model import LineItemRef, ScoreUpdate
 from sync.ports import CachedToken, EnqueueResult, PlatformEndpoints, SigningKey, TokenCache
 from sync.retry import RetryPolicy
 from sync.scores import SCOPE_LINEITEM, SCOPE_SCORE, build_score_update, outcome_from_mapping
-from sync.tokens import ClientCredentialsTokenProvider
+from sync.tokens import ClientCredentialsTokenProvider, LocalTokenMemo
 from sync.worker import Worker, WorkerConfig, utc_now
 
 logger = logging.getLogger(__name__)
@@ -358,7 +358,8 @@ def build_worker(
     session = services.http  # the one outbound client: deadline, size cap, address check
     tokens = ClientCredentialsTokenProvider(
         KeyStoreSigning(services.keys),
-        token_cache or token_cache_for(services),
+        # the shared table is read at most every 30 s, not before every score
+        LocalTokenMemo(token_cache or token_cache_for(services)),
         session=session,
         clock=clock,
         timeout=timeout,
@@ -397,6 +398,7 @@ class RegisteredHostsGuard:
         self._extra = services.settings.outbound.service_hosts
         self._ttl = ttl_seconds
         self._cache: dict[str, tuple[float, tuple[str, ...]]] = {}
+        self._accepted: dict[tuple[str, str], tuple[str, ...]] = {}
         self._lock = threading.Lock()
 
     def _registered(self, platform_key: str) -> tuple[str, ...]:
@@ -417,6 +419,18 @@ class RegisteredHostsGuard:
         return urls
 
     def __call__(self, platform: PlatformEndpoints, url: str) -> None:
-        """Raises ``ServiceUrlRefused`` (a ``ValueError``) for a URL on another host."""
+        """Raises ``ServiceUrlRefused`` (a ``ValueError``) for a URL on another host.
+
+        An accepted (platform, URL) is remembered as long as the registered URLs it was checked
+        against (``ttl_seconds``): the worker posts many scores to one line item URL.
+        """
         registered = self._registered(platform.key) or (platform.issuer, platform.token_url)
+        memo_key = (platform.key, url)
+        with self._lock:
+            if self._accepted.get(memo_key) is registered:
+                return
         check_service_url(url, registered_urls=registered, extra_hosts=self._extra)
+        with self._lock:
+            if len(self._accepted) >= 10_000:
+                self._accepted.clear()
+            self._accepted[memo_key] = registered

@@ -129,6 +129,8 @@ class AgsClient:
         self._scopes = tuple(scopes)
         self._page_limit = page_limit
         self._create_locks: dict[tuple[str, str], threading.Lock] = {}
+        #: line item URL -> its scores URL (parsing it for every score showed in the profile)
+        self._scores_urls: dict[str, str] = {}
         self._create_guard = threading.Lock()
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -233,10 +235,15 @@ class AgsClient:
             AgsTransportError: timeout / connection failure (also from the token endpoint).
             sync.errors.TokenRequestError: the token endpoint refused.
         """
+        url = self._scores_urls.get(lineitem_url)
+        if url is None:
+            if len(self._scores_urls) >= 4096:  # bounded: line items, not scores
+                self._scores_urls.clear()
+            url = self._scores_urls[lineitem_url] = scores_url(lineitem_url)
         resp = self._request(
             platform,
             "POST",
-            scores_url(lineitem_url),
+            url,
             force_refresh=force_refresh,
             json=payload,
             headers={"Content-Type": SCORE_MEDIA_TYPE},

@@ -22,6 +22,7 @@ from sync.ports import (
     EnqueueResult,
     PlatformEndpoints,
     ResendFilter,
+    SettleRequest,
     SettleResult,
 )
 
@@ -265,6 +266,39 @@ class InMemoryOutboxStore:
                 "next_attempt_at": ensure_aware(not_before),
             },
         )
+
+    def settle_many(self, settlements: Sequence[SettleRequest], *, now: datetime) -> None:
+        """See ``OutboxStore.settle_many`` (each through its single-item method)."""
+        for st in settlements:
+            p = st.params
+            if st.kind == "delivered":
+                self.mark_delivered(
+                    st.item_id,
+                    version=st.version,
+                    sent_timestamp=p["sent"],
+                    status_code=p["status_code"],
+                    graded=p["graded"],
+                    now=now,
+                )
+            elif st.kind == "superseded":
+                self.mark_superseded(
+                    st.item_id, version=st.version, status_code=p["status_code"], reason=p["error"], now=now
+                )
+            elif st.kind == "retry":
+                self.schedule_retry(
+                    st.item_id,
+                    version=st.version,
+                    next_attempt_at=p["at"],
+                    status_code=p["status_code"],
+                    error=p["error"],
+                    now=now,
+                )
+            elif st.kind == "dead":
+                self.mark_dead(st.item_id, version=st.version, status_code=p["status_code"], error=p["error"], now=now)
+            elif st.kind == "release":
+                self.release(st.item_id, version=st.version, not_before=p["at"], now=now)
+            else:
+                raise ValueError(f"unknown settle kind {st.kind!r}")
 
     def set_line_item_url(self, *, platform_key: str, line_item_key: str, url: str) -> int:
         """See ``OutboxStore.set_line_item_url``."""

@@ -37,7 +37,7 @@ import enum
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
@@ -65,6 +65,24 @@ class SettleResult:
     """Outcome of a settle call: ``applied`` is False when the version had moved on."""
 
     applied: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class SettleRequest:
+    """One settle of ``OutboxStore.settle_many``.
+
+    Attributes:
+        kind: ``delivered``, ``superseded``, ``retry``, ``dead`` or ``release``.
+        item_id, version: the claimed row and the version it was claimed at.
+        params: the single-item method's arguments: ``sent`` (timestamp sent) and ``graded``
+            for delivered; ``status_code`` and ``error`` (the reason) for the others; ``at``
+            (next attempt / not before) for retry and release.
+    """
+
+    kind: str
+    item_id: int
+    version: int
+    params: Mapping[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -191,6 +209,14 @@ class OutboxStore(Protocol):
 
         ``status='pending'``, ``next_attempt_at=:not_before`` (``:now`` if the version moved),
         lease cleared, attempts unchanged.
+        """
+        ...
+
+    def settle_many(self, settlements: Sequence[SettleRequest], *, now: datetime) -> None:
+        """Settle a batch: the effect on each row is that of the matching single-item method.
+
+        SQL: one transaction, one ``executemany`` per kind whose statement folds both branches
+        (version matches → settled; moved on → pending now) into ``CASE`` expressions.
         """
         ...
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -103,6 +104,50 @@ def build_client_assertion(
         "jti": jti_factory(),
     }
     return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
+
+
+class LocalTokenMemo:
+    """``TokenCache`` in front of a shared one (the database table in production) for one process.
+
+    The worker asks for a token before every score; reading the shared cache each time costs a
+    database round trip per score. The memo reads it at most once per ``ttl_seconds`` per key;
+    ``put`` and ``invalidate`` go through to the shared cache at once. A token another process
+    stored meanwhile is seen within ``ttl_seconds``; a token this process holds is still used only
+    until its own expiry (minus the provider's margin), and a 401 refreshes it as before.
+    """
+
+    def __init__(
+        self, shared: TokenCache, *, ttl_seconds: float = 30.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._shared = shared
+        self._ttl = ttl_seconds
+        self._monotonic = monotonic
+        self._memo: dict[tuple[str, str, str], tuple[float, CachedToken | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str]) -> CachedToken | None:
+        """See ``TokenCache.get``."""
+        now = self._monotonic()
+        with self._lock:
+            hit = self._memo.get(key)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        token = self._shared.get(key)
+        with self._lock:
+            self._memo[key] = (now, token)
+        return token
+
+    def put(self, key: tuple[str, str, str], token: CachedToken) -> None:
+        """See ``TokenCache.put``."""
+        self._shared.put(key, token)
+        with self._lock:
+            self._memo[key] = (self._monotonic(), token)
+
+    def invalidate(self, key: tuple[str, str, str]) -> None:
+        """See ``TokenCache.invalidate``."""
+        with self._lock:
+            self._memo.pop(key, None)
+        self._shared.invalidate(key)
 
 
 class ClientCredentialsTokenProvider:

@@ -8,7 +8,9 @@ Shape of one drain (``run_once``):
    requests per platform, at most ``global_concurrency`` overall, and only while the platform's
    circuit breaker allows — a down academy holds its own slots, never the others';
 3. each item is settled exactly once, in a ``finally`` (delivered / superseded / retry / dead /
-   released); an unexpected error becomes a retry;
+   released); an unexpected error becomes a retry. Settles are collected and written in batches
+   by the dispatcher (``settle_batch_size``, at most ``settle_max_delay_seconds`` late; the row
+   keeps its lease until then), all of them before ``run_once`` returns;
 4. stop when nothing is due, nothing queued, nothing in flight (or when ``stop()`` is called:
    no new claims, queued items released, in-flight requests finish).
 """
@@ -20,6 +22,7 @@ import logging
 import random
 import signal
 import threading
+import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -35,7 +38,7 @@ from sync.errors import (
     SyncError,
 )
 from sync.model import OutboxItem, next_score_timestamp
-from sync.ports import OutboxStore, PlatformDirectory, PlatformEndpoints
+from sync.ports import OutboxStore, PlatformDirectory, PlatformEndpoints, SettleRequest
 from sync.retry import AttemptResult, DecisionKind, RetryDecision, RetryPolicy, decide
 from sync.scores import score_payload, suppression_reason
 
@@ -66,6 +69,10 @@ class WorkerConfig:
         send_progress_after_grade: send non-final updates even after a grade was delivered
             (False: suppress them, Moodle would clear the grade — see ``sync.scores``).
         idle_wait_seconds: dispatcher wait for completions.
+        settle_batch_size: settles written together (``OutboxStore.settle_many``: one statement
+            per kind per batch instead of one or two per row); 1 settles every item at once.
+        settle_max_delay_seconds: longest a finished item waits for its batch to be written
+            (the row stays leased meanwhile: nothing else sends it).
     """
 
     batch_size: int = 200
@@ -79,6 +86,8 @@ class WorkerConfig:
     max_future_skew_seconds: float = 0.0
     send_progress_after_grade: bool = False
     idle_wait_seconds: float = 0.05
+    settle_batch_size: int = 200
+    settle_max_delay_seconds: float = 0.2
 
 
 class Settlement(enum.StrEnum):
@@ -161,6 +170,13 @@ class Worker:
         self.breakers = breakers or Breakers(self.config.breaker, clock)
         self._resolved: dict[tuple[str, str], str] = {}
         self._resolved_lock = threading.Lock()
+        settle_many = getattr(store, "settle_many", None)
+        self._settle_many: Callable[..., None] | None = (
+            settle_many if callable(settle_many) and self.config.settle_batch_size > 1 else None
+        )
+        self._pending: list[tuple[OutboxItem, _Action]] = []
+        self._pending_since = 0.0
+        self._pending_lock = threading.Lock()
 
     # -- public -----------------------------------------------------------------------------
     def stop(self) -> None:
@@ -196,8 +212,6 @@ class Worker:
         inflight: dict[str, int] = defaultdict(int)
         cond = threading.Condition()
         state = {"total": 0, "completions": 0}
-        exhausted = False
-        seen_completions = 0
 
         def on_done(platform_key: str) -> None:
             with cond:
@@ -212,57 +226,91 @@ class Worker:
             finally:
                 on_done(item.update.platform_key)
 
-        with ThreadPoolExecutor(
-            max_workers=cfg.global_concurrency, thread_name_prefix="cbsi-sync"
-        ) as pool:
-            while True:
-                if self.stop_event.is_set():
-                    self._release_all(queues, stats)
-                    break
-                with cond:
-                    if state["completions"] != seen_completions:
-                        seen_completions = state["completions"]
-                        exhausted = False
-                backlog = sum(len(q) for q in queues.values())
-                if not exhausted and backlog < max_backlog:
-                    full = [k for k, q in queues.items() if len(q) >= max_platform_backlog]
-                    claimed = self._store.claim_due(
-                        limit=min(cfg.batch_size, max_backlog - backlog),
-                        lease_seconds=cfg.lease_seconds,
-                        now=self._clock(),
-                        worker_id=self.worker_id,
-                        exclude_platforms=full,
-                    )
-                    if not claimed:
-                        exhausted = True
-                    stats.add("claimed", len(claimed))
-                    for item in claimed:
-                        queues[item.update.platform_key].append(item)
-                for platform_key, queue in queues.items():
-                    while (
-                        queue
-                        and inflight[platform_key] < cfg.per_platform_concurrency
-                        and state["total"] < cfg.global_concurrency
-                    ):
-                        if not self.breakers.allow(platform_key):
-                            mode = self.breakers.state(platform_key).mode
-                            if mode is BreakerMode.OPEN:
-                                self._release_queue(platform_key, queue, stats)
-                            break  # half-open: wait for the probe's verdict
-                        item = queue.popleft()
-                        with cond:
-                            inflight[platform_key] += 1
-                            state["total"] += 1
-                        pool.submit(run, item)
-                backlog = sum(len(q) for q in queues.values())
-                with cond:
-                    if exhausted and state["total"] == 0 and backlog == 0:
-                        if state["completions"] == seen_completions:
-                            break
-                        continue
-                    if state["completions"] == seen_completions:
-                        cond.wait(cfg.idle_wait_seconds)
-            # leaving the with-block waits for in-flight requests (graceful stop)
+        low_water = max_backlog // 2
+        try:
+            with ThreadPoolExecutor(
+                max_workers=cfg.global_concurrency, thread_name_prefix="cbsi-sync"
+            ) as pool:
+                self._loop(
+                    pool, queues, inflight, cond, state, run, stats, max_backlog, low_water, max_platform_backlog
+                )
+                # leaving the with-block waits for in-flight requests (graceful stop)
+        finally:
+            self._flush(stats, force=True)
+
+    def _loop(
+        self,
+        pool: ThreadPoolExecutor,
+        queues: dict[str, deque[OutboxItem]],
+        inflight: dict[str, int],
+        cond: threading.Condition,
+        state: dict[str, int],
+        run: Callable[[OutboxItem], None],
+        stats: RunStats,
+        max_backlog: int,
+        low_water: int,
+        max_platform_backlog: int,
+    ) -> None:
+        cfg = self.config
+        exhausted = False
+        seen_completions = 0
+        while True:
+            if self.stop_event.is_set():
+                self._release_all(queues, stats)
+                break
+            if self._flush(stats, force=False):
+                exhausted = False  # settled rows (retries due now, releases) may be due again
+            with cond:
+                if state["completions"] != seen_completions:
+                    seen_completions = state["completions"]
+                    exhausted = False
+            backlog = sum(len(q) for q in queues.values())
+            # Claim in batches: refill when the local backlog fell to half, or when a platform
+            # has a free slot and nothing queued (one claim statement per batch, not per row).
+            starving = backlog < max_backlog and any(
+                not q and inflight[k] < cfg.per_platform_concurrency for k, q in queues.items()
+            )
+            if not exhausted and (backlog <= low_water or starving):
+                full = [k for k, q in queues.items() if len(q) >= max_platform_backlog]
+                claimed = self._store.claim_due(
+                    limit=min(cfg.batch_size, max_backlog - backlog),
+                    lease_seconds=cfg.lease_seconds,
+                    now=self._clock(),
+                    worker_id=self.worker_id,
+                    exclude_platforms=full,
+                )
+                if not claimed:
+                    exhausted = True
+                stats.add("claimed", len(claimed))
+                for item in claimed:
+                    queues[item.update.platform_key].append(item)
+            for platform_key, queue in queues.items():
+                while (
+                    queue
+                    and inflight[platform_key] < cfg.per_platform_concurrency
+                    and state["total"] < cfg.global_concurrency
+                ):
+                    if not self.breakers.allow(platform_key):
+                        mode = self.breakers.state(platform_key).mode
+                        if mode is BreakerMode.OPEN:
+                            self._release_queue(platform_key, queue, stats)
+                        break  # half-open: wait for the probe's verdict
+                    item = queue.popleft()
+                    with cond:
+                        inflight[platform_key] += 1
+                        state["total"] += 1
+                    pool.submit(run, item)
+            backlog = sum(len(q) for q in queues.values())
+            with cond:
+                idle = exhausted and state["total"] == 0 and backlog == 0
+                fresh = state["completions"] == seen_completions
+                if not idle and fresh:
+                    cond.wait(cfg.idle_wait_seconds)
+            if idle and fresh:
+                if self._flush(stats, force=True):
+                    exhausted = False
+                    continue
+                break
 
     def _release_queue(self, platform_key: str, queue: deque[OutboxItem], stats: RunStats) -> None:
         not_before = self.breakers.not_before(platform_key)
@@ -397,74 +445,129 @@ class Worker:
         return url
 
     def _settle(self, item: OutboxItem, action: _Action, now: datetime, stats: RunStats) -> None:
-        ctx = item.log_context()
+        if self._settle_many is not None:
+            with self._pending_lock:
+                if not self._pending:
+                    self._pending_since = time.monotonic()
+                self._pending.append((item, action))
+            return
         try:
-            if action.kind is Settlement.DELIVERED:
-                self._store.mark_delivered(
-                    item.id,
-                    version=item.version,
-                    sent_timestamp=action.sent_timestamp or now,
-                    status_code=action.status_code or 200,
-                    graded=action.graded,
-                    now=now,
-                )
-                logger.debug("score delivered", extra={"action": "delivered", **ctx})
-            elif action.kind is Settlement.SUPERSEDED:
-                self._store.mark_superseded(
-                    item.id,
-                    version=item.version,
-                    status_code=action.status_code,
-                    reason=action.message,
-                    now=now,
-                )
-                logger.info(
-                    "score superseded",
-                    extra={"action": "superseded", "reason": action.message, **ctx},
-                )
-            elif action.kind is Settlement.RETRY:
-                self._store.schedule_retry(
-                    item.id,
-                    version=item.version,
-                    next_attempt_at=action.at or now,
-                    status_code=action.status_code,
-                    error=action.message,
-                    now=now,
-                )
-                logger.info(
-                    "score delivery will be retried",
-                    extra={
-                        "action": "retry_scheduled",
-                        "retry_at": (action.at or now).isoformat(),
-                        "status_code": action.status_code,
-                        "error": action.message,
-                        **ctx,
-                    },
-                )
-            elif action.kind is Settlement.DEAD:
-                self._store.mark_dead(
-                    item.id,
-                    version=item.version,
-                    status_code=action.status_code,
-                    error=action.message,
-                    now=now,
-                )
-                logger.warning(
-                    "score delivery failed permanently",
-                    extra={
-                        "action": "dead",
-                        "status_code": action.status_code,
-                        "error": action.message,
-                        **ctx,
-                    },
-                )
-            else:
-                self._store.release(
-                    item.id, version=item.version, not_before=action.at or now, now=now
-                )
-                logger.debug("item released", extra={"action": "released", **ctx})
-            stats.add(str(action.kind))
+            self._settle_one(item, action, now)
         except Exception:  # the lease will expire and another claim retries the item
             logger.exception("could not settle an outbox item", extra={"action": "settle_error"})
+            return
+        stats.add(str(action.kind))
+        self._log_settled(item, action, now)
+
+    def _flush(self, stats: RunStats, *, force: bool) -> bool:
+        """Write the collected settles (when the batch is full, old enough, or ``force``)."""
+        if self._settle_many is None:
+            return False
+        cfg = self.config
+        with self._pending_lock:
+            if not self._pending:
+                return False
+            if (
+                not force
+                and len(self._pending) < cfg.settle_batch_size
+                and time.monotonic() - self._pending_since < cfg.settle_max_delay_seconds
+            ):
+                return False
+            batch, self._pending = self._pending, []
+        now = self._clock()
+        for first in range(0, len(batch), cfg.settle_batch_size):
+            chunk = batch[first : first + cfg.settle_batch_size]
+            try:
+                self._settle_many([_settle_request(item, action, now) for item, action in chunk], now=now)
+            except Exception:  # the leases will expire and another claim retries the items
+                logger.exception(
+                    "could not settle a batch of outbox items", extra={"action": "settle_error", "items": len(chunk)}
+                )
+                continue
+            counts: dict[str, int] = defaultdict(int)
+            for item, action in chunk:
+                counts[str(action.kind)] += 1
+                self._log_settled(item, action, now)
+            for name, n in counts.items():
+                stats.add(name, n)
+        return True
+
+    def _settle_one(self, item: OutboxItem, action: _Action, now: datetime) -> None:
+        if action.kind is Settlement.DELIVERED:
+            self._store.mark_delivered(
+                item.id,
+                version=item.version,
+                sent_timestamp=action.sent_timestamp or now,
+                status_code=action.status_code or 200,
+                graded=action.graded,
+                now=now,
+            )
+        elif action.kind is Settlement.SUPERSEDED:
+            self._store.mark_superseded(
+                item.id, version=item.version, status_code=action.status_code, reason=action.message, now=now
+            )
+        elif action.kind is Settlement.RETRY:
+            self._store.schedule_retry(
+                item.id,
+                version=item.version,
+                next_attempt_at=action.at or now,
+                status_code=action.status_code,
+                error=action.message,
+                now=now,
+            )
+        elif action.kind is Settlement.DEAD:
+            self._store.mark_dead(
+                item.id, version=item.version, status_code=action.status_code, error=action.message, now=now
+            )
+        else:
+            self._store.release(item.id, version=item.version, not_before=action.at or now, now=now)
+
+    @staticmethod
+    def _log_settled(item: OutboxItem, action: _Action, now: datetime) -> None:
+        kind = action.kind
+        if kind is Settlement.DELIVERED or kind is Settlement.RELEASED:
+            if logger.isEnabledFor(logging.DEBUG):  # the common case: no per-score log record
+                message = "score delivered" if kind is Settlement.DELIVERED else "item released"
+                logger.debug(message, extra={"action": str(kind), **item.log_context()})
+            return
+        ctx = item.log_context()
+        if kind is Settlement.SUPERSEDED:
+            logger.info("score superseded", extra={"action": "superseded", "reason": action.message, **ctx})
+        elif kind is Settlement.RETRY:
+            logger.info(
+                "score delivery will be retried",
+                extra={
+                    "action": "retry_scheduled",
+                    "retry_at": (action.at or now).isoformat(),
+                    "status_code": action.status_code,
+                    "error": action.message,
+                    **ctx,
+                },
+            )
+        else:
+            logger.warning(
+                "score delivery failed permanently",
+                extra={"action": "dead", "status_code": action.status_code, "error": action.message, **ctx},
+            )
+
+
+def _settle_request(item: OutboxItem, action: _Action, now: datetime) -> SettleRequest:
+    """The ``OutboxStore.settle_many`` entry of one settled item (same values as ``_settle_one``)."""
+    kind = action.kind
+    params: dict[str, object]
+    if kind is Settlement.DELIVERED:
+        params = {"sent": action.sent_timestamp or now, "graded": action.graded}
+        params["status_code"] = action.status_code or 200
+        name = "delivered"
+    elif kind is Settlement.RELEASED:
+        params = {"at": action.at or now}
+        name = "release"
+    else:
+        params = {"status_code": action.status_code, "error": action.message}
+        if kind is Settlement.RETRY:
+            params["at"] = action.at or now
+        name = str(kind)
+    return SettleRequest(kind=name, item_id=item.id, version=item.version, params=params)
 
 
 def _result_from_error(exc: AgsHttpError | AgsTransportError, *, refreshed: bool) -> AttemptResult:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sync.model import LineItemRef, OutboxStatus
-from sync.ports import EnqueueResult, ResendFilter
+from sync.ports import EnqueueResult, ResendFilter, SettleRequest
 from sync.scores import Outcome, build_score_update
 
 T = datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC)
@@ -151,6 +151,63 @@ def test_settle_stale_version_requeues_newer_payload(store, settle):
     assert (after.last_sent_timestamp == T) is (settle == "delivered")
     (again,) = claim(store)
     assert again.version == 2
+
+
+_SETTLE_PARAMS = {
+    "delivered": {"sent": T, "status_code": 200, "graded": True},
+    "superseded": {"status_code": 409, "error": "newer"},
+    "retry": {"at": T + timedelta(seconds=5), "status_code": 503, "error": "boom"},
+    "dead": {"status_code": 400, "error": "bad"},
+    "release": {"at": T},
+}
+
+
+def _facts(item):
+    return (
+        item.status,
+        item.version,
+        item.attempts,
+        item.next_attempt_at,
+        item.lease_expires_at,
+        item.last_status_code,
+        item.last_error,
+        item.last_sent_timestamp,
+        item.grade_delivered,
+        item.delivered_at,
+        item.update.score_given,
+    )
+
+
+def test_settle_many_has_the_effect_of_the_single_settles(store):
+    """One batch of every kind, current and moved-on versions: each row ends as if settled alone."""
+    kinds = list(_SETTLE_PARAMS)
+    for kind in kinds:
+        for way in ("single", "batch"):
+            for version in ("current", "moved"):
+                store.enqueue(upd(f"{way}-{kind}-{version}"), now=T)
+    items = {i.update.user_id: i for i in claim(store, limit=1000)}
+    assert len(items) == 4 * len(kinds)
+    for kind in kinds:
+        for way in ("single", "batch"):
+            newer = upd(f"{way}-{kind}-moved", at=T + timedelta(seconds=2), score=0.9)
+            assert store.enqueue(newer, now=T) is EnqueueResult.COALESCED
+    batch = []
+    for kind in kinds:
+        for version in ("current", "moved"):
+            _settle(store, items[f"single-{kind}-{version}"], kind)
+            item = items[f"batch-{kind}-{version}"]
+            batch.append(
+                SettleRequest(kind=kind, item_id=item.id, version=item.version, params=_SETTLE_PARAMS[kind])
+            )
+    assert store.settle_many(batch, now=T) is None
+    for kind in kinds:
+        for version in ("current", "moved"):
+            single = store.get(items[f"single-{kind}-{version}"].id)
+            batched = store.get(items[f"batch-{kind}-{version}"].id)
+            assert _facts(batched) == _facts(single), (kind, version)
+            if version == "moved":  # the newer payload goes out next
+                assert single.status is S.PENDING and single.version == 2 and single.lease_expires_at is None
+    assert store.settle_many([], now=T) is None
 
 
 def _settle(store, item, settle):

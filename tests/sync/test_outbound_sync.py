@@ -107,3 +107,23 @@ def test_silent_token_endpoint_is_cut_at_the_deadline(make_platform, signing):
     with pytest.raises(AgsTransportError) as err:
         tokens.get_token(endpoints("p1", fake), ("x",))
     assert err.value.kind == "timeout" and time.monotonic() - started < 2.5
+
+
+def test_outbound_client_merges_settings_as_requests_does() -> None:
+    """The direct merge (issue 16, CPU per score) gives what ``requests.Session`` would."""
+    import requests
+
+    from lti_tool.outbound import OutboundClient
+
+    client = OutboundClient()
+    cases = [
+        ("http://x", None, None, None, None),
+        ("http://x", {"http": "http://p:1"}, True, False, "cert.pem"),
+        ("http://x", {"http": None}, False, "/ca.pem", None),
+    ]
+    for proxies in ({}, {"https": "http://q:2", "http": "http://z:3"}):
+        client.proxies = dict(proxies)
+        for case in cases:
+            assert client.merge_environment_settings(*case) == requests.Session.merge_environment_settings(
+                client, *case
+            )

@@ -20,6 +20,7 @@ from test_memory_store import (  # noqa: F401 - collected here against the SQL s
     test_retry_dead_and_resend_filters,
     test_set_line_item_url_and_kept_on_coalesce,
     test_settle_current_version,
+    test_settle_many_has_the_effect_of_the_single_settles,
     test_settle_stale_version_requeues_newer_payload,
 )
 
