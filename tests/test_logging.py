@@ -57,6 +57,7 @@ def test_filter_rewrites_records(caplog: pytest.LogCaptureFixture) -> None:
 
 # -- structured (JSON) lines, request ids ------------------------------------------------------
 
+
 def _json_lines(emit, formatter: logging.Formatter | None = None) -> list[dict]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
