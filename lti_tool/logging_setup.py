@@ -26,6 +26,8 @@ _SECRET_PARAM = re.compile(
     r"([\"']?\s*[=:]\s*[\"']?)(Bearer\s+)?[^\s&\"',;]+"
 )
 _PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S)
+#: SQLAlchemy puts a failed statement's bound values in its message: learners' names, e-mails, data.
+_SQL_PARAMETERS = re.compile(r"\[parameters: [^\n]*\]")
 #: ``extra=`` field names whose value is a secret whatever it looks like.
 _SECRET_FIELD = re.compile(r"(?i)(token|password|secret|authorization|assertion|private_key|cookie)")
 
@@ -43,8 +45,9 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
 
 
 def redact(text: str) -> str:
-    """Replace anything that looks like a token, secret parameter or private key."""
+    """Replace anything that looks like a token, secret parameter, private key or SQL parameters."""
     text = _PEM.sub("[redacted private key]", text)
+    text = _SQL_PARAMETERS.sub("[parameters: redacted]", text)
     text = _JWT.sub("[redacted jwt]", text)
     return _SECRET_PARAM.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
 

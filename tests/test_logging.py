@@ -31,6 +31,11 @@ JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXBhcnQ"
         ('{"access_token": "tok-999", "expires_in": 3600}', "tok-999"),
         ("Authorization: Bearer s3cr3t-bearer", "s3cr3t-bearer"),
         ("-----BEGIN PRIVATE KEY-----\nMIIEvQ\n-----END PRIVATE KEY-----", "MIIEvQ"),
+        (
+            "(sqlite3.IntegrityError) UNIQUE constraint failed\n[SQL: insert into t values (?)]\n"
+            "[parameters: ('Ana Learner', 'ana@example.org')]\n(Background on this error at: x)",
+            "ana@example.org",
+        ),
     ],
 )
 def test_redact_removes_secrets(text: str, secret: str) -> None:

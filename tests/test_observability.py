@@ -198,3 +198,33 @@ def test_worker_processes_add_up_in_multiprocess_mode(tmp_path: Path) -> None:
     assert value(text, "cbsi_errors_total", code="platform_disabled") == 5
     assert value(text, "cbsi_runtime_commit_duration_seconds_count", status="200") == 2
     assert value(text, "cbsi_runtime_commit_duration_seconds_bucket", status="200", le="0.005") == 2
+
+
+def test_unexpected_error_line_has_the_request_id_and_no_learner_data(
+    app: Flask, client: FlaskClient, json_log: io.StringIO
+) -> None:
+    import sqlalchemy as sa
+
+    learner = {"a": "Ana Learner " + "ana@example.org"}  # (a literal would show in the traceback's source lines)
+
+    @app.get("/_test/boom")
+    def _boom() -> str:
+        engine = sa.create_engine("sqlite://")
+        with engine.connect() as c:
+            c.execute(sa.text("create table t(a text unique)"))
+            c.execute(sa.text("insert into t values (:a)"), learner)
+            c.execute(sa.text("insert into t values (:a)"), learner)
+        return "unreachable"
+
+    before = client.get("/metrics").get_data(as_text=True)
+    response = client.get("/_test/boom", headers={"X-Request-ID": "boom-1"}, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert response.status_code == 500 and response.headers["X-Request-ID"] == "boom-1"
+    (line,) = [x for x in _lines(json_log) if x.get("action") == "unexpected_error"]
+    assert line["request_id"] == "boom-1" and "IntegrityError" in line["exception"]
+    for x in _lines(json_log):
+        assert "ana@example.org" not in json.dumps(x), x
+    after = client.get("/metrics").get_data(as_text=True)
+    assert (
+        value(after, "cbsi_errors_total", code="internal_error")
+        == value(before, "cbsi_errors_total", code="internal_error") + 1
+    )
