@@ -156,3 +156,39 @@ def test_configure_logging_json_writes_json_to_stderr(tmp_path) -> None:
     (line,) = [json.loads(x) for x in done.stderr.splitlines()]
     assert line["logger"] == "cbsi.x" and line["action"] == "a" and line["request_id"] is None
     assert "abc.def" not in line["message"]
+
+
+def test_gunicorn_access_lines_become_json_without_query_strings() -> None:
+    from lti_tool.logging_setup import GunicornAccessJson
+
+    atoms = {
+        "h": "10.0.0.5",
+        "m": "GET",
+        "U": "/lti/register",
+        "q": "registration_token=abc123",
+        "s": "400",
+        "B": 2513,
+        "M": 12,
+        "{x-request-id}o": "req-9",
+    }
+    record = logging.LogRecord(
+        "gunicorn.access", logging.INFO, __file__, 1, '%(h)s "%(m)s %(U)s?%(q)s"', (atoms,), None
+    )
+    assert GunicornAccessJson().filter(record)
+    line = json.loads(record.getMessage())
+    assert line["request_id"] == "req-9" and line["path"] == "/lti/register" and line["status"] == 400
+    assert line["method"] == "GET" and line["duration_ms"] == 12 and line["logger"] == "gunicorn.access"
+    assert "abc123" not in record.getMessage()
+
+
+def test_gunicorn_master_does_not_load_the_metrics_client() -> None:
+    """``serve``'s master sets PROMETHEUS_MULTIPROC_DIR before the workers import prometheus_client."""
+    program = (
+        "import sys\n"
+        "import lti_tool.cli\n"
+        "from lti_tool import create_app\n"
+        "import lti_tool.services, lti_tool.logging_setup\n"
+        "print('prometheus_client' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "False"
