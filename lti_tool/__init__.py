@@ -37,7 +37,7 @@ def create_app(
     if settings is None:
         settings = load_settings(overrides=test_config)
     services = services or build_services(settings)
-    configure_logging(settings.server.log_level)
+    configure_logging(settings.server.log_level, settings.server.log_format)
     if check_schema:
         services.db.check_migrated()
 
@@ -53,7 +53,9 @@ def create_app(
     )
     app.extensions["cbsi"] = services
 
-    from lti_tool import grades
+    from lti_tool import grades, observability
+
+    observability.init_app(app)  # first: request id and timing around every other hook
     from lti_tool.web import admin, content, core, errors, lti_adv, metrics, player, security
 
     grades.install(services)  # outcome_changed → grade outbox, in the commit's transaction

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -171,14 +173,25 @@ def run_gunicorn(app_factory: Callable[[], Any], bind: str | list[str], workers:
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("accesslog", "-")
             # path without the query string: registration tokens and the like never reach the log
-            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms')
+            # (server.log_format = "json": lti_tool.logging_setup.GunicornAccessJson rewrites it as JSON)
+            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s')
             self.cfg.set("timeout", 60)
             self.cfg.set("graceful_timeout", 30)
 
         def load(self) -> Any:
             return app_factory()
 
-    _App().run()
+    # Prometheus multiprocess mode: the workers' counters and histograms add up in one scrape
+    # (lti_tool.observability); a fresh folder per start, so nothing survives from a previous run.
+    own_dir = None if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else tempfile.mkdtemp(prefix="cbsi-metrics-")
+    if own_dir is not None:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_dir
+    try:
+        _App().run()
+    finally:
+        if own_dir is not None:
+            shutil.rmtree(own_dir, ignore_errors=True)
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 
 @cli.command()

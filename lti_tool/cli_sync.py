@@ -62,7 +62,7 @@ def sync_group() -> None:
 def run_cmd(obj: CliContext, concurrency: int | None, poll: float | None) -> None:
     """Deliver grades until stopped (SIGTERM/SIGINT: in-flight requests finish, the rest is released)."""
     services = _prepared(obj)
-    configure_logging(services.settings.server.log_level)
+    configure_logging(services.settings.server.log_level, services.settings.server.log_format)
     lock = _lock(services)
     try:
         worker = grades.build_worker(services, concurrency=concurrency)

@@ -21,13 +21,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lti_tool.keys import KeyError_, KeyStore
+from lti_tool.logging_setup import delivery_request_id, request_id_var
 from lti_tool.lti import tokens as service_tokens
 from lti_tool.outbound import check_service_url
 from lti_tool.services import Services
@@ -37,12 +38,15 @@ from lti_tool.storage.outbox import SqlOutboxStore
 from sync.ags import AgsClient
 from sync.breaker import BreakerConfig
 from sync.errors import InvalidOutcomeError, PlatformNotFoundError, SigningKeyError
-from sync.model import LineItemRef, ScoreUpdate
+from sync.model import LineItemRef, OutboxItem, ScoreUpdate
 from sync.ports import CachedToken, EnqueueResult, PlatformEndpoints, SigningKey, TokenCache
 from sync.retry import RetryPolicy
 from sync.scores import SCOPE_LINEITEM, SCOPE_SCORE, build_score_update, outcome_from_mapping
 from sync.tokens import ClientCredentialsTokenProvider, LocalTokenMemo
 from sync.worker import Worker, WorkerConfig, utc_now
+
+if TYPE_CHECKING:
+    from sync.worker import RunStats
 
 logger = logging.getLogger(__name__)
 
@@ -365,7 +369,7 @@ def build_worker(
         timeout=timeout,
     )
     ags = AgsClient(tokens, session=session, timeout=timeout, url_guard=RegisteredHostsGuard(services))
-    return Worker(
+    return ObservedWorker(
         SqlOutboxStore(services.db, clock=clock),
         SqlPlatformDirectory(services.db),
         ags,
@@ -373,6 +377,22 @@ def build_worker(
         clock=clock,
         worker_id=worker_id,
     )
+
+
+class ObservedWorker(Worker):
+    """A ``Worker`` whose log lines carry a request id per delivery attempt of an outbox row.
+
+    Everything logged while one row is delivered (token fetch, AGS calls, its settle line) has
+    ``request_id = delivery_request_id(row id, version, attempts)``; settle lines written later
+    in a batch get the same id from their ``outbox_id`` field (``RequestIdFilter``).
+    """
+
+    def _process(self, item: OutboxItem, stats: RunStats) -> None:
+        token = request_id_var.set(delivery_request_id(item.id, item.version, item.attempts))
+        try:
+            super()._process(item, stats)
+        finally:
+            request_id_var.reset(token)
 
 
 def build_ags(services: Services, *, token_cache: TokenCache | None = None) -> AgsClient:

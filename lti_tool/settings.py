@@ -59,6 +59,8 @@ class ServerSettings:
     admin_login_max_failures: int = 5
     admin_login_max_failures_per_address: int = 20
     admin_login_window_seconds: int = 15 * 60
+    # "text" (readable lines) or "json" (one JSON object per line; recommended in production).
+    log_format: str = "text"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -321,6 +323,8 @@ def _check(settings: Settings) -> None:
         raise SettingsError("server.base_url", "must start with http:// or https://")
     if server.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise SettingsError("server.log_level", "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    if server.log_format not in ("text", "json"):
+        raise SettingsError("server.log_format", 'must be "text" or "json"')
     for key, value in (
         ("server.workers", server.workers),
         ("server.threads", server.threads),

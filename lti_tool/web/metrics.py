@@ -22,6 +22,7 @@ loopback clients that did not come through a proxy (no ``Forwarded``/``X-Forward
 * ``cbsi_grade_delivery_latency_seconds{platform}`` (histogram): outcome change → accepted by
   the platform, over the last hour's deliveries (a sliding window computed from the table, so
   its buckets can go down between scrapes; use it for ``histogram_quantile``, not ``rate``).
+* then the web tier's own metrics, appended to a 200 answer by ``lti_tool.observability``.
 """
 
 from __future__ import annotations
