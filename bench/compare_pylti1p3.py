@@ -356,7 +356,16 @@ def service_token_keys() -> tuple[str, str]:
 
 def run_comparison() -> list[Row]:
     """Every case through both sides; the rows in table order."""
-    logging.getLogger("lti_tool").setLevel(logging.ERROR)  # refusals are logged as warnings
+    quiet = logging.getLogger("lti_tool")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # refusals are logged as warnings
+    try:
+        return _compare_all()
+    finally:
+        quiet.setLevel(level)
+
+
+def _compare_all() -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         keys = {"k1": h.cached_key("k1")}
         ours = Ours(Path(tmp), keys)

@@ -39,6 +39,20 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _logging_is_left_as_found() -> Iterator[None]:
+    """No test leaks logging levels into later ones (create_app sets the root level; a later test
+    reading caplog at INFO would silently see nothing). Handlers are pytest's to manage."""
+    import logging
+
+    watched = [logging.getLogger(), *(logging.getLogger(n) for n in ("lti_tool", "sync", "scorm", "gunicorn"))]
+    before = [(lg, lg.level, lg.propagate, lg.disabled) for lg in watched]
+    yield
+    for lg, level, propagate, disabled in before:
+        lg.setLevel(level)
+        lg.propagate, lg.disabled = propagate, disabled
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     """Debian's chromium, headless, through one Playwright session shared by every browser test.
