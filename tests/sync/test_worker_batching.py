@@ -44,7 +44,9 @@ class CountingStore:
 def _harness(make_platform: Any, signing: Any, config: WorkerConfig, n: int) -> tuple[Harness, CountingStore, Any]:
     fake = make_platform()
     url = fake.add_line_item(label="Quiz")
-    h = Harness(signing, {"p1": fake}, config=config)
+    # generous timeouts: 8 connections at once to the one-thread fake LMS can wait in its accept
+    # queue on a loaded machine, and a retried score would blur the counts asserted here
+    h = Harness(signing, {"p1": fake}, config=config, timeout=(10.0, 10.0))
     for i in range(n):
         h.enqueue("p1", f"u{i}", score=i / n, at=T0, line_item=LineItemRef(url=url))
     counting = CountingStore(h.store)
@@ -65,7 +67,7 @@ def test_settles_and_claims_are_batched(make_platform, signing):
     # a batch is written when full or 0.2 s old: 120 scores at 8 in flight take several batches,
     # far fewer than one per score
     assert 1 <= counting.calls["settle_many"] <= n // 4
-    assert counting.calls["claim_due"] <= n // 4  # refilled at half backlog, not per completion
+    assert counting.calls["claim_due"] <= n // 2  # refilled at half backlog, not per completion (~n)
 
 
 def test_settle_batch_size_one_settles_each_row_at_once(make_platform, signing):
