@@ -96,6 +96,14 @@ def _registration_ids(learner: Learner) -> Any:
     )
 
 
+def _lrs_owned(model: type[LrsDocument] | type[LrsCredential], learner: Learner) -> ColumnElement[bool]:
+    """Rows of an LRS table that belong to the learner (their platform's tenant, their agent)."""
+    return and_(
+        model.tenant == learner_tenant(learner.platform_id),
+        model.agent_key == learner_agent_key(learner.issuer, learner.sub),
+    )
+
+
 def _lrs_statement_seqs(learner: Learner) -> Any:
     """The learner's own xAPI statements (actor or object) in their platform's LRS tenant."""
     return (
@@ -175,18 +183,12 @@ LEARNER_TABLES: tuple[LearnerTable, ...] = (
     ),
     LearnerTable(
         table="lrs_documents",
-        where=lambda k: and_(
-            LrsDocument.tenant == learner_tenant(k.platform_id),
-            LrsDocument.agent_key == learner_agent_key(k.issuer, k.sub),
-        ),
+        where=lambda k: _lrs_owned(LrsDocument, k),
         note="xAPI state and agent profile documents (bookmarks, cmi5 preferences)",
     ),
     LearnerTable(
         table="lrs_credentials",
-        where=lambda k: and_(
-            LrsCredential.tenant == learner_tenant(k.platform_id),
-            LrsCredential.agent_key == learner_agent_key(k.issuer, k.sub),
-        ),
+        where=lambda k: _lrs_owned(LrsCredential, k),
         note="the learner's per-launch LRS credentials",
     ),
     LearnerTable(

@@ -18,6 +18,26 @@ from typing import ClassVar
 _SENTENCE_STARTS = frozenset({"the", "a", "an", "every", "two", "writing", "cannot"})
 
 
+def _located(found: PackageError | PackageWarning) -> str:
+    """``[code] message (file F, at E)``: one line for a refusal or a warning."""
+    where = [f"file {found.file}"] if found.file else []
+    if found.element:
+        where.append(f"at {found.element}")
+    suffix = f" ({', '.join(where)})" if where else ""
+    return f"[{found.code}] {found.message}{suffix}"
+
+
+def _described(found: PackageError | PackageWarning) -> dict[str, str | None]:
+    """A refusal or a warning as a JSON-ready dict (code, message, file, element, rule)."""
+    return {
+        "code": found.code,
+        "message": found.message,
+        "file": found.file,
+        "element": found.element,
+        "rule": found.rule,
+    }
+
+
 class PackageError(Exception):
     """A course package was refused."""
 
@@ -48,23 +68,11 @@ class PackageError(Exception):
         super().__init__(self.message)
 
     def __str__(self) -> str:
-        where = []
-        if self.file:
-            where.append(f"file {self.file}")
-        if self.element:
-            where.append(f"at {self.element}")
-        suffix = f" ({', '.join(where)})" if where else ""
-        return f"[{self.code}] {self.message}{suffix}"
+        return _located(self)
 
     def describe(self) -> dict[str, str | None]:
         """This one refusal as a JSON-ready dict (code, message, file, element, rule)."""
-        return {
-            "code": self.code,
-            "message": self.message,
-            "file": self.file,
-            "element": self.element,
-            "rule": self.rule,
-        }
+        return _described(self)
 
     def as_dict(self) -> dict[str, object]:
         """Return a JSON-ready description (for the CLI, admin pages and import logs).
@@ -99,23 +107,11 @@ class PackageWarning:
     rule: str | None = None
 
     def __str__(self) -> str:
-        where = []
-        if self.file:
-            where.append(f"file {self.file}")
-        if self.element:
-            where.append(f"at {self.element}")
-        suffix = f" ({', '.join(where)})" if where else ""
-        return f"[{self.code}] {self.message}{suffix}"
+        return _located(self)
 
     def as_dict(self) -> dict[str, str | None]:
         """JSON-ready description (same keys as a refusal)."""
-        return {
-            "code": self.code,
-            "message": self.message,
-            "file": self.file,
-            "element": self.element,
-            "rule": self.rule,
-        }
+        return _described(self)
 
 
 WARNING_CODES: Mapping[str, str] = {
