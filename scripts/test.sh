@@ -42,4 +42,5 @@ echo "== test suite on SQLite"
 source scripts/lib-pg.sh
 pg_start
 echo "== test suite on PostgreSQL ($PG_URL)"
-CBSI_TEST_POSTGRES_URL="$PG_URL" .venv/bin/python -m pytest -m "not browser" "$@"
+CBSI_TEST_POSTGRES_URL="$PG_URL" CBSI_TEST_PG_CTL="$PG_CTL" CBSI_TEST_PG_DATA="$PG_DIR/data" \
+  .venv/bin/python -m pytest -m "not browser" "$@"
