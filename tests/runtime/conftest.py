@@ -12,32 +12,12 @@ import pytest
 from lti_tool import catalogue
 from lti_tool.lti.context import Launch
 from lti_tool.services import Services
-from lti_tool.storage.models import Deployment, Platform
 
 # The manifest DSL (tests/player/manifest_dsl.py) is shared with the player tests.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "player"))
 
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
-
-
-@pytest.fixture
-def platform_id(services: Services) -> int:
-    with services.db.session() as s:
-        platform = Platform(
-            issuer="https://lms.example",
-            client_id="client-1",
-            name="Example Academy",
-            auth_login_url="https://lms.example/auth",
-            auth_token_url="https://lms.example/token",
-            key_set_url="https://lms.example/jwks",
-            status="active",
-            details={},
-        )
-        platform.deployments.append(Deployment(deployment_id="dep-1"))
-        s.add(platform)
-        s.flush()
-        return platform.id
 
 
 @pytest.fixture

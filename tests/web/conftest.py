@@ -14,32 +14,12 @@ from flask import Flask
 from lti_tool import catalogue
 from lti_tool.lti.context import Launch
 from lti_tool.services import Services
-from lti_tool.storage.models import Deployment, Platform
 from lti_tool.web.player import learner_page
 
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 PRESENTATION = "https://purl.imsglobal.org/spec/lti/claim/launch_presentation"
 GOLF12 = "scorm12/RuntimeBasicCalls_SCORM12.zip"
 SEQUENCED = "scorm2004/SequencingForcedSequential_SCORM20043rdEdition.zip"
-
-
-@pytest.fixture
-def platform_id(services: Services) -> int:
-    with services.db.session() as s:
-        platform = Platform(
-            issuer="https://lms.example",
-            client_id="client-1",
-            name="Example Academy",
-            auth_login_url="https://lms.example/auth",
-            auth_token_url="https://lms.example/token",
-            key_set_url="https://lms.example/jwks",
-            status="active",
-            details={},
-        )
-        platform.deployments.append(Deployment(deployment_id="dep-1"))
-        s.add(platform)
-        s.flush()
-        return platform.id
 
 
 @pytest.fixture
