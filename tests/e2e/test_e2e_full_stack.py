@@ -106,13 +106,21 @@ def close_half_way_then_relaunch(
         assert page.evaluate(f"{api}.{setter}('cmi.suspend_data', 'page=5;seen=0-5')") == "true"
         item = only_item(stack, attempt)
         assert stack.cmi(attempt, item, "cmi.suspend_data") != "page=5;seen=0-5"  # not committed yet
-        # Leave half-way: pagehide/beforeunload send one keepalive commit that outlives the page.
+        # Leave half-way: beforeunload sends the pending values in a keepalive commit, and the
+        # final pagehide a second one that ends the session; both outlive the page. Wait for the
+        # second before closing the browser context, which would cancel it (a real browser keeps
+        # it; the first commit alone already satisfies the location check).
         if close_tab:
             page.close(run_before_unload=True)
         else:
             page.goto(stack.platform + "/")
         location = "cmi.core.lesson_location" if api == "API" else "cmi.location"
-        wait_until(lambda: stack.cmi(attempt, item, location) == "5", what="the final keepalive commit")
+
+        def closed() -> bool:
+            state = stack.sco_state(attempt, item)
+            return stack.cmi(attempt, item, location) == "5" and state is not None and not state.session_open
+
+        wait_until(closed, what="the final keepalive commit to end the session")
         assert dialogs.alerts == []
     finally:
         first.close()
