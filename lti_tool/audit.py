@@ -73,6 +73,40 @@ class Entry:
         }
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who acts and from where: an operator and their address, or ``cli:<os user>`` and ``cli``."""
+
+    name: str
+    source: str
+
+
+def record_as(
+    session: Session,
+    actor: Actor | None,
+    action: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    platform_id: int | None = None,
+    outcome: Outcome = Outcome.OK,
+) -> None:
+    """:func:`record` for ``actor`` in the caller's transaction; nothing when ``actor`` is None.
+
+    Domain functions take an optional actor so that the console and the CLI audit the same
+    action with the same code, in the transaction that performs it.
+    """
+    if actor is not None:
+        record(
+            session,
+            actor=actor.name,
+            action=action,
+            source=actor.source,
+            params=params,
+            platform_id=platform_id,
+            outcome=outcome,
+        )
+
+
 def cli_actor() -> str:
     """``cli:<os user>`` for an action run from the command line."""
     try:

@@ -11,7 +11,8 @@ Definitions (one place, so every page, chart and CSV agrees):
   (completion ``completed`` or success ``passed``), **passed** when any attempt passed, and
   **failed** when attempts ended failed and none passed;
 - a completion is dated by the first attempt that completed (its ``completed_at``, else the time
-  its outcome was recorded), and counted in the period of that date;
+  its outcome was recorded), and counted in the period of that date; a pass by the first passed
+  attempt, and a failure (an enrolment with failed attempts and no pass) by the first failed one;
 - an **officer trained** is a distinct (academy, learner) pair with at least one completion: the
   same person in two academies' LMSs has two LMS identities, and the tool cannot tell them apart.
 
@@ -98,22 +99,31 @@ class _Enrolment:
     learner: str
     started: bool
     completed_on: datetime | None
+    result_on: datetime | None
     passed: bool
     failed: bool
 
 
-def _standing(attempts: list[tuple[dict, datetime | None, datetime | None]]) -> tuple[datetime | None, bool, bool]:
-    completed_on: datetime | None = None
+def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None or (b is not None and b < a) else a
+
+
+def _standing(
+    attempts: list[tuple[dict, datetime | None, datetime | None]],
+) -> tuple[datetime | None, datetime | None, bool, bool]:
+    """(first completion, date of the result, passed, failed-and-never-passed) of one enrolment."""
+    completed_on = passed_on = failed_on = None
     passed = failed = False
     for outcome, completed_at, outcome_at in attempts:
         success = outcome.get("success")
-        passed = passed or success == "passed"
-        failed = failed or success == "failed"
+        when = completed_at or outcome_at
+        if success == "passed":
+            passed, passed_on = True, _earliest(passed_on, when)
+        elif success == "failed":
+            failed, failed_on = True, _earliest(failed_on, when)
         if outcome.get("completion") == "completed" or success == "passed":
-            when = completed_at or outcome_at
-            if when is not None and (completed_on is None or when < completed_on):
-                completed_on = when
-    return completed_on, passed, failed and not passed
+            completed_on = _earliest(completed_on, when)
+    return completed_on, passed_on if passed else failed_on, passed, failed and not passed
 
 
 def _enrolments(db: Database, platform_id: int | None) -> Iterator[_Enrolment]:
@@ -150,19 +160,19 @@ def _enrolments(db: Database, platform_id: int | None) -> Iterator[_Enrolment]:
 def _finish(
     reg: tuple[int, int, int, str], attempts: list[tuple[dict, datetime | None, datetime | None]]
 ) -> _Enrolment:
-    completed_on, passed, failed = _standing(attempts)
-    return _Enrolment(reg[1], reg[2], reg[3], bool(attempts), completed_on, passed, failed)
+    completed_on, result_on, passed, failed = _standing(attempts)
+    return _Enrolment(reg[1], reg[2], reg[3], bool(attempts), completed_on, result_on, passed, failed)
 
 
-def _add(tally: Tally, e: _Enrolment, counted: bool) -> None:
+def _add(tally: Tally, e: _Enrolment, completed: bool, judged: bool) -> None:
     tally.enrolments += 1
     tally.learners.add(f"{e.platform_id}:{e.learner}")
     tally.started += e.started
-    if counted:
+    if completed:
         tally.completed += 1
         tally.trained.add(f"{e.platform_id}:{e.learner}")
-    tally.passed += e.passed and counted
-    tally.failed += e.failed
+    tally.passed += e.passed and judged
+    tally.failed += e.failed and judged
 
 
 def _in_window(when: datetime | None, since: datetime | None, until: datetime | None) -> bool:
@@ -182,12 +192,13 @@ def aggregate(
     months: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for e in enrolments:
         counted = _in_window(e.completed_on, since, until)
+        judged = _in_window(e.result_on, since, until)
         for tally in (totals, academies[e.platform_id], courses[e.course_id], pairs[(e.platform_id, e.course_id)]):
-            _add(tally, e, counted)
+            _add(tally, e, counted, judged)
         if counted and e.completed_on is not None:
-            month = months[e.completed_on.strftime("%Y-%m")]
-            month[0] += 1
-            month[1] += e.passed
+            months[e.completed_on.strftime("%Y-%m")][0] += 1
+        if judged and e.passed and e.result_on is not None:
+            months[e.result_on.strftime("%Y-%m")][1] += 1
     periods = tuple(Period(m, c, p) for m, (c, p) in sorted(months.items()))
     return totals, dict(academies), dict(courses), dict(pairs), periods
 

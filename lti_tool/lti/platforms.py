@@ -20,6 +20,7 @@ from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from lti_tool import audit
 from lti_tool.errors import AppError
 from lti_tool.lti.errors import PlatformAdminError
 from lti_tool.storage import Database
@@ -175,8 +176,17 @@ def get_platform(db: Database, platform_id: int) -> PlatformInfo:
         return _info(p)
 
 
-def set_status(db: Database, platform_id: int, status: PlatformStatus) -> PlatformInfo:
-    """Change a platform's status (approve = active, disable = disabled).
+STATUS_ACTIONS = {
+    PlatformStatus.ACTIVE: "platforms.approve",
+    PlatformStatus.DISABLED: "platforms.disable",
+    PlatformStatus.PENDING: "platforms.pend",
+}
+
+
+def set_status(
+    db: Database, platform_id: int, status: PlatformStatus, *, actor: audit.Actor | None = None
+) -> PlatformInfo:
+    """Change a platform's status (approve = active, disable = disabled), audited as ``actor``.
 
     Raises:
         PlatformAdminError: ``platform_not_found``.
@@ -187,7 +197,11 @@ def set_status(db: Database, platform_id: int, status: PlatformStatus) -> Platfo
             raise PlatformAdminError(
                 f"no platform with id {platform_id} (see 'cbsi-connect platforms list')", code="platform_not_found"
             )
+        before = p.status
         p.status = status.value
+        audit.record_as(
+            s, actor, STATUS_ACTIONS[status], params={"from": before, "to": status.value}, platform_id=platform_id
+        )
         s.flush()
         info = _info(p)
     _changed()
@@ -195,17 +209,19 @@ def set_status(db: Database, platform_id: int, status: PlatformStatus) -> Platfo
     return info
 
 
-def approve_platform(db: Database, platform_id: int) -> PlatformInfo:
+def approve_platform(db: Database, platform_id: int, *, actor: audit.Actor | None = None) -> PlatformInfo:
     """Make a platform active."""
-    return set_status(db, platform_id, PlatformStatus.ACTIVE)
+    return set_status(db, platform_id, PlatformStatus.ACTIVE, actor=actor)
 
 
-def disable_platform(db: Database, platform_id: int) -> PlatformInfo:
+def disable_platform(db: Database, platform_id: int, *, actor: audit.Actor | None = None) -> PlatformInfo:
     """Refuse further launches from a platform."""
-    return set_status(db, platform_id, PlatformStatus.DISABLED)
+    return set_status(db, platform_id, PlatformStatus.DISABLED, actor=actor)
 
 
-def add_deployment(db: Database, platform_id: int, deployment_id: str) -> PlatformInfo:
+def add_deployment(
+    db: Database, platform_id: int, deployment_id: str, *, actor: audit.Actor | None = None
+) -> PlatformInfo:
     """Accept launches from one more deployment id of a platform (idempotent).
 
     Raises:
@@ -220,8 +236,13 @@ def add_deployment(db: Database, platform_id: int, deployment_id: str) -> Platfo
             raise PlatformAdminError(
                 f"no platform with id {platform_id} (see 'cbsi-connect platforms list')", code="platform_not_found"
             )
+        if len(deployment_id) > 255 or not deployment_id.isprintable():
+            raise PlatformAdminError("the deployment id must be at most 255 printable characters", code="invalid_value")
         if deployment_id not in {d.deployment_id for d in p.deployments}:
             p.deployments.append(Deployment(deployment_id=deployment_id))
+            audit.record_as(
+                s, actor, "platforms.add_deployment", params={"deployment_id": deployment_id}, platform_id=platform_id
+            )
             s.flush()
         info = _info(p)
     _changed()
@@ -265,7 +286,7 @@ def platforms_for_issuer(db: Database, issuer: str) -> tuple[PlatformInfo, ...]:
 MAX_NAME_CHARS = 255
 
 
-def rename_platform(db: Database, platform_id: int, name: str) -> PlatformInfo:
+def rename_platform(db: Database, platform_id: int, name: str, *, actor: audit.Actor | None = None) -> PlatformInfo:
     """Give a registration a name people recognise (``platforms list`` and error pages show it).
 
     Raises:
@@ -287,6 +308,7 @@ def rename_platform(db: Database, platform_id: int, name: str) -> PlatformInfo:
             )
         old = p.name
         p.name = name
+        audit.record_as(s, actor, "platforms.rename", params={"from": old, "to": name}, platform_id=platform_id)
         s.flush()
         info = _info(p)
     _changed()

@@ -1,0 +1,134 @@
+"""Where a catalogue course is used: its versions, and per version the academies, activities and attempts.
+
+The operator's answer to "can I replace this package, and who would notice": an attempt stays on
+the version it started with, so a version with attempts in progress is still in use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, func, select
+
+from lti_tool.storage import Database
+from lti_tool.storage.models import Attempt, Course, CourseVersion, LearnerRegistration, Platform
+
+
+@dataclass(frozen=True, kw_only=True)
+class AcademyUse:
+    """One academy's use of one version."""
+
+    platform_id: int
+    academy: str
+    activities: int
+    attempts: int
+    active_attempts: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class VersionUse:
+    """One version of a course and where it is used."""
+
+    version_id: int
+    version: int
+    title: str
+    standard: str
+    edition: str | None
+    launchable_count: int
+    size_bytes: int
+    imported_at: datetime
+    imported_by: str
+    source_name: str
+    academies: tuple[AcademyUse, ...]
+
+    @property
+    def attempts(self) -> int:
+        """Attempts on this version, every academy."""
+        return sum(a.attempts for a in self.academies)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CourseUse:
+    """A course, its titles and its versions, newest first."""
+
+    course_id: int
+    key: str
+    title: str
+    display_title: str | None
+    standard: str
+    versions: tuple[VersionUse, ...]
+    activities: int
+
+
+def course_usage(db: Database, course_id: int) -> CourseUse | None:
+    """The course's versions and their use; None when there is no such course."""
+    with db.session() as s:
+        course = s.get(Course, course_id)
+        if course is None:
+            return None
+        versions = s.scalars(
+            select(CourseVersion).where(CourseVersion.course_id == course_id).order_by(CourseVersion.version.desc())
+        ).all()
+        usage = s.execute(
+            select(
+                Attempt.course_version_id,
+                LearnerRegistration.platform_id,
+                func.count(func.distinct(LearnerRegistration.resource_link_id)),
+                func.count(Attempt.id),
+                func.sum(case((Attempt.status == "active", 1), else_=0)),
+            )
+            .join(LearnerRegistration, LearnerRegistration.id == Attempt.registration_id)
+            .where(LearnerRegistration.course_id == course_id)
+            .group_by(Attempt.course_version_id, LearnerRegistration.platform_id)
+        ).all()
+        links = s.scalar(
+            select(func.count()).select_from(
+                select(
+                    LearnerRegistration.platform_id,
+                    LearnerRegistration.deployment_id,
+                    LearnerRegistration.resource_link_id,
+                )
+                .where(LearnerRegistration.course_id == course_id)
+                .distinct()
+                .subquery()
+            )
+        )
+        names = {
+            pid: name or issuer for pid, name, issuer in s.execute(select(Platform.id, Platform.name, Platform.issuer))
+        }
+        by_version: dict[int, list[AcademyUse]] = {}
+        for version_id, platform_id, activities, attempts, active in usage:
+            by_version.setdefault(version_id, []).append(
+                AcademyUse(
+                    platform_id=platform_id,
+                    academy=names.get(platform_id, f"#{platform_id}"),
+                    activities=int(activities),
+                    attempts=int(attempts),
+                    active_attempts=int(active or 0),
+                )
+            )
+        return CourseUse(
+            course_id=course.id,
+            key=course.key,
+            title=course.title,
+            display_title=course.display_title,
+            standard=course.standard,
+            activities=int(links or 0),
+            versions=tuple(
+                VersionUse(
+                    version_id=v.id,
+                    version=v.version,
+                    title=v.title,
+                    standard=v.standard,
+                    edition=v.edition,
+                    launchable_count=v.launchable_count,
+                    size_bytes=v.size_bytes,
+                    imported_at=v.imported_at,
+                    imported_by=v.imported_by,
+                    source_name=v.source_name,
+                    academies=tuple(sorted(by_version.get(v.id, []), key=lambda a: a.academy.lower())),
+                )
+                for v in versions
+            ),
+        )
