@@ -8,7 +8,8 @@ cannot inject markup.
 Accessibility (WCAG 2.1 AA): each chart is ``role="img"`` with ``<title>`` and ``<desc>`` tied to
 it by ``aria-labelledby``; every bar or point carries its value as text beside it, so nothing is
 told by colour alone; colours meet 3:1 contrast against white. Pages show the same figures as a
-table next to the chart for readers who prefer one.
+table next to the chart for readers who prefer one. With ``empty`` given, a chart with nothing to
+show is that sentence instead of empty axes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,15 @@ INK = "#1a1a1a"
 GRID = "#8a8a8a"
 
 _ids = itertools.count(1)
+
+
+#: Longest funnel label drawn in full (about 200 px at 12 px sans-serif); longer ones end in "…"
+#: (the chart's description and the table beside it carry the full text).
+LABEL_CHARS = 30
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _default_number(value: float) -> str:
@@ -47,7 +57,7 @@ def _open(width: int, height: int, title: str, desc: str, css_class: str) -> tup
     uid = f"chart{next(_ids)}"
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {_attr(css_class)}" role="img" '
-        f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" preserveAspectRatio="xMinYMin meet" '
         f'aria-labelledby="{uid}-t {uid}-d">'
         f'<title id="{uid}-t">{escape(title)}</title><desc id="{uid}-d">{escape(desc)}</desc>'
     )
@@ -61,6 +71,11 @@ def _text(x: float, y: float, text: str, *, anchor: str = "start", size: int = 1
     )
 
 
+def _empty(title: str, desc: str, css_class: str, text: str) -> str:
+    head, tail = _open(360, 48, title, desc, css_class)
+    return head + _text(8, 28, text, size=14) + tail
+
+
 def funnel_svg(
     stages: Sequence[Point],
     *,
@@ -68,6 +83,7 @@ def funnel_svg(
     desc: str,
     number: Callable[[float], str] = _default_number,
     percent_of_first: Callable[[float], str] | None = None,
+    empty: str = "",
 ) -> str:
     """Horizontal bars, one per stage, each as long as its share of the first stage.
 
@@ -77,8 +93,10 @@ def funnel_svg(
         number: formats a count in the reader's locale.
         percent_of_first: formats a 0..1 share in the reader's locale (e.g. "75 %"); default "75%".
     """
+    if empty and not any(stage.value for stage in stages):
+        return _empty(title, desc, "funnel", empty)
     share = percent_of_first or (lambda v: f"{v * 100:.0f}%")
-    label_w, bar_w, row_h, top = 170, 330, 34, 8
+    label_w, bar_w, row_h, top = 220, 300, 34, 8
     height = top * 2 + row_h * max(len(stages), 1)
     head, tail = _open(label_w + bar_w + 150, height, title, desc, "funnel")
     first = stages[0].value if stages else 0
@@ -88,7 +106,7 @@ def funnel_svg(
         ratio = (stage.value / first) if first else 0.0
         width = max(bar_w * ratio, 1.0 if stage.value else 0.0)
         colour = ACCENT if i == len(stages) - 1 and i > 0 else BAR
-        parts.append(_text(label_w - 8, y + row_h * 0.62, stage.label, anchor="end"))
+        parts.append(_text(label_w - 8, y + row_h * 0.62, _fit(stage.label, LABEL_CHARS), anchor="end"))
         parts.append(
             f'<rect x="{label_w}" y="{y + 4}" width="{width:.1f}" height="{row_h - 10}" fill="{colour}" rx="2"/>'
         )
@@ -106,8 +124,11 @@ def histogram_svg(
     x_label: str,
     y_label: str,
     number: Callable[[float], str] = _default_number,
+    empty: str = "",
 ) -> str:
     """Vertical bars over labelled bins (e.g. score bands), the count written above each bar."""
+    if empty and not any(b.value for b in bins):
+        return _empty(title, desc, "histogram", empty)
     left, bottom, plot_h, top = 48, 46, 180, 22
     slot = 46
     width = left + slot * max(len(bins), 1) + 16
@@ -138,13 +159,14 @@ def series_svg(
     desc: str,
     y_label: str,
     number: Callable[[float], str] = _default_number,
+    empty: str = "",
 ) -> str:
     """Values over consecutive periods (e.g. completions per month) as labelled columns.
 
     Columns rather than a line: with a dozen periods each value is read off its own label, which
     works for screen readers, print and colour-blind readers alike.
     """
-    return histogram_svg(points, title=title, desc=desc, x_label="", y_label=y_label, number=number)
+    return histogram_svg(points, title=title, desc=desc, x_label="", y_label=y_label, number=number, empty=empty)
 
 
 def score_bands(scores: Sequence[float], *, width: int = 10) -> list[Point]:

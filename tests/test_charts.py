@@ -87,3 +87,25 @@ def test_score_bands() -> None:
     assert sum(b.value for b in score_bands([], width=20)) == 0
     with pytest.raises(ValueError, match="divide 100"):
         score_bands([1.0], width=30)
+
+
+def test_empty_data_is_said_in_words_not_drawn_as_empty_axes() -> None:
+    root = parse(funnel_svg([Point("Enrolled", 0)], title="t", desc="d", empty="No learner yet."))
+    assert texts(root) == ["No learner yet."] and not list(root.iter(f"{SVG}rect"))
+    root = parse(series_svg([], title="t", desc="d", y_label="y", empty="No completions yet."))
+    assert texts(root) == ["No completions yet."]
+    assert root.get("role") == "img" and root.find(f"{SVG}title").text == "t"
+
+
+def test_charts_declare_their_natural_size() -> None:
+    root = parse(funnel_svg([Point("a", 3)], title="t", desc="d"))
+    width, height = root.get("viewBox").split()[2:]
+    assert (root.get("width"), root.get("height")) == (width, height)
+
+
+def test_long_labels_are_shortened_with_an_ellipsis() -> None:
+    name = "Royal Bahamas Police Force Training College, Nassau"
+    root = parse(funnel_svg([Point(name, 3)], title="t", desc=name))
+    label = texts(root)[0]
+    assert label.endswith("…") and len(label) == 30 and name.startswith(label[:-1])
+    assert root.find(f"{SVG}desc").text == name

@@ -61,6 +61,7 @@ def _charts(report: regional.RegionalReport) -> dict[str, Markup]:
         ),
         number=number,
         percent_of_first=percent,
+        empty=_("No learner has opened a course yet."),
     )
     months = charts.series_svg(
         [charts.Point(p.month, p.completed) for p in report.months],
@@ -68,6 +69,7 @@ def _charts(report: regional.RegionalReport) -> dict[str, Markup]:
         desc="; ".join(f"{p.month}: {number(p.completed)}" for p in report.months) or _("No completions yet."),
         y_label=_("Completions"),
         number=number,
+        empty=_("No completions yet."),
     )
     academies = charts.funnel_svg(
         [
@@ -81,6 +83,7 @@ def _charts(report: regional.RegionalReport) -> dict[str, Markup]:
         or _("No academy has learners yet."),
         number=number,
         percent_of_first=percent,
+        empty=_("No completions yet."),
     )
     # charts.py escapes every piece of text it draws (tests/test_charts.py), so its SVG is safe markup
     drawn = {"funnel": funnel, "months": months, "academies": academies}
