@@ -24,12 +24,11 @@ from lti_tool.storage.outbox import SqlOutboxStore
 from sync.model import ActivityProgress, GradingProgress, LineItemRef, OutboxStatus, ScoreUpdate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lti_adv"))
-from ltiadv_support import REG_TOKEN, SimulatedMoodle, running_fake_server  # noqa: E402
-
-from axe_support import assert_accessible, screenshot  # noqa: E402
+from axe_support import assert_accessible, screenshot
+from ltiadv_support import REG_TOKEN, SimulatedMoodle, running_fake_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.test_regional import FAILED, PASSED, add_course, enrol  # noqa: E402
+from tests.test_regional import FAILED, PASSED, add_course, enrol
 
 pytestmark = pytest.mark.browser
 
