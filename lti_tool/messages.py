@@ -158,7 +158,7 @@ ERRORS: Mapping[str, str] = MappingProxyType(
             "Your session for this course has ended or is not valid: relaunch the course from your LMS."
         ),
         "forbidden_attempt": N_("This session belongs to another attempt."),
-        "stale_seq": N_("This commit is older than one already saved."),
+        "stale_seq": N_("commit sequence number already used; next expected is %(expected_seq)s"),
         "invalid_commit": N_("The commit is not a valid runtime commit."),
         "attempt_closed": N_("This attempt is finished; relaunch the course from your LMS to start a new one."),
         "invalid_json": N_("The request body is not a JSON object this service accepts."),
