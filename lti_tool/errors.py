@@ -21,6 +21,8 @@ class AppError(Exception):
     Attributes:
         code: stable snake_case code (the JSON ``error``; the catalogue key).
         params: values for the catalogue sentence's ``%(name)s`` placeholders.
+        message_key: the catalogue entry when it is not ``code`` (a raise site may name a more
+            precise sentence of the same error, e.g. one that shows a parameter).
         status: HTTP status.
         detail: English words a raise site still passes (older raise sites); shown to English
             readers instead of the catalogue sentence, never translated.
@@ -39,11 +41,14 @@ class AppError(Exception):
         code: str | None = None,
         status: int | None = None,
         params: Params | None = None,
+        message_key: str | None = None,
     ) -> None:
         if code is not None:
             self.code = code
         if status is not None:
             self.status = status
+        if message_key is not None:
+            self.message_key = message_key
         self.params: Params = MappingProxyType(dict(params or {}))
         self.detail = message
         self.message = message or english(ERRORS, self.catalogue_key(), self.params)
@@ -52,7 +57,8 @@ class AppError(Exception):
     def catalogue_key(self) -> str:
         """The catalogue entry of this error: its code, else the nearest base class's code."""
         own = self.code if self.code != type(self).code else None
-        for code in (own, self.message_key, *(getattr(k, "code", None) for k in type(self).__mro__)):
+        keys = (self.message_key, own, *(getattr(k, "code", None) for k in type(self).__mro__))
+        for code in keys:
             if isinstance(code, str) and code in ERRORS:
                 return code
         return AppError.code

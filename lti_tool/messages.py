@@ -172,6 +172,13 @@ ERRORS: Mapping[str, str] = MappingProxyType(
         "registration_issuer_mismatch": N_(
             "The LMS's issuer does not belong to the host that served its configuration."
         ),
+        "unsupported_alg_named": N_("The launch token is signed with %(alg)s; LTI 1.3 requires RS256."),
+        "platform_disabled_named": N_(
+            "Your LMS's access (%(name)s) to CBSI-Connect is disabled. Contact the CBSI-Connect operator."
+        ),
+        "wrong_version_named": N_("The launch token says LTI version %(version)s; CBSI-Connect needs 1.3.0."),
+        "unsupported_message_type_named": N_("CBSI-Connect does not support LTI messages of type %(type)s."),
+        "missing_login_parameter_named": N_("The LMS's login request has no '%(name)s' parameter."),
         "error": N_("The request could not be completed."),
         "unauthorized": N_("You are not signed in for this page."),
         "method_not_allowed": N_("This address does not accept this kind of request."),

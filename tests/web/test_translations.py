@@ -283,3 +283,14 @@ def test_the_cookie_fallback_page_in_each_language(app: Flask, lang: str) -> Non
 def test_the_cli_renders_english_from_the_same_catalogue() -> None:
     assert AttemptLimitReached().message == messages.ERRORS["attempt_limit_reached"]
     assert messages.english(messages.DELIVERY, "pending", {"score": "8/10"}) == "Waiting to send 8/10"
+
+
+@pytest.mark.parametrize("lang", ["en", *FOREIGN])
+def test_a_launch_error_with_a_parameter_fills_it_in_each_language(client: FlaskClient, lang: str) -> None:
+    response = client.post("/lti/login", data={"login_hint": "u1"}, headers={"Accept-Language": lang})
+    text = _visible_text(response.get_data(as_text=True))
+    assert response.status_code == 400 and "missing_login_parameter" in text
+    sentence = _expect(lang, messages.ERRORS["missing_login_parameter_named"]) % {"name": "iss"}
+    assert sentence.replace("'", "&#39;") in text or sentence in text
+    if lang != "en":
+        assert not _english_leaks(text, lang)
