@@ -56,10 +56,11 @@ def create_app(
     from lti_tool import grades, observability
 
     observability.init_app(app)  # first: request id and timing around every other hook
-    from lti_tool.web import admin, content, core, errors, lti_adv, metrics, player, security
+    from lti_tool.web import admin, content, core, errors, i18n, lti_adv, metrics, player, security
 
     grades.install(services)  # outcome_changed → grade outbox, in the commit's transaction
     metrics.init_app(app)
+    i18n.init_app(app)  # Flask-Babel: the launch's language, else the browser's, else English
     errors.init_app(app)
     security.init_app(app)  # anti-framing headers, 429 answers, disabled platforms
     core.init_app(app)

@@ -309,7 +309,12 @@ def token_cache_for(services: Services) -> TokenCache:
 def delivery_state(
     services: Services, *, platform_id: int, deployment_id: str, resource_link_id: str, user_ids: list[str]
 ) -> dict[str, dict[str, Any]]:
-    """What reached the gradebook for each learner of one activity, in plain words (class view)."""
+    """What reached the gradebook for each learner of one activity (class view).
+
+    Each learner's entry: the outbox ``status``, a ``code`` of ``lti_tool.messages.DELIVERY`` and
+    its ``params`` (``score`` "80/100" or "" for progress only, ``when``, ``error``); the class
+    view renders the words in the reader's language (``lti_tool.web.i18n.delivery_text``).
+    """
     prefix = f"{deployment_id}/{resource_link_id}"
     with services.db.session() as s:
         rows = s.execute(
@@ -324,17 +329,19 @@ def delivery_state(
             score = (
                 f"{row.score_given:g}/{row.score_maximum:g}"
                 if row.score_given is not None and row.score_maximum
-                else "progress only"
+                else ""  # "progress only", in the reader's words
             )
+            params: dict[str, Any] = {"score": score}
             if row.status == "delivered":
-                text = f"Sent {score}" + (f" on {row.delivered_at:%Y-%m-%d %H:%M}" if row.delivered_at else "")
+                code = "delivered_on" if row.delivered_at else "delivered"
+                params["when"] = row.delivered_at
             elif row.status in ("pending", "in_flight"):
-                text = f"Waiting to send {score}" + (" (retrying)" if row.attempts else "")
+                code = "retrying" if row.attempts else "pending"
             elif row.status == "superseded":
-                text = "Up to date in the gradebook"
+                code, params = "superseded", {}
             else:
-                text = f"Not accepted by the LMS: {(row.last_error or '')[:160]}"
-            out[row.user_id] = {"status": row.status, "text": text}
+                code, params = "dead", {"error": (row.last_error or "")[:160]}
+            out[row.user_id] = {"status": row.status, "code": code, "params": params}
         return out
 
 

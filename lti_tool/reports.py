@@ -46,13 +46,8 @@ class ClassReport:
     roster_note: str | None = None
 
 
-STATE_LABELS = {
-    "not_started": "Not started",
-    "in_progress": "In progress",
-    "completed": "Completed",
-    "passed": "Passed",
-    "failed": "Failed",
-}
+STATES = ("not_started", "in_progress", "completed", "passed", "failed")
+"""A learner's states, in the class view's order (their words are in ``templates/lti/class.html``)."""
 
 
 def _state(outcome: dict[str, Any]) -> str:
@@ -143,8 +138,8 @@ def class_report(
     if grade_state is not None and by_user:
         grades = grade_state(list(by_user))
         by_user = {uid: LearnerRow(**{**row.__dict__, "grade": grades.get(uid, {})}) for uid, row in by_user.items()}
-    ordered = sorted(by_user.values(), key=lambda r: (list(STATE_LABELS).index(r.state), r.name.lower()))
-    counts = {state: sum(1 for r in ordered if r.state == state) for state in STATE_LABELS}
+    ordered = sorted(by_user.values(), key=lambda r: (STATES.index(r.state), r.name.lower()))
+    counts = {state: sum(1 for r in ordered if r.state == state) for state in STATES}
     scores = [r.score_percent for r in ordered if r.score_percent is not None]
     return ClassReport(
         rows=tuple(ordered),

@@ -6,14 +6,19 @@ on, and a message a human admin can act on. One base class, one subclass per fai
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 
 class SyncError(Exception):
     """Grade delivery failed."""
 
     code = "sync_error"
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, params: Mapping[str, str | int] | None = None) -> None:
         super().__init__(message or (self.__doc__ or self.code).strip())
+        #: values a message catalogue fills into its sentence for ``code`` (the web layer's words)
+        self.params: Mapping[str, str | int] = MappingProxyType(dict(params or {}))
 
     @property
     def message(self) -> str:

@@ -62,9 +62,11 @@ CORS_EXPOSE = "ETag, Last-Modified, X-Experience-API-Version, X-Experience-API-C
 class XapiError(Exception):
     """An error answer: HTTP status, code, message."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, *, params: Mapping[str, str | int] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        #: values a message catalogue fills into its sentence for ``code``
+        self.params: Mapping[str, str | int] = dict(params or {})
 
 
 def bad(message: str, code: str = "bad_request") -> XapiError:

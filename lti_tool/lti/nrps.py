@@ -66,6 +66,7 @@ class NrpsUrlRefused(NrpsError):
     """The launch's roster URL is not on the LMS's registered hosts; the roster was not requested."""
 
     code = "service_url_refused"
+    message_key = "roster_url_refused"
 
 
 class NrpsResponseInvalid(NrpsError):

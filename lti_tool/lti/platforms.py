@@ -361,6 +361,7 @@ class PlatformAccessDisabled(AppError):
     """Your academy's access to these courses is switched off. Contact your academy (your LMS administrator)."""
 
     code = "platform_disabled"
+    message_key = "platform_access_disabled"
     status = 403
 
 

@@ -122,6 +122,7 @@ class IssuerMismatch(RegistrationError):
     """The LMS's issuer does not belong to the host that served its configuration."""
 
     code = "issuer_mismatch"
+    message_key = "registration_issuer_mismatch"
 
 
 class RegistrationRefused(RegistrationError):

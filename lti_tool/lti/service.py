@@ -214,7 +214,7 @@ class LtiService:
         """
         for name in ("iss", "login_hint", "target_link_uri"):
             if not params.get(name):
-                raise MissingLoginParameter(f"the LMS's login request has no '{name}' parameter")
+                raise MissingLoginParameter(message_key="missing_login_parameter_named", params={"name": name})
         issuer, target = params["iss"], params["target_link_uri"]
         parts, own = urlsplit(target), urlsplit(self.base_url)
         if (parts.scheme, parts.netloc) != (own.scheme, own.netloc):

@@ -354,7 +354,7 @@ def check_header(c: LaunchCheck) -> LaunchCheck:
     """``alg`` is RS256 (never ``none`` nor HMAC) and ``kid`` is present (Security Framework §6.1, §6.3)."""
     alg = c.header.get("alg")
     if alg not in ALLOWED_ALGORITHMS:
-        raise UnsupportedAlgorithm(f"the launch token is signed with {alg!r}; LTI 1.3 requires RS256")
+        raise UnsupportedAlgorithm(message_key="unsupported_alg_named", params={"alg": str(alg)[:40]})
     kid = c.header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise MissingKid()
@@ -415,7 +415,7 @@ def check_platform_status(c: LaunchCheck) -> LaunchCheck:
             f"('cbsi-connect platforms approve {p.id}')"
         )
     if p.status != "active":
-        raise PlatformDisabled(f"your LMS's access ({p.name}) is disabled; contact the CBSI-Connect operator")
+        raise PlatformDisabled(message_key="platform_disabled_named", params={"name": p.name})
     return c
 
 
@@ -477,7 +477,7 @@ def check_version(c: LaunchCheck) -> LaunchCheck:
     if version is None:
         raise MissingVersion()
     if version != LTI_VERSION:
-        raise WrongVersion(f"the launch token says LTI version {version!r}; CBSI-Connect needs 1.3.0")
+        raise WrongVersion(message_key="wrong_version_named", params={"version": str(version)[:40]})
     return c
 
 
@@ -501,7 +501,7 @@ def check_message_type(c: LaunchCheck) -> LaunchCheck:
     if not isinstance(message_type, str) or not message_type:
         raise MissingMessageType()
     if message_type not in c.supported_message_types:
-        raise UnsupportedMessageType(f"CBSI-Connect does not support LTI messages of type {message_type!r}")
+        raise UnsupportedMessageType(message_key="unsupported_message_type_named", params={"type": message_type[:80]})
     return c
 
 

@@ -75,7 +75,7 @@ class StaleCommit(RuntimeProblem):
     status = 409
 
     def __init__(self, expected_seq: int) -> None:
-        super().__init__(f"commit sequence number already used; next expected is {expected_seq}")
+        super().__init__(params={"expected_seq": expected_seq})
         self.expected_seq = expected_seq
 
 

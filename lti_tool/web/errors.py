@@ -1,5 +1,8 @@
 """Error responses: JSON with a stable code for API routes, a friendly page for browsers.
 
+The words come from the message catalogue in the reader's language (``lti_tool.web.i18n``):
+the JSON ``error`` code and the HTTP status stay the same in every language.
+
 No stack trace ever reaches a client; unexpected errors are logged with an incident id the
 page shows, so an admin can find the log line.
 
@@ -22,6 +25,7 @@ from werkzeug.exceptions import HTTPException
 
 from lti_tool.errors import AppError
 from lti_tool.storage import StorageError
+from lti_tool.web.i18n import error_text, localised
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +76,8 @@ def database_unavailable(exc: BaseException, code: str = "database_unavailable")
     # the driver's own words (never the statement or its parameters: they may be personal data)
     reason = exc if isinstance(exc, StorageError) else f"{exc.__class__.__name__}: {getattr(exc, 'orig', None) or ''}"
     logger.error("database unavailable (incident %s): %s", incident, reason, extra={"action": "database_down"})
-    response = error_response(503, code, "the service's database is unavailable; try again shortly", incident=incident)
+    message = localised("database_unavailable", "the service's database is unavailable; try again shortly")
+    response = error_response(503, code, message, incident=incident)
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
@@ -82,16 +87,16 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(AppError)
     def _app_error(exc: AppError) -> Response:
-        return error_response(exc.status, exc.code, exc.message)
+        return error_response(exc.status, exc.code, error_text(exc))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
         code = _HTTP_CODES.get(status, "http_error")
-        message = exc.description or exc.name
+        detail = exc.description or exc.name
         if status == 413:
-            message = "the request body is larger than this service accepts"
-        return error_response(status, code, message)
+            detail = "the request body is larger than this service accepts"
+        return error_response(status, code, localised(code, detail))
 
     @app.errorhandler(StorageError)
     def _storage_error(exc: StorageError) -> Response:
@@ -106,9 +111,5 @@ def init_app(app: Flask) -> None:
             return database_unavailable(exc)
         incident = uuid.uuid4().hex[:12]
         logger.exception("unexpected error (incident %s)", incident, extra={"action": "unexpected_error"})
-        return error_response(
-            500,
-            "internal_error",
-            "something went wrong on our side; the operator can find it in the logs by its incident id",
-            incident=incident,
-        )
+        detail = "something went wrong on our side; the operator can find it in the logs by its incident id"
+        return error_response(500, "internal_error", localised("internal_error", detail), incident=incident)

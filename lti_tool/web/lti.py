@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, render_template, request
+from flask_babel import gettext
 
 from lti_tool import reports
 from lti_tool.lti import platforms
@@ -24,7 +25,8 @@ from lti_tool.lti.errors import LaunchRejected, LaunchSessionError, PlatformAdmi
 from lti_tool.lti.jwks import PlatformKeyCache
 from lti_tool.lti.service import LAUNCH_SESSION_SECONDS, LtiService
 from lti_tool.lti.validation import RESOURCE_LINK
-from lti_tool.web import services
+from lti_tool.web import i18n, services
+from lti_tool.web.i18n import error_text
 
 logger = logging.getLogger(__name__)
 
@@ -221,6 +223,7 @@ def require_launch(launch_id: str) -> Launch:
     )
     launch_obj = lti_service().launch_from_token(token, launch_id)
     g.lti_launch_token = token
+    i18n.use_launch(launch_obj.claims)  # the page speaks the launch's language
     return launch_obj
 
 
@@ -261,7 +264,7 @@ def class_view(launch_id: str) -> Response:
             token=current_launch_token(),
             nrps_available=bool(launch_obj.nrps),
             report=report,
-            labels=reports.STATE_LABELS,
+            states=reports.STATES,
         )
     )
 
@@ -278,10 +281,14 @@ def _class_report(launch_obj: Launch) -> reports.ClassReport | None:
         try:
             roster = roster_for(launch_obj).members
         except NrpsError as exc:
-            note = f"The LMS roster could not be read ({exc.code}): {exc.message}"
+            note = gettext(
+                "The LMS roster could not be read (%(code)s): %(reason)s", code=exc.code, reason=error_text(exc)
+            )
             logger.warning("roster unavailable for launch %s: %s", launch_obj.id, exc.code, extra={"action": "roster"})
     else:
-        note = "Your LMS did not offer its roster for this launch: learners appear here once they open the activity."
+        note = gettext(
+            "Your LMS did not offer its roster for this launch: learners appear here once they open the activity."
+        )
     from lti_tool import grades
 
     link = launch_obj.resource_link_id

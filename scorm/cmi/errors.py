@@ -13,6 +13,7 @@ SCORM runtime errors.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from enum import Enum
 from types import MappingProxyType
 from typing import Final, Literal
@@ -196,8 +197,10 @@ class CmiError(Exception):
 
     code: str = "cmi_error"
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, params: Mapping[str, str | int] | None = None) -> None:
         super().__init__(message or (self.__doc__ or self.code).strip())
+        #: values a message catalogue fills into its sentence for ``code`` (the web layer's words)
+        self.params: Mapping[str, str | int] = MappingProxyType(dict(params or {}))
 
 
 class UnknownVersionError(CmiError):

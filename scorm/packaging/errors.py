@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import ClassVar
 
 # Messages are written as sentences; these first words get a capital letter (a leading file
@@ -50,7 +51,10 @@ class PackageError(Exception):
         file: str | None = None,
         element: str | None = None,
         rule: str | None = None,
+        params: Mapping[str, str | int] | None = None,
     ) -> None:
+        #: values a message catalogue fills into its sentence for ``code`` (the web layer's words)
+        self.params: Mapping[str, str | int] = MappingProxyType(dict(params or {}))
         text = message or (self.__doc__ or self.code).strip()
         first, _, rest = text.partition(" ")
         if first in _SENTENCE_STARTS:

@@ -7,14 +7,19 @@ for callers that pass something the engine cannot work with at all.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 
 class SequencingError(Exception):
     """The sequencing engine could not process the call."""
 
     code = "sequencing_error"
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, params: Mapping[str, str | int] | None = None) -> None:
         self.message = message or (self.__doc__ or self.code).strip()
+        #: values a message catalogue fills into its sentence for ``code`` (the web layer's words)
+        self.params: Mapping[str, str | int] = MappingProxyType(dict(params or {}))
         super().__init__(self.message)
 
 

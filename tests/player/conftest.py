@@ -35,6 +35,8 @@ from flask import Flask, Response, abort, jsonify, render_template, request
 from werkzeug.security import safe_join
 from werkzeug.serving import make_server
 
+from lti_tool.web import i18n
+
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-" + "t" * 20
 
@@ -246,6 +248,7 @@ def create_harness_app(harness: Harness) -> Flask:
         template_folder=str(REPO / "lti_tool/web/templates"),
         static_folder=str(REPO / "lti_tool/web/static"),
     )
+    i18n.init_app(app)  # the player page embeds its words (player.js reads them)
 
     @app.get("/content/<pkg>/<path:path>")
     def content(pkg: str, path: str) -> Any:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from sql_sync_helpers import (
     INSTRUCTOR,
     TrackingPlatform,
@@ -30,6 +31,7 @@ from lti_tool.runtime import service
 from lti_tool.services import Services
 from lti_tool.storage.models import Attempt, ScoState
 from lti_tool.storage.outbox import SqlOutboxStore
+from lti_tool.web import i18n
 from sync.breaker import BreakerConfig
 from sync.model import OutboxStatus, floor_to_second, format_timestamp
 from sync.worker import WorkerConfig, utc_now
@@ -342,17 +344,21 @@ def test_class_view_words_for_each_delivery_state(
     before = grades.delivery_state(
         wired, platform_id=pid, deployment_id="dep-1", resource_link_id="rl-1", user_ids=["sent", "refused", "none"]
     )
-    assert before["sent"]["text"].startswith("Waiting to send 80/100")
+    assert before["sent"]["code"] == "pending" and before["sent"]["params"]["score"] == "80/100"
     run_cli(wired, "sync", "once")
     after = grades.delivery_state(
         wired, platform_id=pid, deployment_id="dep-1", resource_link_id="rl-1", user_ids=["sent", "refused", "none"]
     )
-    assert after["sent"]["status"] == "delivered" and after["sent"]["text"].startswith("Sent 80/100 on ")
-    assert after["refused"]["status"] == "dead"
-    assert (
-        after["refused"]["text"].startswith("Not accepted by the LMS:")
-        and "Incorrect score" in after["refused"]["text"]
-    )
+    assert after["sent"]["status"] == "delivered" and after["sent"]["code"] == "delivered_on"
+    assert after["refused"]["status"] == "dead" and after["refused"]["code"] == "dead"
+    assert "Incorrect score" in after["refused"]["params"]["error"]
+    # the class view's words (English: the request has no other language)
+    app = Flask(__name__)
+    i18n.init_app(app)
+    with app.test_request_context("/"):
+        assert i18n.delivery_text(before["sent"]).startswith("Waiting to send 80/100")
+        assert i18n.delivery_text(after["sent"]).startswith("Sent 80/100 on ")
+        assert i18n.delivery_text(after["refused"]).startswith("Not accepted by the LMS:")
     assert "none" not in after
     other = grades.delivery_state(
         wired, platform_id=pid, deployment_id="dep-1", resource_link_id="rl-other", user_ids=["sent"]

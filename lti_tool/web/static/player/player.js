@@ -75,6 +75,22 @@
     return JSON.parse(node.textContent);
   }
 
+  // The player's words, in the learner's language: the page embeds them (#cbsi-player-messages,
+  // from lti_tool/messages.py PLAYER through the gettext catalogues); "%(name)s" is filled from params.
+  let MESSAGES = null;
+  function t(key, params) {
+    if (MESSAGES === null) {
+      const node = $("cbsi-player-messages");
+      try {
+        MESSAGES = node ? JSON.parse(node.textContent) : {};
+      } catch (e) {
+        MESSAGES = {};
+      }
+    }
+    const text = typeof MESSAGES[key] === "string" ? MESSAGES[key] : key;
+    return text.replace(/%\((\w+)\)s/g, (m, name) => (params && name in params ? String(params[name]) : m));
+  }
+
   function inFrame() {
     try {
       return global.self !== global.top;
@@ -122,7 +138,7 @@
       } else if (this.multi) {
         this.navigate("continue", null);
       } else {
-        this.showPanel("<h2>Nothing to show</h2><p>This course has no launchable content.</p>");
+        this.showPanel("<h2>" + escapeHtml(t("nothing_to_show")) + "</h2><p>" + escapeHtml(t("no_content")) + "</p>");
       }
     }
 
@@ -262,13 +278,7 @@
     }
 
     setStatus(kind) {
-      const text = {
-        saving: "Saving…",
-        saved: "All progress saved",
-        offline: "Connection lost: your progress is kept here and will be sent when it returns",
-        auth: "Your session has expired: progress is kept in this browser; relaunch from your course to send it",
-        rejected: "Some data was refused by the server",
-      }[kind] || "";
+      const text = ["saving", "saved", "offline", "auth", "rejected"].includes(kind) ? t(kind) : "";
       this.status.textContent = text;
       this.status.title = text;
       this.status.dataset.state = kind;
@@ -329,8 +339,7 @@
       this.currentId = item.id;
       this.hidePanel();
       if (item.kind === "sco" && !(runtimeConfig && runtimeConfig.commitUrl)) {
-        this.showPanel("<h2>This part cannot be opened</h2><p>The server sent no runtime for it. " +
-          "Your progress so far is saved; try again from your course.</p>");
+        this.showPanel("<h2>" + escapeHtml(t("no_runtime_title")) + "</h2><p>" + escapeHtml(t("no_runtime_text")) + "</p>");
         return;
       }
       if (item.kind === "sco") {
@@ -344,7 +353,7 @@
         q.enqueue({}, { terminate: true, asset_completed: true });
         item.completed = true;
       }
-      this.frame.setAttribute("title", item.title || "Course content");
+      this.frame.setAttribute("title", item.title || t("course_content"));
       this.frame.setAttribute("src", item.url);
       $("cbsi-item-title").textContent = this.multi ? item.title || "" : "";
       this.renderToc();
@@ -397,13 +406,13 @@
           this.showExitPage(false, res.message);
         } else {
           this.renderToc();
-          this.showPanel("<h2>" + escapeHtml(res.message || "Nothing more to show here") + "</h2>" +
-            "<p>Choose an item from the table of contents, or use Exit.</p>");
+          this.showPanel("<h2>" + escapeHtml(res.message || t("nothing_more")) + "</h2>" +
+            "<p>" + escapeHtml(t("choose_item")) + "</p>");
         }
         this.setStatus("saved");
       } catch (err) {
-        this.showPanel("<h2>Could not open the next part</h2><p>" + escapeHtml(String(err.message || err)) +
-          "</p><p>Your progress is saved. Try again, or use Exit.</p>");
+        this.showPanel("<h2>" + escapeHtml(t("nav_failed_title")) + "</h2><p>" + escapeHtml(String(err.message || err)) +
+          "</p><p>" + escapeHtml(t("nav_failed_text")) + "</p>");
       } finally {
         this.busy = false;
         this.updateButtons();
@@ -413,7 +422,11 @@
     async postNav(body) {
       const resp = await fetch(this.config.navUrl, {
         method: "POST",
-        headers: { "Content-Type": "application/json", Authorization: "Bearer " + this.config.token },
+        headers: {
+          "Content-Type": "application/json",
+          Authorization: "Bearer " + this.config.token,
+          "Accept-Language": doc.documentElement.lang || "en",
+        },
         body: JSON.stringify(body),
         credentials: "omit",
         cache: "no-store",
@@ -424,7 +437,7 @@
       } catch (e) {
         data = null;
       }
-      if (!resp.ok) throw new Error((data && data.message) || "The server answered " + resp.status + ".");
+      if (!resp.ok) throw new Error((data && data.message) || t("server_answered", { status: resp.status }));
       return data || {};
     }
 
@@ -453,17 +466,16 @@
     }
 
     showExitPage(pending, message) {
-      const heading = message || (pending ? "Your progress is being saved" : "Your progress has been saved");
+      const heading = message || t(pending ? "progress_saving" : "progress_saved");
       const parts = ["<h2>" + escapeHtml(heading) + "</h2>"];
       if (pending) {
-        parts.push('<p class="cbsi-warn">Some progress could not be sent yet (no connection). ' +
-          "Keep this page open: it is sent as soon as the connection returns. It is also kept in this browser.</p>");
+        parts.push('<p class="cbsi-warn">' + escapeHtml(t("pending_warning")) + "</p>");
         const again = () => rt.flush().then((r) => {
           if (r.ok) {
             const warn = this.panel.querySelector(".cbsi-warn");
-            if (warn) warn.textContent = "Everything is saved now.";
+            if (warn) warn.textContent = t("all_saved");
             const h = this.panel.querySelector("h2");
-            if (h && !message) h.textContent = "Your progress has been saved";
+            if (h && !message) h.textContent = t("progress_saved");
             this.setStatus("saved");
           }
         });
@@ -472,12 +484,12 @@
       const returnUrl = safeReturnUrl(this.config.returnUrl);
       if (returnUrl) {
         parts.push('<p><a class="cbsi-button" target="_top" href="' + escapeAttr(returnUrl) +
-          '">Return to the course</a></p>');
+          '">' + escapeHtml(t("return_to_course")) + "</a></p>");
       }
       if (global.opener && !inFrame()) {
-        parts.push('<p><button type="button" class="cbsi-button" id="cbsi-close">Close this window</button></p>');
+        parts.push('<p><button type="button" class="cbsi-button" id="cbsi-close">' + escapeHtml(t("close_window")) + "</button></p>");
       } else {
-        parts.push("<p>You can close this window, or return to your course.</p>");
+        parts.push("<p>" + escapeHtml(t("close_or_return")) + "</p>");
       }
       this.showPanel(parts.join(""));
       const close = $("cbsi-close");

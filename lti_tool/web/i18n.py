@@ -1,0 +1,141 @@
+"""Translations: the reader's language, and the words of errors, states and the player in it.
+
+The language of a request, first match wins:
+
+1. the LTI launch's ``launch_presentation.locale`` claim, for every request that carries the
+   launch (``use_launch``: the launch is stored server side, its token rides on each page);
+2. the browser's ``Accept-Language``;
+3. English.
+
+A tag's region is kept for numbers and dates (``es-DO`` for the Dominican Republic's academy,
+``fr-HT`` for Haiti's, ``nl-SR`` for Suriname's); the words come from the language's catalogue
+(``lti_tool/translations/<lang>/LC_MESSAGES/messages.po``, compiled to ``.mo`` beside it).
+
+Errors are rendered here, never at raise time: :func:`error_text` looks the error's code up in
+:mod:`lti_tool.messages` and translates the sentence with the error's ``params``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from flask import Flask, g, has_request_context, request
+from flask_babel import Babel, format_datetime, get_locale, gettext, refresh
+
+from lti_tool import messages
+from lti_tool.errors import AppError
+
+LANGUAGES = ("en", "es", "fr", "nl")
+"""The languages with a catalogue; English is the message ids themselves."""
+DEFAULT = "en"
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+LOCALE_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/launch_presentation"
+_TAG = re.compile(r"^([A-Za-z]{2,3})(?:[-_]([A-Za-z]{2}|[0-9]{3}))?(?:[-_].*)?$")
+
+
+def normalise(tag: object) -> str | None:
+    """``es-DO`` -> ``es_DO``; ``fr`` -> ``fr``; a language without a catalogue or junk -> None."""
+    if not isinstance(tag, str):
+        return None
+    match = _TAG.match(tag.strip()[:35])
+    if not match or match.group(1).lower() not in LANGUAGES:
+        return None
+    language, region = match.group(1).lower(), match.group(2)
+    if region:
+        try:
+            return str(Locale(language, region.upper()))
+        except (UnknownLocaleError, ValueError):
+            return language
+    return language
+
+
+def launch_locale(claims: Mapping[str, Any]) -> str | None:
+    """The supported locale a launch asks for (``launch_presentation.locale``), if any."""
+    presentation = claims.get(LOCALE_CLAIM)
+    return normalise(presentation.get("locale")) if isinstance(presentation, Mapping) else None
+
+
+def use_launch(claims: Mapping[str, Any]) -> None:
+    """Answer this request in the launch's language (when the launch names a supported one)."""
+    locale = launch_locale(claims)
+    if locale and has_request_context():
+        g.cbsi_locale = locale
+        refresh()  # Flask-Babel caches the request's locale on first use
+
+
+def select_locale() -> str:
+    """Flask-Babel's locale selector: the launch's, else the browser's, else English."""
+    chosen = g.get("cbsi_locale")
+    if chosen:
+        return chosen
+    best = request.accept_languages.best_match(LANGUAGES)
+    if best:
+        # keep the region of the browser's first matching tag for numbers and dates
+        for tag, _quality in request.accept_languages:
+            locale = normalise(tag)
+            if locale and locale.split("_")[0] == best:
+                return locale
+        return best
+    return DEFAULT
+
+
+def language() -> str:
+    """The current request's language (``en`` outside a request)."""
+    if not has_request_context():
+        return DEFAULT
+    locale = get_locale()
+    return locale.language if locale else DEFAULT
+
+
+def localised(key: str, detail: str | None, params: Mapping[str, object] | None = None) -> str:
+    """The catalogue sentence of error ``key`` in the reader's language.
+
+    ``detail``: English words a raise site still passes; English readers get them (they are more
+    precise than the code's sentence), other readers the code's translated sentence.
+    """
+    if detail and language() == DEFAULT:
+        return detail
+    sentence = messages.ERRORS.get(key, messages.ERRORS[AppError.code])
+    return gettext(sentence, **dict(params or {}))
+
+
+def error_text(exc: AppError) -> str:
+    """The words of an application error, in the reader's language."""
+    return localised(exc.catalogue_key(), exc.detail, exc.params)
+
+
+def delivery_text(grade: Mapping[str, Any]) -> str:
+    """What reached the gradebook (one ``grades.delivery_state`` entry), in the reader's language."""
+    code = grade.get("code")
+    if code not in messages.DELIVERY:
+        return ""
+    params = dict(grade.get("params") or {})
+    if "score" in params and not params["score"]:
+        params["score"] = gettext(messages.DELIVERY["progress_only"])
+    when = params.get("when")
+    if isinstance(when, datetime):
+        params["when"] = format_datetime(when, "short")
+    return gettext(messages.DELIVERY[code], **params)
+
+
+def player_messages() -> dict[str, str]:
+    """The player's words in the reader's language (the page embeds them for player.js)."""
+    return {key: gettext(sentence) for key, sentence in messages.PLAYER.items()}
+
+
+def init_app(app: Flask) -> None:
+    """Flask-Babel over ``lti_tool/translations``, the locale selector, and template helpers."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    Babel(app, locale_selector=select_locale)
+
+    @app.context_processor
+    def _i18n_context() -> dict[str, Any]:
+        return {"page_lang": str(get_locale() or DEFAULT).replace("_", "-"), "player_messages": player_messages}
+
+    app.jinja_env.filters["delivery_text"] = delivery_text
