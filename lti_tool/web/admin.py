@@ -256,11 +256,7 @@ def upload() -> tuple[Response, int]:
 
 def init_app(app: Flask) -> None:
     """Register the blueprint with the console's pages, and the locale-aware template filters."""
-    from flask_babel import Babel
-
     from lti_tool.web import console, console_report, formatting  # noqa: F401 - their routes are on bp
 
-    if "babel" not in app.extensions:  # TEMPORARY until the i18n branch merges
-        Babel(app)
     formatting.init_app(app)
     app.register_blueprint(bp)

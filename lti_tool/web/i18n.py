@@ -22,9 +22,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from babel import Locale, UnknownLocaleError
-from flask import Flask, g, has_request_context, request
+from flask import Flask, Response, g, has_request_context, request
 from flask_babel import Babel, format_datetime, get_locale, gettext, refresh
 
 from lti_tool import messages
@@ -68,9 +69,21 @@ def use_launch(claims: Mapping[str, Any]) -> None:
         refresh()  # Flask-Babel caches the request's locale on first use
 
 
+#: The reader's own choice (the language links at the foot of every page): ``?lang=`` on any page,
+#: remembered in this cookie for the pages that follow.
+SWITCH_PARAM = "lang"
+SWITCH_COOKIE = "cbsi_lang"
+LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français", "nl": "Nederlands"}
+
+
+def switched() -> str | None:
+    """The language the reader chose with the switcher (this request's ``?lang=``, else the cookie)."""
+    return normalise(request.args.get(SWITCH_PARAM)) or normalise(request.cookies.get(SWITCH_COOKIE))
+
+
 def select_locale() -> str:
-    """Flask-Babel's locale selector: the launch's, else the browser's, else English."""
-    chosen = g.get("cbsi_locale")
+    """Flask-Babel's locale selector: the reader's choice, the launch's, the browser's, English."""
+    chosen = switched() or g.get("cbsi_locale")
     if chosen:
         return chosen
     best = request.accept_languages.best_match(LANGUAGES)
@@ -123,6 +136,19 @@ def delivery_text(grade: Mapping[str, Any]) -> str:
     return gettext(messages.DELIVERY[code], **params)
 
 
+def language_links() -> list[dict[str, Any]]:
+    """The switcher's links: this page (same path and query) in each language."""
+    current = language()
+    args = {k: v for k, v in request.args.items() if k != SWITCH_PARAM}
+    links = []
+    for code in LANGUAGES:
+        query = urlencode({**args, SWITCH_PARAM: code})
+        links.append(
+            {"code": code, "name": LANGUAGE_NAMES[code], "href": f"{request.path}?{query}", "current": code == current}
+        )
+    return links
+
+
 def player_messages() -> dict[str, str]:
     """The player's words in the reader's language (the page embeds them for player.js)."""
     return {key: gettext(sentence) for key, sentence in messages.PLAYER.items()}
@@ -136,6 +162,24 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _i18n_context() -> dict[str, Any]:
-        return {"page_lang": str(get_locale() or DEFAULT).replace("_", "-"), "player_messages": player_messages}
+        return {
+            "page_lang": str(get_locale() or DEFAULT).replace("_", "-"),
+            "player_messages": player_messages,
+            "language_links": language_links,
+        }
+
+    @app.after_request
+    def _remember_switch(response: Response) -> Response:
+        chosen = normalise(request.args.get(SWITCH_PARAM))
+        if chosen:
+            response.set_cookie(
+                SWITCH_COOKIE,
+                chosen,
+                max_age=365 * 24 * 3600,
+                secure=request.is_secure,
+                httponly=True,
+                samesite="None" if request.is_secure else "Lax",  # None: inside an LMS iframe too
+            )
+        return response
 
     app.jinja_env.filters["delivery_text"] = delivery_text

@@ -41,6 +41,23 @@ SAME_WORDS = {
     "incident",
     "Deployments",
     "deployment",
+    # the same word in Spanish, French or Dutch
+    "no",
+    "Action",
+    "Actions",
+    "Catalogue",
+    "Version",
+    "Version %(n)s",
+    "version",
+    "active",
+    "client",
+    "Academies",
+    "Accounts:",
+    "Dashboard",
+    "Details",
+    "Id",
+    "Product",
+    "element",
 }
 
 
@@ -49,17 +66,15 @@ def _catalogue(lang: str) -> dict[str, str]:
         return {m.id: m.string for m in read_po(f) if m.id}
 
 
+def _method_map() -> list[tuple[str, str]]:
+    """The extraction map of ``babel.cfg`` (the one list of translated sources)."""
+    sections = re.findall(r"^\[(\w+):\s*([^\]]+)\]", (REPO / "babel.cfg").read_text(), re.M)
+    return [(pattern.strip(), method) for method, pattern in sections]
+
+
 def _source_ids() -> set[str]:
     """Every message id in the sources, extracted as ``scripts/translations.sh update`` does."""
-    method_map = [
-        ("lti_tool/messages.py", "python"),
-        ("lti_tool/web/lti.py", "python"),
-        ("lti_tool/web/templates/base.html", "jinja2"),
-        ("lti_tool/web/templates/error.html", "jinja2"),
-        ("lti_tool/web/templates/player/**.html", "jinja2"),
-        ("lti_tool/web/templates/lti/**.html", "jinja2"),
-    ]
-    found = extract_from_dir(str(REPO), method_map, keywords={"_": None, "N_": None, "gettext": None})
+    found = extract_from_dir(str(REPO), _method_map(), keywords={"_": None, "N_": None, "gettext": None})
     return {message for _file, _line, message, _comments, _context in found if isinstance(message, str)}
 
 
