@@ -410,19 +410,19 @@ def test_missing_state_cookie_uses_platform_storage(app, client, peer):
 # -- deep linking claims (the handler comes from the ltiadv branch) ------------------------------
 
 
-def test_message_type_without_handler_is_unsupported(client, peer, monkeypatch):
-    from lti_tool.lti import context
-
-    monkeypatch.delitem(context._HANDLERS, "LtiDeepLinkingRequest", raising=False)
+def test_message_type_without_handler_is_unsupported(client, peer, app):
+    services_of(app).launch_handlers.unregister("LtiDeepLinkingRequest")
     state, nonce, _ = login(client)
     token = peer.sign(claims_for(nonce, lti_message_type="LtiDeepLinkingRequest", lti_resource_link=...))
     assert_clean_error(post_launch(client, token, state), "unsupported_message_type", 400)
 
 
-def test_deep_linking_claims_checked(client, peer, monkeypatch):
-    from lti_tool.lti import context
+def test_deep_linking_claims_checked(client, peer, app):
+    from lti_tool.lti.context import LaunchPage
 
-    monkeypatch.setitem(context._HANDLERS, "LtiDeepLinkingRequest", lambda launch: ("deep linking " + launch.id, 200))
+    services_of(app).launch_handlers.register(
+        "LtiDeepLinkingRequest", lambda launch: LaunchPage("deep linking " + launch.id)
+    )
     dl = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
     state, nonce, _ = login(client)
     token = peer.sign(claims_for(nonce, lti_message_type="LtiDeepLinkingRequest", lti_resource_link=...))
