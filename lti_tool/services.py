@@ -51,7 +51,12 @@ APP_EXTENSION = "cbsi"
 
 @dataclass(frozen=True, kw_only=True)
 class Services:
-    """Long-lived collaborators, created by :func:`build_services` (never construct it by hand)."""
+    """Long-lived collaborators, created by :func:`build_services` (never construct it by hand).
+
+    The objects are built from ``settings``: for other settings call :func:`build_services` again
+    (sharing ``db`` and ``keys`` if needed), never ``dataclasses.replace(services, settings=...)``,
+    which would keep objects built from the old settings.
+    """
 
     settings: Settings
     db: Database
