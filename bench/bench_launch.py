@@ -55,7 +55,7 @@ from lti_tool.catalogue import import_package
 from lti_tool.demo import build_demo_package
 from lti_tool.keys import public_jwk
 from lti_tool.lti import platforms
-from lti_tool.services import build_services
+from lti_tool.services import build_services, services_of
 from lti_tool.settings import load_settings
 
 ISSUER = "https://lms.bench.example"
@@ -139,7 +139,7 @@ def ours(key: rsa.RSAPrivateKey, jwks: dict[str, Any], folder: Path) -> tuple[Co
     import_package(services, build_demo_package(folder / "demo-course.zip"))
     app = create_app(settings, services=services)
     # The key set is fetched once (the first launch) and then served from the in-memory cache.
-    app.extensions["cbsi_lti"].key_cache.fetch = lambda url, timeout: jwks
+    services_of(app).key_cache.fetch = lambda url, timeout: jwks
     target = "https://tool.bench.example/lti/launch"
 
     def round_trip(i: int) -> float:

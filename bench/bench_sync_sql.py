@@ -37,7 +37,6 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -108,8 +107,7 @@ def prepare(url: str, ports: list[int], n: int) -> dict:
 
 def _guard(db: Database) -> RegisteredHostsGuard:
     """The production URL guard (service URLs only on the platform's registered hosts)."""
-    services = SimpleNamespace(db=db, settings=SimpleNamespace(outbound=SimpleNamespace(service_hosts=())))
-    return RegisteredHostsGuard(services)  # type: ignore[arg-type]
+    return RegisteredHostsGuard(db)
 
 
 class _ThreadProfiles:

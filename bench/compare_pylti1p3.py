@@ -48,7 +48,7 @@ import lti_helpers as h  # noqa: E402  (tests/lti: the certification tests' peer
 import test_lti_certification as cert  # noqa: E402  (its BAD and VALID payload builders)
 
 from bench.bench_launch import SimpleCache  # noqa: E402  (the example's flask-caching "simple" store)
-from lti_tool import create_app  # noqa: E402
+from lti_tool import create_app, services_of  # noqa: E402
 from lti_tool.lti import platforms  # noqa: E402
 from lti_tool.lti.tokens import cache_key  # noqa: E402
 from lti_tool.services import build_services  # noqa: E402
@@ -218,7 +218,7 @@ class Ours:
         )
         self.peer = h.Peer(platform=info, keys=dict(peer_keys), published=list(peer_keys))
         self.app = create_app(settings, services=self.services)
-        self.app.extensions["cbsi_lti"].key_cache.fetch = self.peer.fetch
+        services_of(self.app).key_cache.fetch = self.peer.fetch
         self.client = self.app.test_client()
 
     def login(self) -> tuple[str, str]:
@@ -296,7 +296,7 @@ def _rotation_while_cached(side: Side) -> str:
 def _clock_after(side: Side, seconds: float) -> Iterator[None]:
     """Our key cache's clock moved past its refetch interval (a rotation is not seconds after a launch)."""
     if isinstance(side, Ours):
-        cache = side.app.extensions["cbsi_lti"].key_cache
+        cache = services_of(side.app).key_cache
         before = cache.clock
         cache.clock = lambda: before() + seconds
         try:

@@ -8,10 +8,10 @@ from typing import Any
 from flask import Flask
 
 from lti_tool.logging_setup import configure_logging
-from lti_tool.services import Services, build_services, demo_secret
+from lti_tool.services import Services, attach, build_services, services_of
 from lti_tool.settings import Settings, load_settings
 
-__all__ = ["create_app", "get_services"]
+__all__ = ["create_app", "services_of"]
 
 
 def create_app(
@@ -42,23 +42,21 @@ def create_app(
         services.db.check_migrated()
 
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
-    secret = settings.server.secret_key or demo_secret(settings.instance_path)
     app.config.update(
-        SECRET_KEY=secret,
+        SECRET_KEY=services.secret_key,
         MAX_CONTENT_LENGTH=settings.server.max_request_bytes,
         SESSION_COOKIE_SECURE=settings.server.base_url.startswith("https://"),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         PREFERRED_URL_SCHEME="https" if settings.server.base_url.startswith("https://") else "http",
     )
-    app.extensions["cbsi"] = services
+    attach(app, services)  # views read it with lti_tool.web.services(), code with services_of(app)
 
-    from lti_tool import grades, observability
+    from lti_tool import observability
 
     observability.init_app(app)  # first: request id and timing around every other hook
     from lti_tool.web import admin, content, core, errors, i18n, lti_adv, metrics, player, security
 
-    grades.install(services)  # outcome_changed → grade outbox, in the commit's transaction
     metrics.init_app(app)
     i18n.init_app(app)  # Flask-Babel: the launch's language, else the browser's, else English
     errors.init_app(app)
@@ -66,7 +64,7 @@ def create_app(
     core.init_app(app)
     content.init_app(app)
     admin.init_app(app)
-    player.init_app(app)  # before lti: the player owns /play/<launch id>
+    player.init_app(app)
     from lti_tool.web import devplatform, lti
 
     lti.init_app(app)
@@ -76,8 +74,3 @@ def create_app(
 
     lrs_web.init_app(app)  # the built-in LRS under /xapi/
     return app
-
-
-def get_services(app: Flask) -> Services:
-    """The services container of ``app``."""
-    return app.extensions["cbsi"]

@@ -29,7 +29,6 @@ DEAD_SHOWN = 20
 def _prepared(obj: CliContext) -> Services:
     services = obj.services
     services.db.check_migrated()
-    grades.install(services)
     return services
 
 
@@ -236,7 +235,7 @@ def verify_cmd(obj: CliContext, platform: str, fix: bool, as_json: bool) -> None
     services = _prepared(obj)
     store = SqlOutboxStore(services.db)
     findings = verify_delivered(
-        store, grades.SqlPlatformDirectory(services.db), grades.build_ags(services), platform_key=platform
+        store, services.platform_directory, services.ags, platform_key=platform
     )
     requeued = 0
     if fix:

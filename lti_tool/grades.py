@@ -1,10 +1,11 @@
 """Grade delivery wiring: the runtime's outcomes → the SQL grade outbox → the ``sync`` worker.
 
-* ``on_outcome_changed`` is the ``outcome_changed`` hook: it turns a learner's new attempt outcome
+* ``GradeOutboxListener`` is the runtime's ``OutcomeListener``: it turns a learner's new attempt outcome
   into a ``ScoreUpdate`` and enqueues it with ``SqlOutboxStore.enqueue_in_session`` in the SAME
   transaction as the runtime commit (DESIGN.md §5.6): both commit, or neither.
 * ``SqlPlatformDirectory`` and ``KeyStoreSigning`` adapt the platforms table and the tool's
-  ``KeyStore`` to ``sync``'s ports; ``build_worker`` assembles a ``sync.worker.Worker``.
+  ``KeyStore`` to ``sync``'s ports; ``build_worker`` assembles a ``sync.worker.Worker`` over the
+  token provider and AGS client ``lti_tool.services.build_services`` built.
 
 Keys: ``platform_key = str(platforms.id)`` (stable, short, and the row the directory reads; the
 issuer/client_id pair is unique per row anyway). ``line_item_key = "<deployment_id>/<resource
@@ -25,17 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from lti_tool.keys import KeyError_, KeyStore
 from lti_tool.logging_setup import delivery_request_id, request_id_var
 from lti_tool.lti import tokens as service_tokens
 from lti_tool.outbound import check_service_url
-from lti_tool.services import Services
+from lti_tool.outcome_events import OutcomeChanged
 from lti_tool.storage import Database
 from lti_tool.storage.models import GradeOutbox, LearnerRegistration, Platform, PlatformStatus, ServiceToken
 from lti_tool.storage.outbox import SqlOutboxStore
-from sync.ags import AgsClient
 from sync.breaker import BreakerConfig
 from sync.errors import InvalidOutcomeError, PlatformNotFoundError, SigningKeyError
 from sync.model import LineItemRef, OutboxItem, ScoreUpdate
@@ -46,18 +45,20 @@ from sync.tokens import ClientCredentialsTokenProvider, LocalTokenMemo
 from sync.worker import Worker, WorkerConfig, utc_now
 
 if TYPE_CHECKING:
+    from lti_tool.outbound import OutboundClient
+    from lti_tool.services import Services
+    from lti_tool.settings import Settings
     from sync.worker import RunStats
 
 logger = logging.getLogger(__name__)
 
-HOOK_NAME = "outcome_changed"
 #: Tag of line items the tool creates when the launch had no ``lineitem`` claim (AGS 2.0 §3.2).
 LINE_ITEM_TAG = "cbsi-connect-score"
 #: Every score is sent out of 100; Moodle rescales to the grade item's maximum.
 SCORE_MAXIMUM = 100.0
 
 
-# -- the outcome_changed hook ------------------------------------------------------------------
+# -- the outcome listener -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,24 +129,18 @@ def score_update_for(
     )
 
 
-def on_outcome_changed(
-    *,
-    session: Session,
-    registration: LearnerRegistration | None,
-    outcome: Mapping[str, Any],
-    changed_at: datetime,
-    **_: Any,
-) -> EnqueueResult | None:
-    """The ``outcome_changed`` hook: enqueue the score in the caller's transaction.
+def enqueue_score(event: OutcomeChanged) -> EnqueueResult | None:
+    """Enqueue the score of ``event``'s new outcome in the commit's transaction.
 
     A database error propagates and rolls the runtime commit back with it (no outcome without
     its outbox row). An outcome that cannot become a score is logged and skipped: the learner's
     progress must not be refused for it.
     """
+    registration = event.registration
     if registration is None:
         return None
     try:
-        update = score_update_for(registration, outcome, changed_at)
+        update = score_update_for(registration, event.outcome, event.changed_at)
     except InvalidOutcomeError as exc:
         logger.warning(
             "outcome not sent to the gradebook: %s",
@@ -155,13 +150,15 @@ def on_outcome_changed(
         return None
     if update is None:
         return None
-    return SqlOutboxStore.enqueue_in_session(session, update, now=changed_at)
+    return SqlOutboxStore.enqueue_in_session(event.session, update, now=event.changed_at)
 
 
-def install(services: Services) -> None:
-    """Register ``on_outcome_changed`` on ``services`` (idempotent: web app and CLI both call it)."""
-    if on_outcome_changed not in services.hooks.get(HOOK_NAME, []):
-        services.add_hook(HOOK_NAME, on_outcome_changed)
+class GradeOutboxListener:
+    """The ``OutcomeListener`` that feeds the grade outbox (wired by ``build_services``)."""
+
+    def outcome_changed(self, event: OutcomeChanged) -> None:
+        """Enqueue the score (see :func:`enqueue_score`)."""
+        enqueue_score(event)
 
 
 # -- ports over the app's storage ----------------------------------------------------------------
@@ -349,37 +346,25 @@ def build_worker(
     services: Services,
     *,
     concurrency: int | None = None,
-    token_cache: TokenCache | None = None,
     config: WorkerConfig | None = None,
     clock: Callable[[], datetime] = utc_now,
     worker_id: str | None = None,
 ) -> Worker:
-    """A ``Worker`` over the SQL outbox, the platforms table and the tool's signing key.
+    """A ``Worker`` over the SQL outbox and the services' platform directory and AGS client.
 
     Args:
-        services: the app's services.
+        services: the services of this process (``build_services``: one token provider, one AGS
+            client over the one outbound client, shared with ``sync verify``).
         concurrency: override of ``sync.global_concurrency``.
-        token_cache: shared token cache (default: ``token_cache_for(services)``).
         config: full worker config (default: from the ``[sync]`` settings).
-        clock: injectable time.
+        clock: injectable time for the outbox and the worker loop.
         worker_id: name in leases and logs.
     """
     cfg = config or worker_config(services, concurrency=concurrency)
-    timeout = (services.settings.outbound.connect_timeout_seconds, services.settings.sync.http_timeout_seconds)
-    session = services.http  # the one outbound client: deadline, size cap, address check
-    tokens = ClientCredentialsTokenProvider(
-        KeyStoreSigning(services.keys),
-        # the shared table is read at most every 30 s, not before every score
-        LocalTokenMemo(token_cache or token_cache_for(services)),
-        session=session,
-        clock=clock,
-        timeout=timeout,
-    )
-    ags = AgsClient(tokens, session=session, timeout=timeout, url_guard=RegisteredHostsGuard(services))
     return ObservedWorker(
         SqlOutboxStore(services.db, clock=clock),
-        SqlPlatformDirectory(services.db),
-        ags,
+        services.platform_directory,
+        services.ags,
         config=cfg,
         clock=clock,
         worker_id=worker_id,
@@ -402,14 +387,19 @@ class ObservedWorker(Worker):
             request_id_var.reset(token)
 
 
-def build_ags(services: Services, *, token_cache: TokenCache | None = None) -> AgsClient:
-    """An ``AgsClient`` for one-off calls (``sync verify``)."""
-    timeout = (services.settings.outbound.connect_timeout_seconds, services.settings.sync.http_timeout_seconds)
-    session = services.http
-    tokens = ClientCredentialsTokenProvider(
-        KeyStoreSigning(services.keys), token_cache or token_cache_for(services), session=session, timeout=timeout
+def grade_tokens(
+    settings: Settings, db: Database, keys: KeyStore, http: OutboundClient
+) -> ClientCredentialsTokenProvider:
+    """The client-credentials token provider of grade delivery (the shared token table, read at
+    most every 30 s through ``LocalTokenMemo`` rather than before every score)."""
+    return ClientCredentialsTokenProvider(
+        KeyStoreSigning(keys), LocalTokenMemo(DbTokenCache(db)), session=http, timeout=ags_timeout(settings)
     )
-    return AgsClient(tokens, session=session, timeout=timeout, url_guard=RegisteredHostsGuard(services))
+
+
+def ags_timeout(settings: Settings) -> tuple[float, float]:
+    """(connect, read) timeouts of AGS calls."""
+    return (settings.outbound.connect_timeout_seconds, settings.sync.http_timeout_seconds)
 
 
 class RegisteredHostsGuard:
@@ -420,9 +410,9 @@ class RegisteredHostsGuard:
     from the ``platforms`` row and cached for ``ttl_seconds``.
     """
 
-    def __init__(self, services: Services, *, ttl_seconds: float = 60.0) -> None:
-        self._db = services.db
-        self._extra = services.settings.outbound.service_hosts
+    def __init__(self, db: Database, *, extra_hosts: tuple[str, ...] = (), ttl_seconds: float = 60.0) -> None:
+        self._db = db
+        self._extra = extra_hosts
         self._ttl = ttl_seconds
         self._cache: dict[str, tuple[float, tuple[str, ...]]] = {}
         self._accepted: dict[tuple[str, str], tuple[str, ...]] = {}

@@ -40,6 +40,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client import multiprocess as prom_multiprocess
 
 from lti_tool.logging_setup import request_id_var
+from lti_tool.services import services_of
 
 REQUEST_ID_HEADER = "X-Request-ID"
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -191,7 +192,7 @@ def init_app(app: Flask) -> None:
             m.errors.labels(_answer_code(response)).inc()
         elif request.endpoint == METRICS_ENDPOINT and response.status_code == 200:
             # appended after the grade outbox metrics, behind the same access checks
-            response.set_data(response.get_data() + exposition(app.extensions["cbsi"].db).encode())
+            response.set_data(response.get_data() + exposition(services_of(app).db).encode())
         return response
 
     @app.teardown_request

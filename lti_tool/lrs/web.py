@@ -33,6 +33,7 @@ from lti_tool.lrs.multipart import (
     sha2_matches,
 )
 from lti_tool.lrs.store import DocKey, LrsBadRequest, LrsConflict, StatementQuery, dumps, iso
+from lti_tool.services import services_of
 from scorm.xapi import (
     StatementError,
     agent_key,
@@ -219,7 +220,7 @@ def _origin_of(url: str) -> str:
 
 def _allowed_origin(origin: str) -> bool:
     """Content served from the content origin (or the app's own origin) may call the LRS."""
-    settings = current_app.extensions["cbsi"].settings
+    settings = services_of(current_app).settings
     allowed = {_origin_of(settings.server.base_url), _origin_of(settings.content_origin)}
     return origin.rstrip("/").lower() in allowed
 
@@ -255,7 +256,7 @@ def dispatch(path: str) -> Response:
             raise XapiError(404, "not_found", f"no xAPI resource /xapi/{name}")
         x = _read_request(name)
         x.languages = _languages()
-        services = current_app.extensions["cbsi"]
+        services = services_of(current_app)
         with services.db.session() as session:
             if name != "about":
                 x.credential = authenticate(session, x.header("authorization"))
@@ -468,7 +469,7 @@ def _prepare(
 def _authority(x: XRequest) -> dict[str, Any]:
     cred = x.credential
     assert cred is not None
-    base = current_app.extensions["cbsi"].settings.server.base_url.rstrip("/")
+    base = services_of(current_app).settings.server.base_url.rstrip("/")
     return {"objectType": "Agent", "name": cred.name, "account": {"homePage": f"{base}/xapi", "name": cred.key}}
 
 

@@ -1,9 +1,10 @@
 """The contract between the launch validator and whatever handles a validated launch.
 
 ``/lti/launch`` validates the id_token (``lti_tool.lti.validation``), stores a :class:`Launch`
-server side and hands it to the handler registered for its message type. Handlers live in
-their own modules (resource link → player or class view; deep linking → catalogue picker) and
-register with :func:`register_handler` from their blueprint's ``init_app``.
+server side and hands it to the handler registered for its message type in the application's
+:class:`LaunchHandlers`. Handlers live in their own modules (resource link → player or class
+view; deep linking → catalogue picker) and register from their blueprint's ``init_app``. A
+handler returns a :data:`LaunchResult` (a redirect or a page), never a framework response.
 """
 
 from __future__ import annotations
@@ -105,20 +106,50 @@ class Launch:
         return self.claims.get("https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings") or {}
 
 
-LaunchHandler = Callable[[Launch], Any]
-_HANDLERS: dict[str, LaunchHandler] = {}
+@dataclass(frozen=True)
+class LaunchRedirect:
+    """A handler's answer: send the browser to ``location`` (303 after the launch POST)."""
+
+    location: str
+    status: int = 303
 
 
-def register_handler(message_type: str, handler: LaunchHandler) -> None:
-    """Route validated launches of ``message_type`` to ``handler`` (returns a Flask response)."""
-    _HANDLERS[message_type] = handler
+@dataclass(frozen=True)
+class LaunchPage:
+    """A handler's answer: this HTML page, with these response headers."""
+
+    html: str
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
-def handler_for(message_type: str) -> LaunchHandler | None:
-    """The handler registered for ``message_type``, if any."""
-    return _HANDLERS.get(message_type)
+#: What a launch handler returns; the web layer turns it into an HTTP response.
+LaunchResult = LaunchRedirect | LaunchPage
+LaunchHandler = Callable[[Launch], LaunchResult]
 
 
-def registered_message_types() -> frozenset[str]:
-    """Every message type with a registered handler (the launch validator accepts only these)."""
-    return frozenset(_HANDLERS)
+class LaunchHandlers:
+    """The handlers of one application, by message type (built by ``lti_tool.services.build_services``).
+
+    Blueprints register their handler from ``init_app``; two applications in one process (tests,
+    a demo beside the tool) each have their own registry.
+    """
+
+    def __init__(self) -> None:
+        self._by_type: dict[str, LaunchHandler] = {}
+
+    def register(self, message_type: str, handler: LaunchHandler) -> None:
+        """Route validated launches of ``message_type`` to ``handler`` (replaces an earlier one)."""
+        self._by_type[message_type] = handler
+
+    def unregister(self, message_type: str) -> None:
+        """Stop accepting ``message_type`` (nothing happens when it has no handler)."""
+        self._by_type.pop(message_type, None)
+
+    def handler_for(self, message_type: str) -> LaunchHandler | None:
+        """The handler registered for ``message_type``, if any."""
+        return self._by_type.get(message_type)
+
+    def message_types(self) -> frozenset[str]:
+        """Every message type with a registered handler (the launch validator accepts only these)."""
+        return frozenset(self._by_type)

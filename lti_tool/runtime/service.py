@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool.catalogue import find_course
 from lti_tool.lti.context import Launch
+from lti_tool.outcome_events import OutcomeChanged
 from lti_tool.runtime.errors import (
     AttemptClosed,
     AttemptLimitReached,
@@ -860,8 +861,9 @@ def _roll_up(s: Session, services: Services, attempt_id: str, now: datetime) -> 
     attempt.outcome = rolled
     attempt.outcome_at = now
     reg = s.get(LearnerRegistration, attempt.registration_id)
-    for hook in services.hooks.get("outcome_changed", []):
-        hook(session=s, registration=reg, attempt=attempt, outcome=rolled, changed_at=now)
+    event = OutcomeChanged(session=s, registration=reg, attempt=attempt, outcome=rolled, changed_at=now)
+    for listener in services.outcome_listeners:
+        listener.outcome_changed(event)
     return rolled
 
 

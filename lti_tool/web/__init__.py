@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import current_app
 
-from lti_tool.services import Services
+from lti_tool.services import Services, services_of
 
 
 def services() -> Services:
-    """The services of the current application."""
-    return current_app.extensions["cbsi"]
+    """The services of the current application (the one accessor views use)."""
+    return services_of(current_app)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from flask import Blueprint, Flask, Response, send_file
 
 from lti_tool.content import ContentAccessDenied, ContentGrant, ContentSigner, content_type, resolve_package_file
+from lti_tool.services import services_of
 from lti_tool.storage.models import CourseVersion
 from lti_tool.web import services
 
@@ -14,19 +15,16 @@ bp = Blueprint("content", __name__)
 
 
 def signer() -> ContentSigner:
-    """The content signer of the running app (built once per app)."""
-    from flask import current_app
-
-    found: ContentSigner | None = current_app.extensions.get("cbsi_content_signer")
-    if found is None:
-        found = ContentSigner(current_app.config["SECRET_KEY"], services().settings.content.url_ttl_seconds)
-        current_app.extensions["cbsi_content_signer"] = found
-    return found
+    """The content signer of the running app (``Services.content_signer``)."""
+    return services().content_signer
 
 
 def set_access_check(app: Flask, check: Callable[[ContentGrant], bool]) -> None:
-    """Install the check that a token's subject (attempt) still owns its package version."""
-    app.extensions["cbsi_content_access"] = check
+    """Install the check that a token's subject (attempt) still owns its package version.
+
+    It replaces any earlier check (``Services.content_checks``).
+    """
+    services_of(app).content_checks[:] = [check]
 
 
 def content_base_url(version_id: int, subject: str) -> str:
@@ -43,14 +41,11 @@ def package_file(token: str, subpath: str) -> Response:
     :raise 404: path outside the package, symlink, or missing file.
     """
     grant = signer().verify(token)
-    from flask import current_app
-
     from lti_tool.web.security import platform_gate
 
     platform_gate().check_subject(grant.subject)
 
-    still_allowed = current_app.extensions.get("cbsi_content_access")
-    if still_allowed is not None and not still_allowed(grant):
+    if not all(still_allowed(grant) for still_allowed in services().content_checks):
         raise ContentAccessDenied()
     with services().db.session() as s:
         version = s.get(CourseVersion, grant.version_id)

@@ -5,7 +5,6 @@ Routes:
     POST     /lti/launch     id_token + state → validate → dispatch by message type
     GET      /lti/config     the values an LMS admin copies by hand (HTML; JSON with Accept or .json)
     GET      /class/<id>     instructor / admin view of a launch
-    GET      /play/<id>     placeholder learner page (only when no player blueprint owns /play)
 """
 
 from __future__ import annotations
@@ -15,28 +14,26 @@ import logging
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, render_template, request
+from flask import Blueprint, Flask, Response, g, jsonify, redirect, render_template, request
 from flask_babel import gettext
 
 from lti_tool import reports
 from lti_tool.lti import platforms
-from lti_tool.lti.context import Launch, handler_for, register_handler, registered_message_types
+from lti_tool.lti.context import Launch, LaunchPage, LaunchRedirect, LaunchResult
 from lti_tool.lti.errors import LaunchRejected, LaunchSessionError, PlatformAdminError
-from lti_tool.lti.jwks import PlatformKeyCache
 from lti_tool.lti.service import LAUNCH_SESSION_SECONDS, LtiService
 from lti_tool.lti.validation import RESOURCE_LINK
+from lti_tool.services import services_of
 from lti_tool.web import i18n, services
 from lti_tool.web.i18n import error_text
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("lti", __name__)
-placeholder_bp = Blueprint("lti_placeholder", __name__)
 
 STATE_COOKIE_PREFIX = "lti_state_"
 LAUNCH_COOKIE = "lti_launch"
 TOKEN_PARAM = "lt"  # noqa: S105 - a parameter name, not a secret
-EXTENSION = "cbsi_lti"
 
 
 class MissingLaunchParameter(LaunchRejected):
@@ -53,7 +50,7 @@ class PlatformAuthError(LaunchRejected):
 
 def lti_service() -> LtiService:
     """The LTI service of the current app."""
-    return current_app.extensions[EXTENSION]
+    return services().lti
 
 
 def _cookie_args() -> dict[str, Any]:
@@ -138,11 +135,11 @@ def launch() -> Any:
     if not _browser_bound(svc, state):
         return _cookie_fallback(svc, state, id_token)
     launch_obj = svc.complete(token, login_record)
-    handler = handler_for(launch_obj.message_type)
+    handler = services().launch_handlers.handler_for(launch_obj.message_type)
     if handler is None:  # the validator accepts only registered types; a handler vanished meanwhile
         raise LaunchRejected(f"no handler for {launch_obj.message_type}", code="unsupported_message_type")
     g.lti_launch_token = svc.launch_token(launch_obj.id)
-    response = current_app.make_response(handler(launch_obj))
+    response = launch_response(handler(launch_obj))
     response.delete_cookie(STATE_COOKIE_PREFIX + state, path="/lti/", **_cookie_args())
     page = urlsplit(response.headers.get("Location", "")).path
     if page in (f"/play/{launch_obj.id}", f"/class/{launch_obj.id}"):
@@ -153,6 +150,17 @@ def launch() -> Any:
             LAUNCH_COOKIE, g.lti_launch_token, max_age=LAUNCH_SESSION_SECONDS, path=page, **_cookie_args()
         )
     return response
+
+
+def launch_response(result: LaunchResult) -> Response:
+    """The HTTP response for a launch handler's framework-free answer."""
+    if isinstance(result, LaunchRedirect):
+        return redirect(result.location, code=result.status)
+    if isinstance(result, LaunchPage):
+        response = Response(result.html, status=result.status, mimetype="text/html")
+        response.headers.update(result.headers)
+        return response
+    raise TypeError(f"a launch handler returned {type(result).__name__}, not a LaunchResult")
 
 
 def _browser_bound(svc: LtiService, state: str) -> bool:
@@ -227,11 +235,11 @@ def require_launch(launch_id: str) -> Launch:
     return launch_obj
 
 
-def resource_link_handler(launch_obj: Launch) -> Response:
+def resource_link_handler(launch_obj: Launch) -> LaunchRedirect:
     """Learners go to the player, instructors and admins to the class view (303 after the POST)."""
     if launch_obj.is_learner:
-        return redirect(launch_url(f"/play/{launch_obj.id}", launch_obj), code=303)
-    return redirect(launch_url(f"/class/{launch_obj.id}", launch_obj), code=303)
+        return LaunchRedirect(launch_url(f"/play/{launch_obj.id}", launch_obj))
+    return LaunchRedirect(launch_url(f"/class/{launch_obj.id}", launch_obj))
 
 
 def _page(html: str) -> Response:
@@ -313,13 +321,6 @@ def _class_report(launch_obj: Launch) -> reports.ClassReport | None:
     )
 
 
-@placeholder_bp.get("/play/<launch_id>")
-def play_placeholder(launch_id: str) -> Response:
-    """Learner page until the player is merged: shows what was launched."""
-    launch_obj = require_launch(launch_id)
-    return _page(render_template("lti/play_placeholder.html", launch=launch_obj))
-
-
 # -- tool configuration ---------------------------------------------------------------------------
 
 
@@ -364,44 +365,20 @@ def config() -> Any:
 # -- wiring ---------------------------------------------------------------------------------------
 
 
-def _supported() -> frozenset[str]:
-    return registered_message_types()
-
-
 def init_app(app: Flask) -> None:
-    """Create the LTI service, register the blueprint and the default resource link handler.
-
-    The ``/play/<id>`` placeholder is registered only when no other blueprint owns ``/play/``
-    (register the player before calling this).
-    """
-    svc_container = app.extensions["cbsi"]
-    settings = svc_container.settings
-    cache = PlatformKeyCache(
-        ttl_seconds=settings.lti.jwks_cache_ttl_seconds,
-        refetch_min_interval_seconds=settings.lti.jwks_refetch_min_interval_seconds,
-        timeout_seconds=settings.lti.http_timeout_seconds,
-        session=svc_container.http,
-    )
-    service = LtiService(
-        settings=settings,
-        db=svc_container.db,
-        secret_key=str(app.config["SECRET_KEY"]),
-        key_cache=cache,
-        supported_message_types=_supported,
-    )
-    service.cookie_args = cookie_args_for(settings.server.base_url)
-    app.extensions[EXTENSION] = service
-    if handler_for(RESOURCE_LINK) is None:
-        register_handler(RESOURCE_LINK, resource_link_handler)
+    """Register the blueprint and the default resource link handler (unless one is registered)."""
+    container = services_of(app)
+    container.lti.cookie_args = cookie_args_for(container.settings.server.base_url)
+    if container.launch_handlers.handler_for(RESOURCE_LINK) is None:
+        container.launch_handlers.register(RESOURCE_LINK, resource_link_handler)
     app.register_blueprint(bp)
-    if not any(rule.rule.startswith("/play/") for rule in app.url_map.iter_rules()):
-        app.register_blueprint(placeholder_bp)
 
 
 __all__ = [
     "bp",
     "current_launch_token",
     "init_app",
+    "launch_response",
     "launch_url",
     "lti_service",
     "require_launch",

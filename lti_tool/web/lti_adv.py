@@ -7,23 +7,21 @@ Routes:
     POST /lti/deep-linking/respond   build and auto-post the signed LtiDeepLinkingResponse
 
 The deep linking launch itself arrives at ``/lti/launch`` (another blueprint), which calls
-:func:`deep_linking_launch` through the handler registry of ``lti_tool.lti.context``.
+:func:`deep_linking_launch` through the app's handler registry (``Services.launch_handlers``).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response, current_app, render_template, request
 
-from lti_tool.lti.context import Launch, register_handler
+from lti_tool.lti import launches
+from lti_tool.lti.context import Launch, LaunchPage
 from lti_tool.lti.deeplinking import (
     MESSAGE_TYPE_REQUEST,
     CatalogueEntry,
     CatalogueSource,
-    DbCatalogueSource,
     DeepLinkingContext,
     DeepLinkingError,
     PickerTokenInvalid,
@@ -33,9 +31,10 @@ from lti_tool.lti.deeplinking import (
     read_picker_token,
     resolve_selection,
 )
-from lti_tool.lti.nrps import Roster, RosterClient
+from lti_tool.lti.nrps import Roster
 from lti_tool.lti.registration import DynamicRegistration, RegistrationError, ToolUrls
 from lti_tool.lti.tokens import ServiceTokens
+from lti_tool.services import services_of
 from lti_tool.storage.models import utcnow
 from lti_tool.web import services
 
@@ -43,12 +42,8 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("lti_adv", __name__)
 
-EXT_CATALOGUE = "cbsi_catalogue"
-EXT_TOKENS = "cbsi_service_tokens"
-EXT_ROSTER = "cbsi_roster"
-EXT_HTTP = "cbsi_http_session"
-LAUNCH_STORE = "lti_tool.lti.store"  # expected ``load_launch(launch_id) -> Launch | None``
-LAUNCH_ROWS = "lti_tool.lti.launches"  # the lti branch: ``load_launch(db, launch_id, *, now) -> Launch | None``
+#: Headers of every picker page (it carries a signed token and the LMS's return URL).
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 LOGO_SVG = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64" role="img" '
@@ -58,8 +53,7 @@ LOGO_SVG = (
 
 
 def _no_store(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers.update(NO_STORE)
     return response
 
 
@@ -67,22 +61,18 @@ def _no_store(response: Response) -> Response:
 
 
 def catalogue() -> CatalogueSource:
-    """The catalogue the picker searches: injected via ``app.extensions['cbsi_catalogue']`` or the DB."""
-    source = current_app.extensions.get(EXT_CATALOGUE)
-    if source is None:
-        source = DbCatalogueSource(services().db)
-    return source
+    """The catalogue the picker searches (``Services.catalogue``: the ``courses`` table by default)."""
+    return services().catalogue
 
 
 def service_tokens() -> ServiceTokens:
     """The app's service-token client (AGS, NRPS)."""
-    return current_app.extensions[EXT_TOKENS]
+    return services().service_tokens
 
 
 def roster_for(launch: Launch, *, refresh: bool = False) -> Roster:
     """The NRPS roster of ``launch``'s course (cached; see :class:`lti_tool.lti.nrps.RosterClient`)."""
-    client: RosterClient = current_app.extensions[EXT_ROSTER]
-    return client.get_roster(launch, refresh=refresh)
+    return services().roster.get_roster(launch, refresh=refresh)
 
 
 def tool_urls() -> ToolUrls:
@@ -91,33 +81,8 @@ def tool_urls() -> ToolUrls:
 
 
 def load_launch(launch_id: str) -> Launch | None:
-    """The stored, unexpired launch ``launch_id`` from the launch store, if one is installed.
-
-    Returns ``None`` both when the launch is unknown and when no launch store is installed;
-    :func:`_launch_loader` tells the two apart.
-    """
-    loader = _launch_loader()
-    return loader(launch_id) if loader is not None else None
-
-
-def _launch_loader() -> Callable[[str], Launch | None] | None:
-    """A one-argument launch loader over whichever launch store module exists."""
-    try:
-        store = importlib.import_module(LAUNCH_STORE)
-    except ImportError:
-        store = None
-    loader = getattr(store, "load_launch", None)
-    if callable(loader):
-        return loader
-    try:
-        rows = importlib.import_module(LAUNCH_ROWS)
-    except ImportError:
-        return None
-    row_loader = getattr(rows, "load_launch", None)
-    if not callable(row_loader):
-        return None
-    db = services().db
-    return lambda launch_id: row_loader(db, launch_id, now=utcnow())
+    """The stored, unexpired launch ``launch_id`` (None when unknown or expired)."""
+    return launches.load_launch(services().db, launch_id, now=utcnow())
 
 
 # -- dynamic registration ------------------------------------------------------------------
@@ -138,7 +103,7 @@ def register() -> Response:
         auto_approve_issuers=settings.lti.auto_approve_issuers,
         allow_insecure_localhost=settings.server.demo or current_app.testing,
         insecure_issuers=settings.lti.insecure_issuers,
-        session=current_app.extensions.get(EXT_HTTP) or services().http,
+        session=services().http,
     )
     try:
         result = flow.register(
@@ -180,13 +145,17 @@ def _filters() -> tuple[str, str | None, str | None]:
 
 
 def _render_picker(ctx: DeepLinkingContext, token: str, *, error: str | None = None, status: int = 200) -> Response:
+    return _no_store(Response(_picker_html(ctx, token, error=error), status=status, mimetype="text/html"))
+
+
+def _picker_html(ctx: DeepLinkingContext, token: str, *, error: str | None = None) -> str:
     query, standard, language = _filters()
     source = catalogue()
     entries: list[CatalogueEntry] = source.search(query, standard, language)
     everything = source.search("", None, None)
     standards = sorted({e.standard for e in everything if e.standard})
     languages = sorted({e.language for e in everything if e.language})
-    page = render_template(
+    return render_template(
         "lti_adv/picker.html",
         ctx=ctx,
         token=token,
@@ -198,10 +167,9 @@ def _render_picker(ctx: DeepLinkingContext, token: str, *, error: str | None = N
         languages=languages,
         error=error,
     )
-    return _no_store(Response(page, status=status, mimetype="text/html"))
 
 
-def deep_linking_launch(launch: Launch) -> Response:
+def deep_linking_launch(launch: Launch) -> LaunchPage:
     """Handler for validated ``LtiDeepLinkingRequest`` launches: the catalogue picker.
 
     Raises:
@@ -209,7 +177,7 @@ def deep_linking_launch(launch: Launch) -> Response:
     """
     ctx = context_from_launch(launch)
     token = issue_picker_token(ctx, secret=current_app.secret_key or "", now=utcnow())
-    return _render_picker(ctx, token)
+    return LaunchPage(_picker_html(ctx, token), headers=NO_STORE)
 
 
 def _verified_context() -> tuple[DeepLinkingContext, str]:
@@ -218,10 +186,9 @@ def _verified_context() -> tuple[DeepLinkingContext, str]:
     token = request.form.get("dl_token")
     ctx = read_picker_token(token, secret=current_app.secret_key or "", now=utcnow())
     platform_gate().check(ctx.platform_id)  # an open picker of a disabled platform adds nothing
-    if _launch_loader() is not None:
-        launch = load_launch(ctx.launch_id)
-        if launch is None or (launch.platform_id, launch.deployment_id) != (ctx.platform_id, ctx.deployment_id):
-            raise PickerTokenInvalid()
+    launch = load_launch(ctx.launch_id)
+    if launch is None or (launch.platform_id, launch.deployment_id) != (ctx.platform_id, ctx.deployment_id):
+        raise PickerTokenInvalid()
     return ctx, token or ""
 
 
@@ -248,19 +215,10 @@ def picker_respond() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Register the blueprint, the deep linking handler and the service clients."""
-    svc = app.extensions["cbsi"]
-    settings = svc.settings
-    if EXT_TOKENS not in app.extensions:
-        app.extensions[EXT_TOKENS] = ServiceTokens(
-            svc.db,
-            svc.keys,
-            timeout=settings.lti.http_timeout_seconds,
-            session=app.extensions.get(EXT_HTTP) or svc.http,
-        )
-    if EXT_ROSTER not in app.extensions:
-        app.extensions[EXT_ROSTER] = RosterClient(svc.db, app.extensions[EXT_TOKENS])
-    register_handler(MESSAGE_TYPE_REQUEST, deep_linking_launch)
+    """Register the blueprint and the deep linking handler."""
+    container = services_of(app)
+    settings = container.settings
+    container.launch_handlers.register(MESSAGE_TYPE_REQUEST, deep_linking_launch)
     app.register_blueprint(bp)
     if settings.lti.insecure_issuers:
         logger.warning(

@@ -36,6 +36,7 @@ from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import NotFound
 
 from lti_tool.errors import AppError
+from lti_tool.services import services_of
 from lti_tool.settings import MetricsSettings
 from lti_tool.storage.outbox import LATENCY_BUCKETS, PlatformSummary, SqlOutboxStore
 from lti_tool.web import services
@@ -172,7 +173,7 @@ def metrics() -> Response:
 
 def init_app(app: Flask) -> None:
     """Register the blueprint."""
-    settings = app.extensions["cbsi"].settings
+    settings = services_of(app).settings
     config = settings.metrics
     if not (settings.server.demo or config.token or config.listen or config.allow_from):
         logger.info(

@@ -15,7 +15,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, Flask, Response, jsonify, render_template, request, url_for
 from werkzeug.exceptions import NotFound
 
 from lti_tool.lti.context import Launch
@@ -37,12 +37,8 @@ bp = Blueprint("player", __name__)
 
 
 def runtime_signer() -> ScopedSigner:
-    """The signer of attempt-scoped runtime tokens (built once per app)."""
-    found: ScopedSigner | None = current_app.extensions.get("cbsi_runtime_signer")
-    if found is None:
-        found = ScopedSigner(current_app.config["SECRET_KEY"], "runtime", services().settings.player.token_ttl_seconds)
-        current_app.extensions["cbsi_runtime_signer"] = found
-    return found
+    """The signer of attempt-scoped runtime tokens (``Services.runtime_signer``)."""
+    return services().runtime_signer
 
 
 def attempt_token(attempt_id: str, learner: str) -> str:

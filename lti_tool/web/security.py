@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, request
 
 from lti_tool import ratelimit
 from lti_tool.lti import platforms
@@ -26,8 +26,6 @@ from lti_tool.storage.models import utcnow
 from lti_tool.web import services
 
 logger = logging.getLogger(__name__)
-GATE_EXTENSION = "cbsi_platform_gate"
-LOGIN_BUDGET_EXTENSION = "cbsi_login_budget"
 LOGIN_FULL_RETRY_SECONDS = 60
 
 
@@ -53,7 +51,7 @@ def client_ip() -> str:
 
 def platform_gate() -> PlatformGate:
     """The app's platform status gate."""
-    gate: PlatformGate = current_app.extensions[GATE_EXTENSION]
+    gate: PlatformGate = services().platform_gate
     return gate
 
 
@@ -101,7 +99,7 @@ def guard_login() -> None:
         window_seconds=60,
         what="LTI login requests",
     )
-    budget: LoginBudget = current_app.extensions[LOGIN_BUDGET_EXTENSION]
+    budget: LoginBudget = services().login_budget
     if not budget.admit(now=utcnow()):
         logger.warning(
             "login refused: %d login states stored (lti.max_open_logins)",
@@ -150,12 +148,7 @@ def guard_registration() -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Install the gate, the hooks and the 429 handler."""
-    settings = app.extensions["cbsi"].settings
-    app.extensions[GATE_EXTENSION] = PlatformGate(
-        app.extensions["cbsi"].db, ttl_seconds=settings.lti.platform_status_cache_seconds
-    )
-    app.extensions[LOGIN_BUDGET_EXTENSION] = LoginBudget(app.extensions["cbsi"].db, cap=settings.lti.max_open_logins)
+    """Install the hooks and the 429 handler (the gate and the login budget are ``Services`` fields)."""
     app.before_request(_check_platform)
 
     @app.after_request

@@ -21,7 +21,7 @@ from lti_tool.keys import public_jwk
 from lti_tool.lti import platforms
 from lti_tool.lti.context import CLAIM
 from lti_tool.lti.platforms import PlatformInfo
-from lti_tool.services import Services
+from lti_tool.services import Services, services_of
 
 ISSUER = "https://lms.example.org"
 CLIENT_ID = "tool-client-1"
@@ -95,7 +95,7 @@ def peer(services: Services, app: Flask) -> Peer:
         approve=True,
     )
     p = Peer(platform=info, keys={"k1": cached_key("k1")}, published=["k1"])
-    app.extensions["cbsi_lti"].key_cache.fetch = p.fetch
+    services_of(app).key_cache.fetch = p.fetch
     return p
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from lti_tool import create_app, ratelimit
 from lti_tool.lti import platforms
 from lti_tool.lti.registration import DynamicRegistration, PlatformConfiguration, RegistrationAnswer
-from lti_tool.services import Services, build_services
+from lti_tool.services import Services, build_services, services_of
 from lti_tool.settings import load_settings
 from lti_tool.storage.models import LaunchState, Platform, RateLimitCounter, utcnow
 
@@ -126,7 +126,7 @@ def test_login_table_at_its_cap_purges_expired_rows_first(limited: tuple[Flask, 
     assert _login(client, "192.0.2.1").status_code == 503
     with services.db.session() as s:
         s.execute(update(LaunchState).values(expires_at=utcnow() - timedelta(seconds=1)))
-    app.extensions["cbsi_login_budget"]._read_at = float("-inf")  # as after the 2 s refresh
+    services_of(app).login_budget._read_at = float("-inf")  # as after the 2 s refresh
     assert _login(client, "192.0.2.1").status_code == 302
     assert rows(services, LaunchState) == 1
 

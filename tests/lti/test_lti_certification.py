@@ -30,6 +30,7 @@ from lti_helpers import (
 )
 
 from lti_tool.lti import platforms
+from lti_tool.services import services_of
 
 NOW = lambda: int(time.time())  # noqa: E731
 
@@ -246,7 +247,7 @@ def test_consumption_is_atomic(app: Flask, client, peer):
     """The storage refuses a second consumption even after validation passed twice."""
     from lti_tool.lti.validation import LaunchReplayed
 
-    svc = app.extensions["cbsi_lti"]
+    svc = services_of(app).lti
     state, nonce, _ = login(client)
     token = peer.sign(claims_for(nonce))
     first, login_a = svc.validate(token, state)
@@ -267,7 +268,7 @@ def test_expired_state(app, client, peer):
     from lti_tool.storage.models import utcnow
 
     state, nonce, _ = login(client)
-    app.extensions["cbsi_lti"].clock = lambda: utcnow() + timedelta(seconds=601)
+    services_of(app).lti.clock = lambda: utcnow() + timedelta(seconds=601)
     assert_clean_error(post_launch(client, peer.sign(claims_for(nonce)), state), "state_expired", 401)
 
 
@@ -317,7 +318,7 @@ def test_keys_cached_between_launches(client, peer):
 
 def test_rotation_refetches_once_then_rate_limits(app, client, peer):
     clock = [1000.0]
-    cache = app.extensions["cbsi_lti"].key_cache
+    cache = services_of(app).lti.key_cache
     cache.clock = lambda: clock[0]
     state, nonce, _ = login(client)
     assert post_launch(client, peer.sign(claims_for(nonce)), state).status_code == 303
@@ -345,7 +346,7 @@ def test_rotation_refetches_once_then_rate_limits(app, client, peer):
 
 def test_keys_refetched_after_ttl(app, client, peer):
     clock = [0.0]
-    cache = app.extensions["cbsi_lti"].key_cache
+    cache = services_of(app).lti.key_cache
     cache.clock = lambda: clock[0]
     for step in (0, 10, 3601):
         clock[0] += step
@@ -360,7 +361,7 @@ def test_jwks_unavailable(app, client, peer):
     def broken(url: str, timeout: float):
         raise JwksUnavailable("the LMS key set could not be reached")
 
-    app.extensions["cbsi_lti"].key_cache.fetch = broken
+    services_of(app).lti.key_cache.fetch = broken
     state, nonce, _ = login(client)
     assert_clean_error(post_launch(client, peer.sign(claims_for(nonce)), state), "jwks_unavailable", 502)
 
@@ -400,7 +401,7 @@ def test_missing_state_cookie_uses_platform_storage(app, client, peer):
     assert fallback.status_code == 200 and "lti.get_data" in fallback.get_data(as_text=True)
     wrong = client.post("/lti/launch", data={"id_token": token, "state": state, "lti_storage_proof": "forged"})
     assert wrong.status_code == 200 and "state_cookie_missing" in wrong.get_data(as_text=True)
-    proof = app.extensions["cbsi_lti"].storage_value(state)
+    proof = services_of(app).lti.storage_value(state)
     assert proof in page  # the value the login page put in the platform storage
     ok = client.post("/lti/launch", data={"id_token": token, "state": state, "lti_storage_proof": proof})
     assert ok.status_code == 303
@@ -409,19 +410,19 @@ def test_missing_state_cookie_uses_platform_storage(app, client, peer):
 # -- deep linking claims (the handler comes from the ltiadv branch) ------------------------------
 
 
-def test_message_type_without_handler_is_unsupported(client, peer, monkeypatch):
-    from lti_tool.lti import context
-
-    monkeypatch.delitem(context._HANDLERS, "LtiDeepLinkingRequest", raising=False)
+def test_message_type_without_handler_is_unsupported(client, peer, app):
+    services_of(app).launch_handlers.unregister("LtiDeepLinkingRequest")
     state, nonce, _ = login(client)
     token = peer.sign(claims_for(nonce, lti_message_type="LtiDeepLinkingRequest", lti_resource_link=...))
     assert_clean_error(post_launch(client, token, state), "unsupported_message_type", 400)
 
 
-def test_deep_linking_claims_checked(client, peer, monkeypatch):
-    from lti_tool.lti import context
+def test_deep_linking_claims_checked(client, peer, app):
+    from lti_tool.lti.context import LaunchPage
 
-    monkeypatch.setitem(context._HANDLERS, "LtiDeepLinkingRequest", lambda launch: ("deep linking " + launch.id, 200))
+    services_of(app).launch_handlers.register(
+        "LtiDeepLinkingRequest", lambda launch: LaunchPage("deep linking " + launch.id)
+    )
     dl = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
     state, nonce, _ = login(client)
     token = peer.sign(claims_for(nonce, lti_message_type="LtiDeepLinkingRequest", lti_resource_link=...))

@@ -15,6 +15,7 @@ from lti1p3platform.request import Request
 from lti_helpers import JSON, cached_key, pem, public_pem
 
 from lti_tool.lti import platforms
+from lti_tool.services import services_of
 
 PEER_ISSUER = "https://peer.example.org"
 PEER_CLIENT = "peer-client"
@@ -78,7 +79,7 @@ def conf(app, services) -> PeerConf:
         fetched.append(url)
         return dict(c.get_jwks())
 
-    app.extensions["cbsi_lti"].key_cache.fetch = fetch
+    services_of(app).key_cache.fetch = fetch
     c.fetched = fetched  # type: ignore[attr-defined]
     return c
 

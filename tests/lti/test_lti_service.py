@@ -9,11 +9,12 @@ from lti_helpers import ISSUER, JSON, claims_for, login, post_launch
 
 from lti_tool.lti import launches, platforms
 from lti_tool.lti.errors import LaunchSessionError
+from lti_tool.services import services_of
 from lti_tool.storage.models import PlatformStatus, utcnow
 
 
 def svc(app):
-    return app.extensions["cbsi_lti"]
+    return services_of(app).lti
 
 
 def test_login_started_on_another_node(app, client, peer):

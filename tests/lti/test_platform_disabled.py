@@ -18,7 +18,7 @@ from sqlalchemy import update
 from lti_tool import catalogue
 from lti_tool.lti import platforms
 from lti_tool.lti.platforms import PlatformAccessDisabled, PlatformGate
-from lti_tool.services import Services
+from lti_tool.services import Services, services_of
 from lti_tool.storage.models import Platform
 
 GOLF12 = "scorm12/RuntimeBasicCalls_SCORM12.zip"
@@ -107,7 +107,7 @@ def test_disable_by_the_cli_refuses_within_the_cache_time(
     app: Flask, client: FlaskClient, services: Services, peer: Peer, session: dict[str, Any], monkeypatch
 ) -> None:
     assert _commit(client, session["config"], 1).status_code == 200
-    gate: PlatformGate = app.extensions["cbsi_platform_gate"]
+    gate: PlatformGate = services_of(app).platform_gate
     clock = [1000.0]
     gate.monotonic = lambda: clock[0]
     gate._status.clear()

@@ -15,7 +15,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from lti_tool.lti.context import CLAIM, Launch, handler_for
+from lti_tool import create_app
+from lti_tool.lti.context import CLAIM, Launch, LaunchPage
 from lti_tool.lti.deeplinking import (
     DL_CLAIM,
     CatalogueEntry,
@@ -30,7 +31,8 @@ from lti_tool.lti.deeplinking import (
     read_picker_token,
     resolve_selection,
 )
-from lti_tool.services import Services
+from lti_tool.services import Services, build_services, services_of
+from lti_tool.settings import Settings
 from lti_tool.storage.models import Platform
 from lti_tool.web import lti_adv
 
@@ -104,8 +106,8 @@ def make_launch(
 
 @pytest.fixture
 def launches(monkeypatch: pytest.MonkeyPatch, services: Services) -> dict[str, Launch]:
-    """A stand-in for lti_tool.lti.store.load_launch (the launch store of the other LTI branch),
-    and the active platform its launches name."""
+    """The launches the picker finds (a stand-in for the ``lti_launches`` rows), and the active
+    platform they name."""
     with services.db.session() as s:  # the platform make_launch() names (id 1), active
         s.merge(
             Platform(
@@ -120,13 +122,16 @@ def launches(monkeypatch: pytest.MonkeyPatch, services: Services) -> dict[str, L
             )
         )
     store: dict[str, Launch] = {}
-    monkeypatch.setattr(lti_adv, "_launch_loader", lambda: store.get)
+    monkeypatch.setattr(lti_adv, "load_launch", store.get)
     return store
 
 
 @pytest.fixture
-def dl_app(app: Flask, launches: dict[str, Launch]) -> Flask:
-    app.extensions["cbsi_catalogue"] = FakeCatalogue(COURSES)
+def dl_app(settings: Settings, services: Services, launches: dict[str, Launch]) -> Flask:
+    """The app over a fixed catalogue (``build_services(catalogue=...)``), sharing the test database."""
+    shared = build_services(settings, db=services.db, keys=services.keys, catalogue=FakeCatalogue(COURSES))
+    app = create_app(settings, services=shared)
+    app.testing = True
     return app
 
 
@@ -135,10 +140,11 @@ def open_picker(app: Flask, launch: Launch, store: dict[str, Launch] | None = No
     if store is not None:
         store[launch.id] = launch
     with app.test_request_context("/lti/launch", method="POST"):
-        handler = handler_for("LtiDeepLinkingRequest")
+        handler = services_of(app).launch_handlers.handler_for("LtiDeepLinkingRequest")
         assert handler is not None
-        response = handler(launch)
-        page = response.get_data(as_text=True)
+        result = handler(launch)
+        assert isinstance(result, LaunchPage) and result.headers["Cache-Control"] == "no-store"
+        page = result.html
     match = re.search(r'name="dl_token" value="([^"]+)"', page)
     assert match, page
     return page, html.unescape(match.group(1))
@@ -166,7 +172,7 @@ def verify_with_tool_jwks(client: FlaskClient, token: str, audience: str) -> dic
 
 
 def test_handler_is_registered_and_lists_the_catalogue(dl_app: Flask, launches: dict[str, Launch]):
-    assert handler_for("LtiDeepLinkingRequest") is lti_adv.deep_linking_launch
+    assert services_of(dl_app).launch_handlers.handler_for("LtiDeepLinkingRequest") is lti_adv.deep_linking_launch
     page, _token = open_picker(dl_app, make_launch(), launches)
     for course in COURSES:
         assert html.escape(course.title) in page
@@ -352,14 +358,6 @@ def test_tampered_picker_posts_are_refused(dl_app: Flask, launches: dict[str, La
         assert 'name="JWT"' not in page
 
 
-def test_without_a_launch_store_the_signed_token_alone_authenticates(
-    dl_app: Flask, launches: dict[str, Launch], monkeypatch: pytest.MonkeyPatch
-):
-    _, token = open_picker(dl_app, make_launch(), launches)
-    monkeypatch.setattr(lti_adv, "_launch_loader", lambda: None)
-    assert returned_jwt(submit(dl_app.test_client(), token, ["chem-101@3"]).get_data(as_text=True))
-
-
 def test_expired_picker_token_is_refused():
     secret = "s" * 40
     ctx = context_from_launch(make_launch())
@@ -529,31 +527,33 @@ def test_picker_uses_the_database_catalogue_by_default(
     assert "Chemistry basics" in page and "Physics" in page
 
 
-@pytest.mark.parametrize("module_name", ["lti_tool.lti.store", "lti_tool.lti.launches"])
-def test_launch_store_adapters(app: Flask, monkeypatch: pytest.MonkeyPatch, module_name: str):
-    """Both launch-store shapes are found: ``store.load_launch(id)`` and ``launches.load_launch(db, id, now=)``."""
-    import sys
-    import types
+def test_the_picker_reads_launches_from_the_launch_table(app: Flask, services: Services, platform_id: int):
+    """``load_launch`` reads the stored ``lti_launches`` row: known → the launch, unknown or expired → None."""
+    from lti_tool.lti import launches as launch_rows
+    from lti_tool.storage.models import LtiLaunch, utcnow
 
-    launch = make_launch()
-    fake = types.ModuleType(module_name)
-    seen: dict[str, Any] = {}
-    if module_name.endswith("store"):
-        fake.load_launch = lambda launch_id: launch if launch_id == launch.id else None  # type: ignore[attr-defined]
-    else:
-
-        def load(db: Any, launch_id: str, *, now: datetime) -> Launch | None:
-            seen.update(db=db, now=now)
-            return launch if launch_id == launch.id else None
-
-        fake.load_launch = load  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, "lti_tool.lti.store", None)  # only the launches module exists
-    monkeypatch.setitem(sys.modules, module_name, fake)
+    now = utcnow()
+    with services.db.session() as s:
+        s.add(
+            LtiLaunch(
+                id="launch-stored",
+                platform_id=platform_id,
+                issuer="https://lms.example",
+                client_id="client-1",
+                deployment_id="dep-1",
+                message_type="LtiDeepLinkingRequest",
+                sub="teacher-1",
+                claims={"sub": "teacher-1"},
+                created_at=now,
+                expires_at=now + timedelta(minutes=5),
+            )
+        )
     with app.test_request_context("/"):
-        assert lti_adv.load_launch(launch.id) == launch
+        found = lti_adv.load_launch("launch-stored")
+        assert found is not None and (found.platform_id, found.deployment_id) == (platform_id, "dep-1")
+        assert found == launch_rows.load_launch(services.db, "launch-stored", now=now)
         assert lti_adv.load_launch("unknown") is None
-    if seen:
-        assert seen["now"].tzinfo is not None
+    assert launch_rows.load_launch(services.db, "launch-stored", now=now + timedelta(minutes=6)) is None
 
 
 # -- titles the LMS sees (issue 12, Moodle items 8 and 9) -------------------------------------
@@ -613,7 +613,7 @@ def test_an_open_picker_of_a_disabled_platform_adds_nothing(dl_app: Flask, launc
     _, token = open_picker(dl_app, make_launch(), launches)
     client = dl_app.test_client()
     assert client.post("/lti/deep-linking/picker", data={"dl_token": token}).status_code == 200
-    platforms.disable_platform(dl_app.extensions["cbsi"].db, 1)
+    platforms.disable_platform(services_of(dl_app).db, 1)
     for path, form in (("/lti/deep-linking/picker", {}), ("/lti/deep-linking/respond", {"course": ["chem-101@3"]})):
         refused = client.post(path, data={"dl_token": token, **form})
         assert refused.status_code == 403, path

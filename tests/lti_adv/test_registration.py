@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import socket
 import time
 from collections.abc import Iterator
@@ -32,7 +31,7 @@ from lti_tool.lti.registration import (
     requested_scopes,
 )
 from lti_tool.lti.tokens import SCOPE_LINEITEM, SCOPE_NRPS, SCOPE_SCORE, TOOL_SCOPES
-from lti_tool.services import Services
+from lti_tool.services import Services, build_services
 from lti_tool.settings import load_settings
 from lti_tool.storage.models import Platform
 
@@ -140,7 +139,7 @@ def test_logo_is_served(client: FlaskClient):
 def auto_app(settings_overrides: dict[str, Any], services: Services, fake_server: FakeServer) -> Iterator[Flask]:
     overrides = {**settings_overrides, "lti": {"auto_approve_issuers": [fake_server.base_url]}}
     settings = load_settings(environ={}, overrides=overrides)
-    app = create_app(settings, services=dataclasses.replace(services, settings=settings))
+    app = create_app(settings, services=build_services(settings, db=services.db, keys=services.keys))
     app.testing = True
     yield app
 
@@ -210,7 +209,7 @@ def test_registration_failures_get_a_clear_page_and_store_nothing(
 ):
     overrides = {**settings_overrides, "lti": {"http_timeout_seconds": 0.3}}
     settings = load_settings(environ={}, overrides=overrides)
-    app = create_app(settings, services=dataclasses.replace(services, settings=settings))
+    app = create_app(settings, services=build_services(settings, db=services.db, keys=services.keys))
     app.testing = True
     url = register_url(moodle.configuration_url)
     doc = moodle.document()

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ from lti_tool import create_app
 from lti_tool.cli import cli
 from lti_tool.lti import platforms as platform_ops
 from lti_tool.lti import registration as reg
-from lti_tool.services import Services
+from lti_tool.services import Services, build_services
 from lti_tool.settings import SettingsError, load_settings
 from lti_tool.storage.models import Platform
 
@@ -63,7 +62,7 @@ def make_app(settings_overrides: dict[str, Any], services: Services, *, testing:
     for section, values in sections.items():
         overrides.setdefault(section, {}).update(values)
     settings = load_settings(environ={}, overrides=overrides)
-    app = create_app(settings, services=dataclasses.replace(services, settings=settings))
+    app = create_app(settings, services=build_services(settings, db=services.db, keys=services.keys))
     app.testing = testing
     return app
 

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, func, inspect, select
 
-from lti_tool import audit, catalogue, grades, privacy
+from lti_tool import audit, catalogue, privacy
 from lti_tool.cli import CliContext, cli
 from lti_tool.lti.context import Launch
 from lti_tool.runtime import service
@@ -154,7 +154,6 @@ def roster(services: Services, platform_id: int, context: str, subs: list[str]) 
 
 @pytest.fixture
 def world(services: Services, fixtures_dir: Path) -> World:
-    grades.install(services)
     course = catalogue.import_package(services, fixtures_dir / GOLF12)
     built = World(
         p1=_platform(services, "https://one.example"),

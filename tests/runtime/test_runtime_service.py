@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from lti_tool import catalogue
 from lti_tool.lti.context import Launch
+from lti_tool.outcome_events import OutcomeChanged
 from lti_tool.runtime import service
 from lti_tool.runtime.errors import (
     AttemptLimitReached,
@@ -97,13 +99,17 @@ def test_unterminated_session_time_is_kept(
     assert get_value(session.state, "cmi.total_time", "2004")[0] == "PT0H2M0S"
 
 
-def test_score_and_completion_roll_up_and_call_the_outcome_hook(
+def test_score_and_completion_roll_up_and_call_the_outcome_listeners(
     services: Services, import_course: Callable, make_launch: Callable[..., Launch]
 ) -> None:
     seen: list[dict[str, Any]] = []
-    services.add_hook(
-        "outcome_changed", lambda **kw: seen.append({**kw["outcome"], "sub": kw["registration"].learner_sub})
-    )
+
+    class Recorder:
+        def outcome_changed(self, event: OutcomeChanged) -> None:
+            assert event.registration is not None and event.attempt.outcome == event.outcome
+            seen.append({**event.outcome, "sub": event.registration.learner_sub})
+
+    services = dataclasses.replace(services, outcome_listeners=(*services.outcome_listeners, Recorder()))
     course = import_course(GOLF2004)
     opened = service.open_attempt(services, make_launch(course.course_key))
     start(services, opened)
@@ -113,18 +119,19 @@ def test_score_and_completion_roll_up_and_call_the_outcome_hook(
     assert reply.attempt_outcome["score_scaled"] == pytest.approx(0.85)
     assert reply.attempt_outcome["completion"] == "completed"
     assert reply.attempt_outcome["success"] == "passed"
-    # a commit that changes nothing about the grade does not call the hook again
+    # a commit that changes nothing about the grade does not call the listeners again
     service.commit(services, opened.attempt_id, item, {"seq": 2, "changes": {"cmi.location": "9"}})
     assert len(seen) == 1 and seen[0]["sub"] == "learner-1"
 
 
-def test_hook_failure_rolls_the_commit_back(
+def test_listener_failure_rolls_the_commit_back(
     services: Services, import_course: Callable, make_launch: Callable[..., Launch]
 ) -> None:
-    def broken(**kw: Any) -> None:
-        raise RuntimeError("outbox unavailable")
+    class Broken:
+        def outcome_changed(self, event: OutcomeChanged) -> None:
+            raise RuntimeError("outbox unavailable")
 
-    services.add_hook("outcome_changed", broken)
+    services = dataclasses.replace(services, outcome_listeners=(*services.outcome_listeners, Broken()))
     course = import_course(GOLF2004)
     opened = service.open_attempt(services, make_launch(course.course_key))
     start(services, opened)

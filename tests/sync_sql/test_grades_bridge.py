@@ -13,9 +13,10 @@ from sqlalchemy import update
 
 from lti_tool import grades
 from lti_tool.keys import KeyStore
+from lti_tool.outcome_events import OutcomeChanged
 from lti_tool.services import Services
 from lti_tool.storage import Database
-from lti_tool.storage.models import LearnerRegistration, Platform
+from lti_tool.storage.models import Attempt, LearnerRegistration, Platform
 from lti_tool.storage.outbox import SqliteWorkerLock, SqlOutboxStore, WorkerLockError
 from sync.errors import PlatformNotFoundError, SigningKeyError
 from sync.scores import SCOPE_LINEITEM, SCOPE_SCORE
@@ -87,19 +88,23 @@ def test_score_update_for(outcome: dict[str, Any], is_learner: bool, expected: t
 def test_ungradable_outcome_is_logged_not_raised(db: Database, caplog: pytest.LogCaptureFixture) -> None:
     reg = registration({"scope": [SCOPE_SCORE], "lineitem": LI})
     with caplog.at_level(logging.WARNING, logger="lti_tool.grades"), db.session() as s:
-        result = grades.on_outcome_changed(
-            session=s, registration=reg, attempt=None, outcome={"completion": "sideways"}, changed_at=AT
+        event = OutcomeChanged(
+            session=s,
+            registration=reg,
+            attempt=Attempt(id="a-1"),
+            outcome={"completion": "sideways"},
+            changed_at=AT,
         )
+        result = grades.enqueue_score(event)
     assert result is None
     (record,) = [r for r in caplog.records if r.name == "lti_tool.grades"]
     assert record.code == "invalid_outcome"  # type: ignore[attr-defined]
     assert SqlOutboxStore(db).list_items() == []
 
 
-def test_install_is_idempotent(services: Services) -> None:
-    grades.install(services)
-    grades.install(services)
-    assert services.hooks["outcome_changed"].count(grades.on_outcome_changed) == 1
+def test_the_factory_wires_exactly_one_grade_outbox_listener(services: Services) -> None:
+    listeners = [x for x in services.outcome_listeners if isinstance(x, grades.GradeOutboxListener)]
+    assert len(listeners) == 1
 
 
 def _platform(services: Services, status: str = "active") -> int:

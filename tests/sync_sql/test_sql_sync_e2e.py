@@ -61,7 +61,7 @@ def course_key(services: Services, fixtures_dir: Path) -> str:
 
 @pytest.fixture
 def wired(services: Services) -> Services:
-    grades.install(services)
+    """The services as the factory wires them (the grade outbox listens to outcomes)."""
     return services
 
 

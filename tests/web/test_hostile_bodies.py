@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from lti_tool.services import services_of
 from lti_tool.web.bodies import nesting_depth
 
 SEQUENCED = "scorm2004/SequencingForcedSequential_SCORM20043rdEdition.zip"
@@ -76,7 +77,7 @@ def test_the_largest_seq_still_works(client: FlaskClient, runtime: dict) -> None
 
 def test_a_chunked_body_over_the_limit_is_413(app: Flask, client: FlaskClient, runtime: dict) -> None:
     rt = runtime["runtime"]
-    limit = app.extensions["cbsi"].settings.player.commit_max_bytes
+    limit = services_of(app).settings.player.commit_max_bytes
     for size in (limit + 1, 10 * 1024 * 1024):
         body = b'{"seq": 1, "changes": {"cmi.suspend_data": "' + b"x" * size + b'"}}'
         response = client.post(
