@@ -22,9 +22,9 @@ import requests
 from flask import Flask
 from werkzeug.serving import make_server
 
-from lti_tool import catalogue, create_app
-from lti_tool.demo import build_demo_package
-from lti_tool.lti import devplatform
+from lti_tool import catalogue, create_app, devlms
+from lti_tool.devlms import identity as devplatform
+from lti_tool.devlms.seed import build_demo_package
 from lti_tool.services import build_services
 from lti_tool.settings import load_settings
 from lti_tool.web import lti_adv
@@ -58,7 +58,7 @@ def live_app(settings_overrides: dict[str, dict[str, Any]], tmp_path: Path) -> I
     services.keys.generate(if_missing=True)
     app = create_app(settings, services=services)
     app.testing = True
-    app.config["CBSI_DEV_PLATFORM"] = True
+    devlms.install(app, services)
     # the real catalogue: the bundled demo course and a real third-party SCORM 1.2 package
     demo = catalogue.import_package(services, build_demo_package(tmp_path / "demo.zip"))
     golf = catalogue.import_package(services, FIXTURES / "scorm12" / "RuntimeBasicCalls_SCORM12.zip")

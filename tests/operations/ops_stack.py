@@ -340,8 +340,8 @@ def seed_release(release: Release, base: str) -> None:
     script = (
         "from pathlib import Path\n"
         "from lti_tool.catalogue import import_package\n"
-        "from lti_tool.demo import build_demo_package\n"
-        "from lti_tool.lti.devplatform import ensure_registered\n"
+        "from lti_tool.devlms.seed import build_demo_package\n"
+        "from lti_tool.devlms.identity import ensure_registered\n"
         "from lti_tool.services import build_services\n"
         "from lti_tool.settings import load_settings\n"
         "s = build_services(load_settings())\n"

@@ -32,6 +32,7 @@ from typing import Any
 
 import pytest
 import requests
+from lti_tool.web.devplatform import _load_or_create_key
 from ops_stack import (
     HAPROXY,
     Layout,
@@ -47,12 +48,11 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from lti_tool.catalogue import import_package
-from lti_tool.demo import build_demo_package
-from lti_tool.lti.devplatform import SAMPLE_COURSE_KEY, ensure_registered
+from lti_tool.devlms.identity import SAMPLE_COURSE_KEY, ensure_registered
+from lti_tool.devlms.seed import build_demo_package
 from lti_tool.services import build_services
 from lti_tool.settings import load_settings
 from lti_tool.storage.models import Attempt, DevLineItem, DevResourceLink, DevScore, LearnerRegistration, ScoState
-from lti_tool.web.devplatform import _load_or_create_key
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
