@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from lti_tool.cli import cli
+from lti_tool.cli import CliContext, cli
 from lti_tool.devlms import schema
 from lti_tool.devlms.models import DevBase
 from lti_tool.storage import Database
@@ -73,7 +73,11 @@ url = "{db.engine.url.render_as_string(hide_password=False)}"
 folder = "{tmp_path / "keys"}"
 """
     )
-    result = CliRunner().invoke(cli, ["--config", str(config), *args], catch_exceptions=False)
+    obj = CliContext(str(config))
+    try:
+        result = CliRunner().invoke(cli, list(args), obj=obj, catch_exceptions=False)
+    finally:
+        obj.services.db.dispose()  # the command's own engine: no connection left for the collector
     assert result.exit_code == 0, result.output
     return result.output
 
