@@ -1,10 +1,8 @@
-"""Deep linking end to end against the development LMS of the ``lti`` branch, over real HTTP.
+"""Deep linking end to end against the development LMS (``lti_tool.devlms``), over real HTTP.
 
 The development LMS (``/dev/platform``) starts a deep linking launch, the tool's picker answers,
 the instructor picks two courses, the auto-posted response goes back to the LMS, which verifies it
 against the tool's JWKS and creates the activities; a learner then launches one of them.
-
-Runs once both LTI branches are merged (it needs ``lti_tool.lti.devplatform``); skipped before.
 """
 
 from __future__ import annotations
