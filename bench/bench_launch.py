@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lti_tool import create_app
 from lti_tool.catalogue import import_package
-from lti_tool.demo import build_demo_package
+from lti_tool.devlms.seed import build_demo_package
 from lti_tool.keys import public_jwk
 from lti_tool.lti import platforms
 from lti_tool.services import build_services, services_of

@@ -64,12 +64,15 @@ def create_app(
     core.init_app(app)
     content.init_app(app)
     admin.init_app(app)
-    player.init_app(app)
-    from lti_tool.web import devplatform, lti
+    player.init_app(app)  # before lti: the player owns /play/<launch id>
+    from lti_tool.web import lti
 
     lti.init_app(app)
     lti_adv.init_app(app)
-    devplatform.init_app(app)
+    if settings.server.demo:  # the development LMS exists only in demo mode (lti_tool.devlms)
+        from lti_tool import devlms
+
+        devlms.install(app, services)
     from lti_tool.lrs import web as lrs_web
 
     lrs_web.init_app(app)  # the built-in LRS under /xapi/

@@ -95,8 +95,12 @@ def db() -> None:
 @db.command("upgrade")
 @pass_ctx
 def db_upgrade(obj: CliContext) -> None:
-    """Create or migrate the schema to this release."""
+    """Create or migrate the schema to this release (in demo mode, the development LMS's tables too)."""
     obj.services.db.upgrade()
+    if obj.settings.server.demo:
+        from lti_tool import devlms
+
+        devlms.migrate(obj.services)
     click.echo(f"database at {', '.join(sorted(obj.services.db.current_revisions()))}")
 
 
@@ -220,7 +224,7 @@ def prepare_demo(obj: CliContext) -> list[str]:
     services.db.upgrade()
     services.keys.generate(if_missing=True)
     lines = [f"database: {obj.settings.database_url}"]
-    from lti_tool import demo as demo_seed
+    from lti_tool.devlms import seed as demo_seed
 
     lines += demo_seed.seed(services)
     return lines

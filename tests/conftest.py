@@ -21,6 +21,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from lti_tool import create_app
+from lti_tool.devlms import schema as devlms_schema
+from lti_tool.devlms.models import DevBase
 from lti_tool.services import Services, build_services
 from lti_tool.settings import Settings, load_settings
 from lti_tool.storage import Database
@@ -95,6 +97,7 @@ def postgres_url() -> Iterator[str | None]:
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     migrated = Database(url)
     migrated.upgrade()
+    devlms_schema.upgrade(migrated)  # the development LMS's tables too, as in demo mode
     migrated.dispose()
     yield url
     with admin.connect() as conn:
@@ -108,6 +111,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
     db = Database(f"sqlite:///{path}")
     db.upgrade()
+    devlms_schema.upgrade(db)  # the development LMS's tables too, as in demo mode
     with db.engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     db.dispose()
@@ -125,7 +129,8 @@ def database_url(tmp_path: Path, postgres_url: str | None, sqlite_template: Path
         return
     engine = create_engine(postgres_url)
     with engine.begin() as conn:
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        owned = [*Base.metadata.sorted_tables, *DevBase.metadata.sorted_tables]
+        tables = ", ".join(f'"{t.name}"' for t in owned)
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
     yield postgres_url

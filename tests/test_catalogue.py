@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from lti_tool import catalogue
 from lti_tool.cli import cli
-from lti_tool.demo import build_demo_package
+from lti_tool.devlms.seed import build_demo_package
 from lti_tool.services import Services
 from lti_tool.storage.models import Course, CourseVersion
 from scorm.packaging import PackageError

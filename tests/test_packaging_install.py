@@ -1,4 +1,4 @@
-"""The distribution builds quietly and carries its data files (templates, player, migrations, demo course)."""
+"""The distribution builds quietly and carries its data files (templates, player, migrations, development LMS)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,10 @@ def test_wheel_builds_without_setuptools_warnings_and_carries_package_data(tmp_p
         "lti_tool/web/static/player/player.js",
         "lti_tool/storage/migrations/env.py",
         "lti_tool/storage/migrations/versions/0001_foundation.py",
-        "lti_tool/demo_course/imsmanifest.xml",
+        "lti_tool/devlms/course/imsmanifest.xml",
+        "lti_tool/devlms/templates/devplatform/home.html",
+        "lti_tool/devlms/migrations/env.py",
+        "lti_tool/devlms/migrations/versions/d001_devlms_tables.py",
     ):
         assert expected in names, expected
     assert not any(name.startswith(("tests/", "bench/")) for name in names)

@@ -373,50 +373,6 @@ class LtiLaunch(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
-class DevResourceLink(Base):
-    """Development platform: a resource link (activity) in the demo course."""
-
-    __tablename__ = "devplatform_resource_links"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    title: Mapped[str] = mapped_column(String(255))
-    url: Mapped[str | None] = mapped_column(Text, nullable=True)
-    custom: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    line_item_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class DevLineItem(Base):
-    """Development platform: a gradebook column (AGS line item)."""
-
-    __tablename__ = "devplatform_line_items"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    label: Mapped[str] = mapped_column(String(255))
-    score_maximum: Mapped[float] = mapped_column(default=100.0)
-    resource_link_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    resource_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    tag: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class DevScore(Base):
-    """Development platform: a score received from the tool through AGS."""
-
-    __tablename__ = "devplatform_scores"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    line_item_id: Mapped[int] = mapped_column(ForeignKey("devplatform_line_items.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[str] = mapped_column(String(255))
-    score_given: Mapped[float | None] = mapped_column(nullable=True)
-    score_maximum: Mapped[float | None] = mapped_column(nullable=True)
-    activity_progress: Mapped[str] = mapped_column(String(32))
-    grading_progress: Mapped[str] = mapped_column(String(32))
-    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
-    timestamp: Mapped[str] = mapped_column(String(64))
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
 class GradeOutbox(Base):
     """The grade outbox (DESIGN.md §5.6): one row per (platform, line item, learner), coalesced.
 

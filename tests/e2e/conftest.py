@@ -18,10 +18,10 @@ import pytest
 import requests
 from e2e_stack import SECRET, Stack, packages_dir
 
-from lti_tool import create_app
+from lti_tool import create_app, devlms
 from lti_tool.catalogue import import_package
-from lti_tool.demo import build_demo_package
-from lti_tool.lti.devplatform import ensure_registered
+from lti_tool.devlms.identity import ensure_registered
+from lti_tool.devlms.seed import build_demo_package
 from lti_tool.services import build_services
 from lti_tool.settings import load_settings
 from lti_tool.storage import Database
@@ -42,6 +42,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     url = f"sqlite:///{db_path}"
     migrated = Database(url)
     migrated.upgrade()
+    devlms.schema.upgrade(migrated)  # what 'cbsi-connect db upgrade' does in demo mode
     migrated.dispose()
     server = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
@@ -64,7 +65,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     services.keys.generate(if_missing=True)
     app = create_app(settings, services=services)
     app.testing = True
-    app.config["CBSI_DEV_PLATFORM"] = True
+    devlms.install(app, services)
     ensure_registered(services.db, base)
     demo = import_package(services, build_demo_package(tmp / "demo-course.zip"), imported_by="e2e")
     server.app = app

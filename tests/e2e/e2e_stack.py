@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from lti_tool.catalogue import ImportOutcome, import_package
+from lti_tool.devlms.models import DevLineItem, DevResourceLink
 from lti_tool.services import Services
-from lti_tool.storage.models import Attempt, DevLineItem, DevResourceLink, ScoState
+from lti_tool.storage.models import Attempt, ScoState
 from scorm.cmi.model import get_value
 
 SECRET = "e2e-secret-key-" + "e" * 40

@@ -20,10 +20,10 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from lti_tool import create_app
+from lti_tool import create_app, devlms
 from lti_tool.catalogue import import_package
-from lti_tool.demo import build_demo_package
-from lti_tool.lti.devplatform import CLIENT_ID, DEPLOYMENT_ID, SAMPLE_COURSE_KEY, ensure_registered
+from lti_tool.devlms.identity import CLIENT_ID, DEPLOYMENT_ID, SAMPLE_COURSE_KEY, ensure_registered
+from lti_tool.devlms.seed import build_demo_package
 from lti_tool.services import build_services
 from lti_tool.settings import load_settings
 
@@ -53,7 +53,7 @@ def live(settings_overrides: dict[str, dict[str, Any]], tmp_path: Path) -> Itera
     services.keys.generate(if_missing=True)
     app = create_app(settings, services=services)
     app.testing = True
-    app.config["CBSI_DEV_PLATFORM"] = True
+    devlms.install(app, services)
     ensure_registered(services.db, base)
     import_package(services, build_demo_package(tmp_path / "demo-course.zip"))
     server.app = app
@@ -241,7 +241,7 @@ def test_scores_results_and_gradebook(live: Live):
 
 def test_cohort_learners_launch_and_receive_scores(live: Live):
     """Simulated learners (``cohort-N``, for load tests) launch like the named ones and are enrolled."""
-    from lti_tool.lti import devplatform as dev
+    from lti_tool.devlms import identity as dev
 
     assert dev.user_by_key("cohort-17") == dev.user_by_sub("dev-cohort-17")
     for bad in ("cohort-0", "cohort-017", "cohort-10000", "cohort-x", "cohort-", "cohort-1.5", "nobody"):

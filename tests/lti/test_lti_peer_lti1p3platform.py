@@ -113,7 +113,7 @@ def run_launch(
 
 def test_learner_launch_from_lti1p3platform(client, conf, services, tmp_path):
     from lti_tool.catalogue import import_package
-    from lti_tool.demo import build_demo_package
+    from lti_tool.devlms.seed import build_demo_package
 
     course = import_package(services, build_demo_package(tmp_path / "demo.zip"))
     response = run_launch(

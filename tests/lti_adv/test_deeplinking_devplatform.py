@@ -1,10 +1,8 @@
-"""Deep linking end to end against the development LMS of the ``lti`` branch, over real HTTP.
+"""Deep linking end to end against the development LMS (``lti_tool.devlms``), over real HTTP.
 
 The development LMS (``/dev/platform``) starts a deep linking launch, the tool's picker answers,
 the instructor picks two courses, the auto-posted response goes back to the LMS, which verifies it
 against the tool's JWKS and creates the activities; a learner then launches one of them.
-
-Runs once both LTI branches are merged (it needs ``lti_tool.lti.devplatform``); skipped before.
 """
 
 from __future__ import annotations
@@ -22,9 +20,9 @@ import requests
 from flask import Flask
 from werkzeug.serving import make_server
 
-from lti_tool import catalogue, create_app
-from lti_tool.demo import build_demo_package
-from lti_tool.lti import devplatform
+from lti_tool import catalogue, create_app, devlms
+from lti_tool.devlms import identity as devplatform
+from lti_tool.devlms.seed import build_demo_package
 from lti_tool.services import build_services
 from lti_tool.settings import load_settings
 from lti_tool.web import lti_adv
@@ -58,7 +56,7 @@ def live_app(settings_overrides: dict[str, dict[str, Any]], tmp_path: Path) -> I
     services.keys.generate(if_missing=True)
     app = create_app(settings, services=services)
     app.testing = True
-    app.config["CBSI_DEV_PLATFORM"] = True
+    devlms.install(app, services)
     # the real catalogue: the bundled demo course and a real third-party SCORM 1.2 package
     demo = catalogue.import_package(services, build_demo_package(tmp_path / "demo.zip"))
     golf = catalogue.import_package(services, FIXTURES / "scorm12" / "RuntimeBasicCalls_SCORM12.zip")

@@ -6,7 +6,7 @@ instructor deep-links a catalogue course → a learner launches it and the SCO c
 the grade worker delivers it → the development LMS's gradebook shows it → ``platforms list``
 shows the registration's name and last launch.
 
-The development LMS has no Dynamic Registration endpoints of its own (``lti_tool/web/devplatform.py``
+The development LMS has no Dynamic Registration endpoints of its own (``lti_tool/devlms/``
 knows its tool from ``ensure_registered``); here a small registration front on another loopback port
 serves its OpenID configuration (its real issuer, auth, token and JWKS endpoints) and a registration
 endpoint that applies Moodle 4.5's checks and hands out the client id and deployment id the
@@ -32,10 +32,11 @@ from click.testing import CliRunner
 from ltiadv_support import FakeServer, Recorded, json_reply, moodle_domain, running_fake_server, text_reply
 from werkzeug.serving import make_server
 
-from lti_tool import catalogue, create_app, grades
+from lti_tool import catalogue, create_app, devlms, grades
 from lti_tool.cli import CliContext, cli
-from lti_tool.demo import build_demo_package
-from lti_tool.lti import devplatform, platforms
+from lti_tool.devlms import identity as devplatform
+from lti_tool.devlms.seed import build_demo_package
+from lti_tool.lti import platforms
 from lti_tool.lti.registration import TOOL_CONFIGURATION
 from lti_tool.lti.tokens import TOOL_SCOPES
 from lti_tool.services import Services, build_services
@@ -118,7 +119,7 @@ def academy(settings_overrides: dict[str, dict[str, Any]], tmp_path: Path) -> It
     services.keys.generate(if_missing=True)
     app = create_app(settings, services=services)
     app.testing = True
-    app.config["CBSI_DEV_PLATFORM"] = True
+    devlms.install(app, services)
     catalogue.import_package(services, build_demo_package(tmp_path / "demo.zip"))
     server.app = app
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

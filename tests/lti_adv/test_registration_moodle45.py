@@ -255,7 +255,7 @@ def test_listed_plain_http_lms_registers_outside_demo_mode_with_warnings(
 ):
     caplog.set_level(logging.WARNING)
     app = make_app(settings_overrides, services, testing=False, lti={"insecure_issuers": [fake_server.base_url]})
-    assert not app.config.get("CBSI_DEV_PLATFORM") and not app.testing  # no demo mode, no development LMS
+    assert "devplatform" not in app.blueprints and not app.testing  # no demo mode, no development LMS
     started = [r for r in caplog.records if getattr(r, "action", None) == "insecure_issuers_enabled"]
     assert started and started[0].levelno == logging.WARNING and fake_server.base_url in started[0].getMessage()
 

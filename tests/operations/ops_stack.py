@@ -337,11 +337,14 @@ class Release:
 
 def seed_release(release: Release, base: str) -> None:
     """The development LMS of ``base`` and the sample course, with this release's own code."""
+    # the development LMS moved into lti_tool.devlms; a previous release has the old module paths
+    moved = (release.tree / "lti_tool" / "devlms").is_dir()
+    seed_module, identity_module = ("devlms.seed", "devlms.identity") if moved else ("demo", "lti.devplatform")
     script = (
         "from pathlib import Path\n"
         "from lti_tool.catalogue import import_package\n"
-        "from lti_tool.demo import build_demo_package\n"
-        "from lti_tool.lti.devplatform import ensure_registered\n"
+        f"from lti_tool.{seed_module} import build_demo_package\n"
+        f"from lti_tool.{identity_module} import ensure_registered\n"
         "from lti_tool.services import build_services\n"
         "from lti_tool.settings import load_settings\n"
         "s = build_services(load_settings())\n"

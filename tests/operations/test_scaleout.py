@@ -47,12 +47,14 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from lti_tool.catalogue import import_package
-from lti_tool.demo import build_demo_package
-from lti_tool.lti.devplatform import SAMPLE_COURSE_KEY, ensure_registered
+from lti_tool.devlms import store as devlms_store
+from lti_tool.devlms.identity import SAMPLE_COURSE_KEY, ensure_registered
+from lti_tool.devlms.models import DevScore
+from lti_tool.devlms.seed import build_demo_package
+from lti_tool.devlms.state import load_or_create_key
 from lti_tool.services import build_services
 from lti_tool.settings import load_settings
-from lti_tool.storage.models import Attempt, DevLineItem, DevResourceLink, DevScore, LearnerRegistration, ScoState
-from lti_tool.web.devplatform import _load_or_create_key
+from lti_tool.storage.models import Attempt, LearnerRegistration, ScoState
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -139,17 +141,8 @@ def _seed(config: Path, base: str, folder: Path) -> None:
     try:
         ensure_registered(services.db, base)
         import_package(services, build_demo_package(folder / "demo-course.zip"), imported_by="scale-out test")
-        _load_or_create_key(settings.instance_path)  # the LMS key both nodes load
-        with services.db.session() as s:
-            item = DevLineItem(label="Sample activity", score_maximum=100.0, resource_id="sample", tag="grade")
-            s.add(item)
-            s.flush()
-            link = DevResourceLink(
-                title="Sample activity", url=None, custom={"course": SAMPLE_COURSE_KEY}, line_item_id=item.id
-            )
-            s.add(link)
-            s.flush()
-            item.resource_link_id = f"dev-link-{link.id}"
+        load_or_create_key(settings.instance_path)  # the LMS key both nodes load
+        devlms_store.links(services.db, SAMPLE_COURSE_KEY)  # its home page's first visit makes the graded activity
     finally:
         services.db.dispose()
 

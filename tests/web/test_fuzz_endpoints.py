@@ -22,7 +22,9 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lti_tool.web import devplatform
+from lti_tool import devlms
+from lti_tool.devlms.web import ALLOWED_SCOPES
+from lti_tool.services import Services
 
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 FIELDS = [
@@ -163,8 +165,14 @@ def _targets(app: Flask) -> list[tuple[str, str, str]]:
 
 
 @pytest.fixture
+def dev_lms(app: Flask, services: Services) -> devlms.DevLms:
+    """The development LMS on the test app (before its first request), so its endpoints are fuzzed too."""
+    return devlms.install(app, services)
+
+
+@pytest.fixture
 def fuzz_client(
-    app: Flask, make_launch: Callable[..., Any], player_config: Callable[..., dict[str, Any]]
+    dev_lms: devlms.DevLms, app: Flask, make_launch: Callable[..., Any], player_config: Callable[..., dict[str, Any]]
 ) -> FlaskClient:
     config = player_config(make_launch(SEQUENCED))
     CREDS.runtime_token = config["token"]
@@ -178,14 +186,12 @@ def fuzz_client(
     )  # fmt: skip
     assert login.status_code == 302, login.data[:300]
     CREDS.login_state = parse_qs(urlsplit(login.headers["Location"]).query)["state"][0]
-    app.config["CBSI_DEV_PLATFORM"] = True
     app.config["PROPAGATE_EXCEPTIONS"] = False  # answer as in production: the error handlers run
-    with app.app_context():
-        CREDS.dev_token = devplatform.state().tokens.dumps({"scopes": list(devplatform.ALLOWED_SCOPES), "n": "fuzz"})
+    CREDS.dev_token = dev_lms.tokens.dumps({"scopes": list(ALLOWED_SCOPES), "n": "fuzz"})
     return client
 
 
-def test_every_body_endpoint_is_enumerated(app: Flask) -> None:
+def test_every_body_endpoint_is_enumerated(app: Flask, dev_lms: devlms.DevLms) -> None:
     """The fuzzer's target list comes from the url_map and holds the endpoints issue 12 names."""
     endpoints = {endpoint for endpoint, _, _ in _targets(app)}
     assert {"player.commit", "player.navigate", "player.reopen_post", "lti.launch", "lti.login"} <= endpoints

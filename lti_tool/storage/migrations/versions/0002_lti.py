@@ -1,4 +1,9 @@
-"""LTI launch: login requests, validated launches, development platform tables.
+"""LTI launch: login requests, validated launches.
+
+Until the development LMS became its own package this revision also created its three tables
+(``devplatform_*``). Databases migrated before keep them (expand/contract: nothing is dropped);
+new databases get them only from the development LMS's own migrations, in demo mode
+(``lti_tool/devlms/migrations``, which create them only where they are absent).
 
 Revision ID: 0002_lti
 Revises: 0001_foundation
@@ -53,51 +58,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_lti_launches_platform_id", "lti_launches", ["platform_id"])
     op.create_index("ix_lti_launches_expires_at", "lti_launches", ["expires_at"])
-    op.create_table(
-        "devplatform_resource_links",
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("title", sa.String(255), nullable=False),
-        sa.Column("url", sa.Text, nullable=True),
-        sa.Column("custom", sa.JSON, nullable=False),
-        sa.Column("line_item_id", sa.Integer, nullable=True),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
-    )
-    op.create_table(
-        "devplatform_line_items",
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("label", sa.String(255), nullable=False),
-        sa.Column("score_maximum", sa.Float, nullable=False),
-        sa.Column("resource_link_id", sa.String(255), nullable=True),
-        sa.Column("resource_id", sa.String(255), nullable=True),
-        sa.Column("tag", sa.String(255), nullable=True),
-        sa.Column("created_at", UtcDateTime(), nullable=False),
-    )
-    op.create_table(
-        "devplatform_scores",
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column(
-            "line_item_id",
-            sa.Integer,
-            sa.ForeignKey("devplatform_line_items.id", ondelete="CASCADE"),
-            nullable=False,
-        ),
-        sa.Column("user_id", sa.String(255), nullable=False),
-        sa.Column("score_given", sa.Float, nullable=True),
-        sa.Column("score_maximum", sa.Float, nullable=True),
-        sa.Column("activity_progress", sa.String(32), nullable=False),
-        sa.Column("grading_progress", sa.String(32), nullable=False),
-        sa.Column("comment", sa.Text, nullable=True),
-        sa.Column("timestamp", sa.String(64), nullable=False),
-        sa.Column("received_at", UtcDateTime(), nullable=False),
-    )
-    op.create_index("ix_devplatform_scores_line_item_id", "devplatform_scores", ["line_item_id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_devplatform_scores_line_item_id", table_name="devplatform_scores")
-    op.drop_table("devplatform_scores")
-    op.drop_table("devplatform_line_items")
-    op.drop_table("devplatform_resource_links")
     op.drop_index("ix_lti_launches_expires_at", table_name="lti_launches")
     op.drop_index("ix_lti_launches_platform_id", table_name="lti_launches")
     op.drop_table("lti_launches")

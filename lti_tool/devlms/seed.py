@@ -1,7 +1,7 @@
 """Demo seed: what ``cbsi-connect demo`` puts in a fresh instance.
 
-Each feature adds its own seed step here (the development platform registration, the sample
-course); every step is idempotent so the demo can be restarted on the same instance.
+Each feature adds its own seed step here (the development LMS's tables and its registration,
+the sample course); every step is idempotent so the demo can be restarted on the same instance.
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ import zipfile
 from pathlib import Path
 
 from lti_tool import catalogue, operators
+from lti_tool.devlms import schema
+from lti_tool.devlms.identity import ensure_registered
 from lti_tool.services import Services
 
-DEMO_COURSE = Path(__file__).resolve().parent / "demo_course"
-SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "packages"
+DEMO_COURSE = Path(__file__).resolve().parent / "course"
+SHARED_FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "packages"
 
 
 def build_demo_package(target: Path) -> Path:
@@ -37,8 +39,7 @@ def build_demo_package(target: Path) -> Path:
 def seed(services: Services) -> list[str]:
     """Seed the demo instance; returns human-readable lines about what is there."""
     kid = services.keys.signing_key().kid
-    from lti_tool.lti.devplatform import ensure_registered
-
+    schema.upgrade(services.db)
     dev = ensure_registered(services.db, services.settings.server.base_url)
     lines = [f"tool key: {kid}", f"development LMS: platform {dev.id} ({dev.issuer})"]
     package = build_demo_package(services.settings.instance_path / "demo-course.zip")

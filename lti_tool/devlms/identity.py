@@ -1,7 +1,7 @@
-"""The development platform's identity and its registration in the tool (demo seed).
+"""The development LMS's identity and its registration in the tool (demo seed).
 
-The platform itself (a minimal LMS that talks to the tool only over HTTP) is the blueprint
-``lti_tool.web.devplatform``; this module holds the values both sides agree on.
+The platform itself (a minimal LMS that talks to the tool only over HTTP) is the blueprint of
+``lti_tool.devlms.web``; this module holds the values both sides agree on.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
 INSTITUTION = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#"
 
 #: The catalogue course the sample activity opens: the demo course bundled with the tool
-#: (``lti_tool/demo_course``, manifest identifier), imported by ``cbsi-connect demo``.
+#: (``lti_tool/devlms/course``, manifest identifier), imported by ``cbsi-connect demo``.
 SAMPLE_COURSE_KEY = "cbsi.demo.evidence-handling"
 
 
@@ -112,6 +112,8 @@ def user_by_sub(sub: str) -> DevUser | None:
     prefix = "dev-cohort-"
     number = _cohort_number(sub.removeprefix(prefix)) if sub.startswith(prefix) else None
     return _cohort_member(number) if number is not None else None
+
+
 COURSE = {"id": "dev-course-1", "label": "DEMO101", "title": "Demo Course"}
 
 

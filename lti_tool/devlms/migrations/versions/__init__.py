@@ -1,0 +1,1 @@
+"""Migration scripts of the development LMS's tables."""
