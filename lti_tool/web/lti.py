@@ -23,8 +23,8 @@ from lti_tool.lti.context import Launch, handler_for, register_handler, register
 from lti_tool.lti.errors import LaunchRejected, LaunchSessionError, PlatformAdminError
 from lti_tool.lti.jwks import PlatformKeyCache
 from lti_tool.lti.service import LAUNCH_SESSION_SECONDS, LtiService
-from lti_tool.lti.validation import RESOURCE_LINK
 from lti_tool.web import services
+from sync.lti_claims import LTI_VERSION, MESSAGE_RESOURCE_LINK
 
 logger = logging.getLogger(__name__)
 
@@ -329,7 +329,7 @@ def tool_configuration() -> dict[str, Any]:
         "target_link_uri": svc.launch_url,
         "jwks_url": jwks,
         "deep_linking_url": svc.launch_url,
-        "lti_version": "1.3.0",
+        "lti_version": LTI_VERSION,
         "moodle": {
             "Tool URL": svc.launch_url,
             "LTI version": "LTI 1.3",
@@ -384,8 +384,8 @@ def init_app(app: Flask) -> None:
     )
     service.cookie_args = cookie_args_for(settings.server.base_url)
     app.extensions[EXTENSION] = service
-    if handler_for(RESOURCE_LINK) is None:
-        register_handler(RESOURCE_LINK, resource_link_handler)
+    if handler_for(MESSAGE_RESOURCE_LINK) is None:
+        register_handler(MESSAGE_RESOURCE_LINK, resource_link_handler)
     app.register_blueprint(bp)
     if not any(rule.rule.startswith("/play/") for rule in app.url_map.iter_rules()):
         app.register_blueprint(placeholder_bp)

@@ -26,11 +26,12 @@ from lti_tool.runtime.errors import (
     StaleCommit,
     WrongAttempt,
 )
-from lti_tool.tokens import ScopedSigner, TokenInvalid
+from lti_tool.tokens import PURPOSE_RUNTIME, ScopedSigner, TokenInvalid
 from lti_tool.web import services
 from lti_tool.web.bodies import BodyRefused, read_json_object
 from lti_tool.web.content import content_base_url
 from scorm.cmi import export_tables
+from sync.lti_claims import CLAIM_LAUNCH_PRESENTATION
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("player", __name__)
@@ -40,7 +41,9 @@ def runtime_signer() -> ScopedSigner:
     """The signer of attempt-scoped runtime tokens (built once per app)."""
     found: ScopedSigner | None = current_app.extensions.get("cbsi_runtime_signer")
     if found is None:
-        found = ScopedSigner(current_app.config["SECRET_KEY"], "runtime", services().settings.player.token_ttl_seconds)
+        found = ScopedSigner(
+            current_app.config["SECRET_KEY"], PURPOSE_RUNTIME, services().settings.player.token_ttl_seconds
+        )
         current_app.extensions["cbsi_runtime_signer"] = found
     return found
 
@@ -215,7 +218,7 @@ def learner_page(launch: Launch) -> str:
     """
     learner, name = _learner_id(launch.sub or ""), launch.name or service.DEFAULT_LEARNER_NAME
     opened, started = service.open_and_start(services(), launch, learner_id=learner, learner_name=name)
-    presentation = launch.claims.get("https://purl.imsglobal.org/spec/lti/claim/launch_presentation")
+    presentation = launch.claims.get(CLAIM_LAUNCH_PRESENTATION)
     return_url = presentation.get("return_url") if isinstance(presentation, dict) else None
     return render_player(opened, learner, return_url, started)
 
