@@ -305,7 +305,7 @@ class ClientCredentialsTokenProvider:
     ) -> str:
         """See ``sync.ports.TokenProvider.get_token``; ``force_refresh`` ignores the cache (after a 401)."""
         wanted = normalise_scopes(scopes)
-        key = cache_key(platform, wanted)
+        key = (platform.issuer, platform.client_id, " ".join(wanted))  # = cache_key(platform, wanted)
         seen_before_lock: CachedToken | None = None
         if force_refresh:
             seen_before_lock = self._cache.get(key)
