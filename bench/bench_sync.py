@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sync.ags import AgsClient, make_session
+from sync.lti_claims import SCORE_MEDIA_TYPE
 from sync.memory import (
     InMemoryOutboxStore,
     InMemoryPlatformDirectory,
@@ -38,7 +39,7 @@ from sync.memory import (
 )
 from sync.model import LineItemRef, OutboxStatus
 from sync.ports import PlatformEndpoints, SigningKey
-from sync.scores import SCORE_MEDIA_TYPE, Completion, Outcome, build_score_update
+from sync.scores import Completion, Outcome, build_score_update
 from sync.tokens import ClientCredentialsTokenProvider
 from sync.worker import Worker, WorkerConfig
 

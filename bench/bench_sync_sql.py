@@ -45,7 +45,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bench.bench_sync import _server_main, _Signing, run_sequential
-from lti_tool.grades import DbTokenCache, RegisteredHostsGuard, SqlPlatformDirectory
+from lti_tool.grades import RegisteredHostsGuard, SqlPlatformDirectory
+from lti_tool.lti.tokens import DbTokenCache
 from lti_tool.outbound import OutboundClient, OutboundPolicy
 from lti_tool.storage import Database
 from lti_tool.storage.models import Platform

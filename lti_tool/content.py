@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from lti_tool.errors import AppError
-from lti_tool.tokens import ScopedSigner, TokenExpired, TokenInvalid
+from lti_tool.tokens import PURPOSE_CONTENT, ScopedSigner, TokenExpired, TokenInvalid
 
 # Types browsers must get right for course content (mimetypes varies by machine).
 _EXTRA_TYPES = {
@@ -100,7 +100,7 @@ class ContentSigner:
     """
 
     def __init__(self, secret: str, ttl_seconds: int, clock: Callable[[], float] = time.time) -> None:
-        self._signer = ScopedSigner(secret, "content", ttl_seconds, clock)
+        self._signer = ScopedSigner(secret, PURPOSE_CONTENT, ttl_seconds, clock)
 
     def sign(self, version_id: int, subject: str) -> str:
         """A token for ``version_id`` owned by ``subject`` (an attempt or launch id)."""

@@ -3,9 +3,9 @@
 * ``GradeOutboxListener`` is the runtime's ``OutcomeListener``: it turns a learner's new attempt outcome
   into a ``ScoreUpdate`` and enqueues it with ``SqlOutboxStore.enqueue_in_session`` in the SAME
   transaction as the runtime commit (DESIGN.md §5.6): both commit, or neither.
-* ``SqlPlatformDirectory`` and ``KeyStoreSigning`` adapt the platforms table and the tool's
-  ``KeyStore`` to ``sync``'s ports; ``build_worker`` assembles a ``sync.worker.Worker`` over the
-  token provider and AGS client ``lti_tool.services.build_services`` built.
+* ``SqlPlatformDirectory`` adapts the platforms table to ``sync``'s ports (the token cache and the
+  signing key come from ``lti_tool.lti.tokens``); ``build_worker`` assembles a ``sync.worker.Worker``
+  over the token provider and AGS client ``lti_tool.services.build_services`` built.
 
 Keys: ``platform_key = str(platforms.id)`` (stable, short, and the row the directory reads; the
 issuer/client_id pair is unique per row anyway). ``line_item_key = "<deployment_id>/<resource
@@ -25,22 +25,22 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from lti_tool.keys import KeyError_, KeyStore
+from lti_tool.keys import KeyStore
 from lti_tool.logging_setup import delivery_request_id, request_id_var
-from lti_tool.lti import tokens as service_tokens
+from lti_tool.lti.tokens import DbTokenCache, KeyStoreSigning, endpoints_of
 from lti_tool.outbound import check_service_url
 from lti_tool.outcome_events import OutcomeChanged
 from lti_tool.storage import Database
-from lti_tool.storage.models import GradeOutbox, LearnerRegistration, Platform, PlatformStatus, ServiceToken
+from lti_tool.storage.models import GradeOutbox, LearnerRegistration, Platform, PlatformStatus
 from lti_tool.storage.outbox import SqlOutboxStore
 from sync.breaker import BreakerConfig
-from sync.errors import InvalidOutcomeError, PlatformNotFoundError, SigningKeyError
+from sync.errors import InvalidOutcomeError, PlatformNotFoundError
+from sync.lti_claims import SCOPE_LINEITEM, SCOPE_SCORE
 from sync.model import LineItemRef, OutboxItem, ScoreUpdate
-from sync.ports import CachedToken, EnqueueResult, PlatformEndpoints, SigningKey, TokenCache
+from sync.ports import EnqueueResult, PlatformEndpoints, TokenCache
 from sync.retry import RetryPolicy
-from sync.scores import SCOPE_LINEITEM, SCOPE_SCORE, build_score_update, outcome_from_mapping
+from sync.scores import build_score_update, outcome_from_mapping
 from sync.tokens import ClientCredentialsTokenProvider, LocalTokenMemo
 from sync.worker import Worker, WorkerConfig, utc_now
 
@@ -200,35 +200,10 @@ class SqlPlatformDirectory:
                     f"platform {platform_key} ({row.name or row.issuer}) is disabled; enable it, then run "
                     f"'cbsi-connect sync retry --dead --platform {platform_key}'"
                 )
-            endpoints = PlatformEndpoints(
-                key=platform_key,
-                issuer=row.issuer,
-                client_id=row.client_id,
-                token_url=row.auth_token_url,
-                token_audience=row.auth_audience or None,
-            )
+            endpoints = endpoints_of(row, key=platform_key)
         with self._lock:
             self._cache[platform_key] = (now, endpoints)
         return endpoints
-
-
-class KeyStoreSigning:
-    """``sync.ports.SigningKeyProvider`` over the tool's ``KeyStore`` (follows rotations)."""
-
-    def __init__(self, keys: KeyStore) -> None:
-        self._keys = keys
-
-    def current_signing_key(self) -> SigningKey:
-        """See ``sync.ports.SigningKeyProvider.current_signing_key``.
-
-        Raises:
-            SigningKeyError: no active key, or its file is missing or unsafe.
-        """
-        try:
-            key = self._keys.signing_key()
-        except KeyError_ as exc:
-            raise SigningKeyError(str(exc)) from exc
-        return SigningKey(kid=key.kid, private_key=key.private_key)
 
 
 # -- the worker ----------------------------------------------------------------------------------
@@ -246,56 +221,6 @@ def worker_config(services: Services, *, concurrency: int | None = None) -> Work
         retry_policy=RetryPolicy(base_seconds=cfg.backoff_base_seconds, cap_seconds=cfg.backoff_cap_seconds),
         breaker=BreakerConfig(),
     )
-
-
-class DbTokenCache:
-    """``sync.ports.TokenCache`` over the ``service_tokens`` table, shared with NRPS and every process.
-
-    Rows are keyed as in ``lti_tool.lti.tokens`` (SHA-256 of issuer, client_id and sorted scopes),
-    so a worker and a web node asking for the same scopes reuse one token.
-    """
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    @staticmethod
-    def _key(key: tuple[str, str, str]) -> str:
-        issuer, client_id, scopes = key
-        return service_tokens.cache_key(issuer, client_id, scopes.split())
-
-    def get(self, key: tuple[str, str, str]) -> CachedToken | None:
-        """The cached token or None (expired rows are left for the purge)."""
-        with self.db.session() as s:
-            row = s.get(ServiceToken, self._key(key))
-            if row is None:
-                return None
-            return CachedToken(access_token=row.access_token, expires_at=row.expires_at)
-
-    def put(self, key: tuple[str, str, str], token: CachedToken) -> None:
-        """Store (replace) a token."""
-        issuer, client_id, scopes = key
-        cache_key = self._key(key)
-        for _attempt in range(2):  # two workers may insert the same key at once
-            try:
-                with self.db.session() as s:
-                    row = s.get(ServiceToken, cache_key)
-                    if row is None:
-                        row = ServiceToken(cache_key=cache_key, issuer=issuer, client_id=client_id)
-                        s.add(row)
-                    row.scopes = " ".join(service_tokens.normalise_scopes(scopes.split()))
-                    row.access_token = token.access_token
-                    row.expires_at = token.expires_at
-                    row.created_at = utc_now()
-                return
-            except IntegrityError:
-                continue
-
-    def invalidate(self, key: tuple[str, str, str]) -> None:
-        """Forget a token (after a 401)."""
-        with self.db.session() as s:
-            row = s.get(ServiceToken, self._key(key))
-            if row is not None:
-                s.delete(row)
 
 
 def token_cache_for(services: Services) -> TokenCache:

@@ -34,7 +34,7 @@ from lti_tool.outbound import OutboundClient, build_client
 from lti_tool.outcome_events import OutcomeListener
 from lti_tool.settings import Settings
 from lti_tool.storage import Database
-from lti_tool.tokens import ScopedSigner
+from lti_tool.tokens import PURPOSE_RUNTIME, ScopedSigner
 from sync.ags import AgsClient
 from sync.tokens import ClientCredentialsTokenProvider
 
@@ -153,7 +153,7 @@ def build_services(
         grade_tokens=grade_tokens,
         ags=AgsClient(grade_tokens, session=http, timeout=grades.ags_timeout(settings), url_guard=guard),
         platform_directory=grades.SqlPlatformDirectory(db),
-        runtime_signer=ScopedSigner(secret, "runtime", settings.player.token_ttl_seconds),
+        runtime_signer=ScopedSigner(secret, PURPOSE_RUNTIME, settings.player.token_ttl_seconds),
         content_signer=ContentSigner(secret, settings.content.url_ttl_seconds),
         catalogue=catalogue or DbCatalogueSource(db),
         platform_gate=PlatformGate(db, ttl_seconds=lti.platform_status_cache_seconds),

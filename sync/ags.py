@@ -34,18 +34,17 @@ from sync.errors import (
     LineItemUnresolvableError,
     SyncError,
 )
-from sync.model import LineItemRef
-from sync.ports import PlatformEndpoints, TokenProvider
-from sync.retry import sanitize_message
-from sync.scores import (
+from sync.lti_claims import (
     AGS_SCOPES,
     LINEITEM_CONTAINER_MEDIA_TYPE,
     LINEITEM_MEDIA_TYPE,
     RESULT_CONTAINER_MEDIA_TYPE,
     SCORE_MEDIA_TYPE,
-    results_url,
-    scores_url,
 )
+from sync.model import LineItemRef
+from sync.ports import PlatformEndpoints, TokenProvider
+from sync.retry import sanitize_message
+from sync.scores import results_url, scores_url
 
 logger = logging.getLogger(__name__)
 

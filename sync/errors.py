@@ -87,6 +87,21 @@ class TokenRequestError(AgsHttpError):
 
     code = "token_request_failed"
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        retry_after: str | None = None,
+        phase: str = "token",
+        oauth_error: str | None = None,
+        oauth_description: str | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, retry_after=retry_after, phase=phase)
+        #: RFC 6749 §5.2 ``error`` and ``error_description`` of the refusal, when the body had them.
+        self.oauth_error = oauth_error
+        self.oauth_description = oauth_description
+
 
 class InvalidAgsResponseError(SyncError):
     """The platform answered with a body that is not the AGS JSON it should be."""

@@ -303,10 +303,15 @@ class TokenProvider(Protocol):
 
 @dataclass(frozen=True, kw_only=True)
 class CachedToken:
-    """A cached access token (never log ``access_token``)."""
+    """A cached access token (never log ``access_token``).
+
+    ``expires_at`` is the platform's expiry; ``obtained_at`` (when known) lets the provider keep a
+    short-lived token for half its life instead of a margin longer than the token.
+    """
 
     access_token: str
     expires_at: datetime
+    obtained_at: datetime | None = None
 
 
 class TokenCache(Protocol):

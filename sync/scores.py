@@ -32,23 +32,6 @@ from sync.model import (
     format_timestamp,
 )
 
-SCORE_MEDIA_TYPE = "application/vnd.ims.lis.v1.score+json"
-LINEITEM_MEDIA_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
-LINEITEM_CONTAINER_MEDIA_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
-RESULT_CONTAINER_MEDIA_TYPE = "application/vnd.ims.lis.v2.resultcontainer+json"
-
-SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
-SCOPE_LINEITEM_READONLY = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
-SCOPE_RESULT_READONLY = "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly"
-SCOPE_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
-#: One token for every AGS call: platforms drop scopes they do not grant (Moodle silently).
-AGS_SCOPES: tuple[str, ...] = (
-    SCOPE_LINEITEM,
-    SCOPE_LINEITEM_READONLY,
-    SCOPE_RESULT_READONLY,
-    SCOPE_SCORE,
-)
-
 #: Comments longer than this are cut (Moodle stores feedback as text; keep payloads small).
 COMMENT_LIMIT = 4000
 

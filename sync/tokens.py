@@ -1,9 +1,13 @@
-"""OAuth2 client_credentials with a signed JWT assertion (IMS Security Framework 1.0 §4.1).
+"""OAuth2 client_credentials with a signed JWT assertion (1EdTech Security Framework 1.0 §4.1).
 
-``ClientCredentialsTokenProvider`` implements ``sync.ports.TokenProvider``. Tokens are cached in a
-``TokenCache`` (in-memory here, a DB table in production) per (issuer, client_id, scopes) until
-``expires_in`` minus a safety margin. A per-key lock makes concurrent workers request one token,
-not one each.
+The one service-token client of the tool: the grade worker (AGS) and the web app (NRPS, through
+``lti_tool.lti.tokens.ServiceTokens``) both get their tokens from ``ClientCredentialsTokenProvider``:
+one client assertion (``build_client_assertion``), one cache key (``cache_key``), one token request
+(``request_token``). Tokens are cached in a ``TokenCache`` (in-memory here, the ``service_tokens``
+table in production) per (issuer, client_id, sorted scopes) until ``expires_in`` minus a safety
+margin. A per-key lock makes concurrent workers request one token, not one each.
+
+Access tokens and assertions are never logged, and never part of an error message.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -42,6 +46,8 @@ logger = logging.getLogger(__name__)
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: Lifetime of the client assertion JWT.
 ASSERTION_LIFETIME = timedelta(minutes=5)
+#: Security Framework §4.1: platforms SHOULD issue 1-hour tokens; used when ``expires_in`` is absent.
+DEFAULT_EXPIRES_IN = 3600
 
 
 def utc_now() -> datetime:
@@ -76,9 +82,23 @@ class PemSigningKeyProvider:
         return self._key
 
 
-def cache_key(platform: PlatformEndpoints, scopes: Sequence[str]) -> tuple[str, str, str]:
-    """Token cache key: (issuer, client_id, sorted space-joined scopes) — DESIGN.md §5.1."""
-    return (platform.issuer, platform.client_id, " ".join(sorted(set(scopes))))
+def normalise_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    """Sorted, de-duplicated, non-empty scopes: the cache key and the request do not depend on order."""
+    return tuple(sorted({s.strip() for s in scopes if s and s.strip()}))
+
+
+def cache_key(platform: PlatformEndpoints, scopes: Iterable[str]) -> tuple[str, str, str]:
+    """Token cache key: (issuer, client_id, sorted space-joined scopes) — DESIGN.md §5.1.
+
+    The released pylti1p3 2.0.2 keys its cache without client_id (two registrations of one issuer
+    would swap tokens); we key with it.
+    """
+    return (platform.issuer, platform.client_id, " ".join(normalise_scopes(scopes)))
+
+
+def new_jti() -> str:
+    """A fresh assertion id (platforms may refuse replays)."""
+    return uuid.uuid4().hex
 
 
 def build_client_assertion(
@@ -86,12 +106,13 @@ def build_client_assertion(
     signing: SigningKeyProvider,
     *,
     now: datetime,
-    jti_factory: Callable[[], str] = lambda: uuid.uuid4().hex,
+    jti_factory: Callable[[], str] = new_jti,
 ) -> str:
     """The RS256 client assertion: iss = sub = client_id, aud = token URL, fresh jti, kid header.
 
-    Moodle checks the ``kid`` against the tool's JWKS and refetches it on an unknown one
-    (DESIGN.md §6).
+    Security Framework §4.1.1, RFC 7523 §3: ``aud`` is the platform's authorization server when
+    it names one, else its token URL. Moodle checks the ``kid`` against the tool's JWKS and
+    refetches it on an unknown one (DESIGN.md §6).
     """
     key = signing.current_signing_key()
     issued = int(now.timestamp())
@@ -104,6 +125,82 @@ def build_client_assertion(
         "jti": jti_factory(),
     }
     return jwt.encode(claims, key.private_key, algorithm="RS256", headers={"kid": key.kid})
+
+
+def request_token(
+    session: requests.Session,
+    platform: PlatformEndpoints,
+    assertion: str,
+    scopes: Sequence[str],
+    *,
+    timeout: float | tuple[float, float],
+    default_expires_in: int = DEFAULT_EXPIRES_IN,
+) -> tuple[str, int]:
+    """POST the client-credentials grant to the token URL: the one token request of the tool.
+
+    Form-urlencoded (Moodle refuses JSON, DESIGN.md §6), through the caller's session (the
+    bounded outbound client in production: deadline, size cap, address check).
+
+    Returns:
+        The access token (never log it) and its lifetime in seconds.
+
+    Raises:
+        AgsTransportError: no answer (``kind`` ``timeout``, ``connection`` or the outbound client's).
+        TokenRequestError: the platform refused (status, ``Retry-After`` and OAuth error kept).
+        InvalidAgsResponseError: the answer is not a token response.
+    """
+    form = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": CLIENT_ASSERTION_TYPE,
+        "client_assertion": assertion,
+        "scope": " ".join(scopes),
+    }
+    where = f"the token endpoint {platform.token_url}"
+    try:
+        resp = session.post(platform.token_url, data=form, headers={"Accept": "application/json"}, timeout=timeout)
+    except requests.Timeout as exc:
+        raise AgsTransportError(f"{where} did not answer in time", kind="timeout") from exc
+    except requests.RequestException as exc:
+        kind = getattr(exc, "kind", None)  # the outbound client's timeout/too_large/refused_address
+        detail = sanitize_message(str(exc), 200) if isinstance(kind, str) else type(exc).__name__
+        raise AgsTransportError(
+            f"{where} could not be reached: {detail}", kind=kind if isinstance(kind, str) else "connection"
+        ) from exc
+    body = _json_or_none(resp)
+    if resp.status_code != 200:
+        oauth = body if isinstance(body, Mapping) else {}
+        raise TokenRequestError(
+            f"token request to {platform.token_url} refused: " + sanitize_message(resp.text or resp.reason or "", 300),
+            status_code=resp.status_code,
+            retry_after=resp.headers.get("Retry-After"),
+            phase="token",
+            oauth_error=_text_or_none(oauth.get("error")),
+            oauth_description=_text_or_none(oauth.get("error_description")),
+        )
+    token = body.get("access_token") if isinstance(body, Mapping) else None
+    if not isinstance(token, str) or not token:
+        raise InvalidAgsResponseError(f"{where} did not return an access_token")
+    expires_in = body.get("expires_in")
+    if expires_in is None:
+        return token, default_expires_in
+    if isinstance(expires_in, str) and expires_in.isdigit():
+        expires_in = int(expires_in)
+    if isinstance(expires_in, float) and expires_in >= 1:
+        expires_in = int(expires_in)
+    if not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in <= 0:
+        raise InvalidAgsResponseError(f"{where} returned an invalid expires_in")
+    return token, expires_in
+
+
+def _json_or_none(resp: requests.Response) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+def _text_or_none(value: Any) -> str | None:
+    return str(value) if value else None
 
 
 class LocalTokenMemo:
@@ -151,7 +248,23 @@ class LocalTokenMemo:
 
 
 class ClientCredentialsTokenProvider:
-    """``TokenProvider``: fetches and caches LTI service access tokens."""
+    """``TokenProvider``: the one client-credentials token client (AGS, NRPS, every service call).
+
+    Args:
+        signing: the tool's current signing key.
+        cache: where tokens are kept (the ``service_tokens`` table in production, shared by every
+            process; ``LocalTokenMemo`` in front of it for the worker).
+        session: the HTTP session; production passes the bounded outbound client.
+        clock: current UTC time.
+        timeout: timeout of the token request (the outbound client adds its total deadline).
+        margin_seconds: a token is renewed this long before the platform's expiry; a token that
+            lives less than twice the margin is renewed after half its life.
+        default_expires_in: lifetime of a token whose response names none (Security Framework
+            §4.1: platforms SHOULD issue 1-hour tokens).
+        failure_cache_seconds: a refused (4xx, not 429) request is replayed from memory this long
+            instead of being repeated for every outbox item of a misconfigured platform; 0: never.
+        jti_factory: unique assertion ids.
+    """
 
     def __init__(
         self,
@@ -162,8 +275,9 @@ class ClientCredentialsTokenProvider:
         clock: Callable[[], datetime] = utc_now,
         timeout: float | tuple[float, float] = (3.05, 10.0),
         margin_seconds: float = 60.0,
-        default_expires_in: int = 3600,
+        default_expires_in: int = DEFAULT_EXPIRES_IN,
         failure_cache_seconds: float = 30.0,
+        jti_factory: Callable[[], str] = new_jti,
     ) -> None:
         self._signing = signing
         self._cache = cache
@@ -173,6 +287,7 @@ class ClientCredentialsTokenProvider:
         self._margin = timedelta(seconds=margin_seconds)
         self._default_expires_in = default_expires_in
         self._failure_ttl = timedelta(seconds=failure_cache_seconds)
+        self._jti_factory = jti_factory
         #: key -> (until, error): a refused token request is not repeated for every outbox
         #: item of a misconfigured platform (thousands of requests); it is replayed until then.
         self._failures: dict[tuple[str, str, str], tuple[datetime, TokenRequestError]] = {}
@@ -186,25 +301,22 @@ class ClientCredentialsTokenProvider:
             return self._locks.setdefault(key, threading.Lock())
 
     def get_token(
-        self, platform: PlatformEndpoints, scopes: Sequence[str], *, force_refresh: bool = False
+        self, platform: PlatformEndpoints, scopes: Iterable[str], *, force_refresh: bool = False
     ) -> str:
-        """See ``sync.ports.TokenProvider.get_token``."""
-        key = cache_key(platform, scopes)
-        seen_before_lock = self._cache.get(key)
-        if not force_refresh:
+        """See ``sync.ports.TokenProvider.get_token``; ``force_refresh`` ignores the cache (after a 401)."""
+        wanted = normalise_scopes(scopes)
+        key = (platform.issuer, platform.client_id, " ".join(wanted))  # = cache_key(platform, wanted)
+        seen_before_lock: CachedToken | None = None
+        if force_refresh:
+            seen_before_lock = self._cache.get(key)
+        else:
             cached = self._usable(self._cache.get(key))
             if cached is not None:
                 return cached
         with self._lock_for(key):
             failure = self._failures.get(key)
             if failure is not None and not force_refresh and self._clock() < failure[0]:
-                err = failure[1]
-                raise TokenRequestError(
-                    err.message,
-                    status_code=err.status_code,
-                    retry_after=err.retry_after,
-                    phase="token",
-                )
+                raise _replayed(failure[1])
             cached_token = self._cache.get(key)
             if force_refresh:
                 # Several threads may hit 401 with the same stale token at once: the first one
@@ -221,9 +333,9 @@ class ClientCredentialsTokenProvider:
                 if usable is not None:
                     return usable
             try:
-                token = self._request(platform, scopes)
+                token = self._request(platform, wanted)
             except TokenRequestError as exc:
-                if 400 <= exc.status_code < 500 and exc.status_code != 429:
+                if 400 <= exc.status_code < 500 and exc.status_code != 429 and self._failure_ttl:
                     self._failures[key] = (self._clock() + self._failure_ttl, exc)
                 raise
             self._failures.pop(key, None)
@@ -236,65 +348,48 @@ class ClientCredentialsTokenProvider:
             self._failures.pop(key, None)
 
     def _usable(self, token: CachedToken | None) -> str | None:
-        if token is None or token.expires_at - self._margin <= self._clock():
+        """The token while it is usable: until its expiry minus the margin, or half its life when short."""
+        if token is None:
             return None
-        return token.access_token
+        until = token.expires_at - self._margin
+        if token.obtained_at is not None:
+            lifetime = token.expires_at - token.obtained_at
+            if lifetime <= 2 * self._margin:
+                until = token.obtained_at + lifetime / 2
+        return token.access_token if until > self._clock() else None
 
-    def _request(self, platform: PlatformEndpoints, scopes: Sequence[str]) -> CachedToken:
+    def _request(self, platform: PlatformEndpoints, scopes: tuple[str, ...]) -> CachedToken:
         now = self._clock()
-        data = {
-            "grant_type": "client_credentials",
-            "client_assertion_type": CLIENT_ASSERTION_TYPE,
-            "client_assertion": build_client_assertion(platform, self._signing, now=now),
-            "scope": " ".join(scopes),
-        }
+        assertion = build_client_assertion(platform, self._signing, now=now, jti_factory=self._jti_factory)
         self.requests_made += 1
-        try:
-            resp = self._session.post(
-                platform.token_url,
-                data=data,
-                headers={"Accept": "application/json"},
-                timeout=self._timeout,
-            )
-        except requests.Timeout as exc:
-            raise AgsTransportError(
-                f"token endpoint {platform.token_url} timed out", kind="timeout"
-            ) from exc
-        except requests.RequestException as exc:
-            kind = getattr(exc, "kind", None)  # the outbound client's timeout/too_large/refused_address
-            detail = sanitize_message(str(exc), 200) if isinstance(kind, str) else type(exc).__name__
-            raise AgsTransportError(
-                f"token endpoint {platform.token_url} unreachable: {detail}",
-                kind=kind if isinstance(kind, str) else "connection",
-            ) from exc
-        if resp.status_code != 200:
-            raise TokenRequestError(
-                f"token request to {platform.token_url} refused: "
-                + sanitize_message(resp.text or resp.reason or "", 300),
-                status_code=resp.status_code,
-                retry_after=resp.headers.get("Retry-After"),
-                phase="token",
-            )
-        try:
-            body: Any = resp.json()
-            access_token = body["access_token"]
-            expires_in = int(body.get("expires_in") or self._default_expires_in)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InvalidAgsResponseError(
-                f"token endpoint {platform.token_url} answered without a usable access_token"
-            ) from exc
-        if not isinstance(access_token, str) or not access_token:
-            raise InvalidAgsResponseError(
-                f"token endpoint {platform.token_url} answered an empty access_token"
-            )
+        access_token, expires_in = request_token(
+            self._session,
+            platform,
+            assertion,
+            scopes,
+            timeout=self._timeout,
+            default_expires_in=self._default_expires_in,
+        )
         logger.info(
-            "access token obtained",
-            extra={
-                "action": "token_obtained",
-                "platform": platform.key,
-                "expires_in": expires_in,
-            },
+            "service token obtained from %s (client %s, %d scopes, valid %d s)",
+            platform.issuer,
+            platform.client_id,
+            len(scopes),
+            expires_in,
+            extra={"action": "service_token_obtained", "platform": platform.key, "expires_in": expires_in},
         )
         return CachedToken(
-            access_token=access_token, expires_at=now + timedelta(seconds=expires_in)
+            access_token=access_token, expires_at=now + timedelta(seconds=expires_in), obtained_at=now
         )
+
+
+def _replayed(err: TokenRequestError) -> TokenRequestError:
+    """A fresh copy of a remembered refusal (an exception object is not raised twice)."""
+    return TokenRequestError(
+        err.message,
+        status_code=err.status_code,
+        retry_after=err.retry_after,
+        phase="token",
+        oauth_error=err.oauth_error,
+        oauth_description=err.oauth_description,
+    )

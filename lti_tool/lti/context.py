@@ -13,12 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
-ROLE_PREFIXES = (
-    "http://purl.imsglobal.org/vocab/lis/v2/membership#",
-    "http://purl.imsglobal.org/vocab/lis/v2/institution/person#",
-    "http://purl.imsglobal.org/vocab/lis/v2/system/person#",
-)
+from sync.lti_claims import AGS_CLAIM_ENDPOINT, DL_CLAIM_SETTINGS, NRPS_CLAIM, ROLE_PREFIXES
+
 INSTRUCTOR_ROLES = frozenset({"Instructor", "TeachingAssistant", "ContentDeveloper", "Mentor"})
 ADMIN_ROLES = frozenset({"Administrator", "SysAdmin"})
 
@@ -93,17 +89,17 @@ class Launch:
     @property
     def ags(self) -> Mapping[str, Any]:
         """The AGS endpoint claim (``lineitem``, ``lineitems``, ``scope``) or empty."""
-        return self.claims.get("https://purl.imsglobal.org/spec/lti-ags/claim/endpoint") or {}
+        return self.claims.get(AGS_CLAIM_ENDPOINT) or {}
 
     @property
     def nrps(self) -> Mapping[str, Any]:
         """The NRPS claim (``context_memberships_url``) or empty."""
-        return self.claims.get("https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice") or {}
+        return self.claims.get(NRPS_CLAIM) or {}
 
     @property
     def deep_linking_settings(self) -> Mapping[str, Any]:
         """The deep linking settings claim or empty."""
-        return self.claims.get("https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings") or {}
+        return self.claims.get(DL_CLAIM_SETTINGS) or {}
 
 
 @dataclass(frozen=True)

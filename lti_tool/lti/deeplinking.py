@@ -7,9 +7,9 @@ issuer, the request's ``deployment_id``, ``data`` echoed unchanged (§4.4.1), an
 ``ltiResourceLink`` content item per pick (§3.1) with a ``lineItem`` so the LMS creates the
 grade column (§3.1: ``scoreMaximum``, ``label``, ``resourceId``, ``tag``).
 
-The picker's form posts carry a launch-scoped token (HS256 over a key derived from the server
-secret, bound to the launch id, short-lived) holding the request settings; a forged, altered,
-expired or foreign token is refused.
+The picker's form posts carry a launch-scoped token (the one signed-token scheme of
+``lti_tool.tokens``, purpose ``deep-linking-picker``: bound to the launch id, short-lived) holding
+the request settings; a forged, altered, expired or foreign token is refused.
 """
 
 from __future__ import annotations
@@ -27,15 +27,26 @@ import jwt
 
 from lti_tool.errors import AppError
 from lti_tool.keys import KeyStore
-from lti_tool.lti.context import CLAIM, Launch
+from lti_tool.lti.context import Launch
 from lti_tool.storage import Database
 from lti_tool.storage.models import utcnow
+from lti_tool.tokens import PURPOSE_PICKER, ScopedSigner, TokenInvalid, pack_json, unpack_json
+from sync.lti_claims import (
+    CLAIM_DEPLOYMENT_ID,
+    CLAIM_MESSAGE_TYPE,
+    CLAIM_VERSION,
+    DL_CLAIM_CONTENT_ITEMS,
+    DL_CLAIM_DATA,
+    DL_CLAIM_MSG,
+    LTI_VERSION,
+    MESSAGE_DEEP_LINKING_REQUEST,
+    MESSAGE_DEEP_LINKING_RESPONSE,
+)
 
 logger = logging.getLogger(__name__)
 
-MESSAGE_TYPE_REQUEST = "LtiDeepLinkingRequest"
-MESSAGE_TYPE_RESPONSE = "LtiDeepLinkingResponse"
-DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/"
+MESSAGE_TYPE_REQUEST = MESSAGE_DEEP_LINKING_REQUEST
+MESSAGE_TYPE_RESPONSE = MESSAGE_DEEP_LINKING_RESPONSE
 CONTENT_ITEM_TYPE = "ltiResourceLink"
 LINE_ITEM_TAG = "cbsi-grade"
 SCORE_MAXIMUM = 100
@@ -211,34 +222,30 @@ def context_from_launch(launch: Launch) -> DeepLinkingContext:
 # -- picker token --------------------------------------------------------------------------
 
 
-def _picker_key(secret: str) -> bytes:
-    """A key used only for picker tokens, derived from the server secret."""
-    return hmac.new(secret.encode("utf-8"), b"cbsi-connect deep-linking picker v1", hashlib.sha256).digest()
+def _picker_signer(secret: str, now: datetime) -> ScopedSigner:
+    return ScopedSigner(
+        secret, PURPOSE_PICKER, int(PICKER_TOKEN_LIFETIME.total_seconds()), clock=lambda: now.timestamp()
+    )
 
 
 def issue_picker_token(ctx: DeepLinkingContext, *, secret: str, now: datetime) -> str:
-    """The launch-scoped token the picker's forms carry.
+    """The launch-scoped token the picker's forms carry (the one signed-token scheme, ``lti_tool.tokens``).
 
-    Bound to the launch id (``sub``) and the deep linking settings; expires after an hour.
+    ``<launch id>.<settings as base64url JSON>.<expiry>.<MAC>``, purpose ``deep-linking-picker``:
+    bound to the launch id and the deep linking settings; expires after an hour.
     """
-    claims = {
-        "aud": PICKER_AUDIENCE,
-        "sub": ctx.launch_id,
-        "iat": int(now.timestamp()),
-        "exp": int((now + PICKER_TOKEN_LIFETIME).timestamp()),
-        "ctx": {
-            "platform_id": ctx.platform_id,
-            "issuer": ctx.issuer,
-            "client_id": ctx.client_id,
-            "deployment_id": ctx.deployment_id,
-            "return_url": ctx.return_url,
-            "accept_multiple": ctx.accept_multiple,
-            "accept_types": list(ctx.accept_types),
-            "data": ctx.data,
-            "title": ctx.title,
-        },
+    settings = {
+        "platform_id": ctx.platform_id,
+        "issuer": ctx.issuer,
+        "client_id": ctx.client_id,
+        "deployment_id": ctx.deployment_id,
+        "return_url": ctx.return_url,
+        "accept_multiple": ctx.accept_multiple,
+        "accept_types": list(ctx.accept_types),
+        "data": ctx.data,
+        "title": ctx.title,
     }
-    return jwt.encode(claims, _picker_key(secret), algorithm="HS256")
+    return _picker_signer(secret, now).sign([ctx.launch_id, pack_json(settings)])
 
 
 def read_picker_token(
@@ -257,27 +264,21 @@ def read_picker_token(
     """
     if not token:
         raise PickerTokenInvalid()
-    try:
-        claims = jwt.decode(
-            token,
-            _picker_key(secret),
-            algorithms=["HS256"],
-            audience=PICKER_AUDIENCE,
-            # Expiry is checked below against the injected clock, not the process clock.
-            options={"require": ["exp", "iat", "sub", "aud"], "verify_iat": False, "verify_exp": False},
-        )
-        if not isinstance(claims["exp"], int) or claims["exp"] <= int(now.timestamp()):
-            raise jwt.ExpiredSignatureError("expired")
-    except jwt.PyJWTError as exc:
-        raise PickerTokenInvalid() from exc
-    if launch_id is not None and claims["sub"] != launch_id:
+    if token.count(".") == 2:  # a picker the previous release opened (rolling upgrade)
+        signed_launch, raw = _read_previous_release_token(token, secret=secret, now=now)
+    else:
+        try:
+            (signed_launch, packed), _expires = _picker_signer(secret, now).verify(token, 2)
+            raw = unpack_json(packed)
+        except TokenInvalid as exc:
+            raise PickerTokenInvalid() from exc
+    if launch_id is not None and signed_launch != launch_id:
         raise PickerTokenInvalid()
-    raw = claims.get("ctx")
     if not isinstance(raw, Mapping):
         raise PickerTokenInvalid()
     try:
         return DeepLinkingContext(
-            launch_id=str(claims["sub"]),
+            launch_id=str(signed_launch),
             platform_id=int(raw["platform_id"]),
             issuer=str(raw["issuer"]),
             client_id=str(raw["client_id"]),
@@ -290,6 +291,28 @@ def read_picker_token(
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PickerTokenInvalid() from exc
+
+
+def _read_previous_release_token(token: str, *, secret: str, now: datetime) -> tuple[str, Any]:
+    """(launch id, settings) of a picker token in the previous release's form (HS256 JWT).
+
+    Kept so a picker opened on a node of the previous release keeps working on this one during a
+    rolling upgrade (picker tokens live an hour). Remove it in the release after this one.
+    """
+    key = hmac.new(secret.encode("utf-8"), b"cbsi-connect deep-linking picker v1", hashlib.sha256).digest()
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=["HS256"],
+            audience=PICKER_AUDIENCE,
+            options={"require": ["exp", "iat", "sub", "aud"], "verify_iat": False, "verify_exp": False},
+        )
+    except jwt.PyJWTError as exc:
+        raise PickerTokenInvalid() from exc
+    if not isinstance(claims["exp"], int) or claims["exp"] <= int(now.timestamp()):
+        raise PickerTokenInvalid()
+    return str(claims["sub"]), claims.get("ctx")
 
 
 # -- selection and response ----------------------------------------------------------------
@@ -371,15 +394,15 @@ def build_response_claims(
         "iat": int(now.timestamp()),
         "exp": int((now + RESPONSE_LIFETIME).timestamp()),
         "nonce": nonce,
-        CLAIM + "message_type": MESSAGE_TYPE_RESPONSE,
-        CLAIM + "version": "1.3.0",
-        CLAIM + "deployment_id": ctx.deployment_id,
-        DL_CLAIM + "content_items": [dict(i) for i in items],
+        CLAIM_MESSAGE_TYPE: MESSAGE_TYPE_RESPONSE,
+        CLAIM_VERSION: LTI_VERSION,
+        CLAIM_DEPLOYMENT_ID: ctx.deployment_id,
+        DL_CLAIM_CONTENT_ITEMS: [dict(i) for i in items],
     }
     if ctx.data is not None:
-        claims[DL_CLAIM + "data"] = ctx.data
+        claims[DL_CLAIM_DATA] = ctx.data
     if message:
-        claims[DL_CLAIM + "msg"] = message
+        claims[DL_CLAIM_MSG] = message
     return claims
 
 

@@ -18,11 +18,12 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, delete, func, or_, select
 
-from lti_tool.lti.context import CLAIM, Launch
+from lti_tool.lti.context import Launch
 from lti_tool.lti.platforms import PlatformInfo
 from lti_tool.lti.validation import LaunchReplayed, LoginRecord, ValidatedToken
 from lti_tool.storage import Database
 from lti_tool.storage.models import LaunchState, LtiLaunch, Platform
+from sync.lti_claims import CLAIM_CONTEXT, CLAIM_CUSTOM, CLAIM_RESOURCE_LINK, CLAIM_ROLES
 
 logger = logging.getLogger(__name__)
 
@@ -167,10 +168,10 @@ def _text(value: Any, limit: int = 255) -> str | None:
 def build_launch(launch_id: str, token: ValidatedToken) -> Launch:
     """The :class:`Launch` of a validated token."""
     claims = token.claims
-    context = claims.get(CLAIM + "context") or {}
-    link = claims.get(CLAIM + "resource_link") or {}
-    custom = claims.get(CLAIM + "custom") or {}
-    roles = claims.get(CLAIM + "roles") or []
+    context = claims.get(CLAIM_CONTEXT) or {}
+    link = claims.get(CLAIM_RESOURCE_LINK) or {}
+    custom = claims.get(CLAIM_CUSTOM) or {}
+    roles = claims.get(CLAIM_ROLES) or []
     return Launch(
         id=launch_id,
         platform_id=token.platform.id,

@@ -25,13 +25,13 @@ from sqlalchemy import delete, select
 
 from lti_tool.errors import AppError
 from lti_tool.lti.context import Launch
-from lti_tool.lti.tokens import SCOPE_NRPS, ServiceTokens, ServiceUrlNotRegistered, TokenError
+from lti_tool.lti.tokens import ServiceTokens, ServiceUrlNotRegistered, TokenError
 from lti_tool.storage import Database
 from lti_tool.storage.models import Platform, PlatformStatus, RosterCache, utcnow
+from sync.lti_claims import NRPS_MEDIA_TYPE, SCOPE_NRPS
 
 logger = logging.getLogger(__name__)
 
-MEDIA_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 MAX_PAGES = 500
 #: HTTP answers to an ``rlid`` request that mean "not supported here": fall back to the context level.
 RLID_FALLBACK_STATUSES = frozenset({400, 404, 405, 422, 501})
@@ -259,7 +259,7 @@ class RosterClient:
             pages += 1
             try:
                 response = self.tokens.authorized_request(
-                    "GET", url, platform=platform, scopes=[SCOPE_NRPS], headers={"Accept": MEDIA_TYPE}
+                    "GET", url, platform=platform, scopes=[SCOPE_NRPS], headers={"Accept": NRPS_MEDIA_TYPE}
                 )
             except ServiceUrlNotRegistered as exc:
                 raise NrpsUrlRefused(exc.message) from exc

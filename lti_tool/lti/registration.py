@@ -32,15 +32,19 @@ from sqlalchemy import func, select
 
 from lti_tool.errors import AppError
 from lti_tool.lti import platforms as platform_ops
-from lti_tool.lti.tokens import TOOL_SCOPES
 from lti_tool.outbound import AddressRefused, OutboundClient, ResponseTooLarge, is_internal, legacy_ipv4
 from lti_tool.storage import Database
 from lti_tool.storage.models import Deployment, Platform, PlatformStatus, utcnow
+from sync.lti_claims import (
+    MESSAGE_DEEP_LINKING_REQUEST,
+    MESSAGE_RESOURCE_LINK,
+    PLATFORM_CONFIGURATION,
+    TOOL_CONFIGURATION,
+    TOOL_SCOPES,
+)
 
 logger = logging.getLogger(__name__)
 
-TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
-PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
 #: DR §3.4.1 / OIDC Discovery §3: what the tool cannot work without.
 REQUIRED_PLATFORM_FIELDS: tuple[str, ...] = (
     "issuer",
@@ -434,9 +438,9 @@ def build_tool_registration(
     """
     domain = urls.domain
     messages: list[dict[str, Any]] = [
-        {"type": "LtiResourceLinkRequest", "target_link_uri": urls.launch, "label": tool_name},
+        {"type": MESSAGE_RESOURCE_LINK, "target_link_uri": urls.launch, "label": tool_name},
         {
-            "type": "LtiDeepLinkingRequest",
+            "type": MESSAGE_DEEP_LINKING_REQUEST,
             "target_link_uri": urls.launch,
             "label": f"{tool_name}: add a course",
             "placements": ["ContentArea"],

@@ -6,7 +6,6 @@ everything with a rule lives here or in ``validation``.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import logging
@@ -38,6 +37,7 @@ from lti_tool.lti.validation import (
 from lti_tool.settings import Settings
 from lti_tool.storage import Database
 from lti_tool.storage.models import utcnow
+from lti_tool.tokens import PURPOSE_LAUNCH, ScopedSigner, TokenExpired, TokenInvalid
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,9 @@ class LtiService:
         self._recent_lock = threading.Lock()
         self._logins = 0
         self._secret = secret_key.encode("utf-8")
-        self._launch_key = hmac.new(self._secret, b"cbsi-lti-launch-token", hashlib.sha256).digest()
+        self._launch_signer = ScopedSigner(
+            secret_key, PURPOSE_LAUNCH, LAUNCH_SESSION_SECONDS, clock=lambda: self.clock().timestamp()
+        )
         base = settings.server.base_url.rstrip("/")
         self.base_url = base
         self.launch_url = base + "/lti/launch"
@@ -352,19 +354,14 @@ class LtiService:
 
     # -- launch sessions ------------------------------------------------------------------------
 
-    def _token_mac(self, payload: str) -> str:
-        digest = hmac.new(self._launch_key, payload.encode("ascii"), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
     def launch_token(self, launch_id: str) -> str:
         """A signed, launch-scoped token for pages opened after the launch.
 
-        Format ``<launch id>.<expiry, unix seconds>.<HMAC-SHA256 of both>`` with a key derived from
-        the application secret (stdlib only: it is checked on every page and API call).
+        ``<launch id>.<expiry, unix seconds>.<MAC>``: the one signed-token scheme
+        (``lti_tool.tokens``), purpose ``lti-launch`` (stdlib only: it is checked on every page
+        and API call).
         """
-        expires = int(self.clock().timestamp()) + LAUNCH_SESSION_SECONDS
-        payload = f"{launch_id}.{expires}"
-        return f"{payload}.{self._token_mac(payload)}"
+        return self._launch_signer.sign([launch_id])
 
     def launch_from_token(self, token: str | None, launch_id: str) -> Launch:
         """The launch a token authorises, which must be ``launch_id``.
@@ -374,14 +371,14 @@ class LtiService:
         """
         if not token:
             raise LaunchSessionError()
-        payload, _, mac = token.rpartition(".")
-        signed_id, _, expires = payload.rpartition(".")
-        if not payload or not hmac.compare_digest(mac, self._token_mac(payload)) or not expires.isdigit():
-            raise LaunchSessionError(code="launch_session_forged")
+        try:
+            (signed_id,), _expires = self._launch_signer.verify(token, 1)
+        except TokenExpired as exc:
+            raise LaunchSessionError() from exc
+        except TokenInvalid as exc:
+            raise LaunchSessionError(code="launch_session_forged") from exc
         if not hmac.compare_digest(signed_id, launch_id):
             raise LaunchSessionError(code="launch_session_mismatch")
-        if int(expires) <= self.clock().timestamp():
-            raise LaunchSessionError()
         now = self.clock()
         with self._recent_lock:
             recent = self._recent.get(launch_id)

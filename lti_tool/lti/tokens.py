@@ -1,14 +1,15 @@
-"""OAuth2 service tokens for LTI Advantage services (AGS, NRPS).
+"""OAuth2 service tokens for LTI Advantage services (NRPS, AGS) in the web app and the CLI.
 
-1EdTech Security Framework 1.0 §4.1 (client credentials grant with a JWT assertion, RFC 7523):
-the tool signs a short-lived JWT (``iss`` = ``sub`` = client_id, ``aud`` = the platform's
-authorization server or token URL, fresh ``jti``) with its active key and swaps it for a bearer
-token at the platform's token endpoint (form-urlencoded; Moodle refuses JSON, DESIGN.md §6).
+1EdTech Security Framework 1.0 §4.1 (client credentials grant with a JWT assertion, RFC 7523).
+The client itself is ``sync.tokens.ClientCredentialsTokenProvider``, the one the grade worker
+uses too: one assertion, one cache key, one token request. This module gives it
 
-Tokens are cached in the ``service_tokens`` table keyed by (issuer, client_id, sorted scopes),
-so every web process and sync worker shares them, until ``expires_in`` minus a safety margin.
-The released pylti1p3 2.0.2 keys its cache without client_id (two registrations of one issuer
-would swap tokens); we key with it (DESIGN.md §5.1).
+* ``DbTokenCache``: the ``service_tokens`` table as its cache, shared by every web process and
+  sync worker, keyed by SHA-256 of (issuer, client_id, sorted scopes) (DESIGN.md §5.1);
+* ``KeyStoreSigning``: the tool's ``KeyStore`` as its signing key;
+* ``ServiceTokens``: the web app's face of it: the errors below (an ``AppError`` each, with a hint
+  for the admin), the registered-hosts check of service URLs and authorised requests that retry
+  once on 401.
 
 Access tokens and assertions are never logged, and never part of an error message.
 """
@@ -18,40 +19,57 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
-import jwt
 import requests
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from lti_tool.errors import AppError
-from lti_tool.keys import KeyStore
+from lti_tool.keys import KeyError_, KeyStore
 from lti_tool.outbound import OutboundClient, ServiceUrlRefused, check_service_url
 from lti_tool.storage import Database
 from lti_tool.storage.models import ServiceToken, utcnow
+from sync.errors import AgsTransportError, InvalidAgsResponseError, SigningKeyError, TokenRequestError
+from sync.lti_claims import (
+    SCOPE_LINEITEM,
+    SCOPE_LINEITEM_READONLY,
+    SCOPE_NRPS,
+    SCOPE_RESULT_READONLY,
+    SCOPE_SCORE,
+    TOOL_SCOPES,
+)
+from sync.ports import CachedToken, PlatformEndpoints, SigningKey
+from sync.tokens import CLIENT_ASSERTION_TYPE, ClientCredentialsTokenProvider, new_jti, normalise_scopes
+from sync.tokens import cache_key as token_key
 
 logger = logging.getLogger(__name__)
 
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-ASSERTION_LIFETIME = timedelta(minutes=5)
-DEFAULT_EXPIRES_IN = 3600  # Security Framework §4.1: platforms SHOULD issue 1-hour tokens.
+ASSERTION_TYPE = CLIENT_ASSERTION_TYPE
 
-SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
-SCOPE_LINEITEM_READONLY = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
-SCOPE_RESULT_READONLY = "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly"
-SCOPE_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
-SCOPE_NRPS = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
-TOOL_SCOPES: tuple[str, ...] = (
-    SCOPE_LINEITEM,
-    SCOPE_LINEITEM_READONLY,
-    SCOPE_RESULT_READONLY,
-    SCOPE_SCORE,
-    SCOPE_NRPS,
-)
+__all__ = [
+    "ASSERTION_TYPE",
+    "SCOPE_LINEITEM",
+    "SCOPE_LINEITEM_READONLY",
+    "SCOPE_NRPS",
+    "SCOPE_RESULT_READONLY",
+    "SCOPE_SCORE",
+    "TOOL_SCOPES",
+    "DbTokenCache",
+    "KeyStoreSigning",
+    "PlatformEndpoint",
+    "ServiceTokens",
+    "ServiceUrlNotRegistered",
+    "TokenEndpointUnreachable",
+    "TokenError",
+    "TokenRequestRefused",
+    "TokenResponseInvalid",
+    "cache_key",
+    "endpoints_of",
+    "normalise_scopes",
+]
 
 
 class TokenError(AppError):
@@ -103,9 +121,16 @@ class PlatformEndpoint(Protocol):
     auth_audience: str | None
 
 
-def normalise_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
-    """Sorted, de-duplicated, non-empty scopes: the cache key does not depend on their order."""
-    return tuple(sorted({s.strip() for s in scopes if s and s.strip()}))
+def endpoints_of(platform: PlatformEndpoint, key: str | None = None) -> PlatformEndpoints:
+    """The token client's view of a registration; ``key`` defaults to the row id (as in the outbox)."""
+    row_id = getattr(platform, "id", None)
+    return PlatformEndpoints(
+        key=key or (str(row_id) if row_id is not None else platform.issuer),
+        issuer=platform.issuer,
+        client_id=platform.client_id,
+        token_url=platform.auth_token_url,
+        token_audience=platform.auth_audience or None,
+    )
 
 
 def cache_key(issuer: str, client_id: str, scopes: Iterable[str]) -> str:
@@ -114,39 +139,84 @@ def cache_key(issuer: str, client_id: str, scopes: Iterable[str]) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def build_client_assertion(
-    platform: PlatformEndpoint,
-    keys: KeyStore,
-    *,
-    now: datetime,
-    jti: str,
-) -> str:
-    """The signed JWT the tool authenticates with (Security Framework §4.1.1, RFC 7523 §3).
+class KeyStoreSigning:
+    """``sync.ports.SigningKeyProvider`` over the tool's ``KeyStore`` (follows rotations)."""
 
-    Args:
-        platform: the registration (client_id, token URL, optional authorization server).
-        keys: the tool's key store; the active key signs, its ``kid`` goes in the header.
-        now: issue time.
-        jti: a fresh unique id (platforms may refuse replays).
+    def __init__(self, keys: KeyStore) -> None:
+        self._keys = keys
 
-    Returns:
-        The compact RS256 JWT.
+    def current_signing_key(self) -> SigningKey:
+        """See ``sync.ports.SigningKeyProvider.current_signing_key``.
+
+        Raises:
+            SigningKeyError: no active key, or its file is missing or unsafe.
+        """
+        try:
+            key = self._keys.signing_key()
+        except KeyError_ as exc:
+            raise SigningKeyError(str(exc)) from exc
+        return SigningKey(kid=key.kid, private_key=key.private_key)
+
+
+class DbTokenCache:
+    """``sync.ports.TokenCache`` over the ``service_tokens`` table, shared by NRPS, AGS and every process.
+
+    Rows are keyed by ``cache_key`` (SHA-256 of issuer, client_id and sorted scopes), so a worker
+    and a web node asking for the same scopes reuse one token. ``expires_at`` is the platform's
+    expiry, ``created_at`` when the token was obtained; the client applies its margin on reading.
     """
-    signing = keys.signing_key()
-    audience = platform.auth_audience or platform.auth_token_url
-    claims = {
-        "iss": platform.client_id,
-        "sub": platform.client_id,
-        "aud": audience,
-        "iat": int(now.timestamp()),
-        "exp": int((now + ASSERTION_LIFETIME).timestamp()),
-        "jti": jti,
-    }
-    return jwt.encode(claims, signing.private_key, algorithm="RS256", headers={"kid": signing.kid})
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @staticmethod
+    def _row_key(key: tuple[str, str, str]) -> str:
+        issuer, client_id, scopes = key
+        return cache_key(issuer, client_id, scopes.split())
+
+    def get(self, key: tuple[str, str, str]) -> CachedToken | None:
+        """The cached token or None (expired rows are left for the purge)."""
+        with self.db.session() as s:
+            row = s.get(ServiceToken, self._row_key(key))
+            if row is None:
+                return None
+            return CachedToken(access_token=row.access_token, expires_at=row.expires_at, obtained_at=row.created_at)
+
+    def put(self, key: tuple[str, str, str], token: CachedToken) -> None:
+        """Store (replace) a token."""
+        issuer, client_id, scopes = key
+        row_key = self._row_key(key)
+        for _attempt in range(2):  # two processes may insert the same key at once
+            try:
+                with self.db.session() as s:
+                    row = s.get(ServiceToken, row_key)
+                    if row is None:
+                        row = ServiceToken(cache_key=row_key, issuer=issuer, client_id=client_id)
+                        s.add(row)
+                    row.scopes = " ".join(normalise_scopes(scopes.split()))
+                    row.access_token = token.access_token
+                    row.expires_at = token.expires_at
+                    row.created_at = token.obtained_at or utcnow()
+                return
+            except IntegrityError:
+                continue  # another process stored the key first: overwrite it next round
+
+    def invalidate(self, key: tuple[str, str, str]) -> None:
+        """Forget a token (after a 401)."""
+        with self.db.session() as s:
+            row = s.get(ServiceToken, self._row_key(key))
+            if row is not None:
+                s.delete(row)
+
+    def purge_expired(self, now: datetime) -> int:
+        """Delete the tokens expired at ``now``; returns how many."""
+        with self.db.session() as s:
+            result = s.execute(delete(ServiceToken).where(ServiceToken.expires_at <= now))
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 class ServiceTokens:
-    """Get (and cache) service tokens; make authorised requests that retry once on 401.
+    """Service tokens for the web app: ``ClientCredentialsTokenProvider`` over ``DbTokenCache``.
 
     Args:
         db: storage holding the shared ``service_tokens`` cache.
@@ -167,110 +237,34 @@ class ServiceTokens:
         session: requests.Session | None = None,
         clock: Callable[[], datetime] = utcnow,
         margin_seconds: int = 60,
-        jti_factory: Callable[[], str] = lambda: uuid.uuid4().hex,
+        jti_factory: Callable[[], str] = new_jti,
     ) -> None:
         self.db = db
         self.keys = keys
         self.timeout = timeout
         self.http = session or OutboundClient()
         self.clock = clock
-        self.margin = timedelta(seconds=margin_seconds)
-        self.jti_factory = jti_factory
-
-    # -- cache -----------------------------------------------------------------------------
-
-    def _cached(self, key: str, now: datetime) -> str | None:
-        with self.db.session() as s:
-            row = s.get(ServiceToken, key)
-            if row is not None and row.expires_at > now:
-                return row.access_token
-        return None
-
-    def _store(self, platform: PlatformEndpoint, scopes: tuple[str, ...], token: str, expires_at: datetime) -> None:
-        key = cache_key(platform.issuer, platform.client_id, scopes)
-        values = {
-            "issuer": platform.issuer,
-            "client_id": platform.client_id,
-            "scopes": " ".join(scopes),
-            "access_token": token,
-            "expires_at": expires_at,
-            "created_at": self.clock(),
-        }
-        for _attempt in range(2):
-            try:
-                with self.db.session() as s:
-                    row = s.get(ServiceToken, key)
-                    if row is None:
-                        s.add(ServiceToken(cache_key=key, **values))
-                    else:
-                        for name, value in values.items():
-                            setattr(row, name, value)
-                return
-            except IntegrityError:
-                # Another process stored a token for the same key first: overwrite it next round.
-                continue
+        self.cache = DbTokenCache(db)
+        #: The one token client; a refusal is not remembered here: an admin who fixed the LMS
+        #: retries at once.
+        self.provider = ClientCredentialsTokenProvider(
+            KeyStoreSigning(keys),
+            self.cache,
+            session=self.http,
+            clock=clock,
+            timeout=timeout,
+            margin_seconds=margin_seconds,
+            failure_cache_seconds=0,
+            jti_factory=jti_factory,
+        )
 
     def purge_expired(self) -> int:
         """Delete expired cached tokens; returns how many (run it from a periodic job)."""
-        with self.db.session() as s:
-            result = s.execute(delete(ServiceToken).where(ServiceToken.expires_at <= self.clock()))
-        return int(getattr(result, "rowcount", 0) or 0)
+        return self.cache.purge_expired(self.clock())
 
     def invalidate(self, platform: PlatformEndpoint, scopes: Iterable[str]) -> None:
         """Forget the cached token for (platform, scopes)."""
-        key = cache_key(platform.issuer, platform.client_id, scopes)
-        with self.db.session() as s:
-            row = s.get(ServiceToken, key)
-            if row is not None:
-                s.delete(row)
-
-    # -- token endpoint --------------------------------------------------------------------
-
-    def _request_token(self, platform: PlatformEndpoint, scopes: tuple[str, ...], now: datetime) -> tuple[str, int]:
-        assertion = build_client_assertion(platform, self.keys, now=now, jti=self.jti_factory())
-        form = {
-            "grant_type": "client_credentials",
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": assertion,
-            "scope": " ".join(scopes),
-        }
-        try:
-            response = self.http.post(
-                platform.auth_token_url,
-                data=form,
-                headers={"Accept": "application/json"},
-                timeout=self.timeout,
-            )
-        except requests.Timeout as exc:
-            raise TokenEndpointUnreachable(f"the token endpoint of {platform.issuer} did not answer in time") from exc
-        except requests.RequestException as exc:
-            raise TokenEndpointUnreachable(
-                f"the token endpoint of {platform.issuer} could not be reached ({_failure(exc)})"
-            ) from exc
-        body = _json_or_none(response)
-        if response.status_code != 200:
-            oauth_error = body.get("error") if isinstance(body, Mapping) else None
-            description = body.get("error_description") if isinstance(body, Mapping) else None
-            hint = ""
-            if oauth_error == "invalid_scope":
-                hint = "; enable the grade and roster services for this tool in the LMS"
-            elif oauth_error in {"invalid_client", "unauthorized_client"}:
-                hint = "; check that the LMS has this tool's public key set URL and the right client id"
-            raise TokenRequestRefused(
-                f"{platform.issuer} refused a service token (HTTP {response.status_code}"
-                f"{', ' + str(oauth_error) if oauth_error else ''}"
-                f"{': ' + str(description)[:200] if description else ''}){hint}",
-                oauth_error=str(oauth_error) if oauth_error else None,
-                http_status=response.status_code,
-            )
-        if not isinstance(body, Mapping) or not isinstance(body.get("access_token"), str) or not body["access_token"]:
-            raise TokenResponseInvalid(f"the token endpoint of {platform.issuer} did not return an access_token")
-        expires_in = body.get("expires_in", DEFAULT_EXPIRES_IN)
-        if isinstance(expires_in, str) and expires_in.isdigit():
-            expires_in = int(expires_in)
-        if not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in <= 0:
-            raise TokenResponseInvalid(f"the token endpoint of {platform.issuer} returned an invalid expires_in")
-        return body["access_token"], expires_in
+        self.cache.invalidate(token_key(endpoints_of(platform), scopes))
 
     def get_token(self, platform: PlatformEndpoint, scopes: Iterable[str], *, force_refresh: bool = False) -> str:
         """A bearer token for ``scopes`` at ``platform``, from the shared cache when still valid.
@@ -287,28 +281,20 @@ class ServiceTokens:
             TokenEndpointUnreachable: network failure or timeout.
             TokenRequestRefused: the platform answered with an OAuth error.
             TokenResponseInvalid: the answer was not a token response.
+            lti_tool.keys.KeyError_: the tool has no usable signing key.
         """
-        wanted = normalise_scopes(scopes)
-        key = cache_key(platform.issuer, platform.client_id, wanted)
-        now = self.clock()
-        if not force_refresh:
-            cached = self._cached(key, now)
-            if cached is not None:
-                return cached
-        token, expires_in = self._request_token(platform, wanted, now)
-        lifetime = timedelta(seconds=expires_in)
-        # Keep a margin so a token never expires in flight; short-lived tokens keep half their life.
-        usable = lifetime - self.margin if lifetime > 2 * self.margin else lifetime / 2
-        self._store(platform, wanted, token, now + usable)
-        logger.info(
-            "service token obtained from %s (client %s, %d scopes, valid %d s)",
-            platform.issuer,
-            platform.client_id,
-            len(wanted),
-            expires_in,
-            extra={"action": "service_token_obtained"},
-        )
-        return token
+        try:
+            return self.provider.get_token(endpoints_of(platform), scopes, force_refresh=force_refresh)
+        except SigningKeyError as exc:
+            if isinstance(exc.__cause__, KeyError_):
+                raise exc.__cause__ from None
+            raise
+        except AgsTransportError as exc:
+            raise _unreachable(platform.issuer, exc) from exc
+        except TokenRequestError as exc:
+            raise _refused(platform.issuer, exc) from exc
+        except InvalidAgsResponseError as exc:
+            raise TokenResponseInvalid(exc.message) from exc
 
     def check_service_url(self, url: str, platform: PlatformEndpoint) -> None:
         """Refuse a service URL that is not on the platform's registered hosts (DESIGN.md §5 decision 9).
@@ -382,13 +368,25 @@ class ServiceTokens:
         return response
 
 
-def _failure(exc: requests.RequestException) -> str:
-    """The outbound client's own words (never a port-revealing socket error), else the class name."""
-    return str(exc) if isinstance(getattr(exc, "kind", None), str) else exc.__class__.__name__
+def _unreachable(issuer: str, exc: AgsTransportError) -> TokenEndpointUnreachable:
+    if exc.kind == "timeout":
+        return TokenEndpointUnreachable(f"the token endpoint of {issuer} did not answer in time")
+    cause = exc.__cause__
+    detail = str(cause) if isinstance(getattr(cause, "kind", None), str) else type(cause).__name__
+    return TokenEndpointUnreachable(f"the token endpoint of {issuer} could not be reached ({detail})")
 
 
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
+def _refused(issuer: str, exc: TokenRequestError) -> TokenRequestRefused:
+    oauth_error, description = exc.oauth_error, exc.oauth_description
+    hint = ""
+    if oauth_error == "invalid_scope":
+        hint = "; enable the grade and roster services for this tool in the LMS"
+    elif oauth_error in {"invalid_client", "unauthorized_client"}:
+        hint = "; check that the LMS has this tool's public key set URL and the right client id"
+    return TokenRequestRefused(
+        f"{issuer} refused a service token (HTTP {exc.status_code}"
+        f"{', ' + oauth_error if oauth_error else ''}"
+        f"{': ' + description[:200] if description else ''}){hint}",
+        oauth_error=oauth_error,
+        http_status=exc.status_code,
+    )

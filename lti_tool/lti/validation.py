@@ -23,16 +23,23 @@ from typing import Any
 
 from jwt.algorithms import RSAAlgorithm
 
-from lti_tool.lti.context import CLAIM
 from lti_tool.lti.errors import AuthenticationFailed, LaunchRejected, TenantRefused
 from lti_tool.lti.platforms import PlatformInfo
+from sync.lti_claims import (
+    CLAIM_DEPLOYMENT_ID,
+    CLAIM_MESSAGE_TYPE,
+    CLAIM_RESOURCE_LINK,
+    CLAIM_ROLES,
+    CLAIM_TARGET_LINK_URI,
+    CLAIM_VERSION,
+    DL_CLAIM_SETTINGS,
+    LTI_VERSION,
+    MESSAGE_DEEP_LINKING_REQUEST,
+    MESSAGE_RESOURCE_LINK,
+)
 
 logger = logging.getLogger(__name__)
 
-LTI_VERSION = "1.3.0"
-RESOURCE_LINK = "LtiResourceLinkRequest"
-DEEP_LINKING = "LtiDeepLinkingRequest"
-DL_SETTINGS = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
 ALLOWED_ALGORITHMS = ("RS256",)  # Security Framework §5.1.3 step 3 / §6.1: RSA-SHA256 only
 _RS256 = RSAAlgorithm(RSAAlgorithm.SHA256)
 
@@ -473,7 +480,7 @@ def check_nonce(c: LaunchCheck) -> LaunchCheck:
 
 def check_version(c: LaunchCheck) -> LaunchCheck:
     """``version`` is "1.3.0" (LTI Core §5.3.2)."""
-    version = c.claims.get(CLAIM + "version")
+    version = c.claims.get(CLAIM_VERSION)
     if version is None:
         raise MissingVersion()
     if version != LTI_VERSION:
@@ -483,7 +490,7 @@ def check_version(c: LaunchCheck) -> LaunchCheck:
 
 def check_deployment(c: LaunchCheck) -> LaunchCheck:
     """``deployment_id`` is present and registered for this platform (LTI Core §5.3.3)."""
-    deployment = c.claims.get(CLAIM + "deployment_id")
+    deployment = c.claims.get(CLAIM_DEPLOYMENT_ID)
     if not isinstance(deployment, str) or not deployment:
         raise MissingDeploymentId()
     p = _platform(c)
@@ -497,7 +504,7 @@ def check_deployment(c: LaunchCheck) -> LaunchCheck:
 
 def check_message_type(c: LaunchCheck) -> LaunchCheck:
     """``message_type`` is present and one this tool handles (LTI Core §5.3.1)."""
-    message_type = c.claims.get(CLAIM + "message_type")
+    message_type = c.claims.get(CLAIM_MESSAGE_TYPE)
     if not isinstance(message_type, str) or not message_type:
         raise MissingMessageType()
     if message_type not in c.supported_message_types:
@@ -506,14 +513,14 @@ def check_message_type(c: LaunchCheck) -> LaunchCheck:
 
 
 def _require_resource_link_id(c: LaunchCheck) -> None:
-    link = c.claims.get(CLAIM + "resource_link")
+    link = c.claims.get(CLAIM_RESOURCE_LINK)
     if not isinstance(link, dict) or not isinstance(link.get("id"), str) or not link["id"]:
         raise MissingResourceLinkId()
 
 
 def _require_roles(c: LaunchCheck) -> None:
     # An empty array is valid (LTI Core §5.3.4: anonymous or role-less users); unknown roles are kept.
-    roles = c.claims.get(CLAIM + "roles")
+    roles = c.claims.get(CLAIM_ROLES)
     if roles is None:
         raise MissingRoles()
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
@@ -531,22 +538,22 @@ def _require_sub(c: LaunchCheck) -> None:
 
 
 def _require_dl_settings(c: LaunchCheck) -> None:
-    settings = c.claims.get(DL_SETTINGS)
+    settings = c.claims.get(DL_CLAIM_SETTINGS)
     if not isinstance(settings, dict) or not isinstance(settings.get("deep_link_return_url"), str):
         raise MissingDeepLinkingSettings()
 
 
 MESSAGE_RULES: Mapping[str, tuple[Callable[[LaunchCheck], None], ...]] = {
     # LTI Core §5.3 / §5.4: required claims of a resource link launch.
-    RESOURCE_LINK: (_require_resource_link_id, _require_roles, _require_sub),
+    MESSAGE_RESOURCE_LINK: (_require_resource_link_id, _require_roles, _require_sub),
     # Deep Linking 2.0 §4.4: the settings claim; roles as in any LTI message.
-    DEEP_LINKING: (_require_dl_settings, _require_roles),
+    MESSAGE_DEEP_LINKING_REQUEST: (_require_dl_settings, _require_roles),
 }
 
 
 def check_message_claims(c: LaunchCheck) -> LaunchCheck:
     """The claims required by the message type are present (table :data:`MESSAGE_RULES`)."""
-    message_type = str(c.claims.get(CLAIM + "message_type"))
+    message_type = str(c.claims.get(CLAIM_MESSAGE_TYPE))
     for rule in MESSAGE_RULES.get(message_type, (_require_roles,)):
         rule(c)
     return c
@@ -554,7 +561,7 @@ def check_message_claims(c: LaunchCheck) -> LaunchCheck:
 
 def check_target_link_uri(c: LaunchCheck) -> LaunchCheck:
     """``target_link_uri`` equals the one the login announced (LTI Core §5.3.5, §4.1.1)."""
-    target = c.claims.get(CLAIM + "target_link_uri")
+    target = c.claims.get(CLAIM_TARGET_LINK_URI)
     if not isinstance(target, str) or not target:
         raise MissingTargetLinkUri()
     if c.login is None or target != c.login.target_link_uri:
@@ -607,6 +614,6 @@ def validate_launch(check: LaunchCheck, steps: tuple[Step, ...] = STEPS) -> Vali
     return ValidatedToken(
         platform=platform,
         claims=check.claims,
-        deployment_id=str(check.claims[CLAIM + "deployment_id"]),
-        message_type=str(check.claims[CLAIM + "message_type"]),
+        deployment_id=str(check.claims[CLAIM_DEPLOYMENT_ID]),
+        message_type=str(check.claims[CLAIM_MESSAGE_TYPE]),
     )

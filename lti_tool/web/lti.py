@@ -22,10 +22,10 @@ from lti_tool.lti import platforms
 from lti_tool.lti.context import Launch, LaunchPage, LaunchRedirect, LaunchResult
 from lti_tool.lti.errors import LaunchRejected, LaunchSessionError, PlatformAdminError
 from lti_tool.lti.service import LAUNCH_SESSION_SECONDS, LtiService
-from lti_tool.lti.validation import RESOURCE_LINK
 from lti_tool.services import services_of
 from lti_tool.web import i18n, services
 from lti_tool.web.i18n import error_text
+from sync.lti_claims import LTI_VERSION, MESSAGE_RESOURCE_LINK
 
 logger = logging.getLogger(__name__)
 
@@ -337,7 +337,7 @@ def tool_configuration() -> dict[str, Any]:
         "target_link_uri": svc.launch_url,
         "jwks_url": jwks,
         "deep_linking_url": svc.launch_url,
-        "lti_version": "1.3.0",
+        "lti_version": LTI_VERSION,
         "moodle": {
             "Tool URL": svc.launch_url,
             "LTI version": "LTI 1.3",
@@ -369,8 +369,8 @@ def init_app(app: Flask) -> None:
     """Register the blueprint and the default resource link handler (unless one is registered)."""
     container = services_of(app)
     container.lti.cookie_args = cookie_args_for(container.settings.server.base_url)
-    if container.launch_handlers.handler_for(RESOURCE_LINK) is None:
-        container.launch_handlers.register(RESOURCE_LINK, resource_link_handler)
+    if container.launch_handlers.handler_for(MESSAGE_RESOURCE_LINK) is None:
+        container.launch_handlers.register(MESSAGE_RESOURCE_LINK, resource_link_handler)
     app.register_blueprint(bp)
 
 

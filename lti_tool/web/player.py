@@ -31,6 +31,7 @@ from lti_tool.web import services
 from lti_tool.web.bodies import BodyRefused, read_json_object
 from lti_tool.web.content import content_base_url
 from scorm.cmi import export_tables
+from sync.lti_claims import CLAIM_LAUNCH_PRESENTATION
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("player", __name__)
@@ -211,7 +212,7 @@ def learner_page(launch: Launch) -> str:
     """
     learner, name = _learner_id(launch.sub or ""), launch.name or service.DEFAULT_LEARNER_NAME
     opened, started = service.open_and_start(services(), launch, learner_id=learner, learner_name=name)
-    presentation = launch.claims.get("https://purl.imsglobal.org/spec/lti/claim/launch_presentation")
+    presentation = launch.claims.get(CLAIM_LAUNCH_PRESENTATION)
     return_url = presentation.get("return_url") if isinstance(presentation, dict) else None
     return render_player(opened, learner, return_url, started)
 

@@ -19,9 +19,9 @@ from flask.testing import FlaskClient
 
 from lti_tool.keys import public_jwk
 from lti_tool.lti import platforms
-from lti_tool.lti.context import CLAIM
 from lti_tool.lti.platforms import PlatformInfo
 from lti_tool.services import Services, services_of
+from sync.lti_claims import CLAIM
 
 ISSUER = "https://lms.example.org"
 CLIENT_ID = "tool-client-1"

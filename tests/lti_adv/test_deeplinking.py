@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import html
+import json
 import re
+import time
 import zipfile
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -16,11 +21,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from lti_tool import create_app
-from lti_tool.lti.context import CLAIM, Launch, LaunchPage
+from lti_tool.lti.context import Launch, LaunchPage
 from lti_tool.lti.deeplinking import (
-    DL_CLAIM,
     CatalogueEntry,
     DbCatalogueSource,
+    DeepLinkingContext,
     DeepLinkingNotAllowed,
     DeepLinkingUnsupported,
     PickerTokenInvalid,
@@ -34,7 +39,9 @@ from lti_tool.lti.deeplinking import (
 from lti_tool.services import Services, build_services, services_of
 from lti_tool.settings import Settings
 from lti_tool.storage.models import Platform
+from lti_tool.tokens import PURPOSE_CONTENT, ScopedSigner
 from lti_tool.web import lti_adv
+from sync.lti_claims import CLAIM, DL_CLAIM
 
 ISSUER = "https://moodle.academy.example"
 RETURN_URL = "https://moodle.academy.example/mod/lti/contentitem_return.php?course=7&id=3"
@@ -298,12 +305,36 @@ def test_response_is_accepted_by_the_lti1p3platform_reference_platform(
 # -- refusals --------------------------------------------------------------------------------
 
 
-def _forge(token: str, secret: str, **changes: Any) -> str:
-    from lti_tool.lti.deeplinking import _picker_key
+def _previous_release_token(ctx: DeepLinkingContext, secret: str, *, alg: str = "HS256", exp_in: int = 3600) -> str:
+    """A picker token as the previous release issued it (HS256 JWT), written from its format."""
+    now = int(time.time())
+    claims = {
+        "aud": "cbsi-connect/deep-linking-picker",
+        "sub": ctx.launch_id,
+        "iat": now,
+        "exp": now + exp_in,
+        "ctx": {
+            "platform_id": ctx.platform_id,
+            "issuer": ctx.issuer,
+            "client_id": ctx.client_id,
+            "deployment_id": ctx.deployment_id,
+            "return_url": ctx.return_url,
+            "accept_multiple": ctx.accept_multiple,
+            "accept_types": list(ctx.accept_types),
+            "data": ctx.data,
+            "title": ctx.title,
+        },
+    }
+    if alg == "none":
+        return jwt.encode(claims, None, algorithm="none")
+    key = hmac.new(secret.encode(), b"cbsi-connect deep-linking picker v1", hashlib.sha256).digest()
+    return jwt.encode(claims, key, algorithm="HS256")
 
-    claims = jwt.decode(token, options={"verify_signature": False})
-    ctx = {**claims["ctx"], **changes.pop("ctx", {})}
-    return jwt.encode({**claims, **changes, "ctx": ctx}, _picker_key(secret), algorithm="HS256")
+
+def _repacked(field: str, **changes: Any) -> str:
+    settings = json.loads(base64.urlsafe_b64decode(field + "=" * (-len(field) % 4)))
+    raw = json.dumps({**settings, **changes}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 @pytest.mark.parametrize(
@@ -314,7 +345,12 @@ def _forge(token: str, secret: str, **changes: Any) -> str:
         "flipped_signature",
         "other_secret",
         "return_url_swapped_unsigned",
-        "none_algorithm",
+        "launch_swapped_unsigned",
+        "expiry_extended_unsigned",
+        "other_purpose",
+        "previous_release_none_algorithm",
+        "previous_release_other_secret",
+        "previous_release_expired",
         "unknown_launch",
         "other_deployment_in_store",
     ],
@@ -322,24 +358,32 @@ def _forge(token: str, secret: str, **changes: Any) -> str:
 def test_tampered_picker_posts_are_refused(dl_app: Flask, launches: dict[str, Launch], tamper: str):
     launch = make_launch()
     _, token = open_picker(dl_app, launch, launches)
-    head, body, sig = token.split(".")
+    launch_id, settings, expiry, mac = token.split(".")
+    secret = str(dl_app.secret_key)
+    ctx = context_from_launch(launch)
     forged: str | None
     if tamper == "missing":
         forged = None
     elif tamper == "garbage":
         forged = "not-a-token"
     elif tamper == "flipped_signature":
-        forged = f"{head}.{body}.{sig[:-2]}{'AA' if sig[-2:] != 'AA' else 'BB'}"
+        forged = f"{launch_id}.{settings}.{expiry}.{mac[:-2]}{'AA' if mac[-2:] != 'AA' else 'BB'}"
     elif tamper == "other_secret":
-        forged = _forge(token, "another-server-secret-" + "y" * 30)
+        forged = issue_picker_token(ctx, secret="another-server-secret-" + "y" * 30, now=datetime.now(UTC))
     elif tamper == "return_url_swapped_unsigned":
-        claims = jwt.decode(token, options={"verify_signature": False})
-        claims["ctx"]["return_url"] = "https://evil.example/steal"
-        new_body = jwt.encode(claims, "k" * 32, algorithm="HS256").split(".")[1]
-        forged = f"{head}.{new_body}.{sig}"
-    elif tamper == "none_algorithm":
-        claims = jwt.decode(token, options={"verify_signature": False})
-        forged = jwt.encode(claims, None, algorithm="none")
+        forged = f"{launch_id}.{_repacked(settings, return_url='https://evil.example/steal')}.{expiry}.{mac}"
+    elif tamper == "launch_swapped_unsigned":
+        forged = f"launch-other.{settings}.{expiry}.{mac}"
+    elif tamper == "expiry_extended_unsigned":
+        forged = f"{launch_id}.{settings}.{int(expiry) + 86400}.{mac}"
+    elif tamper == "other_purpose":  # same secret, same fields, signed for the content links
+        forged = ScopedSigner(secret, PURPOSE_CONTENT, 3600).sign([launch_id, settings])
+    elif tamper == "previous_release_none_algorithm":
+        forged = _previous_release_token(ctx, secret, alg="none")
+    elif tamper == "previous_release_other_secret":
+        forged = _previous_release_token(ctx, "another-server-secret-" + "y" * 30)
+    elif tamper == "previous_release_expired":
+        forged = _previous_release_token(ctx, secret, exp_in=-1)
     elif tamper == "unknown_launch":
         launches.clear()
         forged = token
@@ -356,6 +400,14 @@ def test_tampered_picker_posts_are_refused(dl_app: Flask, launches: dict[str, La
         assert response.status_code == 403, page
         assert "picker_token_invalid" in page
         assert 'name="JWT"' not in page
+
+
+def test_a_picker_the_previous_release_opened_still_posts(dl_app: Flask, launches: dict[str, Launch]):
+    """Rolling upgrade: a picker opened on a node of the previous release is submitted to this one."""
+    launch = make_launch()
+    open_picker(dl_app, launch, launches)
+    token = _previous_release_token(context_from_launch(launch), str(dl_app.secret_key))
+    assert returned_jwt(submit(dl_app.test_client(), token, ["chem-101@3"]).get_data(as_text=True))
 
 
 def test_expired_picker_token_is_refused():

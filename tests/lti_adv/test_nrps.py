@@ -11,7 +11,6 @@ from ltiadv_support import Clock, FakeServer, Recorded, add_platform, json_reply
 
 from lti_tool.lti.context import Launch
 from lti_tool.lti.nrps import (
-    MEDIA_TYPE,
     NrpsNotAvailable,
     NrpsRequestFailed,
     NrpsResponseInvalid,
@@ -20,10 +19,11 @@ from lti_tool.lti.nrps import (
     parse_member,
     with_query,
 )
-from lti_tool.lti.tokens import SCOPE_NRPS, ServiceTokens
+from lti_tool.lti.tokens import ServiceTokens
 from lti_tool.outbound import OutboundClient
 from lti_tool.services import Services
 from lti_tool.storage.models import Platform
+from sync.lti_claims import NRPS_MEDIA_TYPE, SCOPE_NRPS
 
 ISSUER = "https://moodle.academy.example"
 NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
@@ -69,7 +69,7 @@ class NrpsService:
     def memberships(self, rec: Recorded) -> Any:
         if rec.headers.get("Authorization") != f"Bearer t{self.tokens}":
             return json_reply(401, {"error": "invalid_token"})
-        if rec.headers.get("Accept") != MEDIA_TYPE:
+        if rec.headers.get("Accept") != NRPS_MEDIA_TYPE:
             return json_reply(406, {"error": "not acceptable"})
         query = parse_qs(urlsplit(rec.path).query)
         if query.get("course_id") != ["7"] or query.get("type_id") != ["3"]:
@@ -88,7 +88,7 @@ class NrpsService:
                 nxt += "&rlid=" + query["rlid"][0]
             links.append(f'<{self.fake.url(nxt)}>; rel="next"')
         body = {"id": rec.path, "context": {"id": "ctx-7", "title": "Chemistry 7"}, "members": chunk}
-        return json_reply(200, body, {"Link": ", ".join(links), "Content-Type": MEDIA_TYPE})
+        return json_reply(200, body, {"Link": ", ".join(links), "Content-Type": NRPS_MEDIA_TYPE})
 
 
 def make_launch(

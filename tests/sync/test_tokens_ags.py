@@ -21,10 +21,10 @@ from sync.errors import (
     SyncError,
     TokenRequestError,
 )
+from sync.lti_claims import AGS_SCOPES, SCOPE_SCORE
 from sync.memory import InMemoryPlatformDirectory, InMemoryTokenCache
 from sync.model import LineItemRef
 from sync.ports import CachedToken, PlatformEndpoints
-from sync.scores import AGS_SCOPES, SCOPE_SCORE
 from sync.tokens import ClientCredentialsTokenProvider, build_client_assertion, cache_key
 
 T = datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC)

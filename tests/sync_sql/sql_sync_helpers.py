@@ -26,8 +26,9 @@ from lti_tool.lti.context import Launch
 from lti_tool.services import Services
 from lti_tool.storage.models import Deployment, Platform
 from lti_tool.storage.outbox import SqlOutboxStore
+from sync.lti_claims import SCOPE_LINEITEM, SCOPE_SCORE
 from sync.model import LineItemRef, OutboxStatus, ScoreUpdate
-from sync.scores import SCOPE_LINEITEM, SCOPE_SCORE, Completion, Outcome, Success, build_score_update
+from sync.scores import Completion, Outcome, Success, build_score_update
 
 REPO = Path(__file__).resolve().parents[2]
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"

@@ -13,13 +13,14 @@ from sqlalchemy import update
 
 from lti_tool import grades
 from lti_tool.keys import KeyStore
+from lti_tool.lti.tokens import KeyStoreSigning
 from lti_tool.outcome_events import OutcomeChanged
 from lti_tool.services import Services
 from lti_tool.storage import Database
 from lti_tool.storage.models import Attempt, LearnerRegistration, Platform
 from lti_tool.storage.outbox import SqliteWorkerLock, SqlOutboxStore, WorkerLockError
 from sync.errors import PlatformNotFoundError, SigningKeyError
-from sync.scores import SCOPE_LINEITEM, SCOPE_SCORE
+from sync.lti_claims import SCOPE_LINEITEM, SCOPE_SCORE
 
 AT = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
@@ -156,13 +157,13 @@ def test_platform_directory_errors(services: Services, key: str | None, status: 
 
 
 def test_signing_key_follows_the_keystore(services: Services, tmp_path: Path) -> None:
-    key = grades.KeyStoreSigning(services.keys).current_signing_key()
+    key = KeyStoreSigning(services.keys).current_signing_key()
     assert key.kid == services.keys.signing_key().kid
     elsewhere = KeyStore(
         services.db, tmp_path / "empty-keys", overlap_seconds=60
     )  # active key in the DB, file not here
     with pytest.raises(SigningKeyError) as err:
-        grades.KeyStoreSigning(elsewhere).current_signing_key()
+        KeyStoreSigning(elsewhere).current_signing_key()
     assert err.value.code == "signing_key_unavailable" and "missing" in err.value.message
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sync_harness import FAST_POLICY
 
 from lti_tool import catalogue, grades
+from lti_tool.lti.tokens import DbTokenCache
 from lti_tool.runtime import service
 from lti_tool.services import Services
 from lti_tool.storage.models import Attempt, ScoState
@@ -379,7 +380,7 @@ def test_workers_share_service_tokens_through_the_database(
     assert cache.get(key) is None
     expires = utc_now() + timedelta(minutes=10)
     cache.put(key, CachedToken(access_token="tok-1", expires_at=expires))
-    other_process = grades.DbTokenCache(wired.db)  # another worker or web node: same table
+    other_process = DbTokenCache(wired.db)  # another worker or web node: same table
     found = other_process.get(key)
     assert found is not None and found.access_token == "tok-1" and found.expires_at == expires
     cache.put(key, CachedToken(access_token="tok-2", expires_at=expires))
