@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from lti_tool.lti import platforms
 from lti_tool.lti.platforms import PlatformInfo
 from lti_tool.storage import Database
+from sync.lti_claims import ROLE_INSTITUTION, ROLE_MEMBERSHIP, ROLE_SYSTEM
 
 CLIENT_ID = "cbsi-dev-client"
 DEPLOYMENT_ID = "dev-deployment-1"
 PATH = "/dev/platform"
-MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
-INSTITUTION = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#"
 
 #: The catalogue course the sample activity opens: the demo course bundled with the tool
 #: (``lti_tool/devlms/course``, manifest identifier), imported by ``cbsi-connect demo``.
@@ -45,8 +44,8 @@ USERS: tuple[DevUser, ...] = (
         given_name="Ana",
         family_name="Learner",
         email="ana.learner@example.org",
-        roles=(MEMBERSHIP + "Learner", INSTITUTION + "Student"),
-        nrps_roles=(MEMBERSHIP + "Learner",),
+        roles=(ROLE_MEMBERSHIP + "Learner", ROLE_INSTITUTION + "Student"),
+        nrps_roles=(ROLE_MEMBERSHIP + "Learner",),
     ),
     DevUser(
         key="instructor",
@@ -55,8 +54,8 @@ USERS: tuple[DevUser, ...] = (
         given_name="Ian",
         family_name="Instructor",
         email="ian.instructor@example.org",
-        roles=(MEMBERSHIP + "Instructor", INSTITUTION + "Faculty"),
-        nrps_roles=(MEMBERSHIP + "Instructor",),
+        roles=(ROLE_MEMBERSHIP + "Instructor", ROLE_INSTITUTION + "Faculty"),
+        nrps_roles=(ROLE_MEMBERSHIP + "Instructor",),
     ),
     DevUser(
         key="admin",
@@ -65,7 +64,7 @@ USERS: tuple[DevUser, ...] = (
         given_name="Ada",
         family_name="Admin",
         email="ada.admin@example.org",
-        roles=(INSTITUTION + "Administrator", "http://purl.imsglobal.org/vocab/lis/v2/system/person#Administrator"),
+        roles=(ROLE_INSTITUTION + "Administrator", ROLE_SYSTEM + "Administrator"),
         nrps_roles=(),
     ),
 )
@@ -86,8 +85,8 @@ def _cohort_member(number: int) -> DevUser:
         given_name="Learner",
         family_name=str(number),
         email=f"learner{number}@example.org",
-        roles=(MEMBERSHIP + "Learner", INSTITUTION + "Student"),
-        nrps_roles=(MEMBERSHIP + "Learner",),
+        roles=(ROLE_MEMBERSHIP + "Learner", ROLE_INSTITUTION + "Student"),
+        nrps_roles=(ROLE_MEMBERSHIP + "Learner",),
     )
 
 

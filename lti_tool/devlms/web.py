@@ -26,24 +26,25 @@ from lti_tool.devlms import identity as dev
 from lti_tool.devlms import store
 from lti_tool.devlms.state import DevLms, ToolJwtError
 from lti_tool.lti.service import add_query
+from sync.lti_claims import (
+    AGS_CLAIM_ENDPOINT,
+    CLAIM,
+    DL_CLAIM,
+    LTI_VERSION,
+    MESSAGE_DEEP_LINKING_REQUEST,
+    MESSAGE_DEEP_LINKING_RESPONSE,
+    MESSAGE_RESOURCE_LINK,
+    NRPS_CLAIM,
+    SCOPE_LINEITEM,
+    SCOPE_LINEITEM_READONLY,
+    SCOPE_NRPS,
+    SCOPE_RESULT_READONLY,
+    SCOPE_SCORE,
+)
 
-CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
-AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
-NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
-DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/"
-SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
-SCOPE_LINEITEM_RO = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
-SCOPE_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
-SCOPE_RESULT = "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly"
-SCOPE_NRPS = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 MAX_BODY_BYTES = 64 * 1024  # AGS line items and scores are a few hundred bytes
-ALLOWED_SCOPES = (SCOPE_LINEITEM, SCOPE_LINEITEM_RO, SCOPE_SCORE, SCOPE_RESULT, SCOPE_NRPS)
+ALLOWED_SCOPES = (SCOPE_LINEITEM, SCOPE_LINEITEM_READONLY, SCOPE_SCORE, SCOPE_RESULT_READONLY, SCOPE_NRPS)
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
-LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
-LINEITEMS_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
-RESULTS_TYPE = "application/vnd.ims.lis.v2.resultcontainer+json"
-NRPS_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 
 
 def blueprint() -> Blueprint:
@@ -163,7 +164,7 @@ def _launch_claims(lms: DevLms, user: dev.DevUser, hint: dict[str, Any], nonce: 
         "given_name": user.given_name,
         "family_name": user.family_name,
         "email": user.email,
-        CLAIM + "version": "1.3.0",
+        CLAIM + "version": LTI_VERSION,
         CLAIM + "deployment_id": dev.DEPLOYMENT_ID,
         CLAIM + "target_link_uri": lms.tool("/lti/launch"),
         CLAIM + "roles": list(user.roles),
@@ -177,11 +178,11 @@ def _launch_claims(lms: DevLms, user: dev.DevUser, hint: dict[str, Any], nonce: 
         NRPS_CLAIM: {"context_memberships_url": lms.iss + "/memberships", "service_versions": ["2.0"]},
     }
     ags: dict[str, Any] = {
-        "scope": [SCOPE_LINEITEM, SCOPE_LINEITEM_RO, SCOPE_RESULT, SCOPE_SCORE],
+        "scope": [SCOPE_LINEITEM, SCOPE_LINEITEM_READONLY, SCOPE_RESULT_READONLY, SCOPE_SCORE],
         "lineitems": lms.iss + "/lineitems",
     }
     if hint.get("k") == "deeplink":
-        claims[CLAIM + "message_type"] = "LtiDeepLinkingRequest"
+        claims[CLAIM + "message_type"] = MESSAGE_DEEP_LINKING_REQUEST
         claims[DL_CLAIM + "deep_linking_settings"] = {
             "deep_link_return_url": lms.iss + "/deep_link_return",
             "accept_types": ["ltiResourceLink"],
@@ -195,7 +196,7 @@ def _launch_claims(lms: DevLms, user: dev.DevUser, hint: dict[str, Any], nonce: 
         link = store.resource_link(lms.db, hint.get("l"))
         if link is None:
             abort(404, "resource link not found")
-        claims[CLAIM + "message_type"] = "LtiResourceLinkRequest"
+        claims[CLAIM + "message_type"] = MESSAGE_RESOURCE_LINK
         claims[CLAIM + "resource_link"] = {"id": store.link_id_text(link.id), "title": link.title}
         if link.url:
             claims[CLAIM + "target_link_uri"] = link.url
@@ -203,7 +204,7 @@ def _launch_claims(lms: DevLms, user: dev.DevUser, hint: dict[str, Any], nonce: 
             claims[CLAIM + "custom"] = dict(link.custom)
         if link.line_item_id is not None:
             ags["lineitem"] = lms.lineitem_url(link.line_item_id)
-    claims[AGS_CLAIM] = ags
+    claims[AGS_CLAIM_ENDPOINT] = ags
     return claims
 
 
@@ -214,9 +215,9 @@ def _deep_link_problems(lms: DevLms, claims: dict[str, Any]) -> list[str]:
     problems = []
     if claims.get("iss") != dev.CLIENT_ID:
         problems.append("iss must be the client id")
-    if claims.get(CLAIM + "message_type") != "LtiDeepLinkingResponse":
+    if claims.get(CLAIM + "message_type") != MESSAGE_DEEP_LINKING_RESPONSE:
         problems.append("message_type must be LtiDeepLinkingResponse")
-    if claims.get(CLAIM + "version") != "1.3.0":
+    if claims.get(CLAIM + "version") != LTI_VERSION:
         problems.append("version must be 1.3.0")
     if claims.get(CLAIM + "deployment_id") != dev.DEPLOYMENT_ID:
         problems.append("deployment_id does not match")

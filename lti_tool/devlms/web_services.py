@@ -18,22 +18,20 @@ from lti_tool.devlms import identity as dev
 from lti_tool.devlms import store
 from lti_tool.devlms.models import DevLineItem
 from lti_tool.devlms.state import DevLms, ToolJwtError
-from lti_tool.devlms.web import (
-    ALLOWED_SCOPES,
-    ASSERTION_TYPE,
-    LINEITEM_TYPE,
-    LINEITEMS_TYPE,
-    MAX_BODY_BYTES,
-    NRPS_TYPE,
-    RESULTS_TYPE,
-    SCOPE_LINEITEM,
-    SCOPE_LINEITEM_RO,
-    SCOPE_NRPS,
-    SCOPE_RESULT,
-    SCOPE_SCORE,
-    SCORE_TYPE,
-)
+from lti_tool.devlms.web import ALLOWED_SCOPES, ASSERTION_TYPE, MAX_BODY_BYTES
 from lti_tool.web.bodies import read_json_object
+from sync.lti_claims import (
+    LINEITEM_CONTAINER_MEDIA_TYPE,
+    LINEITEM_MEDIA_TYPE,
+    NRPS_MEDIA_TYPE,
+    RESULT_CONTAINER_MEDIA_TYPE,
+    SCOPE_LINEITEM,
+    SCOPE_LINEITEM_READONLY,
+    SCOPE_NRPS,
+    SCOPE_RESULT_READONLY,
+    SCOPE_SCORE,
+    SCORE_MEDIA_TYPE,
+)
 
 # -- OAuth2 token endpoint (client_credentials + private_key_jwt) ------------------------------------
 
@@ -96,19 +94,20 @@ def _typed(body: Any, mimetype: str, status: int) -> tuple[Response, int]:
 def lineitems(lms: DevLms) -> tuple[Response, int]:
     """AGS 2.0 §3.2: the line items container (filters resource_link_id, resource_id, tag)."""
     if request.method == "GET":
-        _require_scope(lms, SCOPE_LINEITEM, SCOPE_LINEITEM_RO)
+        _require_scope(lms, SCOPE_LINEITEM, SCOPE_LINEITEM_READONLY)
         filters = {arg: request.args[arg] for arg in store.LINE_ITEM_FILTERS if request.args.get(arg)}
-        return _typed([_lineitem_json(lms, i) for i in store.line_items(lms.db, filters)], LINEITEMS_TYPE, 200)
+        items = [_lineitem_json(lms, i) for i in store.line_items(lms.db, filters)]
+        return _typed(items, LINEITEM_CONTAINER_MEDIA_TYPE, 200)
     _require_scope(lms, SCOPE_LINEITEM)
     data = read_json_object(MAX_BODY_BYTES)
     if not isinstance(data, dict) or not data.get("label") or not isinstance(data.get("scoreMaximum"), int | float):
         return jsonify({"error": "label and a numeric scoreMaximum are required"}), 400
-    return _typed(_lineitem_json(lms, store.add_line_item(lms.db, data)), LINEITEM_TYPE, 201)
+    return _typed(_lineitem_json(lms, store.add_line_item(lms.db, data)), LINEITEM_MEDIA_TYPE, 201)
 
 
 def lineitem(lms: DevLms, item_id: int) -> tuple[Response, int]:
     """AGS 2.0 §3.3: one line item."""
-    _require_scope(lms, SCOPE_LINEITEM, *(() if request.method != "GET" else (SCOPE_LINEITEM_RO,)))
+    _require_scope(lms, SCOPE_LINEITEM, *(() if request.method != "GET" else (SCOPE_LINEITEM_READONLY,)))
     if request.method == "DELETE":
         if not store.delete_line_item(lms.db, item_id):
             abort(404, "line item not found")
@@ -121,15 +120,15 @@ def lineitem(lms: DevLms, item_id: int) -> tuple[Response, int]:
         item = store.line_item(lms.db, item_id)
     if item is None:
         abort(404, "line item not found")
-    return _typed(_lineitem_json(lms, item), LINEITEM_TYPE, 200)
+    return _typed(_lineitem_json(lms, item), LINEITEM_MEDIA_TYPE, 200)
 
 
 def scores(lms: DevLms, item_id: int) -> tuple[Response, int]:
     """AGS 2.0 §3.4 score publish, with Moodle's rules (DESIGN.md §6): enrolled user, timestamps
     strictly increasing at 1-second resolution (else 409)."""
     _require_scope(lms, SCOPE_SCORE)
-    if request.mimetype != SCORE_TYPE:
-        return jsonify({"error": f"Content-Type must be {SCORE_TYPE}"}), 415
+    if request.mimetype != SCORE_MEDIA_TYPE:
+        return jsonify({"error": f"Content-Type must be {SCORE_MEDIA_TYPE}"}), 415
     data = read_json_object(MAX_BODY_BYTES)
     if not isinstance(data, dict):
         return jsonify({"error": "the body must be a JSON object"}), 400
@@ -149,7 +148,7 @@ def scores(lms: DevLms, item_id: int) -> tuple[Response, int]:
 
 def results(lms: DevLms, item_id: int) -> tuple[Response, int]:
     """AGS 2.0 §3.5: the latest result per user (a non-FullyGraded score clears the grade, like Moodle)."""
-    _require_scope(lms, SCOPE_RESULT)
+    _require_scope(lms, SCOPE_RESULT_READONLY)
     if store.line_item(lms.db, item_id) is None:
         abort(404, "line item not found")
     body = []
@@ -167,7 +166,7 @@ def results(lms: DevLms, item_id: int) -> tuple[Response, int]:
                 "comment": sc.comment,
             }
         )
-    return _typed(body, RESULTS_TYPE, 200)
+    return _typed(body, RESULT_CONTAINER_MEDIA_TYPE, 200)
 
 
 # -- NRPS -------------------------------------------------------------------------------------------
@@ -205,7 +204,7 @@ def memberships(lms: DevLms) -> Response:
             "members": chunk,
         }
     )
-    response.mimetype = NRPS_TYPE
+    response.mimetype = NRPS_MEDIA_TYPE
     if page * limit < len(members):
         response.headers["Link"] = (
             f'<{lms.iss}/memberships?{urlencode({"limit": limit, "page": page + 1})}>; rel="next"'

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from ltiadv_support import Clock, FakeServer, Recorded, add_platform, json_reply
 
-from lti_tool import grades
 from lti_tool.lti.tokens import DbTokenCache, KeyStoreSigning, ServiceTokens, endpoints_of
 from lti_tool.services import Services
 from sync import tokens as sync_tokens
@@ -45,7 +44,7 @@ def test_nrps_and_ags_tokens_go_through_the_one_token_request(
 
     nrps = ServiceTokens(services.db, services.keys, timeout=2.0, clock=clock, session=services.http)
     nrps.get_token(platform, [SCOPE_NRPS])  # what the roster client asks for
-    ags = grades.build_ags(services)  # what `sync verify` and the worker build
+    ags = services.ags  # what `sync verify` and the worker use (built by build_services)
     assert ags.list_line_items(endpoints_of(platform), fake_server.url("/lineitems")) == []
 
     assert calls == [(SCOPE_NRPS,), tuple(sorted(AGS_SCOPES))]
