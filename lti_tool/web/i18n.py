@@ -136,10 +136,16 @@ def delivery_text(grade: Mapping[str, Any]) -> str:
     return gettext(messages.DELIVERY[code], **params)
 
 
+#: Query parameters the switcher's links may repeat: page filters, never tokens or secrets
+#: (``lt``, ``registration_token`` …). In the browser a click keeps the page's whole address
+#: (the script in ``base.html``); the server never writes a secret of the URL into the page.
+LINK_ARGS = frozenset({"q", "year", "platform", "action", "days", "before", "next", "saved"})
+
+
 def language_links() -> list[dict[str, Any]]:
-    """The switcher's links: this page (same path and query) in each language."""
+    """The switcher's links: this page in each language (with its harmless filters only)."""
     current = language()
-    args = {k: v for k, v in request.args.items() if k != SWITCH_PARAM}
+    args = {k: v for k, v in request.args.items() if k in LINK_ARGS}
     links = []
     for code in LANGUAGES:
         query = urlencode({**args, SWITCH_PARAM: code})

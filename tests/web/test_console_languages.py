@@ -78,3 +78,9 @@ def test_switching_back_and_ignoring_unknown_languages(client: FlaskClient, serv
 def test_the_launch_language_is_overridden_by_the_readers_choice(client: FlaskClient) -> None:
     html = client.get("/no-such-page?lang=fr", headers={"Accept-Language": "es", "Accept": "text/html"})
     assert 'lang="fr"' in html.get_data(as_text=True)
+
+
+def test_the_switcher_never_writes_a_secret_of_the_address_into_the_page(client: FlaskClient) -> None:
+    html = client.get("/admin/login?registration_token=s3cret-token&lt=launch-token&q=ethics").get_data(as_text=True)
+    assert "s3cret-token" not in html and "launch-token" not in html
+    assert 'href="/admin/login?q=ethics&amp;lang=es"' in html
