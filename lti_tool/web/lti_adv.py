@@ -37,6 +37,7 @@ from lti_tool.lti.tokens import ServiceTokens
 from lti_tool.services import services_of
 from lti_tool.storage.models import utcnow
 from lti_tool.web import services
+from lti_tool.web.i18n import error_text
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +209,7 @@ def picker_respond() -> Response:
             request.form.getlist("course"), catalogue=catalogue(), accept_multiple=ctx.accept_multiple
         )
     except DeepLinkingError as exc:
-        return _render_picker(ctx, token, error=exc.message, status=exc.status)
+        return _render_picker(ctx, token, error=error_text(exc), status=exc.status)
     jwt_token = build_deep_linking_response(ctx, entries, keys=services().keys, launch_url=tool_urls().launch)
     page = render_template("lti_adv/autopost.html", action=ctx.return_url, jwt=jwt_token, entries=entries)
     return _no_store(Response(page, status=200, mimetype="text/html"))

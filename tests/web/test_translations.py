@@ -62,8 +62,13 @@ SAME_WORDS = {
 
 
 def _catalogue(lang: str) -> dict[str, str]:
+    """msgid -> translation; a plural message by its singular id, its forms joined by " | "."""
     with (TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po").open("rb") as f:
-        return {m.id: m.string for m in read_po(f) if m.id}
+        found = [m for m in read_po(f) if m.id]
+    return {
+        m.id[0] if isinstance(m.id, tuple) else m.id: " | ".join(m.string) if isinstance(m.string, tuple) else m.string
+        for m in found
+    }
 
 
 def _method_map() -> list[tuple[str, str]]:
@@ -74,8 +79,9 @@ def _method_map() -> list[tuple[str, str]]:
 
 def _source_ids() -> set[str]:
     """Every message id in the sources, extracted as ``scripts/translations.sh update`` does."""
-    found = extract_from_dir(str(REPO), _method_map(), keywords={"_": None, "N_": None, "gettext": None})
-    return {message for _file, _line, message, _comments, _context in found if isinstance(message, str)}
+    keywords = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+    found = extract_from_dir(str(REPO), _method_map(), keywords=keywords)
+    return {message if isinstance(message, str) else message[0] for _file, _line, message, _c, _x in found}
 
 
 def test_every_catalogue_has_every_message_with_its_placeholders() -> None:
@@ -87,8 +93,9 @@ def test_every_catalogue_has_every_message_with_its_placeholders() -> None:
         assert not missing, f"{lang}: not in the catalogue: {missing[:5]}"
         for msgid in ids:
             text = catalogue[msgid]
-            assert text.strip(), f"{lang}: untranslated: {msgid!r}"
-            assert sorted(PLACEHOLDER.findall(text)) == sorted(PLACEHOLDER.findall(msgid)), (lang, msgid, text)
+            for form in text.split(" | "):
+                assert form.strip(), f"{lang}: untranslated: {msgid!r}"
+                assert sorted(PLACEHOLDER.findall(form)) == sorted(PLACEHOLDER.findall(msgid)), (lang, msgid, form)
             if lang != "en" and msgid not in SAME_WORDS:
                 assert text != msgid, f"{lang}: left in English: {msgid!r}"
         stale = sorted(set(catalogue) - ids)
@@ -309,3 +316,38 @@ def test_a_launch_error_with_a_parameter_fills_it_in_each_language(client: Flask
     assert sentence.replace("'", "&#39;") in text or sentence in text
     if lang != "en":
         assert not _english_leaks(text, lang)
+
+
+@pytest.mark.parametrize("lang", FOREIGN)
+def test_the_course_picker_in_each_language(app: Flask, lang: str) -> None:
+    from types import SimpleNamespace
+
+    entry = SimpleNamespace(
+        course_id="c1",
+        version=1,
+        title="<b>Customs 101</b>",
+        package_title=None,
+        description=None,
+        standard="SCORM 1.2",
+        language="es",
+        sco_count=1,
+    )
+    ctx = SimpleNamespace(title="<i>Suggested</i>", accept_multiple=True)
+    with app.test_request_context("/lti/deep-linking", headers={"Accept-Language": lang}):
+        html = render_template(
+            "lti_adv/picker.html",
+            ctx=ctx,
+            token="t",
+            query="",
+            standard="",
+            language="",
+            standards=["SCORM 1.2"],
+            languages=["es"],
+            entries=[entry, entry],
+            error=None,
+        )
+    assert "<b>Customs" not in html and "<i>Suggested" not in html  # titles stay escaped
+    text = _visible_text(html)
+    assert _expect(lang, "Add a course from the catalogue") in text
+    assert _catalogue(lang)["%(num)s course"].split(" | ")[-1].replace("%(num)s", "2") in text
+    assert not _english_leaks(text, lang)
