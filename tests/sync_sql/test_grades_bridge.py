@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import factories
 import pytest
 from sqlalchemy import update
 
@@ -103,21 +104,14 @@ def test_install_is_idempotent(services: Services) -> None:
 
 
 def _platform(services: Services, status: str = "active") -> int:
-    with services.db.session() as s:
-        row = Platform(
-            issuer="https://moodle.example",
-            client_id="c-1",
-            name="North",
-            auth_login_url="https://moodle.example/auth",
-            auth_token_url="https://moodle.example/token",
-            key_set_url="https://moodle.example/jwks",
-            auth_audience=None,
-            status=status,
-            details={},
-        )
-        s.add(row)
-        s.flush()
-        return row.id
+    return factories.add_platform(
+        services.db,
+        issuer="https://moodle.example",
+        client_id="c-1",
+        name="North",
+        status=status,
+        deployment_id=None,
+    )
 
 
 def test_platform_directory_reads_and_caches(services: Services) -> None:
