@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,6 @@ import pytest
 from lti_tool import catalogue
 from lti_tool.lti.context import Launch
 from lti_tool.services import Services
-
-# The manifest DSL (tests/player/manifest_dsl.py) is shared with the player tests.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "player"))
 
 
 @pytest.fixture

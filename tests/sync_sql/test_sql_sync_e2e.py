@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sql_sync_helpers import (
+from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sync_harness import FAST_POLICY
+from sync_sql_helpers import (
     INSTRUCTOR,
     TrackingPlatform,
     all_settled,
@@ -21,9 +24,6 @@ from sql_sync_helpers import (
     start_platform,
     wait_until,
 )
-from sqlalchemy import select, text
-from sqlalchemy.exc import SQLAlchemyError
-from sync_harness import FAST_POLICY
 
 from lti_tool import catalogue, grades
 from lti_tool.runtime import service

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import factories
 from click.testing import CliRunner
-from fakeplatform import FakePlatform, _Handler
+from sync_fakeplatform import FakePlatform, _Handler
 
 from lti_tool.cli import CliContext, cli
 from lti_tool.lti.context import Launch
