@@ -106,12 +106,9 @@ def delta(full: dict[str, str], n: int) -> dict[str, str]:
 
 def setup(url: str, learners: int, workdir: Path) -> list[tuple[str, str]]:
     """Migrate, import the bench course and open one attempt per learner."""
-    from lti_tool import catalogue
-    from lti_tool.lti.context import Launch
-    from lti_tool.runtime import service
     from lti_tool.services import build_services
     from lti_tool.settings import load_settings
-    from lti_tool.storage.models import Deployment, Platform
+    from tests import factories
 
     settings = load_settings(
         environ={},
@@ -127,38 +124,15 @@ def setup(url: str, learners: int, workdir: Path) -> list[tuple[str, str]]:
     with zipfile.ZipFile(pkg, "w") as zf:
         zf.writestr("imsmanifest.xml", MANIFEST)
         zf.writestr("index.html", "<html></html>")
-    course = catalogue.import_package(services, pkg)
-    with services.db.session() as s:
-        platform = Platform(
-            issuer="https://bench.example",
-            client_id="bench",
-            name="bench",
-            auth_login_url="https://b/a",
-            auth_token_url="https://b/t",
-            key_set_url="https://b/k",
-            status="active",
-            details={},
-        )
-        platform.deployments.append(Deployment(deployment_id="d"))
-        s.add(platform)
-        s.flush()
-        platform_id = platform.id
+    course = factories.import_course(services, pkg)
+    platform_id = factories.add_platform(services.db)
     out = []
     for n in range(learners):
-        launch = Launch(
-            id=f"l{n}",
-            platform_id=platform_id,
-            issuer="https://bench.example",
-            client_id="bench",
-            deployment_id="d",
-            message_type="LtiResourceLinkRequest",
-            sub=f"learner-{n}",
-            roles=("Learner",),
-            resource_link_id="rl",
-            custom={"course": course.course_key},
+        # No AGS claim, as the bench always had: the measured workload stays the one of earlier figures.
+        launch = factories.launch(
+            course.course_key, platform_id=platform_id, sub=f"learner-{n}", launch_id=f"l{n}", claims={}
         )
-        opened = service.open_attempt(services, launch)
-        service.start_item_session(services, opened.attempt_id, "i1", learner_id=f"learner-{n}", learner_name="L")
+        opened, _ = factories.start_attempt(services, launch, item="i1", learner_name="L")
         out.append((opened.attempt_id, "i1"))
     with services.db.engine.begin() as conn:
         pk = "INTEGER PRIMARY KEY AUTOINCREMENT" if services.db.is_sqlite else "BIGSERIAL PRIMARY KEY"

@@ -49,13 +49,13 @@ from lti_tool.grades import RegisteredHostsGuard, SqlPlatformDirectory
 from lti_tool.lti.tokens import DbTokenCache
 from lti_tool.outbound import OutboundClient, OutboundPolicy
 from lti_tool.storage import Database
-from lti_tool.storage.models import Platform
 from lti_tool.storage.outbox import SqlOutboxStore
 from sync.ags import AgsClient
 from sync.model import LineItemRef, OutboxStatus
 from sync.scores import Completion, Outcome, build_score_update
 from sync.tokens import ClientCredentialsTokenProvider, LocalTokenMemo
 from sync.worker import Worker, WorkerConfig
+from tests import factories
 
 
 def prepare(url: str, ports: list[int], n: int) -> dict:
@@ -63,21 +63,16 @@ def prepare(url: str, ports: list[int], n: int) -> dict:
     db = Database(url, pool_size=20)
     db.upgrade()
     keys: list[str] = []
-    with db.session() as s:
-        for i, port in enumerate(ports):
-            row = Platform(
-                issuer=f"https://academy-{i:02d}.example",
-                client_id="cbsi",
-                name=f"Academy {i:02d}",
-                auth_login_url=f"http://127.0.0.1:{port}/auth",
-                auth_token_url=f"http://127.0.0.1:{port}/token",
-                key_set_url=f"http://127.0.0.1:{port}/jwks",
-                status="active",
-                details={},
-            )
-            s.add(row)
-            s.flush()
-            keys.append(str(row.id))
+    for i, port in enumerate(ports):
+        platform_id = factories.add_platform(
+            db,
+            issuer=f"https://academy-{i:02d}.example",
+            client_id="cbsi",
+            name=f"Academy {i:02d}",
+            endpoints=f"http://127.0.0.1:{port}",
+            deployment_id=None,
+        )
+        keys.append(str(platform_id))
     t0 = datetime.now(UTC) - timedelta(hours=1)
     started = time.perf_counter()
     chunk = 500

@@ -7,13 +7,13 @@ import logging
 from datetime import UTC, datetime
 
 import click
-from sqlalchemy import select
 
-from lti_tool import grades
+from lti_tool import catalogue, grades
 from lti_tool.cli import CliContext, fail, pass_ctx
 from lti_tool.logging_setup import configure_logging
+from lti_tool.lti import platforms as platform_ops
 from lti_tool.services import Services
-from lti_tool.storage.models import Course, LearnerRegistration, Platform
+from lti_tool.storage import learners
 from lti_tool.storage.outbox import PlatformSummary, SqliteWorkerLock, SqlOutboxStore, WorkerLockError
 from sync.model import OutboxStatus
 from sync.ports import ResendFilter
@@ -105,9 +105,7 @@ def _age(since: datetime | None, now: datetime) -> str:
 
 
 def _platform_names(services: Services) -> dict[str, str]:
-    with services.db.session() as s:
-        rows = s.execute(select(Platform.id, Platform.name, Platform.issuer)).all()
-    return {str(pid): (name or issuer) for pid, name, issuer in rows}
+    return {str(p.id): (p.name or p.issuer) for p in platform_ops.list_platforms(services.db)}
 
 
 def _status_json(summary: PlatformSummary, name: str, now: datetime) -> dict[str, object]:
@@ -208,12 +206,11 @@ def resend_cmd(obj: CliContext, course: str | None, learner: str | None, platfor
     else:
         with services.db.session() as s:
             ident = str(course)
-            found = s.get(Course, int(ident)) if ident.isdigit() else None
-            found = found or s.scalars(select(Course).where(Course.key == ident)).first()
+            found = catalogue.find_course(s, ident)
             if found is None:
                 fail(f"no course {ident!r} in the catalogue: see 'cbsi-connect packages list'", code=1)
                 return
-            regs = s.scalars(select(LearnerRegistration).where(LearnerRegistration.course_id == found.id)).all()
+            regs = learners.course_registrations(s, found.id)
             keys = {
                 (str(r.platform_id), target.key, r.learner_sub)
                 for r in regs

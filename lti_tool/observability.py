@@ -144,19 +144,15 @@ def _label(value: str) -> str:
 
 
 def _platform_info(db: Any) -> str:
-    from sqlalchemy import select
+    from lti_tool.lti.platforms import list_platforms
 
-    from lti_tool.storage.models import Platform
-
-    with db.session() as s:
-        rows = s.execute(select(Platform.id, Platform.name, Platform.issuer)).all()
     lines = [
         "# HELP cbsi_platform_info Academy (platform) name of each platform id, 1.",
         "# TYPE cbsi_platform_info gauge",
     ]
     lines += [
-        f'cbsi_platform_info{{platform="{pid}",academy="{_label((name or issuer or "")[:200])}"}} 1'
-        for pid, name, issuer in rows
+        f'cbsi_platform_info{{platform="{p.id}",academy="{_label((p.name or p.issuer or "")[:200])}"}} 1'
+        for p in list_platforms(db)
     ]
     return "\n".join(lines) + "\n"
 

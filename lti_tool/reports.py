@@ -12,10 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-
 from lti_tool.services import Services
-from lti_tool.storage.models import Attempt, LearnerRegistration
+from lti_tool.storage import learners
 
 LEARNER_ROLE_MARKERS = ("Learner", "Student")
 
@@ -85,29 +83,10 @@ def class_report(
         roster_note: why there is no roster (shown to the instructor).
         grade_state: user ids → grade delivery facts (from the grade outbox), if available.
     """
-    with services.db.session() as s:
-        newest = (
-            select(Attempt.registration_id, func.max(Attempt.number).label("number"), func.count().label("n"))
-            .group_by(Attempt.registration_id)
-            .subquery()
-        )
-        rows = s.execute(
-            select(LearnerRegistration, Attempt, newest.c.n)
-            .join(newest, newest.c.registration_id == LearnerRegistration.id, isouter=True)
-            .join(
-                Attempt,
-                (Attempt.registration_id == LearnerRegistration.id) & (Attempt.number == newest.c.number),
-                isouter=True,
-            )
-            .where(
-                LearnerRegistration.platform_id == platform_id,
-                LearnerRegistration.deployment_id == deployment_id,
-                LearnerRegistration.resource_link_id == resource_link_id,
-                LearnerRegistration.is_learner.is_(True),
-            )
-        ).all()
     by_user: dict[str, LearnerRow] = {}
-    for reg, attempt, count in rows:
+    for reg, attempt, count in learners.activity_learners(
+        services.db, platform_id=platform_id, deployment_id=deployment_id, resource_link_id=resource_link_id
+    ):
         outcome = attempt.outcome if attempt is not None else {}
         scaled = outcome.get("score_scaled")
         by_user[reg.learner_sub] = LearnerRow(
@@ -116,7 +95,7 @@ def class_report(
             email=reg.email,
             state=_state(outcome) if attempt is not None else "not_started",
             score_percent=round(scaled * 100, 1) if isinstance(scaled, int | float) else None,
-            attempts=int(count or 0),
+            attempts=count,
             time_spent_seconds=float(outcome.get("total_time_seconds", 0.0) or 0.0),
             last_activity=attempt.updated_at if attempt is not None else None,
             in_roster=roster is None,

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import factories
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -26,7 +27,7 @@ from lti_tool.devlms.models import DevBase
 from lti_tool.services import Services, build_services
 from lti_tool.settings import Settings, load_settings
 from lti_tool.storage import Database
-from lti_tool.storage.models import Base, Deployment, Platform
+from lti_tool.storage.models import Base
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_SECRET = "test-secret-key-" + "x" * 40
@@ -177,21 +178,7 @@ def app(settings: Settings, services: Services) -> Flask:
 @pytest.fixture
 def platform_id(services: Services) -> int:
     """An active platform (https://lms.example, client-1, deployment dep-1) for runtime and web tests."""
-    with services.db.session() as s:
-        platform = Platform(
-            issuer="https://lms.example",
-            client_id="client-1",
-            name="Example Academy",
-            auth_login_url="https://lms.example/auth",
-            auth_token_url="https://lms.example/token",
-            key_set_url="https://lms.example/jwks",
-            status="active",
-            details={},
-        )
-        platform.deployments.append(Deployment(deployment_id="dep-1"))
-        s.add(platform)
-        s.flush()
-        return platform.id
+    return factories.add_platform(services.db)
 
 
 @pytest.fixture

@@ -18,16 +18,17 @@ import hmac
 import logging
 import secrets
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, Response, g, jsonify, redirect, render_template, request, session, url_for
-from sqlalchemy import func, select
 
 from lti_tool import catalogue, operators, ratelimit
 from lti_tool.errors import AppError, Forbidden
-from lti_tool.storage.models import Course, CourseVersion, Platform
+from lti_tool.lti import platforms as platform_ops
+from lti_tool.storage import courses as course_store
 from lti_tool.web import services
 from lti_tool.web.security import client_ip
 from scorm.packaging import PackageError
@@ -170,15 +171,13 @@ def logout() -> Response:
 @operator_required
 def dashboard() -> str:
     """At-a-glance state of the service."""
-    with services().db.session() as s:
-        platforms = s.execute(select(Platform.status, func.count()).group_by(Platform.status)).all()
-        courses = s.scalar(select(func.count()).select_from(Course)) or 0
-        versions = s.scalar(select(func.count()).select_from(CourseVersion)) or 0
+    db = services().db
+    size = course_store.catalogue_size(db)
     return render_template(
         "admin/dashboard.html",
-        platforms=dict(platforms),
-        courses=courses,
-        versions=versions,
+        platforms=dict(Counter(p.status for p in platform_ops.list_platforms(db))),
+        courses=size.courses,
+        versions=size.versions,
         keys=services().keys.list(),
         csrf=csrf_token(),
     )

@@ -8,10 +8,8 @@ attempt. Assertions read the database (``sco_states``, ``attempts``), not only t
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,9 +23,6 @@ from lti_tool.devlms.seed import build_demo_package
 from lti_tool.services import build_services
 from lti_tool.settings import load_settings
 from lti_tool.storage import Database
-
-# The manifest DSL (tests/player/manifest_dsl.py) is shared with the player tests.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "player"))
 
 
 @pytest.fixture(scope="module")

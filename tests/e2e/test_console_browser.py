@@ -25,7 +25,7 @@ from sync.model import ActivityProgress, GradingProgress, LineItemRef, OutboxSta
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lti_adv"))
 from axe_support import assert_accessible, screenshot
-from ltiadv_support import REG_TOKEN, SimulatedMoodle, running_fake_server
+from lti_adv_helpers import REG_TOKEN, SimulatedMoodle, running_fake_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.test_regional import FAILED, PASSED, add_course, enrol

@@ -13,21 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_helpers import (
+from e2e_helpers import launch_learner, player_current, player_idle, toc_rows
+from e2e_stack import Stack, wait_until
+from golf_sco import (
     GOLF_PAGE_COUNT,
     Dialogs,
-    golf_content_src,
+    golf_current_page,
     golf_frame,
     golf_goto_page,
     golf_pass_quiz,
     golf_started,
-    launch_learner,
-    player_current,
-    player_idle,
-    toc_rows,
     wait_for_frame,
 )
-from e2e_stack import Stack, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -136,7 +133,7 @@ def close_half_way_then_relaunch(
     assert launch_learner(page2, stack, link) == attempt  # the same attempt resumes
     frame = golf_started(page2)
     wait_until(lambda: frame.evaluate("currentPage === 5"), what="the SCO to resume at page 5")
-    assert golf_content_src(page2).endswith("Etiquette/Course.html")
+    assert golf_current_page(page2).endswith("Etiquette/Course.html")
     assert any("resume" in m for t, m in dialogs2.messages if t == "confirm")  # the SCO's resume prompt
     return attempt, item, page2
 

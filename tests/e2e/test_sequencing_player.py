@@ -1,5 +1,5 @@
 """Issue 13 in the real player (Chromium, full stack): SCORM 2004 courses written with the manifest
-DSL (tests/player/manifest_dsl.py), played by scripted SCOs through window.API_1484_11.
+DSL (tests/manifest_dsl.py), played by scripted SCOs through window.API_1484_11.
 
 Each test asserts what the learner sees (delivered SCO, menu, buttons) and what the runtime
 stored (sco_states, attempts.outcome)."""
@@ -7,9 +7,9 @@ stored (sco_states, attempts.outcome)."""
 from __future__ import annotations
 
 import pytest
+from e2e_seq_player import buttons, click, delivered, launch_course, menu, run, sco_frame
 from e2e_stack import Stack, wait_until
 from manifest_dsl import AdlMap, Cluster, Cond, Course, Map, Objective, Rule, Sco, Seq
-from seq_player import buttons, click, delivered, launch_course, menu, run, sco_frame
 
 pytestmark = pytest.mark.browser
 

@@ -1,4 +1,4 @@
-"""Fixtures for the LTI Advantage suites (helpers live in ltiadv_support.py)."""
+"""Fixtures for the LTI Advantage suites (helpers live in lti_adv_helpers.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from ltiadv_support import Clock, FakeServer, running_fake_server
+from lti_adv_helpers import Clock, FakeServer, running_fake_server
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from ltiadv_support import Clock, FakeServer, Recorded, add_platform, json_reply, running_fake_server
+from lti_adv_helpers import Clock, FakeServer, Recorded, add_platform, json_reply, running_fake_server
 
 from lti_tool.lti.context import Launch
 from lti_tool.lti.nrps import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from ltiadv_support import Clock, FakeServer, Recorded, add_platform, json_reply
+from lti_adv_helpers import Clock, FakeServer, Recorded, add_platform, json_reply
 
 from lti_tool.lti.tokens import DbTokenCache, KeyStoreSigning, ServiceTokens, endpoints_of
 from lti_tool.services import Services

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from ltiadv_support import REG_TOKEN, FakeServer, Recorded, SimulatedMoodle, json_reply, running_fake_server
+from lti_adv_helpers import REG_TOKEN, FakeServer, Recorded, SimulatedMoodle, json_reply, running_fake_server
 from sqlalchemy import select
 
 from lti_tool import create_app

@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 from click.testing import CliRunner
-from ltiadv_support import FakeServer, Recorded, json_reply, moodle_domain, running_fake_server, text_reply
+from lti_adv_helpers import FakeServer, Recorded, json_reply, moodle_domain, running_fake_server, text_reply
 from werkzeug.serving import make_server
 
 from lti_tool import catalogue, create_app, devlms, grades

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from ltiadv_support import REG_TOKEN, SimulatedMoodle, running_fake_server
+from lti_adv_helpers import REG_TOKEN, SimulatedMoodle, running_fake_server
 from werkzeug.serving import make_server
 
 from lti_tool import create_app

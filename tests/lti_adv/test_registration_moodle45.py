@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from ltiadv_support import REG_TOKEN, FakeServer, SimulatedMoodle, json_reply, moodle_domain, text_reply
+from lti_adv_helpers import REG_TOKEN, FakeServer, SimulatedMoodle, json_reply, moodle_domain, text_reply
 from sqlalchemy import event, select
 
 from lti_tool import create_app

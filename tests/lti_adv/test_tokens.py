@@ -9,7 +9,7 @@ from typing import Any
 import jwt
 import pytest
 import requests
-from ltiadv_support import Clock, FakeServer, Recorded, add_platform, json_reply, running_fake_server
+from lti_adv_helpers import Clock, FakeServer, Recorded, add_platform, json_reply, running_fake_server
 
 from lti_tool.lti.tokens import (
     ASSERTION_TYPE,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ops_stack import REPO, Release, commit, free_port, instance_env, launch, ready, seed_release, wait_until
+from operations_stack import REPO, Release, commit, free_port, instance_env, launch, ready, seed_release, wait_until
 
 from scorm.cmi.model import get_value
 

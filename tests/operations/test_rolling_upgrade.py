@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ops_stack import REPO, Release, free_port, instance_env, launch_and_commit, ready, seed_release, wait_until
+from operations_stack import REPO, Release, free_port, instance_env, launch_and_commit, ready, seed_release, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 import requests
-from ops_stack import (
+from operations_stack import (
     HAPROXY,
     Layout,
     free_port,

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from player_helpers import (
-    Dialogs,
-    golf_current_page,
-    golf_goto_page,
-    golf_launch_frame,
-    golf_pass_assessment,
-    wait_until,
-)
+from golf_sco import Dialogs, golf_current_page, golf_frame, golf_goto_page, golf_pass_quiz
+from player_helpers import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -30,8 +24,8 @@ def test_play_through_commits_status_score_and_time(context, harness):
     dialogs = Dialogs(page)
     page.goto(path)
     golf_goto_page(page, 14)
-    golf_pass_assessment(page)
-    golf_launch_frame(page).click("#butExit")
+    golf_pass_quiz(page)
+    golf_frame(page).click("#butExit")
 
     rec = harness.attempts[attempt].sco("item_1")
     wait_until(lambda: rec.terminated, what="the terminating commit", page=page)
@@ -77,7 +71,7 @@ def test_close_half_way_then_relaunch_resumes(context, harness):
     page2 = context.new_page()
     dialogs2 = Dialogs(page2)
     page2.goto(path2)
-    launch = golf_launch_frame(page2)
+    launch = golf_frame(page2)
     wait_until(lambda: launch.evaluate("currentPage === 5"), what="the SCO to resume at page 5")
     assert golf_current_page(page2).endswith("Etiquette/Course.html")
     assert page2.evaluate("API.LMSGetValue('cmi.core.entry')") == "resume"

@@ -15,11 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import factories
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, func, inspect, select
 
-from lti_tool import audit, catalogue, privacy
+from lti_tool import audit, privacy
 from lti_tool.cli import CliContext, cli
 from lti_tool.lti.context import Launch
 from lti_tool.runtime import service
@@ -27,20 +28,17 @@ from lti_tool.services import Services
 from lti_tool.storage.models import (
     AuditEntry,
     Base,
-    Deployment,
     GradeOutbox,
     LaunchState,
     LearnerRegistration,
     LtiLaunch,
-    Platform,
     RosterCache,
     ScoState,
 )
 
-GOLF12 = "scorm12/RuntimeBasicCalls_SCORM12.zip"
-LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+GOLF12 = factories.GOLF12
+LEARNER = factories.LEARNER
 HOSTILE = "o'brien\"; DROP TABLE learner_registrations;--%_\\"
-AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 
 
 @dataclass
@@ -53,44 +51,22 @@ class World:
 
 
 def _platform(services: Services, issuer: str) -> int:
-    with services.db.session() as s:
-        platform = Platform(
-            issuer=issuer,
-            client_id="client-1",
-            name=f"Academy {issuer}",
-            auth_login_url=f"{issuer}/auth",
-            auth_token_url=f"{issuer}/token",
-            key_set_url=f"{issuer}/jwks",
-            status="active",
-            details={},
-        )
-        platform.deployments.append(Deployment(deployment_id="dep-1"))
-        s.add(platform)
-        s.flush()
-        return platform.id
+    return factories.add_platform(services.db, issuer=issuer, name=f"Academy {issuer}")
 
 
 def launch_for(world: World, platform_id: int, sub: str, *, link: str = "rl-1", launch_id: str = "x") -> Launch:
     issuer = "https://one.example" if platform_id == world.p1 else "https://two.example"
-    return Launch(
-        id=launch_id,
+    return factories.launch(
+        world.course_key,
         platform_id=platform_id,
-        issuer=issuer,
-        client_id="client-1",
-        deployment_id="dep-1",
-        message_type="LtiResourceLinkRequest",
         sub=sub,
-        roles=(LEARNER,),
-        context_id="course-7",
+        link=link,
+        launch_id=launch_id,
+        claims=factories.ags_claim(f"{issuer}/lineitems/1"),
+        issuer=issuer,
         context_title="Intake 12",
-        resource_link_id=link,
-        resource_link_title="Evidence module",
         name=f"Name of {sub}",
         email=f"{len(sub)}@example.org",
-        custom={"course": world.course_key},
-        claims={
-            AGS: {"lineitem": f"{issuer}/lineitems/1", "scope": ["https://purl.imsglobal.org/spec/lti-ags/scope/score"]}
-        },
     )
 
 
@@ -99,9 +75,8 @@ def learn(
 ) -> str:
     """One learner's launch, SCO session and scored commit; also the launch row and a login row."""
     launch = launch_for(world, platform_id, sub, link=link, launch_id=f"{platform_id}-{sub}-{link}"[:64])
-    opened = service.open_attempt(services, launch)
+    opened, _ = factories.start_attempt(services, launch, learner_name="n")
     item = opened.current_item or ""
-    service.start_item_session(services, opened.attempt_id, item, learner_id=sub, learner_name="n")
     changes = {"cmi.core.score.raw": score, "cmi.core.lesson_status": "passed", "cmi.suspend_data": f"data-{sub}"}
     service.commit(services, opened.attempt_id, item, {"seq": 1, "changes": changes})
     now = datetime.now(UTC)
@@ -154,7 +129,7 @@ def roster(services: Services, platform_id: int, context: str, subs: list[str]) 
 
 @pytest.fixture
 def world(services: Services, fixtures_dir: Path) -> World:
-    course = catalogue.import_package(services, fixtures_dir / GOLF12)
+    course = factories.import_course(services, fixtures_dir / GOLF12)
     built = World(
         p1=_platform(services, "https://one.example"),
         p2=_platform(services, "https://two.example"),

@@ -8,6 +8,7 @@ import json
 import uuid
 from datetime import timedelta
 
+import factories
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -15,27 +16,14 @@ from lti_tool import privacy
 from lti_tool.lrs.credentials import mint_launch_credential
 from lti_tool.lrs.identity import learner_agent, learner_tenant
 from lti_tool.services import Services
-from lti_tool.storage.models import Deployment, LrsCredential, LrsDocument, LrsStatement, Platform
+from lti_tool.storage.models import LrsCredential, LrsDocument, LrsStatement
 
 ACTIVITY = "https://catalogue.cbsi.example/courses/golf"
 V = "1.0.3"
 
 
 def _platform(services: Services, issuer: str) -> int:
-    with services.db.session() as s:
-        platform = Platform(
-            issuer=issuer,
-            client_id="client-1",
-            name=issuer,
-            auth_login_url=f"{issuer}/auth",
-            auth_token_url=f"{issuer}/token",
-            key_set_url=f"{issuer}/jwks",
-            status="active",
-        )
-        platform.deployments.append(Deployment(deployment_id="dep-1"))
-        s.add(platform)
-        s.flush()
-        return platform.id
+    return factories.add_platform(services.db, issuer=issuer, name=issuer)
 
 
 def _learns(app: Flask, services: Services, platform_id: int, issuer: str, sub: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import factories
+
 from lti_tool.lti.context import Launch
 from lti_tool.reports import class_report
 from lti_tool.runtime import service
@@ -25,11 +27,9 @@ class Member:
 
 
 def play(services: Services, launch: Launch, changes: dict[str, str] | None) -> None:
-    opened = service.open_attempt(services, launch)
-    item = opened.current_item or ""
-    service.start_item_session(services, opened.attempt_id, item, learner_id=launch.sub or "", learner_name="x")
+    opened, _ = factories.start_attempt(services, launch)
     if changes:
-        service.commit(services, opened.attempt_id, item, {"seq": 1, "changes": changes})
+        service.commit(services, opened.attempt_id, opened.current_item or "", {"seq": 1, "changes": changes})
 
 
 def test_report_states_scores_and_roster(

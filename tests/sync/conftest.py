@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fakeplatform import FakePlatform
+from sync_fakeplatform import FakePlatform
 from sync_harness import StaticSigning
 
 

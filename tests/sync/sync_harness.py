@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fakeplatform import FakePlatform
+from sync_fakeplatform import FakePlatform
 
 from sync.ags import AgsClient
 from sync.breaker import BreakerConfig

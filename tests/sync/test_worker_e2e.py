@@ -151,7 +151,7 @@ def test_409_is_superseded(make_platform, signing):
     h = Harness(signing, {"p1": fake})
     h.enqueue("p1", "u1", score=0.5, at=T0, line_item=LineItemRef(url=url))
     # the gradebook already holds a newer grade (e.g. another tool instance / teacher)
-    from fakeplatform import Grade
+    from sync_fakeplatform import Grade
 
     fake.grades[(1, "u1")] = Grade(
         value=90, maximum=100, timemodified=int(T0.timestamp()) + 60, comment=None
@@ -384,7 +384,7 @@ def test_permanent_statuses_dead(make_platform, signing, status):
 
 
 def test_verify_reports_gradebook_drift(make_platform, signing):
-    from fakeplatform import Grade
+    from sync_fakeplatform import Grade
 
     from sync.reconcile import MismatchKind, verify_delivered
 

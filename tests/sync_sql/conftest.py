@@ -1,4 +1,4 @@
-"""Fixtures for the SQL grade outbox tests (helpers live in ``sql_sync_helpers.py``)."""
+"""Fixtures for the SQL grade outbox tests (helpers live in ``sync_sql_helpers.py``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from lti_tool.storage.outbox import SqlOutboxStore
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "sync"))  # fakeplatform, sync_harness, the contract tests
+sys.path.insert(0, str(HERE.parent / "sync"))  # sync_fakeplatform, sync_harness, the contract tests
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import factories
 import pytest
 from sqlalchemy import update
 
@@ -109,21 +110,14 @@ def test_the_factory_wires_exactly_one_grade_outbox_listener(services: Services)
 
 
 def _platform(services: Services, status: str = "active") -> int:
-    with services.db.session() as s:
-        row = Platform(
-            issuer="https://moodle.example",
-            client_id="c-1",
-            name="North",
-            auth_login_url="https://moodle.example/auth",
-            auth_token_url="https://moodle.example/token",
-            key_set_url="https://moodle.example/jwks",
-            auth_audience=None,
-            status=status,
-            details={},
-        )
-        s.add(row)
-        s.flush()
-        return row.id
+    return factories.add_platform(
+        services.db,
+        issuer="https://moodle.example",
+        client_id="c-1",
+        name="North",
+        status=status,
+        deployment_id=None,
+    )
 
 
 def test_platform_directory_reads_and_caches(services: Services) -> None:

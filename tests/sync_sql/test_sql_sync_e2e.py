@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sql_sync_helpers import (
+from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sync_harness import FAST_POLICY
+from sync_sql_helpers import (
     INSTRUCTOR,
     TrackingPlatform,
     all_settled,
@@ -22,9 +25,6 @@ from sql_sync_helpers import (
     start_platform,
     wait_until,
 )
-from sqlalchemy import select, text
-from sqlalchemy.exc import SQLAlchemyError
-from sync_harness import FAST_POLICY
 
 from lti_tool import catalogue, grades
 from lti_tool.lti.tokens import DbTokenCache

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sql_sync_helpers import (
+from sync_sql_helpers import (
     REPO,
     TrackingPlatform,
     all_settled,

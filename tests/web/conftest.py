@@ -8,17 +8,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import factories
 import pytest
 from flask import Flask
 
-from lti_tool import catalogue
 from lti_tool.lti.context import Launch
 from lti_tool.services import Services
 from lti_tool.web.player import learner_page
 
-LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
-PRESENTATION = "https://purl.imsglobal.org/spec/lti/claim/launch_presentation"
-GOLF12 = "scorm12/RuntimeBasicCalls_SCORM12.zip"
+PRESENTATION = factories.PRESENTATION_CLAIM
+GOLF12 = factories.GOLF12
 SEQUENCED = "scorm2004/SequencingForcedSequential_SCORM20043rdEdition.zip"
 
 
@@ -31,30 +30,13 @@ def make_launch(services: Services, platform_id: int, fixtures_dir: Path) -> Cal
         package: str = GOLF12, *, return_url: Any = None, presentation: Any = None, sub: str = "learner-1"
     ) -> Launch:
         if package not in imported:
-            imported[package] = catalogue.import_package(services, fixtures_dir / package).course_key
+            imported[package] = factories.import_course(services, fixtures_dir / package).course_key
         claims: dict[str, Any] = {}
         if presentation is not None:
             claims[PRESENTATION] = presentation
         elif return_url is not None:
             claims[PRESENTATION] = {"document_target": "iframe", "return_url": return_url}
-        return Launch(
-            id="launch-1",
-            platform_id=platform_id,
-            issuer="https://lms.example",
-            client_id="client-1",
-            deployment_id="dep-1",
-            message_type="LtiResourceLinkRequest",
-            sub=sub,
-            roles=(LEARNER,),
-            context_id="course-7",
-            context_title="Police Academy Intake 12",
-            resource_link_id="rl-1",
-            resource_link_title="Evidence module",
-            name="Ana Learner",
-            email="ana@example.org",
-            custom={"course": imported[package]},
-            claims=claims,
-        )
+        return factories.launch(imported[package], platform_id=platform_id, sub=sub, claims=claims)
 
     return build
 

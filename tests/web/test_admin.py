@@ -7,6 +7,7 @@ import re
 import zipfile
 from pathlib import Path
 
+import factories
 import pytest
 from flask.testing import FlaskClient
 
@@ -75,6 +76,26 @@ def test_login_then_dashboard(client: FlaskClient, operator: str) -> None:
     page = client.get("/admin/")
     assert page.status_code == 200
     assert b"Service at a glance" in page.data
+
+
+def test_dashboard_counts_platforms_by_status_and_the_catalogue(
+    client: FlaskClient, operator: str, services: Services, fixtures_dir: Path, tmp_path: Path
+) -> None:
+    """The figures come from the tables' owners (lti.platforms, storage.courses), not from the view."""
+    for n, status in enumerate(["active", "active", "pending", "disabled"]):
+        factories.add_platform(services.db, issuer=f"https://lms{n}.example", status=status)
+    factories.import_course(services, fixtures_dir / factories.GOLF12)
+    v2 = tmp_path / "golf-v2.zip"  # the same course again, changed: its second version
+    with zipfile.ZipFile(fixtures_dir / factories.GOLF12) as src, zipfile.ZipFile(v2, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, src.read(info))
+        dst.writestr("notes.txt", "v2")
+    assert factories.import_course(services, v2).version == 2
+    factories.import_course(services, fixtures_dir / factories.GOLF2004)
+    login(client)
+    text = re.sub(r"\s+", " ", client.get("/admin/").get_data(as_text=True))
+    assert "<strong>2</strong> active, <strong>1</strong> waiting for approval, 1 disabled." in text
+    assert "<strong>2</strong> courses in 3 versions." in text
 
 
 def test_upload_real_package_then_refusals(client: FlaskClient, operator: str, fixtures_dir: Path) -> None:

@@ -18,22 +18,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import factories
 from click.testing import CliRunner
-from fakeplatform import FakePlatform, _Handler
+from sync_fakeplatform import FakePlatform, _Handler
 
 from lti_tool.cli import CliContext, cli
 from lti_tool.lti.context import Launch
 from lti_tool.services import Services
-from lti_tool.storage.models import Deployment, Platform
 from lti_tool.storage.outbox import SqlOutboxStore
 from sync.lti_claims import SCOPE_LINEITEM, SCOPE_SCORE
 from sync.model import LineItemRef, OutboxStatus, ScoreUpdate
 from sync.scores import Completion, Outcome, Success, build_score_update
 
 REPO = Path(__file__).resolve().parents[2]
-LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
-INSTRUCTOR = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
-AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+LEARNER = factories.LEARNER
+INSTRUCTOR = factories.INSTRUCTOR
 SETTLED = (OutboxStatus.DELIVERED, OutboxStatus.SUPERSEDED, OutboxStatus.DEAD)
 
 
@@ -107,21 +106,9 @@ def start_platform(services: Services, **kwargs: Any) -> TrackingPlatform:
 
 
 def register_platform(services: Services, fake: FakePlatform, *, name: str = "Fake Moodle") -> int:
-    with services.db.session() as s:
-        platform = Platform(
-            issuer=fake.base,
-            client_id=fake.client_id,
-            name=name,
-            auth_login_url=f"{fake.base}/auth",
-            auth_token_url=fake.token_url,
-            key_set_url=f"{fake.base}/jwks",
-            status="active",
-            details={},
-        )
-        platform.deployments.append(Deployment(deployment_id="dep-1"))
-        s.add(platform)
-        s.flush()
-        return platform.id
+    return factories.add_platform(
+        services.db, issuer=fake.base, client_id=fake.client_id, name=name, token_url=fake.token_url
+    )
 
 
 def launch(
@@ -134,28 +121,10 @@ def launch(
     lineitems: str | None = None,
     roles: tuple[str, ...] = (LEARNER,),
 ) -> Launch:
-    ags: dict[str, Any] = {"scope": [SCOPE_SCORE, SCOPE_LINEITEM]}
-    if lineitem:
-        ags["lineitem"] = lineitem
-    if lineitems:
-        ags["lineitems"] = lineitems
-    return Launch(
-        id=f"launch-{sub}",
-        platform_id=platform_id,
-        issuer="https://lms.example",
-        client_id="client-1",
-        deployment_id="dep-1",
-        message_type="LtiResourceLinkRequest",
-        sub=sub,
-        roles=roles,
-        context_id="course-7",
-        context_title="Police Academy Intake 12",
-        resource_link_id=link,
-        resource_link_title="Evidence module",
-        name="Ana Learner",
-        email="ana@example.org",
-        custom={"course": course},
-        claims={AGS_CLAIM: ags},
+    """A learner's launch whose AGS claim names ``lineitem`` (or only the ``lineitems`` container)."""
+    claims = factories.ags_claim(lineitem, lineitems=lineitems, scopes=(SCOPE_SCORE, SCOPE_LINEITEM))
+    return factories.launch(
+        course, platform_id=platform_id, sub=sub, link=link, roles=roles, launch_id=f"launch-{sub}", claims=claims
     )
 
 

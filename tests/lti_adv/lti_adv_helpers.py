@@ -13,10 +13,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+import factories
+
 from lti_tool.lti.registration import TOOL_CONFIGURATION
 from lti_tool.lti.tokens import TOOL_SCOPES
 from lti_tool.services import Services
-from lti_tool.storage.models import Deployment, Platform
+from lti_tool.storage.models import Platform
 
 
 @dataclass
@@ -140,23 +142,18 @@ def add_platform(
     deployment_id: str = "d1",
 ) -> Platform:
     """Insert an active platform with one deployment and return it (detached, usable)."""
+    platform_id = factories.add_platform(
+        services.db,
+        issuer=issuer,
+        client_id=client_id,
+        name="Test LMS",
+        token_url=token_url,
+        audience=audience,
+        deployment_id=deployment_id,
+    )
     with services.db.session() as s:
-        row = Platform(
-            issuer=issuer,
-            client_id=client_id,
-            name="Test LMS",
-            auth_login_url=issuer + "/auth",
-            auth_token_url=token_url,
-            key_set_url=issuer + "/jwks",
-            auth_audience=audience,
-            status="active",
-            source="manual",
-            details={},
-        )
-        row.deployments.append(Deployment(deployment_id=deployment_id))
-        s.add(row)
-        s.flush()
-        s.refresh(row)
+        row = s.get(Platform, platform_id)
+        assert row is not None
         s.expunge(row)
     return row
 
