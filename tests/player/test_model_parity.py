@@ -183,13 +183,22 @@ def test_browser_enforces_shared_data_permissions_like_the_server(model_page):
         "2004",
         learner_id="l1",
         learner_name="L",
-        shared_data=(("s-rw", "a", True, True), ("s-r", "b", True, False), ("s-w", "c", False, True), ("s-0", None, False, False)),
+        shared_data=(
+            ("s-rw", "a", True, True),
+            ("s-r", "b", True, False),
+            ("s-w", "c", False, True),
+            ("s-0", None, False, False),
+        ),
     )
     ops: list[list[str]] = []
     for n in range(4):
         for value in ("x", "", "y"):
             ops += [["get", f"adl.data.{n}.store", ""], ["set", f"adl.data.{n}.store", value]]
-        ops += [["get", f"adl.data.{n}.id", ""], ["get", f"adl.data.{n}.~access", ""], ["set", f"adl.data.{n}.~access", "rw"]]
+        ops += [
+            ["get", f"adl.data.{n}.id", ""],
+            ["get", f"adl.data.{n}.~access", ""],
+            ["set", f"adl.data.{n}.~access", "rw"],
+        ]
     tables = cmi.export_tables("2004")
     got_js = model_page.evaluate(RUN_INITIAL_JS, [tables, "2004", state["values"], ops])
     doc, got_py = state, []

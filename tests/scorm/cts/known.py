@@ -11,7 +11,8 @@ KNOWN_FAILING: dict[str, str] = {
     "CO-10": "objectiveSetByContent/tracked=false primary entry: cmi.objectives completion_status read back differs",
     "DMI": (
         "adl.data permissions pass now; still: a TZD without fractional seconds (T15Z, T09:45:58+02) is "
-        "accepted, ADL's reading of YYYY[-MM[-DD[Thh[:mm[:ss[.s[TZD]]]]]]] refuses it (406); a non-canonical index (cmi.interactions.01.x) answers 401, "
+        "accepted, ADL's reading of YYYY[-MM[-DD[Thh[:mm[:ss[.s[TZD]]]]]]] refuses it (406); "
+        "a non-canonical index (cmi.interactions.01.x) answers 401, "
         "ADL expects 351; response formats: ISO 639 language codes in {lang=} are not checked, "
         "'{}{[]}{}{[]}{}' is accepted as fill-in/long-fill-in/performance/sequencing values"
     ),
