@@ -689,6 +689,10 @@ class _Engine:
         a_st["progress"] = None
         a_st["status12"] = None
         a_st["duration"] = None
+        record = a_st["objectives"].get(activity.primary.key)
+        if record is not None:  # what the content set itself is attempt data (UP.4)
+            record.pop("completion_by_content", None)
+            record.pop("success_by_content", None)
 
 
 # --- public entry points -----------------------------------------------------------------------

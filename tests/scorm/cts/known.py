@@ -18,7 +18,6 @@ KNOWN_FAILING: dict[str, str] = {
     ),
     "OB-14a": "several activities writing one global with case-varying ids: a resumed SCO's measures differ",
     "OB-14b": "an objective with two mapInfo (read one global, write another): the read map is not chosen",
-    "OB-17b": "objectiveSetByContent primary: a new attempt should start its PRIMARYOBJ entry unknown",
     "RU-13d": "objectivesGlobalToSystem=false with exitParent post-conditions: Activity 2 delivered, not 6",
     "SX-05": "retry/retryAll/exitParent post-condition chain ends the session before Activity 5's 2nd visit",
     "SX-11b": "objectivesGlobalToSystem=false: a resumed SCO keeps its suspended objective scores (403 expected)",
