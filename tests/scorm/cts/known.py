@@ -8,7 +8,6 @@ from __future__ import annotations
 
 KNOWN_FAILING: dict[str, str] = {
     "CM-07d": "forwardOnly+constrainChoice+preventActivation: choice of Activity 15 refused (SB.2.9-8), Continue off",
-    "CO-10": "objectiveSetByContent/tracked=false primary entry: cmi.objectives completion_status read back differs",
     "DMI": (
         "adl.data permissions pass now; still: a TZD without fractional seconds (T15Z, T09:45:58+02) is "
         "accepted, ADL's reading of YYYY[-MM[-DD[Thh[:mm[:ss[.s[TZD]]]]]]] refuses it (406); "
