@@ -689,10 +689,13 @@ class _Engine:
         a_st["progress"] = None
         a_st["status12"] = None
         a_st["duration"] = None
-        record = a_st["objectives"].get(activity.primary.key)
-        if record is not None:  # what the content set itself is attempt data (UP.4)
-            record.pop("completion_by_content", None)
-            record.pop("success_by_content", None)
+        for record in a_st["objectives"].values():
+            # What the content set itself is attempt data (UP.4), and so are the objectives'
+            # scores, completion and progress the SCO reported through cmi.objectives: a new
+            # attempt gets them again only through the global objectives it reads (ADL CTS
+            # SX-11b); satisfied status and measure are objective information, kept (SN 4.2.1.2).
+            for name in ("completion_by_content", "success_by_content", "raw", "min", "max", "completion", "progress"):
+                record.pop(name, None)
 
 
 # --- public entry points -----------------------------------------------------------------------

@@ -19,5 +19,4 @@ KNOWN_FAILING: dict[str, str] = {
     "OB-14b": "an objective with two mapInfo (read one global, write another): the read map is not chosen",
     "RU-13d": "objectivesGlobalToSystem=false with exitParent post-conditions: Activity 2 delivered, not 6",
     "SX-05": "retry/retryAll/exitParent post-condition chain ends the session before Activity 5's 2nd visit",
-    "SX-11b": "objectivesGlobalToSystem=false: a resumed SCO keeps its suspended objective scores (403 expected)",
 }
