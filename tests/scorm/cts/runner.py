@@ -354,6 +354,10 @@ class CaseRun:
             return
         call = Call(c.method, element=element, value=c.value, expected=c.expected, error=c.error, raw=c.raw)
         value, error = self.call(call)
+        self.judge(where, c, element, value, error)
+
+    def judge(self, where: str, c: Call, element: str, value: str, error: str) -> None:
+        """Compare one call's answer (value, GetLastError) with what the test case expects."""
         ok_value = True
         check_error = True
         p = element
