@@ -855,17 +855,11 @@ def report_sco_outcome(
 ) -> State:
     """Record what a SCO reported (at Commit/Terminate) and roll it up.
 
-    Mapping (SCORM 2004 RTE 4.2.4 / 4.2.21 / 4.2.22 and SN 4.2.1): ``cmi.completion_status`` ->
-    Attempt Completion Status, ``cmi.progress_measure`` -> Attempt Completion Amount,
-    ``cmi.success_status`` -> primary objective satisfied status, ``cmi.score.scaled`` -> primary
-    objective normalized measure. With ``satisfiedByMeasure`` the satisfied status is
-    ``measure >= minNormalizedMeasure``; with a completion threshold ``completedByMeasure`` the
-    completion is ``progress >= minProgressMeasure`` (RTE 4.2.4.1). ``cmi.objectives.n`` entries
-    whose id matches an activity objective update that objective.
+    The RTE -> SN mapping is the table of :mod:`scorm.sequencing.cmi_adapter`; with
+    ``satisfiedByMeasure``/``completedByMeasure`` the measures decide (RTE 4.2.4.1).
 
-    Pass the SCO's complete current values on every call (not only what changed): ``None``
-    means "unknown" and replaces an earlier value. The attempt itself ends only when the next
-    navigation request runs the Termination Request Process (TB.2.3), as SN requires.
+    Pass the SCO's complete current values on every call: ``None`` means "unknown" and replaces
+    an earlier value. The attempt ends only when the next navigation request runs TB.2.3.
 
     Args:
         tree: the activity tree.
@@ -877,17 +871,15 @@ def report_sco_outcome(
         progress: ``cmi.progress_measure`` (0..1) or ``None``.
         attempt_ended: the SCO called Terminate (its attempt ends at the next navigation).
         suspended: ``cmi.exit == "suspend"`` (the attempt will be resumed, not restarted).
-        objectives: ``{cmi.objectives.n.id: {"success": .., "measure": .., "raw": .., "min": ..,
-            "max": .., "completion": .., "progress": ..}}`` (only ``success``/``measure``
-            required).
+        objectives: ``{cmi.objectives.n.id: {"success", "measure", "raw", "min", "max",
+            "completion", "progress"}}`` (only ``success``/``measure`` required).
         lesson_status: SCORM 1.2 ``cmi.core.lesson_status``; fills completion/success.
         attempt_duration: seconds spent in this attempt so far (``cmi.total_time`` plus the
             pending session), checked against attemptAbsoluteDurationLimit.
         scores: ``{"raw", "min", "max"}`` of ``cmi.score`` (the primary objective's scores,
             shared through 4th-ed. ``adlseq:mapInfo``).
-        content_set: the SCO itself wrote (completion_status, success_status), even as
-            "unknown": the LMS then does not set them at the end of the attempt (UP.4; ADL CTS
-            RU-19a: success_status=unknown stays unknown).
+        content_set: the SCO itself wrote (completion, success), even "unknown": UP.4 then
+            leaves them as they are (ADL CTS RU-19a).
 
     Returns:
         The new state.
@@ -903,60 +895,105 @@ def report_sco_outcome(
     new: State = clone_state(state)
     a_st = new["activities"][activity_id]
     if lesson_status is not None:
-        status = " ".join(str(lesson_status).strip().lower().split())
-        if status not in LESSON_STATUS_12:
-            raise InvalidTrackingValue(f"lesson_status={lesson_status!r} is not a SCORM 1.2 status.")
-        a_st["status12"] = status
-        c12, s12 = LESSON_STATUS_12[status]
-        completion = completion if completion is not None else ("completed" if c12 else "incomplete")
-        if success is None and s12 is not None:
-            success = "passed" if s12 else "failed"
-    completed = _lookup(COMPLETION_VALUES, "completion", completion)
-    satisfied = _lookup(SUCCESS_VALUES, "success", success)
-    measure = _check_unit("measure", measure, -1.0)
-    progress = _check_unit("progress", progress, 0.0)
+        completion, success = _lesson_status_12(a_st, lesson_status, completion, success)
+    reported = {
+        "completed": _lookup(COMPLETION_VALUES, "completion", completion),
+        "satisfied": _lookup(SUCCESS_VALUES, "success", success),
+        "measure": _check_unit("measure", measure, -1.0),
+        "progress": _check_unit("progress", progress, 0.0),
+    }
     primary_scores = _scores(scores or {}, "score")
-    # The cmi.objectives entry of the primary objective (its objectiveID) describes the primary
-    # objective too (RTE 4.2.17); cmi.completion_status/success_status win when the SCO wrote
-    # them (even "unknown"), cmi.score.* when known.
     entry = (objectives or {}).get(activity.primary.key) if activity.primary.key != PRIMARY_KEY else None
     if entry is not None:
-        if satisfied is None and not content_set[1]:
-            satisfied = _lookup(SUCCESS_VALUES, "primary objective success", entry.get("success"))
-        if measure is None:
-            measure = _check_unit("primary objective measure", entry.get("measure"), -1.0)
-        if completed is None and not content_set[0]:  # cmi.completion_status="unknown" wins (CO-13a)
-            completed = _lookup(COMPLETION_VALUES, "primary objective completion", entry.get("completion"))
-        if progress is None:
-            progress = _check_unit("primary objective progress", entry.get("progress"), 0.0)
-        for key, value in _scores(entry, "primary objective").items():
-            if primary_scores[key] is None:
-                primary_scores[key] = value
+        _merge_primary_entry(reported, primary_scores, entry, content_set)
     if attempt_ended or suspended:
         a_st["suspended"] = bool(suspended)
     if attempt_duration is not None:
-        try:
-            seconds = float(attempt_duration)
-        except (TypeError, ValueError) as exc:
-            raise InvalidTrackingValue(f"attempt_duration={attempt_duration!r} is not a number.") from exc
-        if not seconds >= 0:
-            raise InvalidTrackingValue(f"attempt_duration={attempt_duration!r} must not be negative.")
-        a_st["duration"] = seconds
+        a_st["duration"] = _duration(attempt_duration)
     if not activity.tracked:
         # Delivery controls tracked=false (SN 5.1.9): no tracking status is kept or rolled up.
         return new
+    _record_primary(new, activity, reported, primary_scores, content_set)
+    stamp(tree, new, activity_id)
+    _record_objectives(new, activity, objectives or {})
+    overall_rollup(tree, new, activity_id)
+    return new
+
+
+def _record_primary(
+    new: State,
+    activity: Activity,
+    reported: Mapping[str, Any],
+    primary_scores: Mapping[str, float | None],
+    content_set: tuple[bool, bool],
+) -> None:
+    """The attempt's completion/progress and the primary objective (satisfiedByMeasure, completedByMeasure)."""
+    completed, satisfied, measure, progress = (reported[k] for k in ("completed", "satisfied", "measure", "progress"))
     if activity.completed_by_measure and progress is not None:
         completed = progress >= activity.min_progress_measure
     primary = activity.primary
     if primary.satisfied_by_measure and measure is not None:
         satisfied = measure >= primary.min_measure
+    a_st = new["activities"][activity.id]
     a_st["completed"] = completed
     a_st["progress"] = progress
     _set_objective(new, activity, primary.key, satisfied=satisfied, measure=measure)
     _set_objective(new, activity, primary.key, **primary_scores)
     _set_objective(new, activity, primary.key, completion_by_content=content_set[0], success_by_content=content_set[1])
-    stamp(tree, new, activity_id)
-    for objective_id, values in (objectives or {}).items():
+
+
+def _lesson_status_12(
+    a_st: dict[str, Any], lesson_status: str, completion: str | None, success: str | None
+) -> tuple[str | None, str | None]:
+    """SCORM 1.2 ``cmi.core.lesson_status``: recorded, and completion/success where not given."""
+    status = " ".join(str(lesson_status).strip().lower().split())
+    if status not in LESSON_STATUS_12:
+        raise InvalidTrackingValue(f"lesson_status={lesson_status!r} is not a SCORM 1.2 status.")
+    a_st["status12"] = status
+    c12, s12 = LESSON_STATUS_12[status]
+    completion = completion if completion is not None else ("completed" if c12 else "incomplete")
+    if success is None and s12 is not None:
+        success = "passed" if s12 else "failed"
+    return completion, success
+
+
+def _merge_primary_entry(
+    reported: dict[str, Any],
+    primary_scores: dict[str, float | None],
+    entry: Mapping[str, Any],
+    content_set: tuple[bool, bool],
+) -> None:
+    """The cmi.objectives entry of the primary objective (its objectiveID) describes it too.
+
+    RTE 4.2.17: cmi.completion_status/success_status win when the SCO wrote them (even
+    "unknown"; ADL CTS CO-13a), cmi.score.* and cmi.progress_measure when known.
+    """
+    if reported["satisfied"] is None and not content_set[1]:
+        reported["satisfied"] = _lookup(SUCCESS_VALUES, "primary objective success", entry.get("success"))
+    if reported["measure"] is None:
+        reported["measure"] = _check_unit("primary objective measure", entry.get("measure"), -1.0)
+    if reported["completed"] is None and not content_set[0]:
+        reported["completed"] = _lookup(COMPLETION_VALUES, "primary objective completion", entry.get("completion"))
+    if reported["progress"] is None:
+        reported["progress"] = _check_unit("primary objective progress", entry.get("progress"), 0.0)
+    for key, value in _scores(entry, "primary objective").items():
+        if primary_scores[key] is None:
+            primary_scores[key] = value
+
+
+def _duration(attempt_duration: Any) -> float:
+    try:
+        seconds = float(attempt_duration)
+    except (TypeError, ValueError) as exc:
+        raise InvalidTrackingValue(f"attempt_duration={attempt_duration!r} is not a number.") from exc
+    if not seconds >= 0:
+        raise InvalidTrackingValue(f"attempt_duration={attempt_duration!r} must not be negative.")
+    return seconds
+
+
+def _record_objectives(new: State, activity: Activity, objectives: Mapping[str, Mapping[str, Any]]) -> None:
+    """``cmi.objectives.n`` entries whose id is one of the activity's other objectives."""
+    for objective_id, values in objectives.items():
         objective = activity.objective(objective_id)
         if objective is None or objective.primary:
             continue  # unknown ids are the SCO's own; the primary follows cmi.* (RTE 4.2.17)
@@ -975,5 +1012,3 @@ def report_sco_outcome(
             progress=o_progress,
             **_scores(values, f"objectives[{objective_id}]"),
         )
-    overall_rollup(tree, new, activity_id)
-    return new
