@@ -390,6 +390,11 @@ class _Engine:
             raise _SnException("SB.2.10-2")
         if self.act(current).is_leaf:
             return current
+        if current == self.tree.root and not self.tree.objectives_global_to_system:
+            # A retry of the root is a new attempt on the course: with objectivesGlobalToSystem
+            # "false" its global objectives start afresh before the flow evaluates any rule on
+            # them (ADL CTS RU-13d), not only when the new attempt is delivered.
+            self.st["globals"] = {}
         try:
             return self.flow(current, FORWARD, consider_children=True)
         except _SnException as exc:

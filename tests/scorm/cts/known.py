@@ -17,6 +17,5 @@ KNOWN_FAILING: dict[str, str] = {
     ),
     "OB-14a": "several activities writing one global with case-varying ids: a resumed SCO's measures differ",
     "OB-14b": "an objective with two mapInfo (read one global, write another): the read map is not chosen",
-    "RU-13d": "objectivesGlobalToSystem=false with exitParent post-conditions: Activity 2 delivered, not 6",
     "SX-05": "retry/retryAll/exitParent post-condition chain ends the session before Activity 5's 2nd visit",
 }
