@@ -334,7 +334,12 @@ def write_globals(tree: ActivityTree, state: State, activity: Activity) -> set[s
     a_st = state["activities"][activity.id]
     changed: set[str] = set()
     for objective in activity.objectives:
-        local = a_st["objectives"].get(objective.key, {})
+        if objective.key not in a_st["objectives"]:
+            # nothing ever set this objective (a cluster's non-primary objective, a SCO's
+            # objective it never reported): there is nothing to write, and writing "unknown"
+            # would erase what another activity wrote (ADL CTS SX-05)
+            continue
+        local = a_st["objectives"][objective.key]
         for m in objective.maps:
             if not m.writes:
                 continue

@@ -15,7 +15,4 @@ KNOWN_FAILING: dict[str, str] = {
         "ADL expects 351; response formats: ISO 639 language codes in {lang=} are not checked, "
         "'{}{[]}{}{[]}{}' is accepted as fill-in/long-fill-in/performance/sequencing values"
     ),
-    "OB-14a": "several activities writing one global with case-varying ids: a resumed SCO's measures differ",
-    "OB-14b": "an objective with two mapInfo (read one global, write another): the read map is not chosen",
-    "SX-05": "retry/retryAll/exitParent post-condition chain ends the session before Activity 5's 2nd visit",
 }
