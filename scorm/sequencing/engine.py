@@ -604,7 +604,9 @@ class _Engine:
                 # flag was checked by NB.2.1-8 before it was terminated)
                 if self.ast(node)["active"] and not self.act(node).choice_exit:
                     raise _SnException("SB.2.9-7")
-                if constrained is None and self.act(node).constrain_choice:
+                # a leaf has no children to constrain: the current SCO's own constrainChoice
+                # (from a sequencing collection, ADL CTS CM-07d) does not bind its siblings
+                if constrained is None and self.act(node).constrain_choice and not self.act(node).is_leaf:
                     constrained = node
             if constrained is not None:
                 direction = FORWARD if tree.index(target) > tree.index(constrained) else BACKWARD
