@@ -155,6 +155,7 @@ from scorm.sequencing.prereq12 import (
     parse_prerequisites,
     referenced_items,
 )
+from scorm.sequencing.reporting import report_sco_outcome
 from scorm.sequencing.requests import NavRequest, parse_nav_request
 from scorm.sequencing.toc import (
     nav_state,
@@ -163,7 +164,7 @@ from scorm.sequencing.toc import (
     toc,
     valid_requests,
 )
-from scorm.sequencing.tracking import STATE_VERSION, new_state, report_sco_outcome
+from scorm.sequencing.tracking import STATE_VERSION, new_state
 from scorm.sequencing.tree import Activity, ActivityTree, build_tree
 
 __all__ = [

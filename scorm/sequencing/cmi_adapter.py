@@ -25,12 +25,12 @@ from scorm.cmi.errors import CmiError
 from scorm.cmi.model import evaluated_completion_status, evaluated_success_status
 from scorm.cmi.outcome import outcome_from_state
 from scorm.sequencing.errors import InvalidTrackingValue
+from scorm.sequencing.reporting import report_sco_outcome
 from scorm.sequencing.tracking import (
     State,
     completion_status,
     objective_data,
     objective_status,
-    report_sco_outcome,
 )
 from scorm.sequencing.tree import PRIMARY_KEY, ActivityTree
 

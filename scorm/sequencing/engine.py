@@ -20,6 +20,7 @@ from typing import Any
 
 from scorm.sequencing.messages import END_MESSAGE, NOTHING_TO_DELIVER, learner_message
 from scorm.sequencing.requests import parse_nav_request
+from scorm.sequencing.rollup import overall_rollup, stamp
 from scorm.sequencing.tracking import (
     State,
     apply_randomization,
@@ -28,8 +29,6 @@ from scorm.sequencing.tracking import (
     check_rules,
     check_state,
     clone_state,
-    overall_rollup,
-    stamp,
 )
 from scorm.sequencing.tree import Activity, ActivityTree
 
@@ -681,7 +680,7 @@ class _Engine:
 
         Objective information is kept across attempts (SN 4.2.1.2); whether a parent's rollup
         may still use it is decided by the useCurrentAttempt*Info flags at rollup time (see
-        :func:`scorm.sequencing.tracking.child_objective`). SCORM 1.2 has no attempts: nothing
+        :func:`scorm.sequencing.rollup.child_objective`). SCORM 1.2 has no attempts: nothing
         is reset.
         """
         if self.tree.standard == "scorm12":
