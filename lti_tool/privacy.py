@@ -34,6 +34,7 @@ from lti_tool.storage.models import (
     GradeOutbox,
     LaunchState,
     LearnerRegistration,
+    LearnerSharedState,
     LrsCredential,
     LrsDocument,
     LrsStatement,
@@ -149,6 +150,13 @@ class LearnerTable:
 LEARNER_TABLES: tuple[LearnerTable, ...] = (
     LearnerTable(table="sco_states", where=lambda k: ScoState.attempt_id.in_(_attempt_ids(k))),
     LearnerTable(table="attempts", where=lambda k: Attempt.registration_id.in_(_registration_ids(k))),
+    LearnerTable(
+        table="learner_shared_state",
+        where=lambda k: and_(
+            LearnerSharedState.platform_id == k.platform_id, LearnerSharedState.learner_sub == k.sub
+        ),
+        note="SCORM 2004 global objectives and shared data (adl.data) kept across the learner's attempts",
+    ),
     LearnerTable(
         table="grade_outbox",
         where=lambda k: and_(GradeOutbox.platform_key == str(k.platform_id), GradeOutbox.user_id == k.sub),

@@ -308,6 +308,8 @@ class Sco:
     on_load: tuple[Step, ...] = ()
     on_unload: tuple[Step, ...] = ()
     asset: bool = False
+    # adlcp:data/adlcp:map: (targetID, readSharedData, writeSharedData)
+    data: tuple[tuple[str, bool, bool], ...] = ()
 
     @property
     def label(self) -> str:
@@ -339,6 +341,7 @@ class Course:
     seq: Seq | None = None
     version: str = "2004"
     global_to_system: bool | None = None
+    shared_data_global: bool | None = None  # adlcp:sharedDataGlobalToSystem
     default_read: tuple[str, ...] = ("cmi.entry", "cmi.location", "cmi.suspend_data")
 
     def scos(self) -> list[Sco]:
@@ -361,6 +364,11 @@ def _item_xml(node: Cluster | Sco, version: str) -> str:
     if isinstance(node, Sco):
         head = f"<item identifier={quoteattr(node.id)} identifierref={quoteattr('r_' + node.id)}{visible}>{title}"
         body = ""
+        if node.data and version == "2004":
+            maps = "".join(
+                f"<adlcp:map{_attrs(targetID=t, readSharedData=r, writeSharedData=w)}/>" for t, r, w in node.data
+            )
+            body = f"<adlcp:data>{maps}</adlcp:data>"
     else:
         head = f"<item identifier={quoteattr(node.id)}{visible}>{title}"
         body = "".join(_item_xml(child, version) for child in node.children)
@@ -383,7 +391,16 @@ def manifest_xml(course: Course) -> str:
     v2004 = course.version == "2004"
     items = "".join(_item_xml(node, course.version) for node in course.items)
     org_seq = course.seq.xml() if (v2004 and course.seq is not None) else ""
-    org_attrs = _attrs(**{"adlseq:objectivesGlobalToSystem": course.global_to_system}) if v2004 else ""
+    org_attrs = (
+        _attrs(
+            **{
+                "adlseq:objectivesGlobalToSystem": course.global_to_system,
+                "adlcp:sharedDataGlobalToSystem": course.shared_data_global,
+            }
+        )
+        if v2004
+        else ""
+    )
     scotype = "adlcp:scormType" if v2004 else "adlcp:scormtype"
     resources = "".join(
         f'<resource identifier="r_{s.id}" type="webcontent" {scotype}="{"asset" if s.asset else "sco"}" '

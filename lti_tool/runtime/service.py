@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from lti_tool.catalogue import find_course
 from lti_tool.lti.context import Launch
 from lti_tool.outcome_events import OutcomeChanged
+from lti_tool.runtime import learner_store
 from lti_tool.runtime.errors import (
     AttemptClosed,
     AttemptLimitReached,
@@ -374,9 +375,11 @@ def _open_attempt(s: Session, services: Services, launch: Launch, ident: str) ->
     tree = activity_tree(services, version)
     message = None
     if tree is not None:
-        state = attempt.sequencing or sequencing.new_state(tree, seed=secrets.randbits(31))
+        carried = None if attempt.sequencing else learner_store.globals_for(s, reg, tree)
+        state = attempt.sequencing or sequencing.new_state(tree, seed=secrets.randbits(31), globals_=carried)
         result = sequencing.begin(tree, state)
         _assign(attempt, {"sequencing": dict(result.state), "current_item": result.deliver})
+        learner_store.save_globals(s, attempt, tree)
         message = result.message if result.deliver is None else None
     if not resume:
         # added once complete, so one INSERT carries its sequencing state; flushed before any SCO
@@ -582,6 +585,8 @@ def _start_session(
         ids = [o["id"] for o in data["objectives"]]
         extra["objective_ids"] = tuple(dict.fromkeys([*extra.get("objective_ids", ()), *ids]))
         extra["objectives"] = tuple(data["objectives"])  # their status, read through global maps
+    if cmi_version == "2004" and manifest_item is not None and manifest_item.shared_data:
+        extra["shared_data"] = learner_store.shared_data(s, services, version, attempt, manifest_item)
     previous: Mapping[str, Any] | None = None
     if row is not None and row.state:
         previous = finish_session(row.state, cmi_version) if row.session_open else row.state
@@ -757,6 +762,7 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
             if terminate and row.session_open:
                 state = finish_session(state, row.cmi_version)
             outcome = outcome_dict(outcome_from_state(state, row.cmi_version))
+            learner_store.save_shared_data(s, services, attempt_id, state, result.stored)
         done = s.execute(
             update(ScoState)
             .where(ScoState.attempt_id == attempt_id, ScoState.item_id == item_id, ScoState.seq == row.seq)
@@ -819,6 +825,7 @@ def _track(
         attempt.sequencing = dict(
             sequencing.report_cmi_state(tree, attempt.sequencing, item_id, state, terminated=terminated)
         )
+    learner_store.save_globals(s, attempt, tree)
 
 
 def _item_ids(s: Session, version_id: int) -> tuple[str, ...]:
@@ -1011,6 +1018,7 @@ def navigate(services: Services, attempt_id: str, request: str, target: Any = No
         before = attempt.sequencing
         attempt.sequencing = dict(result.state)
         attempt.current_item = result.deliver
+        learner_store.save_globals(s, attempt, tree)
         if sequencing.parse_nav_request(request, target).request == "suspendAll":
             _record_suspension(s, tree, attempt.id, result.state.get("suspended"))
         else:

@@ -308,6 +308,30 @@ class ScoState(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class LearnerSharedState(Base):
+    """What SCORM 2004 shares across a learner's attempts and courses (one row per shared id).
+
+    ``kind`` "objective": a global shared objective's tracking data (``objectivesGlobalToSystem``,
+    SN 4.2.1.2), ``value`` the sequencer's record; "data": an ``adl.data`` store (RTE 4th §4.3),
+    ``value`` the stored string. ``scope`` is "" for the learner's system-wide store, or the
+    attempt id when the organization keeps shared data to the attempt
+    (``sharedDataGlobalToSystem="false"``). Ids can be 4000 characters: ``key`` is their SHA-256.
+    """
+
+    __tablename__ = "learner_shared_state"
+    __table_args__ = (CheckConstraint("kind IN ('objective','data')", name="ck_learner_shared_state_kind"),)
+
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"), primary_key=True)
+    deployment_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    learner_sub: Mapped[str] = mapped_column(String(255), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    target_id: Mapped[str] = mapped_column(Text)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class ServiceToken(Base):
     """A cached OAuth2 access token for LTI Advantage services (AGS, NRPS).
 

@@ -43,6 +43,7 @@ from scorm.cmi.lifecycle import (
     session_exit,
 )
 from scorm.cmi.model import (
+    SHARED_DATA_ACCESS,
     CommitResult,
     Rejection,
     apply_commit,
@@ -55,6 +56,7 @@ from scorm.cmi.outcome import Completion, Outcome, Success, outcome_from_state, 
 from scorm.cmi.tables import Access, ArraySpec, ElementSpec, export_tables, table_for
 
 __all__ = [
+    "SHARED_DATA_ACCESS",
     "Access",
     "ArraySpec",
     "CmiError",

@@ -21,6 +21,7 @@ from scorm.cmi.durations import format_span, parse_span
 from scorm.cmi.errors import InvalidArgumentError, Version, normalise_version
 from scorm.cmi.model import (
     _PLANS,
+    SHARED_DATA_ACCESS,
     _unpack,
     evaluated_completion_status,
     evaluated_success_status,
@@ -166,7 +167,7 @@ def initial_state(
     credit: bool | str = True,
     mode: str = "normal",
     comments_from_lms: Sequence[LmsComment] = (),
-    shared_data: Sequence[tuple[str, str | None]] = (),
+    shared_data: Sequence[tuple[str, str | None] | tuple[str, str | None, bool, bool]] = (),
     objective_ids: Sequence[str] = (),
     objectives: Sequence[Mapping[str, Any]] = (),
     previous_state: Mapping[str, Any] | None = None,
@@ -191,7 +192,10 @@ def initial_state(
         credit: True/"credit" or False/"no-credit".
         mode: "normal", "browse" or "review".
         comments_from_lms: 2004 only, ``cmi.comments_from_lms`` entries.
-        shared_data: 2004 4th only, ``adl.data`` entries as (id, stored value or None).
+        shared_data: 2004 4th only, ``adl.data`` entries as (id, stored value or None) or
+            (id, stored value or None, readSharedData, writeSharedData) with the manifest
+            map's permissions (RTE 4th §4.3: a store the SCO may not read is not loaded and
+            reads 405, one it may not write refuses SetValue with 404).
         objective_ids: 2004 only, the SCO's objective ids from the manifest
             (``imsss:primaryObjective``/``imsss:objective`` ``objectiveID``), which the LMS
             initialises into ``cmi.objectives.n.id`` (RTE 4th §4.2.17). On resume, ids not yet
@@ -307,10 +311,15 @@ def initial_state(
                 values[f"{prefix}.timestamp"] = _check(v, f"{prefix}.timestamp", comment.timestamp)
         if comments_from_lms:
             counts["cmi.comments_from_lms"] = len(comments_from_lms)
-        for i, (data_id, store) in enumerate(shared_data):
+        for i, entry in enumerate(shared_data):
+            data_id, store = entry[0], entry[1]
+            readable, writable = (bool(entry[2]), bool(entry[3])) if len(entry) == 4 else (True, True)
             values[f"adl.data.{i}.id"] = _check(v, f"adl.data.{i}.id", data_id)
-            if store is not None:
+            if store is not None and readable:
                 values[f"adl.data.{i}.store"] = _check(v, f"adl.data.{i}.store", store)
+            if not (readable and writable):
+                access = ("r" if readable else "") + ("w" if writable else "")
+                values[SHARED_DATA_ACCESS.format(i)] = access
         if shared_data:
             counts["adl.data"] = len(shared_data)
         count = counts.get("cmi.objectives", 0)

@@ -186,6 +186,17 @@ def _normalise(element: str) -> tuple[str, tuple[int, ...]]:
 _normalise_cached = lru_cache(maxsize=32768)(_normalise)
 
 
+# adl.data.n.store permissions (RTE 4th §4.3; CAM 4th adlcp:map readSharedData /
+# writeSharedData): the LMS records each entry's permissions in the state document under this
+# LMS-only key, which is not an element (a SCO can neither read nor write it). Its value holds
+# "r" when the SCO may read the store and "w" when it may write it; absent = both.
+SHARED_DATA_ACCESS: Final = "adl.data.{}.~access"
+
+
+def _shared_data_access(values: Mapping[str, str], index: int) -> str:
+    return values.get(SHARED_DATA_ACCESS.format(index), "rw")
+
+
 # ---------------------------------------------------------------------------------------------
 # State document helpers.
 # ---------------------------------------------------------------------------------------------
@@ -302,6 +313,13 @@ def _read(
             template, used = _template(spec.array or "")
             return str(counts.get(template.format(*indices[:used]), 0)), K.NO_ERROR
         return spec.keyword_value or "", K.NO_ERROR
+    if path == "adl.data.n.store":
+        # RTE 4th §4.3: readSharedData="false" makes the store write-only (405); a store
+        # nothing (or only "") was written to is not initialised (403).
+        if "r" not in _shared_data_access(values, indices[0]):
+            return "", K.WRITE_ONLY
+        if not values.get(element):
+            return "", K.VALUE_NOT_INITIALIZED
     if version == "2004":
         evaluate = _EVALUATED_2004.get(path)
         if evaluate is not None:
@@ -390,6 +408,8 @@ def _write(
         return K.KEYWORD_READ_ONLY
     if spec.access is Access.RO:
         return K.READ_ONLY
+    if path == "adl.data.n.store" and "w" not in _shared_data_access(values, indices[0]):
+        return K.READ_ONLY  # RTE 4th §4.3: writeSharedData="false" (404)
 
     # Array indices (RTE 1.2 §3.4.3 / 2004 4th §4.1.1.3): n <= _count, n == _count appends.
     creating: list[tuple[str, int]] = []

@@ -95,20 +95,20 @@ SN pseudo-code implemented (SCORM 2004 4th edition SN book, Appendix C numbering
 Global objective store (``objectivesGlobalToSystem``, issue 13). The engine keeps global
 objectives in ``state["globals"]`` (``{targetObjectiveID: {"satisfied", "measure",
 "completion", "progress", "raw", "min", "max"}}``) and takes them as data:
-``new_state(tree, globals_=store)``. What the runtime service must persist for that:
+``new_state(tree, globals_=store)``. The runtime persists them per learner
+(``lti_tool.runtime.learner_store``, table ``learner_shared_state``): with
+``tree.objectives_global_to_system`` (the default) every stored state change merges
+``state["globals"]`` into the learner's store key by key, and a new attempt starts from it;
+``"false"`` keeps them in the attempt's state only (a retry or new attempt on the root starts
+them afresh). After the sequencing session ended, a relaunch of the same attempt is a new
+attempt on the root of the *same* state (``begin`` on the stored state): SN keeps objective
+information across attempts (ADL CTS RU-14*, SX-04a). Only an objective something set writes
+its maps (a cluster's unset objective never erases a global another activity wrote).
 
-* per learner (not per attempt) when ``tree.objectives_global_to_system`` (the default): the
-  ``state["globals"]`` dict after every stored state change, merged key by key into the
-  learner's store, and passed as ``globals_`` when any new sequencing state is created for
-  that learner (any course: a global id is system-wide); without it, per attempt as today;
-* after the sequencing session ended (exitAll, end of course, ...), a relaunch of the same
-  registration is a new attempt on the root of the *same* state (``begin`` on the stored
-  state), not a fresh ``new_state``: SN keeps objective information across attempts (ADL CTS
-  RU-14*, SX-04a);
-* 4th-ed. shared data (``adl.data``): per learner and ``adlcp:data/map`` target id, the
-  ``store`` values of SCOs whose map has ``writeSharedData`` (``initial_state(shared_data=)``
-  loads them); the access rules (readSharedData/writeSharedData -> errors 405/404) are not
-  enforced by ``scorm.cmi`` yet (ADL CTS DMI).
+4th-ed. shared data (``adl.data``): ``scorm.cmi`` enforces the ``adlcp:map`` permissions
+(``initial_state(shared_data=[(id, store, readSharedData, writeSharedData)])``: 405 on reading a
+write-only store, 404 on writing a read-only one); the runtime keeps the stores per learner, or
+per attempt when ``adlcp:sharedDataGlobalToSystem="false"`` (``learner_store``).
 
 The ADL SCORM 2004 4th Edition LMS run-time conformance cases replay server-side through this
 package: ``python -m tests.scorm.cts.report`` (not-passing cases and reasons in
@@ -126,6 +126,13 @@ Not implemented (remaining):
   ``messages.DEFENSIVE_CODES``, e.g. SB.2.5-1 after NB.2.1-1) are coded but untestable.
 * SCORM 1.2 prerequisite ``*`` sets are supported; other AICC script features beyond
   CAM 2.3.2.5.2 (e.g. time/score comparisons) are not.
+* A resumed attempt does not re-read the learner's global store (another course may have
+  changed a shared global since the attempt started): only a new attempt starts from it.
+* The browser runtime answers ``adl.nav.request_valid.*`` with its default ("unknown"), not
+  from the sequencer (the server-side harness answers them through ``request_valid_value``).
+* ADL CTS not passing (``tests/scorm/cts/known.py``): CM-07d (one UI question: ADL counts
+  Continue enabled when only NB.2.1 validates it), DMI (data-model validation details beyond
+  sequencing: time TZD, non-canonical indices, response-format language codes).
 """
 
 from __future__ import annotations
@@ -148,6 +155,7 @@ from scorm.sequencing.prereq12 import (
     parse_prerequisites,
     referenced_items,
 )
+from scorm.sequencing.reporting import report_sco_outcome
 from scorm.sequencing.requests import NavRequest, parse_nav_request
 from scorm.sequencing.toc import (
     nav_state,
@@ -156,7 +164,7 @@ from scorm.sequencing.toc import (
     toc,
     valid_requests,
 )
-from scorm.sequencing.tracking import STATE_VERSION, new_state, report_sco_outcome
+from scorm.sequencing.tracking import STATE_VERSION, new_state
 from scorm.sequencing.tree import Activity, ActivityTree, build_tree
 
 __all__ = [

@@ -25,12 +25,12 @@ from scorm.cmi.errors import CmiError
 from scorm.cmi.model import evaluated_completion_status, evaluated_success_status
 from scorm.cmi.outcome import outcome_from_state
 from scorm.sequencing.errors import InvalidTrackingValue
+from scorm.sequencing.reporting import report_sco_outcome
 from scorm.sequencing.tracking import (
     State,
     completion_status,
     objective_data,
     objective_status,
-    report_sco_outcome,
 )
 from scorm.sequencing.tree import PRIMARY_KEY, ActivityTree
 
@@ -82,11 +82,7 @@ def report_cmi_state(
         counts: Mapping[str, int] = cmi_state.get("counts", {})
     except (KeyError, TypeError) as exc:
         raise InvalidTrackingValue("the CMI state must have 'version' and 'values'.") from exc
-    try:
-        seconds: float | None = outcome_from_state(cmi_state, version).total_time_seconds
-    except (CmiError, ValueError) as exc:  # a document the CMI layer cannot read: no duration
-        logger.info("no attempt duration from the CMI state: %s", exc)
-        seconds = None
+    seconds = _attempt_seconds(cmi_state, version)
     if version == "1.2":
         status = values.get("cmi.core.lesson_status")
         return report_sco_outcome(
@@ -103,6 +99,44 @@ def report_cmi_state(
         # attempt to be abandoned, so what it reported does not reach the tracking data
         # (ADL CTS SX-04a: pass + abandonAll, relaunch -> not skipped as satisfied).
         return dict(state)
+    objectives = _objective_entries(values, counts)
+    content_set = _content_set(tree, state, activity_id, values, objectives)
+    success = evaluated_success_status(values)
+    entry = objectives.get(tree.get(activity_id).primary.key)
+    if content_set[1] and "cmi.success_status" not in values and entry is not None:
+        success = entry.get("success", "unknown")  # the SCO wrote its primary objective's entry
+    return report_sco_outcome(
+        tree,
+        state,
+        activity_id,
+        completion=evaluated_completion_status(values),
+        success=success,
+        measure=_number(values, "cmi.score.scaled"),
+        progress=_number(values, "cmi.progress_measure"),
+        attempt_ended=terminated,
+        suspended=values.get("cmi.exit") == "suspend",
+        objectives=objectives,
+        attempt_duration=seconds,
+        content_set=content_set,
+        scores={
+            "raw": _number(values, "cmi.score.raw"),
+            "min": _number(values, "cmi.score.min"),
+            "max": _number(values, "cmi.score.max"),
+        },
+    )
+
+
+def _attempt_seconds(cmi_state: Mapping[str, Any], version: str) -> float | None:
+    """The attempt's duration so far (``cmi.total_time`` plus the session), None if unreadable."""
+    try:
+        return outcome_from_state(cmi_state, version).total_time_seconds
+    except (CmiError, ValueError) as exc:  # a document the CMI layer cannot read: no duration
+        logger.info("no attempt duration from the CMI state: %s", exc)
+        return None
+
+
+def _objective_entries(values: Mapping[str, str], counts: Mapping[str, int]) -> dict[str, dict[str, Any]]:
+    """``cmi.objectives.n`` by id, as :func:`report_sco_outcome` takes them."""
     objectives: dict[str, dict[str, Any]] = {}
     for n in range(int(counts.get("cmi.objectives", 0))):
         objective_id = values.get(f"cmi.objectives.{n}.id")
@@ -118,25 +152,34 @@ def report_cmi_state(
             "completion": values.get(f"{prefix}.completion_status", "unknown"),
             "progress": _number(values, f"{prefix}.progress_measure"),
         }
-    return report_sco_outcome(
-        tree,
-        state,
-        activity_id,
-        completion=evaluated_completion_status(values),
-        success=evaluated_success_status(values),
-        measure=_number(values, "cmi.score.scaled"),
-        progress=_number(values, "cmi.progress_measure"),
-        attempt_ended=terminated,
-        suspended=values.get("cmi.exit") == "suspend",
-        objectives=objectives,
-        attempt_duration=seconds,
-        content_set=("cmi.completion_status" in values, "cmi.success_status" in values),
-        scores={
-            "raw": _number(values, "cmi.score.raw"),
-            "min": _number(values, "cmi.score.min"),
-            "max": _number(values, "cmi.score.max"),
-        },
-    )
+    return objectives
+
+
+def _content_set(
+    tree: ActivityTree,
+    state: Mapping[str, Any],
+    activity_id: str,
+    values: Mapping[str, str],
+    objectives: Mapping[str, Mapping[str, Any]],
+) -> tuple[bool, bool]:
+    """Whether the SCO itself wrote its (completion, success) status in this attempt.
+
+    ``cmi.completion_status``/``cmi.success_status`` set (even "unknown"), or the primary
+    objective's ``cmi.objectives`` entry changed from what the LMS initialised it with (the
+    objective's tracking status): a SCO that sets its primary objective "unknown" keeps it
+    unknown, UP.4 does not make it satisfied (ADL CTS OB-17b). Once set, it stays the content's
+    for the rest of the attempt.
+    """
+    activity = tree.get(activity_id)
+    primary = activity.primary
+    record = state["activities"][activity_id]["objectives"].get(primary.key, {}) if activity.is_leaf else {}
+    completion = "cmi.completion_status" in values or bool(record.get("completion_by_content"))
+    success = "cmi.success_status" in values or bool(record.get("success_by_content"))
+    entry = objectives.get(primary.key) if primary.key != PRIMARY_KEY else None
+    if entry is not None and activity.is_leaf and not success:
+        satisfied, _ = objective_status(tree, state, activity, primary.key)
+        success = entry.get("success", "unknown") != _SUCCESS_WORD[satisfied]
+    return completion, success
 
 
 def launch_data(tree: ActivityTree, state: Mapping[str, Any], activity_id: str) -> dict[str, Any]:

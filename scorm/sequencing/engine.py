@@ -20,6 +20,8 @@ from typing import Any
 
 from scorm.sequencing.messages import END_MESSAGE, NOTHING_TO_DELIVER, learner_message
 from scorm.sequencing.requests import parse_nav_request
+from scorm.sequencing.rollup import overall_rollup, stamp
+from scorm.sequencing.sequencing_requests import EndSession, SequencingRequests, SnException
 from scorm.sequencing.tracking import (
     State,
     apply_randomization,
@@ -28,15 +30,11 @@ from scorm.sequencing.tracking import (
     check_rules,
     check_state,
     clone_state,
-    overall_rollup,
-    stamp,
 )
 from scorm.sequencing.tree import Activity, ActivityTree
 
 logger = logging.getLogger(__name__)
 
-FORWARD = "forward"
-BACKWARD = "backward"
 
 _POST_ACTIONS = frozenset({"exitParent", "exitAll", "retry", "retryAll", "continue", "previous"})
 
@@ -60,20 +58,7 @@ class NavResult:
     message: str
 
 
-class _SnException(Exception):
-    """Unwinds the process stack with an SN exception code (never leaves this module)."""
-
-    def __init__(self, code: str, *, end: bool = False) -> None:
-        super().__init__(code)
-        self.code = code
-        self.end = end
-
-
-class _EndSession(Exception):
-    """SB.2.1-1 / SB.2.11: the sequencing session ends (not a failure)."""
-
-
-class _Engine:
+class _Engine(SequencingRequests):
     def __init__(self, tree: ActivityTree, state: State) -> None:
         self.tree = tree
         self.st = state
@@ -127,7 +112,7 @@ class _Engine:
             return None, False
         try:
             delivery = self.sequencing_request(sequencing, target)
-        except _EndSession:
+        except EndSession:
             self.st["current"] = None
             self.st["ended"] = True
             return None, True
@@ -145,60 +130,60 @@ class _Engine:
         root = self.tree.root
         if request == "start":
             if current is not None:
-                raise _SnException("NB.2.1-1")
+                raise SnException("NB.2.1-1")
             return None, "start", None
         if request == "resumeAll":
             if current is not None:
-                raise _SnException("NB.2.1-1")
+                raise SnException("NB.2.1-1")
             if self.st["suspended"] is None:
-                raise _SnException("NB.2.1-3")
+                raise SnException("NB.2.1-3")
             return None, "resumeAll", None
         if request in ("continue", "previous"):
             if current is None:
-                raise _SnException("NB.2.1-2")
+                raise SnException("NB.2.1-2")
             if current == root:
-                raise _SnException("NB.2.1-4" if request == "continue" else "NB.2.1-6")
+                raise SnException("NB.2.1-4" if request == "continue" else "NB.2.1-6")
             parent = self.act(self.act(current).parent)  # type: ignore[arg-type]
             if request == "continue" and not parent.flow:
-                raise _SnException("NB.2.1-4")
+                raise SnException("NB.2.1-4")
             if request == "previous" and (not parent.flow or parent.forward_only):
-                raise _SnException("NB.2.1-5")
+                raise SnException("NB.2.1-5")
             return ("exit" if active else None), request, None
         if request in ("choice", "jump"):
             if target is None or target not in self.tree:
-                raise _SnException("NB.2.1-11")
+                raise SnException("NB.2.1-11")
             if request == "jump":
                 if current is None:
-                    raise _SnException("NB.2.1-2")
+                    raise SnException("NB.2.1-2")
                 return ("exit" if active else None), "jump", target
             t_parent = self.act(target).parent
             if t_parent is not None and not self.act(t_parent).choice:
-                raise _SnException("NB.2.1-10")
+                raise SnException("NB.2.1-10")
             if current is not None and active:
                 if not self.act(current).choice_exit and not self.is_descendant(target, current):
-                    raise _SnException("NB.2.1-8")
+                    raise SnException("NB.2.1-8")
                 return "exit", "choice", target
             return None, "choice", target
         if request in ("exit", "abandon"):
             if current is None:
-                raise _SnException("NB.2.1-2")
+                raise SnException("NB.2.1-2")
             if not active:
-                raise _SnException("NB.2.1-12")
+                raise SnException("NB.2.1-12")
             return request, "exit", None
         if request in ("exitAll", "abandonAll", "suspendAll"):
             if current is None:
-                raise _SnException("NB.2.1-2")
+                raise SnException("NB.2.1-2")
             return request, "exit", None
-        raise _SnException("NB.2.1-13")
+        raise SnException("NB.2.1-13")
 
     # --- TB.2.3 Termination Request Process (with TB.2.1, TB.2.2, UP.3, UP.4) ------------------
 
     def termination_request(self, request: str) -> str | None:
         current = self.current
         if current is None:
-            raise _SnException("TB.2.3-1")
+            raise SnException("TB.2.3-1")
         if request in ("exit", "abandon") and not self.ast(current)["active"]:
-            raise _SnException("TB.2.3-2")
+            raise SnException("TB.2.3-2")
         root = self.tree.root
         if request == "exit":
             self.end_attempt(current)
@@ -210,7 +195,7 @@ class _Engine:
                 if term_request == "exitParent":
                     parent = self.act(self.current).parent  # type: ignore[arg-type]
                     if parent is None:
-                        raise _SnException("TB.2.3-4")
+                        raise SnException("TB.2.3-4")
                     self.st["current"] = parent
                     self.end_attempt(parent)
                     continue
@@ -229,7 +214,7 @@ class _Engine:
                 self.ast(node)["active"] = False
             self.st["current"] = root
             return "exit"
-        raise _SnException("TB.2.3-7")  # pragma: no cover - NB.2.1 only produces the above
+        raise SnException("TB.2.3-7")  # pragma: no cover - NB.2.1 only produces the above
 
     def exit_all(self, seq_request: str | None) -> str:
         current = self.current
@@ -251,7 +236,7 @@ class _Engine:
             suspended = current
         else:
             if current == root:
-                raise _SnException("TB.2.3-3")
+                raise SnException("TB.2.3-3")
             suspended = self.act(current).parent  # type: ignore[arg-type]
         self.st["suspended"] = suspended
         for node in self.tree.path_to_root(suspended):  # type: ignore[arg-type]
@@ -331,302 +316,15 @@ class _Engine:
         a_st["active"] = False
         overall_rollup(self.tree, self.st, activity_id)
 
-    # --- SB.2.12 Sequencing Request Process ----------------------------------------------------
-
-    def sequencing_request(self, request: str, target: str | None) -> str | None:
-        handler = {
-            "start": self.start,
-            "resumeAll": self.resume_all,
-            "exit": self.exit_request,
-            "retry": self.retry,
-            "continue": self.continue_request,
-            "previous": self.previous_request,
-        }.get(request)
-        if handler is not None:
-            return handler()
-        if request == "choice":
-            return self.choice(target)  # type: ignore[arg-type]
-        if request == "jump":
-            return self.jump(target)  # type: ignore[arg-type]
-        raise _SnException("SB.2.12-1")  # pragma: no cover - only the above are produced
-
-    def start(self) -> str | None:
-        """SB.2.5 Start Sequencing Request Process."""
-        if self.current is not None:
-            raise _SnException("SB.2.5-1")  # pragma: no cover - NB.2.1-1 catches it first
-        root = self.tree.root
-        if self.act(root).is_leaf:
-            return root
-        self.st["ended"] = False
-        return self.flow(root, FORWARD, consider_children=True)
-
-    def resume_all(self) -> str | None:
-        """SB.2.6 Resume All Sequencing Request Process."""
-        if self.current is not None:
-            raise _SnException("SB.2.6-1")  # pragma: no cover - NB.2.1-1 catches it first
-        if self.st["suspended"] is None:
-            raise _SnException("SB.2.6-2")  # pragma: no cover - NB.2.1-3 catches it first
-        self.st["ended"] = False
-        return self.st["suspended"]  # type: ignore[no-any-return]
-
-    def exit_request(self) -> str | None:
-        """SB.2.11 Exit Sequencing Request Process."""
-        current = self.current
-        if current is None:
-            raise _SnException("SB.2.11-1")  # pragma: no cover - NB.2.1 checks first
-        if self.ast(current)["active"]:
-            raise _SnException("SB.2.11-2")  # pragma: no cover - termination ran before
-        if current == self.tree.root:
-            raise _EndSession
-        return None
-
-    def retry(self) -> str | None:
-        """SB.2.10 Retry Sequencing Request Process."""
-        current = self.current
-        if current is None:
-            raise _SnException("SB.2.10-1")  # pragma: no cover - only after a termination
-        a_st = self.ast(current)
-        if a_st["active"] or a_st["suspended"]:
-            raise _SnException("SB.2.10-2")
-        if self.act(current).is_leaf:
-            return current
-        try:
-            return self.flow(current, FORWARD, consider_children=True)
-        except _SnException as exc:
-            raise _SnException("SB.2.10-3") from exc
-
-    def continue_request(self) -> str | None:
-        """SB.2.7 Continue Sequencing Request Process."""
-        current = self.current
-        if current is None:
-            raise _SnException("SB.2.7-1")  # pragma: no cover - NB.2.1-2 catches it first
-        if current != self.tree.root:
-            parent = self.act(current).parent
-            if not self.act(parent).flow:  # type: ignore[arg-type]
-                raise _SnException("SB.2.7-2")
-        return self.flow(current, FORWARD, consider_children=False)
-
-    def previous_request(self) -> str | None:
-        """SB.2.8 Previous Sequencing Request Process."""
-        current = self.current
-        if current is None:
-            raise _SnException("SB.2.8-1")  # pragma: no cover - NB.2.1-2 catches it first
-        if current != self.tree.root:
-            parent = self.act(current).parent
-            if not self.act(parent).flow:  # type: ignore[arg-type]
-                raise _SnException("SB.2.8-2")
-        return self.flow(current, BACKWARD, consider_children=False)
-
-    def jump(self, target: str) -> str | None:
-        """SB.2.13 Jump Sequencing Request Process (4th edition)."""
-        if self.current is None:
-            raise _SnException("SB.2.13-1")  # pragma: no cover - NB.2.1-2 catches it first
-        return target
-
-    # --- SB.2.1 .. SB.2.3 flow -----------------------------------------------------------------
-
-    def is_last_forward(self, activity_id: str, consider_children: bool) -> bool:
-        if consider_children and self.act(activity_id).children and self.avail(activity_id):
-            return False
-        node = activity_id
-        while (parent := self.act(node).parent) is not None:
-            siblings = self.avail(parent)
-            if siblings and siblings[-1] != node:
-                return False
-            node = parent
-        return True
-
-    def flow_tree_traversal(
-        self,
-        activity_id: str,
-        direction: str,
-        consider_children: bool,
-        previous_direction: str | None = None,
-    ) -> tuple[str, str]:
-        """SB.2.1 Flow Tree Traversal Subprocess -> (next activity, traversal direction)."""
-        root = self.tree.root
-        reversed_direction = False
-        parent = self.act(activity_id).parent
-        if previous_direction == BACKWARD and parent is not None:
-            siblings = self.avail(parent)
-            if siblings and siblings[-1] == activity_id:
-                direction = BACKWARD
-                activity_id = siblings[0]
-                reversed_direction = True
-        activity = self.act(activity_id)
-        if direction == FORWARD:
-            if self.is_last_forward(activity_id, consider_children) or (activity_id == root and not consider_children):
-                self.terminate_descendent_attempts(root)
-                self.end_attempt(root)
-                raise _EndSession  # SB.2.1-1: end of the sequencing session
-            if activity.is_leaf or not consider_children:
-                siblings = self.avail(activity.parent)  # type: ignore[arg-type]
-                index = siblings.index(activity_id)
-                if index == len(siblings) - 1:
-                    return self.flow_tree_traversal(activity.parent, FORWARD, False)  # type: ignore[arg-type]
-                return siblings[index + 1], FORWARD
-            children = self.avail_for_entry(activity_id)
-            if children:
-                return children[0], FORWARD
-            raise _SnException("SB.2.1-2")
-        if activity_id == root:
-            raise _SnException("SB.2.1-3")
-        if activity.is_leaf or not consider_children:
-            parent_act = self.act(activity.parent)  # type: ignore[arg-type]
-            if not reversed_direction and parent_act.forward_only:
-                raise _SnException("SB.2.1-4")
-            siblings = self.avail(parent_act.id)
-            index = siblings.index(activity_id)
-            if index == 0:
-                return self.flow_tree_traversal(parent_act.id, BACKWARD, False)
-            return siblings[index - 1], BACKWARD
-        children = self.avail_for_entry(activity_id)
-        if not children:
-            raise _SnException("SB.2.1-2")
-        if activity.forward_only:
-            return children[0], FORWARD
-        return children[-1], BACKWARD
-
-    def flow_activity_traversal(self, activity_id: str, direction: str, previous_direction: str | None = None) -> str:
-        """SB.2.2 Flow Activity Traversal Subprocess -> the deliverable leaf."""
-        activity = self.act(activity_id)
-        parent = self.act(activity.parent)  # type: ignore[arg-type]
-        if not parent.flow:
-            raise _SnException("SB.2.2-1")
-        if check_rules(self.tree, self.st, activity, activity.pre_rules, frozenset({"skip"})):
-            nxt, traversal = self.flow_tree_traversal(activity_id, direction, False, previous_direction)
-            if previous_direction == BACKWARD and traversal == BACKWARD:
-                return self.flow_activity_traversal(nxt, BACKWARD, None)
-            return self.flow_activity_traversal(nxt, direction, previous_direction)
-        if check_activity(self.tree, self.st, activity):
-            raise _SnException("SB.2.2-2")
-        if not activity.is_leaf:
-            nxt, traversal = self.flow_tree_traversal(activity_id, direction, True)
-            if direction == BACKWARD and traversal == FORWARD:
-                return self.flow_activity_traversal(nxt, FORWARD, BACKWARD)
-            return self.flow_activity_traversal(nxt, direction, None)
-        return activity_id
-
-    def flow(self, activity_id: str, direction: str, *, consider_children: bool) -> str:
-        """SB.2.3 Flow Subprocess."""
-        nxt, _ = self.flow_tree_traversal(activity_id, direction, consider_children)
-        return self.flow_activity_traversal(nxt, direction)
-
-    # --- SB.2.4, SB.2.9 choice -----------------------------------------------------------------
-
-    def choice_activity_traversal(self, activity_id: str, direction: str) -> None:
-        """SB.2.4 Choice Activity Traversal Subprocess."""
-        activity = self.act(activity_id)
-        if direction == FORWARD:
-            if check_rules(self.tree, self.st, activity, activity.pre_rules, frozenset({"stopForwardTraversal"})):
-                raise _SnException("SB.2.4-1")
-            return
-        if activity.parent is None:
-            raise _SnException("SB.2.4-3")  # pragma: no cover - the root is never traversed back
-        if self.act(activity.parent).forward_only:
-            raise _SnException("SB.2.4-2")
-
-    def choice_flow_tree_traversal(self, activity_id: str, direction: str) -> str | None:
-        """SB.2.9.2 Choice Flow Tree Traversal Subprocess (siblings only, no children)."""
-        parent = self.act(activity_id).parent
-        if parent is None:
-            return None
-        siblings = self.avail(parent)
-        index = siblings.index(activity_id)
-        if direction == FORWARD:
-            if index == len(siblings) - 1:
-                return self.choice_flow_tree_traversal(parent, FORWARD)
-            return siblings[index + 1]
-        if index == 0:
-            return self.choice_flow_tree_traversal(parent, BACKWARD)
-        return siblings[index - 1]
-
-    def check_prevent_activation(self, path: list[str], common: str) -> None:
-        for node in path:
-            activity = self.act(node)
-            if (
-                node != common
-                and activity.children
-                and activity.prevent_activation
-                and not self.ast(node)["active"]
-                and node != path[-1]
-            ):
-                raise _SnException("SB.2.9-6")
-
-    def choice(self, target: str) -> str | None:
-        """SB.2.9 Choice Sequencing Request Process."""
-        tree = self.tree
-        if target not in tree:
-            raise _SnException("SB.2.9-1")  # pragma: no cover - NB.2.1-11 catches it first
-        root = tree.root
-        for node in self.path_down(root, target):
-            activity = self.act(node)
-            if activity.parent is not None and node not in self.avail(activity.parent):
-                raise _SnException("SB.2.9-2")
-            if check_rules(tree, self.st, activity, activity.pre_rules, frozenset({"hiddenFromChoice"})):
-                raise _SnException("SB.2.9-3")
-        t_parent = self.act(target).parent
-        if t_parent is not None and not self.act(t_parent).choice:
-            raise _SnException("SB.2.9-4")  # pragma: no cover - NB.2.1-10 catches it first
-        current = self.current
-        common = self.common_ancestor(current, target) if current is not None else root
-        if current is not None and target == current:
-            pass
-        elif current is not None and self.act(current).parent == t_parent:
-            siblings = self.avail(t_parent)  # type: ignore[arg-type]
-            i, j = siblings.index(current), siblings.index(target)
-            direction = FORWARD if j > i else BACKWARD
-            between = siblings[i : j + 1] if j > i else list(reversed(siblings[j : i + 1]))
-            for node in between[:-1]:  # the target itself is not traversed
-                self.choice_activity_traversal(node, direction)
-        elif current is None or common == current:
-            path = self.path_down(common, target)
-            for node in path[:-1]:
-                self.choice_activity_traversal(node, FORWARD)
-            self.check_prevent_activation(path, common)
-        elif common == target:
-            path = self.tree.path_to_root(current)
-            path = path[: path.index(target) + 1]
-            for node in path[:-1]:
-                if self.ast(node)["active"] and not self.act(node).choice_exit:
-                    raise _SnException("SB.2.9-7")
-        else:
-            up = self.tree.path_to_root(current)
-            up = up[: up.index(common)]
-            constrained: str | None = None
-            for node in up:
-                # choiceExit binds only while the activity is active (the current SCO's own
-                # flag was checked by NB.2.1-8 before it was terminated)
-                if self.ast(node)["active"] and not self.act(node).choice_exit:
-                    raise _SnException("SB.2.9-7")
-                if constrained is None and self.act(node).constrain_choice:
-                    constrained = node
-            if constrained is not None:
-                direction = FORWARD if tree.index(target) > tree.index(constrained) else BACKWARD
-                considered = self.choice_flow_tree_traversal(constrained, direction) or constrained
-                if not self.is_descendant(target, considered) and target != constrained and target != considered:
-                    raise _SnException("SB.2.9-8")
-            path = self.path_down(common, target)  # [common, ..., target]
-            if tree.index(target) > tree.index(current):
-                for node in path[:-1]:  # from the common ancestor, the target excluded
-                    self.choice_activity_traversal(node, FORWARD)
-            self.check_prevent_activation(path, common)
-        if self.act(target).is_leaf:
-            return target
-        try:
-            return self.flow(target, FORWARD, consider_children=True)
-        except (_SnException, _EndSession) as exc:
-            raise _SnException("SB.2.9-9") from exc
-
     # --- DB.1.1 Delivery Request Process, DB.2 Content Delivery Environment Process ------------
 
     def delivery_request(self, activity_id: str) -> None:
         """DB.1.1 Delivery Request Process."""
         if not self.act(activity_id).is_leaf:
-            raise _SnException("DB.1.1-1")  # a jump to a cluster
+            raise SnException("DB.1.1-1")  # a jump to a cluster
         for node in self.path_down(self.tree.root, activity_id):
             if check_activity(self.tree, self.st, self.act(node)):
-                raise _SnException("DB.1.1-3")
+                raise SnException("DB.1.1-3")
 
     def clear_suspended_activity(self, activity_id: str) -> None:
         """DB.2.1 Clear Suspended Activity Subprocess."""
@@ -647,7 +345,7 @@ class _Engine:
         """DB.2 Content Delivery Environment Process."""
         current = self.current
         if current is not None and self.ast(current)["active"] and current != activity_id:
-            raise _SnException("DB.2-1")  # pragma: no cover - termination always ran before
+            raise SnException("DB.2-1")  # pragma: no cover - termination always ran before
         if activity_id != self.st["suspended"]:
             self.clear_suspended_activity(activity_id)
         self.terminate_descendent_attempts(activity_id)
@@ -674,7 +372,7 @@ class _Engine:
 
         Objective information is kept across attempts (SN 4.2.1.2); whether a parent's rollup
         may still use it is decided by the useCurrentAttempt*Info flags at rollup time (see
-        :func:`scorm.sequencing.tracking.child_objective`). SCORM 1.2 has no attempts: nothing
+        :func:`scorm.sequencing.rollup.child_objective`). SCORM 1.2 has no attempts: nothing
         is reset.
         """
         if self.tree.standard == "scorm12":
@@ -689,6 +387,13 @@ class _Engine:
         a_st["progress"] = None
         a_st["status12"] = None
         a_st["duration"] = None
+        for record in a_st["objectives"].values():
+            # What the content set itself is attempt data (UP.4), and so are the objectives'
+            # scores, completion and progress the SCO reported through cmi.objectives: a new
+            # attempt gets them again only through the global objectives it reads (ADL CTS
+            # SX-11b); satisfied status and measure are objective information, kept (SN 4.2.1.2).
+            for name in ("completion_by_content", "success_by_content", "raw", "min", "max", "completion", "progress"):
+                record.pop(name, None)
 
 
 # --- public entry points -----------------------------------------------------------------------
@@ -700,7 +405,7 @@ def run_request(tree: ActivityTree, state: Mapping[str, Any], request: str, targ
     engine = _Engine(tree, work)
     try:
         deliver, end = engine.overall(request, target)
-    except _SnException as exc:
+    except SnException as exc:
         return NavResult(
             deliver=None,
             state=state,
@@ -736,14 +441,14 @@ def choice_validity(
     for target in targets:
         try:
             termination, _, _ = reader.navigation_request(request, target)
-        except _SnException as exc:
+        except SnException as exc:
             out[target] = exc.code
             continue
         if termination is not None and not termination_done:
             termination_done = True
             try:
                 replacement = terminated.termination_request(termination)
-            except _SnException as exc:
+            except SnException as exc:
                 termination_error = exc.code
         if termination is not None and termination_error is not None:
             out[target] = termination_error
@@ -761,9 +466,9 @@ def choice_validity(
             if delivery is not None:
                 probe.delivery_request(delivery)
             out[target] = None
-        except _SnException as exc:
+        except SnException as exc:
             out[target] = exc.code
-        except _EndSession:
+        except EndSession:
             out[target] = None
     return out
 

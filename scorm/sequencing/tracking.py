@@ -1,4 +1,4 @@
-"""Activity state document, tracking updates, rule evaluation and the rollup process.
+"""Activity state document, tracking data read through global maps, and rule evaluation.
 
 The state is a plain JSON-able ``dict`` (the server stores it per attempt)::
 
@@ -38,9 +38,9 @@ import random
 from collections.abc import Mapping
 from typing import Any, Final
 
-from scorm.sequencing.errors import InvalidState, InvalidTrackingValue, NotALeaf
+from scorm.sequencing.errors import InvalidState
 from scorm.sequencing.prereq12 import evaluate_prerequisites
-from scorm.sequencing.tree import PRIMARY_KEY, Activity, ActivityTree, RollupCondition, RollupRule, Rule
+from scorm.sequencing.tree import Activity, ActivityTree, Rule
 
 logger = logging.getLogger(__name__)
 
@@ -272,7 +272,7 @@ def completion_status(
     return completed, progress
 
 
-_SCORE_KEYS: Final = ("raw", "min", "max")
+SCORE_KEYS: Final = ("raw", "min", "max")
 
 
 def objective_data(
@@ -287,11 +287,11 @@ def objective_data(
     """
     objective = activity.objective(key)
     if objective is None:
-        return dict.fromkeys(("satisfied", "measure", *_SCORE_KEYS, "completion", "progress"))
+        return dict.fromkeys(("satisfied", "measure", *SCORE_KEYS, "completion", "progress"))
     satisfied, measure = objective_status(tree, state, activity, objective.key)
     record = state["activities"][activity.id]["objectives"].get(objective.key, {})
     data: dict[str, Any] = {"satisfied": satisfied, "measure": measure}
-    for name in _SCORE_KEYS:
+    for name in SCORE_KEYS:
         data[name] = record.get(name)
     if objective.primary:
         data["completion"], data["progress"] = completion_status(tree, state, activity)
@@ -304,11 +304,13 @@ def objective_data(
         for name, flag in (("raw", m.read_raw), ("min", m.read_min), ("max", m.read_max)):
             if flag and shared.get(name) is not None:
                 data[name] = shared[name]
-        if not objective.primary:
-            if m.read_completion and shared.get("completion") is not None:
-                data["completion"] = shared["completion"]
-            if m.read_progress and shared.get("progress") is not None:
-                data["progress"] = shared["progress"]
+        # The shared completion status as it was written, also for the primary objective: this
+        # activity's completedByMeasure threshold decides its own attempt's completion, not what
+        # the objective reports (ADL CTS CO-10: 0.39 read with a threshold of 0.40 is "completed").
+        if m.read_completion and shared.get("completion") is not None:
+            data["completion"] = shared["completion"]
+        if m.read_progress and shared.get("progress") is not None:
+            data["progress"] = shared["progress"]
     return data
 
 
@@ -332,7 +334,12 @@ def write_globals(tree: ActivityTree, state: State, activity: Activity) -> set[s
     a_st = state["activities"][activity.id]
     changed: set[str] = set()
     for objective in activity.objectives:
-        local = a_st["objectives"].get(objective.key, {})
+        if objective.key not in a_st["objectives"]:
+            # nothing ever set this objective (a cluster's non-primary objective, a SCO's
+            # objective it never reported): there is nothing to write, and writing "unknown"
+            # would erase what another activity wrote (ADL CTS SX-05)
+            continue
+        local = a_st["objectives"][objective.key]
         for m in objective.maps:
             if not m.writes:
                 continue
@@ -355,7 +362,7 @@ def write_globals(tree: ActivityTree, state: State, activity: Activity) -> set[s
     return changed
 
 
-def _set_objective(state: State, activity: Activity, key: str, **values: Any) -> None:
+def set_objective(state: State, activity: Activity, key: str, **values: Any) -> None:
     record = state["activities"][activity.id]["objectives"].setdefault(key, {"satisfied": None, "measure": None})
     record.update(values)
 
@@ -437,7 +444,7 @@ def duration_exceeded(activity: Activity, a_st: Mapping[str, Any]) -> bool:
     return limit is not None and duration is not None and a_st["attempts"] > 0 and duration >= limit
 
 
-def _combine(values: list[Tri], combination: str) -> Tri:
+def combine_tri(values: list[Tri], combination: str) -> Tri:
     if combination == "any":
         if any(v is True for v in values):
             return True
@@ -455,7 +462,7 @@ def rule_fires(tree: ActivityTree, state: Mapping[str, Any], activity: Activity,
         if cond.negate and value is not None:
             value = not value
         values.append(value)
-    return _combine(values, rule.combination) is True
+    return combine_tri(values, rule.combination) is True
 
 
 def check_rules(
@@ -505,473 +512,3 @@ def check_activity(tree: ActivityTree, state: Mapping[str, Any], activity: Activ
 
 
 # --- rollup (RB.1.1 .. RB.1.5, SN 4.6) ---------------------------------------------------------
-
-
-def _tracked_children(tree: ActivityTree, state: Mapping[str, Any], activity: Activity) -> list[Activity]:
-    # Rollup only considers the Available Children (SR.1) that are tracked (SN 4.6, DB controls).
-    return [tree.activities[c] for c in available_children(tree, state, activity.id) if tree.activities[c].tracked]
-
-
-def stamp(tree: ActivityTree, state: State, activity_id: str) -> None:
-    """Record that ``activity_id``'s tracking data belongs to its parent's current attempt."""
-    parent = tree.activities[activity_id].parent
-    attempts = state["activities"][parent]["attempts"] if parent is not None else 0
-    state["activities"][activity_id]["stamp"] = attempts
-
-
-def _current_for(state: Mapping[str, Any], parent: Activity, child: Activity) -> bool:
-    return bool(state["activities"][child.id]["stamp"] == state["activities"][parent.id]["attempts"])
-
-
-def child_objective(
-    tree: ActivityTree, state: Mapping[str, Any], parent: Activity, child: Activity
-) -> tuple[bool | None, float | None]:
-    """A child's objective status as its parent's rollup may use it.
-
-    useCurrentAttemptObjectiveInfo (SN 5.1.1): with ``true`` only data recorded during the
-    parent's current attempt counts; older local data reads as unknown (global objective data
-    read through mapInfo is shared, not attempt data, and always counts).
-    """
-    current = _current_for(state, parent, child) or not parent.use_current_attempt_objective_info
-    return objective_status(tree, state, child, local=current)
-
-
-def child_completion(
-    tree: ActivityTree, state: Mapping[str, Any], parent: Activity, child: Activity
-) -> tuple[bool | None, float | None]:
-    """A child's completion as its parent's rollup may use it (useCurrentAttemptProgressInfo)."""
-    current = _current_for(state, parent, child) or not parent.use_current_attempt_progress_info
-    return completion_status(tree, state, child, local=current)
-
-
-def measure_rollup(tree: ActivityTree, state: State, activity: Activity) -> None:
-    """RB.1.1 Measure Rollup Process (weighted by objectiveMeasureWeight)."""
-    total = 0.0
-    counted = 0.0
-    valid = False
-    for child in _tracked_children(tree, state, activity):
-        counted += child.measure_weight
-        _, measure = child_objective(tree, state, activity, child)
-        if measure is not None:
-            valid = True
-            total += measure * child.measure_weight
-    primary = activity.primary.key
-    if valid and counted > 0:
-        _set_objective(state, activity, primary, measure=round(total / counted, 7))
-    else:
-        _set_objective(state, activity, primary, measure=None)
-
-
-def completion_measure_rollup(tree: ActivityTree, state: State, activity: Activity) -> None:
-    """RB.1.1 b (4th ed.) Completion Measure Rollup Process, weighted by progressWeight."""
-    total = 0.0
-    counted = 0.0
-    valid = False
-    for child in _tracked_children(tree, state, activity):
-        counted += child.progress_weight
-        _, progress = child_completion(tree, state, activity, child)
-        if progress is not None:
-            valid = True
-            total += progress * child.progress_weight
-    a_st = state["activities"][activity.id]
-    a_st["progress"] = round(total / counted, 7) if valid and counted > 0 else None
-
-
-def _include_child(tree: ActivityTree, state: Mapping[str, Any], child: Activity, action: str) -> bool:
-    """RB.1.4.2 Check Child for Rollup Subprocess (with adlseq rollup considerations)."""
-    if action in ("satisfied", "notSatisfied"):
-        if not child.rollup_objective_satisfied:
-            return False
-        requirement = child.required_for_satisfied if action == "satisfied" else child.required_for_not_satisfied
-    else:
-        if not child.rollup_progress_completion:
-            return False
-        requirement = child.required_for_completed if action == "completed" else child.required_for_incomplete
-    c_st = state["activities"][child.id]
-    if requirement == "ifNotSuspended":
-        return not (c_st["attempts"] == 0 or c_st["suspended"])
-    if requirement == "ifAttempted":
-        return c_st["attempts"] > 0
-    if requirement == "ifNotSkipped":
-        return not check_rules(tree, state, child, child.pre_rules, frozenset({"skip"}))
-    return True
-
-
-def _rollup_condition(
-    tree: ActivityTree, state: Mapping[str, Any], parent: Activity, child: Activity, kind: str
-) -> Tri:
-    """RB.1.4.1 Evaluate Rollup Conditions Subprocess, one condition."""
-    c_st = state["activities"][child.id]
-    if kind == "satisfied":
-        return child_objective(tree, state, parent, child)[0]
-    if kind == "objectiveStatusKnown":
-        return child_objective(tree, state, parent, child)[0] is not None
-    if kind == "objectiveMeasureKnown":
-        return child_objective(tree, state, parent, child)[1] is not None
-    if kind == "completed":
-        return child_completion(tree, state, parent, child)[0]
-    if kind == "activityProgressKnown":
-        return child_completion(tree, state, parent, child)[0] is not None
-    if kind == "attempted":
-        return c_st["attempts"] > 0
-    if kind == "attemptLimitExceeded":
-        limit = child.attempt_limit
-        return bool(limit) and c_st["attempts"] >= limit  # type: ignore[operator]
-    if kind == "timeLimitExceeded":
-        return duration_exceeded(child, c_st)
-    return False  # outsideAvailableTimeRange: see the note in _condition_value
-
-
-def _rule_applies(tree: ActivityTree, state: Mapping[str, Any], activity: Activity, rule: RollupRule) -> bool:
-    """RB.1.4 Rollup Rule Check Subprocess for one rule."""
-    bag: list[Tri] = []
-    for child in _tracked_children(tree, state, activity):
-        if not _include_child(tree, state, child, rule.action):
-            continue
-        values: list[Tri] = []
-        for cond in rule.conditions:
-            value = _rollup_condition(tree, state, activity, child, cond.condition)
-            if cond.negate and value is not None:
-                value = not value
-            values.append(value)
-        bag.append(_combine(values, rule.combination))
-    if not bag:
-        # No contributing child: an "all"/"none" rule the activity defines holds vacuously (ADL
-        # CTS RU-15b: the only child is excluded by ifNotSkipped); the default rules never
-        # change a status from an empty bag.
-        if any(rule is r for r in DEFAULT_ROLLUP_RULES.values()):
-            return False
-        return rule.child_activity_set in ("all", "none")
-    trues = sum(1 for v in bag if v is True)
-    if rule.child_activity_set == "all":
-        return trues == len(bag)
-    if rule.child_activity_set == "any":
-        return trues > 0
-    if rule.child_activity_set == "none":
-        return all(v is False for v in bag)
-    if rule.child_activity_set == "atLeastCount":
-        return trues >= rule.minimum_count
-    if rule.child_activity_set == "atLeastPercent":
-        return trues / len(bag) >= rule.minimum_percent
-    return False
-
-
-def _rules_for(activity: Activity, action: str) -> list[RollupRule]:
-    return [r for r in activity.rollup_rules if r.action == action]
-
-
-# SN 4.6.4 default rollup rules, used for an action the activity defines no rule for.
-DEFAULT_ROLLUP_RULES: Final[Mapping[str, RollupRule]] = {
-    "notSatisfied": RollupRule(
-        child_activity_set="all",
-        conditions=(RollupCondition(condition="objectiveStatusKnown"),),
-        action="notSatisfied",
-    ),
-    "satisfied": RollupRule(
-        child_activity_set="all",
-        conditions=(RollupCondition(condition="satisfied"),),
-        action="satisfied",
-    ),
-    "incomplete": RollupRule(
-        child_activity_set="all",
-        conditions=(RollupCondition(condition="activityProgressKnown"),),
-        action="incomplete",
-    ),
-    "completed": RollupRule(
-        child_activity_set="all",
-        conditions=(RollupCondition(condition="completed"),),
-        action="completed",
-    ),
-}
-
-
-_PAIRS: Final = {
-    "satisfied": ("satisfied", "notSatisfied"),
-    "notSatisfied": ("satisfied", "notSatisfied"),
-    "completed": ("completed", "incomplete"),
-    "incomplete": ("completed", "incomplete"),
-}
-
-
-def _check(tree: ActivityTree, state: Mapping[str, Any], activity: Activity, action: str) -> bool:
-    # SN 4.6.4: the default rules stand in for a status only when the activity defines no rule
-    # for either of its actions (a lone "not satisfied if all not satisfied" rule must not be
-    # joined by the default "satisfied if all satisfied", ADL CTS RU-12a).
-    if any(_rules_for(activity, a) for a in _PAIRS[action]):
-        rules = _rules_for(activity, action)
-    else:
-        rules = [DEFAULT_ROLLUP_RULES[action]]
-    return any(_rule_applies(tree, state, activity, r) for r in rules)
-
-
-def objective_rollup(tree: ActivityTree, state: State, activity: Activity) -> None:
-    """RB.1.2 Objective Rollup Process (measure RB.1.2.a, rules RB.1.2.b, default RB.1.2.c)."""
-    primary = activity.primary
-    if primary.satisfied_by_measure:
-        # RB.1.2.a Objective Rollup Using Measure (the measure just rolled up, not a global's)
-        measure = state["activities"][activity.id]["objectives"].get(primary.key, {}).get("measure")
-        a_st = state["activities"][activity.id]
-        if measure is None or (a_st["active"] and not activity.measure_satisfaction_if_active):
-            _set_objective(state, activity, primary.key, satisfied=None)
-        else:
-            _set_objective(state, activity, primary.key, satisfied=measure >= primary.min_measure)
-        return
-    # RB.1.2.b/c: "not satisfied" first, "satisfied" overrides (SN 4.6.3 step order). With the
-    # activity's own rules, a status stays as it was when none fires (RB.1.2.b sets it only on
-    # a firing rule; ADL CTS RU-12a); the default rules (RB.1.2.c) recompute it.
-    record = state["activities"][activity.id]["objectives"].get(primary.key, {})
-    explicit = bool(_rules_for(activity, "satisfied") or _rules_for(activity, "notSatisfied"))
-    satisfied: bool | None = record.get("satisfied") if explicit else None
-    if _check(tree, state, activity, "notSatisfied"):
-        satisfied = False
-    if _check(tree, state, activity, "satisfied"):
-        satisfied = True
-    _set_objective(state, activity, primary.key, satisfied=satisfied)
-
-
-def progress_rollup(tree: ActivityTree, state: State, activity: Activity) -> None:
-    """RB.1.3 Activity Progress Rollup Process (measure when completedByMeasure, else rules)."""
-    a_st = state["activities"][activity.id]
-    if activity.completed_by_measure:
-        # 4th ed. RB.1.3.a Activity Progress Rollup Using Measure
-        a_st["completed"] = None if a_st["progress"] is None else a_st["progress"] >= activity.min_progress_measure
-        return
-    explicit = bool(_rules_for(activity, "completed") or _rules_for(activity, "incomplete"))
-    completed: bool | None = a_st["completed"] if explicit else None  # RB.1.3.b: kept, no rule fired
-    if _check(tree, state, activity, "incomplete"):
-        completed = False
-    if _check(tree, state, activity, "completed"):
-        completed = True
-    a_st["completed"] = completed
-
-
-def _rollup_path(tree: ActivityTree, state: State, activity_id: str, *, reader: bool = False) -> set[str]:
-    """Roll up ``activity_id`` (a cluster) and the clusters above it; write their globals.
-
-    ``reader=True`` for an activity that only *reads* a changed global: its own data did not
-    change, so it is neither rolled up nor written (its local values would overwrite what was
-    just written, ADL CTS OB-14a, T-01a); only its ancestors are.
-    """
-    changed: set[str] = set()
-    for node_id in tree.path_to_root(activity_id):
-        activity = tree.activities[node_id]
-        if reader and node_id == activity_id:
-            continue
-        if activity.children:
-            measure_rollup(tree, state, activity)
-            completion_measure_rollup(tree, state, activity)
-            objective_rollup(tree, state, activity)
-            progress_rollup(tree, state, activity)
-            stamp(tree, state, node_id)
-        changed |= write_globals(tree, state, activity)
-    return changed
-
-
-def _readers(tree: ActivityTree, targets: set[str]) -> list[str]:
-    return [
-        activity_id
-        for activity_id in tree.order
-        if any(m.target in targets and m.reads for o in tree.activities[activity_id].objectives for m in o.maps)
-    ]
-
-
-MAX_GLOBAL_PROPAGATION: Final = 3
-
-
-def overall_rollup(tree: ActivityTree, state: State, activity_id: str) -> None:
-    """RB.1.5 Overall Rollup Process: roll up every cluster from ``activity_id`` to the root.
-
-    When that changes a global objective, the clusters above every activity that *reads* it
-    are rolled up too (their rollup inputs changed). SPEC COMPLIANCE NOTE: SN 3rd ed. rolls
-    up only the path of the activity that changed; 4th ed. expects rollup wherever shared
-    objective data changed. Propagation stops after ``MAX_GLOBAL_PROPAGATION`` rounds so that
-    write/read cycles between activities cannot loop.
-    """
-    changed = _rollup_path(tree, state, activity_id)
-    rounds = 0
-    while changed and rounds < MAX_GLOBAL_PROPAGATION:
-        rounds += 1
-        follow: set[str] = set()
-        for reader in _readers(tree, changed):
-            follow |= _rollup_path(tree, state, reader, reader=True)
-        changed = follow
-
-
-# --- reporting SCO results (RTE 4.2 -> SN 4.2.1 tracking) --------------------------------------
-
-
-def _check_unit(name: str, value: float | None, low: float) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidTrackingValue(f"{name}={value!r} is not a number.") from exc
-    if not (low <= number <= 1.0):
-        raise InvalidTrackingValue(f"{name}={value!r} must be between {low} and 1.")
-    return number
-
-
-def _scores(values: Mapping[str, Any], name: str) -> dict[str, float | None]:
-    out: dict[str, float | None] = {}
-    for key in _SCORE_KEYS:
-        raw = values.get(key)
-        if raw is None:
-            out[key] = None
-            continue
-        try:
-            out[key] = float(raw)
-        except (TypeError, ValueError) as exc:
-            raise InvalidTrackingValue(f"{name}.{key}={raw!r} is not a number.") from exc
-    return out
-
-
-def _lookup(table: Mapping[str | None, bool | None], name: str, value: Any) -> bool | None:
-    key = None if value is None else str(getattr(value, "value", value)).strip()
-    if key not in table:
-        allowed = ", ".join(sorted(str(k) for k in table if k))
-        raise InvalidTrackingValue(f"{name}={value!r} is not one of: {allowed}.")
-    return table[key]
-
-
-def report_sco_outcome(
-    tree: ActivityTree,
-    state: Mapping[str, Any],
-    activity_id: str,
-    *,
-    completion: str | None = None,
-    success: str | None = None,
-    measure: float | None = None,
-    progress: float | None = None,
-    attempt_ended: bool = False,
-    suspended: bool = False,
-    objectives: Mapping[str, Mapping[str, Any]] | None = None,
-    lesson_status: str | None = None,
-    attempt_duration: float | None = None,
-    scores: Mapping[str, float | None] | None = None,
-    content_set: tuple[bool, bool] = (False, False),
-) -> State:
-    """Record what a SCO reported (at Commit/Terminate) and roll it up.
-
-    Mapping (SCORM 2004 RTE 4.2.4 / 4.2.21 / 4.2.22 and SN 4.2.1): ``cmi.completion_status`` ->
-    Attempt Completion Status, ``cmi.progress_measure`` -> Attempt Completion Amount,
-    ``cmi.success_status`` -> primary objective satisfied status, ``cmi.score.scaled`` -> primary
-    objective normalized measure. With ``satisfiedByMeasure`` the satisfied status is
-    ``measure >= minNormalizedMeasure``; with a completion threshold ``completedByMeasure`` the
-    completion is ``progress >= minProgressMeasure`` (RTE 4.2.4.1). ``cmi.objectives.n`` entries
-    whose id matches an activity objective update that objective.
-
-    Pass the SCO's complete current values on every call (not only what changed): ``None``
-    means "unknown" and replaces an earlier value. The attempt itself ends only when the next
-    navigation request runs the Termination Request Process (TB.2.3), as SN requires.
-
-    Args:
-        tree: the activity tree.
-        state: the attempt's state (not modified; a new one is returned).
-        activity_id: the leaf the SCO was launched for.
-        completion: completed / incomplete / not attempted / unknown (or ``None``).
-        success: passed / failed / unknown (or ``None``).
-        measure: ``cmi.score.scaled`` (-1..1) or ``None``.
-        progress: ``cmi.progress_measure`` (0..1) or ``None``.
-        attempt_ended: the SCO called Terminate (its attempt ends at the next navigation).
-        suspended: ``cmi.exit == "suspend"`` (the attempt will be resumed, not restarted).
-        objectives: ``{cmi.objectives.n.id: {"success": .., "measure": .., "raw": .., "min": ..,
-            "max": .., "completion": .., "progress": ..}}`` (only ``success``/``measure``
-            required).
-        lesson_status: SCORM 1.2 ``cmi.core.lesson_status``; fills completion/success.
-        attempt_duration: seconds spent in this attempt so far (``cmi.total_time`` plus the
-            pending session), checked against attemptAbsoluteDurationLimit.
-        scores: ``{"raw", "min", "max"}`` of ``cmi.score`` (the primary objective's scores,
-            shared through 4th-ed. ``adlseq:mapInfo``).
-        content_set: the SCO itself wrote (completion_status, success_status), even as
-            "unknown": the LMS then does not set them at the end of the attempt (UP.4; ADL CTS
-            RU-19a: success_status=unknown stays unknown).
-
-    Returns:
-        The new state.
-
-    Raises:
-        UnknownActivity: no such activity. NotALeaf: it is a cluster.
-        InvalidTrackingValue: a value outside its vocabulary/range.
-    """
-    check_state(tree, state)
-    activity = tree.get(activity_id)
-    if not activity.is_leaf:
-        raise NotALeaf(f'"{activity_id}" is a section, not a SCO; only SCOs report results.')
-    new: State = clone_state(state)
-    a_st = new["activities"][activity_id]
-    if lesson_status is not None:
-        status = " ".join(str(lesson_status).strip().lower().split())
-        if status not in LESSON_STATUS_12:
-            raise InvalidTrackingValue(f"lesson_status={lesson_status!r} is not a SCORM 1.2 status.")
-        a_st["status12"] = status
-        c12, s12 = LESSON_STATUS_12[status]
-        completion = completion if completion is not None else ("completed" if c12 else "incomplete")
-        if success is None and s12 is not None:
-            success = "passed" if s12 else "failed"
-    completed = _lookup(COMPLETION_VALUES, "completion", completion)
-    satisfied = _lookup(SUCCESS_VALUES, "success", success)
-    measure = _check_unit("measure", measure, -1.0)
-    progress = _check_unit("progress", progress, 0.0)
-    primary_scores = _scores(scores or {}, "score")
-    # The cmi.objectives entry of the primary objective (its objectiveID) describes the primary
-    # objective too (RTE 4.2.17); cmi.completion_status/success_status win when the SCO wrote
-    # them (even "unknown"), cmi.score.* when known.
-    entry = (objectives or {}).get(activity.primary.key) if activity.primary.key != PRIMARY_KEY else None
-    if entry is not None:
-        if satisfied is None and not content_set[1]:
-            satisfied = _lookup(SUCCESS_VALUES, "primary objective success", entry.get("success"))
-        if measure is None:
-            measure = _check_unit("primary objective measure", entry.get("measure"), -1.0)
-        if completed is None and not content_set[0]:  # cmi.completion_status="unknown" wins (CO-13a)
-            completed = _lookup(COMPLETION_VALUES, "primary objective completion", entry.get("completion"))
-        if progress is None:
-            progress = _check_unit("primary objective progress", entry.get("progress"), 0.0)
-        for key, value in _scores(entry, "primary objective").items():
-            if primary_scores[key] is None:
-                primary_scores[key] = value
-    if attempt_ended or suspended:
-        a_st["suspended"] = bool(suspended)
-    if attempt_duration is not None:
-        try:
-            seconds = float(attempt_duration)
-        except (TypeError, ValueError) as exc:
-            raise InvalidTrackingValue(f"attempt_duration={attempt_duration!r} is not a number.") from exc
-        if not seconds >= 0:
-            raise InvalidTrackingValue(f"attempt_duration={attempt_duration!r} must not be negative.")
-        a_st["duration"] = seconds
-    if not activity.tracked:
-        # Delivery controls tracked=false (SN 5.1.9): no tracking status is kept or rolled up.
-        return new
-    if activity.completed_by_measure and progress is not None:
-        completed = progress >= activity.min_progress_measure
-    primary = activity.primary
-    if primary.satisfied_by_measure and measure is not None:
-        satisfied = measure >= primary.min_measure
-    a_st["completed"] = completed
-    a_st["progress"] = progress
-    _set_objective(new, activity, primary.key, satisfied=satisfied, measure=measure)
-    _set_objective(new, activity, primary.key, **primary_scores)
-    _set_objective(new, activity, primary.key, completion_by_content=content_set[0], success_by_content=content_set[1])
-    stamp(tree, new, activity_id)
-    for objective_id, values in (objectives or {}).items():
-        objective = activity.objective(objective_id)
-        if objective is None or objective.primary:
-            continue  # unknown ids are the SCO's own; the primary follows cmi.* (RTE 4.2.17)
-        o_sat = _lookup(SUCCESS_VALUES, f"objectives[{objective_id}].success", values.get("success"))
-        o_measure = _check_unit(f"objectives[{objective_id}].measure", values.get("measure"), -1.0)
-        if objective.satisfied_by_measure and o_measure is not None:
-            o_sat = o_measure >= objective.min_measure
-        _set_objective(new, activity, objective.key, satisfied=o_sat, measure=o_measure)
-        o_completion = _lookup(COMPLETION_VALUES, f"objectives[{objective_id}].completion", values.get("completion"))
-        o_progress = _check_unit(f"objectives[{objective_id}].progress", values.get("progress"), 0.0)
-        _set_objective(
-            new,
-            activity,
-            objective.key,
-            completion=o_completion,
-            progress=o_progress,
-            **_scores(values, f"objectives[{objective_id}]"),
-        )
-    overall_rollup(tree, new, activity_id)
-    return new

@@ -164,3 +164,49 @@ def test_browser_api_lifecycle_answers_like_the_server_reference(model_page, ver
         for call, js in zip(calls, js_row, strict=True):
             session, ret = getattr(api, PY_API[call[0]])(session, *call[1:])
             assert list(js) == [ret, session.last_error], f"{call}: browser {js}, server {[ret, session.last_error]}"
+
+
+RUN_INITIAL_JS = """([tables, version, initial, ops]) => {
+  const codes = Object.assign({}, cbsiRuntime.CODES[version], tables.errors || {});
+  const m = new cbsiRuntime.CmiModel(tables, version, initial);
+  return ops.map(([op, el, v]) => {
+    if (op === 'set') return ['', codes[m.set(el, v).kind]];
+    const r = m.get(el);
+    return [r.value, codes[r.kind]];
+  });
+}"""
+
+
+def test_browser_enforces_shared_data_permissions_like_the_server(model_page):
+    """adl.data.n.store with the manifest map's readSharedData/writeSharedData (RTE 4th §4.3)."""
+    state = cmi.initial_state(
+        "2004",
+        learner_id="l1",
+        learner_name="L",
+        shared_data=(
+            ("s-rw", "a", True, True),
+            ("s-r", "b", True, False),
+            ("s-w", "c", False, True),
+            ("s-0", None, False, False),
+        ),
+    )
+    ops: list[list[str]] = []
+    for n in range(4):
+        for value in ("x", "", "y"):
+            ops += [["get", f"adl.data.{n}.store", ""], ["set", f"adl.data.{n}.store", value]]
+        ops += [
+            ["get", f"adl.data.{n}.id", ""],
+            ["get", f"adl.data.{n}.~access", ""],
+            ["set", f"adl.data.{n}.~access", "rw"],
+        ]
+    tables = cmi.export_tables("2004")
+    got_js = model_page.evaluate(RUN_INITIAL_JS, [tables, "2004", state["values"], ops])
+    doc, got_py = state, []
+    for op, element, value in ops:
+        if op == "set":
+            doc, code = cmi.set_value(doc, element, value, "2004")
+            got_py.append(["", code])
+        else:
+            got_py.append(list(cmi.get_value(doc, element, "2004")))
+    assert [list(r) for r in got_js] == got_py
+    assert {tuple(r) for r in got_py} >= {("", 404), ("", 405), ("", 403), ("a", 0)}

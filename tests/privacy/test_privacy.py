@@ -247,6 +247,7 @@ def test_erasure_removes_exactly_that_learner_on_that_platform(services: Service
     assert report.counts == {
         "sco_states": 2,
         "attempts": 2,
+        "learner_shared_state": 0,  # no SCORM 2004 shared state here (see tests/runtime/test_learner_store.py)
         "grade_outbox": 2,
         "learner_registrations": 2,
         "roster_cache": 1,

@@ -18,6 +18,7 @@ from scorm.cmi import (
     outcome_from_state,
     rollup_outcomes,
     session_exit,
+    set_value,
 )
 
 
@@ -534,3 +535,40 @@ def test_objective_ids_initialised_and_appended_on_resume():
 def test_objective_ids_are_2004_only():
     with pytest.raises(InvalidArgumentError):
         initial_state("1.2", learner_id="s1", learner_name="Ann", objective_ids=["o"])
+
+
+def test_shared_data_permissions_of_the_manifest_map_are_enforced() -> None:
+    """RTE 4th §4.3 / CAM adlcp:map: readSharedData=false -> 405, writeSharedData=false -> 404."""
+    state = initial_state(
+        "2004",
+        learner_id="s1",
+        learner_name="Ann",
+        shared_data=(
+            ("store-both", "b", True, True),
+            ("store-read-only", "r", True, False),
+            ("store-write-only", "w", False, True),
+            ("store-none", "n", False, False),
+        ),
+    )
+    assert get_value(state, "adl.data._count", "2004") == ("4", 0)
+    assert get_value(state, "adl.data.1.store", "2004") == ("r", 0)
+    assert set_value(state, "adl.data.1.store", "x", "2004")[1] == 404
+    # a store the SCO may not read is not even loaded into the document
+    assert "adl.data.2.store" not in state["values"]
+    assert get_value(state, "adl.data.2.store", "2004") == ("", 405)
+    written, code = set_value(state, "adl.data.2.store", "x", "2004")
+    assert code == 0 and written["values"]["adl.data.2.store"] == "x"
+    assert get_value(written, "adl.data.2.store", "2004") == ("", 405)
+    assert get_value(state, "adl.data.3.store", "2004") == ("", 405)
+    assert set_value(state, "adl.data.3.store", "x", "2004")[1] == 404
+    # the ids stay readable, the permission record is no element a SCO can reach
+    assert get_value(state, "adl.data.3.id", "2004") == ("store-none", 0)
+    assert get_value(state, "adl.data.3.~access", "2004")[1] == 401
+    assert set_value(state, "adl.data.3.~access", "rw", "2004")[1] == 401
+    # a browser commit goes through the same rules
+    result = apply_commit(state, {"adl.data.1.store": "x", "adl.data.0.store": "y"}, "2004")
+    assert [r.code for r in result.rejected] == [404]
+    assert result.state["values"]["adl.data.0.store"] == "y"
+    # an empty store reads as not initialised (ADL CTS DMI)
+    cleared, code = set_value(state, "adl.data.0.store", "", "2004")
+    assert code == 0 and get_value(cleared, "adl.data.0.store", "2004") == ("", 403)

@@ -153,6 +153,7 @@ class CaseRun:
         self.delivered: str | None = None
         self.last_nav: sequencing.NavResult | None = None
         self.course_attempts: dict[str, int] = {}  # package -> attempts on its root so far
+        self.saved: dict[str, tuple[Mapping[str, Any], dict[str, dict[str, Any]]]] = {}  # other courses
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -198,8 +199,17 @@ class CaseRun:
         if package_id is not None and (self.pkg is None or package_id != self.pkg.id):
             if not self.state.get("ended") and self.state.get("current") is not None:
                 self.navigate("exitAll")
-            self.open_course(package_id)
-        if self.state.get("ended") and self.pkg is not None:
+            if self.pkg is not None:
+                self.saved[self.pkg.id] = (self.state, self.docs)
+            saved = self.saved.get(package_id)
+            if saved is None:
+                self.open_course(package_id)
+            else:
+                # the learner's registration on that course: its attempt (suspended, or ended:
+                # then the relaunch below starts a new attempt on the same tracking data)
+                self.pkg = load_package(package_id)
+                self.state, self.docs = saved
+        if self.state.get("ended") and self.state.get("suspended") is None and self.pkg is not None:
             self.course_attempts[self.pkg.id] = self.course_attempts.get(self.pkg.id, 0) + 1
         # After the session ended (exitAll, ...) the same activity tree's tracking data is kept:
         # the relaunch starts a new attempt on its root (SN 4.2.1: objective information
@@ -229,7 +239,8 @@ class CaseRun:
         extra["objectives"] = tuple(data["objectives"])
         shared = []
         for m in item.shared_data if item is not None else ():
-            shared.append((m.target_id, self.learner.shared.get(self._shared_key(m.target_id))))
+            stored = self.learner.shared.get(self._shared_key(m.target_id))
+            shared.append((m.target_id, stored, m.read_shared_data, m.write_shared_data))
         if shared:
             extra["shared_data"] = tuple(shared)
         previous = self.docs.get(item_id)  # always a terminated session here (as the service's)
@@ -343,6 +354,10 @@ class CaseRun:
             return
         call = Call(c.method, element=element, value=c.value, expected=c.expected, error=c.error, raw=c.raw)
         value, error = self.call(call)
+        self.judge(where, c, element, value, error)
+
+    def judge(self, where: str, c: Call, element: str, value: str, error: str) -> None:
+        """Compare one call's answer (value, GetLastError) with what the test case expects."""
         ok_value = True
         check_error = True
         p = element

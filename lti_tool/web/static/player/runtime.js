@@ -426,6 +426,11 @@
         }
         return { value: spec.keyword_value || "", kind: "no_error" };
       }
+      if (path === "adl.data.n.store") {
+        // RTE 4th §4.3 (scorm/cmi/model.py _read): readSharedData="false" -> 405; empty -> 403.
+        if (this.sharedDataAccess(indices[0]).indexOf("r") < 0) return { value: "", kind: "write_only" };
+        if (!this.values.get(element)) return { value: "", kind: "value_not_initialized" };
+      }
       if (this.version === "2004" && path === "cmi.completion_status") return { value: this.evaluatedCompletion(), kind: "no_error" };
       if (this.version === "2004" && path === "cmi.success_status") return { value: this.evaluatedSuccess(), kind: "no_error" };
       let value = this.values.has(element) ? this.values.get(element) : spec.default;
@@ -434,6 +439,12 @@
         return { value: "", kind: this.version === "1.2" ? "no_error" : "value_not_initialized" };
       }
       return { value, kind: "no_error" };
+    }
+
+    /** adlcp:map permissions the server recorded for adl.data.n (model.py SHARED_DATA_ACCESS). */
+    sharedDataAccess(index) {
+      const access = this.values.get("adl.data." + index + ".~access");
+      return access === undefined ? "rw" : access;
     }
 
     /** RTE 4th §4.2.4.1: with a completion_threshold, progress_measure decides. */
@@ -481,6 +492,9 @@
       }
       if (spec.keyword) return { kind: "keyword_read_only" };
       if (spec.access === "RO") return { kind: "read_only" };
+      if (path === "adl.data.n.store" && this.sharedDataAccess(indices[0]).indexOf("w") < 0) {
+        return { kind: "read_only" }; // RTE 4th §4.3: writeSharedData="false" (404)
+      }
 
       // Array indices (RTE 1.2 §3.4.3 / 2004 4th §4.1.1.3): n <= _count, n == _count appends.
       const creating = [];
