@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool import catalogue
 from lti_tool.lti.context import Launch
-from lti_tool.runtime import service
+from lti_tool.runtime import attempts, service
 from lti_tool.runtime.errors import AttemptLimitReached, CourseNotLinked, CourseUnavailable, StandardNotPlayable
 from lti_tool.services import Services
 from lti_tool.settings import load_settings
@@ -71,7 +71,7 @@ def test_same_attempt_and_session_as_open_then_start(
     monkeypatch: pytest.MonkeyPatch,
     package: str,
 ) -> None:
-    monkeypatch.setattr(service, "secrets", types.SimpleNamespace(randbits=lambda bits: 7))  # same sequencing seed
+    monkeypatch.setattr(attempts, "secrets", types.SimpleNamespace(randbits=lambda bits: 7))  # same sequencing seed
     course = import_course(package)
     together, session = open_and_start(services, make_launch(course.course_key, sub="together"))
     apart = service.open_attempt(services, make_launch(course.course_key, sub="apart"))

@@ -102,7 +102,7 @@ def test_score_and_completion_roll_up_and_call_the_outcome_hook(
 ) -> None:
     seen: list[dict[str, Any]] = []
     services.add_hook(
-        "outcome_changed", lambda **kw: seen.append({**kw["outcome"], "sub": kw["registration"].learner_sub})
+        "outcome_changed", lambda **kw: seen.append({**kw["outcome"].to_json(), "sub": kw["registration"].learner_sub})
     )
     course = import_course(GOLF2004)
     opened = service.open_attempt(services, make_launch(course.course_key))

@@ -1,0 +1,499 @@
+"""Attempts: open or resume a learner's attempt, start item sessions, and the player's view of it.
+
+The launch's path (:func:`open_and_start`) is one transaction: find or create the registration,
+resume the attempt or start the next one (per the attempt policy), begin sequencing, and start
+the current item's session through its delivery (``lti_tool.runtime.deliveries``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from lti_tool.catalogue import find_course
+from lti_tool.lti.context import Launch
+from lti_tool.runtime import store
+from lti_tool.runtime.deliveries import Delivery, SessionStart, deliveries
+from lti_tool.runtime.errors import (
+    AttemptClosed,
+    AttemptLimitReached,
+    AttemptNotFound,
+    CourseNotLinked,
+    CourseUnavailable,
+    ItemNotFound,
+)
+from lti_tool.runtime.structure import ASSET, PlayerItem, activity_tree, manifest_items, player_items
+from lti_tool.services import Services
+from lti_tool.storage.models import (
+    Attempt,
+    AttemptStatus,
+    Course,
+    CourseVersion,
+    LearnerRegistration,
+    ScoState,
+    utcnow,
+)
+from scorm import sequencing
+from scorm.outcome import Completion
+
+DEFAULT_LEARNER_NAME = "Learner"  # cmi learner name when the LMS sent none (a launch without PII)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenedAttempt:
+    """What a launch opened: the attempt and what the player shows."""
+
+    attempt_id: str
+    number: int
+    registration_id: int
+    version_id: int
+    course_title: str
+    standard: str
+    cmi_version: str
+    items: tuple[PlayerItem, ...]
+    current_item: str | None
+    resumed: bool
+    is_learner: bool
+    toc: tuple[dict[str, Any], ...] = ()
+    # {"previous": bool, "continue": bool (sequencing: valid now), "hide": [hideLMSUI] (when any)}
+    nav: dict[str, Any] = dataclasses.field(default_factory=dict)
+    message: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemSession:
+    """The runtime data a SCO session starts with."""
+
+    item_id: str
+    cmi_version: str
+    state: dict[str, Any]
+    seq: int
+    kind: str
+    last_commit_id: str | None = None
+
+
+def course_reference(launch: Launch) -> str:
+    """The catalogue course a resource link points to (custom ``course`` from deep linking).
+
+    Raises:
+        CourseNotLinked: the link carries no course.
+    """
+    ident = launch.custom.get("course") if launch.custom else None
+    if ident is None or str(ident).strip() == "":
+        raise CourseNotLinked()
+    return str(ident).strip()
+
+
+def assign(row: Any, values: Mapping[str, Any]) -> None:
+    """Set the attributes whose value differs: equal values would mark the row dirty for nothing.
+
+    The UPDATE is the same either way (none for equal values); a clean row just costs its
+    transaction's flushes nothing.
+    """
+    for key, value in values.items():
+        if getattr(row, key) != value:
+            setattr(row, key, value)
+
+
+def _registration(s: Session, launch: Launch, course: Course) -> tuple[LearnerRegistration, bool]:
+    """The learner's registration on the launch's resource link, and whether it is new (flushed: it has its id)."""
+    if not launch.sub or not launch.resource_link_id:
+        raise CourseNotLinked("this launch has no user or resource link; relaunch from the course page")
+    reg = store.registration(
+        s,
+        platform_id=launch.platform_id,
+        deployment_id=launch.deployment_id,
+        resource_link_id=launch.resource_link_id,
+        learner_sub=launch.sub,
+    )
+    ags = dict(launch.ags)
+    created = reg is None
+    if reg is None:
+        reg = LearnerRegistration(
+            platform_id=launch.platform_id,
+            deployment_id=launch.deployment_id,
+            resource_link_id=launch.resource_link_id,
+            learner_sub=launch.sub,
+            course_id=course.id,
+            ags=ags,
+        )
+        s.add(reg)
+    values: dict[str, Any] = {
+        "context_id": launch.context_id,
+        "context_title": launch.context_title,
+        "resource_link_title": launch.resource_link_title,
+        "name": launch.name or reg.name,
+        "email": launch.email or reg.email,
+        "is_learner": launch.is_learner,
+        "course_id": course.id,
+    }
+    if ags:
+        values["ags"] = ags
+    assign(reg, values)
+    if created:
+        s.flush()  # its id: the attempt refers to it
+    return reg, created
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Opened:
+    """What :func:`_open_attempt` opened, with the rows a session start in the same transaction needs."""
+
+    view: OpenedAttempt
+    attempt: Attempt
+    version: CourseVersion
+    created: bool  # a new attempt: it has no SCO states yet
+
+
+def open_attempt(services: Services, launch: Launch) -> OpenedAttempt:
+    """Resume the learner's open attempt or start a new one, per the attempt policy.
+
+    Policy ``resume`` (default): the newest attempt is resumed until its outcome is completed;
+    then a new attempt starts. Policy ``new``: every launch starts a new attempt. A new attempt
+    always plays the newest version of the course; running attempts stay on their version.
+
+    Raises:
+        CourseNotLinked, CourseUnavailable, StandardNotPlayable, AttemptLimitReached.
+    """
+    ident = course_reference(launch)
+    with services.db.session() as s:
+        return _open_attempt(s, services, launch, ident).view
+
+
+def open_and_start(
+    services: Services, launch: Launch, *, learner_id: str, learner_name: str
+) -> tuple[OpenedAttempt, ItemSession | None]:
+    """:func:`open_attempt`, then :func:`start_item_session` of its current item, in one transaction.
+
+    The player page's path: one unit of work instead of two, and nothing read twice. The session
+    is ``None`` when the attempt has no current item (or it is not a launchable item).
+
+    Raises:
+        CourseNotLinked, CourseUnavailable, StandardNotPlayable, AttemptLimitReached.
+    """
+    ident = course_reference(launch)
+    with services.db.session() as s:
+        opened = _open_attempt(s, services, launch, ident)
+        return opened.view, start_current(
+            s,
+            services,
+            opened.view,
+            opened.attempt,
+            opened.version,
+            learner_id=learner_id,
+            learner_name=learner_name,
+            fresh=opened.created,
+        )
+
+
+def _open_attempt(s: Session, services: Services, launch: Launch, ident: str) -> _Opened:
+    course = find_course(s, ident)
+    newest = store.newest_version(s, course.id) if course is not None else None
+    if course is None or newest is None:
+        raise CourseUnavailable()
+    deliveries(services).for_course(newest.standard)  # StandardNotPlayable before anything is written
+    reg, new_registration = _registration(s, launch, course)
+    # a registration made just now has no attempts
+    last = None if new_registration else store.last_attempt(s, reg.id)
+    attempt, resume = _resume_or_next(s, services, course, reg, last, newest)
+    version = newest if attempt.course_version_id == newest.id else s.get(CourseVersion, attempt.course_version_id)
+    if version is None:  # pragma: no cover - FK
+        raise CourseUnavailable()
+    tree = activity_tree(services, version)
+    message = None
+    if tree is not None:
+        state = attempt.sequencing or sequencing.new_state(tree, seed=secrets.randbits(31))
+        result = sequencing.begin(tree, state)
+        assign(attempt, {"sequencing": dict(result.state), "current_item": result.deliver})
+        message = result.message if result.deliver is None else None
+    if not resume:
+        # added once complete, so one INSERT carries its sequencing state; flushed before any SCO
+        # state row of it (the unit of work orders unrelated mappers by name, not by foreign key)
+        s.add(attempt)
+        s.flush()
+    view = opened_view(services, attempt, version, course.title, reg, resumed=resume, message=message)
+    return _Opened(view=view, attempt=attempt, version=version, created=not resume)
+
+
+def _resume_or_next(
+    s: Session,
+    services: Services,
+    course: Course,
+    reg: LearnerRegistration,
+    last: Attempt | None,
+    newest: CourseVersion,
+) -> tuple[Attempt, bool]:
+    """The attempt this launch plays, and whether it is resumed (else new, not yet added).
+
+    Raises:
+        AttemptLimitReached: a new attempt would exceed ``player.max_attempts``.
+    """
+    settings = services.settings.player
+    policy = course.attempt_policy or settings.attempt_policy
+    # A completed attempt the learner suspended (Exit, suspendAll, cmi.exit=suspend) is resumed,
+    # not replaced: the relaunch must give back the bookmark (issue 13 item 7).
+    finished = (
+        last is not None and last.outcome.get("completion") == Completion.COMPLETED.value and not _suspended(s, last)
+    )
+    if last is not None and last.status == AttemptStatus.ACTIVE and policy == "resume" and not finished:
+        return last, True
+    number = (last.number + 1) if last else 1
+    if settings.max_attempts and number > settings.max_attempts:
+        raise AttemptLimitReached(f"you have used all {settings.max_attempts} attempts this activity allows")
+    if last is not None and last.status == AttemptStatus.ACTIVE:
+        last.status = AttemptStatus.COMPLETED.value if finished else AttemptStatus.ABANDONED.value
+        last.completed_at = utcnow()
+    attempt = Attempt(
+        id=uuid.uuid4().hex,
+        registration_id=reg.id,
+        number=number,
+        course_version_id=newest.id,
+        status=AttemptStatus.ACTIVE.value,
+        sequencing={},
+        outcome={},
+    )
+    return attempt, False
+
+
+def _suspended(s: Session, attempt: Attempt) -> bool:
+    """Whether the learner left ``attempt`` suspended, to come back to it.
+
+    Sequencing holds a suspended activity (suspendAll: the player's Exit, or the SCO's request),
+    or the item on screen last ended its session with ``exit=suspend`` (a single-SCO course has
+    no navigation requests).
+    """
+    if (attempt.sequencing or {}).get("suspended") is not None:
+        return True
+    if not attempt.current_item:
+        return False
+    row = s.get(ScoState, (attempt.id, attempt.current_item))
+    if row is None or not row.state or row.cmi_version == ASSET:
+        return False
+    values = row.state.get("values") or {}
+    return values.get("cmi.exit", values.get("cmi.core.exit")) == "suspend"
+
+
+def opened_view(
+    services: Services,
+    attempt: Attempt,
+    version: CourseVersion,
+    title: str,
+    reg: LearnerRegistration,
+    *,
+    resumed: bool,
+    message: str | None = None,
+) -> OpenedAttempt:
+    """The player's view of an attempt as it stands in the caller's transaction (menu and buttons)."""
+    items = player_items(version)
+    tree = activity_tree(services, version)
+    current = attempt.current_item
+    nav: dict[str, Any]
+    if tree is not None and attempt.sequencing:
+        toc = tuple(sequencing.toc(tree, attempt.sequencing))
+        nav = dict(sequencing.nav_state(tree, attempt.sequencing, current))
+        hide = tree.activities[current].hide_lms_ui if current in tree.activities else ()
+        if hide:
+            nav["hide"] = list(hide)  # adlnav:hideLMSUI of the delivered SCO (CAM 4th)
+    else:
+        toc = tuple(
+            {"id": i.id, "title": i.title, "kind": i.kind, "depth": 0, "visible": i.visible, "disabled": False,
+             "completed": False, "url": i.url}
+            for i in items
+        )  # fmt: skip
+        nav = {"previous": False, "continue": False}
+    delivery = deliveries(services).for_course(version.standard)
+    return OpenedAttempt(
+        attempt_id=attempt.id,
+        number=attempt.number,
+        registration_id=reg.id,
+        version_id=version.id,
+        course_title=title,
+        standard=version.standard,
+        cmi_version=delivery.runtime or "1.2",
+        items=items,
+        current_item=current,
+        resumed=resumed,
+        is_learner=reg.is_learner,
+        toc=toc,
+        nav=nav,
+        message=message,
+    )
+
+
+def active_attempt(s: Session, attempt_id: str) -> tuple[Attempt, CourseVersion]:
+    """An attempt that may still be played, with its pinned course version.
+
+    Raises:
+        AttemptNotFound: no such attempt.
+        AttemptClosed: completed or abandoned.
+    """
+    attempt = s.get(Attempt, attempt_id)
+    if attempt is None:
+        raise AttemptNotFound()
+    if attempt.status != AttemptStatus.ACTIVE:
+        raise AttemptClosed()
+    version = s.get(CourseVersion, attempt.course_version_id)
+    if version is None:  # pragma: no cover - FK
+        raise AttemptNotFound()
+    return attempt, version
+
+
+def reopened_view(s: Session, services: Services, attempt: Attempt, version: CourseVersion) -> OpenedAttempt:
+    """:func:`opened_view` of an attempt already running (its registration read in ``s``)."""
+    reg = s.get(LearnerRegistration, attempt.registration_id)
+    if reg is None:  # pragma: no cover - FK
+        raise AttemptNotFound()
+    return opened_view(services, attempt, version, version.course.title, reg, resumed=True)
+
+
+def reopen_attempt(services: Services, attempt_id: str) -> OpenedAttempt:
+    """The player view of an existing active attempt (new window, navigation).
+
+    Raises:
+        AttemptNotFound, AttemptClosed.
+    """
+    with services.db.session() as s:
+        attempt, version = active_attempt(s, attempt_id)
+        return reopened_view(s, services, attempt, version)
+
+
+def reopen_and_start(
+    services: Services, attempt_id: str, *, learner_id: str
+) -> tuple[OpenedAttempt, ItemSession | None]:
+    """:func:`reopen_attempt`, then :func:`start_item_session` of its current item, in one transaction.
+
+    The new-window player's path; the SCO gets the learner's name from their registration.
+
+    Raises:
+        AttemptNotFound, AttemptClosed.
+    """
+    with services.db.session() as s:
+        attempt, version = active_attempt(s, attempt_id)
+        view = reopened_view(s, services, attempt, version)
+        return view, start_current(s, services, view, attempt, version, learner_id=learner_id, learner_name=None)
+
+
+def start_item_session(
+    services: Services, attempt_id: str, item_id: str, *, learner_id: str, learner_name: str | None = None
+) -> ItemSession:
+    """Begin a session of one item: the state document the SCO starts with.
+
+    An earlier session that never terminated (closed tab, dropped connection) is finished
+    first, so its session time counts and nothing the learner did is lost; a suspended (or
+    1.2) session resumes with ``entry=resume``. ``learner_name`` None: the name the LMS sent
+    with the learner's latest launch (their registration), as for pages opened without a launch
+    (navigation to the next item, the new-window player).
+
+    Raises:
+        AttemptNotFound, AttemptClosed, ItemNotFound.
+    """
+    with services.db.session() as s:
+        attempt, version = active_attempt(s, attempt_id)
+        return start_session(s, services, attempt, version, item_id, learner_id=learner_id, learner_name=learner_name)
+
+
+def start_current(
+    s: Session,
+    services: Services,
+    view: OpenedAttempt,
+    attempt: Attempt,
+    version: CourseVersion,
+    *,
+    learner_id: str,
+    learner_name: str | None,
+    fresh: bool = False,
+) -> ItemSession | None:
+    """The session of the view's current item, started in ``s``; None when it delivers no item."""
+    if not any(i.id == view.current_item for i in view.items):
+        return None
+    return start_session(
+        s,
+        services,
+        attempt,
+        version,
+        str(view.current_item),
+        learner_id=learner_id,
+        learner_name=learner_name,
+        fresh=fresh,
+    )
+
+
+def start_session(
+    s: Session,
+    services: Services,
+    attempt: Attempt,
+    version: CourseVersion,
+    item_id: str,
+    *,
+    learner_id: str,
+    learner_name: str | None,
+    fresh: bool = False,
+) -> ItemSession:
+    """:func:`start_item_session` of a playable attempt already loaded in ``s``.
+
+    ``fresh``: the attempt was created in this transaction, so it has no SCO state to look up.
+    What the session starts with is the item's delivery's business (``Delivery.start``).
+
+    Raises:
+        ItemNotFound.
+    """
+    if learner_name is None:
+        reg = s.get(LearnerRegistration, attempt.registration_id)
+        learner_name = (reg.name if reg is not None else None) or DEFAULT_LEARNER_NAME
+    items = {i.id: i for i in player_items(version)}
+    if item_id not in items:
+        raise ItemNotFound()
+    registry = deliveries(services)
+    delivery = registry.for_item(registry.for_course(version.standard), items[item_id].kind)
+    assign(attempt, {"current_item": item_id})
+    row = None if fresh else s.get(ScoState, (attempt.id, item_id))
+    state = _session_state(services, delivery, attempt, version, item_id, row, learner_id, learner_name)
+    stored_as = str(delivery.stored_as)
+    if row is None:
+        row = ScoState(
+            attempt_id=attempt.id, item_id=item_id, cmi_version=stored_as, state=state, seq=0, sessions=0, outcome={}
+        )
+        s.add(row)
+    assign(row, {"state": state, "session_open": delivery.runtime is not None})
+    row.sessions += 1
+    return ItemSession(
+        item_id=item_id,
+        cmi_version=stored_as,
+        state=state,
+        seq=row.seq,
+        kind="sco" if delivery.runtime is not None else ASSET,
+        last_commit_id=row.last_commit_id,
+    )
+
+
+def _session_state(
+    services: Services,
+    delivery: Delivery,
+    attempt: Attempt,
+    version: CourseVersion,
+    item_id: str,
+    row: ScoState | None,
+    learner_id: str,
+    learner_name: str,
+) -> dict[str, Any]:
+    """What the item's delivery starts its session with (from the stored state of the last one)."""
+    assert delivery.start is not None  # for_course refused unplayable deliveries
+    if delivery.runtime is None:
+        return delivery.start(SessionStart(learner_id=learner_id, learner_name=learner_name, item_id=item_id))
+    start = SessionStart(
+        learner_id=learner_id,
+        learner_name=learner_name,
+        item_id=item_id,
+        item=manifest_items(services, version).get(item_id),
+        stored=row.state if row is not None and row.state else None,
+        stored_open=row is not None and row.session_open,
+        tree=activity_tree(services, version),
+        sequencing=attempt.sequencing,
+    )
+    return delivery.start(start)
