@@ -1,8 +1,8 @@
-"""Attempts: open or resume a learner's attempt, start item sessions, and the player's view of it.
+"""Attempts: open or resume a learner's attempt, and the player's view of it.
 
 The launch's path (:func:`open_and_start`) is one transaction: find or create the registration,
 resume the attempt or start the next one (per the attempt policy), begin sequencing, and start
-the current item's session through its delivery (``lti_tool.runtime.deliveries``).
+the current item's session (``lti_tool.runtime.sessions``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,16 +18,10 @@ from sqlalchemy.orm import Session
 from lti_tool.catalogue import find_course
 from lti_tool.lti.context import Launch
 from lti_tool.runtime import store
-from lti_tool.runtime.deliveries import Delivery, SessionStart, deliveries
-from lti_tool.runtime.errors import (
-    AttemptClosed,
-    AttemptLimitReached,
-    AttemptNotFound,
-    CourseNotLinked,
-    CourseUnavailable,
-    ItemNotFound,
-)
-from lti_tool.runtime.structure import ASSET, PlayerItem, activity_tree, manifest_items, player_items
+from lti_tool.runtime.deliveries import deliveries
+from lti_tool.runtime.errors import AttemptLimitReached, AttemptNotFound, CourseNotLinked, CourseUnavailable
+from lti_tool.runtime.sessions import ItemSession, start_current
+from lti_tool.runtime.structure import ASSET, PlayerItem, activity_tree, player_items
 from lti_tool.services import Services
 from lti_tool.storage.models import (
     Attempt,
@@ -41,8 +34,6 @@ from lti_tool.storage.models import (
 )
 from scorm import sequencing
 from scorm.outcome import Completion
-
-DEFAULT_LEARNER_NAME = "Learner"  # cmi learner name when the LMS sent none (a launch without PII)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,18 +57,6 @@ class OpenedAttempt:
     message: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class ItemSession:
-    """The runtime data a SCO session starts with."""
-
-    item_id: str
-    cmi_version: str
-    state: dict[str, Any]
-    seq: int
-    kind: str
-    last_commit_id: str | None = None
-
-
 def course_reference(launch: Launch) -> str:
     """The catalogue course a resource link points to (custom ``course`` from deep linking).
 
@@ -88,17 +67,6 @@ def course_reference(launch: Launch) -> str:
     if ident is None or str(ident).strip() == "":
         raise CourseNotLinked()
     return str(ident).strip()
-
-
-def assign(row: Any, values: Mapping[str, Any]) -> None:
-    """Set the attributes whose value differs: equal values would mark the row dirty for nothing.
-
-    The UPDATE is the same either way (none for equal values); a clean row just costs its
-    transaction's flushes nothing.
-    """
-    for key, value in values.items():
-        if getattr(row, key) != value:
-            setattr(row, key, value)
 
 
 def _registration(s: Session, launch: Launch, course: Course) -> tuple[LearnerRegistration, bool]:
@@ -135,7 +103,7 @@ def _registration(s: Session, launch: Launch, course: Course) -> tuple[LearnerRe
     }
     if ags:
         values["ags"] = ags
-    assign(reg, values)
+    store.assign(reg, values)
     if created:
         s.flush()  # its id: the attempt refers to it
     return reg, created
@@ -183,7 +151,6 @@ def open_and_start(
         return opened.view, start_current(
             s,
             services,
-            opened.view,
             opened.attempt,
             opened.version,
             learner_id=learner_id,
@@ -210,7 +177,7 @@ def _open_attempt(s: Session, services: Services, launch: Launch, ident: str) ->
     if tree is not None:
         state = attempt.sequencing or sequencing.new_state(tree, seed=secrets.randbits(31))
         result = sequencing.begin(tree, state)
-        assign(attempt, {"sequencing": dict(result.state), "current_item": result.deliver})
+        store.assign(attempt, {"sequencing": dict(result.state), "current_item": result.deliver})
         message = result.message if result.deliver is None else None
     if not resume:
         # added once complete, so one INSERT carries its sequencing state; flushed before any SCO
@@ -326,24 +293,6 @@ def opened_view(
     )
 
 
-def active_attempt(s: Session, attempt_id: str) -> tuple[Attempt, CourseVersion]:
-    """An attempt that may still be played, with its pinned course version.
-
-    Raises:
-        AttemptNotFound: no such attempt.
-        AttemptClosed: completed or abandoned.
-    """
-    attempt = s.get(Attempt, attempt_id)
-    if attempt is None:
-        raise AttemptNotFound()
-    if attempt.status != AttemptStatus.ACTIVE:
-        raise AttemptClosed()
-    version = s.get(CourseVersion, attempt.course_version_id)
-    if version is None:  # pragma: no cover - FK
-        raise AttemptNotFound()
-    return attempt, version
-
-
 def reopened_view(s: Session, services: Services, attempt: Attempt, version: CourseVersion) -> OpenedAttempt:
     """:func:`opened_view` of an attempt already running (its registration read in ``s``)."""
     reg = s.get(LearnerRegistration, attempt.registration_id)
@@ -359,7 +308,7 @@ def reopen_attempt(services: Services, attempt_id: str) -> OpenedAttempt:
         AttemptNotFound, AttemptClosed.
     """
     with services.db.session() as s:
-        attempt, version = active_attempt(s, attempt_id)
+        attempt, version = store.active_attempt(s, attempt_id)
         return reopened_view(s, services, attempt, version)
 
 
@@ -374,126 +323,6 @@ def reopen_and_start(
         AttemptNotFound, AttemptClosed.
     """
     with services.db.session() as s:
-        attempt, version = active_attempt(s, attempt_id)
+        attempt, version = store.active_attempt(s, attempt_id)
         view = reopened_view(s, services, attempt, version)
-        return view, start_current(s, services, view, attempt, version, learner_id=learner_id, learner_name=None)
-
-
-def start_item_session(
-    services: Services, attempt_id: str, item_id: str, *, learner_id: str, learner_name: str | None = None
-) -> ItemSession:
-    """Begin a session of one item: the state document the SCO starts with.
-
-    An earlier session that never terminated (closed tab, dropped connection) is finished
-    first, so its session time counts and nothing the learner did is lost; a suspended (or
-    1.2) session resumes with ``entry=resume``. ``learner_name`` None: the name the LMS sent
-    with the learner's latest launch (their registration), as for pages opened without a launch
-    (navigation to the next item, the new-window player).
-
-    Raises:
-        AttemptNotFound, AttemptClosed, ItemNotFound.
-    """
-    with services.db.session() as s:
-        attempt, version = active_attempt(s, attempt_id)
-        return start_session(s, services, attempt, version, item_id, learner_id=learner_id, learner_name=learner_name)
-
-
-def start_current(
-    s: Session,
-    services: Services,
-    view: OpenedAttempt,
-    attempt: Attempt,
-    version: CourseVersion,
-    *,
-    learner_id: str,
-    learner_name: str | None,
-    fresh: bool = False,
-) -> ItemSession | None:
-    """The session of the view's current item, started in ``s``; None when it delivers no item."""
-    if not any(i.id == view.current_item for i in view.items):
-        return None
-    return start_session(
-        s,
-        services,
-        attempt,
-        version,
-        str(view.current_item),
-        learner_id=learner_id,
-        learner_name=learner_name,
-        fresh=fresh,
-    )
-
-
-def start_session(
-    s: Session,
-    services: Services,
-    attempt: Attempt,
-    version: CourseVersion,
-    item_id: str,
-    *,
-    learner_id: str,
-    learner_name: str | None,
-    fresh: bool = False,
-) -> ItemSession:
-    """:func:`start_item_session` of a playable attempt already loaded in ``s``.
-
-    ``fresh``: the attempt was created in this transaction, so it has no SCO state to look up.
-    What the session starts with is the item's delivery's business (``Delivery.start``).
-
-    Raises:
-        ItemNotFound.
-    """
-    if learner_name is None:
-        reg = s.get(LearnerRegistration, attempt.registration_id)
-        learner_name = (reg.name if reg is not None else None) or DEFAULT_LEARNER_NAME
-    items = {i.id: i for i in player_items(version)}
-    if item_id not in items:
-        raise ItemNotFound()
-    registry = deliveries(services)
-    delivery = registry.for_item(registry.for_course(version.standard), items[item_id].kind)
-    assign(attempt, {"current_item": item_id})
-    row = None if fresh else s.get(ScoState, (attempt.id, item_id))
-    state = _session_state(services, delivery, attempt, version, item_id, row, learner_id, learner_name)
-    stored_as = str(delivery.stored_as)
-    if row is None:
-        row = ScoState(
-            attempt_id=attempt.id, item_id=item_id, cmi_version=stored_as, state=state, seq=0, sessions=0, outcome={}
-        )
-        s.add(row)
-    assign(row, {"state": state, "session_open": delivery.runtime is not None})
-    row.sessions += 1
-    return ItemSession(
-        item_id=item_id,
-        cmi_version=stored_as,
-        state=state,
-        seq=row.seq,
-        kind="sco" if delivery.runtime is not None else ASSET,
-        last_commit_id=row.last_commit_id,
-    )
-
-
-def _session_state(
-    services: Services,
-    delivery: Delivery,
-    attempt: Attempt,
-    version: CourseVersion,
-    item_id: str,
-    row: ScoState | None,
-    learner_id: str,
-    learner_name: str,
-) -> dict[str, Any]:
-    """What the item's delivery starts its session with (from the stored state of the last one)."""
-    assert delivery.start is not None  # for_course refused unplayable deliveries
-    if delivery.runtime is None:
-        return delivery.start(SessionStart(learner_id=learner_id, learner_name=learner_name, item_id=item_id))
-    start = SessionStart(
-        learner_id=learner_id,
-        learner_name=learner_name,
-        item_id=item_id,
-        item=manifest_items(services, version).get(item_id),
-        stored=row.state if row is not None and row.state else None,
-        stored_open=row is not None and row.session_open,
-        tree=activity_tree(services, version),
-        sequencing=attempt.sequencing,
-    )
-    return delivery.start(start)
+        return view, start_current(s, services, attempt, version, learner_id=learner_id, learner_name=None)

@@ -14,15 +14,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from lti_tool.runtime.attempts import (
-    ItemSession,
-    OpenedAttempt,
-    active_attempt,
-    opened_view,
-    start_session,
-)
+from lti_tool.runtime import store
+from lti_tool.runtime.attempts import OpenedAttempt, opened_view
 from lti_tool.runtime.commits import roll_up
 from lti_tool.runtime.errors import AttemptNotFound
+from lti_tool.runtime.sessions import ItemSession, start_session
 from lti_tool.runtime.structure import PlayerItem, activity_tree
 from lti_tool.services import Services
 from lti_tool.storage.models import LearnerRegistration, ScoState, utcnow
@@ -130,7 +126,7 @@ def navigate(
     if refused is not None:
         return refused
     with services.db.session() as s:
-        attempt, version = active_attempt(s, attempt_id)
+        attempt, version = store.active_attempt(s, attempt_id)
         reg = s.get(LearnerRegistration, attempt.registration_id)
         if reg is None:  # pragma: no cover - FK
             raise AttemptNotFound()

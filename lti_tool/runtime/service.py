@@ -3,14 +3,15 @@
 Pure of Flask: the web layer authenticates the request and calls these functions. The work is
 split by responsibility:
 
-* ``lti_tool.runtime.attempts``    — open/resume an attempt, start item sessions, the player view;
+* ``lti_tool.runtime.attempts``    — open/resume an attempt, the player view (menu and buttons);
+* ``lti_tool.runtime.sessions``    — start an item's session through its delivery;
 * ``lti_tool.runtime.commits``     — one commit: values, outcome, rollup, hooks, refreshed menu;
 * ``lti_tool.runtime.navigation``  — a navigation request, in one transaction;
 * ``lti_tool.runtime.deliveries``  — the delivery registry keyed by standard (what each standard
   brings: session start, commit and outcome, player page); ``scorm_delivery`` holds its SCORM
   entries;
 * ``lti_tool.runtime.structure``   — a version's items and activity tree (cached by checksum);
-* ``lti_tool.runtime.store``       — the runtime's SQL.
+* ``lti_tool.runtime.store``       — the runtime's SQL (registrations, attempts, SCO states).
 
 This module re-exports their public names, so callers keep one import.
 """
@@ -18,20 +19,18 @@ This module re-exports their public names, so callers keep one import.
 from __future__ import annotations
 
 from lti_tool.runtime.attempts import (
-    DEFAULT_LEARNER_NAME,
-    ItemSession,
     OpenedAttempt,
     course_reference,
     open_and_start,
     open_attempt,
     reopen_and_start,
     reopen_attempt,
-    start_item_session,
 )
 from lti_tool.runtime.commits import MAX_CHANGES, CommitReply, commit
 from lti_tool.runtime.deliveries import Deliveries, Delivery, DeliveryKind, default_deliveries, deliveries
 from lti_tool.runtime.navigation import NavDecision, navigate
 from lti_tool.runtime.scorm_delivery import launch_settings
+from lti_tool.runtime.sessions import DEFAULT_LEARNER_NAME, ItemSession, start_item_session
 from lti_tool.runtime.structure import ASSET, PlayerItem, activity_tree, manifest_items, player_items
 
 #: Deprecated alias (the ADL CTS runner's import): the manifest's launch settings of a SCO.

@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from lti_tool.storage.models import Attempt, CourseVersion, LearnerRegistration, ScoState
+from lti_tool.runtime.errors import AttemptClosed, AttemptNotFound
+from lti_tool.storage.models import Attempt, AttemptStatus, CourseVersion, LearnerRegistration, ScoState
 
 _REGISTRATION = select(LearnerRegistration).where(
     LearnerRegistration.platform_id == bindparam("platform_id"),
@@ -46,6 +47,35 @@ _COMMIT_READ = (
     .join(Attempt, Attempt.id == ScoState.attempt_id)
     .where(ScoState.attempt_id == bindparam("attempt_id"), ScoState.item_id == bindparam("item_id"))
 )
+
+
+def assign(row: Any, values: Mapping[str, Any]) -> None:
+    """Set the attributes whose value differs: equal values would mark the row dirty for nothing.
+
+    The UPDATE is the same either way (none for equal values); a clean row just costs its
+    transaction's flushes nothing.
+    """
+    for key, value in values.items():
+        if getattr(row, key) != value:
+            setattr(row, key, value)
+
+
+def active_attempt(s: Session, attempt_id: str) -> tuple[Attempt, CourseVersion]:
+    """An attempt that may still be played, with its pinned course version.
+
+    Raises:
+        AttemptNotFound: no such attempt.
+        AttemptClosed: completed or abandoned.
+    """
+    attempt = s.get(Attempt, attempt_id)
+    if attempt is None:
+        raise AttemptNotFound()
+    if attempt.status != AttemptStatus.ACTIVE:
+        raise AttemptClosed()
+    version = s.get(CourseVersion, attempt.course_version_id)
+    if version is None:  # pragma: no cover - FK
+        raise AttemptNotFound()
+    return attempt, version
 
 
 def registration(
