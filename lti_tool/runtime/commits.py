@@ -42,8 +42,9 @@ MAX_CHANGES = 5000
 class CommitReply:
     """What the commit endpoint answers.
 
-    ``menu``: when the commit reached sequencing (``sequencing_changed``), the attempt's player
-    view rebuilt in the commit's own transaction (a passed SCO can enable items and Continue).
+    ``menu``: when the commit reached sequencing (``sequencing_changed``) in a course of several
+    items, the attempt's player view rebuilt in the commit's own transaction (a passed SCO can
+    enable items and Continue).
     """
 
     seq: int
@@ -202,9 +203,14 @@ def _apply(services: Services, row: Any, request: CommitBody) -> Committed:
 
 
 def _menu(s: Session, services: Services, attempt: Attempt) -> OpenedAttempt | None:
-    """The refreshed player view for the commit's reply (read in the commit's transaction)."""
+    """The refreshed player view for the commit's reply (read in the commit's transaction).
+
+    None for a course of one item: its player shows no menu and no buttons.
+    """
     version = s.get(CourseVersion, attempt.course_version_id)
-    return reopened_view(s, services, attempt, version) if version is not None else None
+    if version is None or len(player_items(version)) <= 1:
+        return None
+    return reopened_view(s, services, attempt, version)
 
 
 def _track(

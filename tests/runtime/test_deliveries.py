@@ -4,18 +4,16 @@ attempt status enum is the database's CHECK."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy.orm import Session
 
 from lti_tool.lti.context import Launch
 from lti_tool.runtime import deliveries as deliveries_module
@@ -29,22 +27,6 @@ from lti_tool.web.player import _toc_json, learner_page
 GOLF12 = "scorm12/RuntimeBasicCalls_SCORM12.zip"
 FORCED = "scorm2004/SequencingForcedSequential_SCORM20043rdEdition.zip"
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def counted(services: Services, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Units of work opened on ``services.db`` (one entry per ``session()``)."""
-    opened: list[int] = []
-    real = services.db.session
-
-    @contextlib.contextmanager
-    def session() -> Iterator[Session]:
-        opened.append(1)
-        with real() as s:
-            yield s
-
-    monkeypatch.setattr(services.db, "session", session)
-    return opened
 
 
 # -- the registry ------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import types
 import zipfile
 from collections.abc import Callable, Iterator
@@ -12,7 +11,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session
 
 from lti_tool import catalogue
 from lti_tool.lti.context import Launch
@@ -45,22 +43,6 @@ def attempt_row(services: Services, attempt_id: str) -> dict[str, Any]:
         a = s.get(Attempt, attempt_id)
         assert a is not None
         return {"number": a.number, "status": a.status, "current_item": a.current_item, "sequencing": a.sequencing}
-
-
-@pytest.fixture
-def counted(services: Services, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Units of work opened on ``services.db`` (one entry per ``session()``)."""
-    opened: list[int] = []
-    real = services.db.session
-
-    @contextlib.contextmanager
-    def session() -> Iterator[Session]:
-        opened.append(1)
-        with real() as s:
-            yield s
-
-    monkeypatch.setattr(services.db, "session", session)
-    return opened
 
 
 @pytest.mark.parametrize("package", [GOLF12, GOLF2004, ASSETS12])
