@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -34,13 +34,14 @@ from lti_tool.outcome_events import OutcomeChanged
 from lti_tool.storage import Database
 from lti_tool.storage.models import GradeOutbox, LearnerRegistration, Platform, PlatformStatus
 from lti_tool.storage.outbox import SqlOutboxStore
+from scorm.outcome import Outcome
 from sync.breaker import BreakerConfig
 from sync.errors import InvalidOutcomeError, PlatformNotFoundError
 from sync.lti_claims import SCOPE_LINEITEM, SCOPE_SCORE
 from sync.model import LineItemRef, OutboxItem, ScoreUpdate
 from sync.ports import EnqueueResult, PlatformEndpoints, TokenCache
 from sync.retry import RetryPolicy
-from sync.scores import build_score_update, outcome_from_mapping
+from sync.scores import build_score_update
 from sync.tokens import ClientCredentialsTokenProvider, LocalTokenMemo
 from sync.worker import Worker, WorkerConfig, utc_now
 
@@ -105,7 +106,7 @@ def line_item_target(registration: LearnerRegistration) -> LineItemTarget | None
 
 
 def score_update_for(
-    registration: LearnerRegistration, outcome: Mapping[str, Any], changed_at: datetime
+    registration: LearnerRegistration, outcome: Outcome, changed_at: datetime
 ) -> ScoreUpdate | None:
     """The ``ScoreUpdate`` for a learner's new outcome, or None when nothing is to be sent.
 
@@ -121,7 +122,7 @@ def score_update_for(
     if target is None:
         return None
     return build_score_update(
-        outcome_from_mapping(outcome, changed_at=changed_at),
+        replace(outcome, changed_at=changed_at),
         platform_key=str(registration.platform_id),
         line_item_key=target.key,
         line_item=target.ref,

@@ -7,14 +7,14 @@ that commit back (the grade outbox row and the outcome commit together, or neith
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
 from lti_tool.storage.models import Attempt, LearnerRegistration
+from scorm.outcome import Outcome
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,14 +25,14 @@ class OutcomeChanged:
         session: the commit's open transaction; listeners write in it.
         registration: the learner registration of the attempt (None when it was erased).
         attempt: the attempt row, already carrying the new outcome.
-        outcome: the rolled-up outcome (``score_scaled``, ``completion``, ``success`` …).
+        outcome: the rolled-up outcome (the one outcome type, :class:`scorm.outcome.Outcome`).
         changed_at: when the commit happened (UTC).
     """
 
     session: Session
     registration: LearnerRegistration | None
     attempt: Attempt
-    outcome: Mapping[str, Any]
+    outcome: Outcome
     changed_at: datetime
 
 

@@ -4,7 +4,8 @@ Modules:
 
 * ``sync.model``     — ``OutboxStatus`` (+ ``TRANSITIONS``), ``LineItemRef``, ``ScoreUpdate``,
   ``OutboxItem``, ``ActivityProgress``, ``GradingProgress``, ``next_score_timestamp``.
-* ``sync.scores``    — ``Outcome`` (+ ``Completion``/``Success``) → ``build_score_update``;
+* ``sync.scores``    — ``scorm.outcome.Outcome`` (+ ``Completion``/``Success``, re-exported) →
+  ``build_score_update``;
   ``score_payload``, ``scores_url``/``results_url``, ``suppression_reason`` (Moodle clears
   grades on non-final posts), media types and AGS scopes.
 * ``sync.retry``     — pure ``decide(AttemptResult, attempts=, now=, rng=, policy=)`` →

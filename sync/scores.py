@@ -10,18 +10,19 @@ Moodle facts that shape this module (mod/lti/service/gradebookservices, read for
   (line item, learner), progress-only or non-final updates are not sent at all.
 * A missing ``scoreMaximum`` means 1, so it is always sent with ``scoreGiven``.
 * The timestamp must be strictly later, at 1-second resolution, than the stored one (else 409).
+
+The outcome is :class:`scorm.outcome.Outcome` (re-exported here with ``Completion`` and
+``Success``): the one type the runtime produces and stores, and this module grades.
 """
 
 from __future__ import annotations
 
-import enum
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from scorm.outcome import Completion, Outcome, Success
 from sync.errors import InvalidOutcomeError
 from sync.model import (
     ActivityProgress,
@@ -34,81 +35,6 @@ from sync.model import (
 
 #: Comments longer than this are cut (Moodle stores feedback as text; keep payloads small).
 COMMENT_LIMIT = 4000
-
-
-class Completion(enum.StrEnum):
-    """Completion as the content reported it (SCORM completion_status / lesson_status, xAPI)."""
-
-    COMPLETED = "completed"
-    INCOMPLETE = "incomplete"
-    NOT_ATTEMPTED = "not_attempted"
-    UNKNOWN = "unknown"
-
-
-class Success(enum.StrEnum):
-    """Success as the content reported it (SCORM success_status / lesson_status, xAPI)."""
-
-    PASSED = "passed"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Outcome:
-    """A learner's outcome on one activity at one instant (produced by ``scorm/``).
-
-    Attributes:
-        score_scaled: -1..1 (SCORM 2004 scaled score; 1.2 raw/max normalised), None if no score.
-        completion: completion state.
-        success: success state.
-        is_final: the attempt is over (terminated/submitted): the score is the one to grade.
-        changed_at: when the outcome changed (tz-aware); becomes the Score timestamp.
-        comment: optional feedback text for the gradebook.
-    """
-
-    score_scaled: float | None
-    completion: Completion = Completion.UNKNOWN
-    success: Success = Success.UNKNOWN
-    is_final: bool = False
-    changed_at: datetime
-    comment: str | None = None
-
-
-def outcome_from_mapping(
-    data: Mapping[str, Any], *, changed_at: datetime, is_final: bool | None = None
-) -> Outcome:
-    """Build an ``Outcome`` from the plain mapping the runtime stores (``scorm`` outcome dict).
-
-    ``sync`` does not import ``scorm`` (DESIGN.md §4); the runtime's ``outcome_changed`` hook
-    passes its outcome as a mapping with ``score_scaled``, ``completion``, ``success``.
-
-    Args:
-        data: the outcome mapping (missing keys mean unknown / no score).
-        changed_at: when it changed.
-        is_final: the attempt is over; None derives it: completed, or passed/failed known.
-
-    Raises:
-        InvalidOutcomeError: unknown completion/success value or a non-numeric score.
-    """
-    try:
-        completion = Completion(data.get("completion") or Completion.UNKNOWN)
-        success = Success(data.get("success") or Success.UNKNOWN)
-    except ValueError as exc:
-        raise InvalidOutcomeError(f"unknown completion/success in outcome: {exc}") from exc
-    scaled = data.get("score_scaled")
-    if scaled is not None and (isinstance(scaled, bool) or not isinstance(scaled, int | float)):
-        raise InvalidOutcomeError(f"score_scaled must be a number, got {scaled!r}")
-    if is_final is None:
-        is_final = completion is Completion.COMPLETED or success is not Success.UNKNOWN
-    comment = data.get("comment")
-    return Outcome(
-        score_scaled=None if scaled is None else float(scaled),
-        completion=completion,
-        success=success,
-        is_final=is_final,
-        changed_at=changed_at,
-        comment=comment if isinstance(comment, str) else None,
-    )
 
 
 # activityProgress table (AGS 2.0 §3.4.5), first matching row wins.
@@ -138,7 +64,7 @@ def activity_progress(outcome: Outcome) -> ActivityProgress:
             break
     if progress is ActivityProgress.STARTED and outcome.score_scaled is not None:
         progress = ActivityProgress.IN_PROGRESS
-    if outcome.is_final and progress is not ActivityProgress.COMPLETED:
+    if outcome.final and progress is not ActivityProgress.COMPLETED:
         progress = ActivityProgress.SUBMITTED
     return progress
 
@@ -146,7 +72,7 @@ def activity_progress(outcome: Outcome) -> ActivityProgress:
 def _scaled(outcome: Outcome, *, score_from_success: bool) -> float | None:
     value = outcome.score_scaled
     if value is None:
-        if score_from_success and outcome.is_final and outcome.success is not Success.UNKNOWN:
+        if score_from_success and outcome.final and outcome.success is not Success.UNKNOWN:
             return 1.0 if outcome.success is Success.PASSED else 0.0
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -187,6 +113,8 @@ def build_score_update(
     """
     if not user_id:
         raise InvalidOutcomeError("user_id (the LTI sub) must not be empty")
+    if outcome.changed_at is None:
+        raise InvalidOutcomeError("the outcome has no changed_at: the Score needs its timestamp")
     maximum = line_item.score_maximum
     if isinstance(maximum, bool) or not math.isfinite(maximum) or maximum <= 0:
         raise InvalidOutcomeError(f"score_maximum must be a positive number, got {maximum!r}")
@@ -194,7 +122,7 @@ def build_score_update(
     given = None if scaled is None else round(scaled * maximum, 4)
     if given is None:
         grading = GradingProgress.NOT_READY
-    elif outcome.is_final:
+    elif outcome.final:
         grading = GradingProgress.FULLY_GRADED
     else:
         grading = GradingProgress.PENDING

@@ -67,6 +67,14 @@ class PlatformStatus(enum.StrEnum):
     DISABLED = "disabled"
 
 
+class AttemptStatus(enum.StrEnum):
+    """Lifecycle of a learner's attempt (the values of ``ck_attempts_status``)."""
+
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    ABANDONED = "abandoned"
+
+
 class KeyStatus(enum.StrEnum):
     """Lifecycle of a tool signing key."""
 
@@ -281,7 +289,7 @@ class Attempt(Base):
     registration_id: Mapped[int] = mapped_column(ForeignKey("learner_registrations.id", ondelete="CASCADE"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     course_version_id: Mapped[int] = mapped_column(ForeignKey("course_versions.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = mapped_column(String(16), default=AttemptStatus.ACTIVE.value)
     current_item: Mapped[str | None] = mapped_column(String(255), nullable=True)
     sequencing: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     outcome: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -92,7 +92,7 @@ def tables_url(version: str) -> str:
 @bp.get("/player/tables/<version>.<digest>.js")
 def tables(version: str, digest: str) -> Response:
     """The data model tables script (public, immutable; 404 for an unknown version or digest)."""
-    if version not in service.CMI_VERSION.values():
+    if version not in service.deliveries(services()).runtimes():
         raise NotFound()
     body, current = _tables_script(version)
     if not hmac.compare_digest(digest, current):
@@ -181,8 +181,10 @@ def render_player(
     """The player page for an opened attempt, starting at its current item.
 
     ``started``: that item's session, started with the attempt (``service.open_and_start``,
-    ``service.reopen_and_start``); None when the attempt has no item to deliver.
+    ``service.reopen_and_start``); None when the attempt has no item to deliver. The page is the
+    one the course's delivery names (``Delivery.player_template``).
     """
+    delivery = service.deliveries(services()).for_course(opened.standard)
     token = attempt_token(opened.attempt_id, learner)
     items = _toc_json(opened)
     runtime = _runtime_config(opened.attempt_id, started, token) if started is not None else None
@@ -202,7 +204,7 @@ def render_player(
         "nav": opened.nav,
         "message": opened.message,
     }
-    return render_template("player/player.html", player_config=config, tables_url=tables_url(opened.cmi_version))
+    return render_template(delivery.player_template, player_config=config, tables_url=tables_url(opened.cmi_version))
 
 
 def learner_page(launch: Launch) -> str:
@@ -305,13 +307,12 @@ def commit(attempt_id: str, item_id: str) -> tuple[Response, int]:
         "attempt_outcome": reply.attempt_outcome,
         "replayed": reply.replayed,
     }
-    if reply.sequencing_changed:
+    if reply.menu is not None and len(reply.menu.items) > 1:
         # A SCO's result can enable items and Continue (e.g. a forced-sequential course once the
-        # first SCO is passed): the player refreshes its menu and buttons from this.
-        view = service.reopen_attempt(services(), attempt_id)
-        if len(view.items) > 1:
-            payload["items"] = _toc_json(view)
-            payload["nav"] = view.nav
+        # first SCO is passed): the player refreshes its menu and buttons from this (built in
+        # the commit's own transaction).
+        payload["items"] = _toc_json(reply.menu)
+        payload["nav"] = reply.menu.nav
     return jsonify(payload), 200
 
 
@@ -322,15 +323,18 @@ def navigate(attempt_id: str) -> tuple[Response, int]:
     :raise 400: the request is refused (SN exception in plain words); nothing changes.
     """
     learner, token, body = _authorised_body(attempt_id)
-    decision = service.navigate(services(), attempt_id, body.get("request", ""), body.get("target"))
+    # one transaction: the request, the delivered item's session and the refreshed menu; the
+    # learner's name comes from their registration (this request carries no launch)
+    decision = service.navigate(services(), attempt_id, body.get("request", ""), body.get("target"), learner_id=learner)
     if decision.error:
         payload: dict[str, Any] = {"error": decision.error, "message": decision.message}
         if decision.opened is not None:
             payload["items"] = _toc_json(decision.opened)
             payload["nav"] = decision.opened.nav
         return jsonify(payload), 400
-    opened = decision.opened
-    view = opened if opened is not None else service.reopen_attempt(services(), attempt_id)
+    view = decision.opened
+    if view is None:  # pragma: no cover - a request that is not refused carries its view
+        raise NotFound()
     toc = _toc_json(view)
     reply: dict[str, Any] = {
         "items": toc,
@@ -340,11 +344,9 @@ def navigate(attempt_id: str) -> tuple[Response, int]:
         "item": None,
         "runtime": None,
     }
-    if decision.item is not None:
+    if decision.item is not None and decision.session is not None:
         reply["item"] = next(r for r in toc if r["id"] == decision.item.id)
-        # the learner's name comes from their registration (this request carries no launch)
-        session = service.start_item_session(services(), attempt_id, decision.item.id, learner_id=learner)
-        reply["runtime"] = _runtime_config(attempt_id, session, token)
+        reply["runtime"] = _runtime_config(attempt_id, decision.session, token)
     return jsonify(reply), 200
 
 

@@ -5,7 +5,9 @@ Pure, stdlib-only. Public API:
 * tables: :func:`export_tables`, :func:`table_for`, ``ElementSpec``, ``ArraySpec``, ``Access``
 * model: :func:`get_value`, :func:`set_value`, :func:`apply_commit` → :class:`CommitResult`,
   :func:`empty_state`
-* lifecycle: :func:`initial_state`, :func:`finish_session`, :func:`attempt_continues`
+* lifecycle: :func:`initial_state_12` / :func:`initial_state_2004` over :class:`Scorm12Launch` /
+  :class:`Scorm2004Launch` (:func:`initial_state` from keywords), :func:`finish_session`,
+  :func:`attempt_continues`
 * outcome: :class:`Outcome`, :func:`outcome_from_state`, :func:`rollup_outcomes`
 * errors: :class:`ErrorKind`, :func:`error_code`, :class:`CmiError` and subclasses
 * time: ``scorm.cmi.durations``
@@ -36,10 +38,16 @@ from scorm.cmi.errors import (
     normalise_version,
 )
 from scorm.cmi.lifecycle import (
+    LaunchParameters,
     LmsComment,
+    Scorm12Launch,
+    Scorm2004Launch,
     attempt_continues,
     finish_session,
     initial_state,
+    initial_state_12,
+    initial_state_2004,
+    launch_parameters,
     session_exit,
 )
 from scorm.cmi.model import (
@@ -67,9 +75,12 @@ __all__ = [
     "ErrorKind",
     "InvalidArgumentError",
     "InvalidStateError",
+    "LaunchParameters",
     "LmsComment",
     "Outcome",
     "Rejection",
+    "Scorm12Launch",
+    "Scorm2004Launch",
     "Success",
     "UnknownVersionError",
     "Version",
@@ -85,6 +96,9 @@ __all__ = [
     "get_value",
     "get_value_kind",
     "initial_state",
+    "initial_state_12",
+    "initial_state_2004",
+    "launch_parameters",
     "normalise_version",
     "outcome_from_state",
     "parse_span",

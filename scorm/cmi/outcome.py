@@ -1,5 +1,8 @@
 """Outcome of a SCO (score, completion, success, progress, time) and a simple attempt rollup.
 
+The type itself (:class:`scorm.outcome.Outcome`, with ``Completion`` and ``Success``) is the one
+the grade outbox takes too; it is re-exported here.
+
 The outcome is what the grade outbox compares and sends. It is read from a state document with
 the version's rules; :func:`rollup_outcomes` combines the SCOs of one attempt with a deliberately
 simple, documented rule (full SCORM 2004 sequencing rollup is the sequencing package's job).
@@ -9,55 +12,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Final
 
 from scorm.cmi.durations import CS_PER_SECOND, parse_span
 from scorm.cmi.errors import InvalidArgumentError
 from scorm.cmi.model import _unpack, evaluated_completion_status, evaluated_success_status
+from scorm.outcome import Completion, Outcome, Success
 
 logger = logging.getLogger(__name__)
 
-
-class Completion(StrEnum):
-    """Completion of a SCO or attempt."""
-
-    COMPLETED = "completed"
-    INCOMPLETE = "incomplete"
-    NOT_ATTEMPTED = "not_attempted"
-    UNKNOWN = "unknown"
-
-
-class Success(StrEnum):
-    """Success of a SCO or attempt."""
-
-    PASSED = "passed"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Outcome:
-    """What a SCO (or an attempt) achieved.
-
-    Attributes:
-        score_scaled: 0..1, or None when no score was reported.
-        score_raw / score_min / score_max: as reported (None when absent).
-        completion: completed / incomplete / not_attempted / unknown.
-        success: passed / failed / unknown.
-        progress: 0..1 or None.
-        total_time_seconds: accumulated time, including a not-yet-finished session's time.
-    """
-
-    score_scaled: float | None = None
-    score_raw: float | None = None
-    score_min: float | None = None
-    score_max: float | None = None
-    completion: Completion = Completion.UNKNOWN
-    success: Success = Success.UNKNOWN
-    progress: float | None = None
-    total_time_seconds: float = 0.0
+__all__ = ["Completion", "Outcome", "Success", "outcome_from_state", "rollup_outcomes"]
 
 
 # SCORM 1.2 lesson_status → (completion, success). "failed" means the learner finished and did

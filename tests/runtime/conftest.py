@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import factories
 import pytest
+from sqlalchemy.orm import Session
 
 from lti_tool import catalogue
 from lti_tool.lti.context import Launch
@@ -30,3 +32,19 @@ def make_launch(platform_id: int) -> Callable[..., Launch]:
         return factories.launch(course, platform_id=platform_id, **kw)
 
     return build
+
+
+@pytest.fixture
+def counted(services: Services, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Units of work opened on ``services.db`` (one entry per ``session()``)."""
+    opened: list[int] = []
+    real = services.db.session
+
+    @contextlib.contextmanager
+    def session() -> Iterator[Session]:
+        opened.append(1)
+        with real() as s:
+            yield s
+
+    monkeypatch.setattr(services.db, "session", session)
+    return opened

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import types
 import zipfile
 from collections.abc import Callable, Iterator
@@ -12,11 +11,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session
 
 from lti_tool import catalogue
 from lti_tool.lti.context import Launch
-from lti_tool.runtime import service
+from lti_tool.runtime import attempts, service
 from lti_tool.runtime.errors import AttemptLimitReached, CourseNotLinked, CourseUnavailable, StandardNotPlayable
 from lti_tool.services import Services
 from lti_tool.settings import load_settings
@@ -47,22 +45,6 @@ def attempt_row(services: Services, attempt_id: str) -> dict[str, Any]:
         return {"number": a.number, "status": a.status, "current_item": a.current_item, "sequencing": a.sequencing}
 
 
-@pytest.fixture
-def counted(services: Services, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Units of work opened on ``services.db`` (one entry per ``session()``)."""
-    opened: list[int] = []
-    real = services.db.session
-
-    @contextlib.contextmanager
-    def session() -> Iterator[Session]:
-        opened.append(1)
-        with real() as s:
-            yield s
-
-    monkeypatch.setattr(services.db, "session", session)
-    return opened
-
-
 @pytest.mark.parametrize("package", [GOLF12, GOLF2004, ASSETS12])
 def test_same_attempt_and_session_as_open_then_start(
     services: Services,
@@ -71,7 +53,7 @@ def test_same_attempt_and_session_as_open_then_start(
     monkeypatch: pytest.MonkeyPatch,
     package: str,
 ) -> None:
-    monkeypatch.setattr(service, "secrets", types.SimpleNamespace(randbits=lambda bits: 7))  # same sequencing seed
+    monkeypatch.setattr(attempts, "secrets", types.SimpleNamespace(randbits=lambda bits: 7))  # same sequencing seed
     course = import_course(package)
     together, session = open_and_start(services, make_launch(course.course_key, sub="together"))
     apart = service.open_attempt(services, make_launch(course.course_key, sub="apart"))

@@ -106,8 +106,8 @@ def test_score_and_completion_roll_up_and_call_the_outcome_listeners(
 
     class Recorder:
         def outcome_changed(self, event: OutcomeChanged) -> None:
-            assert event.registration is not None and event.attempt.outcome == event.outcome
-            seen.append({**event.outcome, "sub": event.registration.learner_sub})
+            assert event.registration is not None and event.attempt.outcome == event.outcome.to_json()
+            seen.append({**event.outcome.to_json(), "sub": event.registration.learner_sub})
 
     services = dataclasses.replace(services, outcome_listeners=(*services.outcome_listeners, Recorder()))
     course = import_course(GOLF2004)

@@ -572,3 +572,67 @@ def test_shared_data_permissions_of_the_manifest_map_are_enforced() -> None:
     # an empty store reads as not initialised (ADL CTS DMI)
     cleared, code = set_value(state, "adl.data.0.store", "", "2004")
     assert code == 0 and get_value(cleared, "adl.data.0.store", "2004") == ("", 403)
+
+
+# --- one function per version over typed launch parameters (issue 11) ------------------------
+
+
+def test_initial_state_12_from_typed_parameters():
+    from scorm.cmi import Scorm12Launch, initial_state_12
+
+    params = Scorm12Launch(learner_id="s1", learner_name="Ann", mastery_score=80, max_time_allowed=90.5)
+    state = initial_state_12(params)
+    assert state == initial_state("1.2", learner_id="s1", learner_name="Ann", mastery_score=80, max_time_allowed=90.5)
+    assert state["values"]["cmi.student_data.mastery_score"] == "80"
+    assert state["values"]["cmi.student_data.max_time_allowed"] == "0000:01:30.50"
+    assert state["values"]["cmi.core.entry"] == "ab-initio"
+    resumed = initial_state_12(params, {**state, "values": {**state["values"], "cmi.core.exit": "suspend"}})
+    assert resumed["values"]["cmi.core.entry"] == "resume"
+
+
+def test_initial_state_2004_from_typed_parameters():
+    from scorm.cmi import Scorm2004Launch, initial_state_2004
+
+    params = Scorm2004Launch(
+        learner_id="s1",
+        learner_name="Ann",
+        scaled_passing_score=0.5,
+        completion_threshold=0.75,
+        objective_ids=("obj-a",),
+        objectives=({"id": "obj-b", "success_status": "passed"},),
+    )
+    state = initial_state_2004(params)
+    values = state["values"]
+    assert (values["cmi.scaled_passing_score"], values["cmi.completion_threshold"]) == ("0.5", "0.75")
+    assert (values["cmi.objectives.0.id"], values["cmi.objectives.1.id"]) == ("obj-a", "obj-b")
+    assert values["cmi.objectives.1.success_status"] == "passed"
+    assert state["counts"]["cmi.objectives"] == 2
+    # a session that never wrote cmi.exit resumes only when the caller says so
+    assert initial_state_2004(params, state)["values"]["cmi.entry"] == "resume"
+    assert initial_state_2004(params, state, resume_if_exit_unset=False)["values"]["cmi.entry"] == "ab-initio"
+
+
+@pytest.mark.parametrize(
+    ("version", "kwargs", "message"),
+    [
+        ("1.2", {"objectives": [{"id": "o"}]}, "objectives is a SCORM 2004 setting, not SCORM 1.2."),
+        ("2004", {"mastery_score": 80}, "mastery_score is a SCORM 1.2 setting, not SCORM 2004; use scaled_passing_score."),  # noqa: E501
+        ("2004", {"lesson_location": "x"}, "lesson_location is not a launch parameter."),
+    ],
+)
+def test_launch_parameters_name_the_wrong_version(version, kwargs, message):
+    from scorm.cmi import launch_parameters
+
+    with pytest.raises(InvalidArgumentError) as info:
+        launch_parameters(version, learner_id="s1", learner_name="Ann", **kwargs)
+    assert info.value.args[0] == message
+
+
+def test_launch_parameters_are_frozen():
+    import dataclasses
+
+    from scorm.cmi import Scorm2004Launch
+
+    params = Scorm2004Launch(learner_id="s1", learner_name="Ann")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        params.learner_id = "s2"  # type: ignore[misc]

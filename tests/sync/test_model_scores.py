@@ -258,11 +258,13 @@ def test_suppression(scaled, final, grade_delivered, suppressed):
         ({}, False, "NotReady"),
     ],
 )
-def test_outcome_from_runtime_mapping(data, final, grading):
-    from sync.scores import outcome_from_mapping
+def test_stored_outcome_grades_with_derived_finality(data, final, grading):
+    from dataclasses import replace
 
-    outcome = outcome_from_mapping(data, changed_at=T)
-    assert outcome.is_final is final
+    from scorm.outcome import Outcome as StoredOutcome
+
+    outcome = replace(StoredOutcome.from_json(data), changed_at=T)
+    assert outcome.is_final is None and outcome.final is final
     upd = build_score_update(
         outcome,
         platform_key="p",
@@ -277,8 +279,24 @@ def test_outcome_from_runtime_mapping(data, final, grading):
     "data",
     [{"completion": "done"}, {"success": "maybe"}, {"score_scaled": "0.5"}, {"score_scaled": True}],
 )
-def test_outcome_from_mapping_rejects_garbage(data):
-    from sync.scores import outcome_from_mapping
+def test_stored_outcome_rejects_garbage(data):
+    from scorm.outcome import OutcomeError
 
-    with pytest.raises(InvalidOutcomeError):
-        outcome_from_mapping(data, changed_at=T)
+    with pytest.raises(OutcomeError):
+        Outcome.from_json(data)
+
+
+def test_one_outcome_type_for_scorm_and_sync():
+    from scorm.cmi import Outcome as CmiOutcome
+    from scorm.outcome import Completion
+    from sync.scores import Completion as SyncCompletion
+
+    assert Outcome is CmiOutcome and SyncCompletion is Completion
+
+
+def test_an_outcome_without_its_time_is_no_score():
+    with pytest.raises(InvalidOutcomeError, match="changed_at"):
+        build_score_update(
+            Outcome(score_scaled=0.5), platform_key="p", line_item_key="k",
+            line_item=LineItemRef(url="http://x/li"), user_id="u",
+        )  # fmt: skip

@@ -20,6 +20,7 @@ from lti_tool.services import Services
 from lti_tool.storage import Database
 from lti_tool.storage.models import Attempt, LearnerRegistration, Platform
 from lti_tool.storage.outbox import SqliteWorkerLock, SqlOutboxStore, WorkerLockError
+from scorm.outcome import Outcome
 from sync.errors import PlatformNotFoundError, SigningKeyError
 from sync.lti_claims import SCOPE_LINEITEM, SCOPE_SCORE
 
@@ -78,7 +79,7 @@ def test_line_item_target(ags: dict[str, Any], key: str | None, url: str | None,
 )
 def test_score_update_for(outcome: dict[str, Any], is_learner: bool, expected: tuple | None) -> None:
     reg = registration({"scope": [SCOPE_SCORE], "lineitem": LI}, is_learner=is_learner)
-    update = grades.score_update_for(reg, outcome, AT)
+    update = grades.score_update_for(reg, Outcome.from_json(outcome), AT)
     if expected is None:
         assert update is None
         return
@@ -91,11 +92,7 @@ def test_ungradable_outcome_is_logged_not_raised(db: Database, caplog: pytest.Lo
     reg = registration({"scope": [SCOPE_SCORE], "lineitem": LI})
     with caplog.at_level(logging.WARNING, logger="lti_tool.grades"), db.session() as s:
         event = OutcomeChanged(
-            session=s,
-            registration=reg,
-            attempt=Attempt(id="a-1"),
-            outcome={"completion": "sideways"},
-            changed_at=AT,
+            session=s, registration=reg, attempt=Attempt(id="a-1"), outcome=Outcome(score_scaled=1.5), changed_at=AT
         )
         result = grades.enqueue_score(event)
     assert result is None
