@@ -14,10 +14,10 @@ from flask import Flask
 from lti_tool import create_app, grades
 from lti_tool.cli import CliContext
 from lti_tool.lti.context import Launch, LaunchPage, LaunchRedirect
-from lti_tool.lti.validation import RESOURCE_LINK
 from lti_tool.services import Services, build_services, services_of
 from lti_tool.settings import Settings
 from lti_tool.web import content, lti, lti_adv, player, security
+from sync.lti_claims import MESSAGE_RESOURCE_LINK as RESOURCE_LINK
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "lti_tool"
