@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import hashlib
 import logging
 import re
 import shutil
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Session
 from lti_tool.services import Services
 from lti_tool.storage import Database
 from lti_tool.storage.models import Course, CourseVersion
-from scorm.packaging import ImportedPackage, ImportLimits, PackageError, extract_package
+from scorm.packaging import ImportedPackage, ImportLimits, PackageError, extract_package, package_digest
 from scorm.packaging.cmi5 import Cmi5Course
 from scorm.packaging.scorm_manifest import ScormManifest
 from scorm.packaging.tincan import TinCanManifest
@@ -128,14 +127,6 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _slug(text: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return slug[:120] or "course"
@@ -183,14 +174,16 @@ def import_package(
     """
     content_root = services.settings.content_path
     content_root.mkdir(parents=True, exist_ok=True)
-    sha = _sha256(source)
+    limits = limits_from(services)
+    # Hashed once: the digest checks for identical bytes and is handed to the importer.
+    digest = package_digest(source, limits.chunk_bytes)
     with services.db.session() as s:
-        existing = s.scalars(select(CourseVersion).where(CourseVersion.sha256 == sha)).first()
+        existing = s.scalars(select(CourseVersion).where(CourseVersion.sha256 == digest.sha256)).first()
         if existing is not None:
             return _outcome("unchanged", existing)
 
-    folder_existed = (content_root / sha).exists()
-    package = extract_package(source, content_root, limits_from(services), durable=True)
+    folder_existed = (content_root / digest.sha256).exists()
+    package = extract_package(source, content_root, limits, durable=True, digest=digest)
     content_dir = package.content_dir
     if content_dir is None:  # pragma: no cover - extract_package always sets it
         raise CatalogueError("the importer returned no content folder")

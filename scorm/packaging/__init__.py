@@ -26,11 +26,12 @@ from scorm.packaging.cmi5 import (
 from scorm.packaging.errors import ALL_ERROR_TYPES, PackageError
 from scorm.packaging.importer import (
     ImportedPackage,
-    PackageStructure,
+    PackageDigest,
     extract_package,
     inspect_package,
-    parse_manifest_bytes,
+    package_digest,
 )
+from scorm.packaging.manifests import PackageStructure, parse_manifest_bytes
 from scorm.packaging.model import (
     DEFAULT_LIMITS,
     ImportLimits,
@@ -72,6 +73,7 @@ __all__ = [
     "Metadata",
     "MoveOn",
     "Organization",
+    "PackageDigest",
     "PackageError",
     "PackageStructure",
     "Resource",
@@ -85,6 +87,7 @@ __all__ = [
     "TinCanManifest",
     "extract_package",
     "inspect_package",
+    "package_digest",
     "parse_cmi5",
     "parse_manifest_bytes",
     "parse_scorm_manifest",
