@@ -21,13 +21,8 @@ from lxml import etree
 
 from scorm.packaging.errors import Findings, InvalidManifest, PackageError, UnknownStandard
 from scorm.packaging.model import Launchable, LaunchKind, Standard
-from scorm.packaging.sequencing import (
-    NS_ADLSEQ,
-    NS_IMSSS,
-    Sequencing,
-    build_sequencing,
-    parse_sequencing_elements,
-)
+from scorm.packaging.sequencing import NS_ADLSEQ, NS_IMSSS, Sequencing, build_sequencing
+from scorm.packaging.sequencing_xml import parse_sequencing_elements
 from scorm.packaging.urls import (
     apply_parameters,
     check_web_url,
@@ -36,6 +31,7 @@ from scorm.packaging.urls import (
     normalize_package_path,
     split_url,
 )
+from scorm.packaging.values import ValueReader
 from scorm.packaging.xmlsafe import local_name, namespace, text_of
 
 logger = logging.getLogger(__name__)
@@ -396,6 +392,7 @@ class _Parser:
         self.root = root
         self.file = file
         self.findings = findings
+        self.values = ValueReader(file, spec="SCORM CAM")
         # resources refused while parsing: items naming them are not reported a second time
         self.broken_resources: set[str] = set()
 
@@ -409,29 +406,6 @@ class _Parser:
         except PackageError as exc:
             self.findings.refuse(exc)
             return default
-
-    def boolean(self, raw: str | None, default: bool, where: str) -> bool:
-        if raw is None:
-            return default
-        value = raw.strip().lower()
-        if value in ("true", "1"):
-            return True
-        if value in ("false", "0"):
-            return False
-        raise self.fail(where, f'"{raw}" must be "true" or "false".', "XML Schema xs:boolean")
-
-    def decimal(self, raw: str | None, where: str, low: float, high: float) -> float | None:
-        if raw is None or not raw.strip():
-            return None
-        try:
-            value = float(raw.strip())
-        except ValueError as exc:
-            raise self.fail(where, f'"{raw}" is not a number.', "XML Schema xs:decimal") from exc
-        if not (low <= value <= high):
-            raise self.fail(
-                where, f"{raw} is outside the allowed range {low:g} to {high:g}.", "CAM value space"
-            )
-        return value
 
     # --- version detection ------------------------------------------------------------------
 
@@ -741,20 +715,21 @@ class _Parser:
             for a in ("completedByMeasure", "minProgressMeasure", "progressWeight")
         )
         if raw_value is not None and not has_attrs:
-            value = self.decimal(raw_value, cwhere, 0.0, 1.0)
             return CompletionThreshold(
                 completed_by_measure=True,
-                min_progress_measure=1.0 if value is None else value,
+                min_progress_measure=self.values.decimal(raw_value, 1.0, cwhere, 0.0, 1.0),
                 raw_value=raw_value,
             )
-        min_pm = self.decimal(ct.get("minProgressMeasure"), f"{cwhere}/@minProgressMeasure", 0, 1)
-        weight = self.decimal(ct.get("progressWeight"), f"{cwhere}/@progressWeight", 0, 1)
+        min_pm = self.values.decimal(
+            ct.get("minProgressMeasure"), 1.0, f"{cwhere}/@minProgressMeasure", 0, 1
+        )
+        weight = self.values.decimal(ct.get("progressWeight"), 1.0, f"{cwhere}/@progressWeight", 0, 1)
         return CompletionThreshold(
-            completed_by_measure=self.boolean(
+            completed_by_measure=self.values.boolean(
                 ct.get("completedByMeasure"), False, f"{cwhere}/@completedByMeasure"
             ),
-            min_progress_measure=1.0 if min_pm is None else min_pm,
-            progress_weight=1.0 if weight is None else weight,
+            min_progress_measure=min_pm,
+            progress_weight=weight,
             raw_value=raw_value,
         )
 
@@ -849,13 +824,13 @@ class _Parser:
                 launch_url = apply_parameters(resource.launch_path, parameters)
                 scorm_type = resource.scorm_type
         is_visible = self.attempt(
-            lambda: self.boolean(el.get("isvisible"), True, f"{where}/@isvisible"), True
+            lambda: self.values.boolean(el.get("isvisible"), True, f"{where}/@isvisible"), True
         )
         fields: dict[str, Any] = {}
         if standard is Standard.SCORM12:
             fields["mastery_score"] = self.attempt(
-                lambda: self.decimal(
-                    text_of(_adl_child(el, "masteryscore")), f"{where}/adlcp:masteryscore", 0, 100
+                lambda: self.values.decimal(
+                    text_of(_adl_child(el, "masteryscore")), None, f"{where}/adlcp:masteryscore", 0, 100
                 ),
                 None,
             )
@@ -928,10 +903,10 @@ class _Parser:
                 maps.append(
                     SharedDataMap(
                         target_id=target,
-                        read_shared_data=self.boolean(
+                        read_shared_data=self.values.boolean(
                             map_el.get("readSharedData"), True, f"{mwhere}/@readSharedData"
                         ),
-                        write_shared_data=self.boolean(
+                        write_shared_data=self.values.boolean(
                             map_el.get("writeSharedData"), True, f"{mwhere}/@writeSharedData"
                         ),
                     )
@@ -1004,7 +979,7 @@ class _Parser:
             extra: dict[str, Any] = {}
             if standard is Standard.SCORM2004:
                 extra["objectives_global_to_system"] = self.attempt(
-                    lambda org_el=org_el, where=where: self.boolean(
+                    lambda org_el=org_el, where=where: self.values.boolean(
                         org_el.get(f"{{{NS_ADLSEQ}}}objectivesGlobalToSystem"),
                         True,
                         f"{where}/@adlseq:objectivesGlobalToSystem",
@@ -1012,7 +987,7 @@ class _Parser:
                     True,
                 )
                 extra["shared_data_global_to_system"] = self.attempt(
-                    lambda org_el=org_el, where=where: self.boolean(
+                    lambda org_el=org_el, where=where: self.values.boolean(
                         _adl_attr(org_el, "sharedDataGlobalToSystem"),
                         True,
                         f"{where}/@adlcp:sharedDataGlobalToSystem",
