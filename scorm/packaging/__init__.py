@@ -52,8 +52,8 @@ from scorm.packaging.scorm_manifest import (
     SharedDataMap,
     parse_scorm_manifest,
 )
-from scorm.packaging.sequencing import Sequencing
 from scorm.packaging.tincan import TinCanActivity, TinCanManifest, parse_tincan
+from scorm.sequencing.definition import Sequencing
 
 __all__ = [
     "ALL_ERROR_TYPES",

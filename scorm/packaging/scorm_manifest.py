@@ -2,7 +2,7 @@
 
 References: SCORM 1.2 Content Aggregation Model (CAM) chapter 2 and SCORM 2004 CAM chapter 3
 (content packaging; ``adlcp``/``adlnav`` extensions), SCORM 2004 SN book (``imsss``/``adlseq``,
-parsed in :mod:`scorm.packaging.sequencing`).
+parsed in :mod:`scorm.packaging.sequencing_xml` into :mod:`scorm.sequencing.definition`).
 
 Content-packaging element names are matched by local name so that the common real-world mix of
 namespaces (a 1.2 package declaring the 2004 CP namespace, or none) still imports.
@@ -21,8 +21,7 @@ from lxml import etree
 
 from scorm.packaging.errors import Findings, InvalidManifest, PackageError, UnknownStandard
 from scorm.packaging.model import Launchable, LaunchKind, Standard
-from scorm.packaging.sequencing import NS_ADLSEQ, NS_IMSSS, Sequencing, build_sequencing
-from scorm.packaging.sequencing_xml import parse_sequencing_elements
+from scorm.packaging.sequencing_xml import NS_ADLSEQ, NS_IMSSS, parse_sequencing_elements
 from scorm.packaging.urls import (
     apply_parameters,
     check_web_url,
@@ -33,6 +32,7 @@ from scorm.packaging.urls import (
 )
 from scorm.packaging.values import ValueReader
 from scorm.packaging.xmlsafe import local_name, namespace, text_of
+from scorm.sequencing.definition import Sequencing, build_sequencing
 
 logger = logging.getLogger(__name__)
 

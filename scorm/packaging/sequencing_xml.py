@@ -1,7 +1,7 @@
 """IMS Simple Sequencing XML (``imsss:sequencing`` / ``adlseq``) read into the one model.
 
 Parses the child elements of one ``imsss:sequencing`` into the immutable definition of
-:mod:`scorm.packaging.sequencing` (the model the sequencing engine executes). Values go through
+:mod:`scorm.sequencing.definition` (the model the sequencing engine executes). Values go through
 :class:`scorm.packaging.values.ValueReader`, the one reader of the XML value space. Section
 numbers refer to the SCORM 2004 4th Edition SN book, chapter 5, and the IMS SS 1.0 XML binding.
 """
@@ -13,9 +13,9 @@ from typing import Any
 
 from lxml import etree
 
-from scorm.packaging.sequencing import (
-    NS_ADLSEQ,
-    NS_IMSSS,
+from scorm.packaging.values import ValueReader
+from scorm.packaging.xmlsafe import local_name, namespace, text_of
+from scorm.sequencing.definition import (
     RULE_ACTIONS_BY_KIND,
     AdlMapInfo,
     AdlObjective,
@@ -46,9 +46,9 @@ from scorm.packaging.sequencing import (
     SequencingRules,
     objective_identifier,
 )
-from scorm.packaging.values import ValueReader
-from scorm.packaging.xmlsafe import local_name, namespace, text_of
 
+NS_IMSSS = "http://www.imsglobal.org/xsd/imsss"
+NS_ADLSEQ = "http://www.adlnet.org/xsd/adlseq_v1p3"
 SPEC = "SN 5.1"
 
 _RULE_ELEMENTS: Mapping[str, RuleKind] = {

@@ -1,9 +1,12 @@
 """SCORM 2004 sequencing definitions (IMS Simple Sequencing 1.0 as profiled by the SN book).
 
-Typed, immutable, with every spec default filled in, so the runtime team can execute them
-without going back to the XML. Section numbers below refer to the SCORM 2004 4th Edition
-Sequencing and Navigation (SN) book, chapter 5 ("Sequencing Definition Model") and the
-IMS SS 1.0 XML binding; 2nd/3rd edition use the same elements and defaults except where noted.
+The one IMS SS model: typed, immutable, with every spec default filled in. The packaging layer
+parses manifests into it (:mod:`scorm.packaging.sequencing_xml`) and the activity tree holds it
+(:mod:`scorm.sequencing.tree`), so the engine executes exactly what was parsed. Stdlib only: the
+sequencing runtime imports it without lxml or the packaging code. Section numbers below refer
+to the SCORM 2004 4th Edition Sequencing and Navigation (SN) book, chapter 5 ("Sequencing
+Definition Model") and the IMS SS 1.0 XML binding; 2nd/3rd edition use the same elements and
+defaults except where noted.
 
 Sequencing collections (SN 5.1 / CAM 3.4.1.23): an ``<imsss:sequencing IDRef="x">`` on an item
 starts from the collection entry with ``ID="x"``; any child element the item declares itself
@@ -17,10 +20,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote
-
-NS_IMSSS = "http://www.imsglobal.org/xsd/imsss"
-NS_ADLSEQ = "http://www.adlnet.org/xsd/adlseq_v1p3"
-
 
 # --- vocabularies (SN 5.1, IMS SS XML binding) ------------------------------------------------
 
@@ -188,6 +187,22 @@ class RuleCondition:
     referenced_objective: str | None = None
     measure_threshold: float = 0.0
 
+    # The names the sequencing engine reads (scorm.sequencing.tracking).
+    @property
+    def negate(self) -> bool:
+        """``operator="not"``: the condition's value is negated (SN 5.1.2.1.3)."""
+        return self.operator == ConditionOperator.NOT
+
+    @property
+    def objective(self) -> str | None:
+        """``referencedObjective`` (``None``: the primary objective)."""
+        return self.referenced_objective
+
+    @property
+    def threshold(self) -> float:
+        """``measureThreshold``."""
+        return self.measure_threshold
+
 
 @dataclass(frozen=True, kw_only=True)
 class SequencingRule:
@@ -197,6 +212,11 @@ class SequencingRule:
     condition_combination: ConditionCombination = ConditionCombination.ALL
     conditions: tuple[RuleCondition, ...] = ()
     action: RuleAction
+
+    @property
+    def combination(self) -> ConditionCombination:
+        """``conditionCombination`` (the name the sequencing engine reads)."""
+        return self.condition_combination
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,6 +246,11 @@ class RollupCondition:
     condition: RollupConditionType
     operator: ConditionOperator = ConditionOperator.NO_OP
 
+    @property
+    def negate(self) -> bool:
+        """``operator="not"``: the condition's value is negated (SN 5.1.5.1.2)."""
+        return self.operator == ConditionOperator.NOT
+
 
 @dataclass(frozen=True, kw_only=True)
 class RollupRule:
@@ -237,6 +262,11 @@ class RollupRule:
     condition_combination: ConditionCombination = ConditionCombination.ANY
     conditions: tuple[RollupCondition, ...] = ()
     action: RollupAction
+
+    @property
+    def combination(self) -> ConditionCombination:
+        """``conditionCombination`` (the name the sequencing engine reads)."""
+        return self.condition_combination
 
 
 @dataclass(frozen=True, kw_only=True)
