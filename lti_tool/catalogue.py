@@ -219,10 +219,11 @@ def import_package(
                 launchable_count=len(package.launchables),
                 size_bytes=package.total_size,
                 content_dir=content_dir.name,
+                # The import summary the catalogue lists; the structure itself is read from the
+                # manifest in the content folder (lti_tool.course_structure), never from a copy.
                 structure={
                     "manifest_file": package.manifest_file,
                     "launchables": to_jsonable(package.launchables),
-                    "manifest": to_jsonable(package.structure),
                     "import_warnings": [w.as_dict() for w in package.warnings],
                 },
                 source_name=source.name[:512],

@@ -13,20 +13,19 @@ browser resends with the next number. That works the same on SQLite and PostgreS
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from lti_tool.catalogue import find_course
+from lti_tool.course_structure import version_structure
 from lti_tool.lti.context import Launch
 from lti_tool.runtime.errors import (
     AttemptClosed,
@@ -60,8 +59,7 @@ from scorm.cmi import (
     outcome_from_state,
     rollup_outcomes,
 )
-from scorm.packaging import DEFAULT_LIMITS, parse_manifest_bytes
-from scorm.packaging.scorm_manifest import Item, ScormManifest
+from scorm.packaging.scorm_manifest import Item
 
 logger = logging.getLogger(__name__)
 
@@ -143,38 +141,14 @@ def course_reference(launch: Launch) -> str:
     return str(ident).strip()
 
 
-@functools.lru_cache(maxsize=256)
-def _manifest(path: str) -> ScormManifest | None:
-    data = Path(path).read_bytes()
-    structure = parse_manifest_bytes(data, file="imsmanifest.xml", limits=DEFAULT_LIMITS)
-    return structure if isinstance(structure, ScormManifest) else None
-
-
-_ITEMS_BY_ID: dict[str, dict[str, Item]] = {}
-
-
 def manifest_items(services: Services, version: CourseVersion) -> dict[str, Item]:
     """The manifest's items by identifier (parsed once per process and package checksum)."""
-    found = _ITEMS_BY_ID.get(version.sha256)
-    if found is None:
-        manifest_file = str(version.structure.get("manifest_file", "imsmanifest.xml"))
-        manifest = _manifest(str(services.settings.content_path / version.content_dir / manifest_file))
-        found = {} if manifest is None else {i.identifier: i for org in manifest.organizations for i in org.walk()}
-        _ITEMS_BY_ID[version.sha256] = found
-    return found
-
-
-# Process caches keyed by the package's SHA-256: a version's content never changes once imported.
-_TREES: dict[str, sequencing.ActivityTree | None] = {}
+    return version_structure(services.settings.content_path, version).items
 
 
 def activity_tree(services: Services, version: CourseVersion) -> sequencing.ActivityTree | None:
     """The sequencing activity tree of a SCORM version (built once per process and version)."""
-    if version.sha256 not in _TREES:
-        manifest_file = str(version.structure.get("manifest_file", "imsmanifest.xml"))
-        manifest = _manifest(str(services.settings.content_path / version.content_dir / manifest_file))
-        _TREES[version.sha256] = sequencing.build_tree(manifest) if manifest is not None else None
-    return _TREES[version.sha256]
+    return version_structure(services.settings.content_path, version).tree
 
 
 _PLAYER_ITEMS: dict[str, tuple[PlayerItem, ...]] = {}
