@@ -14,6 +14,17 @@ Framework-free (stdlib + lxml). Typical use from the CLI or the web app::
 
 from __future__ import annotations
 
+from scorm.packaging.cam_model import (
+    CompletionThreshold,
+    Item,
+    Metadata,
+    Organization,
+    Resource,
+    ScormManifest,
+    ScormType,
+    SequencingCollectionEntry,
+    SharedDataMap,
+)
 from scorm.packaging.cmi5 import (
     Cmi5AU,
     Cmi5Block,
@@ -40,18 +51,7 @@ from scorm.packaging.model import (
     LaunchKind,
     Standard,
 )
-from scorm.packaging.scorm_manifest import (
-    CompletionThreshold,
-    Item,
-    Metadata,
-    Organization,
-    Resource,
-    ScormManifest,
-    ScormType,
-    SequencingCollectionEntry,
-    SharedDataMap,
-    parse_scorm_manifest,
-)
+from scorm.packaging.scorm_manifest import parse_scorm_manifest
 from scorm.packaging.tincan import TinCanActivity, TinCanManifest, parse_tincan
 from scorm.sequencing.definition import Sequencing
 

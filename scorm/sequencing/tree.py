@@ -40,7 +40,7 @@ from scorm.sequencing.errors import InvalidPrerequisites, UnknownActivity
 from scorm.sequencing.prereq12 import Expr, parse_prerequisites, referenced_items
 
 if TYPE_CHECKING:
-    from scorm.packaging.scorm_manifest import CompletionThreshold, Item, Organization, ScormManifest
+    from scorm.packaging.cam_model import CompletionThreshold, Item, Organization, ScormManifest
 
 logger = logging.getLogger(__name__)
 
