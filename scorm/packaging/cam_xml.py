@@ -26,6 +26,7 @@ from scorm.packaging.cam_model import (
     Item,
     Metadata,
     Resource,
+    ScormType,
     SharedDataMap,
 )
 from scorm.packaging.errors import Findings, InvalidManifest, PackageError, UnknownStandard
@@ -300,12 +301,35 @@ class ParserBase:
             )
             if child is not None
         )
-        has_child_items = bool(cp_children(el, "item"))
-        ref = (el.get("identifierref") or "").strip() or None
         parameters = el.get("parameters")
-        launch_url = None
-        scorm_type = None
-        if ref is not None and has_child_items:
+        ref, launch_url, scorm_type = self._item_launch(el, identifier, where, resources, parameters)
+        is_visible = self.attempt(
+            lambda: self.values.boolean(el.get("isvisible"), True, f"{where}/@isvisible"), True
+        )
+        return Item(
+            identifier=identifier,
+            title=title,
+            identifierref=ref,
+            is_visible=is_visible,
+            parameters=parameters,
+            launch_url=launch_url,
+            scorm_type=scorm_type,
+            children=children,
+            **self._item_fields(el, where, standard, collection),
+            metadata=self.attempt(lambda: self.metadata(el), None),
+        )
+
+    def _item_launch(
+        self,
+        el: etree._Element,
+        identifier: str,
+        where: str,
+        resources: Mapping[str, Resource],
+        parameters: str | None,
+    ) -> tuple[str | None, str | None, ScormType | None]:
+        """The item's resource reference, launch URL and SCO/asset type (problems recorded)."""
+        ref = (el.get("identifierref") or "").strip() or None
+        if ref is not None and cp_children(el, "item"):
             # SPEC COMPLIANCE NOTE: only leaf items may reference a resource (CAM
             # item@identifierref; SN: only leaf activities are delivered). Real packages do it
             # anyway; we keep the item as a cluster and ignore the reference, with a warning,
@@ -350,11 +374,17 @@ class ParserBase:
                     )
                 )
             else:
-                launch_url = apply_parameters(resource.launch_path, parameters)
-                scorm_type = resource.scorm_type
-        is_visible = self.attempt(
-            lambda: self.values.boolean(el.get("isvisible"), True, f"{where}/@isvisible"), True
-        )
+                return ref, apply_parameters(resource.launch_path, parameters), resource.scorm_type
+        return ref, None, None
+
+    def _item_fields(
+        self,
+        el: etree._Element,
+        where: str,
+        standard: Standard,
+        collection: Mapping[str, Mapping[str, Any]],
+    ) -> dict[str, Any]:
+        """The edition-specific item fields: 1.2 ``adlcp`` elements, 2004 extensions."""
         fields: dict[str, Any] = {}
         if standard is Standard.SCORM12:
             fields["mastery_score"] = self.attempt(
@@ -390,18 +420,7 @@ class ParserBase:
             fields["sequencing"] = self.attempt(
                 lambda: self.sequencing(el, collection, where), build_sequencing({})
             )
-        return Item(
-            identifier=identifier,
-            title=title,
-            identifierref=ref,
-            is_visible=is_visible,
-            parameters=parameters,
-            launch_url=launch_url,
-            scorm_type=scorm_type,
-            children=children,
-            metadata=self.attempt(lambda: self.metadata(el), None),
-            **fields,
-        )
+        return fields
 
     def time_limit_action(self, raw: str | None, where: str) -> str | None:
         if raw is None:

@@ -135,7 +135,31 @@ class _Parser(ParserBase):
                     element=f"{where}/@href",
                     rule="CAM resource@href (external URL)",
                 )
-        files = []
+        files = self._resource_files(res, identifier, where, res_bases)
+        deps = tuple(
+            (dep.get("identifierref") or "").strip()
+            for dep in cp_children(res, "dependency")
+            if (dep.get("identifierref") or "").strip()
+        )
+        metadata = self.attempt(lambda: self.metadata(res), None)
+        if len(self.findings.problems) > before:
+            return None
+        return Resource(
+            identifier=identifier,
+            type=(res.get("type") or "webcontent").strip(),
+            scorm_type=scorm_type,
+            href=href,
+            launch_path=launch_path,
+            files=files,
+            dependencies=deps,
+            metadata=metadata,
+        )
+
+    def _resource_files(
+        self, res: etree._Element, identifier: str, where: str, res_bases: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        """The package paths of a resource's ``<file href>`` entries (problems recorded)."""
+        files: list[str] = []
         for f_index, file_el in enumerate(cp_children(res, "file"), start=1):
             fwhere = f"{where}/file[{f_index}]/@href"
             f_href = (file_el.get("href") or "").strip()
@@ -161,24 +185,7 @@ class _Parser(ParserBase):
                 )
             else:
                 files.append(strip_query(resolved))
-        deps = tuple(
-            (dep.get("identifierref") or "").strip()
-            for dep in cp_children(res, "dependency")
-            if (dep.get("identifierref") or "").strip()
-        )
-        metadata = self.attempt(lambda: self.metadata(res), None)
-        if len(self.findings.problems) > before:
-            return None
-        return Resource(
-            identifier=identifier,
-            type=(res.get("type") or "webcontent").strip(),
-            scorm_type=scorm_type,
-            href=href,
-            launch_path=launch_path,
-            files=tuple(files),
-            dependencies=deps,
-            metadata=metadata,
-        )
+        return tuple(files)
 
     def _resolve(self, bases: tuple[str, ...], href: str, where: str) -> str:
         # SPEC COMPLIANCE NOTE: hrefs are URLs and must use "/" (CAM: href is xs:anyURI); old
@@ -265,51 +272,7 @@ class _Parser(ParserBase):
                     )
                 )
                 continue
-            where = f"organization[@identifier='{identifier}']"
-            items = tuple(
-                item
-                for item in (
-                    self.item(child, resources, collection, standard, seen)
-                    for child in cp_children(org_el, "item")
-                )
-                if item is not None
-            )
-            extra: dict[str, Any] = {}
-            if standard is Standard.SCORM2004:
-                extra["objectives_global_to_system"] = self.attempt(
-                    lambda org_el=org_el, where=where: self.values.boolean(
-                        org_el.get(f"{{{NS_ADLSEQ}}}objectivesGlobalToSystem"),
-                        True,
-                        f"{where}/@adlseq:objectivesGlobalToSystem",
-                    ),
-                    True,
-                )
-                extra["shared_data_global_to_system"] = self.attempt(
-                    lambda org_el=org_el, where=where: self.values.boolean(
-                        adl_attr(org_el, "sharedDataGlobalToSystem"),
-                        True,
-                        f"{where}/@adlcp:sharedDataGlobalToSystem",
-                    ),
-                    True,
-                )
-                extra["sequencing"] = self.attempt(
-                    lambda org_el=org_el, where=where: self.sequencing(org_el, collection, where),
-                    build_sequencing({}),
-                )
-                extra["completion_threshold"] = self.attempt(
-                    lambda org_el=org_el, where=where: self.completion_threshold(org_el, where),
-                    None,
-                )
-            orgs.append(
-                Organization(
-                    identifier=identifier,
-                    title=text_of(cp_child(org_el, "title")) or identifier,
-                    items=items,
-                    structure=(org_el.get("structure") or "hierarchical").strip(),
-                    metadata=self.attempt(lambda org_el=org_el: self.metadata(org_el), None),
-                    **extra,
-                )
-            )
+            orgs.append(self._organization(org_el, identifier, resources, collection, standard, seen))
         if not orgs:
             if self.findings.problems:
                 raise self.findings.aggregate()
@@ -335,6 +298,61 @@ class _Parser(ParserBase):
             )
         return default, tuple(orgs)
 
+
+
+    def _organization(
+        self,
+        org_el: etree._Element,
+        identifier: str,
+        resources: Mapping[str, Resource],
+        collection: Mapping[str, Mapping[str, Any]],
+        standard: Standard,
+        seen: set[str],
+    ) -> Organization:
+        """One ``<organization>`` with its items (problems recorded)."""
+        where = f"organization[@identifier='{identifier}']"
+        items = tuple(
+            item
+            for item in (
+                self.item(child, resources, collection, standard, seen)
+                for child in cp_children(org_el, "item")
+            )
+            if item is not None
+        )
+        extra: dict[str, Any] = {}
+        if standard is Standard.SCORM2004:
+            extra["objectives_global_to_system"] = self.attempt(
+                lambda: self.values.boolean(
+                    org_el.get(f"{{{NS_ADLSEQ}}}objectivesGlobalToSystem"),
+                    True,
+                    f"{where}/@adlseq:objectivesGlobalToSystem",
+                ),
+                True,
+            )
+            extra["shared_data_global_to_system"] = self.attempt(
+                lambda: self.values.boolean(
+                    adl_attr(org_el, "sharedDataGlobalToSystem"),
+                    True,
+                    f"{where}/@adlcp:sharedDataGlobalToSystem",
+                ),
+                True,
+            )
+            extra["sequencing"] = self.attempt(
+                lambda: self.sequencing(org_el, collection, where),
+                build_sequencing({}),
+            )
+            extra["completion_threshold"] = self.attempt(
+                lambda: self.completion_threshold(org_el, where),
+                None,
+            )
+        return Organization(
+            identifier=identifier,
+            title=text_of(cp_child(org_el, "title")) or identifier,
+            items=items,
+            structure=(org_el.get("structure") or "hierarchical").strip(),
+            metadata=self.attempt(lambda: self.metadata(org_el), None),
+            **extra,
+        )
 
 
 def parse_scorm_manifest(
