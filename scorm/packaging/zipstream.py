@@ -98,17 +98,42 @@ def iter_entry(
     Raises:
         ZipBomb, PackageTooLarge, ManifestTooLarge, CorruptEntry.
     """
-    chunk = limits.chunk_bytes
-    produced = 0
-    crc = 0
-    ratio_cap = limits.max_entry_ratio * max(info.compress_size, 1)
+    meter = _EntryMeter(info, limits, budget, max_bytes)
+    if info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        yield from _iter_raw(raw, info, limits.chunk_bytes, meter)
+    else:
+        yield from _iter_zipfile(zf, info, limits.chunk_bytes, meter)
+        return  # zipfile checked the length and CRC-32 itself
+    if meter.produced != info.file_size or (meter.crc & 0xFFFFFFFF) != info.CRC:
+        raise CorruptEntry(
+            f'the package entry "{info.filename}" does not match its checksum or size; the '
+            "zip is damaged. Export the course again.",
+            file=info.filename,
+            rule="CRC-32 and length match",
+        )
 
-    def account(piece: bytes) -> bytes:
-        nonlocal produced, crc
-        produced += len(piece)
-        if max_bytes is not None and produced > max_bytes:
+
+class _EntryMeter:
+    """Checks every produced chunk of one entry against its caps and accumulates its CRC-32."""
+
+    def __init__(
+        self, info: zipfile.ZipInfo, limits: ImportLimits, budget: Budget, max_bytes: int | None
+    ) -> None:
+        self.info = info
+        self.limits = limits
+        self.budget = budget
+        self.max_bytes = max_bytes
+        self.ratio_cap = limits.max_entry_ratio * max(info.compress_size, 1)
+        self.produced = 0
+        self.crc = 0
+
+    def __call__(self, piece: bytes) -> bytes:
+        info, limits = self.info, self.limits
+        self.produced += len(piece)
+        produced = self.produced
+        if self.max_bytes is not None and produced > self.max_bytes:
             raise ManifestTooLarge(
-                f"{info.filename} is larger than the manifest limit of {max_bytes:,} bytes.",
+                f"{info.filename} is larger than the manifest limit of {self.max_bytes:,} bytes.",
                 file=info.filename,
                 rule="limits.max_manifest_bytes",
             )
@@ -119,78 +144,77 @@ def iter_entry(
                 file=info.filename,
                 rule="actual size must match the declared size",
             )
-        if produced > limits.ratio_min_bytes and produced > ratio_cap:
+        if produced > limits.ratio_min_bytes and produced > self.ratio_cap:
             raise ZipBomb(
                 f'the package entry "{info.filename}" expands more than '
                 f"{limits.max_entry_ratio:g} times its compressed size; refused as a zip bomb.",
                 file=info.filename,
                 rule="limits.max_entry_ratio",
             )
-        budget.add(len(piece), info.filename)
-        crc = zlib.crc32(piece, crc)
+        self.budget.add(len(piece), info.filename)
+        self.crc = zlib.crc32(piece, self.crc)
         return piece
 
-    if info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raw.seek(_data_offset(raw, info))
-        remaining = info.compress_size
-        decomp = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
-        try:
-            while remaining > 0:
-                block = raw.read(min(remaining, chunk))
-                if not block:
-                    raise CorruptEntry(
-                        f'the package entry "{info.filename}" is truncated; export again.',
-                        file=info.filename,
-                        rule="PKWARE APPNOTE compressed size",
-                    )
-                remaining -= len(block)
-                if decomp is None:
-                    yield account(block)
-                    continue
-                data = decomp.decompress(block, chunk)
-                while True:
-                    if data:
-                        yield account(data)
-                    if not decomp.unconsumed_tail and len(data) < chunk:
-                        break
-                    data = decomp.decompress(decomp.unconsumed_tail, chunk)
-                    if not data and not decomp.unconsumed_tail:
-                        break
-            if decomp is not None:
-                tail = decomp.flush()
-                if tail:
-                    yield account(tail)
-                if not decomp.eof and info.compress_size > 0:
-                    raise CorruptEntry(
-                        f'the compressed data of "{info.filename}" ends early; export again.',
-                        file=info.filename,
-                        rule="deflate stream complete",
-                    )
-        except zlib.error as exc:
-            raise CorruptEntry(
-                f'the package entry "{info.filename}" is damaged ({exc}); export again.',
-                file=info.filename,
-                rule="deflate stream valid",
-            ) from exc
-    else:
-        try:
-            with zf.open(info) as fh:
-                while True:
-                    block = fh.read(chunk)
-                    if not block:
-                        break
-                    yield account(block)
-        except (zipfile.BadZipFile, EOFError, OSError) as exc:
-            raise CorruptEntry(
-                f'the package entry "{info.filename}" is damaged ({exc}); export again.',
-                file=info.filename,
-                rule="CRC-32 and length match",
-            ) from exc
-        return
-    if produced != info.file_size or (crc & 0xFFFFFFFF) != info.CRC:
+
+def _iter_raw(raw: BinaryIO, info: zipfile.ZipInfo, chunk: int, account: _EntryMeter) -> Iterator[bytes]:
+    """Stored and deflate entries, decoded here from the raw archive."""
+    raw.seek(_data_offset(raw, info))
+    remaining = info.compress_size
+    decomp = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+    try:
+        while remaining > 0:
+            block = raw.read(min(remaining, chunk))
+            if not block:
+                raise CorruptEntry(
+                    f'the package entry "{info.filename}" is truncated; export again.',
+                    file=info.filename,
+                    rule="PKWARE APPNOTE compressed size",
+                )
+            remaining -= len(block)
+            if decomp is None:
+                yield account(block)
+                continue
+            data = decomp.decompress(block, chunk)
+            while True:
+                if data:
+                    yield account(data)
+                if not decomp.unconsumed_tail and len(data) < chunk:
+                    break
+                data = decomp.decompress(decomp.unconsumed_tail, chunk)
+                if not data and not decomp.unconsumed_tail:
+                    break
+        if decomp is not None:
+            tail = decomp.flush()
+            if tail:
+                yield account(tail)
+            if not decomp.eof and info.compress_size > 0:
+                raise CorruptEntry(
+                    f'the compressed data of "{info.filename}" ends early; export again.',
+                    file=info.filename,
+                    rule="deflate stream complete",
+                )
+    except zlib.error as exc:
         raise CorruptEntry(
-            f'the package entry "{info.filename}" does not match its checksum or size; the '
-            "zip is damaged. Export the course again.",
+            f'the package entry "{info.filename}" is damaged ({exc}); export again.',
+            file=info.filename,
+            rule="deflate stream valid",
+        ) from exc
+
+
+def _iter_zipfile(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, chunk: int, account: _EntryMeter
+) -> Iterator[bytes]:
+    """bzip2 and lzma entries, through :mod:`zipfile` (which stops at the declared size and checks the CRC)."""
+    try:
+        with zf.open(info) as fh:
+            while True:
+                block = fh.read(chunk)
+                if not block:
+                    break
+                yield account(block)
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise CorruptEntry(
+            f'the package entry "{info.filename}" is damaged ({exc}); export again.',
             file=info.filename,
             rule="CRC-32 and length match",
-        )
+        ) from exc
