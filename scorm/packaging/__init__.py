@@ -35,13 +35,7 @@ from scorm.packaging.cmi5 import (
     parse_cmi5,
 )
 from scorm.packaging.errors import ALL_ERROR_TYPES, PackageError
-from scorm.packaging.importer import (
-    ImportedPackage,
-    PackageDigest,
-    extract_package,
-    inspect_package,
-    package_digest,
-)
+from scorm.packaging.importer import ImportedPackage, extract_package, inspect_package
 from scorm.packaging.manifests import PackageStructure, parse_manifest_bytes
 from scorm.packaging.model import (
     DEFAULT_LIMITS,
@@ -52,6 +46,7 @@ from scorm.packaging.model import (
     Standard,
 )
 from scorm.packaging.scorm_manifest import parse_scorm_manifest
+from scorm.packaging.source import PackageDigest, package_digest
 from scorm.packaging.tincan import TinCanActivity, TinCanManifest, parse_tincan
 from scorm.sequencing.definition import Sequencing
 

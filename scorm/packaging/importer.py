@@ -17,16 +17,19 @@ hostile. Every check below is an ordered, named step with its own error code:
 
 Memory use is bounded by ``ImportLimits.chunk_bytes`` (plus the manifest), whatever the size of
 the package.
+
+This module runs the steps; each lives in its own module: the source file and its one SHA-256
+(:mod:`~scorm.packaging.source`), central-directory checks (:mod:`~scorm.packaging.zipcheck`),
+the manifest (:mod:`~scorm.packaging.manifests`), the entry reader
+(:mod:`~scorm.packaging.zipstream`) and the atomic destination
+(:mod:`~scorm.packaging.destination`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import re
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +37,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from scorm.packaging import cmi5 as cmi5_mod
+from scorm.packaging.destination import extract_atomically, final_name, target_path
 from scorm.packaging.errors import (
     DestinationError,
     Findings,
@@ -41,8 +45,6 @@ from scorm.packaging.errors import (
     NotAZip,
     PackageError,
     PackageWarning,
-    SourceMissing,
-    ZipSlip,
 )
 from scorm.packaging.manifests import (
     PackageStructure,
@@ -58,13 +60,13 @@ from scorm.packaging.model import (
     Launchable,
     Standard,
 )
+from scorm.packaging.source import PackageDigest, digest_of, source_path
 from scorm.packaging.xmlsafe import local_name, parse_xml
 from scorm.packaging.zipcheck import check_central_directory
 from scorm.packaging.zipstream import Budget, iter_entry
 
 logger = logging.getLogger(__name__)
 
-_SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 
@@ -140,52 +142,6 @@ class ImportedPackage:
 
 
 # --- step 1: open -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class PackageDigest:
-    """The SHA-256 and size of a package file, with the file identity they were taken from.
-
-    Computed once per upload (:func:`package_digest`) and handed to :func:`extract_package` /
-    :func:`inspect_package`, so a package is read for its checksum only once. ``file_key`` is
-    ``(st_dev, st_ino, st_size, st_mtime_ns)``: a digest whose file has changed since (another
-    file, rewritten bytes) is not trusted, the file is hashed again.
-    """
-
-    sha256: str
-    size: int
-    file_key: tuple[int, int, int, int]
-
-
-def _file_key(path: Path) -> tuple[int, int, int, int]:
-    st = path.stat()
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def package_digest(
-    source: str | os.PathLike[str], chunk_bytes: int = DEFAULT_LIMITS.chunk_bytes
-) -> PackageDigest:
-    """Hash a package file (one streaming read of ``chunk_bytes`` blocks).
-
-    Raises:
-        SourceMissing: the file does not exist or is not a regular file.
-    """
-    path = _source_path(source)
-    key = _file_key(path)
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while block := fh.read(chunk_bytes):
-            size += len(block)
-            digest.update(block)
-    return PackageDigest(sha256=digest.hexdigest(), size=size, file_key=key)
-
-
-def _digest_of(path: Path, limits: ImportLimits, known: PackageDigest | None) -> PackageDigest:
-    """``known`` when it still describes ``path``, else a fresh digest."""
-    if known is not None and known.file_key == _file_key(path):
-        return known
-    return package_digest(path, limits.chunk_bytes)
 
 
 def _looks_like_xml(path: Path) -> bool:
@@ -302,17 +258,6 @@ def _result(
     )
 
 
-def _source_path(source: str | os.PathLike[str]) -> Path:
-    path = Path(source)
-    if not path.is_file():
-        raise SourceMissing(
-            f'the package file "{path}" does not exist or is not a regular file.',
-            file=path.name,
-            rule="source is a readable file",
-        )
-    return path
-
-
 def _standalone_cmi5(path: Path, limits: ImportLimits) -> _Validated:
     if path.stat().st_size > limits.max_manifest_bytes:
         raise ManifestTooLarge(
@@ -374,8 +319,8 @@ def inspect_package(
     Raises:
         PackageError: the package is refused (see ``code``).
     """
-    path = _source_path(source)
-    known = _digest_of(path, limits, digest)
+    path = source_path(source)
+    known = digest_of(path, limits, digest)
     sha256, package_size = known.sha256, known.size
     if not zipfile.is_zipfile(path):
         if _looks_like_xml(path):
@@ -402,25 +347,6 @@ def inspect_package(
     return _result(
         validated, sha256=sha256, package_size=package_size, total_size=total, content_dir=None
     )
-
-
-def _target(tmp: Path, name: str) -> Path:
-    target = tmp.joinpath(*[part for part in name.split("/") if part])
-    # Defence in depth: names were already checked by check_entry_name.
-    if os.path.commonpath([tmp, target]) != str(tmp):
-        raise ZipSlip(f'the entry "{name}" resolves outside the course folder.', file=name)
-    return target
-
-
-def _final_name(name: str | None, sha256: str) -> str:
-    if name is None:
-        return sha256
-    if not _SAFE_NAME_RE.match(name):
-        raise DestinationError(
-            f'"{name}" is not a safe folder name (letters, digits, ".", "_", "-"; max 128).',
-            rule="content folder name",
-        )
-    return name
 
 
 def extract_package(
@@ -482,14 +408,14 @@ def _extract_package(
     durable: bool,
     digest: PackageDigest | None,
 ) -> ImportedPackage:
-    path = _source_path(source)
+    path = source_path(source)
     root = Path(dest_root)
     if not root.is_dir():
         raise DestinationError(
             f'the content folder "{root}" does not exist.', rule="dest_root exists"
         )
-    known = _digest_of(path, limits, digest)
-    final = root / _final_name(name, known.sha256)
+    known = digest_of(path, limits, digest)
+    final = root / final_name(name, known.sha256)
     if name is not None and final.exists():
         raise DestinationError(
             f'the content folder "{final}" already exists.', rule="destination is new"
@@ -513,7 +439,7 @@ def _extract_standalone(
         shutil.copyfile(path, tmp / cmi5_mod.MANIFEST_FILE)
         budget.add(known.size, cmi5_mod.MANIFEST_FILE)
 
-    total = _extract_atomically(root, final, writer, limits, durable=durable)
+    total = extract_atomically(root, final, writer, limits, durable=durable)
     return _result(
         validated,
         sha256=known.sha256,
@@ -555,7 +481,7 @@ def _extract_zip(
 
         def writer(tmp: Path, budget: Budget) -> None:
             for info in validated.infos:
-                target = _target(tmp, info.filename)
+                target = target_path(tmp, info.filename)
                 if info.is_dir():
                     target.mkdir(parents=True, exist_ok=True)
                     continue
@@ -566,7 +492,7 @@ def _extract_zip(
                         if progress is not None:
                             progress(budget.total, declared_total)
 
-        total = _extract_atomically(root, final, writer, limits, durable=durable)
+        total = extract_atomically(root, final, writer, limits, durable=durable)
     result = _result(
         validated,
         sha256=known.sha256,
@@ -585,71 +511,3 @@ def _extract_zip(
         },
     )
     return result
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(top: Path) -> None:
-    """fsync every file, then every folder (deepest first), under ``top``."""
-    folders: list[Path] = []
-    for dirpath, _dirnames, filenames in os.walk(top):
-        folders.append(Path(dirpath))
-        for filename in filenames:
-            _fsync_path(Path(dirpath) / filename)
-    for folder in reversed(folders):
-        _fsync_path(folder)
-
-
-def _extract_atomically(
-    root: Path,
-    final: Path,
-    writer: Callable[[Path, Budget], None],
-    limits: ImportLimits,
-    *,
-    durable: bool = False,
-) -> int:
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=root))
-    except OSError as exc:
-        raise DestinationError(
-            f'cannot create a temporary folder in "{root}": {exc.strerror}.',
-            rule="dest_root writable",
-        ) from exc
-    budget = Budget(limits)
-    try:
-        writer(tmp, budget)
-        tmp.chmod(0o755)
-        if durable:
-            _fsync_tree(tmp)
-        try:
-            os.rename(tmp, final)
-            if durable:
-                _fsync_path(root)
-        except OSError:
-            if not final.is_dir():
-                raise
-            # Same bytes imported before (content-addressed name): keep the existing copy.
-            shutil.rmtree(tmp, ignore_errors=True)
-            logger.info(
-                "package already present; reusing its folder",
-                extra={"action": "package_import", "dir": str(final)},
-            )
-    except PackageError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise DestinationError(
-            f"writing the course files failed: {exc.strerror or exc}.",
-            rule="dest_root writable",
-        ) from exc
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return budget.total
