@@ -189,53 +189,8 @@ def import_package(
         raise CatalogueError("the importer returned no content folder")
     try:
         with services.db.session() as s:
-            if course_key is not None:
-                course = find_course(s, course_key)
-                if course is None:
-                    raise CourseNotFound(
-                        f"no course '{course_key}' to add a version to: see 'cbsi-connect packages list'"
-                    )
-            else:
-                key = course_key_for(package)
-                course = s.scalars(select(Course).where(Course.key == key)).first()
-                if course is None:
-                    course = Course(
-                        key=key,
-                        title=package.title[:512],
-                        description=package.description or "",
-                        language=package.language or "",
-                        standard=package.standard.value,
-                    )
-                    s.add(course)
-                    s.flush()
-            latest = s.scalar(select(func.max(CourseVersion.version)).where(CourseVersion.course_id == course.id))
-            version = CourseVersion(
-                course_id=course.id,
-                version=(latest or 0) + 1,
-                sha256=package.sha256,
-                standard=package.standard.value,
-                edition=_edition(package),
-                title=package.title[:512],
-                launchable_count=len(package.launchables),
-                size_bytes=package.total_size,
-                content_dir=content_dir.name,
-                # The import summary the catalogue lists; the structure itself is read from the
-                # manifest in the content folder (lti_tool.course_structure), never from a copy.
-                structure={
-                    "manifest_file": package.manifest_file,
-                    "launchables": to_jsonable(package.launchables),
-                    "import_warnings": [w.as_dict() for w in package.warnings],
-                },
-                source_name=source.name[:512],
-                imported_by=imported_by[:255],
-            )
-            # newest version's metadata becomes the course's
-            course.title = package.title[:512]
-            course.description = package.description or course.description
-            course.language = package.language or course.language
-            s.add(version)
-            s.flush()
-            s.refresh(version, ["course"])
+            course = _target_course(s, package, course_key)
+            version = _new_version(s, course, package, content_dir.name, source.name, imported_by)
             outcome = _outcome("imported", version)
     except BaseException:
         if not folder_existed:
@@ -245,6 +200,62 @@ def import_package(
         "imported %s as %s v%d", source.name, outcome.course_key, outcome.version, extra={"action": "package_import"}
     )
     return outcome
+
+
+def _target_course(s: Session, package: ImportedPackage, course_key: str | None) -> Course:
+    """The course a package becomes a version of: the one named, else the one its key finds or a new one."""
+    if course_key is not None:
+        course = find_course(s, course_key)
+        if course is None:
+            raise CourseNotFound(f"no course '{course_key}' to add a version to: see 'cbsi-connect packages list'")
+        return course
+    key = course_key_for(package)
+    course = s.scalars(select(Course).where(Course.key == key)).first()
+    if course is None:
+        course = Course(
+            key=key,
+            title=package.title[:512],
+            description=package.description or "",
+            language=package.language or "",
+            standard=package.standard.value,
+        )
+        s.add(course)
+        s.flush()
+    return course
+
+
+def _new_version(
+    s: Session, course: Course, package: ImportedPackage, content_dir: str, source_name: str, imported_by: str
+) -> CourseVersion:
+    """Record the package as the course's next version; its metadata becomes the course's."""
+    latest = s.scalar(select(func.max(CourseVersion.version)).where(CourseVersion.course_id == course.id))
+    version = CourseVersion(
+        course_id=course.id,
+        version=(latest or 0) + 1,
+        sha256=package.sha256,
+        standard=package.standard.value,
+        edition=_edition(package),
+        title=package.title[:512],
+        launchable_count=len(package.launchables),
+        size_bytes=package.total_size,
+        content_dir=content_dir,
+        # The import summary the catalogue lists; the structure itself is read from the
+        # manifest in the content folder (lti_tool.course_structure), never from a copy.
+        structure={
+            "manifest_file": package.manifest_file,
+            "launchables": to_jsonable(package.launchables),
+            "import_warnings": [w.as_dict() for w in package.warnings],
+        },
+        source_name=source_name[:512],
+        imported_by=imported_by[:255],
+    )
+    course.title = package.title[:512]
+    course.description = package.description or course.description
+    course.language = package.language or course.language
+    s.add(version)
+    s.flush()
+    s.refresh(version, ["course"])
+    return version
 
 
 def find_course(s: Session, ident: str) -> Course | None:
