@@ -230,30 +230,20 @@ class Activity:
     rollup_progress_completion = _view(
         "sequencing.rollup_rules.rollup_progress_completion", "rollupRules@rollupProgressCompletion"
     )
-    measure_weight = _view(
-        "sequencing.rollup_rules.objective_measure_weight", "rollupRules@objectiveMeasureWeight"
-    )
+    measure_weight = _view("sequencing.rollup_rules.objective_measure_weight", "rollupRules@objectiveMeasureWeight")
     rollup_rules = _view("sequencing.rollup_rules.rules", "rollupRule list")
-    required_for_satisfied = _view(
-        "sequencing.rollup_considerations.required_for_satisfied", "requiredForSatisfied"
-    )
+    required_for_satisfied = _view("sequencing.rollup_considerations.required_for_satisfied", "requiredForSatisfied")
     required_for_not_satisfied = _view(
         "sequencing.rollup_considerations.required_for_not_satisfied", "requiredForNotSatisfied"
     )
-    required_for_completed = _view(
-        "sequencing.rollup_considerations.required_for_completed", "requiredForCompleted"
-    )
-    required_for_incomplete = _view(
-        "sequencing.rollup_considerations.required_for_incomplete", "requiredForIncomplete"
-    )
+    required_for_completed = _view("sequencing.rollup_considerations.required_for_completed", "requiredForCompleted")
+    required_for_incomplete = _view("sequencing.rollup_considerations.required_for_incomplete", "requiredForIncomplete")
     measure_satisfaction_if_active = _view(
         "sequencing.rollup_considerations.measure_satisfaction_if_active",
         "measureSatisfactionIfActive",
     )
     # randomization (SN 5.1.8)
-    randomization_timing = _view(
-        "sequencing.randomization_controls.randomization_timing", "randomizationTiming"
-    )
+    randomization_timing = _view("sequencing.randomization_controls.randomization_timing", "randomizationTiming")
     select_count = _view("sequencing.randomization_controls.select_count", "selectCount")
     reorder_children = _view("sequencing.randomization_controls.reorder_children", "reorderChildren")
     selection_timing = _view("sequencing.randomization_controls.selection_timing", "selectionTiming")
@@ -262,16 +252,10 @@ class Activity:
     completion_set_by_content = _view(
         "sequencing.delivery_controls.completion_set_by_content", "completionSetByContent"
     )
-    objective_set_by_content = _view(
-        "sequencing.delivery_controls.objective_set_by_content", "objectiveSetByContent"
-    )
+    objective_set_by_content = _view("sequencing.delivery_controls.objective_set_by_content", "objectiveSetByContent")
     # constrained choice (SN 5.1.10)
-    prevent_activation = _view(
-        "sequencing.constrained_choice_considerations.prevent_activation", "preventActivation"
-    )
-    constrain_choice = _view(
-        "sequencing.constrained_choice_considerations.constrain_choice", "constrainChoice"
-    )
+    prevent_activation = _view("sequencing.constrained_choice_considerations.prevent_activation", "preventActivation")
+    constrain_choice = _view("sequencing.constrained_choice_considerations.constrain_choice", "constrainChoice")
 
     # completion threshold (CAM adlcp:completionThreshold, RTE 4.2.4.1)
     @property
