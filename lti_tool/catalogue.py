@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import hashlib
 import logging
 import re
 import shutil
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Session
 from lti_tool.services import Services
 from lti_tool.storage import Database
 from lti_tool.storage.models import Course, CourseVersion
-from scorm.packaging import ImportedPackage, ImportLimits, PackageError, extract_package
+from scorm.packaging import ImportedPackage, ImportLimits, PackageError, extract_package, package_digest
 from scorm.packaging.cmi5 import Cmi5Course
 from scorm.packaging.scorm_manifest import ScormManifest
 from scorm.packaging.tincan import TinCanManifest
@@ -128,14 +127,6 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _slug(text: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return slug[:120] or "course"
@@ -183,65 +174,23 @@ def import_package(
     """
     content_root = services.settings.content_path
     content_root.mkdir(parents=True, exist_ok=True)
-    sha = _sha256(source)
+    limits = limits_from(services)
+    # Hashed once: the digest checks for identical bytes and is handed to the importer.
+    digest = package_digest(source, limits.chunk_bytes)
     with services.db.session() as s:
-        existing = s.scalars(select(CourseVersion).where(CourseVersion.sha256 == sha)).first()
+        existing = s.scalars(select(CourseVersion).where(CourseVersion.sha256 == digest.sha256)).first()
         if existing is not None:
             return _outcome("unchanged", existing)
 
-    folder_existed = (content_root / sha).exists()
-    package = extract_package(source, content_root, limits_from(services), durable=True)
+    folder_existed = (content_root / digest.sha256).exists()
+    package = extract_package(source, content_root, limits, durable=True, digest=digest)
     content_dir = package.content_dir
     if content_dir is None:  # pragma: no cover - extract_package always sets it
         raise CatalogueError("the importer returned no content folder")
     try:
         with services.db.session() as s:
-            if course_key is not None:
-                course = find_course(s, course_key)
-                if course is None:
-                    raise CourseNotFound(
-                        f"no course '{course_key}' to add a version to: see 'cbsi-connect packages list'"
-                    )
-            else:
-                key = course_key_for(package)
-                course = s.scalars(select(Course).where(Course.key == key)).first()
-                if course is None:
-                    course = Course(
-                        key=key,
-                        title=package.title[:512],
-                        description=package.description or "",
-                        language=package.language or "",
-                        standard=package.standard.value,
-                    )
-                    s.add(course)
-                    s.flush()
-            latest = s.scalar(select(func.max(CourseVersion.version)).where(CourseVersion.course_id == course.id))
-            version = CourseVersion(
-                course_id=course.id,
-                version=(latest or 0) + 1,
-                sha256=package.sha256,
-                standard=package.standard.value,
-                edition=_edition(package),
-                title=package.title[:512],
-                launchable_count=len(package.launchables),
-                size_bytes=package.total_size,
-                content_dir=content_dir.name,
-                structure={
-                    "manifest_file": package.manifest_file,
-                    "launchables": to_jsonable(package.launchables),
-                    "manifest": to_jsonable(package.structure),
-                    "import_warnings": [w.as_dict() for w in package.warnings],
-                },
-                source_name=source.name[:512],
-                imported_by=imported_by[:255],
-            )
-            # newest version's metadata becomes the course's
-            course.title = package.title[:512]
-            course.description = package.description or course.description
-            course.language = package.language or course.language
-            s.add(version)
-            s.flush()
-            s.refresh(version, ["course"])
+            course = _target_course(s, package, course_key)
+            version = _new_version(s, course, package, content_dir.name, source.name, imported_by)
             outcome = _outcome("imported", version)
     except BaseException:
         if not folder_existed:
@@ -251,6 +200,62 @@ def import_package(
         "imported %s as %s v%d", source.name, outcome.course_key, outcome.version, extra={"action": "package_import"}
     )
     return outcome
+
+
+def _target_course(s: Session, package: ImportedPackage, course_key: str | None) -> Course:
+    """The course a package becomes a version of: the one named, else the one its key finds or a new one."""
+    if course_key is not None:
+        course = find_course(s, course_key)
+        if course is None:
+            raise CourseNotFound(f"no course '{course_key}' to add a version to: see 'cbsi-connect packages list'")
+        return course
+    key = course_key_for(package)
+    course = s.scalars(select(Course).where(Course.key == key)).first()
+    if course is None:
+        course = Course(
+            key=key,
+            title=package.title[:512],
+            description=package.description or "",
+            language=package.language or "",
+            standard=package.standard.value,
+        )
+        s.add(course)
+        s.flush()
+    return course
+
+
+def _new_version(
+    s: Session, course: Course, package: ImportedPackage, content_dir: str, source_name: str, imported_by: str
+) -> CourseVersion:
+    """Record the package as the course's next version; its metadata becomes the course's."""
+    latest = s.scalar(select(func.max(CourseVersion.version)).where(CourseVersion.course_id == course.id))
+    version = CourseVersion(
+        course_id=course.id,
+        version=(latest or 0) + 1,
+        sha256=package.sha256,
+        standard=package.standard.value,
+        edition=_edition(package),
+        title=package.title[:512],
+        launchable_count=len(package.launchables),
+        size_bytes=package.total_size,
+        content_dir=content_dir,
+        # The import summary the catalogue lists; the structure itself is read from the
+        # manifest in the content folder (lti_tool.course_structure), never from a copy.
+        structure={
+            "manifest_file": package.manifest_file,
+            "launchables": to_jsonable(package.launchables),
+            "import_warnings": [w.as_dict() for w in package.warnings],
+        },
+        source_name=source_name[:512],
+        imported_by=imported_by[:255],
+    )
+    course.title = package.title[:512]
+    course.description = package.description or course.description
+    course.language = package.language or course.language
+    s.add(version)
+    s.flush()
+    s.refresh(version, ["course"])
+    return version
 
 
 def find_course(s: Session, ident: str) -> Course | None:

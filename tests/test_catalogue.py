@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from click.testing import CliRunner
@@ -377,3 +378,55 @@ def test_admin_display_title_form(app: Flask, services: Services, fixtures_dir: 
     assert (
         client.post("/admin/packages/4242/title", data={"display_title": "x", "csrf_token": token}).status_code == 404
     )
+
+
+class _CountingSha256:
+    """A ``hashlib.sha256`` stand-in that records how many bytes each digest was fed."""
+
+    fed: ClassVar[list[list[int]]] = []
+
+    def __init__(self, data: bytes = b"") -> None:
+        import hashlib as _hashlib
+
+        self._inner = _hashlib.new("sha256")
+        self._count = [0]
+        _CountingSha256.fed.append(self._count)
+        self.update(data)
+
+    def update(self, data: bytes) -> None:
+        self._count[0] += len(data)
+        self._inner.update(data)
+
+    def hexdigest(self) -> str:
+        return self._inner.hexdigest()
+
+    def digest(self) -> bytes:
+        return self._inner.digest()
+
+
+def test_an_upload_is_hashed_once(services: Services, fixtures_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    source = fixtures_dir / "scorm2004/RuntimeBasicCalls_SCORM20043rdEdition.zip"
+    _CountingSha256.fed = []
+    monkeypatch.setattr(hashlib, "sha256", _CountingSha256)
+    outcome = catalogue.import_package(services, source, imported_by="tester")
+    assert outcome.status == "imported"
+    whole_package = [n for (n,) in _CountingSha256.fed if n >= source.stat().st_size]
+    assert whole_package == [source.stat().st_size]
+
+
+def test_a_digest_of_a_changed_file_is_not_trusted(tmp_path: Path, fixtures_dir: Path) -> None:
+    import shutil
+
+    from scorm.packaging import extract_package, package_digest
+
+    source = tmp_path / "p.zip"
+    shutil.copyfile(fixtures_dir / "scorm12/RuntimeBasicCalls_SCORM12.zip", source)
+    stale = package_digest(source)
+    shutil.copyfile(fixtures_dir / "scorm2004/RuntimeBasicCalls_SCORM20043rdEdition.zip", source)
+    (tmp_path / "content").mkdir()
+    package = extract_package(source, tmp_path / "content", digest=stale)
+    assert package.sha256 != stale.sha256
+    assert package.sha256 == package_digest(source).sha256
+    assert package.content_dir is not None and package.content_dir.name == package.sha256

@@ -16,21 +16,19 @@ Both live in ``learner_shared_state`` (one row per shared id), per tenant and le
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lti_tool.course_structure import version_structure
 from lti_tool.services import Services
 from lti_tool.storage.models import Attempt, CourseVersion, LearnerRegistration, LearnerSharedState
 from scorm import sequencing
 from scorm.cmi import SHARED_DATA_ACCESS
-from scorm.packaging import DEFAULT_LIMITS, parse_manifest_bytes
-from scorm.packaging.scorm_manifest import Item, ScormManifest
+from scorm.packaging.scorm_manifest import Item
 
 OBJECTIVE = "objective"
 DATA = "data"
@@ -107,18 +105,11 @@ def save_globals(s: Session, attempt: Attempt, tree: sequencing.ActivityTree) ->
 # -- adl.data -------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=256)
-def _shared_data_global(manifest_path: str) -> bool:
-    """The default organization's ``adlcp:sharedDataGlobalToSystem`` (read only for SCOs with maps)."""
-    structure = parse_manifest_bytes(Path(manifest_path).read_bytes(), file="imsmanifest.xml", limits=DEFAULT_LIMITS)
-    organization = structure.default_organization if isinstance(structure, ScormManifest) else None
-    return bool(getattr(organization, "shared_data_global_to_system", True))
-
-
 def _scope(services: Services, version: CourseVersion, attempt: Attempt) -> str:
-    manifest_file = str(version.structure.get("manifest_file", "imsmanifest.xml"))
-    path = services.settings.content_path / version.content_dir / manifest_file
-    return SYSTEM if _shared_data_global(str(path)) else attempt.id
+    """The default organization's ``adlcp:sharedDataGlobalToSystem``: the learner's, or this attempt's."""
+    manifest = version_structure(services.settings.content_path, version).manifest
+    organization = manifest.default_organization if manifest is not None else None
+    return SYSTEM if bool(getattr(organization, "shared_data_global_to_system", True)) else attempt.id
 
 
 def shared_data(

@@ -5,15 +5,13 @@ content never changes once imported).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from pathlib import Path
 
+from lti_tool.course_structure import version_structure
 from lti_tool.services import Services
 from lti_tool.storage.models import CourseVersion
 from scorm import sequencing
-from scorm.packaging import DEFAULT_LIMITS, parse_manifest_bytes
-from scorm.packaging.scorm_manifest import Item, ScormManifest
+from scorm.packaging.scorm_manifest import Item
 
 ASSET = "asset"
 
@@ -29,40 +27,14 @@ class PlayerItem:
     visible: bool
 
 
-@functools.lru_cache(maxsize=256)
-def _manifest(path: str) -> ScormManifest | None:
-    data = Path(path).read_bytes()
-    structure = parse_manifest_bytes(data, file="imsmanifest.xml", limits=DEFAULT_LIMITS)
-    return structure if isinstance(structure, ScormManifest) else None
-
-
-def _version_manifest(services: Services, version: CourseVersion) -> ScormManifest | None:
-    manifest_file = str(version.structure.get("manifest_file", "imsmanifest.xml"))
-    return _manifest(str(services.settings.content_path / version.content_dir / manifest_file))
-
-
-_ITEMS_BY_ID: dict[str, dict[str, Item]] = {}
-
-
 def manifest_items(services: Services, version: CourseVersion) -> dict[str, Item]:
-    """The manifest's items by identifier (parsed once per process and package checksum)."""
-    found = _ITEMS_BY_ID.get(version.sha256)
-    if found is None:
-        manifest = _version_manifest(services, version)
-        found = {} if manifest is None else {i.identifier: i for org in manifest.organizations for i in org.walk()}
-        _ITEMS_BY_ID[version.sha256] = found
-    return found
-
-
-_TREES: dict[str, sequencing.ActivityTree | None] = {}
+    """The manifest's items by identifier (the one bounded structure cache, keyed by checksum)."""
+    return version_structure(services.settings.content_path, version).items
 
 
 def activity_tree(services: Services, version: CourseVersion) -> sequencing.ActivityTree | None:
-    """The sequencing activity tree of a SCORM version (built once per process and version)."""
-    if version.sha256 not in _TREES:
-        manifest = _version_manifest(services, version)
-        _TREES[version.sha256] = sequencing.build_tree(manifest) if manifest is not None else None
-    return _TREES[version.sha256]
+    """The sequencing activity tree of a SCORM version (the one bounded structure cache)."""
+    return version_structure(services.settings.content_path, version).tree
 
 
 _PLAYER_ITEMS: dict[str, tuple[PlayerItem, ...]] = {}

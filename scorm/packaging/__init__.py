@@ -14,6 +14,17 @@ Framework-free (stdlib + lxml). Typical use from the CLI or the web app::
 
 from __future__ import annotations
 
+from scorm.packaging.cam_model import (
+    CompletionThreshold,
+    Item,
+    Metadata,
+    Organization,
+    Resource,
+    ScormManifest,
+    ScormType,
+    SequencingCollectionEntry,
+    SharedDataMap,
+)
 from scorm.packaging.cmi5 import (
     Cmi5AU,
     Cmi5Block,
@@ -24,13 +35,8 @@ from scorm.packaging.cmi5 import (
     parse_cmi5,
 )
 from scorm.packaging.errors import ALL_ERROR_TYPES, PackageError
-from scorm.packaging.importer import (
-    ImportedPackage,
-    PackageStructure,
-    extract_package,
-    inspect_package,
-    parse_manifest_bytes,
-)
+from scorm.packaging.importer import ImportedPackage, extract_package, inspect_package
+from scorm.packaging.manifests import PackageStructure, parse_manifest_bytes
 from scorm.packaging.model import (
     DEFAULT_LIMITS,
     ImportLimits,
@@ -39,20 +45,10 @@ from scorm.packaging.model import (
     LaunchKind,
     Standard,
 )
-from scorm.packaging.scorm_manifest import (
-    CompletionThreshold,
-    Item,
-    Metadata,
-    Organization,
-    Resource,
-    ScormManifest,
-    ScormType,
-    SequencingCollectionEntry,
-    SharedDataMap,
-    parse_scorm_manifest,
-)
-from scorm.packaging.sequencing import Sequencing
+from scorm.packaging.scorm_manifest import parse_scorm_manifest
+from scorm.packaging.source import PackageDigest, package_digest
 from scorm.packaging.tincan import TinCanActivity, TinCanManifest, parse_tincan
+from scorm.sequencing.definition import Sequencing
 
 __all__ = [
     "ALL_ERROR_TYPES",
@@ -72,6 +68,7 @@ __all__ = [
     "Metadata",
     "MoveOn",
     "Organization",
+    "PackageDigest",
     "PackageError",
     "PackageStructure",
     "Resource",
@@ -85,6 +82,7 @@ __all__ = [
     "TinCanManifest",
     "extract_package",
     "inspect_package",
+    "package_digest",
     "parse_cmi5",
     "parse_manifest_bytes",
     "parse_scorm_manifest",

@@ -28,6 +28,7 @@ from scorm.packaging.errors import (
 )
 from scorm.packaging.model import LangString, Launchable, LaunchKind, Standard, pick_lang
 from scorm.packaging.urls import check_web_url, file_in_package, is_absolute_url, normalize_package_path
+from scorm.packaging.values import ValueReader
 from scorm.packaging.xmlsafe import local_name, namespace, text_of
 
 logger = logging.getLogger(__name__)
@@ -197,6 +198,7 @@ def _refs(el: etree._Element) -> tuple[str, ...]:
 class _Parser:
     def __init__(self, file: str) -> None:
         self.file = file
+        self.values = ValueReader(file, spec="cmi5 13.1.4", error=Cmi5InvalidValue)
 
     def au(self, el: etree._Element, where: str) -> Cmi5AU:
         au_id = (el.get("id") or "").strip()
@@ -209,42 +211,11 @@ class _Parser:
                 element=f"{where}/url",
                 rule="cmi5 13.1.4 AU url (required)",
             )
-        move_on_raw = el.get("moveOn", MoveOn.NOT_APPLICABLE.value)
-        try:
-            move_on = MoveOn(move_on_raw.strip())
-        except ValueError as exc:
-            raise Cmi5InvalidValue(
-                f'AU "{au_id}" has moveOn="{move_on_raw}"; allowed: '
-                f"{', '.join(m.value for m in MoveOn)}.",
-                file=self.file,
-                element=f"{where}/@moveOn",
-                rule="cmi5 13.1.4 moveOn",
-            ) from exc
-        method_raw = el.get("launchMethod", LaunchMethod.ANY_WINDOW.value)
-        try:
-            launch_method = LaunchMethod(method_raw.strip())
-        except ValueError as exc:
-            raise Cmi5InvalidValue(
-                f'AU "{au_id}" has launchMethod="{method_raw}"; allowed: AnyWindow, OwnWindow.',
-                file=self.file,
-                element=f"{where}/@launchMethod",
-                rule="cmi5 13.1.4 launchMethod",
-            ) from exc
-        mastery_raw = el.get("masteryScore")
-        mastery = None
-        if mastery_raw is not None:
-            try:
-                mastery = float(mastery_raw.strip())
-            except ValueError:
-                mastery = None
-            if mastery is None or not (0.0 <= mastery <= 1.0):
-                raise Cmi5InvalidValue(
-                    f'AU "{au_id}" has masteryScore="{mastery_raw}"; it must be a decimal '
-                    "from 0 to 1 (e.g. 0.8 for 80%).",
-                    file=self.file,
-                    element=f"{where}/@masteryScore",
-                    rule="cmi5 13.1.4 masteryScore",
-                )
+        move_on = self.values.vocab(MoveOn, el.get("moveOn"), MoveOn.NOT_APPLICABLE, f"{where}/@moveOn")
+        launch_method = self.values.vocab(
+            LaunchMethod, el.get("launchMethod"), LaunchMethod.ANY_WINDOW, f"{where}/@launchMethod"
+        )
+        mastery = self.values.decimal(el.get("masteryScore"), None, f"{where}/@masteryScore", 0.0, 1.0)
         return Cmi5AU(
             id=au_id,
             title=_text_type(_child(el, "title")),

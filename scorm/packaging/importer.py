@@ -17,93 +17,58 @@ hostile. Every check below is an ordered, named step with its own error code:
 
 Memory use is bounded by ``ImportLimits.chunk_bytes`` (plus the manifest), whatever the size of
 the package.
+
+This module runs the steps; each lives in its own module: the source file and its one SHA-256
+(:mod:`~scorm.packaging.source`), central-directory checks (:mod:`~scorm.packaging.zipcheck`),
+the manifest (:mod:`~scorm.packaging.manifests`), the entry reader
+(:mod:`~scorm.packaging.zipstream`) and the atomic destination
+(:mod:`~scorm.packaging.destination`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import re
 import shutil
-import stat
-import struct
-import tempfile
-import unicodedata
 import zipfile
-import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from lxml import etree
-
 from scorm.packaging import cmi5 as cmi5_mod
-from scorm.packaging import scorm_manifest, tincan
-from scorm.packaging.cmi5 import Cmi5Course, parse_cmi5
+from scorm.packaging.destination import extract_atomically, final_name, target_path
 from scorm.packaging.errors import (
-    CorruptEntry,
     DestinationError,
-    DuplicateEntry,
-    EmptyZip,
-    EncryptedEntry,
     Findings,
-    InvalidManifest,
-    ManifestMissing,
     ManifestTooLarge,
-    MissingFile,
     NotAZip,
     PackageError,
-    PackageTooLarge,
     PackageWarning,
-    SourceMissing,
-    SpecialFileEntry,
-    SymlinkEntry,
-    TooManyEntries,
-    UnsupportedCompression,
-    UnsupportedStandard,
-    ZipBomb,
-    ZipSlip,
+)
+from scorm.packaging.manifests import (
+    PackageStructure,
+    check_required_files,
+    find_manifest,
+    parse_manifest_bytes,
+    parse_root,
+    summarize,
 )
 from scorm.packaging.model import (
     DEFAULT_LIMITS,
     ImportLimits,
     Launchable,
-    LaunchKind,
     Standard,
-    pick_lang,
 )
-from scorm.packaging.scorm_manifest import ScormManifest, parse_scorm_manifest
-from scorm.packaging.tincan import TinCanManifest, parse_tincan
-from scorm.packaging.urls import url_scheme
-from scorm.packaging.xmlsafe import local_name, parse_xml, schema_locations
+from scorm.packaging.source import PackageDigest, digest_of, source_path
+from scorm.packaging.xmlsafe import local_name, parse_xml
+from scorm.packaging.zipcheck import check_central_directory
+from scorm.packaging.zipstream import Budget, iter_entry
 
 logger = logging.getLogger(__name__)
 
-PackageStructure = ScormManifest | TinCanManifest | Cmi5Course
 
-# Manifest precedence when a zip carries several (a cmi5 course often ships a tincan.xml too,
-# and some SCORM exports add one): the most specific standard wins.
-MANIFEST_PRECEDENCE: tuple[tuple[str, Standard], ...] = (
-    (cmi5_mod.MANIFEST_FILE, Standard.CMI5),
-    (scorm_manifest.MANIFEST_FILE, Standard.SCORM2004),  # 1.2 vs 2004 decided by the parser
-    (tincan.MANIFEST_FILE, Standard.XAPI),
-)
 
-_SUPPORTED_METHODS = {
-    zipfile.ZIP_STORED: "stored",
-    zipfile.ZIP_DEFLATED: "deflate",
-    zipfile.ZIP_BZIP2: "bzip2",
-    zipfile.ZIP_LZMA: "lzma",
-}
-_DRIVE_RE = re.compile(r"^[A-Za-z]:")
-_LOCAL_HEADER = struct.Struct("<4s5H3I2H")
-_LOCAL_MAGIC = b"PK\x03\x04"
-_MAX_NAME_BYTES = 255  # NAME_MAX on Linux file systems
-_SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-# AICC CMI001 course structure files: .crs (course), .au, .des, .cst (+ optional .ort, .pre, .cmp)
-_AICC_SUFFIXES = (".crs", ".au", ".des", ".cst", ".ort", ".pre", ".cmp")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -179,19 +144,6 @@ class ImportedPackage:
 # --- step 1: open -------------------------------------------------------------------------------
 
 
-def _sha256_file(path: Path, chunk: int) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while True:
-            block = fh.read(chunk)
-            if not block:
-                break
-            size += len(block)
-            digest.update(block)
-    return digest.hexdigest(), size
-
-
 def _looks_like_xml(path: Path) -> bool:
     with path.open("rb") as fh:
         head = fh.read(512)
@@ -212,580 +164,6 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
         ) from exc
 
 
-# --- step 2: central directory checks -------------------------------------------------------
-
-
-def check_entry_count(infos: Sequence[zipfile.ZipInfo], limits: ImportLimits) -> None:
-    """Refuse empty archives and archives with more entries than ``limits.max_entries``."""
-    if len(infos) > limits.max_entries:
-        raise TooManyEntries(
-            f"the package has {len(infos):,} entries; the limit is {limits.max_entries:,}.",
-            rule="limits.max_entries",
-        )
-    if not any(not info.is_dir() for info in infos):
-        raise EmptyZip(
-            "the zip archive contains no files. Check that the course was exported fully.",
-            rule="a package has content",
-        )
-
-
-def check_entry_name(info: zipfile.ZipInfo, limits: ImportLimits) -> None:
-    """Refuse names that could write outside the content folder (zip slip)."""
-    name = info.orig_filename
-    problem = None
-    if "\x00" in name or any(ord(ch) < 0x20 for ch in name):
-        problem = "contains control characters"
-    elif name.startswith(("/", "\\")):
-        problem = "is an absolute path"
-    elif _DRIVE_RE.match(name):
-        problem = "starts with a Windows drive letter"
-    elif "\\" in name:
-        problem = "uses backslashes (Windows paths are not allowed; use forward slashes)"
-    elif any(part == ".." for part in name.split("/")):
-        problem = 'contains a ".." component that climbs out of the course folder'
-    elif any(part in ("", ".") for part in name.rstrip("/").split("/")):
-        problem = 'has an empty or "." path component (an unusual path that can hide duplicates)'
-    elif len(name) > limits.max_path_length:
-        problem = f"is longer than {limits.max_path_length} characters"
-    elif any(len(part.encode("utf-8")) > _MAX_NAME_BYTES for part in name.split("/")):
-        problem = f"has a file or folder name longer than {_MAX_NAME_BYTES} bytes"
-    elif name in ("", "/") or name.strip("/") in (".", ""):
-        problem = "is empty"
-    if problem:
-        raise ZipSlip(
-            f'the package entry "{name}" {problem}. Such entries can overwrite files on the '
-            "server, so the package was refused. Re-create the zip from the course folder.",
-            file=name,
-            rule="zip slip protection",
-        )
-
-
-def check_entry_type(info: zipfile.ZipInfo, limits: ImportLimits) -> None:
-    """Refuse symlinks, devices, FIFOs and sockets (Unix mode in ``external_attr``)."""
-    mode = info.external_attr >> 16
-    if not mode:
-        return
-    if stat.S_ISLNK(mode):
-        raise SymlinkEntry(
-            f'the package entry "{info.filename}" is a symbolic link. Links can expose server '
-            "files; replace the link with the real file and zip again.",
-            file=info.filename,
-            rule="no symlinks in packages",
-        )
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-        raise SpecialFileEntry(
-            f'the package entry "{info.filename}" is a device, pipe or socket, not a file.',
-            file=info.filename,
-            rule="only regular files and folders in packages",
-        )
-
-
-def check_entry_encoding(info: zipfile.ZipInfo, limits: ImportLimits) -> None:
-    """Refuse encrypted entries and compression methods we do not stream."""
-    if info.flag_bits & 0x1:
-        raise EncryptedEntry(
-            f'the package entry "{info.filename}" is password-protected. Export the course '
-            "without a password.",
-            file=info.filename,
-            rule="no encrypted entries",
-        )
-    if info.compress_type not in _SUPPORTED_METHODS:
-        raise UnsupportedCompression(
-            f'the package entry "{info.filename}" uses compression method '
-            f"{info.compress_type}; re-create the zip with standard (deflate) compression.",
-            file=info.filename,
-            rule="zip methods: stored, deflate, bzip2, lzma",
-        )
-
-
-def check_entry_declared_size(info: zipfile.ZipInfo, limits: ImportLimits) -> None:
-    """Refuse an entry whose *declared* ratio is over the cap (actual bytes re-checked later)."""
-    if info.is_dir():
-        return
-    if info.file_size > limits.ratio_min_bytes and info.file_size > limits.max_entry_ratio * max(
-        info.compress_size, 1
-    ):
-        raise ZipBomb(
-            f'the package entry "{info.filename}" would expand from {info.compress_size:,} to '
-            f"{info.file_size:,} bytes (more than {limits.max_entry_ratio:g} times). This is "
-            'how "zip bombs" work, so the package was refused.',
-            file=info.filename,
-            rule="limits.max_entry_ratio",
-        )
-
-
-ENTRY_CHECKS: tuple[Callable[[zipfile.ZipInfo, ImportLimits], None], ...] = (
-    check_entry_name,
-    check_entry_type,
-    check_entry_encoding,
-    check_entry_declared_size,
-)
-"""Per-entry checks run on the central directory, in this order."""
-
-
-def check_duplicates(infos: Sequence[zipfile.ZipInfo]) -> None:
-    """Refuse two entries with the same path, also when they differ only in case.
-
-    Names are compared after Unicode NFC normalisation and case folding (macOS and Windows
-    file systems would merge them).
-
-    A file whose path is also used as a folder (``a`` and ``a/b``) is refused too.
-    """
-    seen: dict[str, str] = {}
-    folders: dict[str, str] = {}
-    for info in infos:
-        name = info.filename
-        key = unicodedata.normalize("NFC", name.rstrip("/")).casefold()
-        parts = key.split("/")
-        for depth in range(1, len(parts)):
-            folders.setdefault("/".join(parts[:depth]), name)
-        if info.is_dir():
-            folders.setdefault(key, name)
-            continue
-        if key in seen:
-            raise DuplicateEntry(
-                f'the package contains "{seen[key]}" and "{name}", which are the same file '
-                "name (ignoring case). Remove one of them and zip again.",
-                file=name,
-                rule="unique entry names (case-insensitive)",
-            )
-        seen[key] = name
-    for key, name in seen.items():
-        if key in folders:
-            raise DuplicateEntry(
-                f'the package uses "{name}" both as a file and as a folder ({folders[key]}).',
-                file=name,
-                rule="unique entry names (case-insensitive)",
-            )
-
-
-def check_declared_total(infos: Sequence[zipfile.ZipInfo], limits: ImportLimits) -> None:
-    """Refuse when the declared uncompressed total is over ``limits.max_total_bytes``."""
-    total = sum(info.file_size for info in infos)
-    if total > limits.max_total_bytes:
-        raise PackageTooLarge(
-            f"the package unpacks to {total:,} bytes; the limit is {limits.max_total_bytes:,}. "
-            "Split the course or compress its videos.",
-            rule="limits.max_total_bytes",
-        )
-
-
-def check_overlaps(infos: Sequence[zipfile.ZipInfo], directory_offset: int) -> None:
-    """Refuse entries whose data overlap another entry (the "overlapping files" zip bomb).
-
-    Each entry's local header plus compressed data must end before the next entry starts,
-    and the last one before the central directory.
-    """
-    ordered = sorted(infos, key=lambda info: info.header_offset)
-    for current, following in zip(ordered, [*ordered[1:], None], strict=True):
-        end = current.header_offset + _LOCAL_HEADER.size + current.compress_size
-        limit = directory_offset if following is None else following.header_offset
-        if end > limit:
-            raise ZipBomb(
-                f'the package entry "{current.filename}" overlaps another entry\'s data. '
-                "Overlapping entries are a zip-bomb technique; the package was refused.",
-                file=current.filename,
-                rule="entries must not overlap",
-            )
-
-
-def check_central_directory(
-    zf: zipfile.ZipFile, limits: ImportLimits
-) -> tuple[zipfile.ZipInfo, ...]:
-    """Run every central-directory check; return the entries in archive order.
-
-    Every entry goes through every check, so one refusal lists all the bad entries.
-
-    Raises:
-        PackageError: the first failing check's error; its ``problems`` hold every one.
-    """
-    findings = Findings()
-    infos = tuple(zf.infolist())
-    check_entry_count(infos, limits)  # before looping over a hostile number of entries
-    for info in infos:
-        for check in ENTRY_CHECKS:
-            with findings.collecting():
-                check(info, limits)
-    for whole_archive_check in (
-        lambda: check_duplicates(infos),
-        lambda: check_declared_total(infos, limits),
-        lambda: check_overlaps(infos, zf.start_dir),
-    ):
-        with findings.collecting():
-            whole_archive_check()
-    findings.raise_if_refused()
-    return infos
-
-
-# --- streaming reader -------------------------------------------------------------------------
-
-
-class _Budget:
-    """Counts actual bytes produced across the whole package."""
-
-    def __init__(self, limits: ImportLimits) -> None:
-        self.limits = limits
-        self.total = 0
-
-    def add(self, n: int, name: str) -> None:
-        self.total += n
-        if self.total > self.limits.max_total_bytes:
-            raise PackageTooLarge(
-                f"the package unpacks to more than {self.limits.max_total_bytes:,} bytes "
-                "(measured while extracting). Split the course or compress its videos.",
-                file=name,
-                rule="limits.max_total_bytes",
-            )
-
-
-def _data_offset(raw: BinaryIO, info: zipfile.ZipInfo) -> int:
-    raw.seek(info.header_offset)
-    header = raw.read(_LOCAL_HEADER.size)
-    if len(header) != _LOCAL_HEADER.size or header[:4] != _LOCAL_MAGIC:
-        raise CorruptEntry(
-            f'the package entry "{info.filename}" has a damaged local header; export again.',
-            file=info.filename,
-            rule="PKWARE APPNOTE 4.3.7 local file header",
-        )
-    fields = _LOCAL_HEADER.unpack(header)
-    name_len, extra_len = fields[-2], fields[-1]
-    local_name = raw.read(name_len)
-    encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
-    if local_name != info.orig_filename.encode(encoding, errors="replace"):
-        raise CorruptEntry(
-            f'the local header of "{info.filename}" names a different file; the zip is '
-            "damaged or crafted. Export the course again.",
-            file=info.filename,
-            rule="PKWARE APPNOTE: local and central names match",
-        )
-    return info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
-
-
-def iter_entry(
-    raw: BinaryIO,
-    zf: zipfile.ZipFile,
-    info: zipfile.ZipInfo,
-    limits: ImportLimits,
-    budget: _Budget,
-    *,
-    max_bytes: int | None = None,
-) -> Iterator[bytes]:
-    """Yield an entry's uncompressed bytes in chunks, enforcing limits on the actual bytes.
-
-    Stored and deflate entries are decoded here from the raw archive (so a header that lies
-    about the uncompressed size is caught as soon as the output passes it); bzip2/lzma go
-    through :mod:`zipfile`, which stops at the declared size and checks the CRC.
-
-    Args:
-        raw: the package opened in binary mode (its own handle; seeks are ours).
-        zf: the open archive (for the bzip2/lzma fallback).
-        info: the entry.
-        limits: the caps.
-        budget: running total across the package.
-        max_bytes: an extra cap for this entry (the manifest cap).
-
-    Yields:
-        Chunks of at most ``limits.chunk_bytes`` bytes.
-
-    Raises:
-        ZipBomb, PackageTooLarge, ManifestTooLarge, CorruptEntry.
-    """
-    chunk = limits.chunk_bytes
-    produced = 0
-    crc = 0
-    ratio_cap = limits.max_entry_ratio * max(info.compress_size, 1)
-
-    def account(piece: bytes) -> bytes:
-        nonlocal produced, crc
-        produced += len(piece)
-        if max_bytes is not None and produced > max_bytes:
-            raise ManifestTooLarge(
-                f"{info.filename} is larger than the manifest limit of {max_bytes:,} bytes.",
-                file=info.filename,
-                rule="limits.max_manifest_bytes",
-            )
-        if produced > info.file_size:
-            raise ZipBomb(
-                f'the package entry "{info.filename}" declares {info.file_size:,} bytes but '
-                "expands to more: its size header lies, which is a zip-bomb technique.",
-                file=info.filename,
-                rule="actual size must match the declared size",
-            )
-        if produced > limits.ratio_min_bytes and produced > ratio_cap:
-            raise ZipBomb(
-                f'the package entry "{info.filename}" expands more than '
-                f"{limits.max_entry_ratio:g} times its compressed size; refused as a zip bomb.",
-                file=info.filename,
-                rule="limits.max_entry_ratio",
-            )
-        budget.add(len(piece), info.filename)
-        crc = zlib.crc32(piece, crc)
-        return piece
-
-    if info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raw.seek(_data_offset(raw, info))
-        remaining = info.compress_size
-        decomp = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
-        try:
-            while remaining > 0:
-                block = raw.read(min(remaining, chunk))
-                if not block:
-                    raise CorruptEntry(
-                        f'the package entry "{info.filename}" is truncated; export again.',
-                        file=info.filename,
-                        rule="PKWARE APPNOTE compressed size",
-                    )
-                remaining -= len(block)
-                if decomp is None:
-                    yield account(block)
-                    continue
-                data = decomp.decompress(block, chunk)
-                while True:
-                    if data:
-                        yield account(data)
-                    if not decomp.unconsumed_tail and len(data) < chunk:
-                        break
-                    data = decomp.decompress(decomp.unconsumed_tail, chunk)
-                    if not data and not decomp.unconsumed_tail:
-                        break
-            if decomp is not None:
-                tail = decomp.flush()
-                if tail:
-                    yield account(tail)
-                if not decomp.eof and info.compress_size > 0:
-                    raise CorruptEntry(
-                        f'the compressed data of "{info.filename}" ends early; export again.',
-                        file=info.filename,
-                        rule="deflate stream complete",
-                    )
-        except zlib.error as exc:
-            raise CorruptEntry(
-                f'the package entry "{info.filename}" is damaged ({exc}); export again.',
-                file=info.filename,
-                rule="deflate stream valid",
-            ) from exc
-    else:
-        try:
-            with zf.open(info) as fh:
-                while True:
-                    block = fh.read(chunk)
-                    if not block:
-                        break
-                    yield account(block)
-        except (zipfile.BadZipFile, EOFError, OSError) as exc:
-            raise CorruptEntry(
-                f'the package entry "{info.filename}" is damaged ({exc}); export again.',
-                file=info.filename,
-                rule="CRC-32 and length match",
-            ) from exc
-        return
-    if produced != info.file_size or (crc & 0xFFFFFFFF) != info.CRC:
-        raise CorruptEntry(
-            f'the package entry "{info.filename}" does not match its checksum or size; the '
-            "zip is damaged. Export the course again.",
-            file=info.filename,
-            rule="CRC-32 and length match",
-        )
-
-
-# --- step 3: manifest ------------------------------------------------------------------------
-
-
-def _find_manifest(infos: Sequence[zipfile.ZipInfo]) -> tuple[zipfile.ZipInfo, Standard]:
-    at_root = {info.filename.casefold(): info for info in infos if "/" not in info.filename}
-    for name, standard in MANIFEST_PRECEDENCE:
-        if name in at_root:
-            # SPEC COMPLIANCE NOTE: the file names are lower case in every spec; we also accept
-            # other casings (e.g. IMSManifest.xml from old Windows tools). Strict: exact name.
-            return at_root[name], standard
-    aicc = sorted(name for name in at_root if name.endswith(_AICC_SUFFIXES))
-    if any(name.endswith(".crs") for name in aicc):
-        raise UnsupportedStandard(
-            f"this is an AICC course (it has {', '.join(at_root[n].filename for n in aicc[:4])}). "
-            "AICC is not supported; this platform plays SCORM 1.2, SCORM 2004 (2nd, 3rd and 4th "
-            "edition), xAPI (tincan.xml) and cmi5 packages. Export the course from its authoring "
-            "tool as SCORM 2004, SCORM 1.2, xAPI or cmi5 and import that package instead.",
-            file=at_root[aicc[0]].filename,
-            rule="supported standards: SCORM 1.2, SCORM 2004, xAPI, cmi5",
-        )
-    nested = sorted(
-        info.filename
-        for info in infos
-        if info.filename.rsplit("/", 1)[-1].casefold() in {n for n, _ in MANIFEST_PRECEDENCE}
-    )
-    hint = ""
-    if nested:
-        hint = (
-            f' A manifest was found at "{nested[0]}": zip the *contents* of that folder, so '
-            "that the manifest sits at the top level of the zip."
-        )
-    raise ManifestMissing(
-        "the package has no imsmanifest.xml (SCORM), cmi5.xml (cmi5) or tincan.xml (xAPI) at "
-        f"its top level.{hint}",
-        rule="CAM 2.1 / cmi5 14.1: manifest at the package root",
-    )
-
-
-def parse_manifest_bytes(
-    data: bytes,
-    *,
-    file: str,
-    limits: ImportLimits,
-    in_package: bool = True,
-    findings: Findings | None = None,
-) -> PackageStructure:
-    """Parse manifest bytes (any supported format, told apart by the root element).
-
-    Args:
-        data: the file's bytes.
-        file: its name, for error reports.
-        limits: import limits (``max_manifest_bytes``).
-        in_package: ``False`` for a standalone cmi5.xml.
-        findings: collects refusals and warnings (see
-            :func:`scorm.packaging.scorm_manifest.parse_scorm_manifest`); the caller raises.
-
-    Returns:
-        The typed structure.
-
-    Raises:
-        PackageError: parsing or validation failed.
-    """
-    root = parse_xml(data, file=file, max_bytes=limits.max_manifest_bytes)
-    return _parse_root(root, file=file, in_package=in_package, findings=findings)
-
-
-def _warn_schema_locations(root: etree._Element, file: str, findings: Findings) -> None:
-    """Warn about ``xsi:schemaLocation`` entries outside the package (never fetched).
-
-    Local schema file names (``imscp_v1p1.xsd``, the usual case) are normal and not reported;
-    no schema is ever read, local or remote: manifests are checked by this parser's rules.
-    """
-    for el, location in schema_locations(root):
-        if url_scheme(location) is None and not location.startswith(("/", "\\")) and ".." not in location:
-            continue
-        findings.warn(
-            "schema_location_remote",
-            f'{file} names the schema "{location[:200]}" outside the package. It was not fetched '
-            "(manifests are never validated against remote or outside schemas); the course "
-            "imported normally. Nothing to do unless your authoring tool needs it.",
-            file=file,
-            element=f"{local_name(el)}/@xsi:schemaLocation",
-            rule="XML Schema instance schemaLocation (hint only)",
-        )
-
-
-def _parse_root(
-    root: etree._Element, *, file: str, in_package: bool, findings: Findings | None = None
-) -> PackageStructure:
-    name = local_name(root)
-    if findings is not None:
-        _warn_schema_locations(root, file, findings)
-    if name == "manifest":
-        return parse_scorm_manifest(root, file=file, findings=findings)
-    if name == "courseStructure":
-        return parse_cmi5(root, file=file, in_package=in_package)
-    if name == "tincan":
-        return parse_tincan(root, file=file)
-    raise InvalidManifest(
-        f"{file} has the root element <{name}>, which is not a SCORM manifest, a cmi5 course "
-        "structure or a tincan.xml.",
-        file=file,
-        element="/",
-        rule="manifest root element",
-    )
-
-
-# --- step 4: referenced files ------------------------------------------------------------------
-
-
-def check_required_files(
-    structure: PackageStructure,
-    infos: Sequence[zipfile.ZipInfo],
-    limits: ImportLimits,
-    file: str,
-    findings: Findings | None = None,
-) -> None:
-    """Refuse when the manifest points at a file that is not in the zip (every such file).
-
-    A missing external metadata file (``adlcp:location``) is only a warning when ``findings``
-    is given (see :meth:`ScormManifest.optional_files`).
-    """
-    own = findings is None
-    findings = Findings() if findings is None else findings
-    if isinstance(structure, ScormManifest):
-        needed = structure.required_files(include_listed=limits.require_listed_files)
-    else:
-        needed = structure.required_files()
-    names = {info.filename for info in infos if not info.is_dir()}
-    folded = {name.casefold(): name for name in names}
-    reported: set[str] = set()
-    if isinstance(structure, ScormManifest):
-        for path, where in structure.optional_files():
-            if path in names:
-                continue
-            findings.warn(
-                "metadata_file_missing",
-                f'the metadata file "{path}" named by adlcp:location is not in the package; the '
-                "course imported without that metadata (titles and descriptions come from the "
-                "manifest). Add the file or remove the adlcp:location element.",
-                file=file,
-                element=where,
-                rule="CAM adlcp:location (external metadata)",
-            )
-    for path, where in needed:
-        if path in names or path in reported:
-            continue
-        reported.add(path)
-        near = folded.get(path.casefold())
-        hint = (
-            f' The zip has "{near}", which differs only in upper/lower case; web servers treat '
-            "these as different files."
-            if near
-            else ""
-        )
-        findings.refuse(
-            MissingFile(
-                f'the manifest refers to "{path}", but the package does not contain that file.'
-                f"{hint} Add the file or fix the reference, then export again.",
-                file=file,
-                element=where,
-                rule="every file the manifest references is in the package",
-            )
-        )
-    if own:
-        findings.raise_if_refused()
-
-
-# --- summary -----------------------------------------------------------------------------------
-
-
-def _summary(
-    structure: PackageStructure,
-) -> tuple[str, str | None, str | None, int, tuple[Launchable, ...]]:
-    launchables = structure.launchables()
-    if isinstance(structure, ScormManifest):
-        meta = structure.metadata
-        sco_count = sum(1 for item in launchables if item.kind is LaunchKind.SCO)
-        return (
-            structure.title,
-            meta.description if meta else None,
-            meta.language if meta else None,
-            sco_count,
-            launchables,
-        )
-    if isinstance(structure, Cmi5Course):
-        lang = structure.title_strings[0].lang if structure.title_strings else None
-        return structure.title, structure.description, lang, len(launchables), launchables
-    launch = structure.launch_activity
-    return (
-        structure.title,
-        pick_lang(launch.description),
-        launch.launch_lang or (launch.name[0].lang if launch.name else None),
-        len(launchables),
-        launchables,
-    )
-
-
 # --- public entry points ---------------------------------------------------------------------
 
 
@@ -798,10 +176,10 @@ class _Validated:
 
 
 def _validate_zip(
-    zf: zipfile.ZipFile, raw: BinaryIO, limits: ImportLimits, budget: _Budget
+    zf: zipfile.ZipFile, raw: BinaryIO, limits: ImportLimits, budget: Budget
 ) -> _Validated:
     infos = check_central_directory(zf, limits)
-    manifest_info, _ = _find_manifest(infos)
+    manifest_info, _ = find_manifest(infos)
     if manifest_info.file_size > limits.max_manifest_bytes:
         raise ManifestTooLarge(
             f"{manifest_info.filename} is {manifest_info.file_size:,} bytes; the limit is "
@@ -809,7 +187,7 @@ def _validate_zip(
             file=manifest_info.filename,
             rule="limits.max_manifest_bytes",
         )
-    manifest_budget = _Budget(limits)
+    manifest_budget = Budget(limits)
     data = b"".join(
         iter_entry(
             raw,
@@ -859,7 +237,7 @@ def _result(
     content_dir: Path | None,
     source_kind: str = "zip",
 ) -> ImportedPackage:
-    title, description, language, sco_count, launchables = _summary(validated.structure)
+    title, description, language, sco_count, launchables = summarize(validated.structure)
     return ImportedPackage(
         standard=validated.structure.standard,
         edition=validated.structure.edition,
@@ -878,17 +256,6 @@ def _result(
         source_kind=source_kind,
         warnings=validated.warnings,
     )
-
-
-def _source_path(source: str | os.PathLike[str]) -> Path:
-    path = Path(source)
-    if not path.is_file():
-        raise SourceMissing(
-            f'the package file "{path}" does not exist or is not a regular file.',
-            file=path.name,
-            rule="source is a readable file",
-        )
-    return path
 
 
 def _standalone_cmi5(path: Path, limits: ImportLimits) -> _Validated:
@@ -910,7 +277,7 @@ def _standalone_cmi5(path: Path, limits: ImportLimits) -> _Validated:
         )
     findings = Findings()
     try:
-        structure = _parse_root(root, file=path.name, in_package=False, findings=findings)
+        structure = parse_root(root, file=path.name, in_package=False, findings=findings)
     except PackageError as exc:
         raise findings.fatal(exc) from None
     findings.raise_if_refused()
@@ -930,6 +297,7 @@ def inspect_package(
     limits: ImportLimits = DEFAULT_LIMITS,
     *,
     verify_data: bool = False,
+    digest: PackageDigest | None = None,
 ) -> ImportedPackage:
     """Validate and parse a package without writing anything.
 
@@ -941,6 +309,8 @@ def inspect_package(
         source: path to a zip package or a standalone cmi5.xml.
         limits: import limits.
         verify_data: also decompress and check every entry.
+        digest: the file's :func:`package_digest`, when the caller already took it (the file
+            is then not read a second time for its checksum).
 
     Returns:
         An :class:`ImportedPackage` with ``content_dir=None`` (``total_size`` is the declared
@@ -949,8 +319,9 @@ def inspect_package(
     Raises:
         PackageError: the package is refused (see ``code``).
     """
-    path = _source_path(source)
-    sha256, package_size = _sha256_file(path, limits.chunk_bytes)
+    path = source_path(source)
+    known = digest_of(path, limits, digest)
+    sha256, package_size = known.sha256, known.size
     if not zipfile.is_zipfile(path):
         if _looks_like_xml(path):
             validated = _standalone_cmi5(path, limits)
@@ -963,7 +334,7 @@ def inspect_package(
                 source_kind="xml",
             )
         _open_zip(path).close()  # raises NotAZip with the zipfile reason
-    budget = _Budget(limits)
+    budget = Budget(limits)
     with _open_zip(path) as zf, path.open("rb") as raw:
         validated = _validate_zip(zf, raw, limits, budget)
         total = sum(info.file_size for info in validated.infos)
@@ -978,25 +349,6 @@ def inspect_package(
     )
 
 
-def _target(tmp: Path, name: str) -> Path:
-    target = tmp.joinpath(*[part for part in name.split("/") if part])
-    # Defence in depth: names were already checked by check_entry_name.
-    if os.path.commonpath([tmp, target]) != str(tmp):
-        raise ZipSlip(f'the entry "{name}" resolves outside the course folder.', file=name)
-    return target
-
-
-def _final_name(name: str | None, sha256: str) -> str:
-    if name is None:
-        return sha256
-    if not _SAFE_NAME_RE.match(name):
-        raise DestinationError(
-            f'"{name}" is not a safe folder name (letters, digits, ".", "_", "-"; max 128).',
-            rule="content folder name",
-        )
-    return name
-
-
 def extract_package(
     source: str | os.PathLike[str],
     dest_root: str | os.PathLike[str],
@@ -1005,6 +357,7 @@ def extract_package(
     name: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     durable: bool = False,
+    digest: PackageDigest | None = None,
 ) -> ImportedPackage:
     """Validate, parse and extract a course package into ``dest_root/<name>``.
 
@@ -1023,6 +376,8 @@ def extract_package(
         durable: ``fsync`` every file and folder before the final rename, and the content
             root after it, so a power loss cannot leave a catalogue row pointing at
             half-written files (slower: the import then runs at true disk speed).
+        digest: the file's :func:`package_digest`, when the caller already took it (the
+            package is then read once more only to extract it, not to hash it again).
 
     Returns:
         The :class:`ImportedPackage`, ``content_dir`` set.
@@ -1033,7 +388,7 @@ def extract_package(
     """
     try:
         return _extract_package(
-            source, dest_root, limits, name=name, progress=progress, durable=durable
+            source, dest_root, limits, name=name, progress=progress, durable=durable, digest=digest
         )
     except PackageError as exc:
         logger.warning(
@@ -1051,60 +406,82 @@ def _extract_package(
     name: str | None,
     progress: Callable[[int, int], None] | None,
     durable: bool,
+    digest: PackageDigest | None,
 ) -> ImportedPackage:
-    path = _source_path(source)
+    path = source_path(source)
     root = Path(dest_root)
     if not root.is_dir():
         raise DestinationError(
             f'the content folder "{root}" does not exist.', rule="dest_root exists"
         )
-    sha256, package_size = _sha256_file(path, limits.chunk_bytes)
-    final = root / _final_name(name, sha256)
+    known = digest_of(path, limits, digest)
+    final = root / final_name(name, known.sha256)
     if name is not None and final.exists():
         raise DestinationError(
             f'the content folder "{final}" already exists.', rule="destination is new"
         )
-
     if not zipfile.is_zipfile(path):
-        if not _looks_like_xml(path):
-            _open_zip(path).close()  # raises NotAZip
-        validated = _standalone_cmi5(path, limits)
+        return _extract_standalone(path, root, final, limits, known, durable=durable)
+    return _extract_zip(
+        path, root, final, limits, known, reuse=name is None, progress=progress, durable=durable
+    )
 
-        def writer(tmp: Path, budget: _Budget) -> None:
-            shutil.copyfile(path, tmp / cmi5_mod.MANIFEST_FILE)
-            budget.add(package_size, cmi5_mod.MANIFEST_FILE)
 
-        total = _extract_atomically(root, final, writer, limits, durable=durable)
-        return _result(
-            validated,
-            sha256=sha256,
-            package_size=package_size,
-            total_size=total,
-            content_dir=final,
-            source_kind="xml",
-        )
+def _extract_standalone(
+    path: Path, root: Path, final: Path, limits: ImportLimits, known: PackageDigest, *, durable: bool
+) -> ImportedPackage:
+    """A standalone cmi5.xml: validated, then copied in as the course's ``cmi5.xml``."""
+    if not _looks_like_xml(path):
+        _open_zip(path).close()  # raises NotAZip
+    validated = _standalone_cmi5(path, limits)
 
+    def writer(tmp: Path, budget: Budget) -> None:
+        shutil.copyfile(path, tmp / cmi5_mod.MANIFEST_FILE)
+        budget.add(known.size, cmi5_mod.MANIFEST_FILE)
+
+    total = extract_atomically(root, final, writer, limits, durable=durable)
+    return _result(
+        validated,
+        sha256=known.sha256,
+        package_size=known.size,
+        total_size=total,
+        content_dir=final,
+        source_kind="xml",
+    )
+
+
+def _extract_zip(
+    path: Path,
+    root: Path,
+    final: Path,
+    limits: ImportLimits,
+    known: PackageDigest,
+    *,
+    reuse: bool,
+    progress: Callable[[int, int], None] | None,
+    durable: bool,
+) -> ImportedPackage:
+    """A zip: validated, then every entry streamed into a temporary folder renamed into place."""
     with _open_zip(path) as zf, path.open("rb") as raw:
-        validated = _validate_zip(zf, raw, limits, _Budget(limits))
-        if name is None and final.is_dir():
+        validated = _validate_zip(zf, raw, limits, Budget(limits))
+        declared_total = sum(info.file_size for info in validated.infos)
+        if reuse and final.is_dir():
             # Content-addressed: these exact bytes were fully verified and extracted before.
             logger.info(
                 "package already imported; reusing its folder",
-                extra={"action": "package_import", "sha256": sha256},
+                extra={"action": "package_import", "sha256": known.sha256},
             )
             return _result(
                 validated,
-                sha256=sha256,
-                package_size=package_size,
-                total_size=sum(info.file_size for info in validated.infos),
+                sha256=known.sha256,
+                package_size=known.size,
+                total_size=declared_total,
                 content_dir=final,
             )
 
-        declared_total = sum(info.file_size for info in validated.infos)
-
-        def writer(tmp: Path, budget: _Budget) -> None:
+        def writer(tmp: Path, budget: Budget) -> None:
             for info in validated.infos:
-                target = _target(tmp, info.filename)
+                target = target_path(tmp, info.filename)
                 if info.is_dir():
                     target.mkdir(parents=True, exist_ok=True)
                     continue
@@ -1115,11 +492,11 @@ def _extract_package(
                         if progress is not None:
                             progress(budget.total, declared_total)
 
-        total = _extract_atomically(root, final, writer, limits, durable=durable)
+        total = extract_atomically(root, final, writer, limits, durable=durable)
     result = _result(
         validated,
-        sha256=sha256,
-        package_size=package_size,
+        sha256=known.sha256,
+        package_size=known.size,
         total_size=total,
         content_dir=final,
     )
@@ -1128,77 +505,9 @@ def _extract_package(
         extra={
             "action": "package_import",
             "standard": result.standard.value,
-            "sha256": sha256,
+            "sha256": known.sha256,
             "files": result.file_count,
             "bytes": total,
         },
     )
     return result
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(top: Path) -> None:
-    """fsync every file, then every folder (deepest first), under ``top``."""
-    folders: list[Path] = []
-    for dirpath, _dirnames, filenames in os.walk(top):
-        folders.append(Path(dirpath))
-        for filename in filenames:
-            _fsync_path(Path(dirpath) / filename)
-    for folder in reversed(folders):
-        _fsync_path(folder)
-
-
-def _extract_atomically(
-    root: Path,
-    final: Path,
-    writer: Callable[[Path, _Budget], None],
-    limits: ImportLimits,
-    *,
-    durable: bool = False,
-) -> int:
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=root))
-    except OSError as exc:
-        raise DestinationError(
-            f'cannot create a temporary folder in "{root}": {exc.strerror}.',
-            rule="dest_root writable",
-        ) from exc
-    budget = _Budget(limits)
-    try:
-        writer(tmp, budget)
-        tmp.chmod(0o755)
-        if durable:
-            _fsync_tree(tmp)
-        try:
-            os.rename(tmp, final)
-            if durable:
-                _fsync_path(root)
-        except OSError:
-            if not final.is_dir():
-                raise
-            # Same bytes imported before (content-addressed name): keep the existing copy.
-            shutil.rmtree(tmp, ignore_errors=True)
-            logger.info(
-                "package already present; reusing its folder",
-                extra={"action": "package_import", "dir": str(final)},
-            )
-    except PackageError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise DestinationError(
-            f"writing the course files failed: {exc.strerror or exc}.",
-            rule="dest_root writable",
-        ) from exc
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return budget.total

@@ -25,7 +25,7 @@ from scorm.packaging import (
     extract_package,
     inspect_package,
 )
-from scorm.packaging.sequencing import (
+from scorm.sequencing.definition import (
     DEFAULT_SEQUENCING,
     ConditionCombination,
     ConditionOperator,

@@ -16,7 +16,9 @@ from scorm.packaging import (
     Standard,
     parse_manifest_bytes,
 )
-from scorm.packaging.sequencing import (
+from scorm.packaging.urls import apply_parameters, join_base, normalize_package_path
+from scorm.packaging.xmlsafe import parse_xml
+from scorm.sequencing.definition import (
     DEFAULT_SEQUENCING,
     ChildActivitySet,
     ConditionCombination,
@@ -28,8 +30,6 @@ from scorm.packaging.sequencing import (
     RuleAction,
     RuleConditionType,
 )
-from scorm.packaging.urls import apply_parameters, join_base, normalize_package_path
-from scorm.packaging.xmlsafe import parse_xml
 
 # --- launch URL construction ----------------------------------------------------------------
 
