@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from lti_tool.content import ContentGrant
+    from lti_tool.runtime.deliveries import Deliveries
 
 #: The one ``app.extensions`` entry: the app's :class:`Services` (read it with :func:`services_of`).
 APP_EXTENSION = "cbsi"
@@ -95,9 +96,9 @@ class Services:
     login_budget: LoginBudget
     #: Called in the commit's transaction when an attempt's graded outcome changes.
     outcome_listeners: tuple[OutcomeListener, ...] = ()
-    #: The delivery registry keyed by standard; filled by ``lti_tool.runtime.delivery`` once it
-    #: exists (None until then: the runtime dispatches on the standard itself).
-    delivery: object | None = None
+    #: The delivery registry keyed by standard (``lti_tool.runtime.deliveries``): how the launch,
+    #: the player page and the commit path play each standard.
+    deliveries: Deliveries
 
 
 def build_services(
@@ -115,6 +116,8 @@ def build_services(
         keys: an existing key store to share (same reason).
         catalogue: the picker's catalogue (default: the ``courses`` table).
     """
+    from lti_tool.runtime.deliveries import default_deliveries  # the runtime imports this module
+
     db = db or Database(settings.database_url, echo=settings.database.echo, pool_size=settings.database.pool_size)
     keys = keys or KeyStore(
         db, settings.keys_path, overlap_seconds=settings.keys.rotation_overlap_seconds, bits=settings.keys.bits
@@ -159,6 +162,7 @@ def build_services(
         platform_gate=PlatformGate(db, ttl_seconds=lti.platform_status_cache_seconds),
         login_budget=LoginBudget(db, cap=lti.max_open_logins),
         outcome_listeners=(grades.GradeOutboxListener(),),
+        deliveries=default_deliveries(),
     )
 
 

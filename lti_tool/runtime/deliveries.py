@@ -179,6 +179,5 @@ def default_deliveries() -> Deliveries:
 
 
 def deliveries(services: Services) -> Deliveries:
-    """The application's registry (``services.deliveries`` once the services factory holds one)."""
-    found = getattr(services, "deliveries", None)
-    return found if isinstance(found, Deliveries) else default_deliveries()
+    """The application's registry (built once by ``lti_tool.services.build_services``)."""
+    return services.deliveries
