@@ -13,7 +13,7 @@ from lti_tool.cli import CliContext, fail, pass_ctx
 from lti_tool.lti import platforms as ops
 from lti_tool.lti.errors import PlatformAdminError
 from lti_tool.lti.platforms import PlatformInfo
-from lti_tool.lti.registration import IssuerNotSecure, check_secure_url, insecure_origins
+from lti_tool.lti.registration_config import IssuerNotSecure, check_secure_url, insecure_origins
 
 logger = logging.getLogger(__name__)
 

@@ -570,7 +570,7 @@ def test_platform_key_sets_on_loopback_are_refused_by_default():
 )
 def test_the_registration_check_refuses_every_spelling_of_an_internal_address(host):
     """Before any request: these all got through the registration check (issue 12, security 3)."""
-    from lti_tool.lti.registration import HostRefused, check_secure_url
+    from lti_tool.lti.registration_config import HostRefused, check_secure_url
 
     with pytest.raises(HostRefused):
         check_secure_url(f"https://{host}/mod/lti/openid-configuration.php", what="configuration URL",
@@ -580,7 +580,7 @@ def test_the_registration_check_refuses_every_spelling_of_an_internal_address(ho
 def test_an_allow_listed_internal_lms_may_register_by_address_or_name():
     """outbound.allow_private is the one switch for an academy on an internal network: Dynamic
     Registration accepts its Moodle by IP literal (any spelling) or by name, and nothing else."""
-    from lti_tool.lti.registration import HostRefused, check_secure_url
+    from lti_tool.lti.registration_config import HostRefused, check_secure_url
 
     allowed = OutboundPolicy(allow_private=("10.1.2.0/24", "moodle.academy.internal")).allows_internal_host
     for host in ("10.1.2.7", "0x0a010207", "moodle.academy.internal", "MOODLE.academy.internal."):

@@ -19,7 +19,9 @@ from sqlalchemy import func, select, update
 
 from lti_tool import create_app, ratelimit
 from lti_tool.lti import platforms
-from lti_tool.lti.registration import DynamicRegistration, PlatformConfiguration, RegistrationAnswer
+from lti_tool.lti.registration import DynamicRegistration
+from lti_tool.lti.registration_config import PlatformConfiguration
+from lti_tool.lti.registration_messages import RegistrationAnswer
 from lti_tool.services import Services, build_services, services_of
 from lti_tool.settings import load_settings
 from lti_tool.storage.models import LaunchState, Platform, RateLimitCounter, utcnow

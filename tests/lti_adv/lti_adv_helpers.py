@@ -15,10 +15,10 @@ from urllib.parse import parse_qsl
 
 import factories
 
-from lti_tool.lti.registration import TOOL_CONFIGURATION
 from lti_tool.lti.tokens import TOOL_SCOPES
 from lti_tool.services import Services
 from lti_tool.storage.models import Platform
+from sync.lti_claims import TOOL_CONFIGURATION
 
 
 @dataclass

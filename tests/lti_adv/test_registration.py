@@ -15,8 +15,7 @@ from lti_adv_helpers import REG_TOKEN, FakeServer, Recorded, SimulatedMoodle, js
 from sqlalchemy import select
 
 from lti_tool import create_app
-from lti_tool.lti.registration import (
-    TOOL_CONFIGURATION,
+from lti_tool.lti.registration_config import (
     ConfigurationInvalid,
     HostRefused,
     IssuerMismatch,
@@ -24,16 +23,15 @@ from lti_tool.lti.registration import (
     PlatformConfiguration,
     RegistrationResponseInvalid,
     ToolUrls,
-    build_tool_registration,
     check_secure_url,
     parse_platform_configuration,
-    parse_registration_answer,
-    requested_scopes,
 )
+from lti_tool.lti.registration_messages import build_tool_registration, parse_registration_answer, requested_scopes
 from lti_tool.lti.tokens import SCOPE_LINEITEM, SCOPE_NRPS, SCOPE_SCORE, TOOL_SCOPES
 from lti_tool.services import Services, build_services
 from lti_tool.settings import load_settings
 from lti_tool.storage.models import Platform
+from sync.lti_claims import TOOL_CONFIGURATION
 
 
 @pytest.fixture

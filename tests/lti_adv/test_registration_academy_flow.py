@@ -37,10 +37,10 @@ from lti_tool.cli import CliContext, cli
 from lti_tool.devlms import identity as devplatform
 from lti_tool.devlms.seed import build_demo_package
 from lti_tool.lti import platforms
-from lti_tool.lti.registration import TOOL_CONFIGURATION
 from lti_tool.lti.tokens import TOOL_SCOPES
 from lti_tool.services import Services, build_services
 from lti_tool.settings import load_settings
+from sync.lti_claims import TOOL_CONFIGURATION
 
 
 class Browser(requests.Session):

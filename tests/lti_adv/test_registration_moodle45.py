@@ -28,10 +28,12 @@ from sqlalchemy import event, select
 from lti_tool import create_app
 from lti_tool.cli import cli
 from lti_tool.lti import platforms as platform_ops
-from lti_tool.lti import registration as reg
+from lti_tool.lti import registration_config as reg_config
+from lti_tool.lti import registration_messages as reg_messages
 from lti_tool.services import Services, build_services
 from lti_tool.settings import SettingsError, load_settings
 from lti_tool.storage.models import Platform
+from sync.lti_claims import TOOL_CONFIGURATION
 
 REG_PATH = "/mod/lti/openid-registration.php"
 CONF_PATH = "/mod/lti/openid-configuration.php"
@@ -90,7 +92,7 @@ def reason(page: str) -> str:
     ],
 )
 def test_domain_is_what_moodle_reads_from_the_launch_url(base_url: str, domain: str, launch: str):
-    urls = reg.ToolUrls(base_url=base_url)
+    urls = reg_config.ToolUrls(base_url=base_url)
     assert (urls.domain, urls.launch) == (domain, launch)
     assert moodle_domain(urls.domain) == moodle_domain(urls.launch)  # Moodle's own comparison
 
@@ -102,8 +104,8 @@ def test_registration_with_a_port_in_the_tool_url_passes_moodles_check(
     response = app.test_client().get(register_url(moodle.configuration_url))
     assert response.status_code == 200, response.get_data(as_text=True)
     [sent] = moodle.registrations
-    assert sent[reg.TOOL_CONFIGURATION]["domain"] == "127.0.0.1:8123"
-    assert sent[reg.TOOL_CONFIGURATION]["target_link_uri"] == "http://127.0.0.1:8123/lti/launch"
+    assert sent[TOOL_CONFIGURATION]["domain"] == "127.0.0.1:8123"
+    assert sent[TOOL_CONFIGURATION]["target_link_uri"] == "http://127.0.0.1:8123/lti/launch"
     assert [r.client_id for r in rows(services)] == ["moodle-client-1"]
 
 
@@ -279,12 +281,12 @@ def test_listed_plain_http_lms_registers_outside_demo_mode_with_warnings(
     ],
 )
 def test_insecure_issuers_allow_exactly_their_origin(url: str, allowed: list[str], ok: bool):
-    origins = reg.insecure_origins(allowed)
+    origins = reg_config.insecure_origins(allowed)
     if ok:
-        reg.check_secure_url(url, what="issuer", allow_insecure_localhost=False, allowed_insecure=origins)
+        reg_config.check_secure_url(url, what="issuer", allow_insecure_localhost=False, allowed_insecure=origins)
         return
-    with pytest.raises(reg.IssuerNotSecure) as err:
-        reg.check_secure_url(url, what="issuer", allow_insecure_localhost=False, allowed_insecure=origins)
+    with pytest.raises(reg_config.IssuerNotSecure) as err:
+        reg_config.check_secure_url(url, what="issuer", allow_insecure_localhost=False, allowed_insecure=origins)
     assert "lti.insecure_issuers" in err.value.message
 
 
@@ -344,10 +346,10 @@ def test_readme_moodle_section_matches_the_page():
     ],
 )
 def test_registration_name(doc: dict[str, Any], name: str):
-    conf = reg.PlatformConfiguration(
+    conf = reg_config.PlatformConfiguration(
         authorization_endpoint="x", token_endpoint="x", jwks_uri="x", registration_endpoint="x", **doc
     )
-    assert reg.registration_name(conf) == name
+    assert reg_messages.registration_name(conf) == name
 
 
 def test_dynamic_registration_is_named_after_the_lms(client: FlaskClient, services: Services, moodle: SimulatedMoodle):

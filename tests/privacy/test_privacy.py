@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, func, inspect, select
 from lti_tool import audit, privacy
 from lti_tool.cli import CliContext, cli
 from lti_tool.lti.context import Launch
+from lti_tool.privacy import export as privacy_export
 from lti_tool.runtime import service
 from lti_tool.services import Services
 from lti_tool.storage.models import (
@@ -172,7 +173,7 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
 def test_platform_export_holds_its_learners_only_in_a_private_file(
     services: Services, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(privacy, "EXPORT_PAGE", 2)  # several keyset pages
+    monkeypatch.setattr(privacy_export, "EXPORT_PAGE", 2)  # several keyset pages (read by the export module)
     out = tmp_path / "academy-one.jsonl"
     report = privacy.export_learners(services.db, platform_id=world.p1, out_path=out, actor="cli:t", source="cli")
     assert report.registrations == 4
