@@ -279,3 +279,25 @@ def test_the_checker_fails_on_a_view_that_queries(monkeypatch: pytest.MonkeyPatc
         test_only_owners_query_their_tables()
     with pytest.raises(AssertionError):
         test_web_views_and_cli_commands_build_no_queries()
+
+
+@pytest.mark.parametrize(
+    ("module", "plant"),
+    [
+        ("lti_tool/regional.py", "from lti_tool.storage.models import Platform\nN = select(Platform.name)\n"),
+        ("lti_tool/lti/nrps.py", "from lti_tool.storage.models import Platform\nP = Platform.__table__\n"),
+        ("lti_tool/grades.py", "def _rows(conn):\n    return conn.exec_driver_sql('SELECT * FROM grade_outbox')\n"),
+    ],
+)
+def test_a_cleaned_module_that_queries_again_fails(module: str, plant: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Modules whose queries moved to their owners have no allow-list entry: a new query fails."""
+    assert module not in PENDING
+    real = dict(modules())
+
+    def with_plant() -> Iterator[tuple[str, str]]:
+        for name, source in real.items():
+            yield name, source + "\n\n" + plant if name == module else source
+
+    monkeypatch.setattr(sys.modules[__name__], "modules", with_plant)
+    with pytest.raises(AssertionError):
+        test_only_owners_query_their_tables()

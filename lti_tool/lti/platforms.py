@@ -69,7 +69,8 @@ class PlatformInfo:
         return self.status == PlatformStatus.ACTIVE.value
 
 
-def _info(p: Platform) -> PlatformInfo:
+def _info(p: Platform, deployments: tuple[str, ...] | None = None) -> PlatformInfo:
+    """The registration as callers see it; ``deployments`` when they were read with it (else loaded)."""
     return PlatformInfo(
         id=p.id,
         issuer=p.issuer,
@@ -81,7 +82,7 @@ def _info(p: Platform) -> PlatformInfo:
         auth_audience=p.auth_audience,
         status=p.status,
         source=p.source,
-        deployments=tuple(d.deployment_id for d in p.deployments),
+        deployments=deployments if deployments is not None else tuple(d.deployment_id for d in p.deployments),
         created_at=p.created_at,
         last_launch_at=p.last_launch_at,
     )
@@ -267,24 +268,7 @@ def _with_deployments(s: Session, *where: Any) -> tuple[PlatformInfo, ...]:
         entry = found.setdefault(platform.id, (platform, []))
         if deployment is not None:
             entry[1].append(deployment)
-    return tuple(
-        PlatformInfo(
-            id=p.id,
-            issuer=p.issuer,
-            client_id=p.client_id,
-            name=p.name,
-            auth_login_url=p.auth_login_url,
-            auth_token_url=p.auth_token_url,
-            key_set_url=p.key_set_url,
-            auth_audience=p.auth_audience,
-            status=p.status,
-            source=p.source,
-            deployments=tuple(deps),
-            created_at=p.created_at,
-            last_launch_at=p.last_launch_at,
-        )
-        for p, deps in found.values()
-    )
+    return tuple(_info(p, tuple(deps)) for p, deps in found.values())
 
 
 def find_platform(db: Database, platform_id: int) -> PlatformInfo | None:
