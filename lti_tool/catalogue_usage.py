@@ -1,7 +1,9 @@
 """Where a catalogue course is used: its versions, and per version the academies, activities and attempts.
 
 The operator's answer to "can I replace this package, and who would notice": an attempt stays on
-the version it started with, so a version with attempts in progress is still in use.
+the version it started with, so a version with attempts in progress is still in use. A read model:
+the course and its versions, the grouped usage and the academy names come from their owners
+(``storage.courses``, ``storage.learners``, ``lti.platforms``) in one session; this module joins them.
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select
-
+from lti_tool.lti import platforms
 from lti_tool.storage import Database
-from lti_tool.storage.models import Attempt, Course, CourseVersion, LearnerRegistration, Platform
+from lti_tool.storage import courses as course_store
+from lti_tool.storage import learners as learner_store
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,39 +66,13 @@ class CourseUse:
 def course_usage(db: Database, course_id: int) -> CourseUse | None:
     """The course's versions and their use; None when there is no such course."""
     with db.session() as s:
-        course = s.get(Course, course_id)
-        if course is None:
+        found = course_store.course_with_versions(s, course_id)
+        if found is None:
             return None
-        versions = s.scalars(
-            select(CourseVersion).where(CourseVersion.course_id == course_id).order_by(CourseVersion.version.desc())
-        ).all()
-        usage = s.execute(
-            select(
-                Attempt.course_version_id,
-                LearnerRegistration.platform_id,
-                func.count(func.distinct(LearnerRegistration.resource_link_id)),
-                func.count(Attempt.id),
-                func.sum(case((Attempt.status == "active", 1), else_=0)),
-            )
-            .join(LearnerRegistration, LearnerRegistration.id == Attempt.registration_id)
-            .where(LearnerRegistration.course_id == course_id)
-            .group_by(Attempt.course_version_id, LearnerRegistration.platform_id)
-        ).all()
-        links = s.scalar(
-            select(func.count()).select_from(
-                select(
-                    LearnerRegistration.platform_id,
-                    LearnerRegistration.deployment_id,
-                    LearnerRegistration.resource_link_id,
-                )
-                .where(LearnerRegistration.course_id == course_id)
-                .distinct()
-                .subquery()
-            )
-        )
-        names = {
-            pid: name or issuer for pid, name, issuer in s.execute(select(Platform.id, Platform.name, Platform.issuer))
-        }
+        course, versions = found
+        usage = learner_store.course_version_usage(s, course_id)
+        links = learner_store.course_activity_count(s, course_id)
+        names = platforms.platform_names(s)
         by_version: dict[int, list[AcademyUse]] = {}
         for version_id, platform_id, activities, attempts, active in usage:
             by_version.setdefault(version_id, []).append(

@@ -14,10 +14,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-
 from lti_tool.storage import Database
-from lti_tool.storage.models import Attempt, LearnerRegistration, ScoState
+from lti_tool.storage import learners as learner_store
 
 _INTERACTION = re.compile(r"^cmi\.interactions\.(\d+)\.(id|result|description|type)$")
 #: ``result`` values that count as a miss (SCORM 1.2 says ``wrong``, 2004 ``incorrect``).
@@ -103,28 +101,9 @@ def question_results(
     db: Database, *, platform_id: int, deployment_id: str, resource_link_id: str
 ) -> list[QuestionResult]:
     """Per-question results of one activity, over each learner's newest attempt."""
-    newest = (
-        select(Attempt.registration_id, func.max(Attempt.number).label("number"))
-        .join(LearnerRegistration, LearnerRegistration.id == Attempt.registration_id)
-        .where(
-            LearnerRegistration.platform_id == platform_id,
-            LearnerRegistration.deployment_id == deployment_id,
-            LearnerRegistration.resource_link_id == resource_link_id,
-            LearnerRegistration.is_learner.is_(True),
-        )
-        .group_by(Attempt.registration_id)
-        .subquery()
+    rows = learner_store.newest_attempt_sco_states(
+        db, platform_id=platform_id, deployment_id=deployment_id, resource_link_id=resource_link_id
     )
-    query = (
-        select(ScoState.item_id, ScoState.state)
-        .join(Attempt, Attempt.id == ScoState.attempt_id)
-        .join(
-            newest,
-            (newest.c.registration_id == Attempt.registration_id) & (newest.c.number == Attempt.number),
-        )
-    )
-    with db.session() as s:
-        rows = s.execute(query).all()
     return tally_questions(
         (item_id, (state or {}).get("values") or {}) for item_id, state in rows if isinstance(state, dict)
     )

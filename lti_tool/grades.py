@@ -24,16 +24,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from lti_tool.keys import KeyStore
 from lti_tool.logging_setup import delivery_request_id, request_id_var
+from lti_tool.lti import platforms
 from lti_tool.lti.tokens import DbTokenCache, KeyStoreSigning, endpoints_of
 from lti_tool.outbound import check_service_url
 from lti_tool.outcome_events import OutcomeChanged
 from lti_tool.storage import Database
-from lti_tool.storage.models import GradeOutbox, LearnerRegistration, Platform, PlatformStatus
-from lti_tool.storage.outbox import SqlOutboxStore
+from lti_tool.storage.models import LearnerRegistration, PlatformStatus
+from lti_tool.storage.outbox import SqlOutboxStore, outbox_rows_for
 from scorm.outcome import Outcome
 from sync.breaker import BreakerConfig
 from sync.errors import InvalidOutcomeError, PlatformNotFoundError
@@ -190,18 +189,17 @@ class SqlPlatformDirectory:
             return hit[1]
         if not platform_key.isdigit():
             raise PlatformNotFoundError(f"no platform registered under {platform_key!r}")
-        with self._db.session() as s:
-            row = s.execute(select(Platform).where(Platform.id == int(platform_key))).scalar_one_or_none()
-            if row is None:
-                raise PlatformNotFoundError(
-                    f"platform {platform_key} is no longer registered; its grades cannot be delivered"
-                )
-            if row.status == PlatformStatus.DISABLED.value:
-                raise PlatformNotFoundError(
-                    f"platform {platform_key} ({row.name or row.issuer}) is disabled; enable it, then run "
-                    f"'cbsi-connect sync retry --dead --platform {platform_key}'"
-                )
-            endpoints = endpoints_of(row, key=platform_key)
+        row = platforms.find_platform(self._db, int(platform_key))
+        if row is None:
+            raise PlatformNotFoundError(
+                f"platform {platform_key} is no longer registered; its grades cannot be delivered"
+            )
+        if row.status == PlatformStatus.DISABLED.value:
+            raise PlatformNotFoundError(
+                f"platform {platform_key} ({row.name or row.issuer}) is disabled; enable it, then run "
+                f"'cbsi-connect sync retry --dead --platform {platform_key}'"
+            )
+        endpoints = endpoints_of(row, key=platform_key)
         with self._lock:
             self._cache[platform_key] = (now, endpoints)
         return endpoints
@@ -239,33 +237,31 @@ def delivery_state(
     view renders the words in the reader's language (``lti_tool.web.i18n.delivery_text``).
     """
     prefix = f"{deployment_id}/{resource_link_id}"
-    with services.db.session() as s:
-        rows = s.execute(
-            select(GradeOutbox).where(
-                GradeOutbox.platform_key == str(platform_id),
-                GradeOutbox.user_id.in_(user_ids),
-                GradeOutbox.line_item_key.in_([prefix, f"{prefix}#{LINE_ITEM_TAG}"]),
-            )
-        ).scalars()
-        out: dict[str, dict[str, Any]] = {}
-        for row in rows:
-            score = (
-                f"{row.score_given:g}/{row.score_maximum:g}"
-                if row.score_given is not None and row.score_maximum
-                else ""  # "progress only", in the reader's words
-            )
-            params: dict[str, Any] = {"score": score}
-            if row.status == "delivered":
-                code = "delivered_on" if row.delivered_at else "delivered"
-                params["when"] = row.delivered_at
-            elif row.status in ("pending", "in_flight"):
-                code = "retrying" if row.attempts else "pending"
-            elif row.status == "superseded":
-                code, params = "superseded", {}
-            else:
-                code, params = "dead", {"error": (row.last_error or "")[:160]}
-            out[row.user_id] = {"status": row.status, "code": code, "params": params}
-        return out
+    rows = outbox_rows_for(
+        services.db,
+        platform_key=str(platform_id),
+        line_item_keys=[prefix, f"{prefix}#{LINE_ITEM_TAG}"],
+        user_ids=user_ids,
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        score = (
+            f"{row.score_given:g}/{row.score_maximum:g}"
+            if row.score_given is not None and row.score_maximum
+            else ""  # "progress only", in the reader's words
+        )
+        params: dict[str, Any] = {"score": score}
+        if row.status == "delivered":
+            code = "delivered_on" if row.delivered_at else "delivered"
+            params["when"] = row.delivered_at
+        elif row.status in ("pending", "in_flight"):
+            code = "retrying" if row.attempts else "pending"
+        elif row.status == "superseded":
+            code, params = "superseded", {}
+        else:
+            code, params = "dead", {"error": (row.last_error or "")[:160]}
+        out[row.user_id] = {"status": row.status, "code": code, "params": params}
+    return out
 
 
 def build_worker(
@@ -352,11 +348,10 @@ class RegisteredHostsGuard:
             return hit[1]
         urls: tuple[str, ...] = ()
         if platform_key.isdigit():
-            with self._db.session() as s:
-                row = s.get(Platform, int(platform_key))
-                if row is not None:
-                    candidates = (row.issuer, row.auth_login_url, row.auth_token_url, row.auth_audience)
-                    urls = tuple(u for u in (*candidates, row.key_set_url) if u)
+            row = platforms.find_platform(self._db, int(platform_key))
+            if row is not None:
+                candidates = (row.issuer, row.auth_login_url, row.auth_token_url, row.auth_audience)
+                urls = tuple(u for u in (*candidates, row.key_set_url) if u)
         with self._lock:
             self._cache[platform_key] = (now, urls)
         return urls

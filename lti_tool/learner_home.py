@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
-
 from lti_tool.reports import _state as learner_state
 from lti_tool.storage import Database
-from lti_tool.storage.models import Attempt, Course, LearnerRegistration
+from lti_tool.storage import courses as course_store
+from lti_tool.storage import learners as learner_store
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,31 +37,13 @@ def learner_courses(
     """The learner's activities in the LMS course, unfinished first, then by most recent use."""
     if not context_id:
         return []
-    newest = (
-        select(Attempt.registration_id, func.max(Attempt.number).label("number"), func.count().label("n"))
-        .group_by(Attempt.registration_id)
-        .subquery()
-    )
-    query = (
-        select(LearnerRegistration, Course.title, Course.display_title, Attempt, newest.c.n)
-        .join(Course, Course.id == LearnerRegistration.course_id)
-        .join(newest, newest.c.registration_id == LearnerRegistration.id, isouter=True)
-        .join(
-            Attempt,
-            (Attempt.registration_id == LearnerRegistration.id) & (Attempt.number == newest.c.number),
-            isouter=True,
-        )
-        .where(
-            LearnerRegistration.platform_id == platform_id,
-            LearnerRegistration.deployment_id == deployment_id,
-            LearnerRegistration.context_id == context_id,
-            LearnerRegistration.learner_sub == learner_sub,
-        )
-    )
     with db.session() as s:
-        rows = s.execute(query).all()
+        rows = learner_store.context_learner_activities(
+            s, platform_id=platform_id, deployment_id=deployment_id, context_id=context_id, learner_sub=learner_sub
+        )
+        titles = course_store.course_titles(s, {row.registration.course_id for row in rows})
     courses = []
-    for reg, title, display_title, attempt, count in rows:
+    for reg, attempt, count in rows:
         outcome = attempt.outcome if attempt is not None else {}
         scaled = outcome.get("score_scaled")
         progress = outcome.get("progress_measure")
@@ -70,7 +51,7 @@ def learner_courses(
             HomeCourse(
                 registration_id=reg.id,
                 resource_link_id=reg.resource_link_id,
-                title=reg.resource_link_title or display_title or title,
+                title=reg.resource_link_title or titles.get(reg.course_id, ""),
                 state=learner_state(outcome) if attempt is not None else "not_started",
                 score_percent=round(scaled * 100, 1) if isinstance(scaled, int | float) else None,
                 progress_percent=round(progress * 100) if isinstance(progress, int | float) else None,

@@ -24,10 +24,10 @@ from lti_tool.content import ContentSigner
 from lti_tool.keys import KeyStore
 from lti_tool.lti.context import LaunchHandlers
 from lti_tool.lti.deeplinking import CatalogueSource, DbCatalogueSource
+from lti_tool.lti.gate import PlatformGate
 from lti_tool.lti.jwks import PlatformKeyCache
 from lti_tool.lti.launches import LoginBudget
 from lti_tool.lti.nrps import RosterClient
-from lti_tool.lti.platforms import PlatformGate
 from lti_tool.lti.service import LtiService
 from lti_tool.lti.tokens import ServiceTokens
 from lti_tool.outbound import OutboundClient, build_client

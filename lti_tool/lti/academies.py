@@ -1,57 +1,19 @@
-"""The operator console's view of the academies: usage per registration, refusing a pending one.
+"""The operator console's view of the academies: every registration with its usage.
 
-Reads and changes the ``platforms`` aggregate next to :mod:`lti_tool.lti.platforms` (which holds
-the launch path's lookups and the CLI's edits); usage is counted from learner registrations and
-attempts in three grouped queries.
+A read model over two owners, in one session: the registrations from :mod:`lti_tool.lti.platforms`
+(which also refuses a pending one: ``platforms.refuse_pending``), their usage from
+:mod:`lti_tool.storage.learners` (three grouped queries, whatever the number of platforms).
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import selectinload
-
-from lti_tool import audit
-from lti_tool.lti.errors import PlatformAdminError
-from lti_tool.lti.platforms import PlatformInfo, _changed, _info
+from lti_tool.lti import platforms as platform_ops
+from lti_tool.lti.platforms import PlatformInfo
 from lti_tool.storage import Database
-from lti_tool.storage.models import Attempt, Deployment, LearnerRegistration, Platform, PlatformStatus
-
-logger = logging.getLogger(__name__)
-
-
-def refuse_pending(db: Database, platform_id: int, *, actor: audit.Actor | None = None) -> PlatformInfo:
-    """Forget a Dynamic Registration that waits for approval (the LMS admin may register again).
-
-    Only a pending registration can be refused: it never launched, so nothing refers to it. An
-    active or disabled one is disabled instead, which keeps its learners' records.
-
-    Raises:
-        PlatformAdminError: ``platform_not_found``, or ``not_pending`` for a registration in use.
-    """
-    with db.session() as s:
-        p = s.get(Platform, platform_id, options=[selectinload(Platform.deployments)])
-        if p is None:
-            raise PlatformAdminError(f"no platform with id {platform_id}", code="platform_not_found")
-        if p.status != PlatformStatus.PENDING.value:
-            raise PlatformAdminError(
-                f"platform {platform_id} is {p.status}, not waiting for approval: disable it instead",
-                code="not_pending",
-            )
-        info = _info(p)
-        audit.record_as(
-            s,
-            actor,
-            "platforms.refuse",
-            params={"issuer": p.issuer, "client_id": p.client_id, "source": p.source},
-        )
-        s.execute(delete(Deployment).where(Deployment.platform_id == platform_id))
-        s.execute(delete(Platform).where(Platform.id == platform_id))
-    _changed()
-    logger.info("pending registration %s refused", platform_id, extra={"action": "platform_refused"})
-    return info
+from lti_tool.storage import learners as learner_store
+from lti_tool.storage.models import PlatformStatus
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,40 +34,18 @@ def overview(db: Database) -> list[AcademyRow]:
     Three grouped queries, whatever the number of platforms.
     """
     with db.session() as s:
-        rows = s.scalars(select(Platform).options(selectinload(Platform.deployments))).all()
-        learners = dict(
-            s.execute(
-                select(LearnerRegistration.platform_id, func.count(func.distinct(LearnerRegistration.learner_sub)))
-                .where(LearnerRegistration.is_learner.is_(True))
-                .group_by(LearnerRegistration.platform_id)
-            ).all()
+        registrations = platform_ops.platforms_with_details(s)
+        usage = learner_store.usage_by_platform(s)
+    unused = learner_store.PlatformUsage(0, 0, 0)
+    result = [
+        AcademyRow(
+            info=info,
+            details=details,
+            learners=usage.get(info.id, unused).learners,
+            activities=usage.get(info.id, unused).activities,
+            attempts=usage.get(info.id, unused).attempts,
         )
-        links = (
-            select(
-                LearnerRegistration.platform_id,
-                LearnerRegistration.deployment_id,
-                LearnerRegistration.resource_link_id,
-            )
-            .distinct()
-            .subquery()
-        )
-        activities = dict(s.execute(select(links.c.platform_id, func.count()).group_by(links.c.platform_id)).all())
-        attempts = dict(
-            s.execute(
-                select(LearnerRegistration.platform_id, func.count(Attempt.id))
-                .join(Attempt, Attempt.registration_id == LearnerRegistration.id)
-                .group_by(LearnerRegistration.platform_id)
-            ).all()
-        )
-        result = [
-            AcademyRow(
-                info=_info(p),
-                details=dict(p.details or {}),
-                learners=int(learners.get(p.id, 0)),
-                activities=int(activities.get(p.id, 0)),
-                attempts=int(attempts.get(p.id, 0)),
-            )
-            for p in rows
-        ]
+        for info, details in registrations
+    ]
     order = {PlatformStatus.PENDING.value: 0, PlatformStatus.ACTIVE.value: 1}
     return sorted(result, key=lambda r: (order.get(r.info.status, 2), (r.info.name or r.info.issuer).lower()))

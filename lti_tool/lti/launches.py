@@ -10,19 +10,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, func, or_, select
+from sqlalchemy import bindparam, delete, func, select
 
+from lti_tool.lti import platforms
 from lti_tool.lti.context import Launch
 from lti_tool.lti.platforms import PlatformInfo
 from lti_tool.lti.validation import LaunchReplayed, LoginRecord, ValidatedToken
 from lti_tool.storage import Database
-from lti_tool.storage.models import LaunchState, LtiLaunch, Platform
+from lti_tool.storage.models import LaunchState, LtiLaunch
 from sync.lti_claims import CLAIM_CONTEXT, CLAIM_CUSTOM, CLAIM_RESOURCE_LINK, CLAIM_ROLES
 
 logger = logging.getLogger(__name__)
@@ -51,20 +51,6 @@ _CONSUME = (
     )
     .values(used_at=bindparam("b_used"))
 )
-_PLATFORMS = Platform.__table__
-#: A platform's ``last_launch_at`` is written at most once per this interval (the launch path stays cheap).
-LAST_LAUNCH_INTERVAL = timedelta(seconds=60)
-_TOUCH_PLATFORM = (
-    _PLATFORMS.update()
-    .where(
-        _PLATFORMS.c.id == bindparam("b_platform"),
-        or_(_PLATFORMS.c.last_launch_at.is_(None), _PLATFORMS.c.last_launch_at < bindparam("b_before")),
-    )
-    .values(last_launch_at=bindparam("b_when"))
-)
-# Per engine: platform id -> when this process last wrote its last_launch_at (skips the UPDATE within a minute).
-_last_touch: weakref.WeakKeyDictionary[Engine, dict[int, datetime]] = weakref.WeakKeyDictionary()
-_touch_lock = threading.Lock()
 _SELECT_LAUNCH = select(
     _LAUNCHES.c.platform_id,
     _LAUNCHES.c.issuer,
@@ -204,7 +190,7 @@ def consume_and_record(
         LaunchReplayed: the state was consumed already (a replay, even from the same browser),
             or it expired meanwhile.
     """
-    touch = _due_for_touch(db.engine, launch.platform_id, now)
+    touch = platforms.last_launch_due(db.engine, launch.platform_id, now)
     with db.engine.begin() as conn:
         result = conn.execute(_CONSUME, {"b_state": login.state, "b_nonce": login.nonce, "b_now": now, "b_used": now})
         if result.rowcount != 1:
@@ -227,23 +213,19 @@ def consume_and_record(
             },
         )
         if touch:
-            conn.execute(
-                _TOUCH_PLATFORM,
-                {"b_platform": launch.platform_id, "b_before": now - LAST_LAUNCH_INTERVAL, "b_when": now},
-            )
+            platforms.touch_last_launch(conn, launch.platform_id, now)
     if touch:
-        with _touch_lock:
-            seen = _last_touch.setdefault(db.engine, {})
-            if len(seen) > 10_000:
-                seen.clear()
-            seen[launch.platform_id] = now
+        platforms.last_launch_written(db.engine, launch.platform_id, now)
 
 
-def _due_for_touch(engine: Engine, platform_id: int, now: datetime) -> bool:
-    """True when this process has not written ``platform_id``'s last launch within the interval."""
-    with _touch_lock:
-        last = _last_touch.get(engine, {}).get(platform_id)
-    return last is None or not last <= now < last + LAST_LAUNCH_INTERVAL
+_LAUNCH_PLATFORM = select(_LAUNCHES.c.platform_id).where(_LAUNCHES.c.id == bindparam("b_id"))
+
+
+def launch_platform_id(db: Database, launch_id: str) -> int | None:
+    """The platform of a stored launch, expired or not (None: no such launch); the platform gate's lookup."""
+    with db.engine.connect() as conn:
+        owner = conn.execute(_LAUNCH_PLATFORM, {"b_id": launch_id}).scalar()
+    return None if owner is None else int(owner)
 
 
 def load_launch(db: Database, launch_id: str, *, now: datetime) -> Launch | None:

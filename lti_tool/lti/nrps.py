@@ -24,10 +24,12 @@ import requests
 from sqlalchemy import delete, select
 
 from lti_tool.errors import AppError
+from lti_tool.lti import platforms
 from lti_tool.lti.context import Launch
+from lti_tool.lti.platforms import PlatformInfo
 from lti_tool.lti.tokens import ServiceTokens, ServiceUrlNotRegistered, TokenError
 from lti_tool.storage import Database
-from lti_tool.storage.models import Platform, PlatformStatus, RosterCache, utcnow
+from lti_tool.storage.models import PlatformStatus, RosterCache, utcnow
 from sync.lti_claims import NRPS_MEDIA_TYPE, SCOPE_NRPS
 
 logger = logging.getLogger(__name__)
@@ -203,10 +205,9 @@ class RosterClient:
             cached = self._cached(launch, link_key, now)
             if cached is not None:
                 return cached
-        with self.db.session() as s:
-            platform = s.get(Platform, launch.platform_id)
-            if platform is None or platform.status == PlatformStatus.DISABLED:
-                raise NrpsNotAvailable("the platform of this launch is no longer registered or was disabled")
+        platform = platforms.find_platform(self.db, launch.platform_id)
+        if platform is None or platform.status == PlatformStatus.DISABLED:
+            raise NrpsNotAvailable("the platform of this launch is no longer registered or was disabled")
         level = "context"
         container: dict[str, Any] | None = None
         if launch.resource_link_id:
@@ -246,7 +247,7 @@ class RosterClient:
 
     # -- HTTP ------------------------------------------------------------------------------
 
-    def _fetch_all(self, platform: Platform, first_url: str, *, fallback_ok: bool) -> dict[str, Any] | None:
+    def _fetch_all(self, platform: PlatformInfo, first_url: str, *, fallback_ok: bool) -> dict[str, Any] | None:
         members: list[Any] = []
         context: Any = None
         url: str | None = first_url

@@ -9,22 +9,21 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable
+import weakref
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import Connection, Engine, bindparam, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from lti_tool import audit
-from lti_tool.errors import AppError
 from lti_tool.lti.errors import PlatformAdminError
 from lti_tool.storage import Database
-from lti_tool.storage.models import Attempt, Deployment, LearnerRegistration, LtiLaunch, Platform, PlatformStatus
+from lti_tool.storage.models import Deployment, Platform, PlatformStatus
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +69,8 @@ class PlatformInfo:
         return self.status == PlatformStatus.ACTIVE.value
 
 
-def _info(p: Platform) -> PlatformInfo:
+def _info(p: Platform, deployments: tuple[str, ...] | None = None) -> PlatformInfo:
+    """The registration as callers see it; ``deployments`` when they were read with it (else loaded)."""
     return PlatformInfo(
         id=p.id,
         issuer=p.issuer,
@@ -82,7 +82,7 @@ def _info(p: Platform) -> PlatformInfo:
         auth_audience=p.auth_audience,
         status=p.status,
         source=p.source,
-        deployments=tuple(d.deployment_id for d in p.deployments),
+        deployments=deployments if deployments is not None else tuple(d.deployment_id for d in p.deployments),
         created_at=p.created_at,
         last_launch_at=p.last_launch_at,
     )
@@ -252,35 +252,36 @@ def add_deployment(
 def platforms_for_issuer(db: Database, issuer: str) -> tuple[PlatformInfo, ...]:
     """All registrations of one issuer (any status), with their deployments, in one query."""
     with db.session() as s:
-        rows = s.execute(
-            select(Platform, Deployment.deployment_id)
-            .outerjoin(Deployment, Deployment.platform_id == Platform.id)
-            .where(Platform.issuer == issuer)
-            .order_by(Platform.id, Deployment.id)
-        ).all()
-        found: dict[int, tuple[Platform, list[str]]] = {}
-        for platform, deployment in rows:
-            entry = found.setdefault(platform.id, (platform, []))
-            if deployment is not None:
-                entry[1].append(deployment)
-        return tuple(
-            PlatformInfo(
-                id=p.id,
-                issuer=p.issuer,
-                client_id=p.client_id,
-                name=p.name,
-                auth_login_url=p.auth_login_url,
-                auth_token_url=p.auth_token_url,
-                key_set_url=p.key_set_url,
-                auth_audience=p.auth_audience,
-                status=p.status,
-                source=p.source,
-                deployments=tuple(deps),
-                created_at=p.created_at,
-                last_launch_at=p.last_launch_at,
-            )
-            for p, deps in found.values()
-        )
+        return _with_deployments(s, Platform.issuer == issuer)
+
+
+def _with_deployments(s: Session, *where: Any) -> tuple[PlatformInfo, ...]:
+    """The registrations matching ``where`` with their deployments, in one query (by id)."""
+    rows = s.execute(
+        select(Platform, Deployment.deployment_id)
+        .outerjoin(Deployment, Deployment.platform_id == Platform.id)
+        .where(*where)
+        .order_by(Platform.id, Deployment.id)
+    ).all()
+    found: dict[int, tuple[Platform, list[str]]] = {}
+    for platform, deployment in rows:
+        entry = found.setdefault(platform.id, (platform, []))
+        if deployment is not None:
+            entry[1].append(deployment)
+    return tuple(_info(p, tuple(deps)) for p, deps in found.values())
+
+
+def find_platform(db: Database, platform_id: int) -> PlatformInfo | None:
+    """One platform with its deployments (one query), or None: the lookup of service calls
+    (grade delivery, rosters), which decide themselves what a missing platform means."""
+    with db.session() as s:
+        found = _with_deployments(s, Platform.id == platform_id)
+    return found[0] if found else None
+
+
+def platform_names(s: Session) -> dict[int, str]:
+    """Every platform's id -> the name people know it by (its issuer when unnamed), in the caller's session."""
+    return {pid: name or issuer for pid, name, issuer in s.execute(select(Platform.id, Platform.name, Platform.issuer))}
 
 
 MAX_NAME_CHARS = 255
@@ -354,116 +355,211 @@ def purge_stale_pending(db: Database, *, older_than: datetime) -> int:
     return len(ids)
 
 
-# -- platform gate: disabled platforms lose their runtime sessions --------------------------------
-
-
-class PlatformAccessDisabled(AppError):
-    """Your academy's access to these courses is switched off. Contact your academy (your LMS administrator)."""
-
-    code = "platform_disabled"
-    message_key = "platform_access_disabled"
-    status = 403
-
-
-_STATUS = select(Platform.status).where(Platform.id == bindparam("b_id"))
-_ATTEMPT_PLATFORM = (
-    select(LearnerRegistration.platform_id)
-    .join(Attempt, Attempt.registration_id == LearnerRegistration.id)
-    .where(Attempt.id == bindparam("b_id"))
-)
-_LAUNCH_PLATFORM = select(LtiLaunch.platform_id).where(LtiLaunch.id == bindparam("b_id"))
-_OWNERS_KEPT = 50_000
-
-
-class PlatformGate:
-    """Is a platform still allowed? Checked by every page, runtime call and content file of its learners.
-
-    A platform's status is cached per process for ``ttl_seconds`` (the documented delay after
-    ``platforms disable`` on other nodes; a change made in this process applies at once). Which
-    platform owns an attempt or a launch never changes, so that is cached without expiry (LRU).
-
-    Args:
-        db: storage.
-        ttl_seconds: how long a status read stays valid (0: read on every call).
-        monotonic: clock for the cache.
-    """
-
-    def __init__(self, db: Database, *, ttl_seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.db = db
-        self.ttl = ttl_seconds
-        self.monotonic = monotonic
-        self._status: dict[int, tuple[float, str | None]] = {}
-        self._owners: OrderedDict[str, int | None] = OrderedDict()
-        self._generation = generation()
-        self._lock = threading.Lock()
-
-    def status(self, platform_id: int) -> str | None:
-        """The platform's status (None when it no longer exists), at most ``ttl`` seconds old."""
-        now = self.monotonic()
-        with self._lock:
-            if self._generation != generation():
-                self._status.clear()
-                self._generation = generation()
-            cached = self._status.get(platform_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        with self.db.engine.connect() as conn:
-            found = conn.execute(_STATUS, {"b_id": platform_id}).scalar()
-        with self._lock:
-            self._status[platform_id] = (now + self.ttl, found)
-        return found
-
-    def check(self, platform_id: int | None) -> None:
-        """Raise unless the platform is active.
-
-        Raises:
-            PlatformAccessDisabled: disabled, pending or removed.
-        """
-        if platform_id is None:
-            return
-        if self.status(platform_id) != PlatformStatus.ACTIVE.value:
-            raise PlatformAccessDisabled()
-
-    def _owner(self, kind: str, key: str) -> int | None:
-        cache_key = f"{kind}:{key}"
-        with self._lock:
-            if cache_key in self._owners:
-                self._owners.move_to_end(cache_key)
-                return self._owners[cache_key]
-        statement = _ATTEMPT_PLATFORM if kind == "a" else _LAUNCH_PLATFORM
-        with self.db.engine.connect() as conn:
-            owner = conn.execute(statement, {"b_id": key[:64]}).scalar()
-        if owner is not None:  # an unknown id is not cached: the view answers it (404/401)
-            with self._lock:
-                self._owners[cache_key] = int(owner)
-                while len(self._owners) > _OWNERS_KEPT:
-                    self._owners.popitem(last=False)
-        return None if owner is None else int(owner)
-
-    def attempt_platform(self, attempt_id: str) -> int | None:
-        """The platform of an attempt (None: no such attempt)."""
-        return self._owner("a", attempt_id)
-
-    def launch_platform(self, launch_id: str) -> int | None:
-        """The platform of a stored launch (None: no such launch)."""
-        return self._owner("l", launch_id)
-
-    def check_attempt(self, attempt_id: str) -> None:
-        """Raise :class:`PlatformAccessDisabled` when the attempt's platform is not active."""
-        self.check(self.attempt_platform(attempt_id))
-
-    def check_launch(self, launch_id: str) -> None:
-        """Raise :class:`PlatformAccessDisabled` when the launch's platform is not active."""
-        self.check(self.launch_platform(launch_id))
-
-    def check_subject(self, subject: str) -> None:
-        """A content token's subject is an attempt id or a launch id: check whichever it is."""
-        owner = self.attempt_platform(subject)
-        if owner is None:
-            owner = self.launch_platform(subject)
-        self.check(owner)
-
-
 def pending_cutoff(now: datetime, ttl_seconds: int) -> datetime:
     """Registrations pending since before this are forgotten."""
     return now - timedelta(seconds=ttl_seconds)
+
+
+# -- the platform gate's status read (``lti_tool.lti.gate.PlatformGate``) ----------------------
+
+_STATUS = select(Platform.status).where(Platform.id == bindparam("b_id"))
+
+
+def platform_status(db: Database, platform_id: int) -> str | None:
+    """A platform's status, None when it no longer exists (one prebuilt statement)."""
+    with db.engine.connect() as conn:
+        found: str | None = conn.execute(_STATUS, {"b_id": platform_id}).scalar()
+    return found
+
+
+# -- last launch: written by the launch path, at most once a minute per platform ----------------
+
+#: A platform's ``last_launch_at`` is written at most once per this interval (the launch path stays cheap).
+LAST_LAUNCH_INTERVAL = timedelta(seconds=60)
+_TOUCH_PLATFORM = (
+    Platform.__table__.update()
+    .where(
+        Platform.__table__.c.id == bindparam("b_platform"),
+        or_(Platform.__table__.c.last_launch_at.is_(None), Platform.__table__.c.last_launch_at < bindparam("b_before")),
+    )
+    .values(last_launch_at=bindparam("b_when"))
+)
+# Per engine: platform id -> when this process last wrote its last_launch_at (skips the UPDATE within a minute).
+_last_touch: weakref.WeakKeyDictionary[Engine, dict[int, datetime]] = weakref.WeakKeyDictionary()
+_touch_lock = threading.Lock()
+
+
+def last_launch_due(engine: Engine, platform_id: int, now: datetime) -> bool:
+    """True when this process has not written ``platform_id``'s last launch within the interval."""
+    with _touch_lock:
+        last = _last_touch.get(engine, {}).get(platform_id)
+    return last is None or not last <= now < last + LAST_LAUNCH_INTERVAL
+
+
+def touch_last_launch(conn: Connection, platform_id: int, now: datetime) -> None:
+    """Set the platform's ``last_launch_at`` in the caller's transaction (unless set within the interval)."""
+    conn.execute(_TOUCH_PLATFORM, {"b_platform": platform_id, "b_before": now - LAST_LAUNCH_INTERVAL, "b_when": now})
+
+
+def last_launch_written(engine: Engine, platform_id: int, now: datetime) -> None:
+    """Remember that this process wrote the last launch (after its transaction committed)."""
+    with _touch_lock:
+        seen = _last_touch.setdefault(engine, {})
+        if len(seen) > 10_000:
+            seen.clear()
+        seen[platform_id] = now
+
+
+# -- the operator console: refusing a pending registration, the academies with their details -----
+
+
+def refuse_pending(db: Database, platform_id: int, *, actor: audit.Actor | None = None) -> PlatformInfo:
+    """Forget a Dynamic Registration that waits for approval (the LMS admin may register again).
+
+    Only a pending registration can be refused: it never launched, so nothing refers to it. An
+    active or disabled one is disabled instead, which keeps its learners' records.
+
+    Raises:
+        PlatformAdminError: ``platform_not_found``, or ``not_pending`` for a registration in use.
+    """
+    with db.session() as s:
+        p = s.get(Platform, platform_id, options=[selectinload(Platform.deployments)])
+        if p is None:
+            raise PlatformAdminError(f"no platform with id {platform_id}", code="platform_not_found")
+        if p.status != PlatformStatus.PENDING.value:
+            raise PlatformAdminError(
+                f"platform {platform_id} is {p.status}, not waiting for approval: disable it instead",
+                code="not_pending",
+            )
+        info = _info(p)
+        audit.record_as(
+            s,
+            actor,
+            "platforms.refuse",
+            params={"issuer": p.issuer, "client_id": p.client_id, "source": p.source},
+        )
+        s.execute(delete(Deployment).where(Deployment.platform_id == platform_id))
+        s.execute(delete(Platform).where(Platform.id == platform_id))
+    _changed()
+    logger.info("pending registration %s refused", platform_id, extra={"action": "platform_refused"})
+    return info
+
+
+def platforms_with_details(s: Session) -> list[tuple[PlatformInfo, dict[str, object]]]:
+    """Every platform and its ``details`` (registration facts), in the caller's session (two queries)."""
+    rows = s.scalars(select(Platform).options(selectinload(Platform.deployments))).all()
+    return [(_info(p), dict(p.details or {})) for p in rows]
+
+
+# -- Dynamic Registration: store a new registration, or refresh an existing one ------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class DynamicRegistrationRecord:
+    """What an LMS's registration answer says about it (``lti_tool.lti.registration`` builds it)."""
+
+    issuer: str
+    client_id: str
+    #: The name of a first registration of this issuer, and of a further one (the client id told apart).
+    name: str
+    name_when_issuer_known: str
+    auth_login_url: str
+    auth_token_url: str
+    key_set_url: str
+    auth_audience: str | None
+    deployment_id: str | None
+    #: ``details["registration"]`` facts: product, version, scopes granted, messages supported.
+    facts: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredRegistration:
+    """The platform row a Dynamic Registration created or refreshed."""
+
+    platform_id: int
+    issuer: str
+    client_id: str
+    name: str
+    status: str
+    updated: bool
+    added_deployment: bool
+    #: Endpoint columns an update changed (sorted; empty for a new registration).
+    changed: tuple[str, ...]
+
+
+_ENDPOINTS = ("auth_login_url", "auth_token_url", "key_set_url", "auth_audience")
+
+
+def save_dynamic_registration(
+    db: Database, record: DynamicRegistrationRecord, *, status: PlatformStatus, now: datetime
+) -> StoredRegistration:
+    """Insert the registration (``status``), or refresh the one with the same issuer and client id.
+
+    A refresh replaces the endpoints, adds a new deployment id and merges the registration facts
+    (counting updates); it keeps the platform's status and name.
+    """
+    with db.session() as s:
+        row = s.scalars(
+            select(Platform).where(Platform.issuer == record.issuer, Platform.client_id == record.client_id)
+        ).first()
+        if row is not None:
+            stored = _refresh_registration(s, row, record, now=now)
+        else:
+            same_issuer = s.scalar(select(func.count()).select_from(Platform).where(Platform.issuer == record.issuer))
+            row = Platform(
+                issuer=record.issuer,
+                client_id=record.client_id,
+                name=record.name_when_issuer_known if same_issuer else record.name,
+                **{column: getattr(record, column) for column in _ENDPOINTS},
+                status=status.value,
+                source="dynamic",
+                details={"registration": {"registered_at": now.isoformat(), **record.facts}},
+                created_at=now,
+                updated_at=now,
+            )
+            if record.deployment_id:
+                row.deployments.append(Deployment(deployment_id=record.deployment_id, created_at=now))
+            s.add(row)
+            s.flush()
+            stored = _stored(row, updated=False, added_deployment=bool(record.deployment_id), changed=())
+    _changed()
+    return stored
+
+
+def _refresh_registration(
+    s: Session, row: Platform, record: DynamicRegistrationRecord, *, now: datetime
+) -> StoredRegistration:
+    before = {column: getattr(row, column) for column in _ENDPOINTS}
+    for column in _ENDPOINTS:
+        setattr(row, column, getattr(record, column))
+    known = {d.deployment_id for d in row.deployments}
+    added = bool(record.deployment_id) and record.deployment_id not in known
+    if record.deployment_id and added:
+        row.deployments.append(Deployment(deployment_id=record.deployment_id, created_at=now))
+    details = dict(row.details or {})
+    previous = details.get("registration") if isinstance(details.get("registration"), Mapping) else {}
+    details["registration"] = {
+        **dict(previous or {}),
+        "registered_at": (previous or {}).get("registered_at") or row.created_at.isoformat(),
+        "updated_at": now.isoformat(),
+        "updates": int((previous or {}).get("updates") or 0) + 1,
+        **record.facts,
+    }
+    row.details = details
+    row.updated_at = now
+    s.flush()
+    changed = tuple(sorted(k for k, v in before.items() if getattr(row, k) != v))
+    return _stored(row, updated=True, added_deployment=added, changed=changed)
+
+
+def _stored(row: Platform, *, updated: bool, added_deployment: bool, changed: Iterable[str]) -> StoredRegistration:
+    return StoredRegistration(
+        platform_id=row.id,
+        issuer=row.issuer,
+        client_id=row.client_id,
+        name=row.name,
+        status=row.status,
+        updated=updated,
+        added_deployment=added_deployment,
+        changed=tuple(changed),
+    )

@@ -29,7 +29,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from sqlalchemy import func, select
 
 from lti_tool.lti import platforms as platform_ops
 from lti_tool.lti.registration_config import (
@@ -60,7 +59,7 @@ from lti_tool.lti.registration_messages import (
 )
 from lti_tool.outbound import AddressRefused, OutboundClient, ResponseTooLarge
 from lti_tool.storage import Database
-from lti_tool.storage.models import Deployment, Platform, PlatformStatus, utcnow
+from lti_tool.storage.models import PlatformStatus, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -251,125 +250,60 @@ class DynamicRegistration:
         docstring): endpoints, deployments and scopes are refreshed; status and name are kept.
         """
         active = platform.issuer.rstrip("/") in self.auto_approve
-        status = PlatformStatus.ACTIVE if active else PlatformStatus.PENDING
-        product = platform.product_family_code
-        with self.db.session() as s:
-            existing = s.scalars(
-                select(Platform).where(Platform.issuer == platform.issuer, Platform.client_id == answer.client_id)
-            ).first()
-            if existing is not None:
-                return self._update(s, existing, platform, answer, now=now)
-            name = registration_name(platform)
-            same_issuer = s.scalar(select(func.count()).select_from(Platform).where(Platform.issuer == platform.issuer))
-            if same_issuer:
-                # Several registrations of one LMS: Moodle shows the client id on each tool card.
-                name = f"{name} (client {_printable(answer.client_id)[:24]})"
-            row = Platform(
-                issuer=platform.issuer,
-                client_id=answer.client_id,
-                name=name,
-                auth_login_url=platform.authorization_endpoint,
-                auth_token_url=platform.token_endpoint,
-                key_set_url=platform.jwks_uri,
-                auth_audience=platform.authorization_server,
-                status=status.value,
-                source="dynamic",
-                details={
-                    "registration": {
-                        "registered_at": now.isoformat(),
-                        "product_family_code": product,
-                        "version": platform.version,
-                        "scopes_granted": list(answer.scope),
-                        "messages_supported": list(platform.messages_supported),
-                    }
-                },
-                created_at=now,
-                updated_at=now,
-            )
-            if answer.deployment_id:
-                row.deployments.append(Deployment(deployment_id=answer.deployment_id, created_at=now))
-            s.add(row)
-            s.flush()
-            platform_id = row.id
-        platform_ops.registrations_changed()
-        logger.info(
-            "dynamic registration stored: platform %d (%s, client %s, deployment %s, %s)",
-            platform_id,
-            platform.issuer,
-            answer.client_id,
-            answer.deployment_id or "none",
-            status.value,
-            extra={"action": "dynamic_registration_stored"},
-        )
-        return RegistrationResult(
-            platform_id=platform_id,
+        name = registration_name(platform)
+        record = platform_ops.DynamicRegistrationRecord(
             issuer=platform.issuer,
             client_id=answer.client_id,
-            deployment_id=answer.deployment_id,
-            status=status.value,
-            product=product,
-            scopes=answer.scope,
             name=name,
-        )
-
-    def _update(
-        self, s: Any, row: Platform, platform: PlatformConfiguration, answer: RegistrationAnswer, *, now: datetime
-    ) -> RegistrationResult:
-        """Refresh an existing registration from the LMS's new answer (same platform, same status)."""
-        before = {
-            "auth_login_url": row.auth_login_url,
-            "auth_token_url": row.auth_token_url,
-            "key_set_url": row.key_set_url,
-            "auth_audience": row.auth_audience,
-        }
-        row.auth_login_url = platform.authorization_endpoint
-        row.auth_token_url = platform.token_endpoint
-        row.key_set_url = platform.jwks_uri
-        row.auth_audience = platform.authorization_server
-        known = {d.deployment_id for d in row.deployments}
-        added_deployment = bool(answer.deployment_id) and answer.deployment_id not in known
-        if answer.deployment_id and added_deployment:
-            row.deployments.append(Deployment(deployment_id=answer.deployment_id, created_at=now))
-        details = dict(row.details or {})
-        previous = details.get("registration") if isinstance(details.get("registration"), Mapping) else {}
-        details["registration"] = {
-            **dict(previous or {}),
-            "registered_at": (previous or {}).get("registered_at") or row.created_at.isoformat(),
-            "updated_at": now.isoformat(),
-            "updates": int((previous or {}).get("updates") or 0) + 1,
-            "product_family_code": platform.product_family_code,
-            "version": platform.version,
-            "scopes_granted": list(answer.scope),
-            "messages_supported": list(platform.messages_supported),
-        }
-        row.details = details
-        row.updated_at = now
-        s.flush()
-        changed = sorted(k for k, v in before.items() if getattr(row, k) != v)
-        result = RegistrationResult(
-            platform_id=row.id,
-            issuer=row.issuer,
-            client_id=row.client_id,
+            # Several registrations of one LMS: Moodle shows the client id on each tool card.
+            name_when_issuer_known=f"{name} (client {_printable(answer.client_id)[:24]})",
+            auth_login_url=platform.authorization_endpoint,
+            auth_token_url=platform.token_endpoint,
+            key_set_url=platform.jwks_uri,
+            auth_audience=platform.authorization_server,
             deployment_id=answer.deployment_id,
-            status=row.status,
+            facts={
+                "product_family_code": platform.product_family_code,
+                "version": platform.version,
+                "scopes_granted": list(answer.scope),
+                "messages_supported": list(platform.messages_supported),
+            },
+        )
+        status = PlatformStatus.ACTIVE if active else PlatformStatus.PENDING
+        stored = platform_ops.save_dynamic_registration(self.db, record, status=status, now=now)
+        if stored.updated:
+            logger.info(
+                "dynamic registration updated: platform %d (%s, client %s, deployment %s%s, still %s; changed: %s)",
+                stored.platform_id,
+                stored.issuer,
+                stored.client_id,
+                answer.deployment_id or "none",
+                " added" if stored.added_deployment else "",
+                stored.status,
+                ", ".join(stored.changed) or "no endpoint",
+                extra={"action": "dynamic_registration_updated"},
+            )
+        else:
+            logger.info(
+                "dynamic registration stored: platform %d (%s, client %s, deployment %s, %s)",
+                stored.platform_id,
+                platform.issuer,
+                answer.client_id,
+                answer.deployment_id or "none",
+                stored.status,
+                extra={"action": "dynamic_registration_stored"},
+            )
+        return RegistrationResult(
+            platform_id=stored.platform_id,
+            issuer=stored.issuer,
+            client_id=stored.client_id,
+            deployment_id=answer.deployment_id,
+            status=stored.status,
             product=platform.product_family_code,
             scopes=answer.scope,
-            updated=True,
-            name=row.name,
+            updated=stored.updated,
+            name=stored.name,
         )
-        platform_ops.registrations_changed()
-        logger.info(
-            "dynamic registration updated: platform %d (%s, client %s, deployment %s%s, still %s; changed: %s)",
-            row.id,
-            row.issuer,
-            row.client_id,
-            answer.deployment_id or "none",
-            " added" if added_deployment else "",
-            row.status,
-            ", ".join(changed) or "no endpoint",
-            extra={"action": "dynamic_registration_updated"},
-        )
-        return result
 
     def register(
         self, configuration_url: str | None, registration_token: str | None, *, now: datetime | None = None

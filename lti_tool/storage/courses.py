@@ -8,9 +8,11 @@ move here as those modules are reworked).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from lti_tool.storage.db import Database
 from lti_tool.storage.models import Course, CourseVersion
@@ -30,3 +32,29 @@ def catalogue_size(db: Database) -> CatalogueSize:
         courses = s.scalar(select(func.count()).select_from(Course)) or 0
         versions = s.scalar(select(func.count()).select_from(CourseVersion)) or 0
     return CatalogueSize(courses=courses, versions=versions)
+
+
+def content_dir(db: Database, version_id: int) -> str | None:
+    """The folder (under ``content_path``) holding one course version's files; None: no such version."""
+    with db.session() as s:
+        return s.scalar(select(CourseVersion.content_dir).where(CourseVersion.id == version_id))
+
+
+def course_titles(s: Session, course_ids: Iterable[int] | None = None) -> dict[int, str]:
+    """Course id -> the title people see (the display title, else the package's), in the caller's
+    session; every course, or those of ``course_ids`` (one query)."""
+    query = select(Course.id, Course.title, Course.display_title)
+    if course_ids is not None:
+        query = query.where(Course.id.in_(list(course_ids)))
+    return {cid: display or title for cid, title, display in s.execute(query)}
+
+
+def course_with_versions(s: Session, course_id: int) -> tuple[Course, Sequence[CourseVersion]] | None:
+    """A course and its versions, newest first, in the caller's session; None: no such course."""
+    course = s.get(Course, course_id)
+    if course is None:
+        return None
+    versions = s.scalars(
+        select(CourseVersion).where(CourseVersion.course_id == course_id).order_by(CourseVersion.version.desc())
+    ).all()
+    return course, versions

@@ -8,14 +8,14 @@ runtime's own queries move here as the runtime is reworked).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from lti_tool.storage.db import Database
-from lti_tool.storage.models import Attempt, LearnerRegistration
+from lti_tool.storage.models import Attempt, LearnerRegistration, ScoState
 
 
 class ActivityLearner(NamedTuple):
@@ -58,3 +58,169 @@ def activity_learners(
 def course_registrations(s: Session, course_id: int) -> Sequence[LearnerRegistration]:
     """Every registration (any platform, any activity) on one catalogue course, in the caller's session."""
     return s.scalars(select(LearnerRegistration).where(LearnerRegistration.course_id == course_id)).all()
+
+
+_ATTEMPT_PLATFORM = (
+    select(LearnerRegistration.platform_id)
+    .join(Attempt, Attempt.registration_id == LearnerRegistration.id)
+    .where(Attempt.id == bindparam("b_id"))
+)
+
+
+def attempt_platform_id(db: Database, attempt_id: str) -> int | None:
+    """The platform of an attempt (None: no such attempt); the platform gate's lookup (one prebuilt statement)."""
+    with db.engine.connect() as conn:
+        owner = conn.execute(_ATTEMPT_PLATFORM, {"b_id": attempt_id}).scalar()
+    return None if owner is None else int(owner)
+
+
+# -- read models of the operator console and the class/learner pages -----------------------------
+# Grouped queries only (one per figure, whatever the number of learners); the aggregation that
+# turns the rows into a report stays with the report (``lti.academies``, ``regional``,
+# ``catalogue_usage``, ``class_insights``, ``learner_home``).
+
+
+class PlatformUsage(NamedTuple):
+    """One platform's use: distinct learners (learner role), distinct activities, attempts."""
+
+    learners: int
+    activities: int
+    attempts: int
+
+
+def usage_by_platform(s: Session) -> dict[int, PlatformUsage]:
+    """Every platform's use, in three grouped queries in the caller's session (no row: never used)."""
+    learners = dict(
+        s.execute(
+            select(LearnerRegistration.platform_id, func.count(func.distinct(LearnerRegistration.learner_sub)))
+            .where(LearnerRegistration.is_learner.is_(True))
+            .group_by(LearnerRegistration.platform_id)
+        ).all()
+    )
+    links = (
+        select(LearnerRegistration.platform_id, LearnerRegistration.deployment_id, LearnerRegistration.resource_link_id)
+        .distinct()
+        .subquery()
+    )
+    activities = dict(s.execute(select(links.c.platform_id, func.count()).group_by(links.c.platform_id)).all())
+    attempts = dict(
+        s.execute(
+            select(LearnerRegistration.platform_id, func.count(Attempt.id))
+            .join(Attempt, Attempt.registration_id == LearnerRegistration.id)
+            .group_by(LearnerRegistration.platform_id)
+        ).all()
+    )
+    return {
+        pid: PlatformUsage(int(learners.get(pid, 0)), int(activities.get(pid, 0)), int(attempts.get(pid, 0)))
+        for pid in {*learners, *activities, *attempts}
+    }
+
+
+def enrolment_attempts(db: Database, platform_id: int | None) -> Iterator[Row[Any]]:
+    """Every learner-role registration (of one platform, or all) joined to its attempts, ordered by
+    registration, streamed (``registration_id, platform_id, course_id, learner_sub, outcome,
+    completed_at, outcome_at``; the attempt columns are None for a registration without attempts)."""
+    query = (
+        select(
+            LearnerRegistration.id,
+            LearnerRegistration.platform_id,
+            LearnerRegistration.course_id,
+            LearnerRegistration.learner_sub,
+            Attempt.outcome,
+            Attempt.completed_at,
+            Attempt.outcome_at,
+        )
+        .join(Attempt, Attempt.registration_id == LearnerRegistration.id, isouter=True)
+        .where(LearnerRegistration.is_learner.is_(True))
+        .order_by(LearnerRegistration.id)
+    )
+    if platform_id is not None:
+        query = query.where(LearnerRegistration.platform_id == platform_id)
+    with db.session() as s:
+        yield from s.execute(query).yield_per(2000)
+
+
+def course_version_usage(s: Session, course_id: int) -> list[Row[Any]]:
+    """Per (course version, platform) of one course: distinct activities, attempts, active attempts
+    (``course_version_id, platform_id, activities, attempts, active``), one grouped query."""
+    return list(
+        s.execute(
+            select(
+                Attempt.course_version_id,
+                LearnerRegistration.platform_id,
+                func.count(func.distinct(LearnerRegistration.resource_link_id)),
+                func.count(Attempt.id),
+                func.sum(case((Attempt.status == "active", 1), else_=0)),
+            )
+            .join(LearnerRegistration, LearnerRegistration.id == Attempt.registration_id)
+            .where(LearnerRegistration.course_id == course_id)
+            .group_by(Attempt.course_version_id, LearnerRegistration.platform_id)
+        ).all()
+    )
+
+
+def course_activity_count(s: Session, course_id: int) -> int:
+    """How many activities (platform, deployment, resource link) use one course."""
+    links = (
+        select(LearnerRegistration.platform_id, LearnerRegistration.deployment_id, LearnerRegistration.resource_link_id)
+        .where(LearnerRegistration.course_id == course_id)
+        .distinct()
+        .subquery()
+    )
+    return int(s.scalar(select(func.count()).select_from(links)) or 0)
+
+
+def newest_attempt_sco_states(
+    db: Database, *, platform_id: int, deployment_id: str, resource_link_id: str
+) -> list[tuple[str, Any]]:
+    """``(item id, state document)`` of every SCO state of each learner's newest attempt of one activity."""
+    newest = (
+        select(Attempt.registration_id, func.max(Attempt.number).label("number"))
+        .join(LearnerRegistration, LearnerRegistration.id == Attempt.registration_id)
+        .where(
+            LearnerRegistration.platform_id == platform_id,
+            LearnerRegistration.deployment_id == deployment_id,
+            LearnerRegistration.resource_link_id == resource_link_id,
+            LearnerRegistration.is_learner.is_(True),
+        )
+        .group_by(Attempt.registration_id)
+        .subquery()
+    )
+    query = (
+        select(ScoState.item_id, ScoState.state)
+        .join(Attempt, Attempt.id == ScoState.attempt_id)
+        .join(
+            newest,
+            (newest.c.registration_id == Attempt.registration_id) & (newest.c.number == Attempt.number),
+        )
+    )
+    with db.session() as s:
+        return [(item_id, state) for item_id, state in s.execute(query).all()]
+
+
+def context_learner_activities(
+    s: Session, *, platform_id: int, deployment_id: str, context_id: str, learner_sub: str
+) -> list[ActivityLearner]:
+    """One learner's registrations in one LMS course (context) of one tenant, each with its newest
+    attempt and attempt count, in one query in the caller's session."""
+    newest = (
+        select(Attempt.registration_id, func.max(Attempt.number).label("number"), func.count().label("n"))
+        .group_by(Attempt.registration_id)
+        .subquery()
+    )
+    rows = s.execute(
+        select(LearnerRegistration, Attempt, newest.c.n)
+        .join(newest, newest.c.registration_id == LearnerRegistration.id, isouter=True)
+        .join(
+            Attempt,
+            (Attempt.registration_id == LearnerRegistration.id) & (Attempt.number == newest.c.number),
+            isouter=True,
+        )
+        .where(
+            LearnerRegistration.platform_id == platform_id,
+            LearnerRegistration.deployment_id == deployment_id,
+            LearnerRegistration.context_id == context_id,
+            LearnerRegistration.learner_sub == learner_sub,
+        )
+    ).all()
+    return [ActivityLearner(reg, attempt, int(count or 0)) for reg, attempt, count in rows]

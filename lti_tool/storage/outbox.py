@@ -689,3 +689,20 @@ class SqliteWorkerLock:
             yield
         finally:
             self.release()
+
+
+def outbox_rows_for(
+    db: Database, *, platform_key: str, line_item_keys: Sequence[str], user_ids: Sequence[str]
+) -> list[Row[Any]]:
+    """The outbox rows of some learners on some line items of one platform (the class view's
+    "what reached the gradebook"), one query; each row has the ``grade_outbox`` columns."""
+    with db.session() as s:
+        return list(
+            s.execute(
+                select(T).where(
+                    T.c.platform_key == platform_key,
+                    T.c.user_id.in_(list(user_ids)),
+                    T.c.line_item_key.in_(list(line_item_keys)),
+                )
+            ).all()
+        )

@@ -82,7 +82,7 @@ def academy_status(platform_id: int) -> Any:
     action = request.form.get("action", "")
     try:
         if action == "refuse":
-            info = academy_admin.refuse_pending(services().db, platform_id, actor=actor())
+            info = platform_ops.refuse_pending(services().db, platform_id, actor=actor())
             flash(_("Registration %(name)s refused and forgotten.", name=info.name or info.issuer))
         elif action in _STATUS_CHANGES:
             info = platform_ops.set_status(services().db, platform_id, _STATUS_CHANGES[action], actor=actor())

@@ -8,7 +8,7 @@ from flask import Blueprint, Flask, Response, send_file
 
 from lti_tool.content import ContentAccessDenied, ContentGrant, ContentSigner, content_type, resolve_package_file
 from lti_tool.services import services_of
-from lti_tool.storage.models import CourseVersion
+from lti_tool.storage import courses
 from lti_tool.web import services
 
 bp = Blueprint("content", __name__)
@@ -47,11 +47,9 @@ def package_file(token: str, subpath: str) -> Response:
 
     if not all(still_allowed(grant) for still_allowed in services().content_checks):
         raise ContentAccessDenied()
-    with services().db.session() as s:
-        version = s.get(CourseVersion, grant.version_id)
-        if version is None:
-            raise ContentAccessDenied()
-        content_dir = version.content_dir
+    content_dir = courses.content_dir(services().db, grant.version_id)
+    if content_dir is None:
+        raise ContentAccessDenied()
     root = services().settings.content_path / content_dir
     path = resolve_package_file(root, subpath)
     response = send_file(path, mimetype=content_type(path.name), conditional=True, max_age=3600)

@@ -8,7 +8,7 @@
 * :class:`lti_tool.ratelimit.RateLimited` answers 429 with ``Retry-After``.
 * :func:`guard_login` and :func:`guard_registration` bound the rows anonymous requests write.
 * Requests addressed to an attempt or a launch of a disabled platform are refused with 403
-  ``platform_disabled`` (``lti_tool.lti.platforms.PlatformGate``), before the view reads the body.
+  ``platform_disabled`` (``lti_tool.lti.gate.PlatformGate``), before the view reads the body.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from flask import Flask, Response, request
 
 from lti_tool import ratelimit
 from lti_tool.lti import platforms
+from lti_tool.lti.gate import PlatformGate
 from lti_tool.lti.launches import LoginBudget
-from lti_tool.lti.platforms import PlatformGate
 from lti_tool.ratelimit import RateLimited, client_address
 from lti_tool.storage.models import utcnow
 from lti_tool.web import services

@@ -17,7 +17,7 @@ from sqlalchemy import update
 
 from lti_tool import catalogue
 from lti_tool.lti import platforms
-from lti_tool.lti.platforms import PlatformAccessDisabled, PlatformGate
+from lti_tool.lti.gate import PlatformAccessDisabled, PlatformGate
 from lti_tool.services import Services, services_of
 from lti_tool.storage.models import Platform
 
