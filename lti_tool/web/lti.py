@@ -346,7 +346,7 @@ def _stage_words() -> dict[str, str]:
     return {
         "enrolled": gettext("Enrolled"),
         "started": gettext("Started"),
-        "completed": gettext("Completed (passed or failed included)"),
+        "completed": gettext("Completed"),
         "passed": gettext("Passed"),
     }
 
@@ -359,7 +359,9 @@ def _class_charts(report: reports.ClassReport) -> tuple[list[tuple[str, int]], l
     funnel_svg = charts.funnel_svg(
         stages,
         title=gettext("Completion funnel"),
-        desc=gettext("How many learners enrolled, started, completed and passed this activity."),
+        desc=gettext(
+            "How many learners enrolled, started, completed (passed or failed included) and passed this activity."
+        ),
         number=formatting.number,
         percent_of_first=formatting.percent,
         empty=gettext("No learner yet."),
