@@ -140,6 +140,9 @@ def test_resend_requeues_only_this_activitys_grades(
 ) -> None:
     learner_finishes(services, course_key, platform_id, sub="s1", name="Ana", score="90")
     learner_finishes(services, course_key, platform_id, sub="s2", name="Ben", score="40", link="rl-2")
+    other_academy = factories.add_platform(services.db, issuer="https://other.example", name="Other")
+    learner_finishes(services, course_key, other_academy, sub="s3", name="Cleo", score="70",
+                     issuer="https://other.example")  # fmt: skip  # same deployment and link ids, another academy
     _settle(services)
     launch = instructor(platform_id, course_key)
     token = token_for(services, launch)
@@ -150,7 +153,7 @@ def test_resend_requeues_only_this_activitys_grades(
         statuses = {row.user_id: row.status for row in s.scalars(select(GradeOutbox))}
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "grades.resend")).one()
         assert entry.actor == "instructor:teacher-1"
-    assert statuses == {"s1": "pending", "s2": "delivered"}  # course B's grade untouched
+    assert statuses == {"s1": "pending", "s2": "delivered", "s3": "delivered"}  # course B's, academy two's untouched
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "1 grade was queued to be sent again." in page
 
