@@ -24,7 +24,7 @@ from flask_babel import gettext
 from markupsafe import Markup
 
 from lti_tool import audit, charts, class_insights, learner_home, reports
-from lti_tool.errors import BadRequest, Forbidden, NotFound
+from lti_tool.errors import BadRequest, NotFound
 from lti_tool.lti import platforms
 from lti_tool.lti.context import Launch, LaunchPage, LaunchRedirect, LaunchResult
 from lti_tool.lti.errors import LaunchRejected, LaunchSessionError, PlatformAdminError
@@ -153,7 +153,7 @@ def launch() -> Any:
     response = launch_response(handler(launch_obj))
     response.delete_cookie(STATE_COOKIE_PREFIX + state, path="/lti/", **_cookie_args())
     page = urlsplit(response.headers.get("Location", "")).path
-    if page in (f"/play/{launch_obj.id}", f"/class/{launch_obj.id}"):
+    if page in (f"/play/{launch_obj.id}", f"/class/{launch_obj.id}", f"/home/{launch_obj.id}"):
         # Scoped to the one page this launch opens: launches never pile up in every request's
         # Cookie header. The page URL carries the token as well; the cookie serves its reloads
         # once a browser has dropped the query (e.g. a bookmark of the bare path).
@@ -277,13 +277,15 @@ def _instructor_launch(launch_id: str, *, posted: bool = False) -> Launch:
 
     Raises:
         LaunchSessionError: no valid token, or the token only in a cookie for an action.
-        Forbidden: a learner's launch.
+        LaunchSessionError: a learner's launch (code ``forbidden_role``).
     """
     if posted and not request.form.get(TOKEN_PARAM):
         raise LaunchSessionError(code="launch_session_invalid")
     launch_obj = require_launch(launch_id)
-    if launch_obj.is_learner and not launch_obj.is_admin:
-        raise Forbidden("this page is for instructors; open the activity from your course", code="forbidden_role")
+    if launch_obj.is_learner:
+        raise LaunchSessionError(
+            "this page is for instructors; open the activity from your course", code="forbidden_role"
+        )
     if not launch_obj.resource_link_id and posted:
         raise BadRequest("this launch names no activity", code="bad_request")
     return launch_obj
