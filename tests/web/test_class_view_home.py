@@ -91,3 +91,15 @@ def test_the_player_exit_page_links_to_the_home(
         html = learner_page(launch)
     config = json.loads(re.search(r'id="cbsi-player-config">(.*?)</script>', html, re.S).group(1))  # type: ignore[union-attr]
     assert config["homeUrl"].startswith("/home/play-1?lt=")
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [("en", "courseware bridge"), ("es", "pasarela de contenidos"), ("fr", "passerelle de contenus"),
+     ("nl", "brug voor cursusmateriaal")],
+)  # fmt: skip
+def test_front_page_says_what_it_is_and_links_console_and_config(client: FlaskClient, lang: str, words: str) -> None:
+    html = client.get(f"/?lang={lang}").get_data(as_text=True)
+    assert words in html
+    assert 'href="/admin/"' in html and 'href="/lti/config"' in html
+    assert f'<html lang="{lang}">' in html
