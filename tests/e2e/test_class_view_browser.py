@@ -91,9 +91,7 @@ def test_instructor_sees_the_learner_who_just_passed_and_exports_csv(stack: Stac
     page.wait_for_selector('html[lang="en"]')
     page.click("#resend-grades")
     page.wait_for_selector("#notice")
-    assert "queued to be sent again" in page.inner_text("#notice") or "nothing was queued" in page.inner_text(
-        "#notice"
-    )
+    assert "queued to be sent again" in page.inner_text("#notice") or "nothing was queued" in page.inner_text("#notice")
 
 
 def _outbox_rows(stack: Stack) -> list[Any]:
