@@ -232,6 +232,7 @@ PLAYER: Mapping[str, str] = MappingProxyType(
         ),
         "all_saved": N_("Everything is saved now."),
         "return_to_course": N_("Return to the course"),
+        "your_courses": N_("Your courses in this LMS course"),
         "close_window": N_("Close this window"),
         "close_or_return": N_("You can close this window, or return to your course."),
         "nothing_to_show": N_("Nothing to show"),

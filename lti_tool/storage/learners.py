@@ -9,13 +9,16 @@ runtime's own queries move here as the runtime is reworked).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Row, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from lti_tool.storage.db import Database
-from lti_tool.storage.models import Attempt, LearnerRegistration, ScoState
+from lti_tool.storage.models import Attempt, AttemptStatus, LearnerRegistration, ScoState, utcnow
+
+if TYPE_CHECKING:
+    from lti_tool.audit import Actor
 
 
 class ActivityLearner(NamedTuple):
@@ -224,3 +227,60 @@ def context_learner_activities(
         )
     ).all()
     return [ActivityLearner(reg, attempt, int(count or 0)) for reg, attempt, count in rows]
+
+def attempt_is_active(db: Database, attempt_id: str) -> bool:
+    """Whether attempt ``attempt_id`` exists and is still running (the player can reopen it)."""
+    with db.session() as s:
+        status = s.scalar(select(Attempt.status).where(Attempt.id == attempt_id))
+    return status == AttemptStatus.ACTIVE.value
+
+
+def abandon_newest_attempt(
+    db: Database,
+    *,
+    platform_id: int,
+    deployment_id: str,
+    resource_link_id: str,
+    learner_sub: str,
+    actor: Actor | None,
+) -> bool | None:
+    """End a learner's newest attempt on one activity of one tenant, kept in history as ``abandoned``.
+
+    The learner's next launch then starts a new attempt (the next number): an instructor's
+    "reset". Audited as ``attempts.reset`` in the same transaction.
+
+    Returns:
+        True when an attempt was ended; False when the newest attempt was abandoned already
+        (nothing to do); None when the learner has no attempt on this activity.
+    """
+    from lti_tool.audit import record_as  # the audit log imports the storage package
+
+    with db.session() as s:
+        attempt = s.scalars(
+            select(Attempt)
+            .join(LearnerRegistration, LearnerRegistration.id == Attempt.registration_id)
+            .where(
+                LearnerRegistration.platform_id == platform_id,
+                LearnerRegistration.deployment_id == deployment_id,
+                LearnerRegistration.resource_link_id == resource_link_id,
+                LearnerRegistration.learner_sub == learner_sub,
+            )
+            .order_by(Attempt.number.desc())
+            .limit(1)
+        ).first()
+        if attempt is None:
+            return None
+        if attempt.status == AttemptStatus.ABANDONED.value:
+            return False
+        previous = attempt.status
+        attempt.status = AttemptStatus.ABANDONED.value
+        attempt.completed_at = attempt.completed_at or utcnow()
+        record_as(
+            s,
+            actor,
+            "attempts.reset",
+            params={"deployment_id": deployment_id, "resource_link_id": resource_link_id, "sub": learner_sub,
+                    "attempt": attempt.number, "was": previous},
+            platform_id=platform_id,
+        )  # fmt: skip
+        return True

@@ -176,7 +176,12 @@ def _http_return_allowed() -> bool:
 
 
 def render_player(
-    opened: service.OpenedAttempt, learner: str, return_url: str | None, started: service.ItemSession | None
+    opened: service.OpenedAttempt,
+    learner: str,
+    return_url: str | None,
+    started: service.ItemSession | None,
+    *,
+    home_url: str | None = None,
 ) -> str:
     """The player page for an opened attempt, starting at its current item.
 
@@ -196,6 +201,7 @@ def render_player(
         "token": token,
         "navUrl": url_for("player.navigate", attempt_id=opened.attempt_id) if multi else None,
         "returnUrl": safe_return_url(return_url, allow_http=_http_return_allowed()),
+        "homeUrl": home_url,  # the learner home of this launch (exit page link), a path of this tool
         "newWindowUrl": url_for("player.reopen", attempt_id=opened.attempt_id) + f"#t={token}",
         "autoContinue": opened.cmi_version == "1.2",
         "items": items,
@@ -216,7 +222,9 @@ def learner_page(launch: Launch) -> str:
     opened, started = service.open_and_start(services(), launch, learner_id=learner, learner_name=name)
     presentation = launch.claims.get(CLAIM_LAUNCH_PRESENTATION)
     return_url = presentation.get("return_url") if isinstance(presentation, dict) else None
-    return render_player(opened, learner, return_url, started)
+    from lti_tool.web.lti import launch_url  # lti imports this module
+
+    return render_player(opened, learner, return_url, started, home_url=launch_url(f"/home/{launch.id}", launch))
 
 
 @bp.get("/play/<launch_id>")

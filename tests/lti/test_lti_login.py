@@ -145,8 +145,8 @@ def test_launch_cookie_alone_authenticates_only_its_launch(client, peer):
 
 def test_learner_cannot_open_class_view(client, peer):
     location = _launch(client, peer)
-    assert location.startswith("/play/")
-    class_url = location.replace("/play/", "/class/")
+    assert location.startswith("/home/")  # the launch names no course: the learner home (issue 15)
+    class_url = location.replace("/home/", "/class/")
     response = client.get(class_url, headers=JSON)
     assert response.status_code == 401 and response.get_json()["error"] == "forbidden_role"
 
@@ -160,8 +160,8 @@ def test_class_view_shows_course_and_admin_sees_registration(client, peer):
     assert 'id="registration"' in admin and CLIENT_ID in admin and DEPLOYMENT in admin
 
 
-def test_learner_launch_of_an_unlinked_activity_gets_a_clear_page(client, peer):
+def test_learner_launch_of_an_unlinked_activity_gets_the_learner_home(client, peer):
     response = client.get(_launch(client, peer))
     page = response.get_data(as_text=True)
-    assert response.status_code == 409
-    assert "course_not_linked" in page and "Select content" in page and "Traceback" not in page
+    assert response.status_code == 200  # issue 15: a launch naming no course shows the learner's courses
+    assert "Your courses" in page and 'id="no-courses"' in page and "Traceback" not in page

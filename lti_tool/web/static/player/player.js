@@ -11,6 +11,7 @@
  *     "attemptId":    string,
  *     "token":        string,                 // attempt token for navUrl (Bearer)
  *     "navUrl":       string | null,          // see NAV CONTRACT; null = single item, no navigation
+ *     "homeUrl":      string | null,          // the learner's courses page (a path of this tool)
  *     "returnUrl":    string | null,          // where Exit goes (top window), e.g. the LMS course;
  *                                             //   only http(s) URLs are followed (safeReturnUrl)
  *     "newWindowUrl": string | null,          // GET-able URL that renders this player afresh
@@ -485,6 +486,11 @@
       if (returnUrl) {
         parts.push('<p><a class="cbsi-button" target="_top" href="' + escapeAttr(returnUrl) +
           '">' + escapeHtml(t("return_to_course")) + "</a></p>");
+      }
+      const homeUrl = this.config.homeUrl;
+      if (typeof homeUrl === "string" && homeUrl.charAt(0) === "/" && homeUrl.charAt(1) !== "/") {
+        parts.push('<p><a class="cbsi-button" id="cbsi-home" href="' + escapeAttr(homeUrl) +
+          '">' + escapeHtml(t("your_courses")) + "</a></p>");
       }
       if (global.opener && !inFrame()) {
         parts.push('<p><button type="button" class="cbsi-button" id="cbsi-close">' + escapeHtml(t("close_window")) + "</button></p>");
