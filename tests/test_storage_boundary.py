@@ -55,6 +55,8 @@ OWNERS: dict[str, str] = {
     "lrs_attachments": "lti_tool/lrs/store.py",
     "lrs_activities": "lti_tool/lrs/store.py",
     "lrs_documents": "lti_tool/lrs/store.py",
+    "cmi5_au_sessions": "lti_tool/runtime/cmi5_store.py",
+    "cmi5_au_records": "lti_tool/runtime/cmi5_store.py",
     # The development LMS's own tables; its package is being split out of the web layer.
     "devplatform_resource_links": "lti_tool/web/devplatform.py",
     "devplatform_line_items": "lti_tool/web/devplatform.py",
