@@ -164,8 +164,8 @@ class Deliveries:
 
 @functools.cache
 def default_deliveries() -> Deliveries:
-    """SCORM 1.2, SCORM 2004 and assets playable; xAPI activities and cmi5 AUs known, not yet playable."""
-    from lti_tool.runtime import scorm_delivery
+    """SCORM 1.2, SCORM 2004, assets and cmi5 AUs playable; xAPI activities known, not yet playable."""
+    from lti_tool.runtime import cmi5_delivery, scorm_delivery
 
     return Deliveries(
         (
@@ -173,7 +173,7 @@ def default_deliveries() -> Deliveries:
             scorm_delivery.SCORM2004,
             scorm_delivery.ASSET_DELIVERY,
             Delivery(kind=DeliveryKind.XAPI_ACTIVITY, label="xAPI", standard="xapi"),
-            Delivery(kind=DeliveryKind.CMI5_AU, label="cmi5", standard="cmi5"),
+            cmi5_delivery.CMI5,
         )
     )
 

@@ -359,6 +359,7 @@ class Cmi5AuSession(Base):
     activity_id: Mapped[str] = mapped_column(Text)
     tenant: Mapped[str] = mapped_column(String(64))
     actor_key: Mapped[str] = mapped_column(Text)
+    actor: Mapped[Any] = mapped_column(JSON)
     launch_mode: Mapped[str] = mapped_column(String(16))
     mastery_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     verbs: Mapped[Any] = mapped_column(JSON)

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("activity_id", sa.Text, nullable=False),
         sa.Column("tenant", sa.String(64), nullable=False),
         sa.Column("actor_key", sa.Text, nullable=False),
+        sa.Column("actor", sa.JSON, nullable=False),
         sa.Column("launch_mode", sa.String(16), nullable=False),
         sa.Column("mastery_score", sa.Float, nullable=True),
         sa.Column("verbs", sa.JSON, nullable=False),
