@@ -57,7 +57,8 @@
       window.top.location.href = config.returnUrl;
     }
   });
-  if (config.current) {
-    launch(config.current);
+  var first = config.current || ((config.items || [])[0] || {}).id;
+  if (first) {
+    launch(first);
   }
 })();
