@@ -266,7 +266,10 @@ def test_a_multi_au_course_is_satisfied_only_after_all_its_aus(
         done = au.statement(COMPLETED, moveon=True, completion=True, duration="PT5S")
         if unit.move_on.value in ("Passed", "CompletedAndPassed"):
             score = {"scaled": 1.0}
-            assert au.send(au.statement(PASSED, moveon=True, success=True, duration="PT5S", score=score)).status_code == 200
+            assert (
+                au.send(au.statement(PASSED, moveon=True, success=True, duration="PT5S", score=score)).status_code
+                == 200
+            )
         if unit.move_on.value != "Passed":
             assert au.send(done).status_code == 200
         assert au.send(au.statement(TERMINATED, duration="PT6S")).status_code == 200
