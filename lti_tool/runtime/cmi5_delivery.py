@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -48,7 +48,7 @@ from lti_tool.runtime.commits import graded
 from lti_tool.runtime.deliveries import CommitInput, Committed, Delivery, DeliveryKind, SessionStart
 from lti_tool.runtime.errors import AttemptNotFound, ItemNotFound, StandardNotPlayable
 from lti_tool.services import Services
-from lti_tool.storage.models import Attempt, Cmi5AuSession, CourseVersion, LearnerRegistration
+from lti_tool.storage import courses, learners
 from scorm.outcome import Completion, Outcome, Success
 from scorm.packaging import DEFAULT_LIMITS, parse_manifest_bytes
 from scorm.packaging.cmi5 import Cmi5AU, Cmi5Block, Cmi5Course
@@ -70,6 +70,9 @@ from scorm.xapi.cmi5 import (
     judge,
 )
 from scorm.xapi.cmi5_lms import iso_duration, launch_data, launch_url, launched_statement, lms_statement, satisfaction
+
+if TYPE_CHECKING:
+    from lti_tool.storage.models import Attempt, Cmi5AuSession, CourseVersion
 
 #: How long an AU session (and its LRS credential) lives without a new launch.
 SESSION_TTL = timedelta(hours=12)
@@ -148,7 +151,7 @@ def _learner_of(services: Services, attempt_id: str) -> Cmi5Learner:
     """Who plays an attempt (its registration's platform and ``sub``, the platform's issuer)."""
     with services.db.session() as s:
         attempt, _version = runtime_store.active_attempt(s, attempt_id)
-        reg = s.get(LearnerRegistration, attempt.registration_id)
+        reg = learners.registration_by_id(s, attempt.registration_id)
         if reg is None:  # pragma: no cover - FK
             raise AttemptNotFound()
         platform_id, sub = reg.platform_id, reg.learner_sub
@@ -230,14 +233,11 @@ def launch_au(
             launch_url=au_url, launch_mode=launch_mode, timestamp=now,
         )  # fmt: skip
         record_statements(s, tenant, [launched], base_url=base, now=now)
-        cmi5_store.add_session(
-            s,
-            Cmi5AuSession(
-                session_id=session_id, attempt_id=attempt.id, au_key=cmi5_store.node_key(au.id), au_id=au.id,
-                registration=registration, activity_id=activity_id, tenant=tenant, actor_key=actor_key,
-                actor=actor, launch_mode=launch_mode.value, mastery_score=au.mastery_score, verbs=[],
-                status="open", fetch_hash=_digest(token), expires_at=now + SESSION_TTL, started_at=now,
-            ),
+        cmi5_store.new_session(
+            s, session_id=session_id, attempt_id=attempt.id, au_key=cmi5_store.node_key(au.id), au_id=au.id,
+            registration=registration, activity_id=activity_id, tenant=tenant, actor_key=actor_key,
+            actor=actor, launch_mode=launch_mode.value, mastery_score=au.mastery_score, verbs=[],
+            status="open", fetch_hash=_digest(token), expires_at=now + SESSION_TTL, started_at=now,
         )  # fmt: skip
         attempt.current_item = au.id
         return Cmi5Launch(
@@ -344,10 +344,10 @@ def statement_hook(s: Session, services: Services, credential: Credential | None
 
 def _move_on(s: Session, services: Services, row: Cmi5AuSession, now: datetime) -> None:
     """Evaluate moveOn; record ``satisfied`` for newly satisfied blocks and the course; send the outcome."""
-    attempt = s.get(Attempt, row.attempt_id)
+    attempt = learners.attempt_by_id(s, row.attempt_id)
     if attempt is None:  # pragma: no cover - FK
         return
-    version = s.get(CourseVersion, attempt.course_version_id)
+    version = courses.version_by_id(s, attempt.course_version_id)
     if version is None:  # pragma: no cover - FK
         return
     course = course_structure(services, version)
@@ -401,7 +401,7 @@ def _send_outcome(s: Session, services: Services, attempt: Attempt, outcome: Out
         return
     attempt.outcome = as_json
     attempt.outcome_at = now
-    reg = s.get(LearnerRegistration, attempt.registration_id)
+    reg = learners.registration_by_id(s, attempt.registration_id)
     event = OutcomeChanged(session=s, registration=reg, attempt=attempt, outcome=stamped, changed_at=now)
     for listener in services.outcome_listeners:
         listener.outcome_changed(event)

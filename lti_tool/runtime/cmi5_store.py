@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,12 +27,6 @@ def open_sessions(s: Session, attempt_id: str, au_id: str) -> list[Cmi5AuSession
         .with_for_update()
     )
     return list(s.scalars(query))
-
-
-def add_session(s: Session, row: Cmi5AuSession) -> None:
-    """Store a new AU session."""
-    s.add(row)
-    s.flush()
 
 
 def session_by_fetch(s: Session, fetch_hash: str) -> Cmi5AuSession | None:
@@ -68,3 +63,11 @@ def end_session(row: Cmi5AuSession, status: str, at: datetime) -> None:
     """Mark a session terminated or abandoned."""
     row.status = status
     row.ended_at = at
+
+
+def new_session(s: Session, **fields: Any) -> Cmi5AuSession:
+    """Store a new AU session (``fields``: the columns of ``cmi5_au_sessions``)."""
+    row = Cmi5AuSession(**fields)
+    s.add(row)
+    s.flush()
+    return row

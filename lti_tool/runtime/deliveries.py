@@ -21,8 +21,9 @@ What an entry provides (:class:`Delivery`):
   (:class:`scorm.outcome.Outcome`) derived from it.
 * ``rolls_up_by_sequencing``: the attempt's outcome is the sequencing root's (SCORM 2004).
 
-An entry with ``start``/``commit`` None is known but **not playable yet** (xAPI activity, cmi5
-AU: issue 14 fills them in, with their own ``stored_as`` and player page).
+An entry with ``start``/``commit`` None is known but **not playable yet** (xAPI activity: issue
+14 fills it in). The cmi5 AU entry (``runtime/cmi5_delivery.py``) has no runtime API: its page
+launches AU sessions and the AU reports to the built-in LRS, which applies the cmi5 rules.
 """
 
 from __future__ import annotations
@@ -140,7 +141,8 @@ class Deliveries:
         """
         entry = self._by_standard.get(standard)
         if entry is None or not entry.playable:
-            plays = " and ".join(e.label for e in self._by_standard.values() if e.playable)
+            labels = [e.label for e in self._by_standard.values() if e.playable]
+            plays = " and ".join(filter(None, (", ".join(labels[:-1]), labels[-1] if labels else "")))
             raise StandardNotPlayable(f"this course is {standard}; the player plays {plays} packages")
         return entry
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from lti_tool.storage.db import Database
 from lti_tool.storage.models import Course, CourseVersion
@@ -30,3 +31,8 @@ def catalogue_size(db: Database) -> CatalogueSize:
         courses = s.scalar(select(func.count()).select_from(Course)) or 0
         versions = s.scalar(select(func.count()).select_from(CourseVersion)) or 0
     return CatalogueSize(courses=courses, versions=versions)
+
+
+def version_by_id(s: Session, version_id: int) -> CourseVersion | None:
+    """One course version."""
+    return s.get(CourseVersion, version_id)

@@ -58,3 +58,13 @@ def activity_learners(
 def course_registrations(s: Session, course_id: int) -> Sequence[LearnerRegistration]:
     """Every registration (any platform, any activity) on one catalogue course, in the caller's session."""
     return s.scalars(select(LearnerRegistration).where(LearnerRegistration.course_id == course_id)).all()
+
+
+def attempt_by_id(s: Session, attempt_id: str) -> Attempt | None:
+    """One attempt, any status (the cmi5 LRS hook: an AU session's attempt)."""
+    return s.get(Attempt, attempt_id)
+
+
+def registration_by_id(s: Session, registration_id: int) -> LearnerRegistration | None:
+    """One learner registration (erased: None)."""
+    return s.get(LearnerRegistration, registration_id)
