@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import factories
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -21,6 +23,7 @@ from lti_tool.lrs.identity import learner_tenant
 from lti_tool.runtime import cmi5_delivery, service
 from lti_tool.services import Services
 from lti_tool.storage.models import Attempt, Cmi5AuSession, CourseVersion, GradeOutbox
+from lti_tool.web.player import learner_page
 from scorm.xapi.cmi5 import (
     ABANDONED,
     CATEGORY_CMI5,
@@ -36,6 +39,7 @@ from scorm.xapi.cmi5 import (
 SINGLE = "cmi5/catapult_single_au_basic_framed.zip"
 MULTI = "cmi5/catapult_multi_au_framed.zip"
 V2 = "2.0.0"
+JSON = {"Accept": "application/json"}
 
 
 def _content_base(version_id: int) -> str:
@@ -283,3 +287,30 @@ def test_a_multi_au_course_is_satisfied_only_after_all_its_aus(
             assert course_satisfied == [], verbs
         else:
             assert len(course_satisfied) == 1, verbs
+
+
+def test_the_lti_launch_renders_the_cmi5_page_which_launches_the_au_with_the_five_parameters(
+    app: Flask, client: FlaskClient, services: Services, platform_id: int, fixtures_dir: Path
+) -> None:
+    key = factories.import_course(services, fixtures_dir / SINGLE).course_key
+    launch = factories.launch(key, platform_id=platform_id, sub="ana")
+    with app.test_request_context(f"/play/{launch.id}"):
+        html = learner_page(launch)
+    assert "cmi5.js" in html and "runtime.js" not in html  # no SCORM API on a cmi5 page
+    launch_url = re.search(r'data-launch-url="([^"]+)"', html)
+    config = json.loads(re.search(r'id="cbsi-player-config">(.*?)</script>', html, re.S).group(1))  # type: ignore[union-attr]
+    assert launch_url and config["items"][0]["id"].endswith("geology-intro-single-au-basic/1")
+    refused = client.post(launch_url.group(1), json={"token": "forged", "au": config["items"][0]["id"]})
+    assert refused.status_code in (401, 403)
+    unknown = client.post(
+        launch_url.group(1), json={"token": config["token"], "au": "https://elsewhere/au"}, headers=JSON
+    )
+    assert unknown.status_code == 404 and unknown.get_json()["error"] == "item_not_found"
+    answer = client.post(launch_url.group(1), json={"token": config["token"], "au": config["items"][0]["id"]})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    body = answer.get_json()
+    assert body["launchMethod"] == "AnyWindow"
+    parts = urlsplit(body["url"])
+    assert body["url"].startswith("http://localhost/content/") and parts.path.endswith("/index.html")
+    assert set(parse_qs(parts.query)) == {"endpoint", "fetch", "actor", "registration", "activityId"}
+    assert parse_qs(parts.query)["registration"] == [str(uuid.UUID(hex=config["attemptId"]))]

@@ -14,7 +14,7 @@
     status.textContent = "";
     fetch(launchUrl, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify({ token: config.token, au: au }),
     })
       .then(function (resp) {
