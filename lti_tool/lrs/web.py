@@ -490,6 +490,10 @@ def _store_batch(x: XRequest, session: Session, raws: list[Any], parts: Mapping[
     ids = store.insert_statements(session, x.credential.tenant, batch, credential_id=x.credential.id, stored=now)  # type: ignore[union-attr]
     if hook is not None:
         hook.apply(now)
+    else:
+        tincan = _tincan_hook(x, session)
+        if tincan is not None:
+            tincan.apply_statements([n.statement for n in batch], now)
     if parts:
         store.save_attachments(session, x.credential.tenant, parts)  # type: ignore[union-attr]
     return ids
@@ -500,6 +504,13 @@ def _cmi5_hook(x: XRequest, session: Session) -> Any:
     from lti_tool.runtime.cmi5_delivery import statement_hook  # the runtime sits above the LRS
 
     return statement_hook(session, services_of(current_app), x.credential)
+
+
+def _tincan_hook(x: XRequest, session: Session) -> Any:
+    """The outcome of a TinCan launch whose credential posts (None for other callers)."""
+    from lti_tool.runtime.xapi_delivery import outcome_hook
+
+    return outcome_hook(session, services_of(current_app), x.credential)
 
 
 def _post_statements(x: XRequest, session: Session) -> Response:

@@ -147,7 +147,7 @@ class Cmi5Launch:
     fetch_url: str
 
 
-def _learner_of(services: Services, attempt_id: str) -> Cmi5Learner:
+def learner_of(services: Services, attempt_id: str) -> Cmi5Learner:
     """Who plays an attempt (its registration's platform and ``sub``, the platform's issuer)."""
     with services.db.session() as s:
         attempt, _version = runtime_store.active_attempt(s, attempt_id)
@@ -203,7 +203,7 @@ def launch_au(
         AttemptNotFound, AttemptClosed, ItemNotFound.
     """
     base = services.settings.server.base_url.rstrip("/")
-    learner = _learner_of(services, attempt_id)
+    learner = learner_of(services, attempt_id)
     with services.db.session() as s:
         attempt, version = runtime_store.active_attempt(s, attempt_id)
         au = _find_au(course_structure(services, version), au_id)
@@ -375,7 +375,7 @@ def _move_on(s: Session, services: Services, row: Cmi5AuSession, now: datetime) 
         )  # fmt: skip
     if statements:
         record_statements(s, row.tenant, statements, base_url=base, now=now)
-    _send_outcome(s, services, attempt, course_outcome(course, records, satisfied=result.course), now)
+    send_outcome(s, services, attempt, course_outcome(course, records, satisfied=result.course), now)
 
 
 def course_outcome(course: Cmi5Course, records: Mapping[str, AuRecord], *, satisfied: bool) -> Outcome:
@@ -393,7 +393,7 @@ def course_outcome(course: Cmi5Course, records: Mapping[str, AuRecord], *, satis
     )
 
 
-def _send_outcome(s: Session, services: Services, attempt: Attempt, outcome: Outcome, now: datetime) -> None:
+def send_outcome(s: Session, services: Services, attempt: Attempt, outcome: Outcome, now: datetime) -> None:
     """Store the attempt's outcome; on a graded change tell the outcome listeners (as SCORM commits do)."""
     stamped = replace(outcome, changed_at=now)
     as_json = stamped.to_json()

@@ -21,9 +21,9 @@ What an entry provides (:class:`Delivery`):
   (:class:`scorm.outcome.Outcome`) derived from it.
 * ``rolls_up_by_sequencing``: the attempt's outcome is the sequencing root's (SCORM 2004).
 
-An entry with ``start``/``commit`` None is known but **not playable yet** (xAPI activity: issue
-14 fills it in). The cmi5 AU entry (``runtime/cmi5_delivery.py``) has no runtime API: its page
-launches AU sessions and the AU reports to the built-in LRS, which applies the cmi5 rules.
+An entry with ``start``/``commit`` None is known but **not playable yet**. The cmi5 AU and xAPI
+activity entries (``runtime/cmi5_delivery.py``, ``runtime/xapi_delivery.py``) have no runtime
+API: their page asks for a launch URL and the content reports to the built-in LRS.
 """
 
 from __future__ import annotations
@@ -166,15 +166,15 @@ class Deliveries:
 
 @functools.cache
 def default_deliveries() -> Deliveries:
-    """SCORM 1.2, SCORM 2004, assets and cmi5 AUs playable; xAPI activities known, not yet playable."""
-    from lti_tool.runtime import cmi5_delivery, scorm_delivery
+    """SCORM 1.2, SCORM 2004, assets, cmi5 AUs and xAPI (TinCan) activities."""
+    from lti_tool.runtime import cmi5_delivery, scorm_delivery, xapi_delivery
 
     return Deliveries(
         (
             scorm_delivery.SCORM12,
             scorm_delivery.SCORM2004,
             scorm_delivery.ASSET_DELIVERY,
-            Delivery(kind=DeliveryKind.XAPI_ACTIVITY, label="xAPI", standard="xapi"),
+            xapi_delivery.XAPI,
             cmi5_delivery.CMI5,
         )
     )

@@ -72,3 +72,25 @@ def launch(attempt_id: str) -> Response:
         content_base=lambda version_id: content_base_url(version_id, attempt_id),
     )
     return jsonify({"url": started.url, "launchMethod": started.launch_method, "sessionId": started.session_id})
+
+
+@bp.post("/tincan/<attempt_id>")
+def tincan_launch(attempt_id: str) -> Response:
+    """The launch URL of one xAPI (TinCan) activity of the attempt: ``{"token", "au"}`` -> ``{"url", …}``."""
+    from lti_tool.runtime import xapi_delivery
+    from lti_tool.web.bodies import read_json_object
+    from lti_tool.web.content import content_base_url
+    from lti_tool.web.player import check_token
+
+    body = read_json_object(16 * 1024, what="the launch request")
+    check_token(body.get("token") if isinstance(body.get("token"), str) else None, attempt_id)
+    activity = body.get("au")
+    if not isinstance(activity, str) or not activity:
+        raise ItemNotFound("the launch request names no activity")
+    started = xapi_delivery.launch_activity(
+        services_of(current_app),
+        attempt_id=attempt_id,
+        activity_id=activity,
+        content_base=lambda version_id: content_base_url(version_id, attempt_id),
+    )
+    return jsonify({"url": started.url, "launchMethod": "AnyWindow"})

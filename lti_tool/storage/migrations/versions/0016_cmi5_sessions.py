@@ -3,7 +3,7 @@
 Expand-only: two new tables (docs/ARCHITECTURE.md, "Upgrades").
 
 Revision ID: 0016_cmi5_sessions
-Revises: 0012_lrs
+Revises: 0005_runtime (the attempts table its rows belong to)
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 from lti_tool.storage.models import UtcDateTime
 
 revision = "0016_cmi5_sessions"
-down_revision = "0012_lrs"
+down_revision = "0005_runtime"
 branch_labels = None
 depends_on = None
 
