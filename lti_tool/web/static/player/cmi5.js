@@ -10,8 +10,12 @@
   var status = document.getElementById("cbsi-status");
   var ownWindow = document.getElementById("cbsi-own-window");
 
+  var player = { config: config, busy: false, currentId: null, launched: 0 };
+  window.cbsiPlayer = player;
+
   function launch(au) {
     status.textContent = "";
+    player.busy = true;
     fetch(launchUrl, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
@@ -21,10 +25,13 @@
         return resp.json().then(function (body) { return { ok: resp.ok, body: body }; });
       })
       .then(function (answer) {
+        player.busy = false;
         if (!answer.ok) {
           status.textContent = answer.body.message || answer.body.error || "";
           return;
         }
+        player.currentId = au;
+        player.launched += 1;
         if (answer.body.launchMethod === "OwnWindow") {
           frame.hidden = true;
           ownWindow.hidden = false;
@@ -37,7 +44,10 @@
           frame.src = answer.body.url;
         }
       })
-      .catch(function (err) { status.textContent = String(err); });
+      .catch(function (err) {
+        player.busy = false;
+        status.textContent = String(err);
+      });
   }
 
   (config.items || []).forEach(function (item) {
