@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -72,3 +73,57 @@ def test_catapult_single_au_quiz_passed_satisfies_the_course_and_queues_the_scor
     assert attempt.outcome["completion"] == "completed" and attempt.outcome["success"] == "passed"
     assert attempt.outcome["score_scaled"] == pytest.approx(1.0)
     assert 100.0 in queued, f"no full score queued for the gradebook: {queued}"
+
+
+GOLF_ACTIVITY = "http://id.tincanapi.com/activity/tincan-prototypes/golf-example"
+
+
+def test_golf_tincan_records_statements_and_resumes_from_its_bookmark(stack: Stack, browser: Any) -> None:
+    course = stack.course("xapi/GolfExample_TCAPI.zip")
+    link = stack.add_link(course.course_key, "TinCan golf")
+    first = browser.new_context(base_url=stack.base)
+    try:
+        page = first.new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+        attempt_id = launch_learner(page, stack, link)
+        registration = str(uuid.UUID(hex=attempt_id))
+        au = page.frame_locator("#cbsi-content")
+        for _ in range(3):
+            au.locator("#butNext").click()
+
+        def at_page_3() -> bool:
+            content = [f for f in page.frames if f.url.split("?")[0].endswith("/index.html")]
+            return bool(content) and content[0].evaluate(
+                "typeof bookmarkingData !== 'undefined' && bookmarkingData.getPage() === 3"
+            )
+
+        wait_until(at_page_3, what="the golf course to reach page 3")
+        verbs = {s["verb"]["id"].rsplit("/", 1)[-1] for s in _statements(stack, registration)}
+        assert {"initialized", "attempted"} <= verbs, verbs
+        wait_until(
+            lambda: any(
+                s["object"]["id"] == GOLF_ACTIVITY + "/Playing/OtherScoring" for s in _statements(stack, registration)
+            ),
+            what="the page 3 statement",
+        )
+    finally:
+        first.close()
+    second = browser.new_context(base_url=stack.base)
+    try:
+        page2 = second.new_page()
+        prompts: list[str] = []
+        page2.on("dialog", lambda dialog: (prompts.append(dialog.message), dialog.accept()))
+        assert launch_learner(page2, stack, link) == attempt_id  # the same attempt, the same registration
+
+        def resumed() -> bool:  # the course frame shows page 3 again (Playing/OtherScoring.html)
+            page2.wait_for_timeout(200)  # let Playwright process the frames' navigations
+            return any(urlsplit(f.url).path.endswith("/Playing/OtherScoring.html") for f in page2.frames)
+
+        wait_until(resumed, what="the golf course to resume at page 3")
+        assert any("resume" in m for m in prompts), prompts
+        wait_until(
+            lambda: "resumed" in {s["verb"]["id"].rsplit("/", 1)[-1] for s in _statements(stack, registration)},
+            what="the resumed statement",
+        )
+    finally:
+        second.close()
