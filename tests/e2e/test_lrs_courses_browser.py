@@ -127,3 +127,43 @@ def test_golf_tincan_records_statements_and_resumes_from_its_bookmark(stack: Sta
         )
     finally:
         second.close()
+
+
+def test_catapult_multi_au_course_is_satisfied_only_after_all_its_aus(stack: Stack, context: Any) -> None:
+    course = stack.course("cmi5/catapult_multi_au_framed.zip")
+    link = stack.add_link(course.course_key, "cmi5 multi AU")
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.dismiss())
+    attempt_id = launch_learner(page, stack, link)
+    registration = str(uuid.UUID(hex=attempt_id))
+    buttons = page.locator("#cbsi-toc-list button[data-au]")
+    count = buttons.count()
+    assert count == 8
+
+    def course_satisfied() -> bool:
+        return any(
+            st["verb"]["id"].endswith("/satisfied")
+            and st["object"].get("definition", {}).get("type") == "https://w3id.org/xapi/cmi5/activitytype/course"
+            for st in _statements(stack, registration)
+        )
+
+    frame = page.frame_locator("#cbsi-content")
+    for index in range(count):
+        if index:  # the page launched the first AU itself
+            buttons.nth(index).click()
+        au = buttons.nth(index).get_attribute("data-au") or ""
+        if au.endswith("/quiz"):
+            quiz = frame.locator("button", has_text="(Select correct answers)")
+            quiz.wait_for()
+            quiz.click()
+            frame.locator("button", has_text="Submit Answers").click()
+        wait_until(
+            lambda done=index + 1: _cmi5_verbs(_statements(stack, registration)).count("completed") == done,
+            timeout=20,
+            what=f"AU {index + 1} completed",
+        )
+        if index < count - 1:
+            assert not course_satisfied(), f"course satisfied after {index + 1} of {count} AUs"
+    wait_until(course_satisfied, what="the course satisfied")
+    attempt = stack.attempt(attempt_id)
+    assert attempt.outcome["completion"] == "completed"
