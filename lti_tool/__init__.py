@@ -76,4 +76,7 @@ def create_app(
     from lti_tool.lrs import web as lrs_web
 
     lrs_web.init_app(app)  # the built-in LRS under /xapi/
+    from lti_tool.web import cmi5 as cmi5_web
+
+    cmi5_web.init_app(app)  # the cmi5 fetch URL
     return app

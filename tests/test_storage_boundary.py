@@ -68,6 +68,9 @@ OWNERS: dict[str, str] = {
     "devplatform_resource_links": "lti_tool/devlms/",
     "devplatform_line_items": "lti_tool/devlms/",
     "devplatform_scores": "lti_tool/devlms/",
+    # cmi5 AU sessions and per-AU results (the cmi5 delivery).
+    "cmi5_au_sessions": "lti_tool/runtime/cmi5_store.py",
+    "cmi5_au_records": "lti_tool/runtime/cmi5_store.py",
 }
 
 CROSS_CUTTING: dict[str, str] = {

@@ -31,6 +31,7 @@ __all__ = [
     "IssuedCredential",
     "authenticate",
     "create_operator_credential",
+    "expire_launch_credential",
     "list_credentials",
     "mint_launch_credential",
     "revoke_credential",
@@ -155,6 +156,13 @@ def authenticate(session: Session, header: str | None, *, now: datetime | None =
         registration=row.registration, activity_id=row.activity_id, agent_key=row.agent_key,
         agent=json.loads(row.agent_json) if row.agent_json else None,
     )  # fmt: skip
+
+
+def expire_launch_credential(session: Session, key: str, *, at: datetime) -> None:
+    """End a launch credential now (its session ended); in the caller's transaction."""
+    row = session.scalars(select(LrsCredential).where(LrsCredential.key == key)).first()
+    if row is not None and row.scope == "launch" and (row.expires_at is None or row.expires_at > at):
+        row.expires_at = at
 
 
 def list_credentials(db: Database, *, include_launch: bool = False) -> list[LrsCredential]:

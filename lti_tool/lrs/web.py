@@ -42,6 +42,7 @@ from scorm.xapi import (
     validate_agent,
     validate_statement,
 )
+from scorm.xapi.cmi5 import Cmi5Violation
 from scorm.xapi.formats import is_iri, is_uuid, parse_timestamp
 
 bp = Blueprint("xapi", __name__, url_prefix="/xapi")
@@ -480,10 +481,36 @@ def _store_batch(x: XRequest, session: Session, raws: list[Any], parts: Mapping[
     unused = set(parts) - used
     if unused:
         raise bad(f"attachment parts {', '.join(sorted(unused))} match no attachment of the statements")
+    hook = _cmi5_hook(x, session)
+    if hook is not None:
+        try:
+            hook.judge([n.statement for n in batch])
+        except Cmi5Violation as exc:  # cmi5 6.3: the LMS rejects statements that break its rules
+            raise XapiError(400, exc.code, str(exc)) from exc
     ids = store.insert_statements(session, x.credential.tenant, batch, credential_id=x.credential.id, stored=now)  # type: ignore[union-attr]
+    if hook is not None:
+        hook.apply(now)
+    else:
+        tincan = _tincan_hook(x, session)
+        if tincan is not None:
+            tincan.apply_statements([n.statement for n in batch], now)
     if parts:
         store.save_attachments(session, x.credential.tenant, parts)  # type: ignore[union-attr]
     return ids
+
+
+def _cmi5_hook(x: XRequest, session: Session) -> Any:
+    """The cmi5 rules of the AU session whose credential posts (None for other callers)."""
+    from lti_tool.runtime.cmi5_delivery import statement_hook  # the runtime sits above the LRS
+
+    return statement_hook(session, services_of(current_app), x.credential)
+
+
+def _tincan_hook(x: XRequest, session: Session) -> Any:
+    """The outcome of a TinCan launch whose credential posts (None for other callers)."""
+    from lti_tool.runtime.xapi_delivery import outcome_hook
+
+    return outcome_hook(session, services_of(current_app), x.credential)
 
 
 def _post_statements(x: XRequest, session: Session) -> Response:

@@ -20,6 +20,8 @@ from lti_tool.storage import Database
 from lti_tool.storage.models import (
     Attempt,
     Base,
+    Cmi5AuRecord,
+    Cmi5AuSession,
     GradeOutbox,
     LaunchState,
     LearnerRegistration,
@@ -135,6 +137,16 @@ class LearnerTable:
 
 #: Every table holding learner data, children before parents (erasure deletes in this order).
 LEARNER_TABLES: tuple[LearnerTable, ...] = (
+    LearnerTable(
+        table="cmi5_au_sessions",
+        where=lambda k: Cmi5AuSession.attempt_id.in_(_attempt_ids(k)),
+        note="the learner's cmi5 AU sessions",
+    ),
+    LearnerTable(
+        table="cmi5_au_records",
+        where=lambda k: Cmi5AuRecord.attempt_id.in_(_attempt_ids(k)),
+        note="what the learner achieved in each cmi5 AU, block and course",
+    ),
     LearnerTable(table="sco_states", where=lambda k: ScoState.attempt_id.in_(_attempt_ids(k))),
     LearnerTable(table="attempts", where=lambda k: Attempt.registration_id.in_(_registration_ids(k))),
     LearnerTable(

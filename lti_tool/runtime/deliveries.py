@@ -21,8 +21,9 @@ What an entry provides (:class:`Delivery`):
   (:class:`scorm.outcome.Outcome`) derived from it.
 * ``rolls_up_by_sequencing``: the attempt's outcome is the sequencing root's (SCORM 2004).
 
-An entry with ``start``/``commit`` None is known but **not playable yet** (xAPI activity, cmi5
-AU: issue 14 fills them in, with their own ``stored_as`` and player page).
+An entry with ``start``/``commit`` None is known but **not playable yet**. The cmi5 AU and xAPI
+activity entries (``runtime/cmi5_delivery.py``, ``runtime/xapi_delivery.py``) have no runtime
+API: their page asks for a launch URL and the content reports to the built-in LRS.
 """
 
 from __future__ import annotations
@@ -140,7 +141,8 @@ class Deliveries:
         """
         entry = self._by_standard.get(standard)
         if entry is None or not entry.playable:
-            plays = " and ".join(e.label for e in self._by_standard.values() if e.playable)
+            labels = [e.label for e in self._by_standard.values() if e.playable]
+            plays = " and ".join(filter(None, (", ".join(labels[:-1]), labels[-1] if labels else "")))
             raise StandardNotPlayable(f"this course is {standard}; the player plays {plays} packages")
         return entry
 
@@ -164,16 +166,16 @@ class Deliveries:
 
 @functools.cache
 def default_deliveries() -> Deliveries:
-    """SCORM 1.2, SCORM 2004 and assets playable; xAPI activities and cmi5 AUs known, not yet playable."""
-    from lti_tool.runtime import scorm_delivery
+    """SCORM 1.2, SCORM 2004, assets, cmi5 AUs and xAPI (TinCan) activities."""
+    from lti_tool.runtime import cmi5_delivery, scorm_delivery, xapi_delivery
 
     return Deliveries(
         (
             scorm_delivery.SCORM12,
             scorm_delivery.SCORM2004,
             scorm_delivery.ASSET_DELIVERY,
-            Delivery(kind=DeliveryKind.XAPI_ACTIVITY, label="xAPI", standard="xapi"),
-            Delivery(kind=DeliveryKind.CMI5_AU, label="cmi5", standard="cmi5"),
+            xapi_delivery.XAPI,
+            cmi5_delivery.CMI5,
         )
     )
 

@@ -58,3 +58,7 @@ def course_with_versions(s: Session, course_id: int) -> tuple[Course, Sequence[C
         select(CourseVersion).where(CourseVersion.course_id == course_id).order_by(CourseVersion.version.desc())
     ).all()
     return course, versions
+
+def version_by_id(s: Session, version_id: int) -> CourseVersion | None:
+    """One course version."""
+    return s.get(CourseVersion, version_id)

@@ -284,3 +284,12 @@ def abandon_newest_attempt(
             platform_id=platform_id,
         )  # fmt: skip
         return True
+
+def attempt_by_id(s: Session, attempt_id: str) -> Attempt | None:
+    """One attempt, any status (the cmi5 LRS hook: an AU session's attempt)."""
+    return s.get(Attempt, attempt_id)
+
+
+def registration_by_id(s: Session, registration_id: int) -> LearnerRegistration | None:
+    """One learner registration (erased: None)."""
+    return s.get(LearnerRegistration, registration_id)

@@ -340,6 +340,58 @@ class LearnerSharedState(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class Cmi5AuSession(Base):
+    """One launch of one cmi5 AU (cmi5 §8, §9.6.3.1): what LMS.LaunchData said, the cmi5 defined
+    verbs the AU sent so far, the one-time fetch URL (its SHA-256) and the LRS credential it gave out.
+    The registration is derived from the attempt id (``lti_tool.runtime.cmi5_delivery``)."""
+
+    __tablename__ = "cmi5_au_sessions"
+    __table_args__ = (
+        CheckConstraint("status IN ('open','terminated','abandoned')", name="ck_cmi5_au_sessions_status"),
+        Index("ix_cmi5_au_sessions_attempt", "attempt_id", "au_key"),
+    )
+
+    session_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    attempt_id: Mapped[str] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"))
+    au_key: Mapped[str] = mapped_column(String(64))
+    au_id: Mapped[str] = mapped_column(Text)
+    registration: Mapped[str] = mapped_column(String(36))
+    activity_id: Mapped[str] = mapped_column(Text)
+    tenant: Mapped[str] = mapped_column(String(64))
+    actor_key: Mapped[str] = mapped_column(Text)
+    actor: Mapped[Any] = mapped_column(JSON)
+    launch_mode: Mapped[str] = mapped_column(String(16))
+    mastery_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    verbs: Mapped[Any] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    fetch_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    fetched_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    credential_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    expires_at: Mapped[datetime] = mapped_column()
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class Cmi5AuRecord(Base):
+    """What one cmi5 AU achieved in an attempt's registration, and when it, a block or the course
+    was satisfied (``kind``; ``node_key`` is the SHA-256 of the publisher id)."""
+
+    __tablename__ = "cmi5_au_records"
+    __table_args__ = (CheckConstraint("kind IN ('au','block','course')", name="ck_cmi5_au_records_kind"),)
+
+    attempt_id: Mapped[str] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"), primary_key=True)
+    node_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_id: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(8))
+    completed: Mapped[bool] = mapped_column(default=False)
+    passed: Mapped[bool] = mapped_column(default=False)
+    failed: Mapped[bool] = mapped_column(default=False)
+    waived: Mapped[bool] = mapped_column(default=False)
+    score_scaled: Mapped[float | None] = mapped_column(Float, nullable=True)
+    satisfied_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class ServiceToken(Base):
     """A cached OAuth2 access token for LTI Advantage services (AGS, NRPS).
 

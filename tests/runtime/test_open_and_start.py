@@ -168,6 +168,7 @@ def test_registration_keeps_known_values_and_takes_new_ones(
 
 
 def test_refusals_store_nothing(
+    monkeypatch: pytest.MonkeyPatch,
     services: Services,
     import_course: Callable,
     make_launch: Callable[..., Launch],
@@ -180,6 +181,7 @@ def test_refusals_store_nothing(
     with pytest.raises(CourseUnavailable):
         open_and_start(services, make_launch("no-such-course"))
     xapi = import_course("xapi/GolfExample_TCAPI.zip")
+    _xapi_not_playable(monkeypatch)  # xAPI plays now: a registry where it is known but not playable
     with pytest.raises(StandardNotPlayable):
         open_and_start(services, make_launch(xapi.course_key))
     course = import_course(GOLF12)
@@ -260,3 +262,14 @@ def test_new_window_reopens_and_starts_in_one_unit_of_work(
     assert sco_rows(services, first.attempt_id)[session.item_id]["sessions"] == 2
     # the SCO gets the learner's name from the registration (the launch said "Ana Learner")
     assert get_value(again.state, "cmi.learner_name", "2004")[0] == "Ana Learner"
+
+
+def _xapi_not_playable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The launch's registry with the xAPI entry known but without start/commit (not playable)."""
+    from lti_tool.runtime import attempts
+    from lti_tool.runtime.deliveries import Deliveries, Delivery, DeliveryKind, default_deliveries
+
+    full = default_deliveries()
+    entries = [full[kind] for kind in DeliveryKind if kind is not DeliveryKind.XAPI_ACTIVITY]
+    registry = Deliveries([*entries, Delivery(kind=DeliveryKind.XAPI_ACTIVITY, label="xAPI", standard="xapi")])
+    monkeypatch.setattr(attempts, "deliveries", lambda services: registry)

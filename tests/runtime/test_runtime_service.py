@@ -289,13 +289,14 @@ def test_learners_are_isolated_per_resource_link_and_user(
 
 
 def test_unlinked_missing_and_unplayable_courses(
-    services: Services, import_course: Callable, make_launch: Callable[..., Launch]
+    monkeypatch: pytest.MonkeyPatch, services: Services, import_course: Callable, make_launch: Callable[..., Launch]
 ) -> None:
     with pytest.raises(CourseNotLinked):
         service.open_attempt(services, make_launch("", custom={}))
     with pytest.raises(CourseUnavailable):
         service.open_attempt(services, make_launch("no-such-course"))
     xapi = import_course("xapi/GolfExample_TCAPI.zip")
+    _xapi_not_playable(monkeypatch)  # xAPI plays now: a registry where it is known but not playable
     with pytest.raises(StandardNotPlayable, match="xapi"):
         service.open_attempt(services, make_launch(xapi.course_key))
 
@@ -330,3 +331,14 @@ def test_multi_item_scorm12_assets_and_flow_navigation(
     assert end.end and end.item is None
     assert service.navigate(services, opened.attempt_id, "choice", "nope").error
     assert service.navigate(services, opened.attempt_id, "").error == "nav_invalid_request"
+
+
+def _xapi_not_playable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The launch's registry with the xAPI entry known but without start/commit (not playable)."""
+    from lti_tool.runtime import attempts
+    from lti_tool.runtime.deliveries import Deliveries, Delivery, DeliveryKind, default_deliveries
+
+    full = default_deliveries()
+    entries = [full[kind] for kind in DeliveryKind if kind is not DeliveryKind.XAPI_ACTIVITY]
+    registry = Deliveries([*entries, Delivery(kind=DeliveryKind.XAPI_ACTIVITY, label="xAPI", standard="xapi")])
+    monkeypatch.setattr(attempts, "deliveries", lambda services: registry)

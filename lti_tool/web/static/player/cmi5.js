@@ -1,0 +1,74 @@
+/* The cmi5 player page: list the course's AUs; launching one asks the tool for a new AU session
+ * (POST /cmi5/launch/<attempt>, with the attempt token) and opens the AU's launch URL in the frame
+ * (launchMethod AnyWindow) or in a window of its own (OwnWindow; the page itself when blocked). */
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("cbsi-player-config").textContent);
+  var launchUrl = document.body.getAttribute("data-launch-url");
+  var frame = document.getElementById("cbsi-content");
+  var list = document.getElementById("cbsi-toc-list");
+  var status = document.getElementById("cbsi-status");
+  var ownWindow = document.getElementById("cbsi-own-window");
+
+  var player = { config: config, busy: false, currentId: null, launched: 0 };
+  window.cbsiPlayer = player;
+
+  function launch(au) {
+    status.textContent = "";
+    player.busy = true;
+    fetch(launchUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ token: config.token, au: au }),
+    })
+      .then(function (resp) {
+        return resp.json().then(function (body) { return { ok: resp.ok, body: body }; });
+      })
+      .then(function (answer) {
+        player.busy = false;
+        if (!answer.ok) {
+          status.textContent = answer.body.message || answer.body.error || "";
+          return;
+        }
+        player.currentId = au;
+        player.launched += 1;
+        if (answer.body.launchMethod === "OwnWindow") {
+          frame.hidden = true;
+          ownWindow.hidden = false;
+          if (!window.open(answer.body.url, "_blank")) {
+            window.location.href = answer.body.url;
+          }
+        } else {
+          ownWindow.hidden = true;
+          frame.hidden = false;
+          frame.src = answer.body.url;
+        }
+      })
+      .catch(function (err) {
+        player.busy = false;
+        status.textContent = String(err);
+      });
+  }
+
+  (config.items || []).forEach(function (item) {
+    var li = document.createElement("li");
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "cbsi-toc-item";
+    button.textContent = item.title;
+    button.setAttribute("data-au", item.id);
+    button.addEventListener("click", function () { launch(item.id); });
+    li.appendChild(button);
+    list.appendChild(li);
+  });
+  document.getElementById("cbsi-exit").addEventListener("click", function () {
+    frame.src = "about:blank";
+    if (config.returnUrl) {
+      window.top.location.href = config.returnUrl;
+    }
+  });
+  var first = config.current || ((config.items || [])[0] || {}).id;
+  if (first) {
+    launch(first);
+  }
+})();
