@@ -523,6 +523,184 @@ class OutboundClient(requests.Session):
             _current.call = previous
 
 
+    # -- the lean POST path (issue 16: grade delivery CPU) -----------------------------------
+
+    def post_bytes(
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        *,
+        timeout: float | tuple[float | None, float | None] | None = None,
+        deadline: float | None = None,
+    ) -> RawAnswer:
+        """POST ``body`` to ``url`` straight on the guarded keep-alive pools, without ``requests``.
+
+        The same guarantees as :meth:`request` (total deadline under the watchdog, response-size
+        cap on the decompressed body, address check after name resolution with the socket
+        connected to the checked address, the same typed errors) at a fraction of the CPU: no
+        ``PreparedRequest``, hooks, cookie jar or ``Response``; the pool of the URL's origin and
+        the base headers are looked up once. Redirects are NOT followed: a 3xx comes back as
+        is (callers that want ``requests``' redirect handling send through :meth:`request`).
+
+        Args:
+            url: absolute http(s) URL.
+            body: the request body, already serialised.
+            headers: request headers besides the client's base ones (``User-Agent``, ``Accept``).
+            timeout: as for :meth:`request` (a number or ``(connect, read)``), never longer than
+                the time left.
+            deadline: seconds for this call, overriding the policy's (never longer than it).
+
+        Raises:
+            OutboundTimeout, ResponseTooLarge, AddressRefused, ConnectionFailed.
+        """
+        policy = self.policy
+        total = policy.deadline_seconds if deadline is None else min(deadline, policy.deadline_seconds)
+        call = _Call(policy, time.monotonic() + total)
+        host = _HostName(url)
+        previous = _active_call()
+        _current.call = call
+        handle = _WATCHDOG.arm(call)
+        response: Any = None
+        try:
+            pool, request_uri = self._lean_target(url)
+            all_headers = dict(self._lean_headers)
+            all_headers.update(headers)
+            response = pool.urlopen(
+                "POST",
+                request_uri,
+                body=body,
+                headers=all_headers,
+                retries=False,
+                redirect=False,
+                assert_same_host=False,
+                timeout=self._lean_timeout(timeout, total),
+                preload_content=False,
+                decode_content=True,
+                release_conn=False,
+            )
+            content = _read_raw(response, policy.max_response_bytes, call, host)
+            if call.expired:
+                raise OutboundTimeout(f"{host} did not answer within {total:g} s")
+            response.release_conn()  # fully read: the connection goes back to its pool
+            return RawAnswer(response.status, response.reason or "", response.headers, content)
+        except OutboundError as exc:
+            if call.expired and not isinstance(exc, OutboundTimeout | AddressRefused):
+                raise OutboundTimeout(f"{host} did not answer within {total:g} s") from None
+            raise
+        except urllib3.exceptions.TimeoutError:
+            raise OutboundTimeout(f"{host} did not answer within {total:g} s") from None
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError, ValueError) as exc:
+            if call.expired:
+                raise OutboundTimeout(f"{host} did not answer within {total:g} s") from None
+            cause = _outbound_cause(exc)
+            if cause is not None:
+                raise cause from None
+            if isinstance(exc, urllib3.exceptions.LocationValueError | ValueError) and not isinstance(exc, OSError):
+                raise ConnectionFailed(f"{host}: not a usable URL") from None
+            raise ConnectionFailed(f"could not connect to {host}") from None
+        finally:
+            _WATCHDOG.cancel(handle)
+            _current.call = previous
+            if response is not None and response._connection is not None:
+                response.close()  # not fully read (error, deadline): the connection is dropped
+                response.release_conn()
+
+    @property
+    def _lean_headers(self) -> dict[str, str]:
+        headers = self.__dict__.get("_lean_headers_cache")
+        if headers is None:
+            headers = {
+                "User-Agent": str(self.headers.get("User-Agent", USER_AGENT)),
+                "Accept": "*/*",
+                "Accept-Encoding": "identity",
+                "Connection": "keep-alive",
+            }
+            self.__dict__["_lean_headers_cache"] = headers
+        return headers
+
+    def _lean_timeout(self, value: Any, total: float) -> urllib3.Timeout:
+        connect, read = _split_timeout(value, self.policy)
+        key = (max(min(connect, total), 0.001), max(min(read, total), 0.001))
+        timeouts: dict[tuple[float, float], urllib3.Timeout] = self.__dict__.setdefault("_lean_timeouts", {})
+        found = timeouts.get(key)
+        if found is None:
+            if len(timeouts) > 64:
+                timeouts.clear()
+            found = timeouts[key] = urllib3.Timeout(connect=key[0], read=key[1])
+        return found
+
+    def _lean_target(self, url: str) -> tuple[HTTPConnectionPool, str]:
+        """The guarded pool for ``url``'s origin (the one ``request`` uses) and the request target."""
+        targets: dict[str, tuple[tuple[str, str, int], str]] = self.__dict__.setdefault("_lean_targets", {})
+        target = targets.get(url)
+        if target is None:
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            if scheme not in DEFAULT_PORTS or not parts.hostname:
+                raise ValueError("not an http(s) URL")
+            origin = (scheme, parts.hostname, parts.port or DEFAULT_PORTS[scheme])
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            if len(targets) >= 4096:  # bounded: line items, not scores
+                targets.clear()
+            target = targets[url] = (origin, path)
+        origin, request_uri = target
+        pools: dict[tuple[str, str, int], HTTPConnectionPool] = self.__dict__.setdefault("_lean_pools", {})
+        pool = pools.get(origin)
+        if pool is None or pool.pool is None:  # first use, or closed by the pool manager's LRU
+            pool = pools[origin] = self._guarded_pool(url)
+        return pool, request_uri
+
+    def _guarded_pool(self, url: str) -> HTTPConnectionPool:
+        """The pool ``requests`` would pick for ``url`` (same TLS verification settings)."""
+        adapter = self.get_adapter(url)
+        if not isinstance(adapter, HTTPAdapter):
+            raise ValueError("no HTTP adapter for this URL")
+        probe = requests.PreparedRequest()
+        probe.url = url
+        pool = adapter.get_connection_with_tls_context(probe, self.verify, None, self.cert)
+        adapter.cert_verify(pool, url, self.verify, self.cert)
+        return pool
+
+
+@dataclass(frozen=True, slots=True)
+class RawAnswer:
+    """What :meth:`OutboundClient.post_bytes` got back: status, reason, headers and the whole body."""
+
+    status: int
+    reason: str
+    headers: Any
+    body: bytes
+
+    def text(self) -> str:
+        """The body as text (charset from ``Content-Type``, else UTF-8; undecodable bytes replaced)."""
+        charset = "utf-8"
+        for part in str(self.headers.get("Content-Type", "")).split(";")[1:]:
+            name, _, value = part.strip().partition("=")
+            if name.lower() == "charset" and value:
+                charset = value.strip('"')
+        try:
+            return self.body.decode(charset, "replace")
+        except LookupError:
+            return self.body.decode("utf-8", "replace")
+
+
+def _read_raw(response: Any, limit: int, call: _Call, host: _HostName) -> bytes:
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > limit:
+        raise ResponseTooLarge(f"the answer of {host} is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.stream(16384, decode_content=True):
+        size += len(chunk)
+        if size > limit:
+            raise ResponseTooLarge(f"the answer of {host} is larger than {limit} bytes")
+        if call.expired:
+            break
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 class _HostName:
     """The host of a URL for error messages, parsed on first use (not on every successful call)."""
 
@@ -660,6 +838,7 @@ __all__ = [
     "OutboundError",
     "OutboundPolicy",
     "OutboundTimeout",
+    "RawAnswer",
     "ResponseTooLarge",
     "ServiceUrlRefused",
     "build_client",
