@@ -292,11 +292,11 @@ class AgsClient:
         if 300 <= status < 400 and status != 304:
             return None
         if status < 300:
-            return HttpAnswer(status_code=status, retry_after=raw.headers.get("Retry-After"),
+            return HttpAnswer(status_code=status, retry_after=raw.header("retry-after"),
                               message=sanitize_message(raw.reason, 500) if raw.reason else "")
         return HttpAnswer(
             status_code=status,
-            retry_after=raw.headers.get("Retry-After"),
+            retry_after=raw.header("retry-after"),
             message=sanitize_message(raw.text() or raw.reason or "", 500),
         )
 
