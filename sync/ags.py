@@ -51,6 +51,9 @@ logger = logging.getLogger(__name__)
 
 _dumps = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode
 
+#: reason phrase of a 2xx answer -> its sanitised text
+_REASONS: dict[str, str] = {}
+
 #: Guard against platforms whose ``next`` links loop.
 MAX_PAGES = 200
 
@@ -292,8 +295,12 @@ class AgsClient:
         if 300 <= status < 400 and status != 304:
             return None
         if status < 300:
-            return HttpAnswer(status_code=status, retry_after=raw.header("retry-after"),
-                              message=sanitize_message(raw.reason, 500) if raw.reason else "")
+            reason = _REASONS.get(raw.reason)
+            if reason is None:  # a handful of distinct texts ("OK", "Created"): cleaned once each
+                if len(_REASONS) >= 64:
+                    _REASONS.clear()
+                reason = _REASONS[raw.reason] = sanitize_message(raw.reason, 500)
+            return HttpAnswer(status_code=status, retry_after=raw.header("retry-after"), message=reason)
         return HttpAnswer(
             status_code=status,
             retry_after=raw.header("retry-after"),
