@@ -32,7 +32,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "commit-model": (["bench_commits_model.py"], ["bench_commits_model.py", "--seconds", "0.5"]),
     "sync": (["bench_sync.py"], ["bench_sync.py", "--n", "2000"]),
     "sync-sql-postgres": (
-        ["bench_sync_sql.py", "--pg-workers", "2"],
+        ["bench_sync_sql.py", "--pg-workers", "2", "--compare-http"],
         ["bench_sync_sql.py", "--n", "2000"],
     ),
     "import": (["bench_import.py"], ["bench_import.py", "--size-mb", "64", "--video-mb", "16"]),

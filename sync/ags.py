@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -48,6 +49,11 @@ from sync.scores import results_url, scores_url
 
 logger = logging.getLogger(__name__)
 
+_dumps = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode
+
+#: reason phrase of a 2xx answer -> its sanitised text
+_REASONS: dict[str, str] = {}
+
 #: Guard against platforms whose ``next`` links loop.
 MAX_PAGES = 200
 
@@ -67,6 +73,14 @@ class ServiceUrlRefusedError(SyncError):
 def _transport_kind(exc: requests.RequestException, default: str) -> str:
     kind = getattr(exc, "kind", None)
     return kind if isinstance(kind, str) and kind else default
+
+
+def _transport_error(method: str, url: str, exc: requests.RequestException) -> AgsTransportError:
+    if isinstance(exc, requests.Timeout):
+        return AgsTransportError(f"{method} {url} timed out", kind="timeout")
+    kind = _transport_kind(exc, "connection")
+    detail = str(exc) if kind != "connection" or hasattr(exc, "kind") else type(exc).__name__
+    return AgsTransportError(f"{method} {url} failed: {sanitize_message(detail, 200)}", kind=kind)
 
 
 def make_session(
@@ -120,6 +134,7 @@ class AgsClient:
         scopes: Sequence[str] = AGS_SCOPES,
         page_limit: int = 100,
         url_guard: UrlGuard | None = None,
+        lean_scores: bool = True,
     ) -> None:
         self._url_guard = url_guard
         self._tokens = tokens
@@ -131,6 +146,12 @@ class AgsClient:
         #: line item URL -> its scores URL (parsing it for every score showed in the profile)
         self._scores_urls: dict[str, str] = {}
         self._create_guard = threading.Lock()
+        # The outbound client's lean POST (lti_tool.outbound.OutboundClient.post_bytes) for scores;
+        # a plain requests.Session, or one sending through a proxy, keeps the requests path.
+        post_bytes = getattr(self._session, "post_bytes", None)
+        self._post_bytes: Callable[..., Any] | None = (
+            post_bytes if lean_scores and callable(post_bytes) and not self._session.proxies else None
+        )
 
     # -- plumbing ---------------------------------------------------------------------------
     def _request(
@@ -155,14 +176,8 @@ class AgsClient:
             return self._session.request(
                 method, url, headers=all_headers, timeout=self._timeout, **kwargs
             )
-        except requests.Timeout as exc:
-            raise AgsTransportError(f"{method} {url} timed out", kind="timeout") from exc
         except requests.RequestException as exc:
-            kind = _transport_kind(exc, "connection")
-            detail = str(exc) if kind != "connection" or hasattr(exc, "kind") else type(exc).__name__
-            raise AgsTransportError(
-                f"{method} {url} failed: {sanitize_message(detail, 200)}", kind=kind
-            ) from exc
+            raise _transport_error(method, url, exc) from exc
 
     @staticmethod
     def _answer(resp: requests.Response) -> HttpAnswer:
@@ -239,6 +254,10 @@ class AgsClient:
             if len(self._scores_urls) >= 4096:  # bounded: line items, not scores
                 self._scores_urls.clear()
             url = self._scores_urls[lineitem_url] = scores_url(lineitem_url)
+        if self._post_bytes is not None:
+            answer = self._post_score_lean(platform, url, payload, force_refresh=force_refresh)
+            if answer is not None:
+                return answer
         resp = self._request(
             platform,
             "POST",
@@ -248,6 +267,45 @@ class AgsClient:
             headers={"Content-Type": SCORE_MEDIA_TYPE},
         )
         return self._answer(resp)
+
+    def _post_score_lean(
+        self, platform: PlatformEndpoints, url: str, payload: dict[str, Any], *, force_refresh: bool
+    ) -> HttpAnswer | None:
+        """The score POST on the outbound client's lean path (same guard, token, deadline, cap
+        and typed errors as ``_request``, a fraction of its CPU); ``None`` on a redirect, which
+        the caller then sends again through ``requests`` (the path that follows redirects)."""
+        post_bytes = self._post_bytes
+        assert post_bytes is not None
+        if self._url_guard is not None:
+            try:
+                self._url_guard(platform, url)
+            except ValueError as exc:
+                raise ServiceUrlRefusedError(str(exc)) from exc
+        token = self._tokens.get_token(platform, self._scopes, force_refresh=force_refresh)
+        try:
+            body = _dumps(payload).encode()
+        except ValueError as exc:  # NaN / infinity: what requests reports as InvalidJSONError
+            raise _transport_error("POST", url, requests.exceptions.InvalidJSONError(str(exc))) from exc
+        headers = {"Authorization": "Bearer " + token, "Content-Type": SCORE_MEDIA_TYPE}
+        try:
+            raw = post_bytes(url, body, headers, timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise _transport_error("POST", url, exc) from exc
+        status = raw.status
+        if 300 <= status < 400 and status != 304:
+            return None
+        if status < 300:
+            reason = _REASONS.get(raw.reason)
+            if reason is None:  # a handful of distinct texts ("OK", "Created"): cleaned once each
+                if len(_REASONS) >= 64:
+                    _REASONS.clear()
+                reason = _REASONS[raw.reason] = sanitize_message(raw.reason, 500)
+            return HttpAnswer(status_code=status, retry_after=raw.header("retry-after"), message=reason)
+        return HttpAnswer(
+            status_code=status,
+            retry_after=raw.header("retry-after"),
+            message=sanitize_message(raw.text() or raw.reason or "", 500),
+        )
 
     # -- line items -------------------------------------------------------------------------
     def list_line_items(

@@ -178,14 +178,16 @@ def decide(
         The decision; ``message`` is sanitised and truncated, never holds tokens.
     """
     policy = policy or RetryPolicy()
-    now = ensure_aware(now, "now")
-    message = sanitize_message(_describe(result), policy.message_limit)
     code = result.status_code
-
     if code is not None and result.phase != "token":
         kind = STATUS_TABLE.get(code)
         if kind is DecisionKind.DELIVERED or (kind is None and 200 <= code <= 299):
-            return RetryDecision(kind=DecisionKind.DELIVERED, status_code=code)
+            return RetryDecision(kind=DecisionKind.DELIVERED, status_code=code)  # no message: none built
+    now = ensure_aware(now, "now")
+    message = sanitize_message(_describe(result), policy.message_limit)
+
+    if code is not None and result.phase != "token":
+        kind = STATUS_TABLE.get(code)
         if kind is DecisionKind.SUPERSEDED:
             return RetryDecision(kind=DecisionKind.SUPERSEDED, status_code=code, message=message)
         if code == 401:

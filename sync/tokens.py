@@ -291,6 +291,7 @@ class ClientCredentialsTokenProvider:
         #: key -> (until, error): a refused token request is not repeated for every outbox
         #: item of a misconfigured platform (thousands of requests); it is replayed until then.
         self._failures: dict[tuple[str, str, str], tuple[datetime, TokenRequestError]] = {}
+        self._normalised: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._locks_guard = threading.Lock()
         #: Number of token requests made (observability and tests).
@@ -304,7 +305,11 @@ class ClientCredentialsTokenProvider:
         self, platform: PlatformEndpoints, scopes: Iterable[str], *, force_refresh: bool = False
     ) -> str:
         """See ``sync.ports.TokenProvider.get_token``; ``force_refresh`` ignores the cache (after a 401)."""
-        wanted = normalise_scopes(scopes)
+        wanted = self._normalised.get(scopes) if isinstance(scopes, tuple) else None
+        if wanted is None:
+            wanted = normalise_scopes(scopes)
+            if isinstance(scopes, tuple) and len(self._normalised) < 256:
+                self._normalised[scopes] = wanted  # the AGS client asks with one tuple per score
         key = (platform.issuer, platform.client_id, " ".join(wanted))  # = cache_key(platform, wanted)
         seen_before_lock: CachedToken | None = None
         if force_refresh:

@@ -582,14 +582,17 @@ def _result_from_error(exc: AgsHttpError | AgsTransportError, *, refreshed: bool
     return AttemptResult(transport_error=exc.kind, message=exc.message, token_refreshed=refreshed)
 
 
+_SETTLEMENT_OF = {
+    DecisionKind.DELIVERED: Settlement.DELIVERED,
+    DecisionKind.SUPERSEDED: Settlement.SUPERSEDED,
+    DecisionKind.RETRY: Settlement.RETRY,
+    DecisionKind.DEAD: Settlement.DEAD,
+    DecisionKind.REFRESH_TOKEN_AND_RETRY: Settlement.DEAD,  # refresh already used
+}
+
+
 def _from_decision(decision: RetryDecision, send_ts: datetime | None, graded: bool) -> _Action:
-    kind = {
-        DecisionKind.DELIVERED: Settlement.DELIVERED,
-        DecisionKind.SUPERSEDED: Settlement.SUPERSEDED,
-        DecisionKind.RETRY: Settlement.RETRY,
-        DecisionKind.DEAD: Settlement.DEAD,
-        DecisionKind.REFRESH_TOKEN_AND_RETRY: Settlement.DEAD,  # refresh already used
-    }[decision.kind]
+    kind = _SETTLEMENT_OF[decision.kind]
     return _Action(
         kind=kind,
         status_code=decision.status_code,
