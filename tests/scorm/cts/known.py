@@ -12,11 +12,4 @@ KNOWN_FAILING: dict[str, str] = {
         "although the flow into Activity 4 (flow=false) fails (SB.2.2-1); the player enables Continue only "
         "when the sequencer would deliver something (issue 13 items 2-3)"
     ),
-    "DMI": (
-        "adl.data permissions pass now; still: a TZD without fractional seconds (T15Z, T09:45:58+02) is "
-        "accepted, ADL's reading of YYYY[-MM[-DD[Thh[:mm[:ss[.s[TZD]]]]]]] refuses it (406); "
-        "a non-canonical index (cmi.interactions.01.x) answers 401, "
-        "ADL expects 351; response formats: ISO 639 language codes in {lang=} are not checked, "
-        "'{}{[]}{}{[]}{}' is accepted as fill-in/long-fill-in/performance/sequencing values"
-    ),
 }

@@ -132,6 +132,25 @@ def _same_value(expected: str, returned: str) -> bool:
     return False
 
 
+# ADL's evaluator compares typed response patterns ("GET->...P!TY.f->expected") by meaning:
+# the leading delimiters in any order, a delimiter at its default value (the language "en"
+# included, RTE 4th §4.1.1.6) the same as absent.
+_DELIMITER = re.compile(r"^\{(lang|case_matters|order_matters)=([^}]*)\}")
+_DEFAULTS = {"case_matters": "false", "order_matters": "true", "lang": "en"}
+
+
+def _typed_parts(value: str) -> tuple[dict[str, str], str]:
+    found: dict[str, str] = {}
+    while (m := _DELIMITER.match(value)) and m[1] not in found:
+        found[m[1]] = m[2]
+        value = value[m.end() :]
+    return {k: v for k, v in found.items() if _DEFAULTS.get(k) != v}, value
+
+
+def _same_typed(expected: str, returned: str) -> bool:
+    return expected == returned or _typed_parts(expected) == _typed_parts(returned)
+
+
 @dataclass
 class Learner:
     """What the LMS keeps per learner across attempts and packages."""
@@ -376,6 +395,8 @@ class CaseRun:
                 check_error = False
                 if int(error) not in (0, 301, 403) and not (p == "cmi.comments_from_lms" and error == "401"):
                     self.fail(f"{where} {c.raw}: error {error}")
+            elif "!TY." in c.raw and "_count" not in p:
+                ok_value = _same_typed(c.expected, value)
             elif c.expected != "" and "_count" not in p:
                 ok_value = _same_value(c.expected, value)
             elif "&" in c.element and ".id" in c.element:
