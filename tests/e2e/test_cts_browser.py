@@ -28,6 +28,7 @@ from e2e_helpers import launch_learner, player_idle
 from e2e_stack import Stack
 
 from lti_tool.catalogue import import_package
+from scorm.cmi import get_value
 from scorm.packaging import DEFAULT_LIMITS, parse_manifest_bytes
 from tests.scorm.cts.cases import Call, Visit, cts_dir, load_case
 from tests.scorm.cts.known import KNOWN_FAILING
@@ -131,6 +132,14 @@ class BrowserRun(CaseRun):
             self.links[package_id] = self.stack.add_link(self.stack.imported[key].course_key, title)
         self.pkg = load_package(package_id)
         self.attempt_id = launch_learner(self.page, self.stack, self.links[package_id])
+
+    def expected_learner_id(self) -> str:
+        """The learner the development LMS launched, as the server stored it for this attempt."""
+        for row in self.stack.sco_states(self.attempt_id).values():
+            value, error = get_value(row.state, "cmi.learner_id", row.cmi_version)
+            if error == 0 and value:
+                return str(value)
+        return ""
 
     def server_state(self) -> dict[str, Any]:
         return dict(self.stack.attempt(self.attempt_id).sequencing or {})

@@ -78,7 +78,8 @@ def test_a_commit_of_objectives_only_reaches_sequencing(
     )
     opened, _ = service.open_and_start(services, make_launch(key), learner_id="learner-1", learner_name="Ana")
     commit(services, opened.attempt_id, "a", 1, {"cmi.location": "1"})
-    assert service.reopen_attempt(services, opened.attempt_id).nav["continue"] is False
+    before = service.reopen_attempt(services, opened.attempt_id).nav
+    assert before["continue"] is True and before["continue_refused"]  # NB.2.1 valid, the flow refuses
     reply = commit(
         services,
         opened.attempt_id,
@@ -87,7 +88,8 @@ def test_a_commit_of_objectives_only_reaches_sequencing(
         {"cmi.objectives.0.id": "done", "cmi.objectives.0.success_status": "passed"},
     )
     assert reply.sequencing_changed
-    assert service.reopen_attempt(services, opened.attempt_id).nav["continue"] is True
+    after = service.reopen_attempt(services, opened.attempt_id).nav
+    assert after["continue"] is True and "continue_refused" not in after
 
 
 @pytest.mark.parametrize("exit_value", ["normal", "", None])

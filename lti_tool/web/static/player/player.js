@@ -270,11 +270,27 @@
         const d = (e && e.detail) || {};
         if (this.busy || !this.multi || !d.nav) return;
         this.navState = d.nav;
+        if (!d.nav.continue_refused) this.showNavNotice("");
         if (Array.isArray(d.items)) this.items = d.items;
         this.renderToc();
       });
       global.addEventListener("cbsi:commit-rejected", () => this.setStatus("rejected"));
       global.addEventListener("online", () => this.setStatus("saving"));
+    }
+
+    /** A short message next to the buttons (role=status), e.g. why Continue cannot go on yet. */
+    showNavNotice(text) {
+      let el = doc.getElementById("cbsi-nav-notice");
+      if (!el) {
+        if (!text) return;
+        el = doc.createElement("p");
+        el.id = "cbsi-nav-notice";
+        el.className = "cbsi-nav-notice";
+        el.setAttribute("role", "status");
+        this.nextBtn.parentNode.insertBefore(el, this.prevBtn);
+      }
+      el.textContent = text;
+      el.hidden = !text;
     }
 
     setStatus(kind) {
@@ -387,6 +403,15 @@
         if (opts.end) this.showExitPage(false);
         return;
       }
+      // Continue is enabled whenever the book's Navigation Request Process (NB.2.1) validates it
+      // (ADL CTS CM-07d); when the flow would still refuse it, the server sent the reason: say it
+      // and keep the activity on screen instead of unloading it for a request that must fail.
+      const refused = (this.navState || {}).continue_refused;
+      if (request === "continue" && !opts.fromContent && typeof refused === "string" && refused) {
+        this.showNavNotice(refused);
+        return;
+      }
+      this.showNavNotice("");
       this.busy = true;
       this.updateButtons();
       this.setStatus("saving");
