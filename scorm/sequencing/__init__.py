@@ -160,6 +160,7 @@ from scorm.sequencing.requests import NavRequest, parse_nav_request
 from scorm.sequencing.toc import (
     continue_is_valid,
     continue_refusal,
+    jump_targets,
     nav_state,
     request_is_valid,
     request_valid_value,
@@ -192,6 +193,7 @@ __all__ = [
     "continue_refusal",
     "course_outcome",
     "evaluate_prerequisites",
+    "jump_targets",
     "launch_data",
     "learner_message",
     "nav_state",

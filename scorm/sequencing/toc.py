@@ -130,6 +130,13 @@ def continue_is_valid(tree: ActivityTree, state: Mapping[str, Any]) -> bool:
     return parent is not None and tree.activities[parent].flow
 
 
+def jump_targets(tree: ActivityTree, state: Mapping[str, Any]) -> list[str]:
+    """The leaves a ``{target=..}jump`` would deliver now (what request_valid.jump answers)."""
+    check_state(tree, state)
+    leaves = [a for a in tree.order if tree.activities[a].parent is not None and tree.activities[a].is_leaf]
+    return [a for a, code in choice_validity(tree, state, leaves, "jump").items() if code is None]
+
+
 def continue_refusal(tree: ActivityTree, state: Mapping[str, Any]) -> str | None:
     """The learner's message when a Continue that NB.2.1 validates would still be refused.
 

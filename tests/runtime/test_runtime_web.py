@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from flask import Flask
@@ -202,7 +203,7 @@ def test_multi_item_navigation_over_http(
     body = reply.get_json()
     assert body["item"]["id"] == leaves[1]["id"]
     assert body["runtime"]["scoId"] == leaves[1]["id"]
-    assert body["nav"] == {"previous": True, "continue": True}
+    assert body["nav"] == {"previous": True, "continue": True, "jump": ANY}
     post(client, config["navUrl"], {"request": "previous"}, config["token"])
     refused = post(client, config["navUrl"], {"request": "previous"}, config["token"])
     assert refused.status_code == 400 and refused.get_json()["error"] == "nav_refused"

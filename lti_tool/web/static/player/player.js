@@ -278,6 +278,21 @@
       global.addEventListener("online", () => this.setStatus("saving"));
     }
 
+    /**
+     * adl.nav.request_valid.* for the SCO (RTE 4th §4.4.3), from the server's latest nav state and
+     * menu (refreshed by every commit and navigation reply): "true", "false", or null (unknown).
+     */
+    requestValid(kind, target) {
+      const nav = this.navState;
+      if (!nav) return null;
+      if (kind === "continue" || kind === "previous") return nav[kind] === true ? "true" : "false";
+      const item = target ? this.item(target) : null;
+      if (!item) return null;
+      if (kind === "choice") return item.disabled ? "false" : "true";
+      if (kind === "jump" && Array.isArray(nav.jump)) return nav.jump.indexOf(target) >= 0 ? "true" : "false";
+      return null;
+    }
+
     /** A short message next to the buttons (role=status), e.g. why Continue cannot go on yet. */
     showNavNotice(text) {
       let el = doc.getElementById("cbsi-nav-notice");
@@ -362,7 +377,10 @@
         const cfg = Object.assign({ version: this.config.version, attemptId: this.config.attemptId, scoId: item.id },
           runtimeConfig || {});
         if (!cfg.tables) cfg.tables = this.config.tables || (window.CBSI_PLAYER_TABLES || {})[cfg.version];
-        rt.start(cfg, { onTerminate: (info) => this.onTerminate(info) });
+        rt.start(cfg, {
+          onTerminate: (info) => this.onTerminate(info),
+          requestValid: (kind, target) => this.requestValid(kind, target),
+        });
       } else if (item.kind === "asset" && runtimeConfig && runtimeConfig.commitUrl) {
         // An asset has no API: opening it completes it (commit with asset_completed).
         const q = rt.queueFor(Object.assign({ attemptId: this.config.attemptId, scoId: item.id }, runtimeConfig));

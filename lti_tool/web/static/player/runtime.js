@@ -439,6 +439,12 @@
         if (this.sharedDataAccess(indices[0]).indexOf("r") < 0) return { value: "", kind: "write_only" };
         if (!this.values.get(element)) return { value: "", kind: "value_not_initialized" };
       }
+      if (this.version === "2004" && path.indexOf("adl.nav.request_valid.") === 0 && typeof this.requestValid === "function") {
+        // RTE 4th §4.4.3: the sequencer's answer (the player's latest nav state); null = unknown.
+        const m = /^adl\.nav\.request_valid\.(continue|previous|choice|jump)(?:\.\{target=([^{}]+)\})?$/.exec(element);
+        const answer = m ? this.requestValid(m[1], m[2] || null) : null;
+        if (answer === "true" || answer === "false") return { value: answer, kind: "no_error" };
+      }
       if (this.version === "2004" && path === "cmi.completion_status") return { value: this.evaluatedCompletion(), kind: "no_error" };
       if (this.version === "2004" && path === "cmi.success_status") return { value: this.evaluatedSuccess(), kind: "no_error" };
       let value = this.values.has(element) ? this.values.get(element) : spec.default;
@@ -939,6 +945,8 @@
       const merged = Object.assign({}, initial);
       for (const b of replay) Object.assign(merged, b.changes);
       this.model = new CmiModel(config.tables || {}, this.version, merged);
+      // adl.nav.request_valid.*: the embedding player knows the sequencer's latest answer.
+      if (typeof this.hooks.requestValid === "function") this.model.requestValid = this.hooks.requestValid;
       this.intervalMs = Number(config.commitIntervalMs) || 30000;
       this.timer = setInterval(() => {
         if (this.status === RUNNING && this.dirty.size) this._commit(false);
