@@ -129,8 +129,8 @@ Not implemented (remaining):
   CAM 2.3.2.5.2 (e.g. time/score comparisons) are not.
 * A resumed attempt does not re-read the learner's global store (another course may have
   changed a shared global since the attempt started): only a new attempt starts from it.
-* The browser runtime answers ``adl.nav.request_valid.*`` with its default ("unknown"), not
-  from the sequencer (the server-side harness answers them through ``request_valid_value``).
+* The browser runtime answers ``adl.nav.request_valid.*`` from the player's latest nav state
+  (menu rows for choice, ``jump_targets`` for jump), refreshed by every commit and navigation.
 * Continue is valid when NB.2.1 says so (the parent allows flow), as ADL's CTS requires
   (CM-07d); a Continue that the flow would still refuse is reported by ``continue_refusal``.
 """

@@ -36,9 +36,12 @@ from tests.scorm.cts.runner import CaseRun, load_package
 
 pytestmark = pytest.mark.browser
 
-# One per group (API CM CO CT DDM DMB DMI MS OB RU SX T), small ones, none answering
-# adl.nav.request_valid (see the report of this change: the browser runtime answers "unknown").
-SAMPLE = ["API", "CM-06", "CO-01", "CT-05", "DDM", "DMB", "DMI", "MS-01", "OB-05b", "RU-11", "SX-10b", "T-01a"]
+# One per group (API CM CO CT DDM DMB DMI MS OB RU SX T), small ones; DMI asks
+# adl.nav.request_valid.* in the browser, CM-07d asks whether the player's Continue is enabled
+# where only NB.2.1 validates it.
+SAMPLE = [
+    "API", "CM-06", "CM-07d", "CO-01", "CT-05", "DDM", "DMB", "DMI", "MS-01", "OB-05b", "RU-11", "SX-10b", "T-01a",
+]  # fmt: skip
 
 _SCO_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>ADL CTS test SCO</title>
