@@ -424,10 +424,17 @@
       // Continue is enabled whenever the book's Navigation Request Process (NB.2.1) validates it
       // (ADL CTS CM-07d); when the flow would still refuse it, the server sent the reason: say it
       // and keep the activity on screen instead of unloading it for a request that must fail.
-      const refused = (this.navState || {}).continue_refused;
-      if (request === "continue" && !opts.fromContent && typeof refused === "string" && refused) {
-        this.showNavNotice(refused);
-        return;
+      const refused = () => {
+        const r = (this.navState || {}).continue_refused;
+        return typeof r === "string" && r ? r : null;
+      };
+      if (request === "continue" && !opts.fromContent && refused()) {
+        // The SCO's latest data may unlock the flow: send it first (its reply refreshes the nav).
+        try { await rt.flush(); } catch (e) { /* offline: the last known answer stands */ }
+        if (refused()) {
+          this.showNavNotice(refused());
+          return;
+        }
       }
       this.showNavNotice("");
       this.busy = true;
