@@ -266,6 +266,11 @@ def opened_view(
     if tree is not None and attempt.sequencing:
         toc = tuple(sequencing.toc(tree, attempt.sequencing))
         nav = dict(sequencing.nav_state(tree, attempt.sequencing, current))
+        refused = sequencing.continue_refusal(tree, attempt.sequencing) if nav["continue"] else None
+        if refused:
+            nav["continue_refused"] = refused  # valid by NB.2.1, refused by the flow: say so, keep the SCO
+        # adl.nav.request_valid.jump in the browser (choice reads the menu rows' "disabled")
+        nav["jump"] = sequencing.jump_targets(tree, attempt.sequencing)
         hide = tree.activities[current].hide_lms_ui if current in tree.activities else ()
         if hide:
             nav["hide"] = list(hide)  # adlnav:hideLMSUI of the delivered SCO (CAM 4th)

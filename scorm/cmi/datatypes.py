@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final
 
+from scorm.cmi.iso639 import ISO_639_1, ISO_639_2, WITHDRAWN
+
 logger = logging.getLogger(__name__)
 
 
@@ -62,10 +64,35 @@ def _dt(**kwargs: Any) -> DataType:
 # decimal number. No exponent, no "+" sign. Digit caps only bound the work, the spec has none.
 DECIMAL_PATTERN: Final = r"^-?(?:[0-9]{1,10}(?:\.[0-9]{0,18})?|\.[0-9]{1,18})$"
 
-# language_type (2004 RTE 4th §4.1.1.6, RFC 3066 as profiled by ADL): primary tag of 2-3
-# letters or "i"/"x", then subtags of 2-8 alphanumerics. The empty string is allowed where the
-# element allows it (cmi.learner_preference.language), so it is part of the pattern.
-LANGUAGE_CORE: Final = r"(?:[A-Za-z]{2,3}|[iIxX])(?:-[A-Za-z0-9]{2,8})*"
+
+
+def _either_case(letter: str) -> str:
+    return f"[{letter.lower()}{letter.upper()}]"
+
+
+def _code_alternation(codes: tuple[str, ...]) -> str:
+    """A JS-compatible, case-insensitive alternation of ISO codes, grouped by their prefix."""
+    groups: dict[str, list[str]] = {}
+    for code in codes:
+        groups.setdefault(code[:-1], []).append(code[-1])
+    parts = []
+    for prefix, lasts in sorted(groups.items()):
+        head = "".join(_either_case(c) for c in prefix)
+        last = "".join(sorted(set("".join(lasts).lower() + "".join(lasts).upper())))
+        parts.append(f"{head}[{last}]")
+    return "|".join(parts)
+
+
+# language_type (2004 RTE 4th §4.1.1.6, RFC 3066 as profiled by ADL): a primary subtag that is
+# an ISO 639-1 (2 letters) or ISO 639-2 (3 letters) code, or "i"/"x", then subtags of 2-8
+# alphanumerics. ADL's CTS refuses unknown primary codes ("frl", "sp", "ruq-JM") with 406.
+# The empty string is allowed where the element allows it (cmi.learner_preference.language),
+# so it is part of LANGUAGE_PATTERN. Subtags after the first are not checked against ISO 3166.
+LANGUAGE_CORE: Final = (
+    rf"(?:{_code_alternation(ISO_639_2 + tuple(c for c in WITHDRAWN if len(c) == 3))}"
+    rf"|{_code_alternation(ISO_639_1 + tuple(c for c in WITHDRAWN if len(c) == 2))}|[iIxX])"
+    r"(?![A-Za-z])(?:-[A-Za-z0-9]{2,8})*"
+)
 LANGUAGE_PATTERN: Final = rf"^(?:{LANGUAGE_CORE})?$"
 
 # localized_string_type: optional "{lang=<language_type>}" then the text. A value that starts
@@ -82,19 +109,27 @@ WHITESPACE_AND_CONTROLS: Final = (
     r"\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
 _NO_WS: Final = rf"[^{WHITESPACE_AND_CONTROLS}]"
+# Characters RFC 3986 never allows in a URI outside an IP literal: ADL's CTS refuses
+# "{}{[]}{}{[]}{}" and "uri[.]abcd" as identifiers (406).
+_URI_CHAR: Final = rf"[^{WHITESPACE_AND_CONTROLS}\[\]{{}}<>\\^`|\"]"
 IDENTIFIER_2004_PATTERN: Final = (
-    rf"^(?:(?![uU][rR][nN]:){_NO_WS}+|[uU][rR][nN]:[A-Za-z0-9][A-Za-z0-9-]{{0,31}}:{_NO_WS}+)$"
+    rf"^(?:(?![uU][rR][nN]:){_URI_CHAR}+|[uU][rR][nN]:[A-Za-z0-9][A-Za-z0-9-]{{0,31}}:{_URI_CHAR}+)$"
 )
 
-# time(second,10,0) (2004 RTE 4th §4.1.1.6): YYYY[-MM[-DD[Thh[:mm[:ss[.s[s]]]][TZD]]]],
-# years 1970-2038, TZD = Z | +hh[:mm] | -hh[:mm] (only after a time part).
+# time(second,10,0) (2004 RTE 4th §4.1.1.6): YYYY[-MM[-DD[Thh[:mm[:ss[.s[TZD]]]]]]],
+# years 1970-2038, TZD = Z | +hh[:mm] | -hh[:mm]. The book nests the TZD inside the fractional
+# seconds and ADL's CTS holds LMSs to it: "T15Z", "T09:45+03" and "T09:45:58-03:00" are type
+# mismatches (406), "T09:45:58.55-03:00" is valid. SPEC COMPLIANCE NOTE: content that writes
+# JavaScript's toISOString() ("...:58.123Z", three fraction digits) or a TZD without fractional
+# seconds gets 406 for the timestamp, as in ADL's reference LMS.
 TIME_2004_PATTERN: Final = (
     r"^(?:19[7-9][0-9]|20[0-2][0-9]|203[0-8])"
     r"(?:-(?:0[1-9]|1[0-2])"
     r"(?:-(?:0[1-9]|[12][0-9]|3[01])"
     r"(?:T(?:[01][0-9]|2[0-3])"
-    r"(?::[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,2})?)?)?"
+    r"(?::[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,2}"
     r"(?:Z|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9])?)?"
+    r")?)?)?"
     r")?)?)?$"
 )
 

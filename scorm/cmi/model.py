@@ -45,6 +45,7 @@ from scorm.cmi.tables import (
     ArraySpec,
     ElementSpec,
     ModelTable,
+    index_value,
 )
 
 logger = logging.getLogger(__name__)
@@ -160,7 +161,7 @@ def normalise_element(element: str) -> tuple[str, tuple[int, ...]]:
 
     ``"cmi.interactions.3.objectives.0.id"`` → ``("cmi.interactions.n.objectives.n.id", (3, 0))``.
     ``adl.nav.request_valid.choice.{target=X}`` maps to ``...choice.{target=}``. Indices must be
-    canonical decimals (``"01"`` is not an index, so such a path is undefined).
+    canonical decimals: ``"01"`` maps to the path with INVALID_INDEX, which no array holds.
     """
     if len(element) <= CACHEABLE_NAME_LENGTH:
         return _normalise_cached(element)
@@ -174,7 +175,7 @@ def _normalise(element: str) -> tuple[str, tuple[int, ...]]:
             if len(target) > 1 and target.endswith("}") and "}" not in target[:-1]:
                 return path, ()
             return _UNDEFINED_MARK + element, ()
-    indices = tuple(int(m[1:]) for m in _INDEX_RE.findall(element))
+    indices = tuple(index_value(m[1:]) for m in _INDEX_RE.findall(element))
     if ".n." in element or element.endswith(".n"):
         # A literal "n" segment is the table's placeholder, never a valid concrete name.
         return _UNDEFINED_MARK + element, ()

@@ -61,6 +61,10 @@ class ListFormat:
     unique: bool = False
     allow_empty: bool = False
     prefixes: tuple[str, ...] = ()
+    # long-fill-in: ADL's CTS reads "{lang=eng}{case_matters=true}text" as both delimiters
+    # (the text counted against the SPM is "text"), while fill-in items keep what follows
+    # {lang=...} as their text.
+    prefixes_after_lang: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,7 +138,12 @@ RESPONSE_FORMATS: Final = MappingProxyType(
         "long-fill-in": ResponseFormat(
             interaction_type="long-fill-in",
             spec="RTE 4th §4.2.9.1 long-fill-in",
-            pattern=_f(item="localized_4000", allow_empty=True, prefixes=("case_matters",)),
+            pattern=_f(
+                item="localized_4000",
+                allow_empty=True,
+                prefixes=("case_matters",),
+                prefixes_after_lang=True,
+            ),
             learner=_f(item="localized_4000", allow_empty=True),
             max_patterns=250,
             spm_patterns=5,
@@ -284,6 +293,12 @@ def check_response(interaction_type: str, value: str, *, is_pattern: bool) -> bo
         stripped = _strip_prefixes(value, lf.prefixes)
         if stripped is None:
             return False
+        if lf.prefixes_after_lang and stripped == value and value.startswith("{lang="):
+            end = value.find("}") + 1
+            rest = _strip_prefixes(value[end:], lf.prefixes) if end else value
+            if rest is None:
+                return False
+            stripped = value[:end] + rest
         value = stripped
     if value == "":
         return lf.allow_empty

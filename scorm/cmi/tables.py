@@ -999,8 +999,19 @@ def _build(
 TABLE_12: Final = _build("1.2", _E12, _A12, TYPES_12, CODES_12)
 TABLE_2004: Final = _build("2004", _E2004, _A2004, TYPES_2004, CODES_2004)
 
-_INDEX_RE: Final = re.compile(r"\.(?:0|[1-9][0-9]*)(?=\.|$)")
-INDEX_PATTERN_JS: Final = r"\.(?:0|[1-9][0-9]*)(?=\.|$)"
+# Every all-digit path segment is an array index. A non-canonical one ("01", "007") is an index
+# no array has (ADL's CTS: SetValue("cmi.interactions.01.id") answers 351, not 401), so it is
+# read as INVALID_INDEX; the array checks then refuse it like any index past _count.
+_INDEX_RE: Final = re.compile(r"\.[0-9]+(?=\.|$)")
+INDEX_PATTERN_JS: Final = r"\.[0-9]+(?=\.|$)"
+INVALID_INDEX: Final = 2**31 - 1
+
+
+def index_value(segment: str) -> int:
+    """The index of an all-digit path segment; INVALID_INDEX for a non-canonical one ("01")."""
+    if len(segment) > 1 and segment[0] == "0":
+        return INVALID_INDEX
+    return int(segment)
 
 
 def table_for(version: str) -> ModelTable:

@@ -19,6 +19,7 @@ Public API::
     begin(tree, state) -> NavResult                         # resumeAll / start / relaunch
     toc(tree, state) -> list[dict]
     nav_state(tree, state, current: str | None = None) -> {"previous": bool, "continue": bool}
+    continue_refusal(tree, state) -> learner message | None (Continue valid by NB.2.1 but refused)
     valid_requests(tree, state) -> {"continue", "previous", "choice": {id: bool}, "jump": {..}}
     request_valid_value(tree, state, "adl.nav.request_valid.choice.{target=x}") -> "true"|...
     request_is_valid(tree, state, request, target=None) -> bool
@@ -128,11 +129,10 @@ Not implemented (remaining):
   CAM 2.3.2.5.2 (e.g. time/score comparisons) are not.
 * A resumed attempt does not re-read the learner's global store (another course may have
   changed a shared global since the attempt started): only a new attempt starts from it.
-* The browser runtime answers ``adl.nav.request_valid.*`` with its default ("unknown"), not
-  from the sequencer (the server-side harness answers them through ``request_valid_value``).
-* ADL CTS not passing (``tests/scorm/cts/known.py``): CM-07d (one UI question: ADL counts
-  Continue enabled when only NB.2.1 validates it), DMI (data-model validation details beyond
-  sequencing: time TZD, non-canonical indices, response-format language codes).
+* The browser runtime answers ``adl.nav.request_valid.*`` from the player's latest nav state
+  (menu rows for choice, ``jump_targets`` for jump), refreshed by every commit and navigation.
+* Continue is valid when NB.2.1 says so (the parent allows flow), as ADL's CTS requires
+  (CM-07d); a Continue that the flow would still refuse is reported by ``continue_refusal``.
 """
 
 from __future__ import annotations
@@ -158,6 +158,9 @@ from scorm.sequencing.prereq12 import (
 from scorm.sequencing.reporting import report_sco_outcome
 from scorm.sequencing.requests import NavRequest, parse_nav_request
 from scorm.sequencing.toc import (
+    continue_is_valid,
+    continue_refusal,
+    jump_targets,
     nav_state,
     request_is_valid,
     request_valid_value,
@@ -186,8 +189,11 @@ __all__ = [
     "begin",
     "build_tree",
     "choice_validity",
+    "continue_is_valid",
+    "continue_refusal",
     "course_outcome",
     "evaluate_prerequisites",
+    "jump_targets",
     "launch_data",
     "learner_message",
     "nav_state",

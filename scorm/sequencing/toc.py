@@ -110,8 +110,45 @@ def nav_state(tree: ActivityTree, state: Mapping[str, Any], current: str | None 
         return {"previous": False, "continue": False}
     return {
         "previous": run_request(tree, state, "previous", None).exception is None,
-        "continue": run_request(tree, state, "continue", None).exception is None,
+        "continue": continue_is_valid(tree, state),
     }
+
+
+def continue_is_valid(tree: ActivityTree, state: Mapping[str, Any]) -> bool:
+    """Whether a Continue navigation request is valid now: the Navigation Request Process (SN 4th
+    NB.2.1, Continue case), which asks only that the current activity is not the root and that
+    its parent allows flow. It does not run the flow: a Continue that flows into something the
+    sequencer cannot deliver (SB.2.2-1 flow disabled below, a precondition that disables the next
+    activity) is valid here and refused when it is made, with the sequencer's message. ADL's CTS
+    holds the LMS's Continue control to this answer (CM-07d: Continue enabled at Activity 3 though
+    Activity 4 has flow="false"); Previous is evaluated in full (CM-02a: disabled on the first).
+    """
+    current = state.get("current")
+    if current is None or current not in tree:
+        return False
+    parent = tree.activities[current].parent
+    return parent is not None and tree.activities[parent].flow
+
+
+def jump_targets(tree: ActivityTree, state: Mapping[str, Any]) -> list[str]:
+    """The leaves a ``{target=..}jump`` would deliver now (what request_valid.jump answers)."""
+    check_state(tree, state)
+    leaves = [a for a in tree.order if tree.activities[a].parent is not None and tree.activities[a].is_leaf]
+    return [a for a, code in choice_validity(tree, state, leaves, "jump").items() if code is None]
+
+
+def continue_refusal(tree: ActivityTree, state: Mapping[str, Any]) -> str | None:
+    """The learner's message when a Continue that NB.2.1 validates would still be refused.
+
+    The player shows it when the learner clicks Continue, without taking the activity on screen
+    away (the request would fail after the SCO is unloaded, stranding the learner). None when
+    Continue is not valid at all or would go through.
+    """
+    check_state(tree, state)
+    if not continue_is_valid(tree, state):
+        return None
+    result = run_request(tree, state, "continue", None)
+    return None if result.exception is None else result.message
 
 
 def valid_requests(tree: ActivityTree, state: Mapping[str, Any]) -> dict[str, Any]:
@@ -153,6 +190,8 @@ def request_valid_value(tree: ActivityTree, state: Mapping[str, Any], element: s
     match = _VALID_ELEMENT.match(element.strip())
     if match is None:
         return "unknown"
+    if match.group("simple") == "continue":
+        return "true" if continue_is_valid(tree, state) else "false"
     if match.group("simple"):
         return "true" if request_is_valid(tree, state, match.group("simple")) else "false"
     target = match.group("target")

@@ -28,6 +28,7 @@ from e2e_helpers import launch_learner, player_idle
 from e2e_stack import Stack
 
 from lti_tool.catalogue import import_package
+from scorm.cmi import get_value
 from scorm.packaging import DEFAULT_LIMITS, parse_manifest_bytes
 from tests.scorm.cts.cases import Call, Visit, cts_dir, load_case
 from tests.scorm.cts.known import KNOWN_FAILING
@@ -35,9 +36,12 @@ from tests.scorm.cts.runner import CaseRun, load_package
 
 pytestmark = pytest.mark.browser
 
-# One per group (API CM CO CT DDM DMB DMI MS OB RU SX T), small ones, none answering
-# adl.nav.request_valid (see the report of this change: the browser runtime answers "unknown").
-SAMPLE = ["API", "CM-06", "CO-01", "CT-05", "DDM", "DMB", "DMI", "MS-01", "OB-05b", "RU-11", "SX-10b", "T-01a"]
+# One per group (API CM CO CT DDM DMB DMI MS OB RU SX T), small ones; DMI asks
+# adl.nav.request_valid.* in the browser, CM-07d asks whether the player's Continue is enabled
+# where only NB.2.1 validates it.
+SAMPLE = [
+    "API", "CM-06", "CM-07d", "CO-01", "CT-05", "DDM", "DMB", "DMI", "MS-01", "OB-05b", "RU-11", "SX-10b", "T-01a",
+]  # fmt: skip
 
 _SCO_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>ADL CTS test SCO</title>
@@ -131,6 +135,14 @@ class BrowserRun(CaseRun):
             self.links[package_id] = self.stack.add_link(self.stack.imported[key].course_key, title)
         self.pkg = load_package(package_id)
         self.attempt_id = launch_learner(self.page, self.stack, self.links[package_id])
+
+    def expected_learner_id(self) -> str:
+        """The learner the development LMS launched, as the server stored it for this attempt."""
+        for row in self.stack.sco_states(self.attempt_id).values():
+            value, error = get_value(row.state, "cmi.learner_id", row.cmi_version)
+            if error == 0 and value:
+                return str(value)
+        return ""
 
     def server_state(self) -> dict[str, Any]:
         return dict(self.stack.attempt(self.attempt_id).sequencing or {})

@@ -327,7 +327,8 @@ def test_scorm2004_forced_sequential(stack: Stack, context):
     # Flow: finish the first SCO (its last page completes and passes it), then Continue.
     golf_goto_page(page, 4)
     wait_until(lambda: stack.cmi(attempt, "playing_item", "cmi.success_status") == "passed", what="playing_item passed")
-    page.wait_for_selector("#cbsi-next:not([disabled])")
+    # Continue is enabled all along (SN NB.2.1); the flow refuses it until the pass reaches sequencing.
+    page.wait_for_function("() => !(cbsiPlayer.navState || {}).continue_refused")
     click_player(page, "#cbsi-next")
     assert player_current(page) == "etuqiette_item"
     golf_started(page)

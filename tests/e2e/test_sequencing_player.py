@@ -6,6 +6,8 @@ stored (sco_states, attempts.outcome)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from e2e_seq_player import buttons, click, delivered, launch_course, menu, run, sco_frame
 from e2e_stack import Stack, wait_until
@@ -103,13 +105,28 @@ def post_test_course(course_id: str) -> Course:
     )
 
 
+def refusal_notice(page: Any) -> str:
+    """The message the player shows next to the buttons when Continue cannot go on ("" = none)."""
+    return str(
+        page.evaluate(
+            "(() => { const n = document.getElementById('cbsi-nav-notice');"
+            " return n && !n.hidden ? n.textContent : ''; })()"
+        )
+    )
+
+
 def test_continue_is_enabled_once_the_content_satisfies_what_the_post_test_needs(stack: Stack, context):
     page = context.new_page()
     attempt, _ = launch_course(stack, page, post_test_course("issue13-post-test-gate"))
     assert delivered(page) == "c1"
     run(page, "c1", DONE)
     assert click(page, "continue") == "c2"
-    assert buttons(page)["continue"] == DISABLED  # the post test is locked: flow cannot deliver it yet
+    # The post test is locked: the flow cannot deliver it yet. Continue is still valid by the SN
+    # book's NB.2.1 (ADL CTS CM-07d), so it is enabled; clicking it says why it cannot go on and
+    # keeps the lesson on screen (no learner stranded by a request that must fail).
+    assert buttons(page)["continue"] == ENABLED
+    assert click(page, "continue") == "c2"
+    assert refusal_notice(page) == "The next section is locked until you complete the previous one."
     wait_until(lambda: stack.cmi(attempt, "c2", "cmi.location") == "page-1", what="the lesson's first commit")
     # The last lesson satisfies its objective (written alone, no status change) and commits.
     results = run(
@@ -123,11 +140,12 @@ def test_continue_is_enabled_once_the_content_satisfies_what_the_post_test_needs
     )
     assert results == ["true", "true", "true"]
     wait_until(
-        lambda: page.evaluate("!document.getElementById('cbsi-next').disabled"),
+        lambda: page.evaluate("!(cbsiPlayer.navState || {}).continue_refused"),
         timeout=5,
-        what="Continue enabled once the objective reached sequencing",
+        what="Continue no longer refused once the objective reached sequencing",
     )
     assert buttons(page) == {"previous": ENABLED, "continue": ENABLED}
+    assert refusal_notice(page) == ""
     assert click(page, "continue") == "post"
     assert stack.attempt(attempt).current_item == "post"
 
@@ -358,10 +376,12 @@ def test_shared_completion_objective_enables_the_exam(stack: Stack, context):
     page = context.new_page()
     attempt, _ = launch_course(stack, page, course)
     assert delivered(page) == "lesson"
-    assert buttons(page)["continue"] == DISABLED
+    # NB.2.1 validates Continue (ADL CTS CM-07d); the exam's precondition refuses the flow.
+    assert buttons(page)["continue"] == ENABLED
+    assert page.evaluate("cbsiPlayer.navState.continue_refused")
     assert [(title, link) for _, title, link in menu(page)] == [("Lesson", True), ("Exam", False)]
     run(page, "lesson", [["set", "cmi.completion_status", "completed"], ["commit"]])
-    wait_until(lambda: page.evaluate("!document.getElementById('cbsi-next').disabled"), what="Continue enabled")
+    wait_until(lambda: page.evaluate("!(cbsiPlayer.navState || {}).continue_refused"), what="Continue not refused")
     assert [(title, link) for _, title, link in menu(page)] == [("Lesson", True), ("Exam", True)]
     run(page, "lesson", [["terminate"]])
     assert click(page, "continue") == "exam"
@@ -369,6 +389,37 @@ def test_shared_completion_objective_enables_the_exam(stack: Stack, context):
     page.click("#cbsi-next")
     page.wait_for_selector("#cbsi-panel:not([hidden])")
     outcome_of(stack, attempt, completion="completed", success="passed")
+
+
+def test_the_sco_reads_request_valid_from_the_sequencer(stack: Stack, context):
+    """adl.nav.request_valid.* in the browser answer what the sequencer says (RTE 4th §4.4.3),
+    refreshed by the commit that unlocks the exam; before, the browser answered "unknown"."""
+    lesson = Objective("lesson_obj", primary=True, adl_maps=(AdlMap("g_rv", write_completion=True),))
+    gate = Objective("exam_gate", primary=True, adl_maps=(AdlMap("g_rv", read_completion=True),))
+    course = Course(
+        "issue13-request-valid",
+        [
+            Sco("lesson", "Lesson", Seq(objectives=(lesson,), completion_by_content=True)),
+            Sco("exam", "Exam", Seq(rules=(LOCKED_UNTIL_COMPLETED,), objectives=(gate,))),
+        ],
+        seq=Seq(flow=True, choice=True),
+    )
+    page = context.new_page()
+    launch_course(stack, page, course)
+    assert delivered(page) == "lesson"
+    asks = [
+        ["get", "adl.nav.request_valid.continue"],
+        ["get", "adl.nav.request_valid.previous"],
+        ["get", "adl.nav.request_valid.choice.{target=lesson}"],
+        ["get", "adl.nav.request_valid.choice.{target=exam}"],
+        ["get", "adl.nav.request_valid.jump.{target=exam}"],
+        ["get", "adl.nav.request_valid.choice.{target=nowhere}"],
+    ]
+    # Continue: valid by NB.2.1 (the root flows) although the exam is locked (ADL CTS CM-07d).
+    assert run(page, "lesson", asks) == ["true", "false", "true", "false", "false", "unknown"]
+    run(page, "lesson", [["set", "cmi.completion_status", "completed"], ["commit"]])
+    wait_until(lambda: page.evaluate("!(cbsiPlayer.navState || {}).continue_refused"), what="the exam unlocked")
+    assert run(page, "lesson", asks) == ["true", "false", "true", "true", "true", "unknown"]
 
 
 def test_scos_that_only_initialize_and_terminate_are_completed_by_the_lms(stack: Stack, context):

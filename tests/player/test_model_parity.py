@@ -24,6 +24,19 @@ CANDIDATES = [
     "suspend", "logout", "normal", "time-out", "choice", "true-false", "correct", "incorrect",
     "wrong", "{lang=en}hello", "{lang=}x", "continue", "{target=item_2}choice", "_none_", "exitAll",
     "urn:x:y", "a,b", "a[,]b", "1[:]2", "x" * 300, "\U0001F600" * 250, "\U0001F600" * 251, "\u00a0", " ",
+    # time(second,10,0): a TZD only after fractional seconds; ISO 639 primary language subtags.
+    "2004-04-01T15Z", "2004-04-01T09:45:58-03:00", "2004-04-01T09:45:58.55-03:00", "2004-04-01T09:45:58.5Z",
+    "frl", "sp", "ruq-JM", "EN-us", "mo", "scc", "{lang=frl}x", "{lang=mol}x", "{lang=eng}x",
+    "{}{[]}{}{[]}{}", "uri[.]abcd", "a|b",
+]  # fmt: skip
+
+# Response formats per interaction type (RTE 4th §4.2.9): delimiters, languages, identifiers.
+RESPONSE_TYPES = ["choice", "fill-in", "long-fill-in", "likert", "performance", "sequencing", "matching"]
+RESPONSE_CANDIDATES = [
+    "z", "{lang=en-US}z", "{lang=frl}z", "{lang=sp}z", "{case_matters=true}z", "{case_matters=invalid}z",
+    "{lang=eng}{case_matters=true}z", "{lang=eng}{case_matters=invalid}z", "{case_matters=true}{lang=eng}z",
+    "{lang=en-US}{case_matters=false}" + "x" * 4000, "{lang=en-US}" + "x" * 4001, "{order_matters=true}a[.]b",
+    "{}{[]}{}{[]}{}", "uri.uri.uri[.]abcd[,]testuri", "a[.]b[,]c[.]d", "a[,]{lang=frl}b",
 ]  # fmt: skip
 
 
@@ -50,13 +63,23 @@ def sequences(tables: dict[str, Any], version: str) -> list[list[list[str]]]:
                 ops.append(["set", element, value])
                 ops.append(["get", element, ""])
         if ".n." in path:
-            # Index rules: a gap after the last entry, and an index far beyond _count.
+            # Index rules: a gap after the last entry, an index far beyond _count and a
+            # non-canonical index ("00", "01").
             good = (spec["vocabulary"] or ["abc"])[0]
             head, _, tail = element.rpartition(".0.")
-            for gap in (f"{head}.1.{tail}", element.replace(".0.", ".5.", 1)):
+            gaps = (f"{head}.1.{tail}", element.replace(".0.", ".5.", 1), f"{head}.00.{tail}", f"{head}.01.{tail}")
+            for gap in gaps:
                 ops.append(["set", gap, good])
                 ops.append(["get", gap, ""])
         out.append(ops)
+    if version == "2004":
+        for kind in RESPONSE_TYPES:
+            ops = [["set", "cmi.interactions.0.id", "q1"], ["set", "cmi.interactions.0.type", kind]]
+            for element in ("cmi.interactions.0.learner_response", "cmi.interactions.0.correct_responses.0.pattern"):
+                for value in RESPONSE_CANDIDATES:
+                    ops.append(["set", element, value])
+                    ops.append(["get", element, ""])
+            out.append(ops)
     return out
 
 

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from flask import Flask
@@ -202,7 +203,7 @@ def test_multi_item_navigation_over_http(
     body = reply.get_json()
     assert body["item"]["id"] == leaves[1]["id"]
     assert body["runtime"]["scoId"] == leaves[1]["id"]
-    assert body["nav"] == {"previous": True, "continue": True}
+    assert body["nav"] == {"previous": True, "continue": True, "jump": ANY}
     post(client, config["navUrl"], {"request": "previous"}, config["token"])
     refused = post(client, config["navUrl"], {"request": "previous"}, config["token"])
     assert refused.status_code == 400 and refused.get_json()["error"] == "nav_refused"
@@ -218,14 +219,17 @@ def test_forced_sequential_refuses_jump_and_unlocks_after_the_first_sco(
     config = player_config(app, make_launch(course.course_key))
     leaves = [i for i in config["items"] if i["kind"] == "sco"]
     assert [i["disabled"] for i in leaves] == [False, True, True, True, True]
-    assert config["current"] == leaves[0]["id"] and config["nav"]["continue"] is False
+    assert config["current"] == leaves[0]["id"]
+    # Continue is valid by NB.2.1 (ADL CTS CM-07d) but the flow refuses it: the reason comes along.
+    assert config["nav"]["continue"] is True
+    assert config["nav"]["continue_refused"] == "The next section is locked until you complete the previous one."
     jump = post(client, config["navUrl"], {"request": "choice", "target": leaves[2]["id"]}, config["token"])
     assert jump.status_code == 400 and jump.get_json()["error"] == "nav_refused"
     # passing the first SCO: the commit answer carries the refreshed menu and buttons
     rt = config["runtime"]
     changes = {"cmi.completion_status": "completed", "cmi.success_status": "passed", "cmi.exit": "normal"}
     reply = post(client, rt["commitUrl"], {"seq": 1, "changes": changes, "terminate": True}, rt["token"]).get_json()
-    assert reply["nav"]["continue"] is True
+    assert reply["nav"]["continue"] is True and "continue_refused" not in reply["nav"]
     assert [i["disabled"] for i in reply["items"] if i["kind"] == "sco"][:2] == [False, False]
     flow = post(client, config["navUrl"], {"request": "continue"}, config["token"]).get_json()
     assert flow["item"]["id"] == leaves[1]["id"] and flow["runtime"]["scoId"] == leaves[1]["id"]

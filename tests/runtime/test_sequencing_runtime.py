@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 from manifest_dsl import Cluster, Cond, Course, Map, Objective, Rule, Sco, Seq, build_package
@@ -48,12 +49,13 @@ def test_nav_state_under_an_invisible_cluster_and_hide_lms_ui(
     )
     opened, _ = service.open_and_start(services, make_launch(key), learner_id="learner-1", learner_name="Ana")
     assert opened.current_item == "a"
-    assert opened.nav == {"previous": False, "continue": True}
+    assert opened.nav == {"previous": False, "continue": True, "jump": ANY}
     rows = {r["id"]: r["visible"] for r in opened.toc}
     assert rows == {"wrap": False, "a": True, "b": True}  # the children of an invisible item are listed
     moved = service.navigate(services, opened.attempt_id, "continue")
     assert moved.item is not None and moved.item.id == "b"
-    assert moved.opened is not None and moved.opened.nav == {"previous": True, "continue": True, "hide": ["continue"]}
+    assert moved.opened is not None
+    assert moved.opened.nav == {"previous": True, "continue": True, "hide": ["continue"], "jump": ANY}
 
 
 def test_a_commit_of_objectives_only_reaches_sequencing(
@@ -78,7 +80,8 @@ def test_a_commit_of_objectives_only_reaches_sequencing(
     )
     opened, _ = service.open_and_start(services, make_launch(key), learner_id="learner-1", learner_name="Ana")
     commit(services, opened.attempt_id, "a", 1, {"cmi.location": "1"})
-    assert service.reopen_attempt(services, opened.attempt_id).nav["continue"] is False
+    before = service.reopen_attempt(services, opened.attempt_id).nav
+    assert before["continue"] is True and before["continue_refused"]  # NB.2.1 valid, the flow refuses
     reply = commit(
         services,
         opened.attempt_id,
@@ -87,7 +90,8 @@ def test_a_commit_of_objectives_only_reaches_sequencing(
         {"cmi.objectives.0.id": "done", "cmi.objectives.0.success_status": "passed"},
     )
     assert reply.sequencing_changed
-    assert service.reopen_attempt(services, opened.attempt_id).nav["continue"] is True
+    after = service.reopen_attempt(services, opened.attempt_id).nav
+    assert after["continue"] is True and "continue_refused" not in after
 
 
 @pytest.mark.parametrize("exit_value", ["normal", "", None])

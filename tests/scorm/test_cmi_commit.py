@@ -27,7 +27,7 @@ def _interactions_2004(n):
         body[f"cmi.interactions.{i}.learner_response"] = "a"
         body[f"cmi.interactions.{i}.result"] = "incorrect"
         body[f"cmi.interactions.{i}.latency"] = "PT3.5S"
-        body[f"cmi.interactions.{i}.timestamp"] = "2026-11-28T10:00:00Z"
+        body[f"cmi.interactions.{i}.timestamp"] = "2026-11-28T10:00:00.0Z"
     return body
 
 

@@ -74,7 +74,7 @@ def test_initial_state_2004_fresh():
         completion_threshold="0.6",
         max_time_allowed="PT1H",
         time_limit_action="continue,message",
-        comments_from_lms=[LmsComment(comment="Welcome", timestamp="2026-11-01T09:00:00Z")],
+        comments_from_lms=[LmsComment(comment="Welcome", timestamp="2026-11-01T09:00:00.0Z")],
         shared_data=[("urn:store:a", "saved"), ("urn:store:b", None)],
         mode="review",
     )
@@ -92,7 +92,7 @@ def test_initial_state_2004_fresh():
         "cmi.time_limit_action": "continue,message",
         "cmi.comments_from_lms._count": "1",
         "cmi.comments_from_lms.0.comment": "Welcome",
-        "cmi.comments_from_lms.0.timestamp": "2026-11-01T09:00:00Z",
+        "cmi.comments_from_lms.0.timestamp": "2026-11-01T09:00:00.0Z",
         "adl.data._count": "2",
         "adl.data.0.id": "urn:store:a",
         "adl.data.0.store": "saved",

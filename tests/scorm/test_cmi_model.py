@@ -157,7 +157,6 @@ UNDEFINED = [
     "cmi.interactions",
     "adl.foo",
     "cmi.interactions.n.id",
-    "cmi.interactions.01.id",
     "cmi.interactions.-1.id",
     "cmi.interactions.0",
     "CMI.core.student_id",
@@ -172,6 +171,17 @@ def test_undefined_element(element, version, code):
     state = empty_state(version)
     assert get_value(state, element, version) == ("", code)
     assert set_value(state, element, "x", version)[1] == code
+
+
+@pytest.mark.parametrize("index", ["00", "01", "007"])
+def test_non_canonical_index_is_an_invalid_index_not_an_undefined_element(index):
+    """ADL CTS DMI: SetValue("cmi.interactions.01.id") answers 351 (RTE 4th §4.1.1.3), not 401."""
+    state, code = set_value(empty_state("2004"), "cmi.interactions.0.id", "q0", "2004")
+    state, code = set_value(state, "cmi.interactions.1.id", "q1", "2004")
+    assert code == 0
+    assert set_value(state, f"cmi.interactions.{index}.id", "x", "2004")[1] == 351
+    assert get_value(state, f"cmi.interactions.{index}.id", "2004") == ("", 301)
+    assert set_value(empty_state("1.2"), f"cmi.interactions.{index}.id", "x", "1.2")[1] == 201
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,18 @@ from scorm.cmi.responses import RESPONSE_FORMATS, check_response
 # no {case_matters}/{order_matters} delimiters: there such text is ordinary answer text.
 CASES = [
     ("true-false", "true", True, True),
+    # ADL CTS DMI: ISO 639 language codes, URI characters, long-fill-in "{lang=..}{case_matters=..}".
+    ("fill-in", "{lang=frl}z", False, False),
+    ("fill-in", "a[,]{lang=sp}z", False, False),
+    ("fill-in", "{lang=eng}z", True, True),
+    ("fill-in", "{lang=en-US}{case_matters=invalid}z", True, True),
+    ("long-fill-in", "{lang=ruq-JM}z", False, False),
+    ("long-fill-in", "{lang=eng}{case_matters=true}" + "x" * 4000, True, False),
+    ("long-fill-in", "{lang=eng}{case_matters=invalid}z", False, True),
+    ("long-fill-in", "{case_matters=true}{lang=eng}{case_matters=true}z", True, True),
+    ("choice", "{}{[]}{}{[]}{}", False, False),
+    ("likert", "uri.uri.uri[.]abcd", False, False),
+    ("sequencing", "uri.uri.uri[.]abcd[,]testuri", False, False),
     ("true-false", "false", True, True),
     ("true-false", "t", False, False),
     ("true-false", "1", False, False),
@@ -49,14 +61,16 @@ CASES = [
     ("matching", "1.a", False, False),
     ("matching", "1[.]a[.]b", False, False),
     ("matching", "[.]a", False, False),
-    ("performance", "{order_matters=false}step1[.]answer1[,]step2[.]5[:]10", True, True),
+    # A learner response has no delimiters, and "{order_matters=false}step1" is no URI (RFC 3986).
+    ("performance", "{order_matters=false}step1[.]answer1[,]step2[.]5[:]10", True, False),
     ("performance", "step1[.]answer one[,]step2[.]7", True, True),
     ("performance", "[.]answer", True, True),
     ("performance", "step1[.]", True, True),
     ("performance", "[.]", False, False),
     ("performance", "step1", False, False),
     ("performance", "step1[.]10[:]5", False, True),
-    ("performance", "{case_matters=true}s[.]a", False, True),
+    # {case_matters} is no performance delimiter, and "{case_matters=true}s" is no URI either.
+    ("performance", "{case_matters=true}s[.]a", False, False),
     ("performance", "bad id[.]x", False, False),
     ("sequencing", "a[,]b[,]c", True, True),
     ("sequencing", "a[,]a", True, True),

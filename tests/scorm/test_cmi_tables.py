@@ -8,6 +8,7 @@ import re
 import pytest
 
 from scorm.cmi import export_tables, table_for
+from scorm.cmi.tables import INVALID_INDEX, index_value
 
 VERSIONS = ["1.2", "2004"]
 
@@ -114,7 +115,10 @@ def test_exported_index_pattern_normalises_paths():
     assert pattern.sub(".n", "cmi.interactions.12.objectives.0.id") == (
         "cmi.interactions.n.objectives.n.id"
     )
-    assert pattern.sub(".n", "cmi.interactions.01.id") == "cmi.interactions.01.id"
+    # A non-canonical index is still an index (ADL CTS: 351, not 401); its value is invalid.
+    assert pattern.sub(".n", "cmi.interactions.01.id") == "cmi.interactions.n.id"
+    assert index_value("01") == INVALID_INDEX
+    assert index_value("0") == 0
 
 
 def test_exported_response_formats():

@@ -184,8 +184,9 @@ def test_set_value_12(element, value, code):
         assert new_state["values"].get(element) == state["values"].get(element)
 
 
-LANG_OK = ("", "en", "en-US", "fr-CA", "zh-Hant", "i-klingon", "x-private", "nl-BE-x1")
-LANG_BAD = ("e", "english", "en_US", "en-", "123", "en-x", "en US", "-en")
+# Primary subtags are ISO 639-1/639-2 codes (incl. the since withdrawn mo/mol/scc/scr), ADL CTS DMI.
+LANG_OK = ("", "en", "en-US", "fr-CA", "zh-Hant", "i-klingon", "x-private", "nl-BE-x1", "eng", "EN-us", "mo", "scc")
+LANG_BAD = ("e", "english", "en_US", "en-", "123", "en-x", "en US", "-en", "frl", "exg", "sp", "ruq-JM", "qq")
 TIME_OK = (
     "1970",
     "2024",
@@ -196,9 +197,9 @@ TIME_OK = (
     "2024-05-06T10:11:12",
     "2024-05-06T10:11:12.5",
     "2024-05-06T10:11:12.34Z",
-    "2024-05-06T10:11:12+02:00",
-    "2024-05-06T10:11:12-0500",
-    "2024-05-06T10+01",
+    "2024-05-06T10:11:12.3+02:00",
+    "2024-05-06T10:11:12.30-0500",
+    "2024-05-06T10:11:12.5+01",
     "2038-01-19T03:14:07",
     "2024-02-29",
 )
@@ -216,6 +217,13 @@ TIME_BAD = (
     "2024-5-6",
     "2024-05-06Z",
     "2024-05-06T10:11:12+2",
+    # RTE 4th §4.1.1.6: the TZD belongs to the fractional seconds (ADL CTS DMI refuses these).
+    "2024-05-06T10:11:12+02:00",
+    "2024-05-06T10:11:12-0500",
+    "2024-05-06T10:11:12Z",
+    "2024-05-06T10:11Z",
+    "2024-05-06T10+01",
+    "2024-05-06T10:11:12.345Z",
     "",
 )
 DURATION_OK = (

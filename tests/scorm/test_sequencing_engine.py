@@ -18,6 +18,7 @@ from scorm.sequencing import (
     UnknownActivity,
     begin,
     build_tree,
+    continue_refusal,
     nav_state,
     navigate,
     new_state,
@@ -986,14 +987,16 @@ def test_valid_requests_and_request_valid_elements() -> None:
     tree = tree_of([leaf("a"), leaf("b", pre("disabled", "always")), leaf("c")])
     s = started(tree)
     valid = valid_requests(tree, s)
+    # Continue is valid by NB.2.1 (the root allows flow) although the flow stops at the disabled
+    # b (SB.2.2-2): ADL CTS CM-07d; continue_refusal names the reason.
     assert valid == {
-        "continue": False,
+        "continue": True,
         "previous": False,
         "choice": {"a": True, "b": False, "c": True},
         "jump": {"a": True, "b": False, "c": True},
     }
     cases = {
-        "adl.nav.request_valid.continue": "false",
+        "adl.nav.request_valid.continue": "true",
         "adl.nav.request_valid.previous": "false",
         "adl.nav.request_valid.choice.{target=c}": "true",
         "adl.nav.request_valid.choice.{target=b}": "false",
@@ -1003,6 +1006,7 @@ def test_valid_requests_and_request_valid_elements() -> None:
     }
     for element, value in cases.items():
         assert request_valid_value(tree, s, element) == value, element
+    assert continue_refusal(tree, s) == "The next section is locked until you complete the previous one."
 
 
 def test_begin_without_flow_chooses_the_first_deliverable_leaf() -> None:

@@ -13,6 +13,7 @@ from scorm.sequencing import (
     ActivityTree,
     begin,
     build_tree,
+    continue_refusal,
     nav_state,
     navigate,
     new_state,
@@ -81,7 +82,9 @@ def test_choice_ahead_is_refused_while_the_first_is_incomplete(forced: ActivityT
     # the manifest says "disabled": shown in the tree but not selectable
     assert rows[target]["visible"] is True and rows[target]["disabled"] is True
     assert rows["playing_item"]["disabled"] is False
-    assert nav_state(forced, state, "playing_item") == {"previous": False, "continue": False}
+    # NB.2.1 validates Continue (ADL CTS CM-07d); the flow refuses it, with the learner's reason.
+    assert nav_state(forced, state, "playing_item") == {"previous": False, "continue": True}
+    assert continue_refusal(forced, state) == "The next section is locked until you complete the previous one."
 
 
 def test_continue_after_the_first_completes_delivers_the_second(forced: ActivityTree) -> None:

@@ -271,11 +271,42 @@
         const d = (e && e.detail) || {};
         if (this.busy || !this.multi || !d.nav) return;
         this.navState = d.nav;
+        if (!d.nav.continue_refused) this.showNavNotice("");
         if (Array.isArray(d.items)) this.items = d.items;
         this.renderToc();
       });
       global.addEventListener("cbsi:commit-rejected", () => this.setStatus("rejected"));
       global.addEventListener("online", () => this.setStatus("saving"));
+    }
+
+    /**
+     * adl.nav.request_valid.* for the SCO (RTE 4th §4.4.3), from the server's latest nav state and
+     * menu (refreshed by every commit and navigation reply): "true", "false", or null (unknown).
+     */
+    requestValid(kind, target) {
+      const nav = this.navState;
+      if (!nav) return null;
+      if (kind === "continue" || kind === "previous") return nav[kind] === true ? "true" : "false";
+      const item = target ? this.item(target) : null;
+      if (!item) return null;
+      if (kind === "choice") return item.disabled ? "false" : "true";
+      if (kind === "jump" && Array.isArray(nav.jump)) return nav.jump.indexOf(target) >= 0 ? "true" : "false";
+      return null;
+    }
+
+    /** A short message next to the buttons (role=status), e.g. why Continue cannot go on yet. */
+    showNavNotice(text) {
+      let el = doc.getElementById("cbsi-nav-notice");
+      if (!el) {
+        if (!text) return;
+        el = doc.createElement("p");
+        el.id = "cbsi-nav-notice";
+        el.className = "cbsi-nav-notice";
+        el.setAttribute("role", "status");
+        this.nextBtn.parentNode.insertBefore(el, this.prevBtn);
+      }
+      el.textContent = text;
+      el.hidden = !text;
     }
 
     setStatus(kind) {
@@ -347,7 +378,10 @@
         const cfg = Object.assign({ version: this.config.version, attemptId: this.config.attemptId, scoId: item.id },
           runtimeConfig || {});
         if (!cfg.tables) cfg.tables = this.config.tables || (window.CBSI_PLAYER_TABLES || {})[cfg.version];
-        rt.start(cfg, { onTerminate: (info) => this.onTerminate(info) });
+        rt.start(cfg, {
+          onTerminate: (info) => this.onTerminate(info),
+          requestValid: (kind, target) => this.requestValid(kind, target),
+        });
       } else if (item.kind === "asset" && runtimeConfig && runtimeConfig.commitUrl) {
         // An asset has no API: opening it completes it (commit with asset_completed).
         const q = rt.queueFor(Object.assign({ attemptId: this.config.attemptId, scoId: item.id }, runtimeConfig));
@@ -388,6 +422,22 @@
         if (opts.end) this.showExitPage(false);
         return;
       }
+      // Continue is enabled whenever the book's Navigation Request Process (NB.2.1) validates it
+      // (ADL CTS CM-07d); when the flow would still refuse it, the server sent the reason: say it
+      // and keep the activity on screen instead of unloading it for a request that must fail.
+      const refused = () => {
+        const r = (this.navState || {}).continue_refused;
+        return typeof r === "string" && r ? r : null;
+      };
+      if (request === "continue" && !opts.fromContent && refused()) {
+        // The SCO's latest data may unlock the flow: send it first (its reply refreshes the nav).
+        try { await rt.flush(); } catch (e) { /* offline: the last known answer stands */ }
+        if (refused()) {
+          this.showNavNotice(refused());
+          return;
+        }
+      }
+      this.showNavNotice("");
       this.busy = true;
       this.updateButtons();
       this.setStatus("saving");

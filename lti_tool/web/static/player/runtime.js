@@ -33,7 +33,7 @@
  * ============================================================================================
  *   {
  *     "version": "1.2" | "2004",
- *     "index_pattern": "\\.(?:0|[1-9][0-9]*)(?=\\.|$)",   // numeric path segments -> ".n"
+ *     "index_pattern": "\\.[0-9]+(?=\\.|$)",   // numeric path segments -> ".n"
  *     "length_unit": "code_points",          // optional: count max_length in code points, as Python
  *     "elements": {                          // every element incl. keywords; indices as "n"
  *       "cmi.interactions.n.id": {
@@ -183,7 +183,7 @@
     ["adl.nav.request_valid.choice.{target=", "adl.nav.request_valid.choice.{target=}"],
     ["adl.nav.request_valid.jump.{target=", "adl.nav.request_valid.jump.{target=}"],
   ];
-  const DEFAULT_INDEX_PATTERN = "\\.(?:0|[1-9][0-9]*)(?=\\.|$)";
+  const DEFAULT_INDEX_PATTERN = "\\.[0-9]+(?=\\.|$)";
   const DECIMAL_RE = /^-?(?:[0-9]{1,10}(?:\.[0-9]{0,18})?|\.[0-9]{1,18})$/;
 
   function normaliseVersion(v) {
@@ -296,8 +296,15 @@
       if (!fmt) return false;
       const lf = isPattern ? fmt.pattern : fmt.learner;
       if (lf.prefixes && lf.prefixes.length) {
-        const stripped = this.stripPrefixes(value, lf.prefixes);
+        let stripped = this.stripPrefixes(value, lf.prefixes);
         if (stripped === null) return false;
+        // As responses.py: long-fill-in reads "{lang=xx}{case_matters=..}text" as two delimiters.
+        if (lf.prefixes_after_lang && stripped === value && value.indexOf("{lang=") === 0) {
+          const end = value.indexOf("}") + 1;
+          const rest = end ? this.stripPrefixes(value.slice(end), lf.prefixes) : value;
+          if (rest === null) return false;
+          stripped = value.slice(0, end) + rest;
+        }
         value = stripped;
       }
       if (value === "") return !!lf.allow_empty;
@@ -368,7 +375,8 @@
       const indices = [];
       this.indexRe.lastIndex = 0;
       const path = element.replace(this.indexRe, (m) => {
-        indices.push(Number(m.slice(1)));
+        // As tables.py index_value: "01" is no array's index (INVALID_INDEX).
+        indices.push(m.length > 2 && m[1] === "0" ? 2147483647 : Number(m.slice(1)));
         return ".n";
       });
       return [path, indices];
@@ -430,6 +438,12 @@
         // RTE 4th §4.3 (scorm/cmi/model.py _read): readSharedData="false" -> 405; empty -> 403.
         if (this.sharedDataAccess(indices[0]).indexOf("r") < 0) return { value: "", kind: "write_only" };
         if (!this.values.get(element)) return { value: "", kind: "value_not_initialized" };
+      }
+      if (this.version === "2004" && path.indexOf("adl.nav.request_valid.") === 0 && typeof this.requestValid === "function") {
+        // RTE 4th §4.4.3: the sequencer's answer (the player's latest nav state); null = unknown.
+        const m = /^adl\.nav\.request_valid\.(continue|previous|choice|jump)(?:\.\{target=([^{}]+)\})?$/.exec(element);
+        const answer = m ? this.requestValid(m[1], m[2] || null) : null;
+        if (answer === "true" || answer === "false") return { value: answer, kind: "no_error" };
       }
       if (this.version === "2004" && path === "cmi.completion_status") return { value: this.evaluatedCompletion(), kind: "no_error" };
       if (this.version === "2004" && path === "cmi.success_status") return { value: this.evaluatedSuccess(), kind: "no_error" };
@@ -931,6 +945,8 @@
       const merged = Object.assign({}, initial);
       for (const b of replay) Object.assign(merged, b.changes);
       this.model = new CmiModel(config.tables || {}, this.version, merged);
+      // adl.nav.request_valid.*: the embedding player knows the sequencer's latest answer.
+      if (typeof this.hooks.requestValid === "function") this.model.requestValid = this.hooks.requestValid;
       this.intervalMs = Number(config.commitIntervalMs) || 30000;
       this.timer = setInterval(() => {
         if (this.status === RUNNING && this.dirty.size) this._commit(false);
