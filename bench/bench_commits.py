@@ -11,9 +11,15 @@ in how the state is stored:
 * baseline: Moodle's ``scorm_insert_track`` pattern — for every element, SELECT its row, then
   UPDATE or INSERT it, in one transaction.
 
-Load: ``--procs`` processes (default 2 = the machine's cores), each with ``--threads`` threads,
-committing for ``--seconds`` against distinct attempts. Prints commits/s, p50 and p99 per side
-and the ratio. Usage::
+The figure issue 16 sets a target for is the served one: ``cbsi-connect serve`` as an operator
+runs it (gunicorn, ``--procs`` workers x ``--serve-threads`` threads, access log on), driven over
+keep-alive HTTP/1.1 by a bounded asyncio client (``--connections``, one commit in flight per
+connection, as the player's CommitQueue sends them), with the attempt's bearer token; it prints
+the web tier's CPU per commit too (robust on a busy machine, where rates are not).
+
+In-process sides: ``--procs`` processes (default 2 = the machine's cores), each with
+``--threads`` threads, committing for ``--seconds`` against distinct attempts. Prints commits/s,
+p50 and p99 per side, the ratios, and whether the target is met. Usage::
 
     python -m bench.bench_commits --db sqlite
     python -m bench.bench_commits --db postgres --url postgresql+psycopg://...
