@@ -246,12 +246,14 @@ def worker(
 
     chunks = [targets[i::threads] for i in range(threads)]
     pool = [threading.Thread(target=run, args=(c, i)) for i, c in enumerate(chunks) if c]
+    cpu = time.process_time()
     for t in pool:
         t.start()
     for t in pool:
         t.join()
+    cpu = time.process_time() - cpu
     services.db.dispose()
-    queue.put(latencies)
+    queue.put((latencies, cpu))
 
 
 def figures(lat: list[float], seconds: float, wall: float, errors: int = 0) -> dict[str, float]:
@@ -284,11 +286,16 @@ def measure(
     for p in ps:
         p.start()
     lat: list[float] = []
+    cpu = 0.0
     for _ in ps:
-        lat.extend(queue.get())
+        got, used = queue.get()
+        lat.extend(got)
+        cpu += used
     for p in ps:
         p.join()
-    return figures(lat, seconds, time.perf_counter() - started)
+    result = figures(lat, seconds, time.perf_counter() - started)
+    result["cpu_ms"] = cpu * 1000 / max(1, len(lat))
+    return result
 
 
 # -- the served stack: `cbsi-connect serve` (gunicorn) and a bounded asyncio HTTP/1.1 client -----
@@ -545,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{label:58} {base['rate']:>10.0f} {base['p50']:>8.1f} {base['p99']:>8.1f}")
     print(
         f"ratio in-process ours/baseline: {ours['rate'] / base['rate']:.1f}x throughput, "
-        f"p99 {base['p99'] / ours['p99']:.1f}x lower"
+        f"p99 {base['p99'] / ours['p99']:.1f}x lower; CPU per commit (bench process, body included) "
+        f"{ours['cpu_ms']:.2f} ms vs {base['cpu_ms']:.2f} ms"
     )
     if served is not None:
         print(
