@@ -101,20 +101,44 @@ def last_attempt(s: Session, registration_id: int) -> Attempt | None:
     return s.scalars(_LAST_ATTEMPT, {"registration_id": registration_id}).first()
 
 
+_SCO_STATES = ScoState.__table__
+_COMMIT_WRITE = (
+    update(_SCO_STATES)
+    .where(
+        _SCO_STATES.c.attempt_id == bindparam("w_attempt_id"),
+        _SCO_STATES.c.item_id == bindparam("w_item_id"),
+        _SCO_STATES.c.seq == bindparam("read_seq"),
+    )
+    .values(
+        state=bindparam("state", type_=_SCO_STATES.c.state.type),
+        seq=bindparam("seq"),
+        outcome=bindparam("outcome", type_=_SCO_STATES.c.outcome.type),
+        session_open=bindparam("session_open"),
+        last_commit_id=bindparam("last_commit_id"),
+        updated_at=bindparam("updated_at", type_=_SCO_STATES.c.updated_at.type),
+    )
+)
+COMMIT_COLUMNS = frozenset(("state", "seq", "outcome", "session_open", "last_commit_id", "updated_at"))
+
+
 def commit_row(s: Session, attempt_id: str, item_id: str) -> Row[Any] | None:
-    """One SCO's state joined with its attempt's status and outcome (the commit's only read)."""
-    return s.execute(_COMMIT_READ, {"attempt_id": attempt_id, "item_id": item_id}).first()
+    """One SCO's state joined with its attempt's status and outcome (the commit's only read).
+
+    A Core statement on the session's connection (same transaction): the ORM's per-statement
+    work (compile state, identity map) buys nothing for a row of plain columns on the hot path.
+    """
+    return s.connection().execute(_COMMIT_READ, {"attempt_id": attempt_id, "item_id": item_id}).first()
 
 
 def write_commit(s: Session, attempt_id: str, item_id: str, read_seq: int, values: Mapping[str, Any]) -> bool:
-    """Store a SCO's new state if its ``seq`` is still ``read_seq``; False when another commit won."""
-    done = s.execute(
-        update(ScoState)
-        .where(ScoState.attempt_id == attempt_id, ScoState.item_id == item_id, ScoState.seq == read_seq)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+    """Store a SCO's new state if its ``seq`` is still ``read_seq``; False when another commit won.
+
+    ``values`` holds exactly :data:`COMMIT_COLUMNS`. One prebuilt Core UPDATE on the session's
+    connection (the seq guard is its WHERE clause); no ORM object is loaded or synchronised.
+    """
+    params = {**values, "w_attempt_id": attempt_id, "w_item_id": item_id, "read_seq": read_seq}
+    done = s.connection().execute(_COMMIT_WRITE, params)
+    return bool(done.rowcount == 1)
 
 
 def item_outcomes(s: Session, attempt_id: str) -> dict[str, dict[str, Any]]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import select
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
@@ -23,6 +25,9 @@ logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 TURN_WAIT_SECONDS = 2.0
 CONNECT_TIMEOUT_SECONDS = 10
+#: A pooled server connection idle longer than this is pinged (one round trip) when checked out;
+#: one used more recently is only checked locally (see :func:`_liveness_check`).
+PING_AFTER_IDLE_SECONDS = 5.0
 
 
 class StorageError(Exception):
@@ -46,6 +51,48 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _fresh(_dbapi_conn: Any, record: Any, *_: Any) -> None:
+    record.info["cbsi_idle_since"] = time.monotonic()
+
+
+def _warm_and_quiet(dbapi_conn: Any, record: Any) -> bool:
+    """True when the connection was used moments ago and nothing arrived on it since."""
+    since = record.info.get("cbsi_idle_since")
+    fileno = getattr(dbapi_conn, "fileno", None)
+    if since is None or fileno is None or time.monotonic() - since >= PING_AFTER_IDLE_SECONDS:
+        return False
+    try:
+        readable, _, _ = select.select([fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
+
+
+def _liveness_check(dialect: Any) -> Any:
+    """The pool's checkout listener: replace a dropped server connection when it is drawn.
+
+    SQLAlchemy's ``pool_pre_ping`` sends a statement on every checkout: one round trip per
+    request (per runtime commit) for a connection that served the previous request a few
+    milliseconds ago. Here a connection idle for :data:`PING_AFTER_IDLE_SECONDS` or more is
+    pinged as before; a warmer one is polled locally first: a server that terminated the backend
+    (restart, ``pg_terminate_backend``) has sent a notice or closed the socket, which leaves it
+    readable while the connection is idle, and then it is pinged too. A failed ping raises
+    ``DisconnectionError``, on which the pool draws a fresh connection (the request never sees it).
+    """
+
+    def check_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if _warm_and_quiet(dbapi_conn, record):
+            return
+        try:
+            alive = dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise DisconnectionError(str(exc)) from exc
+        if not alive:  # pragma: no cover - psycopg's ping raises instead
+            raise DisconnectionError("ping failed")
+
+    return check_out
+
+
 class Database:
     """One engine and its session factory.
 
@@ -65,15 +112,20 @@ class Database:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
         else:
-            # pool_pre_ping: a connection the server dropped (restart, failover, idle kill) is
-            # replaced when it is checked out instead of failing the request that drew it.
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            # a connection the server dropped (restart, failover, idle kill) is replaced when it is
+            # checked out instead of failing the request that drew it (_liveness_check: like
+            # pool_pre_ping, without its round trip for a connection used moments ago)
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size)
             if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
                 # an unreachable server fails fast (503 database_unavailable), never hangs a thread
                 kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            event.listen(self.engine, "connect", _fresh)
+            event.listen(self.engine, "checkin", _fresh)
+            event.listen(self.engine, "checkout", _liveness_check(self.engine.dialect))
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time; its busy handler sleeps and retries, which collapses
         # throughput when threads collide. Units of work in one process take turns instead. The
