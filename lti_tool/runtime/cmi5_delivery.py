@@ -45,8 +45,8 @@ from lti_tool.outcome_events import OutcomeChanged
 from lti_tool.runtime import cmi5_store
 from lti_tool.runtime import store as runtime_store
 from lti_tool.runtime.commits import graded
-from lti_tool.runtime.deliveries import CommitInput, Committed, Delivery, DeliveryKind, SessionStart
-from lti_tool.runtime.errors import AttemptNotFound, ItemNotFound, StandardNotPlayable
+from lti_tool.runtime.deliveries import DeliveryKind, lrs_reporting
+from lti_tool.runtime.errors import AttemptNotFound, ItemNotFound
 from lti_tool.services import Services
 from lti_tool.storage import courses, learners
 from scorm.outcome import Completion, Outcome, Success
@@ -410,23 +410,4 @@ def send_outcome(s: Session, services: Services, attempt: Attempt, outcome: Outc
 # -- the registry entry ------------------------------------------------------------------------------
 
 
-def _start(start: SessionStart) -> dict[str, Any]:
-    """An AU keeps its state in the LRS: the item's runtime row holds nothing."""
-    return {}
-
-
-def _commit(commit: CommitInput) -> Committed:
-    """AUs report to the LRS, never to the SCORM commit URL."""
-    raise StandardNotPlayable("a cmi5 AU reports its results to the LRS, not to the SCORM commit URL")
-
-
-CMI5 = Delivery(
-    kind=DeliveryKind.CMI5_AU,
-    label="cmi5",
-    standard="cmi5",
-    stored_as="cmi5",
-    runtime=None,
-    player_template="player/cmi5.html",
-    start=_start,
-    commit=_commit,
-)
+CMI5 = lrs_reporting(DeliveryKind.CMI5_AU, "cmi5", "cmi5", "player/cmi5.html")

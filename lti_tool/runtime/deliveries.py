@@ -183,3 +183,25 @@ def default_deliveries() -> Deliveries:
 def deliveries(services: Services) -> Deliveries:
     """The application's registry (built once by ``lti_tool.services.build_services``)."""
     return services.deliveries
+
+
+def lrs_reporting(kind: DeliveryKind, label: str, standard: str, template: str) -> Delivery:
+    """An entry for content that keeps its state and reports its results in the LRS (xAPI, cmi5):
+    its runtime row holds nothing and the SCORM commit URL refuses it."""
+
+    def start(_start: SessionStart) -> dict[str, Any]:
+        return {}
+
+    def commit(_commit: CommitInput) -> Committed:
+        raise StandardNotPlayable(f"{label} content reports its results to the LRS, not to the SCORM commit URL")
+
+    return Delivery(
+        kind=kind,
+        label=label,
+        standard=standard,
+        stored_as=standard,
+        runtime=None,
+        player_template=template,
+        start=start,
+        commit=commit,
+    )

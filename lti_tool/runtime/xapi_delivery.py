@@ -27,8 +27,8 @@ from lti_tool.lrs.credentials import Credential, mint_launch_credential
 from lti_tool.lrs.identity import learner_agent, learner_tenant
 from lti_tool.runtime import store as runtime_store
 from lti_tool.runtime.cmi5_delivery import learner_of, registration_of, send_outcome
-from lti_tool.runtime.deliveries import CommitInput, Committed, Delivery, DeliveryKind, SessionStart
-from lti_tool.runtime.errors import ItemNotFound, StandardNotPlayable
+from lti_tool.runtime.deliveries import DeliveryKind, lrs_reporting
+from lti_tool.runtime.errors import ItemNotFound
 from lti_tool.runtime.structure import player_items
 from lti_tool.services import Services
 from lti_tool.storage import courses, learners
@@ -166,23 +166,4 @@ def outcome_hook(s: Session, services: Services, credential: Credential | None) 
 # -- the registry entry ------------------------------------------------------------------------------
 
 
-def _start(start: SessionStart) -> dict[str, Any]:
-    """TinCan content keeps its state in the LRS: the item's runtime row holds nothing."""
-    return {}
-
-
-def _commit(commit: CommitInput) -> Committed:
-    """TinCan content reports to the LRS, never to the SCORM commit URL."""
-    raise StandardNotPlayable("an xAPI activity reports its results to the LRS, not to the SCORM commit URL")
-
-
-XAPI = Delivery(
-    kind=DeliveryKind.XAPI_ACTIVITY,
-    label="xAPI",
-    standard="xapi",
-    stored_as="xapi",
-    runtime=None,
-    player_template="player/xapi.html",
-    start=_start,
-    commit=_commit,
-)
+XAPI = lrs_reporting(DeliveryKind.XAPI_ACTIVITY, "xAPI", "xapi", "player/xapi.html")

@@ -30,31 +30,37 @@ class ActivityLearner(NamedTuple):
     attempts: int
 
 
+def _with_newest_attempt(*where: Any) -> Any:
+    """Registrations matching ``where``, each with its newest attempt (or None) and attempt count."""
+    newest = (
+        select(Attempt.registration_id, func.max(Attempt.number).label("number"), func.count().label("n"))
+        .group_by(Attempt.registration_id)
+        .subquery()
+    )
+    return (
+        select(LearnerRegistration, Attempt, newest.c.n)
+        .join(newest, newest.c.registration_id == LearnerRegistration.id, isouter=True)
+        .join(
+            Attempt,
+            (Attempt.registration_id == LearnerRegistration.id) & (Attempt.number == newest.c.number),
+            isouter=True,
+        )
+        .where(*where)
+    )
+
+
 def activity_learners(
     db: Database, *, platform_id: int, deployment_id: str, resource_link_id: str
 ) -> list[ActivityLearner]:
     """Every learner (not instructor) registration of one activity of one tenant, in one query."""
+    query = _with_newest_attempt(
+        LearnerRegistration.platform_id == platform_id,
+        LearnerRegistration.deployment_id == deployment_id,
+        LearnerRegistration.resource_link_id == resource_link_id,
+        LearnerRegistration.is_learner.is_(True),
+    )
     with db.session() as s:
-        newest = (
-            select(Attempt.registration_id, func.max(Attempt.number).label("number"), func.count().label("n"))
-            .group_by(Attempt.registration_id)
-            .subquery()
-        )
-        rows = s.execute(
-            select(LearnerRegistration, Attempt, newest.c.n)
-            .join(newest, newest.c.registration_id == LearnerRegistration.id, isouter=True)
-            .join(
-                Attempt,
-                (Attempt.registration_id == LearnerRegistration.id) & (Attempt.number == newest.c.number),
-                isouter=True,
-            )
-            .where(
-                LearnerRegistration.platform_id == platform_id,
-                LearnerRegistration.deployment_id == deployment_id,
-                LearnerRegistration.resource_link_id == resource_link_id,
-                LearnerRegistration.is_learner.is_(True),
-            )
-        ).all()
+        rows = s.execute(query).all()
     return [ActivityLearner(reg, attempt, int(count or 0)) for reg, attempt, count in rows]
 
 
@@ -206,27 +212,14 @@ def context_learner_activities(
 ) -> list[ActivityLearner]:
     """One learner's registrations in one LMS course (context) of one tenant, each with its newest
     attempt and attempt count, in one query in the caller's session."""
-    newest = (
-        select(Attempt.registration_id, func.max(Attempt.number).label("number"), func.count().label("n"))
-        .group_by(Attempt.registration_id)
-        .subquery()
+    query = _with_newest_attempt(
+        LearnerRegistration.platform_id == platform_id,
+        LearnerRegistration.deployment_id == deployment_id,
+        LearnerRegistration.context_id == context_id,
+        LearnerRegistration.learner_sub == learner_sub,
     )
-    rows = s.execute(
-        select(LearnerRegistration, Attempt, newest.c.n)
-        .join(newest, newest.c.registration_id == LearnerRegistration.id, isouter=True)
-        .join(
-            Attempt,
-            (Attempt.registration_id == LearnerRegistration.id) & (Attempt.number == newest.c.number),
-            isouter=True,
-        )
-        .where(
-            LearnerRegistration.platform_id == platform_id,
-            LearnerRegistration.deployment_id == deployment_id,
-            LearnerRegistration.context_id == context_id,
-            LearnerRegistration.learner_sub == learner_sub,
-        )
-    ).all()
-    return [ActivityLearner(reg, attempt, int(count or 0)) for reg, attempt, count in rows]
+    return [ActivityLearner(reg, attempt, int(count or 0)) for reg, attempt, count in s.execute(query).all()]
+
 
 def attempt_is_active(db: Database, attempt_id: str) -> bool:
     """Whether attempt ``attempt_id`` exists and is still running (the player can reopen it)."""

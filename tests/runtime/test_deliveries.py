@@ -20,7 +20,7 @@ from lti_tool.runtime import deliveries as deliveries_module
 from lti_tool.runtime import scorm_delivery, service
 from lti_tool.runtime.deliveries import Deliveries, Delivery, DeliveryKind, SessionStart, default_deliveries
 from lti_tool.runtime.errors import StandardNotPlayable
-from lti_tool.services import Services
+from lti_tool.services import Services, attach, services_of
 from lti_tool.storage import models
 from lti_tool.web.player import _toc_json, learner_page
 
@@ -83,7 +83,7 @@ def test_a_new_entry_is_what_the_launch_and_the_commit_call(
 
     entry = dataclasses.replace(scorm_delivery.SCORM12, start=start, commit=commit)
     custom = Deliveries([entry, scorm_delivery.SCORM2004, scorm_delivery.ASSET_DELIVERY])
-    monkeypatch.setattr(deliveries_module, "default_deliveries", lambda: custom)
+    services = dataclasses.replace(services, deliveries=custom)  # the registry the factory would hold
     course = import_course(GOLF12)
     opened, session = service.open_and_start(
         services, make_launch(course.course_key), learner_id="l", learner_name="Li"
@@ -102,7 +102,7 @@ def test_a_course_whose_standard_left_the_registry_is_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     only_2004 = Deliveries([scorm_delivery.SCORM2004, scorm_delivery.ASSET_DELIVERY])
-    monkeypatch.setattr(deliveries_module, "default_deliveries", lambda: only_2004)
+    services = dataclasses.replace(services, deliveries=only_2004)
     course = import_course(GOLF12)
     with pytest.raises(StandardNotPlayable) as info:
         service.open_attempt(services, make_launch(course.course_key))
@@ -121,7 +121,7 @@ def test_the_player_page_is_the_one_the_delivery_names(
     app.jinja_loader.searchpath.append(str(tmp_path))  # type: ignore[union-attr]
     entry = dataclasses.replace(scorm_delivery.SCORM12, player_template="player/other.html")
     custom = Deliveries([entry, scorm_delivery.SCORM2004, scorm_delivery.ASSET_DELIVERY])
-    monkeypatch.setattr(deliveries_module, "default_deliveries", lambda: custom)
+    attach(app, dataclasses.replace(services_of(app), deliveries=custom))
     launch = make_launch(import_course(GOLF12).course_key)
     with app.test_request_context(f"/play/{launch.id}"):
         assert learner_page(launch).startswith("other page ")
