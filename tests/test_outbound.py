@@ -369,7 +369,7 @@ def test_the_connection_goes_to_the_address_that_was_checked(monkeypatch):
             address = answers[min(len(asked) - 1, len(answers) - 1)]
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
 
-        monkeypatch.setattr("lti_tool.outbound.socket.getaddrinfo", resolver)
+        monkeypatch.setattr("lti_tool.outbound.guard.socket.getaddrinfo", resolver)
         client = OutboundClient(OutboundPolicy(deadline_seconds=0.5, allow_private=("127.0.0.2/32",)))
         response = client.get(f"http://rebind.example:{server.port}/")
         assert response.status_code == 200
@@ -673,7 +673,7 @@ def test_https_goes_to_the_checked_address_with_sni_and_verification_for_the_nam
         assert name == "lms.academy.test"
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port_))]
 
-    monkeypatch.setattr("lti_tool.outbound.socket.getaddrinfo", resolver)
+    monkeypatch.setattr("lti_tool.outbound.guard.socket.getaddrinfo", resolver)
     try:
         client = OutboundClient(policy())
         response = client.get(f"https://lms.academy.test:{port}/jwks", verify=cert)
@@ -697,7 +697,7 @@ def test_ca_bundle_setting_trusts_an_internal_certificate_authority(tmp_path, mo
     context.load_cert_chain(cert, key)
     port, close = _tls_server(context, connections=2, seen=[])
     monkeypatch.setattr(
-        "lti_tool.outbound.socket.getaddrinfo",
+        "lti_tool.outbound.guard.socket.getaddrinfo",
         lambda name, port_, *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port_))],
     )
     try:

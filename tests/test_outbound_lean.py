@@ -177,7 +177,7 @@ def test_the_connection_goes_to_the_address_that_was_checked(monkeypatch):
             address = answers[min(len(asked) - 1, len(answers) - 1)]
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
 
-        monkeypatch.setattr("lti_tool.outbound.socket.getaddrinfo", resolver)
+        monkeypatch.setattr("lti_tool.outbound.guard.socket.getaddrinfo", resolver)
         client = OutboundClient(OutboundPolicy(deadline_seconds=0.5, allow_private=("127.0.0.2/32",)))
         answer = post(client, f"http://rebind.example:{server.port}/li/scores?type_id=1")
         assert answer.status == 200 and asked == ["rebind.example"]
@@ -205,7 +205,7 @@ def test_https_goes_to_the_checked_address_with_sni_and_verification_for_the_nam
         assert name == "lms.academy.test"
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port_))]
 
-    monkeypatch.setattr("lti_tool.outbound.socket.getaddrinfo", resolver)
+    monkeypatch.setattr("lti_tool.outbound.guard.socket.getaddrinfo", resolver)
     try:
         client = OutboundClient(policy(ca_bundle=cert, deadline_seconds=5.0))
         answer = post(client, f"https://lms.academy.test:{port}/scores")

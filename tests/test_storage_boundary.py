@@ -42,7 +42,7 @@ OWNERS: dict[str, str] = {
     "learner_registrations": "lti_tool/storage/learners.py",
     "attempts": "lti_tool/storage/learners.py",
     "sco_states": "lti_tool/storage/learners.py",
-    "grade_outbox": "lti_tool/storage/outbox.py",
+    "grade_outbox": "lti_tool/storage/outbox/",
     # One aggregate each.
     "platforms": "lti_tool/lti/platforms.py",
     "deployments": "lti_tool/lti/platforms.py",

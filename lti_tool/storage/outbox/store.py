@@ -21,29 +21,30 @@ both, on SQLite and PostgreSQL). Every method is one short statement, or two on 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import functools
 import logging
-import os
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from sqlalchemy import Boolean, Integer, Row, Text, and_, bindparam, case, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import Row, and_, case, func, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.elements import ColumnElement
 
-from lti_tool.storage.db import Database, StorageError
-from lti_tool.storage.models import GradeOutbox, UtcDateTime
+from lti_tool.storage.db import Database
+from lti_tool.storage.outbox.statements import (
+    _SETTLE_DEFAULTS,
+    S,
+    T,
+    _payload,
+    _settle_one_statement,
+    _settle_statements,
+    _upsert_statement,
+    item_from_row,
+)
 from sync.model import (
-    ActivityProgress,
-    GradingProgress,
-    LineItemRef,
     OutboxItem,
     OutboxStatus,
     ScoreUpdate,
@@ -53,26 +54,6 @@ from sync.ports import EnqueueResult, ResendFilter, SettleRequest, SettleResult
 
 logger = logging.getLogger(__name__)
 
-T = GradeOutbox.__table__
-S = OutboxStatus
-
-#: Columns replaced by a newer payload (``line_item_url`` is handled apart: kept when the new
-#: payload has none, it may have been resolved by find-or-create).
-_PAYLOAD_COLUMNS = (
-    "lineitems_url",
-    "resource_link_id",
-    "tag",
-    "label",
-    "resource_id",
-    "line_item_score_maximum",
-    "score_given",
-    "score_maximum",
-    "activity_progress",
-    "grading_progress",
-    "comment",
-    "outcome_at",
-)
-
 #: Buckets (seconds) of the delivery latency histogram: outcome change → platform accepted.
 LATENCY_BUCKETS: tuple[float, ...] = (1, 5, 15, 60, 300, 900, 3600, 21600, 86400)
 
@@ -80,215 +61,6 @@ LATENCY_BUCKETS: tuple[float, ...] = (1, 5, 15, 60, 300, 900, 3600, 21600, 86400
 def utc_now() -> datetime:
     """The default clock."""
     return datetime.now(UTC)
-
-
-class WorkerLockError(StorageError):
-    """Another sync worker already runs on this SQLite database."""
-
-    code = "sync_worker_running"
-
-
-def _payload(update: ScoreUpdate) -> dict[str, Any]:
-    li = update.line_item
-    return {
-        "platform_key": update.platform_key,
-        "line_item_key": update.line_item_key,
-        "user_id": update.user_id,
-        "line_item_url": li.url,
-        "lineitems_url": li.lineitems_url,
-        "resource_link_id": li.resource_link_id,
-        "tag": li.tag,
-        "label": li.label,
-        "resource_id": li.resource_id,
-        "line_item_score_maximum": float(li.score_maximum),
-        "score_given": update.score_given,
-        "score_maximum": update.score_maximum,
-        "activity_progress": str(update.activity_progress),
-        "grading_progress": str(update.grading_progress),
-        "comment": update.comment,
-        "outcome_at": update.outcome_at,
-    }
-
-
-def _dt(name: str) -> BindParameter[datetime]:
-    return bindparam(name, type_=UtcDateTime())
-
-
-@functools.cache
-def _upsert_statement(dialect: str) -> Any:
-    """``INSERT ... ON CONFLICT DO UPDATE ... WHERE newer RETURNING version``, built once per dialect
-    (statement construction costs more than its execution; parameters: ``_payload`` + ``now``)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    columns = ("platform_key", "line_item_key", "user_id", "line_item_url", *_PAYLOAD_COLUMNS)
-    values: dict[str, Any] = {name: bindparam(name, type_=T.c[name].type) for name in columns}
-    values.update(
-        status=S.PENDING.value,
-        version=1,
-        attempts=0,
-        next_attempt_at=_dt("now"),
-        grade_delivered=False,
-        created_at=_dt("now"),
-        updated_at=_dt("now"),
-    )
-    stmt = insert(T).values(values)
-    excluded = stmt.excluded
-    changes: dict[str, Any] = {name: excluded[name] for name in _PAYLOAD_COLUMNS}
-    changes.update(
-        line_item_url=func.coalesce(excluded.line_item_url, T.c.line_item_url),
-        version=T.c.version + 1,
-        attempts=0,
-        next_attempt_at=excluded.next_attempt_at,
-        last_error=None,
-        last_status_code=None,
-        # an in-flight row keeps its lease: one request per key at a time; the worker's settle
-        # sees the version moved and re-queues the newer payload
-        status=case((T.c.status == S.IN_FLIGHT.value, S.IN_FLIGHT.value), else_=S.PENDING.value),
-        updated_at=excluded.updated_at,
-    )
-    return stmt.on_conflict_do_update(
-        index_elements=[T.c.platform_key, T.c.line_item_key, T.c.user_id],
-        set_=changes,
-        where=excluded.outcome_at > T.c.outcome_at,
-    ).returning(T.c.version)
-
-
-def _settle_values(kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(values when the version matches, values applied whatever the version) of a settle kind."""
-    code = bindparam("status_code", type_=Integer())
-    error = bindparam("error", type_=Text())
-    if kind == "delivered":
-        sent = _dt("sent")
-        always: dict[str, Any] = {
-            "last_sent_timestamp": case(
-                (or_(T.c.last_sent_timestamp.is_(None), T.c.last_sent_timestamp < sent), sent),
-                else_=T.c.last_sent_timestamp,
-            ),
-            "delivered_at": _dt("now"),
-            "grade_delivered": or_(T.c.grade_delivered, bindparam("graded", type_=Boolean())),
-        }
-        return {"status": S.DELIVERED.value, "last_status_code": code, "last_error": None}, always
-    if kind == "superseded":
-        return {"status": S.SUPERSEDED.value, "last_status_code": code, "last_error": error}, {}
-    if kind == "retry":
-        current = {
-            "status": S.PENDING.value,
-            "attempts": T.c.attempts + 1,
-            "next_attempt_at": _dt("at"),
-            "last_status_code": code,
-            "last_error": error,
-        }
-        return current, {}
-    if kind == "dead":
-        return {"status": S.DEAD.value, "attempts": T.c.attempts + 1, "last_status_code": code, "last_error": error}, {}
-    if kind == "release":
-        return {"status": S.PENDING.value, "next_attempt_at": _dt("at")}, {}
-    raise ValueError(f"unknown settle kind {kind!r}")  # pragma: no cover - internal
-
-
-@functools.cache
-def _settle_statements(kind: str) -> tuple[Any, Any]:
-    """The two UPDATEs of a settle: version matches (applied), or moved on (re-queue)."""
-    current, always = _settle_values(kind)
-    in_flight = T.c.status == S.IN_FLIGHT.value
-    now = _dt("now")
-    applied = (
-        update(T)
-        .where(T.c.id == bindparam("item_id"), T.c.version == bindparam("expected_version"), in_flight)
-        .values(**always, **current, lease_expires_at=None, leased_by=None, updated_at=now)
-    )
-    moved = (
-        update(T)
-        .where(T.c.id == bindparam("item_id"))
-        .values(
-            **always,
-            status=case((in_flight, S.PENDING.value), else_=T.c.status),
-            next_attempt_at=case((in_flight, now), else_=T.c.next_attempt_at),
-            lease_expires_at=case((in_flight, None), else_=T.c.lease_expires_at),
-            leased_by=case((in_flight, None), else_=T.c.leased_by),
-            updated_at=case((in_flight, now), else_=T.c.updated_at),
-        )
-    )
-    return applied, moved
-
-
-@functools.cache
-def _settle_one_statement(kind: str) -> Any:
-    """Both branches of a settle in ONE statement, so a batch runs as one ``executemany``.
-
-    ``UPDATE ... WHERE id = :item_id``; every column is ``CASE WHEN <version matches and the row
-    is in flight> THEN <settled value> WHEN <in flight> THEN <re-queued value> ELSE <unchanged>``
-    (the right-hand sides all read the row as it was), the delivery facts apply whatever the
-    version. Same effect as ``_settle_statements``' applied-else-moved pair, without needing the
-    first statement's row count.
-    """
-    current, always = _settle_values(kind)
-    in_flight = T.c.status == S.IN_FLIGHT.value
-    matches = and_(T.c.version == bindparam("expected_version"), in_flight)
-    now = _dt("now")
-    applied: dict[str, Any] = {**current, "lease_expires_at": None, "leased_by": None, "updated_at": now}
-    moved: dict[str, Any] = {
-        "status": S.PENDING.value,
-        "next_attempt_at": now,
-        "lease_expires_at": None,
-        "leased_by": None,
-        "updated_at": now,
-    }
-    values: dict[str, Any] = dict(always)
-    for name, value in applied.items():
-        column = T.c[name]
-        requeued = moved.get(name, column)
-        values[name] = case((matches, value), (in_flight, requeued), else_=column)
-    return update(T).where(T.c.id == bindparam("item_id")).values(**values)
-
-
-#: Parameters every settle kind's statement binds (absent ones default to NULL / False).
-_SETTLE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "delivered": {"sent": None, "graded": False, "status_code": None},
-    "superseded": {"status_code": None, "error": None},
-    "retry": {"at": None, "status_code": None, "error": None},
-    "dead": {"status_code": None, "error": None},
-    "release": {"at": None},
-}
-
-
-def item_from_row(row: Row[Any] | Any) -> OutboxItem:
-    """Build the domain ``OutboxItem`` from a ``grade_outbox`` row."""
-    update = ScoreUpdate(
-        platform_key=row.platform_key,
-        line_item_key=row.line_item_key,
-        line_item=LineItemRef(
-            url=row.line_item_url,
-            lineitems_url=row.lineitems_url,
-            resource_link_id=row.resource_link_id,
-            tag=row.tag,
-            label=row.label,
-            score_maximum=row.line_item_score_maximum,
-            resource_id=row.resource_id,
-        ),
-        user_id=row.user_id,
-        score_given=row.score_given,
-        score_maximum=row.score_maximum,
-        activity_progress=ActivityProgress(row.activity_progress),
-        grading_progress=GradingProgress(row.grading_progress),
-        outcome_at=row.outcome_at,
-        comment=row.comment,
-    )
-    return OutboxItem(
-        id=row.id,
-        update=update,
-        status=OutboxStatus(row.status),
-        version=row.version,
-        attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at,
-        lease_expires_at=row.lease_expires_at,
-        last_status_code=row.last_status_code,
-        last_error=row.last_error,
-        delivered_at=row.delivered_at,
-        last_sent_timestamp=row.last_sent_timestamp,
-        grade_delivered=bool(row.grade_delivered),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -628,67 +400,6 @@ class SqlOutboxStore:
                 )
             )
         return out
-
-
-class SqliteWorkerLock:
-    """One sync worker per SQLite database (DESIGN.md §5.6): an exclusive ``flock`` on a file.
-
-    The operating system drops the lock when the process dies (even on ``kill -9``), so a crashed
-    worker never blocks its successor. On PostgreSQL no lock is needed (SKIP LOCKED claims).
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fh: IO[str] | None = None
-
-    @classmethod
-    def for_database(cls, db: Database) -> SqliteWorkerLock | None:
-        """The lock beside the SQLite file (None for PostgreSQL or an in-memory database)."""
-        if not db.is_sqlite:
-            return None
-        database = make_url(db.url).database
-        if not database or database == ":memory:":
-            return None
-        return cls(Path(database).with_name(Path(database).name + ".sync-worker.lock"))
-
-    def acquire(self) -> None:
-        """Take the lock or refuse.
-
-        Raises:
-            WorkerLockError: another process holds it.
-        """
-        fh = self.path.open("a+")
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            fh.close()
-            raise WorkerLockError(
-                f"a sync worker ({holder}) already runs on this SQLite database; SQLite runs one worker — "
-                "stop it first, or move to PostgreSQL (database.url) to run several"
-            ) from exc
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}\n")
-        fh.flush()
-        self._fh = fh
-
-    def release(self) -> None:
-        """Drop the lock."""
-        if self._fh is not None:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
-
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        """``with lock.held():`` acquire, then release at the end."""
-        self.acquire()
-        try:
-            yield
-        finally:
-            self.release()
 
 
 def outbox_rows_for(

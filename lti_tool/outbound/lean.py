@@ -1,0 +1,245 @@
+"""The lean POST path (issue 16: grade delivery CPU): request head, raw HTTP/1.1 answer reader."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import zlib
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from lti_tool.outbound.guard import _Call
+from lti_tool.outbound.policy import DEFAULT_PORTS, ConnectionFailed, OutboundTimeout, ResponseTooLarge
+
+
+def _lean_head(url: str, user_agent: str) -> tuple[tuple[str, str, int], str]:
+    """``((scheme, host, port), request line + Host + base headers)`` of a POST to ``url``."""
+    parts = urlsplit(requests.utils.requote_uri(url))
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise ValueError("not an http(s) URL")
+    hostname = parts.hostname
+    if not hostname.isascii():
+        hostname = hostname.encode("idna").decode("ascii")
+    port = parts.port or DEFAULT_PORTS[scheme]
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if any(c <= " " or c >= "\x7f" for c in target) or any(c <= " " or c in "/?#@" for c in hostname):
+        raise ValueError("not a usable URL")
+    host_header = f"[{hostname}]" if ":" in hostname else hostname
+    if port != DEFAULT_PORTS[scheme]:
+        host_header = f"{host_header}:{port}"
+    prefix = (
+        f"POST {target} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: {user_agent}\r\n"
+        "Accept: */*\r\nAccept-Encoding: identity\r\nConnection: keep-alive\r\n"
+    )
+    return (scheme, hostname, port), prefix
+
+
+def _lean_message(prefix: str, headers: dict[str, str], body: bytes, host: _HostName) -> bytes:
+    """The whole request: ``prefix`` (from :func:`_lean_head`), ``headers``, length and ``body``."""
+    head = [prefix]
+    for name, value in headers.items():
+        if "\r" in value or "\n" in value or "\r" in name or "\n" in name or ":" in name:
+            raise ConnectionFailed(f"{host}: a request header is not valid")
+        head.append(f"{name}: {value}\r\n")
+    head.append(f"Content-Length: {len(body)}\r\n\r\n")
+    return "".join(head).encode("latin-1") + body
+
+
+def _lean_send(
+    conn: Any, message: bytes, call: _Call, timeouts: tuple[float, float], total: float, host: _HostName
+) -> socket.socket:
+    """Connect ``conn`` if it has no socket (guarded: resolved, checked, connected to the checked
+    address), put its socket under the call's deadline and send ``message``; the socket."""
+    connect, read = timeouts
+    if conn.sock is None:
+        conn.timeout = max(min(connect, total), 0.001)
+        conn.connect()  # guarded: resolved, checked, connected to the checked address
+    sock: socket.socket = conn.sock
+    call.attach(sock)
+    remaining = call.remaining()
+    if remaining <= 0:
+        raise OutboundTimeout(f"{host} did not answer within {total:g} s")
+    sock.settimeout(max(min(read, remaining), 0.001))
+    sock.sendall(message)
+    return sock
+
+
+class RawAnswer:
+    """What :meth:`OutboundClient.post_bytes` got back: status, reason, headers and the whole body."""
+
+    __slots__ = ("body", "headers", "reason", "status")
+
+    def __init__(self, status: int, reason: str, headers: dict[str, str], body: bytes) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers  # lower-cased names
+        self.body = body
+
+    def header(self, name: str) -> str | None:
+        """A response header (name in any case), repeated ones joined with ``, ``."""
+        return self.headers.get(name.lower())
+
+    def text(self) -> str:
+        """The body as text (charset from ``Content-Type``, else UTF-8; undecodable bytes replaced)."""
+        charset = "utf-8"
+        for part in self.headers.get("content-type", "").split(";")[1:]:
+            name, _, value = part.strip().partition("=")
+            if name.lower() == "charset" and value:
+                charset = value.strip('"')
+        try:
+            return self.body.decode(charset, "replace")
+        except LookupError:
+            return self.body.decode("utf-8", "replace")
+
+
+_MAX_HEAD = 65536  # longest status line + headers (http.client's line limit)
+_MAX_HEADERS = 100
+
+
+class _Reader:
+    """Buffered reads from one socket."""
+
+    __slots__ = ("buf", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+
+    def fill(self) -> bool:
+        data = self.sock.recv(65536)
+        if not data:
+            return False
+        self.buf += data
+        return True
+
+    def until(self, marker: bytes, limit: int) -> bytes:
+        while True:
+            at = self.buf.find(marker)
+            if at >= 0:
+                found, self.buf = self.buf[:at], self.buf[at + len(marker) :]
+                return found
+            if len(self.buf) > limit:
+                raise http.client.LineTooLong("header section")
+            if not self.fill():
+                raise http.client.IncompleteRead(self.buf)
+
+    def exact(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            if not self.fill():
+                raise http.client.IncompleteRead(self.buf, n - len(self.buf))
+        found, self.buf = self.buf[:n], self.buf[n:]
+        return found
+
+
+def _read_answer(sock: socket.socket, limit: int, call: _Call, host: _HostName) -> tuple[RawAnswer, bool]:
+    """Read one HTTP/1.x answer (1xx skipped); returns it and whether the connection may be reused."""
+    reader = _Reader(sock)
+    while True:
+        head = reader.until(b"\r\n\r\n", _MAX_HEAD)
+        lines = head.decode("latin-1").split("\r\n")
+        version, _, rest = lines[0].partition(" ")
+        code, _, reason = rest.partition(" ")
+        if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
+            raise http.client.BadStatusLine(lines[0][:100])
+        status = int(code)
+        if len(lines) > _MAX_HEADERS + 1:
+            raise http.client.HTTPException("too many headers")
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, colon, value = line.partition(":")
+            if not colon or not name or name != name.strip():
+                raise http.client.HTTPException("malformed header")
+            key = name.lower()
+            value = value.strip()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        if 100 <= status < 200 and status != 101:
+            continue  # interim answer: the real one follows
+        break
+    keep = version == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
+    length_text = headers.get("content-length")
+    chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+    if status in (204, 304) or status < 200:
+        body = b""
+    elif chunked:
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            line = reader.until(b"\r\n", 4096)
+            try:
+                chunk_size = int(line.split(b";", 1)[0].strip() or b"x", 16)
+            except ValueError:
+                raise http.client.HTTPException("bad chunk size") from None
+            if chunk_size < 0:
+                raise http.client.HTTPException("bad chunk size")
+            if chunk_size == 0:
+                while reader.until(b"\r\n", _MAX_HEAD):  # trailers up to the empty line
+                    pass
+                break
+            size += chunk_size
+            if size > limit:
+                raise ResponseTooLarge(f"the answer of {host} is larger than {limit} bytes")
+            parts.append(reader.exact(chunk_size))
+            reader.exact(2)
+            if call.expired:
+                raise OutboundTimeout(f"{host} did not answer in time")
+        body = b"".join(parts)
+    elif length_text is not None:
+        if not length_text.isdigit():
+            raise http.client.HTTPException("bad Content-Length")
+        length = int(length_text)
+        if length > limit:
+            raise ResponseTooLarge(f"the answer of {host} is larger than {limit} bytes")
+        body = reader.exact(length)
+    else:  # read until the server closes
+        keep = False
+        while reader.fill():
+            if len(reader.buf) > limit:
+                raise ResponseTooLarge(f"the answer of {host} is larger than {limit} bytes")
+        body, reader.buf = reader.buf, b""
+    if reader.buf:
+        keep = False  # more than one answer's worth: do not trust the connection
+    encoding = headers.get("content-encoding", "").strip().lower()
+    if body and encoding in ("gzip", "x-gzip", "deflate"):
+        body = _decompress(body, encoding, limit, host)
+    return RawAnswer(status, reason.strip(), headers, body), keep
+
+
+def _decompress(body: bytes, encoding: str, limit: int, host: _HostName) -> bytes:
+    """A gzip/deflate body decoded (a server may compress although ``identity`` was asked), capped."""
+    wbits = 16 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS
+    try:
+        decoder = zlib.decompressobj(wbits)
+        out = decoder.decompress(body, limit + 1)
+    except zlib.error:
+        if encoding != "deflate":
+            raise http.client.HTTPException("bad gzip body") from None
+        try:  # raw deflate, as some servers send it
+            decoder = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = decoder.decompress(body, limit + 1)
+        except zlib.error:
+            raise http.client.HTTPException("bad deflate body") from None
+    if len(out) > limit or decoder.unconsumed_tail:
+        raise ResponseTooLarge(f"the answer of {host} is larger than {limit} bytes")
+    return out
+
+
+class _HostName:
+    """The host of a URL for error messages, parsed on first use (not on every successful call)."""
+
+    __slots__ = ("_url",)
+
+    def __init__(self, url: str | bytes) -> None:
+        self._url = url
+
+    def __str__(self) -> str:
+        url = self._url if isinstance(self._url, str) else self._url.decode("utf-8", "replace")
+        try:
+            return urlsplit(url).hostname or "?"
+        except ValueError:
+            return "?"
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
