@@ -44,8 +44,8 @@ OWNERS: dict[str, str] = {
     "sco_states": "lti_tool/storage/learners.py",
     "grade_outbox": "lti_tool/storage/outbox/",
     # One aggregate each.
-    "platforms": "lti_tool/lti/platforms.py",
-    "deployments": "lti_tool/lti/platforms.py",
+    "platforms": "lti_tool/lti/platforms/",
+    "deployments": "lti_tool/lti/platforms/",
     "launch_states": "lti_tool/lti/launches.py",
     "lti_launches": "lti_tool/lti/launches.py",
     "service_tokens": "lti_tool/lti/tokens.py",

@@ -117,7 +117,7 @@ def insert_statements(
     existing = existing_statements(session, tenant, ids)
     voiding_targets: dict[str, str] = {}
     rows: list[dict[str, Any]] = []
-    agents: list[tuple[int, dict[str, Any]]] = []
+    fresh: list[dict[str, Any]] = []
     for new in batch:
         st = new.statement
         sid = st["id"].lower()
@@ -125,67 +125,17 @@ def insert_statements(
             if not same_statement(existing[sid], st):
                 raise LrsConflict(f"statement {sid} is already stored with different content")
             continue
-        obj = st["object"]
-        ref = obj["id"].lower() if obj.get("objectType") == "StatementRef" else None
-        is_voiding = st["verb"]["id"] == VOIDED
-        if is_voiding and ref:
-            voiding_targets[ref] = sid
-        registration = (st.get("context") or {}).get("registration")
-        ts = parse_timestamp(st.get("timestamp")) or stored
-        rows.append(
-            {
-                "tenant": tenant,
-                "statement_id": sid,
-                "registration": registration.lower() if registration else None,
-                "verb_id": st["verb"]["id"],
-                "ref_target": ref,
-                "voided": False,
-                "is_voiding": is_voiding,
-                "stored": stored,
-                "timestamp": ts,
-                "credential_id": credential_id,
-                "payload": dumps(st),
-                "attachment_hashes": dumps(new.attachment_hashes) if new.attachment_hashes else None,
-            }
-        )
-        agents.append((len(rows) - 1, st))
+        row = _statement_row(tenant, new, credential_id=credential_id, stored=stored)
+        if row["is_voiding"] and row["ref_target"]:
+            voiding_targets[row["ref_target"]] = sid
+        rows.append(row)
+        fresh.append(st)
     if voiding_targets:
-        targets = (
-            session.connection()
-            .execute(
-                select(LrsStatement.statement_id, LrsStatement.is_voiding).where(
-                    LrsStatement.tenant == tenant, LrsStatement.statement_id.in_(list(voiding_targets))
-                )
-            )
-            .all()
-        )
-        batch_voiding = {r["statement_id"] for r in rows if r["is_voiding"]}
-        for target_id, target_is_voiding in targets:
-            if target_is_voiding:
-                raise LrsBadRequest(f"statement {voiding_targets[target_id]} voids {target_id}, a voiding statement")
-        for target in voiding_targets:
-            if target in batch_voiding:
-                raise LrsBadRequest(f"statement {voiding_targets[target]} voids {target}, a voiding statement")
+        _refuse_voiding_of_voiding(session, tenant, voiding_targets, rows)
     if not rows:
         return ids
     seqs = _insert_rows(session, rows)
-    link_agents: list[dict[str, Any]] = []
-    link_acts: list[dict[str, Any]] = []
-    for (index, st), seq in zip(agents, seqs, strict=True):
-        # one row per name: direct (actor/object) rows serve both filters, the others only related_*
-        direct = agent_keys_of(st, related=False)
-        link_agents += [{"seq": seq, "agent_key": k, "direct": True} for k in direct]
-        link_agents += [{"seq": seq, "agent_key": k, "direct": False} for k in agent_keys_of(st, related=True) - direct]
-        d_acts = activity_ids_of(st, related=False)
-        link_acts += [{"seq": seq, "activity_id": a, "direct": True} for a in d_acts]
-        link_acts += [
-            {"seq": seq, "activity_id": a, "direct": False} for a in activity_ids_of(st, related=True) - d_acts
-        ]
-        del index
-    if link_agents:
-        session.connection().execute(LrsStatementAgent.__table__.insert(), link_agents)
-    if link_acts:
-        session.connection().execute(LrsStatementActivity.__table__.insert(), link_acts)
+    _insert_links(session, fresh, seqs)
     if voiding_targets:
         session.connection().execute(
             update(LrsStatement)
@@ -196,8 +146,74 @@ def insert_statements(
             )
             .values(voided=True)
         )
-    _remember_activities(session, tenant, [st for _, st in agents])
+    _remember_activities(session, tenant, fresh)
     return ids
+
+
+def _statement_row(tenant: str, new: NewStatement, *, credential_id: int | None, stored: datetime) -> dict[str, Any]:
+    """The ``lrs_statements`` row of a new statement."""
+    st = new.statement
+    obj = st["object"]
+    ref = obj["id"].lower() if obj.get("objectType") == "StatementRef" else None
+    is_voiding = st["verb"]["id"] == VOIDED
+    registration = (st.get("context") or {}).get("registration")
+    ts = parse_timestamp(st.get("timestamp")) or stored
+    return {
+        "tenant": tenant,
+        "statement_id": st["id"].lower(),
+        "registration": registration.lower() if registration else None,
+        "verb_id": st["verb"]["id"],
+        "ref_target": ref,
+        "voided": False,
+        "is_voiding": is_voiding,
+        "stored": stored,
+        "timestamp": ts,
+        "credential_id": credential_id,
+        "payload": dumps(st),
+        "attachment_hashes": dumps(new.attachment_hashes) if new.attachment_hashes else None,
+    }
+
+
+def _refuse_voiding_of_voiding(
+    session: Session, tenant: str, voiding_targets: Mapping[str, str], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Raise :class:`LrsBadRequest` when a voiding statement targets a (stored or batched) voiding statement."""
+    targets = (
+        session.connection()
+        .execute(
+            select(LrsStatement.statement_id, LrsStatement.is_voiding).where(
+                LrsStatement.tenant == tenant, LrsStatement.statement_id.in_(list(voiding_targets))
+            )
+        )
+        .all()
+    )
+    batch_voiding = {r["statement_id"] for r in rows if r["is_voiding"]}
+    for target_id, target_is_voiding in targets:
+        if target_is_voiding:
+            raise LrsBadRequest(f"statement {voiding_targets[target_id]} voids {target_id}, a voiding statement")
+    for target in voiding_targets:
+        if target in batch_voiding:
+            raise LrsBadRequest(f"statement {voiding_targets[target]} voids {target}, a voiding statement")
+
+
+def _insert_links(session: Session, statements: Sequence[Mapping[str, Any]], seqs: Sequence[int]) -> None:
+    """The agent and activity index rows of the stored statements."""
+    link_agents: list[dict[str, Any]] = []
+    link_acts: list[dict[str, Any]] = []
+    for st, seq in zip(statements, seqs, strict=True):
+        # one row per name: direct (actor/object) rows serve both filters, the others only related_*
+        direct = agent_keys_of(st, related=False)
+        link_agents += [{"seq": seq, "agent_key": k, "direct": True} for k in direct]
+        link_agents += [{"seq": seq, "agent_key": k, "direct": False} for k in agent_keys_of(st, related=True) - direct]
+        d_acts = activity_ids_of(st, related=False)
+        link_acts += [{"seq": seq, "activity_id": a, "direct": True} for a in d_acts]
+        link_acts += [
+            {"seq": seq, "activity_id": a, "direct": False} for a in activity_ids_of(st, related=True) - d_acts
+        ]
+    if link_agents:
+        session.connection().execute(LrsStatementAgent.__table__.insert(), link_agents)
+    if link_acts:
+        session.connection().execute(LrsStatementActivity.__table__.insert(), link_acts)
 
 
 def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:

@@ -1,7 +1,7 @@
 """The operator console's view of the academies: every registration with its usage.
 
 A read model over two owners, in one session: the registrations from :mod:`lti_tool.lti.platforms`
-(which also refuses a pending one: ``platforms.refuse_pending``), their usage from
+(which also refuses a pending one: ``platforms.registrations.refuse_pending``), their usage from
 :mod:`lti_tool.storage.learners` (three grouped queries, whatever the number of platforms).
 """
 

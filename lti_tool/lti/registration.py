@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from lti_tool.lti import platforms as platform_ops
+from lti_tool.lti.platforms import registrations as platform_registrations
 from lti_tool.lti.registration_config import (
     ConfigurationInvalid,
     ConfigurationUnreachable,
@@ -251,7 +251,7 @@ class DynamicRegistration:
         """
         active = platform.issuer.rstrip("/") in self.auto_approve
         name = registration_name(platform)
-        record = platform_ops.DynamicRegistrationRecord(
+        record = platform_registrations.DynamicRegistrationRecord(
             issuer=platform.issuer,
             client_id=answer.client_id,
             name=name,
@@ -270,7 +270,7 @@ class DynamicRegistration:
             },
         )
         status = PlatformStatus.ACTIVE if active else PlatformStatus.PENDING
-        stored = platform_ops.save_dynamic_registration(self.db, record, status=status, now=now)
+        stored = platform_registrations.save_dynamic_registration(self.db, record, status=status, now=now)
         if stored.updated:
             logger.info(
                 "dynamic registration updated: platform %d (%s, client %s, deployment %s%s, still %s; changed: %s)",

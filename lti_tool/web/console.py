@@ -21,6 +21,7 @@ from lti_tool import audit
 from lti_tool.lti import academies as academy_admin
 from lti_tool.lti import platforms as platform_ops
 from lti_tool.lti.errors import PlatformAdminError
+from lti_tool.lti.platforms import registrations as platform_registrations
 from lti_tool.storage.models import PlatformStatus
 from lti_tool.storage.outbox import PlatformSummary, SqlOutboxStore
 from lti_tool.web import services
@@ -82,7 +83,7 @@ def academy_status(platform_id: int) -> Any:
     action = request.form.get("action", "")
     try:
         if action == "refuse":
-            info = platform_ops.refuse_pending(services().db, platform_id, actor=actor())
+            info = platform_registrations.refuse_pending(services().db, platform_id, actor=actor())
             flash(_("Registration %(name)s refused and forgotten.", name=info.name or info.issuer))
         elif action in _STATUS_CHANGES:
             info = platform_ops.set_status(services().db, platform_id, _STATUS_CHANGES[action], actor=actor())

@@ -18,9 +18,9 @@ import logging
 from flask import Flask, Response, request
 
 from lti_tool import ratelimit
-from lti_tool.lti import platforms
 from lti_tool.lti.gate import PlatformGate
 from lti_tool.lti.launches import LoginBudget
+from lti_tool.lti.platforms import registrations as pending_registrations
 from lti_tool.ratelimit import RateLimited, client_address
 from lti_tool.storage.models import utcnow
 from lti_tool.web import services
@@ -131,10 +131,10 @@ def guard_registration() -> None:
         window_seconds=3600,
         what="registration requests",
     )
-    platforms.purge_stale_pending(
-        db, older_than=platforms.pending_cutoff(utcnow(), settings.lti.pending_registration_ttl_seconds)
+    pending_registrations.purge_stale_pending(
+        db, older_than=pending_registrations.pending_cutoff(utcnow(), settings.lti.pending_registration_ttl_seconds)
     )
-    pending = platforms.count_pending(db)
+    pending = pending_registrations.count_pending(db)
     if pending >= settings.lti.max_pending_registrations:
         logger.warning(
             "dynamic registration refused: %d registrations await approval", pending, extra={"action": "pending_cap"}
