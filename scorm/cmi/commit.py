@@ -8,11 +8,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import Enum
 from functools import lru_cache
 from typing import Any, Final
 
 from scorm.cmi.access import _coerce, _read, _write
-from scorm.cmi.errors import ErrorKind, error_code, error_message
+from scorm.cmi.errors import ErrorKind, Version, error_code, error_message
 from scorm.cmi.paths import CACHEABLE_NAME_LENGTH, K
 from scorm.cmi.state import _pack, _unpack
 
@@ -96,9 +97,82 @@ class CommitResult:
         return bool(self.stored)
 
 
+class _Applied(Enum):
+    """How one committed element ended when it was not rejected."""
+
+    STORED = "stored"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(slots=True)
+class _Draft:
+    """The values/counts a commit reads and writes; copied on the first write only."""
+
+    values: dict[str, str]
+    counts: dict[str, int]
+    copied: bool = False
+
+    def make_writable(self) -> None:
+        if not self.copied:
+            self.values = dict(self.values)
+            self.counts = dict(self.counts)
+            self.copied = True
+
+
 def _truncate(value: Any) -> str:
     text = value if isinstance(value, str) else repr(value)
     return text if len(text) <= TRUNCATE_AT else text[:TRUNCATE_AT] + "…"
+
+
+def _in_commit_order(
+    changes: Mapping[str, Any] | Iterable[tuple[str, Any]],
+) -> list[tuple[str, Any]]:
+    """The commit's pairs sorted by :func:`commit_order_key`, ties kept in input order."""
+    items = changes.items() if isinstance(changes, Mapping) else changes
+    decorated = [(commit_order_key(e), i, e, raw) for i, (e, raw) in enumerate(items)]
+    decorated.sort()
+    return [(e, raw) for _, _, e, raw in decorated]
+
+
+def _apply_one(
+    version: Version, draft: _Draft, element: str, raw: Any
+) -> _Applied | ErrorKind | None:
+    """Apply one committed pair to ``draft``: stored, unchanged, rejected (its kind) or None.
+
+    None (nothing to record) is what a keyword element yields should its write ever succeed.
+    """
+    current = draft.values.get(element)
+    if current is not None and raw == current:
+        return _Applied.UNCHANGED
+    text = _coerce(raw)
+    if text is None:
+        return K.TYPE_MISMATCH
+    if element.endswith(("._count", "._children", "._version")):
+        derived, read_kind = _read(version, draft.values, draft.counts, element)
+        if read_kind is K.NO_ERROR and derived == text:
+            return _Applied.UNCHANGED
+        return _write(version, {}, {}, element, text)
+    draft.make_writable()
+    kind = _write(version, draft.values, draft.counts, element, text)
+    if kind is None:
+        return _Applied.STORED
+    if kind is K.READ_ONLY and _read(version, draft.values, draft.counts, element) == (
+        text,
+        K.NO_ERROR,
+    ):
+        return _Applied.UNCHANGED  # an RO default (not stored) echoed back unchanged
+    return kind
+
+
+def _rejection(version: Version, element: str, raw: Any, kind: ErrorKind) -> Rejection:
+    code = error_code(kind, version)
+    return Rejection(
+        element=element,
+        value=_truncate(raw),
+        code=code,
+        kind=kind,
+        message=error_message(code, version),
+    )
 
 
 def apply_commit(
@@ -129,56 +203,19 @@ def apply_commit(
         UnknownVersionError: unknown version.
     """
     v, values, counts = _unpack(state, version)
-    items = changes.items() if isinstance(changes, Mapping) else changes
-    decorated = [(commit_order_key(e), i, e, raw) for i, (e, raw) in enumerate(items)]
-    decorated.sort()
-    ordered = [(e, raw) for _, _, e, raw in decorated]
-    new_values: dict[str, str] | None = None
-    new_counts: dict[str, int] = counts
+    ordered = _in_commit_order(changes)
+    draft = _Draft(values, counts)
     stored: list[str] = []
     rejected: list[Rejection] = []
     unchanged = 0
     for element, raw in ordered:
-        current = (new_values if new_values is not None else values).get(element)
-        if current is not None and raw == current:
+        result = _apply_one(v, draft, element, raw)
+        if result is _Applied.STORED:
+            stored.append(element)
+        elif result is _Applied.UNCHANGED:
             unchanged += 1
-            continue
-        text = _coerce(raw)
-        if text is None:
-            kind: ErrorKind | None = K.TYPE_MISMATCH
-        elif element.endswith(("._count", "._children", "._version")):
-            derived, read_kind = _read(
-                v, new_values if new_values is not None else values, new_counts, element
-            )
-            if read_kind is K.NO_ERROR and derived == text:
-                unchanged += 1
-                continue
-            kind = _write(v, {}, {}, element, text)
-        else:
-            if new_values is None:
-                new_values = dict(values)
-                new_counts = dict(counts)
-            kind = _write(v, new_values, new_counts, element, text)
-            if kind is None:
-                stored.append(element)
-                continue
-            if kind is K.READ_ONLY and _read(v, new_values, new_counts, element) == (
-                text,
-                K.NO_ERROR,
-            ):
-                unchanged += 1  # an RO default (not stored) echoed back unchanged
-                continue
-        if kind is not None:
-            code = error_code(kind, v)
-            rejected.append(
-                Rejection(
-                    element=element,
-                    value=_truncate(raw),
-                    code=code,
-                    kind=kind,
-                    message=error_message(code, v),
-                )
-            )
+        elif result is not None:
+            rejected.append(_rejection(v, element, raw, result))
     if rejected:
         logger.info(
             "commit rejected %d of %d elements",
@@ -194,7 +231,7 @@ def apply_commit(
             rejected=tuple(rejected),
         )
     return CommitResult(
-        state=_pack(v, new_values or {}, new_counts),
+        state=_pack(v, draft.values, draft.counts),
         stored=tuple(stored),
         unchanged=unchanged,
         rejected=tuple(rejected),
