@@ -139,11 +139,9 @@ def _apply_one(
 ) -> _Applied | ErrorKind | None:
     """Apply one committed pair to ``draft``: stored, unchanged, rejected (its kind) or None.
 
-    None (nothing to record) is what a keyword element yields should its write ever succeed.
+    The caller has skipped a value equal to the stored one. None (nothing to record) is what a
+    keyword element yields should its write ever succeed.
     """
-    current = draft.values.get(element)
-    if current is not None and raw == current:
-        return _Applied.UNCHANGED
     text = _coerce(raw)
     if text is None:
         return K.TYPE_MISMATCH
@@ -209,6 +207,10 @@ def apply_commit(
     rejected: list[Rejection] = []
     unchanged = 0
     for element, raw in ordered:
+        current = draft.values.get(element)
+        if current is not None and raw == current:
+            unchanged += 1  # the hot path of a resent model: no call, no validation
+            continue
         result = _apply_one(v, draft, element, raw)
         if result is _Applied.STORED:
             stored.append(element)
