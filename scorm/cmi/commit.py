@@ -150,7 +150,8 @@ def _apply_one(
         if read_kind is K.NO_ERROR and derived == text:
             return _Applied.UNCHANGED
         return _write(version, {}, {}, element, text)
-    draft.make_writable()
+    if not draft.copied:
+        draft.make_writable()
     kind = _write(version, draft.values, draft.counts, element, text)
     if kind is None:
         return _Applied.STORED
