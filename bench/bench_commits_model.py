@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scorm.cmi import apply_commit, initial_state, set_value
-from scorm.cmi.model import commit_order_key
+from scorm.cmi.commit import commit_order_key
 
 
 def body_2004(step: int = 0) -> dict[str, str]:

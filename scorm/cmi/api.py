@@ -32,6 +32,7 @@ from scorm.cmi.errors import (
     error_message,
     normalise_version,
 )
+from scorm.cmi.state import _unpack
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class ApiSession:
 def open_session(state: dict[str, Any], version: str) -> ApiSession:
     """A not-yet-initialised API instance over a state document (e.g. from initial_state)."""
     v = normalise_version(version)
-    _model._unpack(state, v)
+    _unpack(state, v)
     return ApiSession(version=v, state=state)
 
 

@@ -21,13 +21,12 @@ from typing import Any, Final
 
 from scorm.cmi.durations import format_span, parse_span
 from scorm.cmi.errors import InvalidArgumentError, Version, normalise_version
-from scorm.cmi.model import (
-    _PLANS,
+from scorm.cmi.paths import _PLANS, normalise_element
+from scorm.cmi.state import (
     SHARED_DATA_ACCESS,
     _unpack,
     evaluated_completion_status,
     evaluated_success_status,
-    normalise_element,
 )
 
 logger = logging.getLogger(__name__)

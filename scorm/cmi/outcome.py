@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from scorm.cmi.durations import CS_PER_SECOND, parse_span
 from scorm.cmi.errors import InvalidArgumentError
-from scorm.cmi.model import _unpack, evaluated_completion_status, evaluated_success_status
+from scorm.cmi.state import _unpack, evaluated_completion_status, evaluated_success_status
 from scorm.outcome import Completion, Outcome, Success
 
 logger = logging.getLogger(__name__)

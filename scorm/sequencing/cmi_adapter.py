@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from scorm.cmi.errors import CmiError
-from scorm.cmi.model import evaluated_completion_status, evaluated_success_status
 from scorm.cmi.outcome import outcome_from_state
+from scorm.cmi.state import evaluated_completion_status, evaluated_success_status
 from scorm.sequencing.errors import InvalidTrackingValue
 from scorm.sequencing.reporting import report_sco_outcome
 from scorm.sequencing.tracking import (

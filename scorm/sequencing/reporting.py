@@ -119,14 +119,7 @@ def report_sco_outcome(
         raise NotALeaf(f'"{activity_id}" is a section, not a SCO; only SCOs report results.')
     new: State = clone_state(state)
     a_st = new["activities"][activity_id]
-    if lesson_status is not None:
-        completion, success = _lesson_status_12(a_st, lesson_status, completion, success)
-    reported = {
-        "completed": _lookup(COMPLETION_VALUES, "completion", completion),
-        "satisfied": _lookup(SUCCESS_VALUES, "success", success),
-        "measure": _check_unit("measure", measure, -1.0),
-        "progress": _check_unit("progress", progress, 0.0),
-    }
+    reported = _reported_status(a_st, completion, success, measure, progress, lesson_status)
     primary_scores = _scores(scores or {}, "score")
     entry = (objectives or {}).get(activity.primary.key) if activity.primary.key != PRIMARY_KEY else None
     if entry is not None:
@@ -143,6 +136,25 @@ def report_sco_outcome(
     _record_objectives(new, activity, objectives or {})
     overall_rollup(tree, new, activity_id)
     return new
+
+
+def _reported_status(
+    a_st: dict[str, Any],
+    completion: str | None,
+    success: str | None,
+    measure: float | None,
+    progress: float | None,
+    lesson_status: str | None,
+) -> dict[str, Any]:
+    """The SCO's primary status, checked (SCORM 1.2 ``lesson_status`` fills completion/success)."""
+    if lesson_status is not None:
+        completion, success = _lesson_status_12(a_st, lesson_status, completion, success)
+    return {
+        "completed": _lookup(COMPLETION_VALUES, "completion", completion),
+        "satisfied": _lookup(SUCCESS_VALUES, "success", success),
+        "measure": _check_unit("measure", measure, -1.0),
+        "progress": _check_unit("progress", progress, 0.0),
+    }
 
 
 def _record_primary(

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from scorm.cmi import ErrorKind, apply_commit, get_value, initial_state, set_value
-from scorm.cmi.model import commit_order_key
+from scorm.cmi.commit import commit_order_key
 
 
 def _fresh(version):

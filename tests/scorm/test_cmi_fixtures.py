@@ -28,7 +28,7 @@ from scorm.cmi import (
     set_value,
     table_for,
 )
-from scorm.cmi.model import normalise_element
+from scorm.cmi.paths import normalise_element
 
 
 def _fixtures() -> Path:

@@ -618,14 +618,14 @@ def test_invalid_state_documents(state):
 
 
 def test_long_element_names_are_undefined_and_not_memoised():
-    from scorm.cmi import model
+    from scorm.cmi import model, paths
 
-    before = model._normalise_cached.cache_info().currsize
+    before = paths._normalise_cached.cache_info().currsize
     long_name = "cmi." + "x" * 5000
     assert get_value(empty_state("2004"), long_name, "2004") == ("", 401)
     assert set_value(empty_state("1.2"), long_name, "v", "1.2")[1] == 201
     assert model.commit_order_key(long_name).startswith("15cmi\x00")
-    assert model._normalise_cached.cache_info().currsize == before
+    assert paths._normalise_cached.cache_info().currsize == before
 
 
 def test_nav_request_valid_with_long_target():

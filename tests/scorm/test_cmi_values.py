@@ -435,7 +435,7 @@ def test_non_string_values_2004(value, stored, code):
 
 def test_every_writable_element_has_value_cases():
     from scorm.cmi import table_for
-    from scorm.cmi.model import normalise_element
+    from scorm.cmi.paths import normalise_element
 
     # response formats are covered per interaction type in test_cmi_responses.py
     elsewhere = {
