@@ -16,18 +16,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from lti_tool.services import Services
 from lti_tool.storage import Database
-from lti_tool.storage.models import Course, CourseVersion
+from lti_tool.storage import courses as course_store
+from lti_tool.storage.courses import find_course
 from scorm.packaging import ImportedPackage, ImportLimits, PackageError, extract_package, package_digest
 from scorm.packaging.cmi5 import Cmi5Course
 from scorm.packaging.scorm_manifest import ScormManifest
 from scorm.packaging.tincan import TinCanManifest
+
+if TYPE_CHECKING:
+    from lti_tool.storage.models import Course, CourseVersion
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +181,7 @@ def import_package(
     # Hashed once: the digest checks for identical bytes and is handed to the importer.
     digest = package_digest(source, limits.chunk_bytes)
     with services.db.session() as s:
-        existing = s.scalars(select(CourseVersion).where(CourseVersion.sha256 == digest.sha256)).first()
+        existing = course_store.version_by_sha256(s, digest.sha256)
         if existing is not None:
             return _outcome("unchanged", existing)
 
@@ -210,9 +213,9 @@ def _target_course(s: Session, package: ImportedPackage, course_key: str | None)
             raise CourseNotFound(f"no course '{course_key}' to add a version to: see 'cbsi-connect packages list'")
         return course
     key = course_key_for(package)
-    course = s.scalars(select(Course).where(Course.key == key)).first()
+    course = course_store.course_by_key(s, key)
     if course is None:
-        course = Course(
+        course = course_store.new_course(
             key=key,
             title=package.title[:512],
             description=package.description or "",
@@ -228,8 +231,8 @@ def _new_version(
     s: Session, course: Course, package: ImportedPackage, content_dir: str, source_name: str, imported_by: str
 ) -> CourseVersion:
     """Record the package as the course's next version; its metadata becomes the course's."""
-    latest = s.scalar(select(func.max(CourseVersion.version)).where(CourseVersion.course_id == course.id))
-    version = CourseVersion(
+    latest = course_store.latest_version_number(s, course.id)
+    version = course_store.new_version(
         course_id=course.id,
         version=(latest or 0) + 1,
         sha256=package.sha256,
@@ -256,16 +259,6 @@ def _new_version(
     s.flush()
     s.refresh(version, ["course"])
     return version
-
-
-def find_course(s: Session, ident: str) -> Course | None:
-    """A course by numeric id or by key, in the caller's session."""
-    course = s.get(Course, int(ident)) if ident.isdigit() else None
-    return course or s.scalars(_COURSE_BY_KEY, {"key": ident}).first()
-
-
-# Built once: every learner's launch looks its course up by key.
-_COURSE_BY_KEY = select(Course).where(Course.key == bindparam("key")).limit(1)
 
 
 def _outcome(status: str, version: CourseVersion) -> ImportOutcome:
@@ -313,22 +306,9 @@ def search_db(
 ) -> list[CourseSummary]:
     """:func:`search` over a bare database handle (the deep-linking picker's catalogue source)."""
     with db.session() as s:
-        stmt = select(Course).order_by(func.coalesce(Course.display_title, Course.title), Course.id)
-        if query.strip():
-            like = _like(query)
-            stmt = stmt.where(
-                or_(
-                    func.lower(Course.title).like(like, escape="\\"),
-                    func.lower(Course.display_title).like(like, escape="\\"),
-                    func.lower(Course.description).like(like, escape="\\"),
-                    func.lower(Course.key).like(like, escape="\\"),
-                )
-            )
-        if standard:
-            stmt = stmt.where(Course.standard == standard)
-        if language:
-            stmt = stmt.where(func.lower(Course.language).like(f"{language.strip().lower()}%"))
-        courses = [c for c in s.scalars(stmt.limit(limit)).all() if c.versions]
+        like = _like(query) if query.strip() else None
+        found = course_store.search_courses(s, like, standard=standard, language=language, limit=limit)
+        courses = [c for c in found if c.versions]
         titles = link_titles(s, [c.id for c in courses])
         return [_summary(c, titles) for c in courses]
 
@@ -352,21 +332,14 @@ def link_titles(s: Session, course_ids: Sequence[int]) -> dict[int, str]:
     Deep-linked activities and their grade columns get the title at the moment they are added;
     an operator can always set a display title to choose a better one.
     """
-    rows = s.execute(select(Course.id, Course.title, Course.display_title, Course.standard)).all()
+    rows = course_store.course_title_rows(s)
     shown = {row.id: row.display_title or row.title for row in rows}
     groups: dict[str, list[int]] = {}
     for row in rows:
         groups.setdefault(_norm(shown[row.id]), []).append(row.id)
     wanted = set(course_ids)
     clashing = {cid for ids in groups.values() if len(ids) > 1 for cid in ids}
-    editions: dict[int, str | None] = {}
-    if clashing:
-        for cid, edition in s.execute(
-            select(CourseVersion.course_id, CourseVersion.edition)
-            .where(CourseVersion.course_id.in_(clashing))
-            .order_by(CourseVersion.course_id, CourseVersion.version)
-        ):
-            editions[cid] = edition  # the newest version's edition wins
+    editions = course_store.newest_editions(s, clashing) if clashing else {}
     standards = {row.id: row.standard for row in rows}
     overrides = {row.id for row in rows if row.display_title}
     result: dict[int, str] = {}

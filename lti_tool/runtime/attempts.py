@@ -11,7 +11,7 @@ import dataclasses
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -23,17 +23,14 @@ from lti_tool.runtime.errors import AttemptLimitReached, AttemptNotFound, Course
 from lti_tool.runtime.sessions import ItemSession, start_current
 from lti_tool.runtime.structure import ASSET, PlayerItem, activity_tree, player_items
 from lti_tool.services import Services
-from lti_tool.storage.models import (
-    Attempt,
-    AttemptStatus,
-    Course,
-    CourseVersion,
-    LearnerRegistration,
-    ScoState,
-    utcnow,
-)
+from lti_tool.storage import courses as course_store
+from lti_tool.storage import learners
+from lti_tool.storage.models import AttemptStatus, utcnow
 from scorm import sequencing
 from scorm.outcome import Completion
+
+if TYPE_CHECKING:
+    from lti_tool.storage.models import Attempt, Course, CourseVersion, LearnerRegistration
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,7 +80,7 @@ def _registration(s: Session, launch: Launch, course: Course) -> tuple[LearnerRe
     ags = dict(launch.ags)
     created = reg is None
     if reg is None:
-        reg = LearnerRegistration(
+        reg = learners.new_registration(
             platform_id=launch.platform_id,
             deployment_id=launch.deployment_id,
             resource_link_id=launch.resource_link_id,
@@ -169,7 +166,9 @@ def _open_attempt(s: Session, services: Services, launch: Launch, ident: str) ->
     # a registration made just now has no attempts
     last = None if new_registration else store.last_attempt(s, reg.id)
     attempt, resume = _resume_or_next(s, services, course, reg, last, newest)
-    version = newest if attempt.course_version_id == newest.id else s.get(CourseVersion, attempt.course_version_id)
+    version = (
+        newest if attempt.course_version_id == newest.id else course_store.version_by_id(s, attempt.course_version_id)
+    )
     if version is None:  # pragma: no cover - FK
         raise CourseUnavailable()
     tree = activity_tree(services, version)
@@ -218,7 +217,7 @@ def _resume_or_next(
     if last is not None and last.status == AttemptStatus.ACTIVE:
         last.status = AttemptStatus.COMPLETED.value if finished else AttemptStatus.ABANDONED.value
         last.completed_at = utcnow()
-    attempt = Attempt(
+    attempt = learners.new_attempt(
         id=uuid.uuid4().hex,
         registration_id=reg.id,
         number=number,
@@ -241,7 +240,7 @@ def _suspended(s: Session, attempt: Attempt) -> bool:
         return True
     if not attempt.current_item:
         return False
-    row = s.get(ScoState, (attempt.id, attempt.current_item))
+    row = learners.sco_state(s, attempt.id, attempt.current_item)
     if row is None or not row.state or row.cmi_version == ASSET:
         return False
     values = row.state.get("values") or {}
@@ -302,7 +301,7 @@ def opened_view(
 
 def reopened_view(s: Session, services: Services, attempt: Attempt, version: CourseVersion) -> OpenedAttempt:
     """:func:`opened_view` of an attempt already running (its registration read in ``s``)."""
-    reg = s.get(LearnerRegistration, attempt.registration_id)
+    reg = learners.registration_by_id(s, attempt.registration_id)
     if reg is None:  # pragma: no cover - FK
         raise AttemptNotFound()
     return opened_view(services, attempt, version, version.course.title, reg, resumed=True)

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -29,10 +29,15 @@ from lti_tool.runtime.deliveries import CommitInput, Committed, deliveries
 from lti_tool.runtime.errors import AttemptClosed, AttemptNotFound, InvalidCommit, ItemNotFound, StaleCommit
 from lti_tool.runtime.structure import ASSET, activity_tree, player_items
 from lti_tool.services import Services
-from lti_tool.storage.models import Attempt, AttemptStatus, CourseVersion, LearnerRegistration, utcnow
+from lti_tool.storage import courses as course_store
+from lti_tool.storage import learners
+from lti_tool.storage.models import AttemptStatus, utcnow
 from scorm import sequencing
 from scorm.cmi import rollup_outcomes
 from scorm.outcome import Completion, Outcome
+
+if TYPE_CHECKING:
+    from lti_tool.storage.models import Attempt, CourseVersion
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +126,7 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
     with services.db.session() as s:
         row = store.commit_row(s, attempt_id, item_id)
         if row is None:
-            if s.get(Attempt, attempt_id) is None:
+            if learners.attempt_by_id(s, attempt_id) is None:
                 raise AttemptNotFound()
             raise ItemNotFound("this part of the course was not started in this attempt; reload the player")
         if row.status != AttemptStatus.ACTIVE:
@@ -209,7 +214,7 @@ def _menu(s: Session, services: Services, attempt: Attempt) -> OpenedAttempt | N
 
     None for a course of one item: its player shows no menu and no buttons.
     """
-    version = s.get(CourseVersion, attempt.course_version_id)
+    version = course_store.version_by_id(s, attempt.course_version_id)
     if version is None or len(player_items(version)) <= 1:
         return None
     return reopened_view(s, services, attempt, version)
@@ -226,10 +231,10 @@ def _track(
     terminated: bool,
 ) -> Attempt:
     """Report a SCO's (or asset's) data to the attempt's sequencing state, same transaction."""
-    attempt = s.get(Attempt, attempt_id)
+    attempt = learners.attempt_by_id(s, attempt_id)
     if attempt is None:  # pragma: no cover - read with the SCO's row in this transaction
         raise AttemptNotFound()
-    version = s.get(CourseVersion, attempt.course_version_id)
+    version = course_store.version_by_id(s, attempt.course_version_id)
     if version is None or not attempt.sequencing:
         return attempt
     tree = activity_tree(services, version)
@@ -266,7 +271,7 @@ def _sequenced(services: Services, version: CourseVersion, attempt: Attempt, rol
 
 def roll_up(s: Session, services: Services, attempt: Attempt, now: datetime) -> dict[str, Any]:
     """Recompute the attempt's outcome; on change store it and tell the outcome listeners."""
-    version = s.get(CourseVersion, attempt.course_version_id)
+    version = course_store.version_by_id(s, attempt.course_version_id)
     items = tuple(i.id for i in player_items(version)) if version is not None else ()
     stored = store.item_outcomes(s, attempt.id)
     rolled = rollup_outcomes(
@@ -281,7 +286,7 @@ def roll_up(s: Session, services: Services, attempt: Attempt, now: datetime) -> 
         return as_json
     attempt.outcome = as_json
     attempt.outcome_at = now
-    reg = s.get(LearnerRegistration, attempt.registration_id)
+    reg = learners.registration_by_id(s, attempt.registration_id)
     event = OutcomeChanged(session=s, registration=reg, attempt=attempt, outcome=rolled, changed_at=now)
     for listener in services.outcome_listeners:
         listener.outcome_changed(event)

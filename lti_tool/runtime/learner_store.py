@@ -18,17 +18,22 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lti_tool.course_structure import version_structure
 from lti_tool.services import Services
-from lti_tool.storage.models import Attempt, CourseVersion, LearnerRegistration, LearnerSharedState
+from lti_tool.storage import courses as course_store
+from lti_tool.storage import learners
+from lti_tool.storage.models import LearnerSharedState
 from scorm import sequencing
 from scorm.cmi import SHARED_DATA_ACCESS
 from scorm.packaging.scorm_manifest import Item
+
+if TYPE_CHECKING:
+    from lti_tool.storage.models import Attempt, CourseVersion, LearnerRegistration
 
 OBJECTIVE = "objective"
 DATA = "data"
@@ -94,7 +99,7 @@ def save_globals(s: Session, attempt: Attempt, tree: sequencing.ActivityTree) ->
     records = (attempt.sequencing or {}).get("globals") or {}
     if not tree.objectives_global_to_system or not records:
         return
-    reg = s.get(LearnerRegistration, attempt.registration_id)
+    reg = learners.registration_by_id(s, attempt.registration_id)
     if reg is None:  # pragma: no cover - FK
         return
     existing = _rows(s, reg, SYSTEM, OBJECTIVE)
@@ -119,7 +124,7 @@ def shared_data(
     maps = item.shared_data if item is not None else ()
     if not maps:
         return ()
-    reg = s.get(LearnerRegistration, attempt.registration_id)
+    reg = learners.registration_by_id(s, attempt.registration_id)
     if reg is None:  # pragma: no cover - FK
         return ()
     stored = _rows(s, reg, _scope(services, version, attempt), DATA)
@@ -138,9 +143,9 @@ def save_shared_data(
     indices = {int(e.split(".")[2]) for e in changed if e.startswith("adl.data.") and e.endswith(".store")}
     if not indices:
         return
-    attempt = s.get(Attempt, attempt_id)
-    version = s.get(CourseVersion, attempt.course_version_id) if attempt is not None else None
-    reg = s.get(LearnerRegistration, attempt.registration_id) if attempt is not None else None
+    attempt = learners.attempt_by_id(s, attempt_id)
+    version = course_store.version_by_id(s, attempt.course_version_id) if attempt is not None else None
+    reg = learners.registration_by_id(s, attempt.registration_id) if attempt is not None else None
     if attempt is None or version is None or reg is None:  # pragma: no cover - FK
         return
     values = state.get("values") or {}

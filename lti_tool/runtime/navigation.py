@@ -21,7 +21,8 @@ from lti_tool.runtime.errors import AttemptNotFound
 from lti_tool.runtime.sessions import ItemSession, start_session
 from lti_tool.runtime.structure import PlayerItem, activity_tree
 from lti_tool.services import Services
-from lti_tool.storage.models import LearnerRegistration, ScoState, utcnow
+from lti_tool.storage import learners
+from lti_tool.storage.models import utcnow
 from scorm import sequencing
 
 logger = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def _record_suspension(s: Session, tree: sequencing.ActivityTree, attempt_id: st
     """
     if suspended is None or suspended not in tree.activities or not tree.activities[suspended].is_leaf:
         return  # a cluster was suspended (the SCO had already exited): nothing of a SCO to keep
-    row = s.get(ScoState, (attempt_id, suspended))
+    row = learners.sco_state(s, attempt_id, suspended)
     if row is None or row.cmi_version != "2004" or not row.state:
         return
     values = dict(row.state.get("values") or {})
@@ -90,7 +91,7 @@ def _record_attempt_end(
     ended = was["active"] and (not now["active"] or now["attempts"] != was["attempts"])
     if not ended or now["suspended"]:
         return
-    row = s.get(ScoState, (attempt_id, leaf))
+    row = learners.sco_state(s, attempt_id, leaf)
     if row is None or row.cmi_version != "2004" or not row.state:
         return
     values = dict(row.state.get("values") or {})
@@ -127,7 +128,7 @@ def navigate(
         return refused
     with services.db.session() as s:
         attempt, version = store.active_attempt(s, attempt_id)
-        reg = s.get(LearnerRegistration, attempt.registration_id)
+        reg = learners.registration_by_id(s, attempt.registration_id)
         if reg is None:  # pragma: no cover - FK
             raise AttemptNotFound()
         tree = activity_tree(services, version)

@@ -9,7 +9,7 @@ the SCO's attempt, and with which launch parameters, is the delivery's business
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -18,7 +18,10 @@ from lti_tool.runtime.deliveries import Delivery, SessionStart, deliveries
 from lti_tool.runtime.errors import ItemNotFound
 from lti_tool.runtime.structure import ASSET, activity_tree, manifest_items, player_items
 from lti_tool.services import Services
-from lti_tool.storage.models import Attempt, CourseVersion, LearnerRegistration, ScoState
+from lti_tool.storage import learners
+
+if TYPE_CHECKING:
+    from lti_tool.storage.models import Attempt, CourseVersion, ScoState
 
 DEFAULT_LEARNER_NAME = "Learner"  # cmi learner name when the LMS sent none (a launch without PII)
 
@@ -99,7 +102,7 @@ def start_session(
         ItemNotFound.
     """
     if learner_name is None:
-        reg = s.get(LearnerRegistration, attempt.registration_id)
+        reg = learners.registration_by_id(s, attempt.registration_id)
         learner_name = (reg.name if reg is not None else None) or DEFAULT_LEARNER_NAME
     items = {i.id: i for i in player_items(version)}
     if item_id not in items:
@@ -107,11 +110,11 @@ def start_session(
     registry = deliveries(services)
     delivery = registry.for_item(registry.for_course(version.standard), items[item_id].kind)
     store.assign(attempt, {"current_item": item_id})
-    row = None if fresh else s.get(ScoState, (attempt.id, item_id))
+    row = None if fresh else learners.sco_state(s, attempt.id, item_id)
     state = _session_state(s, services, delivery, attempt, version, item_id, row, learner_id, learner_name)
     stored_as = str(delivery.stored_as)
     if row is None:
-        row = ScoState(
+        row = learners.new_sco_state(
             attempt_id=attempt.id, item_id=item_id, cmi_version=stored_as, state=state, seq=0, sessions=0, outcome={}
         )
         s.add(row)

@@ -8,10 +8,10 @@ runtime's own queries move here as the runtime is reworked).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import Row, bindparam, case, func, select
+from sqlalchemy import Row, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from lti_tool.storage.db import Database
@@ -286,3 +286,119 @@ def attempt_by_id(s: Session, attempt_id: str) -> Attempt | None:
 def registration_by_id(s: Session, registration_id: int) -> LearnerRegistration | None:
     """One learner registration (erased: None)."""
     return s.get(LearnerRegistration, registration_id)
+
+
+# The attempt aggregate's rows, for the runtime (lti_tool/runtime/): it creates and changes them
+# with ORM objects in its own transactions; the statements and constructors live here, with the
+# tables' other queries.
+
+_REGISTRATION = select(LearnerRegistration).where(
+    LearnerRegistration.platform_id == bindparam("platform_id"),
+    LearnerRegistration.deployment_id == bindparam("deployment_id"),
+    LearnerRegistration.resource_link_id == bindparam("resource_link_id"),
+    LearnerRegistration.learner_sub == bindparam("learner_sub"),
+)
+_LAST_ATTEMPT = (
+    select(Attempt)
+    .where(Attempt.registration_id == bindparam("registration_id"))
+    .order_by(Attempt.number.desc())
+    .limit(1)
+)
+_COMMIT_READ = (
+    select(
+        ScoState.state,
+        ScoState.seq,
+        ScoState.cmi_version,
+        ScoState.session_open,
+        ScoState.last_commit_id,
+        ScoState.outcome,
+        Attempt.status,
+        Attempt.outcome.label("attempt_outcome"),
+    )
+    .join(Attempt, Attempt.id == ScoState.attempt_id)
+    .where(ScoState.attempt_id == bindparam("attempt_id"), ScoState.item_id == bindparam("item_id"))
+)
+
+
+def registration(
+    s: Session, *, platform_id: int, deployment_id: str, resource_link_id: str, learner_sub: str
+) -> LearnerRegistration | None:
+    """The learner's registration on one resource link, if any."""
+    params = {
+        "platform_id": platform_id,
+        "deployment_id": deployment_id,
+        "resource_link_id": resource_link_id,
+        "learner_sub": learner_sub,
+    }
+    return s.scalars(_REGISTRATION, params).first()
+
+
+def new_registration(**values: Any) -> LearnerRegistration:
+    """A new registration row, not yet added to a session."""
+    return LearnerRegistration(**values)
+
+
+def last_attempt(s: Session, registration_id: int) -> Attempt | None:
+    """The registration's attempt with the highest number."""
+    return s.scalars(_LAST_ATTEMPT, {"registration_id": registration_id}).first()
+
+
+def new_attempt(**values: Any) -> Attempt:
+    """A new attempt row, not yet added to a session."""
+    return Attempt(**values)
+
+
+def sco_state(s: Session, attempt_id: str, item_id: str) -> ScoState | None:
+    """One item's stored state in an attempt, by primary key."""
+    return s.get(ScoState, (attempt_id, item_id))
+
+
+def new_sco_state(**values: Any) -> ScoState:
+    """A new SCO state row, not yet added to a session."""
+    return ScoState(**values)
+
+
+_SCO_STATES = ScoState.__table__
+_COMMIT_WRITE = (
+    update(_SCO_STATES)
+    .where(
+        _SCO_STATES.c.attempt_id == bindparam("w_attempt_id"),
+        _SCO_STATES.c.item_id == bindparam("w_item_id"),
+        _SCO_STATES.c.seq == bindparam("read_seq"),
+    )
+    .values(
+        state=bindparam("state", type_=_SCO_STATES.c.state.type),
+        seq=bindparam("seq"),
+        outcome=bindparam("outcome", type_=_SCO_STATES.c.outcome.type),
+        session_open=bindparam("session_open"),
+        last_commit_id=bindparam("last_commit_id"),
+        updated_at=bindparam("updated_at", type_=_SCO_STATES.c.updated_at.type),
+    )
+)
+COMMIT_COLUMNS = frozenset(("state", "seq", "outcome", "session_open", "last_commit_id", "updated_at"))
+
+
+def commit_row(s: Session, attempt_id: str, item_id: str) -> Row[Any] | None:
+    """One SCO's state joined with its attempt's status and outcome (the commit's only read).
+
+    A Core statement on the session's connection (same transaction): the ORM's per-statement
+    work (compile state, identity map) buys nothing for a row of plain columns on the hot path.
+    """
+    return s.connection().execute(_COMMIT_READ, {"attempt_id": attempt_id, "item_id": item_id}).first()
+
+
+def write_commit(s: Session, attempt_id: str, item_id: str, read_seq: int, values: Mapping[str, Any]) -> bool:
+    """Store a SCO's new state if its ``seq`` is still ``read_seq``; False when another commit won.
+
+    ``values`` holds exactly :data:`COMMIT_COLUMNS`. One prebuilt Core UPDATE on the session's
+    connection (the seq guard is its WHERE clause); no ORM object is loaded or synchronised.
+    """
+    params = {**values, "w_attempt_id": attempt_id, "w_item_id": item_id, "read_seq": read_seq}
+    done = s.connection().execute(_COMMIT_WRITE, params)
+    return bool(done.rowcount == 1)
+
+
+def item_outcomes(s: Session, attempt_id: str) -> dict[str, dict[str, Any]]:
+    """The stored outcome of each started item of an attempt, by item id."""
+    rows = s.execute(select(ScoState.item_id, ScoState.outcome).where(ScoState.attempt_id == attempt_id)).all()
+    return {item_id: outcome for item_id, outcome in rows}
