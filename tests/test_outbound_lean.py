@@ -278,7 +278,9 @@ def test_a_redirected_score_goes_through_requests_and_its_checks():
         def get_token(self, platform: Any, scopes: Any, *, force_refresh: bool = False) -> str:
             return "t0k"
 
-    head = b"HTTP/1.1 307 Temporary Redirect\r\nLocation: http://169.254.169.254/x\r\nContent-Length: 0\r\n\r\n"
+    # the server closes after its answer and says so (an unannounced close of a pooled connection
+    # is a separate race: a POST on it fails as "connection" and the worker retries)
+    head = b"HTTP/1.1 307 Temporary Redirect\r\nLocation: http://169.254.169.254/x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     with raw_server(replying(head)) as server:
         client = OutboundClient(policy())
         ags = AgsClient(Tokens(), session=client)  # type: ignore[arg-type]
