@@ -280,7 +280,10 @@ def test_a_redirected_score_goes_through_requests_and_its_checks():
 
     # the server closes after its answer and says so (an unannounced close of a pooled connection
     # is a separate race: a POST on it fails as "connection" and the worker retries)
-    head = b"HTTP/1.1 307 Temporary Redirect\r\nLocation: http://169.254.169.254/x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    head = (
+        b"HTTP/1.1 307 Temporary Redirect\r\nLocation: http://169.254.169.254/x\r\n"
+        b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )
     with raw_server(replying(head)) as server:
         client = OutboundClient(policy())
         ags = AgsClient(Tokens(), session=client)  # type: ignore[arg-type]
