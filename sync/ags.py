@@ -154,6 +154,15 @@ class AgsClient:
         )
 
     # -- plumbing ---------------------------------------------------------------------------
+    def _authorized(self, platform: PlatformEndpoints, url: str, *, force_refresh: bool) -> str:
+        """The bearer token for a call to ``url``, once the URL guard accepted it (both POST paths)."""
+        if self._url_guard is not None:
+            try:
+                self._url_guard(platform, url)
+            except ValueError as exc:
+                raise ServiceUrlRefusedError(str(exc)) from exc
+        return self._tokens.get_token(platform, self._scopes, force_refresh=force_refresh)
+
     def _request(
         self,
         platform: PlatformEndpoints,
@@ -164,12 +173,7 @@ class AgsClient:
         headers: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> requests.Response:
-        if self._url_guard is not None:
-            try:
-                self._url_guard(platform, url)
-            except ValueError as exc:
-                raise ServiceUrlRefusedError(str(exc)) from exc
-        token = self._tokens.get_token(platform, self._scopes, force_refresh=force_refresh)
+        token = self._authorized(platform, url, force_refresh=force_refresh)
         all_headers = {"Authorization": f"Bearer {token}"}
         all_headers.update(headers or {})
         try:
@@ -276,12 +280,7 @@ class AgsClient:
         the caller then sends again through ``requests`` (the path that follows redirects)."""
         post_bytes = self._post_bytes
         assert post_bytes is not None
-        if self._url_guard is not None:
-            try:
-                self._url_guard(platform, url)
-            except ValueError as exc:
-                raise ServiceUrlRefusedError(str(exc)) from exc
-        token = self._tokens.get_token(platform, self._scopes, force_refresh=force_refresh)
+        token = self._authorized(platform, url, force_refresh=force_refresh)
         try:
             body = _dumps(payload).encode()
         except ValueError as exc:  # NaN / infinity: what requests reports as InvalidJSONError
