@@ -56,15 +56,9 @@ def launch(attempt_id: str) -> Response:
     The player page calls it with its attempt token; the answer's URL is the AU's launch URL
     with the cmi5 parameters (cmi5 §8.1), opened in the player's frame or a window of its own.
     """
-    from lti_tool.web.bodies import read_json_object
     from lti_tool.web.content import content_base_url
-    from lti_tool.web.player import check_token
 
-    body = read_json_object(16 * 1024, what="the launch request")
-    check_token(body.get("token") if isinstance(body.get("token"), str) else None, attempt_id)
-    au = body.get("au")
-    if not isinstance(au, str) or not au:
-        raise ItemNotFound("the launch request names no AU")
+    au = _launch_target(attempt_id, "the launch request names no AU")
     started = cmi5_delivery.launch_au(
         services_of(current_app),
         attempt_id=attempt_id,
@@ -78,15 +72,9 @@ def launch(attempt_id: str) -> Response:
 def tincan_launch(attempt_id: str) -> Response:
     """The launch URL of one xAPI (TinCan) activity of the attempt: ``{"token", "au"}`` -> ``{"url", …}``."""
     from lti_tool.runtime import xapi_delivery
-    from lti_tool.web.bodies import read_json_object
     from lti_tool.web.content import content_base_url
-    from lti_tool.web.player import check_token
 
-    body = read_json_object(16 * 1024, what="the launch request")
-    check_token(body.get("token") if isinstance(body.get("token"), str) else None, attempt_id)
-    activity = body.get("au")
-    if not isinstance(activity, str) or not activity:
-        raise ItemNotFound("the launch request names no activity")
+    activity = _launch_target(attempt_id, "the launch request names no activity")
     started = xapi_delivery.launch_activity(
         services_of(current_app),
         attempt_id=attempt_id,
@@ -94,3 +82,16 @@ def tincan_launch(attempt_id: str) -> Response:
         content_base=lambda version_id: content_base_url(version_id, attempt_id),
     )
     return jsonify({"url": started.url, "launchMethod": "AnyWindow"})
+
+
+def _launch_target(attempt_id: str, missing: str) -> str:
+    """The ``au`` a player page asks to launch, after its attempt token was checked (both launch routes)."""
+    from lti_tool.web.bodies import read_json_object
+    from lti_tool.web.player import check_token
+
+    body = read_json_object(16 * 1024, what="the launch request")
+    check_token(body.get("token") if isinstance(body.get("token"), str) else None, attempt_id)
+    target = body.get("au")
+    if not isinstance(target, str) or not target:
+        raise ItemNotFound(missing)
+    return target
