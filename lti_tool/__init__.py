@@ -79,4 +79,7 @@ def create_app(
     from lti_tool.web import cmi5 as cmi5_web
 
     cmi5_web.init_app(app)  # the cmi5 fetch URL
+    from lti_tool.web import preview as preview_web
+
+    preview_web.init_app(app)  # operator preview links (lti_tool.preview)
     return app

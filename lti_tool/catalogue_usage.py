@@ -70,11 +70,14 @@ def course_usage(db: Database, course_id: int) -> CourseUse | None:
         if found is None:
             return None
         course, versions = found
+        previews = platforms.preview_platform_ids(s)  # the operator preview's tenant is no academy
         usage = learner_store.course_version_usage(s, course_id)
-        links = learner_store.course_activity_count(s, course_id)
+        links = learner_store.course_activity_count(s, course_id, exclude_platforms=sorted(previews))
         names = platforms.platform_names(s)
         by_version: dict[int, list[AcademyUse]] = {}
         for version_id, platform_id, activities, attempts, active in usage:
+            if platform_id in previews:
+                continue
             by_version.setdefault(version_id, []).append(
                 AcademyUse(
                     platform_id=platform_id,

@@ -196,6 +196,48 @@ def set_title_cmd(obj: CliContext, course: str, title: str | None, clear: bool) 
         click.echo(f"course {summary.course_id} display title cleared; shown as: {summary.link_title}")
 
 
+@packages.command("preview")
+@click.argument("course")
+@click.option("--au", "au", default=None, help="cmi5: the AU to open (default: the course's first AU).")
+@click.option("--learner", "learner", default=None, help="Name of the preview learner; the same name resumes.")
+@click.option("--version", "version", type=int, default=None, help="Course version number (default: the newest).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_ctx
+def preview_cmd(
+    obj: CliContext, course: str, au: str | None, learner: str | None, version: int | None, as_json: bool
+) -> None:
+    """Print a one-time URL that opens COURSE (id or key) for checking, without an LMS.
+
+    The session is recorded under the preview tenant (never an academy, never in reports) and
+    nothing is sent to a gradebook. The URL opens once and expires after
+    player.preview_ttl_seconds. Without --learner every preview is a new learner; repeating a
+    --learner name resumes that learner's attempt.
+    """
+    from lti_tool import audit, preview
+
+    obj.services.db.check_migrated()
+    try:
+        link = preview.issue(obj.services, course, version=version, au=au, learner=learner)
+    except preview.PreviewError as exc:
+        click.secho(f"error: {exc.code}: {exc.message}", fg="red", err=True)
+        sys.exit(2)
+    with obj.services.db.session() as s:
+        audit.record(
+            s, actor=audit.cli_actor(), action="packages.preview", source="cli",
+            params={"course": link.course_id, "version": link.version, "au": link.au, "learner": link.learner},
+        )  # fmt: skip
+    if as_json:
+        click.echo(json.dumps({**link.__dict__, "token": None}, indent=2, default=str))
+        return
+    click.echo(link.url)
+    where = f", AU {link.au}" if link.au else ""
+    click.echo(
+        f"{link.title} (course {link.course_id}, version {link.version}, {link.standard}{where}) as learner "
+        f"{link.learner!r}; opens once, until {link.expires_at:%Y-%m-%d %H:%M} UTC",
+        err=True,
+    )
+
+
 def register(cli: click.Group) -> None:
     """Add the ``packages`` group to the CLI."""
     cli.add_command(packages)

@@ -190,6 +190,15 @@ ERRORS: Mapping[str, str] = MappingProxyType(
             "Something went wrong on our side; the operator can find it in the logs by its incident id."
         ),
         "database_unavailable": N_("The service's database is unavailable; try again shortly."),
+        # operator preview (lti_tool.preview)
+        "preview_refused": N_("This preview cannot be made."),
+        "preview_course_not_found": N_("There is no catalogue course %(course)s to preview."),
+        "preview_au_not_found": N_("This course has no AU %(au)s to preview."),
+        "preview_learner_invalid": N_("The preview learner's name is too long or has control characters."),
+        "preview_version_invalid": N_("The version to preview must be a whole number."),
+        "preview_link_invalid": N_("This preview link is not valid. Make a new one in the console or with the CLI."),
+        "preview_link_expired": N_("This preview link has expired. Make a new one in the console or with the CLI."),
+        "preview_link_used": N_("This preview link was opened already: each link opens once. Make a new one."),
     }
 )
 """Error code -> English sentence (the gettext message id)."""

@@ -130,9 +130,13 @@ def _standing(
 def _enrolments(db: Database, platform_id: int | None) -> Iterator[_Enrolment]:
     current: tuple[int, int, int, str] | None = None
     attempts: list[tuple[dict, datetime | None, datetime | None]] = []
+    with db.session() as s:
+        previews = platforms.preview_platform_ids(s)  # the operator preview's tenant is no academy
     for reg_id, pid, course_id, sub, outcome, completed_at, outcome_at in learner_store.enrolment_attempts(
         db, platform_id
     ):
+        if pid in previews:
+            continue
         if current is not None and current[0] != reg_id:
             yield _finish(current, attempts)
             attempts = []

@@ -134,6 +134,7 @@ class PlayerSettings:
     max_attempts: int = 0
     token_ttl_seconds: int = 12 * 3600
     commit_max_bytes: int = 512 * 1024
+    preview_ttl_seconds: int = 30 * 60
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,7 +9,8 @@ A token is ``field1.field2....expiry.mac``:
   secret and the **purpose**, so a token made for one purpose is worthless for another.
 
 Purposes (``PURPOSE_*``): launch sessions (``lt=`` and the launch cookie), content links,
-runtime (attempt) tokens, the deep linking picker. A new purpose is a new name here, nothing else.
+runtime (attempt) tokens, the deep linking picker, operator preview URLs. A new purpose is a new
+name here, nothing else.
 
 Wire formats in flight: the nodes of two releases serve side by side during a rolling upgrade
 (docs/ARCHITECTURE.md), behind a round-robin balancer, so a token one release issued must verify
@@ -37,6 +38,7 @@ PURPOSE_LAUNCH = "lti-launch"
 PURPOSE_CONTENT = "content"
 PURPOSE_RUNTIME = "runtime"
 PURPOSE_PICKER = "deep-linking-picker"
+PURPOSE_PREVIEW = "operator-preview"
 
 #: MAC length of the standard form (bytes before base64url: 18 bytes -> 24 characters).
 MAC_BYTES = 18

@@ -34,7 +34,8 @@ def overview(db: Database) -> list[AcademyRow]:
     Three grouped queries, whatever the number of platforms.
     """
     with db.session() as s:
-        registrations = platform_ops.platforms_with_details(s)
+        previews = platform_ops.preview_platform_ids(s)  # the operator preview's tenant is no academy
+        registrations = [r for r in platform_ops.platforms_with_details(s) if r[0].id not in previews]
         usage = learner_store.usage_by_platform(s)
     unused = learner_store.PlatformUsage(0, 0, 0)
     result = [

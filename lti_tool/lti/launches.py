@@ -178,6 +178,14 @@ def build_launch(launch_id: str, token: ValidatedToken) -> Launch:
     )
 
 
+def consume_once(db: Database, *, state: str, nonce: str, now: datetime) -> bool:
+    """Spend a stored one-time record (``state`` with its ``nonce``) that has not expired: True once,
+    False after that (the same atomic ``UPDATE`` as a login's; the operator preview's URLs use it)."""
+    with db.engine.begin() as conn:
+        result = conn.execute(_CONSUME, {"b_state": state, "b_nonce": nonce, "b_now": now, "b_used": now})
+        return result.rowcount == 1
+
+
 def consume_and_record(
     db: Database, *, login: LoginRecord, launch: Launch, now: datetime, expires_at: datetime
 ) -> None:

@@ -163,6 +163,19 @@ def _open_attempt(s: Session, services: Services, launch: Launch, ident: str) ->
         raise CourseUnavailable()
     deliveries(services).for_course(newest.standard)  # StandardNotPlayable before anything is written
     reg, new_registration = _registration(s, launch, course)
+    return _open_for(s, services, course, reg, new_registration, newest)
+
+
+def _open_for(
+    s: Session,
+    services: Services,
+    course: Course,
+    reg: LearnerRegistration,
+    new_registration: bool,
+    newest: CourseVersion,
+) -> _Opened:
+    """Resume or start the attempt of a registration (the seam every entry shares: an LTI launch,
+    an operator preview), on ``newest`` when a new attempt starts."""
     # a registration made just now has no attempts
     last = None if new_registration else store.last_attempt(s, reg.id)
     attempt, resume = _resume_or_next(s, services, course, reg, last, newest)
@@ -297,6 +310,90 @@ def opened_view(
         nav=nav,
         message=message,
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Enrolment:
+    """A learner who opens an attempt without an LTI launch (the operator preview's entry):
+    the registration's tenant, activity and learner, as a launch would give them."""
+
+    platform_id: int
+    deployment_id: str
+    resource_link_id: str
+    resource_link_title: str
+    context_id: str
+    context_title: str
+    learner_sub: str
+    name: str
+
+
+def open_enrolled_and_start(
+    services: Services,
+    enrolment: Enrolment,
+    *,
+    version_id: int,
+    learner_id: str,
+    item_id: str | None = None,
+) -> tuple[OpenedAttempt, ItemSession | None]:
+    """:func:`open_and_start` for an :class:`Enrolment`: the registration is found or made from it
+    (no AGS claim: nothing is ever sent to a gradebook), a new attempt plays ``version_id``.
+
+    ``item_id``: the item to start at instead of the course's first (cmi5: the AU to launch).
+
+    Raises:
+        CourseUnavailable, StandardNotPlayable, AttemptLimitReached, ItemNotFound.
+    """
+    from lti_tool.runtime.errors import ItemNotFound
+
+    with services.db.session() as s:
+        version = course_store.version_by_id(s, version_id)
+        if version is None:
+            raise CourseUnavailable()
+        course = version.course
+        deliveries(services).for_course(version.standard)
+        reg = store.registration(
+            s,
+            platform_id=enrolment.platform_id,
+            deployment_id=enrolment.deployment_id,
+            resource_link_id=enrolment.resource_link_id,
+            learner_sub=enrolment.learner_sub,
+        )
+        created = reg is None
+        if reg is None:
+            reg = learners.new_registration(
+                platform_id=enrolment.platform_id,
+                deployment_id=enrolment.deployment_id,
+                resource_link_id=enrolment.resource_link_id,
+                learner_sub=enrolment.learner_sub,
+                course_id=course.id,
+                ags={},
+            )
+            s.add(reg)
+        store.assign(
+            reg,
+            {
+                "context_id": enrolment.context_id,
+                "context_title": enrolment.context_title,
+                "resource_link_title": enrolment.resource_link_title,
+                "name": enrolment.name,
+                "is_learner": True,
+                "course_id": course.id,
+            },
+        )
+        if created:
+            s.flush()
+        opened = _open_for(s, services, course, reg, created, version)
+        view = opened.view
+        if item_id is not None:
+            if all(item.id != item_id for item in view.items):
+                raise ItemNotFound(f"this course has no item {item_id!r}")
+            opened.attempt.current_item = item_id
+            view = dataclasses.replace(view, current_item=item_id)
+        session = start_current(
+            s, services, opened.attempt, opened.version, learner_id=learner_id, learner_name=enrolment.name,
+            fresh=opened.created,
+        )  # fmt: skip
+        return view, session
 
 
 def reopened_view(s: Session, services: Services, attempt: Attempt, version: CourseVersion) -> OpenedAttempt:

@@ -168,11 +168,15 @@ def course_version_usage(s: Session, course_id: int) -> list[Row[Any]]:
     )
 
 
-def course_activity_count(s: Session, course_id: int) -> int:
-    """How many activities (platform, deployment, resource link) use one course."""
+def course_activity_count(s: Session, course_id: int, *, exclude_platforms: Sequence[int] = ()) -> int:
+    """How many activities (platform, deployment, resource link) use one course (not counting
+    ``exclude_platforms``' activities)."""
     links = (
         select(LearnerRegistration.platform_id, LearnerRegistration.deployment_id, LearnerRegistration.resource_link_id)
-        .where(LearnerRegistration.course_id == course_id)
+        .where(
+            LearnerRegistration.course_id == course_id,
+            LearnerRegistration.platform_id.not_in(list(exclude_platforms)),
+        )
         .distinct()
         .subquery()
     )

@@ -175,7 +175,9 @@ def dashboard() -> str:
     size = course_store.catalogue_size(db)
     return render_template(
         "admin/dashboard.html",
-        platforms=dict(Counter(p.status for p in platform_ops.list_platforms(db))),
+        platforms=dict(
+            Counter(p.status for p in platform_ops.list_platforms(db) if p.source != platform_ops.PREVIEW_SOURCE)
+        ),
         courses=size.courses,
         versions=size.versions,
         keys=services().keys.list(),
@@ -255,7 +257,8 @@ def upload() -> tuple[Response, int]:
 
 def init_app(app: Flask) -> None:
     """Register the blueprint with the console's pages, and the locale-aware template filters."""
-    from lti_tool.web import console, console_report, formatting  # noqa: F401 - their routes are on bp
+    # their routes are on bp (the console's Preview button is lti_tool.web.preview's)
+    from lti_tool.web import console, console_report, formatting, preview  # noqa: F401
 
     formatting.init_app(app)
     app.register_blueprint(bp)

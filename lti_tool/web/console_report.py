@@ -128,4 +128,6 @@ def course(course_id: int) -> str:
     use = catalogue_usage.course_usage(services().db, course_id)
     if use is None:
         abort(404)
-    return render_template("admin/course.html", use=use, csrf=csrf_token())
+    from lti_tool.web.preview import version_aus
+
+    return render_template("admin/course.html", use=use, csrf=csrf_token(), aus=version_aus(use))

@@ -278,6 +278,15 @@ def find_platform(db: Database, platform_id: int) -> PlatformInfo | None:
     return found[0] if found else None
 
 
+#: ``platforms.source`` of the operator preview's tenant (``lti_tool.preview``): never an academy.
+PREVIEW_SOURCE = "preview"
+
+
+def preview_platform_ids(s: Session) -> frozenset[int]:
+    """The ids of preview tenants, in the caller's session: academy lists and reports leave them out."""
+    return frozenset(s.scalars(select(Platform.id).where(Platform.source == PREVIEW_SOURCE)))
+
+
 def platform_names(s: Session) -> dict[int, str]:
     """Every platform's id -> the name people know it by (its issuer when unnamed), in the caller's session."""
     return {pid: name or issuer for pid, name, issuer in s.execute(select(Platform.id, Platform.name, Platform.issuer))}
