@@ -26,6 +26,7 @@ from lti_tool.lrs.protocol import (
     time_param,
     uuid_param,
 )
+from lti_tool.lrs.recording import CMI5_LEARNER_PREFERENCES
 from lti_tool.lrs.store import DocKey, dumps
 
 
@@ -139,4 +140,12 @@ def agent_profile(x: XRequest, session: Session) -> Response:
     agent = agent_param(x)
     assert agent is not None
     own_agent(x, agent[1])
+    cred = x.credential
+    if (
+        cred is not None and cred.is_launch and x.method not in ("GET", "HEAD")
+        and x.params.get("profileId") == CMI5_LEARNER_PREFERENCES
+    ):  # fmt: skip
+        # cmi5 §11: the LMS may refuse the AU's changes with 403 (the AU must not treat it as an
+        # error); the LMS writes the learner's preferences before every launch
+        raise forbid("the learner's cmi5 preferences are set by the LMS; an AU may read them, not change them")
     return _document(x, session, DocKey("agent_profile", agent_key=agent[1]), "profileId", put_needs_etag=True)

@@ -47,6 +47,20 @@ def record_statements(
     return store.insert_statements(session, tenant, batch, credential_id=None, stored=now)
 
 
+#: The cmi5 learner preferences agent profile (cmi5 §11): written by the LMS before each launch.
+CMI5_LEARNER_PREFERENCES = "cmi5LearnerPreferences"
+
+
+def put_agent_profile(
+    session: Session, tenant: str, *, agent_key: str, profile_id: str, document: Mapping[str, Any], now: datetime
+) -> None:
+    """Write one JSON Agent Profile document (e.g. cmi5's ``cmi5LearnerPreferences``)."""
+    content = store.dumps(dict(document)).encode()
+    store.put_document(
+        session, tenant, DocKey("agent_profile", agent_key=agent_key), profile_id, content, "application/json", now
+    )
+
+
 def put_state(
     session: Session,
     tenant: str,

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool.lrs.credentials import Credential, expire_launch_credential, mint_launch_credential
 from lti_tool.lrs.identity import learner_agent, learner_agent_key, learner_tenant
-from lti_tool.lrs.recording import put_state, record_statements
+from lti_tool.lrs.recording import CMI5_LEARNER_PREFERENCES, put_agent_profile, put_state, record_statements
 from lti_tool.lti.platforms import get_platform
 from lti_tool.outcome_events import OutcomeChanged
 from lti_tool.runtime import cmi5_store
@@ -190,6 +190,7 @@ def launch_au(
     content_base: Callable[[int], str],
     return_url: str | None = None,
     launch_mode: LaunchMode = LaunchMode.NORMAL,
+    language: str | None = None,
 ) -> Cmi5Launch:
     """Start a session of one AU of an active attempt (see the module docstring), in one transaction.
 
@@ -198,6 +199,9 @@ def launch_au(
 
     Args:
         content_base: the URL prefix (ending in ``/``) a course version's files are served under.
+        return_url: ``LMS.LaunchData``'s ``returnURL``: where the AU sends the learner when it exits.
+        language: the learner's language (an RFC 5646 tag): ``cmi5LearnerPreferences``'s
+            ``languagePreference``, written before the launch (``audioPreference`` is not known).
 
     Raises:
         AttemptNotFound, AttemptClosed, ItemNotFound.
@@ -228,6 +232,10 @@ def launch_au(
             s, tenant, activity_id=activity_id, agent_key=actor_key, registration=registration,
             state_id=LAUNCH_DATA, document=document, now=now,
         )  # fmt: skip
+        put_agent_profile(
+            s, tenant, agent_key=actor_key, profile_id=CMI5_LEARNER_PREFERENCES,
+            document=learner_preferences(language), now=now,
+        )  # fmt: skip
         launched = launched_statement(
             au, actor=actor, registration=registration, session_id=session_id, activity_id=activity_id,
             launch_url=au_url, launch_mode=launch_mode, timestamp=now,
@@ -244,6 +252,17 @@ def launch_au(
             session_id=session_id, registration=registration, au_id=au.id, activity_id=activity_id, url=url,
             launch_method=str(au.launch_method.value), fetch_url=fetch_url,
         )  # fmt: skip
+
+
+def learner_preferences(language: str | None, audio: str | None = None) -> dict[str, str]:
+    """The ``cmi5LearnerPreferences`` document (cmi5 §11): ``languagePreference`` a comma-separated
+    list of RFC 5646 tags, ``audioPreference`` "on"/"off"; a value the LMS does not know is left out."""
+    document: dict[str, str] = {}
+    if language:
+        document["languagePreference"] = language.replace("_", "-")
+    if audio in ("on", "off"):
+        document["audioPreference"] = audio
+    return document
 
 
 def _digest(token: str) -> str:

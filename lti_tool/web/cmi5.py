@@ -7,9 +7,10 @@ browser must never spend the one-time token.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, url_for
 
 from lti_tool.runtime import cmi5_delivery
 from lti_tool.runtime.errors import ItemNotFound
@@ -58,14 +59,51 @@ def launch(attempt_id: str) -> Response:
     """
     from lti_tool.web.content import content_base_url
 
-    au = _launch_target(attempt_id, "the launch request names no AU")
+    au, body = _launch_request(attempt_id, "the launch request names no AU")
     started = cmi5_delivery.launch_au(
         services_of(current_app),
         attempt_id=attempt_id,
         au_id=au,
         content_base=lambda version_id: content_base_url(version_id, attempt_id),
+        return_url=_return_url(attempt_id, body.get("returnUrl")),
+        language=_language(body.get("locale")),
     )
     return jsonify({"url": started.url, "launchMethod": started.launch_method, "sessionId": started.session_id})
+
+
+def _return_url(attempt_id: str, sent: object) -> str:
+    """``returnURL`` of the AU's LaunchData: the LTI launch's ``launch_presentation.return_url``
+    (the player page passes on the one it was given) when it is safe (the Exit button's rule,
+    ``web.player.safe_return_url``), else this tool's page for an AU that ended (for a preview:
+    "preview ended")."""
+    from lti_tool import preview
+    from lti_tool.storage import learners
+    from lti_tool.web.player import safe_return_url
+
+    settings = services_of(current_app).settings
+    safe = safe_return_url(sent, allow_http=settings.server.demo or settings.server.base_url.startswith("http://"))
+    if safe is not None:
+        return safe
+    db = services_of(current_app).db
+    owner = learners.attempt_platform_id(db, attempt_id)
+    ended = "preview.ended" if owner is not None and owner in preview.preview_platform_ids(db) else "cmi5.exit_page"
+    return settings.server.base_url.rstrip("/") + url_for(ended)
+
+
+def _language(sent: object) -> str:
+    """The learner's language: the player page's (the launch's ``launch_presentation.locale``,
+    else the page language), when the tool has it, else this request's."""
+    from flask_babel import get_locale
+
+    from lti_tool.web.i18n import normalise
+
+    return normalise(sent) or str(get_locale() or "en")
+
+
+@bp.get("/exit")
+def exit_page() -> str:
+    """Where an AU sends the learner when it exits and the launch gave no safe return URL."""
+    return render_template("player/cmi5_exit.html")
 
 
 @bp.post("/tincan/<attempt_id>")
@@ -74,7 +112,7 @@ def tincan_launch(attempt_id: str) -> Response:
     from lti_tool.runtime import xapi_delivery
     from lti_tool.web.content import content_base_url
 
-    activity = _launch_target(attempt_id, "the launch request names no activity")
+    activity, _body = _launch_request(attempt_id, "the launch request names no activity")
     started = xapi_delivery.launch_activity(
         services_of(current_app),
         attempt_id=attempt_id,
@@ -84,8 +122,9 @@ def tincan_launch(attempt_id: str) -> Response:
     return jsonify({"url": started.url, "launchMethod": "AnyWindow"})
 
 
-def _launch_target(attempt_id: str, missing: str) -> str:
-    """The ``au`` a player page asks to launch, after its attempt token was checked (both launch routes)."""
+def _launch_request(attempt_id: str, missing: str) -> tuple[str, dict[str, Any]]:
+    """The ``au`` a player page asks to launch and the request, after its attempt token was checked
+    (both launch routes)."""
     from lti_tool.web.bodies import read_json_object
     from lti_tool.web.player import check_token
 
@@ -94,4 +133,4 @@ def _launch_target(attempt_id: str, missing: str) -> str:
     target = body.get("au")
     if not isinstance(target, str) or not target:
         raise ItemNotFound(missing)
-    return target
+    return target, body

@@ -19,7 +19,12 @@
     fetch(launchUrl, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ token: config.token, au: au }),
+      /* returnUrl: the launch's return URL (checked again by the tool) for LMS.LaunchData's
+       * returnURL; locale: the page language, for the cmi5LearnerPreferences agent profile */
+      body: JSON.stringify({
+        token: config.token, au: au, returnUrl: config.returnUrl || null,
+        locale: document.documentElement.lang || null,
+      }),
     })
       .then(function (resp) {
         return resp.json().then(function (body) { return { ok: resp.ok, body: body }; });
