@@ -45,6 +45,9 @@
           }
         } else {
           ownWindow.hidden = true;
+          if (frame.getAttribute("src")) {
+            freshFrame();
+          }
           frame.hidden = false;
           frame.src = answer.body.url;
         }
@@ -53,6 +56,16 @@
         player.busy = false;
         status.textContent = String(err);
       });
+  }
+
+  /* A new AU gets a new frame: the AU on screen is removed with its frame, so the redirect to
+   * LMS.LaunchData's returnURL it makes while it unloads (cmi5 §10.2.6) cannot take over the frame
+   * the next AU loads in. */
+  function freshFrame() {
+    var next = frame.cloneNode(false);
+    next.removeAttribute("src");
+    frame.parentNode.replaceChild(next, frame);
+    frame = next;
   }
 
   (config.items || []).forEach(function (item) {
