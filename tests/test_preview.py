@@ -101,13 +101,24 @@ def test_a_scorm_2004_preview_plays_under_the_preview_tenant_and_never_reaches_a
     assert client.get(_path(link.url)).status_code == 410
 
 
-@pytest.mark.parametrize("package", [GOLF12, TINCAN, CMI5_SINGLE])
+@pytest.mark.parametrize(
+    "package",
+    [
+        GOLF12,
+        TINCAN,
+        CMI5_SINGLE,
+        "scorm12/ContentPackagingOneFilePerSCO_SCORM12.zip",  # several items, assets among them
+        "scorm2004/SequencingForcedSequential_SCORM20043rdEdition.zip",  # sequencing
+    ],
+)
 def test_every_standard_opens_in_a_preview(
     client: FlaskClient, services: Services, fixtures_dir: Path, package: str
 ) -> None:
     course = factories.import_course(services, fixtures_dir / package)
     config = _open(client, preview.issue(services, course.course_key))
     assert config["attemptId"] and config["items"]
+    if "OneFilePerSCO" in package:
+        assert any(item["kind"] == "asset" for item in config["items"])
     assert _attempt_platform(services, config["attemptId"]).source == "preview"
 
 
