@@ -65,6 +65,12 @@ def test_catapult_single_au_quiz_passed_satisfies_the_course_and_queues_the_scor
     frame.locator("#score-panel .exit-button").click()
     wait_until(lambda: "terminated" in _cmi5_verbs(_statements(stack, registration)), what="terminated")
     assert errors == []
+
+    def returned() -> bool:  # the AU sent its frame to LaunchData's returnURL: the launch's return_url
+        page.wait_for_timeout(200)
+        return any(f.url == stack.platform + "/" for f in page.frames[1:])
+
+    wait_until(returned, what="the AU's frame at the LMS's return URL")
     verbs = _cmi5_verbs(_statements(stack, registration))
     assert verbs == ["launched", "initialized", "passed", "satisfied", "completed", "terminated"], verbs
     with stack.services.db.session() as s:
