@@ -38,7 +38,6 @@ from lti_tool.runtime.attempts import Enrolment
 from lti_tool.services import Services
 from lti_tool.storage import Database
 from lti_tool.storage import courses as course_store
-from lti_tool.storage.models import Platform
 from lti_tool.tokens import PURPOSE_PREVIEW, ScopedSigner, TokenExpired, TokenInvalid, pack_json, unpack_json
 
 SOURCE = platforms.PREVIEW_SOURCE
@@ -132,11 +131,6 @@ def ensure_platform(db: Database) -> PlatformInfo:
         approve=True,
         source=SOURCE,
     )
-
-
-def is_preview(info: PlatformInfo | Platform) -> bool:
-    """Whether a platform is the preview tenant (never an academy)."""
-    return info.source == SOURCE
 
 
 def _clean_learner(name: str | None) -> str | None:
