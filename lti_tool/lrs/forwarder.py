@@ -229,22 +229,41 @@ class Forwarder:
             )
 
     def _claim(self, platform_id: int) -> _Target | None:
+        """Take the academy for one lease, or None when it is not due or another worker has it.
+
+        One conditional UPDATE (over ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL): of two
+        workers, exactly one changes the row, on every engine; committed at once.
+        """
         now = self._clock()
+        free = (
+            select(LrsForwarding.platform_id)
+            .where(
+                LrsForwarding.platform_id == platform_id,
+                LrsForwarding.state == ON,
+                LrsForwarding.next_attempt_at <= now,
+                or_(LrsForwarding.lease_expires_at.is_(None), LrsForwarding.lease_expires_at <= now),
+            )
+            .with_for_update(skip_locked=True)
+        )
         with self._db.session() as s:
-            row = s.scalars(
-                select(LrsForwarding)
+            taken = s.execute(
+                update(LrsForwarding)
                 .where(
-                    LrsForwarding.platform_id == platform_id,
-                    LrsForwarding.state == ON,
-                    LrsForwarding.next_attempt_at <= now,
+                    LrsForwarding.platform_id.in_(free.scalar_subquery()),
                     or_(LrsForwarding.lease_expires_at.is_(None), LrsForwarding.lease_expires_at <= now),
                 )
-                .with_for_update(skip_locked=True)
-            ).first()
-            if row is None:
+                .values(lease_expires_at=now + timedelta(seconds=self.config.lease_seconds), leased_by=self.worker_id)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if taken != 1:
                 return None
-            row.lease_expires_at = now + timedelta(seconds=self.config.lease_seconds)
-            row.leased_by = self.worker_id
+            row = s.execute(
+                select(
+                    LrsForwarding.endpoint, LrsForwarding.xapi_version, LrsForwarding.auth_key,
+                    LrsForwarding.auth_secret, LrsForwarding.cursor_seq, LrsForwarding.attempts,
+                    LrsForwarding.last_success_at,
+                ).where(LrsForwarding.platform_id == platform_id)
+            ).one()  # fmt: skip
             return _Target(
                 platform_id=platform_id, endpoint=row.endpoint, version=row.xapi_version,
                 authorization=basic_authorization(row.auth_key, row.auth_secret), cursor=row.cursor_seq,
