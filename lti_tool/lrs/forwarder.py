@@ -41,6 +41,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
@@ -54,6 +55,9 @@ from lti_tool.storage import Database
 from lti_tool.storage.models import LrsForwardDead, LrsForwarding, LrsStatement, utcnow
 from sync.breaker import BreakerConfig, Breakers
 from sync.retry import AttemptResult, RetryPolicy, decide, sanitize_message
+
+if TYPE_CHECKING:
+    from lti_tool.services import Services
 
 logger = logging.getLogger("lrs.forward")
 
@@ -597,3 +601,30 @@ class Forwarder:
     def _count(self, platform_id: int, outcome: str, n: int) -> None:
         if n and self._observe is not None:
             self._observe(outcome, platform_id, "", float(n))
+
+
+def build_forwarder(
+    services: Services, *, clock: Callable[[], datetime] = utcnow, stop_event: threading.Event | None = None
+) -> Forwarder:
+    """The forwarder of ``sync run``: the services' one outbound client, ``[forwarding]`` settings,
+    the grade worker's backoff bounds, and the process's Prometheus metrics."""
+    from lti_tool.observability import observe_forwarding
+
+    cfg = services.settings.forwarding
+    sync_cfg = services.settings.sync
+    return Forwarder(
+        services.db,
+        services.http,
+        config=ForwarderConfig(
+            batch_size=cfg.batch_size,
+            max_batch_bytes=cfg.max_batch_bytes,
+            settle_seconds=cfg.settle_seconds,
+            lease_seconds=float(cfg.lease_seconds),
+            retry=RetryPolicy(
+                base_seconds=sync_cfg.backoff_base_seconds, cap_seconds=sync_cfg.backoff_cap_seconds, max_attempts=2**31
+            ),
+        ),
+        clock=clock,
+        stop_event=stop_event,
+        observe=observe_forwarding,
+    )
