@@ -43,16 +43,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, or_, select, update
-from sqlalchemy.orm import Session
-
+from lti_tool.lrs import forward_store as fstore
 from lti_tool.lrs import store as lrs_store
-from lti_tool.lrs.forwarding import ON, PAUSED
+from lti_tool.lrs.forward_store import PAUSED
 from lti_tool.lrs.identity import learner_tenant
 from lti_tool.lrs.multipart import build_multipart
 from lti_tool.outbound import AddressRefused, OutboundClient, OutboundError, RawAnswer
 from lti_tool.storage import Database
-from lti_tool.storage.models import LrsForwardDead, LrsForwarding, LrsStatement, utcnow
+from lti_tool.storage.models import utcnow
 from sync.breaker import BreakerConfig, Breakers
 from sync.retry import AttemptResult, RetryPolicy, decide, sanitize_message
 
@@ -222,67 +220,26 @@ class Forwarder:
 
     # -- claim and settle -------------------------------------------------------------------
     def _due(self) -> list[int]:
-        now = self._clock()
         with self._db.session() as s:
-            return list(
-                s.scalars(
-                    select(LrsForwarding.platform_id)
-                    .where(LrsForwarding.state == ON, LrsForwarding.next_attempt_at <= now)
-                    .order_by(LrsForwarding.next_attempt_at)
-                )
-            )
+            return fstore.due(s, self._clock())
 
     def _claim(self, platform_id: int) -> _Target | None:
-        """Take the academy for one lease, or None when it is not due or another worker has it.
-
-        One conditional UPDATE (over ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL): of two
-        workers, exactly one changes the row, on every engine; committed at once.
-        """
+        """Take the academy for one lease (committed at once), or None when it is not due or taken."""
         now = self._clock()
-        free = (
-            select(LrsForwarding.platform_id)
-            .where(
-                LrsForwarding.platform_id == platform_id,
-                LrsForwarding.state == ON,
-                LrsForwarding.next_attempt_at <= now,
-                or_(LrsForwarding.lease_expires_at.is_(None), LrsForwarding.lease_expires_at <= now),
-            )
-            .with_for_update(skip_locked=True)
-        )
+        until = now + timedelta(seconds=self.config.lease_seconds)
         with self._db.session() as s:
-            taken = s.execute(
-                update(LrsForwarding)
-                .where(
-                    LrsForwarding.platform_id.in_(free.scalar_subquery()),
-                    or_(LrsForwarding.lease_expires_at.is_(None), LrsForwarding.lease_expires_at <= now),
-                )
-                .values(lease_expires_at=now + timedelta(seconds=self.config.lease_seconds), leased_by=self.worker_id)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if taken != 1:
+            row = fstore.claim(s, platform_id, self.worker_id, now, until)
+            if row is None:
                 return None
-            row = s.execute(
-                select(
-                    LrsForwarding.endpoint, LrsForwarding.xapi_version, LrsForwarding.auth_key,
-                    LrsForwarding.auth_secret, LrsForwarding.cursor_seq, LrsForwarding.attempts,
-                    LrsForwarding.last_success_at,
-                ).where(LrsForwarding.platform_id == platform_id)
-            ).one()  # fmt: skip
             return _Target(
                 platform_id=platform_id, endpoint=row.endpoint, version=row.xapi_version,
                 authorization=basic_authorization(row.auth_key, row.auth_secret), cursor=row.cursor_seq,
                 attempts=row.attempts, proven=row.last_success_at is not None,
             )  # fmt: skip
 
-    def _mine(self, platform_id: int) -> list[object]:
-        return [LrsForwarding.platform_id == platform_id, LrsForwarding.leased_by == self.worker_id]
-
-    def _release(self, s: Session, target: _Target, **values: object) -> None:
-        s.execute(
-            update(LrsForwarding)
-            .where(*self._mine(target.platform_id))
-            .values(lease_expires_at=None, leased_by=None, updated_at=self._clock(), **values)
-        )
+    def _release(self, target: _Target, **values: object) -> None:
+        with self._db.session() as s:
+            fstore.release(s, target.platform_id, self.worker_id, self._clock(), **values)
 
     # -- one academy ------------------------------------------------------------------------
     def _serve(self, platform_id: int, stats: ForwardStats) -> None:
@@ -304,23 +261,15 @@ class Forwarder:
                 if target is None:
                     return
         except BaseException:
-            with self._db.session() as s:
-                self._release(s, target)
+            self._release(target)
             raise
-        with self._db.session() as s:
-            self._release(s, target)
+        self._release(target)
 
     def _read_batch(self, target: _Target) -> list[_Item]:
         cfg = self.config
         horizon = self._clock() - timedelta(seconds=cfg.settle_seconds)
         with self._db.session() as s:
-            rows = s.execute(
-                select(LrsStatement.seq, LrsStatement.statement_id, LrsStatement.payload,
-                       LrsStatement.attachment_hashes, LrsStatement.stored)
-                .where(LrsStatement.tenant == learner_tenant(target.platform_id), LrsStatement.seq > target.cursor)
-                .order_by(LrsStatement.seq)
-                .limit(cfg.batch_size)
-            ).all()  # fmt: skip
+            rows = lrs_store.statements_after(s, learner_tenant(target.platform_id), target.cursor, cfg.batch_size)
         items: list[_Item] = []
         size = 0
         for seq, sid, payload, hashes, stored in rows:
@@ -346,23 +295,27 @@ class Forwarder:
             return None
         new_cursor = items[-1].seq
         with self._db.session() as s:
-            moved = s.execute(
-                update(LrsForwarding)
-                .where(*self._mine(pid), LrsForwarding.cursor_seq == target.cursor)
-                .values(
-                    cursor_seq=new_cursor, attempts=0, updated_at=now,
-                    delivered=LrsForwarding.delivered + len(outcome.delivered),
-                    **({"last_success_at": now} if outcome.delivered else {}),
-                    last_status_code=None, last_error=None,
-                )
-            ).rowcount  # fmt: skip
+            moved = fstore.advance(
+                s, pid, self.worker_id, old_cursor=target.cursor, new_cursor=new_cursor,
+                delivered=len(outcome.delivered), now=now,
+            )  # fmt: skip
             if not moved:
                 logger.warning(
                     "LRS forwarding lease lost; batch left to the worker that holds it",
                     extra={"action": "lrs_forward_lease_lost", "platform": str(pid)},
                 )
                 return None
-            self._record_dead(s, pid, outcome.dead, now)
+            fresh = fstore.add_dead(
+                s, pid, [(it.seq, it.statement_id, code, msg) for it, code, msg in outcome.dead], now
+            )
+        for _seq, sid, code, message in fresh:
+            logger.warning(
+                "statement refused by the academy LRS",
+                extra={
+                    "action": "lrs_forward_dead", "platform": str(pid), "statement": sid, "status_code": code,
+                    "error": message,
+                },
+            )  # fmt: skip
         stats.delivered += len(outcome.delivered)
         stats.dead += len(outcome.dead)
         self._count(pid, "delivered", len(outcome.delivered))
@@ -380,40 +333,9 @@ class Forwarder:
             proven=target.proven or bool(outcome.delivered),
         )  # fmt: skip
 
-    def _record_dead(
-        self, s: Session, platform_id: int, dead: Sequence[tuple[_Item, int | None, str]], now: datetime
-    ) -> None:
-        if not dead:
-            return
-        seqs = [it.seq for it, _, _ in dead]
-        known = set(
-            s.scalars(
-                select(LrsForwardDead.seq).where(
-                    LrsForwardDead.platform_id == platform_id, LrsForwardDead.seq.in_(seqs)
-                )
-            )
-        )
-        for item, code, message in dead:
-            if item.seq in known:
-                continue
-            s.add(
-                LrsForwardDead(
-                    platform_id=platform_id, seq=item.seq, statement_id=item.statement_id, status="dead",
-                    status_code=code, error=message, attempts=1, created_at=now, updated_at=now,
-                )
-            )  # fmt: skip
-            logger.warning(
-                "statement refused by the academy LRS",
-                extra={
-                    "action": "lrs_forward_dead", "platform": str(platform_id), "statement": item.statement_id,
-                    "status_code": code, "error": message,
-                },
-            )  # fmt: skip
-
     def _pause(self, target: _Target, answer: _Answer, stats: ForwardStats) -> None:
         message = answer.message
-        with self._db.session() as s:
-            self._release(s, target, state=PAUSED, last_status_code=answer.status, last_error=message)
+        self._release(target, state=PAUSED, last_status_code=answer.status, last_error=message)
         stats.paused += 1
         self._count(target.platform_id, "paused", 1)
         logger.warning(
@@ -437,11 +359,10 @@ class Forwarder:
                 attempts=target.attempts, now=now, rng=self._rng, policy=self.config.retry,
             )  # fmt: skip
             at, message = decision.retry_at or now, decision.message
-        with self._db.session() as s:
-            self._release(
-                s, target, attempts=target.attempts + 1, next_attempt_at=at, last_status_code=answer.status,
-                last_error=message,
-            )  # fmt: skip
+        self._release(
+            target, attempts=target.attempts + 1, next_attempt_at=at, last_status_code=answer.status,
+            last_error=message,
+        )  # fmt: skip
         stats.retried += 1
         self._count(target.platform_id, "retry", 1)
         logger.info(
@@ -456,24 +377,20 @@ class Forwarder:
     def _redeliver(self, target: _Target, stats: ForwardStats) -> bool:
         """Send the academy's ``retry`` dead letters one by one; False when the academy must wait."""
         pid = target.platform_id
+        tenant = learner_tenant(pid)
         with self._db.session() as s:
-            rows = s.execute(
-                select(LrsForwardDead.id, LrsStatement.seq, LrsStatement.statement_id, LrsStatement.payload,
-                       LrsStatement.attachment_hashes)
-                .join(LrsStatement, LrsStatement.seq == LrsForwardDead.seq, isouter=True)
-                .where(LrsForwardDead.platform_id == pid, LrsForwardDead.status == "retry")
-                .order_by(LrsForwardDead.seq)
-                .limit(self.config.batch_size)
-            ).all()  # fmt: skip
-        for dead_id, seq, sid, payload, hashes in rows:
+            queued = fstore.queued_again(s, pid, self.config.batch_size)
+            found = lrs_store.statements_by_seq(s, tenant, [seq for _, seq in queued])
+        for dead_id, seq in queued:
             if self.stop_event.is_set():
                 return False
             now = self._clock()
-            if seq is None:  # the statement was erased meanwhile: nothing left to send
+            st = found.get(seq)
+            if st is None:  # the statement was erased meanwhile: nothing left to send
                 with self._db.session() as s:
-                    s.execute(delete(LrsForwardDead).where(LrsForwardDead.id == dead_id))
+                    fstore.forget_dead(s, dead_id)
                 continue
-            item = _Item(seq, sid, payload, tuple(json.loads(hashes)) if hashes else ())
+            item = _Item(seq, st.statement_id, st.payload, tuple(json.loads(st.attachment_hashes or "[]")))
             outcome = self._send(target, [item], stats)
             if outcome.pause is not None:
                 self._pause(target, outcome.pause, stats)
@@ -483,17 +400,12 @@ class Forwarder:
                 return False
             with self._db.session() as s:
                 if outcome.delivered:
-                    s.execute(delete(LrsForwardDead).where(LrsForwardDead.id == dead_id))
+                    fstore.forget_dead(s, dead_id)
                     stats.delivered += 1
                     self._count(pid, "delivered", 1)
                 else:
                     _, code, message = (outcome.dead or [(item, None, "")])[0]
-                    s.execute(
-                        update(LrsForwardDead)
-                        .where(LrsForwardDead.id == dead_id)
-                        .values(status="dead", status_code=code, error=message, updated_at=now,
-                                attempts=LrsForwardDead.attempts + 1)
-                    )  # fmt: skip
+                    fstore.refused_again(s, dead_id, code, message, now)
                     stats.dead += 1
         return True
 

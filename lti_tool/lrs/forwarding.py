@@ -22,19 +22,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from lti_tool import audit
+from lti_tool.lrs import forward_store as fstore
+from lti_tool.lrs import store as lrs_store
+from lti_tool.lrs.forward_store import OFF, ON, PAUSED, DeadLetter, ForwardRow
 from lti_tool.lrs.identity import learner_tenant
+from lti_tool.lti import platforms as platform_ops
 from lti_tool.outbound import OutboundPolicy, legacy_ipv4, normalise_host
 from lti_tool.storage import Database
-from lti_tool.storage.models import LrsForwardDead, LrsForwarding, LrsStatement, Platform, utcnow
+from lti_tool.storage.models import utcnow
 
 logger = logging.getLogger(__name__)
 
 VERSIONS = ("1.0.3", "2.0.0")
-ON, PAUSED, OFF = "on", "paused", "off"
+__all__ = ["OFF", "ON", "PAUSED", "DeadLetter", "ForwardingError", "ForwardingStatus", "configure", "status"]
 #: Backlogs are counted up to this many statements ("10000+" beyond: counting millions is slow).
 BACKLOG_COUNT_LIMIT = 10_000
 MAX_ENDPOINT_CHARS = 2000
@@ -75,20 +78,6 @@ class ForwardingStatus:
     def backlog_text(self) -> str:
         """``123`` or ``10000+``."""
         return f"{self.backlog}+" if self.backlog_capped else str(self.backlog)
-
-
-@dataclass(frozen=True, kw_only=True)
-class DeadLetter:
-    """A statement the academy's LRS refused."""
-
-    id: int
-    seq: int
-    statement_id: str
-    status: str
-    status_code: int | None
-    error: str
-    attempts: int
-    updated_at: datetime
 
 
 def check_endpoint(endpoint: str, policy: OutboundPolicy | None) -> str:
@@ -139,17 +128,11 @@ def check_endpoint(endpoint: str, policy: OutboundPolicy | None) -> str:
     return text.rstrip("/")
 
 
-def _platform(s: Session, platform_id: int) -> Platform:
-    p = s.get(Platform, platform_id)
-    if p is None:
+def _known(db: Database, platform_id: int) -> None:
+    if platform_ops.find_platform(db, platform_id) is None:
         raise ForwardingError(
             f"no platform with id {platform_id} (see 'cbsi-connect platforms list')", code="platform_not_found"
         )
-    return p
-
-
-def _max_seq(s: Session) -> int:
-    return int(s.scalar(select(func.max(LrsStatement.seq))) or 0)
 
 
 def configure(
@@ -191,28 +174,17 @@ def configure(
             f"the secret must be at most {MAX_SECRET_CHARS} printable characters on one line", code="invalid_value"
         )
     at = now or utcnow()
+    _known(db, platform_id)
     with db.session() as s:
-        _platform(s, platform_id)
-        row = s.get(LrsForwarding, platform_id)
-        first = row is None
-        if row is None:
-            row = LrsForwarding(
-                platform_id=platform_id, cursor_seq=0 if from_start else _max_seq(s), attempts=0,
-                delivered=0, created_at=at,
-            )  # fmt: skip
-            s.add(row)
-        elif from_start:
-            row.cursor_seq = 0
-        row.endpoint, row.xapi_version, row.auth_key, row.auth_secret = endpoint, version, key, secret
-        row.state, row.attempts, row.next_attempt_at, row.updated_at = ON, 0, at, at
-        row.lease_expires_at = row.leased_by = None
-        row.last_status_code = row.last_error = None
+        first = fstore.save_settings(
+            s, platform_id, endpoint=endpoint, version=version, key=key, secret=secret,
+            start_after=0 if from_start else lrs_store.max_seq(s), rewind=from_start, now=at,
+        )  # fmt: skip
         audit.record_as(
             s, actor, "lrs.forward_on",
             params={"endpoint": endpoint, "version": version, "key": key, "from_start": from_start, "first": first},
             platform_id=platform_id,
         )  # fmt: skip
-        s.flush()
     logger.info(
         "LRS forwarding of platform %s is on", platform_id,
         extra={"action": "lrs_forward_on", "platform": str(platform_id), "endpoint": endpoint, "version": version},
@@ -228,13 +200,10 @@ def turn_off(
     Raises:
         ForwardingError: ``platform_not_found``, ``not_configured``.
     """
+    _known(db, platform_id)
     with db.session() as s:
-        _platform(s, platform_id)
-        row = s.get(LrsForwarding, platform_id)
-        if row is None:
-            raise ForwardingError(f"platform {platform_id} does not forward statements", code="not_configured")
-        row.state, row.updated_at = OFF, now or utcnow()
-        row.lease_expires_at = row.leased_by = None
+        if not fstore.set_state(s, platform_id, OFF, now or utcnow()):
+            raise _not_configured(platform_id)
         audit.record_as(s, actor, "lrs.forward_off", platform_id=platform_id)
     logger.info("LRS forwarding of platform %s is off", platform_id, extra={"action": "lrs_forward_off"})
     return status(db, platform_id)
@@ -248,43 +217,34 @@ def resume(
     Raises:
         ForwardingError: ``platform_not_found``, ``not_configured``.
     """
-    at = now or utcnow()
+    _known(db, platform_id)
     with db.session() as s:
-        _platform(s, platform_id)
-        row = s.get(LrsForwarding, platform_id)
-        if row is None:
-            raise ForwardingError(f"platform {platform_id} does not forward statements", code="not_configured")
-        row.state, row.attempts, row.next_attempt_at, row.updated_at = ON, 0, at, at
+        if not fstore.set_state(s, platform_id, ON, now or utcnow()):
+            raise _not_configured(platform_id)
         audit.record_as(s, actor, "lrs.forward_resume", platform_id=platform_id)
     return status(db, platform_id)
 
 
-def _backlog(s: Session, platform_id: int, cursor: int) -> tuple[int, bool]:
-    sub = (
-        select(LrsStatement.seq)
-        .where(LrsStatement.tenant == learner_tenant(platform_id), LrsStatement.seq > cursor)
-        .limit(BACKLOG_COUNT_LIMIT + 1)
-        .subquery()
+def _not_configured(platform_id: int) -> ForwardingError:
+    return ForwardingError(
+        f"platform {platform_id} does not forward statements (turn it on with "
+        f"'cbsi-connect platforms forward {platform_id} --endpoint URL --key KEY --secret-stdin')",
+        code="not_configured",
     )
-    count = int(s.scalar(select(func.count()).select_from(sub)) or 0)
-    return min(count, BACKLOG_COUNT_LIMIT), count > BACKLOG_COUNT_LIMIT
 
 
-def _status_of(s: Session, row: LrsForwarding) -> ForwardingStatus:
-    backlog, capped = _backlog(s, row.platform_id, row.cursor_seq) if row.state != OFF else (0, False)
-    counts = dict(
-        s.execute(
-            select(LrsForwardDead.status, func.count())
-            .where(LrsForwardDead.platform_id == row.platform_id)
-            .group_by(LrsForwardDead.status)
-        ).all()
-    )
+def _status_of(s: Session, row: ForwardRow) -> ForwardingStatus:
+    counted = 0
+    if row.state != OFF:
+        counted = lrs_store.count_after(s, learner_tenant(row.platform_id), row.cursor_seq, BACKLOG_COUNT_LIMIT)
+    counts = fstore.dead_counts(s, row.platform_id)
     return ForwardingStatus(
         platform_id=row.platform_id, state=row.state, endpoint=row.endpoint, xapi_version=row.xapi_version,
-        auth_key=row.auth_key, secret_set=bool(row.auth_secret), cursor_seq=row.cursor_seq, backlog=backlog,
-        backlog_capped=capped, dead=int(counts.get("dead", 0)), retrying=int(counts.get("retry", 0)),
-        delivered=row.delivered, last_success_at=row.last_success_at, last_status_code=row.last_status_code,
-        last_error=row.last_error, next_attempt_at=row.next_attempt_at,
+        auth_key=row.auth_key, secret_set=bool(row.auth_secret), cursor_seq=row.cursor_seq,
+        backlog=min(counted, BACKLOG_COUNT_LIMIT), backlog_capped=counted > BACKLOG_COUNT_LIMIT,
+        dead=counts.get("dead", 0), retrying=counts.get("retry", 0), delivered=row.delivered,
+        last_success_at=row.last_success_at, last_status_code=row.last_status_code, last_error=row.last_error,
+        next_attempt_at=row.next_attempt_at,
     )  # fmt: skip
 
 
@@ -294,9 +254,9 @@ def status(db: Database, platform_id: int) -> ForwardingStatus:
     Raises:
         ForwardingError: ``platform_not_found``.
     """
+    _known(db, platform_id)
     with db.session() as s:
-        _platform(s, platform_id)
-        row = s.get(LrsForwarding, platform_id)
+        row = fstore.get(s, platform_id)
         if row is None:
             return ForwardingStatus(platform_id=platform_id, state=OFF)
         return _status_of(s, row)
@@ -305,31 +265,13 @@ def status(db: Database, platform_id: int) -> ForwardingStatus:
 def states(db: Database) -> dict[int, str]:
     """Every configured academy's forwarding state (``platforms list``; no counting)."""
     with db.session() as s:
-        return dict(s.execute(select(LrsForwarding.platform_id, LrsForwarding.state)).all())  # type: ignore[arg-type]
+        return fstore.states(s)
 
 
 def dead_letters(db: Database, platform_id: int, *, limit: int = 50) -> list[DeadLetter]:
     """The academy's refused statements, oldest first."""
     with db.session() as s:
-        rows = s.scalars(
-            select(LrsForwardDead)
-            .where(LrsForwardDead.platform_id == platform_id)
-            .order_by(LrsForwardDead.seq)
-            .limit(limit)
-        ).all()
-        return [
-            DeadLetter(
-                id=r.id,
-                seq=r.seq,
-                statement_id=r.statement_id,
-                status=r.status,
-                status_code=r.status_code,
-                error=r.error,
-                attempts=r.attempts,
-                updated_at=r.updated_at,
-            )
-            for r in rows
-        ]
+        return fstore.dead_letters(s, platform_id, limit)
 
 
 def retry_dead(db: Database, platform_id: int, *, actor: audit.Actor | None = None, now: datetime | None = None) -> int:
@@ -338,21 +280,13 @@ def retry_dead(db: Database, platform_id: int, *, actor: audit.Actor | None = No
     Raises:
         ForwardingError: ``platform_not_found``, ``not_configured``.
     """
-    at = now or utcnow()
+    _known(db, platform_id)
     with db.session() as s:
-        _platform(s, platform_id)
-        row = s.get(LrsForwarding, platform_id)
-        if row is None:
-            raise ForwardingError(f"platform {platform_id} does not forward statements", code="not_configured")
-        count = s.execute(
-            update(LrsForwardDead)
-            .where(LrsForwardDead.platform_id == platform_id, LrsForwardDead.status == "dead")
-            .values(status="retry", updated_at=at)
-        ).rowcount
-        if row.state == ON:
-            row.next_attempt_at = min(row.next_attempt_at, at)
+        if fstore.get(s, platform_id) is None:
+            raise _not_configured(platform_id)
+        count = fstore.requeue_dead(s, platform_id, now or utcnow())
         audit.record_as(s, actor, "lrs.forward_retry_dead", params={"count": count}, platform_id=platform_id)
     logger.info(
         "%s dead letters of platform %s queued again", count, platform_id, extra={"action": "lrs_forward_retry_dead"}
     )
-    return int(count)
+    return count
