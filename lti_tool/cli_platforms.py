@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
@@ -289,7 +290,7 @@ def platforms_forward(
             fail("--key is missing: the academy LRS's Basic auth key")
         if not secret_stdin:
             fail("the secret is missing: pass --secret-stdin and give it on standard input (never on the command line)")
-        secret = click.get_text_stream("stdin").readline()
+        secret = sys.stdin.readline()
         forwarding.configure(
             db, platform_id, endpoint=endpoint, key=key or "", secret=secret, version=version, from_start=from_start,
             policy=policy_from_settings(obj.settings), actor=actor,
