@@ -255,7 +255,7 @@ def upload() -> tuple[Response, int]:
 
 def init_app(app: Flask) -> None:
     """Register the blueprint with the console's pages, and the locale-aware template filters."""
-    from lti_tool.web import console, console_report, formatting  # noqa: F401 - their routes are on bp
+    from lti_tool.web import console, console_forwarding, console_report, formatting  # noqa: F401 - routes on bp
 
     formatting.init_app(app)
     app.register_blueprint(bp)
