@@ -20,6 +20,7 @@ from lti_tool.lrs import forwarding, store
 from lti_tool.lrs.forwarder import Forwarder, ForwarderConfig
 from lti_tool.lrs.identity import learner_tenant
 from lti_tool.lrs.recording import record_statements
+from lti_tool.observability import metrics, observe_forwarding
 from lti_tool.outbound import OutboundClient, OutboundPolicy
 from lti_tool.storage import Database
 from lti_tool.storage.models import LrsForwarding
@@ -387,3 +388,24 @@ def test_two_workers_never_send_a_statement_twice(db: Database, pid: int, lrs: F
     assert sorted(sent) == sorted(expected)  # every statement once: no duplicates, none lost
     with db.session() as s:
         assert all(r.lease_expires_at is None for r in s.scalars(select(LrsForwarding)))
+
+
+def test_counts_and_durations_reach_prometheus(db: Database, pid: int, lrs: FakeLrs) -> None:
+    registry = metrics().registry
+
+    def sample(name: str, **labels: str) -> float:
+        return registry.get_sample_value(name, labels) or 0.0
+
+    before_ok = sample("cbsi_lrs_forward_statements_total", platform=str(pid), outcome="delivered")
+    before_dead = sample("cbsi_lrs_forward_statements_total", platform=str(pid), outcome="dead")
+    before_400 = sample("cbsi_lrs_forward_request_duration_seconds_count", status="400")
+    turn_on(db, pid, lrs, from_start=True)
+    ids = add_statements(db, pid, 4)
+    lrs.mode, lrs.refused = "refuse", {ids[0]}
+    fwd = Forwarder(
+        db, OutboundClient(LOOPBACK_OK), config=ForwarderConfig(settle_seconds=0), observe=observe_forwarding
+    )
+    fwd.run_once()
+    assert sample("cbsi_lrs_forward_statements_total", platform=str(pid), outcome="delivered") == before_ok + 3
+    assert sample("cbsi_lrs_forward_statements_total", platform=str(pid), outcome="dead") == before_dead + 1
+    assert sample("cbsi_lrs_forward_request_duration_seconds_count", status="400") >= before_400 + 2

@@ -3,7 +3,11 @@ and ``sync once`` forwarding to a fake academy LRS."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -22,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from fake_lrs import FakeLrs
 
 SECRET = "cli-Secret-Value-987"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -148,3 +153,40 @@ def test_sync_once_forwards_and_shows_dead_letters(
     assert code == 0 and "LRS forwarding: 2 statements sent to academy LRSs, 1 refused" in out, out
     code, out = forward(config)
     assert "dead letters: 1" in out and ids[1] in out and "is not acceptable" in out
+
+
+def test_sync_run_forwards_beside_grade_delivery_and_stops_on_sigterm(
+    tmp_path: Path, database_url: str, strict: Path, lrs: FakeLrs
+) -> None:
+    config = make_config(tmp_path, database_url, allow_loopback=True)
+    assert forward(config, "--endpoint", lrs.url, "--key", "k", "--secret-stdin", stdin=SECRET + "\n")[0] == 0
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    db = Database(database_url)
+    log = tmp_path / "worker.log"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "CBSI_CONNECT_CONFIG": str(config)}
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lti_tool", "sync", "run", "--poll", "0.1"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        with db.session() as s:
+            record_statements(
+                s, learner_tenant(1),
+                [{"id": i, "actor": {"mbox": "mailto:a@example.org"}, "verb": {"id": "http://example.org/v"},
+                  "object": {"id": "https://example.org/a"}} for i in ids],
+                base_url="http://localhost", now=datetime.now(UTC),
+            )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while set(ids) - set(lrs.stored) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert set(lrs.stored) == set(ids), log.read_text()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        db.dispose()
+    text = log.read_text()
+    assert "LRS forwarding: 3 statements sent to academy LRSs" in text and SECRET not in text
