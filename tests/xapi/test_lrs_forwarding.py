@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from lti_tool.lrs import forwarding, store
-from lti_tool.lrs.forwarder import Forwarder, ForwarderConfig
+from lti_tool.lrs.forwarder import Forwarder, ForwarderConfig, ForwardStats, _Outcome
 from lti_tool.lrs.identity import learner_tenant
 from lti_tool.lrs.recording import record_statements
 from lti_tool.observability import metrics, observe_forwarding
@@ -409,3 +409,19 @@ def test_counts_and_durations_reach_prometheus(db: Database, pid: int, lrs: Fake
     assert sample("cbsi_lrs_forward_statements_total", platform=str(pid), outcome="delivered") == before_ok + 3
     assert sample("cbsi_lrs_forward_statements_total", platform=str(pid), outcome="dead") == before_dead + 1
     assert sample("cbsi_lrs_forward_request_duration_seconds_count", status="400") >= before_400 + 2
+
+
+def test_a_worker_whose_lease_ran_out_never_moves_the_cursor_back(db: Database, pid: int, lrs: FakeLrs) -> None:
+    turn_on(db, pid, lrs, from_start=True)
+    add_statements(db, pid, 6)
+    clock = Clock()
+    slow = forwarder(db, clock, lease_seconds=60, batch_size=3)
+    target = slow._claim(pid)
+    assert target is not None
+    items = slow._read_batch(target)
+    clock.advance(61)  # the slow worker's lease runs out while its POST hangs
+    forwarder(db, clock, batch_size=3).run_once()  # another worker takes over and sends everything
+    assert row(db, pid).cursor_seq == items[-1].seq + 3
+    stats = ForwardStats()
+    assert slow._settle_batch(target, items, _Outcome(delivered=[it.seq for it in items]), stats) is None
+    assert row(db, pid).cursor_seq == items[-1].seq + 3 and row(db, pid).delivered == 6
