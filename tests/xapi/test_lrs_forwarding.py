@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from lti_tool import privacy
 from lti_tool.lrs import forwarding, store
 from lti_tool.lrs.forwarder import Forwarder, ForwarderConfig, ForwardStats, _Outcome
-from lti_tool.lrs.identity import learner_tenant
+from lti_tool.lrs.identity import learner_agent, learner_tenant
 from lti_tool.lrs.recording import record_statements
 from lti_tool.observability import metrics, observe_forwarding
 from lti_tool.outbound import OutboundClient, OutboundPolicy
@@ -425,3 +426,16 @@ def test_a_worker_whose_lease_ran_out_never_moves_the_cursor_back(db: Database, 
     stats = ForwardStats()
     assert slow._settle_batch(target, items, _Outcome(delivered=[it.seq for it in items]), stats) is None
     assert row(db, pid).cursor_seq == items[-1].seq + 3 and row(db, pid).delivered == 6
+
+
+def test_erasing_a_learner_removes_their_refused_statements(db: Database, pid: int, lrs: FakeLrs) -> None:
+    turn_on(db, pid, lrs, from_start=True)
+    ana = learner_agent(factories.ISSUER, "ana")
+    bob = learner_agent(factories.ISSUER, "bob")
+    ids = [add_statements(db, pid, 1, actor=agent)[0] for agent in (ana, bob)]
+    lrs.mode, lrs.refused = "refuse", set(ids)
+    forwarder(db).run_once()
+    assert {d.statement_id for d in forwarding.dead_letters(db, pid)} == set(ids)
+    report = privacy.erase_learner(db, platform_id=pid, sub="ana", actor="cli:test", source="cli")
+    assert report.counts["lrs_forward_dead"] == 1
+    assert [d.statement_id for d in forwarding.dead_letters(db, pid)] == [ids[1]]

@@ -3,6 +3,7 @@ and ``sync once`` forwarding to a fake academy LRS."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,14 +13,17 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from lti_tool import audit
-from lti_tool.cli import cli
+from lti_tool.cli import CliContext, cli
 from lti_tool.lrs.identity import learner_tenant
 from lti_tool.lrs.recording import record_statements
+from lti_tool.services import Services, build_services
+from lti_tool.settings import load_settings
 from lti_tool.storage import Database
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -29,6 +33,18 @@ SECRET = "cli-Secret-Value-987"
 REPO = Path(__file__).resolve().parents[2]
 
 
+def add_statements(db: Database, n: int) -> list[str]:
+    ids = [str(uuid.uuid4()) for _ in range(n)]
+    with db.session() as s:
+        record_statements(
+            s, learner_tenant(1),
+            [{"id": i, "actor": {"mbox": "mailto:a@example.org"}, "verb": {"id": "http://example.org/v"},
+              "object": {"id": "https://example.org/a"}} for i in ids],
+            base_url="http://localhost", now=datetime.now(UTC),
+        )  # fmt: skip
+    return ids
+
+
 @pytest.fixture
 def lrs() -> Iterator[FakeLrs]:
     server = FakeLrs()
@@ -36,36 +52,51 @@ def lrs() -> Iterator[FakeLrs]:
     server.close()
 
 
-def make_config(tmp_path: Path, database_url: str, *, allow_loopback: bool) -> Path:
-    config = tmp_path / "config.toml"
-    allow = '[outbound]\nallow_private = ["127.0.0.0/8"]\n' if allow_loopback else ""
-    config.write_text(
-        f'[server]\nsecret_key = "{"k" * 40}"\ninstance_folder = "{tmp_path / "instance"}"\n'
-        f'[database]\nurl = "{database_url}"\n[keys]\nfolder = "{tmp_path / "keys"}"\n'
-        f"[forwarding]\nsettle_seconds = 0.0\n{allow}"
-    )
-    return config
+def make_services(settings_overrides: dict[str, dict[str, Any]], *, allow_loopback: bool) -> Services:
+    overrides = {**settings_overrides, "forwarding": {"settle_seconds": 0.0}}
+    if allow_loopback:
+        overrides["outbound"] = {"allow_private": ["127.0.0.0/8"]}
+    return build_services(load_settings(environ={}, overrides=overrides))
 
 
-def run(config: Path, *args: str, stdin: str | None = None) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["--config", str(config), *args], input=stdin, catch_exceptions=False)
+def run(services: Services, *args: str, stdin: str | None = None) -> tuple[int, str]:
+    """``cbsi-connect <args>`` in-process over ``services`` (signal handlers restored)."""
+    obj = CliContext(None)
+    obj._settings = services.settings
+    obj._services = services
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        result = CliRunner().invoke(cli, list(args), obj=obj, input=stdin, catch_exceptions=False)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
     return result.exit_code, result.output
 
 
 @pytest.fixture
-def strict(tmp_path: Path, database_url: str) -> Path:
-    config = make_config(tmp_path, database_url, allow_loopback=False)
+def strict(settings_overrides: dict[str, dict[str, Any]]) -> Iterator[Services]:
+    """Production settings (internal addresses refused) and a registered platform 1."""
+    services = make_services(settings_overrides, allow_loopback=False)
     code, out = run(
-        config, "platforms", "add", "--issuer", "https://lms.example", "--client-id", "c1",
+        services, "platforms", "add", "--issuer", "https://lms.example", "--client-id", "c1",
         "--auth-login-url", "https://lms.example/auth", "--auth-token-url", "https://lms.example/token",
         "--key-set-url", "https://lms.example/jwks", "--deployment-id", "d1", "--approve",
     )  # fmt: skip
     assert code == 0, out
-    return config
+    yield services
+    services.db.dispose()
 
 
-def forward(config: Path, *args: str, stdin: str | None = None) -> tuple[int, str]:
-    return run(config, "platforms", "forward", "1", *args, stdin=stdin)
+@pytest.fixture
+def loose(strict: Services, settings_overrides: dict[str, dict[str, Any]]) -> Iterator[Services]:
+    """The same database, with loopback allow-listed (``outbound.allow_private``) for the fake LRS."""
+    services = make_services(settings_overrides, allow_loopback=True)
+    yield services
+    services.db.dispose()
+
+
+def forward(services: Services, *args: str, stdin: str | None = None) -> tuple[int, str]:
+    return run(services, "platforms", "forward", "1", *args, stdin=stdin)
 
 
 @pytest.mark.parametrize(
@@ -87,7 +118,9 @@ def forward(config: Path, *args: str, stdin: str | None = None) -> tuple[int, st
         (["--off"], None, "[not_configured]"),
     ],
 )
-def test_refusals_are_precise_and_save_nothing(strict: Path, args: list[str], stdin: str | None, expected: str) -> None:
+def test_refusals_are_precise_and_save_nothing(
+    strict: Services, args: list[str], stdin: str | None, expected: str
+) -> None:
     code, out = forward(strict, *args, stdin=stdin)
     assert code == 2 and expected in out, out
     assert "Traceback" not in out
@@ -95,13 +128,13 @@ def test_refusals_are_precise_and_save_nothing(strict: Path, args: list[str], st
     assert code == 0 and "LRS forwarding: off" in shown
 
 
-def test_unknown_platform(strict: Path) -> None:
+def test_unknown_platform(strict: Services) -> None:
     code, out = run(strict, "platforms", "forward", "99", "--endpoint", "https://x.example/xapi", "--key", "k",
                     "--secret-stdin", stdin="s\n")  # fmt: skip
     assert code == 2 and "[platform_not_found]" in out
 
 
-def test_turn_on_show_list_off_without_showing_the_secret(strict: Path, database_url: str) -> None:
+def test_turn_on_show_list_off_without_showing_the_secret(strict: Services) -> None:
     code, out = forward(
         strict, "--endpoint", "https://lrs.academy.example/xapi/", "--key", "academy", "--secret-stdin",
         "--version", "2.0.0", stdin=SECRET + "\n",
@@ -119,35 +152,18 @@ def test_turn_on_show_list_off_without_showing_the_secret(strict: Path, database
     assert code == 0 and "0 refused statements queued again" in out
     for text in (out, shown, listed):
         assert SECRET not in text
-    db = Database(database_url)
-    try:
-        entries = audit.list_entries(db, platform_id=1)
-    finally:
-        db.dispose()
+    entries = audit.list_entries(strict.db, platform_id=1)
     actions = [e.action for e in entries]
     assert {"lrs.forward_on", "lrs.forward_off", "lrs.forward_retry_dead"} <= set(actions)
     assert all(SECRET not in str(e.as_dict()) for e in entries)
 
 
-def test_sync_once_forwards_and_shows_dead_letters(
-    tmp_path: Path, database_url: str, strict: Path, lrs: FakeLrs
-) -> None:
-    config = make_config(tmp_path, database_url, allow_loopback=True)
+def test_sync_once_forwards_and_shows_dead_letters(loose: Services, lrs: FakeLrs) -> None:
+    config = loose
     code, out = forward(config, "--endpoint", lrs.url, "--key", "k", "--secret-stdin", "--from-start",
                         stdin=SECRET + "\n")  # fmt: skip
     assert code == 0, out
-    ids = [str(uuid.uuid4()) for _ in range(3)]
-    db = Database(database_url)
-    try:
-        with db.session() as s:
-            record_statements(
-                s, learner_tenant(1),
-                [{"id": i, "actor": {"mbox": "mailto:a@example.org"}, "verb": {"id": "http://example.org/v"},
-                  "object": {"id": "https://example.org/a"}} for i in ids],
-                base_url="http://localhost", now=datetime.now(UTC),
-            )  # fmt: skip
-    finally:
-        db.dispose()
+    ids = add_statements(loose.db, 3)
     lrs.mode, lrs.refused = "refuse", {ids[1]}
     code, out = run(config, "sync", "once")
     assert code == 0 and "LRS forwarding: 2 statements sent to academy LRSs, 1 refused" in out, out
@@ -156,12 +172,16 @@ def test_sync_once_forwards_and_shows_dead_letters(
 
 
 def test_sync_run_forwards_beside_grade_delivery_and_stops_on_sigterm(
-    tmp_path: Path, database_url: str, strict: Path, lrs: FakeLrs
+    tmp_path: Path, loose: Services, settings_overrides: dict[str, dict[str, Any]], lrs: FakeLrs
 ) -> None:
-    config = make_config(tmp_path, database_url, allow_loopback=True)
-    assert forward(config, "--endpoint", lrs.url, "--key", "k", "--secret-stdin", stdin=SECRET + "\n")[0] == 0
-    ids = [str(uuid.uuid4()) for _ in range(3)]
-    db = Database(database_url)
+    assert forward(loose, "--endpoint", lrs.url, "--key", "k", "--secret-stdin", stdin=SECRET + "\n")[0] == 0
+    sections = {**settings_overrides, "forwarding": {"settle_seconds": 0.0},
+                "outbound": {"allow_private": ["127.0.0.0/8"]}}  # fmt: skip
+    config = tmp_path / "worker.toml"
+    config.write_text(
+        "".join(f"[{name}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
+                for name, values in sections.items())
+    )  # fmt: skip
     log = tmp_path / "worker.log"
     env = {**os.environ, "PYTHONPATH": str(REPO), "CBSI_CONNECT_CONFIG": str(config)}
     with log.open("ab") as out:
@@ -170,13 +190,7 @@ def test_sync_run_forwards_beside_grade_delivery_and_stops_on_sigterm(
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        with db.session() as s:
-            record_statements(
-                s, learner_tenant(1),
-                [{"id": i, "actor": {"mbox": "mailto:a@example.org"}, "verb": {"id": "http://example.org/v"},
-                  "object": {"id": "https://example.org/a"}} for i in ids],
-                base_url="http://localhost", now=datetime.now(UTC),
-            )  # fmt: skip
+        ids = add_statements(loose.db, 3)
         deadline = time.monotonic() + 30
         while set(ids) - set(lrs.stored) and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.1)
@@ -187,6 +201,5 @@ def test_sync_run_forwards_beside_grade_delivery_and_stops_on_sigterm(
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
-        db.dispose()
     text = log.read_text()
     assert "LRS forwarding: 3 statements sent to academy LRSs" in text and SECRET not in text
