@@ -90,8 +90,11 @@ def save_settings(
     if row is None:
         row = LrsForwarding(platform_id=platform_id, cursor_seq=start_after, attempts=0, delivered=0, created_at=now)
         s.add(row)
-    elif rewind:
-        row.cursor_seq = 0
+    else:
+        if rewind:
+            row.cursor_seq = 0
+        if (row.endpoint, row.auth_key, row.auth_secret) != (endpoint, key, secret):
+            row.last_success_at = None  # "this LRS took our statements" is about the old settings
     row.endpoint, row.xapi_version, row.auth_key, row.auth_secret = endpoint, version, key, secret
     row.state, row.attempts, row.next_attempt_at, row.updated_at = ON, 0, now, now
     row.lease_expires_at = row.leased_by = None

@@ -439,3 +439,15 @@ def test_erasing_a_learner_removes_their_refused_statements(db: Database, pid: i
     report = privacy.erase_learner(db, platform_id=pid, sub="ana", actor="cli:test", source="cli")
     assert report.counts["lrs_forward_dead"] == 1
     assert [d.statement_id for d in forwarding.dead_letters(db, pid)] == [ids[1]]
+
+
+def test_new_credentials_that_may_not_write_pause_again(db: Database, pid: int, lrs: FakeLrs) -> None:
+    turn_on(db, pid, lrs, from_start=True)
+    add_statements(db, pid, 2)
+    forwarder(db).run_once()
+    assert row(db, pid).last_success_at is not None
+    forwarding.configure(db, pid, endpoint=lrs.url, key="other-key", secret="other-secret")
+    add_statements(db, pid, 2)
+    lrs.mode = "403"
+    stats = forwarder(db).run_once()
+    assert stats.paused == 1 and forwarding.status(db, pid).dead == 0
