@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from datetime import UTC, datetime
 
 import click
@@ -11,6 +12,7 @@ import click
 from lti_tool import catalogue, grades
 from lti_tool.cli import CliContext, fail, pass_ctx
 from lti_tool.logging_setup import configure_logging
+from lti_tool.lrs.forwarder import ForwardStats, build_forwarder
 from lti_tool.lti import platforms as platform_ops
 from lti_tool.services import Services
 from lti_tool.storage import learners
@@ -49,6 +51,13 @@ def _stats_line(stats: RunStats) -> str:
     )
 
 
+def _forward_line(stats: ForwardStats) -> str:
+    return (
+        f"LRS forwarding: {stats.delivered} statements sent to academy LRSs, {stats.dead} refused "
+        f"(dead letters), {stats.retried} retries scheduled, {stats.paused} paused"
+    )
+
+
 @click.group("sync")
 def sync_group() -> None:
     """Grade delivery to the platforms' gradebooks (AGS)."""
@@ -59,16 +68,34 @@ def sync_group() -> None:
 @click.option("--poll", type=click.FloatRange(min=0.05), default=None, help="Idle poll interval in seconds.")
 @pass_ctx
 def run_cmd(obj: CliContext, concurrency: int | None, poll: float | None) -> None:
-    """Deliver grades until stopped (SIGTERM/SIGINT: in-flight requests finish, the rest is released)."""
+    """Deliver grades, and forward statements to academy LRSs, until stopped (SIGTERM/SIGINT: in-flight
+    requests finish, the rest is released)."""
     services = _prepared(obj)
     configure_logging(services.settings.server.log_level, services.settings.server.log_format)
     lock = _lock(services)
     try:
         worker = grades.build_worker(services, concurrency=concurrency)
         install_stop_signals(worker)
+        # the LRS forwarder runs beside grade delivery in its own thread and stops with it
+        forwarder = build_forwarder(services, stop_event=worker.stop_event)
+        forward_stats: list[ForwardStats] = []
+        forward_thread = threading.Thread(
+            target=lambda: forward_stats.append(
+                forwarder.run_forever(services.settings.forwarding.poll_interval_seconds)
+            ),
+            name="cbsi-lrs-forward",
+            daemon=True,
+        )
+        forward_thread.start()
         click.echo(f"sync worker {worker.worker_id} running (stop with Ctrl-C or SIGTERM)", err=True)
-        stats = worker.run_forever(poll or services.settings.sync.poll_interval_seconds)
+        try:
+            stats = worker.run_forever(poll or services.settings.sync.poll_interval_seconds)
+        finally:
+            worker.stop()
+            forward_thread.join()
         click.echo(f"sync worker stopped: {_stats_line(stats)}", err=True)
+        if forward_stats and forward_stats[0].requests:
+            click.echo(_forward_line(forward_stats[0]), err=True)
     finally:
         if lock is not None:
             lock.release()
@@ -78,17 +105,26 @@ def run_cmd(obj: CliContext, concurrency: int | None, poll: float | None) -> Non
 @click.option("--concurrency", type=click.IntRange(min=1), default=None, help="Simultaneous requests in total.")
 @pass_ctx
 def once_cmd(obj: CliContext, concurrency: int | None) -> None:
-    """Deliver everything due now, then exit (for cron)."""
+    """Deliver everything due now (grades, and statements to academy LRSs), then exit (for cron)."""
     services = _prepared(obj)
     lock = _lock(services)
     try:
         worker = grades.build_worker(services, concurrency=concurrency)
         install_stop_signals(worker)
         stats = worker.run_once()
+        forwarder = build_forwarder(services, stop_event=worker.stop_event)
+        forwarded = ForwardStats()
+        while not worker.stop_event.is_set():
+            one = forwarder.run_once()
+            forwarded.merge(one)
+            if not one.batches:
+                break
     finally:
         if lock is not None:
             lock.release()
     click.echo(_stats_line(stats))
+    if forwarded.requests:
+        click.echo(_forward_line(forwarded))
 
 
 def _age(since: datetime | None, now: datetime) -> str:
@@ -231,9 +267,7 @@ def verify_cmd(obj: CliContext, platform: str, fix: bool, as_json: bool) -> None
     """Compare delivered grades with the platform's gradebook (AGS results); exit 1 on mismatches."""
     services = _prepared(obj)
     store = SqlOutboxStore(services.db)
-    findings = verify_delivered(
-        store, services.platform_directory, services.ags, platform_key=platform
-    )
+    findings = verify_delivered(store, services.platform_directory, services.ags, platform_key=platform)
     requeued = 0
     if fix:
         now = datetime.now(UTC)

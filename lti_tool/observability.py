@@ -84,6 +84,20 @@ class _Metrics:
             ["code"],
             registry=self.registry,
         )
+        self.lrs_forwarded = Counter(
+            "cbsi_lrs_forward_statements",
+            "Statements forwarded to academies' LRSs by platform and outcome (delivered, dead), "
+            "and forwarding retries and pauses.",
+            ["platform", "outcome"],
+            registry=self.registry,
+        )
+        self.lrs_forward_requests = Histogram(
+            "cbsi_lrs_forward_request_duration_seconds",
+            "POSTs to academies' LRSs by status (or transport error kind).",
+            ["status"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+            registry=self.registry,
+        )
 
 
 _metrics: _Metrics | None = None
@@ -95,6 +109,15 @@ def metrics() -> _Metrics:
     if _metrics is None:
         _metrics = _Metrics()
     return _metrics
+
+
+def observe_forwarding(kind: str, platform_id: int, status: str, value: float) -> None:
+    """The LRS forwarder's observer: a request's duration, or a count of statements by outcome."""
+    m = metrics()
+    if kind == "request":
+        m.lrs_forward_requests.labels(status=status).observe(value)
+    else:
+        m.lrs_forwarded.labels(platform=str(platform_id), outcome=kind).inc(value)
 
 
 def request_id_from(header: str | None) -> str:

@@ -175,6 +175,17 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ForwardingSettings:
+    """Copies of academies' statements to their own LRSs (``cbsi-connect platforms forward``)."""
+
+    batch_size: int = 50
+    max_batch_bytes: int = 1_000_000
+    settle_seconds: float = 10.0
+    poll_interval_seconds: float = 2.0
+    lease_seconds: int = 300
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """All settings of one service instance."""
 
@@ -188,6 +199,7 @@ class Settings:
     sync: SyncSettings = field(default_factory=SyncSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
 
     @property
     def instance_path(self) -> Path:
@@ -230,6 +242,7 @@ _SECTION_TYPES: dict[str, type] = {
     "sync": SyncSettings,
     "outbound": OutboundSettings,
     "metrics": MetricsSettings,
+    "forwarding": ForwardingSettings,
 }
 
 
@@ -332,9 +345,14 @@ def _check(settings: Settings) -> None:
         ("sync.concurrency_per_platform", settings.sync.concurrency_per_platform),
         ("sync.global_concurrency", settings.sync.global_concurrency),
         ("keys.bits", settings.keys.bits),
+        ("forwarding.batch_size", settings.forwarding.batch_size),
+        ("forwarding.max_batch_bytes", settings.forwarding.max_batch_bytes),
+        ("forwarding.lease_seconds", settings.forwarding.lease_seconds),
     ):
         if value < 1:
             raise SettingsError(key, "must be at least 1")
+    if settings.forwarding.settle_seconds < 0 or settings.forwarding.poll_interval_seconds <= 0:
+        raise SettingsError("forwarding", "settle_seconds must be 0 or more and poll_interval_seconds more than 0")
     if settings.keys.bits < 2048:
         raise SettingsError("keys.bits", "RSA keys must be at least 2048 bits")
     if settings.player.attempt_policy not in ("resume", "new"):

@@ -71,6 +71,9 @@ OWNERS: dict[str, str] = {
     # cmi5 AU sessions and per-AU results (the cmi5 delivery).
     "cmi5_au_sessions": "lti_tool/runtime/cmi5_store.py",
     "cmi5_au_records": "lti_tool/runtime/cmi5_store.py",
+    # Forwarding to the academies' own LRSs: settings, cursor and lease, and the refused statements.
+    "lrs_forwarding": "lti_tool/lrs/forward_store.py",
+    "lrs_forward_dead": "lti_tool/lrs/forward_store.py",
 }
 
 CROSS_CUTTING: dict[str, str] = {

@@ -514,3 +514,44 @@ def delete_documents(session: Session, tenant: str, key: DocKey, doc_id: str | N
 def agent_key_or_none(agent: Mapping[str, Any]) -> str | None:
     """Re-exported :func:`scorm.xapi.agent_key` (document keys)."""
     return agent_key(agent)
+
+
+# -- reads of the forwarder (lti_tool.lrs.forwarder): the tenant's statements in stored order -----
+
+
+def max_seq(session: Session) -> int:
+    """The newest statement's position in the stored order (0 when none is stored)."""
+    return int(session.connection().scalar(select(func.max(LrsStatement.seq))) or 0)
+
+
+def statements_after(session: Session, tenant: str, after_seq: int, limit: int) -> list[Any]:
+    """Up to ``limit`` statements of ``tenant`` after ``after_seq``, in stored order (voided ones
+    too): rows of ``seq, statement_id, payload, attachment_hashes, stored``."""
+    s = LrsStatement
+    query = (
+        select(s.seq, s.statement_id, s.payload, s.attachment_hashes, s.stored)
+        .where(s.tenant == tenant, s.seq > after_seq)
+        .order_by(s.seq)
+        .limit(limit)
+    )
+    return list(session.connection().execute(query))
+
+
+def statements_by_seq(session: Session, tenant: str, seqs: Sequence[int]) -> dict[int, Any]:
+    """The statements of ``tenant`` at these positions (same row shape as :func:`statements_after`)."""
+    s = LrsStatement
+    query = select(s.seq, s.statement_id, s.payload, s.attachment_hashes, s.stored).where(
+        s.tenant == tenant, s.seq.in_(list(seqs))
+    )
+    return {r.seq: r for r in session.connection().execute(query)} if seqs else {}
+
+
+def count_after(session: Session, tenant: str, after_seq: int, cap: int) -> int:
+    """How many statements of ``tenant`` follow ``after_seq``, counted up to ``cap + 1``."""
+    sub = (
+        select(LrsStatement.seq)
+        .where(LrsStatement.tenant == tenant, LrsStatement.seq > after_seq)
+        .limit(cap + 1)
+        .subquery()
+    )
+    return int(session.connection().scalar(select(func.count()).select_from(sub)) or 0)

@@ -28,6 +28,7 @@ from lti_tool.storage.models import (
     LearnerSharedState,
     LrsCredential,
     LrsDocument,
+    LrsForwardDead,
     LrsStatement,
     LrsStatementActivity,
     LrsStatementAgent,
@@ -177,6 +178,11 @@ LEARNER_TABLES: tuple[LearnerTable, ...] = (
         table="lrs_statement_activities",
         where=lambda k: LrsStatementActivity.seq.in_(_lrs_statement_seqs(k)),
         note="the activities index of the learner's xAPI statements",
+    ),
+    LearnerTable(
+        table="lrs_forward_dead",
+        where=lambda k: LrsForwardDead.seq.in_(_lrs_statement_seqs(k)),
+        note="the learner's statements an academy's own LRS refused (the LRS's answer may quote them)",
     ),
     LearnerTable(
         table="lrs_statements",

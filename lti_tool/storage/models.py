@@ -656,3 +656,61 @@ class LrsDocument(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     etag: Mapped[str] = mapped_column(String(64))
     updated: Mapped[datetime] = mapped_column()
+
+
+# -- LRS forwarding to the academies' own LRSs, migration 0017 ------------------------------------
+
+
+class LrsForwarding(Base):
+    """One academy's forwarding: its LRS, credentials, state and cursor over ``lrs_statements.seq``.
+
+    ``auth_secret`` is kept like the other secrets this service sends (``service_tokens``): in the
+    database, never logged, never shown (``platforms show`` says only whether one is set).
+    ``cursor_seq`` is the seq of the last statement settled (delivered or dead-lettered).
+    """
+
+    __tablename__ = "lrs_forwarding"
+    __table_args__ = (
+        CheckConstraint("state IN ('on','paused','off')", name="ck_lrs_forwarding_state"),
+        CheckConstraint("xapi_version IN ('1.0.3','2.0.0')", name="ck_lrs_forwarding_version"),
+    )
+
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"), primary_key=True)
+    endpoint: Mapped[str] = mapped_column(Text)
+    xapi_version: Mapped[str] = mapped_column(String(8))
+    auth_key: Mapped[str] = mapped_column(String(255))
+    auth_secret: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    cursor_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    lease_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    leased_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    delivered: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    last_success_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
+
+
+class LrsForwardDead(Base):
+    """A statement the academy's LRS refused for good (``dead``), or queued again by an operator (``retry``)."""
+
+    __tablename__ = "lrs_forward_dead"
+    __table_args__ = (
+        UniqueConstraint("platform_id", "seq", name="uq_lrs_forward_dead_seq"),
+        CheckConstraint("status IN ('dead','retry')", name="ck_lrs_forward_dead_status"),
+        Index("ix_lrs_forward_dead_status", "platform_id", "status", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    statement_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16))
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()

@@ -258,7 +258,7 @@ def upload() -> tuple[Response, int]:
 def init_app(app: Flask) -> None:
     """Register the blueprint with the console's pages, and the locale-aware template filters."""
     # their routes are on bp (the console's Preview button is lti_tool.web.preview's)
-    from lti_tool.web import console, console_report, formatting, preview  # noqa: F401
+    from lti_tool.web import console, console_forwarding, console_report, formatting, preview  # noqa: F401
 
     formatting.init_app(app)
     app.register_blueprint(bp)

@@ -18,6 +18,7 @@ from flask import Response, flash, g, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 
 from lti_tool import audit
+from lti_tool.lrs import forwarding as lrs_forwarding
 from lti_tool.lti import academies as academy_admin
 from lti_tool.lti import platforms as platform_ops
 from lti_tool.lti.errors import PlatformAdminError
@@ -55,6 +56,7 @@ def _academies_page(*, error: str | None = None, status: int = 200) -> Any:
     page = render_template(
         "admin/academies.html",
         rows=rows,
+        forwarding=lrs_forwarding.states(services().db),
         pending=[r for r in rows if r.info.status == PlatformStatus.PENDING.value],
         csrf=csrf_token(),
         error=error,

@@ -255,6 +255,7 @@ def test_erasure_removes_exactly_that_learner_on_that_platform(services: Service
         "learner_registrations": 2,
         "roster_cache": 1,
         "lrs_statement_activities": 0,  # this learner used no xAPI course (see test_privacy_lrs.py)
+        "lrs_forward_dead": 0,
         "lrs_statements": 0,
         "lrs_statement_agents": 0,
         "lrs_documents": 0,
