@@ -132,13 +132,13 @@ def _sequencing_rules(ctx: ValueReader, el: etree._Element, where: str) -> Seque
         if not conditions:
             raise ctx.fail(
                 rwhere,
-                "a sequencing rule needs at least one ruleCondition.",
+                "sequencing_rule_needs_least_one",
                 "SN 5.1.2.1.2 ruleConditions",
             )
         action_el = _child(rule_el, NS_IMSSS, "ruleAction")
         if action_el is None:
             raise ctx.fail(
-                rwhere, "a sequencing rule needs a ruleAction.", "SN 5.1.2.1.4 ruleAction"
+                rwhere, "sequencing_rule_needs_ruleaction", "SN 5.1.2.1.4 ruleAction"
             )
         action = ctx.vocab(
             RuleAction, action_el.get("action"), None, f"{rwhere}/imsss:ruleAction/@action"
@@ -147,8 +147,8 @@ def _sequencing_rules(ctx: ValueReader, el: etree._Element, where: str) -> Seque
             allowed = ", ".join(sorted(a.value for a in RULE_ACTIONS_BY_KIND[kind]))
             raise ctx.fail(
                 f"{rwhere}/imsss:ruleAction/@action",
-                f'action "{action.value}" is not allowed in a {name}; use one of: {allowed}.',
-                "SN 5.1.2.1.4 ruleAction",
+                "action_allowed_use_one",
+                "SN 5.1.2.1.4 ruleAction", params={"value": action.value, "name": name, "allowed": allowed},
             )
         lists[kind].append(
             SequencingRule(
@@ -210,13 +210,13 @@ def _rollup_rules(ctx: ValueReader, el: etree._Element, where: str) -> RollupRul
         if not conditions:
             raise ctx.fail(
                 rwhere,
-                "a rollup rule needs at least one rollupCondition.",
+                "rollup_rule_needs_least_one",
                 "SN 5.1.5.1.2 rollupConditions",
             )
         action_el = _child(rule_el, NS_IMSSS, "rollupAction")
         if action_el is None:
             raise ctx.fail(
-                rwhere, "a rollup rule needs a rollupAction.", "SN 5.1.5.1.3 rollupAction"
+                rwhere, "rollup_rule_needs_rollupaction", "SN 5.1.5.1.3 rollupAction"
             )
         rules.append(
             RollupRule(
@@ -260,7 +260,7 @@ def _objective(ctx: ValueReader, el: etree._Element, where: str, *, primary: boo
     if objective_id is None and not primary:
         raise ctx.fail(
             f"{where}/@objectiveID",
-            "an objective needs an objectiveID.",
+            "objective_needs_objectiveid",
             "SN 5.1.6 objective@objectiveID",
         )
     measure_el = _child(el, NS_IMSSS, "minNormalizedMeasure")
@@ -273,7 +273,7 @@ def _objective(ctx: ValueReader, el: etree._Element, where: str, *, primary: boo
         if not target:
             raise ctx.fail(
                 f"{mwhere}/@targetObjectiveID",
-                "mapInfo needs a targetObjectiveID (the global objective's id).",
+                "mapinfo_needs_targetobjectiveid_global_objective",
                 "SN 5.1.6.3 mapInfo",
             )
         map_infos.append(
@@ -316,8 +316,8 @@ def _objectives(ctx: ValueReader, el: etree._Element, where: str) -> Objectives:
         if objective.objective_id in seen:
             raise ctx.fail(
                 where,
-                f'objectiveID "{objective.objective_id}" is used twice in the same activity.',
-                "SN 5.1.6 objectiveID unique within an activity",
+                "objectiveid_used_twice_same_activity",
+                "SN 5.1.6 objectiveID unique within an activity", params={"objective_id": objective.objective_id},
             )
         seen.add(objective.objective_id)
     return Objectives(primary=primary, others=others)
@@ -331,7 +331,7 @@ def _adl_objectives(ctx: ValueReader, el: etree._Element, where: str) -> tuple[A
         if not objective_id:
             raise ctx.fail(
                 f"{owhere}/@objectiveID",
-                "adlseq:objective needs an objectiveID.",
+                "adlseq_objective_needs_objectiveid",
                 "SN 5.1.6.4 adlseq:objective",
             )
         maps: list[AdlMapInfo] = []
@@ -341,7 +341,7 @@ def _adl_objectives(ctx: ValueReader, el: etree._Element, where: str) -> tuple[A
             if not target:
                 raise ctx.fail(
                     f"{mwhere}/@targetObjectiveID",
-                    "adlseq:mapInfo needs a targetObjectiveID.",
+                    "adlseq_mapinfo_needs_targetobjectiveid",
                     "SN 5.1.6.4 adlseq:mapInfo",
                 )
             flags: dict[str, Any] = {}
