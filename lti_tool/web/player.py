@@ -27,7 +27,7 @@ from lti_tool.runtime.errors import (
     WrongAttempt,
 )
 from lti_tool.tokens import ScopedSigner, TokenInvalid
-from lti_tool.web import services
+from lti_tool.web import i18n, services
 from lti_tool.web.bodies import BodyRefused, read_json_object
 from lti_tool.web.content import content_base_url
 from scorm.cmi import export_tables
@@ -208,7 +208,7 @@ def render_player(
         "current": opened.current_item,
         "runtime": runtime,
         "nav": opened.nav,
-        "message": opened.message,
+        "message": i18n.learner_text(opened.message),
     }
     return render_template(delivery.player_template, player_config=config, tables_url=tables_url(opened.cmi_version))
 
@@ -335,7 +335,7 @@ def navigate(attempt_id: str) -> tuple[Response, int]:
     # learner's name comes from their registration (this request carries no launch)
     decision = service.navigate(services(), attempt_id, body.get("request", ""), body.get("target"), learner_id=learner)
     if decision.error:
-        payload: dict[str, Any] = {"error": decision.error, "message": decision.message}
+        payload: dict[str, Any] = {"error": decision.error, "message": i18n.learner_text(decision.message)}
         if decision.opened is not None:
             payload["items"] = _toc_json(decision.opened)
             payload["nav"] = decision.opened.nav
@@ -348,7 +348,7 @@ def navigate(attempt_id: str) -> tuple[Response, int]:
         "items": toc,
         "nav": view.nav,
         "end": decision.end,
-        "message": decision.message,
+        "message": i18n.learner_text(decision.message),
         "item": None,
         "runtime": None,
     }
