@@ -143,8 +143,7 @@ MESSAGES: Mapping[str, str] = MappingProxyType(
         ),
         "cannot_create_temporary_folder": N_("Cannot create a temporary folder in \"%(root)s\": %(strerror)s."),
         "writing_course_files_failed": N_("Writing the course files failed: %(reason)s."),
-        "bytes_limit_bytes": N_("%(filename)s is %(file_size)s bytes; the limit is %(max_manifest_bytes)s bytes."),
-        "bytes_limit_bytes_2": N_("%(name)s is %(st_size)s bytes; the limit is %(max_manifest_bytes)s bytes."),
+        "manifest_over_limit": N_("%(file)s is %(size)s bytes; the limit is %(limit)s bytes."),
         "xml_file_but_cmi5_course": N_(
             "\"%(name)s\" is an XML file but not a cmi5 course structure; only cmi5.xml may be imported "
             "without a zip. Import the course's zip package instead."

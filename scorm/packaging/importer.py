@@ -180,16 +180,7 @@ def _validate_zip(
     infos = check_central_directory(zf, limits)
     manifest_info, _ = find_manifest(infos)
     if manifest_info.file_size > limits.max_manifest_bytes:
-        raise ManifestTooLarge(
-            key="bytes_limit_bytes",
-            params={
-                "filename": manifest_info.filename,
-                "file_size": f"{manifest_info.file_size:,}",
-                "max_manifest_bytes": f"{limits.max_manifest_bytes:,}",
-            },
-            file=manifest_info.filename,
-            rule="limits.max_manifest_bytes",
-        )
+        raise _manifest_too_large(manifest_info.filename, manifest_info.file_size, limits)
     manifest_budget = Budget(limits)
     data = b"".join(
         iter_entry(
@@ -261,18 +252,19 @@ def _result(
     )
 
 
+def _manifest_too_large(name: str, size: int, limits: ImportLimits) -> ManifestTooLarge:
+    """The refusal of a manifest (in a zip or on its own) larger than ``limits.max_manifest_bytes``."""
+    return ManifestTooLarge(
+        key="manifest_over_limit",
+        params={"file": name, "size": f"{size:,}", "limit": f"{limits.max_manifest_bytes:,}"},
+        file=name,
+        rule="limits.max_manifest_bytes",
+    )
+
+
 def _standalone_cmi5(path: Path, limits: ImportLimits) -> _Validated:
     if path.stat().st_size > limits.max_manifest_bytes:
-        raise ManifestTooLarge(
-            key="bytes_limit_bytes_2",
-            params={
-                "name": path.name,
-                "st_size": f"{path.stat().st_size:,}",
-                "max_manifest_bytes": f"{limits.max_manifest_bytes:,}",
-            },
-            file=path.name,
-            rule="limits.max_manifest_bytes",
-        )
+        raise _manifest_too_large(path.name, path.stat().st_size, limits)
     data = path.read_bytes()
     root = parse_xml(data, file=path.name, max_bytes=limits.max_manifest_bytes)
     if local_name(root) != "courseStructure":

@@ -110,18 +110,18 @@ class _Parser:
         return expr
 
     def expr(self) -> Expr:
-        parts = [self.and_()]
-        while self.peek() == ("op", "|"):
-            self.pos += 1
-            parts.append(self.and_())
-        return parts[0] if len(parts) == 1 else ("or", *parts)
+        return self._joined("|", "or", self.and_)
 
     def and_(self) -> Expr:
-        parts = [self.unary()]
-        while self.peek() == ("op", "&"):
+        return self._joined("&", "and", self.unary)
+
+    def _joined(self, op: str, tag: str, operand: Callable[[], Expr]) -> Expr:
+        """``operand (op operand)*``: one operand alone, else ``(tag, *operands)``."""
+        parts = [operand()]
+        while self.peek() == ("op", op):
             self.pos += 1
-            parts.append(self.unary())
-        return parts[0] if len(parts) == 1 else ("and", *parts)
+            parts.append(operand())
+        return parts[0] if len(parts) == 1 else (tag, *parts)
 
     def unary(self) -> Expr:
         if self.peek() == ("op", "~"):

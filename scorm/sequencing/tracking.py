@@ -423,6 +423,14 @@ def _condition_value(tree: ActivityTree, state: Mapping[str, Any], activity: Act
         return completed
     if kind == "activityProgressKnown":
         return completed is not None
+    return attempt_condition(activity, a_st, kind)
+
+
+def attempt_condition(activity: Activity, a_st: Mapping[str, Any], kind: str) -> bool:
+    """The conditions on an activity's attempts (rule and rollup conditions alike, SN 5.1.2.1.3 / 5.1.5.1.3).
+
+    ``attempted``, ``attemptLimitExceeded``, ``timeLimitExceeded``; any other kind is False.
+    """
     if kind == "attempted":
         return a_st["attempts"] > 0
     if kind == "attemptLimitExceeded":
