@@ -8,8 +8,8 @@ numbers refer to the SCORM 2004 4th Edition SN book, chapter 5, and the IMS SS 1
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from lxml import etree
 
@@ -48,6 +48,7 @@ from scorm.sequencing.definition import (
 )
 
 NS_IMSSS = "http://www.imsglobal.org/xsd/imsss"
+C = TypeVar("C")
 NS_ADLSEQ = "http://www.adlnet.org/xsd/adlseq_v1p3"
 SPEC = "SN 5.1"
 
@@ -87,6 +88,32 @@ def _control_mode(ctx: ValueReader, el: etree._Element, where: str) -> ControlMo
     )
 
 
+def _conditions(
+    ctx: ValueReader,
+    rule_el: etree._Element,
+    rwhere: str,
+    item: str,
+    default: ConditionCombination,
+    read: Callable[[etree._Element, str], C],
+) -> tuple[ConditionCombination, list[C]]:
+    """A rule's ``<item>s`` container (``ruleConditions``/``rollupConditions``): its combination and conditions."""
+    container = f"{item}s"
+    conds_el = _child(rule_el, NS_IMSSS, container)
+    if conds_el is None:
+        return default, []
+    combination = ctx.vocab(
+        ConditionCombination,
+        conds_el.get("conditionCombination"),
+        default,
+        f"{rwhere}/imsss:{container}/@conditionCombination",
+    )
+    conditions = [
+        read(cond, f"{rwhere}/imsss:{container}/imsss:{item}[{index}]")
+        for index, cond in enumerate(_children(conds_el, NS_IMSSS, item), start=1)
+    ]
+    return combination, conditions
+
+
 def _sequencing_rules(ctx: ValueReader, el: etree._Element, where: str) -> SequencingRules:
     lists: dict[RuleKind, list[SequencingRule]] = {kind: [] for kind in RuleKind}
     for index, rule_el in enumerate(el, start=1):
@@ -95,40 +122,21 @@ def _sequencing_rules(ctx: ValueReader, el: etree._Element, where: str) -> Seque
             continue
         kind = _RULE_ELEMENTS[name]
         rwhere = f"{where}/imsss:{name}[{index}]"
-        conds_el = _child(rule_el, NS_IMSSS, "ruleConditions")
-        conditions: list[RuleCondition] = []
-        combination = ConditionCombination.ALL
-        if conds_el is not None:
-            combination = ctx.vocab(
-                ConditionCombination,
-                conds_el.get("conditionCombination"),
-                ConditionCombination.ALL,
-                f"{rwhere}/imsss:ruleConditions/@conditionCombination",
+        def rule_condition(cond: etree._Element, cwhere: str) -> RuleCondition:
+            return RuleCondition(
+                condition=ctx.vocab(RuleConditionType, cond.get("condition"), None, f"{cwhere}/@condition"),
+                operator=ctx.vocab(
+                    ConditionOperator, cond.get("operator"), ConditionOperator.NO_OP, f"{cwhere}/@operator"
+                ),
+                referenced_objective=objective_identifier(cond.get("referencedObjective")) or None,
+                measure_threshold=ctx.decimal(
+                    cond.get("measureThreshold"), 0.0, f"{cwhere}/@measureThreshold", -1.0, 1.0
+                ),
             )
-            for c_index, cond in enumerate(_children(conds_el, NS_IMSSS, "ruleCondition"), 1):
-                cwhere = f"{rwhere}/imsss:ruleConditions/imsss:ruleCondition[{c_index}]"
-                conditions.append(
-                    RuleCondition(
-                        condition=ctx.vocab(
-                            RuleConditionType, cond.get("condition"), None, f"{cwhere}/@condition"
-                        ),
-                        operator=ctx.vocab(
-                            ConditionOperator,
-                            cond.get("operator"),
-                            ConditionOperator.NO_OP,
-                            f"{cwhere}/@operator",
-                        ),
-                        referenced_objective=objective_identifier(cond.get("referencedObjective"))
-                        or None,
-                        measure_threshold=ctx.decimal(
-                            cond.get("measureThreshold"),
-                            0.0,
-                            f"{cwhere}/@measureThreshold",
-                            -1.0,
-                            1.0,
-                        ),
-                    )
-                )
+
+        combination, conditions = _conditions(
+            ctx, rule_el, rwhere, "ruleCondition", ConditionCombination.ALL, rule_condition
+        )
         if not conditions:
             raise ctx.fail(
                 rwhere,
@@ -177,36 +185,17 @@ def _rollup_rules(ctx: ValueReader, el: etree._Element, where: str) -> RollupRul
     rules: list[RollupRule] = []
     for index, rule_el in enumerate(_children(el, NS_IMSSS, "rollupRule"), start=1):
         rwhere = f"{where}/imsss:rollupRule[{index}]"
-        conds_el = _child(rule_el, NS_IMSSS, "rollupConditions")
-        conditions: list[RollupCondition] = []
-        combination = ConditionCombination.ANY
-        if conds_el is not None:
-            combination = ctx.vocab(
-                ConditionCombination,
-                conds_el.get("conditionCombination"),
-                ConditionCombination.ANY,
-                f"{rwhere}/imsss:rollupConditions/@conditionCombination",
+        def rollup_condition(cond: etree._Element, cwhere: str) -> RollupCondition:
+            return RollupCondition(
+                condition=ctx.vocab(RollupConditionType, cond.get("condition"), None, f"{cwhere}/@condition"),
+                operator=ctx.vocab(
+                    ConditionOperator, cond.get("operator"), ConditionOperator.NO_OP, f"{cwhere}/@operator"
+                ),
             )
-            for c_index, cond in enumerate(
-                _children(conds_el, NS_IMSSS, "rollupCondition"), start=1
-            ):
-                cwhere = f"{rwhere}/imsss:rollupConditions/imsss:rollupCondition[{c_index}]"
-                conditions.append(
-                    RollupCondition(
-                        condition=ctx.vocab(
-                            RollupConditionType,
-                            cond.get("condition"),
-                            None,
-                            f"{cwhere}/@condition",
-                        ),
-                        operator=ctx.vocab(
-                            ConditionOperator,
-                            cond.get("operator"),
-                            ConditionOperator.NO_OP,
-                            f"{cwhere}/@operator",
-                        ),
-                    )
-                )
+
+        combination, conditions = _conditions(
+            ctx, rule_el, rwhere, "rollupCondition", ConditionCombination.ANY, rollup_condition
+        )
         if not conditions:
             raise ctx.fail(
                 rwhere,
