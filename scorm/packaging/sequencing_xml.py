@@ -122,6 +122,7 @@ def _sequencing_rules(ctx: ValueReader, el: etree._Element, where: str) -> Seque
             continue
         kind = _RULE_ELEMENTS[name]
         rwhere = f"{where}/imsss:{name}[{index}]"
+
         def rule_condition(cond: etree._Element, cwhere: str) -> RuleCondition:
             return RuleCondition(
                 condition=ctx.vocab(RuleConditionType, cond.get("condition"), None, f"{cwhere}/@condition"),
@@ -185,6 +186,7 @@ def _rollup_rules(ctx: ValueReader, el: etree._Element, where: str) -> RollupRul
     rules: list[RollupRule] = []
     for index, rule_el in enumerate(_children(el, NS_IMSSS, "rollupRule"), start=1):
         rwhere = f"{where}/imsss:rollupRule[{index}]"
+
         def rollup_condition(cond: etree._Element, cwhere: str) -> RollupCondition:
             return RollupCondition(
                 condition=ctx.vocab(RollupConditionType, cond.get("condition"), None, f"{cwhere}/@condition"),
