@@ -200,6 +200,7 @@ ERRORS: Mapping[str, str] = MappingProxyType(
             "Something went wrong on our side; the operator can find it in the logs by its incident id."
         ),
         "database_unavailable": N_("The service's database is unavailable; try again shortly."),
+        "no_file": N_("choose a package file to upload"),
     }
 )
 """Error code -> English sentence (the gettext message id)."""

@@ -237,7 +237,7 @@ def upload() -> tuple[Response, int]:
     request.max_content_length = services().settings.packages.max_total_bytes
     upload = request.files.get("package")
     if upload is None or not upload.filename:
-        return jsonify({"error": "no_file", "message": "choose a package file to upload"}), 400
+        return jsonify({"error": "no_file", "message": i18n.localised("no_file", None)}), 400
     name = Path(upload.filename).name or "package.zip"
     with tempfile.TemporaryDirectory(prefix="cbsi-upload-") as tmp:
         path = Path(tmp) / name

@@ -168,3 +168,15 @@ def test_the_cli_prints_a_refusal_in_english(config_file: Path, tmp_path: Path) 
         )
         in out
     )
+
+
+@pytest.mark.parametrize("lang", ["es", "fr", "nl"])
+def test_an_upload_without_a_file_is_refused_in_the_operators_language(
+    client: FlaskClient, services: Services, lang: str
+) -> None:
+    log_in(client, services)
+    page = client.get(f"/admin/packages?lang={lang}").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    answer = client.post("/admin/packages/upload", headers={"X-CSRF-Token": token, "Accept": "application/json"})
+    assert answer.status_code == 400 and answer.get_json()["error"] == "no_file"
+    assert answer.get_json()["message"] == _translations(lang)["choose a package file to upload"]
