@@ -175,6 +175,13 @@ def learner_text(sentence: str | None) -> str | None:
     return gettext(sentence)
 
 
+def learner_nav(nav: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The player's button state with its refusal reason (``continue_refused``) in the learner's language."""
+    if not nav or not nav.get("continue_refused"):
+        return nav
+    return {**nav, "continue_refused": learner_text(nav["continue_refused"])}
+
+
 def delivery_text(grade: Mapping[str, Any]) -> str:
     """What reached the gradebook (one ``grades.delivery_state`` entry), in the reader's language."""
     code = grade.get("code")
