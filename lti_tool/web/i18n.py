@@ -13,9 +13,9 @@ A tag's region is kept for numbers and dates (``es-DO`` for the Dominican Republ
 
 Errors are rendered here, never at raise time: :func:`error_text` looks the error's code up in
 :mod:`lti_tool.messages` and translates the sentence with the error's ``params``; package
-refusals and warnings (:func:`package_text`, :func:`package_report`) and grade-delivery errors
-(:func:`sync_text`) by the ``key`` and ``params`` they carry, and the learner's navigation
-answers by their sentence (:func:`learner_text`).
+refusals and warnings (:func:`package_text`, :func:`package_report`) by the ``key`` and
+``params`` they carry, and the learner's navigation answers by their sentence
+(:func:`learner_text`, :func:`learner_nav`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from flask_babel import Babel, format_datetime, get_locale, gettext, refresh
 from lti_tool import messages
 from lti_tool.errors import AppError
 from scorm.packaging import PackageError
-from sync.errors import SyncError
 
 LANGUAGES = ("en", "es", "fr", "nl")
 """The languages with a catalogue; English is the message ids themselves."""
@@ -161,11 +160,6 @@ def package_report(refusal: PackageError) -> dict[str, Any]:
 def package_warnings(warnings: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Stored import warnings (dicts) with their messages in the reader's language."""
     return [{**w, "message": package_text(w)} for w in warnings]
-
-
-def sync_text(exc: SyncError) -> str:
-    """A grade-delivery error in the reader's language."""
-    return _catalogued(messages.SYNC, exc.key, exc.params, exc.message)
 
 
 def learner_text(sentence: str | None) -> str | None:
