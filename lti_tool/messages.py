@@ -9,6 +9,12 @@ that every catalogue has every message and the same placeholders).
 
 Placeholders are ``%(name)s``, filled from the error's ``params``.
 
+The ``scorm`` and ``sync`` packages keep their own catalogues beside their errors
+(:mod:`scorm.messages`, :mod:`sync.messages`, and the learner's words of the sequencing engine in
+:mod:`scorm.sequencing.messages`): they must not import ``lti_tool``. This module gathers them
+(:data:`PACKAGE`, :data:`SYNC`, :data:`LEARNER_NAVIGATION`) so that the web layer has one place to
+look every sentence up, and ``babel.cfg`` extracts all of them into the one gettext catalogue.
+
 Framework-free: no Flask here (the CLI and the worker import it).
 """
 
@@ -16,6 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+
+from scorm import messages as scorm_messages
+from scorm.sequencing import messages as sequencing_messages
+from sync import messages as sync_messages
 
 
 def N_(message: str) -> str:
@@ -199,6 +209,7 @@ ERRORS: Mapping[str, str] = MappingProxyType(
         "preview_link_invalid": N_("This preview link is not valid. Make a new one in the console or with the CLI."),
         "preview_link_expired": N_("This preview link has expired. Make a new one in the console or with the CLI."),
         "preview_link_used": N_("This preview link was opened already: each link opens once. Make a new one."),
+        "no_file": N_("choose a package file to upload"),
     }
 )
 """Error code -> English sentence (the gettext message id)."""
@@ -249,6 +260,36 @@ PLAYER: Mapping[str, str] = MappingProxyType(
     }
 )
 """The player's own words (``static/player/player.js``), by key: the page embeds them translated."""
+
+
+NAVIGATION: Mapping[str, str] = MappingProxyType(
+    {
+        "nav_invalid_request": N_("that navigation request is not valid"),
+        "nav_invalid_target": N_("That part of the course cannot be opened."),
+        "nav_unavailable": N_("This course has no navigation."),
+    }
+)
+"""The player's navigation refusals that the runtime (not the sequencing engine) decides, by error code."""
+
+PACKAGE: Mapping[str, str] = scorm_messages.MESSAGES
+"""Package refusals and warnings and sequencing errors (:mod:`scorm.messages`): key -> English sentence."""
+
+PACKAGE_TERMS: frozenset[str] = scorm_messages.TERMS
+"""Words a package refusal passes as a param (translated before they are filled in)."""
+
+SYNC: Mapping[str, str] = sync_messages.MESSAGES
+"""Grade-delivery errors (:mod:`sync.messages`): key -> English sentence."""
+
+LEARNER_NAVIGATION: frozenset[str] = frozenset(
+    {
+        *sequencing_messages.LEARNER_MESSAGES.values(),
+        sequencing_messages.END_MESSAGE,
+        sequencing_messages.NOTHING_TO_DELIVER,
+        sequencing_messages.NOT_POSSIBLE,
+        *NAVIGATION.values(),
+    }
+)
+"""Every sentence a navigation answer may carry to a learner (the English is the gettext message id)."""
 
 
 def english(table: Mapping[str, str], key: str, params: Mapping[str, object] | None = None) -> str:

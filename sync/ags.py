@@ -77,10 +77,12 @@ def _transport_kind(exc: requests.RequestException, default: str) -> str:
 
 def _transport_error(method: str, url: str, exc: requests.RequestException) -> AgsTransportError:
     if isinstance(exc, requests.Timeout):
-        return AgsTransportError(f"{method} {url} timed out", kind="timeout")
+        return AgsTransportError(key="request_timed_out", params={"method": method, "url": url}, kind="timeout")
     kind = _transport_kind(exc, "connection")
     detail = str(exc) if kind != "connection" or hasattr(exc, "kind") else type(exc).__name__
-    return AgsTransportError(f"{method} {url} failed: {sanitize_message(detail, 200)}", kind=kind)
+    return AgsTransportError(
+        key="request_failed", params={"method": method, "url": url, "detail": sanitize_message(detail, 200)}, kind=kind
+    )
 
 
 def make_session(
@@ -196,14 +198,15 @@ class AgsClient:
         if resp.status_code >= 300:
             answer = self._answer(resp)
             raise AgsHttpError(
-                f"{what}: platform answered {answer.status_code}: {answer.message}",
+                key="platform_answered",
+                params={"what": what, "status_code": answer.status_code, "message": answer.message},
                 status_code=answer.status_code,
                 retry_after=answer.retry_after,
             )
         try:
             return resp.json()
         except ValueError as exc:
-            raise InvalidAgsResponseError(f"{what}: the platform's answer is not JSON") from exc
+            raise InvalidAgsResponseError(key="platform_answer_json", params={"what": what}) from exc
 
     def _get_paged(
         self,
@@ -224,12 +227,12 @@ class AgsClient:
             )
             body = self._checked_json(resp, what)
             if not isinstance(body, list):
-                raise InvalidAgsResponseError(f"{what}: expected a JSON array")
+                raise InvalidAgsResponseError(key="expected_json_array", params={"what": what})
             items.extend(x for x in body if isinstance(x, dict))
             link = resp.links.get("next")
             next_url = link.get("url") if link else None
             next_params = None  # the next link carries its own query
-        raise InvalidAgsResponseError(f"{what}: more than {MAX_PAGES} pages (looping next links?)")
+        raise InvalidAgsResponseError(key="more_than_pages_looping_next", params={"what": what, "MAX_PAGES": MAX_PAGES})
 
     def refresh_token(self, platform: PlatformEndpoints) -> None:
         """Force a new access token for ``platform`` (after a 401)."""
@@ -362,7 +365,7 @@ class AgsClient:
         )
         created = self._checked_json(resp, "create line item")
         if not isinstance(created, dict) or not isinstance(created.get("id"), str):
-            raise InvalidAgsResponseError("create line item: the answer has no line item id")
+            raise InvalidAgsResponseError(key="create_line_item_answer_line")
         return created
 
     def find_or_create_line_item(self, platform: PlatformEndpoints, ref: LineItemRef) -> str:
@@ -381,8 +384,7 @@ class AgsClient:
             return ref.url
         if not ref.lineitems_url:
             raise LineItemUnresolvableError(
-                "the launch gave neither a lineitem nor a lineitems URL; ask the academy admin "
-                "to enable grade sync (Services → IMS LTI Assignment and Grade Services)"
+                key="launch_gave_neither_lineitem_nor"
             )
         lock_key = (platform.key, f"{ref.lineitems_url}|{ref.resource_link_id}|{ref.tag}")
         with self._create_guard:

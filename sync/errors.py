@@ -2,6 +2,8 @@
 
 Every error carries a stable ``code`` (short snake_case) that callers and admin pages can branch
 on, and a message a human admin can act on. One base class, one subclass per failure kind.
+The words live in :mod:`sync.messages`: a raise site names its sentence (``key``) and fills it
+with ``params``; ``message`` is the English rendering.
 """
 
 from __future__ import annotations
@@ -9,16 +11,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from sync.messages import Params, english, plain_params
+
 
 class SyncError(Exception):
     """Grade delivery failed."""
 
     code = "sync_error"
 
-    def __init__(self, message: str | None = None, *, params: Mapping[str, str | int] | None = None) -> None:
-        super().__init__(message or (self.__doc__ or self.code).strip())
-        #: values a message catalogue fills into its sentence for ``code`` (the web layer's words)
-        self.params: Mapping[str, str | int] = MappingProxyType(dict(params or {}))
+    def __init__(self, message: str | None = None, *, key: str | None = None, params: Params | None = None) -> None:
+        #: values the catalogue fills into the sentence ``key`` (:mod:`sync.messages`)
+        self.params: Mapping[str, str | int] = MappingProxyType(plain_params(params))
+        #: the catalogue sentence of this error (``None``: only the literal ``message`` given)
+        self.key: str | None = key or (None if message else self.code)
+        super().__init__(message or english(self.key or self.code, self.params))
 
     @property
     def message(self) -> str:
@@ -61,8 +67,10 @@ class AgsTransportError(SyncError):
 
     code = "ags_transport"
 
-    def __init__(self, message: str, *, kind: str) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str | None = None, *, kind: str, key: str | None = None, params: Params | None = None
+    ) -> None:
+        super().__init__(message, key=key, params=params)
         #: ``"timeout"`` or ``"connection"``.
         self.kind = kind
 
@@ -73,9 +81,16 @@ class AgsHttpError(SyncError):
     code = "ags_http_error"
 
     def __init__(
-        self, message: str, *, status_code: int, retry_after: str | None = None, phase: str = "ags"
+        self,
+        message: str | None = None,
+        *,
+        status_code: int,
+        retry_after: str | None = None,
+        phase: str = "ags",
+        key: str | None = None,
+        params: Params | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, key=key, params=params)
         self.status_code = status_code
         self.retry_after = retry_after
         #: ``"token"`` when the token endpoint refused, ``"ags"`` for AGS endpoints.
@@ -89,15 +104,19 @@ class TokenRequestError(AgsHttpError):
 
     def __init__(
         self,
-        message: str,
+        message: str | None = None,
         *,
         status_code: int,
         retry_after: str | None = None,
         phase: str = "token",
         oauth_error: str | None = None,
         oauth_description: str | None = None,
+        key: str | None = None,
+        params: Params | None = None,
     ) -> None:
-        super().__init__(message, status_code=status_code, retry_after=retry_after, phase=phase)
+        super().__init__(
+            message, status_code=status_code, retry_after=retry_after, phase=phase, key=key, params=params
+        )
         #: RFC 6749 §5.2 ``error`` and ``error_description`` of the refusal, when the body had them.
         self.oauth_error = oauth_error
         self.oauth_description = oauth_description

@@ -403,7 +403,9 @@ class InMemoryPlatformDirectory:
         try:
             return self._platforms[platform_key]
         except KeyError as exc:
-            raise PlatformNotFoundError(f"no platform registered under {platform_key!r}") from exc
+            raise PlatformNotFoundError(
+                key="platform_registered_under", params={"platform_key": repr(platform_key)}
+            ) from exc
 
 
 class InMemoryTokenCache:

@@ -64,7 +64,7 @@ def check_transition(old: OutboxStatus, new: OutboxStatus) -> None:
         InvalidTransitionError: the transition is not allowed.
     """
     if (old, new) not in TRANSITIONS:
-        raise InvalidTransitionError(f"outbox item cannot go from {old} to {new}")
+        raise InvalidTransitionError(key="outbox_item_cannot_go_from", params={"old": old, "new": new})
 
 
 class ActivityProgress(enum.StrEnum):
@@ -94,7 +94,9 @@ def ensure_aware(value: datetime, name: str = "datetime") -> datetime:
         NaiveDatetimeError: ``value`` has no tzinfo.
     """
     if value.tzinfo is None or value.utcoffset() is None:
-        raise NaiveDatetimeError(f"{name} must be timezone-aware (got naive {value.isoformat()})")
+        raise NaiveDatetimeError(
+            key="must_timezone_aware_got_naive", params={"name": name, "isoformat": value.isoformat()}
+        )
     return value.astimezone(UTC)
 
 

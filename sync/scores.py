@@ -76,9 +76,9 @@ def _scaled(outcome: Outcome, *, score_from_success: bool) -> float | None:
             return 1.0 if outcome.success is Success.PASSED else 0.0
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidOutcomeError(f"score_scaled must be a finite number, got {value!r}")
+        raise InvalidOutcomeError(key="score_scaled_must_finite_number", params={"value": repr(value)})
     if not -1.0 <= value <= 1.0:
-        raise InvalidOutcomeError(f"score_scaled must lie in -1..1, got {value!r}")
+        raise InvalidOutcomeError(key="score_scaled_must_lie_got", params={"value": repr(value)})
     # SPEC COMPLIANCE NOTE: SCORM 2004 scaled_score ranges -1..1 (RTE 4.2.20.5) but AGS scoreGiven
     # must be >= 0 (AGS 2.0 §3.4.2). Strict form would reject negatives; we clamp them to 0 so a
     # negative-scoring package still produces a (zero) grade.
@@ -112,12 +112,12 @@ def build_score_update(
         InvalidOutcomeError: score out of range, empty user id, bad score maximum.
     """
     if not user_id:
-        raise InvalidOutcomeError("user_id (the LTI sub) must not be empty")
+        raise InvalidOutcomeError(key="user_id_lti_sub_must")
     if outcome.changed_at is None:
-        raise InvalidOutcomeError("the outcome has no changed_at: the Score needs its timestamp")
+        raise InvalidOutcomeError(key="outcome_changed_score_needs_timestamp")
     maximum = line_item.score_maximum
     if isinstance(maximum, bool) or not math.isfinite(maximum) or maximum <= 0:
-        raise InvalidOutcomeError(f"score_maximum must be a positive number, got {maximum!r}")
+        raise InvalidOutcomeError(key="score_maximum_must_positive_number", params={"maximum": repr(maximum)})
     scaled = _scaled(outcome, score_from_success=score_from_success)
     given = None if scaled is None else round(scaled * maximum, 4)
     if given is None:

@@ -65,16 +65,15 @@ class PemSigningKeyProvider:
             SigningKeyError: not a PEM RSA private key (≥ 2048 bits), or an empty ``kid``.
         """
         if not kid:
-            raise SigningKeyError("the signing key needs a kid (its id in the tool's JWKS)")
+            raise SigningKeyError(key="signing_key_needs_kid_id")
         try:
             key = serialization.load_pem_private_key(pem, password=password)
         except (ValueError, TypeError) as exc:
             raise SigningKeyError(
-                "the tool's signing key is not a readable PEM private key; "
-                "run `cbsi-connect keys generate`"
+                key="tool_signing_key_readable_pem"
             ) from exc
         if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < 2048:
-            raise SigningKeyError("the tool's signing key must be an RSA key of at least 2048 bits")
+            raise SigningKeyError(key="tool_signing_key_must_rsa")
         self._key = SigningKey(kid=kid, private_key=key)
 
     def current_signing_key(self) -> SigningKey:
@@ -159,18 +158,21 @@ def request_token(
     try:
         resp = session.post(platform.token_url, data=form, headers={"Accept": "application/json"}, timeout=timeout)
     except requests.Timeout as exc:
-        raise AgsTransportError(f"{where} did not answer in time", kind="timeout") from exc
+        raise AgsTransportError(key="did_answer_time", params={"where": where}, kind="timeout") from exc
     except requests.RequestException as exc:
         kind = getattr(exc, "kind", None)  # the outbound client's timeout/too_large/refused_address
         detail = sanitize_message(str(exc), 200) if isinstance(kind, str) else type(exc).__name__
         raise AgsTransportError(
-            f"{where} could not be reached: {detail}", kind=kind if isinstance(kind, str) else "connection"
+            key="could_reached",
+            params={"where": where, "detail": detail},
+            kind=kind if isinstance(kind, str) else "connection",
         ) from exc
     body = _json_or_none(resp)
     if resp.status_code != 200:
         oauth = body if isinstance(body, Mapping) else {}
         raise TokenRequestError(
-            f"token request to {platform.token_url} refused: " + sanitize_message(resp.text or resp.reason or "", 300),
+            key="token_request_refused",
+            params={"url": platform.token_url, "detail": sanitize_message(resp.text or resp.reason or "", 300)},
             status_code=resp.status_code,
             retry_after=resp.headers.get("Retry-After"),
             phase="token",
@@ -179,7 +181,7 @@ def request_token(
         )
     token = body.get("access_token") if isinstance(body, Mapping) else None
     if not isinstance(token, str) or not token:
-        raise InvalidAgsResponseError(f"{where} did not return an access_token")
+        raise InvalidAgsResponseError(key="did_return_access_token", params={"where": where})
     expires_in = body.get("expires_in")
     if expires_in is None:
         return token, default_expires_in
@@ -188,7 +190,7 @@ def request_token(
     if isinstance(expires_in, float) and expires_in >= 1:
         expires_in = int(expires_in)
     if not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in <= 0:
-        raise InvalidAgsResponseError(f"{where} returned an invalid expires_in")
+        raise InvalidAgsResponseError(key="returned_invalid_expires", params={"where": where})
     return token, expires_in
 
 
@@ -391,7 +393,9 @@ class ClientCredentialsTokenProvider:
 def _replayed(err: TokenRequestError) -> TokenRequestError:
     """A fresh copy of a remembered refusal (an exception object is not raised twice)."""
     return TokenRequestError(
-        err.message,
+        err.message if err.key is None else None,
+        key=err.key,
+        params=err.params,
         status_code=err.status_code,
         retry_after=err.retry_after,
         phase="token",

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from lti_tool.errors import AppError
 from lti_tool.lti import platforms
@@ -309,14 +310,7 @@ class RosterClient:
 
     def _cached(self, launch: Launch, link_key: str, now: datetime) -> Roster | None:
         with self.db.session() as s:
-            row = s.scalars(
-                select(RosterCache).where(
-                    RosterCache.platform_id == launch.platform_id,
-                    RosterCache.deployment_id == launch.deployment_id,
-                    RosterCache.context_id == launch.context_id,
-                    RosterCache.link_key == link_key,
-                )
-            ).first()
+            row = _cache_row(s, launch.platform_id, launch.deployment_id, launch.context_id, link_key)
             if row is None or row.expires_at <= now:
                 return None
             members = tuple(m for m in (parse_member(r) for r in row.members) if m is not None)
@@ -340,14 +334,7 @@ class RosterClient:
             "expires_at": roster.fetched_at + self.ttl,
         }
         with self.db.session() as s:
-            row = s.scalars(
-                select(RosterCache).where(
-                    RosterCache.platform_id == roster.platform_id,
-                    RosterCache.deployment_id == roster.deployment_id,
-                    RosterCache.context_id == roster.context_id,
-                    RosterCache.link_key == link_key,
-                )
-            ).first()
+            row = _cache_row(s, roster.platform_id, roster.deployment_id, roster.context_id, link_key)
             if row is None:
                 s.add(
                     RosterCache(
@@ -361,3 +348,17 @@ class RosterClient:
             else:
                 for name, value in values.items():
                     setattr(row, name, value)
+
+
+def _cache_row(
+    s: Session, platform_id: int, deployment_id: str, context_id: str | None, link_key: str
+) -> RosterCache | None:
+    """The cached roster of one context (and resource link), if any."""
+    return s.scalars(
+        select(RosterCache).where(
+            RosterCache.platform_id == platform_id,
+            RosterCache.deployment_id == deployment_id,
+            RosterCache.context_id == context_id,
+            RosterCache.link_key == link_key,
+        )
+    ).first()

@@ -58,6 +58,18 @@ def _score_states(s: Session, learner: Learner) -> tuple[int, int]:
     return delivered, undelivered
 
 
+def _report(platform_id: int, sub: str, counts: dict[str, int], delivered: int, undelivered: int) -> ErasureReport:
+    """The report of an erasure (planned or done), with what the operator must still do in the LMS."""
+    return ErasureReport(
+        platform_id=platform_id,
+        sub=sub,
+        counts=counts,
+        delivered_scores=delivered,
+        undelivered_scores=undelivered,
+        notes=_notes(delivered, undelivered),
+    )
+
+
 def _notes(delivered: int, undelivered: int) -> tuple[str, ...]:
     notes = []
     if delivered:
@@ -81,14 +93,7 @@ def plan_erasure(db: Database, *, platform_id: int, sub: str) -> ErasureReport:
         delivered, undelivered = _score_states(s, learner)
     if not sum(counts.values()):
         raise UnknownLearner(f"nothing is held about learner {sub!r} on platform {platform_id}")
-    return ErasureReport(
-        platform_id=platform_id,
-        sub=sub,
-        counts=counts,
-        delivered_scores=delivered,
-        undelivered_scores=undelivered,
-        notes=_notes(delivered, undelivered),
-    )
+    return _report(platform_id, sub, counts, delivered, undelivered)
 
 
 def erase_learner(
@@ -145,14 +150,7 @@ def erase_learner(
     except Exception:
         _record_outcome(db, ACTION_ERASE, actor, source, platform_id, params, audit.Outcome.FAILED)
         raise
-    return ErasureReport(
-        platform_id=platform_id,
-        sub=sub,
-        counts=counts,
-        delivered_scores=delivered,
-        undelivered_scores=undelivered,
-        notes=_notes(delivered, undelivered),
-    )
+    return _report(platform_id, sub, counts, delivered, undelivered)
 
 
 def _delete_keys(s: Session, table: Any, keys: Sequence[tuple[Any, ...]]) -> None:

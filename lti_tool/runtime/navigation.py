@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from lti_tool.messages import NAVIGATION
 from lti_tool.runtime import learner_store, store
 from lti_tool.runtime.attempts import OpenedAttempt, opened_view
 from lti_tool.runtime.commits import roll_up
@@ -24,6 +25,7 @@ from lti_tool.services import Services
 from lti_tool.storage import learners
 from lti_tool.storage.models import utcnow
 from scorm import sequencing
+from scorm.sequencing.messages import NOT_POSSIBLE
 
 logger = logging.getLogger(__name__)
 
@@ -103,9 +105,9 @@ def _record_attempt_end(
 
 def _refused(request: Any, target: Any) -> NavDecision | None:
     if not isinstance(request, str) or not request or len(request) > 300:
-        return NavDecision(error="nav_invalid_request", message="that navigation request is not valid")
+        return NavDecision(error="nav_invalid_request", message=NAVIGATION["nav_invalid_request"])
     if target is not None and (not isinstance(target, str) or len(target) > 255):
-        return NavDecision(error="nav_invalid_target", message="That part of the course cannot be opened.")
+        return NavDecision(error="nav_invalid_target", message=NAVIGATION["nav_invalid_target"])
     return None
 
 
@@ -133,7 +135,7 @@ def navigate(
             raise AttemptNotFound()
         tree = activity_tree(services, version)
         if tree is None or not attempt.sequencing:
-            return NavDecision(error="nav_unavailable", message="This course has no navigation.")
+            return NavDecision(error="nav_unavailable", message=NAVIGATION["nav_unavailable"])
         try:
             result = sequencing.navigate(tree, attempt.sequencing, request, target)
         except sequencing.SequencingError as exc:
@@ -141,7 +143,7 @@ def navigate(
         if result.exception:
             return NavDecision(
                 error="nav_refused",
-                message=result.message or "That is not possible right now.",
+                message=result.message or NOT_POSSIBLE,
                 opened=opened_view(services, attempt, version, version.course.title, reg, resumed=True),
             )
         before = attempt.sequencing

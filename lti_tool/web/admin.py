@@ -29,7 +29,7 @@ from lti_tool import catalogue, operators, ratelimit
 from lti_tool.errors import AppError, Forbidden
 from lti_tool.lti import platforms as platform_ops
 from lti_tool.storage import courses as course_store
-from lti_tool.web import services
+from lti_tool.web import i18n, services
 from lti_tool.web.security import client_ip
 from scorm.packaging import PackageError
 
@@ -239,7 +239,7 @@ def upload() -> tuple[Response, int]:
     request.max_content_length = services().settings.packages.max_total_bytes
     upload = request.files.get("package")
     if upload is None or not upload.filename:
-        return jsonify({"error": "no_file", "message": "choose a package file to upload"}), 400
+        return jsonify({"error": "no_file", "message": i18n.localised("no_file", None)}), 400
     name = Path(upload.filename).name or "package.zip"
     with tempfile.TemporaryDirectory(prefix="cbsi-upload-") as tmp:
         path = Path(tmp) / name
@@ -249,10 +249,12 @@ def upload() -> tuple[Response, int]:
                 services(), path, course_key=request.form.get("course") or None, imported_by=g.operator
             )
         except PackageError as exc:
-            return jsonify({"error": exc.code, **exc.as_dict()}), 400
+            return jsonify({"error": exc.code, **i18n.package_report(exc)}), 400
         except catalogue.CatalogueError as exc:
             return jsonify({"error": exc.code, "message": str(exc)}), 400
-    return jsonify({"result": outcome.status, **outcome.__dict__}), 200
+    return jsonify(
+        {"result": outcome.status, **outcome.__dict__, "warnings": i18n.package_warnings(outcome.warnings)}
+    ), 200
 
 
 def init_app(app: Flask) -> None:

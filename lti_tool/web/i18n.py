@@ -12,13 +12,16 @@ A tag's region is kept for numbers and dates (``es-DO`` for the Dominican Republ
 (``lti_tool/translations/<lang>/LC_MESSAGES/messages.po``, compiled to ``.mo`` beside it).
 
 Errors are rendered here, never at raise time: :func:`error_text` looks the error's code up in
-:mod:`lti_tool.messages` and translates the sentence with the error's ``params``.
+:mod:`lti_tool.messages` and translates the sentence with the error's ``params``; package
+refusals and warnings (:func:`package_text`, :func:`package_report`) by the ``key`` and
+``params`` they carry, and the learner's navigation answers by their sentence
+(:func:`learner_text`, :func:`learner_nav`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ from flask_babel import Babel, format_datetime, get_locale, gettext, refresh
 
 from lti_tool import messages
 from lti_tool.errors import AppError
+from scorm.packaging import PackageError
 
 LANGUAGES = ("en", "es", "fr", "nl")
 """The languages with a catalogue; English is the message ids themselves."""
@@ -120,6 +124,56 @@ def localised(key: str, detail: str | None, params: Mapping[str, object] | None 
 def error_text(exc: AppError) -> str:
     """The words of an application error, in the reader's language."""
     return localised(exc.catalogue_key(), exc.detail, exc.params)
+
+
+def _catalogued(table: Mapping[str, str], key: object, params: Mapping[str, Any] | None, fallback: str) -> str:
+    """Sentence ``key`` of ``table`` in the reader's language; ``fallback`` when it has none."""
+    if not isinstance(key, str) or key not in table:
+        return fallback
+    values = {
+        name: gettext(value) if isinstance(value, str) and value in messages.PACKAGE_TERMS else value
+        for name, value in (params or {}).items()
+    }
+    return gettext(table[key], **values)
+
+
+def package_text(found: Any) -> str:
+    """A package refusal or warning (``PackageError``, ``PackageWarning`` or its stored dict) in the reader's words.
+
+    Refusals and warnings carry ``key`` and ``params``; a stored warning from before they did
+    (no ``key``) keeps its English ``message``.
+    """
+    if isinstance(found, Mapping):
+        return _catalogued(messages.PACKAGE, found.get("key"), found.get("params"), str(found.get("message") or ""))
+    return _catalogued(messages.PACKAGE, found.key, found.params, found.message)
+
+
+def package_report(refusal: PackageError) -> dict[str, Any]:
+    """``refusal.as_dict()`` with every message (first refusal, problems, warnings) in the reader's language."""
+    report = refusal.as_dict()
+    report["message"] = package_text(refusal)
+    report["problems"] = [{**p.describe(), "message": package_text(p)} for p in refusal.problems]
+    report["warnings"] = [{**w.as_dict(), "message": package_text(w)} for w in refusal.warnings]
+    return report
+
+
+def package_warnings(warnings: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Stored import warnings (dicts) with their messages in the reader's language."""
+    return [{**w, "message": package_text(w)} for w in warnings]
+
+
+def learner_text(sentence: str | None) -> str | None:
+    """A navigation answer's words (a sentence of :data:`messages.LEARNER_NAVIGATION`) in the reader's language."""
+    if sentence is None or sentence not in messages.LEARNER_NAVIGATION:
+        return sentence
+    return gettext(sentence)
+
+
+def learner_nav(nav: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The player's button state with its refusal reason (``continue_refused``) in the learner's language."""
+    if not nav or not nav.get("continue_refused"):
+        return nav
+    return {**nav, "continue_refused": learner_text(nav["continue_refused"])}
 
 
 def delivery_text(grade: Mapping[str, Any]) -> str:

@@ -27,7 +27,7 @@ from lti_tool.runtime.errors import (
     WrongAttempt,
 )
 from lti_tool.tokens import ScopedSigner, TokenInvalid
-from lti_tool.web import services
+from lti_tool.web import i18n, services
 from lti_tool.web.bodies import BodyRefused, read_json_object
 from lti_tool.web.content import content_base_url
 from scorm.cmi import export_tables
@@ -207,8 +207,8 @@ def render_player(
         "items": items,
         "current": opened.current_item,
         "runtime": runtime,
-        "nav": opened.nav,
-        "message": opened.message,
+        "nav": i18n.learner_nav(opened.nav),
+        "message": i18n.learner_text(opened.message),
     }
     return render_template(delivery.player_template, player_config=config, tables_url=tables_url(opened.cmi_version))
 
@@ -320,7 +320,7 @@ def commit(attempt_id: str, item_id: str) -> tuple[Response, int]:
         # first SCO is passed): the player refreshes its menu and buttons from this (built in
         # the commit's own transaction).
         payload["items"] = _toc_json(reply.menu)
-        payload["nav"] = reply.menu.nav
+        payload["nav"] = i18n.learner_nav(reply.menu.nav)
     return jsonify(payload), 200
 
 
@@ -335,10 +335,10 @@ def navigate(attempt_id: str) -> tuple[Response, int]:
     # learner's name comes from their registration (this request carries no launch)
     decision = service.navigate(services(), attempt_id, body.get("request", ""), body.get("target"), learner_id=learner)
     if decision.error:
-        payload: dict[str, Any] = {"error": decision.error, "message": decision.message}
+        payload: dict[str, Any] = {"error": decision.error, "message": i18n.learner_text(decision.message)}
         if decision.opened is not None:
             payload["items"] = _toc_json(decision.opened)
-            payload["nav"] = decision.opened.nav
+            payload["nav"] = i18n.learner_nav(decision.opened.nav)
         return jsonify(payload), 400
     view = decision.opened
     if view is None:  # pragma: no cover - a request that is not refused carries its view
@@ -346,9 +346,9 @@ def navigate(attempt_id: str) -> tuple[Response, int]:
     toc = _toc_json(view)
     reply: dict[str, Any] = {
         "items": toc,
-        "nav": view.nav,
+        "nav": i18n.learner_nav(view.nav),
         "end": decision.end,
-        "message": decision.message,
+        "message": i18n.learner_text(decision.message),
         "item": None,
         "runtime": None,
     }

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from lxml import etree
 
+from scorm.messages import Params
 from scorm.packaging.cam_model import (
     HIDE_LMS_UI,
     NS_ADLCP12,
@@ -110,8 +111,8 @@ class ParserBase:
         # resources refused while parsing: items naming them are not reported a second time
         self.broken_resources: set[str] = set()
 
-    def fail(self, element: str, message: str, rule: str) -> InvalidManifest:
-        return InvalidManifest(message, file=self.file, element=element, rule=rule)
+    def fail(self, element: str, key: str, rule: str, params: Params | None = None) -> InvalidManifest:
+        return InvalidManifest(key=key, params=params, file=self.file, element=element, rule=rule)
 
     def attempt(self, step: Callable[[], T], default: T) -> T:
         """Run one parsing step; a refusal is recorded (every problem is reported at once)."""
@@ -133,8 +134,7 @@ class ParserBase:
                 standard, edition = SCHEMA_VERSIONS[key]
                 return standard, edition, schema, version
             raise UnknownStandard(
-                f'metadata/schemaversion is "{version}", which is not a SCORM version this '
-                'platform knows ("1.2", "CAM 1.3", "2004 3rd Edition", "2004 4th Edition").',
+                key="metadata_schemaversion_which_scorm_version", params={"version": version},
                 file=self.file,
                 element="manifest/metadata/schemaversion",
                 rule="SCORM 2004 CAM 3.4.1.3 schemaversion",
@@ -159,9 +159,7 @@ class ParserBase:
             )
             return Standard.SCORM2004, 4 if fourth else 3, schema, None
         raise UnknownStandard(
-            "imsmanifest.xml has no metadata/schemaversion and no SCORM namespaces, so its SCORM "
-            'version cannot be told. Add <schemaversion>1.2</schemaversion> or "2004 4th '
-            'Edition" to the manifest metadata.',
+            key="imsmanifest_xml_metadata_schemaversion_scorm",
             file=self.file,
             element="manifest/metadata",
             rule="SCORM CAM schemaversion",
@@ -225,8 +223,8 @@ class ParserBase:
         if ref is not None and ref not in collection:
             raise self.fail(
                 f"{swhere}/@IDRef",
-                f'IDRef "{ref}" names no entry of the manifest\'s imsss:sequencingCollection.',
-                "SN 5.1 sequencing@IDRef",
+                "idref_names_entry_manifest_imsss",
+                "SN 5.1 sequencing@IDRef", params={"ref": ref},
             )
         return build_sequencing(
             own, collection=collection.get(ref) if ref else None, collection_ref=ref
@@ -278,7 +276,7 @@ class ParserBase:
         identifier = (el.get("identifier") or "").strip()
         if not identifier:
             self.findings.refuse(
-                self.fail("item", "every item needs an identifier.", "CAM item@identifier")
+                self.fail("item", "every_item_needs_identifier", "CAM item@identifier")
             )
             return None
         where = f"item[@identifier='{identifier}']"
@@ -286,8 +284,8 @@ class ParserBase:
             self.findings.refuse(
                 self.fail(
                     where,
-                    f'two items have the identifier "{identifier}".',
-                    "CAM identifiers are unique within a manifest",
+                    "two_items_have_identifier",
+                    "CAM identifiers are unique within a manifest", params={"identifier": identifier},
                 )
             )
             return None
@@ -339,19 +337,13 @@ class ParserBase:
                 for other in self.root.iter()
                 if isinstance(other.tag, str) and local_name(other) == "item"
             )
-            reach = (
-                "another item still launches it"
-                if elsewhere
-                else "no other item launches it, so learners cannot open that content"
-            )
             self.findings.warn(
                 "parent_item_resource_ignored",
-                f'item "{identifier}" has child items and also references resource "{ref}"; only '
-                f"items without children can be launched, so the reference was ignored ({reach}). "
-                "Move the content into a child item of its own.",
+                "parent_item_resource_elsewhere" if elsewhere else "parent_item_resource_unreachable",
                 file=self.file,
                 element=f"{where}/@identifierref",
                 rule="CAM item@identifierref (leaf items only)",
+                params={"identifier": identifier, "ref": ref},
             )
             ref = None
         if ref is not None:
@@ -361,16 +353,17 @@ class ParserBase:
                     self.findings.refuse(
                         self.fail(
                             f"{where}/@identifierref",
-                            f'identifierref "{ref}" names no resource in this manifest.',
-                            "CAM item@identifierref",
+                            "identifierref_names_resource_manifest",
+                            "CAM item@identifierref", params={"ref": ref},
                         )
                     )
             elif resource.launch_path is None:
                 self.findings.refuse(
                     self.fail(
                         f"{where}/@identifierref",
-                        f'item "{identifier}" launches resource "{ref}", which has no href.',
+                        "item_launches_resource_which_href",
                         "CAM resource@href required for launchable resources",
+                        params={"identifier": identifier, "ref": ref},
                     )
                 )
             else:
@@ -431,8 +424,9 @@ class ParserBase:
         if value not in TIME_LIMIT_ACTIONS:
             raise self.fail(
                 where,
-                f'timeLimitAction "{raw}" must be one of: {", ".join(sorted(TIME_LIMIT_ACTIONS))}.',
+                "timelimitaction_must_one",
                 "CAM adlcp:timeLimitAction vocabulary",
+                params={"raw": raw, "names": ", ".join(sorted(TIME_LIMIT_ACTIONS))},
             )
         return value
 
@@ -445,7 +439,7 @@ class ParserBase:
                 if not target:
                     raise self.fail(
                         f"{mwhere}/@targetID",
-                        "adlcp:map needs a targetID.",
+                        "adlcp_map_needs_targetid",
                         "SCORM 2004 4th CAM adlcp:map",
                     )
                 maps.append(
@@ -478,9 +472,9 @@ class ParserBase:
                     if value not in HIDE_LMS_UI:
                         raise self.fail(
                             f"{where}/adlnav:presentation/adlnav:navigationInterface/adlnav:hideLMSUI",
-                            f'hideLMSUI "{value}" must be one of: '
-                            f"{', '.join(sorted(HIDE_LMS_UI))}.",
+                            "hidelmsui_must_one",
                             "SCORM 2004 CAM adlnav:hideLMSUI vocabulary",
+                            params={"value": value, "names": ", ".join(sorted(HIDE_LMS_UI))},
                         )
                     if value not in values:
                         values.append(value)

@@ -206,7 +206,7 @@ class _Parser:
         url = text_of(url_el)
         if not url:
             raise InvalidManifest(
-                f'AU "{au_id}" has no <url>.',
+                key="au_has_no_url", params={"au_id": au_id},
                 file=self.file,
                 element=f"{where}/url",
                 rule="cmi5 13.1.4 AU url (required)",
@@ -243,7 +243,7 @@ class _Parser:
                 children = self.nodes(el, bwhere)
                 if not children:
                     raise InvalidManifest(
-                        f'block "{el.get("id")}" contains no AU or block.',
+                        key="block_contains_au_block", params={"id": el.get("id")},
                         file=self.file,
                         element=bwhere,
                         rule="cmi5 13.2 blockType: at least one au or block",
@@ -262,15 +262,14 @@ class _Parser:
     def course(self, root: etree._Element) -> Cmi5Course:
         if local_name(root) != "courseStructure":
             raise InvalidManifest(
-                f"the root element of {self.file} is <{local_name(root)}>, not <courseStructure>.",
+                key="root_element_coursestructure", params={"file": self.file, "local_name": local_name(root)},
                 file=self.file,
                 element="/",
                 rule="cmi5 13.2 courseStructure root",
             )
         if namespace(root) not in NAMESPACES | {""}:
             raise InvalidManifest(
-                f"{self.file} uses the namespace {namespace(root)!r}, which is not a cmi5 course "
-                "structure namespace.",
+                key="uses_namespace_which_cmi5_course", params={"file": self.file, "namespace": repr(namespace(root))},
                 file=self.file,
                 element="/",
                 rule="cmi5 13.2 CourseStructure.xsd namespace",
@@ -278,7 +277,7 @@ class _Parser:
         course_el = _child(root, "course")
         if course_el is None:
             raise InvalidManifest(
-                f"{self.file} has no <course> element.",
+                key="course_element_missing", params={"file": self.file},
                 file=self.file,
                 element="courseStructure/course",
                 rule="cmi5 13.1.1 course",
@@ -296,7 +295,7 @@ class _Parser:
         children = self.nodes(root, "courseStructure")
         if not children:
             raise InvalidManifest(
-                f"{self.file} contains no AU, so there is nothing to launch.",
+                key="contains_au_there_nothing_launch", params={"file": self.file},
                 file=self.file,
                 element="courseStructure",
                 rule="cmi5 13.2 courseType: at least one au or block",
@@ -331,8 +330,8 @@ def check_ids_are_iris(course: Cmi5Course, file: str, in_package: bool) -> None:
     for kind, value, where in _all_ids(course):
         if not _IRI_RE.match(value):
             raise Cmi5InvalidId(
-                f'the {_LABELS[kind].split()[-1]} id "{value}" is not a fully qualified IRI. '
-                'cmi5 ids must be absolute, with a scheme, e.g. "https://example.org/courses/geology/au/1".',
+                key="cmi5_id_not_iri",
+                params={"kind": _LABELS[kind].split()[-1], "value": value},
                 file=file,
                 element=where,
                 rule="cmi5 3.0: IRIs MUST be fully qualified",
@@ -345,8 +344,8 @@ def check_ids_unique(course: Cmi5Course, file: str, in_package: bool) -> None:
     for kind, value, where in _all_ids(course):
         if value in seen:
             raise Cmi5DuplicateId(
-                f'the id "{value}" is used by {_LABELS[seen[value]]} and again by '
-                f"{_LABELS[kind]}. Every course, block, AU and objective needs its own id.",
+                key="cmi5_id_used_twice",
+                params={"value": value, "first": _LABELS[seen[value]], "second": _LABELS[kind]},
                 file=file,
                 element=where,
                 rule="cmi5 13.1: ids MUST be unique within the course structure",
@@ -361,8 +360,7 @@ def check_objective_refs(course: Cmi5Course, file: str, in_package: bool) -> Non
         for ref in node.objectives:
             if ref not in defined:
                 raise Cmi5InvalidReference(
-                    f'"{node.id}" refers to objective "{ref}", which the course does not define '
-                    "in its <objectives> list.",
+                    key="refers_objective_which_course_does", params={"id": node.id, "ref": ref},
                     file=file,
                     element=f"[@id='{node.id}']/objectives/objective[@idref='{ref}']",
                     rule="cmi5 13.1.3 objectives",
@@ -377,8 +375,7 @@ def check_url_params(course: Cmi5Course, file: str, in_package: bool) -> None:
         clash = sorted(names & RESERVED_LAUNCH_PARAMS)
         if clash:
             raise Cmi5UrlParamConflict(
-                f'the url of AU "{au.id}" already contains {", ".join(clash)}; the LMS adds '
-                "these at launch. Remove them from the url in cmi5.xml.",
+                key="url_au_already_contains_lms", params={"id": au.id, "names": ", ".join(clash)},
                 file=file,
                 element=f"au[@id='{au.id}']/url",
                 rule="cmi5 8.1: launch parameters MUST NOT conflict with the AU url",
@@ -393,9 +390,7 @@ def check_urls(course: Cmi5Course, file: str, in_package: bool) -> None:
             continue
         if not in_package:
             raise Cmi5RelativeUrl(
-                f'AU "{au.id}" has the relative url "{au.url}", but this course structure was '
-                "imported on its own: without a zip package every url must be absolute "
-                "(https://...). Import the zip package instead.",
+                key="au_relative_url_but_course", params={"id": au.id, "url": au.url},
                 file=file,
                 element=where,
                 rule="cmi5 14.2: urls MUST be fully qualified without a zip",

@@ -33,7 +33,7 @@ def target_path(tmp: Path, name: str) -> Path:
     target = tmp.joinpath(*[part for part in name.split("/") if part])
     # Defence in depth: names were already checked by check_entry_name.
     if os.path.commonpath([tmp, target]) != str(tmp):
-        raise ZipSlip(f'the entry "{name}" resolves outside the course folder.', file=name)
+        raise ZipSlip(key="entry_resolves_outside_course_folder", params={"name": name}, file=name)
     return target
 
 
@@ -42,7 +42,7 @@ def final_name(name: str | None, sha256: str) -> str:
         return sha256
     if not _SAFE_NAME_RE.match(name):
         raise DestinationError(
-            f'"{name}" is not a safe folder name (letters, digits, ".", "_", "-"; max 128).',
+            key="safe_folder_name_letters_digits", params={"name": name},
             rule="content folder name",
         )
     return name
@@ -79,7 +79,7 @@ def extract_atomically(
         tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=root))
     except OSError as exc:
         raise DestinationError(
-            f'cannot create a temporary folder in "{root}": {exc.strerror}.',
+            key="cannot_create_temporary_folder", params={"root": root, "strerror": exc.strerror},
             rule="dest_root writable",
         ) from exc
     budget = Budget(limits)
@@ -107,7 +107,7 @@ def extract_atomically(
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise DestinationError(
-            f"writing the course files failed: {exc.strerror or exc}.",
+            key="writing_course_files_failed", params={"reason": exc.strerror or exc},
             rule="dest_root writable",
         ) from exc
     except BaseException:

@@ -4,15 +4,21 @@ Every refusal is a :class:`PackageError` subclass with a stable ``code`` (short 
 to store in a database or show in a CLI), the ``file`` inside the package it concerns, an
 xpath-ish ``element`` locator, the ``rule`` that was broken (spec section or limit name) and a
 message written for an academy content team: what is wrong and what to do about it.
+
+The words live in :mod:`scorm.messages`: a raise site names its sentence by ``key`` and fills
+it with ``params``; ``message`` is the English rendering (CLI, logs), the web layer renders the
+same key and params in the reader's language.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import ClassVar
+
+from scorm.messages import Params, english, plain_params
 
 # Messages are written as sentences; these first words get a capital letter (a leading file
 # or element name, such as "imsmanifest.xml", keeps its exact spelling).
@@ -48,14 +54,17 @@ class PackageError(Exception):
         self,
         message: str | None = None,
         *,
+        key: str | None = None,
         file: str | None = None,
         element: str | None = None,
         rule: str | None = None,
-        params: Mapping[str, str | int] | None = None,
+        params: Params | None = None,
     ) -> None:
-        #: values a message catalogue fills into its sentence for ``code`` (the web layer's words)
-        self.params: Mapping[str, str | int] = MappingProxyType(dict(params or {}))
-        text = message or (self.__doc__ or self.code).strip()
+        #: values the catalogue fills into the sentence ``key`` (:mod:`scorm.messages`)
+        self.params: Mapping[str, str | int] = MappingProxyType(plain_params(params))
+        #: the catalogue sentence of this refusal (``None``: only the literal ``message`` given)
+        self.key: str | None = key or (None if message else self.code)
+        text = message or english(self.key or self.code, self.params)
         first, _, rest = text.partition(" ")
         if first in _SENTENCE_STARTS:
             text = f"{first.capitalize()} {rest}"
@@ -102,6 +111,8 @@ class PackageWarning:
         file: file inside the package it concerns.
         element: xpath-ish locator.
         rule: the spec rule that was bent.
+        key: its sentence in :mod:`scorm.messages` (``message`` is the English rendering).
+        params: the values filled into that sentence.
     """
 
     code: str
@@ -109,13 +120,15 @@ class PackageWarning:
     file: str | None = None
     element: str | None = None
     rule: str | None = None
+    key: str | None = field(default=None, compare=False)
+    params: Mapping[str, str | int] = field(default_factory=dict, compare=False)
 
     def __str__(self) -> str:
         return _located(self)
 
-    def as_dict(self) -> dict[str, str | None]:
-        """JSON-ready description (same keys as a refusal)."""
-        return _described(self)
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready description (same keys as a refusal, plus ``key`` and ``params`` to render it again)."""
+        return {**_described(self), "key": self.key, "params": dict(self.params)}
 
 
 WARNING_CODES: Mapping[str, str] = {
@@ -187,26 +200,33 @@ class Findings:
         """The warnings to report: the listed ones, then a count of the others, if any."""
         if not self.warnings_omitted:
             return tuple(self.warnings)
+        params = {"count": f"{self.warnings_omitted:,}"}
         more = PackageWarning(
             code="more_warnings",
-            message=f"{self.warnings_omitted:,} more warnings were found and not listed; fix the "
-            "ones above and import again to see them.",
+            message=english("more_warnings_listed", params),
+            key="more_warnings_listed",
+            params=params,
         )
         return (*self.warnings, more)
 
     def warn(
         self,
         code: str,
-        message: str,
+        key: str,
         *,
         file: str | None = None,
         element: str | None = None,
         rule: str | None = None,
+        params: Params | None = None,
     ) -> None:
-        """Record a tolerated defect (``code`` must be one of :data:`WARNING_CODES`)."""
+        """Record a tolerated defect (``code`` must be one of :data:`WARNING_CODES`; ``key`` names its sentence)."""
         if code not in WARNING_CODES:
             raise ValueError(f"unknown package warning code {code!r}")
-        self._add_warning(PackageWarning(code=code, message=message, file=file, element=element, rule=rule))
+        values = plain_params(params)
+        message = english(key, values)
+        self._add_warning(
+            PackageWarning(code=code, message=message, file=file, element=element, rule=rule, key=key, params=values)
+        )
 
     @contextmanager
     def collecting(self) -> Iterator[None]:

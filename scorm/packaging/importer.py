@@ -157,8 +157,7 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
         return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
         raise NotAZip(
-            f'"{path.name}" is not a readable zip archive ({exc}). Export the course again as '
-            "a SCORM, xAPI or cmi5 zip package.",
+            key="readable_zip_archive_export_course", params={"name": path.name, "exc": exc},
             file=path.name,
             rule="PKWARE APPNOTE zip format (cmi5 14.1)",
         ) from exc
@@ -181,12 +180,7 @@ def _validate_zip(
     infos = check_central_directory(zf, limits)
     manifest_info, _ = find_manifest(infos)
     if manifest_info.file_size > limits.max_manifest_bytes:
-        raise ManifestTooLarge(
-            f"{manifest_info.filename} is {manifest_info.file_size:,} bytes; the limit is "
-            f"{limits.max_manifest_bytes:,} bytes.",
-            file=manifest_info.filename,
-            rule="limits.max_manifest_bytes",
-        )
+        raise _manifest_too_large(manifest_info.filename, manifest_info.file_size, limits)
     manifest_budget = Budget(limits)
     data = b"".join(
         iter_entry(
@@ -258,20 +252,24 @@ def _result(
     )
 
 
+def _manifest_too_large(name: str, size: int, limits: ImportLimits) -> ManifestTooLarge:
+    """The refusal of a manifest (in a zip or on its own) larger than ``limits.max_manifest_bytes``."""
+    return ManifestTooLarge(
+        key="manifest_over_limit",
+        params={"file": name, "size": f"{size:,}", "limit": f"{limits.max_manifest_bytes:,}"},
+        file=name,
+        rule="limits.max_manifest_bytes",
+    )
+
+
 def _standalone_cmi5(path: Path, limits: ImportLimits) -> _Validated:
     if path.stat().st_size > limits.max_manifest_bytes:
-        raise ManifestTooLarge(
-            f"{path.name} is {path.stat().st_size:,} bytes; the limit is "
-            f"{limits.max_manifest_bytes:,} bytes.",
-            file=path.name,
-            rule="limits.max_manifest_bytes",
-        )
+        raise _manifest_too_large(path.name, path.stat().st_size, limits)
     data = path.read_bytes()
     root = parse_xml(data, file=path.name, max_bytes=limits.max_manifest_bytes)
     if local_name(root) != "courseStructure":
         raise NotAZip(
-            f'"{path.name}" is an XML file but not a cmi5 course structure; only cmi5.xml may be '
-            "imported without a zip. Import the course's zip package instead.",
+            key="xml_file_but_cmi5_course", params={"name": path.name},
             file=path.name,
             rule="cmi5 14.2: course structure XML without a zip",
         )
@@ -412,13 +410,13 @@ def _extract_package(
     root = Path(dest_root)
     if not root.is_dir():
         raise DestinationError(
-            f'the content folder "{root}" does not exist.', rule="dest_root exists"
+            key="content_folder_does_exist", params={"root": root}, rule="dest_root exists"
         )
     known = digest_of(path, limits, digest)
     final = root / final_name(name, known.sha256)
     if name is not None and final.exists():
         raise DestinationError(
-            f'the content folder "{final}" already exists.', rule="destination is new"
+            key="content_folder_already_exists", params={"final": final}, rule="destination is new"
         )
     if not zipfile.is_zipfile(path):
         return _extract_standalone(path, root, final, limits, known, durable=durable)

@@ -64,10 +64,8 @@ def find_manifest(infos: Sequence[zipfile.ZipInfo]) -> tuple[zipfile.ZipInfo, St
     aicc = sorted(name for name in at_root if name.endswith(_AICC_SUFFIXES))
     if any(name.endswith(".crs") for name in aicc):
         raise UnsupportedStandard(
-            f"this is an AICC course (it has {', '.join(at_root[n].filename for n in aicc[:4])}). "
-            "AICC is not supported; this platform plays SCORM 1.2, SCORM 2004 (2nd, 3rd and 4th "
-            "edition), xAPI (tincan.xml) and cmi5 packages. Export the course from its authoring "
-            "tool as SCORM 2004, SCORM 1.2, xAPI or cmi5 and import that package instead.",
+            key="aicc_course_aicc_supported_platform",
+            params={"names": ", ".join(at_root[n].filename for n in aicc[:4])},
             file=at_root[aicc[0]].filename,
             rule="supported standards: SCORM 1.2, SCORM 2004, xAPI, cmi5",
         )
@@ -76,15 +74,9 @@ def find_manifest(infos: Sequence[zipfile.ZipInfo]) -> tuple[zipfile.ZipInfo, St
         for info in infos
         if info.filename.rsplit("/", 1)[-1].casefold() in {n for n, _ in MANIFEST_PRECEDENCE}
     )
-    hint = ""
-    if nested:
-        hint = (
-            f' A manifest was found at "{nested[0]}": zip the *contents* of that folder, so '
-            "that the manifest sits at the top level of the zip."
-        )
     raise ManifestMissing(
-        "the package has no imsmanifest.xml (SCORM), cmi5.xml (cmi5) or tincan.xml (xAPI) at "
-        f"its top level.{hint}",
+        key="manifest_missing_nested" if nested else "manifest_missing_at_root",
+        params={"nested": nested[0]} if nested else None,
         rule="CAM 2.1 / cmi5 14.1: manifest at the package root",
     )
 
@@ -128,12 +120,10 @@ def _warn_schema_locations(root: etree._Element, file: str, findings: Findings) 
             continue
         findings.warn(
             "schema_location_remote",
-            f'{file} names the schema "{location[:200]}" outside the package. It was not fetched '
-            "(manifests are never validated against remote or outside schemas); the course "
-            "imported normally. Nothing to do unless your authoring tool needs it.",
+            "names_schema_outside_package_was",
             file=file,
             element=f"{local_name(el)}/@xsi:schemaLocation",
-            rule="XML Schema instance schemaLocation (hint only)",
+            rule="XML Schema instance schemaLocation (hint only)", params={"file": file, "location": location[:200]},
         )
 
 
@@ -150,8 +140,7 @@ def parse_root(
     if name == "tincan":
         return parse_tincan(root, file=file)
     raise InvalidManifest(
-        f"{file} has the root element <{name}>, which is not a SCORM manifest, a cmi5 course "
-        "structure or a tincan.xml.",
+        key="root_element_which_scorm_manifest", params={"file": file, "name": name},
         file=file,
         element="/",
         rule="manifest root element",
@@ -188,28 +177,20 @@ def check_required_files(
                 continue
             findings.warn(
                 "metadata_file_missing",
-                f'the metadata file "{path}" named by adlcp:location is not in the package; the '
-                "course imported without that metadata (titles and descriptions come from the "
-                "manifest). Add the file or remove the adlcp:location element.",
+                "metadata_file_named_adlcp_location",
                 file=file,
                 element=where,
-                rule="CAM adlcp:location (external metadata)",
+                rule="CAM adlcp:location (external metadata)", params={"path": path},
             )
     for path, where in needed:
         if path in names or path in reported:
             continue
         reported.add(path)
         near = folded.get(path.casefold())
-        hint = (
-            f' The zip has "{near}", which differs only in upper/lower case; web servers treat '
-            "these as different files."
-            if near
-            else ""
-        )
         findings.refuse(
             MissingFile(
-                f'the manifest refers to "{path}", but the package does not contain that file.'
-                f"{hint} Add the file or fix the reference, then export again.",
+                key="missing_file_case_differs" if near else "missing_file_referenced",
+                params={"path": path, "near": near} if near else {"path": path},
                 file=file,
                 element=where,
                 rule="every file the manifest references is in the package",

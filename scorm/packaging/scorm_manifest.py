@@ -65,7 +65,7 @@ class _Parser(ParserBase):
                 self.findings.refuse(
                     self.fail(
                         f"{where}/@identifier",
-                        "every resource needs an identifier.",
+                        "every_resource_needs_identifier",
                         "CAM resource@identifier",
                     )
                 )
@@ -74,8 +74,8 @@ class _Parser(ParserBase):
                 self.findings.refuse(
                     self.fail(
                         f"resource[@identifier='{identifier}']",
-                        f'two resources have the identifier "{identifier}".',
-                        "CAM identifiers are unique within a manifest",
+                        "two_resources_have_identifier",
+                        "CAM identifiers are unique within a manifest", params={"identifier": identifier},
                     )
                 )
                 continue
@@ -90,8 +90,8 @@ class _Parser(ParserBase):
                     self.findings.refuse(
                         self.fail(
                             f"resource[@identifier='{res_obj.identifier}']/dependency",
-                            f'dependency "{dep}" names no resource in this manifest.',
-                            "CAM dependency@identifierref",
+                            "dependency_names_resource_manifest",
+                            "CAM dependency@identifierref", params={"dep": dep},
                         )
                     )
         return result
@@ -114,8 +114,8 @@ class _Parser(ParserBase):
                 self.findings.refuse(
                     self.fail(
                         f"{where}/@adlcp:scormType",
-                        f'scormType is "{raw_type}"; it must be "sco" or "asset".',
-                        "CAM adlcp:scormType",
+                        "scormtype_must_sco_asset",
+                        "CAM adlcp:scormType", params={"raw_type": raw_type},
                     )
                 )
         href = res.get("href")
@@ -127,13 +127,11 @@ class _Parser(ParserBase):
             if launch_path is not None and is_absolute_url(launch_path):
                 self.findings.warn(
                     "external_launch_url",
-                    f'resource "{identifier}" launches "{launch_path[:200]}", a page outside the '
-                    "package. It was imported but never fetched or checked: learners' browsers "
-                    "load it from that site, which must stay reachable and allow being framed. "
-                    "Put the page in the package if it belongs to the course.",
+                    "resource_launches_page_outside_package",
                     file=self.file,
                     element=f"{where}/@href",
                     rule="CAM resource@href (external URL)",
+                    params={"identifier": identifier, "launch_path": launch_path[:200]},
                 )
         files = self._resource_files(res, identifier, where, res_bases)
         deps = tuple(
@@ -165,7 +163,7 @@ class _Parser(ParserBase):
             f_href = (file_el.get("href") or "").strip()
             if not f_href:
                 self.findings.refuse(
-                    self.fail(fwhere, "a <file> element needs an href.", "CAM file@href")
+                    self.fail(fwhere, "file_element_needs_href", "CAM file@href")
                 )
                 continue
             resolved = self.attempt(
@@ -177,11 +175,10 @@ class _Parser(ParserBase):
             if is_absolute_url(resolved):
                 self.findings.warn(
                     "external_file_url",
-                    f'resource "{identifier}" lists "{resolved[:200]}", a file outside the package; '
-                    "it was not fetched and is not part of the imported course.",
+                    "resource_lists_file_outside_package",
                     file=self.file,
                     element=fwhere,
-                    rule="CAM file@href (external URL)",
+                    rule="CAM file@href (external URL)", params={"identifier": identifier, "resolved": resolved[:200]},
                 )
             else:
                 files.append(strip_query(resolved))
@@ -220,7 +217,7 @@ class _Parser(ParserBase):
                     self.findings.refuse(
                         self.fail(
                             "imsss:sequencingCollection/imsss:sequencing",
-                            "every sequencing entry in a sequencingCollection needs an ID.",
+                            "every_sequencing_entry_sequencingcollection_needs",
                             "SN 5.1 sequencingCollection",
                         )
                     )
@@ -229,8 +226,8 @@ class _Parser(ParserBase):
                     self.findings.refuse(
                         self.fail(
                             where,
-                            f'sequencingCollection has two entries with ID "{seq_id}".',
-                            "SN 5.1 sequencingCollection",
+                            "sequencingcollection_two_entries_id",
+                            "SN 5.1 sequencingCollection", params={"seq_id": seq_id},
                         )
                     )
                     continue
@@ -254,7 +251,7 @@ class _Parser(ParserBase):
             raise self.findings.fatal(
                 self.fail(
                     "manifest/organizations",
-                    "the manifest has no <organizations> element, so there is nothing to launch.",
+                    "manifest_organizations_element_there_nothing",
                     "CAM organizations",
                 )
             )
@@ -267,7 +264,7 @@ class _Parser(ParserBase):
                 self.findings.refuse(
                     self.fail(
                         "organization",
-                        "every organization needs an identifier.",
+                        "every_organization_needs_identifier",
                         "CAM organization@identifier",
                     )
                 )
@@ -279,8 +276,7 @@ class _Parser(ParserBase):
             raise self.findings.fatal(
                 self.fail(
                     "manifest/organizations",
-                    "the manifest has no <organization>, so there is nothing to launch. Packages "
-                    "for this catalogue must be content aggregations with at least one item.",
+                    "manifest_organization_there_nothing_launch",
                     "CAM organizations",
                 )
             )
@@ -289,12 +285,10 @@ class _Parser(ParserBase):
             # we fall back to the first organization, as most LMSs do, instead of refusing.
             self.findings.warn(
                 "default_organization_missing",
-                f'organizations@default is "{default}", but no organization has that identifier; '
-                f'the first organization, "{orgs[0].identifier}", is delivered instead. Set '
-                "default to the organization learners should get.",
+                "organizations_default_but_organization_identifier",
                 file=self.file,
                 element="manifest/organizations/@default",
-                rule="CAM organizations@default (IDREF)",
+                rule="CAM organizations@default (IDREF)", params={"default": default, "identifier": orgs[0].identifier},
             )
         return default, tuple(orgs)
 
@@ -380,7 +374,7 @@ def parse_scorm_manifest(
     """
     if local_name(root) != "manifest":
         raise InvalidManifest(
-            f"the root element of {file} is <{local_name(root)}>, not <manifest>.",
+            key="root_element_manifest", params={"file": file, "local_name": local_name(root)},
             file=file,
             element="/",
             rule="CAM manifest root element",

@@ -8,8 +8,8 @@ numbers refer to the SCORM 2004 4th Edition SN book, chapter 5, and the IMS SS 1
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from lxml import etree
 
@@ -48,6 +48,7 @@ from scorm.sequencing.definition import (
 )
 
 NS_IMSSS = "http://www.imsglobal.org/xsd/imsss"
+C = TypeVar("C")
 NS_ADLSEQ = "http://www.adlnet.org/xsd/adlseq_v1p3"
 SPEC = "SN 5.1"
 
@@ -87,6 +88,32 @@ def _control_mode(ctx: ValueReader, el: etree._Element, where: str) -> ControlMo
     )
 
 
+def _conditions(
+    ctx: ValueReader,
+    rule_el: etree._Element,
+    rwhere: str,
+    item: str,
+    default: ConditionCombination,
+    read: Callable[[etree._Element, str], C],
+) -> tuple[ConditionCombination, list[C]]:
+    """A rule's ``<item>s`` container (``ruleConditions``/``rollupConditions``): its combination and conditions."""
+    container = f"{item}s"
+    conds_el = _child(rule_el, NS_IMSSS, container)
+    if conds_el is None:
+        return default, []
+    combination = ctx.vocab(
+        ConditionCombination,
+        conds_el.get("conditionCombination"),
+        default,
+        f"{rwhere}/imsss:{container}/@conditionCombination",
+    )
+    conditions = [
+        read(cond, f"{rwhere}/imsss:{container}/imsss:{item}[{index}]")
+        for index, cond in enumerate(_children(conds_el, NS_IMSSS, item), start=1)
+    ]
+    return combination, conditions
+
+
 def _sequencing_rules(ctx: ValueReader, el: etree._Element, where: str) -> SequencingRules:
     lists: dict[RuleKind, list[SequencingRule]] = {kind: [] for kind in RuleKind}
     for index, rule_el in enumerate(el, start=1):
@@ -95,50 +122,32 @@ def _sequencing_rules(ctx: ValueReader, el: etree._Element, where: str) -> Seque
             continue
         kind = _RULE_ELEMENTS[name]
         rwhere = f"{where}/imsss:{name}[{index}]"
-        conds_el = _child(rule_el, NS_IMSSS, "ruleConditions")
-        conditions: list[RuleCondition] = []
-        combination = ConditionCombination.ALL
-        if conds_el is not None:
-            combination = ctx.vocab(
-                ConditionCombination,
-                conds_el.get("conditionCombination"),
-                ConditionCombination.ALL,
-                f"{rwhere}/imsss:ruleConditions/@conditionCombination",
+
+        def rule_condition(cond: etree._Element, cwhere: str) -> RuleCondition:
+            return RuleCondition(
+                condition=ctx.vocab(RuleConditionType, cond.get("condition"), None, f"{cwhere}/@condition"),
+                operator=ctx.vocab(
+                    ConditionOperator, cond.get("operator"), ConditionOperator.NO_OP, f"{cwhere}/@operator"
+                ),
+                referenced_objective=objective_identifier(cond.get("referencedObjective")) or None,
+                measure_threshold=ctx.decimal(
+                    cond.get("measureThreshold"), 0.0, f"{cwhere}/@measureThreshold", -1.0, 1.0
+                ),
             )
-            for c_index, cond in enumerate(_children(conds_el, NS_IMSSS, "ruleCondition"), 1):
-                cwhere = f"{rwhere}/imsss:ruleConditions/imsss:ruleCondition[{c_index}]"
-                conditions.append(
-                    RuleCondition(
-                        condition=ctx.vocab(
-                            RuleConditionType, cond.get("condition"), None, f"{cwhere}/@condition"
-                        ),
-                        operator=ctx.vocab(
-                            ConditionOperator,
-                            cond.get("operator"),
-                            ConditionOperator.NO_OP,
-                            f"{cwhere}/@operator",
-                        ),
-                        referenced_objective=objective_identifier(cond.get("referencedObjective"))
-                        or None,
-                        measure_threshold=ctx.decimal(
-                            cond.get("measureThreshold"),
-                            0.0,
-                            f"{cwhere}/@measureThreshold",
-                            -1.0,
-                            1.0,
-                        ),
-                    )
-                )
+
+        combination, conditions = _conditions(
+            ctx, rule_el, rwhere, "ruleCondition", ConditionCombination.ALL, rule_condition
+        )
         if not conditions:
             raise ctx.fail(
                 rwhere,
-                "a sequencing rule needs at least one ruleCondition.",
+                "sequencing_rule_needs_least_one",
                 "SN 5.1.2.1.2 ruleConditions",
             )
         action_el = _child(rule_el, NS_IMSSS, "ruleAction")
         if action_el is None:
             raise ctx.fail(
-                rwhere, "a sequencing rule needs a ruleAction.", "SN 5.1.2.1.4 ruleAction"
+                rwhere, "sequencing_rule_needs_ruleaction", "SN 5.1.2.1.4 ruleAction"
             )
         action = ctx.vocab(
             RuleAction, action_el.get("action"), None, f"{rwhere}/imsss:ruleAction/@action"
@@ -147,8 +156,8 @@ def _sequencing_rules(ctx: ValueReader, el: etree._Element, where: str) -> Seque
             allowed = ", ".join(sorted(a.value for a in RULE_ACTIONS_BY_KIND[kind]))
             raise ctx.fail(
                 f"{rwhere}/imsss:ruleAction/@action",
-                f'action "{action.value}" is not allowed in a {name}; use one of: {allowed}.',
-                "SN 5.1.2.1.4 ruleAction",
+                "action_allowed_use_one",
+                "SN 5.1.2.1.4 ruleAction", params={"value": action.value, "name": name, "allowed": allowed},
             )
         lists[kind].append(
             SequencingRule(
@@ -177,46 +186,28 @@ def _rollup_rules(ctx: ValueReader, el: etree._Element, where: str) -> RollupRul
     rules: list[RollupRule] = []
     for index, rule_el in enumerate(_children(el, NS_IMSSS, "rollupRule"), start=1):
         rwhere = f"{where}/imsss:rollupRule[{index}]"
-        conds_el = _child(rule_el, NS_IMSSS, "rollupConditions")
-        conditions: list[RollupCondition] = []
-        combination = ConditionCombination.ANY
-        if conds_el is not None:
-            combination = ctx.vocab(
-                ConditionCombination,
-                conds_el.get("conditionCombination"),
-                ConditionCombination.ANY,
-                f"{rwhere}/imsss:rollupConditions/@conditionCombination",
+
+        def rollup_condition(cond: etree._Element, cwhere: str) -> RollupCondition:
+            return RollupCondition(
+                condition=ctx.vocab(RollupConditionType, cond.get("condition"), None, f"{cwhere}/@condition"),
+                operator=ctx.vocab(
+                    ConditionOperator, cond.get("operator"), ConditionOperator.NO_OP, f"{cwhere}/@operator"
+                ),
             )
-            for c_index, cond in enumerate(
-                _children(conds_el, NS_IMSSS, "rollupCondition"), start=1
-            ):
-                cwhere = f"{rwhere}/imsss:rollupConditions/imsss:rollupCondition[{c_index}]"
-                conditions.append(
-                    RollupCondition(
-                        condition=ctx.vocab(
-                            RollupConditionType,
-                            cond.get("condition"),
-                            None,
-                            f"{cwhere}/@condition",
-                        ),
-                        operator=ctx.vocab(
-                            ConditionOperator,
-                            cond.get("operator"),
-                            ConditionOperator.NO_OP,
-                            f"{cwhere}/@operator",
-                        ),
-                    )
-                )
+
+        combination, conditions = _conditions(
+            ctx, rule_el, rwhere, "rollupCondition", ConditionCombination.ANY, rollup_condition
+        )
         if not conditions:
             raise ctx.fail(
                 rwhere,
-                "a rollup rule needs at least one rollupCondition.",
+                "rollup_rule_needs_least_one",
                 "SN 5.1.5.1.2 rollupConditions",
             )
         action_el = _child(rule_el, NS_IMSSS, "rollupAction")
         if action_el is None:
             raise ctx.fail(
-                rwhere, "a rollup rule needs a rollupAction.", "SN 5.1.5.1.3 rollupAction"
+                rwhere, "rollup_rule_needs_rollupaction", "SN 5.1.5.1.3 rollupAction"
             )
         rules.append(
             RollupRule(
@@ -260,7 +251,7 @@ def _objective(ctx: ValueReader, el: etree._Element, where: str, *, primary: boo
     if objective_id is None and not primary:
         raise ctx.fail(
             f"{where}/@objectiveID",
-            "an objective needs an objectiveID.",
+            "objective_needs_objectiveid",
             "SN 5.1.6 objective@objectiveID",
         )
     measure_el = _child(el, NS_IMSSS, "minNormalizedMeasure")
@@ -273,7 +264,7 @@ def _objective(ctx: ValueReader, el: etree._Element, where: str, *, primary: boo
         if not target:
             raise ctx.fail(
                 f"{mwhere}/@targetObjectiveID",
-                "mapInfo needs a targetObjectiveID (the global objective's id).",
+                "mapinfo_needs_targetobjectiveid_global_objective",
                 "SN 5.1.6.3 mapInfo",
             )
         map_infos.append(
@@ -316,8 +307,8 @@ def _objectives(ctx: ValueReader, el: etree._Element, where: str) -> Objectives:
         if objective.objective_id in seen:
             raise ctx.fail(
                 where,
-                f'objectiveID "{objective.objective_id}" is used twice in the same activity.',
-                "SN 5.1.6 objectiveID unique within an activity",
+                "objectiveid_used_twice_same_activity",
+                "SN 5.1.6 objectiveID unique within an activity", params={"objective_id": objective.objective_id},
             )
         seen.add(objective.objective_id)
     return Objectives(primary=primary, others=others)
@@ -331,7 +322,7 @@ def _adl_objectives(ctx: ValueReader, el: etree._Element, where: str) -> tuple[A
         if not objective_id:
             raise ctx.fail(
                 f"{owhere}/@objectiveID",
-                "adlseq:objective needs an objectiveID.",
+                "adlseq_objective_needs_objectiveid",
                 "SN 5.1.6.4 adlseq:objective",
             )
         maps: list[AdlMapInfo] = []
@@ -341,7 +332,7 @@ def _adl_objectives(ctx: ValueReader, el: etree._Element, where: str) -> tuple[A
             if not target:
                 raise ctx.fail(
                     f"{mwhere}/@targetObjectiveID",
-                    "adlseq:mapInfo needs a targetObjectiveID.",
+                    "adlseq_mapinfo_needs_targetobjectiveid",
                     "SN 5.1.6.4 adlseq:mapInfo",
                 )
             flags: dict[str, Any] = {}

@@ -70,7 +70,7 @@ def source_path(source: str | os.PathLike[str]) -> Path:
     path = Path(source)
     if not path.is_file():
         raise SourceMissing(
-            f'the package file "{path}" does not exist or is not a regular file.',
+            key="package_file_does_exist_regular", params={"path": path},
             file=path.name,
             rule="source is a readable file",
         )

@@ -117,7 +117,7 @@ def parse_tincan(root: etree._Element, *, file: str = MANIFEST_FILE) -> TinCanMa
     """
     if local_name(root) != "tincan":
         raise InvalidManifest(
-            f"the root element of {file} is <{local_name(root)}>, not <tincan>.",
+            key="root_element_tincan", params={"file": file, "local_name": local_name(root)},
             file=file,
             element="/",
             rule="TinCan packaging: tincan root element",
@@ -136,8 +136,7 @@ def parse_tincan(root: etree._Element, *, file: str = MANIFEST_FILE) -> TinCanMa
         where = f"tincan/activities/activity[{index}]"
         if not activity_id or not is_absolute_url(activity_id):
             raise InvalidManifest(
-                f'activity id "{activity_id}" must be an absolute IRI such as '
-                "https://example.org/course/1.",
+                key="activity_id_must_absolute_iri", params={"activity_id": activity_id},
                 file=file,
                 element=f"{where}/@id",
                 rule="xAPI 1.0.3 activity id is an IRI",
@@ -164,7 +163,7 @@ def parse_tincan(root: etree._Element, *, file: str = MANIFEST_FILE) -> TinCanMa
         )
     if not any(a.launch for a in activities):
         raise InvalidManifest(
-            f"{file} has no activity with a <launch> element, so there is nothing to start.",
+            key="activity_launch_element_there_nothing", params={"file": file},
             file=file,
             element="tincan/activities",
             rule="TinCan packaging: a launchable activity",

@@ -47,10 +47,7 @@ def check_web_url(value: str, *, file: str, element: str) -> bool:
     if scheme in _WEB_SCHEMES:
         return True
     raise UnsafeUrl(
-        f'the manifest points to a "{scheme}:" URL ({value[:80]!r}). Only files in the package and '
-        "http(s) URLs can be launched; a javascript:, data: or file: URL could run script in the "
-        "learner's session or read local files, so the package was refused. Replace it with a "
-        "page in the package.",
+        key="manifest_points_url_only_files", params={"scheme": scheme, "value": repr(value[:80])},
         file=file,
         element=element,
         rule="launch URLs are package files or http(s) URLs",
@@ -88,8 +85,7 @@ def normalize_package_path(path: str, *, file: str, element: str) -> str:
     """
     if path.startswith(("/", "\\")) or _DRIVE_RE.match(path) or "\\" in path:
         raise ZipSlip(
-            f'the manifest points to "{path}", an absolute or Windows-style path. Paths in a '
-            "package must be relative, with forward slashes.",
+            key="manifest_points_absolute_windows_style", params={"path": path},
             file=file,
             element=element,
             rule="CAM: href is a URL relative to the package root",
@@ -101,7 +97,7 @@ def normalize_package_path(path: str, *, file: str, element: str) -> str:
         if segment == "..":
             if not segments:
                 raise ZipSlip(
-                    f'the manifest points to "{path}", which is outside the package.',
+                    key="manifest_points_which_outside_package", params={"path": path},
                     file=file,
                     element=element,
                     rule="CAM: href stays inside the package",

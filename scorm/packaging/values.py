@@ -32,6 +32,7 @@ import re
 from enum import StrEnum
 from typing import TypeVar, overload
 
+from scorm.messages import Params
 from scorm.packaging.errors import InvalidManifest, PackageError
 
 E = TypeVar("E", bound=StrEnum)
@@ -65,17 +66,17 @@ class ValueReader:
         self.spec = spec
         self.error = error
 
-    def fail(self, where: str, message: str, rule: str) -> PackageError:
-        """The error to raise for a value at ``where``."""
-        return self.error(message, file=self.file, element=where, rule=rule)
+    def fail(self, where: str, key: str, rule: str, params: Params | None = None) -> PackageError:
+        """The error to raise for a value at ``where`` (sentence ``key`` of :mod:`scorm.messages`)."""
+        return self.error(key=key, params=params, file=self.file, element=where, rule=rule)
 
     def _present(self, raw: str, where: str, rule: str) -> str:
         value = raw.strip()
         if not value:
             raise self.fail(
                 where,
-                f"{_label(where)} is empty; leave it out to get the default, or give a value.",
-                rule,
+                "value_empty",
+                rule, params={"label": _label(where)},
             )
         return value
 
@@ -90,8 +91,8 @@ class ValueReader:
             return False
         raise self.fail(
             where,
-            f'{_label(where)} is "{raw}"; it must be "true" or "false".',
-            "XML Schema xs:boolean",
+            "value_not_boolean",
+            "XML Schema xs:boolean", params={"label": _label(where), "raw": raw},
         )
 
     @overload
@@ -112,16 +113,16 @@ class ValueReader:
         if not _DECIMAL_RE.fullmatch(value):
             raise self.fail(
                 where,
-                f'{_label(where)} is "{raw}", which is not a decimal number (digits with an '
-                "optional sign and decimal point, such as 0.8).",
-                "XML Schema xs:decimal",
+                "value_not_decimal",
+                "XML Schema xs:decimal", params={"label": _label(where), "raw": raw},
             )
         number = float(value)
         if not (low <= number <= high):
             raise self.fail(
                 where,
-                f"{_label(where)} is {value}; it must be from {low:g} to {high:g}.",
+                "value_out_of_bounds",
                 f"{self.spec} value space",
+                params={"label": _label(where), "value": value, "low": f"{low:g}", "high": f"{high:g}"},
             )
         return number
 
@@ -133,15 +134,15 @@ class ValueReader:
         if not _INTEGER_RE.fullmatch(value):
             raise self.fail(
                 where,
-                f'{_label(where)} is "{raw}", which is not a whole number.',
-                "XML Schema xs:nonNegativeInteger",
+                "value_not_integer",
+                "XML Schema xs:nonNegativeInteger", params={"label": _label(where), "raw": raw},
             )
         number = int(value)
         if number < 0:
             raise self.fail(
                 where,
-                f"{_label(where)} is {value}; it must not be negative.",
-                "XML Schema xs:nonNegativeInteger",
+                "value_negative",
+                "XML Schema xs:nonNegativeInteger", params={"label": _label(where), "value": value},
             )
         return number
 
@@ -150,7 +151,7 @@ class ValueReader:
         if raw is None:
             if default is None:
                 raise self.fail(
-                    where, f"{_label(where)} is required.", f"{self.spec} (required attribute)"
+                    where, "value_required", f"{self.spec} (required attribute)", params={"label": _label(where)}
                 )
             return default
         value = self._present(raw, where, f"{self.spec} vocabulary")
@@ -160,8 +161,8 @@ class ValueReader:
             allowed = ", ".join(member.value for member in enum)
             raise self.fail(
                 where,
-                f'{_label(where)} is "{raw}"; it must be one of: {allowed}.',
-                f"{self.spec} vocabulary",
+                "value_not_in_list",
+                f"{self.spec} vocabulary", params={"label": _label(where), "raw": raw, "allowed": allowed},
             ) from None
 
 

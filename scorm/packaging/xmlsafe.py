@@ -68,17 +68,15 @@ def parse_xml(data: bytes, *, file: str, max_bytes: int) -> etree._Element:
     """
     if len(data) > max_bytes:
         raise ManifestTooLarge(
-            f"{file} is {len(data):,} bytes; the limit is {max_bytes:,} bytes. "
-            "A manifest this large is almost certainly broken or hostile.",
+            key="bytes_limit_bytes_manifest_large",
+            params={"file": file, "count": f"{len(data):,}", "max_bytes": f"{max_bytes:,}"},
             file=file,
             rule="limits.max_manifest_bytes",
         )
     scan = _utf16_view(data)
     if _DOCTYPE_RE.search(scan) or _ENTITY_RE.search(scan):
         raise XmlForbiddenDtd(
-            f"{file} contains a DOCTYPE or ENTITY declaration. Course manifests must not declare "
-            "DTDs or entities (they can be used to read server files or exhaust memory). "
-            "Remove the <!DOCTYPE ...> block and export again.",
+            key="contains_doctype_entity_declaration_course", params={"file": file},
             file=file,
             element="/",
             rule="OWASP XXE prevention: DTDs refused",
@@ -91,8 +89,7 @@ def parse_xml(data: bytes, *, file: str, max_bytes: int) -> etree._Element:
         root = etree.fromstring(body, parser=_parser())
     except etree.XMLSyntaxError as exc:
         raise XmlMalformed(
-            f"{file} is not well-formed XML: {exc.msg} (line {exc.lineno}). "
-            "Open it in an XML editor, fix the error, and export the package again.",
+            key="well_formed_xml_line_open", params={"file": file, "msg": exc.msg, "lineno": exc.lineno},
             file=file,
             element=f"line {exc.lineno}",
             rule="XML 1.0 well-formedness",
@@ -100,7 +97,7 @@ def parse_xml(data: bytes, *, file: str, max_bytes: int) -> etree._Element:
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise XmlForbiddenDtd(
-            f"{file} declares a DOCTYPE; course manifests must not use DTDs.",
+            key="declares_doctype_course_manifests_must", params={"file": file},
             file=file,
             element="/",
             rule="OWASP XXE prevention: DTDs refused",
@@ -119,9 +116,8 @@ def _refuse_xinclude(root: etree._Element, file: str) -> None:
         if namespace(el) in XINCLUDE_NAMESPACES:
             href = el.get("href") or ""
             raise XmlXInclude(
-                f'{file} uses XInclude (<{local_name(el)} href="{href[:200]}">). Manifests must be '
-                "self-contained: XInclude is never processed and nothing is fetched. Put the "
-                "included content into the manifest itself and export again.",
+                key="uses_xinclude_href_manifests_must",
+                params={"file": file, "local_name": local_name(el), "href": href[:200]},
                 file=file,
                 element=f"line {el.sourceline}" if el.sourceline else local_name(el),
                 rule="no XInclude in manifests (XXE/SSRF prevention)",

@@ -48,12 +48,12 @@ def check_entry_count(infos: Sequence[zipfile.ZipInfo], limits: ImportLimits) ->
     """Refuse empty archives and archives with more entries than ``limits.max_entries``."""
     if len(infos) > limits.max_entries:
         raise TooManyEntries(
-            f"the package has {len(infos):,} entries; the limit is {limits.max_entries:,}.",
+            key="package_entries_limit", params={"count": f"{len(infos):,}", "max_entries": f"{limits.max_entries:,}"},
             rule="limits.max_entries",
         )
     if not any(not info.is_dir() for info in infos):
         raise EmptyZip(
-            "the zip archive contains no files. Check that the course was exported fully.",
+            key="zip_archive_contains_files_check",
             rule="a package has content",
         )
 
@@ -62,28 +62,31 @@ def check_entry_name(info: zipfile.ZipInfo, limits: ImportLimits) -> None:
     """Refuse names that could write outside the content folder (zip slip)."""
     name = info.orig_filename
     problem = None
+    limit: dict[str, int] = {}
     if "\x00" in name or any(ord(ch) < 0x20 for ch in name):
-        problem = "contains control characters"
+        problem = "zip_slip_control_characters"
     elif name.startswith(("/", "\\")):
-        problem = "is an absolute path"
+        problem = "zip_slip_absolute_path"
     elif _DRIVE_RE.match(name):
-        problem = "starts with a Windows drive letter"
+        problem = "zip_slip_drive_letter"
     elif "\\" in name:
-        problem = "uses backslashes (Windows paths are not allowed; use forward slashes)"
+        problem = "zip_slip_backslashes"
     elif any(part == ".." for part in name.split("/")):
-        problem = 'contains a ".." component that climbs out of the course folder'
+        problem = "zip_slip_parent_component"
     elif any(part in ("", ".") for part in name.rstrip("/").split("/")):
-        problem = 'has an empty or "." path component (an unusual path that can hide duplicates)'
+        problem = "zip_slip_empty_component"
     elif len(name) > limits.max_path_length:
-        problem = f"is longer than {limits.max_path_length} characters"
+        problem = "zip_slip_path_too_long"
+        limit = {"limit": limits.max_path_length}
     elif any(len(part.encode("utf-8")) > _MAX_NAME_BYTES for part in name.split("/")):
-        problem = f"has a file or folder name longer than {_MAX_NAME_BYTES} bytes"
+        problem = "zip_slip_name_too_long"
+        limit = {"limit": _MAX_NAME_BYTES}
     elif name in ("", "/") or name.strip("/") in (".", ""):
-        problem = "is empty"
+        problem = "zip_slip_empty_name"
     if problem:
         raise ZipSlip(
-            f'the package entry "{name}" {problem}. Such entries can overwrite files on the '
-            "server, so the package was refused. Re-create the zip from the course folder.",
+            key=problem,
+            params={"name": name, **limit},
             file=name,
             rule="zip slip protection",
         )
@@ -96,14 +99,13 @@ def check_entry_type(info: zipfile.ZipInfo, limits: ImportLimits) -> None:
         return
     if stat.S_ISLNK(mode):
         raise SymlinkEntry(
-            f'the package entry "{info.filename}" is a symbolic link. Links can expose server '
-            "files; replace the link with the real file and zip again.",
+            key="package_entry_symbolic_link_links", params={"filename": info.filename},
             file=info.filename,
             rule="no symlinks in packages",
         )
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
         raise SpecialFileEntry(
-            f'the package entry "{info.filename}" is a device, pipe or socket, not a file.',
+            key="package_entry_device_pipe_socket", params={"filename": info.filename},
             file=info.filename,
             rule="only regular files and folders in packages",
         )
@@ -113,15 +115,14 @@ def check_entry_encoding(info: zipfile.ZipInfo, limits: ImportLimits) -> None:
     """Refuse encrypted entries and compression methods we do not stream."""
     if info.flag_bits & 0x1:
         raise EncryptedEntry(
-            f'the package entry "{info.filename}" is password-protected. Export the course '
-            "without a password.",
+            key="package_entry_password_protected_export", params={"filename": info.filename},
             file=info.filename,
             rule="no encrypted entries",
         )
     if info.compress_type not in _SUPPORTED_METHODS:
         raise UnsupportedCompression(
-            f'the package entry "{info.filename}" uses compression method '
-            f"{info.compress_type}; re-create the zip with standard (deflate) compression.",
+            key="package_entry_uses_compression_method",
+            params={"filename": info.filename, "compress_type": info.compress_type},
             file=info.filename,
             rule="zip methods: stored, deflate, bzip2, lzma",
         )
@@ -135,9 +136,13 @@ def check_entry_declared_size(info: zipfile.ZipInfo, limits: ImportLimits) -> No
         info.compress_size, 1
     ):
         raise ZipBomb(
-            f'the package entry "{info.filename}" would expand from {info.compress_size:,} to '
-            f"{info.file_size:,} bytes (more than {limits.max_entry_ratio:g} times). This is "
-            'how "zip bombs" work, so the package was refused.',
+            key="package_entry_would_expand_from",
+            params={
+                "filename": info.filename,
+                "compress_size": f"{info.compress_size:,}",
+                "file_size": f"{info.file_size:,}",
+                "max_entry_ratio": f"{limits.max_entry_ratio:g}",
+            },
             file=info.filename,
             rule="limits.max_entry_ratio",
         )
@@ -173,8 +178,7 @@ def check_duplicates(infos: Sequence[zipfile.ZipInfo]) -> None:
             continue
         if key in seen:
             raise DuplicateEntry(
-                f'the package contains "{seen[key]}" and "{name}", which are the same file '
-                "name (ignoring case). Remove one of them and zip again.",
+                key="package_contains_which_same_file", params={"seen": seen[key], "name": name},
                 file=name,
                 rule="unique entry names (case-insensitive)",
             )
@@ -182,7 +186,7 @@ def check_duplicates(infos: Sequence[zipfile.ZipInfo]) -> None:
     for key, name in seen.items():
         if key in folders:
             raise DuplicateEntry(
-                f'the package uses "{name}" both as a file and as a folder ({folders[key]}).',
+                key="package_uses_both_file_folder", params={"name": name, "folders": folders[key]},
                 file=name,
                 rule="unique entry names (case-insensitive)",
             )
@@ -193,8 +197,8 @@ def check_declared_total(infos: Sequence[zipfile.ZipInfo], limits: ImportLimits)
     total = sum(info.file_size for info in infos)
     if total > limits.max_total_bytes:
         raise PackageTooLarge(
-            f"the package unpacks to {total:,} bytes; the limit is {limits.max_total_bytes:,}. "
-            "Split the course or compress its videos.",
+            key="package_unpacks_bytes_limit_split",
+            params={"total": f"{total:,}", "max_total_bytes": f"{limits.max_total_bytes:,}"},
             rule="limits.max_total_bytes",
         )
 
@@ -211,8 +215,7 @@ def check_overlaps(infos: Sequence[zipfile.ZipInfo], directory_offset: int) -> N
         limit = directory_offset if following is None else following.header_offset
         if end > limit:
             raise ZipBomb(
-                f'the package entry "{current.filename}" overlaps another entry\'s data. '
-                "Overlapping entries are a zip-bomb technique; the package was refused.",
+                key="package_entry_overlaps_another_entry", params={"filename": current.filename},
                 file=current.filename,
                 rule="entries must not overlap",
             )

@@ -39,8 +39,7 @@ class Budget:
         self.total += n
         if self.total > self.limits.max_total_bytes:
             raise PackageTooLarge(
-                f"the package unpacks to more than {self.limits.max_total_bytes:,} bytes "
-                "(measured while extracting). Split the course or compress its videos.",
+                key="package_unpacks_more_than_bytes", params={"max_total_bytes": f"{self.limits.max_total_bytes:,}"},
                 file=name,
                 rule="limits.max_total_bytes",
             )
@@ -51,7 +50,7 @@ def _data_offset(raw: BinaryIO, info: zipfile.ZipInfo) -> int:
     header = raw.read(LOCAL_HEADER.size)
     if len(header) != LOCAL_HEADER.size or header[:4] != _LOCAL_MAGIC:
         raise CorruptEntry(
-            f'the package entry "{info.filename}" has a damaged local header; export again.',
+            key="package_entry_damaged_local_header", params={"filename": info.filename},
             file=info.filename,
             rule="PKWARE APPNOTE 4.3.7 local file header",
         )
@@ -61,8 +60,7 @@ def _data_offset(raw: BinaryIO, info: zipfile.ZipInfo) -> int:
     encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
     if local_name != info.orig_filename.encode(encoding, errors="replace"):
         raise CorruptEntry(
-            f'the local header of "{info.filename}" names a different file; the zip is '
-            "damaged or crafted. Export the course again.",
+            key="local_header_names_different_file", params={"filename": info.filename},
             file=info.filename,
             rule="PKWARE APPNOTE: local and central names match",
         )
@@ -106,8 +104,7 @@ def iter_entry(
         return  # zipfile checked the length and CRC-32 itself
     if meter.produced != info.file_size or (meter.crc & 0xFFFFFFFF) != info.CRC:
         raise CorruptEntry(
-            f'the package entry "{info.filename}" does not match its checksum or size; the '
-            "zip is damaged. Export the course again.",
+            key="package_entry_does_match_checksum", params={"filename": info.filename},
             file=info.filename,
             rule="CRC-32 and length match",
         )
@@ -133,21 +130,22 @@ class _EntryMeter:
         produced = self.produced
         if self.max_bytes is not None and produced > self.max_bytes:
             raise ManifestTooLarge(
-                f"{info.filename} is larger than the manifest limit of {self.max_bytes:,} bytes.",
+                key="larger_than_manifest_limit_bytes",
+                params={"filename": info.filename, "max_bytes": f"{self.max_bytes:,}"},
                 file=info.filename,
                 rule="limits.max_manifest_bytes",
             )
         if produced > info.file_size:
             raise ZipBomb(
-                f'the package entry "{info.filename}" declares {info.file_size:,} bytes but '
-                "expands to more: its size header lies, which is a zip-bomb technique.",
+                key="package_entry_declares_bytes_but",
+                params={"filename": info.filename, "file_size": f"{info.file_size:,}"},
                 file=info.filename,
                 rule="actual size must match the declared size",
             )
         if produced > limits.ratio_min_bytes and produced > self.ratio_cap:
             raise ZipBomb(
-                f'the package entry "{info.filename}" expands more than '
-                f"{limits.max_entry_ratio:g} times its compressed size; refused as a zip bomb.",
+                key="package_entry_expands_more_than",
+                params={"filename": info.filename, "max_entry_ratio": f"{limits.max_entry_ratio:g}"},
                 file=info.filename,
                 rule="limits.max_entry_ratio",
             )
@@ -166,7 +164,7 @@ def _iter_raw(raw: BinaryIO, info: zipfile.ZipInfo, chunk: int, account: _EntryM
             block = raw.read(min(remaining, chunk))
             if not block:
                 raise CorruptEntry(
-                    f'the package entry "{info.filename}" is truncated; export again.',
+                    key="package_entry_truncated_export_again", params={"filename": info.filename},
                     file=info.filename,
                     rule="PKWARE APPNOTE compressed size",
                 )
@@ -189,13 +187,13 @@ def _iter_raw(raw: BinaryIO, info: zipfile.ZipInfo, chunk: int, account: _EntryM
                 yield account(tail)
             if not decomp.eof and info.compress_size > 0:
                 raise CorruptEntry(
-                    f'the compressed data of "{info.filename}" ends early; export again.',
+                    key="compressed_data_ends_early_export", params={"filename": info.filename},
                     file=info.filename,
                     rule="deflate stream complete",
                 )
     except zlib.error as exc:
         raise CorruptEntry(
-            f'the package entry "{info.filename}" is damaged ({exc}); export again.',
+            key="package_entry_damaged_export_again", params={"filename": info.filename, "exc": exc},
             file=info.filename,
             rule="deflate stream valid",
         ) from exc
@@ -214,7 +212,7 @@ def _iter_zipfile(
                 yield account(block)
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
         raise CorruptEntry(
-            f'the package entry "{info.filename}" is damaged ({exc}); export again.',
+            key="package_entry_damaged_export_again", params={"filename": info.filename, "exc": exc},
             file=info.filename,
             rule="CRC-32 and length match",
         ) from exc

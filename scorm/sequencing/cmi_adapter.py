@@ -48,7 +48,7 @@ def _number(values: Mapping[str, str], key: str) -> float | None:
     try:
         return float(raw)
     except ValueError as exc:
-        raise InvalidTrackingValue(f"{key}={raw!r} is not a number.") from exc
+        raise InvalidTrackingValue(key="cmi_value_not_number", params={"key": key, "raw": repr(raw)}) from exc
 
 
 def report_cmi_state(
@@ -81,7 +81,7 @@ def report_cmi_state(
         values: Mapping[str, str] = cmi_state["values"]
         counts: Mapping[str, int] = cmi_state.get("counts", {})
     except (KeyError, TypeError) as exc:
-        raise InvalidTrackingValue("the CMI state must have 'version' and 'values'.") from exc
+        raise InvalidTrackingValue(key="cmi_state_must_have_version") from exc
     seconds = _attempt_seconds(cmi_state, version)
     if version == "1.2":
         status = values.get("cmi.core.lesson_status")

@@ -2,7 +2,8 @@
 
 A refused navigation request is *not* an exception: :func:`scorm.sequencing.navigate` returns a
 :class:`~scorm.sequencing.engine.NavResult` carrying the SN exception code. These exceptions are
-for callers that pass something the engine cannot work with at all.
+for callers that pass something the engine cannot work with at all. Their words live in
+:mod:`scorm.messages` (``key`` + ``params``).
 """
 
 from __future__ import annotations
@@ -10,16 +11,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from scorm.messages import Params, english, plain_params
+
 
 class SequencingError(Exception):
     """The sequencing engine could not process the call."""
 
     code = "sequencing_error"
 
-    def __init__(self, message: str | None = None, *, params: Mapping[str, str | int] | None = None) -> None:
-        self.message = message or (self.__doc__ or self.code).strip()
-        #: values a message catalogue fills into its sentence for ``code`` (the web layer's words)
-        self.params: Mapping[str, str | int] = MappingProxyType(dict(params or {}))
+    def __init__(self, message: str | None = None, *, key: str | None = None, params: Params | None = None) -> None:
+        #: values the catalogue fills into the sentence ``key`` (:mod:`scorm.messages`)
+        self.params: Mapping[str, str | int] = MappingProxyType(plain_params(params))
+        #: the catalogue sentence of this error (``None``: only the literal ``message`` given)
+        self.key: str | None = key or (None if message else self.code)
+        self.message = message or english(self.key or self.code, self.params)
         super().__init__(self.message)
 
 

@@ -2,12 +2,17 @@
 
 ``SN_MEANING`` is the technical meaning (for logs and admins); ``LEARNER_MESSAGES`` is what the
 player shows. Every code the engine can return is in both tables (a test checks it).
+
+The learner's words are gettext message ids (``N_``, extracted through ``babel.cfg``): the web
+layer shows them in the learner's language. ``SN_MEANING`` is spec data for logs, not translated.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Final
+
+from scorm.messages import N_
 
 SN_MEANING: Final[Mapping[str, str]] = {
     # NB.2.1 Navigation Request Process
@@ -66,55 +71,55 @@ SN_MEANING: Final[Mapping[str, str]] = {
 }
 
 LEARNER_MESSAGES: Final[Mapping[str, str]] = {
-    "NB.2.1-1": "The course is already open.",
-    "NB.2.1-2": "The course has not started yet.",
-    "NB.2.1-3": "There is no saved place to resume from.",
-    "NB.2.1-4": "This course does not let you move on with Continue here; use the menu.",
-    "NB.2.1-5": "This course does not let you go back here.",
-    "NB.2.1-6": "You are at the beginning of the course.",
-    "NB.2.1-8": "Please finish this section before leaving it.",
-    "NB.2.1-10": "This part of the course cannot be chosen from the menu.",
-    "NB.2.1-11": "That part of the course could not be found.",
-    "NB.2.1-12": "This section has already been closed.",
-    "NB.2.1-13": "That navigation request is not understood.",
-    "TB.2.3-1": "The course has not started yet.",
-    "TB.2.3-2": "This section has already been closed.",
-    "TB.2.3-3": "There is nothing to save for later yet.",
-    "TB.2.3-4": "You are already at the top of the course.",
-    "TB.2.3-7": "That navigation request is not understood.",
-    "SB.2.1-2": "This section has nothing in it to show.",
-    "SB.2.1-3": "You are at the beginning of the course.",
-    "SB.2.1-4": "This course does not let you go back here.",
-    "SB.2.2-1": "This section must be entered from the menu.",
-    "SB.2.2-2": "The next section is locked until you complete the previous one.",
-    "SB.2.4-1": "You cannot skip ahead past a section you have not finished.",
-    "SB.2.4-2": "This course does not let you go back to earlier sections.",
-    "SB.2.4-3": "You are at the beginning of the course.",
-    "SB.2.5-1": "The course is already open.",
-    "SB.2.6-1": "The course is already open.",
-    "SB.2.6-2": "There is no saved place to resume from.",
-    "SB.2.7-1": "The course has not started yet.",
-    "SB.2.7-2": "This course does not let you move on with Continue here; use the menu.",
-    "SB.2.8-1": "The course has not started yet.",
-    "SB.2.8-2": "This course does not let you go back here.",
-    "SB.2.9-1": "Please choose a section.",
-    "SB.2.9-2": "That section is not part of this attempt.",
-    "SB.2.9-3": "That section cannot be opened from the menu.",
-    "SB.2.9-4": "That section cannot be opened from the menu; use Continue.",
-    "SB.2.9-6": "That section only opens from within its own part of the course.",
-    "SB.2.9-7": "Please finish this part of the course before leaving it.",
-    "SB.2.9-8": "You can only go to the next or previous section from here.",
-    "SB.2.9-9": "That section has nothing you can open right now.",
-    "SB.2.10-1": "The course has not started yet.",
-    "SB.2.10-2": "This section is still open.",
-    "SB.2.10-3": "This section cannot be restarted.",
-    "SB.2.11-1": "The course has not started yet.",
-    "SB.2.11-2": "This section is still open.",
-    "SB.2.12-1": "That navigation request is not understood.",
-    "SB.2.13-1": "The course has not started yet.",
-    "DB.1.1-1": "Please choose a lesson inside this section.",
-    "DB.1.1-3": "This section is locked until you complete the previous one.",
-    "DB.2-1": "This section is already open.",
+    "NB.2.1-1": N_("The course is already open."),
+    "NB.2.1-2": N_("The course has not started yet."),
+    "NB.2.1-3": N_("There is no saved place to resume from."),
+    "NB.2.1-4": N_("This course does not let you move on with Continue here; use the menu."),
+    "NB.2.1-5": N_("This course does not let you go back here."),
+    "NB.2.1-6": N_("You are at the beginning of the course."),
+    "NB.2.1-8": N_("Please finish this section before leaving it."),
+    "NB.2.1-10": N_("This part of the course cannot be chosen from the menu."),
+    "NB.2.1-11": N_("That part of the course could not be found."),
+    "NB.2.1-12": N_("This section has already been closed."),
+    "NB.2.1-13": N_("That navigation request is not understood."),
+    "TB.2.3-1": N_("The course has not started yet."),
+    "TB.2.3-2": N_("This section has already been closed."),
+    "TB.2.3-3": N_("There is nothing to save for later yet."),
+    "TB.2.3-4": N_("You are already at the top of the course."),
+    "TB.2.3-7": N_("That navigation request is not understood."),
+    "SB.2.1-2": N_("This section has nothing in it to show."),
+    "SB.2.1-3": N_("You are at the beginning of the course."),
+    "SB.2.1-4": N_("This course does not let you go back here."),
+    "SB.2.2-1": N_("This section must be entered from the menu."),
+    "SB.2.2-2": N_("The next section is locked until you complete the previous one."),
+    "SB.2.4-1": N_("You cannot skip ahead past a section you have not finished."),
+    "SB.2.4-2": N_("This course does not let you go back to earlier sections."),
+    "SB.2.4-3": N_("You are at the beginning of the course."),
+    "SB.2.5-1": N_("The course is already open."),
+    "SB.2.6-1": N_("The course is already open."),
+    "SB.2.6-2": N_("There is no saved place to resume from."),
+    "SB.2.7-1": N_("The course has not started yet."),
+    "SB.2.7-2": N_("This course does not let you move on with Continue here; use the menu."),
+    "SB.2.8-1": N_("The course has not started yet."),
+    "SB.2.8-2": N_("This course does not let you go back here."),
+    "SB.2.9-1": N_("Please choose a section."),
+    "SB.2.9-2": N_("That section is not part of this attempt."),
+    "SB.2.9-3": N_("That section cannot be opened from the menu."),
+    "SB.2.9-4": N_("That section cannot be opened from the menu; use Continue."),
+    "SB.2.9-6": N_("That section only opens from within its own part of the course."),
+    "SB.2.9-7": N_("Please finish this part of the course before leaving it."),
+    "SB.2.9-8": N_("You can only go to the next or previous section from here."),
+    "SB.2.9-9": N_("That section has nothing you can open right now."),
+    "SB.2.10-1": N_("The course has not started yet."),
+    "SB.2.10-2": N_("This section is still open."),
+    "SB.2.10-3": N_("This section cannot be restarted."),
+    "SB.2.11-1": N_("The course has not started yet."),
+    "SB.2.11-2": N_("This section is still open."),
+    "SB.2.12-1": N_("That navigation request is not understood."),
+    "SB.2.13-1": N_("The course has not started yet."),
+    "DB.1.1-1": N_("Please choose a lesson inside this section."),
+    "DB.1.1-3": N_("This section is locked until you complete the previous one."),
+    "DB.2-1": N_("This section is already open."),
 }
 
 # Codes the engine keeps for completeness but cannot reach through :func:`navigate`, because an
@@ -145,10 +150,11 @@ DEFENSIVE_CODES: Final = frozenset(
     }
 )
 
-END_MESSAGE: Final = "You have reached the end of the course."
-NOTHING_TO_DELIVER: Final = "Choose where to go next from the course menu."
+END_MESSAGE: Final = N_("You have reached the end of the course.")
+NOTHING_TO_DELIVER: Final = N_("Choose where to go next from the course menu.")
+NOT_POSSIBLE: Final = N_("That is not possible right now.")
 
 
 def learner_message(code: str) -> str:
     """Plain words for an SN exception code (a generic sentence for an unknown code)."""
-    return LEARNER_MESSAGES.get(code, "That is not possible right now.")
+    return LEARNER_MESSAGES.get(code, NOT_POSSIBLE)

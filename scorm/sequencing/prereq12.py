@@ -66,7 +66,7 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
-            raise InvalidPrerequisites(f'cannot read "{text[pos:]}" in prerequisites "{text}".')
+            raise InvalidPrerequisites(key="cannot_read_prerequisites", params={"text": text[pos:], "text2": text})
         pos = m.end()
         if m.group("op") is not None:
             tokens.append(("op", m.group("op")))
@@ -83,8 +83,8 @@ class _Parser:
         self.tokens = _tokenize(text)
         self.pos = 0
 
-    def fail(self, why: str) -> InvalidPrerequisites:
-        return InvalidPrerequisites(f'prerequisites "{self.text}": {why}.')
+    def fail(self, key: str, **params: str) -> InvalidPrerequisites:
+        return InvalidPrerequisites(key=key, params={"text": self.text, **params})
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -92,36 +92,36 @@ class _Parser:
     def take(self) -> tuple[str, str]:
         tok = self.peek()
         if tok is None:
-            raise self.fail("the expression ends too early")
+            raise self.fail("prerequisites_end_early")
         self.pos += 1
         return tok
 
     def expect(self, op: str) -> None:
         tok = self.take()
         if tok != ("op", op):
-            raise self.fail(f'expected "{op}" but found "{tok[1]}"')
+            raise self.fail("prerequisites_expected", expected=op, found=tok[1])
 
     def parse(self) -> Expr:
         if not self.tokens:
-            raise self.fail("the expression is empty")
+            raise self.fail("prerequisites_empty")
         expr = self.expr()
         if self.peek() is not None:
-            raise self.fail(f'unexpected "{self.peek()[1]}"')  # type: ignore[index]
+            raise self.fail("prerequisites_unexpected", found=self.peek()[1])  # type: ignore[index]
         return expr
 
     def expr(self) -> Expr:
-        parts = [self.and_()]
-        while self.peek() == ("op", "|"):
-            self.pos += 1
-            parts.append(self.and_())
-        return parts[0] if len(parts) == 1 else ("or", *parts)
+        return self._joined("|", "or", self.and_)
 
     def and_(self) -> Expr:
-        parts = [self.unary()]
-        while self.peek() == ("op", "&"):
+        return self._joined("&", "and", self.unary)
+
+    def _joined(self, op: str, tag: str, operand: Callable[[], Expr]) -> Expr:
+        """``operand (op operand)*``: one operand alone, else ``(tag, *operands)``."""
+        parts = [operand()]
+        while self.peek() == ("op", op):
             self.pos += 1
-            parts.append(self.unary())
-        return parts[0] if len(parts) == 1 else ("and", *parts)
+            parts.append(operand())
+        return parts[0] if len(parts) == 1 else (tag, *parts)
 
     def unary(self) -> Expr:
         if self.peek() == ("op", "~"):
@@ -132,14 +132,14 @@ class _Parser:
     def status(self) -> str:
         kind, value = self.take()
         if kind != "word":
-            raise self.fail(f'expected a lesson status but found "{value}"')
+            raise self.fail("prerequisites_expected_status", found=value)
         word = value.strip().lower()
         if word == "not" and self.peek() is not None and self.peek()[1].lower() == "attempted":  # type: ignore[index]
             self.pos += 1
             word = "not attempted"
         word = " ".join(word.split())
         if word not in STATUS_WORDS:
-            raise self.fail(f'"{value}" is not a lesson status')
+            raise self.fail("prerequisites_not_status", found=value)
         return STATUS_WORDS[word]
 
     def primary(self) -> Expr:
@@ -149,10 +149,10 @@ class _Parser:
             self.expect(")")
             return inner
         if kind != "word":
-            raise self.fail(f'unexpected "{value}"')
+            raise self.fail("prerequisites_unexpected", found=value)
         if self.peek() == ("op", "*"):
             if not value.isdigit():
-                raise self.fail(f'"{value}" before "*" must be a whole number')
+                raise self.fail("prerequisites_count_not_integer", found=value)
             self.pos += 1
             self.expect("{")
             members = [self.expr()]
@@ -165,7 +165,7 @@ class _Parser:
             self.pos += 1
             return ("eq", value, self.status())
         if self.peek() == ("op", "<"):  # pragma: no cover - "<>" is one token
-            raise self.fail('use "<>" for not-equal')
+            raise self.fail("prerequisites_use_not_equal")
         if self.peek() == ("op", "<>"):
             self.pos += 1
             return ("ne", value, self.status())
@@ -227,4 +227,4 @@ def evaluate_prerequisites(expr: Expr, status_of: Callable[[str], str]) -> bool:
     if tag == "set":
         count = sum(1 for e in expr[2:] if evaluate_prerequisites(e, status_of))
         return count >= expr[1]
-    raise InvalidPrerequisites(f"unknown expression node {tag!r}.")
+    raise InvalidPrerequisites(key="unknown_expression_node", params={"tag": repr(tag)})

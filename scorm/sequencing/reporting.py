@@ -33,9 +33,9 @@ def _check_unit(name: str, value: float | None, low: float) -> float | None:
     try:
         number = float(value)
     except (TypeError, ValueError) as exc:
-        raise InvalidTrackingValue(f"{name}={value!r} is not a number.") from exc
+        raise InvalidTrackingValue(key="value_not_number", params={"name": name, "value": repr(value)}) from exc
     if not (low <= number <= 1.0):
-        raise InvalidTrackingValue(f"{name}={value!r} must be between {low} and 1.")
+        raise InvalidTrackingValue(key="value_out_of_range", params={"name": name, "value": repr(value), "low": low})
     return number
 
 
@@ -49,7 +49,9 @@ def _scores(values: Mapping[str, Any], name: str) -> dict[str, float | None]:
         try:
             out[key] = float(raw)
         except (TypeError, ValueError) as exc:
-            raise InvalidTrackingValue(f"{name}.{key}={raw!r} is not a number.") from exc
+            raise InvalidTrackingValue(
+                key="map_value_not_number", params={"name": name, "key": key, "raw": repr(raw)}
+            ) from exc
     return out
 
 
@@ -57,7 +59,9 @@ def _lookup(table: Mapping[str | None, bool | None], name: str, value: Any) -> b
     key = None if value is None else str(getattr(value, "value", value)).strip()
     if key not in table:
         allowed = ", ".join(sorted(str(k) for k in table if k))
-        raise InvalidTrackingValue(f"{name}={value!r} is not one of: {allowed}.")
+        raise InvalidTrackingValue(
+            key="value_not_in_vocabulary", params={"name": name, "value": repr(value), "allowed": allowed}
+        )
     return table[key]
 
 
@@ -116,7 +120,7 @@ def report_sco_outcome(
     check_state(tree, state)
     activity = tree.get(activity_id)
     if not activity.is_leaf:
-        raise NotALeaf(f'"{activity_id}" is a section, not a SCO; only SCOs report results.')
+        raise NotALeaf(key="section_sco_only_scos_report", params={"activity_id": activity_id})
     new: State = clone_state(state)
     a_st = new["activities"][activity_id]
     reported = _reported_status(a_st, completion, success, measure, progress, lesson_status)
@@ -185,7 +189,7 @@ def _lesson_status_12(
     """SCORM 1.2 ``cmi.core.lesson_status``: recorded, and completion/success where not given."""
     status = " ".join(str(lesson_status).strip().lower().split())
     if status not in LESSON_STATUS_12:
-        raise InvalidTrackingValue(f"lesson_status={lesson_status!r} is not a SCORM 1.2 status.")
+        raise InvalidTrackingValue(key="lesson_status_scorm_status", params={"lesson_status": repr(lesson_status)})
     a_st["status12"] = status
     c12, s12 = LESSON_STATUS_12[status]
     completion = completion if completion is not None else ("completed" if c12 else "incomplete")
@@ -222,9 +226,13 @@ def _duration(attempt_duration: Any) -> float:
     try:
         seconds = float(attempt_duration)
     except (TypeError, ValueError) as exc:
-        raise InvalidTrackingValue(f"attempt_duration={attempt_duration!r} is not a number.") from exc
+        raise InvalidTrackingValue(
+            key="attempt_duration_number", params={"attempt_duration": repr(attempt_duration)}
+        ) from exc
     if not seconds >= 0:
-        raise InvalidTrackingValue(f"attempt_duration={attempt_duration!r} must not be negative.")
+        raise InvalidTrackingValue(
+            key="attempt_duration_must_negative", params={"attempt_duration": repr(attempt_duration)}
+        )
     return seconds
 
 

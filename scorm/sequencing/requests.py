@@ -62,13 +62,15 @@ def parse_nav_request(value: str, target: str | None = None) -> NavRequest:
     if match:
         embedded = match.group("target").strip()
         if target is not None and target != embedded:
-            raise InvalidNavigationRequest(f'"{value}" names target "{embedded}" but "{target}" was also given.')
+            raise InvalidNavigationRequest(
+                key="names_target_but_was_also", params={"value": value, "embedded": embedded, "target": target}
+            )
         return NavRequest(request=match.group("request"), target=embedded)
     if text not in NAV_REQUESTS:
         allowed = ", ".join(sorted(NAV_REQUESTS))
         raise InvalidNavigationRequest(
-            f'"{value}" is not a navigation request; expected one of {allowed} (choice/jump as {{target=ID}}choice).'
+            key="navigation_request_expected_one_choice", params={"value": value, "allowed": allowed}
         )
     if target is not None and text not in TARGETED:
-        raise InvalidNavigationRequest(f'"{text}" does not take a target (got "{target}").')
+        raise InvalidNavigationRequest(key="does_take_target_got", params={"text": text, "target": target})
     return NavRequest(request=text, target=target)

@@ -10,17 +10,17 @@ recorded (useCurrentAttemptObjectiveInfo / useCurrentAttemptProgressInfo).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from scorm.sequencing.tracking import (
     State,
     Tri,
+    attempt_condition,
     available_children,
     check_rules,
     combine_tri,
     completion_status,
-    duration_exceeded,
     objective_status,
     set_objective,
     write_globals,
@@ -67,37 +67,47 @@ def child_completion(
     return completion_status(tree, state, child, local=current)
 
 
-def measure_rollup(tree: ActivityTree, state: State, activity: Activity) -> None:
-    """RB.1.1 Measure Rollup Process (weighted by objectiveMeasureWeight)."""
+def _weighted_mean(
+    tree: ActivityTree,
+    state: State,
+    activity: Activity,
+    weight: Callable[[Activity], float],
+    value: Callable[[Activity], float | None],
+) -> float | None:
+    """The tracked children's ``value`` averaged by ``weight`` (None when no child has a value)."""
     total = 0.0
     counted = 0.0
     valid = False
     for child in _tracked_children(tree, state, activity):
-        counted += child.measure_weight
-        _, measure = child_objective(tree, state, activity, child)
-        if measure is not None:
+        counted += weight(child)
+        known = value(child)
+        if known is not None:
             valid = True
-            total += measure * child.measure_weight
-    primary = activity.primary.key
-    if valid and counted > 0:
-        set_objective(state, activity, primary, measure=round(total / counted, 7))
-    else:
-        set_objective(state, activity, primary, measure=None)
+            total += known * weight(child)
+    return round(total / counted, 7) if valid and counted > 0 else None
+
+
+def measure_rollup(tree: ActivityTree, state: State, activity: Activity) -> None:
+    """RB.1.1 Measure Rollup Process (weighted by objectiveMeasureWeight)."""
+    measure = _weighted_mean(
+        tree,
+        state,
+        activity,
+        lambda child: child.measure_weight,
+        lambda child: child_objective(tree, state, activity, child)[1],
+    )
+    set_objective(state, activity, activity.primary.key, measure=measure)
 
 
 def completion_measure_rollup(tree: ActivityTree, state: State, activity: Activity) -> None:
     """RB.1.1 b (4th ed.) Completion Measure Rollup Process, weighted by progressWeight."""
-    total = 0.0
-    counted = 0.0
-    valid = False
-    for child in _tracked_children(tree, state, activity):
-        counted += child.progress_weight
-        _, progress = child_completion(tree, state, activity, child)
-        if progress is not None:
-            valid = True
-            total += progress * child.progress_weight
-    a_st = state["activities"][activity.id]
-    a_st["progress"] = round(total / counted, 7) if valid and counted > 0 else None
+    state["activities"][activity.id]["progress"] = _weighted_mean(
+        tree,
+        state,
+        activity,
+        lambda child: child.progress_weight,
+        lambda child: child_completion(tree, state, activity, child)[1],
+    )
 
 
 def _include_child(tree: ActivityTree, state: Mapping[str, Any], child: Activity, action: str) -> bool:
@@ -135,14 +145,7 @@ def _rollup_condition(
         return child_completion(tree, state, parent, child)[0]
     if kind == "activityProgressKnown":
         return child_completion(tree, state, parent, child)[0] is not None
-    if kind == "attempted":
-        return c_st["attempts"] > 0
-    if kind == "attemptLimitExceeded":
-        limit = child.attempt_limit
-        return bool(limit) and c_st["attempts"] >= limit  # type: ignore[operator]
-    if kind == "timeLimitExceeded":
-        return duration_exceeded(child, c_st)
-    return False  # outsideAvailableTimeRange: see the note in _condition_value
+    return attempt_condition(child, c_st, kind)  # outsideAvailableTimeRange: False, see its note
 
 
 def _rule_applies(tree: ActivityTree, state: Mapping[str, Any], activity: Activity, rule: RollupRule) -> bool:

@@ -110,25 +110,22 @@ class SequencingRequests:
 
     def continue_request(self) -> str | None:
         """SB.2.7 Continue Sequencing Request Process."""
-        current = self.current
-        if current is None:
-            raise SnException("SB.2.7-1")  # pragma: no cover - NB.2.1-2 catches it first
-        if current != self.tree.root:
-            parent = self.act(current).parent
-            if not self.act(parent).flow:  # type: ignore[arg-type]
-                raise SnException("SB.2.7-2")
-        return self.flow(current, FORWARD, consider_children=False)
+        return self._flow_request(FORWARD, "SB.2.7")
 
     def previous_request(self) -> str | None:
         """SB.2.8 Previous Sequencing Request Process."""
+        return self._flow_request(BACKWARD, "SB.2.8")
+
+    def _flow_request(self, direction: str, process: str) -> str | None:
+        """SB.2.7 / SB.2.8: flow from the current activity (``process``-1: none; -2: flow disabled)."""
         current = self.current
         if current is None:
-            raise SnException("SB.2.8-1")  # pragma: no cover - NB.2.1-2 catches it first
+            raise SnException(f"{process}-1")  # pragma: no cover - NB.2.1-2 catches it first
         if current != self.tree.root:
             parent = self.act(current).parent
             if not self.act(parent).flow:  # type: ignore[arg-type]
-                raise SnException("SB.2.8-2")
-        return self.flow(current, BACKWARD, consider_children=False)
+                raise SnException(f"{process}-2")
+        return self.flow(current, direction, consider_children=False)
 
     def jump(self, target: str) -> str | None:
         """SB.2.13 Jump Sequencing Request Process (4th edition)."""

@@ -145,22 +145,21 @@ def new_state(
 def check_state(tree: ActivityTree, state: Mapping[str, Any]) -> None:
     """Raise :class:`InvalidState` unless ``state`` is a state document of this tree."""
     if not isinstance(state, Mapping) or state.get("version") != STATE_VERSION:
-        raise InvalidState("the sequencing state is missing or from an unknown version.")
+        raise InvalidState(key="sequencing_state_missing_from_unknown")
     acts = state.get("activities")
     if not isinstance(acts, Mapping) or set(acts) != set(tree.order):
         raise InvalidState(
-            "the sequencing state does not match this course's activities "
-            "(was the package replaced under a running attempt?)."
+            key="sequencing_state_does_match_course"
         )
     for key in ("current", "suspended"):
         value = state.get(key)
         if value is not None and value not in tree.activities:
-            raise InvalidState(f'state "{key}" names an activity that is not in the course.')
+            raise InvalidState(key="state_names_activity_course", params={"key": key})
     for activity_id, record in acts.items():
         if not isinstance(record, Mapping) or not _RECORD_KEYS <= record.keys():
-            raise InvalidState(f'the state record of activity "{activity_id}" is incomplete.')
+            raise InvalidState(key="state_record_activity_incomplete", params={"activity_id": activity_id})
     if not isinstance(state.get("globals"), Mapping) or "seed" not in state:
-        raise InvalidState("the sequencing state has no global objectives or seed.")
+        raise InvalidState(key="sequencing_state_global_objectives_seed")
 
 
 # --- randomization (SR.1 Select Children Process, SR.2 Randomize Children Process) -------------
@@ -424,6 +423,14 @@ def _condition_value(tree: ActivityTree, state: Mapping[str, Any], activity: Act
         return completed
     if kind == "activityProgressKnown":
         return completed is not None
+    return attempt_condition(activity, a_st, kind)
+
+
+def attempt_condition(activity: Activity, a_st: Mapping[str, Any], kind: str) -> bool:
+    """The conditions on an activity's attempts (rule and rollup conditions alike, SN 5.1.2.1.3 / 5.1.5.1.3).
+
+    ``attempted``, ``attemptLimitExceeded``, ``timeLimitExceeded``; any other kind is False.
+    """
     if kind == "attempted":
         return a_st["attempts"] > 0
     if kind == "attemptLimitExceeded":

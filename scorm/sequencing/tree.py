@@ -314,7 +314,9 @@ class ActivityTree:
         try:
             return self.activities[activity_id]
         except KeyError as exc:
-            raise UnknownActivity(f'activity "{activity_id}" is not part of the course "{self.title}".') from exc
+            raise UnknownActivity(
+                key="activity_part_course", params={"activity_id": activity_id, "title": self.title}
+            ) from exc
 
     def __contains__(self, activity_id: object) -> bool:
         return activity_id in self.activities
@@ -481,7 +483,7 @@ def build_tree(manifest: ScormManifest) -> ActivityTree:
         UnknownActivity: the manifest has no organization to deliver.
     """
     if not manifest.organizations:
-        raise UnknownActivity("the manifest has no <organization>, so there is nothing to play.")
+        raise UnknownActivity(key="manifest_organization_there_nothing_play")
     org = manifest.default_organization
     scorm12 = manifest.standard == "scorm12"
     activities: dict[str, Activity] = {}
@@ -499,7 +501,7 @@ def build_tree(manifest: ScormManifest) -> ActivityTree:
     # SCORM 1.2 prerequisites: parsed once; unparseable or dangling ones are dropped with a warning.
     warnings = _apply_prerequisites(org, activities) if scorm12 else []
     if org.identifier in {i.identifier for i in org.walk()}:
-        raise UnknownActivity(f'the organization and an item share the identifier "{org.identifier}".')
+        raise UnknownActivity(key="organization_item_share_identifier", params={"identifier": org.identifier})
     return ActivityTree(
         standard="scorm12" if scorm12 else "scorm2004",
         edition=manifest.edition,

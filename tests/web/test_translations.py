@@ -58,6 +58,7 @@ SAME_WORDS = {
     "Id",
     "Product",
     "element",
+    "AU",  # cmi5's assignable unit, a term of the standard
 }
 
 

@@ -160,6 +160,16 @@ def list_platforms(db: Database) -> list[PlatformInfo]:
         return [_info(p) for p in rows]
 
 
+def _platform(s: Session, platform_id: int) -> Platform:
+    """The platform row with its deployments; ``platform_not_found`` when there is none."""
+    p = s.get(Platform, platform_id, options=[selectinload(Platform.deployments)])
+    if p is None:
+        raise PlatformAdminError(
+            f"no platform with id {platform_id} (see 'cbsi-connect platforms list')", code="platform_not_found"
+        )
+    return p
+
+
 def get_platform(db: Database, platform_id: int) -> PlatformInfo:
     """One platform.
 
@@ -167,11 +177,7 @@ def get_platform(db: Database, platform_id: int) -> PlatformInfo:
         PlatformAdminError: ``platform_not_found``.
     """
     with db.session() as s:
-        p = s.get(Platform, platform_id, options=[selectinload(Platform.deployments)])
-        if p is None:
-            raise PlatformAdminError(
-                f"no platform with id {platform_id} (see 'cbsi-connect platforms list')", code="platform_not_found"
-            )
+        p = _platform(s, platform_id)
         return _info(p)
 
 
@@ -191,11 +197,7 @@ def set_status(
         PlatformAdminError: ``platform_not_found``.
     """
     with db.session() as s:
-        p = s.get(Platform, platform_id, options=[selectinload(Platform.deployments)])
-        if p is None:
-            raise PlatformAdminError(
-                f"no platform with id {platform_id} (see 'cbsi-connect platforms list')", code="platform_not_found"
-            )
+        p = _platform(s, platform_id)
         before = p.status
         p.status = status.value
         audit.record_as(
@@ -230,11 +232,7 @@ def add_deployment(
     if not deployment_id:
         raise PlatformAdminError("the deployment id must not be empty", code="invalid_value")
     with db.session() as s:
-        p = s.get(Platform, platform_id, options=[selectinload(Platform.deployments)])
-        if p is None:
-            raise PlatformAdminError(
-                f"no platform with id {platform_id} (see 'cbsi-connect platforms list')", code="platform_not_found"
-            )
+        p = _platform(s, platform_id)
         if len(deployment_id) > 255 or not deployment_id.isprintable():
             raise PlatformAdminError("the deployment id must be at most 255 printable characters", code="invalid_value")
         if deployment_id not in {d.deployment_id for d in p.deployments}:
@@ -310,11 +308,7 @@ def rename_platform(db: Database, platform_id: int, name: str, *, actor: audit.A
     if not name.isprintable():
         raise PlatformAdminError("the name must not contain control characters", code="invalid_value")
     with db.session() as s:
-        p = s.get(Platform, platform_id, options=[selectinload(Platform.deployments)])
-        if p is None:
-            raise PlatformAdminError(
-                f"no platform with id {platform_id} (see 'cbsi-connect platforms list')", code="platform_not_found"
-            )
+        p = _platform(s, platform_id)
         old = p.name
         p.name = name
         audit.record_as(s, actor, "platforms.rename", params={"from": old, "to": name}, platform_id=platform_id)
