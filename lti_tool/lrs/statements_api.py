@@ -114,6 +114,7 @@ def _prepare(
     st = normalize_statement(raw)
     st["id"] = (st.get("id") or str(uuid.uuid4())).lower()
     st["stored"] = iso(now)
+    timestamp_assigned = "timestamp" not in st
     st.setdefault("timestamp", st["stored"])
     st["authority"] = _authority(x)
     st.setdefault("version", "2.0.0" if x.version.startswith("2.") else "1.0.0")
@@ -131,7 +132,7 @@ def _prepare(
         if sha2 in parts:
             hashes.append(sha2)
             used.add(sha2)
-    return store.NewStatement(statement=st, attachment_hashes=hashes)
+    return store.NewStatement(statement=st, attachment_hashes=hashes, timestamp_assigned=timestamp_assigned)
 
 
 def _authority(x: XRequest) -> dict[str, Any]:
@@ -148,21 +149,27 @@ def _store_batch(x: XRequest, session: Session, raws: list[Any], parts: Mapping[
     unused = set(parts) - used
     if unused:
         raise bad(f"attachment parts {', '.join(sorted(unused))} match no attachment of the statements")
+    tenant = x.credential.tenant  # type: ignore[union-attr]
+    ids = [n.statement["id"] for n in batch]
+    # a resent statement (id stored, same content) changes nothing: not judged, stored or applied again
+    fresh = store.new_statements(session, tenant, batch)
+    if not fresh:
+        return ids
     hook = _cmi5_hook(x, session)
     if hook is not None:
         try:
-            hook.judge([n.statement for n in batch])
+            hook.judge([n.statement for n in fresh])
         except Cmi5Violation as exc:  # cmi5 6.3: the LMS rejects statements that break its rules
             raise XapiError(400, exc.code, str(exc)) from exc
-    ids = store.insert_statements(session, x.credential.tenant, batch, credential_id=x.credential.id, stored=now)  # type: ignore[union-attr]
+    store.insert_statements(session, tenant, fresh, credential_id=x.credential.id, stored=now, fresh_only=True)  # type: ignore[union-attr]
     if hook is not None:
         hook.apply(now)
     else:
         tincan = _tincan_hook(x, session)
         if tincan is not None:
-            tincan.apply_statements([n.statement for n in batch], now)
+            tincan.apply_statements([n.statement for n in fresh], now)
     if parts:
-        store.save_attachments(session, x.credential.tenant, parts)  # type: ignore[union-attr]
+        store.save_attachments(session, tenant, parts)
     return ids
 
 

@@ -29,7 +29,7 @@ from scorm.xapi.normalize import activity_ids_of, agent_key, agent_keys_of
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 MAX_LIMIT = 500
-# Properties two statements may differ in and still be "the same statement" (xAPI 1.0.3 §2.3.1).
+# Properties the LRS assigns (xAPI Data 2.3.1, first exception); ``timestamp`` is compared on its own.
 _IGNORED_IN_COMPARISON = ("stored", "authority", "version", "id", "timestamp")
 
 
@@ -52,24 +52,79 @@ def dumps(value: Any) -> str:
 
 
 def _comparable(statement: Mapping[str, Any]) -> Any:
-    body = {k: v for k, v in statement.items() if k not in _IGNORED_IN_COMPARISON}
+    """The parts of a statement that xAPI's Statement Comparison Requirements compare (Data 2.3.1).
+
+    Ignored, as the immutability exceptions allow: what the LRS assigns (id, authority, stored,
+    version), the serialisation of timestamps (compared as instants), Activity definitions and verb
+    displays (not part of the statement), the order of Group members, and the case of case-insensitive
+    values (UUIDs, hex hashes, the domain of an mbox). ``result.duration`` is compared as a string, at
+    the 0.01 s precision xAPI 2.0 lets an LRS keep.
+    """
+    body = _comparable_body(statement)
+    sub = body.get("object")
+    if isinstance(sub, dict) and sub.get("objectType") == "SubStatement":
+        body["object"] = _comparable_body(sub)
+    return body
+
+
+def _comparable_body(statement: Mapping[str, Any]) -> dict[str, Any]:
+    body = {k: _case_folded(k, v) for k, v in statement.items() if k not in _IGNORED_IN_COMPARISON}
+    verb = body.get("verb")
+    if isinstance(verb, dict):
+        body["verb"] = {k: v for k, v in verb.items() if k != "display"}
+    obj = body.get("object")
+    if isinstance(obj, dict) and obj.get("objectType", "Activity") == "Activity":
+        body["object"] = {k: v for k, v in obj.items() if k != "definition"}
+    context = body.get("context")
+    if isinstance(context, dict) and isinstance(context.get("contextActivities"), dict):
+        ca = context["contextActivities"]
+        context["contextActivities"] = {
+            k: [{kk: vv for kk, vv in a.items() if kk != "definition"} if isinstance(a, dict) else a for a in v]
+            if isinstance(v, list) else v
+            for k, v in ca.items()
+        }  # fmt: skip
     result = body.get("result")
     if isinstance(result, dict) and isinstance(result.get("duration"), str):
         body["result"] = {**result, "duration": truncate_duration(result["duration"])}
-    return _lower_ids(body)
+    return body
 
 
-def _lower_ids(node: Any) -> Any:
+_CASELESS = frozenset({"registration", "mbox_sha1sum", "sha2"})
+
+
+def _case_folded(key: str, node: Any) -> Any:
+    """``node`` with case-insensitive values lower-cased and Group members in a canonical order."""
     if isinstance(node, dict):
-        return {k: _lower_ids(v) for k, v in node.items()}
+        out = {k: _case_folded(k, v) for k, v in node.items()}
+        if out.get("objectType") == "StatementRef" and isinstance(out.get("id"), str):
+            out["id"] = out["id"].lower()
+        if key == "statement" and isinstance(out.get("id"), str):  # context.statement (a StatementRef)
+            out["id"] = out["id"].lower()
+        if isinstance(out.get("member"), list):
+            out["member"] = sorted(out["member"], key=lambda m: json.dumps(m, sort_keys=True))
+        return out
     if isinstance(node, list):
-        return [_lower_ids(v) for v in node]
+        return [_case_folded(key, v) for v in node]
+    if isinstance(node, str):
+        if key in _CASELESS:
+            return node.lower()
+        if key == "mbox" and "@" in node:
+            local, _, domain = node.rpartition("@")
+            return f"{local}@{domain.lower()}"
     return node
 
 
-def same_statement(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Whether two statements are the same apart from what the LRS assigns."""
-    return _comparable(a) == _comparable(b)
+def same_statement(stored: Mapping[str, Any], resent: Mapping[str, Any], *, timestamp_assigned: bool = False) -> bool:
+    """Whether ``resent`` is the stored statement again, by xAPI's Statement Comparison Requirements.
+
+    A resent statement sent without a ``timestamp`` (none, or ``timestamp_assigned`` by the LRS)
+    matches any stored one (the LRS assigns a missing timestamp); with one, both name the same instant.
+    """
+    if _comparable(stored) != _comparable(resent):
+        return False
+    if timestamp_assigned or "timestamp" not in resent:
+        return True
+    return parse_timestamp(stored.get("timestamp")) == parse_timestamp(resent.get("timestamp"))
 
 
 # -- statements ----------------------------------------------------------------------------------
@@ -81,6 +136,8 @@ class NewStatement:
 
     statement: dict[str, Any]
     attachment_hashes: list[str] = field(default_factory=list)
+    #: the LRS set ``timestamp`` (the sender gave none): a stored statement's timestamp matches it
+    timestamp_assigned: bool = False
 
 
 def existing_statements(session: Session, tenant: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -97,6 +154,46 @@ def existing_statements(session: Session, tenant: str, ids: Iterable[str]) -> di
     return found
 
 
+def new_statements(session: Session, tenant: str, batch: Sequence[NewStatement]) -> list[NewStatement]:
+    """The statements of ``batch`` not stored yet: a resent statement (same id, same content) is dropped.
+
+    xAPI Communication 2.1.1/2.1.2: receiving a statement whose id is stored changes nothing; the
+    request still succeeds when the content matches (Data 2.3.1 comparison), 409 when it does not.
+
+    Raises:
+        LrsBadRequest: two statements of the batch share an id (Communication 2.1.1: reject the batch).
+        LrsConflict: an id is stored with different content.
+    """
+    ids = [n.statement["id"].lower() for n in batch]
+    if len(set(ids)) != len(ids):
+        twice = next(sid for i, sid in enumerate(ids) if sid in ids[:i])
+        raise LrsBadRequest(f"the batch holds two statements with the same id {twice}")
+    existing = existing_statements(session, tenant, ids)
+    if not existing:
+        return list(batch)
+    fresh: list[NewStatement] = []
+    for new, sid in zip(batch, ids, strict=True):
+        if sid not in existing:
+            fresh.append(new)
+        elif not same_statement(existing[sid], new.statement, timestamp_assigned=new.timestamp_assigned):
+            raise LrsConflict(
+                f"statement {sid} is already stored with different content (differs in: "
+                f"{', '.join(differing_properties(existing[sid], new.statement, new.timestamp_assigned))}); "
+                "a statement cannot be changed, send it under a new id"
+            )
+    return fresh
+
+
+def differing_properties(stored: Mapping[str, Any], resent: Mapping[str, Any], timestamp_assigned: bool) -> list[str]:
+    """The top-level properties in which two statements differ by the comparison rules."""
+    a, b = _comparable(stored), _comparable(resent)
+    keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    if not timestamp_assigned and "timestamp" in resent:
+        if parse_timestamp(stored.get("timestamp")) != parse_timestamp(resent["timestamp"]):
+            keys.append("timestamp")
+    return keys or ["?"]
+
+
 def insert_statements(
     session: Session,
     tenant: str,
@@ -104,30 +201,26 @@ def insert_statements(
     *,
     credential_id: int | None,
     stored: datetime,
+    fresh_only: bool = False,
 ) -> list[str]:
-    """Store a batch; same-content duplicates of stored statements are skipped.
+    """Store a batch; resent statements (same id and content as a stored one) are skipped.
+
+    ``fresh_only``: the caller already dropped them with :func:`new_statements`.
 
     Raises:
         LrsConflict: an id is stored with different content.
-        LrsBadRequest: a voiding statement targets a voiding statement.
+        LrsBadRequest: two statements share an id, or a voiding statement targets a voiding statement.
     """
     ids = [n.statement["id"].lower() for n in batch]
-    if len(set(ids)) != len(ids):
-        raise LrsBadRequest("the batch holds two statements with the same id")
-    existing = existing_statements(session, tenant, ids)
+    todo = list(batch) if fresh_only else new_statements(session, tenant, batch)
     voiding_targets: dict[str, str] = {}
     rows: list[dict[str, Any]] = []
     fresh: list[dict[str, Any]] = []
-    for new in batch:
+    for new in todo:
         st = new.statement
-        sid = st["id"].lower()
-        if sid in existing:
-            if not same_statement(existing[sid], st):
-                raise LrsConflict(f"statement {sid} is already stored with different content")
-            continue
         row = _statement_row(tenant, new, credential_id=credential_id, stored=stored)
         if row["is_voiding"] and row["ref_target"]:
-            voiding_targets[row["ref_target"]] = sid
+            voiding_targets[row["ref_target"]] = row["statement_id"]
         rows.append(row)
         fresh.append(st)
     if voiding_targets:
