@@ -89,8 +89,17 @@ def _read_statement_body(x: XRequest) -> tuple[Any, dict[str, tuple[str, bytes]]
 
 
 def _prepare(
-    x: XRequest, session: Session, raw: Any, parts: Mapping[str, tuple[str, bytes]], now: datetime, used: set[str]
+    x: XRequest,
+    session: Session,
+    raw: Any,
+    parts: Mapping[str, tuple[str, bytes]],
+    stamp: tuple[str, dict[str, Any]],
+    used: set[str],
 ) -> store.NewStatement:
+    """Validate, check the credential's scope, normalise and complete one statement.
+
+    ``stamp``: the batch's ``stored`` (ISO) and ``authority``, the same for every statement.
+    """
     if not isinstance(raw, dict):
         raise bad("each statement must be a JSON object")
     signed = any(
@@ -113,10 +122,10 @@ def _prepare(
                 raise forbid("this launch credential may only void its own learner's statements")
     st = normalize_statement(raw)
     st["id"] = (st.get("id") or str(uuid.uuid4())).lower()
-    st["stored"] = iso(now)
+    st["stored"], authority = stamp
     timestamp_assigned = "timestamp" not in st
     st.setdefault("timestamp", st["stored"])
-    st["authority"] = _authority(x)
+    st["authority"] = authority
     st.setdefault("version", "2.0.0" if x.version.startswith("2.") else "1.0.0")
     hashes: list[str] = []
     for i, att in enumerate(st.get("attachments") or []):
@@ -145,7 +154,8 @@ def _authority(x: XRequest) -> dict[str, Any]:
 def _store_batch(x: XRequest, session: Session, raws: list[Any], parts: Mapping[str, tuple[str, bytes]]) -> list[str]:
     now = datetime.now(UTC)
     used: set[str] = set()
-    batch = [_prepare(x, session, raw, parts, now, used) for raw in raws]
+    stamp = (iso(now), _authority(x))
+    batch = [_prepare(x, session, raw, parts, stamp, used) for raw in raws]
     unused = set(parts) - used
     if unused:
         raise bad(f"attachment parts {', '.join(sorted(unused))} match no attachment of the statements")

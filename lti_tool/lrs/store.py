@@ -127,6 +127,7 @@ class _Driver:
         return out
 
 
+_MISSING = object()
 _PROCESSORS: dict[tuple[int, str, tuple[str, ...]], list[Any]] = {}
 _STATEMENT_COLUMNS = (
     "tenant", "statement_id", "registration", "verb_id", "ref_target", "voided", "is_voiding", "stored",
@@ -339,7 +340,7 @@ def _statement_row(tenant: str, new: NewStatement, *, credential_id: int | None,
     ref = obj["id"].lower() if obj.get("objectType") == "StatementRef" else None
     is_voiding = st["verb"]["id"] == VOIDED
     registration = (st.get("context") or {}).get("registration")
-    ts = parse_timestamp(st.get("timestamp")) or stored
+    ts = stored if new.timestamp_assigned else parse_timestamp(st.get("timestamp")) or stored
     return {
         "tenant": tenant,
         "statement_id": st["id"].lower(),
@@ -427,26 +428,40 @@ def _remember_activities(session: Session, tenant: str, statements: Sequence[Map
     if not definitions:
         return
     table = LrsActivity.__table__
-    stored = dict(
-        session.connection()
-        .execute(
-            select(LrsActivity.activity_id, LrsActivity.payload).where(
-                LrsActivity.tenant == tenant, LrsActivity.activity_id.in_(list(definitions))
+    driver = _Driver.of(session)
+    if driver is not None:
+        stored: dict[str, str] = dict(
+            driver.select_in(  # type: ignore[arg-type]
+                "SELECT activity_id, payload FROM lrs_activities WHERE tenant = {} AND activity_id IN",
+                [tenant],
+                list(definitions),
             )
         )
-        .all()
-    )
+    else:
+        stored = dict(
+            session.connection()
+            .execute(
+                select(LrsActivity.activity_id, LrsActivity.payload).where(
+                    LrsActivity.tenant == tenant, LrsActivity.activity_id.in_(list(definitions))
+                )
+            )
+            .all()
+        )
     inserts: list[dict[str, Any]] = []
     for activity_id, defs in definitions.items():
         before = stored.get(activity_id)
         merged = json.loads(before) if before else {"objectType": "Activity", "id": activity_id}
         merged_def = merged.setdefault("definition", {})
+        changed = before is None
         for definition in defs:
             for key, value in definition.items():
                 if isinstance(value, dict) and isinstance(merged_def.get(key), dict) and key != "extensions":
-                    merged_def[key] = {**merged_def[key], **value}
-                else:
+                    value = {**merged_def[key], **value}
+                if not _same_json(merged_def.get(key, _MISSING), value):
                     merged_def[key] = value
+                    changed = True
+        if not changed:  # the usual case: the same definition again (no re-serialisation, no write)
+            continue
         payload = dumps(merged)
         if before is None:
             inserts.append({"tenant": tenant, "activity_id": activity_id, "payload": payload})
@@ -457,7 +472,21 @@ def _remember_activities(session: Session, tenant: str, statements: Sequence[Map
                 .values(payload=payload)
             )
     if inserts:
-        session.connection().execute(table.insert(), inserts)
+        if driver is not None:
+            driver.insert_many(table, ("tenant", "activity_id", "payload"), inserts)
+        else:
+            session.connection().execute(table.insert(), inserts)
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """Equal as JSON values (``==`` alone takes ``1``, ``1.0`` and ``true`` for one another)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_json(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same_json(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
 
 
 def get_activity(session: Session, tenant: str, activity_id: str) -> dict[str, Any]:
