@@ -89,12 +89,14 @@ class _Driver:
             found = _PROCESSORS[key] = [table.c[name].type.bind_processor(self.dialect) for name in columns]
         return found
 
-    def values(self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-        procs = self.processors(table, columns)
-        return [
-            tuple(v if p is None or v is None else p(v) for p, v in zip(procs, (r[c] for c in columns), strict=True))
-            for r in rows
-        ]
+    def values(self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+        procs = [(i, p) for i, p in enumerate(self.processors(table, columns)) if p is not None]
+        out = [[r[c] for c in columns] for r in rows]
+        for values in out:
+            for i, proc in procs:
+                if values[i] is not None:
+                    values[i] = proc(values[i])
+        return out
 
     def insert_many(self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
         marks = ", ".join([self.mark] * len(columns))

@@ -212,3 +212,11 @@ def test_a_resent_cmi5_statement_is_not_judged_or_applied_again(
         attempt = s.get(Attempt, attempt_id)
         assert attempt is not None and attempt.outcome["success"] == "passed"
         assert len(list(s.scalars(select(GradeOutbox)))) == 1
+
+
+def test_a_property_given_twice_is_refused_by_name(client: FlaskClient, operator: IssuedCredential) -> None:
+    body = '[{"actor": {"mbox": "mailto:a@b.org", "mbox": "mailto:c@b.org"}, "verb": {"id": "http://x.org/v"}, ' \
+        '"object": {"id": "http://x.org/a"}}]'  # fmt: skip
+    resp = client.post("/xapi/statements", data=body, headers={**hdr(operator), "Content-Type": "application/json"})
+    assert resp.status_code == 400
+    assert resp.get_json()["message"] == "the request body has the property 'mbox' twice"
