@@ -62,18 +62,24 @@ class _Driver:
     SQLAlchemy would apply, so the stored values are identical.
     """
 
-    def __init__(self, session: Session) -> None:
-        conn = session.connection()
+    def __init__(self, conn: Any) -> None:
         self.dialect = conn.dialect
         self.mark = "?" if self.dialect.name == "sqlite" else "%s"
+        self.owner = conn.connection.dbapi_connection
         self.cursor = conn.connection.cursor()
         # SQLite before 3.32 allows 999 variables per statement; PostgreSQL 65,535
         self.max_params = 999 if self.dialect.name == "sqlite" else 30_000
 
     @classmethod
     def of(cls, session: Session) -> _Driver | None:
-        name = session.connection().dialect.name
-        return cls(session) if name in ("sqlite", "postgresql") else None
+        """The driver of the session's connection (one cursor per pooled connection, kept in its info)."""
+        conn = session.connection()
+        if conn.dialect.name not in ("sqlite", "postgresql"):
+            return None
+        driver = conn.info.get("cbsi_lrs_driver")
+        if driver is None or driver.owner is not conn.connection.dbapi_connection:
+            driver = conn.info["cbsi_lrs_driver"] = cls(conn)
+        return driver  # type: ignore[no-any-return]
 
     def run(self, sql: str, params: Any, *, many: bool = False) -> None:
         """Execute on the driver; its errors become SQLAlchemy's (IntegrityError and the rest), as through Core."""
