@@ -73,12 +73,17 @@ class _Driver:
     @classmethod
     def of(cls, session: Session) -> _Driver | None:
         """The driver of the session's connection (one cursor per pooled connection, kept in its info)."""
+        transaction = session.get_transaction()
+        known = session.info.get("cbsi_lrs_driver")
+        if transaction is not None and known is not None and known[0] is transaction:
+            return known[1]  # type: ignore[no-any-return]  # same transaction: same connection
         conn = session.connection()
         if conn.dialect.name not in ("sqlite", "postgresql"):
             return None
         driver = conn.info.get("cbsi_lrs_driver")
         if driver is None or driver.owner is not conn.connection.dbapi_connection:
             driver = conn.info["cbsi_lrs_driver"] = cls(conn)
+        session.info["cbsi_lrs_driver"] = (session.get_transaction(), driver)
         return driver  # type: ignore[no-any-return]
 
     def run(self, sql: str, params: Any, *, many: bool = False) -> None:
