@@ -35,6 +35,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -171,6 +172,7 @@ def served(args: argparse.Namespace, n: int) -> None:
             )
     finally:
         stop_server(server)
+        shutil.rmtree(workdir, ignore_errors=True)
     if args.db == "postgres":
         admin = create_engine(os.environ["CBSI_BENCH_POSTGRES_URL"], isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
@@ -308,6 +310,7 @@ def main() -> int:
     )
     services.db.dispose()
     db.dispose()
+    shutil.rmtree(folder, ignore_errors=True)  # a 1,000,000-statement SQLite file is about 2 GB
     return 0
 
 
