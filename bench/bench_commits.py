@@ -369,6 +369,7 @@ def http_client(
     import asyncio
     import json as _json
 
+    from bench.http_client import exchange
     from lti_tool.services import build_services
 
     services = build_services(bench_settings(Path(config)))
@@ -397,20 +398,7 @@ def http_client(
                 f"Content-Length: {len(payload)}\r\n\r\n"
             ).encode()
             start = time.perf_counter()
-            writer.write(head + payload)
-            status_line = await reader.readline()
-            length = 0
-            close = False
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-                elif name.strip().lower() == b"connection" and value.strip().lower() == b"close":
-                    close = True
-            answer = await reader.readexactly(length)
+            status_line, answer, close = await exchange(reader, writer, head + payload)
             elapsed = time.perf_counter() - start
             if not status_line.startswith(b"HTTP/1.1 200"):
                 refused = status_line.decode(errors="replace").strip()

@@ -14,18 +14,28 @@ result with a score and a duration.
   statements, so the load of this shared machine hits both alike; rates per CPU second of this
   process are printed too (on a loaded machine they are the steadier figure).
 
+Served (unless ``--no-http``): ``cbsi-connect serve`` as an operator runs it (gunicorn, ``--procs``
+workers x ``--serve-threads`` threads, on a fresh database of the same kind), driven over keep-alive
+HTTP/1.1 (``bench.http_client``, the client of ``bench_commits``) by ``--connections`` connections,
+one request in flight on each: the same statements in batches of 50 and one at a time. Printed:
+wall rate, request p50/p95, and statements per CPU second of the server's process tree (the steady
+figure on a shared machine); the baseline of the in-process part is the comparison.
+
 Then the store is filled (``--fill`` statements, straight through the store layer, 1,000 per
 transaction) and GET /xapi/statements?registration=… and GET /xapi/activities/state are timed.
 
-Usage: ``python bench/bench_lrs.py [--db sqlite|postgres] [--n 5000] [--fill 100000] [--gets 300]``.
+Usage: ``python bench/bench_lrs.py [--db sqlite|postgres] [--n 5000] [--fill 100000] [--gets 300]
+[--no-http] [--connections 4] [--procs 2]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -38,6 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import create_engine, text
 
+from bench.bench_commits import free_port, start_server, stop_server, tree_cpu_seconds, write_config
+from bench.http_client import exchange
 from lti_tool import create_app
 from lti_tool.lrs import create_operator_credential, store
 from lti_tool.services import build_services
@@ -102,13 +114,84 @@ class Baseline:
             conn.execute(self.insert, rows)
 
 
+async def _drive(port: int, auth: str, bodies: list[bytes], connections: int) -> list[float]:
+    """POST every body over ``connections`` keep-alive connections, one request in flight on each."""
+    latencies: list[float] = []
+
+    async def run(mine: list[bytes]) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for body in mine:
+            head = (
+                f"POST /xapi/statements HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {auth}\r\n"
+                f"X-Experience-API-Version: 1.0.3\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode()
+            t0 = time.perf_counter()
+            status, answer, close = await exchange(reader, writer, head + body)
+            latencies.append(time.perf_counter() - t0)
+            if not status.startswith(b"HTTP/1.1 200"):
+                raise SystemExit(f"served POST failed: {status!r} {answer[:300]!r}")
+            if close:
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.close()
+
+    await asyncio.gather(*(run(bodies[i::connections]) for i in range(connections)))
+    return latencies
+
+
+def served(args: argparse.Namespace, n: int) -> None:
+    """Ingest through ``cbsi-connect serve`` over keep-alive HTTP (a fresh database of the same kind)."""
+    workdir = Path(tempfile.mkdtemp(prefix="bench-lrs-http-"))
+    url = fresh_url(args.db, workdir)
+    port = free_port()
+    config = write_config(workdir, url, port, args.procs, args.serve_threads)
+    services = build_services(load_settings(environ={"CBSI_CONNECT_CONFIG": str(config)}))
+    services.db.upgrade()
+    services.keys.generate(if_missing=True)
+    cred = create_operator_credential(services.db, "bench-http")
+    services.db.dispose()
+    registrations = [str(uuid.uuid4()) for _ in range(max(1, n // 20) + 1)]
+    server = start_server(config, port, workdir)
+    try:
+        print(
+            f"served: cbsi-connect serve, {args.procs} workers x {args.serve_threads} threads, "
+            f"{args.connections} keep-alive connections"
+        )
+        for label, batch in (("batched", BATCH), ("single", 1)):
+            sts = [make_statement(i, registrations) for i in range(n)]
+            bodies = [json.dumps(sts[i : i + batch]).encode() for i in range(0, n, batch)]
+            asyncio.run(_drive(port, cred.basic_auth, bodies[:4], args.connections))  # warm the workers
+            cpu, started = tree_cpu_seconds(server.pid), time.perf_counter()
+            latencies = asyncio.run(_drive(port, cred.basic_auth, bodies[4:], args.connections))
+            wall, cpu = time.perf_counter() - started, tree_cpu_seconds(server.pid) - cpu
+            done = n - 4 * batch
+            print(
+                f"{label:8} served {done / wall:8.0f} statements/s  (request p50 {pct(latencies, 50) * 1000:.1f} ms, "
+                f"p95 {pct(latencies, 95) * 1000:.1f} ms); per CPU second of the server: {done / max(cpu, 1e-9):8.0f}"
+            )
+    finally:
+        stop_server(server)
+        shutil.rmtree(workdir, ignore_errors=True)
+    if args.db == "postgres":
+        admin = create_engine(os.environ["CBSI_BENCH_POSTGRES_URL"], isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--n", type=int, default=5000, help="statements per ingest contender")
     parser.add_argument("--fill", type=int, default=100_000, help="statements stored before the GET timings")
     parser.add_argument("--gets", type=int, default=300, help="GET requests timed per query")
+    parser.add_argument("--no-http", action="store_true", help="skip the served stack")
+    parser.add_argument("--connections", type=int, default=4, help="keep-alive client connections (served)")
+    parser.add_argument("--procs", type=int, default=2, help="gunicorn workers of the served stack")
+    parser.add_argument("--serve-threads", type=int, default=8, help="threads per served worker")
     args = parser.parse_args()
+    print(f"load before the run (uptime): {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
 
     folder = Path(tempfile.mkdtemp(prefix="bench-lrs-"))
     url = fresh_url(args.db, folder)
@@ -175,6 +258,8 @@ def main() -> int:
             f"LRS {args.n / lrs_cpu:8.0f}/s, baseline {args.n / base_cpu:8.0f}/s"
         )
     plain.engine.dispose()
+    if not args.no_http:
+        served(args, args.n)
 
     # fill straight through the store layer, then time the reads
     to_fill = max(0, args.fill - 2 * args.n)
@@ -198,26 +283,34 @@ def main() -> int:
     with services.db.session() as session:
         total = session.execute(text("SELECT count(*) FROM lrs_statements")).scalar_one()
     timings: list[float] = []
+    cpus: list[float] = []  # CPU per request: on a loaded machine the wall time mostly measures the queue
     for _ in range(args.gets):
         reg = rng.choice(fill_regs if to_fill else registrations)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         resp = client.get(f"/xapi/statements?registration={reg}&limit=50", headers=headers)
         timings.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
         assert resp.status_code == 200
     print(f"GET statements?registration= at {total} stored: p50 {pct(timings, 50) * 1000:.1f} ms, "
-          f"p95 {pct(timings, 95) * 1000:.1f} ms")  # fmt: skip
+          f"p95 {pct(timings, 95) * 1000:.1f} ms; CPU p50 {pct(cpus, 50) * 1000:.1f} ms, "
+          f"p95 {pct(cpus, 95) * 1000:.1f} ms")  # fmt: skip
     agent = json.dumps({"objectType": "Agent", "account": {"homePage": "https://lms.example.org", "name": "u1"}})
     q = {"activityId": "https://courses.example.org/act/1", "agent": agent, "stateId": "bookmark"}
     client.put("/xapi/activities/state", query_string=q, json={"page": 3}, headers=headers)
-    timings = []
+    timings, cpus = [], []
     for _ in range(args.gets):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         resp = client.get("/xapi/activities/state", query_string=q, headers=headers)
         timings.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
         assert resp.status_code == 200
-    print(f"GET activities/state: p50 {pct(timings, 50) * 1000:.2f} ms, p95 {pct(timings, 95) * 1000:.2f} ms")
+    print(
+        f"GET activities/state: p50 {pct(timings, 50) * 1000:.2f} ms, p95 {pct(timings, 95) * 1000:.2f} ms; "
+        f"CPU p50 {pct(cpus, 50) * 1000:.2f} ms, p95 {pct(cpus, 95) * 1000:.2f} ms"
+    )
     services.db.dispose()
     db.dispose()
+    shutil.rmtree(folder, ignore_errors=True)  # a 1,000,000-statement SQLite file is about 2 GB
     return 0
 
 

@@ -3,6 +3,13 @@
 A launch mints its credential with one call, :func:`mint_launch_credential`; the key and secret go
 into the launch URL (TinCan ``auth``) or the cmi5 fetch answer. Secrets are random 256-bit values,
 so a SHA-256 digest is a sufficient verifier (no password stretching needed).
+
+:func:`authenticate` keeps a credential it accepted for :data:`AUTH_CACHE_SECONDS` (per process, at
+most :data:`AUTH_CACHE_MAX` entries), so a reporting tool or an AU posting statement after statement
+does not read its credential row on every request. A revocation or an expiry made by another process
+(``cbsi-connect lrs credentials revoke``, another worker ending a launch) therefore takes effect
+within that time; made in this process it takes effect at once. An expiry date is checked on every
+request.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -74,6 +82,21 @@ class Credential:
     def is_launch(self) -> bool:
         """A learner's per-launch credential (restricted to its own agent)."""
         return self.scope == "launch"
+
+
+#: Seconds an accepted credential is reused without reading its row (see the module docstring).
+AUTH_CACHE_SECONDS = 5.0
+AUTH_CACHE_MAX = 4096
+# (engine, Authorization header) -> (accepted at, monotonic clock; the credential; its expiry)
+_accepted: dict[tuple[int, str], tuple[float, Credential, datetime | None]] = {}
+_clock = time.monotonic
+
+
+def _forget(key: str) -> None:
+    """Drop a credential from the cache of accepted credentials (revoked or expired here)."""
+    for cache_key, (_at, cred, _exp) in list(_accepted.items()):
+        if cred.key == key:
+            _accepted.pop(cache_key, None)
 
 
 def _digest(secret: str) -> str:
@@ -140,6 +163,14 @@ def authenticate(session: Session, header: str | None, *, now: datetime | None =
     """The credential a ``Basic`` Authorization header names, or None (unknown, wrong, revoked, expired)."""
     if not header or not header.lower().startswith("basic "):
         return None
+    moment = now or datetime.now(UTC)
+    cache_key = (id(session.get_bind()), header)
+    hit = _accepted.get(cache_key)
+    if hit is not None:
+        at, cred, expires = hit
+        if _clock() - at < AUTH_CACHE_SECONDS and (expires is None or expires > moment):
+            return cred
+        _accepted.pop(cache_key, None)
     try:
         key, _, secret = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
@@ -148,14 +179,18 @@ def authenticate(session: Session, header: str | None, *, now: datetime | None =
     row = session.connection().execute(select(LrsCredential.__table__).where(c.key == key)).first()
     if row is None or not hmac.compare_digest(row.secret_hash, _digest(secret)):
         return None
-    moment = now or datetime.now(UTC)
-    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= moment):
+    expires = row.expires_at
+    if row.revoked_at is not None or (expires is not None and expires <= moment):
         return None
-    return Credential(
+    cred = Credential(
         id=row.id, key=row.key, name=row.name, scope=row.scope, tenant=row.tenant,
         registration=row.registration, activity_id=row.activity_id, agent_key=row.agent_key,
         agent=json.loads(row.agent_json) if row.agent_json else None,
     )  # fmt: skip
+    if len(_accepted) >= AUTH_CACHE_MAX:
+        _accepted.clear()
+    _accepted[cache_key] = (_clock(), cred, expires)
+    return cred
 
 
 def expire_launch_credential(session: Session, key: str, *, at: datetime) -> None:
@@ -163,6 +198,7 @@ def expire_launch_credential(session: Session, key: str, *, at: datetime) -> Non
     row = session.scalars(select(LrsCredential).where(LrsCredential.key == key)).first()
     if row is not None and row.scope == "launch" and (row.expires_at is None or row.expires_at > at):
         row.expires_at = at
+    _forget(key)
 
 
 def list_credentials(db: Database, *, include_launch: bool = False) -> list[LrsCredential]:
@@ -187,3 +223,4 @@ def revoke_credential(db: Database, key: str) -> None:
         if row.revoked_at is not None:
             raise CredentialError(f"credential {key} is already revoked")
         row.revoked_at = datetime.now(UTC)
+    _forget(key)

@@ -203,11 +203,13 @@ def only(x: XRequest, allowed: set[str]) -> None:
 
 def parse_json(data: bytes | str, what: str) -> Any:
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in items:
-            if k in out:
-                raise bad(f"{what} has the property {k!r} twice")
-            out[k] = v
+        out = dict(items)
+        if len(out) != len(items):  # a property given twice (rare: only then find which)
+            seen: set[str] = set()
+            for k, _v in items:
+                if k in seen:
+                    raise bad(f"{what} has the property {k!r} twice")
+                seen.add(k)
         return out
 
     def no_constant(name: str) -> Any:

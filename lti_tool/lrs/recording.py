@@ -40,10 +40,11 @@ def record_statements(
         st = normalize_statement(statement)
         st["id"] = st["id"].lower()
         st["stored"] = iso(now)
+        timestamp_assigned = "timestamp" not in st
         st.setdefault("timestamp", st["stored"])
         st["authority"] = tool_authority(base_url)
         st.setdefault("version", "2.0.0")
-        batch.append(store.NewStatement(statement=st, attachment_hashes=[]))
+        batch.append(store.NewStatement(statement=st, attachment_hashes=[], timestamp_assigned=timestamp_assigned))
     return store.insert_statements(session, tenant, batch, credential_id=None, stored=now)
 
 

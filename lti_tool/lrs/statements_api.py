@@ -89,8 +89,17 @@ def _read_statement_body(x: XRequest) -> tuple[Any, dict[str, tuple[str, bytes]]
 
 
 def _prepare(
-    x: XRequest, session: Session, raw: Any, parts: Mapping[str, tuple[str, bytes]], now: datetime, used: set[str]
+    x: XRequest,
+    session: Session,
+    raw: Any,
+    parts: Mapping[str, tuple[str, bytes]],
+    stamp: tuple[str, dict[str, Any]],
+    used: set[str],
 ) -> store.NewStatement:
+    """Validate, check the credential's scope, normalise and complete one statement.
+
+    ``stamp``: the batch's ``stored`` (ISO) and ``authority``, the same for every statement.
+    """
     if not isinstance(raw, dict):
         raise bad("each statement must be a JSON object")
     signed = any(
@@ -113,9 +122,10 @@ def _prepare(
                 raise forbid("this launch credential may only void its own learner's statements")
     st = normalize_statement(raw)
     st["id"] = (st.get("id") or str(uuid.uuid4())).lower()
-    st["stored"] = iso(now)
+    st["stored"], authority = stamp
+    timestamp_assigned = "timestamp" not in st
     st.setdefault("timestamp", st["stored"])
-    st["authority"] = _authority(x)
+    st["authority"] = authority
     st.setdefault("version", "2.0.0" if x.version.startswith("2.") else "1.0.0")
     hashes: list[str] = []
     for i, att in enumerate(st.get("attachments") or []):
@@ -131,7 +141,7 @@ def _prepare(
         if sha2 in parts:
             hashes.append(sha2)
             used.add(sha2)
-    return store.NewStatement(statement=st, attachment_hashes=hashes)
+    return store.NewStatement(statement=st, attachment_hashes=hashes, timestamp_assigned=timestamp_assigned)
 
 
 def _authority(x: XRequest) -> dict[str, Any]:
@@ -144,25 +154,32 @@ def _authority(x: XRequest) -> dict[str, Any]:
 def _store_batch(x: XRequest, session: Session, raws: list[Any], parts: Mapping[str, tuple[str, bytes]]) -> list[str]:
     now = datetime.now(UTC)
     used: set[str] = set()
-    batch = [_prepare(x, session, raw, parts, now, used) for raw in raws]
+    stamp = (iso(now), _authority(x))
+    batch = [_prepare(x, session, raw, parts, stamp, used) for raw in raws]
     unused = set(parts) - used
     if unused:
         raise bad(f"attachment parts {', '.join(sorted(unused))} match no attachment of the statements")
+    tenant = x.credential.tenant  # type: ignore[union-attr]
+    ids = [n.statement["id"] for n in batch]
+    # a resent statement (id stored, same content) changes nothing: not judged, stored or applied again
+    fresh = store.new_statements(session, tenant, batch)
+    if not fresh:
+        return ids
     hook = _cmi5_hook(x, session)
     if hook is not None:
         try:
-            hook.judge([n.statement for n in batch])
+            hook.judge([n.statement for n in fresh])
         except Cmi5Violation as exc:  # cmi5 6.3: the LMS rejects statements that break its rules
             raise XapiError(400, exc.code, str(exc)) from exc
-    ids = store.insert_statements(session, x.credential.tenant, batch, credential_id=x.credential.id, stored=now)  # type: ignore[union-attr]
+    store.insert_statements(session, tenant, fresh, credential_id=x.credential.id, stored=now, fresh_only=True)  # type: ignore[union-attr]
     if hook is not None:
         hook.apply(now)
     else:
         tincan = _tincan_hook(x, session)
         if tincan is not None:
-            tincan.apply_statements([n.statement for n in batch], now)
+            tincan.apply_statements([n.statement for n in fresh], now)
     if parts:
-        store.save_attachments(session, x.credential.tenant, parts)  # type: ignore[union-attr]
+        store.save_attachments(session, tenant, parts)
     return ids
 
 

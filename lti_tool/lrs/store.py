@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, false, func, select, true, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
 from lti_tool.storage.models import (
@@ -29,7 +30,7 @@ from scorm.xapi.normalize import activity_ids_of, agent_key, agent_keys_of
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 MAX_LIMIT = 500
-# Properties two statements may differ in and still be "the same statement" (xAPI 1.0.3 §2.3.1).
+# Properties the LRS assigns (xAPI Data 2.3.1, first exception); ``timestamp`` is compared on its own.
 _IGNORED_IN_COMPARISON = ("stored", "authority", "version", "id", "timestamp")
 
 
@@ -51,25 +52,176 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+class _Driver:
+    """The statement write path at the driver level, in the session's transaction.
+
+    A batch of 50 statements is five statements of SQL; through SQLAlchemy Core each one pays for
+    its cache key, parameter processing and result set-up, which cost more CPU than SQLite spends
+    on the rows. Here the SQL is written once per dialect (SQLite and PostgreSQL; ``None`` for any
+    other dialect, which keeps the Core path) and the values go through the same bind processors
+    SQLAlchemy would apply, so the stored values are identical.
+    """
+
+    def __init__(self, conn: Any) -> None:
+        self.dialect = conn.dialect
+        self.mark = "?" if self.dialect.name == "sqlite" else "%s"
+        self.owner = conn.connection.dbapi_connection
+        self.cursor = conn.connection.cursor()
+        # SQLite before 3.32 allows 999 variables per statement; PostgreSQL 65,535
+        self.max_params = 999 if self.dialect.name == "sqlite" else 30_000
+
+    @classmethod
+    def of(cls, session: Session) -> _Driver | None:
+        """The driver of the session's connection (one cursor per pooled connection, kept in its info)."""
+        transaction = session.get_transaction()
+        known = session.info.get("cbsi_lrs_driver")
+        if transaction is not None and known is not None and known[0] is transaction:
+            return known[1]  # type: ignore[no-any-return]  # same transaction: same connection
+        conn = session.connection()
+        if conn.dialect.name not in ("sqlite", "postgresql"):
+            return None
+        driver = conn.info.get("cbsi_lrs_driver")
+        if driver is None or driver.owner is not conn.connection.dbapi_connection:
+            driver = conn.info["cbsi_lrs_driver"] = cls(conn)
+        session.info["cbsi_lrs_driver"] = (session.get_transaction(), driver)
+        return driver  # type: ignore[no-any-return]
+
+    def run(self, sql: str, params: Any, *, many: bool = False) -> None:
+        """Execute on the driver; its errors become SQLAlchemy's (IntegrityError and the rest), as through Core."""
+        try:
+            (self.cursor.executemany if many else self.cursor.execute)(sql, params)
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(sql, params, exc, self.dialect.loaded_dbapi.Error) from exc
+
+    def processors(self, table: Any, columns: Sequence[str]) -> list[Any]:
+        key = (id(self.dialect), table.name, tuple(columns))
+        found = _PROCESSORS.get(key)
+        if found is None:
+            found = _PROCESSORS[key] = [table.c[name].type.bind_processor(self.dialect) for name in columns]
+        return found
+
+    def values(self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+        procs = [(i, p) for i, p in enumerate(self.processors(table, columns)) if p is not None]
+        out = [[r[c] for c in columns] for r in rows]
+        for values in out:
+            for i, proc in procs:
+                if values[i] is not None:
+                    values[i] = proc(values[i])
+        return out
+
+    def insert_many(self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
+        marks = ", ".join([self.mark] * len(columns))
+        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - names from the models
+        self.run(sql, self.values(table, columns, rows), many=True)
+
+    def insert_returning(
+        self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]], returning: str
+    ) -> list[tuple[Any, ...]]:
+        """Multi-row INSERT ... RETURNING (order not guaranteed: return a column to match rows by)."""
+        values = self.values(table, columns, rows)
+        one = "(" + ", ".join([self.mark] * len(columns)) + ")"
+        step = max(1, self.max_params // len(columns))
+        out: list[tuple[Any, ...]] = []
+        for i in range(0, len(values), step):
+            chunk = values[i : i + step]
+            sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {', '.join([one] * len(chunk))} "  # noqa: S608
+            self.run(sql + f"RETURNING {returning}", [v for row in chunk for v in row])
+            out += self.cursor.fetchall()
+        return out
+
+    def select_in(self, sql: str, first: Sequence[Any], many: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """``sql`` ends with ``IN``; its other markers are ``{}``; ``many`` fills the IN list in chunks."""
+        out: list[tuple[Any, ...]] = []
+        head = sql.replace("{}", self.mark)
+        for i in range(0, len(many), 500):
+            chunk = list(many[i : i + 500])
+            self.run(f"{head} ({', '.join([self.mark] * len(chunk))})", [*first, *chunk])
+            out += self.cursor.fetchall()
+        return out
+
+
+_MISSING = object()
+_PROCESSORS: dict[tuple[int, str, tuple[str, ...]], list[Any]] = {}
+_STATEMENT_COLUMNS = (
+    "tenant", "statement_id", "registration", "verb_id", "ref_target", "voided", "is_voiding", "stored",
+    "timestamp", "credential_id", "payload", "attachment_hashes",
+)  # fmt: skip
+
+
 def _comparable(statement: Mapping[str, Any]) -> Any:
-    body = {k: v for k, v in statement.items() if k not in _IGNORED_IN_COMPARISON}
+    """The parts of a statement that xAPI's Statement Comparison Requirements compare (Data 2.3.1).
+
+    Ignored, as the immutability exceptions allow: what the LRS assigns (id, authority, stored,
+    version), the serialisation of timestamps (compared as instants), Activity definitions and verb
+    displays (not part of the statement), the order of Group members, and the case of case-insensitive
+    values (UUIDs, hex hashes, the domain of an mbox). ``result.duration`` is compared as a string, at
+    the 0.01 s precision xAPI 2.0 lets an LRS keep.
+    """
+    body = _comparable_body(statement)
+    sub = body.get("object")
+    if isinstance(sub, dict) and sub.get("objectType") == "SubStatement":
+        body["object"] = _comparable_body(sub)
+    return body
+
+
+def _comparable_body(statement: Mapping[str, Any]) -> dict[str, Any]:
+    body = {k: _case_folded(k, v) for k, v in statement.items() if k not in _IGNORED_IN_COMPARISON}
+    verb = body.get("verb")
+    if isinstance(verb, dict):
+        body["verb"] = {k: v for k, v in verb.items() if k != "display"}
+    obj = body.get("object")
+    if isinstance(obj, dict) and obj.get("objectType", "Activity") == "Activity":
+        body["object"] = {k: v for k, v in obj.items() if k != "definition"}
+    context = body.get("context")
+    if isinstance(context, dict) and isinstance(context.get("contextActivities"), dict):
+        ca = context["contextActivities"]
+        context["contextActivities"] = {
+            k: [{kk: vv for kk, vv in a.items() if kk != "definition"} if isinstance(a, dict) else a for a in v]
+            if isinstance(v, list) else v
+            for k, v in ca.items()
+        }  # fmt: skip
     result = body.get("result")
     if isinstance(result, dict) and isinstance(result.get("duration"), str):
         body["result"] = {**result, "duration": truncate_duration(result["duration"])}
-    return _lower_ids(body)
+    return body
 
 
-def _lower_ids(node: Any) -> Any:
+_CASELESS = frozenset({"registration", "mbox_sha1sum", "sha2"})
+
+
+def _case_folded(key: str, node: Any) -> Any:
+    """``node`` with case-insensitive values lower-cased and Group members in a canonical order."""
     if isinstance(node, dict):
-        return {k: _lower_ids(v) for k, v in node.items()}
+        out = {k: _case_folded(k, v) for k, v in node.items()}
+        if out.get("objectType") == "StatementRef" and isinstance(out.get("id"), str):
+            out["id"] = out["id"].lower()
+        if key == "statement" and isinstance(out.get("id"), str):  # context.statement (a StatementRef)
+            out["id"] = out["id"].lower()
+        if isinstance(out.get("member"), list):
+            out["member"] = sorted(out["member"], key=lambda m: json.dumps(m, sort_keys=True))
+        return out
     if isinstance(node, list):
-        return [_lower_ids(v) for v in node]
+        return [_case_folded(key, v) for v in node]
+    if isinstance(node, str):
+        if key in _CASELESS:
+            return node.lower()
+        if key == "mbox" and "@" in node:
+            local, _, domain = node.rpartition("@")
+            return f"{local}@{domain.lower()}"
     return node
 
 
-def same_statement(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Whether two statements are the same apart from what the LRS assigns."""
-    return _comparable(a) == _comparable(b)
+def same_statement(stored: Mapping[str, Any], resent: Mapping[str, Any], *, timestamp_assigned: bool = False) -> bool:
+    """Whether ``resent`` is the stored statement again, by xAPI's Statement Comparison Requirements.
+
+    A resent statement sent without a ``timestamp`` (none, or ``timestamp_assigned`` by the LRS)
+    matches any stored one (the LRS assigns a missing timestamp); with one, both name the same instant.
+    """
+    if _comparable(stored) != _comparable(resent):
+        return False
+    if timestamp_assigned or "timestamp" not in resent:
+        return True
+    return parse_timestamp(stored.get("timestamp")) == parse_timestamp(resent.get("timestamp"))
 
 
 # -- statements ----------------------------------------------------------------------------------
@@ -81,12 +233,20 @@ class NewStatement:
 
     statement: dict[str, Any]
     attachment_hashes: list[str] = field(default_factory=list)
+    #: the LRS set ``timestamp`` (the sender gave none): a stored statement's timestamp matches it
+    timestamp_assigned: bool = False
 
 
 def existing_statements(session: Session, tenant: str, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     """Stored statements among ``ids`` (lower-case UUIDs)."""
     ids = list(ids)
     found: dict[str, dict[str, Any]] = {}
+    driver = _Driver.of(session)
+    if driver is not None:
+        rows = driver.select_in(
+            "SELECT statement_id, payload FROM lrs_statements WHERE tenant = {} AND statement_id IN", [tenant], ids
+        )
+        return {sid: json.loads(payload) for sid, payload in rows}
     for chunk in range(0, len(ids), 500):
         rows = session.connection().execute(
             select(LrsStatement.statement_id, LrsStatement.payload).where(
@@ -97,6 +257,46 @@ def existing_statements(session: Session, tenant: str, ids: Iterable[str]) -> di
     return found
 
 
+def new_statements(session: Session, tenant: str, batch: Sequence[NewStatement]) -> list[NewStatement]:
+    """The statements of ``batch`` not stored yet: a resent statement (same id, same content) is dropped.
+
+    xAPI Communication 2.1.1/2.1.2: receiving a statement whose id is stored changes nothing; the
+    request still succeeds when the content matches (Data 2.3.1 comparison), 409 when it does not.
+
+    Raises:
+        LrsBadRequest: two statements of the batch share an id (Communication 2.1.1: reject the batch).
+        LrsConflict: an id is stored with different content.
+    """
+    ids = [n.statement["id"].lower() for n in batch]
+    if len(set(ids)) != len(ids):
+        twice = next(sid for i, sid in enumerate(ids) if sid in ids[:i])
+        raise LrsBadRequest(f"the batch holds two statements with the same id {twice}")
+    existing = existing_statements(session, tenant, ids)
+    if not existing:
+        return list(batch)
+    fresh: list[NewStatement] = []
+    for new, sid in zip(batch, ids, strict=True):
+        if sid not in existing:
+            fresh.append(new)
+        elif not same_statement(existing[sid], new.statement, timestamp_assigned=new.timestamp_assigned):
+            raise LrsConflict(
+                f"statement {sid} is already stored with different content (differs in: "
+                f"{', '.join(differing_properties(existing[sid], new.statement, new.timestamp_assigned))}); "
+                "a statement cannot be changed, send it under a new id"
+            )
+    return fresh
+
+
+def differing_properties(stored: Mapping[str, Any], resent: Mapping[str, Any], timestamp_assigned: bool) -> list[str]:
+    """The top-level properties in which two statements differ by the comparison rules."""
+    a, b = _comparable(stored), _comparable(resent)
+    keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    if not timestamp_assigned and "timestamp" in resent:
+        if parse_timestamp(stored.get("timestamp")) != parse_timestamp(resent["timestamp"]):
+            keys.append("timestamp")
+    return keys or ["?"]
+
+
 def insert_statements(
     session: Session,
     tenant: str,
@@ -104,30 +304,26 @@ def insert_statements(
     *,
     credential_id: int | None,
     stored: datetime,
+    fresh_only: bool = False,
 ) -> list[str]:
-    """Store a batch; same-content duplicates of stored statements are skipped.
+    """Store a batch; resent statements (same id and content as a stored one) are skipped.
+
+    ``fresh_only``: the caller already dropped them with :func:`new_statements`.
 
     Raises:
         LrsConflict: an id is stored with different content.
-        LrsBadRequest: a voiding statement targets a voiding statement.
+        LrsBadRequest: two statements share an id, or a voiding statement targets a voiding statement.
     """
     ids = [n.statement["id"].lower() for n in batch]
-    if len(set(ids)) != len(ids):
-        raise LrsBadRequest("the batch holds two statements with the same id")
-    existing = existing_statements(session, tenant, ids)
+    todo = list(batch) if fresh_only else new_statements(session, tenant, batch)
     voiding_targets: dict[str, str] = {}
     rows: list[dict[str, Any]] = []
     fresh: list[dict[str, Any]] = []
-    for new in batch:
+    for new in todo:
         st = new.statement
-        sid = st["id"].lower()
-        if sid in existing:
-            if not same_statement(existing[sid], st):
-                raise LrsConflict(f"statement {sid} is already stored with different content")
-            continue
         row = _statement_row(tenant, new, credential_id=credential_id, stored=stored)
         if row["is_voiding"] and row["ref_target"]:
-            voiding_targets[row["ref_target"]] = sid
+            voiding_targets[row["ref_target"]] = row["statement_id"]
         rows.append(row)
         fresh.append(st)
     if voiding_targets:
@@ -157,7 +353,7 @@ def _statement_row(tenant: str, new: NewStatement, *, credential_id: int | None,
     ref = obj["id"].lower() if obj.get("objectType") == "StatementRef" else None
     is_voiding = st["verb"]["id"] == VOIDED
     registration = (st.get("context") or {}).get("registration")
-    ts = parse_timestamp(st.get("timestamp")) or stored
+    ts = stored if new.timestamp_assigned else parse_timestamp(st.get("timestamp")) or stored
     return {
         "tenant": tenant,
         "statement_id": st["id"].lower(),
@@ -210,14 +406,27 @@ def _insert_links(session: Session, statements: Sequence[Mapping[str, Any]], seq
         link_acts += [
             {"seq": seq, "activity_id": a, "direct": False} for a in activity_ids_of(st, related=True) - d_acts
         ]
+    driver = _Driver.of(session)
     if link_agents:
-        session.connection().execute(LrsStatementAgent.__table__.insert(), link_agents)
+        if driver is not None:
+            driver.insert_many(LrsStatementAgent.__table__, ("seq", "agent_key", "direct"), link_agents)
+        else:
+            session.connection().execute(LrsStatementAgent.__table__.insert(), link_agents)
     if link_acts:
-        session.connection().execute(LrsStatementActivity.__table__.insert(), link_acts)
+        if driver is not None:
+            driver.insert_many(LrsStatementActivity.__table__, ("seq", "activity_id", "direct"), link_acts)
+        else:
+            session.connection().execute(LrsStatementActivity.__table__.insert(), link_acts)
 
 
 def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     table = LrsStatement.__table__
+    driver = _Driver.of(session)
+    if driver is not None:
+        seq_of = dict(
+            (sid, seq) for seq, sid in driver.insert_returning(table, _STATEMENT_COLUMNS, rows, "seq, statement_id")
+        )
+        return [seq_of[r["statement_id"]] for r in rows]
     result = session.connection().execute(table.insert().returning(table.c.seq, sort_by_parameter_order=True), rows)
     return [r[0] for r in result]
 
@@ -232,26 +441,40 @@ def _remember_activities(session: Session, tenant: str, statements: Sequence[Map
     if not definitions:
         return
     table = LrsActivity.__table__
-    stored = dict(
-        session.connection()
-        .execute(
-            select(LrsActivity.activity_id, LrsActivity.payload).where(
-                LrsActivity.tenant == tenant, LrsActivity.activity_id.in_(list(definitions))
+    driver = _Driver.of(session)
+    if driver is not None:
+        stored: dict[str, str] = dict(
+            driver.select_in(  # type: ignore[arg-type]
+                "SELECT activity_id, payload FROM lrs_activities WHERE tenant = {} AND activity_id IN",
+                [tenant],
+                list(definitions),
             )
         )
-        .all()
-    )
+    else:
+        stored = dict(
+            session.connection()
+            .execute(
+                select(LrsActivity.activity_id, LrsActivity.payload).where(
+                    LrsActivity.tenant == tenant, LrsActivity.activity_id.in_(list(definitions))
+                )
+            )
+            .all()
+        )
     inserts: list[dict[str, Any]] = []
     for activity_id, defs in definitions.items():
         before = stored.get(activity_id)
         merged = json.loads(before) if before else {"objectType": "Activity", "id": activity_id}
         merged_def = merged.setdefault("definition", {})
+        changed = before is None
         for definition in defs:
             for key, value in definition.items():
                 if isinstance(value, dict) and isinstance(merged_def.get(key), dict) and key != "extensions":
-                    merged_def[key] = {**merged_def[key], **value}
-                else:
+                    value = {**merged_def[key], **value}
+                if not _same_json(merged_def.get(key, _MISSING), value):
                     merged_def[key] = value
+                    changed = True
+        if not changed:  # the usual case: the same definition again (no re-serialisation, no write)
+            continue
         payload = dumps(merged)
         if before is None:
             inserts.append({"tenant": tenant, "activity_id": activity_id, "payload": payload})
@@ -262,7 +485,21 @@ def _remember_activities(session: Session, tenant: str, statements: Sequence[Map
                 .values(payload=payload)
             )
     if inserts:
-        session.connection().execute(table.insert(), inserts)
+        if driver is not None:
+            driver.insert_many(table, ("tenant", "activity_id", "payload"), inserts)
+        else:
+            session.connection().execute(table.insert(), inserts)
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """Equal as JSON values (``==`` alone takes ``1``, ``1.0`` and ``true`` for one another)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_json(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same_json(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
 
 
 def get_activity(session: Session, tenant: str, activity_id: str) -> dict[str, Any]:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = ["activity_ids_of", "agent_key", "agent_keys_of", "format_statement", "normalize_statement"]
 
 CONTEXT_ACTIVITY_KEYS = ("parent", "grouping", "category", "other")
+
+
+def _is_map(value: object) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, with JSON's dicts answered without the ABC machinery (hot path)."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def agent_key(actor: Mapping[str, Any]) -> str | None:
@@ -20,7 +25,7 @@ def agent_key(actor: Mapping[str, Any]) -> str | None:
     if "openid" in actor:
         return f"openid:{actor['openid']}"
     account = actor.get("account")
-    if isinstance(account, Mapping):
+    if _is_map(account):
         return f"account:{account.get('homePage')}|{account.get('name')}"
     return None
 
@@ -44,41 +49,41 @@ def _normalize_body(body: dict[str, Any]) -> None:
 
 def _actors(body: Mapping[str, Any], *, related: bool) -> Iterator[Mapping[str, Any]]:
     actor = body.get("actor")
-    if isinstance(actor, Mapping):
+    if _is_map(actor):
         yield actor
         if related:
             yield from _members(actor)
     obj = body.get("object")
-    if isinstance(obj, Mapping) and obj.get("objectType") in ("Agent", "Group"):
+    if _is_map(obj) and obj.get("objectType") in ("Agent", "Group"):
         yield obj
         if related:
             yield from _members(obj)
     if not related:
         return
     for key in ("authority",):
-        if isinstance(body.get(key), Mapping):
+        if _is_map(body.get(key)):
             yield body[key]
             yield from _members(body[key])
     context = body.get("context")
-    if isinstance(context, Mapping):
+    if _is_map(context):
         for key in ("instructor", "team"):
-            if isinstance(context.get(key), Mapping):
+            if _is_map(context.get(key)):
                 yield context[key]
                 yield from _members(context[key])
         for entry in context.get("contextAgents") or []:
-            if isinstance(entry, Mapping) and isinstance(entry.get("agent"), Mapping):
+            if _is_map(entry) and _is_map(entry.get("agent")):
                 yield entry["agent"]
         for entry in context.get("contextGroups") or []:
-            if isinstance(entry, Mapping) and isinstance(entry.get("group"), Mapping):
+            if _is_map(entry) and _is_map(entry.get("group")):
                 yield entry["group"]
                 yield from _members(entry["group"])
-    if isinstance(obj, Mapping) and obj.get("objectType") == "SubStatement":
+    if _is_map(obj) and obj.get("objectType") == "SubStatement":
         yield from _actors(obj, related=True)
 
 
 def _members(actor: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
     for member in actor.get("member") or []:
-        if isinstance(member, Mapping):
+        if _is_map(member):
             yield member
 
 
@@ -95,17 +100,17 @@ def activity_ids_of(statement: Mapping[str, Any], *, related: bool) -> set[str]:
 
     def visit(body: Mapping[str, Any]) -> None:
         obj = body.get("object")
-        if isinstance(obj, Mapping):
+        if _is_map(obj):
             if obj.get("objectType", "Activity") == "Activity" and "id" in obj:
                 found.add(obj["id"])
             elif related and obj.get("objectType") == "SubStatement":
                 visit(obj)
         if related:
             context = body.get("context")
-            if isinstance(context, Mapping) and isinstance(context.get("contextActivities"), Mapping):
+            if _is_map(context) and _is_map(context.get("contextActivities")):
                 for acts in context["contextActivities"].values():
                     for act in acts if isinstance(acts, list) else [acts]:
-                        if isinstance(act, Mapping) and "id" in act:
+                        if _is_map(act) and "id" in act:
                             found.add(act["id"])
 
     visit(statement)
