@@ -126,12 +126,27 @@ def _blocks(node: Cmi5Course | Cmi5Block) -> list[Cmi5Block]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Cmi5Learner:
-    """Who launches: the platform (its LRS tenant) and the LMS's issuer and ``sub``."""
+class LrsLearner:
+    """Who launches cmi5 or TinCan content: the platform (its LRS tenant) and the LMS's issuer and ``sub``."""
 
     platform_id: int
     issuer: str
     sub: str
+
+    @property
+    def tenant(self) -> str:
+        """The learner's LRS tenant: their platform's."""
+        return learner_tenant(self.platform_id)
+
+    @property
+    def actor(self) -> dict[str, Any]:
+        """The learner as an xAPI agent: an account on the LMS's issuer (no name or e-mail address)."""
+        return learner_agent(self.issuer, self.sub)
+
+    @property
+    def actor_key(self) -> str:
+        """The agent key the LRS stores documents of :attr:`actor` under."""
+        return learner_agent_key(self.issuer, self.sub)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,7 +162,7 @@ class Cmi5Launch:
     fetch_url: str
 
 
-def learner_of(services: Services, attempt_id: str) -> Cmi5Learner:
+def learner_of(services: Services, attempt_id: str) -> LrsLearner:
     """Who plays an attempt (its registration's platform and ``sub``, the platform's issuer)."""
     with services.db.session() as s:
         attempt, _version = runtime_store.active_attempt(s, attempt_id)
@@ -155,7 +170,7 @@ def learner_of(services: Services, attempt_id: str) -> Cmi5Learner:
         if reg is None:  # pragma: no cover - FK
             raise AttemptNotFound()
         platform_id, sub = reg.platform_id, reg.learner_sub
-    return Cmi5Learner(platform_id=platform_id, issuer=get_platform(services.db, platform_id).issuer, sub=sub)
+    return LrsLearner(platform_id=platform_id, issuer=get_platform(services.db, platform_id).issuer, sub=sub)
 
 
 def _now() -> datetime:
@@ -215,9 +230,7 @@ def launch_au(
         for old in cmi5_store.open_sessions(s, attempt.id, au.id):
             _abandon(s, services, old, now)
         registration = registration_of(attempt.id)
-        actor = learner_agent(learner.issuer, learner.sub)
-        actor_key = learner_agent_key(learner.issuer, learner.sub)
-        tenant = learner_tenant(learner.platform_id)
+        actor, actor_key, tenant = learner.actor, learner.actor_key, learner.tenant
         activity_id = node_activity_id(base, version, au.id)
         session_id = str(uuid.uuid4())
         token = secrets.token_urlsafe(32)

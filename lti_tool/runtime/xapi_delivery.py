@@ -24,7 +24,6 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from sqlalchemy.orm import Session
 
 from lti_tool.lrs.credentials import Credential, mint_launch_credential
-from lti_tool.lrs.identity import learner_agent, learner_tenant
 from lti_tool.runtime import store as runtime_store
 from lti_tool.runtime.cmi5_delivery import learner_of, registration_of, send_outcome
 from lti_tool.runtime.deliveries import DeliveryKind, lrs_reporting
@@ -66,10 +65,10 @@ def launch_activity(
         if item is None:
             raise ItemNotFound(f"this course has no activity {activity_id!r}")
         registration = registration_of(attempt.id)
-        actor = learner_agent(learner.issuer, learner.sub)
+        actor = learner.actor
         issued = mint_launch_credential(
             s,
-            tenant=learner_tenant(learner.platform_id),
+            tenant=learner.tenant,
             registration=registration,
             activity_id=activity_id,
             agent=actor,
