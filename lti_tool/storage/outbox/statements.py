@@ -6,8 +6,23 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, Row, Text, and_, bindparam, case, func, or_, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Integer,
+    Row,
+    Text,
+    and_,
+    bindparam,
+    case,
+    column,
+    func,
+    or_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter
 
 from lti_tool.storage.models import GradeOutbox, UtcDateTime
@@ -174,6 +189,11 @@ def _settle_one_statement(kind: str) -> Any:
     version. Same effect as ``_settle_statements``' applied-else-moved pair, without needing the
     first statement's row count.
     """
+    return update(T).where(T.c.id == bindparam("item_id")).values(**_settle_case_values(kind))
+
+
+def _settle_case_values(kind: str) -> dict[str, Any]:
+    """The SET clause of :func:`_settle_one_statement` (column name -> CASE expression)."""
     current, always = _settle_values(kind)
     in_flight = T.c.status == S.IN_FLIGHT.value
     matches = and_(T.c.version == bindparam("expected_version"), in_flight)
@@ -191,7 +211,48 @@ def _settle_one_statement(kind: str) -> Any:
         column = T.c[name]
         requeued = moved.get(name, column)
         values[name] = case((matches, value), (in_flight, requeued), else_=column)
-    return update(T).where(T.c.id == bindparam("item_id")).values(**values)
+    return values
+
+
+#: Type of each per-row parameter of a settle (the columns of the batched statement's ``unnest``).
+_SETTLE_PARAM_TYPES: dict[str, Any] = {
+    "item_id": BigInteger(),
+    "expected_version": Integer(),
+    "sent": DateTime(timezone=True),
+    "graded": Boolean(),
+    "status_code": Integer(),
+    "error": Text(),
+    "at": DateTime(timezone=True),
+}
+
+
+@functools.cache
+def _settle_batch_statement(kind: str) -> tuple[Any, tuple[str, ...]]:
+    """PostgreSQL: a whole batch of one settle kind as ONE ``UPDATE ... FROM unnest(arrays)``.
+
+    The same CASE expressions as :func:`_settle_one_statement`, with every per-row parameter
+    read from the row of ``unnest(:item_id, :expected_version, ...)`` that matches the outbox
+    row instead of a bind parameter: one statement and one round trip per batch (``executemany``
+    still sends, and the driver still adapts, one parameter set per row). ``now`` stays a
+    scalar. Parameters: ``now`` and one list per name of the returned tuple, aligned by row.
+    """
+    names = ("item_id", "expected_version", *_SETTLE_DEFAULTS[kind])
+    rows = (
+        func.unnest(*[bindparam(n, type_=postgresql.ARRAY(_SETTLE_PARAM_TYPES[n])) for n in names])
+        .table_valued(*[column(n, _SETTLE_PARAM_TYPES[n]) for n in names])
+        .render_derived(name="v")
+    )
+
+    def from_row(element: Any) -> Any:
+        if isinstance(element, BindParameter) and element.key in names:
+            return rows.c[element.key]
+        return None
+
+    values = {
+        name: visitors.replacement_traverse(value, {}, from_row) for name, value in _settle_case_values(kind).items()
+    }
+    where = T.c.id == rows.c.item_id
+    return update(T).where(where).values(values), names
 
 
 #: Parameters every settle kind's statement binds (absent ones default to NULL / False).

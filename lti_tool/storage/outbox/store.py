@@ -39,6 +39,7 @@ from lti_tool.storage.outbox.statements import (
     S,
     T,
     _payload,
+    _settle_batch_statement,
     _settle_one_statement,
     _settle_statements,
     _upsert_statement,
@@ -188,6 +189,9 @@ class SqlOutboxStore:
         if not settlements:
             return
         now = ensure_aware(now, "now")
+        if self._pg:
+            self._settle_batches(settlements, now)
+            return
         by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for st in settlements:
             row = {"item_id": st.item_id, "expected_version": st.version, "now": now}
@@ -198,6 +202,30 @@ class SqlOutboxStore:
             conn = s.connection()
             for kind, rows in by_kind.items():
                 conn.execute(_settle_one_statement(kind), rows)
+
+    def _settle_batches(self, settlements: Sequence[SettleRequest], now: datetime) -> None:
+        """PostgreSQL: one ``UPDATE ... FROM unnest(arrays)`` per kind present, in one transaction
+        (``_settle_batch_statement``): the parameters travel as one array per column."""
+        by_kind: dict[str, list[SettleRequest]] = defaultdict(list)
+        for st in settlements:
+            by_kind[st.kind].append(st)
+        with self._db.session() as s:
+            conn = s.connection()
+            for kind, batch in by_kind.items():
+                stmt, names = _settle_batch_statement(kind)
+                defaults = _SETTLE_DEFAULTS[kind]
+                params: dict[str, Any] = {
+                    "now": now,
+                    "item_id": [st.item_id for st in batch],
+                    "expected_version": [st.version for st in batch],
+                }
+                for name in names[2:]:
+                    default = defaults[name]
+                    column = [st.params.get(name, default) for st in batch]
+                    if name in ("sent", "at"):
+                        column = [None if v is None else ensure_aware(v, name) for v in column]
+                    params[name] = column
+                conn.execute(stmt, params)
 
     @contextlib.contextmanager
     def _single_statements(self) -> Iterator[Session | Connection]:
