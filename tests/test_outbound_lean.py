@@ -310,7 +310,8 @@ def _read_request(conn: socket.socket) -> bool:
             return False
         data += chunk
     head, _, rest = data.partition(b"\r\n\r\n")
-    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0]) if b"content-length" in head.lower() else 0
+    lower = head.lower()
+    length = int(lower.split(b"content-length:")[1].split(b"\r\n")[0]) if b"content-length" in lower else 0
     while len(rest) < length:
         rest += conn.recv(65536)
     return True
