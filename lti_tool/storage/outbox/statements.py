@@ -265,6 +265,11 @@ _SETTLE_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+_ACTIVITY = {p.value: p for p in ActivityProgress}
+_GRADING = {g.value: g for g in GradingProgress}
+_STATUS = {st.value: st for st in OutboxStatus}
+
+
 def item_from_row(row: Row[Any] | Any) -> OutboxItem:
     """Build the domain ``OutboxItem`` from a ``grade_outbox`` row."""
     update = ScoreUpdate(
@@ -282,15 +287,15 @@ def item_from_row(row: Row[Any] | Any) -> OutboxItem:
         user_id=row.user_id,
         score_given=row.score_given,
         score_maximum=row.score_maximum,
-        activity_progress=ActivityProgress(row.activity_progress),
-        grading_progress=GradingProgress(row.grading_progress),
+        activity_progress=_ACTIVITY.get(row.activity_progress) or ActivityProgress(row.activity_progress),
+        grading_progress=_GRADING.get(row.grading_progress) or GradingProgress(row.grading_progress),
         outcome_at=row.outcome_at,
         comment=row.comment,
     )
     return OutboxItem(
         id=row.id,
         update=update,
-        status=OutboxStatus(row.status),
+        status=_STATUS.get(row.status) or OutboxStatus(row.status),
         version=row.version,
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,
