@@ -38,15 +38,26 @@ def _lean_head(url: str, user_agent: str) -> tuple[tuple[str, str, int], str]:
     return (scheme, hostname, port), prefix
 
 
+#: (prefix, headers) -> the checked and encoded head without its length: the worker sends every
+#: score of a line item with the same head (same URL, token and media type).
+_HEADS: dict[tuple[str, tuple[tuple[str, str], ...]], bytes] = {}
+
+
 def _lean_message(prefix: str, headers: dict[str, str], body: bytes, host: _HostName) -> bytes:
     """The whole request: ``prefix`` (from :func:`_lean_head`), ``headers``, length and ``body``."""
-    head = [prefix]
-    for name, value in headers.items():
-        if "\r" in value or "\n" in value or "\r" in name or "\n" in name or ":" in name:
-            raise ConnectionFailed(f"{host}: a request header is not valid")
-        head.append(f"{name}: {value}\r\n")
-    head.append(f"Content-Length: {len(body)}\r\n\r\n")
-    return "".join(head).encode("latin-1") + body
+    key = (prefix, tuple(headers.items()))
+    encoded = _HEADS.get(key)
+    if encoded is None:
+        head = [prefix]
+        for name, value in headers.items():
+            if "\r" in value or "\n" in value or "\r" in name or "\n" in name or ":" in name:
+                raise ConnectionFailed(f"{host}: a request header is not valid")
+            head.append(f"{name}: {value}\r\n")
+        encoded = "".join(head).encode("latin-1")
+        if len(_HEADS) >= 1024:  # bounded: (line item, token) pairs, not scores
+            _HEADS.clear()
+        _HEADS[key] = encoded
+    return b"%sContent-Length: %d\r\n\r\n%s" % (encoded, len(body), body)
 
 
 def _lean_send(
@@ -60,8 +71,8 @@ def _lean_send(
     if conn.sock is None:
         conn.timeout = max(min(connect, total), 0.001)
         conn.connect()  # guarded: resolved, checked, connected to the checked address
+        call.attach(conn.sock)  # under the watchdog while it is armed (a new connection)
     sock: socket.socket = conn.sock
-    call.attach(sock)
     remaining = call.remaining()
     if remaining <= 0:
         raise OutboundTimeout(f"{host} did not answer within {total:g} s")
