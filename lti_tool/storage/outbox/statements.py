@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -19,9 +19,11 @@ from sqlalchemy import (
     column,
     func,
     or_,
+    select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import psycopg as _pg_psycopg  # noqa: F401 (dialect module)
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter
 
@@ -263,6 +265,86 @@ _SETTLE_DEFAULTS: dict[str, dict[str, Any]] = {
     "dead": {"status_code": None, "error": None},
     "release": {"at": None},
 }
+
+
+@functools.cache
+def _claim_sql() -> tuple[str, dict[str, Any], dict[str, int]]:
+    """PostgreSQL: the claim as driver SQL (compiled once), its fixed parameters and the position
+    of each returned column.
+
+    ``UPDATE ... WHERE id IN (SELECT id ... due ... AND platform_key <> ALL(:excluded) ORDER BY
+    next_attempt_at, id LIMIT :limit FOR UPDATE SKIP LOCKED) RETURNING *`` (the same rows as the
+    Core statement ``SqlOutboxStore.claim_due`` builds on SQLite; the exclusion list is one array
+    parameter, so the text never changes). Parameters: now, lease, worker, excluded, limit.
+    """
+    now = _dt("now")
+    due = or_(
+        and_(T.c.status == S.PENDING.value, T.c.next_attempt_at <= now),
+        and_(T.c.status == S.IN_FLIGHT.value, T.c.lease_expires_at <= now),
+    )
+    excluded = bindparam("excluded", type_=postgresql.ARRAY(Text()))
+    pick = (
+        select(T.c.id)
+        .where(due, T.c.platform_key != func.all(excluded))
+        .order_by(T.c.next_attempt_at, T.c.id)
+        .limit(bindparam("limit", type_=Integer()))
+        .with_for_update(skip_locked=True)
+    )
+    stmt = (
+        update(T)
+        .where(T.c.id.in_(pick.scalar_subquery()))
+        .values(status=S.IN_FLIGHT.value, lease_expires_at=_dt("lease"), leased_by=bindparam("worker"), updated_at=now)
+        .returning(*T.c)
+    )
+    compiled = stmt.compile(dialect=postgresql.psycopg.dialect())
+    fixed = {k: v for k, v in compiled.params.items() if v is not None}  # the status literals
+    return str(compiled), fixed, {c.name: i for i, c in enumerate(T.c)}
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def item_from_tuple(row: tuple[Any, ...], at: dict[str, int]) -> OutboxItem:
+    """``item_from_row`` for a plain driver row (column positions ``at``); timestamps made UTC."""
+    return OutboxItem(
+        id=row[at["id"]],
+        update=ScoreUpdate(
+            platform_key=row[at["platform_key"]],
+            line_item_key=row[at["line_item_key"]],
+            line_item=LineItemRef(
+                url=row[at["line_item_url"]],
+                lineitems_url=row[at["lineitems_url"]],
+                resource_link_id=row[at["resource_link_id"]],
+                tag=row[at["tag"]],
+                label=row[at["label"]],
+                score_maximum=row[at["line_item_score_maximum"]],
+                resource_id=row[at["resource_id"]],
+            ),
+            user_id=row[at["user_id"]],
+            score_given=row[at["score_given"]],
+            score_maximum=row[at["score_maximum"]],
+            activity_progress=_ACTIVITY.get(row[at["activity_progress"]])
+            or ActivityProgress(row[at["activity_progress"]]),
+            grading_progress=_GRADING.get(row[at["grading_progress"]]) or GradingProgress(row[at["grading_progress"]]),
+            outcome_at=row[at["outcome_at"]],
+            comment=row[at["comment"]],
+        ),
+        status=_STATUS.get(row[at["status"]]) or OutboxStatus(row[at["status"]]),
+        version=row[at["version"]],
+        attempts=row[at["attempts"]],
+        next_attempt_at=_utc(row[at["next_attempt_at"]]),
+        lease_expires_at=_utc(row[at["lease_expires_at"]]),
+        last_status_code=row[at["last_status_code"]],
+        last_error=row[at["last_error"]],
+        delivered_at=_utc(row[at["delivered_at"]]),
+        last_sent_timestamp=_utc(row[at["last_sent_timestamp"]]),
+        grade_delivered=bool(row[at["grade_delivered"]]),
+        created_at=_utc(row[at["created_at"]]),
+        updated_at=_utc(row[at["updated_at"]]),
+    )
 
 
 _ACTIVITY = {p.value: p for p in ActivityProgress}
