@@ -132,11 +132,32 @@ class Worker:
                 state["completions"] += 1
                 cond.notify_all()
 
-        def run(item: OutboxItem) -> None:
+        def next_of(platform_key: str) -> OutboxItem | None:
+            """The platform's next queued item for the thread that just finished one of its
+            requests (the slot stays taken: no hand-off through the dispatcher), or None."""
+            queue = queues.get(platform_key)
+            if not queue or self.stop_event.is_set() or not self.breakers.allow(platform_key):
+                return None
             try:
-                self._process(item, stats)
-            finally:
-                on_done(item.update.platform_key)
+                item = queue.popleft()
+            except IndexError:  # the dispatcher took the last one meanwhile
+                self.breakers.cancel(platform_key)
+                return None
+            with cond:
+                state["completions"] += 1
+            return item
+
+        def run(item: OutboxItem | None) -> None:
+            while item is not None:
+                platform_key = item.update.platform_key
+                following = None
+                try:
+                    self._process(item, stats)
+                    following = next_of(platform_key)
+                finally:
+                    if following is None:
+                        on_done(platform_key)
+                item = following
 
         # The delivery threads: started as the number in flight grows (at most global_concurrency),
         # each takes items from one C-level queue (no future or work-item object per score).
@@ -222,7 +243,11 @@ class Worker:
                         if mode is BreakerMode.OPEN:
                             self._release_queue(platform_key, queue, stats)
                         break  # half-open: wait for the probe's verdict
-                    item = queue.popleft()
+                    try:
+                        item = queue.popleft()
+                    except IndexError:  # a delivery thread took the last one meanwhile
+                        self.breakers.cancel(platform_key)
+                        break
                     with cond:
                         inflight[platform_key] += 1
                         state["total"] += 1
@@ -243,14 +268,20 @@ class Worker:
         not_before = self.breakers.not_before(platform_key)
         now = self._clock()
         while queue:
-            item = queue.popleft()
+            try:
+                item = queue.popleft()
+            except IndexError:  # a delivery thread took the last one meanwhile
+                break
             self._settle(item, _Action(kind=Settlement.RELEASED, at=not_before), now, stats)
 
     def _release_all(self, queues: dict[str, deque[OutboxItem]], stats: RunStats) -> None:
         now = self._clock()
-        for queue in queues.values():
+        for queue in list(queues.values()):
             while queue:
-                item = queue.popleft()
+                try:
+                    item = queue.popleft()
+                except IndexError:  # a delivery thread took the last one meanwhile
+                    break
                 self._settle(item, _Action(kind=Settlement.RELEASED, at=now), now, stats)
 
     # -- one item ---------------------------------------------------------------------------
