@@ -182,6 +182,12 @@ class OutboundClient(requests.Session):
         a per-URL prefix, and the answer is read as plain HTTP/1.1 (``Content-Length``, chunked
         or until close; 1xx skipped). Redirects are NOT followed: a 3xx comes back as is.
 
+        A new connection is opened under the watchdog; on a reused one every send and read is
+        bounded by the time left before the deadline instead. A reused connection that the server
+        closed while it was idle (no byte of an answer came back) is replaced and the request sent
+        once more, on the new connection only (a score POST is idempotent: the LMS keeps the
+        latest score by timestamp); a fresh connection's failure is never retried here.
+
         Args:
             url: absolute http(s) URL.
             body: the request body, already serialised.
