@@ -383,7 +383,9 @@ def main() -> int:
             print(
                 f"  {r['store']:<10} x{r['workers']} worker(s): {r['wall_seconds']:.1f} s, "
                 f"{r['throughput_per_s']:.0f} scores/s, delivered {r['delivered']}/{args.n}, worker CPU {cpu:.1f} s "
-                f"= {per_score:.3f} ms/score (target <= 0.25), "
+                f"= {per_score:.3f} ms/score (target <= 0.25; user "
+                f"{1000 * sum(w['cpu_user_seconds'] for w in r['per_worker']) / max(r['delivered'], 1):.3f} + system "
+                f"{1000 * sum(w['cpu_system_seconds'] for w in r['per_worker']) / max(r['delivered'], 1):.3f}), "
                 f"speed-up {r['speedup_vs_sequential']:.0f}x, target <= {target:.0f} s "
                 f"{'met' if r['target_met_30s'] else 'MISSED'} (enqueue {r['enqueue_seconds_500_per_tx']:.1f} s){ratio}"
             )

@@ -164,6 +164,16 @@ class GradeOutboxListener:
 # -- ports over the app's storage ----------------------------------------------------------------
 
 
+def _loading(locks: dict[str, threading.Lock], guard: threading.Lock, key: str) -> threading.Lock:
+    """The lock under which ``key``'s cache entry is (re)loaded: when it expires, the threads
+    that miss together wait for one database read instead of each making their own."""
+    with guard:
+        lock = locks.get(key)
+        if lock is None:
+            lock = locks[key] = threading.Lock()
+    return lock
+
+
 class SqlPlatformDirectory:
     """``sync.ports.PlatformDirectory`` over the ``platforms`` table (cached for ``ttl_seconds``)."""
 
@@ -175,6 +185,7 @@ class SqlPlatformDirectory:
         self._monotonic = monotonic
         self._cache: dict[str, tuple[float, PlatformEndpoints]] = {}
         self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
 
     def get_platform(self, platform_key: str) -> PlatformEndpoints:
         """See ``sync.ports.PlatformDirectory.get_platform``.
@@ -183,10 +194,16 @@ class SqlPlatformDirectory:
             PlatformNotFoundError: unknown key, or the platform is disabled.
         """
         now = self._monotonic()
-        with self._lock:
-            hit = self._cache.get(platform_key)
+        hit = self._cache.get(platform_key)  # one dict read: atomic, no lock needed
         if hit is not None and now - hit[0] < self._ttl:
             return hit[1]
+        with _loading(self._loading, self._lock, platform_key):  # one reader per key, not one per thread
+            hit = self._cache.get(platform_key)
+            if hit is not None and now - hit[0] < self._ttl:
+                return hit[1]
+            return self._load(platform_key, now)
+
+    def _load(self, platform_key: str, now: float) -> PlatformEndpoints:
         if not platform_key.isdigit():
             raise PlatformNotFoundError(f"no platform registered under {platform_key!r}")
         row = platforms.find_platform(self._db, int(platform_key))
@@ -339,13 +356,20 @@ class RegisteredHostsGuard:
         self._cache: dict[str, tuple[float, tuple[str, ...]]] = {}
         self._accepted: dict[tuple[str, str], tuple[str, ...]] = {}
         self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
 
     def _registered(self, platform_key: str) -> tuple[str, ...]:
         now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(platform_key)
+        hit = self._cache.get(platform_key)  # one dict read: atomic, no lock needed
         if hit is not None and now - hit[0] < self._ttl:
             return hit[1]
+        with _loading(self._loading, self._lock, platform_key):  # one reader per key, not one per thread
+            hit = self._cache.get(platform_key)
+            if hit is not None and now - hit[0] < self._ttl:
+                return hit[1]
+            return self._load_registered(platform_key, now)
+
+    def _load_registered(self, platform_key: str, now: float) -> tuple[str, ...]:
         urls: tuple[str, ...] = ()
         if platform_key.isdigit():
             row = platforms.find_platform(self._db, int(platform_key))

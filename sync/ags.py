@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -137,8 +138,12 @@ class AgsClient:
         page_limit: int = 100,
         url_guard: UrlGuard | None = None,
         lean_scores: bool = True,
+        authorization_memo_seconds: float = 1.0,
     ) -> None:
         self._url_guard = url_guard
+        #: (platform key, issuer, client id, token URL, service URL) -> (monotonic until, token)
+        self._auth_memo: dict[tuple[str, str, str, str, str], tuple[float, str]] = {}
+        self._auth_memo_seconds = authorization_memo_seconds
         self._tokens = tokens
         self._session = session or make_session()
         self._timeout = timeout
@@ -157,7 +162,26 @@ class AgsClient:
 
     # -- plumbing ---------------------------------------------------------------------------
     def _authorized(self, platform: PlatformEndpoints, url: str, *, force_refresh: bool) -> str:
-        """The bearer token for a call to ``url``, once the URL guard accepted it (both POST paths)."""
+        """The bearer token for a call to ``url``, once the URL guard accepted it (both POST paths).
+
+        The (guard verdict, token) pair of a platform and URL is remembered for
+        ``authorization_memo_seconds`` (the worker posts every score of a line item to one URL; the
+        guard and the token provider each keep their own, longer, caches behind this). A forced
+        refresh, ``refresh_token`` and a refused URL skip or clear it.
+        """
+        memo_key = (platform.key, platform.issuer, platform.client_id, platform.token_url, url)
+        if not force_refresh:
+            hit = self._auth_memo.get(memo_key)
+            if hit is not None and time.monotonic() < hit[0]:
+                return hit[1]
+        token = self._authorized_now(platform, url, force_refresh=force_refresh)
+        if self._auth_memo_seconds > 0:
+            if len(self._auth_memo) >= 4096:  # bounded: line items, not scores
+                self._auth_memo.clear()
+            self._auth_memo[memo_key] = (time.monotonic() + self._auth_memo_seconds, token)
+        return token
+
+    def _authorized_now(self, platform: PlatformEndpoints, url: str, *, force_refresh: bool) -> str:
         if self._url_guard is not None:
             try:
                 self._url_guard(platform, url)
@@ -236,7 +260,9 @@ class AgsClient:
 
     def refresh_token(self, platform: PlatformEndpoints) -> None:
         """Force a new access token for ``platform`` (after a 401)."""
+        self._auth_memo.clear()  # rare: every remembered token is asked for again
         self._tokens.get_token(platform, self._scopes, force_refresh=True)
+        self._auth_memo.clear()
 
     # -- scores -----------------------------------------------------------------------------
     def post_score(

@@ -113,6 +113,9 @@ class Breakers:
 
     def allow(self, platform_key: str) -> bool:
         """Take permission for one call to ``platform_key``."""
+        state = self._states.get(platform_key)  # one dict read: atomic
+        if state is None or state.mode is BreakerMode.CLOSED:
+            return True  # closed: allowed, nothing changes (no lock, no clock)
         with self._lock:
             ok, new = allow(self._states.get(platform_key, BreakerState()), self._clock())
             self._states[platform_key] = new
@@ -120,6 +123,11 @@ class Breakers:
 
     def success(self, platform_key: str) -> None:
         """Record a successful call."""
+        state = self._states.get(platform_key)  # one dict read: atomic
+        if state is None or (
+            state.mode is BreakerMode.CLOSED and not state.consecutive_failures and not state.probe_in_flight
+        ):
+            return  # already what a success leaves behind
         with self._lock:
             self._states[platform_key] = record_success(
                 self._states.get(platform_key, BreakerState())

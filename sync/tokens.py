@@ -223,17 +223,23 @@ class LocalTokenMemo:
         self._monotonic = monotonic
         self._memo: dict[tuple[str, str, str], tuple[float, CachedToken | None]] = {}
         self._lock = threading.Lock()
+        self._loading: dict[tuple[str, str, str], threading.Lock] = {}
 
     def get(self, key: tuple[str, str, str]) -> CachedToken | None:
         """See ``TokenCache.get``."""
         now = self._monotonic()
-        with self._lock:
-            hit = self._memo.get(key)
+        hit = self._memo.get(key)  # one dict read: atomic, no lock needed
         if hit is not None and now - hit[0] < self._ttl:
             return hit[1]
-        token = self._shared.get(key)
         with self._lock:
-            self._memo[key] = (now, token)
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:  # the threads that miss together wait for one read of the shared cache
+            hit = self._memo.get(key)
+            if hit is not None and now - hit[0] < self._ttl:
+                return hit[1]
+            token = self._shared.get(key)
+            with self._lock:
+                self._memo[key] = (now, token)
         return token
 
     def put(self, key: tuple[str, str, str], token: CachedToken) -> None:

@@ -294,3 +294,132 @@ def test_a_redirected_score_goes_through_requests_and_its_checks():
             ags.post_score(platform, f"http://127.0.0.1:{server.port}/li", {"userId": "1"})
         assert err.value.kind == "refused_address"
         assert server.accepted == 2  # the lean POST, then the same POST through requests
+
+
+# -- stale keep-alive connections ---------------------------------------------------------------
+
+OK_REPLY = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+
+
+def _read_request(conn: socket.socket) -> bool:
+    """Read one request head (and its body) from ``conn``; False when the client closed."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return False
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lower = head.lower()
+    length = int(lower.split(b"content-length:")[1].split(b"\r\n")[0]) if b"content-length" in lower else 0
+    while len(rest) < length:
+        rest += conn.recv(65536)
+    return True
+
+
+def idle_closing(*, reset: bool = False, idle: float = 0.1) -> Callable[[RawServer], Callable[[socket.socket], None]]:
+    """Answers the first request, keeps the connection alive (no ``Connection: close``), then
+    closes it silently after ``idle`` seconds without a request (``reset``: with an RST)."""
+
+    def make(server: RawServer) -> Callable[[socket.socket], None]:
+        def handle(conn: socket.socket) -> None:
+            server.send(conn, OK_REPLY)
+            time.sleep(idle)
+            if reset:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+
+        return handle
+
+    return make
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["fin", "rst"])
+def test_a_pooled_connection_the_server_closed_while_idle_is_replaced_and_the_post_sent_again(reset):
+    with raw_server(idle_closing(reset=reset)) as server:
+        client = OutboundClient(policy())
+        url = f"http://127.0.0.1:{server.port}/scores"
+        assert post(client, url).status == 200
+        time.sleep(0.4)  # the server closed the idle connection without a word
+        answer = post(client, url)
+        assert answer.status == 200 and answer.body == b"{}"
+        assert server.accepted == 2 and len(server.requests) == 2  # nothing sent twice on one
+        assert post(client, url).status == 200  # the replacement was pooled in turn (and closed)
+
+
+def test_a_connection_closed_as_the_request_arrives_is_resent_once_on_a_new_one():
+    """The race the idle check cannot see: the server closes the reused connection after reading
+    the request, before answering. No byte of an answer came: the POST goes out again, once."""
+    served: list[int] = []
+
+    def make(server: RawServer) -> Callable[[socket.socket], None]:
+        def handle(conn: socket.socket) -> None:
+            served.append(1)
+            server.send(conn, OK_REPLY)
+            if len(served) == 1 and _read_request(conn):
+                return  # read the second request, close without an answer
+            while _read_request(conn):
+                server.send(conn, OK_REPLY)
+
+        return handle
+
+    with raw_server(make) as server:
+        client = OutboundClient(policy())
+        url = f"http://127.0.0.1:{server.port}/scores"
+        assert post(client, url).status == 200
+        assert post(client, url).status == 200
+        assert server.accepted == 2
+
+
+def test_a_new_connection_that_closes_without_answering_is_not_resent():
+    def closing(server: RawServer) -> Callable[[socket.socket], None]:
+        return lambda conn: None  # read the request, close
+
+    with raw_server(closing) as server:
+        client = OutboundClient(policy())
+        with pytest.raises(ConnectionFailed):
+            post(client, f"http://127.0.0.1:{server.port}/scores")
+        assert server.accepted == 1
+
+
+def test_a_reused_connection_that_closes_without_answering_twice_fails_without_a_third_try():
+    def make(server: RawServer) -> Callable[[socket.socket], None]:
+        def handle(conn: socket.socket) -> None:
+            if server.accepted == 1:
+                server.send(conn, OK_REPLY)
+                _read_request(conn)  # the second request: closed unanswered
+
+        return handle  # every later connection: closed unanswered
+
+    with raw_server(make) as server:
+        client = OutboundClient(policy())
+        url = f"http://127.0.0.1:{server.port}/scores"
+        assert post(client, url).status == 200
+        with pytest.raises(ConnectionFailed):
+            post(client, url)
+        assert server.accepted == 2  # one resend on a new connection, not more
+
+
+def test_a_reused_connection_whose_answer_trickles_is_cut_at_the_total_deadline():
+    """On a reused connection the deadline holds through the time left on every read."""
+
+    def make(server: RawServer) -> Callable[[socket.socket], None]:
+        def handle(conn: socket.socket) -> None:
+            server.send(conn, OK_REPLY)
+            if not _read_request(conn):
+                return
+            server.send(conn, b"HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n")
+            for _ in range(200):
+                server.send(conn, b" ")
+                time.sleep(0.05)
+
+        return handle
+
+    with raw_server(make) as server:
+        client = OutboundClient(policy())
+        url = f"http://127.0.0.1:{server.port}/scores"
+        assert post(client, url).status == 200
+        started = time.monotonic()
+        with pytest.raises(OutboundTimeout):
+            post(client, url)
+        assert 0.45 <= time.monotonic() - started < 2.0
+        assert server.accepted == 1  # a slow answer is not a stale connection: never resent

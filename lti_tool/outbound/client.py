@@ -31,6 +31,7 @@ import http.client
 import logging
 import time
 from collections.abc import Callable
+from queue import Empty
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,7 +41,15 @@ from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool
 
 from lti_tool.outbound.guard import _WATCHDOG, _active_call, _Call, _current, _GuardedAdapter
-from lti_tool.outbound.lean import RawAnswer, _HostName, _lean_head, _lean_message, _lean_send, _read_answer
+from lti_tool.outbound.lean import (
+    RawAnswer,
+    StaleConnection,
+    _HostName,
+    _lean_head,
+    _lean_message,
+    _lean_send,
+    _read_answer,
+)
 from lti_tool.outbound.policy import (
     USER_AGENT,
     AddressRefused,
@@ -173,6 +182,12 @@ class OutboundClient(requests.Session):
         a per-URL prefix, and the answer is read as plain HTTP/1.1 (``Content-Length``, chunked
         or until close; 1xx skipped). Redirects are NOT followed: a 3xx comes back as is.
 
+        A new connection is opened under the watchdog; on a reused one every send and read is
+        bounded by the time left before the deadline instead. A reused connection that the server
+        closed while it was idle (no byte of an answer came back) is replaced and the request sent
+        once more, on the new connection only (a score POST is idempotent: the LMS keeps the
+        latest score by timestamp); a fresh connection's failure is never retried here.
+
         Args:
             url: absolute http(s) URL.
             body: the request body, already serialised.
@@ -191,16 +206,33 @@ class OutboundClient(requests.Session):
         connect, read = _split_timeout(timeout, policy)
         previous = _active_call()
         _current.call = call
-        handle = _WATCHDOG.arm(call)
+        handle: int | None = None
         pool: Any = None
         conn: Any = None
         reusable = False
         try:
             pool, prefix = self._lean_target(url)
             message = _lean_message(prefix, headers, body, host)
-            conn = pool._get_conn()
-            sock = _lean_send(conn, message, call, (connect, read), total, host)
-            answer, reusable = _read_answer(sock, policy.max_response_bytes, call, host)
+            conn = _checkout(pool)
+            for _ in range(2):
+                reused = conn.sock is not None
+                if not reused and handle is None:
+                    # Connecting (name resolution, TCP, TLS) runs under the watchdog; on a reused
+                    # connection every send and read is bounded by the time left instead.
+                    handle = _WATCHDOG.arm(call)
+                try:
+                    sock = _lean_send(conn, message, call, (connect, read), total, host)
+                    answer, reusable = _read_answer(
+                        sock, policy.max_response_bytes, call, host, read_timeout=read, reused=reused
+                    )
+                except (StaleConnection, BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+                    if not reused or call.expired:
+                        raise
+                    # The server closed the idle connection (keep-alive timeout) and answered
+                    # nothing: send again, once, on a new connection (a Score POST is idempotent).
+                    conn.close()
+                    continue
+                break
             if call.expired:
                 reusable = False
                 raise OutboundTimeout(f"{host} did not answer within {total:g} s")
@@ -211,7 +243,9 @@ class OutboundClient(requests.Session):
             raise
         except (urllib3.exceptions.TimeoutError, TimeoutError):
             raise OutboundTimeout(f"{host} did not answer within {total:g} s") from None
-        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError, ValueError) as exc:
+        except (
+            urllib3.exceptions.HTTPError, http.client.HTTPException, OSError, ValueError, StaleConnection
+        ) as exc:
             if call.expired:
                 raise OutboundTimeout(f"{host} did not answer within {total:g} s") from None
             cause = _outbound_cause(exc)
@@ -221,7 +255,8 @@ class OutboundClient(requests.Session):
                 raise ConnectionFailed(f"{host}: not a usable URL") from None
             raise ConnectionFailed(f"could not connect to {host}") from None
         finally:
-            _WATCHDOG.cancel(handle)
+            if handle is not None:
+                _WATCHDOG.cancel(handle)
             _current.call = previous
             if conn is not None:
                 if not reusable:
@@ -255,6 +290,23 @@ class OutboundClient(requests.Session):
         pool = adapter.get_connection_with_tls_context(probe, self.verify, None, self.cert)
         adapter.cert_verify(pool, url, self.verify, self.cert)
         return pool
+
+
+def _checkout(pool: HTTPConnectionPool) -> Any:
+    """A connection of ``pool`` (the most recently returned one first) or a new unconnected one.
+
+    Unlike urllib3's ``_get_conn`` this does not poll the socket for a close first (a syscall
+    per score): a connection the server closed while idle is found when it fails before any byte
+    of the answer, and the request is then sent again on a new one (``post_bytes``).
+    """
+    queue = pool.pool
+    if queue is None:
+        raise urllib3.exceptions.ClosedPoolError(pool, "Pool is closed.")
+    try:
+        conn = queue.get(block=False)
+    except Empty:
+        conn = None
+    return conn or pool._new_conn()
 
 
 def _split_timeout(value: Any, policy: OutboundPolicy) -> tuple[float, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import time
 import zlib
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,34 +38,53 @@ def _lean_head(url: str, user_agent: str) -> tuple[tuple[str, str, int], str]:
     return (scheme, hostname, port), prefix
 
 
+#: (prefix, headers) -> the checked and encoded head without its length: the worker sends every
+#: score of a line item with the same head (same URL, token and media type).
+_HEADS: dict[tuple[str, tuple[tuple[str, str], ...]], bytes] = {}
+
+
 def _lean_message(prefix: str, headers: dict[str, str], body: bytes, host: _HostName) -> bytes:
     """The whole request: ``prefix`` (from :func:`_lean_head`), ``headers``, length and ``body``."""
-    head = [prefix]
-    for name, value in headers.items():
-        if "\r" in value or "\n" in value or "\r" in name or "\n" in name or ":" in name:
-            raise ConnectionFailed(f"{host}: a request header is not valid")
-        head.append(f"{name}: {value}\r\n")
-    head.append(f"Content-Length: {len(body)}\r\n\r\n")
-    return "".join(head).encode("latin-1") + body
+    key = (prefix, tuple(headers.items()))
+    encoded = _HEADS.get(key)
+    if encoded is None:
+        head = [prefix]
+        for name, value in headers.items():
+            if "\r" in value or "\n" in value or "\r" in name or "\n" in name or ":" in name:
+                raise ConnectionFailed(f"{host}: a request header is not valid")
+            head.append(f"{name}: {value}\r\n")
+        encoded = "".join(head).encode("latin-1")
+        if len(_HEADS) >= 1024:  # bounded: (line item, token) pairs, not scores
+            _HEADS.clear()
+        _HEADS[key] = encoded
+    return b"%sContent-Length: %d\r\n\r\n%s" % (encoded, len(body), body)
 
 
 def _lean_send(
     conn: Any, message: bytes, call: _Call, timeouts: tuple[float, float], total: float, host: _HostName
 ) -> socket.socket:
     """Connect ``conn`` if it has no socket (guarded: resolved, checked, connected to the checked
-    address), put its socket under the call's deadline and send ``message``; the socket."""
+    address), put its socket under the call's deadline and send ``message``; the socket.
+
+    ``sendall`` with a timeout is bounded in total (not per chunk), by the time left."""
     connect, read = timeouts
     if conn.sock is None:
         conn.timeout = max(min(connect, total), 0.001)
         conn.connect()  # guarded: resolved, checked, connected to the checked address
+        call.attach(conn.sock)  # under the watchdog while it is armed (a new connection)
     sock: socket.socket = conn.sock
-    call.attach(sock)
     remaining = call.remaining()
     if remaining <= 0:
         raise OutboundTimeout(f"{host} did not answer within {total:g} s")
     sock.settimeout(max(min(read, remaining), 0.001))
     sock.sendall(message)
     return sock
+
+
+class StaleConnection(Exception):
+    """A reused keep-alive connection failed before any byte of the answer arrived: the server
+    had closed it while it was idle (its keep-alive timeout). Nothing was answered, so the
+    request may be sent again on a new connection."""
 
 
 class RawAnswer:
@@ -100,18 +120,27 @@ _MAX_HEADERS = 100
 
 
 class _Reader:
-    """Buffered reads from one socket."""
+    """Buffered reads from one socket, each ``recv`` bounded by the read timeout AND the time
+    left before the call's deadline (so the total deadline holds without the watchdog)."""
 
-    __slots__ = ("buf", "sock")
+    __slots__ = ("buf", "call", "read_timeout", "received", "sock")
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, call: _Call, read_timeout: float) -> None:
         self.sock = sock
+        self.call = call
+        self.read_timeout = read_timeout
         self.buf = b""
+        self.received = 0
 
     def fill(self) -> bool:
+        remaining = self.call.deadline - time.monotonic()
+        if remaining <= 0 or self.call.expired:
+            raise TimeoutError("deadline")
+        self.sock.settimeout(min(self.read_timeout, remaining))
         data = self.sock.recv(65536)
         if not data:
             return False
+        self.received += len(data)
         self.buf += data
         return True
 
@@ -134,9 +163,21 @@ class _Reader:
         return found
 
 
-def _read_answer(sock: socket.socket, limit: int, call: _Call, host: _HostName) -> tuple[RawAnswer, bool]:
-    """Read one HTTP/1.x answer (1xx skipped); returns it and whether the connection may be reused."""
-    reader = _Reader(sock)
+def _read_answer(
+    sock: socket.socket, limit: int, call: _Call, host: _HostName, *, read_timeout: float, reused: bool = False
+) -> tuple[RawAnswer, bool]:
+    """Read one HTTP/1.x answer (1xx skipped); returns it and whether the connection may be reused.
+
+    Raises:
+        StaleConnection: ``reused`` and the connection ended (closed or reset) before any byte.
+    """
+    reader = _Reader(sock, call, read_timeout)
+    if reused:
+        try:
+            if not reader.fill():
+                raise StaleConnection("closed before answering")
+        except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError) as exc:
+            raise StaleConnection("reset before answering") from exc
     while True:
         head = reader.until(b"\r\n\r\n", _MAX_HEAD)
         lines = head.decode("latin-1").split("\r\n")

@@ -25,8 +25,8 @@ import time
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from queue import SimpleQueue
 
 from sync.ags import AgsClient, HttpAnswer
 from sync.breaker import BreakerMode, Breakers
@@ -85,6 +85,7 @@ class Worker:
         self._settle_many: Callable[..., None] | None = (
             settle_many if callable(settle_many) and self.config.settle_batch_size > 1 else None
         )
+        self._max_future_skew = timedelta(seconds=self.config.max_future_skew_seconds)
         self._pending: list[tuple[OutboxItem, _Action]] = []
         self._pending_since = 0.0
         self._pending_lock = threading.Lock()
@@ -131,32 +132,68 @@ class Worker:
                 state["completions"] += 1
                 cond.notify_all()
 
-        def run(item: OutboxItem) -> None:
+        def next_of(platform_key: str) -> OutboxItem | None:
+            """The platform's next queued item for the thread that just finished one of its
+            requests (the slot stays taken: no hand-off through the dispatcher), or None."""
+            queue = queues.get(platform_key)
+            if not queue or self.stop_event.is_set() or not self.breakers.allow(platform_key):
+                return None
             try:
-                self._process(item, stats)
-            finally:
-                on_done(item.update.platform_key)
+                item = queue.popleft()
+            except IndexError:  # the dispatcher took the last one meanwhile
+                self.breakers.cancel(platform_key)
+                return None
+            with cond:
+                state["completions"] += 1
+            return item
+
+        def run(item: OutboxItem | None) -> None:
+            while item is not None:
+                platform_key = item.update.platform_key
+                following = None
+                try:
+                    self._process(item, stats)
+                    following = next_of(platform_key)
+                finally:
+                    if following is None:
+                        on_done(platform_key)
+                item = following
+
+        # The delivery threads: started as the number in flight grows (at most global_concurrency),
+        # each takes items from one C-level queue (no future or work-item object per score).
+        work: SimpleQueue[OutboxItem | None] = SimpleQueue()
+        threads: list[threading.Thread] = []
+
+        def serve() -> None:
+            while (item := work.get()) is not None:
+                run(item)
+
+        def submit(item: OutboxItem) -> None:
+            work.put(item)
+            if len(threads) < min(state["total"], cfg.global_concurrency):
+                thread = threading.Thread(target=serve, name=f"cbsi-sync_{len(threads)}", daemon=True)
+                thread.start()
+                threads.append(thread)
 
         low_water = max_backlog // 2
         try:
-            with ThreadPoolExecutor(
-                max_workers=cfg.global_concurrency, thread_name_prefix="cbsi-sync"
-            ) as pool:
-                self._loop(
-                    pool, queues, inflight, cond, state, run, stats, max_backlog, low_water, max_platform_backlog
-                )
-                # leaving the with-block waits for in-flight requests (graceful stop)
+            self._loop(
+                submit, queues, inflight, cond, state, stats, max_backlog, low_water, max_platform_backlog
+            )
         finally:
+            for _ in threads:
+                work.put(None)
+            for thread in threads:  # in-flight requests finish (graceful stop)
+                thread.join()
             self._flush(stats, force=True)
 
     def _loop(
         self,
-        pool: ThreadPoolExecutor,
+        submit: Callable[[OutboxItem], None],
         queues: dict[str, deque[OutboxItem]],
         inflight: dict[str, int],
         cond: threading.Condition,
         state: dict[str, int],
-        run: Callable[[OutboxItem], None],
         stats: RunStats,
         max_backlog: int,
         low_water: int,
@@ -206,11 +243,15 @@ class Worker:
                         if mode is BreakerMode.OPEN:
                             self._release_queue(platform_key, queue, stats)
                         break  # half-open: wait for the probe's verdict
-                    item = queue.popleft()
+                    try:
+                        item = queue.popleft()
+                    except IndexError:  # a delivery thread took the last one meanwhile
+                        self.breakers.cancel(platform_key)
+                        break
                     with cond:
                         inflight[platform_key] += 1
                         state["total"] += 1
-                    pool.submit(run, item)
+                    submit(item)
             backlog = sum(len(q) for q in queues.values())
             with cond:
                 idle = exhausted and state["total"] == 0 and backlog == 0
@@ -227,19 +268,25 @@ class Worker:
         not_before = self.breakers.not_before(platform_key)
         now = self._clock()
         while queue:
-            item = queue.popleft()
+            try:
+                item = queue.popleft()
+            except IndexError:  # a delivery thread took the last one meanwhile
+                break
             self._settle(item, _Action(kind=Settlement.RELEASED, at=not_before), now, stats)
 
     def _release_all(self, queues: dict[str, deque[OutboxItem]], stats: RunStats) -> None:
         now = self._clock()
-        for queue in queues.values():
+        for queue in list(queues.values()):
             while queue:
-                item = queue.popleft()
+                try:
+                    item = queue.popleft()
+                except IndexError:  # a delivery thread took the last one meanwhile
+                    break
                 self._settle(item, _Action(kind=Settlement.RELEASED, at=now), now, stats)
 
     # -- one item ---------------------------------------------------------------------------
     def _process(self, item: OutboxItem, stats: RunStats) -> None:
-        action = _Action(kind=Settlement.RETRY, message="internal error before delivery")
+        action: _Action | None = None
         platform_key = item.update.platform_key
         called = False
         try:
@@ -261,6 +308,8 @@ class Worker:
         finally:
             if not called:
                 self.breakers.cancel(platform_key)
+            if action is None:  # not even the policy could decide (a BaseException)
+                action = _Action(kind=Settlement.RETRY, message="internal error before delivery")
             self._settle(item, action, self._clock(), stats)
 
     def _deliver(self, item: OutboxItem, stats: RunStats) -> tuple[_Action, bool]:
@@ -278,7 +327,7 @@ class Worker:
                 return _Action(kind=Settlement.SUPERSEDED, message=reason), False
 
         send_ts = next_score_timestamp(upd.outcome_at, item.last_sent_timestamp)
-        if send_ts > now + timedelta(seconds=self.config.max_future_skew_seconds):
+        if send_ts > now + self._max_future_skew:
             return _Action(kind=Settlement.RELEASED, at=send_ts), False
 
         result = self._attempt(item, platform, send_ts, stats, refreshed=False)

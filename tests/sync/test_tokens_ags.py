@@ -10,7 +10,7 @@ import pytest
 import requests
 from sync_harness import StaticSigning, endpoints
 
-from sync.ags import AgsClient
+from sync.ags import AgsClient, ServiceUrlRefusedError
 from sync.errors import (
     AgsHttpError,
     AgsTransportError,
@@ -348,3 +348,47 @@ def test_results_read_the_way_moodle_45_serves_them(make_platform, signing):
     assert [r["resultScore"] for r in sorted(results, key=lambda r: r["userId"])] == [1.0, 2.0, 3.0, 4.0, 5.0]
     assert all("limit" not in q for q in fake.results_queries[1:])
     assert [q.get("offset") for q in fake.results_queries[-3:]] == [None, "2", "4"]
+
+
+def test_guard_and_token_are_asked_once_per_memo_period_and_again_after_a_refresh():
+    """The AGS client remembers (URL accepted, token) per platform and URL for a moment: not a
+    guard call and a token lookup per score; a 401 refresh and a refused URL are never remembered."""
+
+    class Tokens:
+        def __init__(self) -> None:
+            self.calls: list[bool] = []
+            self.current = "t1"
+
+        def get_token(self, platform: PlatformEndpoints, scopes: object, *, force_refresh: bool = False) -> str:
+            self.calls.append(force_refresh)
+            if force_refresh:
+                self.current = "t2"
+            return self.current
+
+    guarded: list[str] = []
+
+    def guard(platform: PlatformEndpoints, url: str) -> None:
+        guarded.append(url)
+        if "evil" in url:
+            raise ValueError("not a registered host")
+
+    tokens = Tokens()
+    client = AgsClient(tokens, url_guard=guard, authorization_memo_seconds=60)  # type: ignore[arg-type]
+    p = PlatformEndpoints(key="p1", issuer="https://p1.example", client_id="c", token_url="https://p1.example/t")
+    for _ in range(5):
+        assert client._authorized(p, "https://lms/li/scores", force_refresh=False) == "t1"
+    assert tokens.calls == [False] and guarded == ["https://lms/li/scores"]
+    client.refresh_token(p)
+    assert client._authorized(p, "https://lms/li/scores", force_refresh=False) == "t2"
+    assert tokens.calls == [False, True, False]
+    for _ in range(2):
+        with pytest.raises(ServiceUrlRefusedError):
+            client._authorized(p, "https://evil/li/scores", force_refresh=False)
+    assert guarded.count("https://evil/li/scores") == 2
+    other = PlatformEndpoints(key="p2", issuer="https://p2.example", client_id="c", token_url="https://p2.example/t")
+    assert client._authorized(other, "https://lms/li/scores", force_refresh=False) == "t2"
+    assert len(tokens.calls) == 4  # another platform: asked for its own
+    no_memo = AgsClient(tokens, url_guard=guard, authorization_memo_seconds=0)  # type: ignore[arg-type]
+    for _ in range(3):
+        no_memo._authorized(p, "https://lms/li/scores", force_refresh=False)
+    assert len(tokens.calls) == 7

@@ -3,6 +3,8 @@ batches, the shared token cache is not read before every score — and nothing i
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -130,3 +132,31 @@ def test_local_token_memo_reads_the_shared_cache_once_per_ttl() -> None:
     assert memo.get(key) == other  # seen within the ttl
     memo.invalidate(key)
     assert shared.get(key) is None and memo.get(key) is None
+
+
+def test_local_token_memo_threads_that_miss_together_read_the_shared_cache_once() -> None:
+    """At start (and when the memo expires) every delivery thread of a platform misses at once:
+    one of them reads the shared cache (a database round trip in production), the others wait."""
+    gate = threading.Event()
+
+    class SlowCache(CountingCache):
+        def get(self, key: tuple[str, str, str]) -> CachedToken | None:
+            gate.wait(2)
+            return super().get(key)
+
+    shared = SlowCache()
+    key = ("https://lms.example", "client", "scope")
+    shared.put(key, CachedToken(access_token="t1", expires_at=T0))
+    memo = LocalTokenMemo(shared, ttl_seconds=30)
+    seen: list[str | None] = []
+    threads = [
+        threading.Thread(target=lambda: seen.append(getattr(memo.get(key), "access_token", None)))
+        for _ in range(16)
+    ]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    gate.set()
+    for t in threads:
+        t.join(5)
+    assert seen == ["t1"] * 16 and shared.reads == 1

@@ -4,6 +4,8 @@ and the SQLite one-worker lock. Every error code of these modules is exercised h
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -182,3 +184,35 @@ def test_sqlite_worker_lock(tmp_path: Path) -> None:
     second.release()
     assert SqliteWorkerLock.for_database(Database("sqlite://")) is None
     db.dispose()
+
+
+def test_platform_directory_and_url_guard_threads_that_miss_together_read_once(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cold (or expired) cache entry is read from the database once, not once per thread."""
+    pid = _platform(services)
+    reads: list[int] = []
+    real = grades.platforms.find_platform
+
+    def counting(db: Any, platform_id: int) -> Any:
+        reads.append(platform_id)
+        time.sleep(0.05)  # long enough for every thread to miss
+        return real(db, platform_id)
+
+    monkeypatch.setattr(grades.platforms, "find_platform", counting)
+    directory = grades.SqlPlatformDirectory(services.db)
+    guard = grades.RegisteredHostsGuard(services.db)
+    found: list[str] = []
+
+    def deliver() -> None:
+        endpoints = directory.get_platform(str(pid))
+        guard(endpoints, "https://moodle.example/mod/lti/services.php/2/lineitems/1/lineitem")
+        found.append(endpoints.issuer)
+
+    threads = [threading.Thread(target=deliver) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert found == ["https://moodle.example"] * 12
+    assert reads == [pid, pid]  # one read for the directory, one for the guard

@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, Row, Text, and_, bindparam, case, func, or_, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Integer,
+    Row,
+    Text,
+    and_,
+    bindparam,
+    case,
+    column,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import psycopg as _pg_psycopg  # noqa: F401 (dialect module)
+from sqlalchemy.sql import visitors
 from sqlalchemy.sql.elements import BindParameter
 
 from lti_tool.storage.models import GradeOutbox, UtcDateTime
@@ -174,6 +191,11 @@ def _settle_one_statement(kind: str) -> Any:
     version. Same effect as ``_settle_statements``' applied-else-moved pair, without needing the
     first statement's row count.
     """
+    return update(T).where(T.c.id == bindparam("item_id")).values(**_settle_case_values(kind))
+
+
+def _settle_case_values(kind: str) -> dict[str, Any]:
+    """The SET clause of :func:`_settle_one_statement` (column name -> CASE expression)."""
     current, always = _settle_values(kind)
     in_flight = T.c.status == S.IN_FLIGHT.value
     matches = and_(T.c.version == bindparam("expected_version"), in_flight)
@@ -191,7 +213,48 @@ def _settle_one_statement(kind: str) -> Any:
         column = T.c[name]
         requeued = moved.get(name, column)
         values[name] = case((matches, value), (in_flight, requeued), else_=column)
-    return update(T).where(T.c.id == bindparam("item_id")).values(**values)
+    return values
+
+
+#: Type of each per-row parameter of a settle (the columns of the batched statement's ``unnest``).
+_SETTLE_PARAM_TYPES: dict[str, Any] = {
+    "item_id": BigInteger(),
+    "expected_version": Integer(),
+    "sent": DateTime(timezone=True),
+    "graded": Boolean(),
+    "status_code": Integer(),
+    "error": Text(),
+    "at": DateTime(timezone=True),
+}
+
+
+@functools.cache
+def _settle_batch_statement(kind: str) -> tuple[Any, tuple[str, ...]]:
+    """PostgreSQL: a whole batch of one settle kind as ONE ``UPDATE ... FROM unnest(arrays)``.
+
+    The same CASE expressions as :func:`_settle_one_statement`, with every per-row parameter
+    read from the row of ``unnest(:item_id, :expected_version, ...)`` that matches the outbox
+    row instead of a bind parameter: one statement and one round trip per batch (``executemany``
+    still sends, and the driver still adapts, one parameter set per row). ``now`` stays a
+    scalar. Parameters: ``now`` and one list per name of the returned tuple, aligned by row.
+    """
+    names = ("item_id", "expected_version", *_SETTLE_DEFAULTS[kind])
+    rows = (
+        func.unnest(*[bindparam(n, type_=postgresql.ARRAY(_SETTLE_PARAM_TYPES[n])) for n in names])
+        .table_valued(*[column(n, _SETTLE_PARAM_TYPES[n]) for n in names])
+        .render_derived(name="v")
+    )
+
+    def from_row(element: Any) -> Any:
+        if isinstance(element, BindParameter) and element.key in names:
+            return rows.c[element.key]
+        return None
+
+    values = {
+        name: visitors.replacement_traverse(value, {}, from_row) for name, value in _settle_case_values(kind).items()
+    }
+    where = T.c.id == rows.c.item_id
+    return update(T).where(where).values(values), names
 
 
 #: Parameters every settle kind's statement binds (absent ones default to NULL / False).
@@ -202,6 +265,91 @@ _SETTLE_DEFAULTS: dict[str, dict[str, Any]] = {
     "dead": {"status_code": None, "error": None},
     "release": {"at": None},
 }
+
+
+@functools.cache
+def _claim_sql() -> tuple[str, dict[str, Any], dict[str, int]]:
+    """PostgreSQL: the claim as driver SQL (compiled once), its fixed parameters and the position
+    of each returned column.
+
+    ``UPDATE ... WHERE id IN (SELECT id ... due ... AND platform_key <> ALL(:excluded) ORDER BY
+    next_attempt_at, id LIMIT :limit FOR UPDATE SKIP LOCKED) RETURNING *`` (the same rows as the
+    Core statement ``SqlOutboxStore.claim_due`` builds on SQLite; the exclusion list is one array
+    parameter, so the text never changes). Parameters: now, lease, worker, excluded, limit.
+    """
+    now = _dt("now")
+    due = or_(
+        and_(T.c.status == S.PENDING.value, T.c.next_attempt_at <= now),
+        and_(T.c.status == S.IN_FLIGHT.value, T.c.lease_expires_at <= now),
+    )
+    excluded = bindparam("excluded", type_=postgresql.ARRAY(Text()))
+    pick = (
+        select(T.c.id)
+        .where(due, T.c.platform_key != func.all(excluded))
+        .order_by(T.c.next_attempt_at, T.c.id)
+        .limit(bindparam("limit", type_=Integer()))
+        .with_for_update(skip_locked=True)
+    )
+    stmt = (
+        update(T)
+        .where(T.c.id.in_(pick.scalar_subquery()))
+        .values(status=S.IN_FLIGHT.value, lease_expires_at=_dt("lease"), leased_by=bindparam("worker"), updated_at=now)
+        .returning(*T.c)
+    )
+    compiled = stmt.compile(dialect=postgresql.psycopg.dialect())
+    fixed = {k: v for k, v in compiled.params.items() if v is not None}  # the status literals
+    return str(compiled), fixed, {c.name: i for i, c in enumerate(T.c)}
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def item_from_tuple(row: tuple[Any, ...], at: dict[str, int]) -> OutboxItem:
+    """``item_from_row`` for a plain driver row (column positions ``at``); timestamps made UTC."""
+    return OutboxItem(
+        id=row[at["id"]],
+        update=ScoreUpdate(
+            platform_key=row[at["platform_key"]],
+            line_item_key=row[at["line_item_key"]],
+            line_item=LineItemRef(
+                url=row[at["line_item_url"]],
+                lineitems_url=row[at["lineitems_url"]],
+                resource_link_id=row[at["resource_link_id"]],
+                tag=row[at["tag"]],
+                label=row[at["label"]],
+                score_maximum=row[at["line_item_score_maximum"]],
+                resource_id=row[at["resource_id"]],
+            ),
+            user_id=row[at["user_id"]],
+            score_given=row[at["score_given"]],
+            score_maximum=row[at["score_maximum"]],
+            activity_progress=_ACTIVITY.get(row[at["activity_progress"]])
+            or ActivityProgress(row[at["activity_progress"]]),
+            grading_progress=_GRADING.get(row[at["grading_progress"]]) or GradingProgress(row[at["grading_progress"]]),
+            outcome_at=row[at["outcome_at"]],
+            comment=row[at["comment"]],
+        ),
+        status=_STATUS.get(row[at["status"]]) or OutboxStatus(row[at["status"]]),
+        version=row[at["version"]],
+        attempts=row[at["attempts"]],
+        next_attempt_at=_utc(row[at["next_attempt_at"]]),
+        lease_expires_at=_utc(row[at["lease_expires_at"]]),
+        last_status_code=row[at["last_status_code"]],
+        last_error=row[at["last_error"]],
+        delivered_at=_utc(row[at["delivered_at"]]),
+        last_sent_timestamp=_utc(row[at["last_sent_timestamp"]]),
+        grade_delivered=bool(row[at["grade_delivered"]]),
+        created_at=_utc(row[at["created_at"]]),
+        updated_at=_utc(row[at["updated_at"]]),
+    )
+
+
+_ACTIVITY = {p.value: p for p in ActivityProgress}
+_GRADING = {g.value: g for g in GradingProgress}
+_STATUS = {st.value: st for st in OutboxStatus}
 
 
 def item_from_row(row: Row[Any] | Any) -> OutboxItem:
@@ -221,15 +369,15 @@ def item_from_row(row: Row[Any] | Any) -> OutboxItem:
         user_id=row.user_id,
         score_given=row.score_given,
         score_maximum=row.score_maximum,
-        activity_progress=ActivityProgress(row.activity_progress),
-        grading_progress=GradingProgress(row.grading_progress),
+        activity_progress=_ACTIVITY.get(row.activity_progress) or ActivityProgress(row.activity_progress),
+        grading_progress=_GRADING.get(row.grading_progress) or GradingProgress(row.grading_progress),
         outcome_at=row.outcome_at,
         comment=row.comment,
     )
     return OutboxItem(
         id=row.id,
         update=update,
-        status=OutboxStatus(row.status),
+        status=_STATUS.get(row.status) or OutboxStatus(row.status),
         version=row.version,
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,

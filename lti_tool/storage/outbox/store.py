@@ -38,11 +38,14 @@ from lti_tool.storage.outbox.statements import (
     _SETTLE_DEFAULTS,
     S,
     T,
+    _claim_sql,
     _payload,
+    _settle_batch_statement,
     _settle_one_statement,
     _settle_statements,
     _upsert_statement,
     item_from_row,
+    item_from_tuple,
 )
 from sync.model import (
     OutboxItem,
@@ -143,6 +146,8 @@ class SqlOutboxStore:
         """
         now = ensure_aware(now, "now")
         lease = now + timedelta(seconds=lease_seconds)
+        if self._pg:
+            return self._claim_pg(limit, lease, now, worker_id, exclude_platforms)
         due = or_(
             and_(T.c.status == S.PENDING.value, T.c.next_attempt_at <= now),
             and_(T.c.status == S.IN_FLIGHT.value, T.c.lease_expires_at <= now),
@@ -162,6 +167,26 @@ class SqlOutboxStore:
         with self._single_statements() as s:
             rows = s.execute(stmt).all()
         items = [item_from_row(r) for r in rows]
+        items.sort(key=lambda it: (it.next_attempt_at, it.id))
+        return items
+
+    def _claim_pg(
+        self, limit: int, lease: datetime, now: datetime, worker_id: str, exclude_platforms: Collection[str]
+    ) -> list[OutboxItem]:
+        """PostgreSQL: the claim compiled once (``_claim_sql``) and run on the driver: the rows
+        come back as plain tuples, read by position (no per-column result processing)."""
+        sql, fixed, columns = _claim_sql()
+        params = {
+            **fixed,
+            "now": now,
+            "lease": lease,
+            "worker": worker_id[:64],
+            "excluded": list(exclude_platforms),
+            "limit": int(limit),
+        }
+        with self._single_statements() as conn:
+            rows = conn.exec_driver_sql(sql, params).fetchall()  # type: ignore[union-attr]
+        items = [item_from_tuple(r, columns) for r in rows]
         items.sort(key=lambda it: (it.next_attempt_at, it.id))
         return items
 
@@ -188,6 +213,9 @@ class SqlOutboxStore:
         if not settlements:
             return
         now = ensure_aware(now, "now")
+        if self._pg:
+            self._settle_batches(settlements, now)
+            return
         by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for st in settlements:
             row = {"item_id": st.item_id, "expected_version": st.version, "now": now}
@@ -198,6 +226,30 @@ class SqlOutboxStore:
             conn = s.connection()
             for kind, rows in by_kind.items():
                 conn.execute(_settle_one_statement(kind), rows)
+
+    def _settle_batches(self, settlements: Sequence[SettleRequest], now: datetime) -> None:
+        """PostgreSQL: one ``UPDATE ... FROM unnest(arrays)`` per kind present, in one transaction
+        (``_settle_batch_statement``): the parameters travel as one array per column."""
+        by_kind: dict[str, list[SettleRequest]] = defaultdict(list)
+        for st in settlements:
+            by_kind[st.kind].append(st)
+        with self._db.session() as s:
+            conn = s.connection()
+            for kind, batch in by_kind.items():
+                stmt, names = _settle_batch_statement(kind)
+                defaults = _SETTLE_DEFAULTS[kind]
+                params: dict[str, Any] = {
+                    "now": now,
+                    "item_id": [st.item_id for st in batch],
+                    "expected_version": [st.version for st in batch],
+                }
+                for name in names[2:]:
+                    default = defaults[name]
+                    column = [st.params.get(name, default) for st in batch]
+                    if name in ("sent", "at"):
+                        column = [None if v is None else ensure_aware(v, name) for v in column]
+                    params[name] = column
+                conn.execute(stmt, params)
 
     @contextlib.contextmanager
     def _single_statements(self) -> Iterator[Session | Connection]:
