@@ -83,9 +83,7 @@ class OutboundClient(requests.Session):
         if self.policy.ca_bundle:
             self.verify = self.policy.ca_bundle
         self.headers["User-Agent"] = USER_AGENT
-        adapter = _GuardedAdapter(
-            pool_connections=self.policy.pool_connections, pool_maxsize=self.policy.pool_maxsize
-        )
+        adapter = _GuardedAdapter(pool_connections=self.policy.pool_connections, pool_maxsize=self.policy.pool_maxsize)
         self.mount("https://", adapter)
         self.mount("http://", adapter)
 
@@ -141,25 +139,17 @@ class OutboundClient(requests.Session):
             if call.expired:
                 raise OutboundTimeout(f"{host} did not answer within {total:g} s")
             return response
-        except OutboundError as exc:
-            if call.expired and not isinstance(exc, OutboundTimeout | AddressRefused):
-                raise OutboundTimeout(f"{host} did not answer within {total:g} s") from None
-            raise
-        except (requests.Timeout, urllib3.exceptions.TimeoutError):
-            raise OutboundTimeout(f"{host} did not answer within {total:g} s") from None
-        except (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
-            if call.expired:
-                raise OutboundTimeout(f"{host} did not answer within {total:g} s") from None
-            cause = _outbound_cause(exc)
-            if cause is not None:
-                raise cause from None
-            if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
-                raise ConnectionFailed(f"{host}: not a usable URL") from None
-            raise ConnectionFailed(f"could not connect to {host}") from None
+        except (
+            OutboundError,
+            requests.RequestException,
+            urllib3.exceptions.HTTPError,
+            http.client.HTTPException,
+            OSError,
+        ) as exc:
+            raise _typed_error(exc, call, host, total) from None
         finally:
             _WATCHDOG.cancel(handle)
             _current.call = previous
-
 
     # -- the lean POST path (issue 16: grade delivery CPU) -----------------------------------
 
@@ -237,23 +227,15 @@ class OutboundClient(requests.Session):
                 reusable = False
                 raise OutboundTimeout(f"{host} did not answer within {total:g} s")
             return answer
-        except OutboundError as exc:
-            if call.expired and not isinstance(exc, OutboundTimeout | AddressRefused):
-                raise OutboundTimeout(f"{host} did not answer within {total:g} s") from None
-            raise
-        except (urllib3.exceptions.TimeoutError, TimeoutError):
-            raise OutboundTimeout(f"{host} did not answer within {total:g} s") from None
         except (
-            urllib3.exceptions.HTTPError, http.client.HTTPException, OSError, ValueError, StaleConnection
+            OutboundError,
+            urllib3.exceptions.HTTPError,
+            http.client.HTTPException,
+            OSError,
+            ValueError,
+            StaleConnection,
         ) as exc:
-            if call.expired:
-                raise OutboundTimeout(f"{host} did not answer within {total:g} s") from None
-            cause = _outbound_cause(exc)
-            if cause is not None:
-                raise cause from None
-            if isinstance(exc, ValueError) and not isinstance(exc, OSError):
-                raise ConnectionFailed(f"{host}: not a usable URL") from None
-            raise ConnectionFailed(f"could not connect to {host}") from None
+            raise _typed_error(exc, call, host, total) from None
         finally:
             if handle is not None:
                 _WATCHDOG.cancel(handle)
@@ -317,6 +299,22 @@ def _split_timeout(value: Any, policy: OutboundPolicy) -> tuple[float, float]:
     if isinstance(value, int | float):
         return min(float(value), policy.connect_timeout_seconds), float(value)
     return policy.connect_timeout_seconds, policy.read_timeout_seconds
+
+
+def _typed_error(exc: BaseException, call: _Call, host: _HostName, total: float) -> BaseException:
+    """The typed error a failed call raises (both send paths): a timeout once the deadline passed,
+    the guard's own error, or a connection failure that tells nothing of the target's ports."""
+    expired = OutboundTimeout(f"{host} did not answer within {total:g} s")
+    if isinstance(exc, OutboundError):
+        return expired if call.expired and not isinstance(exc, OutboundTimeout | AddressRefused) else exc
+    if call.expired or isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError):
+        return expired
+    cause = _outbound_cause(exc)
+    if cause is not None:
+        return cause
+    if isinstance(exc, ValueError) and not isinstance(exc, OSError):  # requests' InvalidURL, MissingSchema too
+        return ConnectionFailed(f"{host}: not a usable URL")
+    return ConnectionFailed(f"could not connect to {host}")
 
 
 def _outbound_cause(exc: BaseException) -> OutboundError | None:
