@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import Row, bindparam, case, func, select, update
+from sqlalchemy import Connection, Row, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from lti_tool.storage.db import Database
@@ -378,23 +378,25 @@ _COMMIT_WRITE = (
 COMMIT_COLUMNS = frozenset(("state", "seq", "outcome", "session_open", "last_commit_id", "updated_at"))
 
 
-def commit_row(s: Session, attempt_id: str, item_id: str) -> Row[Any] | None:
+def commit_row(conn: Connection, attempt_id: str, item_id: str) -> Row[Any] | None:
     """One SCO's state joined with its attempt's status and outcome (the commit's only read).
 
-    A Core statement on the session's connection (same transaction): the ORM's per-statement
-    work (compile state, identity map) buys nothing for a row of plain columns on the hot path.
+    A Core statement on ``conn`` (a session's ``connection()``, or an autocommit connection:
+    ``Database.autocommit``): the ORM's per-statement work (compile state, identity map) buys
+    nothing for a row of plain columns on the hot path.
     """
-    return s.connection().execute(_COMMIT_READ, {"attempt_id": attempt_id, "item_id": item_id}).first()
+    return conn.execute(_COMMIT_READ, {"attempt_id": attempt_id, "item_id": item_id}).first()
 
 
-def write_commit(s: Session, attempt_id: str, item_id: str, read_seq: int, values: Mapping[str, Any]) -> bool:
+def write_commit(conn: Connection, attempt_id: str, item_id: str, read_seq: int, values: Mapping[str, Any]) -> bool:
     """Store a SCO's new state if its ``seq`` is still ``read_seq``; False when another commit won.
 
-    ``values`` holds exactly :data:`COMMIT_COLUMNS`. One prebuilt Core UPDATE on the session's
-    connection (the seq guard is its WHERE clause); no ORM object is loaded or synchronised.
+    ``values`` holds exactly :data:`COMMIT_COLUMNS`. One prebuilt Core UPDATE on ``conn`` (the
+    seq guard is its WHERE clause, so it is safe outside a transaction too); no ORM object is
+    loaded or synchronised.
     """
     params = {**values, "w_attempt_id": attempt_id, "w_item_id": item_id, "read_seq": read_seq}
-    done = s.connection().execute(_COMMIT_WRITE, params)
+    done = conn.execute(_COMMIT_WRITE, params)
     return bool(done.rowcount == 1)
 
 
