@@ -375,6 +375,20 @@ _COMMIT_WRITE = (
         updated_at=bindparam("updated_at", type_=_SCO_STATES.c.updated_at.type),
     )
 )
+# The commit's two statements on PostgreSQL, run on the psycopg connection under the SQLAlchemy one
+# (same connection, same transaction or autocommit): SQLAlchemy's execution of a Core statement
+# (compiled cache, execution context, result wrapping, bind processors) cost about as much CPU as
+# the rest of a commit's SQL; profiled, ~0.2 ms per commit less this way. Same columns, same
+# guard and the same JSON documents as _COMMIT_READ and _COMMIT_WRITE (SQLite keeps those).
+_PG_COMMIT_READ = (
+    "SELECT s.state, s.seq, s.cmi_version, s.session_open, s.last_commit_id, s.outcome, a.status,"
+    " a.outcome AS attempt_outcome FROM sco_states s JOIN attempts a ON a.id = s.attempt_id"
+    " WHERE s.attempt_id = %s AND s.item_id = %s"
+)
+_PG_COMMIT_WRITE = (
+    "UPDATE sco_states SET state = %s, seq = %s, outcome = %s, session_open = %s, last_commit_id = %s,"
+    " updated_at = %s WHERE attempt_id = %s AND item_id = %s AND seq = %s"
+)
 COMMIT_COLUMNS = frozenset(("state", "seq", "outcome", "session_open", "last_commit_id", "updated_at"))
 
 
@@ -385,6 +399,11 @@ def commit_row(conn: Connection, attempt_id: str, item_id: str) -> Row[Any] | No
     ``Database.autocommit``): the ORM's per-statement work (compile state, identity map) buys
     nothing for a row of plain columns on the hot path.
     """
+    if conn.dialect.name == "postgresql":  # on the driver: see _PG_COMMIT_READ
+        from psycopg.rows import namedtuple_row  # the postgres extra: imported where PostgreSQL is used
+
+        with conn.connection.driver_connection.cursor(row_factory=namedtuple_row) as cur:
+            return cur.execute(_PG_COMMIT_READ, (attempt_id, item_id)).fetchone()  # type: ignore[no-any-return]
     return conn.execute(_COMMIT_READ, {"attempt_id": attempt_id, "item_id": item_id}).first()
 
 
@@ -395,6 +414,22 @@ def write_commit(conn: Connection, attempt_id: str, item_id: str, read_seq: int,
     seq guard is its WHERE clause, so it is safe outside a transaction too); no ORM object is
     loaded or synchronised.
     """
+    if conn.dialect.name == "postgresql":
+        from psycopg.types.json import Json
+
+        params = (
+            Json(values["state"]),
+            values["seq"],
+            Json(values["outcome"]),
+            values["session_open"],
+            values["last_commit_id"],
+            values["updated_at"],
+            attempt_id,
+            item_id,
+            read_seq,
+        )
+        with conn.connection.driver_connection.cursor() as cur:
+            return bool(cur.execute(_PG_COMMIT_WRITE, params).rowcount == 1)
     params = {**values, "w_attempt_id": attempt_id, "w_item_id": item_id, "read_seq": read_seq}
     done = conn.execute(_COMMIT_WRITE, params)
     return bool(done.rowcount == 1)
