@@ -169,6 +169,8 @@ def run_gunicorn(app_factory: Callable[[], Any], bind: str | list[str], workers:
     """Serve the WSGI app with gunicorn (threaded workers) on one address or several."""
     from gunicorn.app.base import BaseApplication
 
+    from lti_tool.access_log import ACCESS_LOG_FORMAT, AccessLogger
+
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             self.cfg.set("bind", bind)
@@ -178,7 +180,8 @@ def run_gunicorn(app_factory: Callable[[], Any], bind: str | list[str], workers:
             self.cfg.set("accesslog", "-")
             # path without the query string: registration tokens and the like never reach the log
             # (server.log_format = "json": lti_tool.logging_setup.GunicornAccessJson rewrites it as JSON)
-            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms %({x-request-id}o)s')
+            self.cfg.set("access_log_format", ACCESS_LOG_FORMAT)
+            self.cfg.set("logger_class", AccessLogger)  # the same line, only the atoms it reads
             self.cfg.set("timeout", 60)
             self.cfg.set("graceful_timeout", 30)
 

@@ -112,9 +112,13 @@ def parse_body(body: Mapping[str, Any]) -> CommitBody:
 def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str, Any]) -> CommitReply:
     """Apply one commit from the player (already authenticated for ``attempt_id``).
 
-    The hot path is two statements: one read of the SCO's state joined with its attempt, one
-    conditional UPDATE. Only when the SCO's outcome changed is the attempt rolled up (one more
-    read, one more write, the outcome listeners, and the refreshed menu for the reply).
+    The hot path is two statements, each its own transaction (``Database.autocommit``: on
+    PostgreSQL two round trips, no BEGIN/COMMIT): one read of the SCO's state joined with its
+    attempt, one UPDATE guarded by the ``seq`` read (another commit in between makes it match no
+    row: ``stale_seq``). Only when the commit reaches further (the SCO's graded outcome or
+    objectives changed, the session ended, or an ``adl.data`` store was written) are the UPDATE
+    and everything it entails (sequencing report, attempt rollup, outcome listeners, shared data,
+    the refreshed menu) one transaction.
 
     Raises:
         InvalidCommit: malformed body (nothing stored).
@@ -123,11 +127,12 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
     """
     request = parse_body(body)
     now = utcnow()
-    with services.db.session() as s:
-        row = store.commit_row(s, attempt_id, item_id)
+    with services.db.autocommit() as conn:
+        row = store.commit_row(conn, attempt_id, item_id)
         if row is None:
-            if learners.attempt_by_id(s, attempt_id) is None:
-                raise AttemptNotFound()
+            with services.db.session() as s:
+                if learners.attempt_by_id(s, attempt_id) is None:
+                    raise AttemptNotFound()
             raise ItemNotFound("this part of the course was not started in this attempt; reload the player")
         if row.status != AttemptStatus.ACTIVE:
             raise AttemptClosed()
@@ -153,23 +158,14 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
                 extra={"action": "runtime_values_refused"},
             )
         outcome = done.outcome.to_json() if done.outcome is not None else {}
-        written = store.write_commit(
-            s,
-            attempt_id,
-            item_id,
-            row.seq,
-            {
-                "state": done.state,
-                "seq": request.seq,
-                "outcome": outcome,
-                "session_open": done.session_open,
-                "last_commit_id": request.commit_id,
-                "updated_at": now,
-            },
-        )
-        if not written:
-            raise StaleCommit(request.seq + 1)
-        learner_store.save_shared_data(s, services, attempt_id, done.state, done.stored_elements)
+        values = {
+            "state": done.state,
+            "seq": request.seq,
+            "outcome": outcome,
+            "session_open": done.session_open,
+            "last_commit_id": request.commit_id,
+            "updated_at": now,
+        }
         # Session time moves on every commit; only a change in what is graded or in the SCO's
         # objectives (or the end of a session) is worth the sequencing report and the attempt
         # rollup. An objective written alone can enable the next activity (a post test whose
@@ -183,6 +179,14 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
             attempt_outcome=row.attempt_outcome,
             sequencing_changed=tracked,
         )
+        if not tracked and not learner_store.writes_shared_data(done.stored_elements):
+            if not store.write_commit(conn, attempt_id, item_id, row.seq, values):
+                raise StaleCommit(request.seq + 1)
+            return reply
+    with services.db.session() as s:
+        if not store.write_commit(s.connection(), attempt_id, item_id, row.seq, values):
+            raise StaleCommit(request.seq + 1)
+        learner_store.save_shared_data(s, services, attempt_id, done.state, done.stored_elements)
         if not tracked:
             return reply
         attempt = _track(s, services, attempt_id, item_id, row.cmi_version, done.state, terminated=request.terminate)

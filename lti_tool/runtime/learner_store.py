@@ -136,11 +136,20 @@ def shared_data(
     return tuple(entries)
 
 
+def _store_indices(changed: tuple[str, ...]) -> set[int]:
+    return {int(e.split(".")[2]) for e in changed if e.startswith("adl.data.") and e.endswith(".store")}
+
+
+def writes_shared_data(changed: tuple[str, ...]) -> bool:
+    """True when a commit that stored ``changed`` wrote an ``adl.data`` store (:func:`save_shared_data`)."""
+    return any(e.startswith("adl.data.") and e.endswith(".store") for e in changed)
+
+
 def save_shared_data(
     s: Session, services: Services, attempt_id: str, state: Mapping[str, Any], changed: tuple[str, ...]
 ) -> None:
     """Store the ``adl.data`` stores a commit changed that the SCO may write."""
-    indices = {int(e.split(".")[2]) for e in changed if e.startswith("adl.data.") and e.endswith(".store")}
+    indices = _store_indices(changed)
     if not indices:
         return
     attempt = learners.attempt_by_id(s, attempt_id)

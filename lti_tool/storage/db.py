@@ -15,7 +15,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -127,6 +127,7 @@ class Database:
             event.listen(self.engine, "checkin", _fresh)
             event.listen(self.engine, "checkout", _liveness_check(self.engine.dialect))
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         # SQLite has one writer at a time; its busy handler sleeps and retries, which collapses
         # throughput when threads collide. Units of work in one process take turns instead. The
         # wait is bounded: a unit of work that waits on another thread (an HTTP call answered by
@@ -146,6 +147,17 @@ class Database:
         finally:
             if held and self._turns is not None:
                 self._turns.release()
+
+    @contextlib.contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A pooled connection whose every statement is its own transaction (no BEGIN, no COMMIT).
+
+        For a hot path of statements that are each safe alone (a read, then an UPDATE guarded by
+        what was read): on PostgreSQL each is one round trip instead of BEGIN, statement(s) and
+        COMMIT. SQLite takes its turn as a unit of work does.
+        """
+        with self._turn(), self._autocommit_engine.connect() as conn:
+            yield conn
 
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import Row, bindparam, case, func, select, update
+from sqlalchemy import Connection, Row, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from lti_tool.storage.db import Database
@@ -379,26 +379,63 @@ _COMMIT_WRITE = (
         updated_at=bindparam("updated_at", type_=_SCO_STATES.c.updated_at.type),
     )
 )
+# The commit's two statements on PostgreSQL, run on the psycopg connection under the SQLAlchemy one
+# (same connection, same transaction or autocommit): SQLAlchemy's execution of a Core statement
+# (compiled cache, execution context, result wrapping, bind processors) cost about as much CPU as
+# the rest of a commit's SQL; profiled, ~0.2 ms per commit less this way. Same columns, same
+# guard and the same JSON documents as _COMMIT_READ and _COMMIT_WRITE (SQLite keeps those).
+_PG_COMMIT_READ = (
+    "SELECT s.state, s.seq, s.cmi_version, s.session_open, s.last_commit_id, s.outcome, a.status,"
+    " a.outcome AS attempt_outcome FROM sco_states s JOIN attempts a ON a.id = s.attempt_id"
+    " WHERE s.attempt_id = %s AND s.item_id = %s"
+)
+_PG_COMMIT_WRITE = (
+    "UPDATE sco_states SET state = %s, seq = %s, outcome = %s, session_open = %s, last_commit_id = %s,"
+    " updated_at = %s WHERE attempt_id = %s AND item_id = %s AND seq = %s"
+)
 COMMIT_COLUMNS = frozenset(("state", "seq", "outcome", "session_open", "last_commit_id", "updated_at"))
 
 
-def commit_row(s: Session, attempt_id: str, item_id: str) -> Row[Any] | None:
+def commit_row(conn: Connection, attempt_id: str, item_id: str) -> Row[Any] | None:
     """One SCO's state joined with its attempt's status and outcome (the commit's only read).
 
-    A Core statement on the session's connection (same transaction): the ORM's per-statement
-    work (compile state, identity map) buys nothing for a row of plain columns on the hot path.
+    A Core statement on ``conn`` (a session's ``connection()``, or an autocommit connection:
+    ``Database.autocommit``): the ORM's per-statement work (compile state, identity map) buys
+    nothing for a row of plain columns on the hot path.
     """
-    return s.connection().execute(_COMMIT_READ, {"attempt_id": attempt_id, "item_id": item_id}).first()
+    if conn.dialect.name == "postgresql":  # on the driver: see _PG_COMMIT_READ
+        from psycopg.rows import namedtuple_row  # the postgres extra: imported where PostgreSQL is used
+
+        with conn.connection.driver_connection.cursor(row_factory=namedtuple_row) as cur:
+            return cur.execute(_PG_COMMIT_READ, (attempt_id, item_id)).fetchone()  # type: ignore[no-any-return]
+    return conn.execute(_COMMIT_READ, {"attempt_id": attempt_id, "item_id": item_id}).first()
 
 
-def write_commit(s: Session, attempt_id: str, item_id: str, read_seq: int, values: Mapping[str, Any]) -> bool:
+def write_commit(conn: Connection, attempt_id: str, item_id: str, read_seq: int, values: Mapping[str, Any]) -> bool:
     """Store a SCO's new state if its ``seq`` is still ``read_seq``; False when another commit won.
 
-    ``values`` holds exactly :data:`COMMIT_COLUMNS`. One prebuilt Core UPDATE on the session's
-    connection (the seq guard is its WHERE clause); no ORM object is loaded or synchronised.
+    ``values`` holds exactly :data:`COMMIT_COLUMNS`. One prebuilt Core UPDATE on ``conn`` (the
+    seq guard is its WHERE clause, so it is safe outside a transaction too); no ORM object is
+    loaded or synchronised.
     """
+    if conn.dialect.name == "postgresql":
+        from psycopg.types.json import Json
+
+        params = (
+            Json(values["state"]),
+            values["seq"],
+            Json(values["outcome"]),
+            values["session_open"],
+            values["last_commit_id"],
+            values["updated_at"],
+            attempt_id,
+            item_id,
+            read_seq,
+        )
+        with conn.connection.driver_connection.cursor() as cur:
+            return bool(cur.execute(_PG_COMMIT_WRITE, params).rowcount == 1)
     params = {**values, "w_attempt_id": attempt_id, "w_item_id": item_id, "read_seq": read_seq}
-    done = s.connection().execute(_COMMIT_WRITE, params)
+    done = conn.execute(_COMMIT_WRITE, params)
     return bool(done.rowcount == 1)
 
 

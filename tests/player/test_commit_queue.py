@@ -224,3 +224,53 @@ def test_leaving_the_page_ends_a_session_the_content_never_terminated(context, h
     wait_until(lambda: rec.terminated == 1, what="the session-ending commit")
     assert rec.values["cmi.location"] == "left"
     assert rec.commits[-1]["terminate"] is True
+
+
+def _set_all(page: Any, values: dict[str, str]) -> str:
+    return page.evaluate(
+        "(vs) => { for (const [k, v] of Object.entries(vs)) API_1484_11.SetValue(k, v); "
+        "return API_1484_11.Commit(''); }",
+        values,
+    )
+
+
+def test_values_set_again_unchanged_are_not_posted(context, harness):
+    """Content that sets its whole model before every Commit posts only what moved (a delta)."""
+    page, attempt = open_player(context, harness)
+    assert page.evaluate("API_1484_11.Initialize('')") == "true"
+    rec = harness.attempts[attempt].sco("sco1")
+    model = {"cmi.location": "p1", "cmi.suspend_data": "s" * 500, "cmi.progress_measure": "0.1"}
+    assert _set_all(page, model) == "true"
+    wait_until(lambda: len(rec.commits) == 1, what="the first commit")
+    assert rec.commits[0]["changes"] == model
+    assert _set_all(page, {**model, "cmi.location": "p2"}) == "true"
+    wait_until(lambda: len(rec.commits) == 2, what="the second commit")
+    assert rec.commits[1]["changes"] == {"cmi.location": "p2"}
+    assert _set_all(page, {**model, "cmi.location": "p2"}) == "true"  # nothing moved: nothing to post
+    assert page.evaluate("cbsiRuntime.flush()") == {"ok": True, "pending": 0}
+    assert len(rec.commits) == 2
+    # a value the next launch starts with (the stored state) is not posted either, a new one is
+    page.close(run_before_unload=True)
+    wait_until(lambda: len(rec.commits) == 3, what="the exit commit")
+    page, _ = open_player(context, harness, attempt)
+    assert page.evaluate("API_1484_11.Initialize('')") == "true"
+    assert _set_all(page, {"cmi.location": "p2", "cmi.suspend_data": "t"}) == "true"
+    wait_until(lambda: rec.values.get("cmi.suspend_data") == "t", what="the commit after the reload")
+    assert rec.commits[2]["changes"] == {} and rec.commits[2]["terminate"]  # the first page's exit
+    assert rec.commits[3]["changes"] == {"cmi.suspend_data": "t"}
+
+
+def test_a_batch_refused_for_good_is_sent_again_when_set_again(context, harness):
+    page, attempt = open_player(context, harness)
+    assert page.evaluate("API_1484_11.Initialize('')") == "true"
+    rec = harness.attempts[attempt].sco("sco1")
+    harness.fail_next, harness.fail_status = 1, 400
+    try:
+        set_and_commit(page, "refused")
+        wait_until(lambda: harness.fail_next == 0, what="the refused commit")
+        wait_until(lambda: page.evaluate("cbsiRuntime.flush()")["pending"] == 0, what="the queue to drop it")
+        set_and_commit(page, "refused")  # the server never stored it: posted again
+    finally:
+        harness.fail_status = 503
+    wait_until(lambda: len(rec.commits) == 1, what="the commit of the value set again")
+    assert rec.commits[0]["changes"] == {"cmi.suspend_data": "refused"}

@@ -76,8 +76,12 @@
  *      "terminate": bool}
  *   (assets, from player.js: the same with "changes": {}, "terminate": true, "asset_completed": true)
  *
- *   changes    the values set since the previous commit, in first-set order (the server's
- *              apply_commit re-orders by dependency anyway). Values are strings.
+ *   changes    the values set since the previous commit that differ from what the server holds
+ *              or is being sent (a value set again unchanged is left out: content that sets its
+ *              whole model before every Commit posts only what moved), in first-set order (the
+ *              server's apply_commit re-orders by dependency anyway). Values are strings. The
+ *              server validates them against the stored state and stores the merged document;
+ *              it accepts a whole model too (older players, unchanged values are skipped).
  *   seq        strictly increases per page, starting at config.seq + 1. Gaps are allowed: the
  *              server accepts a commit iff seq > the last seq it accepted for attempt+sco.
  *   id         unique per commit. THE SERVER MUST answer 200 without re-applying when it sees
@@ -791,7 +795,7 @@
       if (status === 400 || status === 413 || status === 422) {
         this.queue.splice(at, 1);
         this.persist();
-        this.onEvent("rejected", { status, seq: batch.seq, error: res.data });
+        this.onEvent("rejected", { status, seq: batch.seq, error: res.data, changes: batch.changes });
         this.pump();
         return;
       }
@@ -939,11 +943,20 @@
         storageKey: "cbsi-runtime:" + config.attemptId + ":" + config.scoId,
         fetch: this.hooks.fetch,
         retry: config.retry,
-        onEvent: (name, detail) => this._emit("commit-" + name, detail),
+        onEvent: (name, detail) => {
+          // a batch refused for good was never stored: its values are sent again when set again
+          if (name === "rejected" && detail && detail.changes) {
+            for (const k of Object.keys(detail.changes)) this.sent.delete(k);
+          }
+          this._emit("commit-" + name, detail);
+        },
       }));
       const replay = this.queue.loadStored(config.lastCommitId || null);
       const merged = Object.assign({}, initial);
       for (const b of replay) Object.assign(merged, b.changes);
+      // What the server holds, or will once the queue is sent: a value set again unchanged is
+      // not posted (content that sets its whole model before every Commit sends only what moved).
+      this.sent = new Map(Object.entries(merged));
       this.model = new CmiModel(config.tables || {}, this.version, merged);
       // adl.nav.request_valid.*: the embedding player knows the sequencer's latest answer.
       if (typeof this.hooks.requestValid === "function") this.model.requestValid = this.hooks.requestValid;
@@ -1039,7 +1052,11 @@
 
     _takeDirty() {
       const changes = {};
-      for (const [k, v] of this.dirty) changes[k] = v;
+      for (const [k, v] of this.dirty) {
+        if (this.sent.get(k) === v) continue; // the server has it (or it is in the queue)
+        changes[k] = v;
+        this.sent.set(k, v);
+      }
       this.dirty.clear();
       return changes;
     }
