@@ -41,10 +41,9 @@ from lti_tool.lrs.credentials import Credential, expire_launch_credential, mint_
 from lti_tool.lrs.identity import learner_agent, learner_agent_key, learner_tenant
 from lti_tool.lrs.recording import CMI5_LEARNER_PREFERENCES, put_agent_profile, put_state, record_statements
 from lti_tool.lti.platforms import get_platform
-from lti_tool.outcome_events import OutcomeChanged
 from lti_tool.runtime import cmi5_store
 from lti_tool.runtime import store as runtime_store
-from lti_tool.runtime.commits import graded
+from lti_tool.runtime.commits import store_outcome
 from lti_tool.runtime.deliveries import DeliveryKind, lrs_reporting
 from lti_tool.runtime.errors import AttemptNotFound, ItemNotFound
 from lti_tool.services import Services
@@ -426,17 +425,8 @@ def course_outcome(course: Cmi5Course, records: Mapping[str, AuRecord], *, satis
 
 
 def send_outcome(s: Session, services: Services, attempt: Attempt, outcome: Outcome, now: datetime) -> None:
-    """Store the attempt's outcome; on a graded change tell the outcome listeners (as SCORM commits do)."""
-    stamped = replace(outcome, changed_at=now)
-    as_json = stamped.to_json()
-    if graded(attempt.outcome or {}) == graded(as_json):
-        return
-    attempt.outcome = as_json
-    attempt.outcome_at = now
-    reg = learners.registration_by_id(s, attempt.registration_id)
-    event = OutcomeChanged(session=s, registration=reg, attempt=attempt, outcome=stamped, changed_at=now)
-    for listener in services.outcome_listeners:
-        listener.outcome_changed(event)
+    """Store the attempt's outcome, stamped ``now``, as SCORM commits do (:func:`commits.store_outcome`)."""
+    store_outcome(s, services, attempt, replace(outcome, changed_at=now), now)
 
 
 # -- the registry entry ------------------------------------------------------------------------------

@@ -283,15 +283,24 @@ def roll_up(s: Session, services: Services, attempt: Attempt, now: datetime) -> 
     )
     if version is not None:
         rolled = _sequenced(services, version, attempt, rolled)
-    as_json = rolled.to_json()
-    if graded(attempt.outcome) == graded(as_json):
-        if attempt.outcome.get("total_time_seconds") != as_json.get("total_time_seconds"):
+    return store_outcome(s, services, attempt, rolled, now)
+
+
+def store_outcome(s: Session, services: Services, attempt: Attempt, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """Store the attempt's outcome (every delivery's); on a graded change tell the outcome listeners.
+
+    A change of the total time alone is stored without telling anyone. Returns the stored form.
+    """
+    as_json = outcome.to_json()
+    previous = attempt.outcome or {}
+    if graded(previous) == graded(as_json):
+        if previous.get("total_time_seconds") != as_json.get("total_time_seconds"):
             attempt.outcome = as_json
         return as_json
     attempt.outcome = as_json
     attempt.outcome_at = now
     reg = learners.registration_by_id(s, attempt.registration_id)
-    event = OutcomeChanged(session=s, registration=reg, attempt=attempt, outcome=rolled, changed_at=now)
+    event = OutcomeChanged(session=s, registration=reg, attempt=attempt, outcome=outcome, changed_at=now)
     for listener in services.outcome_listeners:
         listener.outcome_changed(event)
     return as_json
