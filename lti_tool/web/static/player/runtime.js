@@ -1138,16 +1138,17 @@
     return queue;
   }
 
-  function noRuntime() {
-    return current;
-  }
-
-  function make12() {
-    const call = (fn, fallback) => function () {
-      const rt = noRuntime();
+  /** An API method that forwards to the current runtime (``fallback`` when no SCO is launched). */
+  function forward(fn, fallback) {
+    return function () {
+      const rt = current;
       if (!rt) return fallback;
       return rt[fn].apply(rt, arguments);
     };
+  }
+
+  function make12() {
+    const call = forward;
     return {
       LMSInitialize: call("initialize", "false"),
       LMSFinish: call("terminate", "false"),
@@ -1161,11 +1162,7 @@
   }
 
   function make2004() {
-    const call = (fn, fallback) => function () {
-      const rt = noRuntime();
-      if (!rt) return fallback;
-      return rt[fn].apply(rt, arguments);
-    };
+    const call = forward;
     return {
       version: "1.0",
       Initialize: call("initialize", "false"),
