@@ -70,36 +70,50 @@ def _registration(s: Session, launch: Launch, course: Course) -> tuple[LearnerRe
     """The learner's registration on the launch's resource link, and whether it is new (flushed: it has its id)."""
     if not launch.sub or not launch.resource_link_id:
         raise CourseNotLinked("this launch has no user or resource link; relaunch from the course page")
-    reg = store.registration(
-        s,
-        platform_id=launch.platform_id,
-        deployment_id=launch.deployment_id,
-        resource_link_id=launch.resource_link_id,
-        learner_sub=launch.sub,
-    )
     ags = dict(launch.ags)
-    created = reg is None
-    if reg is None:
-        reg = learners.new_registration(
-            platform_id=launch.platform_id,
-            deployment_id=launch.deployment_id,
-            resource_link_id=launch.resource_link_id,
-            learner_sub=launch.sub,
-            course_id=course.id,
-            ags=ags,
-        )
-        s.add(reg)
     values: dict[str, Any] = {
         "context_id": launch.context_id,
         "context_title": launch.context_title,
         "resource_link_title": launch.resource_link_title,
-        "name": launch.name or reg.name,
-        "email": launch.email or reg.email,
+        "name": launch.name,
+        "email": launch.email,
         "is_learner": launch.is_learner,
         "course_id": course.id,
     }
     if ags:
         values["ags"] = ags
+    return _upsert_registration(
+        s, platform_id=launch.platform_id, deployment_id=launch.deployment_id,
+        resource_link_id=launch.resource_link_id, learner_sub=launch.sub, ags=ags, values=values,
+    )  # fmt: skip
+
+
+def _upsert_registration(
+    s: Session,
+    *,
+    platform_id: int,
+    deployment_id: str,
+    resource_link_id: str,
+    learner_sub: str,
+    ags: dict[str, Any],
+    values: dict[str, Any],
+) -> tuple[LearnerRegistration, bool]:
+    """Find or make the learner's registration on a resource link and give it ``values`` (an empty
+    name or e-mail address keeps the stored one); whether it is new (flushed: it has its id)."""
+    reg = store.registration(
+        s, platform_id=platform_id, deployment_id=deployment_id, resource_link_id=resource_link_id,
+        learner_sub=learner_sub,
+    )  # fmt: skip
+    created = reg is None
+    if reg is None:
+        reg = learners.new_registration(
+            platform_id=platform_id, deployment_id=deployment_id, resource_link_id=resource_link_id,
+            learner_sub=learner_sub, course_id=values["course_id"], ags=ags,
+        )  # fmt: skip
+        s.add(reg)
+    for field in ("name", "email"):
+        if field in values and not values[field]:
+            values = {**values, field: getattr(reg, field)}
     store.assign(reg, values)
     if created:
         s.flush()  # its id: the attempt refers to it
@@ -351,37 +365,15 @@ def open_enrolled_and_start(
             raise CourseUnavailable()
         course = version.course
         deliveries(services).for_course(version.standard)
-        reg = store.registration(
-            s,
-            platform_id=enrolment.platform_id,
-            deployment_id=enrolment.deployment_id,
-            resource_link_id=enrolment.resource_link_id,
-            learner_sub=enrolment.learner_sub,
-        )
-        created = reg is None
-        if reg is None:
-            reg = learners.new_registration(
-                platform_id=enrolment.platform_id,
-                deployment_id=enrolment.deployment_id,
-                resource_link_id=enrolment.resource_link_id,
-                learner_sub=enrolment.learner_sub,
-                course_id=course.id,
-                ags={},
-            )
-            s.add(reg)
-        store.assign(
-            reg,
-            {
-                "context_id": enrolment.context_id,
-                "context_title": enrolment.context_title,
-                "resource_link_title": enrolment.resource_link_title,
-                "name": enrolment.name,
-                "is_learner": True,
-                "course_id": course.id,
+        reg, created = _upsert_registration(
+            s, platform_id=enrolment.platform_id, deployment_id=enrolment.deployment_id,
+            resource_link_id=enrolment.resource_link_id, learner_sub=enrolment.learner_sub, ags={},
+            values={
+                "context_id": enrolment.context_id, "context_title": enrolment.context_title,
+                "resource_link_title": enrolment.resource_link_title, "name": enrolment.name,
+                "is_learner": True, "course_id": course.id,
             },
-        )
-        if created:
-            s.flush()
+        )  # fmt: skip
         opened = _open_for(s, services, course, reg, created, version)
         view = opened.view
         if item_id is not None:
