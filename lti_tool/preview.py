@@ -114,22 +114,8 @@ def signer(services: Services) -> ScopedSigner:
 
 def ensure_platform(db: Database) -> PlatformInfo:
     """The preview tenant: an active platform (``source = "preview"``) with one deployment (idempotent)."""
-    for existing in platforms.platforms_for_issuer(db, ISSUER):
-        if existing.client_id == CLIENT_ID:
-            if not existing.is_active:
-                platforms.approve_platform(db, existing.id)
-            return platforms.add_deployment(db, existing.id, DEPLOYMENT_ID)
-    return platforms.add_platform(
-        db,
-        issuer=ISSUER,
-        client_id=CLIENT_ID,
-        name=PLATFORM_NAME,
-        auth_login_url=ISSUER + "/auth",
-        auth_token_url=ISSUER + "/token",
-        key_set_url=ISSUER + "/jwks",
-        deployment_ids=(DEPLOYMENT_ID,),
-        approve=True,
-        source=SOURCE,
+    return platforms.ensure_builtin_platform(
+        db, issuer=ISSUER, client_id=CLIENT_ID, deployment_id=DEPLOYMENT_ID, name=PLATFORM_NAME, source=SOURCE
     )
 
 

@@ -124,20 +124,6 @@ def issuer(base_url: str) -> str:
 def ensure_registered(db: Database, base_url: str) -> PlatformInfo:
     """Register the development platform as an active tenant (idempotent)."""
     iss = issuer(base_url)
-    for existing in platforms.platforms_for_issuer(db, iss):
-        if existing.client_id == CLIENT_ID:
-            if not existing.is_active:
-                platforms.approve_platform(db, existing.id)
-            return platforms.add_deployment(db, existing.id, DEPLOYMENT_ID)
-    return platforms.add_platform(
-        db,
-        issuer=iss,
-        client_id=CLIENT_ID,
-        name="Development LMS",
-        auth_login_url=iss + "/auth",
-        auth_token_url=iss + "/token",
-        key_set_url=iss + "/jwks",
-        deployment_ids=(DEPLOYMENT_ID,),
-        approve=True,
-        source="demo",
+    return platforms.ensure_builtin_platform(
+        db, issuer=iss, client_id=CLIENT_ID, deployment_id=DEPLOYMENT_ID, name="Development LMS", source="demo"
     )

@@ -200,11 +200,7 @@ def turn_off(
     Raises:
         ForwardingError: ``platform_not_found``, ``not_configured``.
     """
-    _known(db, platform_id)
-    with db.session() as s:
-        if not fstore.set_state(s, platform_id, OFF, now or utcnow()):
-            raise _not_configured(platform_id)
-        audit.record_as(s, actor, "lrs.forward_off", platform_id=platform_id)
+    _set_state(db, platform_id, OFF, "lrs.forward_off", actor, now)
     logger.info("LRS forwarding of platform %s is off", platform_id, extra={"action": "lrs_forward_off"})
     return status(db, platform_id)
 
@@ -217,12 +213,19 @@ def resume(
     Raises:
         ForwardingError: ``platform_not_found``, ``not_configured``.
     """
+    _set_state(db, platform_id, ON, "lrs.forward_resume", actor, now)
+    return status(db, platform_id)
+
+
+def _set_state(
+    db: Database, platform_id: int, state: str, action: str, actor: audit.Actor | None, now: datetime | None
+) -> None:
+    """Turn a configured forwarding off or on again, audited as ``action``."""
     _known(db, platform_id)
     with db.session() as s:
-        if not fstore.set_state(s, platform_id, ON, now or utcnow()):
+        if not fstore.set_state(s, platform_id, state, now or utcnow()):
             raise _not_configured(platform_id)
-        audit.record_as(s, actor, "lrs.forward_resume", platform_id=platform_id)
-    return status(db, platform_id)
+        audit.record_as(s, actor, action, platform_id=platform_id)
 
 
 def _not_configured(platform_id: int) -> ForwardingError:

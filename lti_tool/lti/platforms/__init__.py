@@ -246,6 +246,33 @@ def add_deployment(
     return info
 
 
+def ensure_builtin_platform(
+    db: Database, *, issuer: str, client_id: str, deployment_id: str, name: str, source: str
+) -> PlatformInfo:
+    """An active platform the tool itself plays (the development LMS, the operator preview), with
+    its one deployment; made at first use, approved again if someone disabled it (idempotent).
+
+    Its login, token and key-set URLs sit under ``issuer``.
+    """
+    for existing in platforms_for_issuer(db, issuer):
+        if existing.client_id == client_id:
+            if not existing.is_active:
+                approve_platform(db, existing.id)
+            return add_deployment(db, existing.id, deployment_id)
+    return add_platform(
+        db,
+        issuer=issuer,
+        client_id=client_id,
+        name=name,
+        auth_login_url=issuer + "/auth",
+        auth_token_url=issuer + "/token",
+        key_set_url=issuer + "/jwks",
+        deployment_ids=(deployment_id,),
+        approve=True,
+        source=source,
+    )
+
+
 def platforms_for_issuer(db: Database, issuer: str) -> tuple[PlatformInfo, ...]:
     """All registrations of one issuer (any status), with their deployments, in one query."""
     with db.session() as s:
