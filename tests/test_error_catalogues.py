@@ -40,7 +40,7 @@ SYNC_ERRORS = (
 )
 ALL_ERRORS = (*PACKAGE_ERRORS, PackageError, *SEQUENCING_ERRORS, SequencingError, *SYNC_ERRORS)
 ERROR_NAMES = {cls.__name__ for cls in ALL_ERRORS}
-PASSED_THROUGH = {("sync/ags.py", "_authorized"), ("sync/tokens.py", "_replayed")}
+PASSED_THROUGH = {("sync/ags.py", "_authorized_now"), ("sync/tokens.py", "_replayed")}
 """Functions that pass words on instead of choosing them: the URL guard's refusal (words of the
 ``lti_tool`` guard that ``sync`` is given) and a remembered token refusal raised again (its key
 and params, or the words it was made with)."""
