@@ -127,6 +127,23 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
     """
     request = parse_body(body)
     now = utcnow()
+    for _ in range(WRITE_TRIES):
+        reply = _commit_once(services, attempt_id, item_id, request, now)
+        if reply is not None:
+            return reply
+    raise StaleCommit(request.seq + 1)
+
+
+#: How often a commit is applied again when another commit of the same SCO was stored between
+#: its read and its guarded write (two page-exit commits of one tab arrive together): the newer
+#: ``seq`` is re-read and re-judged, never refused for a race it did not lose.
+WRITE_TRIES = 4
+
+
+def _commit_once(
+    services: Services, attempt_id: str, item_id: str, request: CommitBody, now: datetime
+) -> CommitReply | None:
+    """One read-apply-write of :func:`commit`; ``None`` when another commit won the guarded write."""
     with services.db.autocommit() as conn:
         row = store.commit_row(conn, attempt_id, item_id)
         if row is None:
@@ -181,11 +198,11 @@ def commit(services: Services, attempt_id: str, item_id: str, body: Mapping[str,
         )
         if not tracked and not learner_store.writes_shared_data(done.stored_elements):
             if not store.write_commit(conn, attempt_id, item_id, row.seq, values):
-                raise StaleCommit(request.seq + 1)
+                return None
             return reply
     with services.db.session() as s:
         if not store.write_commit(s.connection(), attempt_id, item_id, row.seq, values):
-            raise StaleCommit(request.seq + 1)
+            return None
         learner_store.save_shared_data(s, services, attempt_id, done.state, done.stored_elements)
         if not tracked:
             return reply

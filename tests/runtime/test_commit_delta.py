@@ -170,3 +170,38 @@ def test_a_commit_that_lost_the_race_between_its_read_and_its_write_stores_nothi
         service.commit(services, a, item, {"seq": 2, "id": "loser", "changes": {"cmi.location": "loser"}})
     row = _stored(services, a, item)
     assert _value(row, "cmi.location") == "winner" and row.last_commit_id == "winner"
+
+
+@pytest.mark.parametrize("terminate", [False, True])
+def test_a_newer_commit_that_met_an_older_one_between_its_read_and_its_write_is_applied_after_it(
+    services: Services,
+    import_course: Callable,
+    make_launch: Callable[..., Launch],
+    monkeypatch: pytest.MonkeyPatch,
+    terminate: bool,
+) -> None:
+    """A closing tab sends two keepalive commits at once (beforeunload, then the final pagehide that
+    ends the session): when the older lands between the newer's read and its write, the newer is
+    read and judged again and stored after it, never refused for a race it did not lose."""
+    opened = _opened(services, import_course, make_launch)
+    a, item = opened.attempt_id, opened.current_item or ""
+    service.commit(services, a, item, {"seq": 1, "changes": {"cmi.location": "p1"}})
+    real = commits._apply
+    raced: list[int] = []
+
+    def apply_after_another(services_: Services, row: Any, request: commits.CommitBody) -> Any:
+        if not raced:
+            raced.append(1)
+            service.commit(services, a, item, {"seq": 2, "id": "older", "changes": {"cmi.suspend_data": "s=2"}})
+        return real(services_, row, request)
+
+    monkeypatch.setattr(commits, "_apply", apply_after_another)
+    reply = service.commit(
+        services, a, item,
+        {"seq": 3, "id": "newer", "changes": {"cmi.location": "p3", "cmi.exit": "suspend"}, "terminate": terminate},
+    )  # fmt: skip
+    assert reply.seq == 3 and raced == [1]
+    row = _stored(services, a, item)
+    assert row.seq == 3 and row.last_commit_id == "newer"
+    assert _value(row, "cmi.location") == "p3" and _value(row, "cmi.suspend_data") == "s=2"
+    assert row.session_open is (not terminate)
