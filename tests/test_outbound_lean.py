@@ -423,3 +423,45 @@ def test_a_reused_connection_whose_answer_trickles_is_cut_at_the_total_deadline(
             post(client, url)
         assert 0.45 <= time.monotonic() - started < 2.0
         assert server.accepted == 1  # a slow answer is not a stale connection: never resent
+
+
+# -- socket timeouts: no system call per POST on a reused connection ---------------------------
+
+
+def test_a_reused_connection_keeps_its_timeout_instead_of_setting_it_on_every_post(monkeypatch):
+    """``settimeout`` is a system call each time; the socket of a reused connection already has a
+    timeout just under this call's limit and keeps it (the deadline tests above still hold)."""
+    calls: list[float | None] = []
+    real = socket.socket.settimeout
+
+    def counting(self: socket.socket, value: float | None) -> None:
+        calls.append(value)
+        real(self, value)
+
+    with raw_server(replying(OK_REPLY, keep_open=True)) as server:
+        client = OutboundClient(policy())
+        url = f"http://127.0.0.1:{server.port}/scores"
+        assert post(client, url).status == 200  # a new connection: its timeouts are set
+        monkeypatch.setattr(socket.socket, "settimeout", counting)
+        for _ in range(5):
+            assert post(client, url).status == 200
+        assert server.accepted == 1
+    assert calls == []
+
+
+def test_a_socket_timeout_is_kept_only_when_within_the_limit_and_close_to_it():
+    from lti_tool.outbound.lean import _bound
+
+    with socket.socket() as sock:
+        _bound(sock, 10.0)  # blocking (None) -> set
+        assert sock.gettimeout() == 10.0
+        sock.settimeout(9.5)
+        _bound(sock, 10.0)  # 9.5 is within [9, 10]: kept
+        assert sock.gettimeout() == 9.5
+        _bound(sock, 9.0)  # 9.5 would wait longer than the limit: lowered
+        assert sock.gettimeout() == 9.0
+        _bound(sock, 20.0)  # 9.0 would cut the wait by more than a tenth: raised
+        assert sock.gettimeout() == 20.0
+        sock.settimeout(0.0)
+        _bound(sock, 0.5)
+        assert sock.gettimeout() == 0.5
