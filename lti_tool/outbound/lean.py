@@ -76,21 +76,9 @@ def _lean_send(
     remaining = call.remaining()
     if remaining <= 0:
         raise OutboundTimeout(f"{host} did not answer within {total:g} s")
-    _bound(sock, max(min(read, remaining), 0.001))
+    sock.settimeout(max(min(read, remaining), 0.001))
     sock.sendall(message)
     return sock
-
-
-def _bound(sock: socket.socket, limit: float) -> None:
-    """Give ``sock`` a timeout of at most ``limit`` seconds, and at least 90 % of it.
-
-    ``settimeout`` is a system call every time (it sets the descriptor's blocking mode again); a
-    reused keep-alive socket usually still has the previous call's timeout, a little under this
-    call's limit (the same deadline, started a moment earlier), and keeps it: every wait stays
-    within the limit (so within the deadline), shortened by at most a tenth."""
-    current = sock.gettimeout()
-    if current is None or not limit * 0.9 <= current <= limit:
-        sock.settimeout(limit)
 
 
 class StaleConnection(Exception):
@@ -148,7 +136,7 @@ class _Reader:
         remaining = self.call.deadline - time.monotonic()
         if remaining <= 0 or self.call.expired:
             raise TimeoutError("deadline")
-        _bound(self.sock, min(self.read_timeout, remaining))
+        self.sock.settimeout(min(self.read_timeout, remaining))
         data = self.sock.recv(65536)
         if not data:
             return False
