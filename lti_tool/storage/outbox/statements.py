@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    cast,
     column,
     func,
     or_,
@@ -236,11 +238,12 @@ def _settle_batch_statement(kind: str) -> tuple[Any, tuple[str, ...]]:
     read from the row of ``unnest(:item_id, :expected_version, ...)`` that matches the outbox
     row instead of a bind parameter: one statement and one round trip per batch (``executemany``
     still sends, and the driver still adapts, one parameter set per row). ``now`` stays a
-    scalar. Parameters: ``now`` and one list per name of the returned tuple, aligned by row.
+    scalar. Parameters: ``now`` and, per name of the returned tuple, one array literal
+    (:func:`pg_array_literal`, aligned by row) that the statement casts to the column's array type.
     """
     names = ("item_id", "expected_version", *_SETTLE_DEFAULTS[kind])
     rows = (
-        func.unnest(*[bindparam(n, type_=postgresql.ARRAY(_SETTLE_PARAM_TYPES[n])) for n in names])
+        func.unnest(*[cast(bindparam(n, type_=Text()), postgresql.ARRAY(_SETTLE_PARAM_TYPES[n])) for n in names])
         .table_valued(*[column(n, _SETTLE_PARAM_TYPES[n]) for n in names])
         .render_derived(name="v")
     )
@@ -255,6 +258,32 @@ def _settle_batch_statement(kind: str) -> tuple[Any, tuple[str, ...]]:
     }
     where = T.c.id == rows.c.item_id
     return update(T).where(where).values(values), names
+
+
+def pg_array_literal(values: Sequence[Any]) -> str:
+    """A PostgreSQL array literal of ``values`` (``None``, bools, ints, aware datetimes, strings).
+
+    The settle batch's columns travel as one text each, built with a join, instead of lists the
+    driver dumps element by element in Python (that dumping was a tenth of the worker's CPU).
+    Strings and timestamps are double-quoted with backslash escapes, so any text is kept as is.
+    """
+    parts: list[str] = []
+    for value in values:
+        if value is None:
+            parts.append("NULL")
+        elif value is True or value is False:
+            parts.append("t" if value else "f")
+        elif isinstance(value, int):
+            parts.append(str(int(value)))
+        elif isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError("naive datetime refused: use timezone-aware UTC datetimes")
+            parts.append(f'"{value.isoformat()}"')
+        elif isinstance(value, str):
+            parts.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        else:
+            raise TypeError(f"no array literal for {type(value).__name__}")
+    return "{" + ",".join(parts) + "}"
 
 
 #: Parameters every settle kind's statement binds (absent ones default to NULL / False).

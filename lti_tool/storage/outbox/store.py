@@ -46,6 +46,7 @@ from lti_tool.storage.outbox.statements import (
     _upsert_statement,
     item_from_row,
     item_from_tuple,
+    pg_array_literal,
 )
 from sync.model import (
     OutboxItem,
@@ -240,15 +241,15 @@ class SqlOutboxStore:
                 defaults = _SETTLE_DEFAULTS[kind]
                 params: dict[str, Any] = {
                     "now": now,
-                    "item_id": [st.item_id for st in batch],
-                    "expected_version": [st.version for st in batch],
+                    "item_id": pg_array_literal([st.item_id for st in batch]),
+                    "expected_version": pg_array_literal([st.version for st in batch]),
                 }
                 for name in names[2:]:
                     default = defaults[name]
                     column = [st.params.get(name, default) for st in batch]
                     if name in ("sent", "at"):
                         column = [None if v is None else ensure_aware(v, name) for v in column]
-                    params[name] = column
+                    params[name] = pg_array_literal(column)
                 conn.execute(stmt, params)
 
     @contextlib.contextmanager
