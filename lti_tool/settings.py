@@ -10,6 +10,7 @@ Every problem stops start-up with a :class:`SettingsError` naming the offending 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import os
 import tomllib
@@ -201,9 +202,10 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
 
-    @property
+    @functools.cached_property
     def instance_path(self) -> Path:
-        """Absolute instance folder (SQLite file, content, runtime files)."""
+        """Absolute instance folder (SQLite file, content, runtime files); resolved once (every
+        launch and content request asks)."""
         return Path(self.server.instance_folder).resolve()
 
     @property
@@ -213,9 +215,9 @@ class Settings:
             return self.database.url
         return f"sqlite:///{self.instance_path / 'cbsi-connect.sqlite3'}"
 
-    @property
+    @functools.cached_property
     def content_path(self) -> Path:
-        """Absolute folder holding extracted packages."""
+        """Absolute folder holding extracted packages (resolved once)."""
         if self.content.folder:
             return Path(self.content.folder).resolve()
         return self.instance_path / "content"

@@ -20,6 +20,7 @@ refusals and warnings (:func:`package_text`, :func:`package_report`) by the ``ke
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -211,6 +212,13 @@ def language_links() -> list[dict[str, Any]]:
 
 def player_messages() -> dict[str, str]:
     """The player's words in the reader's language (the page embeds them for player.js)."""
+    return _player_messages(language())
+
+
+@functools.lru_cache(maxsize=len(LANGUAGES))
+def _player_messages(code: str) -> dict[str, str]:
+    # One dict per language (the catalogues are compiled into the package and never change while
+    # the process runs); the caller only reads it into the page.
     return {key: gettext(sentence) for key, sentence in messages.PLAYER.items()}
 
 
