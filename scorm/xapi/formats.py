@@ -42,9 +42,27 @@ def is_uuid(value: object) -> bool:
     return isinstance(value, str) and bool(_UUID.match(value))
 
 
+# Verdicts on short strings that recur in every statement (verb and activity IRIs, homePages,
+# language tags), reused: a dict look-up instead of a regex. Bounded in entries and in length.
+_SEEN_MAX, _SEEN_LEN = 4096, 512
+_IRI_SEEN: dict[str, bool] = {}
+_LANG_SEEN: dict[str, bool] = {}
+
+
+def _judged(value: str, pattern: re.Pattern[str], seen: dict[str, bool]) -> bool:
+    verdict = seen.get(value)
+    if verdict is None:
+        verdict = bool(pattern.match(value))
+        if len(value) <= _SEEN_LEN:
+            if len(seen) >= _SEEN_MAX:
+                seen.clear()
+            seen[value] = verdict
+    return verdict
+
+
 def is_iri(value: object) -> bool:
     """An absolute IRI: a scheme, a colon and no whitespace."""
-    return isinstance(value, str) and bool(_IRI.match(value))
+    return isinstance(value, str) and _judged(value, _IRI, _IRI_SEEN)
 
 
 def is_mailto(value: object) -> bool:
@@ -59,7 +77,7 @@ def is_sha1_hex(value: object) -> bool:
 
 def is_language_tag(value: object) -> bool:
     """An RFC 5646 language tag (well-formed, not checked against the registry)."""
-    return isinstance(value, str) and bool(_LANG.match(value))
+    return isinstance(value, str) and _judged(value, _LANG, _LANG_SEEN)
 
 
 def is_duration(value: object) -> bool:
