@@ -26,7 +26,7 @@ from lti_tool.storage.models import (
     LrsStatementAgent,
 )
 from scorm.xapi.formats import parse_timestamp, truncate_duration
-from scorm.xapi.normalize import activity_ids_of, agent_key, agent_keys_of
+from scorm.xapi.normalize import agent_key, index_keys
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 MAX_LIMIT = 500
@@ -407,14 +407,11 @@ def _insert_links(session: Session, statements: Sequence[Mapping[str, Any]], seq
     link_acts: list[dict[str, Any]] = []
     for st, seq in zip(statements, seqs, strict=True):
         # one row per name: direct (actor/object) rows serve both filters, the others only related_*
-        direct = agent_keys_of(st, related=False)
-        link_agents += [{"seq": seq, "agent_key": k, "direct": True} for k in direct]
-        link_agents += [{"seq": seq, "agent_key": k, "direct": False} for k in agent_keys_of(st, related=True) - direct]
-        d_acts = activity_ids_of(st, related=False)
+        d_agents, o_agents, d_acts, o_acts = index_keys(st)
+        link_agents += [{"seq": seq, "agent_key": k, "direct": True} for k in d_agents]
+        link_agents += [{"seq": seq, "agent_key": k, "direct": False} for k in o_agents]
         link_acts += [{"seq": seq, "activity_id": a, "direct": True} for a in d_acts]
-        link_acts += [
-            {"seq": seq, "activity_id": a, "direct": False} for a in activity_ids_of(st, related=True) - d_acts
-        ]
+        link_acts += [{"seq": seq, "activity_id": a, "direct": False} for a in o_acts]
     driver = _Driver.of(session)
     if link_agents:
         if driver is not None:
