@@ -26,7 +26,7 @@ from lti_tool.storage.models import (
     LrsStatementAgent,
 )
 from scorm.xapi.formats import parse_timestamp, truncate_duration
-from scorm.xapi.normalize import activity_ids_of, agent_key, agent_keys_of
+from scorm.xapi.normalize import agent_key, index_keys
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 MAX_LIMIT = 500
@@ -101,12 +101,21 @@ class _Driver:
         return found
 
     def values(self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
-        procs = [(i, p) for i, p in enumerate(self.processors(table, columns)) if p is not None]
         out = [[r[c] for c in columns] for r in rows]
-        for values in out:
-            for i, proc in procs:
-                if values[i] is not None:
-                    values[i] = proc(values[i])
+        for i, proc in enumerate(self.processors(table, columns)):
+            if proc is None:
+                continue
+            # column by column, the last value's conversion reused for the same object (a batch's
+            # ``stored``, the booleans): one datetime formatted per batch instead of one per row
+            last_in: Any = _MISSING
+            last_out: Any = None
+            for values in out:
+                value = values[i]
+                if value is None:
+                    continue
+                if value is not last_in:
+                    last_in, last_out = value, proc(value)
+                values[i] = last_out
         return out
 
     def insert_many(self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
@@ -398,14 +407,11 @@ def _insert_links(session: Session, statements: Sequence[Mapping[str, Any]], seq
     link_acts: list[dict[str, Any]] = []
     for st, seq in zip(statements, seqs, strict=True):
         # one row per name: direct (actor/object) rows serve both filters, the others only related_*
-        direct = agent_keys_of(st, related=False)
-        link_agents += [{"seq": seq, "agent_key": k, "direct": True} for k in direct]
-        link_agents += [{"seq": seq, "agent_key": k, "direct": False} for k in agent_keys_of(st, related=True) - direct]
-        d_acts = activity_ids_of(st, related=False)
+        d_agents, o_agents, d_acts, o_acts = index_keys(st)
+        link_agents += [{"seq": seq, "agent_key": k, "direct": True} for k in d_agents]
+        link_agents += [{"seq": seq, "agent_key": k, "direct": False} for k in o_agents]
         link_acts += [{"seq": seq, "activity_id": a, "direct": True} for a in d_acts]
-        link_acts += [
-            {"seq": seq, "activity_id": a, "direct": False} for a in activity_ids_of(st, related=True) - d_acts
-        ]
+        link_acts += [{"seq": seq, "activity_id": a, "direct": False} for a in o_acts]
     driver = _Driver.of(session)
     if link_agents:
         if driver is not None:
@@ -463,6 +469,8 @@ def _remember_activities(session: Session, tenant: str, statements: Sequence[Map
     inserts: list[dict[str, Any]] = []
     for activity_id, defs in definitions.items():
         before = stored.get(activity_id)
+        if before is not None and _definitions_known(before, defs):
+            continue  # the usual case: the same definition again (no parse of the stored one, no write)
         merged = json.loads(before) if before else {"objectType": "Activity", "id": activity_id}
         merged_def = merged.setdefault("definition", {})
         changed = before is None
@@ -489,6 +497,32 @@ def _remember_activities(session: Session, tenant: str, statements: Sequence[Map
             driver.insert_many(table, ("tenant", "activity_id", "payload"), inserts)
         else:
             session.connection().execute(table.insert(), inserts)
+
+
+# Stored activity payloads already parsed, by their exact text (read only; bounded in entries and size).
+_PARSED_ACTIVITIES: dict[str, dict[str, Any]] = {}
+_PARSED_MAX, _PARSED_LEN = 2048, 8192
+
+
+def _definitions_known(before: str, defs: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether merging ``defs`` into the stored payload ``before`` changes nothing (never mutates it)."""
+    parsed = _PARSED_ACTIVITIES.get(before)
+    if parsed is None:
+        parsed = json.loads(before)
+        if len(before) <= _PARSED_LEN:
+            if len(_PARSED_ACTIVITIES) >= _PARSED_MAX:
+                _PARSED_ACTIVITIES.clear()
+            _PARSED_ACTIVITIES[before] = parsed
+    known = parsed.get("definition")
+    if not isinstance(known, dict):
+        known = {}
+    for definition in defs:
+        for key, value in definition.items():
+            if isinstance(value, dict) and isinstance(known.get(key), dict) and key != "extensions":
+                value = {**known[key], **value}
+            if not _same_json(known.get(key, _MISSING), value):
+                return False
+    return True
 
 
 def _same_json(a: Any, b: Any) -> bool:

@@ -44,7 +44,9 @@ def _kind(value: object) -> str:
     return "an object"
 
 
-def _keys(obj: Mapping[str, Any], path: str, allowed: set[str] | tuple[str, ...], what: str) -> None:
+def _keys(obj: Mapping[str, Any], path: str, allowed: frozenset[str] | set[str] | tuple[str, ...], what: str) -> None:
+    if type(allowed) is not tuple and obj.keys() <= allowed and None not in obj.values():  # type: ignore[operator]
+        return  # the usual case, judged in C; otherwise find the first offending property
     for key, value in obj.items():
         if key not in allowed:
             raise _fail(f"{path}.{key}", f"unknown property of {what} (allowed: {', '.join(sorted(allowed))})")

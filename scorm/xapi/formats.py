@@ -42,9 +42,27 @@ def is_uuid(value: object) -> bool:
     return isinstance(value, str) and bool(_UUID.match(value))
 
 
+# Verdicts on short strings that recur in every statement (verb and activity IRIs, homePages,
+# language tags), reused: a dict look-up instead of a regex. Bounded in entries and in length.
+_SEEN_MAX, _SEEN_LEN = 4096, 512
+_IRI_SEEN: dict[str, bool] = {}
+_LANG_SEEN: dict[str, bool] = {}
+
+
+def _judged(value: str, pattern: re.Pattern[str], seen: dict[str, bool]) -> bool:
+    verdict = seen.get(value)
+    if verdict is None:
+        verdict = bool(pattern.match(value))
+        if len(value) <= _SEEN_LEN:
+            if len(seen) >= _SEEN_MAX:
+                seen.clear()
+            seen[value] = verdict
+    return verdict
+
+
 def is_iri(value: object) -> bool:
     """An absolute IRI: a scheme, a colon and no whitespace."""
-    return isinstance(value, str) and bool(_IRI.match(value))
+    return isinstance(value, str) and _judged(value, _IRI, _IRI_SEEN)
 
 
 def is_mailto(value: object) -> bool:
@@ -59,7 +77,7 @@ def is_sha1_hex(value: object) -> bool:
 
 def is_language_tag(value: object) -> bool:
     """An RFC 5646 language tag (well-formed, not checked against the registry)."""
-    return isinstance(value, str) and bool(_LANG.match(value))
+    return isinstance(value, str) and _judged(value, _LANG, _LANG_SEEN)
 
 
 def is_duration(value: object) -> bool:
@@ -80,20 +98,37 @@ def truncate_duration(value: str) -> str:
     return value[: m.start()] + f"{m.group(1)}.{m.group(2)[:2]}S"
 
 
+# the form this LRS and most clients write (``2026-01-02T03:04:05.678Z``): parsed by slicing
+_CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z", re.ASCII)
+
+
 def parse_timestamp(value: object) -> datetime | None:
     """The instant an ISO 8601 timestamp names (UTC when it has no offset), or None when malformed."""
+    return _parse(value)[0]
+
+
+def _parse(value: object) -> tuple[datetime | None, str | None]:
+    """The instant (None when malformed) and the offset as written (None when absent or malformed)."""
     if not isinstance(value, str):
-        return None
+        return None, None
+    if len(value) == 24 and _CANONICAL.fullmatch(value):
+        try:
+            return datetime(
+                int(value[0:4]), int(value[5:7]), int(value[8:10]), int(value[11:13]), int(value[14:16]),
+                int(value[17:19]), int(value[20:23]) * 1000, tzinfo=UTC,
+            ), "Z"  # fmt: skip
+        except ValueError:
+            return None, None
     m = _TIMESTAMP.match(value)
     if not m:
-        return None
+        return None, None
     tz = m.group("tz")
     offset = timedelta(0)
     if tz and tz != "Z":
         digits = tz[1:].replace(":", "")
         hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
         if hours > 23 or minutes > 59:
-            return None
+            return None, None
         offset = timedelta(hours=hours, minutes=minutes) * (-1 if tz[0] == "-" else 1)
     frac = m.group("f") or ""
     micro = int((frac[1:] + "000000")[:6]) if frac else 0
@@ -109,8 +144,8 @@ def parse_timestamp(value: object) -> datetime | None:
             tzinfo=timezone(offset),
         )
     except ValueError:
-        return None
-    return local.astimezone(UTC)
+        return None, None
+    return local.astimezone(UTC), tz
 
 
 def is_timestamp(value: object, *, require_offset: bool = False, allow_negative_zero: bool = True) -> bool:
@@ -120,10 +155,9 @@ def is_timestamp(value: object, *, require_offset: bool = False, allow_negative_
         require_offset: refuse a timestamp without ``Z`` or an offset.
         allow_negative_zero: accept the ``-00:00`` offset (xAPI 2.0 forbids it).
     """
-    if parse_timestamp(value) is None:
+    moment, tz = _parse(value)
+    if moment is None:
         return False
-    assert isinstance(value, str)
-    tz = _TIMESTAMP.match(value).group("tz")  # type: ignore[union-attr]
     if require_offset and not tz:
         return False
     return allow_negative_zero or tz not in ("-00:00", "-0000", "-00")

@@ -6,7 +6,14 @@ import copy
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeGuard
 
-__all__ = ["activity_ids_of", "agent_key", "agent_keys_of", "format_statement", "normalize_statement"]
+__all__ = [
+    "activity_ids_of",
+    "agent_key",
+    "agent_keys_of",
+    "format_statement",
+    "index_keys",
+    "normalize_statement",
+]
 
 CONTEXT_ACTIVITY_KEYS = ("parent", "grouping", "category", "other")
 
@@ -92,6 +99,37 @@ def agent_keys_of(statement: Mapping[str, Any], *, related: bool) -> set[str]:
     keys = {agent_key(a) for a in _actors(statement, related=related)}
     keys.discard(None)
     return keys  # type: ignore[return-value]
+
+
+def index_keys(statement: Mapping[str, Any]) -> tuple[set[str], set[str], set[str], set[str]]:
+    """The index rows of a statement in one walk: direct agent keys, the other (related) agent keys,
+    direct activity ids, the other (related) activity ids.
+
+    The same sets as :func:`agent_keys_of` and :func:`activity_ids_of` (direct, and related minus direct).
+    """
+    direct_agents: set[str] = set()
+    direct_acts: set[str] = set()
+    actor = statement.get("actor")
+    if _is_map(actor):
+        key = agent_key(actor)
+        if key is not None:
+            direct_agents.add(key)
+    obj = statement.get("object")
+    if _is_map(obj):
+        kind = obj.get("objectType", "Activity")
+        if kind == "Activity":
+            if "id" in obj:
+                direct_acts.add(obj["id"])
+        elif kind in ("Agent", "Group"):
+            key = agent_key(obj)
+            if key is not None:
+                direct_agents.add(key)
+    return (
+        direct_agents,
+        agent_keys_of(statement, related=True) - direct_agents,
+        direct_acts,
+        activity_ids_of(statement, related=True) - direct_acts,
+    )
 
 
 def activity_ids_of(statement: Mapping[str, Any], *, related: bool) -> set[str]:

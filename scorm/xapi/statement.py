@@ -54,6 +54,27 @@ INTERACTION_TYPES = {
 }
 COMPONENT_LISTS = ("choices", "scale", "source", "target", "steps")
 CONTEXT_ACTIVITY_KEYS = ("parent", "grouping", "category", "other")
+# the properties each object may have (frozensets: :func:`_keys` judges them in one subset test)
+_ACCOUNT_KEYS = frozenset({"homePage", "name"})
+_AGENT_KEYS = frozenset({"objectType", "name", *IFIS})
+_GROUP_KEYS = frozenset({"objectType", "name", "member", *IFIS})
+_VERB_KEYS = frozenset({"id", "display"})
+_ACTIVITY_KEYS = frozenset({"objectType", "id", "definition"})
+_DEFINITION_KEYS = frozenset(
+    {"name", "description", "type", "moreInfo", "extensions", "interactionType", "correctResponsesPattern",
+     *COMPONENT_LISTS}
+)  # fmt: skip
+_RESULT_KEYS = frozenset({"score", "success", "completion", "response", "duration", "extensions"})
+_SCORE_KEYS = frozenset({"scaled", "raw", "min", "max"})
+_CONTEXT_KEYS = frozenset(
+    {"registration", "instructor", "team", "contextActivities", "revision", "platform", "language", "statement",
+     "extensions"}
+)  # fmt: skip
+_CONTEXT_KEYS_2 = _CONTEXT_KEYS | {"contextAgents", "contextGroups"}
+_CONTEXT_ACTIVITY_SET = frozenset(CONTEXT_ACTIVITY_KEYS)
+_BODY_KEYS = frozenset({"actor", "verb", "object", "result", "context", "timestamp", "attachments"})
+_SUBSTATEMENT_KEYS = _BODY_KEYS | {"objectType"}
+_STATEMENT_KEYS = _BODY_KEYS | {"id", "stored", "authority", "version"}
 
 
 class _Rules:
@@ -97,7 +118,7 @@ class _Rules:
                 _iri(value, f"{path}.openid")
             if key == "account":
                 account = _obj(value, f"{path}.account", "an account")
-                _keys(account, f"{path}.account", ("homePage", "name"), "an account")
+                _keys(account, f"{path}.account", _ACCOUNT_KEYS, "an account")
                 if "homePage" not in account or "name" not in account:
                     raise _fail(f"{path}.account", "an account needs both homePage and name")
                 _iri(account["homePage"], f"{path}.account.homePage")
@@ -106,7 +127,7 @@ class _Rules:
 
     def agent(self, value: object, path: str, *, object_type_required: bool = False) -> None:
         obj = _obj(value, path, "an Agent")
-        _keys(obj, path, ("objectType", "name", *IFIS), "an Agent")
+        _keys(obj, path, _AGENT_KEYS, "an Agent")
         if object_type_required and "objectType" not in obj:
             raise _fail(path, "objectType 'Agent' is required here")
         if obj.get("objectType", "Agent") != "Agent":
@@ -119,7 +140,7 @@ class _Rules:
 
     def group(self, value: object, path: str) -> None:
         obj = _obj(value, path, "a Group")
-        _keys(obj, path, ("objectType", "name", "member", *IFIS), "a Group")
+        _keys(obj, path, _GROUP_KEYS, "a Group")
         if obj.get("objectType") != "Group":
             raise _fail(f"{path}.objectType", "must be 'Group'")
         if "name" in obj:
@@ -153,7 +174,7 @@ class _Rules:
 
     def verb(self, value: object, path: str) -> None:
         obj = _obj(value, path, "a verb")
-        _keys(obj, path, ("id", "display"), "a verb")
+        _keys(obj, path, _VERB_KEYS, "a verb")
         if "id" not in obj:
             raise _fail(path, "a verb needs an id")
         _iri(obj["id"], f"{path}.id")
@@ -179,17 +200,7 @@ class _Rules:
 
     def definition(self, value: object, path: str) -> None:
         obj = _obj(value, path, "an activity definition")
-        allowed = (
-            "name",
-            "description",
-            "type",
-            "moreInfo",
-            "extensions",
-            "interactionType",
-            "correctResponsesPattern",
-            *COMPONENT_LISTS,
-        )
-        _keys(obj, path, allowed, "an activity definition")
+        _keys(obj, path, _DEFINITION_KEYS, "an activity definition")
         for key in ("name", "description"):
             if key in obj:
                 self.language_map(obj[key], f"{path}.{key}")
@@ -218,7 +229,7 @@ class _Rules:
 
     def activity(self, value: object, path: str) -> None:
         obj = _obj(value, path, "an Activity")
-        _keys(obj, path, ("objectType", "id", "definition"), "an Activity")
+        _keys(obj, path, _ACTIVITY_KEYS, "an Activity")
         if obj.get("objectType", "Activity") != "Activity":
             raise _fail(f"{path}.objectType", "must be 'Activity'")
         if "id" not in obj:
@@ -259,11 +270,11 @@ class _Rules:
 
     def result(self, value: object, path: str) -> None:
         obj = _obj(value, path, "a result")
-        _keys(obj, path, ("score", "success", "completion", "response", "duration", "extensions"), "a result")
+        _keys(obj, path, _RESULT_KEYS, "a result")
         if "score" in obj:
             spath = f"{path}.score"
             score = _obj(obj["score"], spath, "a score")
-            _keys(score, spath, ("scaled", "raw", "min", "max"), "a score")
+            _keys(score, spath, _SCORE_KEYS, "a score")
             nums = {k: _number(score[k], f"{spath}.{k}") for k in ("scaled", "raw", "min", "max") if k in score}
             if "scaled" in nums and not -1 <= nums["scaled"] <= 1:
                 raise _fail(f"{spath}.scaled", f"must be between -1 and 1, got {nums['scaled']}")
@@ -285,20 +296,7 @@ class _Rules:
 
     def context(self, value: object, path: str, object_kind: str) -> None:
         obj = _obj(value, path, "a context")
-        allowed = {
-            "registration",
-            "instructor",
-            "team",
-            "contextActivities",
-            "revision",
-            "platform",
-            "language",
-            "statement",
-            "extensions",
-        }
-        if self.v2:
-            allowed |= {"contextAgents", "contextGroups"}
-        _keys(obj, path, allowed, "a context")
+        _keys(obj, path, _CONTEXT_KEYS_2 if self.v2 else _CONTEXT_KEYS, "a context")
         if "registration" in obj:
             _uuid(obj["registration"], f"{path}.registration")
         if "instructor" in obj:
@@ -311,7 +309,7 @@ class _Rules:
         if "contextActivities" in obj:
             cpath = f"{path}.contextActivities"
             ca = _obj(obj["contextActivities"], cpath, "contextActivities")
-            _keys(ca, cpath, CONTEXT_ACTIVITY_KEYS, "contextActivities")
+            _keys(ca, cpath, _CONTEXT_ACTIVITY_SET, "contextActivities")
             for key, acts in ca.items():
                 items = acts if isinstance(acts, list) else [acts]
                 for i, act in enumerate(items):
@@ -388,14 +386,11 @@ class _Rules:
     # -- statement -----------------------------------------------------------------------------
 
     def body(self, obj: Mapping[str, Any], path: str, *, substatement: bool) -> None:
-        allowed = {"actor", "verb", "object", "result", "context", "timestamp", "attachments"}
         if substatement:
-            allowed.add("objectType")
             for key in ("id", "stored", "version", "authority"):
                 if key in obj:
                     raise _fail(f"{path}.{key}", "not allowed in a SubStatement")
-        else:
-            allowed |= {"id", "stored", "authority", "version"}
+        allowed = _SUBSTATEMENT_KEYS if substatement else _STATEMENT_KEYS
         _keys(obj, path, allowed, "a SubStatement" if substatement else "a statement")
         for key in ("actor", "verb", "object"):
             if key not in obj:

@@ -337,3 +337,23 @@ def test_concurrent_duplicate_id_is_a_conflict_not_a_500(
     monkeypatch.setattr(store, "existing_statements", lambda *_a, **_k: {})
     resp = post(client, operator, statement(id=sid, result={"success": False}))
     assert resp.status_code == 409 and "concurrent request" in resp.get_json()["message"]
+
+
+def test_activity_definitions_across_requests(client: FlaskClient, operator: IssuedCredential) -> None:
+    """A definition sent again is kept as stored; a changed one (even after repeats) is merged in."""
+
+    def definition() -> Any:
+        q = {"activityId": ACTIVITY}
+        return client.get("/xapi/activities", query_string=q, headers=hdr(operator)).get_json()["definition"]
+
+    golf = {"name": {"en-US": "Golf"}, "type": "http://adlnet.gov/expapi/activities/lesson"}
+    for _ in range(3):  # the same definition again: unchanged
+        assert post(client, operator, [statement(object={"id": ACTIVITY, "definition": golf})]).status_code == 200
+        assert definition() == golf
+    post(client, operator, [statement(object={"id": ACTIVITY, "definition": {"name": {"fr-FR": "Golf (fr)"}}})])
+    assert definition() == {**golf, "name": {"en-US": "Golf", "fr-FR": "Golf (fr)"}}
+    post(client, operator, [statement(object={"id": ACTIVITY, "definition": {"type": "http://example.org/t"}})])
+    assert definition()["type"] == "http://example.org/t"
+    post(client, operator, [statement(object={"id": ACTIVITY, "definition": {"moreInfo": "http://example.org/1"}})])
+    assert definition() == {"name": {"en-US": "Golf", "fr-FR": "Golf (fr)"}, "type": "http://example.org/t",
+                            "moreInfo": "http://example.org/1"}  # fmt: skip
