@@ -17,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
@@ -246,3 +246,18 @@ class Database:
     def dispose(self) -> None:
         """Close pooled connections."""
         self.engine.dispose()
+
+
+@contextlib.contextmanager
+def driver_errors(conn: Connection, statement: str, params: Any) -> Iterator[None]:
+    """Calls made straight on ``conn``'s driver connection (a hot path skipping Core) with Core's
+    error handling: a driver error becomes SQLAlchemy's (an ``OperationalError`` is the web layer's
+    503 ``database_unavailable``), and a lost connection is invalidated so the pool drops it."""
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as exc:
+        lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, None)
+        if lost:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(statement, params, exc, dbapi.Error, connection_invalidated=lost) from exc

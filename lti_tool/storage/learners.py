@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from sqlalchemy import Connection, Row, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
-from lti_tool.storage.db import Database
+from lti_tool.storage.db import Database, driver_errors
 from lti_tool.storage.models import Attempt, AttemptStatus, LearnerRegistration, ScoState, utcnow
 
 if TYPE_CHECKING:
@@ -406,8 +406,9 @@ def commit_row(conn: Connection, attempt_id: str, item_id: str) -> Row[Any] | No
     if conn.dialect.name == "postgresql":  # on the driver: see _PG_COMMIT_READ
         from psycopg.rows import namedtuple_row  # the postgres extra: imported where PostgreSQL is used
 
-        with conn.connection.driver_connection.cursor(row_factory=namedtuple_row) as cur:
-            return cur.execute(_PG_COMMIT_READ, (attempt_id, item_id)).fetchone()  # type: ignore[no-any-return]
+        with driver_errors(conn, _PG_COMMIT_READ, (attempt_id, item_id)):
+            with conn.connection.driver_connection.cursor(row_factory=namedtuple_row) as cur:
+                return cur.execute(_PG_COMMIT_READ, (attempt_id, item_id)).fetchone()  # type: ignore[no-any-return]
     return conn.execute(_COMMIT_READ, {"attempt_id": attempt_id, "item_id": item_id}).first()
 
 
@@ -432,7 +433,7 @@ def write_commit(conn: Connection, attempt_id: str, item_id: str, read_seq: int,
             item_id,
             read_seq,
         )
-        with conn.connection.driver_connection.cursor() as cur:
+        with driver_errors(conn, _PG_COMMIT_WRITE, params), conn.connection.driver_connection.cursor() as cur:
             return bool(cur.execute(_PG_COMMIT_WRITE, params).rowcount == 1)
     params = {**values, "w_attempt_id": attempt_id, "w_item_id": item_id, "read_seq": read_seq}
     done = conn.execute(_COMMIT_WRITE, params)
