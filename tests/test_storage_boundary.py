@@ -61,7 +61,7 @@ OWNERS: dict[str, str] = {
     "lrs_statement_activities": "lti_tool/lrs/store.py",
     "lrs_attachments": "lti_tool/lrs/store.py",
     "lrs_activities": "lti_tool/lrs/store.py",
-    "lrs_documents": "lti_tool/lrs/store.py",
+    "lrs_documents": "lti_tool/lrs/documents_store.py",
     # What SCORM 2004 keeps per learner across attempts (global objectives, adl.data stores).
     "learner_shared_state": "lti_tool/runtime/learner_store.py",
     # The development LMS's own tables (own declarative base and migrations, demo mode only).

@@ -8,7 +8,8 @@ from typing import Any
 from flask import Response
 from sqlalchemy.orm import Session
 
-from lti_tool.lrs import store
+from lti_tool.lrs import documents_store
+from lti_tool.lrs.documents_store import DocKey
 from lti_tool.lrs.protocol import (
     XapiError,
     XRequest,
@@ -27,7 +28,7 @@ from lti_tool.lrs.protocol import (
     uuid_param,
 )
 from lti_tool.lrs.recording import CMI5_LEARNER_PREFERENCES
-from lti_tool.lrs.store import DocKey, dumps
+from lti_tool.lrs.store import dumps
 
 
 def _concurrency(x: XRequest, existing: Any, *, put: bool, require_on_create: bool = False) -> None:
@@ -62,22 +63,22 @@ def _document(x: XRequest, session: Session, key: DocKey, id_param: str, *, put_
         if doc_id is not None:
             if "since" in x.params:
                 raise bad(f"'since' cannot be combined with {id_param}")
-            doc = store.get_document(session, tenant, key, doc_id)
+            doc = documents_store.get_document(session, tenant, key, doc_id)
             if doc is None:
                 raise XapiError(404, "not_found", f"no document {doc_id!r}")
             resp = Response(bytes(doc.content), status=200, content_type=doc.content_type)
             resp.headers["ETag"] = f'"{doc.etag}"'
             resp.headers["Last-Modified"] = http_date(doc.updated)
             return resp
-        ids, newest = store.list_documents(session, tenant, key, time_param(x, "since"))
+        ids, newest = documents_store.list_documents(session, tenant, key, time_param(x, "since"))
         headers = {"Last-Modified": http_date(newest)} if newest else {}
         return json_response(ids, headers=headers)
     if x.method == "DELETE":
         if doc_id is None and key.kind != "state":
             raise bad(f"DELETE needs the {id_param} parameter")
         if doc_id is not None and x.header("if-match") is not None:
-            _concurrency(x, store.get_document(session, tenant, key, doc_id), put=False)
-        store.delete_documents(session, tenant, key, doc_id)
+            _concurrency(x, documents_store.get_document(session, tenant, key, doc_id), put=False)
+        documents_store.delete_documents(session, tenant, key, doc_id)
         return no_content()
     if x.method not in ("PUT", "POST"):
         raise XapiError(405, "method_not_allowed", f"{x.method} is not allowed here")
@@ -85,7 +86,7 @@ def _document(x: XRequest, session: Session, key: DocKey, id_param: str, *, put_
         raise bad(f"{x.method} needs the {id_param} parameter")
     if "since" in x.params:
         raise bad(f"'since' is not a parameter of {x.method}")
-    existing = store.get_document(session, tenant, key, doc_id)
+    existing = documents_store.get_document(session, tenant, key, doc_id)
     _concurrency(
         x, existing, put=x.method == "PUT" and put_needs_etag,
         require_on_create=key.kind != "state" and x.version == "1.0.3",
@@ -107,8 +108,8 @@ def _document(x: XRequest, session: Session, key: DocKey, id_param: str, *, put_
         elif is_json:
             if not isinstance(parse_json(content, "the document"), dict):
                 raise bad("a JSON document sent with POST must be an object")
-    store.put_document(session, tenant, key, doc_id, content, ctype, now)
-    return no_content({"ETag": f'"{store.etag_of(content)}"'})
+    documents_store.put_document(session, tenant, key, doc_id, content, ctype, now)
+    return no_content({"ETag": f'"{documents_store.etag_of(content)}"'})
 
 
 @resource("activities/state")

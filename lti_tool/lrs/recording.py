@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from lti_tool.lrs import store
-from lti_tool.lrs.store import DocKey, iso
+from lti_tool.lrs import documents_store, store
+from lti_tool.lrs.documents_store import DocKey
+from lti_tool.lrs.store import iso
 from scorm.xapi import normalize_statement, validate_statement
 
 TOOL_AUTHORITY_NAME = "cbsi-connect"
@@ -57,7 +58,7 @@ def put_agent_profile(
 ) -> None:
     """Write one JSON Agent Profile document (e.g. cmi5's ``cmi5LearnerPreferences``)."""
     content = store.dumps(dict(document)).encode()
-    store.put_document(
+    documents_store.put_document(
         session, tenant, DocKey("agent_profile", agent_key=agent_key), profile_id, content, "application/json", now
     )
 
@@ -76,4 +77,4 @@ def put_state(
     """Write one JSON State API document (e.g. cmi5's ``LMS.LaunchData``)."""
     key = DocKey("state", activity_id=activity_id, agent_key=agent_key, registration=registration)
     content = store.dumps(dict(document)).encode()
-    store.put_document(session, tenant, key, state_id, content, "application/json", now)
+    documents_store.put_document(session, tenant, key, state_id, content, "application/json", now)

@@ -1,4 +1,7 @@
-"""LRS storage: statements (write, void, query with paging), attachments, activities, documents.
+"""LRS storage: statements (write, void, query with paging), attachments, activities.
+
+Documents are :mod:`lti_tool.lrs.documents_store`'s; the driver-level write path is
+:mod:`lti_tool.lrs.driver`'s, and the comparison of a resent statement :mod:`lti_tool.lrs.comparison`'s.
 
 Every function takes a SQLAlchemy session and a tenant; every query filters by the tenant.
 """
@@ -6,32 +9,29 @@ Every function takes a SQLAlchemy session and a tenant; every query filters by t
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, false, func, select, true, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import and_, false, func, select, true, update
 from sqlalchemy.orm import Session, aliased
 
+from lti_tool.lrs.comparison import differing_properties, same_statement
+from lti_tool.lrs.driver import _MISSING, Driver
 from lti_tool.storage.models import (
     LrsActivity,
     LrsAttachment,
-    LrsDocument,
     LrsStatement,
     LrsStatementActivity,
     LrsStatementAgent,
 )
-from scorm.xapi.formats import parse_timestamp, truncate_duration
-from scorm.xapi.normalize import agent_key, index_keys
+from scorm.xapi.formats import parse_timestamp
+from scorm.xapi.normalize import index_keys
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 MAX_LIMIT = 500
-# Properties the LRS assigns (xAPI Data 2.3.1, first exception); ``timestamp`` is compared on its own.
-_IGNORED_IN_COMPARISON = ("stored", "authority", "version", "id", "timestamp")
 
 
 class LrsConflict(Exception):
@@ -52,185 +52,10 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-class _Driver:
-    """The statement write path at the driver level, in the session's transaction.
-
-    A batch of 50 statements is five statements of SQL; through SQLAlchemy Core each one pays for
-    its cache key, parameter processing and result set-up, which cost more CPU than SQLite spends
-    on the rows. Here the SQL is written once per dialect (SQLite and PostgreSQL; ``None`` for any
-    other dialect, which keeps the Core path) and the values go through the same bind processors
-    SQLAlchemy would apply, so the stored values are identical.
-    """
-
-    def __init__(self, conn: Any) -> None:
-        self.dialect = conn.dialect
-        self.mark = "?" if self.dialect.name == "sqlite" else "%s"
-        self.owner = conn.connection.dbapi_connection
-        self.cursor = conn.connection.cursor()
-        # SQLite before 3.32 allows 999 variables per statement; PostgreSQL 65,535
-        self.max_params = 999 if self.dialect.name == "sqlite" else 30_000
-
-    @classmethod
-    def of(cls, session: Session) -> _Driver | None:
-        """The driver of the session's connection (one cursor per pooled connection, kept in its info)."""
-        transaction = session.get_transaction()
-        known = session.info.get("cbsi_lrs_driver")
-        if transaction is not None and known is not None and known[0] is transaction:
-            return known[1]  # type: ignore[no-any-return]  # same transaction: same connection
-        conn = session.connection()
-        if conn.dialect.name not in ("sqlite", "postgresql"):
-            return None
-        driver = conn.info.get("cbsi_lrs_driver")
-        if driver is None or driver.owner is not conn.connection.dbapi_connection:
-            driver = conn.info["cbsi_lrs_driver"] = cls(conn)
-        session.info["cbsi_lrs_driver"] = (session.get_transaction(), driver)
-        return driver  # type: ignore[no-any-return]
-
-    def run(self, sql: str, params: Any, *, many: bool = False) -> None:
-        """Execute on the driver; its errors become SQLAlchemy's (IntegrityError and the rest), as through Core."""
-        try:
-            (self.cursor.executemany if many else self.cursor.execute)(sql, params)
-        except self.dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(sql, params, exc, self.dialect.loaded_dbapi.Error) from exc
-
-    def processors(self, table: Any, columns: Sequence[str]) -> list[Any]:
-        key = (id(self.dialect), table.name, tuple(columns))
-        found = _PROCESSORS.get(key)
-        if found is None:
-            found = _PROCESSORS[key] = [table.c[name].type.bind_processor(self.dialect) for name in columns]
-        return found
-
-    def values(self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
-        out = [[r[c] for c in columns] for r in rows]
-        for i, proc in enumerate(self.processors(table, columns)):
-            if proc is None:
-                continue
-            # column by column, the last value's conversion reused for the same object (a batch's
-            # ``stored``, the booleans): one datetime formatted per batch instead of one per row
-            last_in: Any = _MISSING
-            last_out: Any = None
-            for values in out:
-                value = values[i]
-                if value is None:
-                    continue
-                if value is not last_in:
-                    last_in, last_out = value, proc(value)
-                values[i] = last_out
-        return out
-
-    def insert_many(self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
-        marks = ", ".join([self.mark] * len(columns))
-        sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - names from the models
-        self.run(sql, self.values(table, columns, rows), many=True)
-
-    def insert_returning(
-        self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]], returning: str
-    ) -> list[tuple[Any, ...]]:
-        """Multi-row INSERT ... RETURNING (order not guaranteed: return a column to match rows by)."""
-        values = self.values(table, columns, rows)
-        one = "(" + ", ".join([self.mark] * len(columns)) + ")"
-        step = max(1, self.max_params // len(columns))
-        out: list[tuple[Any, ...]] = []
-        for i in range(0, len(values), step):
-            chunk = values[i : i + step]
-            sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {', '.join([one] * len(chunk))} "  # noqa: S608
-            self.run(sql + f"RETURNING {returning}", [v for row in chunk for v in row])
-            out += self.cursor.fetchall()
-        return out
-
-    def select_in(self, sql: str, first: Sequence[Any], many: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """``sql`` ends with ``IN``; its other markers are ``{}``; ``many`` fills the IN list in chunks."""
-        out: list[tuple[Any, ...]] = []
-        head = sql.replace("{}", self.mark)
-        for i in range(0, len(many), 500):
-            chunk = list(many[i : i + 500])
-            self.run(f"{head} ({', '.join([self.mark] * len(chunk))})", [*first, *chunk])
-            out += self.cursor.fetchall()
-        return out
-
-
-_MISSING = object()
-_PROCESSORS: dict[tuple[int, str, tuple[str, ...]], list[Any]] = {}
 _STATEMENT_COLUMNS = (
     "tenant", "statement_id", "registration", "verb_id", "ref_target", "voided", "is_voiding", "stored",
     "timestamp", "credential_id", "payload", "attachment_hashes",
 )  # fmt: skip
-
-
-def _comparable(statement: Mapping[str, Any]) -> Any:
-    """The parts of a statement that xAPI's Statement Comparison Requirements compare (Data 2.3.1).
-
-    Ignored, as the immutability exceptions allow: what the LRS assigns (id, authority, stored,
-    version), the serialisation of timestamps (compared as instants), Activity definitions and verb
-    displays (not part of the statement), the order of Group members, and the case of case-insensitive
-    values (UUIDs, hex hashes, the domain of an mbox). ``result.duration`` is compared as a string, at
-    the 0.01 s precision xAPI 2.0 lets an LRS keep.
-    """
-    body = _comparable_body(statement)
-    sub = body.get("object")
-    if isinstance(sub, dict) and sub.get("objectType") == "SubStatement":
-        body["object"] = _comparable_body(sub)
-    return body
-
-
-def _comparable_body(statement: Mapping[str, Any]) -> dict[str, Any]:
-    body = {k: _case_folded(k, v) for k, v in statement.items() if k not in _IGNORED_IN_COMPARISON}
-    verb = body.get("verb")
-    if isinstance(verb, dict):
-        body["verb"] = {k: v for k, v in verb.items() if k != "display"}
-    obj = body.get("object")
-    if isinstance(obj, dict) and obj.get("objectType", "Activity") == "Activity":
-        body["object"] = {k: v for k, v in obj.items() if k != "definition"}
-    context = body.get("context")
-    if isinstance(context, dict) and isinstance(context.get("contextActivities"), dict):
-        ca = context["contextActivities"]
-        context["contextActivities"] = {
-            k: [{kk: vv for kk, vv in a.items() if kk != "definition"} if isinstance(a, dict) else a for a in v]
-            if isinstance(v, list) else v
-            for k, v in ca.items()
-        }  # fmt: skip
-    result = body.get("result")
-    if isinstance(result, dict) and isinstance(result.get("duration"), str):
-        body["result"] = {**result, "duration": truncate_duration(result["duration"])}
-    return body
-
-
-_CASELESS = frozenset({"registration", "mbox_sha1sum", "sha2"})
-
-
-def _case_folded(key: str, node: Any) -> Any:
-    """``node`` with case-insensitive values lower-cased and Group members in a canonical order."""
-    if isinstance(node, dict):
-        out = {k: _case_folded(k, v) for k, v in node.items()}
-        if out.get("objectType") == "StatementRef" and isinstance(out.get("id"), str):
-            out["id"] = out["id"].lower()
-        if key == "statement" and isinstance(out.get("id"), str):  # context.statement (a StatementRef)
-            out["id"] = out["id"].lower()
-        if isinstance(out.get("member"), list):
-            out["member"] = sorted(out["member"], key=lambda m: json.dumps(m, sort_keys=True))
-        return out
-    if isinstance(node, list):
-        return [_case_folded(key, v) for v in node]
-    if isinstance(node, str):
-        if key in _CASELESS:
-            return node.lower()
-        if key == "mbox" and "@" in node:
-            local, _, domain = node.rpartition("@")
-            return f"{local}@{domain.lower()}"
-    return node
-
-
-def same_statement(stored: Mapping[str, Any], resent: Mapping[str, Any], *, timestamp_assigned: bool = False) -> bool:
-    """Whether ``resent`` is the stored statement again, by xAPI's Statement Comparison Requirements.
-
-    A resent statement sent without a ``timestamp`` (none, or ``timestamp_assigned`` by the LRS)
-    matches any stored one (the LRS assigns a missing timestamp); with one, both name the same instant.
-    """
-    if _comparable(stored) != _comparable(resent):
-        return False
-    if timestamp_assigned or "timestamp" not in resent:
-        return True
-    return parse_timestamp(stored.get("timestamp")) == parse_timestamp(resent.get("timestamp"))
 
 
 # -- statements ----------------------------------------------------------------------------------
@@ -250,7 +75,7 @@ def existing_statements(session: Session, tenant: str, ids: Iterable[str]) -> di
     """Stored statements among ``ids`` (lower-case UUIDs)."""
     ids = list(ids)
     found: dict[str, dict[str, Any]] = {}
-    driver = _Driver.of(session)
+    driver = Driver.of(session)
     if driver is not None:
         rows = driver.select_in(
             "SELECT statement_id, payload FROM lrs_statements WHERE tenant = {} AND statement_id IN", [tenant], ids
@@ -294,16 +119,6 @@ def new_statements(session: Session, tenant: str, batch: Sequence[NewStatement])
                 "a statement cannot be changed, send it under a new id"
             )
     return fresh
-
-
-def differing_properties(stored: Mapping[str, Any], resent: Mapping[str, Any], timestamp_assigned: bool) -> list[str]:
-    """The top-level properties in which two statements differ by the comparison rules."""
-    a, b = _comparable(stored), _comparable(resent)
-    keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-    if not timestamp_assigned and "timestamp" in resent:
-        if parse_timestamp(stored.get("timestamp")) != parse_timestamp(resent["timestamp"]):
-            keys.append("timestamp")
-    return keys or ["?"]
 
 
 def insert_statements(
@@ -412,7 +227,7 @@ def _insert_links(session: Session, statements: Sequence[Mapping[str, Any]], seq
         link_agents += [{"seq": seq, "agent_key": k, "direct": False} for k in o_agents]
         link_acts += [{"seq": seq, "activity_id": a, "direct": True} for a in d_acts]
         link_acts += [{"seq": seq, "activity_id": a, "direct": False} for a in o_acts]
-    driver = _Driver.of(session)
+    driver = Driver.of(session)
     if link_agents:
         if driver is not None:
             driver.insert_many(LrsStatementAgent.__table__, ("seq", "agent_key", "direct"), link_agents)
@@ -427,7 +242,7 @@ def _insert_links(session: Session, statements: Sequence[Mapping[str, Any]], seq
 
 def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     table = LrsStatement.__table__
-    driver = _Driver.of(session)
+    driver = Driver.of(session)
     if driver is not None:
         seq_of = dict(
             (sid, seq) for seq, sid in driver.insert_returning(table, _STATEMENT_COLUMNS, rows, "seq, statement_id")
@@ -447,7 +262,7 @@ def _remember_activities(session: Session, tenant: str, statements: Sequence[Map
     if not definitions:
         return
     table = LrsActivity.__table__
-    driver = _Driver.of(session)
+    driver = Driver.of(session)
     if driver is not None:
         stored: dict[str, str] = dict(
             driver.select_in(  # type: ignore[arg-type]
@@ -711,80 +526,6 @@ def statement_owner(session: Session, tenant: str, statement_id: str) -> set[str
 
 
 # -- documents -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DocKey:
-    """Which document set: kind, activity, agent, registration ("" when not part of the key)."""
-
-    kind: str
-    activity_id: str = ""
-    agent_key: str = ""
-    registration: str = ""
-
-
-def etag_of(content: bytes) -> str:
-    """The document's entity tag (SHA-1 of its bytes, as most LRSs use)."""
-    return hashlib.sha1(content).hexdigest()  # noqa: S324 - an ETag, not a security hash
-
-
-def _doc_where(tenant: str, key: DocKey) -> list[Any]:
-    d = LrsDocument
-    return [
-        d.tenant == tenant,
-        d.kind == key.kind,
-        d.activity_id == key.activity_id,
-        d.agent_key == key.agent_key,
-        d.registration == key.registration,
-    ]
-
-
-def get_document(session: Session, tenant: str, key: DocKey, doc_id: str) -> LrsDocument | None:
-    """One document."""
-    return session.scalars(select(LrsDocument).where(*_doc_where(tenant, key), LrsDocument.doc_id == doc_id)).first()
-
-
-def list_documents(
-    session: Session, tenant: str, key: DocKey, since: datetime | None
-) -> tuple[list[str], datetime | None]:
-    """Ids of the documents of ``key`` (updated after ``since``), and the newest update."""
-    conds = _doc_where(tenant, key)
-    if since is not None:
-        conds.append(LrsDocument.updated > since)
-    rows = session.execute(select(LrsDocument.doc_id, LrsDocument.updated).where(*conds).order_by(LrsDocument.id)).all()
-    newest = max((r.updated for r in rows), default=None)
-    return [r.doc_id for r in rows], newest
-
-
-def put_document(
-    session: Session, tenant: str, key: DocKey, doc_id: str, content: bytes, content_type: str, now: datetime
-) -> None:
-    """Create or replace a document."""
-    row = get_document(session, tenant, key, doc_id)
-    if row is None:
-        session.add(
-            LrsDocument(
-                tenant=tenant, kind=key.kind, activity_id=key.activity_id, agent_key=key.agent_key,
-                registration=key.registration, doc_id=doc_id, content_type=content_type, content=content,
-                etag=etag_of(content), updated=now,
-            )
-        )  # fmt: skip
-    else:
-        row.content, row.content_type, row.etag, row.updated = content, content_type, etag_of(content), now
-    session.flush()
-
-
-def delete_documents(session: Session, tenant: str, key: DocKey, doc_id: str | None) -> None:
-    """Delete one document, or every document of ``key``."""
-    conds = _doc_where(tenant, key)
-    if doc_id is not None:
-        conds.append(LrsDocument.doc_id == doc_id)
-    session.execute(delete(LrsDocument).where(*conds))
-
-
-def agent_key_or_none(agent: Mapping[str, Any]) -> str | None:
-    """Re-exported :func:`scorm.xapi.agent_key` (document keys)."""
-    return agent_key(agent)
 
 
 # -- reads of the forwarder (lti_tool.lrs.forwarder): the tenant's statements in stored order -----

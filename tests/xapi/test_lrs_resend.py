@@ -16,7 +16,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from lti_tool.lrs import create_operator_credential, store
+from lti_tool.lrs import comparison, create_operator_credential
 from lti_tool.lrs.credentials import IssuedCredential
 from lti_tool.services import Services
 from lti_tool.storage.models import Attempt, GradeOutbox, LrsStatement
@@ -174,13 +174,13 @@ def test_same_statement_rules() -> None:
     st = statement(timestamp="2026-12-01T10:00:00Z")
     stored = dict(copy.deepcopy(st), stored="2026-12-01T10:00:05.000Z", authority={"mbox": "mailto:a@b.c"},
                   version="1.0.0")  # fmt: skip
-    assert store.same_statement(stored, st)
+    assert comparison.same_statement(stored, st)
     signed = dict(copy.deepcopy(st), attachments=[{"usageType": "u", "display": {}, "contentType": "t",
                                                    "length": 1, "sha2": "AB"}])  # fmt: skip
-    assert not store.same_statement(stored, signed)
+    assert not comparison.same_statement(stored, signed)
     lower = copy.deepcopy(signed)
     lower["attachments"][0]["sha2"] = "ab"
-    assert store.same_statement(signed, lower)
+    assert comparison.same_statement(signed, lower)
 
 
 def test_a_resent_cmi5_statement_is_not_judged_or_applied_again(
