@@ -65,25 +65,28 @@ def launch(attempt_id: str) -> Response:
         attempt_id=attempt_id,
         au_id=au,
         content_base=lambda version_id: content_base_url(version_id, attempt_id),
-        return_url=_return_url(attempt_id, body.get("returnUrl")),
+        return_url=_return_url(attempt_id),
         language=_language(body.get("locale")),
     )
     return jsonify({"url": started.url, "launchMethod": started.launch_method, "sessionId": started.session_id})
 
 
-def _return_url(attempt_id: str, sent: object) -> str:
-    """``returnURL`` of the AU's LaunchData: the LTI launch's ``launch_presentation.return_url``
-    (the player page passes on the one it was given) when it is safe (the Exit button's rule,
-    ``web.player.safe_return_url``), else this tool's page for an AU that ended (for a preview:
-    "preview ended")."""
+def _return_url(attempt_id: str) -> str:
+    """``returnURL`` of the AU's LaunchData: always a page of this tool, never the LMS's own page.
+
+    An AU sends its own window to ``returnURL`` when it exits (cmi5 §10.2.6). Played in the
+    player's frame, that window is a frame inside the LMS's frame, where an LMS page usually
+    refuses to load (Moodle sends ``X-Frame-Options: sameorigin``). So the AU returns to this
+    tool's exit page, which hands the exit to the player page around it
+    (``static/player/cmi5_exit.js``); the player then does what its Exit button does: the top
+    window goes to the launch's ``launch_presentation.return_url`` when the page was given one
+    (checked by ``web.player.safe_return_url`` when the page was made), else the course's units
+    stay on screen. A preview's AU returns to the "preview ended" page.
+    """
     from lti_tool import preview
     from lti_tool.storage import learners
-    from lti_tool.web.player import safe_return_url
 
     settings = services_of(current_app).settings
-    safe = safe_return_url(sent, allow_http=settings.server.demo or settings.server.base_url.startswith("http://"))
-    if safe is not None:
-        return safe
     db = services_of(current_app).db
     owner = learners.attempt_platform_id(db, attempt_id)
     ended = "preview.ended" if owner is not None and owner in preview.preview_platform_ids(db) else "cmi5.exit_page"

@@ -45,15 +45,9 @@ def _cmi5_verbs(statements: list[dict[str, Any]]) -> list[str]:
     return [st["verb"]["id"].rsplit("/", 1)[-1] for st in statements if defined(st)]
 
 
-def test_catapult_single_au_quiz_passed_satisfies_the_course_and_queues_the_score(stack: Stack, context: Any) -> None:
-    course = stack.course("cmi5/catapult_single_au_basic_framed.zip")
-    link = stack.add_link(course.course_key, "cmi5 single AU")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("dialog", lambda dialog: (errors.append(dialog.message), dialog.dismiss()))
-    attempt_id = launch_learner(page, stack, link)
-    registration = str(uuid.UUID(hex=attempt_id))
-    frame = page.frame_locator("#cbsi-content")
+def _pass_catapult_quiz_and_exit(stack: Stack, frame: Any, registration: str) -> None:
+    """In CATAPULT's single-AU course (``frame``: the AU's frame): start the quiz once the AU is
+    initialized, answer it right, and press the score panel's Exit."""
     quiz = frame.locator("#navmenuitems li", has_text="Quiz")
     quiz.wait_for()
     wait_until(lambda: "initialized" in _cmi5_verbs(_statements(stack, registration)), what="initialized")
@@ -64,13 +58,21 @@ def test_catapult_single_au_quiz_passed_satisfies_the_course_and_queues_the_scor
     wait_until(lambda: "completed" in _cmi5_verbs(_statements(stack, registration)), what="completed")
     frame.locator("#score-panel .exit-button").click()
     wait_until(lambda: "terminated" in _cmi5_verbs(_statements(stack, registration)), what="terminated")
+
+
+def test_catapult_single_au_quiz_passed_satisfies_the_course_and_queues_the_score(stack: Stack, context: Any) -> None:
+    course = stack.course("cmi5/catapult_single_au_basic_framed.zip")
+    link = stack.add_link(course.course_key, "cmi5 single AU")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("dialog", lambda dialog: (errors.append(dialog.message), dialog.dismiss()))
+    attempt_id = launch_learner(page, stack, link)
+    registration = str(uuid.UUID(hex=attempt_id))
+    _pass_catapult_quiz_and_exit(stack, page.frame_locator("#cbsi-content"), registration)
     assert errors == []
-
-    def returned() -> bool:  # the AU sent its frame to LaunchData's returnURL: the launch's return_url
-        page.wait_for_timeout(200)
-        return any(f.url == stack.platform + "/" for f in page.frames[1:])
-
-    wait_until(returned, what="the AU's frame at the LMS's return URL")
+    # the AU went to LaunchData's returnURL (the tool's exit page), which handed the exit to the
+    # player: the whole window is back at the launch's return_url, not a frame inside the player
+    page.wait_for_url(stack.platform + "/")
     verbs = _cmi5_verbs(_statements(stack, registration))
     assert verbs == ["launched", "initialized", "passed", "satisfied", "completed", "terminated"], verbs
     with stack.services.db.session() as s:
@@ -79,6 +81,26 @@ def test_catapult_single_au_quiz_passed_satisfies_the_course_and_queues_the_scor
     assert attempt.outcome["completion"] == "completed" and attempt.outcome["success"] == "passed"
     assert attempt.outcome["score_scaled"] == pytest.approx(1.0)
     assert 100.0 in queued, f"no full score queued for the gradebook: {queued}"
+
+
+def test_catapult_au_exit_inside_the_lms_frame_takes_the_whole_window_back_to_the_lms(
+    stack: Stack, context: Any
+) -> None:
+    """Launched inside the LMS's iframe (as Moodle embeds a tool), the AU's exit must not load the
+    LMS's page inside the player's frame (a real LMS refuses to be framed there): the LMS's own
+    window goes to its return URL, and no frame is left at the LMS's page or the exit page."""
+    course = stack.course("cmi5/catapult_single_au_basic_framed.zip")
+    link = stack.add_link(course.course_key, "cmi5 single AU in the LMS frame")
+    page = context.new_page()
+    page.goto(f"{stack.platform}/frame?user=learner&link={link}")
+    tool = page.frame_locator("#tool")
+    tool.locator("#cbsi-content").wait_for(state="attached")
+    player = next(f for f in page.frames if "/play/" in f.url)
+    player.wait_for_function("() => window.cbsiPlayer !== undefined && window.cbsiPlayer.currentId !== null")
+    registration = str(uuid.UUID(hex=str(player.evaluate("cbsiPlayer.config.attemptId"))))
+    _pass_catapult_quiz_and_exit(stack, tool.frame_locator("#cbsi-content"), registration)
+    page.wait_for_url(stack.platform + "/")
+    assert [f.url for f in page.frames[1:] if "/cmi5/exit" in f.url or f.url.startswith(stack.platform)] == []
 
 
 GOLF_ACTIVITY = "http://id.tincanapi.com/activity/tincan-prototypes/golf-example"

@@ -19,12 +19,8 @@
     fetch(launchUrl, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      /* returnUrl: the launch's return URL (checked again by the tool) for LMS.LaunchData's
-       * returnURL; locale: the page language, for the cmi5LearnerPreferences agent profile */
-      body: JSON.stringify({
-        token: config.token, au: au, returnUrl: config.returnUrl || null,
-        locale: document.documentElement.lang || null,
-      }),
+      /* locale: the page language, for the cmi5LearnerPreferences agent profile */
+      body: JSON.stringify({ token: config.token, au: au, locale: document.documentElement.lang || null }),
     })
       .then(function (resp) {
         return resp.json().then(function (body) { return { ok: resp.ok, body: body }; });
@@ -67,6 +63,23 @@
     frame.parentNode.replaceChild(next, frame);
     frame = next;
   }
+
+  /* The AU exited to LMS.LaunchData's returnURL, the tool's exit page, which calls this
+   * (static/player/cmi5_exit.js). A course of one unit leaves for the LMS's return URL, as the
+   * Exit button does; otherwise the course's units stay on screen to choose the next one. */
+  player.auReturned = function (how) {
+    if (!(how && how.ownWindow)) {
+      freshFrame();
+      frame.hidden = true;
+    }
+    ownWindow.hidden = true;
+    player.currentId = null;
+    if (config.returnUrl && (config.items || []).length <= 1) {
+      window.top.location.href = config.returnUrl;
+      return;
+    }
+    status.textContent = document.body.getAttribute("data-returned-text") || "";
+  };
 
   (config.items || []).forEach(function (item) {
     var li = document.createElement("li");
