@@ -211,9 +211,9 @@ class OutboundClient(requests.Session):
                     # connection every send and read is bounded by the time left instead.
                     handle = _WATCHDOG.arm(call)
                 try:
-                    sock = _lean_send(conn, message, call, (connect, read), total, host)
+                    bounded = _lean_send(conn, message, call, (connect, read), total, host)
                     answer, reusable = _read_answer(
-                        sock, policy.max_response_bytes, call, host, read_timeout=read, reused=reused
+                        bounded, policy.max_response_bytes, call, host, read_timeout=read, reused=reused
                     )
                 except (StaleConnection, BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
                     if not reused or call.expired:
