@@ -176,3 +176,30 @@ def test_a_silent_answer_on_a_reused_tls_connection_is_cut_at_the_deadline(tls_l
         post(client, url)
     assert 0.45 <= time.monotonic() - started < 1.5
     assert seen == [2]  # not resent: the server had the request and was silent
+
+
+def test_connections_go_back_to_the_pool_up_to_its_size_and_a_closed_pool_keeps_none():
+    from urllib3 import HTTPConnectionPool
+
+    from lti_tool.outbound.client import _checkin, _checkout
+
+    class Conn:
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    pool = HTTPConnectionPool("127.0.0.1", 9, maxsize=2)
+    first, second = _checkout(pool), _checkout(pool)  # the pool's free slots (None) -> new ones
+    assert first is not None and second is not None
+    assert _checkout(pool) is not None  # none free: a new one anyway (urllib3 does not block either)
+    kept, extra = Conn(), Conn()
+    _checkin(pool, kept)
+    _checkin(pool, Conn())
+    _checkin(pool, extra)  # over the pool's size: closed, not kept
+    assert extra.closed and not kept.closed and len(pool.pool.queue) == 2
+    assert _checkout(pool) is not kept and _checkout(pool) is kept  # most recently returned first
+    pool.close()
+    late = Conn()
+    _checkin(pool, late)
+    assert late.closed
