@@ -17,7 +17,7 @@ import pytest
 from test_outbound import RawServer, _self_signed, policy, raw_server
 from test_outbound_lean import HEADERS, OK_REPLY, _read_request, post
 
-from lti_tool.outbound import OutboundClient, OutboundTimeout
+from lti_tool.outbound import ConnectionFailed, OutboundClient, OutboundTimeout
 from lti_tool.outbound.lean import _Bounded
 
 
@@ -203,3 +203,31 @@ def test_connections_go_back_to_the_pool_up_to_its_size_and_a_closed_pool_keeps_
     late = Conn()
     _checkin(pool, late)
     assert late.closed
+
+
+@pytest.mark.parametrize(
+    "partial",
+    [b"HTTP/1.1 200 OK\r\nContent-Len", b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"partial"],
+    ids=["in-the-head", "in-the-body"],
+)
+def test_a_reset_in_the_middle_of_an_answer_on_a_reused_connection_fails_without_a_resend(partial):
+    """Some bytes of the answer came: the LMS had the request, so it is never sent again here
+    (the worker's retry policy decides); the broken connection is not pooled."""
+
+    def make(server: RawServer) -> Callable[[socket.socket], None]:
+        def handle(conn: socket.socket) -> None:
+            server.send(conn, OK_REPLY)
+            if _read_request(conn):
+                server.send(conn, partial)
+                time.sleep(0.05)
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+
+        return handle
+
+    with raw_server(make) as server:
+        client = OutboundClient(policy(deadline_seconds=5.0))
+        url = f"http://127.0.0.1:{server.port}/scores"
+        assert post(client, url).status == 200
+        with pytest.raises(ConnectionFailed):
+            post(client, url)
+        assert server.accepted == 1  # not resent on a new connection

@@ -205,6 +205,10 @@ class _Reader:
             data = self.sock.recv(65536)
         except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             raise TimeoutError("read timed out") from None
+        except ConnectionError:
+            if self.received:  # part of an answer came: the server had the request, never resent
+                raise http.client.IncompleteRead(self.buf) from None
+            raise
         if not data:
             return False
         self.received += len(data)
