@@ -31,7 +31,6 @@ import http.client
 import logging
 import time
 from collections.abc import Callable
-from queue import Empty
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -211,9 +210,9 @@ class OutboundClient(requests.Session):
                     # connection every send and read is bounded by the time left instead.
                     handle = _WATCHDOG.arm(call)
                 try:
-                    sock = _lean_send(conn, message, call, (connect, read), total, host)
+                    bounded = _lean_send(conn, message, call, (connect, read), total, host)
                     answer, reusable = _read_answer(
-                        sock, policy.max_response_bytes, call, host, read_timeout=read, reused=reused
+                        bounded, policy.max_response_bytes, call, host, read_timeout=read, reused=reused
                     )
                 except (StaleConnection, BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
                     if not reused or call.expired:
@@ -243,7 +242,7 @@ class OutboundClient(requests.Session):
             if conn is not None:
                 if not reusable:
                     conn.close()
-                pool._put_conn(conn)
+                _checkin(pool, conn)
 
     def _lean_target(self, url: str) -> tuple[HTTPConnectionPool, str]:
         """The guarded pool for ``url``'s origin (the one ``request`` uses) and the request head's
@@ -279,16 +278,29 @@ def _checkout(pool: HTTPConnectionPool) -> Any:
 
     Unlike urllib3's ``_get_conn`` this does not poll the socket for a close first (a syscall
     per score): a connection the server closed while idle is found when it fails before any byte
-    of the answer, and the request is then sent again on a new one (``post_bytes``).
+    of the answer, and the request is then sent again on a new one (``post_bytes``). The pool's
+    ``LifoQueue`` is used through its list (``pop`` is atomic): no lock and condition per score
+    that every delivery thread contends for (urllib3 never blocks on this queue either).
     """
     queue = pool.pool
     if queue is None:
         raise urllib3.exceptions.ClosedPoolError(pool, "Pool is closed.")
     try:
-        conn = queue.get(block=False)
-    except Empty:
+        conn = queue.queue.pop()  # type: ignore[attr-defined]
+    except IndexError:
         conn = None
     return conn or pool._new_conn()
+
+
+def _checkin(pool: HTTPConnectionPool, conn: Any) -> None:
+    """Give ``conn`` back to ``pool`` (``_put_conn``'s rules: closed if the pool is closed or full)."""
+    queue = pool.pool
+    if queue is not None:
+        kept = queue.queue  # type: ignore[attr-defined]
+        if len(kept) < queue.maxsize:
+            kept.append(conn)
+            return
+    conn.close()
 
 
 def _split_timeout(value: Any, policy: OutboundPolicy) -> tuple[float, float]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import socket
+import ssl
+import struct
 import time
 import zlib
 from typing import Any
@@ -62,23 +64,84 @@ def _lean_message(prefix: str, headers: dict[str, str], body: bytes, host: _Host
 
 def _lean_send(
     conn: Any, message: bytes, call: _Call, timeouts: tuple[float, float], total: float, host: _HostName
-) -> socket.socket:
+) -> _Bounded:
     """Connect ``conn`` if it has no socket (guarded: resolved, checked, connected to the checked
-    address), put its socket under the call's deadline and send ``message``; the socket.
+    address), bound its socket by the call's deadline and send ``message``; the bounded socket.
 
-    ``sendall`` with a timeout is bounded in total (not per chunk), by the time left."""
+    The socket is in blocking mode with kernel timeouts (``SO_RCVTIMEO``/``SO_SNDTIMEO``, see
+    :class:`_Bounded`): a send or read is one system call, not a ``poll`` before each (and every
+    such call is a GIL hand-off between the delivery threads)."""
     connect, read = timeouts
     if conn.sock is None:
         conn.timeout = max(min(connect, total), 0.001)
         conn.connect()  # guarded: resolved, checked, connected to the checked address
         call.attach(conn.sock)  # under the watchdog while it is armed (a new connection)
-    sock: socket.socket = conn.sock
+    bounded = _Bounded.of(conn)
     remaining = call.remaining()
     if remaining <= 0:
         raise OutboundTimeout(f"{host} did not answer within {total:g} s")
-    sock.settimeout(max(min(read, remaining), 0.001))
-    sock.sendall(message)
-    return sock
+    bounded.bound(min(read, remaining))
+    try:
+        bounded.sock.sendall(message)
+    except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+        raise TimeoutError("send timed out") from None
+    return bounded
+
+
+#: a kernel timeout already set is kept while it is at most this share of the limit below it
+_TIMEOUT_SLACK = 0.05
+
+
+class _Bounded:
+    """A pooled connection's socket with every send and read bounded, at the fewest system calls.
+
+    Plain TCP: blocking mode with kernel timeouts (``SO_RCVTIMEO`` and ``SO_SNDTIMEO``) instead
+    of Python's timeout (a ``poll`` before every ``recv``/``send`` and an ``ioctl`` for every
+    ``settimeout``); a wait that runs out raises ``BlockingIOError``, read as a timeout. TLS:
+    Python's timeout (CPython's ``ssl`` retries a blocking read that the kernel timed out, so a
+    kernel timeout would not hold there), set only when it has to change.
+
+    :meth:`bound` keeps each wait ≤ the limit asked (the read timeout or the time left before
+    the call's deadline, whichever is shorter, never more) and ≥ 95 % of it: the timeout is set
+    only when the value set before is above the limit or more than 5 % below it, and then set
+    2.5 % below the limit, so the next call on a reused connection (a new deadline, the same
+    read timeout) needs no system call for it."""
+
+    __slots__ = ("kernel", "sock", "value")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.kernel = not isinstance(sock, ssl.SSLSocket)
+        self.value = -1.0  # nothing set yet
+
+    @classmethod
+    def of(cls, conn: Any) -> _Bounded:
+        """The bounded socket of a connected ``conn`` (made once per socket, kept on ``conn``)."""
+        sock: socket.socket = conn.sock
+        bounded: _Bounded | None = conn.__dict__.get("_lean_bounded")
+        if bounded is None or bounded.sock is not sock:
+            bounded = conn.__dict__["_lean_bounded"] = cls(sock)
+        current = sock.gettimeout()  # new, or used by ``request`` (its own timeouts) meanwhile?
+        if bounded.kernel:
+            if current is not None:
+                sock.settimeout(None)
+        elif current != bounded.value:
+            bounded.value = -1.0
+        return bounded
+
+    def bound(self, limit: float) -> None:
+        """Make every following send and read wait at most ``limit`` seconds (> 0)."""
+        if limit * (1 - _TIMEOUT_SLACK) < self.value <= limit:
+            return
+        value = max(limit * (1 - _TIMEOUT_SLACK / 2), 0.001)  # 0 would mean "no timeout"
+        if self.kernel:
+            seconds = int(value)
+            packed = struct.pack("@ll", seconds, int((value - seconds) * 1_000_000))
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, packed)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, packed)
+        else:
+            self.sock.settimeout(value)
+        self.value = value
 
 
 class StaleConnection(Exception):
@@ -120,13 +183,14 @@ _MAX_HEADERS = 100
 
 
 class _Reader:
-    """Buffered reads from one socket, each ``recv`` bounded by the read timeout AND the time
-    left before the call's deadline (so the total deadline holds without the watchdog)."""
+    """Buffered reads from one bounded socket, each ``recv`` bounded by the read timeout AND the
+    time left before the call's deadline (so the total deadline holds without the watchdog)."""
 
-    __slots__ = ("buf", "call", "read_timeout", "received", "sock")
+    __slots__ = ("bounded", "buf", "call", "read_timeout", "received", "sock")
 
-    def __init__(self, sock: socket.socket, call: _Call, read_timeout: float) -> None:
-        self.sock = sock
+    def __init__(self, bounded: _Bounded, call: _Call, read_timeout: float) -> None:
+        self.bounded = bounded
+        self.sock = bounded.sock
         self.call = call
         self.read_timeout = read_timeout
         self.buf = b""
@@ -136,8 +200,15 @@ class _Reader:
         remaining = self.call.deadline - time.monotonic()
         if remaining <= 0 or self.call.expired:
             raise TimeoutError("deadline")
-        self.sock.settimeout(min(self.read_timeout, remaining))
-        data = self.sock.recv(65536)
+        self.bounded.bound(min(self.read_timeout, remaining))
+        try:
+            data = self.sock.recv(65536)
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise TimeoutError("read timed out") from None
+        except ConnectionError:
+            if self.received:  # part of an answer came: the server had the request, never resent
+                raise http.client.IncompleteRead(self.buf) from None
+            raise
         if not data:
             return False
         self.received += len(data)
@@ -164,14 +235,14 @@ class _Reader:
 
 
 def _read_answer(
-    sock: socket.socket, limit: int, call: _Call, host: _HostName, *, read_timeout: float, reused: bool = False
+    bounded: _Bounded, limit: int, call: _Call, host: _HostName, *, read_timeout: float, reused: bool = False
 ) -> tuple[RawAnswer, bool]:
     """Read one HTTP/1.x answer (1xx skipped); returns it and whether the connection may be reused.
 
     Raises:
         StaleConnection: ``reused`` and the connection ended (closed or reset) before any byte.
     """
-    reader = _Reader(sock, call, read_timeout)
+    reader = _Reader(bounded, call, read_timeout)
     if reused:
         try:
             if not reader.fill():

@@ -27,6 +27,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from queue import SimpleQueue
+from typing import cast
 
 from sync.ags import AgsClient, HttpAnswer
 from sync.breaker import BreakerMode, Breakers
@@ -74,8 +75,9 @@ class Worker:
         self._platforms = platforms
         self._ags = ags
         self._clock = clock
-        self._rng = rng or random.Random()  # noqa: S311 (jitter, not crypto)
-        self._rng_lock = threading.Lock()
+        # decide() draws from the rng only for a retry's jitter: the lock is taken then, not for
+        # every delivered score (a lock all delivery threads contend for).
+        self._rng = cast(random.Random, _LockedRandom(rng or random.Random()))  # noqa: S311 (jitter)
         self.stop_event = stop_event or threading.Event()
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
         self.breakers = breakers or Breakers(self.config.breaker, clock)
@@ -296,14 +298,13 @@ class Worker:
                 "unexpected error delivering a score",
                 extra={"action": "deliver_error", **item.log_context()},
             )
-            with self._rng_lock:
-                decision = decide(
-                    AttemptResult(transport_error="internal", message=type(exc).__name__),
-                    attempts=item.attempts,
-                    now=self._clock(),
-                    rng=self._rng,
-                    policy=self.config.retry_policy,
-                )
+            decision = decide(
+                AttemptResult(transport_error="internal", message=type(exc).__name__),
+                attempts=item.attempts,
+                now=self._clock(),
+                rng=self._rng,
+                policy=self.config.retry_policy,
+            )
             action = _from_decision(decision, None, False)
         finally:
             if not called:
@@ -351,14 +352,13 @@ class Worker:
         return _from_decision(decision, send_ts, upd.is_grade), True
 
     def _decide(self, item: OutboxItem, result: AttemptResult) -> RetryDecision:
-        with self._rng_lock:
-            return decide(
-                result,
-                attempts=item.attempts,
-                now=self._clock(),
-                rng=self._rng,
-                policy=self.config.retry_policy,
-            )
+        return decide(
+            result,
+            attempts=item.attempts,
+            now=self._clock(),
+            rng=self._rng,
+            policy=self.config.retry_policy,
+        )
 
     def _attempt(
         self,
@@ -509,6 +509,24 @@ class Worker:
                 "score delivery failed permanently",
                 extra={"action": "dead", "status_code": action.status_code, "error": action.message, **ctx},
             )
+
+
+class _LockedRandom:
+    """A random source shared by the delivery threads: each draw under a lock (only retries draw)."""
+
+    __slots__ = ("_lock", "_rng")
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self._lock = threading.Lock()
+
+    def uniform(self, a: float, b: float) -> float:
+        with self._lock:
+            return self._rng.uniform(a, b)
+
+    def random(self) -> float:
+        with self._lock:
+            return self._rng.random()
 
 
 def install_stop_signals(worker: Worker, signals: tuple[int, ...] | None = None) -> None:
