@@ -15,7 +15,9 @@ The figure issue 16 sets a target for is the served one: ``cbsi-connect serve`` 
 runs it (gunicorn, ``--procs`` workers x ``--serve-threads`` threads, access log on), driven over
 keep-alive HTTP/1.1 by a bounded asyncio client (``--connections``, one commit in flight per
 connection, as the player's CommitQueue sends them), with the attempt's bearer token; it prints
-the web tier's CPU per commit too (robust on a busy machine, where rates are not).
+the web tier's CPU per commit too (robust on a busy machine, where rates are not), and beside it
+the PostgreSQL server's (its processes, when it runs on this machine) and the load client's: the
+three share the machine's cores, so their sum bounds the rate this machine can serve.
 
 In-process sides: ``--procs`` processes (default 2 = the machine's cores), each with
 ``--threads`` threads, committing for ``--seconds`` against distinct attempts. Prints commits/s,
@@ -323,6 +325,8 @@ def measure(
     parts = [targets[i::procs] for i in range(procs)]
     started = time.perf_counter()
     ps = [ctx.Process(target=worker, args=(mode, str(config), p, seconds, threads, queue, body_kind)) for p in parts]
+    pg = postgres_server_pid(config)
+    pg_cpu = tree_cpu_seconds(pg) if pg is not None else 0.0
     for p in ps:
         p.start()
     lat: list[float] = []
@@ -335,6 +339,8 @@ def measure(
         p.join()
     result = figures(lat, seconds, time.perf_counter() - started)
     result["cpu_ms"] = cpu * 1000 / max(1, len(lat))
+    if pg is not None:
+        result["pg_cpu_ms"] = (tree_cpu_seconds(pg) - pg_cpu) * 1000 / max(1, len(lat))
     return result
 
 
@@ -384,6 +390,28 @@ def tree_cpu_seconds(pid: int) -> float:
         if int(entry.name) == pid or int(fields[1]) == pid:
             total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+def postgres_server_pid(config: Path) -> int | None:
+    """The PID of the PostgreSQL server the bench uses, when it runs on this machine (else None).
+
+    Its backends are its children: :func:`tree_cpu_seconds` of it is PostgreSQL's CPU.
+    """
+    from lti_tool.services import build_services
+
+    services = build_services(bench_settings(config))
+    try:
+        if services.db.is_sqlite:
+            return None
+        with services.db.engine.connect() as conn:
+            backend = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+    finally:
+        services.db.dispose()
+    try:
+        parent = int((Path("/proc") / str(backend) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None  # another machine (or another PID namespace): not measurable from here
+    return parent
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
@@ -455,8 +483,9 @@ def http_client(
         chunks = [targets[i::connections] for i in range(connections)]
         await asyncio.gather(*(run(c, i) for i, c in enumerate(chunks) if c))
 
+    cpu = time.process_time()
     asyncio.run(main())
-    queue.put((latencies, errors))
+    queue.put((latencies, errors, time.process_time() - cpu))
 
 
 def measure_http(
@@ -480,13 +509,17 @@ def measure_http(
         p.start()
     lat: list[float] = []
     errors: list[str] = []
+    client_cpu = 0.0
     for _ in ps:
-        got, errs = queue.get()
+        got, errs, used = queue.get()
         lat.extend(got)
         errors.extend(errs)
+        client_cpu += used
     for p in ps:
         p.join()
-    return figures(lat, seconds, time.perf_counter() - started, len(errors)), errors
+    result = figures(lat, seconds, time.perf_counter() - started, len(errors))
+    result["client_cpu_ms"] = client_cpu * 1000 / max(1, len(lat))
+    return result, errors
 
 
 def fresh_database(admin_url: str) -> str:
@@ -525,10 +558,14 @@ def serve_and_measure(
     ``cpu_ms``: the web tier's CPU (gunicorn master and workers) per acknowledged commit.
     """
     server = start_server(config, port, workdir)
+    pg = postgres_server_pid(config)
     try:
         cpu = tree_cpu_seconds(server.pid)
+        pg_cpu = tree_cpu_seconds(pg) if pg is not None else 0.0
         served, errors = measure_http(config, port, targets, 1, args.connections, args.seconds, body_kind)
         served["cpu_ms"] = (tree_cpu_seconds(server.pid) - cpu) * 1000 / max(1, served["commits"])
+        if pg is not None:
+            served["pg_cpu_ms"] = (tree_cpu_seconds(pg) - pg_cpu) * 1000 / max(1, served["commits"])
     finally:
         stop_server(server)
     return served, errors
@@ -599,10 +636,14 @@ def main(argv: list[str] | None = None) -> int:
         f"SCORM 2004 state of 172 elements; load average {load[0]:.1f} before, {load_after[0]:.1f} after "
         f"({os.cpu_count()} cores)"
     )
-    print(f"{'layout':66} {'commits/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms':>7}")
+    print(f"{'layout':66} {'commits/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms':>7} {'PG ms':>6} {'client':>6}")
 
     def row(label: str, got: dict[str, float]) -> None:
-        print(f"{label:66} {got['rate']:>10.0f} {got['p50']:>8.1f} {got['p99']:>8.1f} {got['cpu_ms']:>7.2f}")
+        pg = f"{got['pg_cpu_ms']:>6.2f}" if "pg_cpu_ms" in got else f"{'-':>6}"
+        client = f"{got['client_cpu_ms']:>6.2f}" if "client_cpu_ms" in got else f"{'-':>6}"
+        print(
+            f"{label:66} {got['rate']:>10.0f} {got['p50']:>8.1f} {got['p99']:>8.1f} {got['cpu_ms']:>7.2f} {pg} {client}"
+        )
 
     for kind, got in served.items():
         row(f"served ({kind} bodies): serve, {args.procs} workers x {args.serve_threads} threads, HTTP", got)
@@ -612,7 +653,8 @@ def main(argv: list[str] | None = None) -> int:
         row(f"baseline in-process ({kinds[0]} bodies): one row per element (Moodle)", base)
     print(
         "CPU ms: served = the web tier's CPU per commit (gunicorn master + workers); in-process = the bench "
-        "processes' CPU per commit (body building included); PostgreSQL's and the HTTP client's CPU are not in it"
+        "processes' CPU per commit (body building included); PG ms = the PostgreSQL server's CPU per commit "
+        "(its processes on this machine: all its backends); client = the HTTP load client's CPU per commit"
     )
     if base is not None and ours:
         first = ours[kinds[0]]
@@ -635,6 +677,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{os.cpu_count() * 1000 / got['cpu_ms']:.0f} commits/s if the web tier had them all, before "
             "PostgreSQL's and the client's share)"
         )
+        if "pg_cpu_ms" in got:
+            total = got["cpu_ms"] + got["pg_cpu_ms"] + got["client_cpu_ms"]
+            print(
+                f"served ({main_kind}), the machine's CPU per commit: web tier {got['cpu_ms']:.2f} ms + PostgreSQL "
+                f"{got['pg_cpu_ms']:.2f} ms + load client {got['client_cpu_ms']:.2f} ms = {total:.2f} ms: its "
+                f"{os.cpu_count()} cores carry at most {os.cpu_count() * 1000 / total:.0f} commits/s "
+                f"(the target needs <= {os.cpu_count() * 1000 / TARGET_RATE:.2f} ms in all)"
+            )
         for line in errors[:5]:
             print(f"  refused: {line}")
         met = got["rate"] >= TARGET_RATE and got["p99"] <= TARGET_P99_MS
