@@ -377,7 +377,11 @@ def start_server(config: Path, port: int, workdir: Path) -> subprocess.Popen[byt
 
 
 def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` and its children (the gunicorn master and workers), from /proc."""
+    """User + system CPU of ``pid`` and its children (the gunicorn master and workers), from /proc.
+
+    Children that ended count too (``pid``'s cutime and cstime): a PostgreSQL backend exits when
+    the bench process that held its connection disposes of its pool.
+    """
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for entry in Path("/proc").iterdir():
@@ -387,7 +391,9 @@ def tree_cpu_seconds(pid: int) -> float:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(entry.name) == pid or int(fields[1]) == pid:
+        if int(entry.name) == pid:
+            total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / tick
+        elif int(fields[1]) == pid:
             total += (int(fields[11]) + int(fields[12])) / tick
     return total
 
