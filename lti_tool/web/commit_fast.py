@@ -98,7 +98,7 @@ class CommitFastPath:
         started = time.perf_counter()
         rid = request_id_from(environ.get("HTTP_X_REQUEST_ID"))
         context = request_id_var.set(rid)
-        raw = b""
+        raw: bytes | None = None  # None: the body was not read (Flask reads it from the socket)
         failed: Exception | None = None
         try:
             services = self.services
@@ -136,11 +136,12 @@ class CommitFastPath:
         start_response: StartResponse,
         rid: str,
         started: float,
-        raw: bytes,
+        raw: bytes | None,
         failed: Exception | None,
     ) -> Iterable[bytes]:
         """Hand the request to the Flask app: what was read of its body, its id and start, the failure."""
-        environ["wsgi.input"] = io.BytesIO(raw)
+        if raw is not None:
+            environ["wsgi.input"] = io.BytesIO(raw)
         environ["HTTP_X_REQUEST_ID"] = rid
         environ[STARTED_KEY] = started
         if failed is not None:

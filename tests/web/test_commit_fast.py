@@ -349,3 +349,32 @@ def test_a_failure_is_answered_never_retried_into_a_success(
     )
     assert response.status_code == 503 and response.get_json()["error"] == "database_unavailable"
     assert response.headers["Retry-After"] == "5" and len(calls) == 1 and twins.entered
+
+
+def test_a_failure_before_the_body_is_read_leaves_the_body_to_flask(
+    twins: Twins, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database drops while the gate looks the attempt up: 503, never a 400 for a body not handed on."""
+    from sqlalchemy.exc import OperationalError
+
+    from lti_tool.lti.gate import PlatformGate
+
+    real = PlatformGate.check_attempt
+    calls: list[str] = []
+
+    def drops_once(gate: PlatformGate, attempt_id: str) -> None:
+        calls.append(attempt_id)
+        if len(calls) == 1:
+            raise OperationalError("SELECT ...", {}, Exception("terminating connection due to administrator command"))
+        real(gate, attempt_id)
+
+    monkeypatch.setattr(PlatformGate, "check_attempt", drops_once)
+    response = twins.fast_client.post(
+        twins.fast["runtime"]["commitUrl"],
+        data=json.dumps(_changes(1)),
+        headers={"Authorization": f"Bearer {twins.fast['runtime']['token']}"},
+    )
+    assert response.status_code == 503, response.get_data()[:300]
+    assert response.get_json()["error"] == "database_unavailable" and len(calls) == 2  # Flask's gate ran too
+    # and nothing was stored: the same commit goes through now
+    assert twins.send(_changes(1))[0].status_code == 200
