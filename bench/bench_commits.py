@@ -528,6 +528,74 @@ def measure_http(
     return result, errors
 
 
+def measure_wsgi(config: Path, targets: list[tuple[str, str]], seconds: float, body_kind: str) -> dict[str, float]:
+    """The served app's own CPU: its WSGI callable (``create_app``) called in this process, one commit
+    at a time, with the requests the HTTP client sends (no gunicorn, no sockets, no access log).
+
+    Beside the served figure it splits the web tier's CPU per commit into the app's and the server's.
+    """
+    import io
+    import json as _json
+
+    from lti_tool import create_app
+    from lti_tool.services import services_of
+
+    app = create_app(bench_settings(config))
+    signer = services_of(app).runtime_signer
+    tokens = {t: signer.sign([t[0], "learner"]) for t in targets}
+    rng = random.Random(7)
+    seqs = dict.fromkeys(targets, 1)
+    latencies: list[float] = []
+    statuses: list[str] = []
+
+    def start_response(status: str, _headers: list[tuple[str, str]], _exc: Any = None) -> None:
+        statuses.append(status)
+
+    deadline = time.perf_counter() + seconds
+    cpu = time.process_time()
+    n = 0
+    while time.perf_counter() < deadline:
+        target = targets[n % len(targets)]
+        n += 1
+        seqs[target] += 1
+        changes = body(n, rng, seqs[target])
+        if body_kind == "delta":
+            changes = delta(changes, n, seqs[target])
+        payload = _json.dumps({"seq": seqs[target], "id": f"w{n}", "changes": changes}).encode()
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": f"/runtime/{target[0]}/{target[1]}/commit",
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_AUTHORIZATION": f"Bearer {tokens[target]}",
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(payload)),
+            "wsgi.input": io.BytesIO(payload),
+            "wsgi.errors": sys.stderr,
+            "wsgi.url_scheme": "http",
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        start = time.perf_counter()
+        answer = app(environ, start_response)
+        b"".join(answer)
+        getattr(answer, "close", lambda: None)()
+        if statuses[-1].startswith("200"):
+            latencies.append(time.perf_counter() - start)
+        else:
+            seqs[target] -= 1
+    cpu = time.process_time() - cpu
+    result = figures(latencies, seconds, seconds, len(statuses) - len(latencies))
+    result["cpu_ms"] = cpu * 1000 / max(1, len(latencies))
+    return result
+
+
 def fresh_database(admin_url: str) -> str:
     """A new, empty PostgreSQL database next to ``admin_url``'s (each run starts clean)."""
     from sqlalchemy import create_engine
@@ -601,6 +669,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     kinds = ["delta", "full"] if args.body == "both" else [args.body]
     served: dict[str, dict[str, float]] = {}
+    app_side: dict[str, float] | None = None
     ours: dict[str, dict[str, float]] = {}
     base: dict[str, float] | None = None
     errors: list[str] = []
@@ -619,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             # distinct learners per measured side: each side starts from fresh attempts
             sides = len(kinds) * ((0 if args.no_http else 1) + (0 if args.no_inprocess else 1)) + (
-                0 if args.no_inprocess else 1
+                0 if args.no_inprocess else 2
             )
             targets = setup(config, args.learners * max(1, sides), workdir)
             chunks = iter(targets[i : i + args.learners] for i in range(0, len(targets), args.learners))
@@ -628,6 +697,7 @@ def main(argv: list[str] | None = None) -> int:
                     served[kind], errs = serve_and_measure(config, port, workdir, next(chunks), args, kind)
                     errors.extend(errs)
             if not args.no_inprocess:
+                app_side = measure_wsgi(config, next(chunks), args.seconds, kinds[0])
                 for kind in kinds:
                     ours[kind] = measure("ours", config, next(chunks), args.procs, args.threads, args.seconds, kind)
                 chunk = next(chunks)
@@ -653,6 +723,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for kind, got in served.items():
         row(f"served ({kind} bodies): serve, {args.procs} workers x {args.serve_threads} threads, HTTP", got)
+    if app_side is not None:
+        row(f"app alone ({kinds[0]} bodies): the served WSGI app, no gunicorn, 1 x 1", app_side)
     for kind, got in ours.items():
         row(f"in-process ({kind} bodies): one JSON document per SCO, {args.procs} x {args.threads}", got)
     if base is not None:
@@ -660,7 +732,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "CPU ms: served = the web tier's CPU per commit (gunicorn master + workers); in-process = the bench "
         "processes' CPU per commit (body building included); PG ms = the PostgreSQL server's CPU per commit "
-        "(its processes on this machine: all its backends); client = the HTTP load client's CPU per commit"
+        "(its processes on this machine: all its backends); client = the HTTP load client's CPU per commit; "
+        "app alone = the served app by itself (fast path, checks, service.commit; body building included): "
+        "served minus it is gunicorn's share"
     )
     if base is not None and ours:
         first = ours[kinds[0]]
