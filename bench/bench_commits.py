@@ -15,7 +15,9 @@ The figure issue 16 sets a target for is the served one: ``cbsi-connect serve`` 
 runs it (gunicorn, ``--procs`` workers x ``--serve-threads`` threads, access log on), driven over
 keep-alive HTTP/1.1 by a bounded asyncio client (``--connections``, one commit in flight per
 connection, as the player's CommitQueue sends them), with the attempt's bearer token; it prints
-the web tier's CPU per commit too (robust on a busy machine, where rates are not).
+the web tier's CPU per commit too (robust on a busy machine, where rates are not), and beside it
+the PostgreSQL server's (its processes, when it runs on this machine) and the load client's: the
+three share the machine's cores, so their sum bounds the rate this machine can serve.
 
 In-process sides: ``--procs`` processes (default 2 = the machine's cores), each with
 ``--threads`` threads, committing for ``--seconds`` against distinct attempts. Prints commits/s,
@@ -323,6 +325,8 @@ def measure(
     parts = [targets[i::procs] for i in range(procs)]
     started = time.perf_counter()
     ps = [ctx.Process(target=worker, args=(mode, str(config), p, seconds, threads, queue, body_kind)) for p in parts]
+    pg = postgres_server_pid(config)
+    pg_cpu = tree_cpu_seconds(pg) if pg is not None else 0.0
     for p in ps:
         p.start()
     lat: list[float] = []
@@ -335,6 +339,8 @@ def measure(
         p.join()
     result = figures(lat, seconds, time.perf_counter() - started)
     result["cpu_ms"] = cpu * 1000 / max(1, len(lat))
+    if pg is not None:
+        result["pg_cpu_ms"] = (tree_cpu_seconds(pg) - pg_cpu) * 1000 / max(1, len(lat))
     return result
 
 
@@ -371,7 +377,11 @@ def start_server(config: Path, port: int, workdir: Path) -> subprocess.Popen[byt
 
 
 def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` and its children (the gunicorn master and workers), from /proc."""
+    """User + system CPU of ``pid`` and its children (the gunicorn master and workers), from /proc.
+
+    Children that ended count too (``pid``'s cutime and cstime): a PostgreSQL backend exits when
+    the bench process that held its connection disposes of its pool.
+    """
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for entry in Path("/proc").iterdir():
@@ -381,9 +391,33 @@ def tree_cpu_seconds(pid: int) -> float:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(entry.name) == pid or int(fields[1]) == pid:
+        if int(entry.name) == pid:
+            total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / tick
+        elif int(fields[1]) == pid:
             total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+def postgres_server_pid(config: Path) -> int | None:
+    """The PID of the PostgreSQL server the bench uses, when it runs on this machine (else None).
+
+    Its backends are its children: :func:`tree_cpu_seconds` of it is PostgreSQL's CPU.
+    """
+    from lti_tool.services import build_services
+
+    services = build_services(bench_settings(config))
+    try:
+        if services.db.is_sqlite:
+            return None
+        with services.db.engine.connect() as conn:
+            backend = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+    finally:
+        services.db.dispose()
+    try:
+        parent = int((Path("/proc") / str(backend) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None  # another machine (or another PID namespace): not measurable from here
+    return parent
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
@@ -455,8 +489,9 @@ def http_client(
         chunks = [targets[i::connections] for i in range(connections)]
         await asyncio.gather(*(run(c, i) for i, c in enumerate(chunks) if c))
 
+    cpu = time.process_time()
     asyncio.run(main())
-    queue.put((latencies, errors))
+    queue.put((latencies, errors, time.process_time() - cpu))
 
 
 def measure_http(
@@ -480,13 +515,85 @@ def measure_http(
         p.start()
     lat: list[float] = []
     errors: list[str] = []
+    client_cpu = 0.0
     for _ in ps:
-        got, errs = queue.get()
+        got, errs, used = queue.get()
         lat.extend(got)
         errors.extend(errs)
+        client_cpu += used
     for p in ps:
         p.join()
-    return figures(lat, seconds, time.perf_counter() - started, len(errors)), errors
+    result = figures(lat, seconds, time.perf_counter() - started, len(errors))
+    result["client_cpu_ms"] = client_cpu * 1000 / max(1, len(lat))
+    return result, errors
+
+
+def measure_wsgi(config: Path, targets: list[tuple[str, str]], seconds: float, body_kind: str) -> dict[str, float]:
+    """The served app's own CPU: its WSGI callable (``create_app``) called in this process, one commit
+    at a time, with the requests the HTTP client sends (no gunicorn, no sockets, no access log).
+
+    Beside the served figure it splits the web tier's CPU per commit into the app's and the server's.
+    """
+    import io
+    import json as _json
+
+    from lti_tool import create_app
+    from lti_tool.services import services_of
+
+    app = create_app(bench_settings(config))
+    signer = services_of(app).runtime_signer
+    tokens = {t: signer.sign([t[0], "learner"]) for t in targets}
+    rng = random.Random(7)
+    seqs = dict.fromkeys(targets, 1)
+    latencies: list[float] = []
+    statuses: list[str] = []
+
+    def start_response(status: str, _headers: list[tuple[str, str]], _exc: Any = None) -> None:
+        statuses.append(status)
+
+    deadline = time.perf_counter() + seconds
+    cpu = time.process_time()
+    n = 0
+    while time.perf_counter() < deadline:
+        target = targets[n % len(targets)]
+        n += 1
+        seqs[target] += 1
+        changes = body(n, rng, seqs[target])
+        if body_kind == "delta":
+            changes = delta(changes, n, seqs[target])
+        payload = _json.dumps({"seq": seqs[target], "id": f"w{n}", "changes": changes}).encode()
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": f"/runtime/{target[0]}/{target[1]}/commit",
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_AUTHORIZATION": f"Bearer {tokens[target]}",
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(payload)),
+            "wsgi.input": io.BytesIO(payload),
+            "wsgi.errors": sys.stderr,
+            "wsgi.url_scheme": "http",
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        start = time.perf_counter()
+        answer = app(environ, start_response)
+        b"".join(answer)
+        getattr(answer, "close", lambda: None)()
+        if statuses[-1].startswith("200"):
+            latencies.append(time.perf_counter() - start)
+        else:
+            seqs[target] -= 1
+    cpu = time.process_time() - cpu
+    result = figures(latencies, seconds, seconds, len(statuses) - len(latencies))
+    result["cpu_ms"] = cpu * 1000 / max(1, len(latencies))
+    return result
 
 
 def fresh_database(admin_url: str) -> str:
@@ -525,10 +632,14 @@ def serve_and_measure(
     ``cpu_ms``: the web tier's CPU (gunicorn master and workers) per acknowledged commit.
     """
     server = start_server(config, port, workdir)
+    pg = postgres_server_pid(config)
     try:
         cpu = tree_cpu_seconds(server.pid)
+        pg_cpu = tree_cpu_seconds(pg) if pg is not None else 0.0
         served, errors = measure_http(config, port, targets, 1, args.connections, args.seconds, body_kind)
         served["cpu_ms"] = (tree_cpu_seconds(server.pid) - cpu) * 1000 / max(1, served["commits"])
+        if pg is not None:
+            served["pg_cpu_ms"] = (tree_cpu_seconds(pg) - pg_cpu) * 1000 / max(1, served["commits"])
     finally:
         stop_server(server)
     return served, errors
@@ -558,6 +669,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     kinds = ["delta", "full"] if args.body == "both" else [args.body]
     served: dict[str, dict[str, float]] = {}
+    app_side: dict[str, float] | None = None
     ours: dict[str, dict[str, float]] = {}
     base: dict[str, float] | None = None
     errors: list[str] = []
@@ -576,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             # distinct learners per measured side: each side starts from fresh attempts
             sides = len(kinds) * ((0 if args.no_http else 1) + (0 if args.no_inprocess else 1)) + (
-                0 if args.no_inprocess else 1
+                0 if args.no_inprocess else 2
             )
             targets = setup(config, args.learners * max(1, sides), workdir)
             chunks = iter(targets[i : i + args.learners] for i in range(0, len(targets), args.learners))
@@ -585,6 +697,7 @@ def main(argv: list[str] | None = None) -> int:
                     served[kind], errs = serve_and_measure(config, port, workdir, next(chunks), args, kind)
                     errors.extend(errs)
             if not args.no_inprocess:
+                app_side = measure_wsgi(config, next(chunks), args.seconds, kinds[0])
                 for kind in kinds:
                     ours[kind] = measure("ours", config, next(chunks), args.procs, args.threads, args.seconds, kind)
                 chunk = next(chunks)
@@ -599,20 +712,29 @@ def main(argv: list[str] | None = None) -> int:
         f"SCORM 2004 state of 172 elements; load average {load[0]:.1f} before, {load_after[0]:.1f} after "
         f"({os.cpu_count()} cores)"
     )
-    print(f"{'layout':66} {'commits/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms':>7}")
+    print(f"{'layout':66} {'commits/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms':>7} {'PG ms':>6} {'client':>6}")
 
     def row(label: str, got: dict[str, float]) -> None:
-        print(f"{label:66} {got['rate']:>10.0f} {got['p50']:>8.1f} {got['p99']:>8.1f} {got['cpu_ms']:>7.2f}")
+        pg = f"{got['pg_cpu_ms']:>6.2f}" if "pg_cpu_ms" in got else f"{'-':>6}"
+        client = f"{got['client_cpu_ms']:>6.2f}" if "client_cpu_ms" in got else f"{'-':>6}"
+        print(
+            f"{label:66} {got['rate']:>10.0f} {got['p50']:>8.1f} {got['p99']:>8.1f} {got['cpu_ms']:>7.2f} {pg} {client}"
+        )
 
     for kind, got in served.items():
         row(f"served ({kind} bodies): serve, {args.procs} workers x {args.serve_threads} threads, HTTP", got)
+    if app_side is not None:
+        row(f"app alone ({kinds[0]} bodies): the served WSGI app, no gunicorn, 1 x 1", app_side)
     for kind, got in ours.items():
         row(f"in-process ({kind} bodies): one JSON document per SCO, {args.procs} x {args.threads}", got)
     if base is not None:
         row(f"baseline in-process ({kinds[0]} bodies): one row per element (Moodle)", base)
     print(
         "CPU ms: served = the web tier's CPU per commit (gunicorn master + workers); in-process = the bench "
-        "processes' CPU per commit (body building included); PostgreSQL's and the HTTP client's CPU are not in it"
+        "processes' CPU per commit (body building included); PG ms = the PostgreSQL server's CPU per commit "
+        "(its processes on this machine: all its backends); client = the HTTP load client's CPU per commit; "
+        "app alone = the served app by itself (fast path, checks, service.commit; body building included): "
+        "served minus it is gunicorn's share"
     )
     if base is not None and ours:
         first = ours[kinds[0]]
@@ -635,6 +757,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{os.cpu_count() * 1000 / got['cpu_ms']:.0f} commits/s if the web tier had them all, before "
             "PostgreSQL's and the client's share)"
         )
+        if "pg_cpu_ms" in got:
+            total = got["cpu_ms"] + got["pg_cpu_ms"] + got["client_cpu_ms"]
+            print(
+                f"served ({main_kind}), the machine's CPU per commit: web tier {got['cpu_ms']:.2f} ms + PostgreSQL "
+                f"{got['pg_cpu_ms']:.2f} ms + load client {got['client_cpu_ms']:.2f} ms = {total:.2f} ms: its "
+                f"{os.cpu_count()} cores carry at most {os.cpu_count() * 1000 / total:.0f} commits/s "
+                f"(the target needs <= {os.cpu_count() * 1000 / TARGET_RATE:.2f} ms in all)"
+            )
         for line in errors[:5]:
             print(f"  refused: {line}")
         met = got["rate"] >= TARGET_RATE and got["p99"] <= TARGET_P99_MS

@@ -82,4 +82,7 @@ def create_app(
     from lti_tool.web import preview as preview_web
 
     preview_web.init_app(app)  # operator preview links (lti_tool.preview)
+    from lti_tool.web import commit_fast
+
+    commit_fast.install(app)  # runtime commits answered 200 without Flask's machinery (last: reads the routes)
     return app

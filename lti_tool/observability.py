@@ -141,6 +141,22 @@ def _answer_code(response: Response) -> str:
     return code or f"http_{response.status_code}"
 
 
+#: The environ key of a request's start (``time.perf_counter``) when something before Flask timed it
+#: first (the commit fast path, ``lti_tool.web.commit_fast``, handing a request to Flask).
+STARTED_KEY = "cbsi.request_started"
+
+
+def observe_request(rule: str, endpoint: str | None, method: str, status: int, elapsed: float) -> None:
+    """Record one answered request: its histograms (every request's, a launch's or a commit's)."""
+    m = metrics()
+    label = str(status)
+    m.requests.labels(rule, method if method in _METHODS else "OTHER", label).observe(elapsed)
+    if endpoint == LAUNCH_ENDPOINT:
+        m.launches.labels(label).observe(elapsed)
+    elif endpoint == COMMIT_ENDPOINT:
+        m.commits.labels(label).observe(elapsed)
+
+
 def _on_template(sender: Flask, template: Any, context: dict[str, Any], **_: Any) -> None:
     """The error page (or a feature's own ``…error.html``) names its code: remember it for the counter."""
     if (template.name or "").endswith("error.html"):
@@ -188,7 +204,8 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         rid = request_id_from(request.headers.get(REQUEST_ID_HEADER))
-        g._cbsi_request = (rid, request_id_var.set(rid), time.perf_counter())
+        started = request.environ.get(STARTED_KEY)
+        g._cbsi_request = (rid, request_id_var.set(rid), started if started is not None else time.perf_counter())
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -198,17 +215,16 @@ def init_app(app: Flask) -> None:
         rid, _token, t0 = started
         elapsed = time.perf_counter() - t0
         response.headers[REQUEST_ID_HEADER] = rid
-        m = metrics()
-        status = str(response.status_code)
         rule = request.url_rule
-        method = request.method if request.method in _METHODS else "OTHER"
-        m.requests.labels(rule.rule if rule is not None else "unmatched", method, status).observe(elapsed)
-        if request.endpoint == LAUNCH_ENDPOINT:
-            m.launches.labels(status).observe(elapsed)
-        elif request.endpoint == COMMIT_ENDPOINT:
-            m.commits.labels(status).observe(elapsed)
+        observe_request(
+            rule.rule if rule is not None else "unmatched",
+            request.endpoint,
+            request.method,
+            response.status_code,
+            elapsed,
+        )
         if response.status_code >= 400:
-            m.errors.labels(_answer_code(response)).inc()
+            metrics().errors.labels(_answer_code(response)).inc()
         elif request.endpoint == METRICS_ENDPOINT and response.status_code == 200:
             # appended after the grade outbox metrics, behind the same access checks
             response.set_data(response.get_data() + exposition(services_of(app).db).encode())

@@ -206,9 +206,13 @@ def _commit_once(
         learner_store.save_shared_data(s, services, attempt_id, done.state, done.stored_elements)
         if not tracked:
             return reply
-        attempt = _track(s, services, attempt_id, item_id, row.cmi_version, done.state, terminated=request.terminate)
+        attempt, version = _track(
+            s, services, attempt_id, item_id, row.cmi_version, done.state, terminated=request.terminate
+        )
         return dataclasses.replace(
-            reply, attempt_outcome=roll_up(s, services, attempt, now), menu=_menu(s, services, attempt)
+            reply,
+            attempt_outcome=roll_up(s, services, attempt, now, version=version),
+            menu=_menu(s, services, attempt, version),
         )
 
 
@@ -230,12 +234,13 @@ def _apply(services: Services, row: Any, request: CommitBody) -> Committed:
     )
 
 
-def _menu(s: Session, services: Services, attempt: Attempt) -> OpenedAttempt | None:
+def _menu(s: Session, services: Services, attempt: Attempt, version: CourseVersion | None) -> OpenedAttempt | None:
     """The refreshed player view for the commit's reply (read in the commit's transaction).
 
+    ``version``: the attempt's course version, read once by :func:`_track` (the session's identity
+    map holds rows weakly: one read again when its last reference went would be queried again).
     None for a course of one item: its player shows no menu and no buttons.
     """
-    version = course_store.version_by_id(s, attempt.course_version_id)
     if version is None or len(player_items(version)) <= 1:
         return None
     return reopened_view(s, services, attempt, version)
@@ -250,17 +255,20 @@ def _track(
     state: Mapping[str, Any],
     *,
     terminated: bool,
-) -> Attempt:
-    """Report a SCO's (or asset's) data to the attempt's sequencing state, same transaction."""
+) -> tuple[Attempt, CourseVersion | None]:
+    """Report a SCO's (or asset's) data to the attempt's sequencing state, same transaction.
+
+    Returns the attempt and its course version (for the rollup and the menu).
+    """
     attempt = learners.attempt_by_id(s, attempt_id)
     if attempt is None:  # pragma: no cover - read with the SCO's row in this transaction
         raise AttemptNotFound()
     version = course_store.version_by_id(s, attempt.course_version_id)
     if version is None or not attempt.sequencing:
-        return attempt
+        return attempt, version
     tree = activity_tree(services, version)
     if tree is None or item_id not in tree.activities:
-        return attempt
+        return attempt, version
     if stored_as == ASSET:
         attempt.sequencing = dict(
             sequencing.report_sco_outcome(tree, attempt.sequencing, item_id, completion="completed", attempt_ended=True)
@@ -270,7 +278,7 @@ def _track(
             sequencing.report_cmi_state(tree, attempt.sequencing, item_id, state, terminated=terminated)
         )
     learner_store.save_globals(s, attempt, tree)
-    return attempt
+    return attempt, version
 
 
 def graded(outcome: Mapping[str, Any]) -> dict[str, Any]:
@@ -290,9 +298,15 @@ def _sequenced(services: Services, version: CourseVersion, attempt: Attempt, rol
     return Outcome.from_json({**rolled.to_json(), **found})
 
 
-def roll_up(s: Session, services: Services, attempt: Attempt, now: datetime) -> dict[str, Any]:
-    """Recompute the attempt's outcome; on change store it and tell the outcome listeners."""
-    version = course_store.version_by_id(s, attempt.course_version_id)
+def roll_up(
+    s: Session, services: Services, attempt: Attempt, now: datetime, *, version: CourseVersion | None = None
+) -> dict[str, Any]:
+    """Recompute the attempt's outcome; on change store it and tell the outcome listeners.
+
+    ``version``: the attempt's course version when the caller read it already (else read here).
+    """
+    if version is None:
+        version = course_store.version_by_id(s, attempt.course_version_id)
     items = tuple(i.id for i in player_items(version)) if version is not None else ()
     stored = store.item_outcomes(s, attempt.id)
     rolled = rollup_outcomes(

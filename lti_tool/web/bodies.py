@@ -85,28 +85,44 @@ def read_json_object(max_bytes: int, *, max_depth: int = MAX_DEPTH, what: str = 
         BodyRefused: 413 ``body_too_large``; 400 ``invalid_json`` (not UTF-8 JSON),
             ``json_too_deep``, ``json_number_out_of_range`` or ``json_not_object``.
     """
-    too_large = BodyRefused(f"{what} is larger than {max_bytes} bytes", code="body_too_large", status=413)
     if request.content_length is not None and request.content_length > max_bytes:
-        raise too_large
+        raise _too_large(max_bytes, what)
     request.max_content_length = max_bytes + 1
-    raw = request.get_data(cache=True)
+    return parse_json_object(request.get_data(cache=True), max_bytes, max_depth=max_depth, what=what)
+
+
+def _too_large(max_bytes: int, what: str) -> BodyRefused:
+    return BodyRefused(f"{what} is larger than {max_bytes} bytes", code="body_too_large", status=413)
+
+
+def _too_deep(max_depth: int, what: str) -> BodyRefused:
+    return BodyRefused(f"{what} nests deeper than {max_depth} levels", code="json_too_deep")
+
+
+def parse_json_object(
+    raw: bytes, max_bytes: int, *, max_depth: int = MAX_DEPTH, what: str = "the request body"
+) -> dict[str, Any]:
+    """The JSON object in ``raw``, a body already read (:func:`read_json_object`'s checks after the read).
+
+    Raises:
+        BodyRefused: as :func:`read_json_object`.
+    """
     if len(raw) > max_bytes:
-        raise too_large
+        raise _too_large(max_bytes, what)
     try:
         text = raw.decode("utf-8") if raw else "{}"
     except UnicodeDecodeError as exc:
         raise BodyRefused(f"{what} is not UTF-8 JSON") from exc
-    too_deep = BodyRefused(f"{what} nests deeper than {max_depth} levels", code="json_too_deep")
     try:
         body = json.loads(text, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_refuse_constant)
     except BodyRefused:
         raise
     except RecursionError as exc:
-        raise too_deep from exc
+        raise _too_deep(max_depth, what) from exc
     except ValueError as exc:
         raise BodyRefused(f"{what} is not JSON") from exc
     if text.count("[") + text.count("{") > max_depth and nesting_depth(body, max_depth) > max_depth:
-        raise too_deep
+        raise _too_deep(max_depth, what)
     if not isinstance(body, dict):
         raise BodyRefused(f"{what} must be a JSON object", code="json_not_object")
     return body

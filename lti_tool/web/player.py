@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,8 +48,11 @@ def attempt_token(attempt_id: str, learner: str) -> str:
     return runtime_signer().sign([attempt_id, learner])
 
 
-def check_token(token: str | None, attempt_id: str) -> str:
+def check_token(token: str | None, attempt_id: str, signer: ScopedSigner | None = None) -> str:
     """The learner id of a valid token for ``attempt_id``.
+
+    ``signer``: the runtime signer when the caller holds it (the commit fast path, outside Flask's
+    request context); else the current app's.
 
     Raises:
         RuntimeTokenRefused: missing, tampered or expired.
@@ -57,7 +61,7 @@ def check_token(token: str | None, attempt_id: str) -> str:
     if not token:
         raise RuntimeTokenRefused()
     try:
-        (token_attempt, learner), _ = runtime_signer().verify(token, 2)
+        (token_attempt, learner), _ = (signer or runtime_signer()).verify(token, 2)
     except TokenInvalid as exc:
         raise RuntimeTokenRefused() from exc
     if token_attempt != attempt_id:
@@ -258,6 +262,44 @@ def reopen_post(attempt_id: str) -> str:
 
 
 MAX_SEQ = 2**31 - 1  # the commit counter is a 32-bit column (PostgreSQL INTEGER)
+#: The environ key under which the commit fast path (``lti_tool.web.commit_fast``) hands a request
+#: it could not answer with 200 to this route, with the exception it met: the route raises it where
+#: it would have stored the commit, so every refusal is answered here, by Flask, as before.
+FAST_PATH_FAILED = "cbsi.commit_fast.failed"
+
+
+def check_seq_bound(body: Mapping[str, Any]) -> None:
+    """Refuse a ``seq`` the commit counter cannot hold (before the runtime sees it).
+
+    Raises:
+        InvalidCommit: 400.
+    """
+    seq = body.get("seq")
+    if isinstance(seq, int) and seq > MAX_SEQ:
+        raise InvalidCommit(f"'seq' must be a positive whole number up to {MAX_SEQ}")
+
+
+def commit_answer(reply: service.CommitReply) -> dict[str, Any]:
+    """The 200 answer of a stored (or replayed) commit.
+
+    With a menu (a course of several items whose sequencing heard of the commit) it needs a request
+    context: the menu's URLs and the buttons' words are the request's.
+    """
+    payload: dict[str, Any] = {
+        "seq": reply.seq,
+        "stored": reply.stored,
+        "rejected": list(reply.rejected),
+        "outcome": reply.outcome,
+        "attempt_outcome": reply.attempt_outcome,
+        "replayed": reply.replayed,
+    }
+    if reply.menu is not None and len(reply.menu.items) > 1:
+        # A SCO's result can enable items and Continue (e.g. a forced-sequential course once the
+        # first SCO is passed): the player refreshes its menu and buttons from this (built in
+        # the commit's own transaction).
+        payload["items"] = _toc_json(reply.menu)
+        payload["nav"] = i18n.learner_nav(reply.menu.nav)
+    return payload
 
 
 def _json_body() -> dict[str, Any]:
@@ -300,28 +342,15 @@ def commit(attempt_id: str, item_id: str) -> tuple[Response, int]:
     :raise 400: malformed body.
     """
     _, _, body = _authorised_body(attempt_id)
-    seq = body.get("seq")
-    if isinstance(seq, int) and seq > MAX_SEQ:
-        raise InvalidCommit(f"'seq' must be a positive whole number up to {MAX_SEQ}")
+    check_seq_bound(body)
     try:
+        failed = request.environ.get(FAST_PATH_FAILED)
+        if failed is not None:  # the fast path met it at this point or before (see FAST_PATH_FAILED)
+            raise failed
         reply = service.commit(services(), attempt_id, item_id, body)
     except StaleCommit as exc:
         return jsonify({"error": exc.code, "message": exc.message, "expected_seq": exc.expected_seq}), 409
-    payload: dict[str, Any] = {
-        "seq": reply.seq,
-        "stored": reply.stored,
-        "rejected": list(reply.rejected),
-        "outcome": reply.outcome,
-        "attempt_outcome": reply.attempt_outcome,
-        "replayed": reply.replayed,
-    }
-    if reply.menu is not None and len(reply.menu.items) > 1:
-        # A SCO's result can enable items and Continue (e.g. a forced-sequential course once the
-        # first SCO is passed): the player refreshes its menu and buttons from this (built in
-        # the commit's own transaction).
-        payload["items"] = _toc_json(reply.menu)
-        payload["nav"] = i18n.learner_nav(reply.menu.nav)
-    return jsonify(payload), 200
+    return jsonify(commit_answer(reply)), 200
 
 
 @bp.post("/runtime/<attempt_id>/nav")
