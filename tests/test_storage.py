@@ -251,3 +251,39 @@ def test_login_hints_move_into_the_state_row_and_back(fresh_database: Database) 
         assert [tuple(r) for r in moved_back] == [("s1", "user-7", "_parent")]
         columns = {c["name"] for c in inspect(conn).get_columns("launch_states")}
         assert "login_hint" not in columns and "nonce" in columns
+
+
+@pytest.mark.postgres
+def test_large_documents_are_lz4_compressed_on_postgresql(fresh_database: Database) -> None:
+    """0019: a SCO's state (rewritten on every commit), an attempt's sequencing state and LRS
+    documents are compressed with lz4 (pglz was half the database's CPU per commit); the
+    downgrade puts pglz back. Values written after the upgrade are lz4."""
+    from alembic import command
+
+    db = fresh_database
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL: set CBSI_TEST_POSTGRES_URL (scripts/lib-pg.sh pg_start)")
+    columns = [("sco_states", "state"), ("attempts", "sequencing"), ("lrs_documents", "content")]
+    query = text(
+        "SELECT attcompression FROM pg_attribute WHERE attrelid = CAST(:t AS regclass) AND attname = :c"
+    )
+
+    def methods() -> list[str]:
+        with db.engine.connect() as conn:
+            return [conn.execute(query, {"t": t, "c": c}).scalar_one() for t, c in columns]
+
+    db.upgrade()
+    assert methods() == ["l", "l", "l"]
+    with db.engine.begin() as conn:  # a state written now: a table made like sco_states (no rows needed there)
+        conn.execute(text("CREATE TEMP TABLE probe (LIKE sco_states INCLUDING COMPRESSION)"))
+        big = '{"cmi.suspend_data": "%s"}' % ("lesson-3;page-7;" * 600)
+        conn.execute(
+            text(
+                "INSERT INTO probe (attempt_id, item_id, cmi_version, state, seq, sessions, session_open, outcome,"
+                " updated_at) VALUES ('a', 'i', '2004', CAST(:s AS json), 0, 0, false, CAST('{}' AS json), now())"
+            ),
+            {"s": big},
+        )
+        assert conn.execute(text("SELECT pg_column_compression(state) FROM probe")).scalar_one() == "lz4"
+    command.downgrade(db._alembic_config(), "0019_lz4_documents-1")
+    assert methods() == ["p", "p", "p"]
