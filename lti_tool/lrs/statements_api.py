@@ -260,7 +260,7 @@ def _get_statements(x: XRequest, session: Session) -> Response:
     else:
         agent = agent_param(x, required=False)
         limit_raw = x.params.get("limit", "0")
-        if not limit_raw.isdigit():
+        if not (limit_raw.isascii() and limit_raw.isdigit()):
             raise bad(f"the 'limit' parameter must be a non-negative integer, got {limit_raw!r}")
         q = StatementQuery(
             agent=agent[1] if agent else None,
