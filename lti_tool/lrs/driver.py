@@ -70,8 +70,15 @@ class Driver:
             found = _PROCESSORS[key] = [table.c[name].type.bind_processor(self.dialect) for name in columns]
         return found
 
-    def values(self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
-        out = [[r[c] for c in columns] for r in rows]
+    def values(
+        self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]
+    ) -> list[list[Any]]:
+        """The rows' values in ``columns`` order, through the columns' bind processors. A row is a
+        mapping by column name, or a list already in ``columns`` order (then converted in place)."""
+        if rows and isinstance(rows[0], Mapping):
+            out = [[r[c] for c in columns] for r in rows]  # type: ignore[call-overload]
+        else:
+            out = rows  # type: ignore[assignment]
         for i, proc in enumerate(self.processors(table, columns)):
             if proc is None:
                 continue
@@ -88,13 +95,19 @@ class Driver:
                 values[i] = last_out
         return out
 
-    def insert_many(self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
+    def insert_many(
+        self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]] | Sequence[list[Any]]
+    ) -> None:
         marks = ", ".join([self.mark] * len(columns))
         sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - names from the models
         self.run(sql, self.values(table, columns, rows), many=True)
 
     def insert_returning(
-        self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]], returning: str
+        self,
+        table: Any,
+        columns: Sequence[str],
+        rows: Sequence[Mapping[str, Any]] | Sequence[list[Any]],
+        returning: str,
     ) -> list[tuple[Any, ...]]:
         """Multi-row INSERT ... RETURNING (order not guaranteed: return a column to match rows by)."""
         values = self.values(table, columns, rows)
