@@ -108,8 +108,14 @@ class Driver:
         columns: Sequence[str],
         rows: Sequence[Mapping[str, Any]] | Sequence[list[Any]],
         returning: str,
+        *,
+        skip_existing: str | None = None,
     ) -> list[tuple[Any, ...]]:
-        """Multi-row INSERT ... RETURNING (order not guaranteed: return a column to match rows by)."""
+        """Multi-row INSERT ... RETURNING (order not guaranteed: return a column to match rows by).
+
+        ``skip_existing``: the columns of a unique constraint; a row whose key is stored already is
+        skipped (``ON CONFLICT (...) DO NOTHING``, SQLite and PostgreSQL) and not returned.
+        """
         values = self.values(table, columns, rows)
         one = "(" + ", ".join([self.mark] * len(columns)) + ")"
         step = max(1, self.max_params // len(columns))
@@ -117,6 +123,8 @@ class Driver:
         for i in range(0, len(values), step):
             chunk = values[i : i + step]
             sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {', '.join([one] * len(chunk))} "  # noqa: S608
+            if skip_existing:
+                sql += f"ON CONFLICT ({skip_existing}) DO NOTHING "
             out += self.run(sql + f"RETURNING {returning}", [v for row in chunk for v in row], fetch=True)
         return out
 

@@ -98,6 +98,27 @@ def existing_statements(session: Session, tenant: str, ids: Iterable[str]) -> di
     return found
 
 
+def _batch_ids(batch: Sequence[NewStatement]) -> list[str]:
+    """The batch's ids (lower case).
+
+    Raises:
+        LrsBadRequest: two statements of the batch share an id (Communication 2.1.1: reject the batch).
+    """
+    ids = [n.statement["id"].lower() for n in batch]
+    if len(set(ids)) != len(ids):
+        twice = next(sid for i, sid in enumerate(ids) if sid in ids[:i])
+        raise LrsBadRequest(f"the batch holds two statements with the same id {twice}")
+    return ids
+
+
+def _changed(sid: str, stored: Mapping[str, Any], new: NewStatement) -> LrsConflict:
+    return LrsConflict(
+        f"statement {sid} is already stored with different content (differs in: "
+        f"{', '.join(differing_properties(stored, new.statement, new.timestamp_assigned))}); "
+        "a statement cannot be changed, send it under a new id"
+    )
+
+
 def new_statements(session: Session, tenant: str, batch: Sequence[NewStatement]) -> list[NewStatement]:
     """The statements of ``batch`` not stored yet: a resent statement (same id, same content) is dropped.
 
@@ -108,10 +129,7 @@ def new_statements(session: Session, tenant: str, batch: Sequence[NewStatement])
         LrsBadRequest: two statements of the batch share an id (Communication 2.1.1: reject the batch).
         LrsConflict: an id is stored with different content.
     """
-    ids = [n.statement["id"].lower() for n in batch]
-    if len(set(ids)) != len(ids):
-        twice = next(sid for i, sid in enumerate(ids) if sid in ids[:i])
-        raise LrsBadRequest(f"the batch holds two statements with the same id {twice}")
+    ids = _batch_ids(batch)
     existing = existing_statements(session, tenant, ids)
     if not existing:
         return list(batch)
@@ -120,12 +138,48 @@ def new_statements(session: Session, tenant: str, batch: Sequence[NewStatement])
         if sid not in existing:
             fresh.append(new)
         elif not same_statement(existing[sid], new.statement, timestamp_assigned=new.timestamp_assigned):
-            raise LrsConflict(
-                f"statement {sid} is already stored with different content (differs in: "
-                f"{', '.join(differing_properties(existing[sid], new.statement, new.timestamp_assigned))}); "
-                "a statement cannot be changed, send it under a new id"
-            )
+            raise _changed(sid, existing[sid], new)
     return fresh
+
+
+def store_batch(
+    session: Session, tenant: str, batch: Sequence[NewStatement], *, credential_id: int | None, stored: datetime
+) -> list[str]:
+    """Store a batch as :func:`insert_statements` does, with no look-up before the insert: the
+    INSERT skips the ids already stored (``ON CONFLICT DO NOTHING``), and only those are read and
+    compared (a resend changes nothing, another content is a conflict). For callers that need not
+    judge the fresh statements before they are stored (no cmi5 rules, no outcome to apply).
+
+    Raises:
+        LrsConflict: an id is stored with different content.
+        LrsBadRequest: two statements share an id, or a voiding statement targets a voiding statement.
+    """
+    driver = Driver.of(session)
+    if driver is None:  # another dialect: look up first
+        return insert_statements(session, tenant, batch, credential_id=credential_id, stored=stored)
+    ids = _batch_ids(batch)
+    rows = [_statement_row(tenant, new, credential_id=credential_id, stored=stored) for new in batch]
+    voiding = [(r[_REF], r[_SID]) for r in rows if r[_IS_VOIDING] and r[_REF]]
+    seq_of: dict[str, int] = dict(
+        driver.insert_returning(
+            LrsStatement.__table__, _STATEMENT_COLUMNS, rows, "statement_id, seq", skip_existing="tenant, statement_id"
+        )
+    )
+    if len(seq_of) < len(ids):
+        resent = [(new, sid) for new, sid in zip(batch, ids, strict=True) if sid not in seq_of]
+        existing = existing_statements(session, tenant, [sid for _new, sid in resent])
+        for new, sid in resent:
+            if sid not in existing:  # pragma: no cover - the row that stopped the insert is there
+                raise LrsConflict(f"statement {sid} is being stored by a concurrent request; read it and retry")
+            if not same_statement(existing[sid], new.statement, timestamp_assigned=new.timestamp_assigned):
+                raise _changed(sid, existing[sid], new)
+    fresh = [(new.statement, seq_of[sid]) for new, sid in zip(batch, ids, strict=True) if sid in seq_of]
+    voiding_targets = {ref: sid for ref, sid in voiding if sid in seq_of}
+    if voiding_targets:
+        # after the insert (a refusal rolls the request back): the batch's own rows are stored now
+        _refuse_voiding_of_voiding(session, tenant, voiding_targets, [])
+    _after_insert(session, tenant, [st for st, _seq in fresh], [seq for _st, seq in fresh], voiding_targets)
+    return ids
 
 
 def insert_statements(
@@ -161,8 +215,22 @@ def insert_statements(
         _refuse_voiding_of_voiding(session, tenant, voiding_targets, rows)
     if not rows:
         return ids
-    seqs = _insert_rows(session, rows)
-    _insert_links(session, fresh, seqs)
+    _after_insert(session, tenant, fresh, _insert_rows(session, rows), voiding_targets)
+    return ids
+
+
+def _after_insert(
+    session: Session,
+    tenant: str,
+    statements: Sequence[Mapping[str, Any]],
+    seqs: Sequence[int],
+    voiding_targets: Mapping[str, str],
+) -> None:
+    """What follows the insert of new statements: their index rows, the statements they void, the
+    activity definitions they carry."""
+    if not statements:
+        return
+    _insert_links(session, statements, seqs)
     if voiding_targets:
         session.connection().execute(
             update(LrsStatement)
@@ -173,8 +241,7 @@ def insert_statements(
             )
             .values(voided=True)
         )
-    _remember_activities(session, tenant, fresh)
-    return ids
+    _remember_activities(session, tenant, statements)
 
 
 def _statement_row(tenant: str, new: NewStatement, *, credential_id: int | None, stored: datetime) -> list[Any]:
