@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -287,3 +288,29 @@ def test_large_documents_are_lz4_compressed_on_postgresql(fresh_database: Databa
         assert conn.execute(text("SELECT pg_column_compression(state) FROM probe")).scalar_one() == "lz4"
     command.downgrade(db._alembic_config(), "0019_lz4_documents-1")
     assert methods() == ["p", "p", "p"]
+
+
+def test_sqlite_log_is_checkpointed_in_the_background_not_by_the_committing_request(tmp_path: Path) -> None:
+    """Commits leave the write-ahead log to the process's checkpointer thread: the request's own
+    checkpoint is only a backstop (far above what is written here), yet the rows reach the
+    database file within moments; after ``dispose`` the thread lets the file go."""
+    from lti_tool.storage import db as dbmod
+
+    path = tmp_path / "ckpt.sqlite3"
+    db = Database(f"sqlite:///{path}")
+    with db.engine.begin() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == dbmod.CHECKPOINT_BACKSTOP_PAGES
+        conn.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)")
+    before = path.stat().st_size
+    for batch in range(10):  # ~400 KB in 10 commits: ~110 pages, far below the backstop
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO t (body) VALUES " + ", ".join(["(?)"] * 25), tuple(f"{batch}-{i}" * 400 for i in range(25))
+            )
+    deadline = time.monotonic() + 5
+    while path.stat().st_size < before + 300_000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.stat().st_size >= before + 300_000, "the log was not copied into the database file"
+    assert str(path.resolve()) in dbmod.CHECKPOINTER._connections
+    db.dispose()
+    assert str(path.resolve()) not in dbmod.CHECKPOINTER._connections
