@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+
+from lti_tool.storage.db import driver_errors
 
 _MISSING = object()
 _PROCESSORS: dict[tuple[int, str, tuple[str, ...]], list[Any]] = {}
@@ -26,7 +28,9 @@ class Driver:
     SQLAlchemy would apply, so the stored values are identical.
     """
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Connection) -> None:
+        #: the session's Connection of the current transaction (set again by :meth:`of` for each one)
+        self.conn = conn
         self.dialect = conn.dialect
         self.mark = "?" if self.dialect.name == "sqlite" else "%s"
         self.owner = conn.connection.dbapi_connection
@@ -47,15 +51,17 @@ class Driver:
         driver = conn.info.get("cbsi_lrs_driver")
         if driver is None or driver.owner is not conn.connection.dbapi_connection:
             driver = conn.info["cbsi_lrs_driver"] = cls(conn)
+        driver.conn = conn
         session.info["cbsi_lrs_driver"] = (session.get_transaction(), driver)
         return driver  # type: ignore[no-any-return]
 
-    def run(self, sql: str, params: Any, *, many: bool = False) -> None:
-        """Execute on the driver; its errors become SQLAlchemy's (IntegrityError and the rest), as through Core."""
-        try:
+    def run(self, sql: str, params: Any, *, many: bool = False, fetch: bool = False) -> list[tuple[Any, ...]]:
+        """Execute on the driver with Core's error handling (:func:`~lti_tool.storage.db.driver_errors`):
+        errors become SQLAlchemy's (IntegrityError, OperationalError: 503 ``database_unavailable``) and a
+        lost connection is invalidated. ``fetch``: the rows it returned."""
+        with driver_errors(self.conn, sql, params):
             (self.cursor.executemany if many else self.cursor.execute)(sql, params)
-        except self.dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(sql, params, exc, self.dialect.loaded_dbapi.Error) from exc
+            return self.cursor.fetchall() if fetch else []  # type: ignore[no-any-return]
 
     def processors(self, table: Any, columns: Sequence[str]) -> list[Any]:
         key = (id(self.dialect), table.name, tuple(columns))
@@ -64,8 +70,15 @@ class Driver:
             found = _PROCESSORS[key] = [table.c[name].type.bind_processor(self.dialect) for name in columns]
         return found
 
-    def values(self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
-        out = [[r[c] for c in columns] for r in rows]
+    def values(
+        self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]] | Sequence[Sequence[Any]]
+    ) -> list[list[Any]]:
+        """The rows' values in ``columns`` order, through the columns' bind processors. A row is a
+        mapping by column name, or a list already in ``columns`` order (then converted in place)."""
+        if rows and isinstance(rows[0], Mapping):
+            out = [[r[c] for c in columns] for r in rows]  # type: ignore[call-overload]
+        else:
+            out = rows  # type: ignore[assignment]
         for i, proc in enumerate(self.processors(table, columns)):
             if proc is None:
                 continue
@@ -82,15 +95,27 @@ class Driver:
                 values[i] = last_out
         return out
 
-    def insert_many(self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
+    def insert_many(
+        self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]] | Sequence[list[Any]]
+    ) -> None:
         marks = ", ".join([self.mark] * len(columns))
         sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608 - names from the models
         self.run(sql, self.values(table, columns, rows), many=True)
 
     def insert_returning(
-        self, table: Any, columns: Sequence[str], rows: Sequence[Mapping[str, Any]], returning: str
+        self,
+        table: Any,
+        columns: Sequence[str],
+        rows: Sequence[Mapping[str, Any]] | Sequence[list[Any]],
+        returning: str,
+        *,
+        skip_existing: str | None = None,
     ) -> list[tuple[Any, ...]]:
-        """Multi-row INSERT ... RETURNING (order not guaranteed: return a column to match rows by)."""
+        """Multi-row INSERT ... RETURNING (order not guaranteed: return a column to match rows by).
+
+        ``skip_existing``: the columns of a unique constraint; a row whose key is stored already is
+        skipped (``ON CONFLICT (...) DO NOTHING``, SQLite and PostgreSQL) and not returned.
+        """
         values = self.values(table, columns, rows)
         one = "(" + ", ".join([self.mark] * len(columns)) + ")"
         step = max(1, self.max_params // len(columns))
@@ -98,8 +123,9 @@ class Driver:
         for i in range(0, len(values), step):
             chunk = values[i : i + step]
             sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {', '.join([one] * len(chunk))} "  # noqa: S608
-            self.run(sql + f"RETURNING {returning}", [v for row in chunk for v in row])
-            out += self.cursor.fetchall()
+            if skip_existing:
+                sql += f"ON CONFLICT ({skip_existing}) DO NOTHING "
+            out += self.run(sql + f"RETURNING {returning}", [v for row in chunk for v in row], fetch=True)
         return out
 
     def select_in(self, sql: str, first: Sequence[Any], many: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -108,6 +134,5 @@ class Driver:
         head = sql.replace("{}", self.mark)
         for i in range(0, len(many), 500):
             chunk = list(many[i : i + 500])
-            self.run(f"{head} ({', '.join([self.mark] * len(chunk))})", [*first, *chunk])
-            out += self.cursor.fetchall()
+            out += self.run(f"{head} ({', '.join([self.mark] * len(chunk))})", [*first, *chunk], fetch=True)
         return out

@@ -26,7 +26,7 @@ from scorm.xapi.formats import is_iri, is_uuid, parse_timestamp
 
 URL_PREFIX = "/xapi"
 VERSIONS = ("1.0.3", "2.0.0")
-_VERSION_RE = re.compile(r"^(1\.0|2\.0)(\.\d+)?$")
+_VERSION_RE = re.compile(r"^(1\.0|2\.0)(\.\d+)?\Z", re.ASCII)
 ALT_HEADERS = {
     "authorization": "Authorization",
     "x-experience-api-version": "X-Experience-API-Version",

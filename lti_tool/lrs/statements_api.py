@@ -160,6 +160,13 @@ def _store_batch(x: XRequest, session: Session, raws: list[Any], parts: Mapping[
     if unused:
         raise bad(f"attachment parts {', '.join(sorted(unused))} match no attachment of the statements")
     tenant = x.credential.tenant  # type: ignore[union-attr]
+    if not x.credential.is_launch:  # type: ignore[union-attr]
+        # an operator's statements have no cmi5 rules to judge nor outcome to apply (both hooks are
+        # a launch credential's): the insert itself finds the resent ones, no look-up before it
+        store.store_batch(session, tenant, batch, credential_id=x.credential.id, stored=now)  # type: ignore[union-attr]
+        if parts:
+            store.save_attachments(session, tenant, parts)
+        return [n.statement["id"] for n in batch]
     ids = [n.statement["id"] for n in batch]
     # a resent statement (id stored, same content) changes nothing: not judged, stored or applied again
     fresh = store.new_statements(session, tenant, batch)
@@ -260,7 +267,7 @@ def _get_statements(x: XRequest, session: Session) -> Response:
     else:
         agent = agent_param(x, required=False)
         limit_raw = x.params.get("limit", "0")
-        if not limit_raw.isdigit():
+        if not (limit_raw.isascii() and limit_raw.isdigit()):
             raise bad(f"the 'limit' parameter must be a non-negative integer, got {limit_raw!r}")
         q = StatementQuery(
             agent=agent[1] if agent else None,

@@ -52,10 +52,17 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+# The stored form of a statement (what :func:`dumps` writes), by one encoder made once: a statement
+# is parsed JSON plus the LRS's own properties, so it holds no cycle to check for
+_encode_statement = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
+
+
 _STATEMENT_COLUMNS = (
     "tenant", "statement_id", "registration", "verb_id", "ref_target", "voided", "is_voiding", "stored",
     "timestamp", "credential_id", "payload", "attachment_hashes",
 )  # fmt: skip
+# positions in a row of :func:`_statement_row` (a list in _STATEMENT_COLUMNS order)
+_SID, _REF, _IS_VOIDING = (_STATEMENT_COLUMNS.index(c) for c in ("statement_id", "ref_target", "is_voiding"))
 
 
 # -- statements ----------------------------------------------------------------------------------
@@ -91,6 +98,27 @@ def existing_statements(session: Session, tenant: str, ids: Iterable[str]) -> di
     return found
 
 
+def _batch_ids(batch: Sequence[NewStatement]) -> list[str]:
+    """The batch's ids (lower case).
+
+    Raises:
+        LrsBadRequest: two statements of the batch share an id (Communication 2.1.1: reject the batch).
+    """
+    ids = [n.statement["id"].lower() for n in batch]
+    if len(set(ids)) != len(ids):
+        twice = next(sid for i, sid in enumerate(ids) if sid in ids[:i])
+        raise LrsBadRequest(f"the batch holds two statements with the same id {twice}")
+    return ids
+
+
+def _changed(sid: str, stored: Mapping[str, Any], new: NewStatement) -> LrsConflict:
+    return LrsConflict(
+        f"statement {sid} is already stored with different content (differs in: "
+        f"{', '.join(differing_properties(stored, new.statement, new.timestamp_assigned))}); "
+        "a statement cannot be changed, send it under a new id"
+    )
+
+
 def new_statements(session: Session, tenant: str, batch: Sequence[NewStatement]) -> list[NewStatement]:
     """The statements of ``batch`` not stored yet: a resent statement (same id, same content) is dropped.
 
@@ -101,10 +129,7 @@ def new_statements(session: Session, tenant: str, batch: Sequence[NewStatement])
         LrsBadRequest: two statements of the batch share an id (Communication 2.1.1: reject the batch).
         LrsConflict: an id is stored with different content.
     """
-    ids = [n.statement["id"].lower() for n in batch]
-    if len(set(ids)) != len(ids):
-        twice = next(sid for i, sid in enumerate(ids) if sid in ids[:i])
-        raise LrsBadRequest(f"the batch holds two statements with the same id {twice}")
+    ids = _batch_ids(batch)
     existing = existing_statements(session, tenant, ids)
     if not existing:
         return list(batch)
@@ -113,12 +138,48 @@ def new_statements(session: Session, tenant: str, batch: Sequence[NewStatement])
         if sid not in existing:
             fresh.append(new)
         elif not same_statement(existing[sid], new.statement, timestamp_assigned=new.timestamp_assigned):
-            raise LrsConflict(
-                f"statement {sid} is already stored with different content (differs in: "
-                f"{', '.join(differing_properties(existing[sid], new.statement, new.timestamp_assigned))}); "
-                "a statement cannot be changed, send it under a new id"
-            )
+            raise _changed(sid, existing[sid], new)
     return fresh
+
+
+def store_batch(
+    session: Session, tenant: str, batch: Sequence[NewStatement], *, credential_id: int | None, stored: datetime
+) -> list[str]:
+    """Store a batch as :func:`insert_statements` does, with no look-up before the insert: the
+    INSERT skips the ids already stored (``ON CONFLICT DO NOTHING``), and only those are read and
+    compared (a resend changes nothing, another content is a conflict). For callers that need not
+    judge the fresh statements before they are stored (no cmi5 rules, no outcome to apply).
+
+    Raises:
+        LrsConflict: an id is stored with different content.
+        LrsBadRequest: two statements share an id, or a voiding statement targets a voiding statement.
+    """
+    driver = Driver.of(session)
+    if driver is None:  # another dialect: look up first
+        return insert_statements(session, tenant, batch, credential_id=credential_id, stored=stored)
+    ids = _batch_ids(batch)
+    rows = [_statement_row(tenant, new, credential_id=credential_id, stored=stored) for new in batch]
+    voiding = [(r[_REF], r[_SID]) for r in rows if r[_IS_VOIDING] and r[_REF]]
+    seq_of: dict[str, int] = dict(
+        driver.insert_returning(
+            LrsStatement.__table__, _STATEMENT_COLUMNS, rows, "statement_id, seq", skip_existing="tenant, statement_id"
+        )
+    )
+    if len(seq_of) < len(ids):
+        resent = [(new, sid) for new, sid in zip(batch, ids, strict=True) if sid not in seq_of]
+        existing = existing_statements(session, tenant, [sid for _new, sid in resent])
+        for new, sid in resent:
+            if sid not in existing:  # pragma: no cover - the row that stopped the insert is there
+                raise LrsConflict(f"statement {sid} is being stored by a concurrent request; read it and retry")
+            if not same_statement(existing[sid], new.statement, timestamp_assigned=new.timestamp_assigned):
+                raise _changed(sid, existing[sid], new)
+    fresh = [(new.statement, seq_of[sid]) for new, sid in zip(batch, ids, strict=True) if sid in seq_of]
+    voiding_targets = {ref: sid for ref, sid in voiding if sid in seq_of}
+    if voiding_targets:
+        # after the insert (a refusal rolls the request back): the batch's own rows are stored now
+        _refuse_voiding_of_voiding(session, tenant, voiding_targets, [])
+    _after_insert(session, tenant, [st for st, _seq in fresh], [seq for _st, seq in fresh], voiding_targets)
+    return ids
 
 
 def insert_statements(
@@ -141,21 +202,35 @@ def insert_statements(
     ids = [n.statement["id"].lower() for n in batch]
     todo = list(batch) if fresh_only else new_statements(session, tenant, batch)
     voiding_targets: dict[str, str] = {}
-    rows: list[dict[str, Any]] = []
+    rows: list[list[Any]] = []
     fresh: list[dict[str, Any]] = []
     for new in todo:
         st = new.statement
         row = _statement_row(tenant, new, credential_id=credential_id, stored=stored)
-        if row["is_voiding"] and row["ref_target"]:
-            voiding_targets[row["ref_target"]] = row["statement_id"]
+        if row[_IS_VOIDING] and row[_REF]:
+            voiding_targets[row[_REF]] = row[_SID]
         rows.append(row)
         fresh.append(st)
     if voiding_targets:
         _refuse_voiding_of_voiding(session, tenant, voiding_targets, rows)
     if not rows:
         return ids
-    seqs = _insert_rows(session, rows)
-    _insert_links(session, fresh, seqs)
+    _after_insert(session, tenant, fresh, _insert_rows(session, rows), voiding_targets)
+    return ids
+
+
+def _after_insert(
+    session: Session,
+    tenant: str,
+    statements: Sequence[Mapping[str, Any]],
+    seqs: Sequence[int],
+    voiding_targets: Mapping[str, str],
+) -> None:
+    """What follows the insert of new statements: their index rows, the statements they void, the
+    activity definitions they carry."""
+    if not statements:
+        return
+    _insert_links(session, statements, seqs)
     if voiding_targets:
         session.connection().execute(
             update(LrsStatement)
@@ -166,36 +241,35 @@ def insert_statements(
             )
             .values(voided=True)
         )
-    _remember_activities(session, tenant, fresh)
-    return ids
+    _remember_activities(session, tenant, statements)
 
 
-def _statement_row(tenant: str, new: NewStatement, *, credential_id: int | None, stored: datetime) -> dict[str, Any]:
-    """The ``lrs_statements`` row of a new statement."""
+def _statement_row(tenant: str, new: NewStatement, *, credential_id: int | None, stored: datetime) -> list[Any]:
+    """The ``lrs_statements`` row of a new statement, in :data:`_STATEMENT_COLUMNS` order."""
     st = new.statement
     obj = st["object"]
     ref = obj["id"].lower() if obj.get("objectType") == "StatementRef" else None
     is_voiding = st["verb"]["id"] == VOIDED
     registration = (st.get("context") or {}).get("registration")
     ts = stored if new.timestamp_assigned else parse_timestamp(st.get("timestamp")) or stored
-    return {
-        "tenant": tenant,
-        "statement_id": st["id"].lower(),
-        "registration": registration.lower() if registration else None,
-        "verb_id": st["verb"]["id"],
-        "ref_target": ref,
-        "voided": False,
-        "is_voiding": is_voiding,
-        "stored": stored,
-        "timestamp": ts,
-        "credential_id": credential_id,
-        "payload": dumps(st),
-        "attachment_hashes": dumps(new.attachment_hashes) if new.attachment_hashes else None,
-    }
+    return [
+        tenant,
+        st["id"].lower(),
+        registration.lower() if registration else None,
+        st["verb"]["id"],
+        ref,
+        False,  # voided
+        is_voiding,
+        stored,
+        ts,
+        credential_id,
+        _encode_statement(st),
+        dumps(new.attachment_hashes) if new.attachment_hashes else None,
+    ]
 
 
 def _refuse_voiding_of_voiding(
-    session: Session, tenant: str, voiding_targets: Mapping[str, str], rows: Sequence[Mapping[str, Any]]
+    session: Session, tenant: str, voiding_targets: Mapping[str, str], rows: Sequence[Sequence[Any]]
 ) -> None:
     """Raise :class:`LrsBadRequest` when a voiding statement targets a (stored or batched) voiding statement."""
     targets = (
@@ -207,7 +281,7 @@ def _refuse_voiding_of_voiding(
         )
         .all()
     )
-    batch_voiding = {r["statement_id"] for r in rows if r["is_voiding"]}
+    batch_voiding = {r[_SID] for r in rows if r[_IS_VOIDING]}
     for target_id, target_is_voiding in targets:
         if target_is_voiding:
             raise LrsBadRequest(f"statement {voiding_targets[target_id]} voids {target_id}, a voiding statement")
@@ -217,38 +291,40 @@ def _refuse_voiding_of_voiding(
 
 
 def _insert_links(session: Session, statements: Sequence[Mapping[str, Any]], seqs: Sequence[int]) -> None:
-    """The agent and activity index rows of the stored statements."""
-    link_agents: list[dict[str, Any]] = []
-    link_acts: list[dict[str, Any]] = []
+    """The agent and activity index rows of the stored statements (``[seq, key, direct]``)."""
+    link_agents: list[list[Any]] = []
+    link_acts: list[list[Any]] = []
     for st, seq in zip(statements, seqs, strict=True):
         # one row per name: direct (actor/object) rows serve both filters, the others only related_*
         d_agents, o_agents, d_acts, o_acts = index_keys(st)
-        link_agents += [{"seq": seq, "agent_key": k, "direct": True} for k in d_agents]
-        link_agents += [{"seq": seq, "agent_key": k, "direct": False} for k in o_agents]
-        link_acts += [{"seq": seq, "activity_id": a, "direct": True} for a in d_acts]
-        link_acts += [{"seq": seq, "activity_id": a, "direct": False} for a in o_acts]
+        link_agents += [[seq, k, True] for k in d_agents]
+        link_agents += [[seq, k, False] for k in o_agents]
+        link_acts += [[seq, a, True] for a in d_acts]
+        link_acts += [[seq, a, False] for a in o_acts]
     driver = Driver.of(session)
-    if link_agents:
+    for table, columns, links in (
+        (LrsStatementAgent.__table__, ("seq", "agent_key", "direct"), link_agents),
+        (LrsStatementActivity.__table__, ("seq", "activity_id", "direct"), link_acts),
+    ):
+        if not links:
+            continue
         if driver is not None:
-            driver.insert_many(LrsStatementAgent.__table__, ("seq", "agent_key", "direct"), link_agents)
+            driver.insert_many(table, columns, links)
         else:
-            session.connection().execute(LrsStatementAgent.__table__.insert(), link_agents)
-    if link_acts:
-        if driver is not None:
-            driver.insert_many(LrsStatementActivity.__table__, ("seq", "activity_id", "direct"), link_acts)
-        else:
-            session.connection().execute(LrsStatementActivity.__table__.insert(), link_acts)
+            session.connection().execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in links])
 
 
-def _insert_rows(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+def _insert_rows(session: Session, rows: list[list[Any]]) -> list[int]:
+    """Insert rows of :func:`_statement_row` (the driver path converts them in place); their seqs."""
     table = LrsStatement.__table__
     driver = Driver.of(session)
     if driver is not None:
         seq_of = dict(
             (sid, seq) for seq, sid in driver.insert_returning(table, _STATEMENT_COLUMNS, rows, "seq, statement_id")
         )
-        return [seq_of[r["statement_id"]] for r in rows]
-    result = session.connection().execute(table.insert().returning(table.c.seq, sort_by_parameter_order=True), rows)
+        return [seq_of[r[_SID]] for r in rows]
+    named = [dict(zip(_STATEMENT_COLUMNS, r, strict=True)) for r in rows]
+    result = session.connection().execute(table.insert().returning(table.c.seq, sort_by_parameter_order=True), named)
     return [r[0] for r in result]
 
 

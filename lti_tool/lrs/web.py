@@ -84,17 +84,26 @@ def dispatch(path: str) -> Response:
         x = read_request(name)
         x.languages = accept_languages()
         services = services_of(current_app)
-        with services.db.session() as session:
-            if name != "about":
-                x.credential = authenticate(session, x.header("authorization"))
-                if x.credential is not None and x.credential.key in LAST_VERSION:
-                    g.xapi_version = LAST_VERSION[x.credential.key]
-            negotiate_version(x)
-            if name != "about":
-                if x.credential is None:
-                    raise XapiError(401, "unauthorized", "valid LRS credentials (HTTP Basic) are required")
-                remember_version(x.credential.key, x.version)
-            resp = handler(x, session)
+        for attempt in (1, 2):
+            try:
+                with services.db.session() as session:
+                    if name != "about":
+                        x.credential = authenticate(session, x.header("authorization"))
+                        if x.credential is not None and x.credential.key in LAST_VERSION:
+                            g.xapi_version = LAST_VERSION[x.credential.key]
+                    negotiate_version(x)
+                    if name != "about":
+                        if x.credential is None:
+                            raise XapiError(401, "unauthorized", "valid LRS credentials (HTTP Basic) are required")
+                        remember_version(x.credential.key, x.version)
+                    resp = handler(x, session)
+                break
+            except IntegrityError:
+                # a concurrent request stored one of these statement ids first (everything of this
+                # one was rolled back): judged once more, the same statement is now a resend (200/204)
+                # and another content under its id a conflict with its precise message (409)
+                if attempt == 2 or name != "statements" or x.method not in ("PUT", "POST"):
+                    raise
         if x.method == "HEAD":
             resp.set_data(b"")
         return resp

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -563,11 +564,17 @@ class LrsStatement(Base):
     __tablename__ = "lrs_statements"
     __table_args__ = (
         UniqueConstraint("tenant", "statement_id", name="uq_lrs_statements_id"),
-        Index("ix_lrs_statements_registration", "tenant", "registration", "seq"),
+        Index(
+            "ix_lrs_statements_registration", "tenant", "registration", "seq",
+            sqlite_where=text("registration IS NOT NULL"), postgresql_where=text("registration IS NOT NULL"),
+        ),  # partial (0018): most statements without a registration write no entry
         Index("ix_lrs_statements_verb", "tenant", "verb_id", "seq"),
         Index("ix_lrs_statements_stored", "tenant", "stored", "seq"),
-        Index("ix_lrs_statements_ref", "tenant", "ref_target"),
-    )
+        Index(
+            "ix_lrs_statements_ref", "tenant", "ref_target",
+            sqlite_where=text("ref_target IS NOT NULL"), postgresql_where=text("ref_target IS NOT NULL"),
+        ),  # partial (0018): only StatementRef statements write an entry
+    )  # fmt: skip
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     tenant: Mapped[str] = mapped_column(String(255))
@@ -588,7 +595,8 @@ class LrsStatementAgent(Base):
     """Agents a statement names: ``direct`` for actor/object, otherwise anywhere (related_agents)."""
 
     __tablename__ = "lrs_statement_agents"
-    __table_args__ = (Index("ix_lrs_statement_agents_key", "agent_key", "direct", "seq"),)
+    # WITHOUT ROWID on SQLite (0018): the primary key is the table, two B-trees per row instead of three
+    __table_args__ = (Index("ix_lrs_statement_agents_key", "agent_key", "direct", "seq"), {"sqlite_with_rowid": False})
 
     seq: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), ForeignKey("lrs_statements.seq", ondelete="CASCADE"),
@@ -602,7 +610,11 @@ class LrsStatementActivity(Base):
     """Activities a statement names: ``direct`` for its object, otherwise anywhere (related_activities)."""
 
     __tablename__ = "lrs_statement_activities"
-    __table_args__ = (Index("ix_lrs_statement_activities_id", "activity_id", "direct", "seq"),)
+    # WITHOUT ROWID on SQLite (0018), like lrs_statement_agents
+    __table_args__ = (
+        Index("ix_lrs_statement_activities_id", "activity_id", "direct", "seq"),
+        {"sqlite_with_rowid": False},
+    )
 
     seq: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), ForeignKey("lrs_statements.seq", ondelete="CASCADE"),

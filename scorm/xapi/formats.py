@@ -17,23 +17,27 @@ __all__ = [
     "truncate_duration",
 ]
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# "\Z", never "$": "$" also matches before a trailing newline ("http://x\n" would pass); re.ASCII
+# where a pattern has \d: Python's \d takes any Unicode digit ("２０２６" would pass, and int() reads it)
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 # scheme ":" then at least one character, no whitespace or characters IRIs exclude.
-_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+$")
-_EMAIL = re.compile(r"^mailto:[^@\s:]+@[^@\s]+$")
-_SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
+_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+\Z")
+_EMAIL = re.compile(r"^mailto:[^@\s:]+@[^@\s]+\Z")
+_SHA1 = re.compile(r"^[0-9a-fA-F]{40}\Z")
 _LANG = re.compile(
     r"^(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})(?:-[A-Za-z]{4})?(?:-(?:[A-Za-z]{2}|[0-9]{3}))?"
     r"(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*"
-    r"(?:-[xX](?:-[A-Za-z0-9]{1,8})+)?$|^[xX](?:-[A-Za-z0-9]{1,8})+$|^i-[A-Za-z]{2,8}$"
+    r"(?:-[xX](?:-[A-Za-z0-9]{1,8})+)?\Z|^[xX](?:-[A-Za-z0-9]{1,8})+\Z|^i-[A-Za-z]{2,8}\Z"
 )
 _TIMESTAMP = re.compile(
     r"^(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})T(?P<h>\d{2}):(?P<mi>\d{2}):(?P<s>\d{2})(?P<f>\.\d+)?"
-    r"(?P<tz>Z|[+-]\d{2}:\d{2}|[+-]\d{4}|[+-]\d{2})?$"
+    r"(?P<tz>Z|[+-]\d{2}:\d{2}|[+-]\d{4}|[+-]\d{2})?\Z",
+    re.ASCII,
 )
 _NUM = r"(?:\d+(?:[.,]\d+)?)"
 _DURATION = re.compile(
-    rf"^P(?:(?:{_NUM}Y)?(?:{_NUM}M)?(?:{_NUM}D)?(?:T(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?|{_NUM}W)$"
+    rf"^P(?:(?:{_NUM}Y)?(?:{_NUM}M)?(?:{_NUM}D)?(?:T(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?|{_NUM}W)\Z",
+    re.ASCII,
 )
 
 
@@ -87,7 +91,7 @@ def is_duration(value: object) -> bool:
     return value not in ("P", "PT") and not value.endswith("T")
 
 
-_SECONDS = re.compile(r"(\d+)[.,](\d+)S$")
+_SECONDS = re.compile(r"(\d+)[.,](\d+)S\Z", re.ASCII)
 
 
 def truncate_duration(value: str) -> str:

@@ -434,7 +434,8 @@ class _Rules:
         version = _string(value, path)
         prefixes = ("1.0", "2.0") if self.v2 else ("1.0",)
         parts = version.split(".")
-        ok = len(parts) in (2, 3) and all(p.isdigit() for p in parts) and ".".join(parts[:2]) in prefixes
+        digits = all(p.isascii() and p.isdigit() for p in parts)  # isdigit() alone takes "²" and "٣"
+        ok = len(parts) in (2, 3) and digits and ".".join(parts[:2]) in prefixes
         if not ok:
             raise _fail(
                 path, f"must be one of the xAPI versions {', '.join(p + '.x' for p in prefixes)}, got {version!r}"
