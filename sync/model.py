@@ -93,7 +93,10 @@ def ensure_aware(value: datetime, name: str = "datetime") -> datetime:
     Raises:
         NaiveDatetimeError: ``value`` has no tzinfo.
     """
-    if value.tzinfo is None or value.utcoffset() is None:
+    tzinfo = value.tzinfo
+    if tzinfo is UTC:  # already UTC (the common case): astimezone would return it unchanged
+        return value
+    if tzinfo is None or value.utcoffset() is None:
         raise NaiveDatetimeError(
             key="must_timezone_aware_got_naive", params={"name": name, "isoformat": value.isoformat()}
         )
