@@ -270,7 +270,9 @@ def pg_array_literal(values: Sequence[Any]) -> str:
     """
     parts: list[str] = []
     for value in values:
-        if value is None:
+        if type(value) is int:  # the ids and versions of every settle: the common case first
+            parts.append(str(value))
+        elif value is None:
             parts.append("NULL")
         elif value is True or value is False:
             parts.append("t" if value else "f")
@@ -385,7 +387,7 @@ def items_from_tuples(rows: Sequence[tuple[Any, ...]], at: dict[str, int]) -> li
                     score_maximum=score_maximum,
                     activity_progress=activity.get(activity_progress) or ActivityProgress(activity_progress),
                     grading_progress=grading.get(grading_progress) or GradingProgress(grading_progress),
-                    outcome_at=outcome_at,
+                    outcome_at=utc(outcome_at),
                     comment=comment,
                 ),
                 status=status_of.get(status) or OutboxStatus(status),
