@@ -281,12 +281,22 @@ def pg_array_literal(values: Sequence[Any]) -> str:
         elif isinstance(value, datetime):
             if value.tzinfo is None:
                 raise ValueError("naive datetime refused: use timezone-aware UTC datetimes")
-            parts.append(f'"{value.isoformat()}"')
+            text = _ISO.get(value)
+            if text is None:
+                if len(_ISO) >= 4096:  # bounded: the settles' whole-second timestamps repeat
+                    _ISO.clear()
+                text = _ISO[value] = f'"{value.isoformat()}"'
+            parts.append(text)
         elif isinstance(value, str):
             parts.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
         else:
             raise TypeError(f"no array literal for {type(value).__name__}")
     return "{" + ",".join(parts) + "}"
+
+
+#: ``pg_array_literal``'s recent timestamp texts, keyed by the instant (an equal aware datetime
+#: with another offset is the same ``timestamptz``).
+_ISO: dict[datetime, str] = {}
 
 
 #: Parameters every settle kind's statement binds (absent ones default to NULL / False).
