@@ -311,7 +311,7 @@ class Worker:
                 self.breakers.cancel(platform_key)
             if action is None:  # not even the policy could decide (a BaseException)
                 action = _Action(kind=Settlement.RETRY, message="internal error before delivery")
-            self._settle(item, action, self._clock(), stats)
+            self._settle(item, action, None, stats)  # batched: the flush reads the clock once
 
     def _deliver(self, item: OutboxItem, stats: RunStats) -> tuple[_Action, bool]:
         """Attempt delivery; return (action, whether a platform call was made)."""
@@ -404,13 +404,16 @@ class Worker:
         )
         return url
 
-    def _settle(self, item: OutboxItem, action: _Action, now: datetime, stats: RunStats) -> None:
+    def _settle(self, item: OutboxItem, action: _Action, now: datetime | None, stats: RunStats) -> None:
+        """Settle ``item`` now, or queue it for the next batch (``now``: None reads the clock)."""
         if self._settle_many is not None:
             with self._pending_lock:
                 if not self._pending:
                     self._pending_since = time.monotonic()
                 self._pending.append((item, action))
             return
+        if now is None:
+            now = self._clock()
         try:
             self._settle_one(item, action, now)
         except Exception:  # the lease will expire and another claim retries the item

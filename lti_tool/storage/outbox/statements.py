@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -269,7 +270,9 @@ def pg_array_literal(values: Sequence[Any]) -> str:
     """
     parts: list[str] = []
     for value in values:
-        if value is None:
+        if type(value) is int:  # the ids and versions of every settle: the common case first
+            parts.append(str(value))
+        elif value is None:
             parts.append("NULL")
         elif value is True or value is False:
             parts.append("t" if value else "f")
@@ -278,12 +281,22 @@ def pg_array_literal(values: Sequence[Any]) -> str:
         elif isinstance(value, datetime):
             if value.tzinfo is None:
                 raise ValueError("naive datetime refused: use timezone-aware UTC datetimes")
-            parts.append(f'"{value.isoformat()}"')
+            text = _ISO.get(value)
+            if text is None:
+                if len(_ISO) >= 4096:  # bounded: the settles' whole-second timestamps repeat
+                    _ISO.clear()
+                text = _ISO[value] = f'"{value.isoformat()}"'
+            parts.append(text)
         elif isinstance(value, str):
             parts.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
         else:
             raise TypeError(f"no array literal for {type(value).__name__}")
     return "{" + ",".join(parts) + "}"
+
+
+#: ``pg_array_literal``'s recent timestamp texts, keyed by the instant (an equal aware datetime
+#: with another offset is the same ``timestamptz``).
+_ISO: dict[datetime, str] = {}
 
 
 #: Parameters every settle kind's statement binds (absent ones default to NULL / False).
@@ -331,49 +344,77 @@ def _claim_sql() -> tuple[str, dict[str, Any], dict[str, int]]:
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
+    if value is None or value.tzinfo is UTC:
+        return value
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def item_from_tuple(row: tuple[Any, ...], at: dict[str, int]) -> OutboxItem:
-    """``item_from_row`` for a plain driver row (column positions ``at``); timestamps made UTC."""
-    return OutboxItem(
-        id=row[at["id"]],
-        update=ScoreUpdate(
-            platform_key=row[at["platform_key"]],
-            line_item_key=row[at["line_item_key"]],
-            line_item=LineItemRef(
-                url=row[at["line_item_url"]],
-                lineitems_url=row[at["lineitems_url"]],
-                resource_link_id=row[at["resource_link_id"]],
-                tag=row[at["tag"]],
-                label=row[at["label"]],
-                score_maximum=row[at["line_item_score_maximum"]],
-                resource_id=row[at["resource_id"]],
-            ),
-            user_id=row[at["user_id"]],
-            score_given=row[at["score_given"]],
-            score_maximum=row[at["score_maximum"]],
-            activity_progress=_ACTIVITY.get(row[at["activity_progress"]])
-            or ActivityProgress(row[at["activity_progress"]]),
-            grading_progress=_GRADING.get(row[at["grading_progress"]]) or GradingProgress(row[at["grading_progress"]]),
-            outcome_at=row[at["outcome_at"]],
-            comment=row[at["comment"]],
-        ),
-        status=_STATUS.get(row[at["status"]]) or OutboxStatus(row[at["status"]]),
-        version=row[at["version"]],
-        attempts=row[at["attempts"]],
-        next_attempt_at=_utc(row[at["next_attempt_at"]]),
-        lease_expires_at=_utc(row[at["lease_expires_at"]]),
-        last_status_code=row[at["last_status_code"]],
-        last_error=row[at["last_error"]],
-        delivered_at=_utc(row[at["delivered_at"]]),
-        last_sent_timestamp=_utc(row[at["last_sent_timestamp"]]),
-        grade_delivered=bool(row[at["grade_delivered"]]),
-        created_at=_utc(row[at["created_at"]]),
-        updated_at=_utc(row[at["updated_at"]]),
-    )
+#: The ``grade_outbox`` columns ``items_from_tuples`` reads, in the order it unpacks them.
+_TUPLE_COLUMNS = (
+    "id", "platform_key", "line_item_key", "line_item_url", "lineitems_url", "resource_link_id", "tag", "label",
+    "line_item_score_maximum", "resource_id", "user_id", "score_given", "score_maximum", "activity_progress",
+    "grading_progress", "outcome_at", "comment", "status", "version", "attempts", "next_attempt_at",
+    "lease_expires_at", "last_status_code", "last_error", "delivered_at", "last_sent_timestamp",
+    "grade_delivered", "created_at", "updated_at",
+)  # fmt: skip
+
+
+def items_from_tuples(rows: Sequence[tuple[Any, ...]], at: dict[str, int]) -> list[OutboxItem]:
+    """``item_from_row`` for a whole claim of plain driver rows (column positions ``at``).
+
+    The columns of each row are taken in one C-level call (``operator.itemgetter``) and unpacked
+    by position instead of one name lookup per column; timestamps made UTC."""
+    pick = operator.itemgetter(*[at[name] for name in _TUPLE_COLUMNS])
+    activity, grading, status_of = _ACTIVITY, _GRADING, _STATUS
+
+    utc = _utc
+
+    out: list[OutboxItem] = []
+    for row in rows:
+        (
+            id_, platform_key, line_item_key, url, lineitems_url, resource_link_id, tag, label, li_max,
+            resource_id, user_id, score_given, score_maximum, activity_progress, grading_progress, outcome_at,
+            comment, status, version, attempts, next_attempt_at, lease_expires_at, last_status_code, last_error,
+            delivered_at, last_sent_timestamp, grade_delivered, created_at, updated_at,
+        ) = pick(row)  # fmt: skip
+        out.append(
+            OutboxItem(
+                id=id_,
+                update=ScoreUpdate(
+                    platform_key=platform_key,
+                    line_item_key=line_item_key,
+                    line_item=LineItemRef(
+                        url=url,
+                        lineitems_url=lineitems_url,
+                        resource_link_id=resource_link_id,
+                        tag=tag,
+                        label=label,
+                        score_maximum=li_max,
+                        resource_id=resource_id,
+                    ),
+                    user_id=user_id,
+                    score_given=score_given,
+                    score_maximum=score_maximum,
+                    activity_progress=activity.get(activity_progress) or ActivityProgress(activity_progress),
+                    grading_progress=grading.get(grading_progress) or GradingProgress(grading_progress),
+                    outcome_at=utc(outcome_at),
+                    comment=comment,
+                ),
+                status=status_of.get(status) or OutboxStatus(status),
+                version=version,
+                attempts=attempts,
+                next_attempt_at=utc(next_attempt_at),
+                lease_expires_at=utc(lease_expires_at),
+                last_status_code=last_status_code,
+                last_error=last_error,
+                delivered_at=utc(delivered_at),
+                last_sent_timestamp=utc(last_sent_timestamp),
+                grade_delivered=bool(grade_delivered),
+                created_at=utc(created_at),
+                updated_at=utc(updated_at),
+            )
+        )
+    return out
 
 
 _ACTIVITY = {p.value: p for p in ActivityProgress}

@@ -45,7 +45,7 @@ from lti_tool.storage.outbox.statements import (
     _settle_statements,
     _upsert_statement,
     item_from_row,
-    item_from_tuple,
+    items_from_tuples,
     pg_array_literal,
 )
 from sync.model import (
@@ -187,7 +187,7 @@ class SqlOutboxStore:
         }
         with self._single_statements() as conn:
             rows = conn.exec_driver_sql(sql, params).fetchall()  # type: ignore[union-attr]
-        items = [item_from_tuple(r, columns) for r in rows]
+        items = items_from_tuples(rows, columns)
         items.sort(key=lambda it: (it.next_attempt_at, it.id))
         return items
 
@@ -230,12 +230,15 @@ class SqlOutboxStore:
 
     def _settle_batches(self, settlements: Sequence[SettleRequest], now: datetime) -> None:
         """PostgreSQL: one ``UPDATE ... FROM unnest(arrays)`` per kind present, in one transaction
-        (``_settle_batch_statement``): the parameters travel as one array per column."""
+        (``_settle_batch_statement``): the parameters travel as one array per column. A batch of
+        one kind (the common case: all delivered) is one statement, atomic on its own: it runs on
+        an autocommit connection (one round trip instead of BEGIN, UPDATE, COMMIT)."""
         by_kind: dict[str, list[SettleRequest]] = defaultdict(list)
         for st in settlements:
             by_kind[st.kind].append(st)
-        with self._db.session() as s:
-            conn = s.connection()
+        where = self._single_statements() if len(by_kind) == 1 else self._db.session()
+        with where as s:
+            conn = s if isinstance(s, Connection) else s.connection()
             for kind, batch in by_kind.items():
                 stmt, names = _settle_batch_statement(kind)
                 defaults = _SETTLE_DEFAULTS[kind]
