@@ -24,6 +24,37 @@ from lti_tool.services import build_services
 from lti_tool.settings import load_settings
 from lti_tool.storage import Database
 
+_ANSWER = "cbsi.e2e.answer"
+
+
+def _closing(app: Any) -> Any:
+    """The app, its answer kept in the environ so :class:`_Handler` can close it (WSGI: a server
+    calls the answer's ``close()`` even when the client went away, as gunicorn does)."""
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> Any:
+        answer = environ[_ANSWER] = app(environ, start_response)
+        return answer
+
+    return wsgi
+
+
+def _handler() -> type:
+    from werkzeug.serving import WSGIRequestHandler
+
+    class Handler(WSGIRequestHandler):
+        """werkzeug's development handler, closing the answer of a request whose client went away
+        mid-answer (a page navigating away while a course's video streams): werkzeug's own path
+        skips ``close()`` then, and the file being sent is left to the garbage collector (a
+        ResourceWarning, an error in this suite)."""
+
+        def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
+            answer = (environ or {}).get(_ANSWER)
+            if answer is not None and hasattr(answer, "close"):
+                answer.close()
+            super().connection_dropped(error, environ)
+
+    return Handler
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
@@ -39,7 +70,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     migrated.upgrade()
     devlms.schema.upgrade(migrated)  # what 'cbsi-connect db upgrade' does in demo mode
     migrated.dispose()
-    server = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True)
+    server = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True, request_handler=_handler())
     base = f"http://127.0.0.1:{server.server_port}"
     settings = load_settings(
         environ={},
@@ -63,7 +94,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     devlms.install(app, services)
     ensure_registered(services.db, base)
     demo = import_package(services, build_demo_package(tmp / "demo-course.zip"), imported_by="e2e")
-    server.app = app
+    server.app = _closing(app)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
