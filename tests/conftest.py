@@ -7,6 +7,8 @@ one fresh database per test session, tables emptied between tests.
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import shutil
 import uuid
@@ -24,6 +26,7 @@ from sqlalchemy.engine import make_url
 from lti_tool import create_app
 from lti_tool.devlms import schema as devlms_schema
 from lti_tool.devlms.models import DevBase
+from lti_tool.logging_setup import JsonFormatter, install_filters
 from lti_tool.services import Services, build_services
 from lti_tool.settings import Settings, load_settings
 from lti_tool.storage import Database
@@ -185,3 +188,19 @@ def platform_id(services: Services) -> int:
 def client(app: Flask) -> FlaskClient:
     """A test client."""
     return app.test_client()
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    """Every record of the process as JSON lines (the app's handler with its filters)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    install_filters(handler)
+    root = logging.getLogger()
+    old = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(old)

@@ -17,27 +17,10 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from lti_tool import grades, observability
-from lti_tool.logging_setup import JsonFormatter, install_filters
 from lti_tool.services import Services
 from lti_tool.storage.outbox import SqlOutboxStore
 from sync.model import LineItemRef
 from sync.scores import Completion, Outcome, Success, build_score_update
-
-
-@pytest.fixture
-def json_log() -> io.StringIO:
-    """Every record of the process as JSON lines (our handler with our filters)."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    install_filters(handler)
-    root = logging.getLogger()
-    old = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(old)
 
 
 def _lines(stream: io.StringIO) -> list[dict]:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,7 +19,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import event
 from werkzeug.test import Client, TestResponse
 
-from lti_tool.logging_setup import JsonFormatter, install_filters
 from lti_tool.lti import platforms
 from lti_tool.observability import metrics
 from lti_tool.services import Services
@@ -285,21 +283,6 @@ def test_metrics_count_each_commit_once_by_status_and_code(twins: Twins) -> None
         assert delta("cbsi_runtime_commit_duration_seconds_count", (("status", status),)) == 1
     assert delta("cbsi_errors_total", (("code", "runtime_token_refused"),)) == 1
     assert twins.entered == [twins.fast["runtime"]["commitUrl"]]  # the refusal only
-
-
-@pytest.fixture
-def json_log() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    install_filters(handler)
-    root = logging.getLogger()
-    old = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(old)
 
 
 def test_the_commits_log_lines_carry_its_request_id(twins: Twins, json_log: io.StringIO) -> None:
