@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import Connection, Row, bindparam, case, func, select, update
+from sqlalchemy import Connection, Row, Text, bindparam, case, func, select, type_coerce, update
 from sqlalchemy.orm import Session
 
+from lti_tool.storage import documents
 from lti_tool.storage.db import Database, driver_errors
 from lti_tool.storage.models import Attempt, AttemptStatus, LearnerRegistration, ScoState, utcnow
 
@@ -310,14 +311,14 @@ _LAST_ATTEMPT = (
 )
 _COMMIT_READ = (
     select(
-        ScoState.state,
+        type_coerce(ScoState.state, Text),
         ScoState.seq,
         ScoState.cmi_version,
         ScoState.session_open,
         ScoState.last_commit_id,
-        ScoState.outcome,
+        type_coerce(ScoState.outcome, Text),
         Attempt.status,
-        Attempt.outcome.label("attempt_outcome"),
+        type_coerce(Attempt.outcome, Text),
     )
     .join(Attempt, Attempt.id == ScoState.attempt_id)
     .where(ScoState.attempt_id == bindparam("attempt_id"), ScoState.item_id == bindparam("item_id"))
@@ -383,10 +384,11 @@ _COMMIT_WRITE = (
 # (same connection, same transaction or autocommit): SQLAlchemy's execution of a Core statement
 # (compiled cache, execution context, result wrapping, bind processors) cost about as much CPU as
 # the rest of a commit's SQL; profiled, ~0.2 ms per commit less this way. Same columns, same
-# guard and the same JSON documents as _COMMIT_READ and _COMMIT_WRITE (SQLite keeps those).
+# guard and the same JSON documents as _COMMIT_READ and _COMMIT_WRITE (SQLite keeps those). The
+# documents travel as text, decoded and encoded by ``storage.documents`` (orjson).
 _PG_COMMIT_READ = (
-    "SELECT s.state, s.seq, s.cmi_version, s.session_open, s.last_commit_id, s.outcome, a.status,"
-    " a.outcome AS attempt_outcome FROM sco_states s JOIN attempts a ON a.id = s.attempt_id"
+    "SELECT s.state::text, s.seq, s.cmi_version, s.session_open, s.last_commit_id, s.outcome::text, a.status,"
+    " a.outcome::text FROM sco_states s JOIN attempts a ON a.id = s.attempt_id"
     " WHERE s.attempt_id = %s AND s.item_id = %s"
 )
 _PG_COMMIT_WRITE = (
@@ -396,7 +398,40 @@ _PG_COMMIT_WRITE = (
 COMMIT_COLUMNS = frozenset(("state", "seq", "outcome", "session_open", "last_commit_id", "updated_at"))
 
 
-def commit_row(conn: Connection, attempt_id: str, item_id: str) -> Row[Any] | None:
+class CommitRow(NamedTuple):
+    """What a commit reads: one SCO's state joined with its attempt's status and outcome."""
+
+    state: Any
+    seq: int
+    cmi_version: str
+    session_open: bool
+    last_commit_id: str | None
+    outcome: Any
+    status: str
+    attempt_outcome: Any
+
+
+def _document(text: str | None) -> Any:
+    return None if text is None else documents.loads(text)
+
+
+def _commit_row(found: Sequence[Any] | None) -> CommitRow | None:
+    if found is None:
+        return None
+    state, seq, cmi_version, session_open, last_commit_id, outcome, status, attempt_outcome = found
+    return CommitRow(
+        _document(state),
+        seq,
+        cmi_version,
+        session_open,
+        last_commit_id,
+        _document(outcome),
+        status,
+        _document(attempt_outcome),
+    )
+
+
+def commit_row(conn: Connection, attempt_id: str, item_id: str) -> CommitRow | None:
     """One SCO's state joined with its attempt's status and outcome (the commit's only read).
 
     A Core statement on ``conn`` (a session's ``connection()``, or an autocommit connection:
@@ -404,12 +439,10 @@ def commit_row(conn: Connection, attempt_id: str, item_id: str) -> Row[Any] | No
     nothing for a row of plain columns on the hot path.
     """
     if conn.dialect.name == "postgresql":  # on the driver: see _PG_COMMIT_READ
-        from psycopg.rows import namedtuple_row  # the postgres extra: imported where PostgreSQL is used
-
         with driver_errors(conn, _PG_COMMIT_READ, (attempt_id, item_id)):
-            with conn.connection.driver_connection.cursor(row_factory=namedtuple_row) as cur:
-                return cur.execute(_PG_COMMIT_READ, (attempt_id, item_id)).fetchone()  # type: ignore[no-any-return]
-    return conn.execute(_COMMIT_READ, {"attempt_id": attempt_id, "item_id": item_id}).first()
+            with conn.connection.driver_connection.cursor() as cur:
+                return _commit_row(cur.execute(_PG_COMMIT_READ, (attempt_id, item_id)).fetchone())
+    return _commit_row(conn.execute(_COMMIT_READ, {"attempt_id": attempt_id, "item_id": item_id}).first())
 
 
 def write_commit(conn: Connection, attempt_id: str, item_id: str, read_seq: int, values: Mapping[str, Any]) -> bool:
@@ -420,12 +453,10 @@ def write_commit(conn: Connection, attempt_id: str, item_id: str, read_seq: int,
     loaded or synchronised.
     """
     if conn.dialect.name == "postgresql":
-        from psycopg.types.json import Json
-
         params = (
-            Json(values["state"]),
+            documents.dumps(values["state"]),
             values["seq"],
-            Json(values["outcome"]),
+            documents.dumps(values["outcome"]),
             values["session_open"],
             values["last_commit_id"],
             values["updated_at"],
