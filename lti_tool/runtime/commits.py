@@ -85,8 +85,10 @@ def parse_body(body: Mapping[str, Any]) -> CommitBody:
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
         raise InvalidCommit("'seq' must be a positive whole number")
     commit_id = body.get("id")
-    if commit_id is not None and (not isinstance(commit_id, str) or len(commit_id) > 64):
-        raise InvalidCommit("'id' must be a string of at most 64 characters")
+    # printable: a NUL or a lone surrogate (JSON's "\ud800") fits no database column (PostgreSQL
+    # refused it with a 500); the player's ids are short ASCII
+    if commit_id is not None and (not isinstance(commit_id, str) or len(commit_id) > 64 or not commit_id.isprintable()):
+        raise InvalidCommit("'id' must be a string of at most 64 printable characters")
     changes = body.get("changes", {})
     if not isinstance(changes, dict):
         raise InvalidCommit("'changes' must be an object of element → value")
