@@ -10,7 +10,8 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -396,3 +397,69 @@ def driver_errors(conn: Connection, statement: str, params: Any) -> Iterator[Non
         if lost:
             conn.invalidate(exc)
         raise DBAPIError.instance(statement, params, exc, dbapi.Error, connection_invalidated=lost) from exc
+
+
+def _text_param(value: Any, encoding: str) -> bytes | None:
+    """One parameter in PostgreSQL's text format (what psycopg sends for these types)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return b"t" if value else b"f"
+    if isinstance(value, int):
+        return str(value).encode()
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # as UtcDateTime: a naive time is a bug, not a guess
+            raise ValueError("naive datetime refused: use timezone-aware UTC datetimes")
+        return value.isoformat().encode()
+    if isinstance(value, str):
+        if "\x00" in value:  # libpq's text parameters end at a NUL: refused, as psycopg does
+            from psycopg import DataError
+
+            raise DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+        return value.encode(encoding)
+    raise TypeError(f"no text form for a {type(value).__name__} parameter")
+
+
+def run_prepared(conn: Connection, name: bytes, statement: str, params: Sequence[Any]) -> Any:
+    """Run ``statement`` (``$1``… placeholders) as a named prepared statement through libpq itself.
+
+    For the runtime commit's two statements on an autocommitting PostgreSQL connection
+    (``Database.autocommit``): psycopg's cursor (query conversion, adapters, row making, its
+    wait loop) cost ~45 µs of CPU per statement more than libpq's own call (issue 16,
+    ``bench/bench_commits.py``). libpq's blocking call releases the GIL, as psycopg's wait does.
+
+    The statement is prepared once per pooled connection (remembered in its pool record, which
+    is cleared when the connection is replaced); a server that forgot it (a pooler's
+    ``DISCARD ALL``: SQLSTATE 26000) gets it again, once. A failure raises psycopg's own
+    exception for it, so ``driver_errors`` treats it as any driver error (a lost connection is
+    invalidated: psycopg's ``closed`` reads libpq's status).
+
+    Returns:
+        libpq's result (text format): ``get_value(row, column)`` is bytes or None.
+    """
+    from psycopg import pq
+
+    driver = conn.connection.driver_connection
+    pgconn = driver.pgconn
+    if not driver.autocommit or pgconn.transaction_status != pq.TransactionStatus.IDLE:
+        raise RuntimeError("run_prepared needs an idle autocommitting connection (Database.autocommit)")
+    encoding = driver.info.encoding
+    values = [_text_param(v, encoding) for v in params]
+    prepared: set[bytes] = conn.connection.info.setdefault("cbsi_prepared", set())
+    if name not in prepared:
+        _check(pgconn.prepare(name, statement.encode()), encoding)
+        prepared.add(name)
+    result = pgconn.exec_prepared(name, values)
+    if result.error_field(pq.DiagnosticField.SQLSTATE) == b"26000":  # invalid_sql_statement_name
+        _check(pgconn.prepare(name, statement.encode()), encoding)
+        result = pgconn.exec_prepared(name, values)
+    return _check(result, encoding)
+
+
+def _check(result: Any, encoding: str) -> Any:
+    """libpq's result when it succeeded, else psycopg's exception for its error."""
+    from psycopg import errors, pq
+
+    if result.status in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
+        return result
+    raise errors.error_from_result(result, encoding=encoding)

@@ -8,6 +8,8 @@ runtime's own queries move here as the runtime is reworked).
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -15,7 +17,7 @@ from sqlalchemy import Connection, Row, Text, bindparam, case, func, select, typ
 from sqlalchemy.orm import Session
 
 from lti_tool.storage import documents
-from lti_tool.storage.db import Database, driver_errors
+from lti_tool.storage.db import Database, driver_errors, run_prepared
 from lti_tool.storage.models import Attempt, AttemptStatus, LearnerRegistration, ScoState, utcnow
 
 if TYPE_CHECKING:
@@ -395,6 +397,17 @@ _PG_COMMIT_WRITE = (
     "UPDATE sco_states SET state = %s, seq = %s, outcome = %s, session_open = %s, last_commit_id = %s,"
     " updated_at = %s WHERE attempt_id = %s AND item_id = %s AND seq = %s"
 )
+
+
+def _numbered(statement: str) -> str:
+    """``statement`` with libpq's ``$1``, ``$2``… in place of psycopg's ``%s`` placeholders."""
+    count = itertools.count(1)
+    return re.sub("%s", lambda _: f"${next(count)}", statement)
+
+
+# The same two as libpq's own prepared statements (``db.run_prepared``), on an autocommit connection.
+_PQ_COMMIT_READ = _numbered(_PG_COMMIT_READ)
+_PQ_COMMIT_WRITE = _numbered(_PG_COMMIT_WRITE)
 COMMIT_COLUMNS = frozenset(("state", "seq", "outcome", "session_open", "last_commit_id", "updated_at"))
 
 
@@ -436,13 +449,38 @@ def commit_row(conn: Connection, attempt_id: str, item_id: str) -> CommitRow | N
 
     A Core statement on ``conn`` (a session's ``connection()``, or an autocommit connection:
     ``Database.autocommit``): the ORM's per-statement work (compile state, identity map) buys
-    nothing for a row of plain columns on the hot path.
+    nothing for a row of plain columns on the hot path. On PostgreSQL, see _PG_COMMIT_READ.
     """
-    if conn.dialect.name == "postgresql":  # on the driver: see _PG_COMMIT_READ
-        with driver_errors(conn, _PG_COMMIT_READ, (attempt_id, item_id)):
+    if conn.dialect.name == "postgresql":
+        params = (attempt_id, item_id)
+        with driver_errors(conn, _PG_COMMIT_READ, params):
+            if _autocommitting(conn):
+                result = run_prepared(conn, b"cbsi_commit_read", _PQ_COMMIT_READ, params)
+                return _commit_row(_pq_row(result)) if result.ntuples else None
             with conn.connection.driver_connection.cursor() as cur:
-                return _commit_row(cur.execute(_PG_COMMIT_READ, (attempt_id, item_id)).fetchone())
+                return _commit_row(cur.execute(_PG_COMMIT_READ, params).fetchone())
     return _commit_row(conn.execute(_COMMIT_READ, {"attempt_id": attempt_id, "item_id": item_id}).first())
+
+
+def _autocommitting(conn: Connection) -> bool:
+    """``conn`` is ``Database.autocommit``'s: libpq's own calls serve it (``db.run_prepared``)."""
+    return bool(conn.connection.driver_connection.autocommit)
+
+
+def _pq_row(result: Any) -> tuple[Any, ...]:
+    """The read's row from libpq's text result, typed as psycopg's cursor returns it."""
+    value = result.get_value
+    last_commit_id = value(0, 4)
+    return (
+        value(0, 0),
+        int(value(0, 1)),
+        value(0, 2).decode(),
+        value(0, 3) == b"t",
+        None if last_commit_id is None else last_commit_id.decode(),
+        value(0, 5),
+        value(0, 6).decode(),
+        value(0, 7),
+    )
 
 
 def write_commit(conn: Connection, attempt_id: str, item_id: str, read_seq: int, values: Mapping[str, Any]) -> bool:
@@ -464,8 +502,11 @@ def write_commit(conn: Connection, attempt_id: str, item_id: str, read_seq: int,
             item_id,
             read_seq,
         )
-        with driver_errors(conn, _PG_COMMIT_WRITE, params), conn.connection.driver_connection.cursor() as cur:
-            return bool(cur.execute(_PG_COMMIT_WRITE, params).rowcount == 1)
+        with driver_errors(conn, _PG_COMMIT_WRITE, params):
+            if _autocommitting(conn):
+                return run_prepared(conn, b"cbsi_commit_write", _PQ_COMMIT_WRITE, params).command_tuples == 1
+            with conn.connection.driver_connection.cursor() as cur:
+                return bool(cur.execute(_PG_COMMIT_WRITE, params).rowcount == 1)
     params = {**values, "w_attempt_id": attempt_id, "w_item_id": item_id, "read_seq": read_seq}
     done = conn.execute(_COMMIT_WRITE, params)
     return bool(done.rowcount == 1)
