@@ -141,6 +141,27 @@ def database_url(tmp_path: Path, postgres_url: str | None, sqlite_template: Path
 
 
 @pytest.fixture
+def fresh_database(tmp_path: Path) -> Iterator[Database]:
+    """An empty database (not migrated) on this run's backend: SQLite, or a new PostgreSQL database."""
+    admin_url = os.environ.get("CBSI_TEST_POSTGRES_URL")
+    if not admin_url:
+        db = Database(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+        yield db
+        db.dispose()
+        return
+    name = f"cbsi_mig_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    db = Database(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
+    yield db
+    db.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
 def settings_overrides(tmp_path: Path, database_url: str) -> dict[str, dict[str, Any]]:
     """Settings for a test instance; tests may tweak the mapping before ``settings`` is built."""
     return {

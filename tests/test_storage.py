@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from lti_tool import create_app
@@ -190,27 +186,6 @@ def test_sqlite_units_of_work_take_turns_without_deadlock(tmp_path: Path) -> Non
     finally:
         dbmod.TURN_WAIT_SECONDS = original
     db.dispose()
-
-
-@pytest.fixture
-def fresh_database(tmp_path: Path) -> Iterator[Database]:
-    """An empty database (not migrated) on this run's backend: SQLite, or a new PostgreSQL database."""
-    admin_url = os.environ.get("CBSI_TEST_POSTGRES_URL")
-    if not admin_url:
-        db = Database(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
-        yield db
-        db.dispose()
-        return
-    name = f"cbsi_mig_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = Database(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
-    yield db
-    db.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_login_hints_move_into_the_state_row_and_back(fresh_database: Database) -> None:

@@ -11,6 +11,16 @@
 
 Expand-only for the code of the previous release (same tables, columns and lookups).
 
+PostgreSQL: never blocks the live service's writes. A plain ``CREATE INDEX`` holds a SHARE lock
+on ``lrs_statements`` (every insert waits) for as long as it reads the table, minutes on a large
+LRS, during a rolling upgrade. Each index is instead rebuilt outside the migration's transaction
+(``autocommit_block``): ``CREATE INDEX CONCURRENTLY`` under a temporary name, ``DROP INDEX
+CONCURRENTLY`` of the old one, then a rename (a catalogue update) to the final name; the end schema
+is the same. Re-runnable after a crash mid-way: a leftover temporary index (valid, or INVALID from
+an interrupted concurrent build) is dropped first and the old one is dropped only if it exists. This
+file was edited in place to do so: a database that already ran it has the identical schema, one
+that had not yet gets the same result without the lock.
+
 Revision ID: 0018_lrs_index_rows
 Revises: 0012_lrs (the tables it changes)
 """
@@ -46,17 +56,29 @@ def _rebuild_links(*, rowid: bool) -> None:
         op.create_index(index, table, [key, "direct", "seq"])
 
 
+_PARTIAL = (
+    ("ix_lrs_statements_ref", ["tenant", "ref_target"], "ref_target"),
+    ("ix_lrs_statements_registration", ["tenant", "registration", "seq"], "registration"),
+)
+
+
 def _partial(*, partial: bool) -> None:
-    for index, columns, column in (
-        ("ix_lrs_statements_ref", ["tenant", "ref_target"], "ref_target"),
-        ("ix_lrs_statements_registration", ["tenant", "registration", "seq"], "registration"),
-    ):
-        op.drop_index(index, table_name="lrs_statements")
-        where = {}
-        if partial:
+    """The two indexes of ``lrs_statements`` made partial (``WHERE column IS NOT NULL``) or full."""
+    if op.get_bind().dialect.name != "postgresql":
+        for index, columns, column in _PARTIAL:
+            op.drop_index(index, table_name="lrs_statements")
             condition = sa.text(f"{column} IS NOT NULL")
-            where = {"sqlite_where": condition, "postgresql_where": condition}
-        op.create_index(index, "lrs_statements", columns, **where)
+            op.create_index(index, "lrs_statements", columns, **({"sqlite_where": condition} if partial else {}))
+        return
+    with op.get_context().autocommit_block():  # CONCURRENTLY cannot run inside a transaction
+        for index, columns, column in _PARTIAL:
+            temporary = f"{index}_0018"
+            where = {"postgresql_where": sa.text(f"{column} IS NOT NULL")} if partial else {}
+            # a crash mid-way left it behind, maybe INVALID (an interrupted concurrent build)
+            op.drop_index(temporary, table_name="lrs_statements", postgresql_concurrently=True, if_exists=True)
+            op.create_index(temporary, "lrs_statements", columns, postgresql_concurrently=True, **where)
+            op.drop_index(index, table_name="lrs_statements", postgresql_concurrently=True, if_exists=True)
+            op.execute(f"ALTER INDEX {temporary} RENAME TO {index}")
 
 
 def upgrade() -> None:
