@@ -213,7 +213,7 @@ def _commit_once(
         )
         return dataclasses.replace(
             reply,
-            attempt_outcome=roll_up(s, services, attempt, now, version=version),
+            attempt_outcome=roll_up(s, services, attempt, now, version=version, known={item_id: outcome}),
             menu=_menu(s, services, attempt, version),
         )
 
@@ -301,16 +301,30 @@ def _sequenced(services: Services, version: CourseVersion, attempt: Attempt, rol
 
 
 def roll_up(
-    s: Session, services: Services, attempt: Attempt, now: datetime, *, version: CourseVersion | None = None
+    s: Session,
+    services: Services,
+    attempt: Attempt,
+    now: datetime,
+    *,
+    version: CourseVersion | None = None,
+    known: Mapping[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Recompute the attempt's outcome; on change store it and tell the outcome listeners.
 
     ``version``: the attempt's course version when the caller read it already (else read here).
+    ``known``: item outcomes the caller has just stored in this transaction (a commit's item):
+    when they are every item's (a course of one SCO), nothing is read back.
     """
     if version is None:
         version = course_store.version_by_id(s, attempt.course_version_id)
     items = tuple(i.id for i in player_items(version)) if version is not None else ()
-    stored = store.item_outcomes(s, attempt.id)
+    if known is not None and all(item in known for item in items):
+        stored = dict(known)
+    else:
+        # the attempt's pending changes (its sequencing state) are flushed once, with its outcome
+        # below, not before this read of the items' rows, which they do not touch
+        with s.no_autoflush:
+            stored = store.item_outcomes(s, attempt.id)
     rolled = rollup_outcomes(
         [Outcome.from_json(stored.get(item, {}), default=Completion.NOT_ATTEMPTED) for item in items]
     )
