@@ -253,3 +253,30 @@ def test_unchanged_values_skip_validation_and_count():
 def test_int_values_are_accepted_in_commit():
     result = apply_commit(_fresh("1.2"), {"cmi.core.score.raw": 85}, "1.2")
     assert result.state["values"]["cmi.core.score.raw"] == "85"
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_mapping_is_applied_as_its_pairs_are(seed):
+    """A mapping's unchanged values are set aside before the sort (apply_commit); the pairs path
+    judges each value in order. Both must store, skip and refuse the same things."""
+    rng = random.Random(seed)
+    version = rng.choice(["1.2", "2004"])
+    if version == "2004":
+        before = _interactions_2004(4)
+        before.update({"cmi.location": "p1", "cmi.score.scaled": "0.5", "cmi.exit": "suspend"})
+        pool = {**_interactions_2004(6), "cmi.location": "p2", "cmi.score.scaled": "0.5", "cmi.exit": "nonsense",
+                "cmi.learner_id": "s1", "cmi.interactions._count": "4", "cmi.score.raw": "x"}  # fmt: skip
+    else:
+        before = {"cmi.core.lesson_location": "p1", "cmi.core.score.raw": "50", "cmi.suspend_data": "a"}
+        pool = {"cmi.core.lesson_location": "p1", "cmi.core.score.raw": "51", "cmi.suspend_data": "a",
+                "cmi.core.student_id": "s1", "cmi.core.lesson_status": "passed", "cmi.core.exit": "bad",
+                "cmi.interactions.0.id": "q0", "cmi.interactions.1.id": "q1",
+                "cmi.interactions._count": "0"}  # fmt: skip
+    state = apply_commit(_fresh(version), before, version).state
+    chosen = rng.sample(sorted(pool), rng.randint(1, len(pool)))
+    body = {element: pool[element] for element in chosen}
+    as_mapping = apply_commit(state, body, version)
+    as_pairs = apply_commit(state, list(body.items()), version)
+    assert as_mapping.state == as_pairs.state
+    assert as_mapping.stored == as_pairs.stored and as_mapping.unchanged == as_pairs.unchanged
+    assert [(r.element, r.code) for r in as_mapping.rejected] == [(r.element, r.code) for r in as_pairs.rejected]
