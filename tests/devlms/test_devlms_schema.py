@@ -12,17 +12,12 @@ Runs on SQLite, and on PostgreSQL with ``CBSI_TEST_POSTGRES_URL``.
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, text
 
 from lti_tool.cli import CliContext, cli
 from lti_tool.devlms import schema
@@ -31,27 +26,6 @@ from lti_tool.storage import Database
 from lti_tool.storage.models import Base
 
 DEV_TABLES = {"devplatform_resource_links", "devplatform_line_items", "devplatform_scores"}
-
-
-@pytest.fixture
-def fresh_database(tmp_path: Path) -> Iterator[Database]:
-    """An empty database (not migrated) on this run's backend: SQLite, or a new PostgreSQL database."""
-    admin_url = os.environ.get("CBSI_TEST_POSTGRES_URL")
-    if not admin_url:
-        db = Database(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
-        yield db
-        db.dispose()
-        return
-    name = f"cbsi_devlms_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = Database(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
-    yield db
-    db.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _tables(db: Database) -> set[str]:
