@@ -126,6 +126,9 @@ def test_continue_is_enabled_once_the_content_satisfies_what_the_post_test_needs
     # keeps the lesson on screen (no learner stranded by a request that must fail).
     assert buttons(page)["continue"] == ENABLED
     assert click(page, "continue") == "c2"
+    # the player sends the lesson's latest data first (its answer may unlock the flow), and says
+    # why only when that answer still refuses: not "busy" meanwhile, so the notice is waited for
+    wait_until(lambda: refusal_notice(page) != "", timeout=5, what="the refusal notice after the lesson's flush")
     assert refusal_notice(page) == "The next section is locked until you complete the previous one."
     wait_until(lambda: stack.cmi(attempt, "c2", "cmi.location") == "page-1", what="the lesson's first commit")
     # The last lesson satisfies its objective (written alone, no status change) and commits.
