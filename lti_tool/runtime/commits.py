@@ -96,7 +96,7 @@ def parse_body(body: Mapping[str, Any]) -> CommitBody:
         raise InvalidCommit(f"a commit may carry at most {MAX_CHANGES} values")
     for key, value in changes.items():
         # a string value, the common case, is one type check (a commit of a whole model has ~170)
-        if type(key) is not str or (
+        if not isinstance(key, str) or (
             type(value) is not str and (not isinstance(value, str | int | float) or isinstance(value, bool))
         ):
             raise InvalidCommit("every change must be an element name with a string or number value")

@@ -382,16 +382,18 @@ _COMMIT_WRITE = (
         updated_at=bindparam("updated_at", type_=_SCO_STATES.c.updated_at.type),
     )
 )
-# The commit's two statements on PostgreSQL, run on the psycopg connection under the SQLAlchemy one
-# (same connection, same transaction or autocommit): SQLAlchemy's execution of a Core statement
-# (compiled cache, execution context, result wrapping, bind processors) cost about as much CPU as
-# the rest of a commit's SQL; profiled, ~0.2 ms per commit less this way. Same columns, same
-# guard and the same JSON documents as _COMMIT_READ and _COMMIT_WRITE (SQLite keeps those). The
-# documents travel as text, decoded and encoded by ``storage.documents`` (orjson).
+# The commit's two statements on PostgreSQL, run under the SQLAlchemy connection (same connection,
+# same transaction or autocommit): SQLAlchemy's execution of a Core statement (compiled cache,
+# execution context, result wrapping, bind processors) cost about as much CPU as the rest of a
+# commit's SQL. On the autocommit connection both are libpq's own prepared statements
+# (``db.run_prepared``); inside a unit of work (a commit that reaches sequencing) the write runs on
+# the psycopg cursor. Same columns, same guard and the same JSON documents as _COMMIT_READ and
+# _COMMIT_WRITE (SQLite keeps those); the documents travel as text, decoded and encoded by
+# ``storage.documents`` (orjson).
 _PG_COMMIT_READ = (
     "SELECT s.state::text, s.seq, s.cmi_version, s.session_open, s.last_commit_id, s.outcome::text, a.status,"
     " a.outcome::text FROM sco_states s JOIN attempts a ON a.id = s.attempt_id"
-    " WHERE s.attempt_id = %s AND s.item_id = %s"
+    " WHERE s.attempt_id = $1 AND s.item_id = $2"
 )
 _PG_COMMIT_WRITE = (
     "UPDATE sco_states SET state = %s, seq = %s, outcome = %s, session_open = %s, last_commit_id = %s,"
@@ -405,8 +407,8 @@ def _numbered(statement: str) -> str:
     return re.sub("%s", lambda _: f"${next(count)}", statement)
 
 
-# The same two as libpq's own prepared statements (``db.run_prepared``), on an autocommit connection.
-_PQ_COMMIT_READ = _numbered(_PG_COMMIT_READ)
+# The write as libpq's own prepared statement (``db.run_prepared``), on an autocommit connection; the
+# read is only ever that (``commit_row``), so it is written with libpq's placeholders above.
 _PQ_COMMIT_WRITE = _numbered(_PG_COMMIT_WRITE)
 COMMIT_COLUMNS = frozenset(("state", "seq", "outcome", "session_open", "last_commit_id", "updated_at"))
 
@@ -424,7 +426,7 @@ class CommitRow(NamedTuple):
     attempt_outcome: Any
 
 
-def _document(text: str | None) -> Any:
+def _document(text: str | bytes | None) -> Any:
     return None if text is None else documents.loads(text)
 
 
@@ -447,18 +449,16 @@ def _commit_row(found: Sequence[Any] | None) -> CommitRow | None:
 def commit_row(conn: Connection, attempt_id: str, item_id: str) -> CommitRow | None:
     """One SCO's state joined with its attempt's status and outcome (the commit's only read).
 
-    A Core statement on ``conn`` (a session's ``connection()``, or an autocommit connection:
-    ``Database.autocommit``): the ORM's per-statement work (compile state, identity map) buys
-    nothing for a row of plain columns on the hot path. On PostgreSQL, see _PG_COMMIT_READ.
+    ``conn`` is ``Database.autocommit``'s connection. On SQLite a Core statement: the ORM's
+    per-statement work (compile state, identity map) buys nothing for a row of plain columns on
+    the hot path. On PostgreSQL libpq's own prepared statement (``db.run_prepared``, which refuses
+    a connection inside a transaction), see _PG_COMMIT_READ.
     """
     if conn.dialect.name == "postgresql":
         params = (attempt_id, item_id)
         with driver_errors(conn, _PG_COMMIT_READ, params):
-            if _autocommitting(conn):
-                result = run_prepared(conn, b"cbsi_commit_read", _PQ_COMMIT_READ, params)
-                return _commit_row(_pq_row(result)) if result.ntuples else None
-            with conn.connection.driver_connection.cursor() as cur:
-                return _commit_row(cur.execute(_PG_COMMIT_READ, params).fetchone())
+            result = run_prepared(conn, b"cbsi_commit_read", _PG_COMMIT_READ, params)
+        return _pq_commit_row(result) if result.ntuples else None
     return _commit_row(conn.execute(_COMMIT_READ, {"attempt_id": attempt_id, "item_id": item_id}).first())
 
 
@@ -467,19 +467,19 @@ def _autocommitting(conn: Connection) -> bool:
     return bool(conn.connection.driver_connection.autocommit)
 
 
-def _pq_row(result: Any) -> tuple[Any, ...]:
-    """The read's row from libpq's text result, typed as psycopg's cursor returns it."""
+def _pq_commit_row(result: Any) -> CommitRow:
+    """The read's row from libpq's text result (bytes, or None for NULL)."""
     value = result.get_value
     last_commit_id = value(0, 4)
-    return (
-        value(0, 0),
+    return CommitRow(
+        _document(value(0, 0)),
         int(value(0, 1)),
         value(0, 2).decode(),
         value(0, 3) == b"t",
         None if last_commit_id is None else last_commit_id.decode(),
-        value(0, 5),
+        _document(value(0, 5)),
         value(0, 6).decode(),
-        value(0, 7),
+        _document(value(0, 7)),
     )
 
 
